@@ -1,0 +1,348 @@
+/*
+ * kombo.h - public C API of kombo-lua's core.
+ *
+ * The core is "sans I/O" at its centre: it validates a request, renders the
+ * URL, headers and a streaming body, decides what every answer means and when
+ * to try again, but it never moves bytes itself.  A transport does that:
+ * transport_curl.c drives a call with libcurl (blocking, for scripts and C
+ * programs); the Lua layer drives the very same call over OpenResty cosockets.
+ *
+ *   request.c    request model and validation
+ *   encode.c     growable buffers, JSON strings, base64, percent-encoding,
+ *                UTF-8 checks and the streaming body writer
+ *   classify.c   what an HTTP answer means: success, Kombo error, plain HTTP
+ *                error, undecodable; Retry-After parsing
+ *   call.c       one logical call: attempts, backoff, the final result
+ *   transport_curl.c   moving bytes with libcurl
+ *   lkombo.c     the Lua binding (module "kombo.core")
+ *
+ * Strings are (pointer, length) pairs because Lua strings may hold NUL bytes
+ * and validation must see them.  A NULL pointer means "absent".
+ */
+#ifndef KOMBO_H
+#define KOMBO_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KOMBO_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- strings */
+
+typedef struct kombo_str {
+    const char *ptr; /* NULL: absent */
+    size_t len;
+} kombo_str;
+
+#define KOMBO_STR_NULL ((kombo_str){NULL, 0})
+kombo_str kombo_str_c(const char *s); /* from a C string; NULL stays absent */
+
+/* A growable byte buffer.  Appends after an allocation failure are no-ops and
+ * leave `failed` set, so a caller checks once at the end (lua-cjson's
+ * strbuf habit, without its abort()). */
+typedef struct kombo_buf {
+    char *data; /* always NUL-terminated when not NULL */
+    size_t len;
+    size_t cap;
+    size_t limit; /* 0: unlimited; appends beyond it set `failed` */
+    int failed;
+} kombo_buf;
+
+void kombo_buf_init(kombo_buf *b);
+void kombo_buf_free(kombo_buf *b);
+void kombo_buf_reset(kombo_buf *b); /* len = 0, keeps memory and limit, clears failed */
+int kombo_buf_append(kombo_buf *b, const void *p, size_t n); /* 0 ok, -1 failed */
+int kombo_buf_puts(kombo_buf *b, const char *s);
+int kombo_buf_printf(kombo_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ----------------------------------------------------------- encoders */
+
+int kombo_utf8_valid(const char *s, size_t n);     /* 1 when valid UTF-8 (no overlongs, no surrogates) */
+int kombo_base64_valid(const char *s, size_t n);   /* 1 when canonical-alphabet base64 with correct padding; "" is valid */
+size_t kombo_base64_encoded_len(size_t n);         /* 4 * ceil(n / 3) */
+/* Encodes n bytes into out (room for kombo_base64_encoded_len(n)); returns bytes written. */
+size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n);
+/* Appends s as a JSON string literal with quotes; escapes ", \ and every
+ * control byte; passes UTF-8 through. */
+int kombo_json_string(kombo_buf *b, const char *s, size_t n);
+/* Appends s percent-encoded as one path segment: every byte outside RFC 3986
+ * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
+int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);
+
+/* ---------------------------------------------------------- problems */
+
+#define KOMBO_MAX_PROBLEMS 32
+
+typedef struct kombo_problem {
+    char path[128];    /* "body.attachment.type", "candidate_id", ... */
+    char message[256];
+} kombo_problem;
+
+typedef struct kombo_problems {
+    kombo_problem items[KOMBO_MAX_PROBLEMS];
+    size_t count;   /* stored */
+    size_t dropped; /* found beyond KOMBO_MAX_PROBLEMS */
+} kombo_problems;
+
+void kombo_problems_init(kombo_problems *p);
+void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ------------------------------------------------------- request model */
+
+typedef enum kombo_target {
+    KOMBO_TARGET_CANDIDATE = 0,  /* POST /ats/candidates/{id}/attachments */
+    KOMBO_TARGET_APPLICATION = 1 /* POST /ats/applications/{id}/attachments */
+} kombo_target;
+
+typedef struct kombo_attachment {
+    kombo_str name;         /* required */
+    kombo_str content_type; /* required with data, optional with data_url */
+    kombo_str type;         /* "CV" | "COVER_LETTER" | "OTHER" */
+    kombo_str data;         /* base64; sent verbatim (borrowed, not copied) */
+    kombo_str data_url;     /* absolute http(s) URL */
+} kombo_attachment;
+
+typedef struct kombo_request {
+    kombo_target target;
+    kombo_str id;             /* candidate_id or application_id */
+    kombo_str integration_id; /* sent as X-Integration-Id; required */
+    kombo_attachment attachment;
+    /* remote_fields as an already encoded JSON object (the Lua binding
+     * encodes and checks the table); absent: the key is not sent. */
+    kombo_str remote_fields_json;
+} kombo_request;
+
+/* Validates every rule and records every problem (not just the first).
+ * Returns the number of problems found (0: valid).  Paths name the API's
+ * fields: "candidate_id" (or "application_id"), "integration_id",
+ * "body.attachment", "body.attachment.name", ... */
+size_t kombo_request_validate(const kombo_request *req, kombo_problems *out);
+
+/* Validates a header value that comes from configuration (API key):
+ * non-empty, no CR, LF or NUL.  Adds a problem under `path` when bad. */
+void kombo_check_header_value(kombo_problems *out, const char *path, kombo_str v);
+
+/* -------------------------------------------------------- body writer */
+
+/* The JSON body as a sequence of segments, read out in chunks so that a
+ * large payload is never copied or held twice. */
+typedef enum kombo_segment_kind {
+    KOMBO_SEG_OWNED = 0,   /* bytes in `owned` */
+    KOMBO_SEG_BORROWED = 1 /* bytes at `borrowed` (kept alive by the caller) */
+} kombo_segment_kind;
+
+typedef struct kombo_segment {
+    kombo_segment_kind kind;
+    kombo_buf owned;
+    kombo_str borrowed;
+} kombo_segment;
+
+#define KOMBO_MAX_SEGMENTS 4
+
+typedef struct kombo_body {
+    kombo_segment seg[KOMBO_MAX_SEGMENTS];
+    size_t nseg;
+    size_t length;   /* exact Content-Length */
+    size_t seg_i;    /* read position: segment index */
+    size_t seg_off;  /* and offset inside it */
+    size_t sent;     /* bytes handed out so far */
+} kombo_body;
+
+/* Renders the JSON body of a (validated) request.  data is borrowed, so the
+ * request's strings must outlive the body.  Returns 0, or -1 on OOM. */
+int kombo_body_build(kombo_body *body, const kombo_request *req);
+void kombo_body_free(kombo_body *body);
+void kombo_body_rewind(kombo_body *body);
+/* Copies up to cap bytes into dst; returns the count, 0 at the end. */
+size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
+
+/* ----------------------------------------------------- classification */
+
+typedef enum kombo_kind {
+    KOMBO_OK = 0,
+    KOMBO_ERR_VALIDATION, /* nothing was sent */
+    KOMBO_ERR_API,        /* Kombo answered with its error JSON */
+    KOMBO_ERR_HTTP,       /* error status without Kombo's error JSON (or a 3xx) */
+    KOMBO_ERR_NETWORK,
+    KOMBO_ERR_TIMEOUT,
+    KOMBO_ERR_DECODE,     /* 2xx whose body is not the positive response */
+    KOMBO_ERR_INTERNAL    /* out of memory, misuse */
+} kombo_kind;
+
+const char *kombo_kind_name(kombo_kind k); /* "ok", "validation", "api", ... */
+
+/* Whether the request may have been acted upon.  See README "Errors". */
+typedef enum kombo_outcome {
+    KOMBO_OUTCOME_NONE = 0,     /* success: not an error */
+    KOMBO_OUTCOME_NOT_SENT,     /* nothing left this process, or never reached the server */
+    KOMBO_OUTCOME_REJECTED,     /* the server answered and did not act */
+    KOMBO_OUTCOME_UNKNOWN       /* the request may have been processed */
+} kombo_outcome;
+
+const char *kombo_outcome_name(kombo_outcome o); /* "", "not_sent", "rejected", "unknown" */
+
+/* How far an attempt got before it ended, as the transport saw it. */
+typedef enum kombo_phase {
+    KOMBO_PHASE_CONNECT = 0, /* no byte of the request was written */
+    KOMBO_PHASE_SENDING,     /* part of the request was written */
+    KOMBO_PHASE_WAITING,     /* the whole request was written, no answer yet */
+    KOMBO_PHASE_RECEIVING,   /* part of the answer arrived */
+    KOMBO_PHASE_DONE         /* a complete answer arrived */
+} kombo_phase;
+
+typedef enum kombo_transport_error {
+    KOMBO_TE_NONE = 0,
+    KOMBO_TE_NETWORK,   /* refused, reset, DNS, TLS, ... */
+    KOMBO_TE_TIMEOUT,
+    KOMBO_TE_TOO_LARGE, /* answer exceeded max_response_bytes */
+    KOMBO_TE_ABORTED    /* the body source failed; the request was aborted */
+} kombo_transport_error;
+
+/* What one attempt produced, filled in by a transport. */
+typedef struct kombo_response {
+    kombo_transport_error error;
+    kombo_phase phase;
+    char error_message[256];   /* transport's words when error != NONE */
+    int status;                /* 0 when no status line arrived */
+    kombo_buf headers;         /* raw header block of the final response, "Name: value\r\n" lines */
+    kombo_buf body;            /* capped at max_response_bytes (body.limit) */
+} kombo_response;
+
+void kombo_response_init(kombo_response *r, size_t max_body);
+void kombo_response_reset(kombo_response *r); /* for the next attempt */
+void kombo_response_free(kombo_response *r);
+/* First value of header `name` (case-insensitive) in r->headers, trimmed;
+ * writes it to out (NUL-terminated, truncated to outsz) and returns 1, or 0. */
+int kombo_response_header(const kombo_response *r, const char *name, char *out, size_t outsz);
+
+/* Parses Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850,
+ * asctime), relative to `now` (Unix seconds).  Returns seconds >= 0, or -1
+ * when absent or unparseable.  A date in the past gives 0. */
+double kombo_parse_retry_after(const char *value, double now);
+
+typedef struct kombo_classification {
+    kombo_kind kind;
+    kombo_outcome outcome;
+    int retryable_safe;   /* retry is safe: the server did not act (429, 503, not sent) */
+    int retryable_unsafe; /* retry may duplicate: other 5xx, mid-flight failures */
+    double retry_after;   /* seconds, -1 when none */
+    char message[512];    /* human message; never contains request headers */
+    /* From Kombo's error body ("" when absent or null). */
+    char code[96];
+    char title[256];
+    char log_url[512];
+    int has_code, has_title, has_log_url;
+} kombo_classification;
+
+/* Classifies one attempt's response.  `now` (Unix seconds) resolves
+ * Retry-After dates.  For a 2xx, checks that the body is the positive
+ * response {status:"success", data:{...}, warnings:[{message}...]}. */
+void kombo_classify(const kombo_response *r, double now, kombo_classification *out);
+
+/* --------------------------------------------------------- the call */
+
+typedef struct kombo_retry_policy {
+    int max_attempts;        /* 1: no retries */
+    double initial_interval; /* seconds */
+    double max_interval;     /* cap of one wait, including Retry-After */
+    double exponent;
+    double max_elapsed;      /* no new attempt starts after this many seconds */
+    int retry_unsafe;        /* also retry other 5xx and mid-flight failures */
+} kombo_retry_policy;
+
+void kombo_retry_policy_default(kombo_retry_policy *p); /* 3, 0.5, 30, 1.5, 120, 0 */
+void kombo_retry_policy_none(kombo_retry_policy *p);
+
+typedef struct kombo_config {
+    const char *api_key;         /* required; never printed */
+    const char *integration_id;  /* default for requests without one */
+    const char *server_url;      /* e.g. "https://api.kombo.dev/v1"; no trailing slash needed */
+    const char *user_agent;      /* full User-Agent value */
+    const char *ca_file;         /* extra CA bundle, or NULL */
+    double timeout;              /* seconds for a whole attempt */
+    double connect_timeout;
+    size_t max_response_bytes;   /* 0: default 1 MiB */
+    kombo_retry_policy retry;
+} kombo_config;
+
+#define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+#define KOMBO_EU_URL "https://api.kombo.dev/v1"
+#define KOMBO_US_URL "https://api.us.kombo.dev/v1"
+
+/* Standard header set, shared by every transport. */
+#define KOMBO_MAX_HEADERS 8
+
+typedef struct kombo_call kombo_call;
+
+/* Prepares a call: validates config and request (all problems at once),
+ * renders URL, headers and body.  Returns the call, or NULL with `problems`
+ * filled (count 0 and NULL means out of memory).  The request's strings must
+ * outlive the call (the body borrows `data`). */
+kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
+                           kombo_problems *problems);
+void kombo_call_free(kombo_call *c);
+
+const char *kombo_call_url(const kombo_call *c);
+size_t kombo_call_header_count(const kombo_call *c);
+const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */
+kombo_body *kombo_call_body(kombo_call *c);
+const kombo_config *kombo_call_config(const kombo_call *c);
+
+typedef enum kombo_step {
+    KOMBO_STEP_SEND = 0, /* run one attempt: rewind the body, send, then kombo_call_complete() */
+    KOMBO_STEP_SLEEP,    /* wait *delay seconds, then ask again */
+    KOMBO_STEP_DONE      /* kombo_call_result() holds the outcome */
+} kombo_step;
+
+/* The driver loop: `now` is a monotonic clock in seconds. */
+kombo_step kombo_call_next(kombo_call *c, double now, double *delay);
+/* Reports the attempt just made.  `wall_now` is Unix time (for Retry-After dates). */
+void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, double wall_now);
+
+typedef struct kombo_result {
+    kombo_classification cls; /* of the last attempt; kind KOMBO_OK on success */
+    int status;               /* HTTP status of the last attempt, 0 when none */
+    int attempts;
+    double elapsed;           /* seconds from the first attempt to the end */
+    const kombo_response *response; /* the last attempt's response (owned by the call) */
+} kombo_result;
+
+const kombo_result *kombo_call_result(const kombo_call *c);
+/* The response buffer the transport fills for the current attempt. */
+kombo_response *kombo_call_response(kombo_call *c);
+
+/* ------------------------------------------------------ curl transport */
+
+typedef struct kombo_curl kombo_curl;
+
+/* One reusable easy handle: connections stay alive between calls. */
+kombo_curl *kombo_curl_new(void);
+void kombo_curl_free(kombo_curl *t);
+/* One attempt of the call's current request into kombo_call_response(c). */
+void kombo_curl_attempt(kombo_curl *t, kombo_call *c);
+/* Drives the whole call (attempts, sleeps) to KOMBO_STEP_DONE. */
+const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c);
+/* "libcurl/7.88.1" for the User-Agent. */
+const char *kombo_curl_version(void);
+
+/* Monotonic and wall clocks, seconds. */
+double kombo_monotonic_now(void);
+double kombo_wall_now(void);
+void kombo_sleep(double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
