@@ -1,0 +1,471 @@
+/*
+ * encode.c - growable buffers, encoders and the streaming body writer.
+ *
+ * Everything here is plain libc: no Lua, no libcurl.  Buffers record an
+ * allocation (or limit) failure in `failed` and turn later appends into
+ * no-ops, so a caller that builds a string in many steps checks once.
+ */
+#include "kombo.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KOMBO_BUF_MIN_CAP 256
+
+/* ---------------------------------------------------------------- strings */
+
+kombo_str kombo_str_c(const char *s)
+{
+    kombo_str r;
+    r.ptr = s;
+    r.len = s ? strlen(s) : 0;
+    return r;
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+void kombo_buf_init(kombo_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->limit = 0;
+    b->failed = 0;
+}
+
+/* Releases the memory; the limit survives so a freed buffer can be reused
+ * with the same cap (kombo_response keeps its body limit that way). */
+void kombo_buf_free(kombo_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->failed = 0;
+}
+
+void kombo_buf_reset(kombo_buf *b)
+{
+    b->len = 0;
+    b->failed = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+/* Makes room for n more bytes plus the terminating NUL, or marks the buffer
+ * failed.  Checks the limit and size_t overflow before allocating. */
+static int buf_reserve(kombo_buf *b, size_t n)
+{
+    size_t need, cap;
+    char *p;
+
+    if (b->failed)
+        return -1;
+    if (b->limit && (b->len > b->limit || n > b->limit - b->len))
+        goto fail;
+    /* No object may exceed PTRDIFF_MAX; this also rules out size_t wrap. */
+    if (n > (size_t)PTRDIFF_MAX - 1 - b->len)
+        goto fail;
+    need = b->len + n + 1;
+    if (b->data && need <= b->cap)
+        return 0;
+
+    cap = b->cap ? b->cap : KOMBO_BUF_MIN_CAP;
+    while (cap < need) {
+        if (cap > (size_t)PTRDIFF_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    p = realloc(b->data, cap);
+    if (!p)
+        goto fail;
+    if (!b->data)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+    return 0;
+
+fail:
+    b->failed = 1;
+    return -1;
+}
+
+int kombo_buf_append(kombo_buf *b, const void *p, size_t n)
+{
+    /* Reserving even for n == 0 means data is non-NULL after any successful
+     * append, so callers can use it as a C string right away. */
+    if (buf_reserve(b, n) != 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int kombo_buf_puts(kombo_buf *b, const char *s)
+{
+    return kombo_buf_append(b, s, strlen(s));
+}
+
+int kombo_buf_printf(kombo_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->failed)
+        return -1;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return -1;
+    }
+    if (buf_reserve(b, (size_t)n) != 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- UTF-8 */
+
+/* Strict UTF-8 (RFC 3629): shortest form only, no surrogates, nothing above
+ * U+10FFFF, no truncated sequences.  NUL is a valid code point here; callers
+ * that must reject it do so separately. */
+int kombo_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i];
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong below U+0800 */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates U+D800..U+DFFF */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong below U+10000 */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
+        }
+        if (n - i - 1 < need)
+            return 0;
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k <= need; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- base64 */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Standard alphabet, length a multiple of 4, at most two '=' and only at the
+ * very end.  No whitespace.  Non-zero trailing bits are accepted. */
+int kombo_base64_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t pad = 0, i;
+
+    if (n % 4 != 0)
+        return 0;
+    if (n == 0)
+        return 1;
+    if (p[n - 1] == '=') {
+        pad = 1;
+        if (p[n - 2] == '=')
+            pad = 2;
+    }
+    for (i = 0; i < n - pad; i++)
+        if (!b64_char(p[i]))
+            return 0;
+    return 1;
+}
+
+size_t kombo_base64_encoded_len(size_t n)
+{
+    return (n / 3 + (n % 3 != 0)) * 4;
+}
+
+size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n)
+{
+    char *o = out;
+    size_t i = 0;
+
+    for (; n - i >= 3; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = b64_alphabet[(v >> 6) & 63];
+        *o++ = b64_alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)in[i] << 16;
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = b64_alphabet[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    return (size_t)(o - out);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static const char hex_lower[] = "0123456789abcdef";
+static const char hex_upper[] = "0123456789ABCDEF";
+
+/* Bytes that can go into a JSON string literal as they are. */
+static int json_safe(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
+int kombo_json_string(kombo_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    kombo_buf_append(b, "\"", 1);
+    while (i < n) {
+        size_t run = i;
+        char esc[6];
+        size_t elen = 2;
+
+        /* Copy the longest run of safe bytes in one append. */
+        while (run < n && json_safe(p[run]))
+            run++;
+        if (run > i)
+            kombo_buf_append(b, p + i, run - i);
+        if (run >= n)
+            break;
+
+        esc[0] = '\\';
+        switch (p[run]) {
+        case '"':  esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex_lower[p[run] >> 4];
+            esc[5] = hex_lower[p[run] & 15];
+            elen = 6;
+            break;
+        }
+        kombo_buf_append(b, esc, elen);
+        i = run + 1;
+    }
+    kombo_buf_append(b, "\"", 1);
+    return b->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------ percent-encoding */
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
+int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        size_t run = i;
+        char esc[3];
+
+        while (run < n && unreserved(p[run]))
+            run++;
+        if (run > i)
+            kombo_buf_append(b, p + i, run - i);
+        if (run >= n)
+            break;
+        esc[0] = '%';
+        esc[1] = hex_upper[p[run] >> 4];
+        esc[2] = hex_upper[p[run] & 15];
+        kombo_buf_append(b, esc, 3);
+        i = run + 1;
+    }
+    /* Leave data non-NULL even for an empty input. */
+    kombo_buf_append(b, "", 0);
+    return b->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ body writer */
+
+/* An absent string renders as null; a validated request never has one where
+ * a string is required, but the writer must still produce valid JSON. */
+static void json_str_or_null(kombo_buf *b, kombo_str s)
+{
+    if (s.ptr)
+        kombo_json_string(b, s.ptr, s.len);
+    else
+        kombo_buf_puts(b, "null");
+}
+
+static kombo_segment *body_owned(kombo_body *body)
+{
+    kombo_segment *sg = &body->seg[body->nseg++];
+    sg->kind = KOMBO_SEG_OWNED;
+    kombo_buf_init(&sg->owned);
+    sg->borrowed = KOMBO_STR_NULL;
+    return sg;
+}
+
+static size_t seg_len(const kombo_segment *sg)
+{
+    return sg->kind == KOMBO_SEG_OWNED ? sg->owned.len : sg->borrowed.len;
+}
+
+static const char *seg_ptr(const kombo_segment *sg)
+{
+    return sg->kind == KOMBO_SEG_OWNED ? sg->owned.data : sg->borrowed.ptr;
+}
+
+/* Layout: with data, [OWNED head ... "data":"] [BORROWED data] [OWNED "} ...]
+ * so tens of MB of base64 are never copied; with data_url, one OWNED. */
+int kombo_body_build(kombo_body *body, const kombo_request *req)
+{
+    const kombo_attachment *a = &req->attachment;
+    kombo_buf *b;
+    size_t i;
+    int failed = 0;
+
+    memset(body, 0, sizeof *body);
+
+    b = &body_owned(body)->owned;
+    kombo_buf_puts(b, "{\"attachment\":{\"name\":");
+    json_str_or_null(b, a->name);
+    if (a->content_type.ptr) {
+        kombo_buf_puts(b, ",\"content_type\":");
+        kombo_json_string(b, a->content_type.ptr, a->content_type.len);
+    }
+    kombo_buf_puts(b, ",\"type\":");
+    json_str_or_null(b, a->type);
+
+    if (a->data.ptr) {
+        kombo_segment *sg;
+
+        /* Validation guarantees base64, which needs no JSON escaping. */
+        kombo_buf_puts(b, ",\"data\":\"");
+        sg = &body->seg[body->nseg++];
+        sg->kind = KOMBO_SEG_BORROWED;
+        kombo_buf_init(&sg->owned);
+        sg->borrowed = a->data;
+        b = &body_owned(body)->owned;
+        kombo_buf_puts(b, "\"}");
+    } else {
+        if (a->data_url.ptr) {
+            kombo_buf_puts(b, ",\"data_url\":");
+            kombo_json_string(b, a->data_url.ptr, a->data_url.len);
+        }
+        kombo_buf_puts(b, "}");
+    }
+
+    if (req->remote_fields_json.ptr) {
+        kombo_buf_puts(b, ",\"remote_fields\":");
+        kombo_buf_append(b, req->remote_fields_json.ptr, req->remote_fields_json.len);
+    }
+    kombo_buf_puts(b, "}");
+
+    for (i = 0; i < body->nseg; i++) {
+        if (body->seg[i].kind == KOMBO_SEG_OWNED && body->seg[i].owned.failed)
+            failed = 1;
+        body->length += seg_len(&body->seg[i]);
+    }
+    if (failed) {
+        kombo_body_free(body);
+        return -1;
+    }
+    return 0;
+}
+
+/* Safe on a zeroed body and when called twice: leaves a zeroed body. */
+void kombo_body_free(kombo_body *body)
+{
+    size_t i;
+
+    for (i = 0; i < body->nseg && i < KOMBO_MAX_SEGMENTS; i++)
+        if (body->seg[i].kind == KOMBO_SEG_OWNED)
+            kombo_buf_free(&body->seg[i].owned);
+    memset(body, 0, sizeof *body);
+}
+
+void kombo_body_rewind(kombo_body *body)
+{
+    body->seg_i = 0;
+    body->seg_off = 0;
+    body->sent = 0;
+}
+
+size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
+{
+    size_t got = 0;
+
+    while (got < cap && body->seg_i < body->nseg) {
+        const kombo_segment *sg = &body->seg[body->seg_i];
+        size_t left = seg_len(sg) - body->seg_off;
+        size_t take = cap - got < left ? cap - got : left;
+
+        if (take) {
+            memcpy(dst + got, seg_ptr(sg) + body->seg_off, take);
+            got += take;
+            body->seg_off += take;
+        }
+        if (body->seg_off >= seg_len(sg)) {
+            body->seg_i++;
+            body->seg_off = 0;
+        }
+    }
+    body->sent += got;
+    return got;
+}

@@ -1,0 +1,265 @@
+/*
+ * transport_curl.c - moves a call's bytes with libcurl.
+ *
+ * One easy handle per client, reused for every call, so libcurl keeps the
+ * connection (and TLS session) alive between uploads.  Everything a request
+ * says comes from the call; this file only knows how to deliver it.
+ */
+#include "kombo.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct kombo_curl {
+    CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+    /* state of the attempt in flight */
+    kombo_call *call;
+    kombo_response *response;
+    int too_large;
+};
+
+static int global_ready; /* curl_global_init is not thread-safe: done once, first use */
+
+kombo_curl *kombo_curl_new(void)
+{
+    kombo_curl *t;
+    if (!global_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        global_ready = 1;
+    }
+    t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->easy = curl_easy_init();
+    if (t->easy == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void kombo_curl_free(kombo_curl *t)
+{
+    if (t == NULL)
+        return;
+    curl_easy_cleanup(t->easy);
+    free(t);
+}
+
+const char *kombo_curl_version(void)
+{
+    static char v[64];
+    if (v[0] == '\0')
+        snprintf(v, sizeof v, "libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
+    return v;
+}
+
+static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
+{
+    kombo_curl *t = ud;
+    size_t n = kombo_body_read(kombo_call_body(t->call), dst, size * nitems);
+    t->response->phase = n > 0 ? KOMBO_PHASE_SENDING : KOMBO_PHASE_WAITING;
+    return n;
+}
+
+/* libcurl rewinds when it must resend on a fresh connection (a kept-alive
+ * one that the server had closed): only "back to the start" is needed. */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    kombo_curl *t = ud;
+    if (offset != 0 || origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    kombo_body_rewind(kombo_call_body(t->call));
+    t->response->phase = KOMBO_PHASE_CONNECT;
+    return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
+{
+    kombo_curl *t = ud;
+    size_t n = size * nitems;
+    /* Keep only the final response's block (a 100 Continue may come first). */
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
+        kombo_buf_reset(&t->response->headers);
+    t->response->phase = KOMBO_PHASE_RECEIVING;
+    kombo_buf_append(&t->response->headers, line, n); /* over 64 KiB: truncated, not fatal */
+    return n;
+}
+
+static size_t on_body(char *data, size_t size, size_t nitems, void *ud)
+{
+    kombo_curl *t = ud;
+    size_t n = size * nitems;
+    if (kombo_buf_append(&t->response->body, data, n) != 0) {
+        t->too_large = 1;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+/* Errors libcurl reports before any request byte could have left. */
+static int before_sending(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static struct curl_slist *header_list(const kombo_call *c)
+{
+    struct curl_slist *list = NULL, *next;
+    size_t i;
+    for (i = 0; i < kombo_call_header_count(c); i++) {
+        next = curl_slist_append(list, kombo_call_header(c, i));
+        if (next == NULL)
+            goto fail;
+        list = next;
+    }
+    /* libcurl would otherwise wait for "100 Continue" before large bodies. */
+    next = curl_slist_append(list, "Expect:");
+    if (next == NULL)
+        goto fail;
+    return next;
+fail:
+    curl_slist_free_all(list);
+    return NULL;
+}
+
+static void fail_attempt(kombo_response *r, kombo_transport_error e, const char *msg)
+{
+    r->error = e;
+    snprintf(r->error_message, sizeof r->error_message, "%s", msg);
+}
+
+static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
+{
+    const kombo_config *cfg = kombo_call_config(c);
+    kombo_response *r = kombo_call_response(c);
+    CURL *h = t->easy;
+    CURLcode rc;
+    long status = 0;
+
+    t->call = c;
+    t->response = r;
+    t->too_large = 0;
+    t->errbuf[0] = '\0';
+
+    curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)kombo_call_body(c)->length);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, t);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file); /* NULL: the system bundle */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    r->status = (int)status;
+    if (rc == CURLE_OK) {
+        r->phase = KOMBO_PHASE_DONE;
+        return;
+    }
+    if (before_sending(rc))
+        r->phase = KOMBO_PHASE_CONNECT;
+    if (t->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "response body larger than %zu bytes", cfg->max_response_bytes);
+        fail_attempt(r, KOMBO_TE_TOO_LARGE, msg);
+    } else {
+        fail_attempt(r, rc == CURLE_OPERATION_TIMEDOUT ? KOMBO_TE_TIMEOUT : KOMBO_TE_NETWORK,
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    }
+}
+
+void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
+{
+    struct curl_slist *headers = header_list(c);
+    if (headers == NULL) {
+        fail_attempt(kombo_call_response(c), KOMBO_TE_NETWORK, "out of memory");
+        return;
+    }
+    attempt(t, c, headers);
+    curl_slist_free_all(headers);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+}
+
+const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
+{
+    struct curl_slist *headers = header_list(c);
+    double delay;
+    kombo_step step;
+
+    while ((step = kombo_call_next(c, kombo_monotonic_now(), &delay)) != KOMBO_STEP_DONE) {
+        if (step == KOMBO_STEP_SLEEP) {
+            kombo_sleep(delay);
+            continue;
+        }
+        if (headers == NULL)
+            fail_attempt(kombo_call_response(c), KOMBO_TE_NETWORK, "out of memory");
+        else
+            attempt(t, c, headers);
+        kombo_call_complete(c, kombo_call_response(c), kombo_monotonic_now(), kombo_wall_now());
+    }
+    curl_slist_free_all(headers);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    return kombo_call_result(c);
+}
+
+double kombo_monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double kombo_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void kombo_sleep(double seconds)
+{
+    struct timespec ts;
+    if (!(seconds > 0))
+        return;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

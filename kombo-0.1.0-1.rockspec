@@ -1,0 +1,51 @@
+rockspec_format = "3.0"
+package = "kombo"
+version = "0.1.0-1"
+source = {
+   url = "git+https://github.com/kombo-lua/kombo-lua.git",
+   tag = "v0.1.0",
+}
+description = {
+   summary = "Upload candidate documents to Kombo's unified ATS API, with a C core",
+   detailed = [[
+kombo-lua adds attachments (CVs, cover letters) to candidates and applications
+through Kombo's unified ATS API. A small C core validates the request, encodes
+the body and drives libcurl; the same core runs over OpenResty cosockets.
+]],
+   homepage = "https://github.com/kombo-lua/kombo-lua",
+   license = "MIT",
+   labels = { "http", "ats", "kombo", "openresty" },
+}
+dependencies = {
+   "lua >= 5.1, < 5.5",
+   "lua-cjson >= 2.1.0",
+}
+-- libcurl's header sits in a multiarch directory on Debian (which LuaRocks'
+-- header lookup does not search), so only the library is looked up; the C
+-- compiler finds the header on its own default path.
+external_dependencies = {
+   CURL = { library = "curl" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["kombo"] = "lua/kombo/init.lua",
+      ["kombo.errors"] = "lua/kombo/errors.lua",
+      ["kombo.model"] = "lua/kombo/model.lua",
+      ["kombo.core"] = {
+         sources = {
+            "csrc/encode.c", "csrc/request.c", "csrc/classify.c",
+            "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
+         },
+         defines = { "_DEFAULT_SOURCE" },
+         libraries = { "curl" },
+         incdirs = { "$(CURL_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)" },
+      },
+   },
+   copy_directories = { "examples" },
+}
+test = {
+   type = "command",
+   command = "make test",
+}

@@ -1,0 +1,104 @@
+--- Error objects and success results.
+--
+-- Every failure is `nil, err` with `err` a table:
+--   kind     "validation" | "api" | "http" | "network" | "timeout" | "decode"
+--   outcome  "not_sent" | "rejected" | "unknown": may the upload have landed?
+--   message  one line for people; `code` (Kombo's error code) is for programs
+--   status, code, title, log_url, headers, body, retry_after, attempts,
+--   elapsed, problems (validation: every {path=, message=} found)
+-- tostring(err) gives "kombo <kind> error: ...".  No field ever holds the API key.
+local cjson = require "cjson.safe"
+
+local errors = {}
+
+local Error = {}
+Error.__index = Error
+
+function Error:__tostring()
+  local parts = { "kombo ", self.kind, " error" }
+  if self.status then parts[#parts + 1] = " (HTTP " .. self.status .. (self.code and (" " .. self.code) or "") .. ")" end
+  parts[#parts + 1] = ": "
+  parts[#parts + 1] = self.message
+  return table.concat(parts)
+end
+
+function errors.is_error(v)
+  return getmetatable(v) == Error
+end
+
+-- Replaces every occurrence of the secret, should a server ever echo it
+-- back.  (Keys shorter than 8 bytes are test keys; redacting them would
+-- shred ordinary words.)
+local function redact(s, secret)
+  if type(s) ~= "string" or type(secret) ~= "string" or #secret < 8 then return s end
+  local out, from = {}, 1
+  while true do
+    local i, j = s:find(secret, from, true)
+    if not i then break end
+    out[#out + 1] = s:sub(from, i - 1)
+    out[#out + 1] = "<redacted>"
+    from = j + 1
+  end
+  if from == 1 then return s end
+  out[#out + 1] = s:sub(from)
+  return table.concat(out)
+end
+
+-- "Name: value" lines into { ["lower-case-name"] = "value" }; repeated
+-- headers are joined with ", " as RFC 9110 allows.
+function errors.parse_headers(raw)
+  local headers = {}
+  for line in (raw or ""):gmatch("[^\r\n]+") do
+    local name, value = line:match("^([^:%s]+):%s*(.-)%s*$")
+    if name then
+      name = name:lower()
+      headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+    end
+  end
+  return headers
+end
+
+local function problems_message(problems)
+  local lines = {}
+  for i, p in ipairs(problems) do lines[i] = p.path .. " " .. p.message end
+  if problems.dropped then lines[#lines + 1] = ("(and %d more)"):format(problems.dropped) end
+  return "invalid request: " .. table.concat(lines, "; ")
+end
+
+function errors.validation(problems, secret)
+  for _, p in ipairs(problems) do p.message = redact(p.message, secret) end
+  return setmetatable({
+    kind = "validation", outcome = "not_sent", attempts = 0,
+    message = redact(problems_message(problems), secret), problems = problems,
+  }, Error)
+end
+
+-- The positive response keeps exactly the API's fields; what we know about
+-- the exchange is reachable as res.http (via the metatable, so that
+-- encoding `res` gives back the API's answer unchanged).
+local function success(raw, decoded)
+  return setmetatable(decoded, { __index = { http = {
+    status = raw.status, headers = errors.parse_headers(raw.headers),
+    attempts = raw.attempts, elapsed = raw.elapsed,
+  } } })
+end
+
+--- Turns the core's plain result table into `res` or `nil, err`.
+function errors.from_result(raw, secret)
+  if raw.kind == "ok" then
+    local decoded = cjson.decode(raw.body)
+    if type(decoded) == "table" then return success(raw, decoded) end
+    raw.kind, raw.outcome, raw.message = "decode", "unknown", "response body could not be decoded"
+  end
+  local err = {
+    kind = raw.kind, outcome = raw.outcome, message = redact(raw.message, secret),
+    status = raw.status, code = raw.code, title = raw.title, log_url = raw.log_url,
+    retry_after = raw.retry_after, attempts = raw.attempts, elapsed = raw.elapsed,
+    body = redact(raw.body, secret),
+    headers = raw.headers and errors.parse_headers(redact(raw.headers, secret)) or nil,
+  }
+  if err.body == "" then err.body = nil end
+  return nil, setmetatable(err, Error)
+end
+
+return errors

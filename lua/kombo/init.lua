@@ -1,0 +1,194 @@
+--- kombo-lua: upload candidate documents to Kombo's unified ATS API.
+--
+--   local kombo = require "kombo"
+--   local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY") }
+--   local res, err = client:attach_to_candidate{
+--     integration_id = "workday:abc", candidate_id = "cand-1",
+--     body = { attachment = { name = "cv.pdf", content_type = "application/pdf",
+--                             data = base64_pdf, type = "CV" } },
+--   }
+--
+-- Results follow LuaSocket's habit: `res` on success, `nil, err` on failure,
+-- where `err` is a table (see kombo.errors).  Misusing the API's shape (a
+-- number where a table belongs) raises, like luaL_argerror.
+local core = require "kombo.core"
+local cjson = require "cjson.safe"
+local errors = require "kombo.errors"
+local model = require "kombo.model"
+
+local kombo = {
+  VERSION = core.version,
+  null = cjson.null,
+  empty_array = cjson.empty_array,
+  SERVERS = { eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" },
+}
+
+core.set_sentinels(cjson.null, cjson.empty_array)
+
+local function lua_version()
+  if type(jit) == "table" and jit.version then return jit.version end
+  return _VERSION
+end
+
+local USER_AGENT = ("kombo-lua/%s (%s; %s)"):format(core.version, lua_version(), core.curl_version)
+
+---------------------------------------------------------------- options
+
+local OPTIONS = {
+  api_key = "string", integration_id = "string", server = "string", server_url = "string",
+  timeout = "number", connect_timeout = "number", retries = "table|boolean",
+  ca_file = "string", max_response_bytes = "number", user_agent = "string",
+}
+
+local RETRY_OPTIONS = {
+  max_attempts = "number", initial_interval = "number", max_interval = "number",
+  exponent = "number", max_elapsed = "number", retry_unsafe = "boolean",
+}
+
+local function check_types(opts, allowed, fname, prefix)
+  for k, v in pairs(opts) do
+    local want = allowed[k]
+    if not want then
+      error(("bad argument #1 to '%s' (unknown option '%s%s')"):format(fname, prefix, tostring(k)), 3)
+    end
+    if not want:find(type(v), 1, true) then
+      error(("bad argument #1 to '%s' (option '%s%s' must be a %s, got %s)")
+        :format(fname, prefix, k, want:gsub("|", " or "), type(v)), 3)
+    end
+  end
+end
+
+-- Explicit options win over the environment; the environment over defaults.
+local function resolve(opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  opts = opts or {}
+  check_types(opts, OPTIONS, fname, "")
+  if type(opts.retries) == "table" then check_types(opts.retries, RETRY_OPTIONS, fname, "retries.") end
+  if opts.retries == true then
+    error(("bad argument #1 to '%s' (option 'retries' must be a table or false)"):format(fname), 3)
+  end
+
+  local server_url = opts.server_url or os.getenv("KOMBO_SERVER_URL")
+  if server_url == nil or server_url == "" then
+    local server = opts.server or "eu"
+    server_url = kombo.SERVERS[server]
+    if not server_url then
+      error(("bad argument #1 to '%s' (option 'server' must be \"eu\" or \"us\", got %q)")
+        :format(fname, server), 3)
+    end
+  end
+  return {
+    api_key = opts.api_key or os.getenv("KOMBO_API_KEY"),
+    integration_id = opts.integration_id or os.getenv("KOMBO_INTEGRATION_ID"),
+    server_url = server_url,
+    timeout = opts.timeout or 300,
+    connect_timeout = opts.connect_timeout or 10,
+    retries = opts.retries == nil and {} or opts.retries,
+    ca_file = opts.ca_file,
+    max_response_bytes = opts.max_response_bytes,
+    user_agent = opts.user_agent or USER_AGENT,
+  }
+end
+
+---------------------------------------------------------------- client
+
+local Client = {}
+Client.__index = Client
+
+-- Configuration lives outside the client table, so that neither pairs()
+-- nor a debugger's dump of the client shows the API key.
+local private = setmetatable({}, { __mode = "k" })
+
+--- Creates a client.  See README "Configuration" for every option.
+function kombo.new(opts)
+  local self = setmetatable({}, Client)
+  private[self] = { config = resolve(opts, "new"), curl = nil }
+  return self
+end
+
+function Client:__tostring()
+  local p = private[self]
+  if not p then return "kombo.client (closed)" end
+  return ("kombo.client (%s, integration_id=%s, api_key=%s)"):format(
+    p.config.server_url, tostring(p.config.integration_id),
+    p.config.api_key and "<redacted>" or "<none>")
+end
+
+local function state(self, fname)
+  local p = private[self]
+  if getmetatable(self) ~= Client then
+    error(("bad argument #1 to '%s' (kombo client expected; use client:%s{...})"):format(fname, fname), 3)
+  end
+  if not p or p.closed then error(("'%s' on a closed kombo client"):format(fname), 3) end
+  return p
+end
+
+--- Frees the connection (libcurl handle).  Using the client afterwards raises.
+function Client:close()
+  local p = private[self]
+  if p and not p.closed then
+    if p.curl then p.curl:close() end
+    p.curl, p.closed = nil, true
+  end
+end
+Client.__close = Client.close
+
+-- Sends one prepared call and turns the core's plain result into res / err.
+local function send(self, p, call)
+  if not p.curl then p.curl = core.curl() end
+  local raw = call:perform(p.curl)
+  call:close()
+  return errors.from_result(raw, p.config.api_key)
+end
+
+local function attach(self, target, args, fname)
+  local p = state(self, fname)
+  local request, problems = model.request(target, args, fname)
+  local call, core_problems = core.prepare(p.config, request)
+  problems = model.merge_problems(problems, core_problems, request)
+  if #problems > 0 then
+    if call then call:close() end
+    return nil, errors.validation(problems, p.config.api_key)
+  end
+  return send(self, p, call)
+end
+
+--- POST /ats/candidates/{candidate_id}/attachments
+-- args: { candidate_id =, integration_id = (optional), body = { attachment =, remote_fields = } }
+function Client:attach_to_candidate(args)
+  return attach(self, "candidate", args, "attach_to_candidate")
+end
+
+--- POST /ats/applications/{application_id}/attachments
+function Client:attach_to_application(args)
+  return attach(self, "application", args, "attach_to_application")
+end
+
+---------------------------------------------------------------- default client
+
+local default_client
+
+--- Replaces the default client's options (merged over the environment).
+function kombo.configure(opts)
+  if default_client then default_client:close() end
+  default_client = kombo.new(opts)
+  return default_client
+end
+
+function kombo.default_client()
+  return default_client or kombo.configure()
+end
+
+function kombo.attach_to_candidate(args)
+  return kombo.default_client():attach_to_candidate(args)
+end
+
+function kombo.attach_to_application(args)
+  return kombo.default_client():attach_to_application(args)
+end
+
+kombo.is_error = errors.is_error
+
+return kombo
