@@ -423,7 +423,7 @@ double kombo_parse_retry_after(const char *value, double now)
         return v > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : v;
     }
 
-    if (!parse_http_date(s, n, now, &t))
+    if (now != now || !parse_http_date(s, n, now, &t)) /* NaN clock: dates can't be resolved */
         return -1;
     t -= now;
     if (t < 0)
@@ -530,8 +530,15 @@ static int j_string(jscan *s)
         default:
             return j_fail(s, "invalid escape in string");
         }
-        if (s->end - s->p < 6 || (u = hex4(s->p + 2)) < 0)
-            return j_eof_or(s, "invalid \\u escape in string");
+        if (s->end - s->p < 6) {
+            /* Truncated: say so, unless what is there is already wrong. */
+            const char *q = s->p + 2;
+            while (q < s->end && hexval((unsigned char)*q) >= 0)
+                q++;
+            return j_fail(s, q == s->end ? "unexpected end of input" : "invalid \\u escape in string");
+        }
+        if ((u = hex4(s->p + 2)) < 0)
+            return j_fail(s, "invalid \\u escape in string");
         if (u >= 0xDC00 && u <= 0xDFFF)
             return j_fail(s, "unpaired surrogate in string");
         if (u >= 0xD800 && u <= 0xDBFF) {
@@ -587,9 +594,12 @@ static int j_number(jscan *s)
 static int j_literal(jscan *s, const char *lit)
 {
     size_t n = strlen(lit);
+    size_t have = (size_t)(s->end - s->p);
 
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
-        return j_eof_or(s, "invalid literal");
+    if (have < n && memcmp(s->p, lit, have) == 0)
+        return j_fail(s, "unexpected end of input"); /* a truncated body */
+    if (have < n || memcmp(s->p, lit, n) != 0)
+        return j_fail(s, "invalid literal");
     s->p += n;
     return 0;
 }

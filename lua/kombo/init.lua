@@ -191,4 +191,7 @@ end
 
 kombo.is_error = errors.is_error
 
+--- Base64 of raw bytes (for attachment.data), encoded in C.
+kombo.base64 = core.base64_encode
+
 return kombo

@@ -1,0 +1,733 @@
+-- Local stand-in for the Kombo ATS attachment-upload endpoints.
+--
+-- Runs inside nginx + lua-nginx-module (see nginx.conf.in and scripts/standin).
+-- Endpoints served:
+--   POST [/v1]/ats/candidates/{candidate_id}/attachments
+--   POST [/v1]/ats/applications/{application_id}/attachments
+-- plus the control endpoints /_health, /_requests, /_reset and the redirect
+-- target /elsewhere.  See README.md next to this file for the scenario list.
+
+local cjson = require("cjson.safe")
+local dkjson = require("dkjson")
+
+-- Strict JSON: reject NaN / Infinity / hex numbers, so that a body accepted
+-- here is also accepted by any standards-conforming JSON parser.
+cjson.decode_invalid_numbers(false)
+cjson.encode_invalid_numbers(false)
+cjson.encode_sparse_array(true)
+
+local ngx = ngx
+local null = cjson.null
+
+local M = {}
+
+local RECORDS = ngx.shared.standin_records
+local COUNTERS = ngx.shared.standin_counters
+
+local BODY_STORE_LIMIT = 2 * 1024 * 1024   -- raw body kept in the record up to 2 MiB
+
+local API_KEY = os.getenv("STANDIN_API_KEY")
+if not API_KEY or API_KEY == "" then
+  API_KEY = "test-key"
+end
+
+---------------------------------------------------------------------------
+-- helpers
+---------------------------------------------------------------------------
+
+local function tohex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local function unescape(s)
+  return ngx.unescape_uri(s)
+end
+
+local function json_encode(v)
+  local s, err = cjson.encode(v)
+  if not s then
+    error("json encode failed: " .. tostring(err))
+  end
+  -- cjson escapes '/', which is legal but noisy
+  return (s:gsub("\\/", "/"))
+end
+
+local function interaction_id()
+  local n = COUNTERS:incr("__interaction_seq", 1, 0)
+  return string.format("standin-%d-%d", ngx.time(), n or 0)
+end
+
+local function log_url()
+  return "https://app.kombo.dev/logs?interactionId=" .. interaction_id()
+end
+
+local function send(status, body, content_type, extra_headers)
+  ngx.status = status
+  ngx.header["Content-Type"] = content_type or "application/json"
+  if extra_headers then
+    for k, v in pairs(extra_headers) do
+      ngx.header[k] = v
+    end
+  end
+  if body then
+    ngx.header["Content-Length"] = #body
+    ngx.print(body)
+  end
+  return ngx.exit(status)
+end
+
+local TITLES = {
+  ["PLATFORM.INPUT_INVALID"] = "Input invalid",
+  ["PLATFORM.AUTHENTICATION_INVALID"] = "Authentication invalid",
+  ["PLATFORM.IP_NOT_WHITELISTED"] = "IP not whitelisted",
+  ["PLATFORM.INTEGRATION_NOT_FOUND"] = "Integration not found",
+  ["PLATFORM.RATE_LIMIT_EXCEEDED"] = "Rate limit exceeded",
+  ["PLATFORM.UNKNOWN_ERROR"] = "Unknown error",
+  ["ATS.APPLICATION_ALREADY_EXISTS"] = "Application already exists",
+  ["REMOTE.INPUT_INVALID"] = "Remote input invalid",
+  ["REMOTE.SERVICE_UNAVAILABLE"] = "Remote service unavailable",
+}
+
+-- Kombo error body: {"status":"error","error":{"code","title","message","log_url"}}
+local function error_body(code, message, minimal)
+  local err
+  if minimal then
+    err = { code = null, title = null, message = message, log_url = null }
+  else
+    err = {
+      code = code,
+      title = TITLES[code] or code,
+      message = message,
+      log_url = log_url(),
+    }
+  end
+  return json_encode({ status = "error", error = err })
+end
+
+local function send_error(status, code, message, extra_headers, minimal)
+  return send(status, error_body(code, message, minimal), "application/json", extra_headers)
+end
+
+---------------------------------------------------------------------------
+-- recording
+---------------------------------------------------------------------------
+
+-- Reads the request body whether nginx kept it in memory or spilled it to a
+-- temp file.  Returns the body string ("" when there is none).
+local function read_body()
+  ngx.req.read_body()
+  local data = ngx.req.get_body_data()
+  if data then
+    return data
+  end
+  local path = ngx.req.get_body_file()
+  if path then
+    local f = io.open(path, "rb")
+    if f then
+      data = f:read("*a")
+      f:close()
+      return data or ""
+    end
+  end
+  return ""
+end
+
+-- Short description of the attachment in a parsed body (kept even when the
+-- body itself is too large to store).
+local function attachment_summary(doc)
+  if type(doc) ~= "table" or type(doc.attachment) ~= "table" then
+    return null
+  end
+  local a = doc.attachment
+  local data = a.data
+  return {
+    name = a.name == nil and null or a.name,
+    type = a.type == nil and null or a.type,
+    content_type = a.content_type == nil and null or a.content_type,
+    data_url = a.data_url == nil and null or a.data_url,
+    data_length = type(data) == "string" and #data or null,
+    data_sha1 = type(data) == "string" and tohex(ngx.sha1_bin(data)) or null,
+    has_remote_fields = doc.remote_fields ~= nil,
+  }
+end
+
+-- parse_body(body) -> ok, value   (strict JSON; ok=false when empty/invalid)
+local function parse_body(body)
+  if body == "" then return false, nil end
+  local v, err = cjson.decode(body)
+  if err then return false, nil end
+  return true, v
+end
+
+local function record_request(body, parsed_ok, parsed, extra)
+  local seq = RECORDS:incr("__seq", 1, 0)
+  local headers = ngx.req.get_headers(200)   -- lower-case names; repeats -> array
+  local rec = {
+    seq = seq,
+    time = ngx.now(),
+    method = ngx.req.get_method(),
+    uri = ngx.var.request_uri,
+    path = ngx.var.uri,
+    query = ngx.var.args or null,
+    http_version = ngx.req.http_version(),
+    headers = headers,
+    raw_header = ngx.req.raw_header(),
+    body_length = #body,
+    body_sha1 = tohex(ngx.sha1_bin(body)),
+    body_stored = #body <= BODY_STORE_LIMIT,
+    body = (#body <= BODY_STORE_LIMIT) and body or null,
+    connection = tonumber(ngx.var.connection),
+    connection_requests = tonumber(ngx.var.connection_requests),
+    remote_port = tonumber(ngx.var.remote_port),
+    standin_key = headers["x-standin-key"] or null,
+    attachment = attachment_summary(parsed),
+  }
+  for k, v in pairs(extra or {}) do
+    rec[k] = v
+  end
+  local s = json_encode(rec)
+  -- "json": the request body itself, spliced in verbatim when it parsed as
+  -- strict JSON (so empty arrays/objects keep their exact form) and is small
+  -- enough to be stored.
+  if parsed_ok and #body <= BODY_STORE_LIMIT then
+    s = s:sub(1, -2) .. ',"json":' .. body .. '}'
+  else
+    s = s:sub(1, -2) .. ',"json":null}'
+  end
+  local ok, err, forcible = RECORDS:set("req:" .. seq, s)
+  if not ok then
+    ngx.log(ngx.ERR, "standin: could not store request record ", seq, ": ", err)
+  elseif forcible then
+    ngx.log(ngx.WARN, "standin: records dict full, older records evicted")
+  end
+  ngx.ctx.standin_seq = seq
+  return seq
+end
+
+-- Remember the response decision for the current recorded request.
+local function note_response(status, scenario)
+  local seq = ngx.ctx.standin_seq
+  if seq then
+    RECORDS:set("resp:" .. seq, json_encode({ status = status, scenario = scenario or null }))
+  end
+end
+
+---------------------------------------------------------------------------
+-- request validation (the way Kombo would do it)
+---------------------------------------------------------------------------
+
+local VALID_TYPES = { CV = true, COVER_LETTER = true, OTHER = true }
+
+local function jsontype(v)
+  -- dkjson marks decoded tables with __jsontype = "object" | "array"
+  if v == dkjson.null then return "null" end
+  if type(v) ~= "table" then
+    return type(v)
+  end
+  local mt = getmetatable(v)
+  return (mt and mt.__jsontype) or "object"
+end
+
+-- Returns nil when valid, otherwise a message naming the problem.
+-- On success also returns the decoded attachment summary.
+local function validate_body(body)
+  if body == "" then
+    return "Request body is required."
+  end
+  if cjson.decode(body) == nil then
+    return "Request body is not valid JSON."
+  end
+  local doc, _, err = dkjson.decode(body, 1, dkjson.null)
+  if err then
+    return "Request body is not valid JSON: " .. tostring(err)
+  end
+  if jsontype(doc) ~= "object" then
+    return "Request body must be a JSON object."
+  end
+  local a = doc.attachment
+  if a == nil then
+    return "body.attachment: Required"
+  end
+  if jsontype(a) ~= "object" then
+    return "body.attachment: Expected object, received " .. jsontype(a)
+  end
+  if a.name == nil then
+    return "body.attachment.name: Required"
+  end
+  if type(a.name) ~= "string" then
+    return "body.attachment.name: Expected string, received " .. jsontype(a.name)
+  end
+  if a.type == nil then
+    return "body.attachment.type: Required"
+  end
+  if type(a.type) ~= "string" or not VALID_TYPES[a.type] then
+    return "body.attachment.type: Invalid enum value. Expected 'CV' | 'COVER_LETTER' | 'OTHER', received "
+      .. (type(a.type) == "string" and ("'" .. a.type .. "'") or jsontype(a.type))
+  end
+  local has_data = a.data ~= nil
+  local has_url = a.data_url ~= nil
+  if has_data and has_url then
+    return "body.attachment: Exactly one of 'data' and 'data_url' must be provided, got both."
+  end
+  if not has_data and not has_url then
+    return "body.attachment: Exactly one of 'data' and 'data_url' must be provided, got neither."
+  end
+  local size = null
+  if has_data then
+    if type(a.data) ~= "string" then
+      return "body.attachment.data: Expected string, received " .. jsontype(a.data)
+    end
+    local d = a.data
+    if #d % 4 ~= 0 or not ngx.re.find(d, [[^[A-Za-z0-9+/]*={0,2}$]], "jo") then
+      return "body.attachment.data: Invalid base64 string."
+    end
+    local pad = 0
+    if d:sub(-2) == "==" then pad = 2 elseif d:sub(-1) == "=" then pad = 1 end
+    size = (#d / 4) * 3 - pad
+  else
+    if type(a.data_url) ~= "string" then
+      return "body.attachment.data_url: Expected string, received " .. jsontype(a.data_url)
+    end
+    if not ngx.re.find(a.data_url, [[^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$]], "jo") then
+      return "body.attachment.data_url: Invalid url"
+    end
+  end
+  if a.content_type ~= nil then
+    if type(a.content_type) ~= "string" then
+      return "body.attachment.content_type: Expected string, received " .. jsontype(a.content_type)
+    end
+    if not ngx.re.find(a.content_type, [[^[\w.-]+/[\w.-]+$]], "jo") then
+      return "body.attachment.content_type: Invalid content type '" .. a.content_type
+        .. "' (must match ^[\\w.-]+/[\\w.-]+$)"
+    end
+  end
+  if doc.remote_fields ~= nil and jsontype(doc.remote_fields) ~= "object" then
+    return "body.remote_fields: Expected object, received " .. jsontype(doc.remote_fields)
+  end
+  return nil, {
+    name = a.name,
+    type = a.type,
+    content_type = a.content_type or null,
+    size_bytes = size,
+    data_url = has_url and a.data_url or nil,
+  }
+end
+
+---------------------------------------------------------------------------
+-- scenarios
+---------------------------------------------------------------------------
+
+local RETRY_AFTER_MODES = {
+  seconds = function() return "1" end,
+  zero = function() return "0" end,
+  date = function() return ngx.http_time(ngx.time() + 3) end,
+  negative = function() return "-1" end,
+  huge = function() return "100000" end,
+  garbage = function() return "soon-ish" end,
+  none = function() return nil end,
+}
+
+-- value of the Retry-After header for this request (nil = omit)
+local function retry_after(mode, default_mode)
+  local hdr = ngx.var.http_x_standin_retry_after
+  if hdr and hdr ~= "" then
+    if RETRY_AFTER_MODES[hdr] then
+      return RETRY_AFTER_MODES[hdr]()
+    end
+    local n = hdr:match("^date%+(%d+)$")
+    if n then
+      return ngx.http_time(ngx.time() + tonumber(n))
+    end
+    return hdr   -- literal value, sent verbatim
+  end
+  return RETRY_AFTER_MODES[mode or default_mode]()
+end
+
+-- How many times this (scenario, key) has been hit, this hit included.
+-- scenario is the full name (e.g. "429-once-date"); key is X-Standin-Key,
+-- else X-Integration-Id.
+local function bump(scenario)
+  local key = ngx.var.http_x_standin_key
+  if not key or key == "" then
+    key = ngx.var.http_x_integration_id or ""
+  end
+  return COUNTERS:incr("hits:" .. scenario .. "|" .. key, 1, 0)
+end
+
+local ERROR_SCENARIOS = {
+  ["error-400"] = { 400, "PLATFORM.INPUT_INVALID", "The request body is invalid (stand-in scenario error-400)." },
+  ["error-401"] = { 401, "PLATFORM.AUTHENTICATION_INVALID", "The provided API key is invalid (stand-in scenario error-401)." },
+  ["error-403"] = { 403, "PLATFORM.IP_NOT_WHITELISTED", "Your IP address is not whitelisted (stand-in scenario error-403)." },
+  ["error-404"] = { 404, "PLATFORM.INTEGRATION_NOT_FOUND", "No integration found for the given X-Integration-Id (stand-in scenario error-404)." },
+  ["error-409"] = { 409, "ATS.APPLICATION_ALREADY_EXISTS", "The application already exists (stand-in scenario error-409)." },
+  ["error-422"] = { 422, "REMOTE.INPUT_INVALID", "The remote system rejected the input (stand-in scenario error-422)." },
+  ["error-500"] = { 500, "PLATFORM.UNKNOWN_ERROR", "An unknown error occurred (stand-in scenario error-500)." },
+}
+ERROR_SCENARIOS["500"] = ERROR_SCENARIOS["error-500"]
+
+local function success_body(kind, id, info, warnings)
+  local data = {
+    id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0)),
+    remote_id = null,
+    name = info.name,
+    content_type = info.content_type,
+    type = info.type,
+    size_bytes = info.size_bytes,
+  }
+  data[kind .. "_id"] = id
+  local w = warnings or {}
+  local s = json_encode({ status = "success", data = data, warnings = { 0 } })
+  -- cjson cannot tell an empty array from an empty object: splice it in.
+  local wjson = "[]"
+  if #w > 0 then
+    wjson = json_encode(w)
+  end
+  return (s:gsub('"warnings":%[0%]', function() return '"warnings":' .. wjson end))
+end
+
+local function send_ok(kind, id, info, warnings, content_type)
+  note_response(200, ngx.ctx.standin_scenario)
+  return send(200, success_body(kind, id, info, warnings), content_type or "application/json")
+end
+
+-- Run the scenario; `kind` is "candidate" or "application".
+local function run_scenario(sc, kind, id, info)
+  ngx.ctx.standin_scenario = sc
+
+  local delay = tonumber(ngx.var.http_x_standin_delay or "")
+  if delay and delay > 0 then
+    ngx.sleep(delay)
+  end
+
+  if sc == "ok" then
+    return send_ok(kind, id, info)
+  end
+
+  if sc == "ok-warnings" then
+    return send_ok(kind, id, info, {
+      { message = "The remote system ignored the content_type field." },
+      { message = "Stand-in warning number two." },
+    })
+  end
+
+  if sc == "ok-charset" then
+    return send_ok(kind, id, info, nil, "application/json; charset=utf-8")
+  end
+
+  local e = ERROR_SCENARIOS[sc]
+  if e then
+    note_response(e[1], sc)
+    return send_error(e[1], e[2], e[3])
+  end
+
+  if sc == "error-minimal" then
+    note_response(400, sc)
+    return send_error(400, nil, "Only the message is always present.", nil, true)
+  end
+
+  -- 429 / 503 families:  429[-once|-twice|-always|-<N>times][-<retry-after-mode>]
+  local code, rest = sc:match("^(%d%d%d)(.*)$")
+  if code == "429" or code == "503" then
+    local times, mode = "always", nil
+    local ok_parse = true
+    if rest ~= "" then
+      local parts = {}
+      for p in rest:gmatch("-([^-]+)") do parts[#parts + 1] = p end
+      local i = 1
+      local p = parts[i]
+      if p == "once" or p == "twice" or p == "always" or (p and p:match("^%d+times$")) then
+        times = p
+        i = i + 1
+      end
+      if parts[i] then
+        if RETRY_AFTER_MODES[parts[i]] then
+          mode = parts[i]
+          i = i + 1
+        end
+      end
+      if parts[i] or rest:gsub("-[^-]+", "") ~= "" then ok_parse = false end
+    end
+    if ok_parse then
+      local limit
+      if times == "once" then limit = 1
+      elseif times == "twice" then limit = 2
+      elseif times == "always" then limit = math.huge
+      else limit = tonumber(times:match("^(%d+)")) end
+      local n = bump(sc)
+      if n <= limit then
+        local ra
+        if code == "429" then
+          ra = retry_after(mode, "seconds")
+        else
+          ra = retry_after(mode, "zero")
+        end
+        note_response(tonumber(code), sc)
+        if code == "429" then
+          return send_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED",
+            "You have exceeded the rate limit. Please retry later.", { ["Retry-After"] = ra })
+        else
+          return send_error(503, "REMOTE.SERVICE_UNAVAILABLE",
+            "The remote system is temporarily unavailable.", { ["Retry-After"] = ra })
+        end
+      end
+      return send_ok(kind, id, info)
+    end
+  end
+
+  if sc == "502" or sc == "502-html" then
+    note_response(502, sc)
+    return send(502, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+      .. "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+      .. "</body>\r\n</html>\r\n", "text/html")
+  end
+
+  if sc == "504" or sc == "504-text" then
+    note_response(504, sc)
+    return send(504, "upstream request timeout", "text/plain")
+  end
+
+  local secs = sc:match("^slow%-(%d+%.?%d*)$")
+  if sc == "slow" or secs then
+    ngx.sleep(tonumber(secs or "2"))
+    return send_ok(kind, id, info)
+  end
+
+  if sc == "ok-missing-data" then
+    note_response(200, sc)
+    return send(200, '{"status":"success"}')
+  end
+
+  if sc == "ok-missing-warnings" then
+    note_response(200, sc)
+    local t = cjson.decode(success_body(kind, id, info))
+    t.warnings = nil
+    return send(200, json_encode(t))
+  end
+
+  if sc == "not-json" then
+    note_response(200, sc)
+    return send(200, "not json")
+  end
+
+  if sc == "empty-body" then
+    note_response(200, sc)
+    return send(200, "")
+  end
+
+  if sc == "truncated" then
+    note_response(200, sc)
+    local b = success_body(kind, id, info)
+    return send(200, b:sub(1, math.floor(#b / 2)))
+  end
+
+  if sc == "huge" or sc == "huge-chunked" then
+    -- valid positive response, 3 MiB (> 2 MiB cap)
+    note_response(200, sc)
+    local pad = string.rep("x", 3 * 1024 * 1024)
+    local b = success_body(kind, id, info)
+    b = b:gsub('"status":"success"', function() return '"padding":"' .. pad .. '","status":"success"' end)
+    ngx.status = 200
+    ngx.header["Content-Type"] = "application/json"
+    if sc == "huge" then
+      ngx.header["Content-Length"] = #b
+      ngx.print(b)
+    else
+      -- no Content-Length: chunked, sent in 64 KiB pieces
+      for i = 1, #b, 65536 do
+        ngx.print(b:sub(i, i + 65535))
+        ngx.flush(true)
+      end
+    end
+    return ngx.exit(200)
+  end
+
+  if sc == "short-body" then
+    -- Content-Length promises more than is sent, then the connection is closed
+    note_response(200, sc)
+    local b = success_body(kind, id, info)
+    ngx.status = 200
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = #b
+    ngx.print(b:sub(1, 10))
+    ngx.flush(true)
+    return ngx.exit(ngx.ERROR)
+  end
+
+  if sc == "redirect" or sc == "redirect-302" or sc == "redirect-307" then
+    local status = (sc == "redirect-307") and 307 or 302
+    note_response(status, sc)
+    local loc = "http://127.0.0.1:" .. ngx.var.server_port .. "/elsewhere"
+    return send(status, error_body(nil, "Moved to " .. loc, true), "application/json",
+      { Location = loc })
+  end
+
+  if sc == "drip" then
+    -- status + headers at once, then the (valid, 44-byte) body 1 byte per
+    -- interval (default 1 s, header X-Standin-Drip-Interval).
+    note_response(200, sc)
+    local b = '{"status":"success","data":{},"warnings":[]}'
+    local interval = tonumber(ngx.var.http_x_standin_drip_interval or "") or 1
+    ngx.status = 200
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = #b
+    ngx.send_headers()
+    ngx.flush(true)
+    for i = 1, #b do
+      ngx.sleep(interval)
+      local ok = ngx.print(b:sub(i, i))
+      if not ok then return ngx.exit(ngx.ERROR) end
+      ngx.flush(true)
+    end
+    return ngx.exit(200)
+  end
+
+  if sc == "close" then
+    note_response(444, sc)
+    return ngx.exit(444)
+  end
+
+  note_response(400, sc)
+  return send_error(400, "PLATFORM.INPUT_INVALID",
+    "Unknown stand-in scenario '" .. sc .. "' (see spec/standin/README.md).")
+end
+
+---------------------------------------------------------------------------
+-- entry points
+---------------------------------------------------------------------------
+
+local ROUTE = [[^(?:/v1)?/ats/(candidates|applications)/([^/?]+)/attachments(?:\?.*)?$]]
+
+function M.api()
+  local body = read_body()
+  local parsed_ok, parsed = parse_body(body)
+  local m = ngx.re.match(ngx.var.request_uri, ROUTE, "jo")
+  local kind, id
+  if m then
+    kind = (m[1] == "candidates") and "candidate" or "application"
+    id = unescape(m[2])
+  end
+
+  -- scenario: header wins, then the path id "scenario-<name>"
+  local sc = ngx.var.http_x_standin_scenario
+  if not sc or sc == "" then
+    sc = id and id:match("^scenario%-(.+)$") or "ok"
+  end
+
+  record_request(body, parsed_ok, parsed, {
+    route = m and (kind .. "s") or null,
+    path_id = id or null,
+    scenario = m and sc or null,
+  })
+
+  if not m then
+    note_response(404, nil)
+    return send_error(404, nil, "Route " .. ngx.req.get_method() .. " "
+      .. ngx.var.uri .. " not found.", nil, true)
+  end
+
+  if ngx.req.get_method() ~= "POST" then
+    note_response(405, nil)
+    return send_error(405, nil, "Method " .. ngx.req.get_method() .. " not allowed.",
+      { Allow = "POST" }, true)
+  end
+
+  -- 1. authentication
+  local auth = ngx.req.get_headers()["authorization"]
+  local key = type(auth) == "string" and auth:match("^[Bb][Ee][Aa][Rr][Ee][Rr] (.+)$")
+  if key ~= API_KEY then
+    note_response(401, nil)
+    local msg = auth and "The provided API key is invalid."
+      or "Missing Authorization header. Expected 'Authorization: Bearer <API key>'."
+    return send_error(401, "PLATFORM.AUTHENTICATION_INVALID", msg)
+  end
+
+  -- 2. integration id
+  local integ = ngx.req.get_headers()["x-integration-id"]
+  if type(integ) ~= "string" or integ == "" then
+    note_response(400, nil)
+    return send_error(400, "PLATFORM.INPUT_INVALID",
+      "Missing or invalid X-Integration-Id header.")
+  end
+
+  -- 3. content type
+  local ct = ngx.var.content_type
+  if not ct or not ngx.re.find(ct, [[^application/json\s*(;.*)?$]], "joi") then
+    note_response(400, nil)
+    return send_error(400, "PLATFORM.INPUT_INVALID",
+      "Content-Type must be application/json, got " .. (ct and ("'" .. ct .. "'") or "none") .. ".")
+  end
+
+  -- 4. body
+  local problem, info = validate_body(body)
+  if problem then
+    note_response(400, nil)
+    return send_error(400, "PLATFORM.INPUT_INVALID", problem)
+  end
+
+  return run_scenario(sc, kind, id, info)
+end
+
+-- GET /elsewhere: redirect target; recorded like an API request.
+function M.elsewhere()
+  local body = read_body()
+  local auth = ngx.var.http_authorization
+  local parsed_ok, parsed = parse_body(body)
+  record_request(body, parsed_ok, parsed, {
+    route = "elsewhere",
+    authorization_received = auth ~= nil,
+  })
+  note_response(200, nil)
+  local b = json_encode({
+    status = "success",
+    data = { elsewhere = true, authorization_received = auth ~= nil },
+    warnings = { },
+  }):gsub('"warnings":{}', '"warnings":[]')
+  return send(200, b)
+end
+
+-- GET /_requests[?key=<X-Standin-Key>]   -> JSON array of records
+-- DELETE /_requests                      -> reset (same as POST /_reset)
+function M.requests()
+  local method = ngx.req.get_method()
+  if method == "DELETE" then
+    return M.reset()
+  end
+  if method ~= "GET" then
+    return send(405, '{"error":"use GET or DELETE"}', "application/json", { Allow = "GET, DELETE" })
+  end
+  local args = ngx.req.get_uri_args()
+  local want_key = args.key
+  local since = tonumber(args.since or "") or 0
+  local n = RECORDS:get("__seq") or 0
+  local out = {}
+  for i = since + 1, n do
+    local s = RECORDS:get("req:" .. i)
+    if s then
+      local keep = true
+      if want_key then
+        local r = cjson.decode(s)
+        keep = r and r.standin_key == want_key
+      end
+      if keep then
+        local resp = RECORDS:get("resp:" .. i)
+        if resp then
+          s = s:sub(1, -2) .. ',"response":' .. resp .. '}'
+        else
+          s = s:sub(1, -2) .. ',"response":null}'
+        end
+        out[#out + 1] = s
+      end
+    end
+  end
+  return send(200, "[" .. table.concat(out, ",") .. "]")
+end
+
+function M.reset()
+  RECORDS:flush_all()
+  RECORDS:flush_expired()
+  COUNTERS:flush_all()
+  COUNTERS:flush_expired()
+  return send(200, '{"status":"reset"}')
+end
+
+return M

@@ -1,0 +1,198 @@
+-- Shared helpers for the unit specs.  Nothing here touches the network:
+--   * helpers.prepare() goes through core.prepare and only renders a call;
+--   * helpers.client() points at http://127.0.0.1:9/v1 and is meant for
+--     inputs that fail validation (a validation error never sends);
+--   * helpers.capture() replaces the blocking transport (core.curl and the
+--     call's perform method) for the duration of one function, so that a
+--     valid request made through the public API is recorded, not sent.
+local kombo = require "kombo"
+local core = require "kombo.core"
+local cjson = require "cjson"
+
+local helpers = {}
+
+-- A realistic key (longer than 32 bytes) that must never show up in output.
+helpers.API_KEY = "kombo_sk_live_7f3a9c1e5b2d4086a1c3e5f7092b4d6f"
+helpers.OFFLINE_URL = "http://127.0.0.1:9/v1"
+helpers.INTEGRATION_ID = "workday:8sP2qCnMJWE3f"
+-- "%PDF-1.4\n" as base64.
+helpers.PDF_B64 = "JVBERi0xLjQK"
+
+-- Marks a field to remove from a default table.
+helpers.NONE = setmetatable({}, { __tostring = function() return "<none>" end })
+
+--- "C3 A9" -> "\195\169" (Lua 5.1 has no \x escapes).
+function helpers.hex(s)
+  return (s:gsub("%s*(%x%x)%s*", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function merge(base, over)
+  local t = {}
+  for k, v in pairs(base) do t[k] = v end
+  for k, v in pairs(over or {}) do
+    if v == helpers.NONE then t[k] = nil else t[k] = v end
+  end
+  return t
+end
+helpers.merge = merge
+
+--- A valid attachment with data, with fields overridden (helpers.NONE removes).
+function helpers.attachment(over)
+  return merge({ name = "cv.pdf", content_type = "application/pdf", type = "CV",
+                 data = helpers.PDF_B64 }, over)
+end
+
+--- A valid attachment given by URL (no content_type).
+function helpers.url_attachment(over)
+  return merge({ name = "cv.pdf", type = "CV", data_url = "https://files.example.com/cv.pdf" }, over)
+end
+
+--- A core config table (what kombo.new resolves to), with overrides.
+function helpers.config(over)
+  return merge({ api_key = helpers.API_KEY, server_url = helpers.OFFLINE_URL,
+                 integration_id = helpers.INTEGRATION_ID, user_agent = "kombo-lua-spec" }, over)
+end
+
+--- A core request table, with overrides.
+function helpers.request(over)
+  return merge({ target = "candidate", id = "cand-1", attachment = helpers.attachment() }, over)
+end
+
+--- core.prepare(config, request) with defaults: returns call or nil, problems.
+function helpers.prepare(request_over, config_over)
+  return core.prepare(helpers.config(config_over), helpers.request(request_over))
+end
+
+--- Runs fn with os.getenv answering `vars` for KOMBO_* names (others pass
+-- through), then restores os.getenv even when fn fails.
+function helpers.with_env(vars, fn)
+  local original = os.getenv
+  os.getenv = function(name)
+    if type(name) == "string" and name:find("^KOMBO_") then return vars[name] end
+    return original(name)
+  end
+  local ok, err = pcall(fn)
+  os.getenv = original
+  if not ok then error(err, 0) end
+end
+
+--- A client for the offline server, created with an empty KOMBO_* environment.
+function helpers.client(over)
+  local client
+  helpers.with_env({}, function()
+    client = kombo.new(merge({ api_key = helpers.API_KEY, server_url = helpers.OFFLINE_URL,
+                               integration_id = helpers.INTEGRATION_ID }, over))
+  end)
+  return client
+end
+
+--- Public arguments for attach_to_candidate / attach_to_application.
+function helpers.args(over, target)
+  local id_field = target == "application" and "application_id" or "candidate_id"
+  return merge({ [id_field] = "cand-1", body = { attachment = helpers.attachment() } }, over)
+end
+
+--- Calls client:<method>(args) and asserts it failed validation; returns err.
+function helpers.validation_error(client, method, args)
+  local res, err = client[method](client, args)
+  assert(res == nil, "expected a validation error, but the request was accepted")
+  assert(type(err) == "table" and err.kind == "validation",
+    "expected a validation error, got " .. tostring(err and err.kind))
+  return err
+end
+
+--- The messages of every problem at `path`.
+function helpers.at(problems, path)
+  local found = {}
+  for _, p in ipairs(problems or {}) do
+    if p.path == path then found[#found + 1] = p.message end
+  end
+  return found
+end
+
+--- Sorted list of the distinct problem paths.
+function helpers.paths(problems)
+  local seen, list = {}, {}
+  for _, p in ipairs(problems or {}) do
+    if not seen[p.path] then seen[p.path] = true; list[#list + 1] = p.path end
+  end
+  table.sort(list)
+  return list
+end
+
+--- One line per problem, for assertion messages.
+function helpers.dump(problems)
+  local lines = {}
+  for _, p in ipairs(problems or {}) do lines[#lines + 1] = p.path .. " " .. p.message end
+  return table.concat(lines, "; ")
+end
+
+--- Headers list {"Name: value", ...} -> { name = value } (lower-case names)
+-- and the count.
+function helpers.header_map(list)
+  local map, n = {}, 0
+  for _, line in ipairs(list) do
+    local name, value = line:match("^([^:]+): (.*)$")
+    assert(name, "malformed header line: " .. line)
+    map[name:lower()] = value
+    n = n + 1
+  end
+  return map, n
+end
+
+local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
+
+--- Runs fn(); every call the public API would send is recorded instead as
+-- { url =, headers = {...}, length =, body = }.  Returns the records.
+function helpers.capture(fn)
+  local probe = assert(core.prepare(helpers.config(), helpers.request()))
+  local mt = getmetatable(probe)
+  probe:close()
+  local records = {}
+  local original_perform, original_curl = mt.perform, core.curl
+  mt.perform = function(call, _)
+    local url, headers, length = call:request()
+    records[#records + 1] = { url = url, headers = headers, length = length, body = call:body() }
+    return { kind = "ok", status = 200, attempts = 1, elapsed = 0,
+             headers = "Content-Type: application/json\r\n", body = SUCCESS_BODY }
+  end
+  core.curl = function() return { close = function() end } end
+  local ok, err = pcall(fn)
+  mt.perform, core.curl = original_perform, original_curl
+  if not ok then error(err, 0) end
+  return records
+end
+
+--- Sends args through client:<method> under capture; asserts exactly one
+-- request was "sent" and returns its record (with .json decoded) and res.
+function helpers.send(client, method, args)
+  local res, err
+  local records = helpers.capture(function() res, err = client[method](client, args) end)
+  assert(err == nil, "expected success, got " .. tostring(err))
+  assert(#records == 1, "expected exactly one request, got " .. #records)
+  local rec = records[1]
+  rec.json = cjson.decode(rec.body)
+  return rec, res
+end
+
+--- Deterministic dump of a value (tables sorted by key) to compare snapshots.
+function helpers.serialize(v, seen)
+  seen = seen or {}
+  if type(v) ~= "table" then
+    return type(v) == "string" and ("%q"):format(v) or tostring(v)
+  end
+  if seen[v] then return "<cycle>" end
+  seen[v] = true
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    parts[#parts + 1] = "[" .. helpers.serialize(k, seen) .. "]=" .. helpers.serialize(v[k], seen)
+  end
+  seen[v] = nil
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+helpers.cjson = cjson
+return helpers
