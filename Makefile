@@ -10,7 +10,7 @@ WARN        := -Wall -Wextra -Werror
 STD         := -std=c99 -D_DEFAULT_SOURCE
 BUILD       := build/$(LUA_VERSION)
 
-CORE_SRC := csrc/encode.c csrc/request.c csrc/classify.c csrc/call.c csrc/transport_curl.c
+CORE_SRC := csrc/encode.c csrc/request.c csrc/content_type.c csrc/classify.c csrc/call.c csrc/transport_curl.c
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c
 HEADERS  := csrc/kombo.h
 

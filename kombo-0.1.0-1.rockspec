@@ -32,9 +32,10 @@ build = {
       ["kombo"] = "lua/kombo/init.lua",
       ["kombo.errors"] = "lua/kombo/errors.lua",
       ["kombo.model"] = "lua/kombo/model.lua",
+      ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.core"] = {
          sources = {
-            "csrc/encode.c", "csrc/request.c", "csrc/classify.c",
+            "csrc/encode.c", "csrc/request.c", "csrc/content_type.c", "csrc/classify.c",
             "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
          },
          defines = { "_DEFAULT_SOURCE" },

@@ -9,6 +9,7 @@
 #include "kombo.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +116,52 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     return 0;
 }
 
+static int has_nul(kombo_str s)
+{
+    return s.ptr != NULL && memchr(s.ptr, '\0', s.len) != NULL;
+}
+
+/* Opens attachment.file (a problem when it cannot be read) and fills in
+ * what the content itself tells: the name from the path, the content type
+ * from the leading bytes and the extension.  An explicit value always wins. */
+static void *apply_content_defaults(kombo_attachment *a, kombo_problems *problems)
+{
+    unsigned char head[512];
+    size_t n = 0, size = 0;
+    void *file = NULL;
+    const char *type;
+
+    if (a->file.ptr != NULL && a->file.len > 0 && !has_nul(a->file)) {
+        char err[200];
+        file = kombo_file_open(a->file.ptr, &size, err, sizeof err);
+        if (file == NULL) {
+            kombo_problems_add(problems, "body.attachment.file", "%.120s: %s", a->file.ptr, err);
+            return NULL;
+        }
+        n = fread(head, 1, sizeof head, (FILE *)file);
+        rewind((FILE *)file);
+        if (a->name.ptr == NULL) {
+            const char *slash = memchr(a->file.ptr, '/', a->file.len) ? strrchr(a->file.ptr, '/') : NULL;
+            a->name = kombo_str_c(slash != NULL ? slash + 1 : a->file.ptr);
+        }
+    } else if (a->bytes.ptr != NULL) {
+        n = a->bytes.len < sizeof head ? a->bytes.len : sizeof head;
+        memcpy(head, a->bytes.ptr, n);
+    } else if (a->source == NULL) {
+        return NULL; /* data and data_url: the caller says what it is */
+    }
+    if (a->content_type.ptr == NULL) {
+        type = kombo_content_type_infer(head, n, a->name.ptr, a->name.len);
+        a->content_type = kombo_str_c(type != NULL ? type : "application/octet-stream");
+    }
+    return file;
+}
+
 kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
                            kombo_problems *problems)
 {
     kombo_request effective = *req;
+    void *file;
     kombo_call *c;
     size_t i;
 
@@ -126,13 +169,18 @@ kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
     if (effective.integration_id.ptr == NULL)
         effective.integration_id = kombo_str_c(cfg->integration_id);
     check_config(cfg, problems);
+    file = apply_content_defaults(&effective.attachment, problems);
     kombo_request_validate(&effective, problems);
-    if (problems->count > 0)
+    if (problems->count > 0) {
+        kombo_file_close(file);
         return NULL;
+    }
 
     c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        kombo_file_close(file);
         return NULL;
+    }
     c->cfg = *cfg;
     if (c->cfg.max_response_bytes == 0)
         c->cfg.max_response_bytes = KOMBO_DEFAULT_MAX_RESPONSE;
@@ -140,8 +188,9 @@ kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
     for (i = 0; i < KOMBO_MAX_HEADERS; i++)
         kombo_buf_init(&c->headers[i]);
     kombo_response_init(&c->response, c->cfg.max_response_bytes);
-    if (render_url(c, &effective) != 0 || render_headers(c, effective.integration_id) != 0 ||
-        kombo_body_build(&c->body, &effective) != 0) {
+    /* The body first: it takes over the open file, also when it fails. */
+    if (kombo_body_build(&c->body, &effective, file) != 0 || render_url(c, &effective) != 0 ||
+        render_headers(c, effective.integration_id) != 0) {
         kombo_call_free(c);
         return NULL;
     }
@@ -206,8 +255,15 @@ kombo_step kombo_call_next(kombo_call *c, double now, double *delay)
     case CALL_READY:
         if (c->result.attempts == 0)
             c->started = now;
+        if (kombo_body_rewind(&c->body) != 0 && c->result.attempts > 0) {
+            /* A one-shot source was consumed: the last answer stands. */
+            size_t len = strlen(c->result.cls.message);
+            snprintf(c->result.cls.message + len, sizeof c->result.cls.message - len,
+                     " (not retried: %s)", c->body.error);
+            c->state = CALL_DONE;
+            return KOMBO_STEP_DONE;
+        }
         c->state = CALL_SENT;
-        kombo_body_rewind(&c->body);
         kombo_response_reset(&c->response);
         return KOMBO_STEP_SEND;
     case CALL_WAIT:

@@ -35,6 +35,7 @@ const char *kombo_kind_name(kombo_kind k)
     case KOMBO_ERR_TIMEOUT: return "timeout";
     case KOMBO_ERR_DECODE: return "decode";
     case KOMBO_ERR_INTERNAL: return "internal";
+    case KOMBO_ERR_ABORTED: return "aborted";
     }
     return "internal"; /* out-of-range value: misuse */
 }
@@ -1067,9 +1068,14 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
         what = "timed out";
         break;
     case KOMBO_TE_ABORTED:
-        out->kind = KOMBO_ERR_NETWORK;
-        what = "request aborted";
-        break;
+        /* We cut the body short ourselves, so the server saw an incomplete
+         * request it cannot act on.  Not retried: the source is suspect. */
+        out->kind = KOMBO_ERR_ABORTED;
+        out->outcome = KOMBO_OUTCOME_NOT_SENT;
+        fmt_into(out->message, sizeof out->message,
+                 "upload aborted: %.*s (the request was cut off, so the server cannot have acted on it)",
+                 emlen, em);
+        return;
     default:
         out->kind = KOMBO_ERR_NETWORK;
         what = "network error";

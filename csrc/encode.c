@@ -7,11 +7,13 @@
  */
 #include "kombo.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define KOMBO_BUF_MIN_CAP 256
 
@@ -342,6 +344,141 @@ int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
 
 /* ------------------------------------------------------------ body writer */
 
+/* Raw bytes read in groups of three so that every chunk but the last encodes
+ * without padding: 48 KiB in, 64 KiB out. */
+#define STREAM_RAW (48 * 1024)
+
+enum stream_kind { STREAM_BYTES, STREAM_FILE, STREAM_SOURCE };
+
+struct kombo_stream {
+    enum stream_kind kind;
+    kombo_str bytes;       /* STREAM_BYTES */
+    FILE *file;            /* STREAM_FILE (owned) */
+    kombo_source source;   /* STREAM_SOURCE */
+    size_t size;           /* raw bytes announced */
+    size_t raw_done;       /* raw bytes consumed so far */
+    unsigned char raw[STREAM_RAW];
+    char enc[STREAM_RAW / 3 * 4];
+    size_t enc_len, enc_off; /* encoded bytes waiting in enc */
+};
+
+void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errsz, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(err, errsz, "cannot stat: %s", strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errsz, "is not a regular file%s", S_ISDIR(st.st_mode) ? " (a directory)" : "");
+        fclose(f);
+        return NULL;
+    }
+    *size = (size_t)st.st_size;
+    return f;
+}
+
+void kombo_file_close(void *handle)
+{
+    if (handle != NULL)
+        fclose((FILE *)handle);
+}
+
+static void body_fail(kombo_body *body, const char *fmt, const char *detail)
+{
+    if (!body->failed)
+        snprintf(body->error, sizeof body->error, fmt, detail);
+    body->failed = 1;
+}
+
+/* Reads up to `want` raw bytes from the stream; -1 on a source error. */
+static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *dst, size_t want)
+{
+    switch (st->kind) {
+    case STREAM_BYTES: {
+        size_t left = st->bytes.len - st->raw_done;
+        size_t n = want < left ? want : left;
+        memcpy(dst, st->bytes.ptr + st->raw_done, n);
+        return (long)n;
+    }
+    case STREAM_FILE: {
+        size_t n = fread(dst, 1, want, st->file);
+        if (n < want && ferror(st->file)) {
+            body_fail(body, "reading the file failed: %s", strerror(errno));
+            return -1;
+        }
+        return (long)n;
+    }
+    default: {
+        char err[200] = "";
+        long n = st->source.read(st->source.ud, (char *)dst, want, err, sizeof err);
+        if (n < 0 || (size_t)n > want) {
+            body_fail(body, "the attachment source failed: %s", err[0] ? err : "no reason given");
+            return -1;
+        }
+        return n;
+    }
+    }
+}
+
+/* Refills st->enc from the source; keeps raw reads in multiples of three
+ * except at the very end.  Never lets a short or long source pass as whole. */
+static int stream_fill(kombo_stream *st, kombo_body *body)
+{
+    size_t want = st->size - st->raw_done, got = 0;
+    if (want > STREAM_RAW)
+        want = STREAM_RAW;
+    while (got < want) {
+        long n = stream_raw_read(st, body, st->raw + got, want - got);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            body_fail(body, "%s", "the attachment ended before its announced size "
+                                  "(did the file shrink while being sent?)");
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    st->raw_done += got;
+    if (st->raw_done == st->size && st->kind != STREAM_BYTES) {
+        unsigned char extra;
+        long n = stream_raw_read(st, body, &extra, 1);
+        if (n < 0)
+            return -1;
+        if (n > 0) {
+            body_fail(body, "%s", "the attachment is longer than its announced size "
+                                  "(did the file grow while being sent?)");
+            return -1;
+        }
+    }
+    st->enc_len = kombo_base64_encode(st->enc, st->raw, got);
+    st->enc_off = 0;
+    return 0;
+}
+
+static int stream_rewind(kombo_stream *st, kombo_body *body)
+{
+    if (st->raw_done == 0)
+        return 0; /* nothing consumed yet: a one-shot source is still whole */
+    st->raw_done = 0;
+    st->enc_len = st->enc_off = 0;
+    if (st->kind == STREAM_FILE && fseek(st->file, 0, SEEK_SET) != 0) {
+        body_fail(body, "cannot rewind the file: %s", strerror(errno));
+        return -1;
+    }
+    if (st->kind == STREAM_SOURCE && (st->source.rewind == NULL || st->source.rewind(st->source.ud) != 0)) {
+        body_fail(body, "%s", "the attachment source cannot be read a second time");
+        return -1;
+    }
+    return 0;
+}
+
 /* An absent string renders as null; a validated request never has one where
  * a string is required, but the writer must still produce valid JSON. */
 static void json_str_or_null(kombo_buf *b, kombo_str s)
@@ -352,37 +489,74 @@ static void json_str_or_null(kombo_buf *b, kombo_str s)
         kombo_buf_puts(b, "null");
 }
 
-static kombo_segment *body_owned(kombo_body *body)
+static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
 {
     kombo_segment *sg = &body->seg[body->nseg++];
-    sg->kind = KOMBO_SEG_OWNED;
+    sg->kind = kind;
     kombo_buf_init(&sg->owned);
     sg->borrowed = KOMBO_STR_NULL;
+    sg->stream = NULL;
     return sg;
 }
 
 static size_t seg_len(const kombo_segment *sg)
 {
-    return sg->kind == KOMBO_SEG_OWNED ? sg->owned.len : sg->borrowed.len;
+    switch (sg->kind) {
+    case KOMBO_SEG_OWNED:
+        return sg->owned.len;
+    case KOMBO_SEG_BORROWED:
+        return sg->borrowed.len;
+    default:
+        return kombo_base64_encoded_len(sg->stream->size);
+    }
 }
 
-static const char *seg_ptr(const kombo_segment *sg)
+/* Sets up the streamed content segment for file, bytes or source. */
+static int body_stream(kombo_body *body, const kombo_attachment *a, void *file_handle, size_t file_size)
 {
-    return sg->kind == KOMBO_SEG_OWNED ? sg->owned.data : sg->borrowed.ptr;
+    kombo_segment *sg = body_segment(body, KOMBO_SEG_BASE64);
+    kombo_stream *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return -1;
+    sg->stream = st;
+    if (file_handle != NULL) {
+        st->kind = STREAM_FILE;
+        st->file = file_handle;
+        st->size = file_size;
+    } else if (a->bytes.ptr != NULL) {
+        st->kind = STREAM_BYTES;
+        st->bytes = a->bytes;
+        st->size = a->bytes.len;
+    } else {
+        st->kind = STREAM_SOURCE;
+        st->source = *a->source;
+        st->size = a->source->size;
+    }
+    return 0;
 }
 
 /* Layout: with data, [OWNED head ... "data":"] [BORROWED data] [OWNED "} ...]
- * so tens of MB of base64 are never copied; with data_url, one OWNED. */
-int kombo_body_build(kombo_body *body, const kombo_request *req)
+ * so tens of MB of base64 are never copied; with file, bytes or source the
+ * middle segment is encoded chunk by chunk; with data_url, one OWNED. */
+int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_handle)
 {
     const kombo_attachment *a = &req->attachment;
+    size_t i, file_size = 0;
     kombo_buf *b;
-    size_t i;
     int failed = 0;
 
     memset(body, 0, sizeof *body);
+    if (file_handle != NULL) {
+        struct stat st;
+        if (fstat(fileno((FILE *)file_handle), &st) != 0) {
+            kombo_file_close(file_handle);
+            body_fail(body, "cannot stat the file: %s", strerror(errno));
+            return -1;
+        }
+        file_size = (size_t)st.st_size;
+    }
 
-    b = &body_owned(body)->owned;
+    b = &body_segment(body, KOMBO_SEG_OWNED)->owned;
     kombo_buf_puts(b, "{\"attachment\":{\"name\":");
     json_str_or_null(b, a->name);
     if (a->content_type.ptr) {
@@ -392,16 +566,16 @@ int kombo_body_build(kombo_body *body, const kombo_request *req)
     kombo_buf_puts(b, ",\"type\":");
     json_str_or_null(b, a->type);
 
-    if (a->data.ptr) {
-        kombo_segment *sg;
-
-        /* Validation guarantees base64, which needs no JSON escaping. */
+    if (a->data.ptr || a->bytes.ptr || a->source || file_handle) {
+        /* base64 needs no JSON escaping, verbatim or encoded here. */
         kombo_buf_puts(b, ",\"data\":\"");
-        sg = &body->seg[body->nseg++];
-        sg->kind = KOMBO_SEG_BORROWED;
-        kombo_buf_init(&sg->owned);
-        sg->borrowed = a->data;
-        b = &body_owned(body)->owned;
+        if (a->data.ptr) {
+            body_segment(body, KOMBO_SEG_BORROWED)->borrowed = a->data;
+        } else if (body_stream(body, a, file_handle, file_size) != 0) {
+            kombo_file_close(file_handle);
+            failed = 1;
+        }
+        b = &body_segment(body, KOMBO_SEG_OWNED)->owned;
         kombo_buf_puts(b, "\"}");
     } else {
         if (a->data_url.ptr) {
@@ -417,15 +591,19 @@ int kombo_body_build(kombo_body *body, const kombo_request *req)
     }
     kombo_buf_puts(b, "}");
 
-    for (i = 0; i < body->nseg; i++) {
+    for (i = 0; i < body->nseg && !failed; i++) {
         if (body->seg[i].kind == KOMBO_SEG_OWNED && body->seg[i].owned.failed)
             failed = 1;
-        body->length += seg_len(&body->seg[i]);
+        else
+            body->length += seg_len(&body->seg[i]);
     }
     if (failed) {
         kombo_body_free(body);
+        body_fail(body, "%s", "out of memory");
         return -1;
     }
+    body->on_progress = req->on_progress;
+    body->progress_ud = req->progress_ud;
     return 0;
 }
 
@@ -434,38 +612,88 @@ void kombo_body_free(kombo_body *body)
 {
     size_t i;
 
-    for (i = 0; i < body->nseg && i < KOMBO_MAX_SEGMENTS; i++)
-        if (body->seg[i].kind == KOMBO_SEG_OWNED)
-            kombo_buf_free(&body->seg[i].owned);
+    for (i = 0; i < body->nseg && i < KOMBO_MAX_SEGMENTS; i++) {
+        kombo_segment *sg = &body->seg[i];
+        if (sg->kind == KOMBO_SEG_OWNED)
+            kombo_buf_free(&sg->owned);
+        if (sg->stream != NULL) {
+            if (sg->stream->kind == STREAM_FILE)
+                kombo_file_close(sg->stream->file);
+            free(sg->stream);
+        }
+    }
     memset(body, 0, sizeof *body);
 }
 
-void kombo_body_rewind(kombo_body *body)
+int kombo_body_rewind(kombo_body *body)
 {
+    size_t i;
     body->seg_i = 0;
     body->seg_off = 0;
     body->sent = 0;
+    body->next_progress = 0;
+    if (body->failed)
+        return -1;
+    for (i = 0; i < body->nseg; i++)
+        if (body->seg[i].stream != NULL && stream_rewind(body->seg[i].stream, body) != 0)
+            return -1;
+    return 0;
+}
+
+/* At most about 100 reports per upload, plus the final one. */
+static void report_progress(kombo_body *body)
+{
+    size_t step;
+    if (body->on_progress == NULL || body->sent < body->next_progress)
+        return;
+    step = body->length / 100;
+    if (step < 16384)
+        step = 16384;
+    body->next_progress = body->sent >= body->length ? (size_t)-1 : body->sent + step;
+    if (body->next_progress > body->length && body->sent < body->length)
+        body->next_progress = body->length;
+    body->on_progress(body->progress_ud, body->sent, body->length);
 }
 
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
 {
     size_t got = 0;
 
-    while (got < cap && body->seg_i < body->nseg) {
-        const kombo_segment *sg = &body->seg[body->seg_i];
-        size_t left = seg_len(sg) - body->seg_off;
-        size_t take = cap - got < left ? cap - got : left;
+    while (got < cap && body->seg_i < body->nseg && !body->failed) {
+        kombo_segment *sg = &body->seg[body->seg_i];
+        size_t take, left;
+        const char *src;
 
-        if (take) {
-            memcpy(dst + got, seg_ptr(sg) + body->seg_off, take);
-            got += take;
-            body->seg_off += take;
+        if (sg->kind == KOMBO_SEG_BASE64) {
+            kombo_stream *st = sg->stream;
+            if (st->enc_off == st->enc_len && st->raw_done < st->size && stream_fill(st, body) != 0)
+                break;
+            src = st->enc + st->enc_off;
+            left = st->enc_len - st->enc_off;
+        } else {
+            src = (sg->kind == KOMBO_SEG_OWNED ? sg->owned.data : sg->borrowed.ptr) + body->seg_off;
+            left = seg_len(sg) - body->seg_off;
         }
-        if (body->seg_off >= seg_len(sg)) {
-            body->seg_i++;
-            body->seg_off = 0;
+        take = cap - got < left ? cap - got : left;
+        if (take) {
+            memcpy(dst + got, src, take);
+            got += take;
+        }
+        if (sg->kind == KOMBO_SEG_BASE64) {
+            sg->stream->enc_off += take;
+            if (sg->stream->enc_off == sg->stream->enc_len && sg->stream->raw_done == sg->stream->size)
+                body->seg_i++;
+        } else {
+            body->seg_off += take;
+            if (body->seg_off >= seg_len(sg)) {
+                body->seg_i++;
+                body->seg_off = 0;
+            }
         }
     }
+    if (body->failed)
+        return 0;
     body->sent += got;
+    report_progress(body);
     return got;
 }

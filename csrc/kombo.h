@@ -12,6 +12,7 @@
  *                UTF-8 checks and the streaming body writer
  *   classify.c   what an HTTP answer means: success, Kombo error, plain HTTP
  *                error, undecodable; Retry-After parsing
+ *   content_type.c     content type inference (magic bytes, extensions)
  *   call.c       one logical call: attempts, backoff, the final result
  *   transport_curl.c   moving bytes with libcurl
  *   lkombo.c     the Lua binding (module "kombo.core")
@@ -105,13 +106,34 @@ typedef enum kombo_target {
     KOMBO_TARGET_APPLICATION = 1 /* POST /ats/applications/{id}/attachments */
 } kombo_target;
 
+/* Raw attachment bytes that arrive in pieces (an object store, a request
+ * body).  The core base64-encodes them while the request is sent. */
+typedef struct kombo_source {
+    /* Reads up to cap bytes into buf: returns the count, 0 at the end, or -1
+     * with a message in err (the upload is then aborted, never sent short). */
+    long (*read)(void *ud, char *buf, size_t cap, char *err, size_t errsz);
+    /* Back to the first byte, for a retry; NULL when the source cannot. */
+    int (*rewind)(void *ud);
+    void *ud;
+    size_t size; /* exact byte count, announced in Content-Length up front */
+} kombo_source;
+
+/* Exactly one of data, data_url, file, bytes and source gives the content;
+ * all but data_url end up in the wire field "data". */
 typedef struct kombo_attachment {
-    kombo_str name;         /* required */
-    kombo_str content_type; /* required with data, optional with data_url */
+    kombo_str name;         /* required; defaults to the base name of `file` */
+    kombo_str content_type; /* optional with data_url; inferred when absent */
     kombo_str type;         /* "CV" | "COVER_LETTER" | "OTHER" */
     kombo_str data;         /* base64; sent verbatim (borrowed, not copied) */
     kombo_str data_url;     /* absolute http(s) URL */
+    kombo_str file;         /* path of a regular file, streamed from disk */
+    kombo_str bytes;        /* raw bytes (borrowed), base64-encoded on the fly */
+    const kombo_source *source; /* raw bytes from a callback */
 } kombo_attachment;
+
+/* Called while the body is read out: at most about 100 times per upload,
+ * and always once when the last byte has been handed to the transport. */
+typedef void (*kombo_progress_fn)(void *ud, size_t sent, size_t total);
 
 typedef struct kombo_request {
     kombo_target target;
@@ -121,6 +143,8 @@ typedef struct kombo_request {
     /* remote_fields as an already encoded JSON object (the Lua binding
      * encodes and checks the table); absent: the key is not sent. */
     kombo_str remote_fields_json;
+    kombo_progress_fn on_progress; /* optional */
+    void *progress_ud;
 } kombo_request;
 
 /* Validates every rule and records every problem (not just the first).
@@ -138,14 +162,18 @@ void kombo_check_header_value(kombo_problems *out, const char *path, kombo_str v
 /* The JSON body as a sequence of segments, read out in chunks so that a
  * large payload is never copied or held twice. */
 typedef enum kombo_segment_kind {
-    KOMBO_SEG_OWNED = 0,   /* bytes in `owned` */
-    KOMBO_SEG_BORROWED = 1 /* bytes at `borrowed` (kept alive by the caller) */
+    KOMBO_SEG_OWNED = 0,    /* bytes in `owned` */
+    KOMBO_SEG_BORROWED = 1, /* bytes at `borrowed` (kept alive by the caller) */
+    KOMBO_SEG_BASE64 = 2    /* raw bytes from `stream`, base64-encoded on the way out */
 } kombo_segment_kind;
+
+typedef struct kombo_stream kombo_stream; /* encode.c: file, bytes or source */
 
 typedef struct kombo_segment {
     kombo_segment_kind kind;
     kombo_buf owned;
     kombo_str borrowed;
+    kombo_stream *stream;
 } kombo_segment;
 
 #define KOMBO_MAX_SEGMENTS 4
@@ -157,15 +185,37 @@ typedef struct kombo_body {
     size_t seg_i;    /* read position: segment index */
     size_t seg_off;  /* and offset inside it */
     size_t sent;     /* bytes handed out so far */
+    int failed;      /* a source failed: the request must be aborted */
+    char error[256]; /* why, when failed */
+    kombo_progress_fn on_progress;
+    void *progress_ud;
+    size_t next_progress; /* `sent` at which to report next */
 } kombo_body;
 
-/* Renders the JSON body of a (validated) request.  data is borrowed, so the
- * request's strings must outlive the body.  Returns 0, or -1 on OOM. */
-int kombo_body_build(kombo_body *body, const kombo_request *req);
+/* Renders the JSON body of a (validated) request.  data and bytes are
+ * borrowed, so the request's strings must outlive the body; a file is opened
+ * here (`file_handle`, see kombo_file_open) and closed by kombo_body_free.
+ * Returns 0, or -1 on OOM (error says so). */
+int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_handle);
 void kombo_body_free(kombo_body *body);
-void kombo_body_rewind(kombo_body *body);
-/* Copies up to cap bytes into dst; returns the count, 0 at the end. */
+/* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
+int kombo_body_rewind(kombo_body *body);
+/* Copies up to cap bytes into dst; returns the count, 0 at the end or when
+ * body->failed is set (then the transport aborts the request). */
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
+
+/* Opens a regular file for streaming: returns a handle (FILE *) and its size,
+ * or NULL with a message ("No such file or directory", "is a directory"). */
+void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz);
+void kombo_file_close(void *handle);
+
+/* ---------------------------------------------------- content types */
+
+/* Guesses a content type from the first bytes of a file (PDF, PNG, JPEG,
+ * GIF, RTF, ZIP-based Office documents by extension, plain text) and then
+ * from the name's extension.  Returns a static string, or NULL. */
+const char *kombo_content_type_infer(const unsigned char *head, size_t n, const char *name,
+                                     size_t name_len);
 
 /* ----------------------------------------------------- classification */
 
@@ -177,7 +227,8 @@ typedef enum kombo_kind {
     KOMBO_ERR_NETWORK,
     KOMBO_ERR_TIMEOUT,
     KOMBO_ERR_DECODE,     /* 2xx whose body is not the positive response */
-    KOMBO_ERR_INTERNAL    /* out of memory, misuse */
+    KOMBO_ERR_INTERNAL,   /* out of memory, misuse */
+    KOMBO_ERR_ABORTED     /* the attachment's source failed mid-upload; the request was cut off */
 } kombo_kind;
 
 const char *kombo_kind_name(kombo_kind k); /* "ok", "validation", "api", ... */

@@ -276,17 +276,99 @@ static void json_value(json_writer *w, int idx, int depth)
 
 /* ----------------------------------------------------------- the call */
 
+/* A Lua function (or ltn12 source) feeding attachment bytes.  Chunks may
+ * be any size; the one being drained stays referenced until used up. */
+typedef struct lsource {
+    kombo_source source;
+    int fn_ref;
+    int chunk_ref;
+    const char *chunk;
+    size_t chunk_len, chunk_off;
+} lsource;
+
 typedef struct lcall {
     kombo_call *call;
+    lua_State *L; /* the thread now driving the call (callbacks run on it) */
     int anchor_ref;
     kombo_buf remote_fields;
+    lsource src;
+    int progress_ref;
 } lcall;
+
+/* At most this many empty chunks in a row before a source counts as stuck. */
+#define MAX_EMPTY_CHUNKS 1000
+
+static long lsource_read(void *ud, char *buf, size_t cap, char *err, size_t errsz)
+{
+    lcall *c = ud;
+    lsource *s = &c->src;
+    lua_State *L = c->L;
+    int empty = 0;
+
+    while (s->chunk_off >= s->chunk_len) {
+        luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
+        s->chunk_ref = LUA_NOREF;
+        s->chunk = NULL;
+        s->chunk_len = s->chunk_off = 0;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->fn_ref);
+        if (lua_pcall(L, 0, 2, 0) != 0) {
+            snprintf(err, errsz, "source raised: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 1);
+            return -1;
+        }
+        if (lua_isnil(L, -2)) { /* ltn12: nil at the end, nil + message on error */
+            if (!lua_isnil(L, -1)) {
+                snprintf(err, errsz, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+                lua_pop(L, 2);
+                return -1;
+            }
+            lua_pop(L, 2);
+            return 0;
+        }
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            snprintf(err, errsz, "source returned a %s, not a string", luaL_typename(L, -2));
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_pop(L, 1);
+        s->chunk = lua_tolstring(L, -1, &s->chunk_len);
+        s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        if (s->chunk_len == 0 && ++empty > MAX_EMPTY_CHUNKS) {
+            snprintf(err, errsz, "source returned only empty chunks");
+            return -1;
+        }
+    }
+    if (cap > s->chunk_len - s->chunk_off)
+        cap = s->chunk_len - s->chunk_off;
+    memcpy(buf, s->chunk + s->chunk_off, cap);
+    s->chunk_off += cap;
+    return (long)cap;
+}
+
+static void lprogress(void *ud, size_t sent, size_t total)
+{
+    lcall *c = ud;
+    lua_State *L = c->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->progress_ref);
+    lua_pushnumber(L, (lua_Number)sent);
+    lua_pushnumber(L, (lua_Number)total);
+    if (lua_pcall(L, 2, 0, 0) != 0) {
+        /* Abort rather than drop the error: the next read sees `failed`. */
+        kombo_body *body = kombo_call_body(c->call);
+        if (!body->failed)
+            snprintf(body->error, sizeof body->error, "on_progress raised: %s",
+                     lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        body->failed = 1;
+        lua_pop(L, 1);
+    }
+}
 
 static lcall *check_call(lua_State *L, int i)
 {
     lcall *c = luaL_checkudata(L, i, CALL_MT);
     if (c->call == NULL)
         luaL_argerror(L, i, "call is closed");
+    c->L = L; /* callbacks (source, on_progress) run on the caller's thread */
     return c;
 }
 
@@ -338,7 +420,51 @@ static void read_config(reader *r, int t, kombo_config *cfg)
     lua_pop(L, 1);
 }
 
-static void read_request(reader *r, int t, kombo_request *req, kombo_buf *remote_fields)
+static int is_callable(lua_State *L, int idx)
+{
+    int yes;
+    if (lua_isfunction(L, idx))
+        return 1;
+    if (!luaL_getmetafield(L, idx, "__call"))
+        return 0;
+    yes = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return yes;
+}
+
+/* attachment.source (a function or ltn12 source) with attachment.size. */
+static void read_source(reader *r, int a, kombo_attachment *at, lsource *src)
+{
+    lua_State *L = r->L;
+    lua_getfield(L, a, "source");
+    if (!lua_isnil(L, -1)) {
+        double size;
+        lua_getfield(L, a, "size");
+        size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+        if (!is_callable(L, -2))
+            kombo_problems_add(r->problems, "body.attachment.source",
+                               "must be a function returning chunks (got %s)", type_of(L, -2));
+        else if (lua_isnil(L, -1))
+            kombo_problems_add(r->problems, "body.attachment.size",
+                               "is required with source (the exact byte count)");
+        else if (!(size >= 0 && size == floor(size) && size < 9007199254740992.0))
+            kombo_problems_add(r->problems, "body.attachment.size",
+                               "must be a whole number of bytes >= 0");
+        else {
+            lua_pushvalue(L, -2);
+            src->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            src->source.read = lsource_read;
+            src->source.rewind = NULL; /* a function cannot be replayed */
+            src->source.size = (size_t)size;
+            at->source = &src->source;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static void read_request(reader *r, int t, kombo_request *req, kombo_buf *remote_fields,
+                         lsource *src, int *progress_ref, void *owner)
 {
     lua_State *L = r->L;
     const char *target;
@@ -362,6 +488,20 @@ static void read_request(reader *r, int t, kombo_request *req, kombo_buf *remote
         at->type = get_str(r, a, "type", "body.attachment.type");
         at->data = get_str(r, a, "data", "body.attachment.data");
         at->data_url = get_str(r, a, "data_url", "body.attachment.data_url");
+        at->file = get_str(r, a, "file", "body.attachment.file");
+        at->bytes = get_str(r, a, "bytes", "body.attachment.bytes");
+        read_source(r, a, at, src);
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, t, "on_progress");
+    if (is_callable(L, -1)) {
+        lua_pushvalue(L, -1);
+        *progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        req->on_progress = lprogress;
+        req->progress_ud = owner;
+    } else if (!lua_isnil(L, -1)) {
+        kombo_problems_add(r->problems, "on_progress", "must be a function (got %s)", type_of(L, -1));
     }
     lua_pop(L, 1);
 
@@ -411,7 +551,12 @@ static int l_prepare(lua_State *L)
     lua_settop(L, 2);
     c = lua_newuserdata(L, sizeof *c); /* 3 */
     memset(c, 0, sizeof *c);
+    c->L = L;
     c->anchor_ref = LUA_NOREF;
+    c->progress_ref = LUA_NOREF;
+    c->src.fn_ref = LUA_NOREF;
+    c->src.chunk_ref = LUA_NOREF;
+    c->src.source.ud = c;
     kombo_buf_init(&c->remote_fields);
     luaL_getmetatable(L, CALL_MT);
     lua_setmetatable(L, 3);
@@ -423,7 +568,7 @@ static int l_prepare(lua_State *L)
     r.n = 0;
     r.problems = &lua_problems;
     read_config(&r, 1, &cfg);
-    read_request(&r, 2, &req, &c->remote_fields);
+    read_request(&r, 2, &req, &c->remote_fields, &c->src, &c->progress_ref, c);
     if (c->remote_fields.failed)
         return luaL_error(L, "out of memory encoding remote_fields");
 
@@ -453,10 +598,11 @@ static int l_call_gc(lua_State *L)
     kombo_call_free(c->call);
     c->call = NULL;
     kombo_buf_free(&c->remote_fields);
-    if (c->anchor_ref != LUA_NOREF) {
-        luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
-        c->anchor_ref = LUA_NOREF;
-    }
+    luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->src.fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->src.chunk_ref);
+    c->anchor_ref = c->progress_ref = c->src.fn_ref = c->src.chunk_ref = LUA_NOREF;
     return 0;
 }
 

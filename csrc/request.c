@@ -224,6 +224,38 @@ static void echo_value(char *dst, size_t dstsz, kombo_str s)
 
 /* ------------------------------------------------------------ validation */
 
+/* data, data_url, file, bytes, source: exactly one. */
+static void check_content_choice(kombo_problems *out, const kombo_attachment *a)
+{
+    const char *given[5];
+    char list[96] = "";
+    size_t n = 0, i;
+
+    if (a->data.ptr)
+        given[n++] = "data";
+    if (a->data_url.ptr)
+        given[n++] = "data_url";
+    if (a->file.ptr)
+        given[n++] = "file";
+    if (a->bytes.ptr)
+        given[n++] = "bytes";
+    if (a->source)
+        given[n++] = "source";
+    if (n == 0) {
+        kombo_problems_add(out, "body.attachment",
+                           "needs exactly one of data, data_url, file, bytes or source");
+        return;
+    }
+    if (n == 1)
+        return;
+    for (i = 0; i < n; i++) {
+        strcat(list, given[i]);
+        strcat(list, i + 2 < n ? ", " : i + 2 == n ? " and " : "");
+    }
+    kombo_problems_add(out, "body.attachment", "has %s%s; give exactly one", n == 2 ? "both " : "",
+                       list);
+}
+
 size_t kombo_request_validate(const kombo_request *req, kombo_problems *out)
 {
     const kombo_attachment *a = &req->attachment;
@@ -274,16 +306,19 @@ size_t kombo_request_validate(const kombo_request *req, kombo_problems *out)
                            "must be one of CV, COVER_LETTER, OTHER (got \"%s\")", got);
     }
 
-    /* data xor data_url; each present one is still checked on its own. */
-    if (!has_data && !has_url)
-        kombo_problems_add(out, "body.attachment", "needs exactly one of data or data_url");
-    else if (has_data && has_url)
-        kombo_problems_add(out, "body.attachment",
-                           "has both data and data_url; give exactly one");
+    /* Exactly one way to give the content; each present one is still
+     * checked on its own. */
+    check_content_choice(out, a);
     if (has_data)
         check_data(out, "body.attachment.data", a->data);
     if (has_url)
         check_data_url(out, "body.attachment.data_url", a->data_url);
+    if (a->file.ptr) {
+        if (a->file.len == 0)
+            kombo_problems_add(out, "body.attachment.file", "must not be empty");
+        else if (has_byte(a->file, '\0'))
+            kombo_problems_add(out, "body.attachment.file", "must not contain NUL");
+    }
 
     /* content_type: needed to make sense of inline bytes. */
     if (!a->content_type.ptr) {

@@ -63,7 +63,10 @@ const char *kombo_curl_version(void)
 static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
-    size_t n = kombo_body_read(kombo_call_body(t->call), dst, size * nitems);
+    kombo_body *body = kombo_call_body(t->call);
+    size_t n = kombo_body_read(body, dst, size * nitems);
+    if (body->failed)
+        return CURL_READFUNC_ABORT; /* never let a short body pass as complete */
     t->response->phase = n > 0 ? KOMBO_PHASE_SENDING : KOMBO_PHASE_WAITING;
     return n;
 }
@@ -73,9 +76,8 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     kombo_curl *t = ud;
-    if (offset != 0 || origin != SEEK_SET)
+    if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0)
         return CURL_SEEKFUNC_CANTSEEK;
-    kombo_body_rewind(kombo_call_body(t->call));
     t->response->phase = KOMBO_PHASE_CONNECT;
     return CURL_SEEKFUNC_OK;
 }
@@ -195,7 +197,9 @@ static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
     }
     if (before_sending(rc))
         r->phase = KOMBO_PHASE_CONNECT;
-    if (t->too_large) {
+    if (kombo_call_body(c)->failed) {
+        fail_attempt(r, KOMBO_TE_ABORTED, kombo_call_body(c)->error);
+    } else if (t->too_large) {
         char msg[96];
         snprintf(msg, sizeof msg, "response body larger than %zu bytes", cfg->max_response_bytes);
         fail_attempt(r, KOMBO_TE_TOO_LARGE, msg);

@@ -15,12 +15,15 @@ local core = require "kombo.core"
 local cjson = require "cjson.safe"
 local errors = require "kombo.errors"
 local model = require "kombo.model"
+local cosocket = require "kombo.cosocket" -- OpenResty transport (issue 3)
 
 local kombo = {
   VERSION = core.version,
   null = cjson.null,
   empty_array = cjson.empty_array,
   SERVERS = { eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" },
+  -- What this build can do, for code that must work with older releases too.
+  features = { file = true, bytes = true, source = true, on_progress = true },
 }
 
 core.set_sentinels(cjson.null, cjson.empty_array)
@@ -38,6 +41,7 @@ local OPTIONS = {
   api_key = "string", integration_id = "string", server = "string", server_url = "string",
   timeout = "number", connect_timeout = "number", retries = "table|boolean",
   ca_file = "string", max_response_bytes = "number", user_agent = "string",
+  transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
 }
 
 local RETRY_OPTIONS = {
@@ -79,7 +83,18 @@ local function resolve(opts, fname)
         :format(fname, server), 3)
     end
   end
+  -- transport (issue 3): "cosocket" needs nginx's Lua module.
+  local transport = opts.transport or "auto"
+  if transport ~= "auto" and transport ~= "curl" and transport ~= "cosocket" then
+    error(("bad argument #1 to '%s' (option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q)")
+      :format(fname, transport), 3)
+  end
+  if transport == "cosocket" and not cosocket.in_nginx() then
+    error(("bad argument #1 to '%s' (option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
+      .. "not running inside nginx's Lua module)"):format(fname), 3)
+  end
   return {
+    transport = transport,
     api_key = opts.api_key or os.getenv("KOMBO_API_KEY"),
     integration_id = opts.integration_id or os.getenv("KOMBO_INTEGRATION_ID"),
     server_url = server_url,
@@ -137,6 +152,17 @@ Client.__close = Client.close
 
 -- Sends one prepared call and turns the core's plain result into res / err.
 local function send(self, p, call)
+  -- transport (issue 3): cosockets inside nginx, libcurl elsewhere.
+  local transport, why = cosocket.select(p.config.transport)
+  if transport == nil then
+    call:close()
+    error(why, 4) -- misuse: uploading in an nginx phase without cosockets
+  elseif transport == "cosocket" then
+    local ok, raw = pcall(cosocket.perform, call, p.config)
+    call:close()
+    if not ok then error(raw, 0) end
+    return errors.from_result(raw, p.config.api_key)
+  end
   if not p.curl then p.curl = core.curl() end
   local raw = call:perform(p.curl)
   call:close()

@@ -126,6 +126,7 @@ function model.request(target, args, fname)
     integration_id = args.integration_id,
     attachment = attachment,
     remote_fields = remote_fields,
+    on_progress = args.on_progress,
   }, problems
 end
 

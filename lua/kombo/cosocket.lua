@@ -1,0 +1,434 @@
+--- kombo.cosocket: the OpenResty transport.
+--
+-- Drives a prepared call (kombo.core's sans-I/O state machine) over nginx
+-- cosockets, so that an upload from a request handler or a timer never
+-- blocks the nginx worker.  The C core still does everything except moving
+-- bytes: validation, URL and headers, the body writer, classification,
+-- retries and error objects.  This file only
+--   * writes "POST <path> HTTP/1.1" + the call's headers + the body,
+--   * reads the answer (Content-Length, chunked, or until close),
+--   * reports what happened (status, raw header block, body, or a transport
+--     error with the phase it happened in) through call:complete(),
+--   * sleeps with ngx.sleep() between attempts.
+--
+-- Phases.  Cosockets exist in rewrite, access, content, timer (ngx.timer.at
+-- callbacks, and ngx.thread threads spawned from those) and the ssl_cert /
+-- ssl_session_fetch / ssl_client_hello phases (and stream's preread).  In
+-- every other phase (init, init_worker, set, header_filter, body_filter, log,
+-- balancer, exit_worker, ...) an upload RAISES a Lua error naming the phase
+-- and suggesting ngx.timer.at: that is a programming error, not something a
+-- retry could fix, and the alternative (a blocking libcurl call) would freeze
+-- the worker.  Creating a client is fine in any phase.
+--
+-- TLS.  sslhandshake() runs with verification on and SNI set to the URL's
+-- host.  Inside nginx, the trusted CAs are those of the
+-- `lua_ssl_trusted_certificate` directive (and the chain depth is limited
+-- by `lua_ssl_verify_depth`, default 1: set it to 3 or more).  The client
+-- option `ca_file` cannot be loaded into a cosocket by this module (nginx's
+-- Lua module takes CAs only from that directive): when it is set, add the
+-- same bundle to lua_ssl_trusted_certificate; a verification failure then
+-- says so in the error message, and a warning is logged once per worker.
+--
+-- Keepalive.  After a complete answer without `Connection: close`, the
+-- connection goes back to nginx's per-worker pool with
+-- setkeepalive(M.keepalive_timeout, M.pool_size).  Pools are named
+-- "kombo:<host>:<port>:tls|plain".  A pooled connection the server has
+-- closed in the meantime is detected (write fails, or the answer ends
+-- before a single byte arrived) and the attempt is made again on a fresh
+-- connection, as libcurl does.
+local core = require "kombo.core"
+
+local M = {
+  keepalive_timeout = 60000, -- ms a pooled connection may stay idle
+  pool_size = 32,            -- connections kept per pool (per worker)
+  send_batch = 65536,        -- body bytes handed to sock:send at once
+  max_header_bytes = 65536,  -- status line + header block
+}
+
+-- Phases with cosockets (ngx.get_phase() names).
+local COSOCKET_PHASES = {
+  rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
+  preread = true,
+}
+M.COSOCKET_PHASES = COSOCKET_PHASES
+
+local function nginx()
+  local n = rawget(_G, "ngx")
+  if type(n) == "table" and type(n.get_phase) == "function"
+     and type(n.socket) == "table" and type(n.socket.tcp) == "function" then
+    return n
+  end
+  return nil
+end
+
+--- True when running inside nginx's Lua module (in any phase).
+function M.in_nginx()
+  return nginx() ~= nil
+end
+
+--- The current nginx phase, or nil outside nginx.
+function M.phase()
+  local n = nginx()
+  return n and n.get_phase() or nil
+end
+
+--- True when cosockets can be used right now.
+function M.available()
+  local n = nginx()
+  return n ~= nil and COSOCKET_PHASES[n.get_phase()] == true
+end
+
+local function phase_error(phase)
+  return ("kombo: cannot upload in nginx's '%s' phase: cosockets are not available there, "
+    .. "and a blocking libcurl call would freeze the whole nginx worker; run the upload "
+    .. "from a timer instead (ngx.timer.at(0, function(premature) ... end)) or from "
+    .. "content_by_lua*, access_by_lua* or rewrite_by_lua*"):format(tostring(phase))
+end
+
+--- Which transport a call made now uses for the `transport` option
+-- ("auto" | "curl" | "cosocket").  Returns "curl" or "cosocket", or nil and
+-- a message when cosockets are required but unavailable (the caller raises).
+function M.select(mode)
+  mode = mode or "auto"
+  if mode == "curl" then return "curl" end
+  local n = nginx()
+  if not n then
+    if mode == "cosocket" then
+      return nil, "kombo: transport \"cosocket\" needs nginx's Lua module (OpenResty); "
+        .. "ngx.socket.tcp is not available here"
+    end
+    return "curl"
+  end
+  local phase = n.get_phase()
+  if COSOCKET_PHASES[phase] then return "cosocket" end
+  return nil, phase_error(phase)
+end
+
+---------------------------------------------------------------- URL
+
+local function parse_url(url)
+  local scheme, rest = url:match("^(https?)://(.*)$")
+  if not scheme then return nil, "unsupported URL (http or https expected)" end
+  local authority, path = rest:match("^([^/]*)(.*)$")
+  if path == "" then path = "/" end
+  local host, port
+  if authority:sub(1, 1) == "[" then
+    local h, p = authority:match("^(%[[^%]]+%]):?(%d*)$")
+    host, port = h, p
+  else
+    host, port = authority:match("^([^:@]+):?(%d*)$")
+  end
+  if not host or host == "" then return nil, "URL has no usable host" end
+  local tls = scheme == "https"
+  port = tonumber(port) or (tls and 443 or 80)
+  return {
+    tls = tls, host = host, port = port, path = path, authority = authority,
+    sni = host:gsub("^%[(.*)%]$", "%1"),
+    pool = ("kombo:%s:%d:%s"):format(host, port, tls and "tls" or "plain"),
+  }
+end
+M.parse_url = parse_url
+
+---------------------------------------------------------------- one attempt
+
+local sessions = {}   -- TLS sessions per pool, for resumption
+local warned_ca_file = false
+
+-- Errors of a pooled connection the server had already closed.
+local STALE = { closed = true, ["connection reset by peer"] = true, ["broken pipe"] = true }
+
+local function ms(seconds)
+  local v = math.floor(seconds * 1000 + 0.5)
+  return v < 1 and 1 or v
+end
+
+local function attempt_once(call, config, target, fresh_only)
+  local resp = { phase = "connect", status = nil }
+  local timeout = config.timeout or 300
+  local connect_timeout = config.connect_timeout or 10
+  local max_body = config.max_response_bytes or 1024 * 1024
+  local started = core.now()
+  local deadline = started + timeout
+  local sock = ngx.socket.tcp()
+  local reused = 0
+
+  -- Every operation gets what is left of the attempt's `timeout`, like
+  -- libcurl's CURLOPT_TIMEOUT covers the whole transfer.
+  local function arm()
+    local left = deadline - core.now()
+    if left <= 0 then return false end
+    local c = connect_timeout < left and connect_timeout or left
+    sock:settimeouts(ms(c), ms(left), ms(left))
+    return true
+  end
+
+  local function fail(kind, what, err, partial_stale)
+    sock:close()
+    if err == "timeout" or kind == "timeout" then
+      resp.error = "timeout"
+      resp.message = ("%s timed out (timeout %gs, connect_timeout %gs)"):format(what, timeout, connect_timeout)
+    else
+      resp.error = kind or "network"
+      resp.message = what .. (err and (": " .. tostring(err)) or "")
+    end
+    resp.stale = partial_stale and reused > 0 and STALE[err] == true
+    return resp
+  end
+
+  if not arm() then return fail("timeout", "connect") end
+  local ok, err = sock:connect(target.host, target.port, { pool = target.pool })
+  if not ok then
+    local what = ("connect to %s:%d"):format(target.host, target.port)
+    if err and err:find("no resolver defined", 1, true) then
+      err = err .. " (add a 'resolver' directive to nginx.conf)"
+    end
+    return fail("network", what, err)
+  end
+  reused = sock:getreusedtimes() or 0
+  if fresh_only and reused > 0 then
+    -- looking for a fresh connection: this pooled one is suspect too
+    sock:close()
+    return attempt_once(call, config, target, fresh_only)
+  end
+
+  if target.tls and reused == 0 then
+    if not arm() then return fail("timeout", "TLS handshake") end
+    local sess, herr = sock:sslhandshake(sessions[target.pool] or nil, target.sni, true)
+    if not sess then
+      sessions[target.pool] = nil
+      local what = "TLS handshake with " .. target.sni
+      if config.ca_file then
+        herr = tostring(herr) .. " (inside nginx the trusted CAs come from lua_ssl_trusted_certificate;"
+          .. " ca_file " .. config.ca_file .. " must be added there)"
+      end
+      return fail("network", what, herr)
+    end
+    if type(sess) ~= "boolean" then sessions[target.pool] = sess end
+  end
+
+  -- request line, headers, body -----------------------------------------
+  local _, headers, length = call:request()
+  local batch = { "POST ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
+  for _, h in ipairs(headers) do
+    batch[#batch + 1] = h
+    batch[#batch + 1] = "\r\n"
+  end
+  batch[#batch + 1] = ("Content-Length: %.0f\r\nConnection: keep-alive\r\n\r\n"):format(length)
+  local size = 0
+  resp.phase = "sending"
+  while true do
+    local chunk = call:read(65536)
+    if chunk then
+      batch[#batch + 1] = chunk
+      size = size + #chunk
+    end
+    if not chunk or size >= M.send_batch then
+      if not arm() then return fail("timeout", "send") end
+      local sent, serr = sock:send(batch)
+      if not sent then return fail("network", "send", serr, true) end
+      batch, size = {}, 0
+    end
+    if not chunk then break end
+  end
+  resp.phase = "waiting"
+
+  -- status line and headers ----------------------------------------------
+  local raw, header_bytes, status, version
+  local interim = 0
+  repeat
+    if not arm() then return fail("timeout", "waiting for the response") end
+    local line, rerr, partial = sock:receive("*l")
+    if not line then
+      return fail("network", resp.phase == "waiting" and "waiting for the response" or "reading the response",
+        rerr, resp.phase == "waiting" and (partial or "") == "")
+    end
+    resp.phase = "receiving"
+    local v, code = line:match("^HTTP/(%d%.%d) (%d%d%d)")
+    if not v then return fail("network", "invalid HTTP status line", ("%q"):format(line:sub(1, 80))) end
+    version, status = v, tonumber(code)
+    raw = { line, "\r\n" }
+    header_bytes = #line
+    while true do
+      if not arm() then return fail("timeout", "reading the response headers") end
+      local h, herr = sock:receive("*l")
+      if not h then return fail("network", "reading the response headers", herr) end
+      raw[#raw + 1] = h
+      raw[#raw + 1] = "\r\n"
+      if h == "" then break end
+      header_bytes = header_bytes + #h
+      if header_bytes > M.max_header_bytes then
+        return fail("network", "response headers larger than " .. M.max_header_bytes .. " bytes")
+      end
+    end
+    interim = interim + 1
+  until status >= 200 or status == 101 or interim > 10
+  resp.status = status
+  resp.headers = table.concat(raw)
+
+  local function header(name) -- first value, lower-cased name
+    local pat = "\n" .. name .. ":[ \t]*([^\r\n]*)"
+    local v = ("\n" .. resp.headers:lower()):match(pat)
+    return v and v:gsub("%s+$", "") or nil
+  end
+  local connection = header("connection") or ""
+  local keep = not connection:find("close", 1, true)
+  if version == "1.0" and not connection:find("keep-alive", 1, true) then keep = false end
+
+  -- body -------------------------------------------------------------------
+  local parts, total = {}, 0
+  local function take(n, what) -- reads exactly n bytes within the cap
+    while n > 0 do
+      local want = n < 65536 and n or 65536
+      if total + want > max_body then want = max_body - total end
+      if want <= 0 then
+        resp.body = table.concat(parts)
+        sock:close()
+        resp.error = "too_large"
+        resp.message = ("response body larger than %d bytes"):format(max_body)
+        return false
+      end
+      if not arm() then fail("timeout", what); return false end
+      local data, rerr, partial = sock:receive(want)
+      if not data then
+        if partial and partial ~= "" then parts[#parts + 1] = partial end
+        resp.body = table.concat(parts)
+        fail("network", what, rerr)
+        return false
+      end
+      parts[#parts + 1] = data
+      total = total + #data
+      n = n - #data
+    end
+    return true
+  end
+
+  local te = header("transfer-encoding")
+  if status == 204 or status == 304 or status < 200 then
+    -- no body
+  elseif te and te:find("chunked", 1, true) then
+    local chunks = 0
+    while true do
+      chunks = chunks + 1
+      if not arm() then return fail("timeout", "reading the response body") end
+      local line, rerr = sock:receive("*l")
+      if not line then resp.body = table.concat(parts); return fail("network", "reading the response body", rerr) end
+      local n = tonumber(line:match("^%s*(%x+)") or "", 16)
+      if not n then resp.body = table.concat(parts); return fail("network", "invalid chunk size line") end
+      if n == 0 then
+        for _ = 1, 100 do -- trailers, up to the empty line
+          if not arm() then return fail("timeout", "reading the response trailers") end
+          local t, terr = sock:receive("*l")
+          if not t then resp.body = table.concat(parts); return fail("network", "reading the response trailers", terr) end
+          if t == "" then break end
+        end
+        break
+      end
+      if total + n > max_body then
+        take(max_body - total, "reading the response body")
+        resp.body = table.concat(parts)
+        sock:close()
+        resp.error = "too_large"
+        resp.message = ("response body larger than %d bytes"):format(max_body)
+        return resp
+      end
+      if not take(n, "reading the response body") then return resp end
+      if not arm() then return fail("timeout", "reading the response body") end
+      local crlf, cerr = sock:receive("*l")
+      if crlf ~= "" then
+        resp.body = table.concat(parts)
+        return fail("network", "malformed chunked encoding", cerr)
+      end
+    end
+  else
+    local cl = header("content-length")
+    if cl then
+      local n = tonumber(cl)
+      if not n or n < 0 then return fail("network", "invalid Content-Length", cl) end
+      if not take(n, "reading the response body") then return resp end
+    else
+      keep = false -- delimited by close
+      for _ = 1, math.ceil(max_body / 65536) + 2 do
+        if not arm() then return fail("timeout", "reading the response body") end
+        local data, rerr, partial = sock:receive(65536)
+        local piece = data or partial
+        if piece and piece ~= "" then
+          if total + #piece > max_body then
+            parts[#parts + 1] = piece:sub(1, max_body - total)
+            resp.body = table.concat(parts)
+            sock:close()
+            resp.error = "too_large"
+            resp.message = ("response body larger than %d bytes"):format(max_body)
+            return resp
+          end
+          parts[#parts + 1] = piece
+          total = total + #piece
+        end
+        if not data then
+          if rerr ~= "closed" then
+            resp.body = table.concat(parts)
+            return fail("network", "reading the response body", rerr)
+          end
+          break
+        end
+      end
+    end
+  end
+  resp.body = table.concat(parts)
+  resp.phase = "done"
+
+  if keep then
+    local kept = sock:setkeepalive(M.keepalive_timeout, M.pool_size)
+    if not kept then sock:close() end
+  else
+    sock:close()
+  end
+  return resp
+end
+
+-- One attempt; a pooled connection that turns out to be dead (closed by
+-- the server while idle) is replaced by a fresh one, once.
+local function attempt(call, config, target)
+  local resp = attempt_once(call, config, target, false)
+  if resp.stale then
+    call:body() -- rewinds the body writer (and reads it once; a rare path)
+    resp = attempt_once(call, config, target, true)
+  end
+  resp.stale = nil
+  return resp
+end
+
+---------------------------------------------------------------- the driver
+
+--- Drives `call` to the end over cosockets; returns call:result().
+-- Raises when cosockets are unavailable in the current phase.
+function M.perform(call, config)
+  local which, why = M.select("cosocket")
+  if which ~= "cosocket" then error(why, 2) end
+  local url = call:request()
+  local target, uerr = parse_url(url)
+  if config.ca_file and not warned_ca_file then
+    warned_ca_file = true
+    ngx.log(ngx.WARN, "kombo: ca_file is not used by the cosocket transport; ",
+      "the CAs of lua_ssl_trusted_certificate are used instead")
+  end
+  for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
+    local step, delay = call:next((core.now()))
+    if step == "done" then break end
+    if step == "sleep" then
+      if delay and delay > 0 then ngx.sleep(delay) end
+    else
+      local resp
+      if target then
+        resp = attempt(call, config, target)
+      else
+        resp = { error = "network", phase = "connect", message = uerr }
+      end
+      local mono, wall = core.now()
+      call:complete(resp, mono, wall)
+    end
+  end
+  return call:result()
+end
+
+return M
