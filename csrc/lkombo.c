@@ -390,17 +390,25 @@ static void push_problems(lua_State *L, const kombo_problems *p)
     }
 }
 
+/* Configuration reaches C as C strings: a NUL inside would cut the value
+ * short silently (a truncated key, header or URL), so it is a problem. */
+static const char *get_cstr(reader *r, int t, const char *key)
+{
+    kombo_str s = get_str(r, t, key, key);
+    if (s.ptr != NULL && memchr(s.ptr, '\0', s.len) != NULL)
+        kombo_problems_add(r->problems, key, "must not contain CR, LF or NUL");
+    return s.ptr;
+}
+
 static void read_config(reader *r, int t, kombo_config *cfg)
 {
     lua_State *L = r->L;
-    kombo_str s;
     memset(cfg, 0, sizeof *cfg);
-    cfg->api_key = get_str(r, t, "api_key", "api_key").ptr;
-    s = get_str(r, t, "integration_id", "integration_id");
-    cfg->integration_id = s.ptr;
-    cfg->server_url = get_str(r, t, "server_url", "server_url").ptr;
-    cfg->user_agent = get_str(r, t, "user_agent", "user_agent").ptr;
-    cfg->ca_file = get_str(r, t, "ca_file", "ca_file").ptr;
+    cfg->api_key = get_cstr(r, t, "api_key");
+    cfg->integration_id = get_cstr(r, t, "integration_id");
+    cfg->server_url = get_cstr(r, t, "server_url");
+    cfg->user_agent = get_cstr(r, t, "user_agent");
+    cfg->ca_file = get_cstr(r, t, "ca_file");
     cfg->timeout = get_num(L, t, "timeout", 300);
     cfg->connect_timeout = get_num(L, t, "connect_timeout", 10);
     cfg->max_response_bytes = (size_t)get_num(L, t, "max_response_bytes", KOMBO_DEFAULT_MAX_RESPONSE);
@@ -516,6 +524,9 @@ static void read_request(reader *r, int t, kombo_request *req, kombo_buf *remote
         strcpy(w.path, "body.remote_fields");
         json_table(&w, w.visiting - 1, 1);
         lua_pop(L, 1);
+        if (remote_fields->len > 0 && remote_fields->data[0] == '[')
+            kombo_problems_add(r->problems, "body.remote_fields",
+                               "must be an object (a table with string keys), not a list");
         req->remote_fields_json.ptr = remote_fields->data;
         req->remote_fields_json.len = remote_fields->len;
     } else if (!lua_isnil(L, -1)) {
@@ -696,7 +707,7 @@ static int l_call_request(lua_State *L)
         lua_pushstring(L, kombo_call_header(c->call, i));
         lua_rawseti(L, -2, (int)i + 1);
     }
-    lua_pushnumber(L, (lua_Number)kombo_call_body(c->call)->length);
+    lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
     return 3;
 }
 
@@ -914,6 +925,8 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *methods)
     lua_pop(L, 1);
 }
 
+static const char empty_array_sentinel = 0;
+
 int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg call_methods[] = {
@@ -947,5 +960,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());
     lua_setfield(L, -2, "curl_version");
+    /* JSON's [] for cjson builds that lack cjson.empty_array. */
+    lua_pushlightuserdata(L, (void *)&empty_array_sentinel);
+    lua_setfield(L, -2, "empty_array");
     return 1;
 }

@@ -268,6 +268,11 @@ size_t kombo_request_validate(const kombo_request *req, kombo_problems *out)
     /* Path parameter and the X-Integration-Id header. */
     if (!req->id.ptr)
         kombo_problems_add(out, id_path, "is required");
+    else if ((req->id.len == 1 && req->id.ptr[0] == '.') ||
+             (req->id.len == 2 && memcmp(req->id.ptr, "..", 2) == 0))
+        /* Dot segments are removed by URL normalisation, even encoded: the
+         * upload would go to another endpoint. */
+        kombo_problems_add(out, id_path, "must not be \".\" or \"..\"");
     else
         check_ident(out, id_path, req->id);
 

@@ -20,13 +20,14 @@ local cosocket = require "kombo.cosocket" -- OpenResty transport (issue 3)
 local kombo = {
   VERSION = core.version,
   null = cjson.null,
-  empty_array = cjson.empty_array,
+  -- lua-cjson before 2.1.0.x has no empty_array: the core supplies one.
+  empty_array = cjson.empty_array or core.empty_array,
   SERVERS = { eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" },
   -- What this build can do, for code that must work with older releases too.
   features = { file = true, bytes = true, source = true, on_progress = true },
 }
 
-core.set_sentinels(cjson.null, cjson.empty_array)
+core.set_sentinels(kombo.null, kombo.empty_array)
 
 local function lua_version()
   if type(jit) == "table" and jit.version then return jit.version end
@@ -53,11 +54,11 @@ local function check_types(opts, allowed, fname, prefix)
   for k, v in pairs(opts) do
     local want = allowed[k]
     if not want then
-      error(("bad argument #1 to '%s' (unknown option '%s%s')"):format(fname, prefix, tostring(k)), 3)
+      error(("bad argument #1 to '%s' (unknown option '%s%s')"):format(fname, prefix, tostring(k)), 4)
     end
     if not want:find(type(v), 1, true) then
       error(("bad argument #1 to '%s' (option '%s%s' must be a %s, got %s)")
-        :format(fname, prefix, k, want:gsub("|", " or "), type(v)), 3)
+        :format(fname, prefix, k, want:gsub("|", " or "), type(v)), 4)
     end
   end
 end
@@ -74,14 +75,18 @@ local function resolve(opts, fname)
     error(("bad argument #1 to '%s' (option 'retries' must be a table or false)"):format(fname), 3)
   end
 
-  local server_url = opts.server_url or os.getenv("KOMBO_SERVER_URL")
-  if server_url == nil or server_url == "" then
-    local server = opts.server or "eu"
-    server_url = kombo.SERVERS[server]
-    if not server_url then
+  -- server_url option, then server option, then $KOMBO_SERVER_URL, then EU.
+  local server_url = opts.server_url
+  if opts.server ~= nil then
+    server_url = server_url or kombo.SERVERS[opts.server]
+    if not kombo.SERVERS[opts.server] then
       error(("bad argument #1 to '%s' (option 'server' must be \"eu\" or \"us\", got %q)")
-        :format(fname, server), 3)
+        :format(fname, opts.server), 3)
     end
+  end
+  if server_url == nil then
+    local env = os.getenv("KOMBO_SERVER_URL")
+    server_url = (env ~= nil and env ~= "") and env or kombo.SERVERS.eu
   end
   -- transport (issue 3): "cosocket" needs nginx's Lua module.
   local transport = opts.transport or "auto"
@@ -116,11 +121,15 @@ Client.__index = Client
 -- nor a debugger's dump of the client shows the API key.
 local private = setmetatable({}, { __mode = "k" })
 
+local function client_from(config)
+  local self = setmetatable({}, Client)
+  private[self] = { config = config, curl = nil }
+  return self
+end
+
 --- Creates a client.  See README "Configuration" for every option.
 function kombo.new(opts)
-  local self = setmetatable({}, Client)
-  private[self] = { config = resolve(opts, "new"), curl = nil }
-  return self
+  return client_from(resolve(opts, "new"))
 end
 
 function Client:__tostring()
@@ -134,9 +143,9 @@ end
 local function state(self, fname)
   local p = private[self]
   if getmetatable(self) ~= Client then
-    error(("bad argument #1 to '%s' (kombo client expected; use client:%s{...})"):format(fname, fname), 3)
+    error(("bad argument #1 to '%s' (kombo client expected; use client:%s{...})"):format(fname, fname), 4)
   end
-  if not p or p.closed then error(("'%s' on a closed kombo client"):format(fname), 3) end
+  if not p or p.closed then error(("'%s' on a closed kombo client"):format(fname), 4) end
   return p
 end
 
@@ -178,18 +187,24 @@ local function attach(self, target, args, fname)
     if call then call:close() end
     return nil, errors.validation(problems, p.config.api_key)
   end
-  return send(self, p, call)
+  local res, err = send(self, p, call)
+  return res, err
 end
+
+-- The public entry points call attach() without a tail call, so that every
+-- error raised for misuse (at a fixed stack level) names the caller's line.
 
 --- POST /ats/candidates/{candidate_id}/attachments
 -- args: { candidate_id =, integration_id = (optional), body = { attachment =, remote_fields = } }
 function Client:attach_to_candidate(args)
-  return attach(self, "candidate", args, "attach_to_candidate")
+  local res, err = attach(self, "candidate", args, "attach_to_candidate")
+  return res, err
 end
 
 --- POST /ats/applications/{application_id}/attachments
 function Client:attach_to_application(args)
-  return attach(self, "application", args, "attach_to_application")
+  local res, err = attach(self, "application", args, "attach_to_application")
+  return res, err
 end
 
 ---------------------------------------------------------------- default client
@@ -198,21 +213,25 @@ local default_client
 
 --- Replaces the default client's options (merged over the environment).
 function kombo.configure(opts)
+  local config = resolve(opts, "configure")
   if default_client then default_client:close() end
-  default_client = kombo.new(opts)
+  default_client = client_from(config)
   return default_client
 end
 
 function kombo.default_client()
-  return default_client or kombo.configure()
+  if not default_client then default_client = client_from(resolve(nil, "default_client")) end
+  return default_client
 end
 
 function kombo.attach_to_candidate(args)
-  return kombo.default_client():attach_to_candidate(args)
+  local res, err = attach(kombo.default_client(), "candidate", args, "attach_to_candidate")
+  return res, err
 end
 
 function kombo.attach_to_application(args)
-  return kombo.default_client():attach_to_application(args)
+  local res, err = attach(kombo.default_client(), "application", args, "attach_to_application")
+  return res, err
 end
 
 kombo.is_error = errors.is_error

@@ -8,7 +8,8 @@ local core_null = require("cjson.safe").null
 local model = {}
 
 local function arg_error(fname, what, got)
-  error(("bad argument #1 to '%s' (%s must be a table, got %s)"):format(fname, what, type(got)), 4)
+  -- arg_error < model.request < attach < public entry point < caller
+  error(("bad argument #1 to '%s' (%s must be a table, got %s)"):format(fname, what, type(got)), 5)
 end
 
 local function problem(list, path, message)

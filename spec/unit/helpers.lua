@@ -93,9 +93,15 @@ function helpers.args(over, target)
 end
 
 --- Calls client:<method>(args) and asserts it failed validation; returns err.
+-- Runs under capture, so a request that wrongly passes validation is
+-- recorded (and reported) instead of being sent.
 function helpers.validation_error(client, method, args)
-  local res, err = client[method](client, args)
-  assert(res == nil, "expected a validation error, but the request was accepted")
+  local res, err
+  local records = helpers.capture(function() res, err = client[method](client, args) end)
+  assert(#records == 0 and res == nil,
+    "expected a validation error, but the request was accepted and would have been sent"
+    .. (records[1] and (" with headers " .. table.concat(records[1].headers, " | ")
+                        :gsub(helpers.API_KEY, "<key>")) or ""))
   assert(type(err) == "table" and err.kind == "validation",
     "expected a validation error, got " .. tostring(err and err.kind))
   return err
@@ -166,8 +172,14 @@ end
 --- Sends args through client:<method> under capture; asserts exactly one
 -- request was "sent" and returns its record (with .json decoded) and res.
 function helpers.send(client, method, args)
+  return helpers.send_call(function() return client[method](client, args) end)
+end
+
+--- Like helpers.send for any function returning res, err (e.g. the module
+-- functions kombo.attach_to_candidate that use the default client).
+function helpers.send_call(fn)
   local res, err
-  local records = helpers.capture(function() res, err = client[method](client, args) end)
+  local records = helpers.capture(function() res, err = fn() end)
   assert(err == nil, "expected success, got " .. tostring(err))
   assert(#records == 1, "expected exactly one request, got " .. #records)
   local rec = records[1]

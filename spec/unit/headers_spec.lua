@@ -1,0 +1,135 @@
+-- The headers and Content-Length of a prepared call (call:request()).
+local kombo = require "kombo"
+local core = require "kombo.core"
+local h = require "unit.helpers"
+
+local function request_of(request_over, config_over)
+  local call, problems = h.prepare(request_over, config_over)
+  assert(call, h.dump(problems))
+  local url, headers, length = call:request()
+  local body = call:body()
+  call:close()
+  return url, headers, length, body
+end
+
+describe("call:request() headers", function()
+  it("are exactly Authorization, X-Integration-Id, Content-Type, Accept, User-Agent", function()
+    local _, headers = request_of()
+    table.sort(headers)
+    assert.are.same({
+      "Accept: application/json",
+      "Authorization: Bearer " .. h.API_KEY,
+      "Content-Type: application/json",
+      "User-Agent: kombo-lua-spec",
+      "X-Integration-Id: " .. h.INTEGRATION_ID,
+    }, headers)
+  end)
+
+  it("carry the call's integration_id over the config's", function()
+    local _, headers = request_of({ integration_id = "call-int" })
+    assert.equals("call-int", h.header_map(headers)["x-integration-id"])
+  end)
+
+  it("carry the config's integration_id when the call has none", function()
+    local _, headers = request_of({}, { integration_id = "cfg-int" })
+    assert.equals("cfg-int", h.header_map(headers)["x-integration-id"])
+  end)
+
+  it("carry a UTF-8 integration_id unchanged", function()
+    local id = "workday:" .. h.hex "C3 A9" .. " 1"
+    local _, headers = request_of({ integration_id = id })
+    assert.equals(id, h.header_map(headers)["x-integration-id"])
+  end)
+
+  it("are the same for applications", function()
+    local _, headers = request_of({ target = "application" })
+    local map, n = h.header_map(headers)
+    assert.equals(5, n)
+    assert.equals("Bearer " .. h.API_KEY, map.authorization)
+  end)
+
+  it("omit User-Agent when the config has none", function()
+    local _, headers = request_of({}, { user_agent = h.NONE })
+    local map, n = h.header_map(headers)
+    assert.equals(4, n)
+    assert.is_nil(map["user-agent"])
+  end)
+
+  it("have a Content-Length equal to #call:body()", function()
+    local _, _, length, body = request_of()
+    assert.equals(#body, length)
+  end)
+
+  it("have a Content-Length equal to #call:body() with remote_fields and data_url", function()
+    local _, _, length, body = request_of { attachment = h.url_attachment(),
+      remote_fields = { greenhouse = { post_headers = { ["On-Behalf-Of"] = "u" } }, n = 1.5 } }
+    assert.equals(#body, length)
+  end)
+
+  it("have a Content-Length in bytes, not characters, for UTF-8", function()
+    local _, _, length, body = request_of { attachment = h.attachment { name = h.hex "F0 9F 98 80" } }
+    assert.equals(#body, length)
+  end)
+
+  it("give a Content-Length that prints as an integer (no \".0\")", function()
+    local _, _, length, body = request_of()
+    assert.equals(tostring(#body), tostring(length))
+  end)
+end)
+
+describe("headers through the public API", function()
+  local rec
+  before_each(function()
+    rec = h.send(h.client(), "attach_to_candidate", h.args())
+  end)
+
+  it("are exactly the five API headers", function()
+    local map, n = h.header_map(rec.headers)
+    assert.equals(5, n)
+    assert.are.same({ "accept", "authorization", "content-type", "user-agent", "x-integration-id" },
+      (function()
+        local keys = {}
+        for k in pairs(map) do keys[#keys + 1] = k end
+        table.sort(keys)
+        return keys
+      end)())
+  end)
+
+  it("send Authorization: Bearer <key>", function()
+    assert.equals("Bearer " .. h.API_KEY, h.header_map(rec.headers).authorization)
+  end)
+
+  it("send X-Integration-Id", function()
+    assert.equals(h.INTEGRATION_ID, h.header_map(rec.headers)["x-integration-id"])
+  end)
+
+  it("send Content-Type: application/json", function()
+    assert.equals("application/json", h.header_map(rec.headers)["content-type"])
+  end)
+
+  it("send Accept: application/json", function()
+    assert.equals("application/json", h.header_map(rec.headers).accept)
+  end)
+
+  it("send User-Agent kombo-lua/0.1.0 (<Lua>; libcurl/<version>)", function()
+    local ua = h.header_map(rec.headers)["user-agent"]
+    assert.matches("^kombo%-lua/0%.1%.0 %(.+; libcurl/%d", ua)
+    assert.matches(core.curl_version, ua, 1, true)
+    assert.equals("0.1.0", kombo.VERSION)
+  end)
+
+  it("send a User-Agent naming the running Lua", function()
+    local ua = h.header_map(rec.headers)["user-agent"]
+    local lua_name = (type(jit) == "table" and jit.version) or _VERSION
+    assert.matches("(" .. lua_name .. "; ", ua, 1, true)
+  end)
+
+  it("send the user_agent option instead when given", function()
+    local r = h.send(h.client { user_agent = "my-app/2.0" }, "attach_to_candidate", h.args())
+    assert.equals("my-app/2.0", h.header_map(r.headers)["user-agent"])
+  end)
+
+  it("give a Content-Length equal to the body's size", function()
+    assert.equals(#rec.body, rec.length)
+  end)
+end)

@@ -1,0 +1,283 @@
+-- Client options, environment defaults, the default client and keeping the
+-- API key out of everything printable.  os.getenv is stubbed (h.with_env)
+-- and restored after each use; captured calls are never sent.
+local kombo = require "kombo"
+local h = require "unit.helpers"
+
+local KEY = h.API_KEY
+local ENV_KEY = "kombo_sk_live_env0000111122223333444455556666"
+
+local function new_with_env(env, opts)
+  local client
+  h.with_env(env, function() client = kombo.new(opts) end)
+  return client
+end
+
+local function header(rec, name)
+  return h.header_map(rec.headers)[name]
+end
+
+describe("options", function()
+  describe("server", function()
+    it("defaults to eu: https://api.kombo.dev/v1", function()
+      local client = new_with_env({}, { api_key = KEY })
+      assert.matches("(https://api.kombo.dev/v1,", tostring(client), 1, true)
+    end)
+
+    it("eu is https://api.kombo.dev/v1", function()
+      local client = new_with_env({}, { api_key = KEY, server = "eu" })
+      assert.matches("(https://api.kombo.dev/v1,", tostring(client), 1, true)
+    end)
+
+    it("us is https://api.us.kombo.dev/v1", function()
+      local client = new_with_env({}, { api_key = KEY, server = "us" })
+      assert.matches("(https://api.us.kombo.dev/v1,", tostring(client), 1, true)
+    end)
+
+    it("kombo.SERVERS lists eu and us", function()
+      assert.are.same({ eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" }, kombo.SERVERS)
+    end)
+
+    it("server_url overrides server", function()
+      local client = new_with_env({}, { api_key = KEY, server = "us", server_url = "http://127.0.0.1:9/custom" })
+      local rec = h.send(client, "attach_to_candidate", h.args { integration_id = "i" })
+      assert.equals("http://127.0.0.1:9/custom/ats/candidates/cand-1/attachments", rec.url)
+    end)
+
+    it("an invalid server_url is a validation problem", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = "127.0.0.1:9/v1", integration_id = "i" })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "server_url" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+  end)
+
+  describe("environment", function()
+    local ENV = { KOMBO_SERVER_URL = "http://127.0.0.1:9/from-env", KOMBO_API_KEY = ENV_KEY,
+                  KOMBO_INTEGRATION_ID = "env-int" }
+
+    it("KOMBO_SERVER_URL, KOMBO_API_KEY and KOMBO_INTEGRATION_ID are used when options are absent", function()
+      local rec = h.send(new_with_env(ENV), "attach_to_candidate", h.args())
+      assert.equals("http://127.0.0.1:9/from-env/ats/candidates/cand-1/attachments", rec.url)
+      assert.equals("Bearer " .. ENV_KEY, header(rec, "authorization"))
+      assert.equals("env-int", header(rec, "x-integration-id"))
+    end)
+
+    it("is used with an empty options table", function()
+      local rec = h.send(new_with_env(ENV, {}), "attach_to_candidate", h.args())
+      assert.equals("Bearer " .. ENV_KEY, header(rec, "authorization"))
+    end)
+
+    it("is read when the client is created, not when it is used", function()
+      local client = new_with_env(ENV)
+      local rec
+      h.with_env({ KOMBO_API_KEY = "kombo_sk_live_other999988887777666655554444" }, function()
+        rec = h.send(client, "attach_to_candidate", h.args())
+      end)
+      assert.equals("Bearer " .. ENV_KEY, header(rec, "authorization"))
+    end)
+
+    it("explicit options beat the environment", function()
+      local client = new_with_env(ENV, { api_key = KEY, integration_id = "opt-int",
+                                         server_url = "http://127.0.0.1:9/from-opts" })
+      local rec = h.send(client, "attach_to_candidate", h.args())
+      assert.equals("http://127.0.0.1:9/from-opts/ats/candidates/cand-1/attachments", rec.url)
+      assert.equals("Bearer " .. KEY, header(rec, "authorization"))
+      assert.equals("opt-int", header(rec, "x-integration-id"))
+    end)
+
+    it("an explicit server option beats KOMBO_SERVER_URL", function()
+      local client = new_with_env(ENV, { api_key = KEY, server = "us" })
+      assert.matches("(https://api.us.kombo.dev/v1,", tostring(client), 1, true)
+    end)
+
+    it("an explicit bad server option still raises when KOMBO_SERVER_URL is set", function()
+      local ok = pcall(new_with_env, ENV, { api_key = KEY, server = "mars" })
+      assert.is_false(ok)
+    end)
+
+    it("an empty KOMBO_SERVER_URL falls back to eu", function()
+      local client = new_with_env({ KOMBO_SERVER_URL = "" }, { api_key = KEY })
+      assert.matches("(https://api.kombo.dev/v1,", tostring(client), 1, true)
+    end)
+
+    it("no api key anywhere is a validation problem at api_key", function()
+      local client = new_with_env({}, { server_url = h.OFFLINE_URL, integration_id = "i" })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "api_key" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+
+    local bad_keys = {
+      { "empty", "" },
+      { "with CR LF (header injection)", KEY .. "\r\nX-Evil: 1" },
+      { "with a NUL (refused, not truncated)", KEY .. "\0tail" },
+    }
+    for _, case in ipairs(bad_keys) do
+      it("an api key " .. case[1] .. " is a validation problem at api_key", function()
+        local client = new_with_env({}, { api_key = case[2], server_url = h.OFFLINE_URL, integration_id = "i" })
+        local err = h.validation_error(client, "attach_to_candidate", h.args())
+        assert.are.same({ "api_key" }, h.paths(err.problems), h.dump(err.problems))
+      end)
+    end
+
+    it("an integration_id option with a NUL is refused, not truncated", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "int\0x" })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "integration_id" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+
+    it("a server_url option with a NUL is refused, not truncated", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = "http://127.0.0.1:9/v1\0.evil", integration_id = "i" })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "server_url" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+  end)
+
+  describe("kombo.configure", function()
+    it("changes the default client used by kombo.attach_to_candidate", function()
+      h.with_env({}, function()
+        kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "first" }
+      end)
+      local rec1 = h.send_call(function() return kombo.attach_to_candidate(h.args()) end)
+      assert.equals("first", header(rec1, "x-integration-id"))
+
+      h.with_env({}, function()
+        kombo.configure { api_key = KEY, server_url = "http://127.0.0.1:9/second", integration_id = "second" }
+      end)
+      local rec2 = h.send_call(function() return kombo.attach_to_candidate(h.args()) end)
+      assert.equals("second", header(rec2, "x-integration-id"))
+      assert.equals("http://127.0.0.1:9/second/ats/candidates/cand-1/attachments", rec2.url)
+    end)
+
+    it("changes the default client used by kombo.attach_to_application", function()
+      h.with_env({}, function()
+        kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "app-int" }
+      end)
+      local rec = h.send_call(function() return kombo.attach_to_application(h.args({}, "application")) end)
+      assert.equals("http://127.0.0.1:9/v1/ats/applications/cand-1/attachments", rec.url)
+      assert.equals("app-int", header(rec, "x-integration-id"))
+    end)
+
+    it("returns the new default client", function()
+      local client
+      h.with_env({}, function() client = kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL } end)
+      assert.equals(client, kombo.default_client())
+    end)
+
+    it("closes the previous default client", function()
+      local old, new
+      h.with_env({}, function()
+        old = kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL }
+        new = kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL }
+      end)
+      assert.are_not.equal(old, new)
+      assert.has_error(function() old:attach_to_candidate(h.args()) end)
+    end)
+
+    it("validation through the default client reports problems", function()
+      h.with_env({}, function() kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL } end)
+      local res, err = kombo.attach_to_candidate(h.args { candidate_id = "" })
+      assert.is_nil(res)
+      assert.equals("validation", err.kind)
+      assert.are.same({ "candidate_id", "integration_id" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+
+    it("merges its options over the environment", function()
+      h.with_env({ KOMBO_INTEGRATION_ID = "env-int", KOMBO_SERVER_URL = h.OFFLINE_URL }, function()
+        kombo.configure { api_key = KEY }
+      end)
+      local rec = h.send_call(function() return kombo.attach_to_candidate(h.args()) end)
+      assert.equals("env-int", header(rec, "x-integration-id"))
+    end)
+  end)
+
+  describe("retries", function()
+    it("false is accepted", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
+                                        retries = false })
+      local rec = h.send(client, "attach_to_candidate", h.args())
+      assert.is_not_nil(rec)
+    end)
+
+    it("a table of retry options is accepted", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
+        retries = { max_attempts = 5, initial_interval = 0.1, max_interval = 2, exponent = 2,
+                    max_elapsed = 10, retry_unsafe = true } })
+      assert.is_not_nil(h.send(client, "attach_to_candidate", h.args()))
+    end)
+
+    it("max_attempts = 0 is a validation problem", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
+                                        retries = { max_attempts = 0 } })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "retries.max_attempts" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+
+    it("timeout = 0 is a validation problem", function()
+      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i", timeout = 0 })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.are.same({ "timeout" }, h.paths(err.problems), h.dump(err.problems))
+    end)
+  end)
+
+  describe("the api key", function()
+    it("is not in tostring(client), which says <redacted>", function()
+      local client = new_with_env({}, { api_key = KEY, integration_id = "i" })
+      local s = tostring(client)
+      assert.is_nil(s:find(KEY, 1, true))
+      assert.matches("api_key=<redacted>", s, 1, true)
+    end)
+
+    it("is not in tostring(client) when it comes from KOMBO_API_KEY", function()
+      local s = tostring(new_with_env({ KOMBO_API_KEY = ENV_KEY }))
+      assert.is_nil(s:find(ENV_KEY, 1, true))
+      assert.matches("<redacted>", s, 1, true)
+    end)
+
+    it("tostring(client) says <none> without a key", function()
+      assert.matches("api_key=<none>", tostring(new_with_env({}, {})), 1, true)
+    end)
+
+    it("is not reachable with pairs() on the client", function()
+      local client = new_with_env({}, { api_key = KEY })
+      for k, v in pairs(client) do
+        assert.is_nil(tostring(k):find(KEY, 1, true))
+        assert.is_nil(tostring(v):find(KEY, 1, true))
+      end
+    end)
+
+    it("is not in a closed client's tostring", function()
+      local client = new_with_env({}, { api_key = KEY })
+      client:close()
+      assert.is_nil(tostring(client):find(KEY, 1, true))
+    end)
+
+    local leaky = {
+      { "many problems", { candidate_id = "", integration_id = "x\n",
+        body = { attachment = { name = "", type = "X", data = "@", content_type = "pdf" } } } },
+      { "the key given as the type", h.args { body = { attachment = h.attachment { type = KEY } } } },
+      { "the key given as the candidate id with a newline", h.args { candidate_id = KEY .. "\n" } },
+      { "the key given as the integration id with a newline", h.args { integration_id = KEY .. "\n" } },
+      { "the key in a remote_fields value that is NaN", h.args { body = { attachment = h.attachment(),
+        remote_fields = { [KEY] = 0 / 0 } } } },
+    }
+    for _, case in ipairs(leaky) do
+      it("is not in tostring(err) or err.message for a validation error: " .. case[1], function()
+        local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i" })
+        local err = h.validation_error(client, "attach_to_candidate", case[2])
+        assert.is_nil(tostring(err):find(KEY, 1, true), tostring(err))
+        assert.is_nil(err.message:find(KEY, 1, true), err.message)
+        for _, p in ipairs(err.problems) do
+          assert.is_nil(p.message:find(KEY, 1, true), p.message)
+        end
+      end)
+    end
+
+    it("is not in a validation error about the key itself", function()
+      local bad = KEY .. "\r\nX-Evil: 1"
+      local client = new_with_env({}, { api_key = bad, server_url = h.OFFLINE_URL, integration_id = "i" })
+      local err = h.validation_error(client, "attach_to_candidate", h.args())
+      assert.is_nil(tostring(err):find(KEY, 1, true), tostring(err))
+      assert.is_nil(tostring(err):find("X-Evil", 1, true), tostring(err))
+    end)
+  end)
+end)
