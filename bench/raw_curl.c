@@ -1,0 +1,174 @@
+/*
+ * raw_curl.c - the physical limit for small calls: one reused libcurl easy
+ * handle POSTing the same JSON bytes with the same headers N times over one
+ * kept-alive connection.  No validation, no JSON, no result table: only what
+ * any HTTP client must do.
+ *
+ *   raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction]
+ *
+ * The default mode hands libcurl the body with CURLOPT_POSTFIELDS (libcurl
+ * then sends headers and a small body in one send()).  "readfunction" feeds
+ * the same bytes through CURLOPT_READFUNCTION instead, as kombo-lua's
+ * transport does, to show what that choice costs on its own.
+ *
+ * HEADERS_FILE holds "Name: value" lines as captured from kombo-lua's own
+ * request (Host and Content-Length are left to libcurl).  Prints
+ * "<calls per second> <seconds> <N>" for the N timed calls after WARMUP
+ * untimed ones.  Exits non-zero on any failed or non-200 call.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        if (cap - n < 65536) {
+            char *nb = realloc(buf, cap * 2 + 65536 + 1);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = cap * 2 + 65536;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+struct reader {
+    const char *body;
+    size_t len, off;
+};
+
+static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
+{
+    struct reader *r = ud;
+    size_t n = size * nitems;
+    if (n > r->len - r->off)
+        n = r->len - r->off;
+    memcpy(dst, r->body + r->off, n);
+    r->off += n;
+    return n;
+}
+
+static size_t discard(char *data, size_t size, size_t nitems, void *ud)
+{
+    size_t *total = ud;
+    (void)data;
+    *total += size * nitems;
+    return size * nitems;
+}
+
+static int one_call(CURL *h, size_t *received, struct reader *rd)
+{
+    long status = 0;
+    CURLcode rc;
+    *received = 0;
+    rd->off = 0;
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "raw_curl: %s\n", curl_easy_strerror(rc));
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 || *received == 0) {
+        fprintf(stderr, "raw_curl: HTTP %ld, %zu body bytes\n", status, *received);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct curl_slist *headers = NULL;
+    char *hdrs, *body, *line, *save = NULL;
+    size_t hlen, blen, received = 0;
+    long n, warmup, i;
+    int use_read;
+    struct reader rd = {NULL, 0, 0};
+    double t0, t1;
+    CURL *h;
+
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction]\n");
+        return 2;
+    }
+    use_read = argc == 7 && strcmp(argv[6], "readfunction") == 0;
+    n = strtol(argv[4], NULL, 10);
+    warmup = strtol(argv[5], NULL, 10);
+    hdrs = slurp(argv[2], &hlen);
+    body = slurp(argv[3], &blen);
+    if (hdrs == NULL || body == NULL || n <= 0 || warmup < 0) {
+        fprintf(stderr, "raw_curl: cannot read %s or %s, or bad counts\n", argv[2], argv[3]);
+        return 2;
+    }
+    for (line = strtok_r(hdrs, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
+        if (strncasecmp(line, "Host:", 5) == 0 || strncasecmp(line, "Content-Length:", 15) == 0)
+            continue;
+        headers = curl_slist_append(headers, line);
+    }
+    headers = curl_slist_append(headers, "Expect:");
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    h = curl_easy_init();
+    if (h == NULL || headers == NULL)
+        return 2;
+    curl_easy_setopt(h, CURLOPT_URL, argv[1]);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    rd.body = body;
+    rd.len = blen;
+    if (use_read) {
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &rd);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    for (i = 0; i < warmup; i++)
+        if (one_call(h, &received, &rd) != 0)
+            return 1;
+    t0 = now();
+    for (i = 0; i < n; i++)
+        if (one_call(h, &received, &rd) != 0)
+            return 1;
+    t1 = now();
+    printf("%.1f %.6f %ld\n", (double)n / (t1 - t0), t1 - t0, n);
+
+    curl_easy_cleanup(h);
+    curl_slist_free_all(headers);
+    curl_global_cleanup();
+    free(hdrs);
+    free(body);
+    return 0;
+}
