@@ -127,7 +127,7 @@ static int has_nul(kombo_str s)
 static void *apply_content_defaults(kombo_attachment *a, kombo_problems *problems)
 {
     unsigned char head[512];
-    size_t n = 0, size = 0;
+    size_t n = 0, size = 0, total = 0;
     void *file = NULL;
     const char *type;
 
@@ -139,6 +139,7 @@ static void *apply_content_defaults(kombo_attachment *a, kombo_problems *problem
             return NULL;
         }
         n = fread(head, 1, sizeof head, (FILE *)file);
+        total = size;
         rewind((FILE *)file);
         if (a->name.ptr == NULL) {
             const char *slash = memchr(a->file.ptr, '/', a->file.len) ? strrchr(a->file.ptr, '/') : NULL;
@@ -147,11 +148,12 @@ static void *apply_content_defaults(kombo_attachment *a, kombo_problems *problem
     } else if (a->bytes.ptr != NULL) {
         n = a->bytes.len < sizeof head ? a->bytes.len : sizeof head;
         memcpy(head, a->bytes.ptr, n);
+        total = a->bytes.len;
     } else if (a->source == NULL) {
         return NULL; /* data and data_url: the caller says what it is */
     }
     if (a->content_type.ptr == NULL) {
-        type = kombo_content_type_infer(head, n, a->name.ptr, a->name.len);
+        type = kombo_content_type_infer(head, n, total > n, a->name.ptr, a->name.len);
         a->content_type = kombo_str_c(type != NULL ? type : "application/octet-stream");
     }
     return file;

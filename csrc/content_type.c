@@ -71,24 +71,30 @@ static int starts(const unsigned char *head, size_t n, const char *magic, size_t
     return n >= m && memcmp(head, magic, m) == 0;
 }
 
-/* Text: valid UTF-8 and no NUL.  A sequence cut off by the end of the
- * sample is not held against it. */
-static int looks_like_text(const unsigned char *head, size_t n)
+/* Text: valid UTF-8 and no NUL.  When the sample is only the start of the
+ * content, a multi-byte sequence cut off at its end is not held against it. */
+static int looks_like_text(const unsigned char *head, size_t n, int truncated)
 {
-    size_t end = n;
+    size_t end = n, i;
     if (n == 0 || memchr(head, 0, n) != NULL)
         return 0;
-    while (end > 0 && n - end < 3 && (head[end - 1] & 0xC0) == 0x80)
-        end--;
-    if (end > 0 && head[end - 1] >= 0xC0)
-        end--;
-    else if (end < n)
-        end = n; /* trailing continuation bytes without a lead byte: judge all */
+    if (truncated) {
+        /* Find the lead byte of the last sequence (at most 3 bytes back). */
+        for (i = n; i > 0 && n - i < 4; i--) {
+            unsigned char c = head[i - 1];
+            if ((c & 0xC0) != 0x80) {
+                size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+                if (n - (i - 1) < need)
+                    end = i - 1;
+                break;
+            }
+        }
+    }
     return kombo_utf8_valid((const char *)head, end);
 }
 
-const char *kombo_content_type_infer(const unsigned char *head, size_t n, const char *name,
-                                     size_t name_len)
+const char *kombo_content_type_infer(const unsigned char *head, size_t n, int truncated,
+                                     const char *name, size_t name_len)
 {
     char buf[16];
     const char *ext = name != NULL ? extension(name, name_len, buf, sizeof buf) : "";
@@ -113,5 +119,5 @@ const char *kombo_content_type_infer(const unsigned char *head, size_t n, const 
     t = lookup(name_types, ext);
     if (t != NULL)
         return t;
-    return looks_like_text(head, n) ? "text/plain" : NULL;
+    return looks_like_text(head, n, truncated) ? "text/plain" : NULL;
 }

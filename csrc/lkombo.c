@@ -675,6 +675,20 @@ static int l_call_perform(lua_State *L)
     return 1;
 }
 
+/* call:attempt(curl): one attempt with libcurl, reported to the call (for
+ * a loop driven from Lua, e.g. with a debug hook between the steps). */
+static int l_call_attempt(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_curl **t = luaL_checkudata(L, 2, CURL_MT);
+    if (*t == NULL)
+        return luaL_argerror(L, 2, "client is closed");
+    kombo_curl_attempt(*t, c->call);
+    kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
+                        kombo_wall_now());
+    return 0;
+}
+
 /* The sans-I/O steps, for transports written in Lua (cosockets). */
 
 /* call:next(now) -> "send" | "sleep", delay | "done" */
@@ -930,7 +944,7 @@ static const char empty_array_sentinel = 0;
 int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg call_methods[] = {
-        {"perform", l_call_perform}, {"next", l_call_next},     {"request", l_call_request},
+        {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},     {"request", l_call_request},
         {"read", l_call_read},       {"body", l_call_body},     {"complete", l_call_complete},
         {"result", l_call_result},   {"close", l_call_gc},      {"__gc", l_call_gc},
         {"__close", l_call_gc},      {"__tostring", l_call_tostring}, {NULL, NULL}};

@@ -233,15 +233,55 @@ local function attempt_once(call, config, target, fresh_only)
   end
   resp.phase = "waiting"
 
+  -- A buffered reader over receiveany(): nginx's read timeout restarts
+  -- whenever bytes arrive, so every read is re-armed with what is left of
+  -- the attempt's deadline (a server dripping bytes cannot stretch it).
+  local buf, pos, got_any = "", 1, false
+  local function fill()
+    if not arm() then return nil, "timeout" end
+    local data, rerr = sock:receiveany(65536)
+    if not data then return nil, rerr end
+    got_any = true
+    if pos > #buf then buf = data else buf = buf:sub(pos) .. data end
+    pos = 1
+    return true
+  end
+  local function read_line(limit) -- one line without its CRLF
+    for _ = 1, limit + 1 do
+      local i = buf:find("\n", pos, true)
+      if i then
+        local l = buf:sub(pos, i - 1)
+        pos = i + 1
+        if l:sub(-1) == "\r" then l = l:sub(1, -2) end
+        return l
+      end
+      if #buf - pos + 1 > limit then return nil, "line longer than " .. limit .. " bytes" end
+      local ok, rerr = fill()
+      if not ok then return nil, rerr end
+    end
+    return nil, "line too long"
+  end
+  local function read_some(max) -- 1..max bytes
+    if pos > #buf then
+      local ok, rerr = fill()
+      if not ok then return nil, rerr end
+    end
+    local n = #buf - pos + 1
+    if n > max then n = max end
+    local piece = buf:sub(pos, pos + n - 1)
+    pos = pos + n
+    return piece
+  end
+
   -- status line and headers ----------------------------------------------
   local raw, header_bytes, status, version
   local interim = 0
   repeat
-    if not arm() then return fail("timeout", "waiting for the response") end
-    local line, rerr, partial = sock:receive("*l")
+    local line, rerr = read_line(M.max_header_bytes)
     if not line then
-      return fail("network", resp.phase == "waiting" and "waiting for the response" or "reading the response",
-        rerr, resp.phase == "waiting" and (partial or "") == "")
+      local waiting = resp.phase == "waiting"
+      return fail("network", waiting and "waiting for the response" or "reading the response",
+        rerr, waiting and not got_any)
     end
     resp.phase = "receiving"
     local v, code = line:match("^HTTP/(%d%.%d) (%d%d%d)")
@@ -249,9 +289,8 @@ local function attempt_once(call, config, target, fresh_only)
     version, status = v, tonumber(code)
     raw = { line, "\r\n" }
     header_bytes = #line
-    while true do
-      if not arm() then return fail("timeout", "reading the response headers") end
-      local h, herr = sock:receive("*l")
+    for _ = 1, 10000 do
+      local h, herr = read_line(M.max_header_bytes)
       if not h then return fail("network", "reading the response headers", herr) end
       raw[#raw + 1] = h
       raw[#raw + 1] = "\r\n"
@@ -266,8 +305,8 @@ local function attempt_once(call, config, target, fresh_only)
   resp.status = status
   resp.headers = table.concat(raw)
 
-  local function header(name) -- first value, lower-cased name
-    local pat = "\n" .. name .. ":[ \t]*([^\r\n]*)"
+  local function header(name) -- first value of a header (lower-case name)
+    local pat = "\n" .. name:gsub("%-", "%%-") .. ":[ \t]*([^\r\n]*)"
     local v = ("\n" .. resp.headers:lower()):match(pat)
     return v and v:gsub("%s+$", "") or nil
   end
@@ -277,28 +316,28 @@ local function attempt_once(call, config, target, fresh_only)
 
   -- body -------------------------------------------------------------------
   local parts, total = {}, 0
-  local function take(n, what) -- reads exactly n bytes within the cap
-    while n > 0 do
-      local want = n < 65536 and n or 65536
-      if total + want > max_body then want = max_body - total end
-      if want <= 0 then
-        resp.body = table.concat(parts)
-        sock:close()
-        resp.error = "too_large"
-        resp.message = ("response body larger than %d bytes"):format(max_body)
-        return false
-      end
-      if not arm() then fail("timeout", what); return false end
-      local data, rerr, partial = sock:receive(want)
-      if not data then
-        if partial and partial ~= "" then parts[#parts + 1] = partial end
-        resp.body = table.concat(parts)
-        fail("network", what, rerr)
-        return false
-      end
-      parts[#parts + 1] = data
-      total = total + #data
-      n = n - #data
+  local function too_large()
+    resp.body = table.concat(parts)
+    sock:close()
+    resp.error = "too_large"
+    resp.message = ("response body larger than %d bytes"):format(max_body)
+    return resp
+  end
+  local function broken(what, rerr)
+    resp.body = table.concat(parts)
+    return fail("network", what, rerr)
+  end
+  -- Reads exactly n bytes of body; false after reporting a failure.
+  local function take(n)
+    for _ = 1, n + 1 do
+      if n <= 0 then return true end
+      local room = max_body - total
+      if room <= 0 then too_large(); return false end
+      local piece, rerr = read_some(math.min(n, room, 65536))
+      if not piece then broken("reading the response body", rerr); return false end
+      parts[#parts + 1] = piece
+      total = total + #piece
+      n = n - #piece
     end
     return true
   end
@@ -307,73 +346,47 @@ local function attempt_once(call, config, target, fresh_only)
   if status == 204 or status == 304 or status < 200 then
     -- no body
   elseif te and te:find("chunked", 1, true) then
-    local chunks = 0
-    while true do
-      chunks = chunks + 1
-      if not arm() then return fail("timeout", "reading the response body") end
-      local line, rerr = sock:receive("*l")
-      if not line then resp.body = table.concat(parts); return fail("network", "reading the response body", rerr) end
+    for _ = 1, max_body + 2 do -- every chunk holds at least one byte
+      local line, rerr = read_line(4096)
+      if not line then return broken("reading the response body", rerr) end
       local n = tonumber(line:match("^%s*(%x+)") or "", 16)
-      if not n then resp.body = table.concat(parts); return fail("network", "invalid chunk size line") end
+      if not n then return broken("reading the response body", "invalid chunk size line") end
       if n == 0 then
-        for _ = 1, 100 do -- trailers, up to the empty line
-          if not arm() then return fail("timeout", "reading the response trailers") end
-          local t, terr = sock:receive("*l")
-          if not t then resp.body = table.concat(parts); return fail("network", "reading the response trailers", terr) end
+        for _ = 1, 1000 do -- trailers, up to the empty line
+          local t, terr = read_line(M.max_header_bytes)
+          if not t then return broken("reading the response trailers", terr) end
           if t == "" then break end
         end
         break
       end
-      if total + n > max_body then
-        take(max_body - total, "reading the response body")
-        resp.body = table.concat(parts)
-        sock:close()
-        resp.error = "too_large"
-        resp.message = ("response body larger than %d bytes"):format(max_body)
-        return resp
-      end
-      if not take(n, "reading the response body") then return resp end
-      if not arm() then return fail("timeout", "reading the response body") end
-      local crlf, cerr = sock:receive("*l")
-      if crlf ~= "" then
-        resp.body = table.concat(parts)
-        return fail("network", "malformed chunked encoding", cerr)
-      end
+      if not take(n) then return resp end
+      local crlf, cerr = read_line(2)
+      if crlf ~= "" then return broken("reading the response body", cerr or "malformed chunked encoding") end
     end
   else
     local cl = header("content-length")
     if cl then
       local n = tonumber(cl)
-      if not n or n < 0 then return fail("network", "invalid Content-Length", cl) end
-      if not take(n, "reading the response body") then return resp end
+      if not n or n < 0 or n % 1 ~= 0 then return broken("reading the response body", "invalid Content-Length " .. cl) end
+      if not take(n) then return resp end
     else
-      keep = false -- delimited by close
-      for _ = 1, math.ceil(max_body / 65536) + 2 do
-        if not arm() then return fail("timeout", "reading the response body") end
-        local data, rerr, partial = sock:receive(65536)
-        local piece = data or partial
-        if piece and piece ~= "" then
-          if total + #piece > max_body then
-            parts[#parts + 1] = piece:sub(1, max_body - total)
-            resp.body = table.concat(parts)
-            sock:close()
-            resp.error = "too_large"
-            resp.message = ("response body larger than %d bytes"):format(max_body)
-            return resp
-          end
-          parts[#parts + 1] = piece
-          total = total + #piece
-        end
-        if not data then
-          if rerr ~= "closed" then
-            resp.body = table.concat(parts)
-            return fail("network", "reading the response body", rerr)
-          end
+      keep = false -- the body ends when the server closes
+      for _ = 1, max_body + 2 do
+        local piece, rerr = read_some(65536)
+        if not piece then
+          if rerr ~= "closed" then return broken("reading the response body", rerr) end
           break
         end
+        if total + #piece > max_body then
+          parts[#parts + 1] = piece:sub(1, max_body - total)
+          return too_large()
+        end
+        parts[#parts + 1] = piece
+        total = total + #piece
       end
     end
   end
+  if pos <= #buf then keep = false end -- bytes beyond the answer: do not reuse
   resp.body = table.concat(parts)
   resp.phase = "done"
 

@@ -75,12 +75,24 @@ end
 
 -- The positive response keeps exactly the API's fields; what we know about
 -- the exchange is reachable as res.http (via the metatable, so that
--- encoding `res` gives back the API's answer unchanged).
+-- encoding `res` gives back the API's answer unchanged).  Response headers
+-- are parsed on first use: most callers never look, and parsing them is a
+-- fifth of a small call's cost.
+local exchange = setmetatable({}, { __mode = "k" })
+local Success = { __index = function(res, k) if k == "http" then return exchange[res] end end }
+local Http = { __index = function(http, k)
+  if k == "headers" then
+    local h = errors.parse_headers(rawget(http, "raw_headers"))
+    rawset(http, "headers", h)
+    return h
+  end
+end }
+
 local function success(raw, decoded)
-  return setmetatable(decoded, { __index = { http = {
-    status = raw.status, headers = errors.parse_headers(raw.headers),
-    attempts = raw.attempts, elapsed = raw.elapsed,
-  } } })
+  exchange[decoded] = setmetatable({
+    status = raw.status, raw_headers = raw.headers, attempts = raw.attempts, elapsed = raw.elapsed,
+  }, Http)
+  return setmetatable(decoded, Success)
 end
 
 --- Turns the core's plain result table into `res` or `nil, err`.
