@@ -725,7 +725,8 @@ static int l_call_request(lua_State *L)
     return 3;
 }
 
-/* call:read(max) -> next chunk of the body, or nil at the end */
+/* call:read(max) -> next chunk of the body; nothing at the end; nil, message
+ * when the attachment's source failed (the request must be aborted) */
 static int l_call_read(lua_State *L)
 {
     lcall *c = check_call(L, 1);
@@ -738,10 +739,30 @@ static int l_call_read(lua_State *L)
     luaL_buffinit(L, &b);
     p = luaL_prepbuffer(&b);
     n = kombo_body_read(kombo_call_body(c->call), p, max);
-    if (n == 0)
-        return 0;
+    if (n == 0) {
+        kombo_body *body = kombo_call_body(c->call);
+        if (!body->failed)
+            return 0;
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
     luaL_addsize(&b, n);
     luaL_pushresult(&b);
+    return 1;
+}
+
+/* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
+static int l_call_rewind(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_body *body = kombo_call_body(c->call);
+    if (kombo_body_rewind(body) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -945,7 +966,7 @@ int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg call_methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},     {"request", l_call_request},
-        {"read", l_call_read},       {"body", l_call_body},     {"complete", l_call_complete},
+        {"read", l_call_read},       {"rewind", l_call_rewind},       {"body", l_call_body},     {"complete", l_call_complete},
         {"result", l_call_result},   {"close", l_call_gc},      {"__gc", l_call_gc},
         {"__close", l_call_gc},      {"__tostring", l_call_tostring}, {NULL, NULL}};
     static const luaL_Reg curl_methods[] = {{"close", l_curl_close},

@@ -215,13 +215,21 @@ local function attempt_once(call, config, target, fresh_only)
     batch[#batch + 1] = "\r\n"
   end
   batch[#batch + 1] = ("Content-Length: %.0f\r\nConnection: keep-alive\r\n\r\n"):format(length)
-  local size = 0
+  local size, body_bytes = 0, 0
   resp.phase = "sending"
   while true do
-    local chunk = call:read(65536)
-    if chunk then
+    local chunk, source_err = call:read(65536)
+    if source_err then
+      return fail("aborted", source_err) -- same words as the curl transport
+    elseif chunk then
       batch[#batch + 1] = chunk
       size = size + #chunk
+      body_bytes = body_bytes + #chunk
+    elseif body_bytes ~= length then
+      -- the body writer stopped short (an attachment source failed, or it
+      -- could not be rewound): never let a short body pass as complete
+      return fail("aborted", "request aborted",
+        ("the attachment's source ended after %.0f of %.0f body bytes"):format(body_bytes, length))
     end
     if not chunk or size >= M.send_batch then
       if not arm() then return fail("timeout", "send") end
@@ -404,7 +412,11 @@ end
 local function attempt(call, config, target)
   local resp = attempt_once(call, config, target, false)
   if resp.stale then
-    call:body() -- rewinds the body writer (and reads it once; a rare path)
+    local rewound, why = call:rewind()
+    if not rewound then
+      resp.stale = nil
+      return { error = "aborted", phase = "connect", message = why }
+    end
     resp = attempt_once(call, config, target, true)
   end
   resp.stale = nil

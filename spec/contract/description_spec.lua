@@ -1,0 +1,285 @@
+-- Reads the API description (spec/contract/attachments.openapi.json) and
+-- checks that the library's constants and rules match it.  The rules live
+-- in the C core, so they are checked by behaviour: a request is "accepted"
+-- when the client gets past validation (it is then sent to a closed port
+-- and fails with a network error, so nothing reaches a server).
+local servers = require "support.servers"
+local kombo = require "kombo"
+local cjson = servers.cjson
+
+local DESCRIPTION = "spec/contract/attachments.openapi.json"
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local api = cjson.decode(read_file(DESCRIPTION))
+
+local OPERATIONS = {
+  candidate = { path = "/ats/candidates/{candidate_id}/attachments", param = "candidate_id" },
+  application = { path = "/ats/applications/{application_id}/attachments", param = "application_id" },
+}
+
+-- Resolves a local "$ref" ("#/components/...").
+local function deref(node)
+  while type(node) == "table" and node["$ref"] do
+    local target = api
+    for part in node["$ref"]:gmatch("[^/#]+") do target = target[part] end
+    node = assert(target, "unresolved $ref " .. node["$ref"])
+  end
+  return node
+end
+
+local function operation(target)
+  return assert(api.paths[OPERATIONS[target].path], OPERATIONS[target].path).post
+end
+
+local function request_schema(target)
+  return deref(operation(target).requestBody.content["application/json"].schema)
+end
+
+local function attachment_schema(target)
+  return request_schema(target).properties.attachment
+end
+
+local function remote_fields_schema(target)
+  -- the applications operation wraps its remote_fields in allOf
+  local rf = request_schema(target).properties.remote_fields
+  local merged = {}
+  for _, part in ipairs(rf.allOf or { rf }) do
+    for k, v in pairs(part.properties) do merged[k] = v end
+  end
+  return merged
+end
+
+local function success_schema(target)
+  return deref(operation(target).responses["200"].content["application/json"].schema)
+end
+
+local function error_schema()
+  return api.components.responses.ErrorResponseATS.content["application/json"].schema
+end
+
+local function sorted(list)
+  local copy = {}
+  for i, v in ipairs(list) do copy[i] = v end
+  table.sort(copy)
+  return copy
+end
+
+-- Validation outcome of one upload through the public API: nil when the
+-- request passed validation, else the problems' paths as a set.
+local offline
+local function problems_of(target, body, integration_id)
+  offline = offline or servers.client {
+    server_url = "http://127.0.0.1:" .. servers.free_port(), retries = false, timeout = 5,
+    integration_id = servers.NONE,
+  }
+  local args = { body = body, integration_id = integration_id }
+  local res, err
+  if target == "application" then
+    args.application_id = "app-1"
+    res, err = offline:attach_to_application(args)
+  else
+    args.candidate_id = "cand-1"
+    res, err = offline:attach_to_candidate(args)
+  end
+  assert.is_nil(res)
+  if err.kind ~= "validation" then
+    assert.equals("network", err.kind) -- sent to the closed port: validation passed
+    return nil
+  end
+  local set = {}
+  for _, p in ipairs(err.problems) do set[p.path] = p.message end
+  return set
+end
+
+describe("contract: the API description and the library agree #contract", function()
+  it("servers: EU and US URLs equal kombo.SERVERS", function()
+    assert.equals(2, #api.servers)
+    assert.equals(kombo.SERVERS.eu, api.servers[1].url)
+    assert.truthy(api.servers[1].description:find("EU", 1, true))
+    assert.equals(kombo.SERVERS.us, api.servers[2].url)
+    assert.truthy(api.servers[2].description:find("US", 1, true))
+    assert.same({ "eu", "us" }, servers.keys(kombo.SERVERS))
+  end)
+
+  it("servers: the C core's KOMBO_EU_URL / KOMBO_US_URL equal them too", function()
+    local header = read_file("csrc/kombo.h")
+    assert.equals(api.servers[1].url, header:match('#define KOMBO_EU_URL "([^"]+)"'))
+    assert.equals(api.servers[2].url, header:match('#define KOMBO_US_URL "([^"]+)"'))
+  end)
+
+  it("security: HTTP bearer auth (the client sends Authorization: Bearer <key>)", function()
+    assert.same({ { ApiKey = {} } }, api.security)
+    assert.equals("http", api.components.securitySchemes.ApiKey.type)
+    assert.equals("bearer", api.components.securitySchemes.ApiKey.scheme)
+  end)
+
+  for _, target in ipairs { "candidate", "application" } do
+    describe(target .. " operation", function()
+      it("has the path the client renders and a required X-Integration-Id header", function()
+        local op = operation(target)
+        local header, path_param
+        for _, p in ipairs(op.parameters) do
+          if p["in"] == "header" then header = p end
+          if p["in"] == "path" then path_param = p end
+        end
+        assert.equals("X-Integration-Id", header.name)
+        assert.is_true(header.required)
+        assert.equals(OPERATIONS[target].param, path_param.name)
+        assert.is_true(path_param.required)
+        assert.equals("string", deref(path_param.schema).type)
+        -- no integration id anywhere -> our validator names the field
+        local set = servers.with_env({}, function()
+          return problems_of(target, { attachment = servers.attachment() }, nil)
+        end)
+        assert.is_string(set and set.integration_id)
+      end)
+
+      it("type enum is CV, COVER_LETTER, OTHER, and the client accepts exactly those", function()
+        local enum = attachment_schema(target).properties.type.enum
+        assert.same({ "CV", "COVER_LETTER", "OTHER" }, enum)
+        for _, t in ipairs(enum) do
+          assert.is_nil(problems_of(target, { attachment = servers.attachment { type = t } }, "i"),
+            "the client refused type " .. t)
+        end
+        for _, t in ipairs { "cv", "Cv", "RESUME", "COVER LETTER", "", "OTHER " } do
+          local set = problems_of(target, { attachment = servers.attachment { type = t } }, "i")
+          assert.is_string(set and set["body.attachment.type"], "the client accepted type " .. ("%q"):format(t))
+        end
+        -- the message lists the enum in the description's order
+        local set = problems_of(target, { attachment = servers.attachment { type = "BAD" } }, "i")
+        assert.truthy(set["body.attachment.type"]:find(table.concat(enum, ", "), 1, true),
+          set["body.attachment.type"])
+      end)
+
+      it("required attachment fields are name and type", function()
+        assert.same({ "name", "type" }, sorted(attachment_schema(target).required))
+        assert.same({ "attachment" }, request_schema(target).required)
+        for _, field in ipairs { "name", "type" } do
+          local set = problems_of(target, { attachment = servers.attachment { [field] = servers.NONE } }, "i")
+          assert.is_string(set and set["body.attachment." .. field], field .. " was not required")
+        end
+        local set = problems_of(target, {}, "i")
+        assert.is_string(set and set["body.attachment"])
+      end)
+
+      it("attachment properties are exactly the fields the client sends", function()
+        assert.same({ "content_type", "data", "data_url", "name", "type" },
+          servers.keys(attachment_schema(target).properties))
+        assert.equals("uri", attachment_schema(target).properties.data_url.format)
+      end)
+
+      it("content_type pattern is ^[\\w.-]+\\/[\\w.-]+$ and the client applies it", function()
+        local pattern = attachment_schema(target).properties.content_type.pattern
+        assert.equals("^[\\w.-]+\\/[\\w.-]+$", pattern)
+        -- the same rule as a Lua pattern (\w = [A-Za-z0-9_], ASCII)
+        local lua_pattern = "^[%w_.%-]+/[%w_.%-]+$"
+        local samples = {
+          "application/pdf", "text/plain", "image/svg.xml", "application/vnd.ms-excel",
+          "application/x_custom", "a/b", "A1/B2",
+          "text/plain; charset=utf-8", "pdf", "/pdf", "application/", "text//plain", "text/plain/x",
+          "text /plain", "application/pdf ", "image/svg+xml", "t\195\169xt/plain", "a/b\n",
+        }
+        for _, ct in ipairs(samples) do
+          local want_ok = ct:find(lua_pattern) ~= nil and not ct:find("\n")
+          local set = problems_of(target, { attachment = servers.attachment { content_type = ct } }, "i")
+          local got_ok = set == nil or set["body.attachment.content_type"] == nil
+          assert.equals(want_ok, got_ok, ("content_type %q: description says %s, client says %s")
+            :format(ct, tostring(want_ok), tostring(got_ok)))
+        end
+      end)
+
+      it("remote_fields: greenhouse and workable (and oracle for applications) as described", function()
+        local rf = remote_fields_schema(target)
+        local gh = rf.greenhouse.properties.post_headers.properties["On-Behalf-Of"]
+        assert.same({ "string", "null" }, gh.type)
+        assert.equals("string", rf.workable.properties.on_behalf_of_user_remote_id.type)
+        if target == "application" then
+          local oracle = rf.oracle.properties
+          local enum = oracle.override_document_category.enum
+          assert.same({ "IRC_CANDIDATE_RESUME", "IRC_CANDIDATE_COVERLETTER", "MISC", "IRC_INTERNAL" }, enum)
+          assert.equals("boolean", oracle.multi_post_to_all_current_applications.type)
+          for _, cat in ipairs(enum) do
+            assert.is_nil(problems_of(target, { attachment = servers.attachment(),
+              remote_fields = { oracle = { override_document_category = cat } } }, "i"), cat)
+          end
+          local set = problems_of(target, { attachment = servers.attachment(),
+            remote_fields = { oracle = { override_document_category = "RESUME" } } }, "i")
+          local msg = set and set["body.remote_fields.oracle.override_document_category"]
+          assert.is_string(msg)
+          assert.truthy(msg:find(table.concat(enum, ", "), 1, true), msg)
+        else
+          assert.is_nil(rf.oracle)
+        end
+        -- On-Behalf-Of may be null (kombo.null)
+        assert.is_nil(problems_of(target, { attachment = servers.attachment(),
+          remote_fields = { greenhouse = { post_headers = { ["On-Behalf-Of"] = kombo.null } } } }, "i"))
+      end)
+
+      it("positive response: status, data and warnings are required", function()
+        local schema = success_schema(target)
+        assert.same({ "data", "status", "warnings" }, sorted(schema.required))
+        assert.equals("success", schema.properties.status.const)
+        assert.equals("object", schema.properties.data.type)
+        assert.equals("array", schema.properties.warnings.type)
+        assert.same({ "message" }, schema.properties.warnings.items.required)
+        assert.same(operation(target).responses.default,
+          { ["$ref"] = "#/components/responses/ErrorResponseATS" })
+      end)
+    end)
+  end
+
+  it("positive response: the client refuses a 200 without data or warnings (stand-in)", function()
+    local client = servers.client()
+    for _, scenario in ipairs { "ok-missing-data", "ok-missing-warnings" } do
+      local res, err = client:attach_to_candidate {
+        candidate_id = "scenario-" .. scenario, body = { attachment = servers.attachment() },
+      }
+      assert.is_nil(res, scenario)
+      assert.equals("decode", err.kind)
+    end
+  end)
+
+  it("error response: the list of error codes", function()
+    local err = error_schema()
+    assert.same({ "error", "status" }, sorted(err.required))
+    assert.same({ "error" }, err.properties.status.enum)
+    local e = err.properties.error
+    assert.same({ "code", "log_url", "message", "title" }, sorted(e.required))
+    assert.same({ "string", "null" }, e.properties.code.type)
+    assert.same({ "string", "null" }, e.properties.title.type)
+    assert.same({ "string", "null" }, e.properties.log_url.type)
+    assert.equals("string", e.properties.message.type)
+    -- Kombo's documented codes (pinned: a change in the description must be
+    -- looked at, since callers branch on err.code)
+    assert.same({
+      "PLATFORM.RATE_LIMIT_EXCEEDED", "PLATFORM.INTEGRATION_NOT_FOUND", "PLATFORM.INPUT_INVALID",
+      "PLATFORM.UNKNOWN_ERROR", "PLATFORM.IP_NOT_WHITELISTED", "PLATFORM.AUTHENTICATION_INVALID",
+      "INTEGRATION.PERMISSION_MISSING", "INTEGRATION.AUTHENTICATION_INVALID", "INTEGRATION.QA_FAILED",
+      "INTEGRATION.SETUP_SYNC_PENDING", "INTEGRATION.SETUP_INCOMPLETE", "INTEGRATION.INACTIVE",
+      "INTEGRATION.MODEL_NOT_AVAILABLE", "INTEGRATION.MODEL_DISABLED", "INTEGRATION.ACTION_NOT_AVAILABLE",
+      "INTEGRATION.ACTION_DISABLED", "REMOTE.SERVICE_UNAVAILABLE", "REMOTE.RATE_LIMIT_EXCEEDED",
+      "REMOTE.INPUT_INVALID", "REMOTE.UNKNOWN_HTTP_ERROR", "ATS.JOB_CLOSED", "ATS.APPLICATION_ALREADY_EXISTS",
+    }, e.properties.code.enum)
+  end)
+
+  it("error response: every code the stand-in (and so the integration specs) uses is documented", function()
+    local documented = {}
+    for _, c in ipairs(error_schema().properties.error.properties.code.enum) do documented[c] = true end
+    local standin = read_file("spec/standin/standin.lua")
+    local n = 0
+    for code in standin:gmatch('"((%u+)%.[%u_]+)"') do
+      if code:find("^PLATFORM%.") or code:find("^INTEGRATION%.") or code:find("^REMOTE%.")
+        or code:find("^ATS%.") then
+        n = n + 1
+        assert.is_true(documented[code] == true, code .. " is not in the description")
+      end
+    end
+    assert.truthy(n >= 9)
+  end)
+end)

@@ -1,0 +1,162 @@
+-- The kombo-lua test app (spec/nginx/app.conf.in): uploads through kombo
+-- to the local Kombo stand-in and answers JSON describing res / err.
+local cjson = require "cjson.safe"
+local kombo = require "kombo"
+local describe = require "describe"
+
+local app = {}
+local dict = ngx.shared.app
+
+local function reply(status, t)
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  local body = cjson.encode(t)
+  ngx.header["Content-Length"] = #body
+  ngx.print(body)
+  return ngx.exit(status)
+end
+
+local function read_json()
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if not body then
+    local file = ngx.req.get_body_file()
+    if file then
+      local f = assert(io.open(file, "rb"))
+      body = f:read("*a")
+      f:close()
+    end
+  end
+  return cjson.decode(body or "{}") or {}
+end
+
+-- A client from the spec's options (defaults: stand-in, cosocket).
+local function client(opts)
+  local o = { api_key = "test-key", server_url = app.STANDIN, transport = "cosocket",
+              integration_id = "app" }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.retries == cjson.null then o.retries = nil end
+  return kombo.new(o)
+end
+
+local function upload_args(candidate, integration, name)
+  return {
+    candidate_id = candidate or "cand-1", integration_id = integration,
+    body = { attachment = { name = name or "cv.txt", content_type = "text/plain", type = "CV",
+                            data = kombo.base64("Frank Doe, software engineer.\n") } },
+  }
+end
+
+function app.ping()
+  return reply(200, { pong = true, in_flight = dict:get("in_flight") or 0 })
+end
+
+-- POST /upload {opts=, candidate=, integration=, n=} -> {results = {...}}
+function app.upload()
+  local q = read_json()
+  local c = client(q.opts)
+  local results = {}
+  for i = 1, math.min(q.n or 1, 100) do
+    local t0 = ngx.now()
+    local ok, res, err = pcall(c.attach_to_candidate, c, upload_args(q.candidate, q.integration))
+    ngx.update_time()
+    results[i] = ok and describe(res, err) or { ok = false, raised = tostring(res) }
+    results[i].wall = ngx.now() - t0
+  end
+  return reply(200, { results = results })
+end
+
+-- POST /concurrent {n=, integration=, candidate_prefix=} -> n uploads at once (ngx.thread.spawn)
+function app.concurrent()
+  local q = read_json()
+  local c = client(q.opts)
+  local threads = {}
+  for i = 1, math.min(q.n or 50, 200) do
+    threads[i] = ngx.thread.spawn(function()
+      return describe(c:attach_to_candidate(upload_args((q.candidate_prefix or "conc-") .. i, q.integration)))
+    end)
+  end
+  local results = {}
+  for i, th in ipairs(threads) do
+    local ok, r = ngx.thread.wait(th)
+    results[i] = ok and r or { ok = false, raised = tostring(r) }
+  end
+  return reply(200, { results = results })
+end
+
+-- POST /fire {n=, candidate=, integration=, opts=, wait=true|false}: starts n
+-- uploads in ngx.timer.at callbacks and answers at once (wait: once all are
+-- in flight).  GET /fired reports them.
+function app.fire()
+  local q = read_json()
+  dict:set("in_flight", 0)
+  dict:set("fired_done", 0)
+  dict:set("fired_results", "[]")
+  local n = math.min(q.n or 1, 100)
+  for i = 1, n do
+    local ok, err = ngx.timer.at(0, function(premature)
+      if premature then return end
+      dict:incr("in_flight", 1, 0)
+      local t0 = ngx.now()
+      local c = client(q.opts)
+      local pok, res, err2 = pcall(c.attach_to_candidate, c, upload_args(q.candidate, q.integration))
+      ngx.update_time()
+      local r = pok and describe(res, err2) or { ok = false, raised = tostring(res) }
+      r.wall = ngx.now() - t0
+      dict:incr("in_flight", -1, 0)
+      local list = cjson.decode(dict:get("fired_results")) or {}
+      list[#list + 1] = r
+      dict:set("fired_results", cjson.encode(list))
+      dict:incr("fired_done", 1, 0)
+    end)
+    if not ok then return reply(500, { error = err }) end
+  end
+  if q.wait then
+    for _ = 1, 200 do -- up to 2 s
+      if (dict:get("in_flight") or 0) >= n then break end
+      ngx.sleep(0.01)
+    end
+  end
+  return reply(200, { started = n, in_flight = dict:get("in_flight") or 0 })
+end
+
+function app.fired()
+  return reply(200, { done = dict:get("fired_done") or 0, in_flight = dict:get("in_flight") or 0,
+                      results = cjson.decode(dict:get("fired_results") or "[]") })
+end
+
+-- An upload attempted in `phase`; the error (raised) is stored for
+-- /phase/result and returned.
+function app.try_in_phase(phase)
+  local t0 = ngx.now()
+  local ok, err = pcall(function()
+    local c = kombo.new{ api_key = "test-key", server_url = app.STANDIN, integration_id = "phase-check" }
+    return c:attach_to_candidate(upload_args("phase-" .. phase))
+  end)
+  local msg = ok and "no error raised" or tostring(err)
+  ngx.shared.app:set("phase:" .. phase, msg)
+  ngx.shared.app:set("phase_ms:" .. phase, (ngx.now() - t0) * 1000)
+  return msg
+end
+
+function app.phase_result()
+  local name = ngx.var.arg_name
+  return reply(200, { message = dict:get("phase:" .. name), ms = dict:get("phase_ms:" .. name) })
+end
+
+-- A Kombo look-alike answering with Transfer-Encoding: chunked (several chunks).
+function app.chunked_kombo()
+  ngx.req.read_body()
+  ngx.status = 200
+  ngx.header["Content-Type"] = "application/json"
+  local parts = { '{"status":"success",', '"data":{"id":"att_chunked","name":"cv.txt",',
+                  '"candidate_id":"', ngx.var.uri:match("/candidates/([^/]+)/") or "?", '"},',
+                  '"warnings":[]}' }
+  for _, p in ipairs(parts) do
+    ngx.print(p)
+    ngx.flush(true)
+  end
+  return ngx.exit(200)
+end
+
+return app
