@@ -33,6 +33,7 @@ build = {
       ["kombo.errors"] = "lua/kombo/errors.lua",
       ["kombo.model"] = "lua/kombo/model.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
+      ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.core"] = {
          sources = {
             "csrc/encode.c", "csrc/request.c", "csrc/content_type.c", "csrc/classify.c",

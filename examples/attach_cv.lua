@@ -13,14 +13,6 @@ if not candidate_id then
   os.exit(2)
 end
 
-local file, open_err = io.open(path, "rb")
-if not file then
-  io.stderr:write("cannot read ", path, ": ", open_err, "\n")
-  os.exit(1)
-end
-local bytes = file:read("*a")
-file:close()
-
 -- api_key, integration_id and server_url come from KOMBO_API_KEY,
 -- KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL; the rest is tuned for a job.
 local client = kombo.new{
@@ -29,13 +21,24 @@ local client = kombo.new{
   retries = { max_attempts = 4, initial_interval = 0.5, max_interval = 10, max_elapsed = 60 },
 }
 
+-- A terminal progress bar; kombo calls it at most ~100 times per upload.
+local function progress(sent, total)
+  local width = 30
+  local done = total > 0 and math.floor(sent / total * width) or width
+  io.stderr:write(("\r[%s%s] %3d%%  %d/%d bytes"):format(("#"):rep(done), ("."):rep(width - done),
+    total > 0 and math.floor(sent * 100 / total) or 100, sent, total))
+  if sent == total then io.stderr:write("\n") end
+end
+
 local res, err = client:attach_to_candidate{
   candidate_id = candidate_id,
+  on_progress = progress,
   body = {
     attachment = {
-      name = path:match("[^/]+$"),
-      content_type = "application/pdf",
-      data = kombo.base64(bytes),
+      -- Streamed from disk and base64-encoded by the C core as it is sent;
+      -- name defaults to the file's base name, content_type is inferred
+      -- from its first bytes (here: application/pdf).
+      file = path,
       type = "CV",
     },
     -- Greenhouse wants to know on whose behalf; other ATSs ignore this.
@@ -45,8 +48,8 @@ local res, err = client:attach_to_candidate{
 client:close()
 
 if res then
-  print(("uploaded %s (%d bytes) to candidate %s: HTTP %d, %d attempt(s), %.0f ms")
-    :format(path, #bytes, candidate_id, res.http.status, res.http.attempts, res.http.elapsed * 1000))
+  print(("uploaded %s to candidate %s: HTTP %d, %d attempt(s), %.0f ms")
+    :format(path, candidate_id, res.http.status, res.http.attempts, res.http.elapsed * 1000))
   print("attachment id: " .. tostring(res.data.id))
   for _, w in ipairs(res.warnings) do print("warning: " .. w.message) end
   os.exit(0)

@@ -37,6 +37,7 @@
 -- before a single byte arrived) and the attempt is made again on a fresh
 -- connection, as libcurl does.
 local core = require "kombo.core"
+local trace = require "kombo.trace"
 
 local M = {
   keepalive_timeout = 60000, -- ms a pooled connection may stay idle
@@ -437,23 +438,17 @@ function M.perform(call, config)
     ngx.log(ngx.WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
-    local step, delay = call:next((core.now()))
-    if step == "done" then break end
-    if step == "sleep" then
-      if delay and delay > 0 then ngx.sleep(delay) end
+  local function one_attempt()
+    local resp
+    if target then
+      resp = attempt(call, config, target)
     else
-      local resp
-      if target then
-        resp = attempt(call, config, target)
-      else
-        resp = { error = "network", phase = "connect", message = uerr }
-      end
-      local mono, wall = core.now()
-      call:complete(resp, mono, wall)
+      resp = { error = "network", phase = "connect", message = uerr }
     end
+    local mono, wall = core.now()
+    call:complete(resp, mono, wall)
   end
-  return call:result()
+  return trace.drive(call, config.debug, one_attempt, ngx.sleep, core.now)
 end
 
 return M

@@ -15,6 +15,7 @@ local core = require "kombo.core"
 local cjson = require "cjson.safe"
 local errors = require "kombo.errors"
 local model = require "kombo.model"
+local trace = require "kombo.trace"
 local cosocket = require "kombo.cosocket" -- OpenResty transport (issue 3)
 
 local kombo = {
@@ -42,6 +43,7 @@ local OPTIONS = {
   api_key = "string", integration_id = "string", server = "string", server_url = "string",
   timeout = "number", connect_timeout = "number", retries = "table|boolean",
   ca_file = "string", max_response_bytes = "number", user_agent = "string",
+  debug = "function", -- debug = function(line) end: one line per step, key redacted
   transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
 }
 
@@ -109,6 +111,7 @@ local function resolve(opts, fname)
     ca_file = opts.ca_file,
     max_response_bytes = opts.max_response_bytes,
     user_agent = opts.user_agent or USER_AGENT,
+    debug = opts.debug,
   }
 end
 
@@ -173,7 +176,13 @@ local function send(self, p, call)
     return errors.from_result(raw, p.config.api_key)
   end
   if not p.curl then p.curl = core.curl() end
-  local raw = call:perform(p.curl)
+  local raw
+  if p.config.debug then -- a Lua loop, so that every step can be logged
+    local curl = p.curl
+    raw = trace.drive(call, p.config.debug, function(c) c:attempt(curl) end, core.sleep, core.now)
+  else
+    raw = call:perform(p.curl) -- the whole loop in C
+  end
   call:close()
   return errors.from_result(raw, p.config.api_key)
 end
