@@ -207,16 +207,18 @@ static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
         r->phase = KOMBO_PHASE_DONE;
         return;
     }
-    if (before_sending(rc)) {
-        r->phase = KOMBO_PHASE_CONNECT;
-    } else if (r->phase < KOMBO_PHASE_RECEIVING) {
-        /* What left this process decides whether the server may have acted. */
+    if (r->phase < KOMBO_PHASE_RECEIVING) {
+        /* What left this process decides whether the server may have acted;
+         * an error code alone does not (a reply curl cannot parse comes back
+         * as CURLE_UNSUPPORTED_PROTOCOL after the whole request was sent). */
         curl_off_t uploaded = 0;
         long request_bytes = 0;
         curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &uploaded);
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
         if (request_bytes > 0 || uploaded > 0)
             r->phase = (size_t)uploaded >= body->length ? KOMBO_PHASE_WAITING : KOMBO_PHASE_SENDING;
+        else if (before_sending(rc))
+            r->phase = KOMBO_PHASE_CONNECT;
     }
     if (kombo_call_body(c)->failed) {
         fail_attempt(r, KOMBO_TE_ABORTED, kombo_call_body(c)->error);

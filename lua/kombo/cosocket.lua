@@ -448,7 +448,7 @@ function M.perform(call, config)
     local mono, wall = core.now()
     call:complete(resp, mono, wall)
   end
-  return trace.drive(call, config.debug, one_attempt, ngx.sleep, core.now)
+  return trace.drive(call, config.debug, one_attempt, ngx.sleep, core.now, config.api_key)
 end
 
 return M

@@ -10,6 +10,7 @@
 local cjson = require "cjson.safe"
 
 local errors = {}
+local redact -- errors.redact, below
 
 local Error = {}
 Error.__index = Error
@@ -29,7 +30,7 @@ end
 -- Replaces every occurrence of the secret, should a server ever echo it
 -- back.  (Keys shorter than 8 bytes are test keys; redacting them would
 -- shred ordinary words.)
-local function redact(s, secret)
+function errors.redact(s, secret)
   if type(s) ~= "string" or type(secret) ~= "string" or #secret < 8 then return s end
   local out, from = {}, 1
   while true do
@@ -43,6 +44,7 @@ local function redact(s, secret)
   out[#out + 1] = s:sub(from)
   return table.concat(out)
 end
+redact = errors.redact
 
 -- "Name: value" lines into { ["lower-case-name"] = "value" }; repeated
 -- headers are joined with ", " as RFC 9110 allows.
@@ -104,7 +106,8 @@ function errors.from_result(raw, secret)
   end
   local err = {
     kind = raw.kind, outcome = raw.outcome, message = redact(raw.message, secret),
-    status = raw.status, code = raw.code, title = raw.title, log_url = raw.log_url,
+    status = raw.status, code = redact(raw.code, secret), title = redact(raw.title, secret),
+    log_url = redact(raw.log_url, secret),
     retry_after = raw.retry_after, attempts = raw.attempts, elapsed = raw.elapsed,
     body = redact(raw.body, secret),
     headers = raw.headers and errors.parse_headers(redact(raw.headers, secret)) or nil,

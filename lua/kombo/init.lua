@@ -179,7 +179,8 @@ local function send(self, p, call)
   local raw
   if p.config.debug then -- a Lua loop, so that every step can be logged
     local curl = p.curl
-    raw = trace.drive(call, p.config.debug, function(c) c:attempt(curl) end, core.sleep, core.now)
+    raw = trace.drive(call, p.config.debug, function(c) c:attempt(curl) end, core.sleep, core.now,
+      p.config.api_key)
   else
     raw = call:perform(p.curl) -- the whole loop in C
   end

@@ -3,6 +3,8 @@
 -- One line per event of a call: the request (Authorization redacted, the
 -- body only as its length), each answer, each wait before a retry.  The
 -- API key never reaches the hook.
+local redact = require("kombo.errors").redact
+
 local trace = {}
 
 local function emit(hook, line)
@@ -20,13 +22,14 @@ function trace.request(hook, call, attempt)
   emit(hook, ("kombo: > Content-Length: %d (body not shown)"):format(length))
 end
 
-function trace.response(hook, call)
+function trace.response(hook, call, secret)
   local r = call:result()
   if r.kind == "ok" then
     emit(hook, ("kombo: < HTTP %d, success after %.3f s"):format(r.status, r.elapsed))
   else
+    -- The message can quote the server, and a server may echo the key.
     emit(hook, ("kombo: < %s%s: %s (outcome %s)"):format(r.kind,
-      r.status and (" HTTP " .. r.status) or "", r.message, r.outcome))
+      r.status and (" HTTP " .. r.status) or "", redact(r.message, secret), r.outcome))
   end
 end
 
@@ -35,8 +38,9 @@ function trace.sleep(hook, delay)
 end
 
 --- Drives a call with a Lua loop, tracing each step.  `attempt(call)` makes
--- one attempt and reports it to the call; `sleep(seconds)` waits.
-function trace.drive(call, hook, attempt, sleep, now)
+-- one attempt and reports it to the call; `sleep(seconds)` waits; `secret`
+-- is redacted from anything the hook sees.
+function trace.drive(call, hook, attempt, sleep, now, secret)
   local n = 0
   for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
     local step, delay = call:next((now()))
@@ -48,7 +52,7 @@ function trace.drive(call, hook, attempt, sleep, now)
       n = n + 1
       if hook then trace.request(hook, call, n) end
       attempt(call)
-      if hook then trace.response(hook, call) end
+      if hook then trace.response(hook, call, secret) end
     end
   end
   return call:result()

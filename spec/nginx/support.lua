@@ -206,14 +206,16 @@ function S.make_certs(dir)
     ("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=kombo-lua test CA' " ..
       "-keyout '%s/ca.key' -out '%s/ca.pem'"):format(c, c),
     ("openssl req -newkey rsa:2048 -nodes -subj '/CN=127.0.0.1' -keyout '%s/server.key' -out '%s/server.csr'"):format(c, c),
-    ("printf 'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost\\n' > '%s/ext.cnf'"):format(c),
     ("openssl x509 -req -in '%s/server.csr' -CA '%s/ca.pem' -CAkey '%s/ca.key' -CAcreateserial -days 2 " ..
       "-extfile '%s/ext.cnf' -out '%s/server.pem'"):format(c, c, c, c, c),
     ("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=127.0.0.1' " ..
       "-addext 'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1' -keyout '%s/untrusted.key' -out '%s/untrusted.pem'"):format(c, c),
   }
-  for _, cmd in ipairs(cmds) do
+  for i, cmd in ipairs(cmds) do
     assert(sh(cmd .. " >/dev/null 2>&1"), "failed: " .. cmd)
+    if i == 1 then -- the SAN extension file, written directly (a redirect in cmds would be overridden)
+      write_file(c .. "/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost\n")
+    end
   end
   return c
 end

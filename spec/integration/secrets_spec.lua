@@ -1,0 +1,179 @@
+-- Secrets (issue 5), curl transport: with a realistic 40+ character API key,
+-- every error path the suite can produce is run with the `debug` hook on;
+-- the key must appear in no err.message, tostring(err), tostring(client),
+-- no field of err (headers, body, code, title, log_url, problems, ...) and
+-- no debug line, while the debug lines do show the request with
+-- "Authorization: Bearer <redacted>".  Servers that echo the key back
+-- (spec/support/badserver.lua echo-auth modes) are included.
+-- The shared stand-in accepts only "test-key", so a private stand-in that
+-- accepts KEY (STANDIN_API_KEY) serves the paths past authentication; the
+-- shared one gives the real 401 for a wrong key.
+local servers = require "support.servers"
+local badserver = require "support.badserver"
+local kombo = require "kombo"
+
+local KEY = "kombo_sk_live_Zq8vN3rT6yW1pL4xC7bM0kH5jG2fD9sA" -- 46 characters, not the stand-in's key
+assert(#KEY >= 40)
+
+local srv, own_dir, own_url
+
+local function sh(cmd)
+  local ok, how, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
+  return ok == true and how == "exit" and code == 0
+end
+
+local function leaks(text)
+  text = tostring(text)
+  if text:find(KEY, 1, true) then return "the whole key" end
+  -- any 16-character window of the key
+  for i = 1, #KEY - 15 do
+    if text:find(KEY:sub(i, i + 15), 1, true) then return "part of the key (" .. KEY:sub(i, i + 15) .. ")" end
+  end
+  return nil
+end
+
+local function assert_clean(label, text)
+  local what = leaks(text)
+  assert.is_nil(what, ("%s leaked into %s: %s"):format(tostring(what), label, tostring(text)))
+end
+
+-- Every place the key shows up, as a list of "what leaked into where".
+local function find_leaks(err, client, lines)
+  local found = {}
+  local function check(label, text)
+    local what = text ~= nil and leaks(text)
+    if what then found[#found + 1] = ("%s in %s: %s"):format(what, label, tostring(text)) end
+  end
+  check("err.message", err.message)
+  check("tostring(err)", tostring(err))
+  check("tostring(client)", tostring(client))
+  for k, v in pairs(err.headers or {}) do check("err.headers." .. k, v) end
+  for _, field in ipairs { "body", "code", "title", "log_url", "kind", "outcome" } do
+    check("err." .. field, err[field])
+  end
+  for i, pr in ipairs(err.problems or {}) do check("err.problems[" .. i .. "]", pr.path .. " " .. pr.message) end
+  check("err (any other field)", servers.dump(err))
+  for i, line in ipairs(lines) do check("debug line " .. i, line) end
+  return found
+end
+
+-- Runs one error path; returns err, the debug lines, the client.
+local function run(over, candidate_id, attachment)
+  local lines = {}
+  local opts = servers.merge({ api_key = KEY, server_url = own_url, debug = function(line) lines[#lines + 1] = line end,
+                               retries = false }, over)
+  local client, integ = servers.client(opts)
+  local res, err = client:attach_to_candidate {
+    candidate_id = candidate_id or "cand-secret", body = { attachment = attachment or servers.attachment() },
+  }
+  assert.is_nil(res, "expected an error")
+  assert.is_true(kombo.is_error(err), tostring(err))
+  return err, lines, client, integ
+end
+
+local PATHS = {
+  { "validation (a bad attachment)", "validation", function()
+      return run({}, nil, servers.attachment { type = "RESUME", data = "%%%" })
+    end, false },
+  { "validation (a CR/LF in the key itself)", "validation", function()
+      return run({ api_key = KEY .. "\r\nX-Evil: 1" })
+    end, false },
+  { "network: connection refused", "network", function()
+      return run({ server_url = "http://127.0.0.1:" .. servers.free_port(),
+                   retries = servers.fast_retries { max_attempts = 2 } })
+    end, true },
+  { "timeout", "timeout", function()
+      return run({ timeout = servers.UNDER_VALGRIND and 2 or 0.3 }, "scenario-slow-" .. (servers.UNDER_VALGRIND and 4 or 1))
+    end, true },
+  { "api 401 from the stand-in (wrong key)", "api", function()
+      local err, lines, client, integ = run({ server_url = servers.standin_url() })
+      local recs = servers.requests(integ)
+      assert.equals(1, #recs)
+      assert.equals("Bearer " .. KEY, recs[1].headers.authorization) -- it was sent
+      assert.equals(401, err.status)
+      return err, lines, client
+    end, true },
+  { "http 502 (HTML)", "http", function() return run({}, "scenario-502") end, true },
+  { "decode (not JSON)", "decode", function() return run({}, "scenario-not-json") end, true },
+  { "redirect", "http", function() return run({}, "scenario-redirect") end, true },
+  { "too large", "http", function() return run({ max_response_bytes = 1024 }, "scenario-huge") end, true },
+  { "aborted source", "aborted", function()
+      return run({}, nil, { name = "x.bin", type = "CV", size = 4,
+                           source = function() error("source failed: " .. "no such object", 0) end })
+    end, true },
+  { "network: reset before the status line", "network", function()
+      return run({ server_url = badserver.url(srv, "reset-before-status") })
+    end, true },
+  { "a server echoing the key in a 502 body and a header", "http", function()
+      return run({ server_url = badserver.url(srv, "echo-auth") })
+    end, true },
+  { "a server echoing the key in Kombo's error JSON (message, log_url) and a header", "api", function()
+      return run({ server_url = badserver.url(srv, "echo-auth-json") })
+    end, true },
+}
+
+describe("secrets: the API key never shows up #integration #secrets", function()
+  setup(function()
+    srv = badserver.start(servers.UNDER_VALGRIND and 900 or 120)
+    own_dir = ("%s/.tmp/standin-secrets-%d"):format(assert(io.popen("pwd")):read("*l"), math.random(1, 1e9))
+    local p = assert(io.popen(("STANDIN_API_KEY='%s' scripts/standin start '%s' 2>/dev/null"):format(KEY, own_dir)))
+    own_url = p:read("*l")
+    p:close()
+    assert(own_url and own_url:find("^http://"), "could not start a private stand-in in " .. own_dir)
+  end)
+
+  teardown(function()
+    badserver.stop(srv)
+    if own_dir then
+      sh(("scripts/standin stop '%s' >/dev/null 2>&1"):format(own_dir))
+      sh(("rm -rf '%s'"):format(own_dir))
+    end
+  end)
+
+  for _, p in ipairs(PATHS) do
+    local name, kind, fn, traced = p[1], p[2], p[3], p[4]
+    it(name .. ": not in err, tostring(err), tostring(client) or the debug lines", function()
+      local err, lines, client = fn()
+      assert.equals(kind, err.kind, tostring(err))
+      local found = find_leaks(err, client, lines)
+      assert.equals("", table.concat(found, "\n"))
+      if traced then
+        local joined = table.concat(lines, "\n")
+        assert.truthy(joined:find("Authorization: Bearer <redacted>", 1, true), joined)
+        assert.truthy(joined:find("kombo: > POST ", 1, true), joined)
+        assert.truthy(joined:find("kombo: < ", 1, true), joined)
+      else
+        assert.equals(0, #lines, table.concat(lines, "\n")) -- nothing was attempted
+      end
+      client:close()
+      assert_clean("tostring(closed client)", tostring(client))
+    end)
+  end
+
+  it("the echoed key is replaced by <redacted> (so the redaction is real, not absence)", function()
+    local err = run({ server_url = badserver.url(srv, "echo-auth") })
+    assert.truthy(err.body:find("Bearer <redacted>", 1, true), err.body)
+    assert.equals("Bearer <redacted>", err.headers["x-echo"])
+  end)
+
+  it("a debug hook that raises does not break the upload or leak the key", function()
+    local client = servers.client { api_key = KEY, retries = false, debug = function() error("hook " .. KEY) end }
+    local res, err = client:attach_to_candidate { candidate_id = "cand-x", body = { attachment = servers.attachment() } }
+    assert.is_nil(res)
+    assert.equals("api", err.kind)
+    assert_clean("tostring(err)", tostring(err))
+  end)
+
+  it("the debug hook shows a successful request with the key redacted", function()
+    local lines = {}
+    local client = servers.client { debug = function(l) lines[#lines + 1] = l end, retries = false }
+    local res, err = client:attach_to_candidate { candidate_id = "cand-x", body = { attachment = servers.attachment() } }
+    assert.is_nil(err, err and tostring(err))
+    assert.equals("success", res.status)
+    local joined = table.concat(lines, "\n")
+    assert.truthy(joined:find("Authorization: Bearer <redacted>", 1, true), joined)
+    assert.is_nil(joined:find("Bearer " .. servers.API_KEY, 1, true), joined)
+    assert.truthy(joined:find("success", 1, true), joined)
+  end)
+end)

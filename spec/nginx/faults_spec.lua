@@ -1,0 +1,235 @@
+-- Fault injection and secrets for the cosocket transport (issue 5): the test
+-- app (app.conf.in, rendered as in support.start_app) gets one more
+-- location, /faults, whose handler is written into the runtime dir; it
+-- uploads through kombo-lua (transport "cosocket") to the misbehaving
+-- server (spec/support/badserver.lua) or to the stand-in, optionally with a
+-- multi-MB bytes= attachment and the `debug` hook, and answers JSON.
+local S = require "nginx.support"
+local badserver = require "support.badserver"
+local cjson = require "cjson"
+
+local MiB = 1024 * 1024
+local KEY = "kombo_sk_live_Zq8vN3rT6yW1pL4xC7bM0kH5jG2fD9sA"
+
+local HANDLER = [=[
+local cjson = require "cjson.safe"
+local kombo = require "kombo"
+local describe = require "describe"
+local M = {}
+function M.run()
+  ngx.req.read_body()
+  local q = cjson.decode(ngx.req.get_body_data() or "{}") or {}
+  local lines = {}
+  local o = { api_key = q.api_key or "test-key", server_url = q.server_url, transport = "cosocket",
+              integration_id = q.integration or "faults", timeout = q.timeout or 10, retries = false }
+  if type(q.retries) == "table" then o.retries = q.retries end
+  if q.debug then o.debug = function(line) lines[#lines + 1] = line end end
+  local c = kombo.new(o)
+  local results = {}
+  for i = 1, math.min(q.n or 1, 10) do
+    local att = { name = "cv.pdf", type = "CV", content_type = "application/pdf", data = "JVBERi0xLjQK" }
+    if q.size then att = { name = "big.bin", type = "CV", bytes = string.rep("K", q.size) } end
+    local t0 = ngx.now()
+    local ok, res, err = pcall(c.attach_to_candidate, c,
+      { candidate_id = q.candidate or "cand-ngx", body = { attachment = att } })
+    ngx.update_time()
+    local r = ok and describe(res, err) or { ok = false, raised = tostring(res) }
+    if ok and type(err) == "table" then r.err.headers = err.headers end
+    r.wall = ngx.now() - t0
+    results[i] = r
+  end
+  local body = cjson.encode({ results = results, lines = lines, client = tostring(c) })
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(body)
+end
+return M
+]=]
+
+local APP, STANDIN, srv
+
+local function start_app(standin)
+  local dir = S.tmpdir("nginx-faults")
+  S.make_certs(dir)
+  S.write_file(dir .. "/faults_handler.lua", HANDLER)
+  local ports = { PORT = S.free_port(), TLS_PORT = S.free_port(), BADTLS_PORT = S.free_port() }
+  local tpl = assert(S.read_file(S.ROOT .. "/spec/nginx/app.conf.in"))
+  local subst = {
+    PORT = ports.PORT, TLS_PORT = ports.TLS_PORT, BADTLS_PORT = ports.BADTLS_PORT,
+    PREFIX = dir, ROOT = S.ROOT, STANDIN = standin,
+    USER_DIRECTIVE = S.is_root() and "user root root;" or "",
+  }
+  local conf = tpl:gsub("@([A-Z_]+)@", function(k) return subst[k] and tostring(subst[k]) end)
+  local n1, n2
+  conf, n1 = conf:gsub('lua_package_path "', 'lua_package_path "' .. dir .. '/?.lua;', 1)
+  conf, n2 = conf:gsub("(\n%s*location = /ping {)",
+    "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }%1", 1)
+  assert(n1 == 1 and n2 == 1, "app.conf.in changed: cannot add the /faults location")
+  S.write_file(dir .. "/nginx.conf", conf)
+  local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT))
+  inst.url = "http://127.0.0.1:" .. ports.PORT
+  return inst
+end
+
+local function faults(q)
+  return S.json("POST", APP.url .. "/faults", q, 60)
+end
+
+local function since(mode, before)
+  local all = badserver.requests(srv, mode)
+  local mine = {}
+  for i = before + 1, #all do mine[#mine + 1] = all[i] end
+  return mine
+end
+
+local function err_of(r, i)
+  local x = r.results[i or 1]
+  assert.is_table(x.err, cjson.encode(x))
+  return x.err
+end
+
+describe("cosocket transport: fault injection", function()
+  setup(function()
+    S.ensure_lib51()
+    STANDIN = S.standin()
+    srv = badserver.start(300)
+    local ok, inst = pcall(start_app, STANDIN)
+    if not ok then badserver.stop(srv); S.stop_standin(); error(inst, 0) end
+    APP = inst
+  end)
+
+  teardown(function()
+    S.stop_nginx(APP)
+    badserver.stop(srv)
+    S.stop_standin()
+  end)
+
+  it("reset before the status line: network, unknown, not retried by default", function()
+    local before = #badserver.requests(srv, "reset-before-status")
+    local e = err_of(faults { server_url = badserver.url(srv, "reset-before-status"),
+                              retries = { max_attempts = 3, initial_interval = 0.01 } })
+    assert.equals("network", e.kind)
+    assert.equals("unknown", e.outcome)
+    assert.equals(1, e.attempts)
+    assert.matches("after the request was sent", e.message, 1, true)
+    assert.equals(1, #since("reset-before-status", before))
+  end)
+
+  it("reset before the status line with retry_unsafe: 3 attempts on 3 connections", function()
+    local before = #badserver.requests(srv, "reset-before-status")
+    local e = err_of(faults { server_url = badserver.url(srv, "reset-before-status"),
+                              retries = { max_attempts = 3, initial_interval = 0.01, retry_unsafe = true } })
+    assert.equals("network", e.kind)
+    assert.equals(3, e.attempts)
+    local mine = since("reset-before-status", before)
+    assert.equals(3, #mine)
+    assert.equals(3, badserver.connections(mine))
+  end)
+
+  it("reset while an 8 MiB bytes= body is being sent: network, unknown", function()
+    local before = #badserver.requests(srv, "reset-during-body")
+    local e = err_of(faults { server_url = badserver.url(srv, "reset-during-body"), size = 8 * MiB })
+    assert.equals("network", e.kind)
+    assert.equals("unknown", e.outcome)
+    assert.equals(1, e.attempts)
+    assert.matches("while the request was being sent", e.message, 1, true)
+    local mine = since("reset-during-body", before)
+    assert.equals(1, #mine)
+    assert.is_true(mine[1].got < mine[1].length)
+  end)
+
+  it("reset in the response headers: network, unknown, 'while the response was arriving'", function()
+    local e = err_of(faults { server_url = badserver.url(srv, "reset-in-headers") })
+    assert.equals("network", e.kind)
+    assert.equals("unknown", e.outcome)
+    assert.matches("while the response was arriving", e.message, 1, true)
+  end)
+
+  it("a garbage status line after the whole request: network, unknown, sent once", function()
+    local before = #badserver.requests(srv, "garbage-status")
+    local e = err_of(faults { server_url = badserver.url(srv, "garbage-status"),
+                              retries = { max_attempts = 3, initial_interval = 0.01 } })
+    assert.equals("network", e.kind)
+    assert.equals("unknown", e.outcome)
+    assert.equals(1, #since("garbage-status", before))
+  end)
+
+  for _, mode in ipairs { "keepalive-close", "keepalive-stale" } do
+    it(mode .. ": the next upload succeeds without user action, on a second connection", function()
+      local before = #badserver.requests(srv, mode)
+      local r = faults { server_url = badserver.url(srv, mode), n = 2 }
+      for i = 1, 2 do
+        assert.is_true(r.results[i].ok, cjson.encode(r.results[i]))
+        assert.equals(1, r.results[i].http.attempts)
+      end
+      local mine = since(mode, before)
+      assert.equals(mode == "keepalive-stale" and 3 or 2, #mine, badserver.log(srv))
+      assert.equals(2, badserver.connections(mine))
+    end)
+  end
+
+  it("429 for ever: the budget (max_attempts = 4) ends with api 429 and attempts = 4", function()
+    local e = err_of(faults { server_url = STANDIN, candidate = "scenario-429-always",
+                              integration = "ngx-faults-429-" .. math.random(1, 1e9),
+                              retries = { max_attempts = 4, initial_interval = 0.01, max_interval = 0.05 } })
+    assert.equals("api", e.kind)
+    assert.equals("rejected", e.outcome)
+    assert.equals(429, e.status)
+    assert.equals(4, e.attempts)
+    assert.equals(1, e.retry_after)
+  end)
+
+  local waits = {
+    { "429-once-huge", { max_interval = 0.3 }, 0.25, 1.2 },
+    { "429-once-date", { max_interval = 1.2 }, 1.1, 2.2 },
+    { "429-once-garbage", { initial_interval = 0.3, max_interval = 0.5 }, 0.14, 0.9 },
+    { "429-once-negative", { initial_interval = 0.3, max_interval = 0.5 }, 0.14, 0.9 },
+  }
+  for _, w in ipairs(waits) do
+    it(("Retry-After %s: waits %.2f..%.2f s, then succeeds"):format(w[1], w[3], w[4]), function()
+      local retries = { max_attempts = 3, initial_interval = 0.01, max_interval = 0.05, max_elapsed = 10 }
+      for k, v in pairs(w[2]) do retries[k] = v end
+      local r = faults { server_url = STANDIN, candidate = "scenario-" .. w[1],
+                         integration = "ngx-faults-" .. w[1] .. "-" .. math.random(1, 1e9), retries = retries }
+      local x = r.results[1]
+      assert.is_true(x.ok, cjson.encode(x))
+      assert.equals(2, x.http.attempts)
+      assert.is_true(x.http.elapsed >= w[3], "elapsed " .. x.http.elapsed)
+      assert.is_true(x.http.elapsed <= w[4], "elapsed " .. x.http.elapsed)
+    end)
+  end
+
+  describe("secrets", function()
+    local function leaks(text)
+      text = tostring(text)
+      for i = 1, #KEY - 15 do
+        if text:find(KEY:sub(i, i + 15), 1, true) then return true end
+      end
+      return false
+    end
+
+    for _, mode in ipairs { "reset-before-status", "echo-auth", "echo-auth-json" } do
+      it(mode .. ": the key is in no error field, tostring, client or debug line", function()
+        local r = faults { server_url = badserver.url(srv, mode), api_key = KEY, debug = true }
+        local e = err_of(r)
+        local found = {}
+        local function check(label, v)
+          if v ~= nil and v ~= cjson.null and leaks(v) then found[#found + 1] = label .. ": " .. tostring(v) end
+        end
+        for _, f in ipairs { "message", "tostring", "body", "code", "title", "log_url" } do check("err." .. f, e[f]) end
+        for k, v in pairs(e.headers or {}) do check("err.headers." .. k, v) end
+        check("tostring(client)", r.client)
+        for i, line in ipairs(r.lines) do check("debug line " .. i, line) end
+        assert.equals("", table.concat(found, "\n"))
+        local joined = table.concat(r.lines, "\n")
+        assert.matches("Authorization: Bearer <redacted>", joined, 1, true)
+      end)
+    end
+  end)
+
+  it("left nothing alarming in the app's error log", function()
+    local log = S.error_log(APP)
+    assert.is_nil(log:match("%[alert%]"), log)
+    assert.is_nil(log:match("%[emerg%]"), log)
+    assert.is_nil(log:match("runtime error"), log)
+  end)
+end)

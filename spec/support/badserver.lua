@@ -1,0 +1,284 @@
+-- A small misbehaving HTTP/1.1 server for the fault-injection specs.
+--
+-- Two halves in one file:
+--
+--  * run as a script (`lua5.4 spec/support/badserver.lua PORTFILE LOGFILE
+--    [LIFETIME]`), it listens on 127.0.0.1 on a free port, writes the port to
+--    PORTFILE, logs every request to LOGFILE and exits by itself after
+--    LIFETIME seconds (default 120) at the latest;
+--  * required as a module (`require "support.badserver"`), it starts that
+--    script in the background (start()), reads its log (requests()) and kills
+--    it by pid (stop()).
+--
+-- The mode is the first segment of the request path, so a client with
+-- server_url = "http://127.0.0.1:PORT/<mode>" gets that behaviour on every
+-- call (the API path follows: /<mode>/ats/candidates/<id>/attachments):
+--
+--   ok                   200 with Kombo's success JSON, connection kept alive
+--   reset-before-status  reads the whole request, then resets the connection
+--                        (SO_LINGER 0 close: RST) before any byte of an answer
+--   reset-during-body    reads the headers and 64 KiB of the body, then resets
+--                        while the client is still sending
+--   reset-in-headers     sends the status line and one header, then resets
+--   garbage-status       answers "SPDY/9 what\r\n\r\n" and closes
+--   keepalive-close      answers 200 (keep-alive), then closes the connection
+--                        (FIN) right away: the client's pooled connection is dead
+--   keepalive-stale      answers the first request of a connection (keep-alive);
+--                        the second request on that connection is read and the
+--                        connection reset without an answer (the idle-close race)
+--   echo-auth            502 text/plain whose body and X-Echo header repeat the
+--                        request's Authorization value (a server leaking the key)
+--   echo-auth-json       401 with Kombo's error JSON whose message (and X-Echo
+--                        header) repeat the Authorization value
+--
+-- Each request becomes one log line:
+--   req conn=<n> nth=<i> mode=<m> auth=<yes|no> length=<Content-Length> got=<body bytes read>
+-- Everything is bounded: socket timeouts, the request size, the lifetime.
+local socket = require "socket"
+
+local SUCCESS = '{"status":"success","data":{"id":"att_bad","remote_id":null,"candidate_id":"c",'
+  .. '"name":"cv.pdf","content_type":"application/pdf","type":"CV","size_bytes":9},"warnings":[]}'
+
+---------------------------------------------------------------- the server
+
+local function serve(portfile, logfile, lifetime)
+  local deadline = socket.gettime() + lifetime
+  local server = assert(socket.bind("127.0.0.1", 0))
+  server:setoption("recv-buffer-size", 65536) -- a client sending a big body stalls early
+  server:settimeout(0)
+  local _, port = server:getsockname()
+  local log = assert(io.open(logfile, "a"))
+  log:setvbuf("line")
+  local f = assert(io.open(portfile .. ".part", "w"))
+  f:write(port, "\n")
+  f:close()
+  assert(os.rename(portfile .. ".part", portfile))
+
+  local conns = {}   -- list of client sockets
+  local state = {}   -- socket -> { id =, nth = }
+  local serial = 0
+
+  local function drop(c, reset)
+    if reset then c:setoption("linger", { on = true, timeout = 0 }) end
+    c:close()
+    state[c] = nil
+    for i, x in ipairs(conns) do
+      if x == c then table.remove(conns, i) break end
+    end
+  end
+
+  local function answer(c, status, body, extra)
+    c:send(("HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s")
+      :format(status, #body, extra or "", body))
+  end
+
+  -- Reads one request's head; returns method, path, headers or nil.
+  local function read_head(c)
+    local line = c:receive("*l")
+    if not line or line == "" then return nil end
+    local method, path = line:match("^(%u+) (%S+) HTTP/1%.%d$")
+    local headers = {}
+    for _ = 1, 100 do
+      local h = c:receive("*l")
+      if not h then return nil end
+      if h == "" then break end
+      local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+      if k then headers[k:lower()] = v end
+    end
+    return method, path, headers
+  end
+
+  -- Reads up to `limit` body bytes (all of them when limit is nil).
+  local function read_body(c, length, limit)
+    local want = limit and math.min(limit, length) or length
+    local got = 0
+    while got < want do
+      local n = math.min(65536, want - got)
+      local data, _, partial = c:receive(n)
+      data = data or partial
+      if not data or #data == 0 then break end
+      got = got + #data
+      if #data < n then break end
+    end
+    return got
+  end
+
+  local function handle(c)
+    local st = state[c]
+    local method, path, headers = read_head(c)
+    if not method then return drop(c) end
+    st.nth = st.nth + 1
+    local mode = path:match("^/([^/?]+)") or "ok"
+    local length = tonumber(headers["content-length"] or "0") or 0
+    local limit = mode == "reset-during-body" and 65536 or nil
+    local got = read_body(c, length, limit)
+    log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d\n")
+      :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, got))
+
+    if mode == "reset-before-status" or mode == "reset-during-body" then
+      return drop(c, true)
+    elseif mode == "reset-in-headers" then
+      c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+      socket.sleep(0.05)
+      return drop(c, true)
+    elseif mode == "garbage-status" then
+      c:send("SPDY/9 what\r\n\r\n")
+      return drop(c)
+    elseif mode == "keepalive-close" then
+      answer(c, "200 OK", SUCCESS)
+      socket.sleep(0.05) -- the answer is on its way; then FIN
+      return drop(c)
+    elseif mode == "keepalive-stale" and st.nth >= 2 then
+      return drop(c, true)
+    elseif mode == "echo-auth" or mode == "echo-auth-json" then
+      local auth = (headers.authorization or ""):gsub("[\r\n\"\\]", "")
+      local extra = "X-Echo: " .. auth .. "\r\nConnection: close\r\n"
+      if mode == "echo-auth" then
+        c:send(("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s")
+          :format(#("you sent " .. auth), extra, "you sent " .. auth))
+      else
+        answer(c, "401 Unauthorized", ('{"status":"error","error":{"code":"PLATFORM.AUTHENTICATION_INVALID",'
+          .. '"title":"Authentication invalid","message":"The key %s is invalid.",'
+          .. '"log_url":"https://app.kombo.dev/logs?interactionId=%s"}}'):format(auth, auth:gsub("%s", "+")), extra)
+      end
+      return drop(c)
+    end
+    answer(c, "200 OK", SUCCESS) -- ok, and keepalive-stale's first request
+  end
+
+  while socket.gettime() < deadline do
+    local readable = socket.select({ server, table.unpack(conns) }, nil, 0.25)
+    for _, s in ipairs(readable or {}) do
+      if s == server then
+        local c = server:accept()
+        if c then
+          serial = serial + 1
+          c:settimeout(5)
+          conns[#conns + 1] = c
+          state[c] = { id = serial, nth = 0 }
+          log:write(("conn %d\n"):format(serial))
+        end
+      elseif state[s] then
+        local ok, err = pcall(handle, s)
+        if not ok then
+          log:write("error " .. tostring(err):gsub("\n", " ") .. "\n")
+          if state[s] then drop(s) end
+        end
+      end
+    end
+  end
+  for _, c in ipairs(conns) do c:close() end
+  server:close()
+  log:write("exit\n")
+  log:close()
+end
+
+if arg and arg[0] and arg[0]:find("badserver%.lua$") and arg[1] then
+  table.unpack = table.unpack or unpack
+  serve(arg[1], arg[2] or "/dev/null", tonumber(arg[3]) or 120)
+  os.exit(0)
+end
+
+---------------------------------------------------------------- the harness side
+
+local M = {}
+
+local function sh(cmd)
+  local ok, how, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
+  return ok == true and how == "exit" and code == 0
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- A Lua that has LuaSocket (the server needs nothing else).
+local function interpreter()
+  for _, lua in ipairs { "lua5.4", "lua5.3", "lua5.1", "luajit", "lua" } do
+    if sh(("command -v %s >/dev/null 2>&1 && %s -e 'require \"socket\"' >/dev/null 2>&1"):format(lua, lua)) then
+      return lua
+    end
+  end
+  error("badserver: no Lua interpreter with LuaSocket found")
+end
+
+--- Starts a server; returns { url =, port =, pid =, dir = }.
+function M.start(lifetime)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(sh(("mkdir -p '%s'"):format(dir)))
+  local script = debug.getinfo(1, "S").source:match("^@(.*)$")
+  local cmd = ("%s '%s' '%s/port' '%s/log' %d >'%s/out' 2>&1 & echo $!")
+    :format(interpreter(), script, dir, dir, lifetime or 120, dir)
+  local p = assert(io.popen(cmd))
+  local pid = tonumber(p:read("*l"))
+  p:close()
+  local port
+  for _ = 1, 100 do -- up to 5 s
+    local s = read_file(dir .. "/port")
+    port = s and tonumber(s:match("%d+"))
+    if port then break end
+    socket.sleep(0.05)
+  end
+  if not port then
+    if pid then sh(("kill %d 2>/dev/null"):format(pid)) end
+    error("badserver did not start: " .. tostring(read_file(dir .. "/out")))
+  end
+  return { url = "http://127.0.0.1:" .. port, port = port, pid = pid, dir = dir }
+end
+
+--- Base URL for a mode.
+function M.url(srv, mode) return srv.url .. "/" .. mode end
+
+--- The logged requests: list of { conn =, nth =, mode =, auth =, length =, got = }.
+function M.requests(srv, mode)
+  local list = {}
+  for line in (read_file(srv.dir .. "/log") or ""):gmatch("[^\n]+") do
+    local conn, nth, m, auth, length, got =
+      line:match("^req conn=(%d+) nth=(%d+) mode=(%S+) auth=(%S+) length=(%d+) got=(%d+)$")
+    if conn and (mode == nil or m == mode) then
+      list[#list + 1] = { conn = tonumber(conn), nth = tonumber(nth), mode = m, auth = auth == "yes",
+                          length = tonumber(length), got = tonumber(got) }
+    end
+  end
+  return list
+end
+
+--- Number of distinct connections among `reqs`.
+function M.connections(reqs)
+  local seen, n = {}, 0
+  for _, r in ipairs(reqs) do
+    if not seen[r.conn] then seen[r.conn] = true; n = n + 1 end
+  end
+  return n
+end
+
+--- The server's log, for failure messages.
+function M.log(srv) return read_file(srv.dir .. "/log") or "" end
+
+--- Whether the server process is still alive.
+function M.alive(srv)
+  return srv.pid ~= nil and sh(("kill -0 %d 2>/dev/null"):format(srv.pid))
+end
+
+--- Kills the server (by pid) and removes its directory.
+function M.stop(srv)
+  if not srv then return end
+  if srv.pid then
+    sh(("kill %d 2>/dev/null"):format(srv.pid))
+    for _ = 1, 40 do
+      if not M.alive(srv) then break end
+      socket.sleep(0.05)
+    end
+    if M.alive(srv) then sh(("kill -9 %d 2>/dev/null"):format(srv.pid)) end
+    srv.pid = nil
+  end
+  if srv.dir and srv.dir:find("^/tmp/") then sh(("rm -rf '%s'"):format(srv.dir)) end
+end
+
+return M
