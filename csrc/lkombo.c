@@ -855,29 +855,14 @@ static int l_curl_tostring(lua_State *L)
 
 /* ------------------------------------------------------- free helpers */
 
-static int l_json_string(lua_State *L)
+/* Runs one of the core's string encoders on argument 1 and returns its output. */
+static int push_encoded(lua_State *L, int (*encode)(kombo_buf *, const char *, size_t))
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     kombo_buf b;
     kombo_buf_init(&b);
-    kombo_json_string(&b, s, n);
-    if (b.failed) {
-        kombo_buf_free(&b);
-        return luaL_error(L, "out of memory");
-    }
-    lua_pushlstring(L, b.data, b.len);
-    kombo_buf_free(&b);
-    return 1;
-}
-
-static int l_percent_encode(lua_State *L)
-{
-    size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
-    kombo_buf b;
-    kombo_buf_init(&b);
-    kombo_percent_encode(&b, s, n);
+    encode(&b, s, n);
     if (b.failed) {
         kombo_buf_free(&b);
         return luaL_error(L, "out of memory");
@@ -885,6 +870,16 @@ static int l_percent_encode(lua_State *L)
     lua_pushlstring(L, b.data ? b.data : "", b.len);
     kombo_buf_free(&b);
     return 1;
+}
+
+static int l_json_string(lua_State *L)
+{
+    return push_encoded(L, kombo_json_string);
+}
+
+static int l_percent_encode(lua_State *L)
+{
+    return push_encoded(L, kombo_percent_encode);
 }
 
 static int l_base64_encode(lua_State *L)
