@@ -110,9 +110,9 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
 {
     size_t i;
 
-    for (i = 0; src[i] && i < max && i + 1 < cap; i++) {
+    for (i = 0; i < max && i + 1 < cap && src[i]; i++) {
         unsigned char c = (unsigned char)src[i];
-        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        dst[i] = (char)((c >= 0x20 && c < 0x7f) ? c : '?');
     }
     dst[i] = '\0';
 }
@@ -854,7 +854,7 @@ static int j_str_eq(const jval *v, const char *lit)
 static int j_get(const jval *obj, const char *key, jval *out)
 {
     jiter it;
-    jval k, v;
+    jval k = {J_NONE, NULL, 0}, v; /* j_iter_next sets the key of every object member */
     int found = 0;
 
     if (obj->type != J_OBJECT)

@@ -45,6 +45,16 @@ static int is_integer_value(lua_State *L, int idx)
 #endif
 }
 
+/* Lua numbers reach C integers only through this: casting NaN or a value
+ * outside the target type is undefined behaviour (UBSan float-cast-overflow).
+ * NaN becomes lo; callers that must refuse bad values check them first. */
+static double clamp_num(double v, double lo, double hi)
+{
+    if (v != v)
+        return lo;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* ------------------------------------------------------ reading tables */
 
 /* The strings a call borrows live in an anchor table referenced from the
@@ -411,12 +421,18 @@ static void read_config(reader *r, int t, kombo_config *cfg)
     cfg->ca_file = get_cstr(r, t, "ca_file");
     cfg->timeout = get_num(L, t, "timeout", 300);
     cfg->connect_timeout = get_num(L, t, "connect_timeout", 10);
-    cfg->max_response_bytes = (size_t)get_num(L, t, "max_response_bytes", KOMBO_DEFAULT_MAX_RESPONSE);
+    {
+        double mrb = get_num(L, t, "max_response_bytes", KOMBO_DEFAULT_MAX_RESPONSE);
+        if (!(mrb >= 0 && mrb <= 9007199254740992.0))
+            kombo_problems_add(r->problems, "max_response_bytes", "must be a number of bytes >= 0");
+        cfg->max_response_bytes = (size_t)clamp_num(mrb, 0, 9007199254740992.0);
+    }
     kombo_retry_policy_default(&cfg->retry);
     lua_getfield(L, t, "retries");
     if (lua_istable(L, -1)) {
         int rt = lua_gettop(L);
-        cfg->retry.max_attempts = (int)get_num(L, rt, "max_attempts", cfg->retry.max_attempts);
+        /* 0 (also for NaN) fails validation: "must be at least 1". */
+        cfg->retry.max_attempts = (int)clamp_num(get_num(L, rt, "max_attempts", cfg->retry.max_attempts), 0, 1e6);
         cfg->retry.initial_interval = get_num(L, rt, "initial_interval", cfg->retry.initial_interval);
         cfg->retry.max_interval = get_num(L, rt, "max_interval", cfg->retry.max_interval);
         cfg->retry.exponent = get_num(L, rt, "exponent", cfg->retry.exponent);
@@ -730,14 +746,15 @@ static int l_call_request(lua_State *L)
 static int l_call_read(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    size_t max = (size_t)luaL_optnumber(L, 2, 65536);
+    size_t max = (size_t)clamp_num(luaL_optnumber(L, 2, 65536), 0, 1e9);
     luaL_Buffer b;
     size_t n;
     char *p;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): LUAL_BUFFERSIZE is Lua's 16*sizeof*sizeof */
     if (max == 0 || max > LUAL_BUFFERSIZE)
-        max = LUAL_BUFFERSIZE;
+        max = LUAL_BUFFERSIZE; /* NOLINT(bugprone-sizeof-expression): Lua's macro */
     luaL_buffinit(L, &b);
-    p = luaL_prepbuffer(&b);
+    p = luaL_prepbuffer(&b); /* NOLINT(bugprone-sizeof-expression): Lua's macro */
     n = kombo_body_read(kombo_call_body(c->call), p, max);
     if (n == 0) {
         kombo_body *body = kombo_call_body(c->call);
@@ -775,6 +792,7 @@ static int l_call_body(lua_State *L)
     size_t n;
     kombo_body_rewind(body);
     luaL_buffinit(L, &b);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): Lua's LUAL_BUFFERSIZE */
     while ((n = kombo_body_read(body, luaL_prepbuffer(&b), LUAL_BUFFERSIZE)) > 0)
         luaL_addsize(&b, n);
     kombo_body_rewind(body);
@@ -795,7 +813,7 @@ static int l_call_complete(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     kombo_response_reset(r);
     lua_getfield(L, 2, "status");
-    r->status = (int)luaL_optnumber(L, -1, 0);
+    r->status = (int)clamp_num(luaL_optnumber(L, -1, 0), 0, 1e6); /* > 999: "invalid HTTP status" */
     lua_getfield(L, 2, "headers");
     if ((s = lua_tolstring(L, -1, &n)) != NULL)
         kombo_buf_append(&r->headers, s, n);
@@ -828,7 +846,7 @@ static int l_call_result(lua_State *L)
 
 static int l_curl_new(lua_State *L)
 {
-    kombo_curl **t = lua_newuserdata(L, sizeof *t);
+    kombo_curl **t = lua_newuserdata(L, sizeof *t); /* NOLINT(bugprone-sizeof-expression): holds a pointer */
     *t = NULL;
     luaL_getmetatable(L, CURL_MT);
     lua_setmetatable(L, -2);
@@ -887,10 +905,12 @@ static int l_base64_encode(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     luaL_Buffer b;
-    size_t chunk = (LUAL_BUFFERSIZE / 4) * 3; /* whole 3-byte groups per buffer */
+    /* whole 3-byte groups per buffer */
+    size_t chunk = (LUAL_BUFFERSIZE / 4) * 3; /* NOLINT(bugprone-sizeof-expression): Lua's macro */
     luaL_buffinit(L, &b);
     while (n > 0) {
         size_t take = n < chunk ? n : chunk;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): Lua's luaL_prepbuffer */
         luaL_addsize(&b, kombo_base64_encode(luaL_prepbuffer(&b), (const unsigned char *)s, take));
         s += take;
         n -= take;

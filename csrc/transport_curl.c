@@ -156,6 +156,19 @@ fail:
     return NULL;
 }
 
+/* Seconds to libcurl milliseconds: at least 1 (0 means "no timeout" to
+ * libcurl, so 0.0001 s must not become that), at most INT_MAX, and never an
+ * undefined cast of a huge value (1e300 or inf pass check_config). */
+static long timeout_ms(double seconds)
+{
+    double ms = seconds * 1000;
+    if (!(ms >= 1))
+        return 1;
+    if (ms > 2147483647.0)
+        return 2147483647L;
+    return (long)ms;
+}
+
 static void fail_attempt(kombo_response *r, kombo_transport_error e, const char *msg)
 {
     r->error = e;
@@ -180,8 +193,8 @@ static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
     curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file); /* NULL: the system bundle */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
     if (body->length <= SMALL_BODY) {
         /* Read it out now: a failing source aborts before anything is sent. */

@@ -1,0 +1,298 @@
+/*
+ * fuzz_request.c - the request validator, URL/header rendering and the
+ * streaming body writer, with arbitrary field values.
+ *
+ * Input layout (see fuzz/corpus/fuzz_request/ for examples):
+ *   byte 0   absent mask: bit i set makes field i absent (NULL pointer)
+ *   byte 1   flags: bit 0 application target, bit 1 send field 5 as raw
+ *            `bytes` (base64-encoded by the core) instead of `data`, bit 2
+ *            repeat those bytes past the 48 KiB stream chunk, bits 3-7 seed
+ *            the read chunk sizes
+ *   rest     fields separated by 0xFF: id, integration_id, name,
+ *            content_type, type, data, data_url, remote_fields_json
+ *            (missing trailing fields are absent)
+ *
+ * Checks: kombo_request_validate and kombo_call_new agree; a valid request
+ * gives a URL whose id segment is only unreserved bytes and %XX and decodes
+ * back to the id; headers carry no CR/LF; the body, read in odd chunk sizes
+ * (twice, with a rewind between), is exactly Content-Length bytes of strict
+ * JSON whose fields decode back to the input; an invalid one gives
+ * NUL-terminated problems that never quote the API key.
+ */
+#include "fuzz_common.h"
+#include "kombo.h"
+
+#define API_KEY "fuzz-secret-key-0123456789abcdef"
+#define SERVER "http://127.0.0.1:9/v1"
+#define NFIELDS 8
+#define MAX_CHUNK 65537
+
+enum { F_ID, F_INTEGRATION, F_NAME, F_CTYPE, F_TYPE, F_DATA, F_URL, F_REMOTE };
+
+static const size_t chunk_sizes[] = {1, 2, 3, 5, 7, 13, 64, 1000, 4096, MAX_CHUNK};
+#define NCHUNKS (sizeof chunk_sizes / sizeof chunk_sizes[0])
+
+/* Reads the whole body; each read goes to the end of a heap buffer so that
+ * a write beyond `cap` lands in ASan's redzone. */
+static void read_body(kombo_body *body, unsigned seed, fz_bytes *out)
+{
+    static char *buf;
+    size_t k = 0, n, reads = 0;
+    if (!buf)
+        buf = malloc(MAX_CHUNK);
+    for (;;) {
+        size_t cap = chunk_sizes[(seed + k++ * 7) % NCHUNKS];
+        n = kombo_body_read(body, buf + MAX_CHUNK - cap, cap);
+        CHECK(n <= cap, "read %zu > cap %zu", n, cap);
+        if (n == 0)
+            break;
+        fz_put(out, buf + MAX_CHUNK - cap, n);
+        CHECK(++reads < 100000000, "body never ends");
+    }
+    CHECK(!body->failed, "body failed: %s", body->error);
+}
+
+static int is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static void check_url(const char *url, int app, kombo_str id)
+{
+    const char *prefix = app ? SERVER "/ats/applications/" : SERVER "/ats/candidates/";
+    const char *suffix = "/attachments";
+    size_t ul = strlen(url), pl = strlen(prefix), sl = strlen(suffix), i;
+    fz_bytes dec = {0};
+
+    CHECK(ul >= pl + sl && memcmp(url, prefix, pl) == 0 && memcmp(url + ul - sl, suffix, sl) == 0,
+          "url %s", url);
+    for (i = pl; i < ul - sl;) {
+        unsigned char c = (unsigned char)url[i];
+        if (c == '%') {
+            int h1, h2;
+            unsigned char b;
+            CHECK(i + 2 < ul - sl, "truncated %% escape in %s", url);
+            h1 = fz_hex((unsigned char)url[i + 1]);
+            h2 = fz_hex((unsigned char)url[i + 2]);
+            CHECK(h1 >= 0 && h2 >= 0 && !(url[i + 1] >= 'a') && !(url[i + 2] >= 'a'),
+                  "bad %% escape in %s", url);
+            b = (unsigned char)(h1 * 16 + h2);
+            CHECK(!is_unreserved(b), "unreserved byte 0x%02x escaped in %s", b, url);
+            fz_put(&dec, &b, 1);
+            i += 3;
+        } else {
+            CHECK(is_unreserved(c), "raw byte 0x%02x in the id segment of %s", c, url);
+            fz_put(&dec, &c, 1);
+            i++;
+        }
+    }
+    CHECK(dec.n == id.len && (id.len == 0 || memcmp(dec.p, id.ptr, id.len) == 0),
+          "id segment does not decode back to the id (%zu vs %zu bytes)", dec.n, id.len);
+    fz_free(&dec);
+}
+
+/* The JSON string at [v, v+vn) decodes to exactly s. */
+static void check_json_str(const char *what, const char *v, size_t vn, kombo_str s)
+{
+    fz_bytes dec = {0};
+    const char *p = v;
+    CHECK(fz_json_string(&p, v + vn, &dec, 1) == 0 && p == v + vn, "%s is not a JSON string", what);
+    CHECK(dec.n == s.len && (s.len == 0 || memcmp(dec.p, s.ptr, s.len) == 0),
+          "%s decodes to %zu bytes, input has %zu", what, dec.n, s.len);
+    fz_free(&dec);
+}
+
+static void check_body(const fz_bytes *b, const kombo_request *req, int bytes_mode, const char *inferred)
+{
+    const char *body = (const char *)b->p, *att, *v;
+    size_t attn, vn;
+    int count, members;
+    const kombo_attachment *a = &req->attachment;
+
+    CHECK(fz_json_valid(body, b->n), "body is not strict JSON: %.*s", (int)(b->n > 300 ? 300 : b->n), body);
+    CHECK(fz_json_get(body, b->n, "attachment", &att, &attn, &count) && count == 1,
+          "no single \"attachment\"");
+    members = 1;
+    if (req->remote_fields_json.ptr) {
+        CHECK(fz_json_get(body, b->n, "remote_fields", &v, &vn, &count) && count == 1, "no remote_fields");
+        CHECK(vn == req->remote_fields_json.len && memcmp(v, req->remote_fields_json.ptr, vn) == 0,
+              "remote_fields changed");
+        members++;
+    }
+    CHECK(fz_json_members(body, b->n) == members, "unexpected top-level members");
+
+    members = 0;
+    CHECK(fz_json_get(att, attn, "name", &v, &vn, &count) && count == 1, "no name");
+    check_json_str("name", v, vn, a->name);
+    members++;
+    CHECK(fz_json_get(att, attn, "type", &v, &vn, &count) && count == 1, "no type");
+    check_json_str("type", v, vn, a->type);
+    members++;
+    if (a->content_type.ptr || inferred) {
+        CHECK(fz_json_get(att, attn, "content_type", &v, &vn, &count) && count == 1, "no content_type");
+        check_json_str("content_type", v, vn, a->content_type.ptr ? a->content_type : kombo_str_c(inferred));
+        members++;
+    }
+    if (a->data_url.ptr) {
+        CHECK(fz_json_get(att, attn, "data_url", &v, &vn, &count) && count == 1, "no data_url");
+        check_json_str("data_url", v, vn, a->data_url);
+        members++;
+    } else {
+        fz_bytes dec = {0}, raw = {0};
+        const char *p;
+        CHECK(fz_json_get(att, attn, "data", &v, &vn, &count) && count == 1, "no data");
+        p = v;
+        CHECK(fz_json_string(&p, v + vn, &dec, 1) == 0, "data is not a JSON string");
+        if (bytes_mode) {
+            CHECK(fz_b64_decode((const char *)dec.p, dec.n, &raw) == 0, "data is not base64");
+            CHECK(raw.n == a->bytes.len && (raw.n == 0 || memcmp(raw.p, a->bytes.ptr, raw.n) == 0),
+                  "base64 of bytes does not decode back (%zu vs %zu bytes)", raw.n, a->bytes.len);
+        } else {
+            CHECK(dec.n == a->data.len && memcmp(dec.p, a->data.ptr, dec.n) == 0, "data changed");
+        }
+        fz_free(&dec);
+        fz_free(&raw);
+        members++;
+    }
+    CHECK(fz_json_members(att, attn) == members, "unexpected attachment members");
+}
+
+/* key_in_input: the fuzzer learns the key from the strstr() below and puts
+ * it into a field, which a message may then quote as the user's own input. */
+static void check_problems(const kombo_problems *p, int key_in_input)
+{
+    size_t i;
+    CHECK(p->count <= KOMBO_MAX_PROBLEMS, "count %zu", p->count);
+    for (i = 0; i < p->count; i++) {
+        const kombo_problem *it = &p->items[i];
+        CHECK(memchr(it->path, 0, sizeof it->path) && memchr(it->message, 0, sizeof it->message),
+              "problem %zu not NUL-terminated", i);
+        CHECK(it->path[0] && it->message[0], "empty problem %zu", i);
+        CHECK(key_in_input || (!strstr(it->message, API_KEY) && !strstr(it->path, API_KEY)), "API key in a problem");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *f[NFIELDS];
+    size_t fl[NFIELDS], nf, i;
+    kombo_request req;
+    kombo_config cfg;
+    kombo_problems vp, cp;
+    kombo_call *c;
+    uint8_t absent, flags;
+    int app, bytes_mode, repeat, key_in_input;
+    char *big = NULL;
+    const char *inferred = NULL;
+
+    if (size < 2)
+        return 0;
+    key_in_input = memmem(data, size, API_KEY, sizeof API_KEY - 1) != NULL;
+    absent = data[0];
+    flags = data[1];
+    app = flags & 1;
+    bytes_mode = (flags >> 1) & 1;
+    repeat = (flags >> 2) & 1;
+    nf = fz_split(data + 2, size - 2, 0xFF, f, fl, NFIELDS);
+
+    memset(&req, 0, sizeof req);
+    req.target = app ? KOMBO_TARGET_APPLICATION : KOMBO_TARGET_CANDIDATE;
+#define FIELD(i) ((i) < nf && !(absent & (1u << (i))) ? (kombo_str){f[i], fl[i]} : KOMBO_STR_NULL)
+    req.id = FIELD(F_ID);
+    req.integration_id = FIELD(F_INTEGRATION);
+    req.attachment.name = FIELD(F_NAME);
+    req.attachment.content_type = FIELD(F_CTYPE);
+    req.attachment.type = FIELD(F_TYPE);
+    if (bytes_mode) {
+        req.attachment.bytes = FIELD(F_DATA);
+        if (repeat && req.attachment.bytes.ptr && req.attachment.bytes.len > 0) {
+            /* Past one 48 KiB stream chunk, not a multiple of 3. */
+            size_t n = req.attachment.bytes.len, total = 0;
+            big = malloc(49152 + 2 * n + 1);
+            while (total < 49152 + 1)
+                memcpy(big + total, req.attachment.bytes.ptr, n), total += n;
+            req.attachment.bytes = (kombo_str){big, total};
+        }
+    } else {
+        req.attachment.data = FIELD(F_DATA);
+    }
+    req.attachment.data_url = FIELD(F_URL);
+    req.remote_fields_json = FIELD(F_REMOTE);
+#undef FIELD
+    /* The Lua binding only ever hands over JSON it encoded itself. */
+    if (req.remote_fields_json.ptr && !fz_json_valid(req.remote_fields_json.ptr, req.remote_fields_json.len))
+        req.remote_fields_json = KOMBO_STR_NULL;
+
+    kombo_problems_init(&vp);
+    kombo_request_validate(&req, &vp);
+    check_problems(&vp, key_in_input);
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.api_key = API_KEY;
+    cfg.server_url = SERVER;
+    cfg.user_agent = "kombo-lua-fuzz/0";
+    cfg.timeout = 10;
+    cfg.connect_timeout = 1;
+    kombo_retry_policy_default(&cfg.retry);
+
+    c = kombo_call_new(&cfg, &req, &cp);
+    check_problems(&cp, key_in_input);
+    CHECK((vp.count + vp.dropped == 0) == (c != NULL), "validate found %zu problems, call_new %s",
+          vp.count + vp.dropped, c ? "succeeded" : "failed");
+    CHECK(vp.count == cp.count && vp.dropped == cp.dropped, "validate %zu problems, call_new %zu",
+          vp.count, cp.count);
+    if (getenv("FUZZ_VERBOSE")) { /* to see what a seed exercises */
+        fprintf(stderr, "%s: %zu problems\n", c ? "valid" : "invalid", vp.count);
+        for (i = 0; i < vp.count; i++)
+            fprintf(stderr, "  %s %s\n", vp.items[i].path, vp.items[i].message);
+    }
+    if (c == NULL) {
+        free(big);
+        return 0;
+    }
+
+    check_url(kombo_call_url(c), app, req.id);
+    CHECK(kombo_call_header_count(c) == 5, "%zu headers", kombo_call_header_count(c));
+    for (i = 0; i < kombo_call_header_count(c); i++) {
+        const char *h = kombo_call_header(c, i);
+        CHECK(h && !strpbrk(h, "\r\n"), "header %zu has CR/LF", i);
+    }
+    {
+        const char *h = kombo_call_header(c, 1);
+        CHECK(strlen(h) == 18 + req.integration_id.len && memcmp(h, "X-Integration-Id: ", 18) == 0 &&
+                  memcmp(h + 18, req.integration_id.ptr, req.integration_id.len) == 0,
+              "X-Integration-Id header %s", h);
+    }
+
+    if (bytes_mode && req.attachment.bytes.ptr && !req.attachment.content_type.ptr) {
+        size_t hn = req.attachment.bytes.len < 512 ? req.attachment.bytes.len : 512;
+        inferred = kombo_content_type_infer((const unsigned char *)req.attachment.bytes.ptr, hn,
+                                            req.attachment.bytes.len > hn, req.attachment.name.ptr,
+                                            req.attachment.name.len);
+        if (!inferred)
+            inferred = "application/octet-stream";
+    }
+
+    {
+        kombo_body *body = kombo_call_body(c);
+        fz_bytes first = {0}, second = {0};
+        double delay;
+        unsigned seed = flags >> 3;
+
+        CHECK(kombo_call_next(c, 0.0, &delay) == KOMBO_STEP_SEND, "first step is not SEND");
+        read_body(body, seed, &first);
+        CHECK(first.n == body->length, "read %zu bytes, Content-Length %zu", first.n, body->length);
+        CHECK(body->sent == body->length, "sent %zu of %zu", body->sent, body->length);
+        check_body(&first, &req, bytes_mode, inferred);
+
+        CHECK(kombo_body_rewind(body) == 0, "rewind failed: %s", body->error);
+        read_body(body, seed + 3, &second);
+        CHECK(second.n == first.n && memcmp(first.p, second.p, first.n) == 0, "second read differs");
+        fz_free(&first);
+        fz_free(&second);
+    }
+    kombo_call_free(c);
+    free(big);
+    return 0;
+}

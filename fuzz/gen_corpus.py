@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpus in fuzz/corpus/ (the files are committed;
+run this only after changing a harness's input layout).
+
+    python3 fuzz/gen_corpus.py
+"""
+import os
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(harness, name, data):
+    d = os.path.join(ROOT, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# fuzz_request: [absent mask][flags] fields joined by 0xFF:
+# id, integration_id, name, content_type, type, data, data_url, remote_fields_json
+def req(name, fields, absent=0, flags=0):
+    write("fuzz_request", name, bytes([absent, flags]) + b"\xff".join(fields))
+
+
+NO_URL = 1 << 6
+NO_DATA = 1 << 5
+NO_CT = 1 << 3
+NO_RF = 1 << 7
+req("valid_data", [b"cand_123", b"workday:8sP2qCnMJWE3f", b"Resume.pdf", b"application/pdf", b"CV",
+                   b"JVBERi0xLjQK"], absent=NO_URL | NO_RF)
+req("valid_data_url", [b"cand_1", b"int_1", b"Cover letter.docx", b"", b"COVER_LETTER", b"",
+                       b"https://files.example.com/a/b.pdf?sig=x%20y"], absent=NO_DATA | NO_CT | NO_RF,
+    flags=1 | (5 << 3))
+req("valid_remote_fields", [b"a/b?c#d%e", b"int", "Lebenslauf \u00e9\u00e8 \u2603 \U0001F600.pdf".encode(),
+                            b"application/pdf", b"OTHER", b"QUJD", b"",
+                            b'{"workday":{"x":[1,2.5e3,"\\u00e9",null,true]},"k":""}'], absent=NO_URL)
+req("valid_bytes", [b"..x", b"i", b"cv.txt", b"", b"CV", b"%PDF-1.7\n\x00\x01\x02 binary \xff"[:-1], b"", b""],
+    absent=NO_CT | NO_URL | NO_RF, flags=2 | (3 << 3))
+req("valid_bytes_repeat", [b"\xc3\xa9\xe2\x98\x83", b"i", b"letter.docx", b"", b"COVER_LETTER",
+                           b"PK\x03\x04 zip-ish content"], absent=NO_CT | NO_URL | NO_RF, flags=2 | 4)
+req("invalid_everything", [b"..", b"a\r\nb", b"\xc0\xaf\x00", b"text", b"cv", b"abc", b"ftp://x",
+                           b"[1,2]"])
+req("invalid_crlf_nul", [b"id\x00", b"X-Evil: 1\r\n", b"n" * 5000, b"a/b/c", b"CV", b"QQ==", b""],
+    absent=NO_URL)
+req("absent_all", [], absent=0xFF)
+req("dot_id", [b".", b"i", b"n", b"x/y", b"CV", b"", b"http://@:80/"], absent=NO_DATA | NO_RF)
+
+# fuzz_encode: raw bytes
+write("fuzz_encode", "ascii", b"Hello, world / ? # % ~-._")
+write("fuzz_encode", "controls", bytes(range(0, 0x21)) + b"\x7f\"\\")
+write("fuzz_encode", "utf8", "\u00e9\u2603\U0001F600\u0000\u2028\ud7ff\ue000".encode("utf-8", "surrogatepass"))
+write("fuzz_encode", "invalid_utf8", b"\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82\xff\xfe")
+write("fuzz_encode", "base64", b"JVBERi0xLjQK")
+write("fuzz_encode", "base64_pad", b"QQ==")
+write("fuzz_encode", "pdf_head", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj")
+write("fuzz_encode", "png_head", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+
+# fuzz_retry_after: header values
+for name, v in [
+    ("delta", b"120"), ("delta_ws", b" \t 5 \t"), ("zero", b"0"), ("huge", b"9" * 40),
+    ("negative", b"-1"), ("garbage", b"soon"), ("float", b"1.5"),
+    ("imf", b"Sun, 06 Nov 1994 08:49:37 GMT"), ("imf_future", b"Wed, 21 Oct 2065 07:28:00 GMT"),
+    ("imf_leap", b"Thu, 29 Feb 2024 23:59:60 GMT"), ("imf_bad_day", b"Fri, 30 Feb 2024 00:00:00 GMT"),
+    ("rfc850", b"Sunday, 06-Nov-94 08:49:37 GMT"), ("rfc850_future", b"Tuesday, 01-Jan-70 00:00:00 GMT"),
+    ("asctime", b"Sun Nov  6 08:49:37 1994"), ("asctime2", b"Mon Dec 31 23:59:59 2099"),
+    ("empty", b""),
+]:
+    write("fuzz_retry_after", name, v)
+
+
+# fuzz_classify: [status:2][transport error][phase][limit] error-message \n headers \r\n\r\n body
+def resp(name, status, body=b"", headers=b"", te=0, phase=4, limit=7, msg=b""):
+    write("fuzz_classify", name, bytes([status >> 8, status & 255, te, phase, limit]) + msg + b"\n" +
+          headers + b"\r\n" + body)
+
+
+JSON = b"Content-Type: application/json\r\n"
+resp("success", 200, b'{"status":"success","data":{},"warnings":[{"message":"heads up"}]}',
+     b"HTTP/1.1 200 OK\r\n" + JSON)
+resp("success_bad_shape", 200, b'{"status":"success","data":[],"warnings":[]}', JSON)
+resp("truncated_json", 200, b'{"status":"succ', JSON)
+resp("kombo_error", 400, b'{"status":"error","error":{"code":"INTEGRATION.ACTION_NOT_AVAILABLE",'
+     b'"title":"Not available","message":"Line\\nbreak \\u00e9 \\ud83d\\ude00","log_url":"https://app.kombo.dev/logs/1"}}',
+     b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\n" + JSON)
+resp("kombo_error_nulls", 422, b'{"status":"error","error":{"code":null,"title":null,"message":"m","log_url":null}}', JSON)
+resp("rate_limited", 429, b'{"status":"error","error":{"message":"slow down"}}',
+     JSON + b"Retry-After: 3\r\n")
+resp("unavailable_date", 503, b"<html>busy</html>", b"Content-Type: text/html\r\nRetry-After: Wed, 21 Oct 2065 07:28:00 GMT\r\n")
+resp("bad_gateway_html", 502, b"<html><body>502 Bad Gateway</body></html>", b"Content-Type: text/html\r\n")
+resp("redirect", 302, b"", b"Location: https://evil.example.com/\x1b[31m\r\n")
+resp("too_large", 200, b"x" * 200, JSON, limit=0)
+resp("reset_connect", 0, te=1, phase=0, msg=b"Connection refused")
+resp("timeout_waiting", 0, te=2, phase=2, msg=b"Operation timed out after 10000 milliseconds")
+resp("aborted", 0, te=4, phase=1, msg=b"the attachment source failed: boom")
+resp("deep_json", 500, b"[" * 100 + b"]" * 100, JSON)
+resp("informational", 101, b"", b"Upgrade: h2c\r\n")
+
+if __name__ == "__main__":
+    print("wrote", ROOT)
