@@ -47,7 +47,7 @@ clean:
 	rm -rf build examples/attach
 
 # ------------------------------------------------------------------------
-# Memory safety: fuzzing, ASan/UBSan suite, static analysis (issue 5).
+# Memory safety: fuzzing, ASan/UBSan suite, static analysis.
 # `make fuzz` (FUZZ_SECONDS per harness), `make test-asan`, `make lint`;
 # scripts/check-memory runs all three for CI.  Everything goes to build/.
 FUZZ_CC       ?= clang

@@ -4,8 +4,7 @@
 --   local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY") }
 --   local res, err = client:attach_to_candidate{
 --     integration_id = "workday:abc", candidate_id = "cand-1",
---     body = { attachment = { name = "cv.pdf", content_type = "application/pdf",
---                             data = base64_pdf, type = "CV" } },
+--     body = { attachment = { file = "/srv/uploads/cv.pdf", type = "CV" } },
 --   }
 --
 -- Results follow LuaSocket's habit: `res` on success, `nil, err` on failure,
@@ -16,7 +15,7 @@ local cjson = require "cjson.safe"
 local errors = require "kombo.errors"
 local model = require "kombo.model"
 local trace = require "kombo.trace"
-local cosocket = require "kombo.cosocket" -- OpenResty transport (issue 3)
+local cosocket = require "kombo.cosocket" -- the OpenResty transport
 
 local kombo = {
   VERSION = core.version,
@@ -90,7 +89,7 @@ local function resolve(opts, fname)
     local env = os.getenv("KOMBO_SERVER_URL")
     server_url = (env ~= nil and env ~= "") and env or kombo.SERVERS.eu
   end
-  -- transport (issue 3): "cosocket" needs nginx's Lua module.
+  -- "cosocket" needs nginx's Lua module.
   local transport = opts.transport or "auto"
   if transport ~= "auto" and transport ~= "curl" and transport ~= "cosocket" then
     error(("bad argument #1 to '%s' (option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q)")
@@ -164,7 +163,7 @@ Client.__close = Client.close
 
 -- Sends one prepared call and turns the core's plain result into res / err.
 local function send(self, p, call)
-  -- transport (issue 3): cosockets inside nginx, libcurl elsewhere.
+  -- Cosockets inside nginx, libcurl elsewhere.
   local transport, why = cosocket.select(p.config.transport)
   if transport == nil then
     call:close()

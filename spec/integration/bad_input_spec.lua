@@ -1,4 +1,4 @@
--- The bad-input matrix (issue 5), table-driven, against the local stand-in:
+-- The bad-input matrix, table-driven, against the local stand-in:
 -- every field missing, of every wrong Lua type, empty, too long, invalid
 -- UTF-8, with an embedded NUL, CR/LF in api_key / integration_id /
 -- candidate_id; remote_fields that are cyclic, very deep, with non-string

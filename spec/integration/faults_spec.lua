@@ -1,4 +1,4 @@
--- Fault injection (issue 5), curl transport: a misbehaving raw-socket
+-- Fault injection, curl transport: a misbehaving raw-socket
 -- server (spec/support/badserver.lua) and the stand-in's fault scenarios.
 -- Every scenario asserts the error kind, the outcome, a message fragment,
 -- the attempts and what the server saw; then one table-driven spec checks

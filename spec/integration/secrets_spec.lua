@@ -1,4 +1,4 @@
--- Secrets (issue 5), curl transport: with a realistic 40+ character API key,
+-- Secrets, curl transport: with a realistic 40+ character API key,
 -- every error path the suite can produce is run with the `debug` hook on;
 -- the key must appear in no err.message, tostring(err), tostring(client),
 -- no field of err (headers, body, code, title, log_url, problems, ...) and

@@ -1,4 +1,4 @@
--- Streaming attachments against the local Kombo stand-in (issue 4):
+-- Streaming attachments against the local Kombo stand-in:
 -- attachment.file (read and base64-encoded by the C core in 48 KiB chunks),
 -- attachment.bytes, attachment.source + size; what arrives must decode to
 -- exactly the original bytes for every base64 padding case and chunk

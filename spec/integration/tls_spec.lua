@@ -1,4 +1,4 @@
--- TLS verification with the curl transport (issue 5): a test CA, a server
+-- TLS verification with the curl transport: a test CA, a server
 -- certificate for 127.0.0.1/localhost and one for another host name, both
 -- generated with openssl; a small nginx TLS front (its own config, in a
 -- temp dir) proxies to the local Kombo stand-in.  Verification can only be

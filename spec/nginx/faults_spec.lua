@@ -1,4 +1,4 @@
--- Fault injection and secrets for the cosocket transport (issue 5): the test
+-- Fault injection and secrets for the cosocket transport: the test
 -- app (app.conf.in, rendered as in support.start_app) gets one more
 -- location, /faults, whose handler is written into the runtime dir; it
 -- uploads through kombo-lua (transport "cosocket") to the misbehaving
