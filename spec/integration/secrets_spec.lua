@@ -116,7 +116,8 @@ local PATHS = {
 describe("secrets: the API key never shows up #integration #secrets", function()
   setup(function()
     srv = badserver.start(servers.UNDER_VALGRIND and 900 or 120)
-    own_dir = ("%s/.tmp/standin-secrets-%d"):format(assert(io.popen("pwd")):read("*l"), math.random(1, 1e9))
+    own_dir = ("%s/.tmp/standin-%s"):format(assert(io.popen("pwd")):read("*l"),
+      (require("support.servers").unique("secrets"):gsub("[^%w-]", "-")))
     local p = assert(io.popen(("STANDIN_API_KEY='%s' scripts/standin start '%s' 2>/dev/null"):format(KEY, own_dir)))
     own_url = p:read("*l")
     p:close()

@@ -6,6 +6,7 @@
 -- multi-MB bytes= attachment and the `debug` hook, and answers JSON.
 local S = require "nginx.support"
 local badserver = require "support.badserver"
+local servers = require "support.servers"
 local cjson = require "cjson"
 
 local MiB = 1024 * 1024
@@ -169,7 +170,7 @@ describe("cosocket transport: fault injection", function()
 
   it("429 for ever: the budget (max_attempts = 4) ends with api 429 and attempts = 4", function()
     local e = err_of(faults { server_url = STANDIN, candidate = "scenario-429-always",
-                              integration = "ngx-faults-429-" .. math.random(1, 1e9),
+                              integration = servers.unique("ngx-faults-429"),
                               retries = { max_attempts = 4, initial_interval = 0.01, max_interval = 0.05 } })
     assert.equals("api", e.kind)
     assert.equals("rejected", e.outcome)
@@ -189,7 +190,7 @@ describe("cosocket transport: fault injection", function()
       local retries = { max_attempts = 3, initial_interval = 0.01, max_interval = 0.05, max_elapsed = 10 }
       for k, v in pairs(w[2]) do retries[k] = v end
       local r = faults { server_url = STANDIN, candidate = "scenario-" .. w[1],
-                         integration = "ngx-faults-" .. w[1] .. "-" .. math.random(1, 1e9), retries = retries }
+                         integration = servers.unique("ngx-faults-" .. w[1]), retries = retries }
       local x = r.results[1]
       assert.is_true(x.ok, cjson.encode(x))
       assert.equals(2, x.http.attempts)
