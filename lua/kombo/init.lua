@@ -162,7 +162,7 @@ end
 Client.__close = Client.close
 
 -- Sends one prepared call and turns the core's plain result into res / err.
-local function send(self, p, call)
+local function send(p, call)
   -- Cosockets inside nginx, libcurl elsewhere.
   local transport, why = cosocket.select(p.config.transport)
   if transport == nil then
@@ -196,7 +196,7 @@ local function attach(self, target, args, fname)
     if call then call:close() end
     return nil, errors.validation(problems, p.config.api_key)
   end
-  local res, err = send(self, p, call)
+  local res, err = send(p, call)
   return res, err
 end
 

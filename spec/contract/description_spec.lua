@@ -6,13 +6,13 @@
 local servers = require "support.servers"
 local kombo = require "kombo"
 local cjson = servers.cjson
+local sys = require "support.sys"
 
 local DESCRIPTION = "spec/contract/attachments.openapi.json"
 
 local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
+  local s = sys.read_file(path)
+  if not s then error("cannot read " .. path) end
   return s
 end
 

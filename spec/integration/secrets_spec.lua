@@ -17,11 +17,7 @@ assert(#KEY >= 40)
 
 local srv, own_dir, own_url
 
-local function sh(cmd)
-  local ok, how, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
-  return ok == true and how == "exit" and code == 0
-end
+local sh = require("support.sys").sh
 
 local function leaks(text)
   text = tostring(text)

@@ -11,35 +11,11 @@ local S = {}
 S.ROOT = assert(io.popen("pwd")):read("*l")
 S.NGINX = (os.getenv("NGINX") ~= nil and os.getenv("NGINX") ~= "") and os.getenv("NGINX") or "/usr/sbin/nginx"
 
-local function sh(cmd)
-  local ok, how, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
-  return ok == true and how == "exit" and code == 0
-end
-S.sh = sh
+local sys = require "support.sys"
+local sh, read_file, write_file = sys.sh, sys.read_file, sys.write_file
+S.sh, S.read_file, S.write_file = sh, read_file, write_file
+S.free_port = sys.free_port
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-S.read_file = read_file
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-S.write_file = write_file
-
-function S.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
 
 function S.sleep(s) socket.sleep(s) end
 S.now = socket.gettime

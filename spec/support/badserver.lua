@@ -183,19 +183,8 @@ end
 
 local M = {}
 
-local function sh(cmd)
-  local ok, how, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
-  return ok == true and how == "exit" and code == 0
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local sys = require "support.sys" -- the harness side only: the server above needs just LuaSocket
+local sh, read_file = sys.sh, sys.read_file
 
 -- A Lua that has LuaSocket (the server needs nothing else).
 local function interpreter()

@@ -10,9 +10,9 @@
 -- use servers.bound() for upper time limits and servers.TIMEOUT for clients.
 local http = require "socket.http"
 local ltn12 = require "ltn12"
-local socket = require "socket"
 local cjson = require "cjson"
 local kombo = require "kombo"
+local sys = require "support.sys"
 
 local servers = {}
 
@@ -146,27 +146,15 @@ end
 
 --- A TCP port on 127.0.0.1 where nothing listens (bound to port 0, read,
 --- closed): connecting to it is refused.
-function servers.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+servers.free_port = sys.free_port
 
 ---------------------------------------------------------------- clients
 
-local function merge(base, over)
-  local t = {}
-  for k, v in pairs(base) do t[k] = v end
-  for k, v in pairs(over or {}) do
-    if v == servers.NONE then t[k] = nil else t[k] = v end
-  end
-  return t
-end
+local merge = sys.merge
 servers.merge = merge
 
 -- Marks an option/field to remove from the defaults.
-servers.NONE = setmetatable({}, { __tostring = function() return "<none>" end })
+servers.NONE = sys.NONE
 
 --- Runs fn with os.getenv answering only `vars` for KOMBO_* names (so that
 --- a developer's KOMBO_API_KEY etc. cannot leak into a spec).

@@ -19,21 +19,14 @@ helpers.INTEGRATION_ID = "workday:8sP2qCnMJWE3f"
 helpers.PDF_B64 = "JVBERi0xLjQK"
 
 -- Marks a field to remove from a default table.
-helpers.NONE = setmetatable({}, { __tostring = function() return "<none>" end })
+helpers.NONE = require("support.sys").NONE
 
 --- "C3 A9" -> "\195\169" (Lua 5.1 has no \x escapes).
 function helpers.hex(s)
   return (s:gsub("%s*(%x%x)%s*", function(h) return string.char(tonumber(h, 16)) end))
 end
 
-local function merge(base, over)
-  local t = {}
-  for k, v in pairs(base) do t[k] = v end
-  for k, v in pairs(over or {}) do
-    if v == helpers.NONE then t[k] = nil else t[k] = v end
-  end
-  return t
-end
+local merge = require("support.sys").merge
 helpers.merge = merge
 
 --- A valid attachment with data, with fields overridden (helpers.NONE removes).
