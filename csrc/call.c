@@ -102,14 +102,17 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     size_t i;
     kombo_buf *h = c->headers;
 
-    kombo_buf_printf(&h[0], "Authorization: Bearer %s", c->cfg.api_key);
+    kombo_buf_puts(&h[0], "Authorization: Bearer ");
+    kombo_buf_puts(&h[0], c->cfg.api_key);
     kombo_buf_puts(&h[1], "X-Integration-Id: ");
     kombo_buf_append(&h[1], integration_id.ptr, integration_id.len);
     c->nheaders = 2;
     for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         kombo_buf_puts(&h[c->nheaders++], fixed[i]);
-    if (c->cfg.user_agent != NULL)
-        kombo_buf_printf(&h[c->nheaders++], "User-Agent: %s", c->cfg.user_agent);
+    if (c->cfg.user_agent != NULL) {
+        kombo_buf_puts(&h[c->nheaders], "User-Agent: ");
+        kombo_buf_puts(&h[c->nheaders++], c->cfg.user_agent);
+    }
     for (i = 0; i < c->nheaders; i++)
         if (h[i].failed)
             return -1;

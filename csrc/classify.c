@@ -845,6 +845,13 @@ static int j_str_eq(const jval *v, const char *lit)
 
     if (v->type != J_STRING)
         return 0;
+    /* Most keys have no escapes: compare the raw text, decode only when
+     * it differs and has a backslash that could make it equal. */
+    n = strlen(lit);
+    if (v->n - 2 == n && memcmp(v->p + 1, lit, n) == 0)
+        return 1;
+    if (!memchr(v->p + 1, '\\', v->n - 2))
+        return 0;
     n = j_str_decode(v, buf, sizeof buf, 0, &trunc);
     return !trunc && n == strlen(lit) && memcmp(buf, lit, n) == 0;
 }

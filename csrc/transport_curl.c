@@ -22,6 +22,8 @@ struct kombo_curl {
     kombo_response *response;
     int too_large;
     kombo_buf small; /* a small body, sent in one piece with the headers */
+    char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
+    char *ca_set;     /* the CA file last given to the handle (a copy) */
 };
 
 /* Bodies up to this size go out in the same write as the headers: one
@@ -49,6 +51,13 @@ kombo_curl *kombo_curl_new(void)
         return NULL;
     }
     kombo_buf_init(&t->small);
+#if LIBCURL_VERSION_NUM >= 0x075400 /* 7.84.0: CURLINFO_CAINFO */
+    {
+        char *ca = NULL;
+        if (curl_easy_getinfo(t->easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca != NULL)
+            t->default_ca = strdup(ca);
+    }
+#endif
     set_fixed_options(t);
     return t;
 }
@@ -59,6 +68,8 @@ void kombo_curl_free(kombo_curl *t)
         return;
     curl_easy_cleanup(t->easy);
     kombo_buf_free(&t->small);
+    free(t->default_ca);
+    free(t->ca_set);
     free(t);
 }
 
@@ -175,6 +186,30 @@ static void fail_attempt(kombo_response *r, kombo_transport_error e, const char 
     snprintf(r->error_message, sizeof r->error_message, "%s", msg);
 }
 
+/* The CA bundle for this call: the client's ca_file, else libcurl's own
+ * default.  (Setting CURLOPT_CAINFO to NULL would not restore the default
+ * but switch the bundle off, leaving only CAPATH, which not every build
+ * has.)  Set only when it changes: a kept-alive TLS connection is reused
+ * only while the handle's TLS settings stay the same. */
+static int set_ca_file(kombo_curl *t, const char *ca_file)
+{
+    const char *want = ca_file != NULL ? ca_file : t->default_ca;
+    char *copy;
+
+    if (want == NULL ? t->ca_set == NULL : (t->ca_set != NULL && strcmp(want, t->ca_set) == 0))
+        return 0;
+    copy = want != NULL ? strdup(want) : NULL;
+    if (want != NULL && copy == NULL)
+        return -1;
+    if (curl_easy_setopt(t->easy, CURLOPT_CAINFO, want) != CURLE_OK) {
+        free(copy);
+        return -1;
+    }
+    free(t->ca_set);
+    t->ca_set = copy;
+    return 0;
+}
+
 static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
 {
     const kombo_config *cfg = kombo_call_config(c);
@@ -192,7 +227,10 @@ static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
 
     curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file); /* NULL: the system bundle */
+    if (set_ca_file(t, cfg->ca_file) != 0) {
+        fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
+        return;
+    }
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);

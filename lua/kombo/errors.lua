@@ -76,12 +76,13 @@ function errors.validation(problems, secret)
 end
 
 -- The positive response keeps exactly the API's fields; what we know about
--- the exchange is reachable as res.http (via the metatable, so that
--- encoding `res` gives back the API's answer unchanged).  Response headers
--- are parsed on first use: most callers never look, and parsing them is a
--- fifth of a small call's cost.
-local exchange = setmetatable({}, { __mode = "k" })
-local Success = { __index = function(res, k) if k == "http" then return exchange[res] end end }
+-- the exchange is reachable as res.http (via the result's own metatable, so
+-- that encoding `res` gives back the API's answer unchanged).  Response
+-- headers are parsed on first use: most callers never look, and parsing
+-- them is a fifth of a small call's cost.
+local function success_index(res, k)
+  if k == "http" then return getmetatable(res).http end
+end
 local Http = { __index = function(http, k)
   if k == "headers" then
     local h = errors.parse_headers(rawget(http, "raw_headers"))
@@ -91,10 +92,10 @@ local Http = { __index = function(http, k)
 end }
 
 local function success(raw, decoded)
-  exchange[decoded] = setmetatable({
+  local http = setmetatable({
     status = raw.status, raw_headers = raw.headers, attempts = raw.attempts, elapsed = raw.elapsed,
   }, Http)
-  return setmetatable(decoded, Success)
+  return setmetatable(decoded, { __index = success_index, http = http })
 end
 
 --- Turns the core's plain result table into `res` or `nil, err`.

@@ -72,6 +72,30 @@ describe("integration: Kombo error answers #integration", function()
     assert.equals(1, #servers.requests(integ))
   end)
 
+  -- JSON escapes inside keys and values ("st\u0061tus") are the same text:
+  -- the classifier compares keys without decoding them when it can, and
+  -- must still match the escaped spelling.
+  it("a success body whose keys are written with \\u escapes -> res", function()
+    local client, integ = servers.client()
+    local res, err = upload(client, "scenario-ok-escaped-keys")
+    assert.is_nil(err)
+    assert.equals("success", res.status)
+    assert.equals("att_\195\169", res.data.id) -- é
+    assert.equals("a\nb", res.warnings[1].message)
+    assert.equals(1, #servers.requests(integ))
+  end)
+
+  it("an error body whose keys are written with \\u escapes -> api error with code and title", function()
+    local client = servers.client()
+    local res, err = upload(client, "scenario-400-escaped-keys")
+    assert.is_nil(res)
+    assert.equals("api", err.kind)
+    assert.equals(400, err.status)
+    assert.equals("INTEGRATION.MODEL_NOT_AVAILABLE", err.code)
+    assert.equals("Not available", err.title)
+    assert.equals("The model is not available.", err.message)
+  end)
+
   it("a wrong API key -> 401 PLATFORM.AUTHENTICATION_INVALID", function()
     local client, integ = servers.client { api_key = "wrong-key-123" }
     local res, err = upload(client, "cand-auth")

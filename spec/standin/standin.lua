@@ -497,6 +497,20 @@ local function run_scenario(sc, kind, id, info)
     return send(200, '{"status":"success"}')
   end
 
+  -- JSON escapes in keys and values mean the same text (RFC 8259): a
+  -- client must not need them written plainly.
+  if sc == "ok-escaped-keys" then
+    note_response(200, sc)
+    return send(200, '{"st\\u0061tus":"succ\\u0065ss","d\\u0061ta":{"id":"att_\\u00e9"},'
+      .. '"w\\u0061rnings":[{"m\\u0065ssage":"a\\nb"}]}')
+  end
+
+  if sc == "400-escaped-keys" then
+    note_response(400, sc)
+    return send(400, '{"st\\u0061tus":"error","\\u0065rror":{"c\\u006fde":"INTEGRATION.MODEL_NOT_AVAILABLE",'
+      .. '"title":"Not \\u0061vailable","message":"The model is not available.","log_url":null}}')
+  end
+
   if sc == "ok-missing-warnings" then
     note_response(200, sc)
     local t = cjson.decode(success_body(kind, id, info))

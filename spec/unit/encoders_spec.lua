@@ -125,6 +125,27 @@ describe("core.base64_valid", function()
       assert.is_false(core.base64_valid(case[2]))
     end)
   end
+
+  -- The validator checks eight bytes at a time and the rest one by one:
+  -- every byte value at every position of strings of 4 to 24 bytes hits
+  -- both paths and every range edge ('@' 'A' 'Z' '[' '`' 'a' 'z' '{' ...).
+  it("agrees with the alphabet for every byte value at every position", function()
+    local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    local wrong = {}
+    for len = 4, 24, 4 do
+      for pos = 1, len do
+        for b = 0, 255 do
+          local c = string.char(b)
+          local s = ("A"):rep(pos - 1) .. c .. ("A"):rep(len - pos)
+          local want = alphabet:find(c, 1, true) ~= nil or (c == "=" and pos == len)
+          if core.base64_valid(s) ~= want and #wrong < 5 then
+            wrong[#wrong + 1] = ("len %d pos %d byte %d"):format(len, pos, b)
+          end
+        end
+      end
+    end
+    assert.same({}, wrong)
+  end)
 end)
 
 describe("core.utf8_valid", function()
