@@ -22,6 +22,7 @@ struct kombo_curl {
     kombo_response *response;
     int too_large;
     kombo_buf small; /* a small body, sent in one piece with the headers */
+    struct curl_slist *headers; /* the last call's request headers, kept for the next */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
     char *ca_set;     /* the CA file last given to the handle (a copy) */
 };
@@ -33,6 +34,7 @@ struct kombo_curl {
 static int global_ready; /* curl_global_init is not thread-safe: done once, first use */
 
 static void set_fixed_options(kombo_curl *t);
+static void free_headers(kombo_curl *t);
 
 kombo_curl *kombo_curl_new(void)
 {
@@ -67,6 +69,7 @@ void kombo_curl_free(kombo_curl *t)
     if (t == NULL)
         return;
     curl_easy_cleanup(t->easy);
+    free_headers(t);
     kombo_buf_free(&t->small);
     free(t->default_ca);
     free(t->ca_set);
@@ -147,24 +150,53 @@ static int before_sending(CURLcode rc)
     }
 }
 
-static struct curl_slist *header_list(const kombo_call *c)
+/* "Expect:" stops libcurl from waiting for "100 Continue" before large bodies. */
+static const char EXPECT_NONE[] = "Expect:";
+
+/* Frees the kept header list, wiping it first: Authorization holds the key. */
+static void free_headers(kombo_curl *t)
+{
+    struct curl_slist *h;
+    for (h = t->headers; h != NULL; h = h->next)
+        memset(h->data, 0, strlen(h->data));
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+}
+
+static int same_headers(const struct curl_slist *h, const kombo_call *c)
+{
+    size_t i;
+    for (i = 0; i < kombo_call_header_count(c); i++, h = h->next)
+        if (h == NULL || strcmp(h->data, kombo_call_header(c, i)) != 0)
+            return 0;
+    return h != NULL && strcmp(h->data, EXPECT_NONE) == 0 && h->next == NULL;
+}
+
+/* The call's headers as the handle's list.  One client sends the same
+ * headers call after call, so the list is kept and rebuilt only when they
+ * change: that saves two allocations per header per call. */
+static int use_headers(kombo_curl *t, const kombo_call *c)
 {
     struct curl_slist *list = NULL, *next;
     size_t i;
-    for (i = 0; i < kombo_call_header_count(c); i++) {
-        next = curl_slist_append(list, kombo_call_header(c, i));
-        if (next == NULL)
-            goto fail;
+
+    if (t->headers != NULL && same_headers(t->headers, c))
+        return 0;
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    free_headers(t);
+    for (i = 0; i <= kombo_call_header_count(c); i++) {
+        next = curl_slist_append(list, i < kombo_call_header_count(c) ? kombo_call_header(c, i)
+                                                                       : EXPECT_NONE);
+        if (next == NULL) {
+            t->headers = list;
+            free_headers(t);
+            return -1;
+        }
         list = next;
     }
-    /* libcurl would otherwise wait for "100 Continue" before large bodies. */
-    next = curl_slist_append(list, "Expect:");
-    if (next == NULL)
-        goto fail;
-    return next;
-fail:
-    curl_slist_free_all(list);
-    return NULL;
+    t->headers = list;
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, list);
+    return 0;
 }
 
 /* Seconds to libcurl milliseconds: at least 1 (0 means "no timeout" to
@@ -210,7 +242,7 @@ static int set_ca_file(kombo_curl *t, const char *ca_file)
     return 0;
 }
 
-static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
+static void attempt(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
     kombo_response *r = kombo_call_response(c);
@@ -225,8 +257,11 @@ static void attempt(kombo_curl *t, kombo_call *c, struct curl_slist *headers)
 
     kombo_body *body = kombo_call_body(c);
 
+    if (use_headers(t, c) != 0) {
+        fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
+        return;
+    }
     curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     if (set_ca_file(t, cfg->ca_file) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
         return;
@@ -307,19 +342,11 @@ static void set_fixed_options(kombo_curl *t)
 
 void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
 {
-    struct curl_slist *headers = header_list(c);
-    if (headers == NULL) {
-        fail_attempt(kombo_call_response(c), KOMBO_TE_NETWORK, "out of memory");
-        return;
-    }
-    attempt(t, c, headers);
-    curl_slist_free_all(headers);
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    attempt(t, c);
 }
 
 const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
 {
-    struct curl_slist *headers = header_list(c);
     double delay;
     kombo_step step;
 
@@ -328,14 +355,9 @@ const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
             kombo_sleep(delay);
             continue;
         }
-        if (headers == NULL)
-            fail_attempt(kombo_call_response(c), KOMBO_TE_NETWORK, "out of memory");
-        else
-            attempt(t, c, headers);
+        attempt(t, c);
         kombo_call_complete(c, kombo_call_response(c), kombo_monotonic_now(), kombo_wall_now());
     }
-    curl_slist_free_all(headers);
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
     return kombo_call_result(c);
 }
 
