@@ -21,6 +21,7 @@ struct kombo_curl {
     kombo_call *call;
     kombo_response *response;
     int too_large;
+    int cannot_resend; /* libcurl wanted to resend, but the body could not be rewound */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
@@ -100,8 +101,10 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     kombo_curl *t = ud;
-    if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0)
+    if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0) {
+        t->cannot_resend = 1;
         return CURL_SEEKFUNC_CANTSEEK;
+    }
     t->response->phase = KOMBO_PHASE_CONNECT;
     return CURL_SEEKFUNC_OK;
 }
@@ -253,6 +256,7 @@ static void attempt(kombo_curl *t, kombo_call *c)
     t->call = c;
     t->response = r;
     t->too_large = 0;
+    t->cannot_resend = 0;
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
@@ -306,7 +310,13 @@ static void attempt(kombo_curl *t, kombo_call *c)
         else if (before_sending(rc))
             r->phase = KOMBO_PHASE_CONNECT;
     }
-    if (kombo_call_body(c)->failed) {
+    if (t->cannot_resend) {
+        /* The request went out on a kept-alive connection that died before
+         * any answer; it may have arrived, so this is not "not sent". */
+        r->phase = KOMBO_PHASE_WAITING;
+        fail_attempt(r, KOMBO_TE_NETWORK, "the connection was lost before any answer, and the "
+                                          "attachment's source cannot be read a second time to resend it");
+    } else if (kombo_call_body(c)->failed) {
         fail_attempt(r, KOMBO_TE_ABORTED, kombo_call_body(c)->error);
     } else if (t->too_large) {
         char msg[96];

@@ -33,9 +33,16 @@
 -- connection goes back to nginx's per-worker pool with
 -- setkeepalive(M.keepalive_timeout, M.pool_size).  Pools are named
 -- "kombo:<host>:<port>:tls|plain".  A pooled connection the server has
--- closed in the meantime is detected (write fails, or the answer ends
--- before a single byte arrived) and the attempt is made again on a fresh
--- connection, as libcurl does.
+-- closed in the meantime (the idle-close race) is detected and the attempt
+-- is made again, once, on a fresh connection, within the same `timeout`:
+-- when writing the request fails, or when the connection ends without a
+-- single byte of answer within M.stale_window seconds of the request being
+-- written (a dead connection answers within a round trip; a server that
+-- got the upload and then died takes longer than that to process it).
+-- Later, the request may have been processed: the attempt fails with
+-- outcome "unknown" instead.  A replay never reports less than the first
+-- try did: when the fresh try cannot even connect, or the body cannot be
+-- read a second time, the first try's result stands.
 local core = require "kombo.core"
 local trace = require "kombo.trace"
 
@@ -44,11 +51,13 @@ local M = {
   pool_size = 32,            -- connections kept per pool (per worker)
   send_batch = 65536,        -- body bytes handed to sock:send at once
   max_header_bytes = 65536,  -- status line + header block
+  stale_window = 1,          -- s: a pooled connection dying this soon after the request is stale
+  early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
 }
 
 -- Phases with cosockets (ngx.get_phase() names).
 local COSOCKET_PHASES = {
-  rewrite = true, access = true, content = true, timer = true,
+  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
   ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
   preread = true,
 }
@@ -139,28 +148,39 @@ local warned_ca_file = false
 -- Errors of a pooled connection the server had already closed.
 local STALE = { closed = true, ["connection reset by peer"] = true, ["broken pipe"] = true }
 
+-- Seconds to cosocket milliseconds: at least 1, at most what nginx takes
+-- (a huge `timeout` passes validation and must not raise here).
 local function ms(seconds)
   local v = math.floor(seconds * 1000 + 0.5)
-  return v < 1 and 1 or v
+  if v < 1 then return 1 end
+  if v > 2147483647 then return 2147483647 end
+  return v
 end
 
-local function attempt_once(call, config, target, fresh_only)
+-- One try on one connection, ending by `deadline` (the attempt's).
+local function attempt_once(call, config, target, fresh_only, deadline)
   local resp = { phase = "connect", status = nil }
   local timeout = config.timeout or 300
   local connect_timeout = config.connect_timeout or 10
-  local max_body = config.max_response_bytes or 1024 * 1024
-  local started = core.now()
-  local deadline = started + timeout
+  local max_body = config.max_response_bytes
+  if not max_body or max_body == 0 then max_body = 1024 * 1024 end -- 0: the default, as in the core
+  local connect_deadline = core.now() + connect_timeout -- TCP connect and TLS handshake together
+  local read_deadline = deadline -- shortened while looking for an early answer
   local sock = ngx.socket.tcp()
   local reused = 0
+  local written_at -- when the whole request had been written
 
   -- Every operation gets what is left of the attempt's `timeout`, like
   -- libcurl's CURLOPT_TIMEOUT covers the whole transfer.
   local function arm()
-    local left = deadline - core.now()
+    local now = core.now()
+    local left = deadline - now
     if left <= 0 then return false end
-    local c = connect_timeout < left and connect_timeout or left
-    sock:settimeouts(ms(c), ms(left), ms(left))
+    local c = connect_deadline - now
+    if c > left then c = left end
+    local r = read_deadline - now
+    if r <= 0 then return false end
+    sock:settimeouts(ms(c > 0 and c or 0.001), ms(left), ms(r))
     return true
   end
 
@@ -173,7 +193,10 @@ local function attempt_once(call, config, target, fresh_only)
       resp.error = kind or "network"
       resp.message = what .. (err and (": " .. tostring(err)) or "")
     end
+    -- Stale: a pooled connection the server had closed.  In the waiting
+    -- phase only right after the request went out (see the top of the file).
     resp.stale = partial_stale and reused > 0 and STALE[err] == true
+      and (resp.phase == "sending" or (written_at ~= nil and core.now() - written_at <= M.stale_window))
     return resp
   end
 
@@ -190,11 +213,11 @@ local function attempt_once(call, config, target, fresh_only)
   if fresh_only and reused > 0 then
     -- looking for a fresh connection: this pooled one is suspect too
     sock:close()
-    return attempt_once(call, config, target, fresh_only)
+    return attempt_once(call, config, target, fresh_only, deadline)
   end
 
   if target.tls and reused == 0 then
-    if not arm() then return fail("timeout", "TLS handshake") end
+    if not arm() or core.now() >= connect_deadline then return fail("timeout", "TLS handshake") end
     local sess, herr = sock:sslhandshake(sessions[target.pool] or nil, target.sni, true)
     if not sess then
       sessions[target.pool] = nil
@@ -207,40 +230,6 @@ local function attempt_once(call, config, target, fresh_only)
     end
     if type(sess) ~= "boolean" then sessions[target.pool] = sess end
   end
-
-  -- request line, headers, body -----------------------------------------
-  local _, headers, length = call:request()
-  local batch = { "POST ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
-  for _, h in ipairs(headers) do
-    batch[#batch + 1] = h
-    batch[#batch + 1] = "\r\n"
-  end
-  batch[#batch + 1] = ("Content-Length: %.0f\r\nConnection: keep-alive\r\n\r\n"):format(length)
-  local size, body_bytes = 0, 0
-  resp.phase = "sending"
-  while true do
-    local chunk, source_err = call:read(65536)
-    if source_err then
-      return fail("aborted", source_err) -- same words as the curl transport
-    elseif chunk then
-      batch[#batch + 1] = chunk
-      size = size + #chunk
-      body_bytes = body_bytes + #chunk
-    elseif body_bytes ~= length then
-      -- the body writer stopped short (an attachment source failed, or it
-      -- could not be rewound): never let a short body pass as complete
-      return fail("aborted", "request aborted",
-        ("the attachment's source ended after %.0f of %.0f body bytes"):format(body_bytes, length))
-    end
-    if not chunk or size >= M.send_batch then
-      if not arm() then return fail("timeout", "send") end
-      local sent, serr = sock:send(batch)
-      if not sent then return fail("network", "send", serr, true) end
-      batch, size = {}, 0
-    end
-    if not chunk then break end
-  end
-  resp.phase = "waiting"
 
   -- A buffered reader over receiveany(): nginx's read timeout restarts
   -- whenever bytes arrive, so every read is re-armed with what is left of
@@ -282,11 +271,63 @@ local function attempt_once(call, config, target, fresh_only)
     return piece
   end
 
+  -- request line, headers, body -----------------------------------------
+  local _, headers, length = call:request()
+  local batch = { "POST ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
+  for _, h in ipairs(headers) do
+    batch[#batch + 1] = h
+    batch[#batch + 1] = "\r\n"
+  end
+  batch[#batch + 1] = ("Content-Length: %.0f\r\nConnection: keep-alive\r\n\r\n"):format(length)
+  local size, body_bytes = 0, 0
+  local early_status_line -- an answer that came while the body was being written
+  resp.phase = "sending"
+  while true do
+    local chunk, source_err = call:read(65536)
+    if source_err then
+      return fail("aborted", source_err) -- same words as the curl transport
+    elseif chunk then
+      batch[#batch + 1] = chunk
+      size = size + #chunk
+      body_bytes = body_bytes + #chunk
+    elseif body_bytes ~= length then
+      -- the body writer stopped short (an attachment source failed, or it
+      -- could not be rewound): never let a short body pass as complete
+      return fail("aborted", "request aborted",
+        ("the attachment's source ended after %.0f of %.0f body bytes"):format(body_bytes, length))
+    end
+    if not chunk or size >= M.send_batch then
+      if not arm() then return fail("timeout", "send") end
+      local sent, serr = sock:send(batch)
+      if not sent then
+        -- A server may answer early (413, 401) and close while the body is
+        -- still arriving: that answer is the result, as with libcurl.
+        if serr == "timeout" then return fail("network", "send", serr) end
+        read_deadline = math.min(deadline, core.now() + M.early_answer_wait)
+        local line = read_line(M.max_header_bytes)
+        read_deadline = deadline
+        if not line or not line:match("^HTTP/%d%.%d %d%d%d") then
+          return fail("network", "send", serr, true)
+        end
+        early_status_line = line
+        break
+      end
+      batch, size = {}, 0
+    end
+    if not chunk then break end
+  end
+  if not early_status_line then
+    resp.phase = "waiting"
+    written_at = core.now()
+  end
+
   -- status line and headers ----------------------------------------------
   local raw, header_bytes, status, version
-  local interim = 0
+  local interim_bytes = 0 -- 1xx answers before the final one, bounded like a header block
   repeat
-    local line, rerr = read_line(M.max_header_bytes)
+    local line, rerr = early_status_line, nil
+    early_status_line = nil
+    if not line then line, rerr = read_line(M.max_header_bytes) end
     if not line then
       local waiting = resp.phase == "waiting"
       return fail("network", waiting and "waiting for the response" or "reading the response",
@@ -309,8 +350,13 @@ local function attempt_once(call, config, target, fresh_only)
         return fail("network", "response headers larger than " .. M.max_header_bytes .. " bytes")
       end
     end
-    interim = interim + 1
-  until status >= 200 or status == 101 or interim > 10
+    if status < 200 and status ~= 101 then
+      interim_bytes = interim_bytes + header_bytes
+      if interim_bytes > M.max_header_bytes then
+        return fail("network", "more than " .. M.max_header_bytes .. " bytes of interim (1xx) answers")
+      end
+    end
+  until status >= 200 or status == 101
   resp.status = status
   resp.headers = table.concat(raw)
 
@@ -322,6 +368,8 @@ local function attempt_once(call, config, target, fresh_only)
   local connection = header("connection") or ""
   local keep = not connection:find("close", 1, true)
   if version == "1.0" and not connection:find("keep-alive", 1, true) then keep = false end
+  if status < 200 then keep = false end -- 101: we never asked to switch protocols
+  if written_at == nil then keep = false end -- answered before the whole request was written
 
   -- body -------------------------------------------------------------------
   local parts, total = {}, 0
@@ -409,19 +457,20 @@ local function attempt_once(call, config, target, fresh_only)
 end
 
 -- One attempt; a pooled connection that turns out to be dead (closed by
--- the server while idle) is replaced by a fresh one, once.
+-- the server while idle) is replaced by a fresh one, once, within the same
+-- deadline.  The first try's result stands when the replay cannot happen
+-- (the body cannot be read again) or fails before sending anything: it
+-- must not turn "may have been processed" into "not sent".
 local function attempt(call, config, target)
-  local resp = attempt_once(call, config, target, false)
-  if resp.stale then
-    local rewound, why = call:rewind()
-    if not rewound then
-      resp.stale = nil
-      return { error = "aborted", phase = "connect", message = why }
-    end
-    resp = attempt_once(call, config, target, true)
-  end
-  resp.stale = nil
-  return resp
+  local deadline = core.now() + (config.timeout or 300)
+  local first = attempt_once(call, config, target, false, deadline)
+  if not first.stale then return first end
+  first.stale = nil
+  if not call:rewind() then return first end
+  local again = attempt_once(call, config, target, true, deadline)
+  again.stale = nil
+  if again.phase == "connect" then return first end
+  return again
 end
 
 ---------------------------------------------------------------- the driver

@@ -28,14 +28,21 @@ function errors.is_error(v)
 end
 
 -- Replaces every occurrence of the secret, should a server ever echo it
--- back.  (Keys shorter than 8 bytes are test keys; redacting them would
+-- back, and every cut-off copy of it: texts are capped (a message at 512
+-- bytes, a quoted status line at 80), so an echo can end in the middle of
+-- the key.  Any run of 8 or more bytes that matches the key from its start
+-- goes.  (Keys shorter than 8 bytes are test keys; redacting them would
 -- shred ordinary words.)
+local MIN_REDACT = 8
 function errors.redact(s, secret)
-  if type(s) ~= "string" or type(secret) ~= "string" or #secret < 8 then return s end
+  if type(s) ~= "string" or type(secret) ~= "string" or #secret < MIN_REDACT then return s end
+  local head = secret:sub(1, MIN_REDACT)
   local out, from = {}, 1
   while true do
-    local i, j = s:find(secret, from, true)
+    local i = s:find(head, from, true)
     if not i then break end
+    local j = i + MIN_REDACT - 1 -- extend the match as far as the key goes
+    while j - i + 1 < #secret and j < #s and s:byte(j + 1) == secret:byte(j - i + 2) do j = j + 1 end
     out[#out + 1] = s:sub(from, i - 1)
     out[#out + 1] = "<redacted>"
     from = j + 1

@@ -432,6 +432,42 @@ describe("fault injection, curl transport #integration #faults", function()
     end)
   end)
 
+  describe("answers libcurl handles on its own", function()
+    it("eleven 1xx answers before a late 200: success", function()
+      local res, err = upload(bad_client("interim-flood", { retries = false }))
+      assert.is_nil(err, err and tostring(err))
+      assert.equals(200, res.http.status)
+    end)
+
+    it("an early 413 while a multi-MB body is still being sent: api, rejected, sent once", function()
+      local client = bad_client("early-413", { retries = false })
+      local before = #badserver.requests(srv, "early-413")
+      local _, err = upload(client, nil, { name = "big.bin", type = "CV", bytes = ("K"):rep(8 * MiB) })
+      assert.equals("api", err.kind, tostring(err))
+      assert.equals("rejected", err.outcome)
+      assert.equals(413, err.status)
+      assert.equals(before + 1, #badserver.requests(srv, "early-413"))
+    end)
+
+    it("a stale kept-alive connection and a one-shot source: unknown, not 'aborted, not sent'", function()
+      -- over 64 KiB, so the body streams and libcurl would have to rewind it
+      local client = bad_client("keepalive-stale", { retries = false })
+      assert(upload(client))
+      local left = 200000
+      local _, err = upload(client, nil, { name = "big.bin", type = "CV", content_type = "application/pdf",
+        size = left, source = function()
+          if left == 0 then return nil end
+          local n = math.min(left, 8192)
+          left = left - n
+          return ("S"):rep(n)
+        end })
+      assert.equals("network", err.kind, tostring(err))
+      assert.equals("unknown", err.outcome)
+      assert.truthy(contains(err.message, "cannot be read a second time"), err.message)
+      assert.equals(1, err.attempts)
+    end)
+  end)
+
   describe("Retry-After on 503 (errors_spec covers the 429 variants)", function()
     -- { scenario, retry options, min elapsed, max elapsed (before bound()) }
     local cases = {

@@ -154,6 +154,31 @@ describe("secrets: the API key never shows up #integration #secrets", function()
     assert.equals("Bearer <redacted>", err.headers["x-echo"])
   end)
 
+  -- Messages are capped (512 bytes in the core): an echo of a long key is
+  -- cut in the middle of it, and the cut-off copy must go too.
+  it("a key echoed past the message cap is redacted even where the cap cuts it", function()
+    local long = "kombo_sk_live_"
+    for i = 1, 60 do long = long .. ("%x"):format((i * 7919) % 4096) .. "Qz" end -- about 300 bytes
+    for _, key in ipairs { long, long .. long } do -- the cut falls inside the key, at two places
+      local lines = {}
+      local client = servers.with_env({}, function()
+        return kombo.new { api_key = key, integration_id = "integ-secrets", retries = false,
+          server_url = badserver.url(srv, "echo-auth-json"), debug = function(l) lines[#lines + 1] = l end }
+      end)
+      local _, err = client:attach_to_candidate { candidate_id = "cand-x", body = { attachment = servers.attachment() } }
+      assert.equals("api", err.kind)
+      local texts = { err.message, tostring(err), err.body, err.headers["x-echo"], table.concat(lines, "\n") }
+      for _, text in ipairs(texts) do
+        for i = 1, #key - 15 do
+          local window = key:sub(i, i + 15)
+          assert.is_nil(text:find(window, 1, true), ("key bytes %d-%d leaked: %s"):format(i, i + 15, text))
+        end
+      end
+      assert.truthy(err.message:find("<redacted>", 1, true), err.message)
+      client:close()
+    end
+  end)
+
   it("a debug hook that raises does not break the upload or leak the key", function()
     local client = servers.client { api_key = KEY, retries = false, debug = function() error("hook " .. KEY) end }
     local res, err = client:attach_to_candidate { candidate_id = "cand-x", body = { attachment = servers.attachment() } }

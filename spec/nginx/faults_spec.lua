@@ -22,7 +22,8 @@ function M.run()
   local q = cjson.decode(ngx.req.get_body_data() or "{}") or {}
   local lines = {}
   local o = { api_key = q.api_key or "test-key", server_url = q.server_url, transport = "cosocket",
-              integration_id = q.integration or "faults", timeout = q.timeout or 10, retries = false }
+              integration_id = q.integration or "faults", timeout = q.timeout or 10, retries = false,
+              max_response_bytes = q.max_response_bytes }
   if type(q.retries) == "table" then o.retries = q.retries end
   if q.debug then o.debug = function(line) lines[#lines + 1] = line end end
   local c = kombo.new(o)
@@ -30,6 +31,16 @@ function M.run()
   for i = 1, math.min(q.n or 1, 10) do
     local att = { name = "cv.pdf", type = "CV", content_type = "application/pdf", data = "JVBERi0xLjQK" }
     if q.size then att = { name = "big.bin", type = "CV", bytes = string.rep("K", q.size) } end
+    if q.source_size then -- a one-shot source: it cannot be read a second time
+      local left = q.source_size
+      att = { name = "big.bin", type = "CV", content_type = "application/octet-stream", size = left,
+              source = function()
+                if left == 0 then return nil end
+                local n = math.min(left, 8192)
+                left = left - n
+                return string.rep("S", n)
+              end }
+    end
     local t0 = ngx.now()
     local ok, res, err = pcall(c.attach_to_candidate, c,
       { candidate_id = q.candidate or "cand-ngx", body = { attachment = att } })
@@ -152,6 +163,61 @@ describe("cosocket transport: fault injection", function()
     assert.equals("network", e.kind)
     assert.equals("unknown", e.outcome)
     assert.equals(1, #since("garbage-status", before))
+  end)
+
+  it("eleven 1xx answers before the 200: success, as with libcurl", function()
+    local r = faults { server_url = badserver.url(srv, "interim-flood") }
+    assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+    assert.equals(200, r.results[1].http.status)
+  end)
+
+  it("a connection is pooled only after a complete answer: the next upload gets its own", function()
+    -- interim-flood then error-413 on the same host:port, so the same pool
+    faults { server_url = badserver.url(srv, "interim-flood") }
+    local e = err_of(faults { server_url = badserver.url(srv, "error-413") })
+    assert.equals("api", e.kind)
+    assert.equals(413, e.status)
+  end)
+
+  it("max_response_bytes = 0 means the default cap, as in the core", function()
+    local r = faults { server_url = badserver.url(srv, "ok"), max_response_bytes = 0 }
+    assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+  end)
+
+  it("a huge timeout (3e6 s) works (clamped for nginx), as with libcurl", function()
+    local r = faults { server_url = badserver.url(srv, "ok"), timeout = 3e6 }
+    assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+  end)
+
+  it("an early 413 while the body is still being sent is the result (api, rejected), sent once", function()
+    local before = #badserver.requests(srv, "early-413")
+    local e = err_of(faults { server_url = badserver.url(srv, "early-413"), size = 8 * MiB })
+    assert.equals("api", e.kind, cjson.encode(e))
+    assert.equals("rejected", e.outcome)
+    assert.equals(413, e.status)
+    assert.equals(1, #since("early-413", before), badserver.log(srv))
+  end)
+
+  it("a pooled connection that dies 1.5 s after the request is not replayed: unknown", function()
+    local before = #badserver.requests(srv, "keepalive-dies-late")
+    local r = faults { server_url = badserver.url(srv, "keepalive-dies-late"), n = 2 }
+    assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+    local e = err_of(r, 2)
+    assert.equals("network", e.kind)
+    assert.equals("unknown", e.outcome)
+    assert.equals(2, #since("keepalive-dies-late", before), badserver.log(srv))
+  end)
+
+  it("a stale pooled connection with a one-shot source: the first try's outcome stands", function()
+    -- the second upload goes out on the pooled connection, which the server
+    -- then resets; the source cannot be read again for a fresh connection
+    local before = #badserver.requests(srv, "keepalive-stale")
+    local r = faults { server_url = badserver.url(srv, "keepalive-stale"), n = 2, source_size = 100000 }
+    assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+    local e = err_of(r, 2)
+    assert.equals("network", e.kind, cjson.encode(e))
+    assert.equals("unknown", e.outcome)
+    assert.equals(2, #since("keepalive-stale", before), badserver.log(srv))
   end)
 
   for _, mode in ipairs { "keepalive-close", "keepalive-stale" } do

@@ -30,6 +30,17 @@
 --                        request's Authorization value (a server leaking the key)
 --   echo-auth-json       401 with Kombo's error JSON whose message (and X-Echo
 --                        header) repeat the Authorization value
+--   keepalive-dies-late  answers the first request of a connection (keep-alive);
+--                        the second is read whole, then after 1.5 s the
+--                        connection is reset without an answer (a server that
+--                        may have acted on the upload and died)
+--   interim-flood        eleven "100 Continue" interim answers, then 0.2 s later
+--                        the 200 (keep-alive)
+--   error-413            reads the whole request, answers 413 with Kombo's error
+--                        JSON, keeps the connection
+--   early-413            reads the headers and 64 KiB of the body, answers 413
+--                        with Kombo's error JSON and Connection: close, waits
+--                        0.3 s, then resets while the client is still sending
 --
 -- Each request becomes one log line:
 --   req conn=<n> nth=<i> mode=<m> auth=<yes|no> length=<Content-Length> got=<body bytes read>
@@ -38,6 +49,9 @@ local socket = require "socket"
 
 local SUCCESS = '{"status":"success","data":{"id":"att_bad","remote_id":null,"candidate_id":"c",'
   .. '"name":"cv.pdf","content_type":"application/pdf","type":"CV","size_bytes":9},"warnings":[]}'
+
+local TOO_LARGE = '{"status":"error","error":{"code":"PLATFORM.INPUT_INVALID","title":"Payload too large",'
+  .. '"message":"The attachment is too large.","log_url":"https://app.kombo.dev/logs?interactionId=bad"}}'
 
 ---------------------------------------------------------------- the server
 
@@ -110,7 +124,7 @@ local function serve(portfile, logfile, lifetime)
     st.nth = st.nth + 1
     local mode = path:match("^/([^/?]+)") or "ok"
     local length = tonumber(headers["content-length"] or "0") or 0
-    local limit = mode == "reset-during-body" and 65536 or nil
+    local limit = (mode == "reset-during-body" or mode == "early-413") and 65536 or nil
     local got = read_body(c, length, limit)
     log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d\n")
       :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, got))
@@ -130,6 +144,19 @@ local function serve(portfile, logfile, lifetime)
       return drop(c)
     elseif mode == "keepalive-stale" and st.nth >= 2 then
       return drop(c, true)
+    elseif mode == "keepalive-dies-late" and st.nth >= 2 then
+      socket.sleep(1.5)
+      return drop(c, true)
+    elseif mode == "interim-flood" then
+      c:send(("HTTP/1.1 100 Continue\r\n\r\n"):rep(11))
+      socket.sleep(0.2) -- the final answer comes late: a client that stops early leaves it unread
+    elseif mode == "error-413" or mode == "early-413" then
+      answer(c, "413 Payload Too Large", TOO_LARGE, mode == "early-413" and "Connection: close\r\n" or nil)
+      if mode == "early-413" then
+        socket.sleep(0.3)
+        return drop(c, true)
+      end
+      return
     elseif mode == "echo-auth" or mode == "echo-auth-json" then
       local auth = (headers.authorization or ""):gsub("[\r\n\"\\]", "")
       local extra = "X-Echo: " .. auth .. "\r\nConnection: close\r\n"
