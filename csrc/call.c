@@ -20,6 +20,7 @@ static unsigned calls_made; /* seeds jitter */
 
 struct kombo_call {
     kombo_config cfg;
+    char *ca_file; /* cfg.ca_file points here: the transport reads it on every attempt */
     kombo_buf url;
     kombo_buf headers[KOMBO_MAX_HEADERS];
     size_t nheaders;
@@ -187,6 +188,15 @@ kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
         return NULL;
     }
     c->cfg = *cfg;
+    if (cfg->ca_file != NULL) {
+        c->ca_file = strdup(cfg->ca_file);
+        if (c->ca_file == NULL) {
+            kombo_file_close(file);
+            free(c);
+            return NULL;
+        }
+        c->cfg.ca_file = c->ca_file;
+    }
     if (c->cfg.max_response_bytes == 0)
         c->cfg.max_response_bytes = KOMBO_DEFAULT_MAX_RESPONSE;
     kombo_buf_init(&c->url);
@@ -220,6 +230,7 @@ void kombo_call_free(kombo_call *c)
     }
     kombo_body_free(&c->body);
     kombo_response_free(&c->response);
+    free(c->ca_file);
     free(c);
 }
 

@@ -417,6 +417,12 @@ void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
         fclose(f);
         return NULL;
     }
+    if (st.st_size < 0 || (uintmax_t)st.st_size > KOMBO_MAX_CONTENT_BYTES) {
+        snprintf(err, errsz, "is larger than this build can send (at most %zu bytes)",
+                 (size_t)KOMBO_MAX_CONTENT_BYTES);
+        fclose(f);
+        return NULL;
+    }
     *size = (size_t)st.st_size;
     return f;
 }
@@ -593,6 +599,11 @@ int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_hand
         if (fstat(fileno((FILE *)file_handle), &st) != 0) {
             kombo_file_close(file_handle);
             body_fail(body, "cannot stat the file: %s", strerror(errno));
+            return -1;
+        }
+        if (st.st_size < 0 || (uintmax_t)st.st_size > KOMBO_MAX_CONTENT_BYTES) {
+            kombo_file_close(file_handle);
+            body_fail(body, "%s", "the file grew past the largest size this build can send");
             return -1;
         }
         file_size = (size_t)st.st_size;

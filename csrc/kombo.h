@@ -24,12 +24,23 @@
 #define KOMBO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define KOMBO_VERSION "0.1.0"
+
+/* The largest attachment (file, bytes or source size) whose base64 and
+ * the JSON around it still fit a size_t: a limit on 32-bit builds only. */
+#define KOMBO_MAX_CONTENT_BYTES ((SIZE_MAX - 65536) / 4 * 3)
+
+/* A kept-alive connection that dies without a byte of answer within this
+ * many seconds of the whole request going out was dead before (the
+ * server's idle close): the transports resend on a fresh one.  Later, the
+ * server may have acted on the request, and it is not resent. */
+#define KOMBO_STALE_WINDOW 1.0
 
 /* ---------------------------------------------------------------- strings */
 
@@ -340,7 +351,7 @@ typedef struct kombo_call kombo_call;
 /* Prepares a call: validates config and request (all problems at once),
  * renders URL, headers and body.  Returns the call, or NULL with `problems`
  * filled (count 0 and NULL means out of memory).  The request's strings must
- * outlive the call (the body borrows `data`). */
+ * outlive the call (the body borrows `data`); the config's are copied. */
 kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
                            kombo_problems *problems);
 void kombo_call_free(kombo_call *c);

@@ -186,6 +186,9 @@ static void json_table(json_writer *w, int idx, int depth)
         kombo_problems_add(w->problems, w->path, "nests deeper than %d levels", MAX_JSON_DEPTH);
         return;
     }
+    /* Each level holds a key, a value and temporaries: a C function is only
+     * promised LUA_MINSTACK slots, and MAX_JSON_DEPTH levels need more. */
+    luaL_checkstack(L, 8, "remote_fields nested too deeply");
     lua_pushvalue(L, idx);
     lua_rawget(L, w->visiting);
     if (!lua_isnil(L, -1)) {
@@ -462,6 +465,7 @@ static void read_source(reader *r, int a, kombo_attachment *at, lsource *src)
     lua_State *L = r->L;
     lua_getfield(L, a, "source");
     if (!lua_isnil(L, -1)) {
+        const size_t max_content = KOMBO_MAX_CONTENT_BYTES;
         double size;
         lua_getfield(L, a, "size");
         size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
@@ -474,6 +478,10 @@ static void read_source(reader *r, int a, kombo_attachment *at, lsource *src)
         else if (!(size >= 0 && size == floor(size) && size < 9007199254740992.0))
             kombo_problems_add(r->problems, "body.attachment.size",
                                "must be a whole number of bytes >= 0");
+        else if (size > (double)max_content)
+            kombo_problems_add(r->problems, "body.attachment.size",
+                               "is larger than this build can send (at most %zu bytes)",
+                               (size_t)KOMBO_MAX_CONTENT_BYTES);
         else {
             lua_pushvalue(L, -2);
             src->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -680,14 +688,48 @@ static void push_result(lua_State *L, const kombo_result *res)
     }
 }
 
+/* A libcurl handle as Lua sees it.  Callbacks (a source, on_progress) run
+ * inside curl_easy_perform: they may close the client, which then only
+ * marks the handle, freed once the transfer is over; starting another
+ * transfer on the busy handle is an error. */
+typedef struct lcurl {
+    kombo_curl *t;
+    int busy;
+    int close_pending;
+} lcurl;
+
+static kombo_curl *acquire_curl(lua_State *L, int i, lcurl **out)
+{
+    lcurl *lc = luaL_checkudata(L, i, CURL_MT);
+    if (lc->t == NULL || lc->close_pending)
+        luaL_argerror(L, i, "client is closed");
+    if (lc->busy)
+        luaL_error(L, "kombo client is busy with another upload (an upload was started from its own "
+                      "source or on_progress callback)");
+    lc->busy = 1;
+    *out = lc;
+    return lc->t;
+}
+
+static void release_curl(lcurl *lc)
+{
+    lc->busy = 0;
+    if (lc->close_pending) {
+        kombo_curl_free(lc->t);
+        lc->t = NULL;
+        lc->close_pending = 0;
+    }
+}
+
 /* call:perform(curl) -> result table (blocking; for scripts) */
 static int l_call_perform(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    kombo_curl **t = luaL_checkudata(L, 2, CURL_MT);
-    if (*t == NULL)
-        return luaL_argerror(L, 2, "client is closed");
-    push_result(L, kombo_curl_perform(*t, c->call));
+    lcurl *lc;
+    kombo_curl *t = acquire_curl(L, 2, &lc);
+    const kombo_result *res = kombo_curl_perform(t, c->call);
+    release_curl(lc);
+    push_result(L, res);
     return 1;
 }
 
@@ -696,10 +738,10 @@ static int l_call_perform(lua_State *L)
 static int l_call_attempt(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    kombo_curl **t = luaL_checkudata(L, 2, CURL_MT);
-    if (*t == NULL)
-        return luaL_argerror(L, 2, "client is closed");
-    kombo_curl_attempt(*t, c->call);
+    lcurl *lc;
+    kombo_curl *t = acquire_curl(L, 2, &lc);
+    kombo_curl_attempt(t, c->call);
+    release_curl(lc);
     kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
                         kombo_wall_now());
     return 0;
@@ -795,8 +837,13 @@ static int l_call_body(lua_State *L)
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): Lua's LUAL_BUFFERSIZE */
     while ((n = kombo_body_read(body, luaL_prepbuffer(&b), LUAL_BUFFERSIZE)) > 0)
         luaL_addsize(&b, n);
-    kombo_body_rewind(body);
     luaL_pushresult(&b);
+    if (body->failed) { /* never a short body as if it were whole */
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
+    kombo_body_rewind(body);
     return 1;
 }
 
@@ -846,28 +893,35 @@ static int l_call_result(lua_State *L)
 
 static int l_curl_new(lua_State *L)
 {
-    kombo_curl **t = lua_newuserdata(L, sizeof *t); /* NOLINT(bugprone-sizeof-expression): holds a pointer */
-    *t = NULL;
+    lcurl *lc = lua_newuserdata(L, sizeof *lc);
+    memset(lc, 0, sizeof *lc);
     luaL_getmetatable(L, CURL_MT);
     lua_setmetatable(L, -2);
-    *t = kombo_curl_new();
-    if (*t == NULL)
+    lc->t = kombo_curl_new();
+    if (lc->t == NULL)
         return luaL_error(L, "cannot initialise libcurl");
     return 1;
 }
 
+/* __gc, __close and close(): never frees a handle inside its own transfer
+ * (a transfer keeps its handle's userdata on the stack, so __gc cannot
+ * run then; close() from a callback can). */
 static int l_curl_close(lua_State *L)
 {
-    kombo_curl **t = luaL_checkudata(L, 1, CURL_MT);
-    kombo_curl_free(*t);
-    *t = NULL;
+    lcurl *lc = luaL_checkudata(L, 1, CURL_MT);
+    if (lc->busy) {
+        lc->close_pending = 1;
+        return 0;
+    }
+    kombo_curl_free(lc->t);
+    lc->t = NULL;
     return 0;
 }
 
 static int l_curl_tostring(lua_State *L)
 {
-    kombo_curl **t = luaL_checkudata(L, 1, CURL_MT);
-    lua_pushfstring(L, "kombo.curl (%p%s)", (void *)t, *t ? "" : ", closed");
+    lcurl *lc = luaL_checkudata(L, 1, CURL_MT);
+    lua_pushfstring(L, "kombo.curl (%p%s)", (void *)lc, lc->t && !lc->close_pending ? "" : ", closed");
     return 1;
 }
 
@@ -1010,6 +1064,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());
     lua_setfield(L, -2, "curl_version");
+    lua_pushnumber(L, KOMBO_STALE_WINDOW);
+    lua_setfield(L, -2, "STALE_WINDOW");
     /* JSON's [] for cjson builds that lack cjson.empty_array. */
     lua_pushlightuserdata(L, (void *)&empty_array_sentinel);
     lua_setfield(L, -2, "empty_array");

@@ -249,8 +249,14 @@ static void check_content_choice(kombo_problems *out, const kombo_attachment *a)
                            "needs exactly one of data, data_url, file, bytes or source");
         return;
     }
-    if (n == 1)
+    if (n == 1) {
+        size_t size = a->bytes.ptr ? a->bytes.len : a->source ? a->source->size : 0;
+        if (size > KOMBO_MAX_CONTENT_BYTES)
+            kombo_problems_add(out, a->bytes.ptr ? "body.attachment.bytes" : "body.attachment.size",
+                               "is larger than this build can send (at most %zu bytes)",
+                               (size_t)KOMBO_MAX_CONTENT_BYTES);
         return;
+    }
     /* list holds at most "data, data_url, file, bytes and source" (38 bytes). */
     for (i = 0; i < n; i++) {
         strcat(list, given[i]); /* NOLINT(clang-analyzer-security.insecureAPI.strcpy): bounded, see above */

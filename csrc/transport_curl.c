@@ -22,6 +22,8 @@ struct kombo_curl {
     kombo_response *response;
     int too_large;
     int cannot_resend; /* libcurl wanted to resend, but the body could not be rewound */
+    int resend_refused; /* ... but the connection died too long after the request went out */
+    double body_done_at; /* monotonic time the streamed body was complete, or -1 */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
@@ -92,15 +94,27 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
     size_t n = kombo_body_read(body, dst, size * nitems);
     if (body->failed)
         return CURL_READFUNC_ABORT; /* never let a short body pass as complete */
+    /* libcurl stops asking once it has Content-Length bytes: note the end
+     * when the last ones are handed over. */
+    if (t->body_done_at < 0 && body->sent >= body->length)
+        t->body_done_at = kombo_monotonic_now();
     t->response->phase = n > 0 ? KOMBO_PHASE_SENDING : KOMBO_PHASE_WAITING;
     return n;
 }
 
 /* libcurl rewinds when it must resend on a fresh connection (a kept-alive
- * one that the server had closed): only "back to the start" is needed. */
+ * one that the server had closed): only "back to the start" is needed.
+ * When the whole body had gone out and the connection died more than
+ * KOMBO_STALE_WINDOW seconds later, the server may have acted on it: no
+ * resend (as in the cosocket transport).  Bodies up to SMALL_BODY are
+ * resent by libcurl itself without asking; see the README. */
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     kombo_curl *t = ud;
+    if (t->body_done_at >= 0 && kombo_monotonic_now() - t->body_done_at > KOMBO_STALE_WINDOW) {
+        t->resend_refused = 1;
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
     if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0) {
         t->cannot_resend = 1;
         return CURL_SEEKFUNC_CANTSEEK;
@@ -257,6 +271,8 @@ static void attempt(kombo_curl *t, kombo_call *c)
     t->response = r;
     t->too_large = 0;
     t->cannot_resend = 0;
+    t->resend_refused = 0;
+    t->body_done_at = -1;
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
@@ -310,7 +326,11 @@ static void attempt(kombo_curl *t, kombo_call *c)
         else if (before_sending(rc))
             r->phase = KOMBO_PHASE_CONNECT;
     }
-    if (t->cannot_resend) {
+    if (t->resend_refused) {
+        r->phase = KOMBO_PHASE_WAITING;
+        fail_attempt(r, KOMBO_TE_NETWORK, "the kept-alive connection closed without an answer, too long "
+                                          "after the request was sent to resend it safely");
+    } else if (t->cannot_resend) {
         /* The request went out on a kept-alive connection that died before
          * any answer; it may have arrived, so this is not "not sent". */
         r->phase = KOMBO_PHASE_WAITING;
@@ -348,6 +368,12 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x074100 /* 7.65.0 */
+    /* Reuse a connection only while it is younger than most servers' and
+     * load balancers' idle timeouts (often 60 s and more): fewer dead
+     * kept-alive connections, so fewer resends (libcurl's default is 118 s). */
+    curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 30L);
+#endif
 }
 
 void kombo_curl_attempt(kombo_curl *t, kombo_call *c)

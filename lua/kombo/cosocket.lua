@@ -51,7 +51,7 @@ local M = {
   pool_size = 32,            -- connections kept per pool (per worker)
   send_batch = 65536,        -- body bytes handed to sock:send at once
   max_header_bytes = 65536,  -- status line + header block
-  stale_window = 1,          -- s: a pooled connection dying this soon after the request is stale
+  stale_window = core.STALE_WINDOW, -- s: a pooled connection dying this soon after the request is stale
   early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
 }
 

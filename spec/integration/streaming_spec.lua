@@ -264,6 +264,43 @@ describe("integration: streaming attachments (file, bytes, source) #integration 
       end
     end)
 
+    -- Callbacks run inside the transfer: closing the client there must wait
+    -- for the transfer to end, and a second upload on the same client there
+    -- is refused, not allowed to trample the first (the ASan run checks).
+    for _, case in ipairs { { "small", ("s"):rep(1000) }, { "streamed", ("S"):rep(300000) } } do
+      it(case[1] .. " body: on_progress closing the client: the upload finishes, the client is closed after", function()
+        local client = servers.client()
+        local res, err = client:attach_to_candidate {
+          candidate_id = "cand-close-in-progress",
+          body = { attachment = { bytes = case[2], name = "x.bin", type = "CV" } },
+          on_progress = function() client:close() end,
+        }
+        assert.is_nil(err, err and tostring(err))
+        assert.equals("success", res.status)
+        assert.has_error(function()
+          client:attach_to_candidate { candidate_id = "c", body = { attachment = servers.attachment() } }
+        end, "'attach_to_candidate' on a closed kombo client")
+      end)
+
+      it(case[1] .. " body: an upload started from on_progress on the same client is refused", function()
+        local client = servers.client { retries = false }
+        local inner_err
+        local res, err = client:attach_to_candidate {
+          candidate_id = "cand-nested",
+          body = { attachment = { bytes = case[2], name = "x.bin", type = "CV" } },
+          on_progress = function()
+            local ok, e = pcall(client.attach_to_candidate, client,
+              { candidate_id = "cand-inner", body = { attachment = servers.attachment() } })
+            if not ok then inner_err = e end
+          end,
+        }
+        assert.is_nil(err, err and tostring(err))
+        assert.equals("success", res.status)
+        assert.truthy(tostring(inner_err):find("busy", 1, true), tostring(inner_err))
+        client:close()
+      end)
+    end
+
     it("a callback that raises on its final call (sent == total) still aborts", function()
       local res, err, integ = upload({ bytes = "tiny", name = "tiny.txt", type = "CV" }, {
         on_progress = function(sent, t) if sent == t then error("late failure") end end,

@@ -347,6 +347,26 @@ describe("remote_fields", function()
       assert.matches("deeper than 32", problems[1].message, 1, true)
     end)
 
+    -- A coroutine starts with a small Lua stack: 32 levels of tables must
+    -- not overrun it while they are encoded (each level holds a key, a
+    -- value and temporaries on the C side).
+    for _, levels in ipairs { 20, 31, 32, 33, 40 } do
+      it(("encodes or rejects %d levels inside a fresh coroutine without harm"):format(levels), function()
+        local co = coroutine.create(function()
+          local rec = sent(nested(levels))
+          return rec.body
+        end)
+        local ok, body = coroutine.resume(co)
+        if levels <= 32 then
+          assert.is_true(ok, tostring(body))
+          assert.truthy(body:find(string.rep('{"a":', levels - 1) .. '{"leaf":true', 1, true), body)
+        else
+          assert.is_false(ok) -- h.send raises with the problems: nothing to send
+          assert.truthy(tostring(body):find("deeper than 32", 1, true), tostring(body))
+        end
+      end)
+    end
+
     it("rejects very deep nesting with one problem", function()
       local problems = problems_for(nested(500))
       assert.equals(1, #problems, h.dump(problems))
