@@ -379,6 +379,15 @@ int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
 
 /* ------------------------------------------------------------ body writer */
 
+/* A regular file's size as a size_t, when its base64 body fits one. */
+static int sendable_size(const struct stat *st, size_t *size)
+{
+    if (st->st_size < 0 || (uintmax_t)st->st_size > KOMBO_MAX_CONTENT_BYTES)
+        return 0;
+    *size = (size_t)st->st_size;
+    return 1;
+}
+
 /* Raw bytes read in groups of three so that every chunk but the last encodes
  * without padding: 48 KiB in, 64 KiB out. */
 #define STREAM_RAW (48 * 1024)
@@ -417,13 +426,12 @@ void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
         fclose(f);
         return NULL;
     }
-    if (st.st_size < 0 || (uintmax_t)st.st_size > KOMBO_MAX_CONTENT_BYTES) {
+    if (!sendable_size(&st, size)) {
         snprintf(err, errsz, "is larger than this build can send (at most %zu bytes)",
                  (size_t)KOMBO_MAX_CONTENT_BYTES);
         fclose(f);
         return NULL;
     }
-    *size = (size_t)st.st_size;
     return f;
 }
 
@@ -601,12 +609,11 @@ int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_hand
             body_fail(body, "cannot stat the file: %s", strerror(errno));
             return -1;
         }
-        if (st.st_size < 0 || (uintmax_t)st.st_size > KOMBO_MAX_CONTENT_BYTES) {
+        if (!sendable_size(&st, &file_size)) {
             kombo_file_close(file_handle);
             body_fail(body, "%s", "the file grew past the largest size this build can send");
             return -1;
         }
-        file_size = (size_t)st.st_size;
     }
 
     b = &body_segment(body, KOMBO_SEG_OWNED)->owned;

@@ -478,16 +478,14 @@ static void read_source(reader *r, int a, kombo_attachment *at, lsource *src)
         else if (!(size >= 0 && size == floor(size) && size < 9007199254740992.0))
             kombo_problems_add(r->problems, "body.attachment.size",
                                "must be a whole number of bytes >= 0");
-        else if (size > (double)max_content)
-            kombo_problems_add(r->problems, "body.attachment.size",
-                               "is larger than this build can send (at most %zu bytes)",
-                               (size_t)KOMBO_MAX_CONTENT_BYTES);
         else {
             lua_pushvalue(L, -2);
             src->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             src->source.read = lsource_read;
             src->source.rewind = NULL; /* a function cannot be replayed */
-            src->source.size = (size_t)size;
+            /* A size past what the build can send stays past it (and the
+             * request check says so); the cast stays defined on 32 bits. */
+            src->source.size = (size_t)clamp_num(size, 0, (double)max_content + 1);
             at->source = &src->source;
         }
         lua_pop(L, 1);
@@ -768,7 +766,8 @@ static int l_call_next(lua_State *L)
     }
 }
 
-/* call:request() -> url, {"Name: value", ...}, content_length */
+/* call:request() -> url, {"Name: value", ...}, content_length, max_response_bytes
+ * (the cap the core applies, defaults resolved) */
 static int l_call_request(lua_State *L)
 {
     lcall *c = check_call(L, 1);
@@ -780,7 +779,8 @@ static int l_call_request(lua_State *L)
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
-    return 3;
+    lua_pushinteger(L, (lua_Integer)kombo_call_config(c->call)->max_response_bytes);
+    return 4;
 }
 
 /* call:read(max) -> next chunk of the body; nothing at the end; nil, message

@@ -21,8 +21,7 @@ struct kombo_curl {
     kombo_call *call;
     kombo_response *response;
     int too_large;
-    int cannot_resend; /* libcurl wanted to resend, but the body could not be rewound */
-    int resend_refused; /* ... but the connection died too long after the request went out */
+    const char *no_resend; /* why a resend libcurl wanted was refused, or NULL */
     double body_done_at; /* monotonic time the streamed body was complete, or -1 */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
@@ -112,11 +111,13 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     kombo_curl *t = ud;
     if (t->body_done_at >= 0 && kombo_monotonic_now() - t->body_done_at > KOMBO_STALE_WINDOW) {
-        t->resend_refused = 1;
+        t->no_resend = "the kept-alive connection closed without an answer, too long after the "
+                       "request was sent to resend it safely";
         return CURL_SEEKFUNC_CANTSEEK;
     }
     if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0) {
-        t->cannot_resend = 1;
+        t->no_resend = "the connection was lost before any answer, and the attachment's source "
+                       "cannot be read a second time to resend it";
         return CURL_SEEKFUNC_CANTSEEK;
     }
     t->response->phase = KOMBO_PHASE_CONNECT;
@@ -259,7 +260,7 @@ static int set_ca_file(kombo_curl *t, const char *ca_file)
     return 0;
 }
 
-static void attempt(kombo_curl *t, kombo_call *c)
+void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
     kombo_response *r = kombo_call_response(c);
@@ -270,8 +271,7 @@ static void attempt(kombo_curl *t, kombo_call *c)
     t->call = c;
     t->response = r;
     t->too_large = 0;
-    t->cannot_resend = 0;
-    t->resend_refused = 0;
+    t->no_resend = NULL;
     t->body_done_at = -1;
     t->errbuf[0] = '\0';
 
@@ -326,16 +326,11 @@ static void attempt(kombo_curl *t, kombo_call *c)
         else if (before_sending(rc))
             r->phase = KOMBO_PHASE_CONNECT;
     }
-    if (t->resend_refused) {
-        r->phase = KOMBO_PHASE_WAITING;
-        fail_attempt(r, KOMBO_TE_NETWORK, "the kept-alive connection closed without an answer, too long "
-                                          "after the request was sent to resend it safely");
-    } else if (t->cannot_resend) {
+    if (t->no_resend != NULL) {
         /* The request went out on a kept-alive connection that died before
          * any answer; it may have arrived, so this is not "not sent". */
         r->phase = KOMBO_PHASE_WAITING;
-        fail_attempt(r, KOMBO_TE_NETWORK, "the connection was lost before any answer, and the "
-                                          "attachment's source cannot be read a second time to resend it");
+        fail_attempt(r, KOMBO_TE_NETWORK, t->no_resend);
     } else if (kombo_call_body(c)->failed) {
         fail_attempt(r, KOMBO_TE_ABORTED, kombo_call_body(c)->error);
     } else if (t->too_large) {
@@ -376,11 +371,6 @@ static void set_fixed_options(kombo_curl *t)
 #endif
 }
 
-void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
-{
-    attempt(t, c);
-}
-
 const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
 {
     double delay;
@@ -391,7 +381,7 @@ const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
             kombo_sleep(delay);
             continue;
         }
-        attempt(t, c);
+        kombo_curl_attempt(t, c);
         kombo_call_complete(c, kombo_call_response(c), kombo_monotonic_now(), kombo_wall_now());
     }
     return kombo_call_result(c);

@@ -162,8 +162,6 @@ local function attempt_once(call, config, target, fresh_only, deadline)
   local resp = { phase = "connect", status = nil }
   local timeout = config.timeout or 300
   local connect_timeout = config.connect_timeout or 10
-  local max_body = config.max_response_bytes
-  if not max_body or max_body == 0 then max_body = 1024 * 1024 end -- 0: the default, as in the core
   local connect_deadline = core.now() + connect_timeout -- TCP connect and TLS handshake together
   local read_deadline = deadline -- shortened while looking for an early answer
   local sock = ngx.socket.tcp()
@@ -272,7 +270,7 @@ local function attempt_once(call, config, target, fresh_only, deadline)
   end
 
   -- request line, headers, body -----------------------------------------
-  local _, headers, length = call:request()
+  local _, headers, length, max_body = call:request() -- max_body: the core's cap, defaults resolved
   local batch = { "POST ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
   for _, h in ipairs(headers) do
     batch[#batch + 1] = h
@@ -464,11 +462,8 @@ end
 local function attempt(call, config, target)
   local deadline = core.now() + (config.timeout or 300)
   local first = attempt_once(call, config, target, false, deadline)
-  if not first.stale then return first end
-  first.stale = nil
-  if not call:rewind() then return first end
+  if not first.stale or not call:rewind() then return first end
   local again = attempt_once(call, config, target, true, deadline)
-  again.stale = nil
   if again.phase == "connect" then return first end
   return again
 end

@@ -473,14 +473,8 @@ describe("fault injection, curl transport #integration #faults", function()
       -- over 64 KiB, so the body streams and libcurl would have to rewind it
       local client = bad_client("keepalive-stale", { retries = false })
       assert(upload(client))
-      local left = 200000
       local _, err = upload(client, nil, { name = "big.bin", type = "CV", content_type = "application/pdf",
-        size = left, source = function()
-          if left == 0 then return nil end
-          local n = math.min(left, 8192)
-          left = left - n
-          return ("S"):rep(n)
-        end })
+        size = 200000, source = files.chunked_source(("S"):rep(200000)) })
       assert.equals("network", err.kind, tostring(err))
       assert.equals("unknown", err.outcome)
       assert.truthy(contains(err.message, "cannot be read a second time"), err.message)
