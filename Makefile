@@ -10,9 +10,9 @@ WARN        := -Wall -Wextra -Werror
 STD         := -std=c99 -D_DEFAULT_SOURCE
 BUILD       := build/$(LUA_VERSION)
 
-CORE_SRC := csrc/encode.c csrc/request.c csrc/content_type.c csrc/classify.c csrc/call.c csrc/transport_curl.c
-LUA_SRC  := $(CORE_SRC) csrc/lkombo.c
-HEADERS  := csrc/kombo.h
+CORE_SRC := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c
+LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c
+HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h
 
 .PHONY: all lib example test demo clean help deps
 
@@ -54,7 +54,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify
-FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/content_type.c csrc/classify.c csrc/call.c
+FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c csrc/classify.c csrc/client.c csrc/call.c
 ASAN_CC       ?= clang
 ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
 TIDY          ?= clang-tidy

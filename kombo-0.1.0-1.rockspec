@@ -31,13 +31,14 @@ build = {
    modules = {
       ["kombo"] = "lua/kombo/init.lua",
       ["kombo.errors"] = "lua/kombo/errors.lua",
-      ["kombo.model"] = "lua/kombo/model.lua",
+      ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.core"] = {
          sources = {
-            "csrc/encode.c", "csrc/request.c", "csrc/content_type.c", "csrc/classify.c",
-            "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
+            "csrc/encode.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
+            "csrc/content_type.c", "csrc/classify.c", "csrc/client.c", "csrc/call.c",
+            "csrc/transport_curl.c", "csrc/lkombo.c", "csrc/lua_request.c", "csrc/lua_call.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },

@@ -491,8 +491,10 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
         if (n < 0)
             return -1;
         if (n == 0) {
-            body_fail(body, "%s", "the attachment ended before its announced size "
-                                  "(did the file shrink while being sent?)");
+            body_fail(body, "%s", st->kind == STREAM_FILE
+                                      ? "the file ended before its size when opened "
+                                        "(did it shrink while being sent?)"
+                                      : "the attachment source ended before its announced size");
             return -1;
         }
         got += (size_t)n;
@@ -505,8 +507,10 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
             if (n < 0)
                 return -1;
             if (n > 0) {
-                body_fail(body, "%s", "the attachment is longer than its announced size "
-                                      "(did the file grow while being sent?)");
+                body_fail(body, "%s", st->kind == STREAM_FILE
+                                          ? "the file is longer than its size when opened "
+                                            "(did it grow while being sent?)"
+                                          : "the attachment source is longer than its announced size");
                 return -1;
             }
         }
@@ -535,19 +539,15 @@ static int stream_rewind(kombo_stream *st, kombo_body *body)
     return 0;
 }
 
-/* An absent string renders as null; a validated request never has one where
- * a string is required, but the writer must still produce valid JSON. */
-static void json_str_or_null(kombo_buf *b, kombo_str s)
-{
-    if (s.ptr)
-        kombo_json_string(b, s.ptr, s.len);
-    else
-        kombo_buf_puts(b, "null");
-}
-
 static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
 {
-    kombo_segment *sg = &body->seg[body->nseg++];
+    kombo_segment *sg;
+    if (body->nseg >= KOMBO_MAX_SEGMENTS) {
+        body->failed = 1; /* a body model's bug: more segments than its layout needs */
+        snprintf(body->error, sizeof body->error, "too many body segments");
+        return NULL;
+    }
+    sg = &body->seg[body->nseg++];
     sg->kind = kind;
     kombo_buf_init(&sg->owned);
     sg->borrowed = KOMBO_STR_NULL;
@@ -567,104 +567,102 @@ static size_t seg_len(const kombo_segment *sg)
     }
 }
 
-/* Sets up the streamed content segment for file, bytes or source. */
-static int body_stream(kombo_body *body, const kombo_attachment *a, void *file_handle, size_t file_size)
+/* A buffer that swallows appends once the body has failed: a body model
+ * lays out its JSON without checking every step. */
+static kombo_buf failed_buf = {NULL, 0, 0, 1, 1};
+
+kombo_buf *kombo_body_add_owned(kombo_body *body)
+{
+    kombo_segment *sg = body_segment(body, KOMBO_SEG_OWNED);
+    if (sg == NULL) {
+        failed_buf.len = 0;
+        failed_buf.failed = 1;
+        return &failed_buf;
+    }
+    return &sg->owned;
+}
+
+void kombo_body_add_borrowed(kombo_body *body, kombo_str s)
+{
+    kombo_segment *sg = body_segment(body, KOMBO_SEG_BORROWED);
+    if (sg != NULL)
+        sg->borrowed = s;
+}
+
+static kombo_stream *body_add_stream(kombo_body *body, enum stream_kind kind)
 {
     kombo_segment *sg = body_segment(body, KOMBO_SEG_BASE64);
-    kombo_stream *st = calloc(1, sizeof *st);
-    if (st == NULL)
-        return -1;
-    sg->stream = st;
-    if (file_handle != NULL) {
-        st->kind = STREAM_FILE;
-        st->file = file_handle;
-        st->size = file_size;
-    } else if (a->bytes.ptr != NULL) {
-        st->kind = STREAM_BYTES;
-        st->bytes = a->bytes;
-        st->size = a->bytes.len;
-    } else {
-        st->kind = STREAM_SOURCE;
-        st->source = *a->source;
-        st->size = a->source->size;
+    kombo_stream *st;
+    if (sg == NULL)
+        return NULL;
+    st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        body->nseg--;
+        body_fail(body, "%s", "out of memory");
+        return NULL;
     }
+    st->kind = kind;
+    sg->stream = st;
+    return st;
+}
+
+int kombo_body_add_file(kombo_body *body, void *file_handle)
+{
+    struct stat sb;
+    size_t size;
+    kombo_stream *st;
+
+    if (fstat(fileno((FILE *)file_handle), &sb) != 0) {
+        kombo_file_close(file_handle);
+        body_fail(body, "cannot stat the file: %s", strerror(errno));
+        return -1;
+    }
+    if (!sendable_size(&sb, &size)) {
+        kombo_file_close(file_handle);
+        body_fail(body, "%s", "the file grew past the largest size this build can send");
+        return -1;
+    }
+    st = body_add_stream(body, STREAM_FILE);
+    if (st == NULL) {
+        kombo_file_close(file_handle);
+        return -1;
+    }
+    st->file = file_handle;
+    st->size = size;
     return 0;
 }
 
-/* Layout: with data, [OWNED head ... "data":"] [BORROWED data] [OWNED "} ...]
- * so tens of MB of base64 are never copied; with file, bytes or source the
- * middle segment is encoded chunk by chunk; with data_url, one OWNED. */
-int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_handle)
+int kombo_body_add_bytes(kombo_body *body, kombo_str bytes)
 {
-    const kombo_attachment *a = &req->attachment;
-    size_t i, file_size = 0;
-    kombo_buf *b;
-    int failed = 0;
+    kombo_stream *st = body_add_stream(body, STREAM_BYTES);
+    if (st == NULL)
+        return -1;
+    st->bytes = bytes;
+    st->size = bytes.len;
+    return 0;
+}
 
-    memset(body, 0, sizeof *body);
-    if (file_handle != NULL) {
-        struct stat st;
-        if (fstat(fileno((FILE *)file_handle), &st) != 0) {
-            kombo_file_close(file_handle);
-            body_fail(body, "cannot stat the file: %s", strerror(errno));
-            return -1;
-        }
-        if (!sendable_size(&st, &file_size)) {
-            kombo_file_close(file_handle);
-            body_fail(body, "%s", "the file grew past the largest size this build can send");
-            return -1;
-        }
-    }
+int kombo_body_add_source(kombo_body *body, const kombo_source *source)
+{
+    kombo_stream *st = body_add_stream(body, STREAM_SOURCE);
+    if (st == NULL)
+        return -1;
+    st->source = *source;
+    st->size = source->size;
+    return 0;
+}
 
-    b = &body_segment(body, KOMBO_SEG_OWNED)->owned;
-    kombo_buf_puts(b, "{\"attachment\":{\"name\":");
-    json_str_or_null(b, a->name);
-    if (a->content_type.ptr) {
-        kombo_buf_puts(b, ",\"content_type\":");
-        kombo_json_string(b, a->content_type.ptr, a->content_type.len);
-    }
-    kombo_buf_puts(b, ",\"type\":");
-    json_str_or_null(b, a->type);
-
-    if (a->data.ptr || a->bytes.ptr || a->source || file_handle) {
-        /* base64 needs no JSON escaping, verbatim or encoded here. */
-        kombo_buf_puts(b, ",\"data\":\"");
-        if (a->data.ptr) {
-            body_segment(body, KOMBO_SEG_BORROWED)->borrowed = a->data;
-        } else if (body_stream(body, a, file_handle, file_size) != 0) {
-            kombo_file_close(file_handle);
-            failed = 1;
-        }
-        b = &body_segment(body, KOMBO_SEG_OWNED)->owned;
-        kombo_buf_puts(b, "\"}");
-    } else {
-        if (a->data_url.ptr) {
-            kombo_buf_puts(b, ",\"data_url\":");
-            kombo_json_string(b, a->data_url.ptr, a->data_url.len);
-        }
-        kombo_buf_puts(b, "}");
-    }
-
-    if (req->remote_fields_json.ptr) {
-        kombo_buf_puts(b, ",\"remote_fields\":");
-        kombo_buf_append(b, req->remote_fields_json.ptr, req->remote_fields_json.len);
-    }
-    kombo_buf_puts(b, "}");
-
-    for (i = 0; i < body->nseg && !failed; i++) {
+int kombo_body_finish(kombo_body *body)
+{
+    size_t i;
+    body->length = 0;
+    for (i = 0; i < body->nseg && !body->failed; i++) {
         if (body->seg[i].kind == KOMBO_SEG_OWNED && body->seg[i].owned.failed)
-            failed = 1;
+            body_fail(body, "%s", "out of memory");
         else
             body->length += seg_len(&body->seg[i]);
     }
-    if (failed) {
-        kombo_body_free(body);
-        body_fail(body, "%s", "out of memory");
-        return -1;
-    }
-    body->on_progress = req->on_progress;
-    body->progress_ud = req->progress_ud;
-    return 0;
+    return body->failed ? -1 : 0;
 }
 
 /* Safe on a zeroed body and when called twice: leaves a zeroed body. */

@@ -110,12 +110,43 @@ void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ..
 #endif
     ;
 
-/* ------------------------------------------------------- request model */
+/* ----------------------------------------------------------- operations */
 
-typedef enum kombo_target {
-    KOMBO_TARGET_CANDIDATE = 0,  /* POST /ats/candidates/{id}/attachments */
-    KOMBO_TARGET_APPLICATION = 1 /* POST /ats/applications/{id}/attachments */
-} kombo_target;
+/* Every API operation is one entry of the table in operations.c: its method,
+ * path, path parameters, body model, positive-response shape and whether it
+ * may be resent after it may have been processed.  The Lua layer makes one
+ * method per entry; adding an operation is adding its entry (see
+ * CONTRIBUTING.md). */
+
+#define KOMBO_MAX_PARAMS 2
+
+typedef enum kombo_body_model {
+    KOMBO_BODY_NONE = 0,      /* no request body (GET) */
+    KOMBO_BODY_ATTACHMENT = 1 /* { attachment = {...}, remote_fields = {...} } (model_attachment.c) */
+} kombo_body_model;
+
+/* What a 2xx answer must look like: Kombo's envelope
+ * {status:"success", data:{...}} plus, per operation, the rest. */
+typedef struct kombo_response_shape {
+    int warnings;            /* "warnings": [{message}, ...] is required */
+    const char *data_member; /* data must hold this member, or NULL */
+} kombo_response_shape;
+
+typedef struct kombo_operation {
+    const char *name;   /* the Lua method: "attach_to_candidate" */
+    const char *method; /* "GET" | "POST" */
+    const char *path;   /* "/ats/candidates/{candidate_id}/attachments" */
+    const char *params[KOMBO_MAX_PARAMS + 1]; /* path parameters in order, NULL-terminated */
+    kombo_body_model body;
+    kombo_response_shape response;
+    int idempotent;         /* may be resent after it may have been processed (GET) */
+    int integration_scoped; /* sends X-Integration-Id, required (every /ats operation) */
+} kombo_operation;
+
+const kombo_operation *kombo_operation_find(const char *name); /* NULL when unknown */
+const kombo_operation *kombo_operation_at(size_t i);           /* NULL past the last */
+
+/* ------------------------------------------------------- request model */
 
 /* Raw attachment bytes that arrive in pieces (an object store, a request
  * body).  The core base64-encodes them while the request is sent. */
@@ -130,7 +161,9 @@ typedef struct kombo_source {
 } kombo_source;
 
 /* Exactly one of data, data_url, file, bytes and source gives the content;
- * all but data_url end up in the wire field "data". */
+ * all but data_url end up in the wire field "data".  A binding that found a
+ * field of the wrong type sets it to "" (present, unusable), so that the
+ * rules do not also call it missing. */
 typedef struct kombo_attachment {
     kombo_str name;         /* required; defaults to the base name of `file` */
     kombo_str content_type; /* optional with data_url; inferred when absent */
@@ -140,6 +173,7 @@ typedef struct kombo_attachment {
     kombo_str file;         /* path of a regular file, streamed from disk */
     kombo_str bytes;        /* raw bytes (borrowed), base64-encoded on the fly */
     const kombo_source *source; /* raw bytes from a callback */
+    int source_given;       /* a source was given, usable or not */
 } kombo_attachment;
 
 /* Called while the body is read out: at most about 100 times per upload,
@@ -147,9 +181,11 @@ typedef struct kombo_attachment {
 typedef void (*kombo_progress_fn)(void *ud, size_t sent, size_t total);
 
 typedef struct kombo_request {
-    kombo_target target;
-    kombo_str id;             /* candidate_id or application_id */
-    kombo_str integration_id; /* sent as X-Integration-Id; required */
+    const kombo_operation *op;
+    kombo_str params[KOMBO_MAX_PARAMS]; /* values of op->params, in order */
+    kombo_str integration_id; /* X-Integration-Id; the client's when absent */
+    /* KOMBO_BODY_ATTACHMENT: */
+    int has_attachment;       /* body.attachment was given */
     kombo_attachment attachment;
     /* remote_fields as an already encoded JSON object (the Lua binding
      * encodes and checks the table); absent: the key is not sent. */
@@ -158,15 +194,35 @@ typedef struct kombo_request {
     void *progress_ud;
 } kombo_request;
 
-/* Validates every rule and records every problem (not just the first).
- * Returns the number of problems found (0: valid).  Paths name the API's
- * fields: "candidate_id" (or "application_id"), "integration_id",
- * "body.attachment", "body.attachment.name", ... */
+/* Validates every rule and records every problem (not just the first; one
+ * per path).  Returns the number of problems found (0: valid).  Paths name
+ * the API's fields: "candidate_id", "integration_id", "body.attachment",
+ * "body.attachment.name", ... */
 size_t kombo_request_validate(const kombo_request *req, kombo_problems *out);
+
+/* An identifier that ends up in the URL path or in a header (path-safe: no
+ * "." or "..", no CR, LF or NUL, valid UTF-8, not empty).  Adds a problem
+ * under `path` when bad. */
+void kombo_check_id(kombo_problems *out, const char *path, kombo_str s);
 
 /* Validates a header value that comes from configuration (API key):
  * non-empty, no CR, LF or NUL.  Adds a problem under `path` when bad. */
 void kombo_check_header_value(kombo_problems *out, const char *path, kombo_str v);
+
+/* The body model's keys, for bindings that read it from a table: an unknown
+ * key is a problem that suggests the nearest known one. */
+typedef struct kombo_field {
+    const char *key;
+    size_t offset; /* of a kombo_str in the model's struct; (size_t)-1: not a string */
+} kombo_field;
+
+extern const kombo_field kombo_attachment_fields[]; /* NULL-key terminated */
+extern const char *const kombo_attachment_body_keys[]; /* "attachment", "remote_fields", NULL */
+
+/* The known key nearest to `key` (the same letters ignoring case, '_' and
+ * '-', or at most two edits away), or NULL.  `table` holds entries of
+ * `stride` bytes that each start with a `const char *` key; a NULL key ends it. */
+const char *kombo_suggest_key(const char *key, size_t len, const void *table, size_t stride);
 
 /* -------------------------------------------------------- body writer */
 
@@ -203,17 +259,31 @@ typedef struct kombo_body {
     size_t next_progress; /* `sent` at which to report next */
 } kombo_body;
 
-/* Renders the JSON body of a (validated) request.  data and bytes are
- * borrowed, so the request's strings must outlive the body; a file is opened
- * here (`file_handle`, see kombo_file_open) and closed by kombo_body_free.
- * Returns 0, or -1 on OOM (error says so). */
-int kombo_body_build(kombo_body *body, const kombo_request *req, void *file_handle);
+/* Building a body: segments are added in order, then kombo_body_finish
+ * computes the exact length.  A body model (model_attachment.c) lays its
+ * JSON out with these. */
+kombo_buf *kombo_body_add_owned(kombo_body *body);            /* a new owned segment's buffer */
+void kombo_body_add_borrowed(kombo_body *body, kombo_str s);  /* bytes the caller keeps alive */
+/* Raw content, base64-encoded on the way out: a FILE * (taken over: closed
+ * by kombo_body_free, also on failure), borrowed bytes, or a source. */
+int kombo_body_add_file(kombo_body *body, void *file_handle);
+int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
+int kombo_body_add_source(kombo_body *body, const kombo_source *source);
+int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
 void kombo_body_free(kombo_body *body);
 /* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
 int kombo_body_rewind(kombo_body *body);
 /* Copies up to cap bytes into dst; returns the count, 0 at the end or when
  * body->failed is set (then the transport aborts the request). */
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
+
+/* The attachment body model (model_attachment.c).  Prepare fills in what
+ * the content tells (the name from the path, the content type from the
+ * leading bytes), opening a file (*file_handle) or adding a problem; build
+ * lays out the JSON of a validated request. */
+void kombo_attachment_prepare(kombo_request *req, void **file_handle, kombo_problems *problems);
+void kombo_attachment_validate(const kombo_request *req, kombo_problems *out);
+int kombo_attachment_build(kombo_body *body, const kombo_request *req, void *file_handle);
 
 /* Opens a regular file for streaming: returns a handle (FILE *) and its size,
  * or NULL with a message ("No such file or directory", "is a directory"). */
@@ -324,20 +394,24 @@ typedef struct kombo_retry_policy {
     int retry_unsafe;        /* also retry other 5xx and mid-flight failures */
 } kombo_retry_policy;
 
-void kombo_retry_policy_default(kombo_retry_policy *p); /* 3, 0.5, 30, 1.5, 120, 0 */
-void kombo_retry_policy_none(kombo_retry_policy *p);
-
 typedef struct kombo_config {
     const char *api_key;         /* required; never printed */
     const char *integration_id;  /* default for requests without one */
     const char *server_url;      /* e.g. "https://api.kombo.dev/v1"; no trailing slash needed */
-    const char *user_agent;      /* full User-Agent value */
+    const char *user_agent;      /* full User-Agent value, or NULL */
     const char *ca_file;         /* extra CA bundle, or NULL */
     double timeout;              /* seconds for a whole attempt */
     double connect_timeout;
-    size_t max_response_bytes;   /* 0: default 1 MiB */
+    size_t max_response_bytes;   /* 0: the default */
     kombo_retry_policy retry;
 } kombo_config;
+
+/* The defaults, in one place (the Lua layer reads them from here too):
+ * timeout 300 s, connect_timeout 10 s, max_response_bytes 1 MiB, retries
+ * 3 attempts, 0.5 s initial interval, 30 s max interval, exponent 1.5,
+ * 120 s max elapsed, unsafe retries off. */
+extern const kombo_config kombo_config_defaults;
+void kombo_retry_policy_none(kombo_retry_policy *p); /* the defaults with one attempt */
 
 #define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
 #define KOMBO_EU_URL "https://api.kombo.dev/v1"
@@ -346,19 +420,32 @@ typedef struct kombo_config {
 /* Standard header set, shared by every transport. */
 #define KOMBO_MAX_HEADERS 8
 
+/* A client: the configuration, checked once, and what every call of it
+ * shares, rendered once (the URL prefix, the fixed headers). */
+typedef struct kombo_client kombo_client;
+
+/* Checks every option (all problems at once, paths are option names:
+ * "timeout", "retries.max_attempts", ...) and copies the strings.  Returns
+ * NULL with `problems` filled, or NULL with no problem when out of memory. */
+kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems);
+void kombo_client_free(kombo_client *client); /* wipes the key */
+const kombo_config *kombo_client_config(const kombo_client *client);
+
 typedef struct kombo_call kombo_call;
 
-/* Prepares a call: validates config and request (all problems at once),
- * renders URL, headers and body.  Returns the call, or NULL with `problems`
- * filled (count 0 and NULL means out of memory).  The request's strings must
- * outlive the call (the body borrows `data`); the config's are copied. */
-kombo_call *kombo_call_new(const kombo_config *cfg, const kombo_request *req,
+/* Prepares a call of `client` (which must outlive it): validates the
+ * request (all problems at once), renders URL, headers and body.  Returns
+ * the call, or NULL with `problems` filled (count 0: out of memory).  The
+ * request's strings must outlive the call (the body borrows `data`). */
+kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
                            kombo_problems *problems);
 void kombo_call_free(kombo_call *c);
 
+const kombo_operation *kombo_call_operation(const kombo_call *c);
 const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);
 const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */
+const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
 kombo_body *kombo_call_body(kombo_call *c);
 const kombo_config *kombo_call_config(const kombo_call *c);
 

@@ -25,6 +25,8 @@ struct kombo_curl {
     double body_done_at; /* monotonic time the streamed body was complete, or -1 */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
+    size_t headers_n;            /* how many the call had */
+    char *headers_integration;   /* and its X-Integration-Id value */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
     char *ca_set;     /* the CA file last given to the handle (a copy) */
 };
@@ -179,32 +181,27 @@ static void free_headers(kombo_curl *t)
         memset(h->data, 0, strlen(h->data));
     curl_slist_free_all(t->headers);
     t->headers = NULL;
+    free(t->headers_integration);
+    t->headers_integration = NULL;
 }
 
-static int same_headers(const struct curl_slist *h, const kombo_call *c)
-{
-    size_t i;
-    for (i = 0; i < kombo_call_header_count(c); i++, h = h->next)
-        if (h == NULL || strcmp(h->data, kombo_call_header(c, i)) != 0)
-            return 0;
-    return h != NULL && strcmp(h->data, EXPECT_NONE) == 0 && h->next == NULL;
-}
-
-/* The call's headers as the handle's list.  One client sends the same
- * headers call after call, so the list is kept and rebuilt only when they
- * change: that saves two allocations per header per call. */
+/* The call's headers as the handle's list.  A handle serves one client, so
+ * the list differs between calls only by X-Integration-Id and by whether
+ * there is a body: it is kept and rebuilt only when either changes, which
+ * saves two allocations per header per call. */
 static int use_headers(kombo_curl *t, const kombo_call *c)
 {
     struct curl_slist *list = NULL, *next;
-    size_t i;
+    const char *integration = kombo_call_integration_id(c);
+    size_t i, n = kombo_call_header_count(c);
 
-    if (t->headers != NULL && same_headers(t->headers, c))
+    if (t->headers != NULL && t->headers_n == n && t->headers_integration != NULL &&
+        strcmp(t->headers_integration, integration) == 0)
         return 0;
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
     free_headers(t);
-    for (i = 0; i <= kombo_call_header_count(c); i++) {
-        next = curl_slist_append(list, i < kombo_call_header_count(c) ? kombo_call_header(c, i)
-                                                                       : EXPECT_NONE);
+    for (i = 0; i <= n; i++) {
+        next = curl_slist_append(list, i < n ? kombo_call_header(c, i) : EXPECT_NONE);
         if (next == NULL) {
             t->headers = list;
             free_headers(t);
@@ -213,6 +210,12 @@ static int use_headers(kombo_curl *t, const kombo_call *c)
         list = next;
     }
     t->headers = list;
+    t->headers_n = n;
+    t->headers_integration = strdup(integration);
+    if (t->headers_integration == NULL) {
+        free_headers(t);
+        return -1;
+    }
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, list);
     return 0;
 }
@@ -288,8 +291,15 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
     }
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
-    if (body->length <= SMALL_BODY) {
+    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
+    }
+    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
+        /* no body */
+    } else if (body->length <= SMALL_BODY) {
         /* Read it out now: a failing source aborts before anything is sent. */
         char chunk[4096];
         size_t n;
@@ -347,7 +357,6 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
 static void set_fixed_options(kombo_curl *t)
 {
     CURL *h = t->easy;
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, t);
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);

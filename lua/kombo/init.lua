@@ -13,7 +13,7 @@
 local core = require "kombo.core"
 local cjson = require "cjson.safe"
 local errors = require "kombo.errors"
-local model = require "kombo.model"
+local remote_fields = require "kombo.remote_fields"
 local trace = require "kombo.trace"
 local cosocket = require "kombo.cosocket" -- the OpenResty transport
 
@@ -27,7 +27,11 @@ local kombo = {
   features = { file = true, bytes = true, source = true, on_progress = true },
 }
 
-core.set_sentinels(kombo.null, kombo.empty_array)
+-- Arrays decoded from an answer carry this metatable: OpenResty's cjson
+-- then writes an empty one back as [], and so does our own JSON writer.
+local ARRAY_MT = cjson.array_mt or { __name = "kombo.array" }
+core.set_sentinels(kombo.null, kombo.empty_array, ARRAY_MT)
+local DEFAULTS = core.defaults -- the one table of defaults (csrc/client.c)
 
 local function lua_version()
   if type(jit) == "table" and jit.version then return jit.version end
@@ -87,7 +91,7 @@ local function resolve(opts, fname)
   end
   if server_url == nil then
     local env = os.getenv("KOMBO_SERVER_URL")
-    server_url = (env ~= nil and env ~= "") and env or kombo.SERVERS.eu
+    server_url = (env ~= nil and env ~= "") and env or DEFAULTS.server_url
   end
   -- "cosocket" needs nginx's Lua module.
   local transport = opts.transport or "auto"
@@ -104,11 +108,12 @@ local function resolve(opts, fname)
     api_key = opts.api_key or os.getenv("KOMBO_API_KEY"),
     integration_id = opts.integration_id or os.getenv("KOMBO_INTEGRATION_ID"),
     server_url = server_url,
-    timeout = opts.timeout or 300,
-    connect_timeout = opts.connect_timeout or 10,
+    timeout = opts.timeout or DEFAULTS.timeout,
+    connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     retries = opts.retries == nil and {} or opts.retries,
     ca_file = opts.ca_file,
-    max_response_bytes = opts.max_response_bytes,
+    max_response_bytes = (opts.max_response_bytes == nil or opts.max_response_bytes == 0)
+      and DEFAULTS.max_response_bytes or opts.max_response_bytes,
     user_agent = opts.user_agent or USER_AGENT,
     debug = opts.debug,
   }
@@ -123,20 +128,27 @@ Client.__index = Client
 -- nor a debugger's dump of the client shows the API key.
 local private = setmetatable({}, { __mode = "k" })
 
-local function client_from(config)
+-- The options go to the core once: it checks them (every problem names its
+-- option) and renders what all calls share.
+local function client_from(config, fname)
+  local handle, problems = core.client(config)
+  if not handle then
+    local p = problems[1]
+    error(("bad argument #1 to '%s' (option '%s' %s)"):format(fname, p.path, p.message), 3)
+  end
   local self = setmetatable({}, Client)
-  private[self] = { config = config, curl = nil }
+  private[self] = { config = config, core = handle }
   return self
 end
 
---- Creates a client.  See README "Configuration" for every option.
+--- Creates a client.  See README "Clients" for every option.
 function kombo.new(opts)
-  return client_from(resolve(opts, "new"))
+  return client_from(resolve(opts, "new"), "new")
 end
 
 function Client:__tostring()
   local p = private[self]
-  if not p then return "kombo.client (closed)" end
+  if not p or p.closed then return "kombo.client (closed)" end
   return ("kombo.client (%s, integration_id=%s, api_key=%s)"):format(
     p.config.server_url, tostring(p.config.integration_id),
     p.config.api_key and "<redacted>" or "<none>")
@@ -155,8 +167,8 @@ end
 function Client:close()
   local p = private[self]
   if p and not p.closed then
-    if p.curl then p.curl:close() end
-    p.curl, p.closed = nil, true
+    p.core:close()
+    p.closed = true
   end
 end
 Client.__close = Client.close
@@ -167,80 +179,72 @@ local function send(p, call)
   local transport, why = cosocket.select(p.config.transport)
   if transport == nil then
     call:close()
-    error(why, 4) -- misuse: uploading in an nginx phase without cosockets
+    error(why, 4) -- misuse: calling in an nginx phase without cosockets
   elseif transport == "cosocket" then
     local ok, raw = pcall(cosocket.perform, call, p.config)
     call:close()
     if not ok then error(raw, 0) end
     return errors.from_result(raw, p.config.api_key)
   end
-  if not p.curl then p.curl = core.curl() end
   local raw
   if p.config.debug then -- a Lua loop, so that every step can be logged
-    local curl = p.curl
-    raw = trace.drive(call, p.config.debug, function(c) c:attempt(curl) end, core.sleep, core.now,
-      p.config.api_key)
+    raw = trace.drive(call, p.config.debug, call.attempt, core.sleep, core.now, p.config.api_key)
   else
-    raw = call:perform(p.curl) -- the whole loop in C
+    raw = call:perform() -- the whole loop in C
   end
   call:close()
   return errors.from_result(raw, p.config.api_key)
 end
 
-local function attach(self, target, args, fname)
+-- One operation of the table (csrc/operations.c) on client state p.
+local function call_operation(self, op, args, fname)
   local p = state(self, fname)
-  local request, problems = model.request(target, args, fname)
-  local call, core_problems = core.prepare(p.config, request)
-  problems = model.merge_problems(problems, core_problems, request)
-  if #problems > 0 then
-    if call then call:close() end
-    return nil, errors.validation(problems, p.config.api_key)
-  end
+  local problems
+  if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
+  local call, core_problems, shape = p.core:prepare(op.name, args, problems)
+  if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), 3) end
+  if not call then return nil, errors.validation(core_problems, p.config.api_key) end
   local res, err = send(p, call)
   return res, err
 end
 
--- The public entry points call attach() without a tail call, so that every
--- error raised for misuse (at a fixed stack level) names the caller's line.
+---------------------------------------------------------------- operations
 
---- POST /ats/candidates/{candidate_id}/attachments
--- args: { candidate_id =, integration_id = (optional), body = { attachment =, remote_fields = } }
-function Client:attach_to_candidate(args)
-  local res, err = attach(self, "candidate", args, "attach_to_candidate")
-  return res, err
+local default_client
+
+--- The default client, built from the environment on first use.
+function kombo.default_client()
+  if not default_client then default_client = client_from(resolve(nil, "default_client"), "default_client") end
+  return default_client
 end
 
---- POST /ats/applications/{application_id}/attachments
-function Client:attach_to_application(args)
-  local res, err = attach(self, "application", args, "attach_to_application")
-  return res, err
+-- One client method and one module function (on the default client) per
+-- operation.  They call call_operation() without a tail call, so that every
+-- error raised for misuse (at a fixed stack level) names the caller's line.
+--   client:attach_to_candidate{ candidate_id =, integration_id =, body = {...} }
+--   client:attach_to_application{ application_id =, integration_id =, body = {...} }
+for _, op in ipairs(core.operations) do
+  local name = op.name
+  Client[name] = function(self, args)
+    local res, err = call_operation(self, op, args, name)
+    return res, err
+  end
+  kombo[name] = function(args)
+    local res, err = call_operation(kombo.default_client(), op, args, name)
+    return res, err
+  end
 end
 
 ---------------------------------------------------------------- default client
 
-local default_client
-
---- Replaces the default client's options (merged over the environment).
+--- Replaces the default client (options merged over the environment); the
+-- client it returned before is closed.
 function kombo.configure(opts)
   local config = resolve(opts, "configure")
+  local new = client_from(config, "configure")
   if default_client then default_client:close() end
-  default_client = client_from(config)
+  default_client = new
   return default_client
-end
-
-function kombo.default_client()
-  if not default_client then default_client = client_from(resolve(nil, "default_client")) end
-  return default_client
-end
-
-function kombo.attach_to_candidate(args)
-  local res, err = attach(kombo.default_client(), "candidate", args, "attach_to_candidate")
-  return res, err
-end
-
-function kombo.attach_to_application(args)
-  local res, err = attach(kombo.default_client(), "application", args, "attach_to_application")
-  return res, err
 end
 
 kombo.is_error = errors.is_error

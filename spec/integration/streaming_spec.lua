@@ -13,7 +13,7 @@ local ltn12 = require "ltn12"
 
 local KiB, MiB = 1024, 1024 * 1024
 local CHUNK = 48 * KiB -- raw bytes per chunk in the core's body writer
-local SIZES = { 0, 1, 2, 3, 57, 58, CHUNK - 1, CHUNK, CHUNK + 1, MiB + 1, 20 * 1000 * 1000 }
+local SIZES = { 1, 2, 3, 57, 58, CHUNK - 1, CHUNK, CHUNK + 1, MiB + 1, 20 * 1000 * 1000, 0 }
 local INLINE_LIMIT = MiB + 1 -- bytes= and source= are tried up to this size
 local STORED_LIMIT = 2 * MiB -- the stand-in keeps bodies up to this size
 
@@ -116,7 +116,21 @@ describe("integration: streaming attachments (file, bytes, source) #integration 
 
   ---------------------------------------------------------------- round trips
 
+  it("an empty document (file, bytes or source of 0 bytes) is refused, nothing sent", function()
+    for _, att in ipairs {
+      { file = path_of[0], type = "CV" },
+      { bytes = "", name = "e.bin", type = "CV" },
+      { source = files.chunked_source(""), size = 0, name = "e.bin", type = "CV" },
+    } do
+      local res, err = upload(att)
+      assert.is_nil(res)
+      assert.equals("validation", err.kind)
+      assert.matches("0 bytes: an empty document is refused", err.message, 1, true)
+    end
+  end)
+
   for _, size in ipairs(SIZES) do
+    if size == 0 then break end -- 0 bytes is refused (above); SIZES lists it last
     local name = ("blob-%d.bin"):format(size)
 
     it(("file = <%s> arrives intact"):format(human(size)), function()
@@ -157,12 +171,14 @@ describe("integration: streaming attachments (file, bytes, source) #integration 
     assert_received(the_request(integ), bytes, "blob.bin")
   end)
 
-  it("Content-Length is what core.prepare computes up front for a file", function()
+  it("Content-Length is what the core computes up front for a file", function()
     local size = MiB + 1
-    local call = assert(core.prepare({
+    local handle = assert(core.client {
       api_key = servers.API_KEY, server_url = servers.standin_url(), integration_id = "x",
       user_agent = "kombo-lua-spec",
-    }, { target = "candidate", id = "cand-stream", attachment = { file = path_of[size], type = "CV" } }))
+    })
+    local call = assert(handle:prepare("attach_to_candidate",
+      { candidate_id = "cand-stream", body = { attachment = { file = path_of[size], type = "CV" } } }))
     local _, _, length = call:request()
     call:close()
     local _, err, integ = upload { file = path_of[size], type = "CV" }
@@ -411,9 +427,10 @@ describe("integration: streaming attachments (file, bytes, source) #integration 
       assert_aborted(res, err, integ, "longer than its announced size")
     end)
 
-    it("a source that returns more than size = 0 -> aborted", function()
+    it("a source of size 0 -> validation problem at body.attachment.size (an empty document)", function()
       local res, err, integ = upload { source = files.chunked_source("surprise"), size = 0, name = "z.txt", type = "CV" }
-      assert_aborted(res, err, integ, "longer than its announced size")
+      assert.is_nil(res)
+      assert_validation(err, integ, "body.attachment.size", "0 bytes")
     end)
 
     it("a source that raises -> aborted with the error's message", function()

@@ -152,12 +152,10 @@ describe("TLS, curl transport #integration #tls", function()
     assert.equals(0, #servers.requests(integ))
   end)
 
-  it("a ca_file that does not exist: network error, not_sent, nothing sent", function()
-    local client, integ = servers.client { server_url = good_url, ca_file = "/nonexistent/ca.pem", retries = false }
-    local _, err = upload(client)
-    assert.equals("network", err.kind)
-    assert.equals("not_sent", err.outcome)
-    assert.equals(0, #servers.requests(integ))
+  it("a ca_file that does not exist: kombo.new raises, naming the option", function()
+    local ok, msg = pcall(servers.client, { server_url = good_url, ca_file = "/nonexistent/ca.pem", retries = false })
+    assert.is_false(ok)
+    assert.matches("option 'ca_file' cannot be read", tostring(msg), 1, true)
   end)
 
   it("plain http to the TLS port fails and is not mistaken for success", function()

@@ -30,7 +30,7 @@ local BINARY = hex("00 01 02 FF FE 80 00 7F 10 C0")
 
 -- The attachment the core would send: (json.attachment) or nil, problems.
 local function sent(attachment)
-  local call, problems = core.prepare(helpers.config(), helpers.request { attachment = attachment })
+  local call, problems = helpers.prepare({ attachment = attachment })
   if not call then return nil, problems end
   local body = call:body()
   call:close()
@@ -211,7 +211,7 @@ describe("content_type inference", function()
 
     it("the source is not called while preparing the call", function()
       local calls = 0
-      local call = assert(core.prepare(helpers.config(), helpers.request {
+      local call = assert(helpers.prepare({
         attachment = { source = function() calls = calls + 1 end, size = 3, name = "x.pdf", type = "CV" },
       }))
       call:close()

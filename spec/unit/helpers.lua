@@ -46,14 +46,28 @@ function helpers.config(over)
                  integration_id = helpers.INTEGRATION_ID, user_agent = "kombo-lua-spec" }, over)
 end
 
---- A core request table, with overrides.
+--- A request as a table of its parts, with overrides: target, id,
+-- integration_id, attachment, remote_fields, on_progress.
 function helpers.request(over)
   return merge({ target = "candidate", id = "cand-1", attachment = helpers.attachment() }, over)
 end
 
---- core.prepare(config, request) with defaults: returns call or nil, problems.
+--- The operation and argument table of a helpers.request() table.
+function helpers.call_args(req)
+  local id_field = req.target == "application" and "application_id" or "candidate_id"
+  local body = { attachment = req.attachment, remote_fields = req.remote_fields }
+  return "attach_to_" .. (req.target or "candidate"),
+    { [id_field] = req.id, integration_id = req.integration_id, body = body, on_progress = req.on_progress }
+end
+
+--- A prepared call (the core's call object, not sent) from a config and a
+-- request with defaults: returns call, or nil and problems.  The one place
+-- specs make calls without the public API.
 function helpers.prepare(request_over, config_over)
-  return core.prepare(helpers.config(config_over), helpers.request(request_over))
+  local handle, problems = core.client(helpers.config(config_over))
+  if not handle then return nil, problems end
+  local op, args = helpers.call_args(helpers.request(request_over))
+  return handle:prepare(op, args)
 end
 
 --- Runs fn with os.getenv answering `vars` for KOMBO_* names (others pass
@@ -144,20 +158,19 @@ local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
 --- Runs fn(); every call the public API would send is recorded instead as
 -- { url =, headers = {...}, length =, body = }.  Returns the records.
 function helpers.capture(fn)
-  local probe = assert(core.prepare(helpers.config(), helpers.request()))
+  local probe = assert(helpers.prepare())
   local mt = getmetatable(probe)
   probe:close()
   local records = {}
-  local original_perform, original_curl = mt.perform, core.curl
-  mt.perform = function(call, _)
+  local original_perform = mt.perform
+  mt.perform = function(call)
     local url, headers, length = call:request()
     records[#records + 1] = { url = url, headers = headers, length = length, body = call:body() }
     return { kind = "ok", status = 200, attempts = 1, elapsed = 0,
              headers = "Content-Type: application/json\r\n", body = SUCCESS_BODY }
   end
-  core.curl = function() return { close = function() end } end
   local ok, err = pcall(fn)
-  mt.perform, core.curl = original_perform, original_curl
+  mt.perform = original_perform
   if not ok then error(err, 0) end
   return records
 end

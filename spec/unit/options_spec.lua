@@ -13,6 +13,15 @@ local function new_with_env(env, opts)
   return client
 end
 
+-- Runs fn, asserts it raised at kombo.new naming an option; returns the message.
+local function raises_option(fn)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "expected kombo.new to raise")
+  err = tostring(err)
+  assert.matches("bad argument #1 to 'new' (option '", err, 1, true)
+  return err
+end
+
 local function header(rec, name)
   return h.header_map(rec.headers)[name]
 end
@@ -44,10 +53,9 @@ describe("options", function()
       assert.equals("http://127.0.0.1:9/custom/ats/candidates/cand-1/attachments", rec.url)
     end)
 
-    it("an invalid server_url is a validation problem", function()
-      local client = new_with_env({}, { api_key = KEY, server_url = "127.0.0.1:9/v1", integration_id = "i" })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "server_url" }, h.paths(err.problems), h.dump(err.problems))
+    it("an invalid server_url raises at kombo.new", function()
+      local msg = raises_option(function() new_with_env({}, { api_key = KEY, server_url = "127.0.0.1:9/v1", integration_id = "i" }) end)
+      assert.matches("option 'server_url'", msg, 1, true)
     end)
   end)
 
@@ -100,10 +108,9 @@ describe("options", function()
       assert.matches("(https://api.kombo.dev/v1,", tostring(client), 1, true)
     end)
 
-    it("no api key anywhere is a validation problem at api_key", function()
-      local client = new_with_env({}, { server_url = h.OFFLINE_URL, integration_id = "i" })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "api_key" }, h.paths(err.problems), h.dump(err.problems))
+    it("no api key anywhere raises at kombo.new, naming api_key", function()
+      local msg = raises_option(function() new_with_env({}, { server_url = h.OFFLINE_URL, integration_id = "i" }) end)
+      assert.matches("option 'api_key'", msg, 1, true)
     end)
 
     local bad_keys = {
@@ -112,23 +119,22 @@ describe("options", function()
       { "with a NUL (refused, not truncated)", KEY .. "\0tail" },
     }
     for _, case in ipairs(bad_keys) do
-      it("an api key " .. case[1] .. " is a validation problem at api_key", function()
-        local client = new_with_env({}, { api_key = case[2], server_url = h.OFFLINE_URL, integration_id = "i" })
-        local err = h.validation_error(client, "attach_to_candidate", h.args())
-        assert.are.same({ "api_key" }, h.paths(err.problems), h.dump(err.problems))
+      it("an api key " .. case[1] .. " raises at kombo.new, naming api_key", function()
+        local msg = raises_option(function()
+          new_with_env({}, { api_key = case[2], server_url = h.OFFLINE_URL, integration_id = "i" })
+        end)
+        assert.matches("option 'api_key'", msg, 1, true)
       end)
     end
 
     it("an integration_id option with a NUL is refused, not truncated", function()
-      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "int\0x" })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "integration_id" }, h.paths(err.problems), h.dump(err.problems))
+      local msg = raises_option(function() new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "int\0x" }) end)
+      assert.matches("option 'integration_id'", msg, 1, true)
     end)
 
     it("a server_url option with a NUL is refused, not truncated", function()
-      local client = new_with_env({}, { api_key = KEY, server_url = "http://127.0.0.1:9/v1\0.evil", integration_id = "i" })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "server_url" }, h.paths(err.problems), h.dump(err.problems))
+      local msg = raises_option(function() new_with_env({}, { api_key = KEY, server_url = "http://127.0.0.1:9/v1\0.evil", integration_id = "i" }) end)
+      assert.matches("option 'server_url'", msg, 1, true)
     end)
   end)
 
@@ -205,17 +211,48 @@ describe("options", function()
       assert.is_not_nil(h.send(client, "attach_to_candidate", h.args()))
     end)
 
-    it("max_attempts = 0 is a validation problem", function()
-      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
-                                        retries = { max_attempts = 0 } })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "retries.max_attempts" }, h.paths(err.problems), h.dump(err.problems))
+    for _, bad in ipairs { 0, 1.5, -1 } do
+      it("max_attempts = " .. bad .. " raises at kombo.new, naming the option", function()
+        local msg = raises_option(function()
+          new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
+                             retries = { max_attempts = bad } })
+        end)
+        assert.matches("option 'retries.max_attempts' must be a whole number", msg, 1, true)
+      end)
+    end
+
+    it("a negative interval raises at kombo.new, naming the option", function()
+      local msg = raises_option(function()
+        new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i",
+                           retries = { initial_interval = -1 } })
+      end)
+      assert.matches("option 'retries.initial_interval'", msg, 1, true)
     end)
 
-    it("timeout = 0 is a validation problem", function()
-      local client = new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i", timeout = 0 })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.are.same({ "timeout" }, h.paths(err.problems), h.dump(err.problems))
+    it("max_response_bytes < 0 raises at kombo.new", function()
+      local msg = raises_option(function()
+        new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, max_response_bytes = -1 })
+      end)
+      assert.matches("option 'max_response_bytes'", msg, 1, true)
+    end)
+
+    it("connect_timeout <= 0 raises at kombo.new", function()
+      local msg = raises_option(function()
+        new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, connect_timeout = -5 })
+      end)
+      assert.matches("option 'connect_timeout' must be a positive number", msg, 1, true)
+    end)
+
+    it("a ca_file that cannot be read raises at kombo.new", function()
+      local msg = raises_option(function()
+        new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, ca_file = "/nonexistent/ca.pem" })
+      end)
+      assert.matches("option 'ca_file' cannot be read", msg, 1, true)
+    end)
+
+    it("timeout = 0 raises at kombo.new", function()
+      local msg = raises_option(function() new_with_env({}, { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i", timeout = 0 }) end)
+      assert.matches("option 'timeout'", msg, 1, true)
     end)
   end)
 
@@ -233,8 +270,10 @@ describe("options", function()
       assert.matches("<redacted>", s, 1, true)
     end)
 
-    it("tostring(client) says <none> without a key", function()
-      assert.matches("api_key=<none>", tostring(new_with_env({}, {})), 1, true)
+    it("tostring(client) of a closed client says it is closed", function()
+      local client = new_with_env({}, { api_key = KEY })
+      client:close()
+      assert.equals("kombo.client (closed)", tostring(client))
     end)
 
     it("is not reachable with pairs() on the client", function()
@@ -272,12 +311,13 @@ describe("options", function()
       end)
     end
 
-    it("is not in a validation error about the key itself", function()
+    it("is not in the error raised about the key itself", function()
       local bad = KEY .. "\r\nX-Evil: 1"
-      local client = new_with_env({}, { api_key = bad, server_url = h.OFFLINE_URL, integration_id = "i" })
-      local err = h.validation_error(client, "attach_to_candidate", h.args())
-      assert.is_nil(tostring(err):find(KEY, 1, true), tostring(err))
-      assert.is_nil(tostring(err):find("X-Evil", 1, true), tostring(err))
+      local msg = raises_option(function()
+        new_with_env({}, { api_key = bad, server_url = h.OFFLINE_URL, integration_id = "i" })
+      end)
+      assert.is_nil(msg:find(KEY, 1, true), msg)
+      assert.is_nil(msg:find("X-Evil", 1, true), msg)
     end)
   end)
 end)

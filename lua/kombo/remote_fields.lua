@@ -1,16 +1,14 @@
---- Maps the public call arguments onto the core's request table.
+--- The attachment body model's ATS-specific remote_fields rules.
 --
--- Shape misuse (a non-table where a table belongs) raises like
--- luaL_argerror; everything about the values themselves becomes a problem
--- {path=, message=}, so that one call reports every problem at once.
+-- remote_fields pass through to Kombo unchanged, so that fields Kombo adds
+-- later keep working without a new release; the few known ones are
+-- type-checked here, and the alias greenhouse.on_behalf_of becomes
+-- post_headers["On-Behalf-Of"].  These rules rewrite tables, so they are
+-- Lua; their problems join the core's list (client:prepare's third
+-- argument), which is the one list a call reports.
 local core_null = require("cjson.safe").null
 
-local model = {}
-
-local function arg_error(fname, what, got)
-  -- arg_error < model.request < attach < public entry point < caller
-  error(("bad argument #1 to '%s' (%s must be a table, got %s)"):format(fname, what, type(got)), 5)
-end
+local remote_fields = {}
 
 local function problem(list, path, message)
   list[#list + 1] = { path = path, message = message }
@@ -100,46 +98,21 @@ local function known_remote_fields(target, rf, list)
   end
 end
 
---- Builds the core request table from public arguments.
--- Returns request, problems (a list, possibly empty).
-function model.request(target, args, fname)
-  if type(args) ~= "table" then arg_error(fname, "the argument", args) end
-  local body = args.body
-  if type(body) ~= "table" then arg_error(fname, "'body'", body) end
-  local attachment = body.attachment
-  if attachment ~= nil and type(attachment) ~= "table" then arg_error(fname, "'body.attachment'", attachment) end
-  local remote_fields = body.remote_fields
-  if remote_fields ~= nil and type(remote_fields) ~= "table" then
-    arg_error(fname, "'body.remote_fields'", remote_fields)
-  end
-
+--- Returns args with body.remote_fields normalised (copies; the caller's
+-- tables are not touched) and the list of problems found, or args
+-- unchanged and nil when there are no remote_fields.
+function remote_fields.normalize(op, args)
+  local body = type(args) == "table" and args.body
+  local rf = type(body) == "table" and body.remote_fields
+  if type(rf) ~= "table" then return args, nil end
   local problems = {}
-  if attachment == nil then problem(problems, "body.attachment", "is required") end
-  if remote_fields then
-    remote_fields = shallow_copy(remote_fields)
-    known_remote_fields(target, remote_fields, problems)
-  end
-
-  local id_field = target == "application" and "application_id" or "candidate_id"
-  return {
-    target = target,
-    id = args[id_field],
-    integration_id = args.integration_id,
-    attachment = attachment,
-    remote_fields = remote_fields,
-    on_progress = args.on_progress,
-  }, problems
+  rf = shallow_copy(rf)
+  known_remote_fields(op.params[1] == "application_id" and "application" or "candidate", rf, problems)
+  local new_body = shallow_copy(body)
+  new_body.remote_fields = rf
+  local new_args = shallow_copy(args)
+  new_args.body = new_body
+  return new_args, problems
 end
 
---- Adds the core's problems to the model's, dropping the ones a missing
--- attachment would cause again and again.
-function model.merge_problems(problems, core_problems, request)
-  for _, p in ipairs(core_problems or {}) do
-    if request.attachment ~= nil or not p.path:find("^body%.attachment") then
-      problems[#problems + 1] = p
-    end
-  end
-  return problems
-end
-
-return model
+return remote_fields

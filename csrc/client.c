@@ -1,0 +1,157 @@
+/*
+ * client.c - a client's configuration, checked once, and what all its
+ * calls share, rendered once: the URL prefix and the fixed headers.
+ */
+#include "kombo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+const kombo_config kombo_config_defaults = {
+    NULL, NULL, KOMBO_EU_URL, NULL, NULL,
+    300,                        /* timeout: a whole attempt, upload included */
+    10,                         /* connect_timeout */
+    KOMBO_DEFAULT_MAX_RESPONSE, /* max_response_bytes */
+    {3, 0.5, 30, 1.5, 120, 0},  /* retries */
+};
+
+void kombo_retry_policy_none(kombo_retry_policy *p)
+{
+    *p = kombo_config_defaults.retry;
+    p->max_attempts = 1;
+}
+
+static int is_http_url(const char *s)
+{
+    size_t n;
+    if (s == NULL)
+        return 0;
+    n = strlen(s);
+    if (n > 7 && strncmp(s, "http://", 7) == 0)
+        return 1;
+    return n > 8 && strncmp(s, "https://", 8) == 0;
+}
+
+static void check_config(const kombo_config *cfg, kombo_problems *p)
+{
+    kombo_check_header_value(p, "api_key", kombo_str_c(cfg->api_key));
+    if (cfg->integration_id != NULL)
+        kombo_check_id(p, "integration_id", kombo_str_c(cfg->integration_id));
+    if (!is_http_url(cfg->server_url))
+        kombo_problems_add(p, "server_url", "must be an absolute http(s) URL");
+    else if (strpbrk(cfg->server_url, " \t\r\n?#") != NULL)
+        kombo_problems_add(p, "server_url", "must not contain whitespace, '?' or '#'");
+    if (cfg->user_agent != NULL && strpbrk(cfg->user_agent, "\r\n") != NULL)
+        kombo_problems_add(p, "user_agent", "must not contain CR or LF");
+    if (cfg->ca_file != NULL) {
+        FILE *f = fopen(cfg->ca_file, "rb");
+        if (f == NULL)
+            kombo_problems_add(p, "ca_file", "cannot be read");
+        else
+            fclose(f);
+    }
+    if (!(cfg->timeout > 0))
+        kombo_problems_add(p, "timeout", "must be a positive number of seconds");
+    if (!(cfg->connect_timeout > 0))
+        kombo_problems_add(p, "connect_timeout", "must be a positive number of seconds");
+    if (cfg->retry.max_attempts < 1)
+        kombo_problems_add(p, "retries.max_attempts", "must be a whole number, at least 1");
+    if (!(cfg->retry.initial_interval >= 0))
+        kombo_problems_add(p, "retries.initial_interval", "must be a non-negative number of seconds");
+    if (!(cfg->retry.max_interval >= 0))
+        kombo_problems_add(p, "retries.max_interval", "must be a non-negative number of seconds");
+    if (!(cfg->retry.exponent >= 1))
+        kombo_problems_add(p, "retries.exponent", "must be at least 1");
+    if (!(cfg->retry.max_elapsed >= 0))
+        kombo_problems_add(p, "retries.max_elapsed", "must be a non-negative number of seconds");
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    char *d;
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *failed = 1;
+    return d;
+}
+
+/* Frees a string that may hold the key, wiping it first. */
+static void wipe_free(char *s)
+{
+    if (s != NULL) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+void kombo_client_free(kombo_client *cl)
+{
+    if (cl == NULL)
+        return;
+    wipe_free(cl->api_key);
+    free(cl->integration_id);
+    free(cl->server_url);
+    free(cl->user_agent);
+    free(cl->ca_file);
+    if (cl->authorization.data != NULL)
+        memset(cl->authorization.data, 0, cl->authorization.len);
+    kombo_buf_free(&cl->authorization);
+    kombo_buf_free(&cl->user_agent_header);
+    free(cl);
+}
+
+kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems)
+{
+    kombo_client *cl;
+    int failed = 0;
+    size_t n;
+
+    kombo_problems_init(problems);
+    check_config(cfg, problems);
+    if (problems->count > 0)
+        return NULL;
+    cl = calloc(1, sizeof *cl);
+    if (cl == NULL)
+        return NULL;
+    cl->cfg = *cfg;
+    cl->cfg.api_key = cl->api_key = dup_or_null(cfg->api_key, &failed);
+    cl->cfg.integration_id = cl->integration_id = dup_or_null(cfg->integration_id, &failed);
+    cl->cfg.server_url = cl->server_url = dup_or_null(cfg->server_url, &failed);
+    cl->cfg.user_agent = cl->user_agent = dup_or_null(cfg->user_agent, &failed);
+    cl->cfg.ca_file = cl->ca_file = dup_or_null(cfg->ca_file, &failed);
+    if (cl->cfg.max_response_bytes == 0)
+        cl->cfg.max_response_bytes = KOMBO_DEFAULT_MAX_RESPONSE;
+    if (failed) {
+        kombo_client_free(cl);
+        return NULL;
+    }
+    /* The URL prefix: server_url without trailing slashes. */
+    n = strlen(cl->server_url);
+    while (n > 0 && cl->server_url[n - 1] == '/')
+        cl->server_url[--n] = '\0';
+    cl->prefix_len = n;
+
+    kombo_buf_init(&cl->authorization);
+    kombo_buf_puts(&cl->authorization, "Authorization: Bearer ");
+    kombo_buf_puts(&cl->authorization, cl->api_key);
+    kombo_buf_init(&cl->user_agent_header);
+    if (cl->user_agent != NULL) {
+        kombo_buf_puts(&cl->user_agent_header, "User-Agent: ");
+        kombo_buf_puts(&cl->user_agent_header, cl->user_agent);
+    }
+    if (cl->authorization.failed || cl->user_agent_header.failed) {
+        kombo_client_free(cl);
+        return NULL;
+    }
+    return cl;
+}
+
+const kombo_config *kombo_client_config(const kombo_client *cl)
+{
+    return &cl->cfg;
+}

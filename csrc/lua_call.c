@@ -1,0 +1,402 @@
+/*
+ * lua_call.c - the call object of kombo.core: made by client:prepare(op,
+ * args), driven either by libcurl in C (call:perform(), call:attempt()) or
+ * step by step from Lua (call:next(), call:request(), call:read(),
+ * call:complete(); the cosocket transport), and read out as a plain result
+ * table that kombo/errors.lua dresses.
+ */
+#include "lua_kombo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lcall *check_call(lua_State *L, int i)
+{
+    lcall *c = luaL_checkudata(L, i, CALL_MT);
+    if (c->call == NULL)
+        luaL_argerror(L, i, "call is closed");
+    c->L = L; /* callbacks (source, on_progress) run on the caller's thread */
+    return c;
+}
+
+void kombo_lua_push_problems(lua_State *L, const kombo_problems *p)
+{
+    size_t i;
+    lua_createtable(L, (int)p->count, 0);
+    for (i = 0; i < p->count; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, p->items[i].path);
+        lua_setfield(L, -2, "path");
+        lua_pushstring(L, p->items[i].message);
+        lua_setfield(L, -2, "message");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    if (p->dropped > 0) {
+        lua_pushinteger(L, (lua_Integer)p->dropped);
+        lua_setfield(L, -2, "dropped");
+    }
+}
+
+/* Problems a Lua layer found first (the ATS-specific remote_fields rules)
+ * come in as a list at `idx`, so that one list holds them all. */
+static void preload_problems(lua_State *L, int idx, kombo_problems *p)
+{
+    int i, n;
+    if (!lua_istable(L, idx))
+        return;
+    n = (int)lua_rawlen(L, idx);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "path");
+            lua_getfield(L, -2, "message");
+            kombo_problems_add(p, luaL_optstring(L, -2, ""), "%s", luaL_optstring(L, -1, ""));
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* client:prepare(op_name, args [, problems]) -> call | nil, problems | nil, false, shape_message
+ * (the stack: 1 client, 2 op name, 3 args, 4 problems) */
+int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args)
+{
+    kombo_problems problems;
+    kombo_request req;
+    const char *shape;
+    lcall *c;
+    int ud, anchor;
+
+    c = lua_newuserdata(L, sizeof *c);
+    ud = lua_gettop(L);
+    memset(c, 0, sizeof *c);
+    c->L = L;
+    c->owner = owner;
+    c->anchor_ref = LUA_NOREF;
+    c->progress_ref = LUA_NOREF;
+    c->src.fn_ref = LUA_NOREF;
+    c->src.chunk_ref = LUA_NOREF;
+    kombo_buf_init(&c->remote_fields);
+    luaL_getmetatable(L, CALL_MT);
+    lua_setmetatable(L, ud);
+    lua_newtable(L); /* the anchor: borrowed strings, and the client at [0] */
+    anchor = lua_gettop(L);
+    lua_pushvalue(L, client_idx);
+    lua_rawseti(L, anchor, 0);
+
+    kombo_problems_init(&problems);
+    preload_problems(L, args + 1, &problems);
+    shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems);
+    if (shape != NULL) {
+        lua_pushnil(L);
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, shape);
+        return 3;
+    }
+    if (c->remote_fields.failed)
+        return luaL_error(L, "out of memory encoding remote_fields");
+    if (problems.count == 0) {
+        kombo_problems more;
+        size_t i;
+        c->call = kombo_call_new(owner->client, &req, &more);
+        for (i = 0; i < more.count; i++)
+            kombo_problems_add(&problems, more.items[i].path, "%s", more.items[i].message);
+        problems.dropped += more.dropped;
+        if (c->call == NULL && problems.count == 0)
+            return luaL_error(L, "out of memory preparing the request");
+    } else {
+        /* The rules still run, so that every problem is reported at once;
+         * a call is not made. */
+        kombo_request effective = req;
+        if (effective.integration_id.ptr == NULL)
+            effective.integration_id = kombo_str_c(kombo_client_config(owner->client)->integration_id);
+        kombo_request_validate(&effective, &problems);
+    }
+    if (problems.count > 0) {
+        kombo_call_free(c->call);
+        c->call = NULL;
+        lua_pushnil(L);
+        kombo_lua_push_problems(L, &problems);
+        return 2;
+    }
+    lua_pushvalue(L, anchor);
+    c->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, ud);
+    return 1;
+}
+
+static int l_call_gc(lua_State *L)
+{
+    lcall *c = luaL_checkudata(L, 1, CALL_MT);
+    kombo_call_free(c->call);
+    c->call = NULL;
+    kombo_buf_free(&c->remote_fields);
+    free(c->batch);
+    c->batch = NULL;
+    c->batch_cap = 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->src.fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->src.chunk_ref);
+    c->anchor_ref = c->progress_ref = c->src.fn_ref = c->src.chunk_ref = LUA_NOREF;
+    return 0;
+}
+
+static int l_call_tostring(lua_State *L)
+{
+    lcall *c = luaL_checkudata(L, 1, CALL_MT);
+    lua_pushfstring(L, "kombo.call (%p%s)", (void *)c, c->call ? "" : ", closed");
+    return 1;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v, size_t n)
+{
+    lua_pushlstring(L, v, n);
+    lua_setfield(L, -2, k);
+}
+
+/* The outcome of the call as a plain table; kombo/errors.lua dresses it. */
+static void push_result(lua_State *L, const kombo_result *res)
+{
+    const kombo_classification *cls = &res->cls;
+    const kombo_response *r = res->response;
+    lua_createtable(L, 0, 14);
+    lua_pushstring(L, kombo_kind_name(cls->kind));
+    lua_setfield(L, -2, "kind");
+    if (cls->kind != KOMBO_OK) {
+        lua_pushstring(L, kombo_outcome_name(cls->outcome));
+        lua_setfield(L, -2, "outcome");
+        lua_pushstring(L, cls->message);
+        lua_setfield(L, -2, "message");
+    }
+    if (cls->has_code)
+        lua_pushstring(L, cls->code), lua_setfield(L, -2, "code");
+    if (cls->has_title)
+        lua_pushstring(L, cls->title), lua_setfield(L, -2, "title");
+    if (cls->has_log_url)
+        lua_pushstring(L, cls->log_url), lua_setfield(L, -2, "log_url");
+    if (cls->retry_after >= 0)
+        lua_pushnumber(L, cls->retry_after), lua_setfield(L, -2, "retry_after");
+    if (res->status > 0)
+        lua_pushinteger(L, res->status), lua_setfield(L, -2, "status");
+    lua_pushinteger(L, res->attempts);
+    lua_setfield(L, -2, "attempts");
+    lua_pushnumber(L, res->elapsed);
+    lua_setfield(L, -2, "elapsed");
+    if (r != NULL && res->attempts > 0) {
+        set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
+        set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
+    }
+}
+
+/* ------------------------------------------------- the libcurl driver */
+
+static kombo_curl *acquire_curl(lua_State *L, lclient *lc)
+{
+    if (lc->client == NULL || lc->close_pending)
+        luaL_error(L, "kombo client is closed");
+    if (lc->busy)
+        luaL_error(L, "kombo client is busy with another upload (an upload was started from its own "
+                      "source or on_progress callback)");
+    if (lc->curl == NULL && (lc->curl = kombo_curl_new()) == NULL)
+        luaL_error(L, "cannot initialise libcurl");
+    lc->busy = 1;
+    return lc->curl;
+}
+
+static void release_curl(lclient *lc)
+{
+    lc->busy = 0;
+    if (lc->close_pending) {
+        kombo_curl_free(lc->curl);
+        kombo_client_free(lc->client);
+        lc->curl = NULL;
+        lc->client = NULL;
+        lc->close_pending = 0;
+    }
+}
+
+/* call:perform() -> result table (blocking; for scripts) */
+static int l_call_perform(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_curl *t = acquire_curl(L, c->owner);
+    const kombo_result *res = kombo_curl_perform(t, c->call);
+    push_result(L, res); /* before release: a pending close frees what res points into */
+    release_curl(c->owner);
+    return 1;
+}
+
+/* call:attempt(): one attempt with libcurl, reported to the call (for a
+ * loop driven from Lua, e.g. with a debug hook between the steps). */
+static int l_call_attempt(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_curl *t = acquire_curl(L, c->owner);
+    kombo_curl_attempt(t, c->call);
+    release_curl(c->owner);
+    kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
+                        kombo_wall_now());
+    return 0;
+}
+
+/* ------------------------------------------------- the sans-I/O steps */
+
+/* call:next(now) -> "send" | "sleep", delay | "done" */
+static int l_call_next(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    double delay;
+    switch (kombo_call_next(c->call, luaL_checknumber(L, 2), &delay)) {
+    case KOMBO_STEP_SEND:
+        lua_pushliteral(L, "send");
+        return 1;
+    case KOMBO_STEP_SLEEP:
+        lua_pushliteral(L, "sleep");
+        lua_pushnumber(L, delay);
+        return 2;
+    default:
+        lua_pushliteral(L, "done");
+        return 1;
+    }
+}
+
+/* call:request() -> url, {"Name: value", ...}, content_length,
+ * max_response_bytes (the cap the core applies), method */
+static int l_call_request(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    size_t i, n = kombo_call_header_count(c->call);
+    lua_pushstring(L, kombo_call_url(c->call));
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushstring(L, kombo_call_header(c->call, i));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
+    lua_pushinteger(L, (lua_Integer)kombo_call_config(c->call)->max_response_bytes);
+    lua_pushstring(L, kombo_call_operation(c->call)->method);
+    return 5;
+}
+
+/* call:read([max]) -> the next chunk of the body, up to max bytes (default
+ * 64 KiB); nothing at the end; nil, message when the attachment's source
+ * failed (the request must be aborted) */
+static int l_call_read(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    size_t max = (size_t)kombo_lua_clamp(luaL_optnumber(L, 2, 65536), 1, 16 * 1024 * 1024);
+    kombo_body *body = kombo_call_body(c->call);
+    size_t n;
+    if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
+        char *p = realloc(c->batch, max);
+        if (p == NULL)
+            return luaL_error(L, "out of memory");
+        c->batch = p;
+        c->batch_cap = max;
+    }
+    n = kombo_body_read(body, c->batch, max);
+    if (n == 0) {
+        if (!body->failed)
+            return 0;
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
+    lua_pushlstring(L, c->batch, n);
+    return 1;
+}
+
+/* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
+static int l_call_rewind(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_body *body = kombo_call_body(c->call);
+    if (kombo_body_rewind(body) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* call:body() -> the whole body (tests and small requests) */
+static int l_call_body(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_body *body = kombo_call_body(c->call);
+    luaL_Buffer b;
+    size_t n;
+    kombo_body_rewind(body);
+    luaL_buffinit(L, &b);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): Lua's LUAL_BUFFERSIZE */
+    while ((n = kombo_body_read(body, luaL_prepbuffer(&b), LUAL_BUFFERSIZE)) > 0)
+        luaL_addsize(&b, n);
+    luaL_pushresult(&b);
+    if (body->failed) { /* never a short body as if it were whole */
+        lua_pushnil(L);
+        lua_pushstring(L, body->error);
+        return 2;
+    }
+    kombo_body_rewind(body);
+    return 1;
+}
+
+static const char *const transport_errors[] = {"", "network", "timeout", "too_large", "aborted", NULL};
+static const char *const phases[] = {"connect", "sending", "waiting", "receiving", "done", NULL};
+
+/* call:complete{status=, headers=, body=, error=, phase=, message=}, now, wall_now */
+static int l_call_complete(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_response *r = kombo_call_response(c->call);
+    size_t n;
+    const char *s;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    kombo_response_reset(r);
+    lua_getfield(L, 2, "status");
+    r->status = (int)kombo_lua_clamp(luaL_optnumber(L, -1, 0), 0, 1e6); /* > 999: "invalid HTTP status" */
+    lua_getfield(L, 2, "headers");
+    if ((s = lua_tolstring(L, -1, &n)) != NULL)
+        kombo_buf_append(&r->headers, s, n);
+    lua_getfield(L, 2, "body");
+    if ((s = lua_tolstring(L, -1, &n)) != NULL && kombo_buf_append(&r->body, s, n) != 0)
+        r->error = KOMBO_TE_TOO_LARGE;
+    lua_getfield(L, 2, "error");
+    if (!lua_isnil(L, -1))
+        r->error = (kombo_transport_error)luaL_checkoption(L, -1, NULL, transport_errors);
+    lua_getfield(L, 2, "phase");
+    r->phase = (kombo_phase)luaL_checkoption(L, -1, "done", phases);
+    lua_getfield(L, 2, "message");
+    snprintf(r->error_message, sizeof r->error_message, "%s", luaL_optstring(L, -1, ""));
+    if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
+        snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
+                 kombo_call_config(c->call)->max_response_bytes);
+    kombo_call_complete(c->call, r, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
+    return 0;
+}
+
+/* call:result() -> result table */
+static int l_call_result(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    push_result(L, kombo_call_result(c->call));
+    return 1;
+}
+
+void kombo_lua_open_call(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
+        {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
+        {"body", l_call_body},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
+        {"__tostring", l_call_tostring}, {NULL, NULL}};
+    luaL_newmetatable(L, CALL_MT);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,80 @@
+/*
+ * lua_kombo.h - what the files of the Lua binding (module "kombo.core")
+ * share: Lua version compatibility, the userdata types, and the functions
+ * one file offers the others.
+ *
+ *   lkombo.c       the module, clients, free functions
+ *   lua_request.c  a call's argument table -> kombo_request (one pass, all problems)
+ *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
+ *
+ * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
+ */
+#ifndef KOMBO_LUA_H
+#define KOMBO_LUA_H
+
+#include "kombo.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#define CALL_MT "kombo.call"
+#define CLIENT_MT "kombo.core_client"
+
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen lua_objlen
+#define luaL_setfuncs(L, l, n) kombo_lua_setfuncs(L, l)
+void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l);
+#endif
+
+/* Lua numbers reach C integers only through this: casting NaN or a value
+ * outside the target type is undefined behaviour (UBSan float-cast-overflow).
+ * NaN becomes lo; callers that must refuse bad values check them first. */
+double kombo_lua_clamp(double v, double lo, double hi);
+
+/* A client as Lua holds it: the core's client and, made on first use, the
+ * libcurl handle its calls share.  Callbacks (a source, on_progress) run
+ * inside curl_easy_perform and may close the client: that only marks it,
+ * and the handle is freed once the transfer is over. */
+typedef struct lclient {
+    kombo_client *client;
+    kombo_curl *curl;
+    int busy;
+    int close_pending;
+} lclient;
+
+/* A Lua function (or ltn12 source) feeding attachment bytes.  Chunks may
+ * be any size; the one being drained stays referenced until used up. */
+typedef struct lsource {
+    kombo_source source;
+    int fn_ref;
+    int chunk_ref;
+    const char *chunk;
+    size_t chunk_len, chunk_off;
+} lsource;
+
+typedef struct lcall {
+    kombo_call *call;
+    lclient *owner;
+    lua_State *L;   /* the thread now driving the call (callbacks run on it) */
+    int anchor_ref; /* the strings the request borrows, and the client */
+    kombo_buf remote_fields;
+    char *batch; /* call:read()'s buffer */
+    size_t batch_cap;
+    lsource src;
+    int progress_ref;
+} lcall;
+
+/* lua_request.c: reads the argument table at `args` for `op` into req.
+ * Problems with values go to `problems`; a shape mistake (a non-table where
+ * a table belongs) returns its message instead, and the caller raises.  The
+ * strings req borrows are anchored in the table at `anchor`. */
+const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kombo_operation *op,
+                                   kombo_request *req, lcall *c, kombo_problems *problems);
+
+/* lua_call.c */
+void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
+int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args);
+void kombo_lua_open_call(lua_State *L);
+lclient *kombo_lua_check_client(lua_State *L, int i);
+
+#endif
