@@ -57,12 +57,51 @@ end
 return M
 ]=]
 
+-- /raw/<mode>/...: answers with bytes written to the raw downstream
+-- socket (ngx.req.socket(true)), for framing cases nginx itself would not
+-- produce.  Every answer ends with Connection: close.
+local RAW_HANDLER = [=[
+local M = {}
+local SUCCESS = '{"status":"success","data":{"id":"att_raw","remote_id":null,"candidate_id":"c",'
+  .. '"name":"cv.pdf","content_type":"application/pdf","type":"CV","size_bytes":9},"warnings":[]}'
+local function head(extra)
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n" .. extra
+end
+local ANSWERS = {
+  -- Lua's tonumber() reads "0x37" as 55: the exact length of SUCCESS... were it digits
+  ["cl-hex"] = head(("Content-Length: 0x%x\r\n\r\n"):format(#SUCCESS)) .. SUCCESS,
+  -- 10500 header lines in 52 KiB (under max_header_bytes), the framing headers last
+  ["many-headers"] = "HTTP/1.1 200 OK\r\n" .. ("a:1\r\n"):rep(10500)
+    .. ("Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"):format(#SUCCESS)
+    .. SUCCESS,
+  -- a 70 KB header block (over max_header_bytes = 65536)
+  ["huge-headers"] = head(("X-Filler: %s\r\n"):format(("f"):rep(1000)):rep(70)
+    .. ("Content-Length: %d\r\n\r\n"):format(#SUCCESS)) .. SUCCESS,
+  -- chunked with trailers, bare LF line ends in the head
+  ["trailers"] = "HTTP/1.1 200 OK\nContent-Type: application/json\nTransfer-Encoding: chunked\n"
+    .. "Connection: close\n\n"
+    .. ("%x\r\n%s\r\n"):format(#SUCCESS - 10, SUCCESS:sub(1, -11))
+    .. ("%x\r\n%s\r\n"):format(10, SUCCESS:sub(-10))
+    .. "0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n",
+}
+function M.run()
+  ngx.req.read_body()
+  local mode = ngx.var.uri:match("^/raw/([^/]+)")
+  local sock = assert(ngx.req.socket(true))
+  local answer = ANSWERS[mode] or "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+  assert(sock:send(answer))
+  return ngx.exit(444)
+end
+return M
+]=]
+
 local APP, STANDIN, srv
 
 local function start_app(standin)
   local dir = S.tmpdir("nginx-faults")
   S.make_certs(dir)
   S.write_file(dir .. "/faults_handler.lua", HANDLER)
+  S.write_file(dir .. "/raw_handler.lua", RAW_HANDLER)
   local ports = { PORT = S.free_port(), TLS_PORT = S.free_port(), BADTLS_PORT = S.free_port() }
   local tpl = assert(S.read_file(S.ROOT .. "/spec/nginx/app.conf.in"))
   local subst = {
@@ -74,7 +113,9 @@ local function start_app(standin)
   local n1, n2
   conf, n1 = conf:gsub('lua_package_path "', 'lua_package_path "' .. dir .. '/?.lua;', 1)
   conf, n2 = conf:gsub("(\n%s*location = /ping {)",
-    "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }%1", 1)
+    "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }"
+    .. "\n        location /raw/ {"
+    .. "\n            content_by_lua_block { require(\"raw_handler\").run() }\n        }%1", 1)
   assert(n1 == 1 and n2 == 1, "app.conf.in changed: cannot add the /faults location")
   S.write_file(dir .. "/nginx.conf", conf)
   local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT))
@@ -177,6 +218,37 @@ describe("cosocket transport: fault injection", function()
     local e = err_of(faults { server_url = badserver.url(srv, "error-413") })
     assert.equals("api", e.kind)
     assert.equals(413, e.status)
+  end)
+
+  describe("response framing", function()
+    local function raw(mode) return faults { server_url = APP.url .. "/raw/" .. mode } end
+
+    it("a Content-Length that is not digits (0x37) is refused, not read as hex", function()
+      local e = err_of(raw("cl-hex"))
+      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("unknown", e.outcome)
+      assert.matches("invalid Content-Length 0x", e.message, 1, true)
+    end)
+
+    it("10500 header lines within max_header_bytes: all read as headers (no line-count cap)", function()
+      local r = raw("many-headers")
+      assert.is_true(r.results[1].ok, cjson.encode(r.results[1]):sub(1, 2000))
+      assert.equals("att_raw", r.results[1].data.id)
+      assert.equals("application/json", r.results[1].http.content_type)
+    end)
+
+    it("a header block over max_header_bytes fails, naming the limit", function()
+      local e = err_of(raw("huge-headers"))
+      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("unknown", e.outcome)
+      assert.matches("response headers larger than 65536 bytes (cosocket.max_header_bytes)", e.message, 1, true)
+    end)
+
+    it("chunked with trailers, and a head with bare LF line ends", function()
+      local r = raw("trailers")
+      assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+      assert.equals("att_raw", r.results[1].data.id)
+    end)
   end)
 
   it("max_response_bytes = 0 means the default cap, as in the core", function()
