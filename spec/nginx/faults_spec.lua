@@ -87,10 +87,36 @@ local ANSWERS = {
 function M.run()
   ngx.req.read_body()
   local mode = ngx.var.uri:match("^/raw/([^/]+)")
+  if mode == "echo-head" then -- the request's head as the body
+    local h = ngx.req.raw_header()
+    ANSWERS[mode] = head(("Content-Length: %d\r\n\r\n"):format(#h)) .. h
+  end
   local sock = assert(ngx.req.socket(true))
   local answer = ANSWERS[mode] or "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
   assert(sock:send(answer))
   return ngx.exit(444)
+end
+-- POST /fakecall {url=, method=}: cosocket.perform() on a stand-in for the
+-- core's call object whose request() gives a 5th value, the method, and no
+-- body; answers the response table.
+function M.fake_call()
+  ngx.req.read_body()
+  local cjson = require "cjson.safe"
+  local q = cjson.decode(ngx.req.get_body_data() or "{}") or {}
+  local steps, resp = 0, nil
+  local method = q.method ~= cjson.null and q.method or nil
+  local call = {
+    request = function() return q.url, { "X-Test: 1" }, 0, 65536, method end,
+    read = function() return nil end,
+    rewind = function() return true end,
+    next = function() steps = steps + 1; return steps == 1 and "attempt" or "done" end,
+    complete = function(_, r) resp = r end,
+    result = function() return resp end,
+  }
+  local r = require("kombo.cosocket").perform(call, { timeout = 5 })
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(cjson.encode({ status = r.status, body = r.body, error = r.error or cjson.null,
+                           message = r.message or cjson.null }))
 end
 return M
 ]=]
@@ -114,6 +140,8 @@ local function start_app(standin)
   conf, n1 = conf:gsub('lua_package_path "', 'lua_package_path "' .. dir .. '/?.lua;', 1)
   conf, n2 = conf:gsub("(\n%s*location = /ping {)",
     "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }"
+    .. "\n        location = /fakecall {"
+    .. "\n            content_by_lua_block { require(\"raw_handler\").fake_call() }\n        }"
     .. "\n        location /raw/ {"
     .. "\n            content_by_lua_block { require(\"raw_handler\").run() }\n        }%1", 1)
   assert(n1 == 1 and n2 == 1, "app.conf.in changed: cannot add the /faults location")
@@ -242,6 +270,22 @@ describe("cosocket transport: fault injection", function()
       assert.equals("network", e.kind, cjson.encode(e))
       assert.equals("unknown", e.outcome)
       assert.matches("response headers larger than 65536 bytes (cosocket.max_header_bytes)", e.message, 1, true)
+    end)
+
+    it("a 5th request() value, the method: GET without Content-Length, POST (or nil) with Content-Length: 0",
+      function()
+      local url = APP.url .. "/raw/echo-head/x"
+      for _, case in ipairs { { "GET", "GET" }, { "POST", "POST" }, { cjson.null, "POST" } } do
+        local r = S.json("POST", APP.url .. "/fakecall", { url = url, method = case[1] }, 30)
+        assert.equals(200, r.status, cjson.encode(r))
+        assert.equals(case[2] .. " /raw/echo-head/x HTTP/1.1\r\n", r.body:match("^[^\n]*\n"))
+        assert.matches("\r\nX%-Test: 1\r\n", r.body)
+        if case[2] == "GET" then
+          assert.is_nil(r.body:lower():find("content-length", 1, true), r.body)
+        else
+          assert.matches("\r\nContent%-Length: 0\r\n", r.body)
+        end
+      end
     end)
 
     it("chunked with trailers, and a head with bare LF line ends", function()
