@@ -5,7 +5,8 @@
 -- blocks the nginx worker.  The C core still does everything except moving
 -- bytes: validation, URL and headers, the body writer, classification,
 -- retries and error objects.  This file only
---   * writes "POST <path> HTTP/1.1" + the call's headers + the body,
+--   * writes "<method> <path> HTTP/1.1" (POST unless call:request() says GET)
+--     + the call's headers + the body,
 --   * reads the answer (Content-Length, chunked, or until close),
 --   * reports what happened (status, raw header block, body, or a transport
 --     error with the phase it happened in) through call:complete(),
