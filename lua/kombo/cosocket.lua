@@ -633,7 +633,6 @@ end
 -- What trace.drive() calls for each attempt: a callable table per upload
 -- (its config and target), not a closure.
 local Upload = {}
-Upload.__index = Upload
 Upload.__call = function(self, call)
   local resp
   if self.target then
