@@ -5,7 +5,8 @@
 -- blocks the nginx worker.  The C core still does everything except moving
 -- bytes: validation, URL and headers, the body writer, classification,
 -- retries and error objects.  This file only
---   * writes "POST <path> HTTP/1.1" + the call's headers + the body,
+--   * writes "<method> <path> HTTP/1.1" (POST unless call:request() says GET)
+--     + the call's headers + the body,
 --   * reads the answer (Content-Length, chunked, or until close),
 --   * reports what happened (status, raw header block, body, or a transport
 --     error with the phase it happened in) through call:complete(),
@@ -43,14 +44,35 @@
 -- outcome "unknown" instead.  A replay never reports less than the first
 -- try did: when the fresh try cannot even connect, or the body cannot be
 -- read a second time, the first try's result stands.
+--
+-- Structure.  One attempt is a per-attempt state table `st` (like
+-- lua-resty-http's `self`) handed to module-level functions, one per step:
+-- connect, handshake, send_request, receive_status, receive_head,
+-- receive_body, finish.  No closure is created per call or per attempt
+-- (LuaJIT cannot compile the creation of one).  A step returns nil to go
+-- on, or the finished (failed) response table.
 local core = require "kombo.core"
 local trace = require "kombo.trace"
+
+local type, tostring, tonumber, rawget, setmetatable = type, tostring, tonumber, rawget, setmetatable
+local str_find, str_match, str_sub, str_lower, str_format =
+  string.find, string.match, string.sub, string.lower, string.format
+local tbl_concat = table.concat
+local floor, min = math.floor, math.min
+local now = core.now
+
+-- nginx's functions, cached once (nil outside nginx; bound in perform()
+-- when the module was loaded before `ngx` existed).
+local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN
+local function bind_ngx(n)
+  ngx_tcp, ngx_sleep, ngx_log, ngx_WARN = n.socket.tcp, n.sleep, n.log, n.WARN
+end
 
 local M = {
   keepalive_timeout = 60000, -- ms a pooled connection may stay idle
   pool_size = 32,            -- connections kept per pool (per worker)
   send_batch = 65536,        -- body bytes handed to sock:send at once
-  max_header_bytes = 65536,  -- status line + header block
+  max_header_bytes = 65536,  -- status line + header block (each 1xx block, and all of them together)
   stale_window = core.STALE_WINDOW, -- s: a pooled connection dying this soon after the request is stale
   early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
 }
@@ -70,6 +92,11 @@ local function nginx()
     return n
   end
   return nil
+end
+
+do
+  local n = nginx()
+  if n then bind_ngx(n) end
 end
 
 --- True when running inside nginx's Lua module (in any phase).
@@ -118,24 +145,23 @@ end
 ---------------------------------------------------------------- URL
 
 local function parse_url(url)
-  local scheme, rest = url:match("^(https?)://(.*)$")
+  local scheme, rest = str_match(url, "^(https?)://(.*)$")
   if not scheme then return nil, "unsupported URL (http or https expected)" end
-  local authority, path = rest:match("^([^/]*)(.*)$")
+  local authority, path = str_match(rest, "^([^/]*)(.*)$")
   if path == "" then path = "/" end
   local host, port
-  if authority:sub(1, 1) == "[" then
-    local h, p = authority:match("^(%[[^%]]+%]):?(%d*)$")
-    host, port = h, p
+  if str_sub(authority, 1, 1) == "[" then
+    host, port = str_match(authority, "^(%[[^%]]+%]):?(%d*)$")
   else
-    host, port = authority:match("^([^:@]+):?(%d*)$")
+    host, port = str_match(authority, "^([^:@]+):?(%d*)$")
   end
   if not host or host == "" then return nil, "URL has no usable host" end
   local tls = scheme == "https"
   port = tonumber(port) or (tls and 443 or 80)
   return {
     tls = tls, host = host, port = port, path = path, authority = authority,
-    sni = host:gsub("^%[(.*)%]$", "%1"),
-    pool = ("kombo:%s:%d:%s"):format(host, port, tls and "tls" or "plain"),
+    sni = (host:gsub("^%[(.*)%]$", "%1")),
+    pool = str_format("kombo:%s:%d:%s", host, port, tls and "tls" or "plain"),
   }
 end
 M.parse_url = parse_url
@@ -148,304 +174,414 @@ local warned_ca_file = false
 -- Errors of a pooled connection the server had already closed.
 local STALE = { closed = true, ["connection reset by peer"] = true, ["broken pipe"] = true }
 
+local READ_SIZE = 65536 -- bytes asked of receiveany() and of call:read()
+
 -- Seconds to cosocket milliseconds: at least 1, at most what nginx takes
 -- (a huge `timeout` passes validation and must not raise here).
 local function ms(seconds)
-  local v = math.floor(seconds * 1000 + 0.5)
+  local v = floor(seconds * 1000 + 0.5)
   if v < 1 then return 1 end
   if v > 2147483647 then return 2147483647 end
   return v
 end
 
--- One try on one connection, ending by `deadline` (the attempt's).
-local function attempt_once(call, config, target, fresh_only, deadline)
-  local resp = { phase = "connect", status = nil }
-  local timeout = config.timeout or 300
-  local connect_timeout = config.connect_timeout or 10
-  local connect_deadline = core.now() + connect_timeout -- TCP connect and TLS handshake together
-  local read_deadline = deadline -- shortened while looking for an early answer
-  local sock = ngx.socket.tcp()
-  local reused = 0
-  local written_at -- when the whole request had been written
+-- Every operation gets what is left of the attempt's `timeout`, like
+-- libcurl's CURLOPT_TIMEOUT covers the whole transfer.  False when nothing
+-- is left.
+local function arm(st)
+  local t = now()
+  local left = st.deadline - t
+  if left <= 0 then return false end
+  local c = st.connect_deadline - t
+  if c > left then c = left end
+  local r = st.read_deadline - t
+  if r <= 0 then return false end
+  st.sock:settimeouts(ms(c > 0 and c or 0.001), ms(left), ms(r))
+  return true
+end
 
-  -- Every operation gets what is left of the attempt's `timeout`, like
-  -- libcurl's CURLOPT_TIMEOUT covers the whole transfer.
-  local function arm()
-    local now = core.now()
-    local left = deadline - now
-    if left <= 0 then return false end
-    local c = connect_deadline - now
-    if c > left then c = left end
-    local r = read_deadline - now
-    if r <= 0 then return false end
-    sock:settimeouts(ms(c > 0 and c or 0.001), ms(left), ms(r))
-    return true
+-- Ends the attempt with a transport error; returns the response table.
+local function fail(st, kind, what, err, partial_stale)
+  local resp = st.resp
+  st.sock:close()
+  if err == "timeout" or kind == "timeout" then
+    resp.error = "timeout"
+    resp.message = str_format("%s timed out (timeout %gs, connect_timeout %gs)",
+      what, st.timeout, st.connect_timeout)
+  else
+    resp.error = kind or "network"
+    resp.message = what .. (err and (": " .. tostring(err)) or "")
   end
+  -- Stale: a pooled connection the server had closed.  In the waiting
+  -- phase only right after the request went out (see the top of the file).
+  resp.stale = partial_stale and st.reused > 0 and STALE[err] == true
+    and (resp.phase == "sending" or (st.written_at ~= nil and now() - st.written_at <= M.stale_window))
+  return resp
+end
 
-  local function fail(kind, what, err, partial_stale)
-    sock:close()
-    if err == "timeout" or kind == "timeout" then
-      resp.error = "timeout"
-      resp.message = ("%s timed out (timeout %gs, connect_timeout %gs)"):format(what, timeout, connect_timeout)
-    else
-      resp.error = kind or "network"
-      resp.message = what .. (err and (": " .. tostring(err)) or "")
-    end
-    -- Stale: a pooled connection the server had closed.  In the waiting
-    -- phase only right after the request went out (see the top of the file).
-    resp.stale = partial_stale and reused > 0 and STALE[err] == true
-      and (resp.phase == "sending" or (written_at ~= nil and core.now() - written_at <= M.stale_window))
-    return resp
-  end
-
-  if not arm() then return fail("timeout", "connect") end
-  local ok, err = sock:connect(target.host, target.port, { pool = target.pool })
-  if not ok then
-    local what = ("connect to %s:%d"):format(target.host, target.port)
-    if err and err:find("no resolver defined", 1, true) then
-      err = err .. " (add a 'resolver' directive to nginx.conf)"
-    end
-    return fail("network", what, err)
-  end
-  reused = sock:getreusedtimes() or 0
-  if fresh_only and reused > 0 then
-    -- looking for a fresh connection: this pooled one is suspect too
-    sock:close()
-    return attempt_once(call, config, target, fresh_only, deadline)
-  end
-
-  if target.tls and reused == 0 then
-    if not arm() or core.now() >= connect_deadline then return fail("timeout", "TLS handshake") end
-    local sess, herr = sock:sslhandshake(sessions[target.pool] or nil, target.sni, true)
-    if not sess then
-      sessions[target.pool] = nil
-      local what = "TLS handshake with " .. target.sni
-      if config.ca_file then
-        herr = tostring(herr) .. " (inside nginx the trusted CAs come from lua_ssl_trusted_certificate;"
-          .. " ca_file " .. config.ca_file .. " must be added there)"
+-- TCP connect (through the pool).  With `fresh_only`, pooled connections
+-- are closed until a new one comes (they are suspect too); the attempt's
+-- deadline bounds that.
+local function connect(st, target, fresh_only)
+  while true do
+    if not arm(st) then return fail(st, "timeout", "connect") end
+    local ok, err = st.sock:connect(target.host, target.port, { pool = target.pool })
+    if not ok then
+      if err and str_find(err, "no resolver defined", 1, true) then
+        err = err .. " (add a 'resolver' directive to nginx.conf)"
       end
-      return fail("network", what, herr)
+      return fail(st, "network", str_format("connect to %s:%d", target.host, target.port), err)
     end
-    if type(sess) ~= "boolean" then sessions[target.pool] = sess end
+    st.reused = st.sock:getreusedtimes() or 0
+    if not fresh_only or st.reused == 0 then return nil end
+    st.sock:close()
+    st.sock = ngx_tcp()
+    st.reused = 0
+    st.connect_deadline = now() + st.connect_timeout
   end
+end
 
-  -- A buffered reader over receiveany(): nginx's read timeout restarts
-  -- whenever bytes arrive, so every read is re-armed with what is left of
-  -- the attempt's deadline (a server dripping bytes cannot stretch it).
-  local buf, pos, got_any = "", 1, false
-  local function fill()
-    if not arm() then return nil, "timeout" end
-    local data, rerr = sock:receiveany(65536)
-    if not data then return nil, rerr end
-    got_any = true
-    if pos > #buf then buf = data else buf = buf:sub(pos) .. data end
-    pos = 1
-    return true
-  end
-  local function read_line(limit) -- one line without its CRLF
-    for _ = 1, limit + 1 do
-      local i = buf:find("\n", pos, true)
-      if i then
-        local l = buf:sub(pos, i - 1)
-        pos = i + 1
-        if l:sub(-1) == "\r" then l = l:sub(1, -2) end
-        return l
-      end
-      if #buf - pos + 1 > limit then return nil, "line longer than " .. limit .. " bytes" end
-      local ok, rerr = fill()
-      if not ok then return nil, rerr end
+-- TLS on a new connection: verification on, SNI, session resumption.
+local function handshake(st, target, ca_file)
+  if not arm(st) or now() >= st.connect_deadline then return fail(st, "timeout", "TLS handshake") end
+  local pool = target.pool
+  local sess, err = st.sock:sslhandshake(sessions[pool] or nil, target.sni, true)
+  if not sess then
+    sessions[pool] = nil
+    if ca_file then
+      err = tostring(err) .. " (inside nginx the trusted CAs come from lua_ssl_trusted_certificate;"
+        .. " ca_file " .. ca_file .. " must be added there)"
     end
-    return nil, "line too long"
+    return fail(st, "network", "TLS handshake with " .. target.sni, err)
   end
-  local function read_some(max) -- 1..max bytes
-    if pos > #buf then
-      local ok, rerr = fill()
-      if not ok then return nil, rerr end
-    end
-    local n = #buf - pos + 1
-    if n > max then n = max end
-    local piece = buf:sub(pos, pos + n - 1)
-    pos = pos + n
-    return piece
-  end
+  if type(sess) ~= "boolean" then sessions[pool] = sess end
+  return nil
+end
 
-  -- request line, headers, body -----------------------------------------
-  local _, headers, length, max_body = call:request() -- max_body: the core's cap, defaults resolved
-  local batch = { "POST ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
-  for _, h in ipairs(headers) do
-    batch[#batch + 1] = h
-    batch[#batch + 1] = "\r\n"
+---------------------------------------------------------------- the buffered reader
+
+-- A buffered reader over receiveany(): st.buf holds what arrived, st.pos
+-- the first byte not consumed.  nginx's read timeout restarts whenever
+-- bytes arrive, so every read is re-armed with what is left of the
+-- attempt's deadline (a server dripping bytes cannot stretch it).
+local function fill(st)
+  if not arm(st) then return nil, "timeout" end
+  local data, err = st.sock:receiveany(READ_SIZE)
+  if not data then return nil, err end
+  st.got_any = true
+  local buf, pos = st.buf, st.pos
+  if pos > #buf then st.buf = data else st.buf = str_sub(buf, pos) .. data end
+  st.pos = 1
+  return true
+end
+
+-- One line without its CRLF (or LF), consumed.
+local function read_line(st, limit)
+  for _ = 1, limit + 2 do -- every fill brings at least one byte
+    local buf, pos = st.buf, st.pos
+    local i = str_find(buf, "\n", pos, true)
+    if i then
+      st.pos = i + 1
+      if i > pos and str_sub(buf, i - 1, i - 1) == "\r" then i = i - 1 end
+      return str_sub(buf, pos, i - 1)
+    end
+    if #buf - pos + 1 > limit then return nil, "line longer than " .. limit .. " bytes" end
+    local ok, err = fill(st)
+    if not ok then return nil, err end
   end
-  batch[#batch + 1] = ("Content-Length: %.0f\r\nConnection: keep-alive\r\n\r\n"):format(length)
+  return nil, "line longer than " .. limit .. " bytes"
+end
+
+-- 1..max bytes, consumed.
+local function read_some(st, max)
+  if st.pos > #st.buf then
+    local ok, err = fill(st)
+    if not ok then return nil, err end
+  end
+  local buf, pos = st.buf, st.pos
+  local n = #buf - pos + 1
+  if n > max then n = max end
+  st.pos = pos + n
+  if pos == 1 and n == #buf then return buf end
+  return str_sub(buf, pos, pos + n - 1)
+end
+
+-- Waits until the buffer holds, from st.pos, a block of lines ended by an
+-- empty line (a header block, or a chunked body's trailers, possibly
+-- empty); returns the index of the block's last byte, not consumed.  nil,
+-- err, too_big on failure; too_big when no such block fits in `limit` bytes.
+local function block_end(st, limit)
+  local scanned = 0 -- bytes after st.pos already searched in vain
+  for _ = 1, limit + 2 do -- every fill brings at least one byte
+    local buf, pos = st.buf, st.pos
+    local _, e = str_find(buf, "^\r?\n", pos)
+    if not e then
+      local from = pos + scanned - 2 -- the end marker may straddle two reads
+      if from < pos then from = pos end
+      _, e = str_find(buf, "\n\r?\n", from)
+    end
+    if e then
+      if e - pos + 1 > limit then return nil, nil, true end
+      return e
+    end
+    scanned = #buf - pos + 1
+    if scanned > limit then return nil, nil, true end
+    local ok, err = fill(st)
+    if not ok then return nil, err end
+  end
+  return nil, nil, true
+end
+
+-- The status line of the next answer, not consumed: version, status; or
+-- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
+local function receive_status(st)
+  local limit = M.max_header_bytes
+  local scanned = 0 -- bytes after st.pos already searched in vain
+  for _ = 1, limit + 2 do -- every fill brings at least one byte
+    local buf, pos = st.buf, st.pos
+    local e = str_find(buf, "\n", pos + scanned, true)
+    if e then
+      local version, code = str_match(buf, "^HTTP/(%d%.%d) (%d%d%d)", pos)
+      if version then return version, tonumber(code) end
+      if e > pos and str_sub(buf, e - 1, e - 1) == "\r" then e = e - 1 end
+      return nil, nil, str_format("%q", str_sub(buf, pos, min(e - 1, pos + 79)))
+    end
+    scanned = #buf - pos + 1
+    if scanned > limit then
+      return nil, str_format("status line longer than %d bytes (cosocket.max_header_bytes)", limit)
+    end
+    local ok, err = fill(st)
+    if not ok then return nil, err end
+  end
+  return nil, str_format("status line longer than %d bytes (cosocket.max_header_bytes)", limit)
+end
+
+---------------------------------------------------------------- request
+
+-- Request line, headers and body, in batches of M.send_batch bytes.  A
+-- server may answer early (413, 401) and close while the body is still
+-- arriving: when a write fails and a status line comes within
+-- M.early_answer_wait, that answer is read as the result (st.written_at
+-- stays nil), as with libcurl.
+local function send_request(st, call, target)
+  local _, headers, length, max_body, method = call:request() -- max_body: the core's cap, defaults resolved
+  method = method or "POST"
+  st.max_body = max_body
+  local batch = { method, " ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
+  local n = #batch
+  for i = 1, #headers do
+    batch[n + 1] = headers[i]
+    batch[n + 2] = "\r\n"
+    n = n + 2
+  end
+  if length > 0 or method ~= "GET" then
+    batch[n + 1] = str_format("Content-Length: %.0f\r\n", length)
+    n = n + 1
+  end
+  batch[n + 1] = "Connection: keep-alive\r\n\r\n"
+  n = n + 1
   local size, body_bytes = 0, 0
-  local early_status_line -- an answer that came while the body was being written
+  local resp = st.resp
   resp.phase = "sending"
   while true do
-    local chunk, source_err = call:read(65536)
+    local chunk, source_err = call:read(READ_SIZE)
     if source_err then
-      return fail("aborted", source_err) -- same words as the curl transport
+      return fail(st, "aborted", source_err) -- same words as the curl transport
     elseif chunk then
-      batch[#batch + 1] = chunk
+      n = n + 1
+      batch[n] = chunk
       size = size + #chunk
       body_bytes = body_bytes + #chunk
     elseif body_bytes ~= length then
       -- the body writer stopped short (an attachment source failed, or it
       -- could not be rewound): never let a short body pass as complete
-      return fail("aborted", "request aborted",
-        ("the attachment's source ended after %.0f of %.0f body bytes"):format(body_bytes, length))
+      return fail(st, "aborted", "request aborted",
+        str_format("the attachment's source ended after %.0f of %.0f body bytes", body_bytes, length))
     end
     if not chunk or size >= M.send_batch then
-      if not arm() then return fail("timeout", "send") end
-      local sent, serr = sock:send(batch)
+      if not arm(st) then return fail(st, "timeout", "send") end
+      local sent, serr = st.sock:send(batch)
       if not sent then
-        -- A server may answer early (413, 401) and close while the body is
-        -- still arriving: that answer is the result, as with libcurl.
-        if serr == "timeout" then return fail("network", "send", serr) end
-        read_deadline = math.min(deadline, core.now() + M.early_answer_wait)
-        local line = read_line(M.max_header_bytes)
-        read_deadline = deadline
-        if not line or not line:match("^HTTP/%d%.%d %d%d%d") then
-          return fail("network", "send", serr, true)
-        end
-        early_status_line = line
-        break
+        if serr == "timeout" then return fail(st, "network", "send", serr) end
+        st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
+        local version = receive_status(st)
+        st.read_deadline = st.deadline
+        if not version then return fail(st, "network", "send", serr, true) end
+        return nil -- the early answer is read as the result
       end
-      batch, size = {}, 0
+      if not chunk then
+        resp.phase = "waiting"
+        st.written_at = now()
+        return nil
+      end
+      batch, n, size = {}, 0, 0
     end
-    if not chunk then break end
   end
-  if not early_status_line then
-    resp.phase = "waiting"
-    written_at = core.now()
-  end
+end
 
-  -- status line and headers ----------------------------------------------
-  local raw, header_bytes, status, version
-  local interim_bytes = 0 -- 1xx answers before the final one, bounded like a header block
-  repeat
-    local line, rerr = early_status_line, nil
-    early_status_line = nil
-    if not line then line, rerr = read_line(M.max_header_bytes) end
-    if not line then
+---------------------------------------------------------------- response head
+
+-- The first value of a framing header in the lower-cased header block
+-- `lc` (`key` is "\n<name>:"), trailing blanks removed; nil when absent.
+local function header_value(lc, key)
+  local _, e = str_find(lc, key, 1, true)
+  if not e then return nil end
+  return str_match(lc, "^[ \t]*(.-)%s*\n", e + 1)
+end
+
+-- Status line and header block of the final answer, skipping interim
+-- (1xx) answers, any number of them, as long as they fit in
+-- M.max_header_bytes together.  Sets resp.status and resp.headers (the raw
+-- block, as received) and st.keep, st.chunked, st.length (Content-Length
+-- or nil), st.no_body.
+local function receive_head(st)
+  local resp = st.resp
+  local limit = M.max_header_bytes
+  local interim_bytes = 0
+  for _ = 1, limit + 1 do -- every interim block takes bytes of `limit`
+    local version, status, bad = receive_status(st)
+    if not version then
       local waiting = resp.phase == "waiting"
-      return fail("network", waiting and "waiting for the response" or "reading the response",
-        rerr, waiting and not got_any)
+      if bad then
+        resp.phase = "receiving"
+        return fail(st, "network", "invalid HTTP status line", bad)
+      end
+      return fail(st, "network", waiting and "waiting for the response" or "reading the response",
+        status, waiting and not st.got_any)
     end
     resp.phase = "receiving"
-    local v, code = line:match("^HTTP/(%d%.%d) (%d%d%d)")
-    if not v then return fail("network", "invalid HTTP status line", ("%q"):format(line:sub(1, 80))) end
-    version, status = v, tonumber(code)
-    raw = { line, "\r\n" }
-    header_bytes = #line
-    for _ = 1, 10000 do
-      local h, herr = read_line(M.max_header_bytes)
-      if not h then return fail("network", "reading the response headers", herr) end
-      raw[#raw + 1] = h
-      raw[#raw + 1] = "\r\n"
-      if h == "" then break end
-      header_bytes = header_bytes + #h
-      if header_bytes > M.max_header_bytes then
-        return fail("network", "response headers larger than " .. M.max_header_bytes .. " bytes")
-      end
+    local e, err, too_big = block_end(st, limit)
+    if too_big then
+      return fail(st, "network",
+        str_format("response headers larger than %d bytes (cosocket.max_header_bytes)", limit))
+    elseif not e then
+      return fail(st, "network", "reading the response headers", err)
     end
-    if status < 200 and status ~= 101 then
-      interim_bytes = interim_bytes + header_bytes
-      if interim_bytes > M.max_header_bytes then
-        return fail("network", "more than " .. M.max_header_bytes .. " bytes of interim (1xx) answers")
-      end
+    local block = str_sub(st.buf, st.pos, e)
+    st.pos = e + 1
+    if status >= 200 or status == 101 then
+      resp.status = status
+      resp.headers = block
+      local lc = str_lower(block)
+      local connection = header_value(lc, "\nconnection:") or ""
+      local keep = not str_find(connection, "close", 1, true)
+      if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
+      if status < 200 then keep = false end -- 101: we never asked to switch protocols
+      if st.written_at == nil then keep = false end -- answered before the whole request was written
+      st.no_body = status == 204 or status == 304 or status < 200
+      local te = header_value(lc, "\ntransfer-encoding:")
+      st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
+      st.length = header_value(lc, "\ncontent-length:")
+      st.keep = keep
+      return nil
     end
-  until status >= 200 or status == 101
-  resp.status = status
-  resp.headers = table.concat(raw)
+    interim_bytes = interim_bytes + #block
+    if interim_bytes > limit then break end
+  end
+  return fail(st, "network",
+    str_format("more than %d bytes of interim (1xx) answers (cosocket.max_header_bytes)", limit))
+end
 
-  local function header(name) -- first value of a header (lower-case name)
-    local pat = "\n" .. name:gsub("%-", "%%-") .. ":[ \t]*([^\r\n]*)"
-    local v = ("\n" .. resp.headers:lower()):match(pat)
-    return v and v:gsub("%s+$", "") or nil
-  end
-  local connection = header("connection") or ""
-  local keep = not connection:find("close", 1, true)
-  if version == "1.0" and not connection:find("keep-alive", 1, true) then keep = false end
-  if status < 200 then keep = false end -- 101: we never asked to switch protocols
-  if written_at == nil then keep = false end -- answered before the whole request was written
+---------------------------------------------------------------- response body
 
-  -- body -------------------------------------------------------------------
-  local parts, total = {}, 0
-  local function too_large()
-    resp.body = table.concat(parts)
-    sock:close()
-    resp.error = "too_large"
-    resp.message = ("response body larger than %d bytes"):format(max_body)
-    return resp
-  end
-  local function broken(what, rerr)
-    resp.body = table.concat(parts)
-    return fail("network", what, rerr)
-  end
-  -- Reads exactly n bytes of body; false after reporting a failure.
-  local function take(n)
-    for _ = 1, n + 1 do
-      if n <= 0 then return true end
-      local room = max_body - total
-      if room <= 0 then too_large(); return false end
-      local piece, rerr = read_some(math.min(n, room, 65536))
-      if not piece then broken("reading the response body", rerr); return false end
-      parts[#parts + 1] = piece
-      total = total + #piece
-      n = n - #piece
-    end
-    return true
-  end
+local function too_large(st)
+  local resp = st.resp
+  resp.body = tbl_concat(st.parts)
+  st.sock:close()
+  resp.error = "too_large"
+  resp.message = str_format("response body larger than %d bytes", st.max_body)
+  return resp
+end
 
-  local te = header("transfer-encoding")
-  if status == 204 or status == 304 or status < 200 then
-    -- no body
-  elseif te and te:find("chunked", 1, true) then
-    for _ = 1, max_body + 2 do -- every chunk holds at least one byte
-      local line, rerr = read_line(4096)
-      if not line then return broken("reading the response body", rerr) end
-      local n = tonumber(line:match("^%s*(%x+)") or "", 16)
-      if not n then return broken("reading the response body", "invalid chunk size line") end
-      if n == 0 then
-        for _ = 1, 1000 do -- trailers, up to the empty line
-          local t, terr = read_line(M.max_header_bytes)
-          if not t then return broken("reading the response trailers", terr) end
-          if t == "" then break end
-        end
-        break
-      end
-      if not take(n) then return resp end
-      local crlf, cerr = read_line(2)
-      if crlf ~= "" then return broken("reading the response body", cerr or "malformed chunked encoding") end
-    end
-  else
-    local cl = header("content-length")
-    if cl then
-      local n = tonumber(cl)
-      if not n or n < 0 or n % 1 ~= 0 then return broken("reading the response body", "invalid Content-Length " .. cl) end
-      if not take(n) then return resp end
-    else
-      keep = false -- the body ends when the server closes
-      for _ = 1, max_body + 2 do
-        local piece, rerr = read_some(65536)
-        if not piece then
-          if rerr ~= "closed" then return broken("reading the response body", rerr) end
-          break
-        end
-        if total + #piece > max_body then
-          parts[#parts + 1] = piece:sub(1, max_body - total)
-          return too_large()
-        end
-        parts[#parts + 1] = piece
-        total = total + #piece
-      end
-    end
+local function broken(st, what, err)
+  st.resp.body = tbl_concat(st.parts)
+  return fail(st, "network", what, err)
+end
+
+-- Exactly n bytes of body.
+local function take(st, n)
+  local parts, max_body = st.parts, st.max_body
+  for _ = 1, n + 1 do -- every read brings at least one byte
+    if n <= 0 then return nil end
+    local room = max_body - st.total
+    if room <= 0 then return too_large(st) end
+    local piece, err = read_some(st, min(n, room, READ_SIZE))
+    if not piece then return broken(st, "reading the response body", err) end
+    parts[#parts + 1] = piece
+    st.total = st.total + #piece
+    n = n - #piece
   end
-  if pos <= #buf then keep = false end -- bytes beyond the answer: do not reuse
-  resp.body = table.concat(parts)
+  return nil
+end
+
+-- Transfer-Encoding: chunked, then the trailers (skipped).
+local function receive_chunked(st)
+  for _ = 1, st.max_body + 2 do -- every chunk holds at least one byte
+    local line, err = read_line(st, 4096)
+    if not line then return broken(st, "reading the response body", err) end
+    local n = tonumber(str_match(line, "^%s*(%x+)") or "", 16)
+    if not n then return broken(st, "reading the response body", "invalid chunk size line") end
+    if n == 0 then
+      local limit = M.max_header_bytes
+      local e, terr, too_big = block_end(st, limit)
+      if too_big then
+        return broken(st, "reading the response trailers",
+          str_format("larger than %d bytes (cosocket.max_header_bytes)", limit))
+      elseif not e then
+        return broken(st, "reading the response trailers", terr)
+      end
+      st.pos = e + 1
+      return nil
+    end
+    local r = take(st, n)
+    if r then return r end
+    local crlf, cerr = read_line(st, 2)
+    if crlf ~= "" then return broken(st, "reading the response body", cerr or "malformed chunked encoding") end
+  end
+  return broken(st, "reading the response body", "malformed chunked encoding")
+end
+
+-- No Content-Length, not chunked: the body ends when the server closes.
+local function receive_until_close(st)
+  local parts, max_body = st.parts, st.max_body
+  st.keep = false
+  for _ = 1, max_body + 2 do -- every read brings at least one byte
+    local piece, err = read_some(st, READ_SIZE)
+    if not piece then
+      if err ~= "closed" then return broken(st, "reading the response body", err) end
+      return nil
+    end
+    local total = st.total
+    if total + #piece > max_body then
+      parts[#parts + 1] = str_sub(piece, 1, max_body - total)
+      return too_large(st)
+    end
+    parts[#parts + 1] = piece
+    st.total = total + #piece
+  end
+  return too_large(st)
+end
+
+local function receive_body(st)
+  if st.no_body then return nil end
+  if st.chunked then return receive_chunked(st) end
+  local cl = st.length
+  if cl == nil then return receive_until_close(st) end
+  -- digits only: tonumber() would also take "0x37", " 55", "5e1"
+  if not str_find(cl, "^%d+$") then
+    return broken(st, "reading the response body", "invalid Content-Length " .. str_sub(cl, 1, 80))
+  end
+  return take(st, tonumber(cl))
+end
+
+-- A complete answer: the body joined, the connection pooled or closed.
+local function finish(st)
+  local resp = st.resp
+  if st.pos <= #st.buf then st.keep = false end -- bytes beyond the answer: do not reuse
+  resp.body = tbl_concat(st.parts)
   resp.phase = "done"
-
-  if keep then
+  local sock = st.sock
+  if st.keep then
     local kept = sock:setkeepalive(M.keepalive_timeout, M.pool_size)
     if not kept then sock:close() end
   else
@@ -454,13 +590,37 @@ local function attempt_once(call, config, target, fresh_only, deadline)
   return resp
 end
 
+---------------------------------------------------------------- attempts
+
+-- One try on one connection, ending by `deadline` (the attempt's).
+local function attempt_once(call, config, target, fresh_only, deadline)
+  local timeout, connect_timeout = config.timeout or 300, config.connect_timeout or 10
+  local st = {
+    resp = { phase = "connect" },
+    sock = ngx_tcp(),
+    timeout = timeout, connect_timeout = connect_timeout,
+    deadline = deadline,
+    connect_deadline = now() + connect_timeout, -- TCP connect and TLS handshake together
+    read_deadline = deadline, -- shortened while looking for an early answer
+    reused = 0,
+    written_at = nil, -- when the whole request had been written
+    buf = "", pos = 1, got_any = false,
+    max_body = 0, parts = {}, total = 0,
+    keep = false, chunked = false, length = nil, no_body = false,
+  }
+  local r = connect(st, target, fresh_only)
+  if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
+  r = r or send_request(st, call, target) or receive_head(st) or receive_body(st)
+  return r or finish(st)
+end
+
 -- One attempt; a pooled connection that turns out to be dead (closed by
 -- the server while idle) is replaced by a fresh one, once, within the same
 -- deadline.  The first try's result stands when the replay cannot happen
 -- (the body cannot be read again) or fails before sending anything: it
 -- must not turn "may have been processed" into "not sent".
 local function attempt(call, config, target)
-  local deadline = core.now() + (config.timeout or 300)
+  local deadline = now() + (config.timeout or 300)
   local first = attempt_once(call, config, target, false, deadline)
   if not first.stale or not call:rewind() then return first end
   local again = attempt_once(call, config, target, true, deadline)
@@ -470,29 +630,35 @@ end
 
 ---------------------------------------------------------------- the driver
 
+-- What trace.drive() calls for each attempt: a callable table per upload
+-- (its config and target), not a closure.
+local Upload = {}
+Upload.__call = function(self, call)
+  local resp
+  if self.target then
+    resp = attempt(call, self.config, self.target)
+  else
+    resp = { error = "network", phase = "connect", message = self.url_error }
+  end
+  local mono, wall = now()
+  call:complete(resp, mono, wall)
+end
+
 --- Drives `call` to the end over cosockets; returns call:result().
 -- Raises when cosockets are unavailable in the current phase.
 function M.perform(call, config)
   local which, why = M.select("cosocket")
   if which ~= "cosocket" then error(why, 2) end
+  if ngx_tcp == nil then bind_ngx(nginx()) end
   local url = call:request()
   local target, uerr = parse_url(url)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
-    ngx.log(ngx.WARN, "kombo: ca_file is not used by the cosocket transport; ",
+    ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  local function one_attempt()
-    local resp
-    if target then
-      resp = attempt(call, config, target)
-    else
-      resp = { error = "network", phase = "connect", message = uerr }
-    end
-    local mono, wall = core.now()
-    call:complete(resp, mono, wall)
-  end
-  return trace.drive(call, config.debug, one_attempt, ngx.sleep, core.now, config.api_key)
+  local one_attempt = setmetatable({ config = config, target = target, url_error = uerr }, Upload)
+  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.api_key)
 end
 
 return M

@@ -57,12 +57,77 @@ end
 return M
 ]=]
 
+-- /raw/<mode>/...: answers with bytes written to the raw downstream
+-- socket (ngx.req.socket(true)), for framing cases nginx itself would not
+-- produce.  Every answer ends with Connection: close.
+local RAW_HANDLER = [=[
+local M = {}
+local SUCCESS = '{"status":"success","data":{"id":"att_raw","remote_id":null,"candidate_id":"c",'
+  .. '"name":"cv.pdf","content_type":"application/pdf","type":"CV","size_bytes":9},"warnings":[]}'
+local function head(extra)
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n" .. extra
+end
+local ANSWERS = {
+  -- Lua's tonumber() reads "0x37" as 55: the exact length of SUCCESS... were it digits
+  ["cl-hex"] = head(("Content-Length: 0x%x\r\n\r\n"):format(#SUCCESS)) .. SUCCESS,
+  -- 10500 header lines in 52 KiB (under max_header_bytes), the framing headers last
+  ["many-headers"] = "HTTP/1.1 200 OK\r\n" .. ("a:1\r\n"):rep(10500)
+    .. ("Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"):format(#SUCCESS)
+    .. SUCCESS,
+  -- a 70 KB header block (over max_header_bytes = 65536)
+  ["huge-headers"] = head(("X-Filler: %s\r\n"):format(("f"):rep(1000)):rep(70)
+    .. ("Content-Length: %d\r\n\r\n"):format(#SUCCESS)) .. SUCCESS,
+  -- chunked with trailers, bare LF line ends in the head
+  ["trailers"] = "HTTP/1.1 200 OK\nContent-Type: application/json\nTransfer-Encoding: chunked\n"
+    .. "Connection: close\n\n"
+    .. ("%x\r\n%s\r\n"):format(#SUCCESS - 10, SUCCESS:sub(1, -11))
+    .. ("%x\r\n%s\r\n"):format(10, SUCCESS:sub(-10))
+    .. "0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n",
+}
+function M.run()
+  ngx.req.read_body()
+  local mode = ngx.var.uri:match("^/raw/([^/]+)")
+  if mode == "echo-head" then -- the request's head as the body
+    local h = ngx.req.raw_header()
+    ANSWERS[mode] = head(("Content-Length: %d\r\n\r\n"):format(#h)) .. h
+  end
+  local sock = assert(ngx.req.socket(true))
+  local answer = ANSWERS[mode] or "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+  assert(sock:send(answer))
+  return ngx.exit(444)
+end
+-- POST /fakecall {url=, method=}: cosocket.perform() on a stand-in for the
+-- core's call object whose request() gives a 5th value, the method, and no
+-- body; answers the response table.
+function M.fake_call()
+  ngx.req.read_body()
+  local cjson = require "cjson.safe"
+  local q = cjson.decode(ngx.req.get_body_data() or "{}") or {}
+  local steps, resp = 0, nil
+  local method = q.method ~= cjson.null and q.method or nil
+  local call = {
+    request = function() return q.url, { "X-Test: 1" }, 0, 65536, method end,
+    read = function() return nil end,
+    rewind = function() return true end,
+    next = function() steps = steps + 1; return steps == 1 and "attempt" or "done" end,
+    complete = function(_, r) resp = r end,
+    result = function() return resp end,
+  }
+  local r = require("kombo.cosocket").perform(call, { timeout = 5 })
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(cjson.encode({ status = r.status, body = r.body, error = r.error or cjson.null,
+                           message = r.message or cjson.null }))
+end
+return M
+]=]
+
 local APP, STANDIN, srv
 
 local function start_app(standin)
   local dir = S.tmpdir("nginx-faults")
   S.make_certs(dir)
   S.write_file(dir .. "/faults_handler.lua", HANDLER)
+  S.write_file(dir .. "/raw_handler.lua", RAW_HANDLER)
   local ports = { PORT = S.free_port(), TLS_PORT = S.free_port(), BADTLS_PORT = S.free_port() }
   local tpl = assert(S.read_file(S.ROOT .. "/spec/nginx/app.conf.in"))
   local subst = {
@@ -74,7 +139,11 @@ local function start_app(standin)
   local n1, n2
   conf, n1 = conf:gsub('lua_package_path "', 'lua_package_path "' .. dir .. '/?.lua;', 1)
   conf, n2 = conf:gsub("(\n%s*location = /ping {)",
-    "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }%1", 1)
+    "\n        location = /faults {\n            content_by_lua_block { require(\"faults_handler\").run() }\n        }"
+    .. "\n        location = /fakecall {"
+    .. "\n            content_by_lua_block { require(\"raw_handler\").fake_call() }\n        }"
+    .. "\n        location /raw/ {"
+    .. "\n            content_by_lua_block { require(\"raw_handler\").run() }\n        }%1", 1)
   assert(n1 == 1 and n2 == 1, "app.conf.in changed: cannot add the /faults location")
   S.write_file(dir .. "/nginx.conf", conf)
   local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT))
@@ -177,6 +246,53 @@ describe("cosocket transport: fault injection", function()
     local e = err_of(faults { server_url = badserver.url(srv, "error-413") })
     assert.equals("api", e.kind)
     assert.equals(413, e.status)
+  end)
+
+  describe("response framing", function()
+    local function raw(mode) return faults { server_url = APP.url .. "/raw/" .. mode } end
+
+    it("a Content-Length that is not digits (0x37) is refused, not read as hex", function()
+      local e = err_of(raw("cl-hex"))
+      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("unknown", e.outcome)
+      assert.matches("invalid Content-Length 0x", e.message, 1, true)
+    end)
+
+    it("10500 header lines within max_header_bytes: all read as headers (no line-count cap)", function()
+      local r = raw("many-headers")
+      assert.is_true(r.results[1].ok, cjson.encode(r.results[1]):sub(1, 2000))
+      assert.equals("att_raw", r.results[1].data.id)
+      assert.equals("application/json", r.results[1].http.content_type)
+    end)
+
+    it("a header block over max_header_bytes fails, naming the limit", function()
+      local e = err_of(raw("huge-headers"))
+      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("unknown", e.outcome)
+      assert.matches("response headers larger than 65536 bytes (cosocket.max_header_bytes)", e.message, 1, true)
+    end)
+
+    it("a 5th request() value, the method: GET without Content-Length, POST (or nil) with Content-Length: 0",
+      function()
+      local url = APP.url .. "/raw/echo-head/x"
+      for _, case in ipairs { { "GET", "GET" }, { "POST", "POST" }, { cjson.null, "POST" } } do
+        local r = S.json("POST", APP.url .. "/fakecall", { url = url, method = case[1] }, 30)
+        assert.equals(200, r.status, cjson.encode(r))
+        assert.equals(case[2] .. " /raw/echo-head/x HTTP/1.1\r\n", r.body:match("^[^\n]*\n"))
+        assert.matches("\r\nX%-Test: 1\r\n", r.body)
+        if case[2] == "GET" then
+          assert.is_nil(r.body:lower():find("content-length", 1, true), r.body)
+        else
+          assert.matches("\r\nContent%-Length: 0\r\n", r.body)
+        end
+      end
+    end)
+
+    it("chunked with trailers, and a head with bare LF line ends", function()
+      local r = raw("trailers")
+      assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+      assert.equals("att_raw", r.results[1].data.id)
+    end)
   end)
 
   it("max_response_bytes = 0 means the default cap, as in the core", function()
