@@ -19,7 +19,7 @@ HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h
 all: lib example
 
 help:
-	@echo "make          build kombo/core.so for Lua $(LUA_VERSION) into $(BUILD) and examples/attach"
+	@echo "make          build kombo/core.so for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
 	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 
@@ -29,9 +29,11 @@ $(BUILD)/kombo/core.so: $(LUA_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) -o $@ $(LUA_SRC) $(CURL_LIB) -lm
 
-example: examples/attach
+example: build/examples/attach
 
-examples/attach: examples/attach.c $(CORE_SRC) $(HEADERS)
+# Into build/, not examples/: the rockspec copies examples/ into the rock.
+build/examples/attach: examples/attach.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc $(CURL_INC) -o $@ examples/attach.c $(CORE_SRC) $(CURL_LIB) -lm
 
 deps:
