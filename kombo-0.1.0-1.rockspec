@@ -36,8 +36,9 @@ build = {
       ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.core"] = {
          sources = {
-            "csrc/encode.c", "csrc/request.c", "csrc/content_type.c", "csrc/classify.c",
-            "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
+            "csrc/encode.c", "csrc/request.c", "csrc/content_type.c", "csrc/json.c",
+            "csrc/headers.c", "csrc/classify.c", "csrc/call.c", "csrc/transport_curl.c",
+            "csrc/lua_json.c", "csrc/lkombo.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },
