@@ -62,7 +62,7 @@ clean:
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify
+FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify fuzz_json
 FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/content_type.c csrc/json.c csrc/headers.c csrc/classify.c csrc/call.c
 ASAN_CC       ?= clang
 ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
