@@ -10,24 +10,34 @@ WARN        := -Wall -Wextra -Werror
 STD         := -std=c99 -D_DEFAULT_SOURCE
 BUILD       := build/$(LUA_VERSION)
 
-CORE_SRC := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c
-LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c
-HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h
+CORE_SRC := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+            csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c
+LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c
+# kombo.testing: test-only helpers, with its own copy of the parts it wraps
+# (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
+TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c
+HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
 
-.PHONY: all lib example test demo clean help deps
+.PHONY: all lib testing example test demo clean help deps
 
 all: lib example
 
 help:
-	@echo "make          build kombo/core.so for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
+	@echo "make          build kombo/core.so (and the specs' kombo/testing.so) for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
 	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 
-lib: $(BUILD)/kombo/core.so
+lib: $(BUILD)/kombo/core.so testing
+
+testing: $(BUILD)/kombo/testing.so
 
 $(BUILD)/kombo/core.so: $(LUA_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) -o $@ $(LUA_SRC) $(CURL_LIB) -lm
+
+$(BUILD)/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) -lm
 
 example: build/examples/attach
 
@@ -55,8 +65,9 @@ clean:
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify
-FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c csrc/classify.c csrc/client.c csrc/call.c
+FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify fuzz_json
+FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+                 csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c
 ASAN_CC       ?= clang
 ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
 TIDY          ?= clang-tidy
@@ -68,12 +79,12 @@ fuzz-build: $(addprefix build/fuzz/,$(FUZZ_HARNESS))
 
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_CORE) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -Icsrc -o $@ $< $(FUZZ_CORE) -lm
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -Icsrc $(CURL_INC) -o $@ $< $(FUZZ_CORE) $(CURL_LIB) -lm
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_HARNESS)
 
-asan-lib: build/asan/kombo/core.so build/asan/lua
+asan-lib: build/asan/kombo/core.so build/asan/kombo/testing.so build/asan/lua
 
 # The interpreter that runs the specs: carries the ASan runtime itself, so no
 # LD_PRELOAD leaks into the servers and tools the specs start (tools/asan_lua.c).
@@ -84,6 +95,10 @@ build/asan/lua: tools/asan_lua.c
 build/asan/kombo/core.so: $(LUA_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) -o $@ $(LUA_SRC) $(CURL_LIB) -lm
+
+build/asan/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) -lm
 
 test-asan: asan-lib
 	scripts/test-asan

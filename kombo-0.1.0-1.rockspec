@@ -37,8 +37,9 @@ build = {
       ["kombo.core"] = {
          sources = {
             "csrc/encode.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
-            "csrc/content_type.c", "csrc/classify.c", "csrc/client.c", "csrc/call.c",
-            "csrc/transport_curl.c", "csrc/lkombo.c", "csrc/lua_request.c", "csrc/lua_call.c",
+            "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
+            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
+            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },

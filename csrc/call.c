@@ -220,7 +220,7 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
 
     if (c->state != CALL_SENT)
         return;
-    kombo_classify(r, wall_now, cls);
+    kombo_classify(r, wall_now, &c->op->response, cls);
     c->result.status = r->status;
     c->result.attempts++;
     c->result.elapsed = now - c->started;

@@ -10,12 +10,16 @@
  *   request.c    request model and validation
  *   encode.c     growable buffers, JSON strings, base64, percent-encoding,
  *                UTF-8 checks and the streaming body writer
+ *   json.c       the strict JSON scanner (internal header json.h)
+ *   headers.c    response buffers, the header block parser, Retry-After
  *   classify.c   what an HTTP answer means: success, Kombo error, plain HTTP
- *                error, undecodable; Retry-After parsing
+ *                error, undecodable
  *   content_type.c     content type inference (magic bytes, extensions)
  *   call.c       one logical call: attempts, backoff, the final result
  *   transport_curl.c   moving bytes with libcurl
  *   lkombo.c     the Lua binding (module "kombo.core")
+ *   lua_json.c   JSON text and header blocks into Lua tables (lua_json.h)
+ *   ltesting.c   test-only helpers (module "kombo.testing", never installed)
  *
  * Strings are (pointer, length) pairs because Lua strings may hold NUL bytes
  * and validation must see them.  A NULL pointer means "absent".
@@ -359,9 +363,22 @@ void kombo_response_free(kombo_response *r);
  * writes it to out (NUL-terminated, truncated to outsz) and returns 1, or 0. */
 int kombo_response_header(const kombo_response *r, const char *name, char *out, size_t outsz);
 
-/* Parses Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850,
- * asctime), relative to `now` (Unix seconds).  Returns seconds >= 0, or -1
- * when absent or unparseable.  A date in the past gives 0. */
+/* The fields of a raw header block, the one parser behind every lookup:
+ *   const char *p = kombo_header_start(block, n), *end = block + n;
+ *   while (kombo_header_next(&p, end, &name, &value)) ...
+ * kombo_header_start skips to the final answer's block (past the last
+ * status line: 100 Continue, redirects).  Each field gives its name as sent
+ * and its value trimmed of spaces and tabs.  Lines that are no "Name: value"
+ * field (status lines, obs-fold continuations, a blank in the name, no
+ * colon) are skipped. */
+const char *kombo_header_start(const char *block, size_t n);
+int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_str *value);
+
+/* Parses Retry-After: delta-seconds or an HTTP-date (libcurl's curl_getdate:
+ * IMF-fixdate, RFC 850 with years 70-99 as 19xx, asctime, and the other
+ * forms curl reads), relative to `now` (Unix seconds).  Returns seconds
+ * >= 0 (capped at 1e9), or -1 when absent or unparseable.  A date in the
+ * past gives 0. */
 double kombo_parse_retry_after(const char *value, double now);
 
 typedef struct kombo_classification {
@@ -376,12 +393,16 @@ typedef struct kombo_classification {
     char title[256];
     char log_url[512];
     int has_code, has_title, has_log_url;
+    /* Success: the positive response's span in the body (validated). */
+    size_t json_off, json_len;
 } kombo_classification;
 
 /* Classifies one attempt's response.  `now` (Unix seconds) resolves
- * Retry-After dates.  For a 2xx, checks that the body is the positive
- * response {status:"success", data:{...}, warnings:[{message}...]}. */
-void kombo_classify(const kombo_response *r, double now, kombo_classification *out);
+ * Retry-After dates.  For a 2xx, checks that the body is the operation's
+ * positive response: {status:"success", data:{...}} and, as `shape` says,
+ * warnings:[{message}...] and a member of data. */
+void kombo_classify(const kombo_response *r, double now, const kombo_response_shape *shape,
+                    kombo_classification *out);
 
 /* --------------------------------------------------------- the call */
 

@@ -9,6 +9,7 @@
  * {path=, message=} tables.
  */
 #include "lua_kombo.h"
+#include "lua_json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -252,6 +253,16 @@ static int l_base64_encode(lua_State *L)
     return 1;
 }
 
+/* core.parse_headers(block) -> { ["lower-case-name"] = "value" }: the
+ * core's one header parser (headers.c), for res.http.headers and err.headers. */
+static int l_parse_headers(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_optlstring(L, 1, "", &n);
+    kombo_lua_push_headers(L, s, n);
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, kombo_monotonic_now());
@@ -285,6 +296,7 @@ int luaopen_kombo_core(lua_State *L)
         {"__gc", l_client_close},      {"__close", l_client_close}, {"__tostring", l_client_tostring},
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
+                                         {"parse_headers", l_parse_headers},
                                          {"now", l_now},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 

@@ -6,6 +6,7 @@
  * table that kombo/errors.lua dresses.
  */
 #include "lua_kombo.h"
+#include "lua_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +187,18 @@ static void push_result(lua_State *L, const kombo_result *res)
     lua_setfield(L, -2, "elapsed");
     if (r != NULL && res->attempts > 0) {
         set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
-        set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
+        if (cls->kind == KOMBO_OK) {
+            /* The answer is decoded once: from the span the core's scan
+             * validated while classifying it (no second parser). */
+            jval root;
+            root.type = J_OBJECT;
+            root.p = r->body.data + cls->json_off;
+            root.n = cls->json_len;
+            kombo_lua_push_jval(L, &root);
+            lua_setfield(L, -2, "decoded");
+        } else {
+            set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 /*
  * fuzz_encode.c - the JSON string writer, base64, the percent-encoder, the
- * UTF-8 check and content type inference, each against a reference.
+ * UTF-8 check and content type inference, each against a reference or,
+ * for JSON, the core's own reader.
  *
  * The whole input is one arbitrary byte string; every encoder gets it.
  *   kombo_json_string     quoted, no raw control byte or DEL, decodes back to
- *                         the input; strict JSON when the input is UTF-8
+ *                         the input (high bytes masked, by the core's strict
+ *                         scanner); strict JSON exactly when the input is UTF-8
  *   kombo_base64_encode   exactly encoded_len bytes (into an exact-size heap
  *                         buffer), always kombo_base64_valid, decodes back
  *   kombo_base64_valid    agrees with a reference on the raw input
@@ -35,13 +37,41 @@ static int ref_b64_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* The input with every byte >= 0x80 made 'a': the writer passes those
+ * bytes through one for one, so this tells how it escaped the rest even
+ * when the input is not UTF-8 (which the strict scanner rejects). */
+static char *ascii_copy(const uint8_t *data, size_t size)
+{
+    char *c = malloc(size + 1);
+    size_t i;
+    for (i = 0; i < size; i++)
+        c[i] = (char)(data[i] >= 0x80 ? 'a' : data[i]);
+    return c;
+}
+
+/* Scans text as one JSON string and decodes it into dec. */
+static int scan_string(const char *text, size_t n, fz_bytes *dec, const char **err)
+{
+    jscan s;
+    jval v;
+    if (kombo_json_parse(&s, text, n, &v) || v.type != J_STRING || v.n != n) {
+        *err = s.err ? s.err : "not one string";
+        return -1;
+    }
+    fz_json_decode(&v, dec);
+    return 0;
+}
+
 static void check_json(const uint8_t *data, size_t size)
 {
-    kombo_buf b;
+    kombo_buf b, ab;
     fz_bytes dec = {0};
-    const char *p, *end;
+    const char *err = NULL;
     size_t i;
     int utf8 = fz_utf8_valid(data, size);
+    char *ascii = ascii_copy(data, size);
+    jscan s;
+    jval v;
 
     kombo_buf_init(&b);
     CHECK(kombo_json_string(&b, (const char *)data, size) == 0, "json_string failed");
@@ -50,15 +80,28 @@ static void check_json(const uint8_t *data, size_t size)
     for (i = 0; i < b.len; i++)
         CHECK((unsigned char)b.data[i] >= 0x20 && b.data[i] != 0x7f, "raw control byte 0x%02x at %zu",
               (unsigned char)b.data[i], i);
-    p = b.data;
-    end = b.data + b.len;
-    CHECK(fz_json_string(&p, end, &dec, utf8) == 0 && p == end, "output is not %sa JSON string literal",
-          utf8 ? "a strict " : "");
-    CHECK(dec.n == size && (size == 0 || memcmp(dec.p, data, size) == 0),
-          "decodes to %zu bytes, input %zu", dec.n, size);
-    if (utf8)
-        CHECK(fz_json_valid(b.data, b.len), "strict JSON check failed");
+
+    /* Same output but for the high bytes, and that output decodes back. */
+    kombo_buf_init(&ab);
+    CHECK(kombo_json_string(&ab, ascii, size) == 0 && ab.len == b.len, "high bytes not passed through");
+    for (i = 0; i < b.len; i++)
+        CHECK(ab.data[i] == ((unsigned char)b.data[i] >= 0x80 ? 'a' : b.data[i]), "byte %zu differs", i);
+    CHECK(scan_string(ab.data, ab.len, &dec, &err) == 0, "output is not a JSON string literal: %s", err);
+    CHECK(dec.n == size && (size == 0 || memcmp(dec.p, ascii, size) == 0), "decodes to %zu bytes, input %zu",
+          dec.n, size);
+    kombo_buf_free(&ab);
+
+    /* The real output: strict JSON exactly when the input is UTF-8. */
+    if (utf8) {
+        CHECK(scan_string(b.data, b.len, &dec, &err) == 0, "strict JSON check failed: %s", err);
+        CHECK(dec.n == size && (size == 0 || memcmp(dec.p, data, size) == 0), "decodes to %zu bytes, input %zu",
+              dec.n, size);
+    } else {
+        CHECK(kombo_json_parse(&s, b.data, b.len, &v) != 0 && strcmp(s.err, "invalid UTF-8 in string") == 0,
+              "non-UTF-8 output: %s", s.err ? s.err : "accepted");
+    }
     fz_free(&dec);
+    free(ascii);
 
     /* Appending to a buffer that already holds text keeps that text. */
     kombo_buf_reset(&b);
@@ -67,7 +110,7 @@ static void check_json(const uint8_t *data, size_t size)
     kombo_buf_puts(&b, "]");
     CHECK(!b.failed && b.data[0] == '[' && b.data[b.len - 1] == ']', "append after text");
     if (utf8)
-        CHECK(fz_json_valid(b.data, b.len), "array is not JSON");
+        CHECK(kombo_json_parse(&s, b.data, b.len, &v) == 0 && v.type == J_ARRAY, "array is not JSON");
     kombo_buf_free(&b);
 
     /* A limit that cuts the literal short sets failed, never overflows. */

@@ -95,5 +95,22 @@ resp("aborted", 0, te=4, phase=1, msg=b"the attachment source failed: boom")
 resp("deep_json", 500, b"[" * 100 + b"]" * 100, JSON)
 resp("informational", 101, b"", b"Upgrade: h2c\r\n")
 
+# fuzz_json: JSON text, valid and not
+for name, v in [
+    ("success", b'{"status":"success","data":{"id":"a1","n":42,"f":-1.5e-3},"warnings":[]}'),
+    ("error", b'{"status":"error","error":{"code":null,"title":"T","message":"m\\n","log_url":""}}'),
+    ("escapes", b'["\\"\\\\\\/\\b\\f\\n\\r\\t","\\u00e9\\ud83d\\ude00","\\u0000", "\xc3\xa9"]'),
+    ("duplicates", b'{"k":1,"k":[true,false,null],"k\\u0065":{}}'),
+    ("spaced", b' \t\r\n{ "a" : [ 1 , 2 ] } \n'),
+    ("numbers", b'[0,-0,1e9,1E+2,2e-2,9223372036854775808,-9223372036854775809,0.5]'),
+    ("deep", b"[" * 64 + b"]" * 64),
+    ("too_deep", b"[" * 65 + b"]" * 65),
+    ("truncated", b'{"status":"succ'),
+    ("bad_surrogate", b'["\\ud800x"]'),
+    ("bad_utf8", b'["\xed\xa0\x80"]'),
+    ("trailing", b'[1] x'),
+]:
+    write("fuzz_json", name, v)
+
 if __name__ == "__main__":
     print("wrote", ROOT)

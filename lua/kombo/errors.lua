@@ -1,13 +1,15 @@
 --- Error objects and success results.
 --
 -- Every failure is `nil, err` with `err` a table:
---   kind     "validation" | "api" | "http" | "network" | "timeout" | "decode"
+--   kind     "validation" | "api" | "http" | "network" | "timeout" | "decode" | "aborted"
 --   outcome  "not_sent" | "rejected" | "unknown": may the upload have landed?
---   message  one line for people; `code` (Kombo's error code) is for programs
+--   message  one line for people (it does not repeat the kind); `code`
+--            (Kombo's error code) is for programs
 --   status, code, title, log_url, headers, body, retry_after, attempts,
 --   elapsed, problems (validation: every {path=, message=} found)
--- tostring(err) gives "kombo <kind> error: ...".  No field ever holds the API key.
-local cjson = require "cjson.safe"
+-- tostring(err) gives "kombo <kind> error: ...", and so does
+-- "upload failed: " .. err.  No field ever holds the API key.
+local core = require "kombo.core"
 
 local errors = {}
 local redact -- errors.redact, below
@@ -21,6 +23,11 @@ function Error:__tostring()
   parts[#parts + 1] = ": "
   parts[#parts + 1] = self.message
   return table.concat(parts)
+end
+
+-- "upload failed: " .. err works, on either side of the operator.
+function Error.__concat(a, b)
+  return tostring(a) .. tostring(b)
 end
 
 function errors.is_error(v)
@@ -53,19 +60,9 @@ function errors.redact(s, secret)
 end
 redact = errors.redact
 
--- "Name: value" lines into { ["lower-case-name"] = "value" }; repeated
--- headers are joined with ", " as RFC 9110 allows.
-function errors.parse_headers(raw)
-  local headers = {}
-  for line in (raw or ""):gmatch("[^\r\n]+") do
-    local name, value = line:match("^([^:%s]+):%s*(.-)%s*$")
-    if name then
-      name = name:lower()
-      headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
-    end
-  end
-  return headers
-end
+-- "Name: value" lines into { ["lower-case-name"] = "value" } by the core's
+-- one header parser; repeated headers are joined with ", " (RFC 9110).
+errors.parse_headers = core.parse_headers
 
 local function problems_message(problems)
   local lines = {}
@@ -107,11 +104,7 @@ end
 
 --- Turns the core's plain result table into `res` or `nil, err`.
 function errors.from_result(raw, secret)
-  if raw.kind == "ok" then
-    local decoded = cjson.decode(raw.body)
-    if type(decoded) == "table" then return success(raw, decoded) end
-    raw.kind, raw.outcome, raw.message = "decode", "unknown", "response body could not be decoded"
-  end
+  if raw.kind == "ok" then return success(raw, raw.decoded) end
   local err = {
     kind = raw.kind, outcome = raw.outcome, message = redact(raw.message, secret),
     status = raw.status, code = redact(raw.code, secret), title = redact(raw.title, secret),

@@ -53,7 +53,6 @@ local function comparable(d)
               content_type = e.content_type, has_log_url = e.log_url ~= nil }
   if e.kind == "network" or e.kind == "timeout" then
     -- transports word their own failures; the phase note comes from the core
-    c.head = e.message:match("^[^:(]+")
     c.phase_note = tail_note(e.message)
   else
     c.message = e.message and e.message:gsub("standin%-%d+%-%d+", "standin-N")

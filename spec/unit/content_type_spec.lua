@@ -127,9 +127,9 @@ describe("content_type inference", function()
       assert.equals("text/plain", inferred(("a"):rep(509) .. hex("F0 9F 98 80") .. "tail", "x"))
     end)
 
-    it("an empty attachment without a known extension -> application/octet-stream", function()
-      assert.equals("application/octet-stream", inferred("", "empty"))
-      assert.equals("text/plain", inferred("", "empty.txt"))
+    it("a one-byte binary attachment without a known extension -> application/octet-stream", function()
+      assert.equals("application/octet-stream", inferred("\255", "tiny"))
+      assert.equals("text/plain", inferred("\255", "tiny.txt"))
     end)
 
     local by_name = {
@@ -256,9 +256,9 @@ describe("content_type inference", function()
       assert.equals("application/octet-stream", via_file(("t"):rep(500) .. BINARY, "mixed2").content_type)
     end)
 
-    it("an empty file: by extension, else application/octet-stream", function()
-      assert.equals("text/plain", via_file("", "empty.txt").content_type)
-      assert.equals("application/octet-stream", via_file("", "empty").content_type)
+    it("a one-byte binary file: by extension, else application/octet-stream", function()
+      assert.equals("text/plain", via_file("\255", "tiny.txt").content_type)
+      assert.equals("application/octet-stream", via_file("\255", "tiny").content_type)
     end)
 
     it("an explicit name drives the extension lookup; explicit content_type wins", function()

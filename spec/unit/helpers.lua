@@ -7,6 +7,7 @@
 --     valid request made through the public API is recorded, not sent.
 local kombo = require "kombo"
 local core = require "kombo.core"
+local testing = require "kombo.testing"
 local cjson = require "cjson"
 
 local helpers = {}
@@ -167,7 +168,7 @@ function helpers.capture(fn)
     local url, headers, length = call:request()
     records[#records + 1] = { url = url, headers = headers, length = length, body = call:body() }
     return { kind = "ok", status = 200, attempts = 1, elapsed = 0,
-             headers = "Content-Type: application/json\r\n", body = SUCCESS_BODY }
+             headers = "Content-Type: application/json\r\n", decoded = testing.decode_json(SUCCESS_BODY) }
   end
   local ok, err = pcall(fn)
   mt.perform = original_perform

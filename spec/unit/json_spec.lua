@@ -1,7 +1,8 @@
--- JSON on the wire: string escaping (core.json_string and in the body) and
+-- JSON on the wire: string escaping (testing.json_string and in the body) and
 -- the body's exact field names and layout.
 local kombo = require "kombo"
 local core = require "kombo.core"
+local testing = require "kombo.testing" -- test-only helpers, not part of kombo.core
 local h = require "unit.helpers"
 
 local cjson = h.cjson
@@ -21,35 +22,35 @@ local function body_of(request_over)
   return body
 end
 
-describe("core.json_string", function()
+describe("testing.json_string", function()
   it("quotes the empty string", function()
-    assert.equals('""', core.json_string(""))
+    assert.equals('""', testing.json_string(""))
   end)
 
   it("escapes a double quote", function()
-    assert.equals('"say \\"hi\\""', core.json_string('say "hi"'))
+    assert.equals('"say \\"hi\\""', testing.json_string('say "hi"'))
   end)
 
   it("escapes a backslash", function()
-    assert.equals('"C:\\\\cv\\\\x"', core.json_string("C:\\cv\\x"))
+    assert.equals('"C:\\\\cv\\\\x"', testing.json_string("C:\\cv\\x"))
   end)
 
   it("does not escape '/'", function()
-    assert.equals('"a/b</script>"', core.json_string("a/b</script>"))
+    assert.equals('"a/b</script>"', testing.json_string("a/b</script>"))
   end)
 
   for byte = 0, 31 do
     it(("escapes control byte 0x%02x"):format(byte), function()
       local s = "a" .. string.char(byte) .. "b"
-      local encoded = core.json_string(s)
+      local encoded = testing.json_string(s)
       assert.equals('"a' .. expected_escape(byte) .. 'b"', encoded)
       assert.equals(s, cjson.decode(encoded))
     end)
   end
 
   it("escapes DEL (0x7f)", function()
-    assert.equals('"a\\u007fb"', core.json_string("a\127b"))
-    assert.equals("a\127b", cjson.decode(core.json_string("a\127b")))
+    assert.equals('"a\\u007fb"', testing.json_string("a\127b"))
+    assert.equals("a\127b", cjson.decode(testing.json_string("a\127b")))
   end)
 
   it("escapes all control bytes in one string and decodes back", function()
@@ -57,7 +58,7 @@ describe("core.json_string", function()
     for b = 0, 31 do bytes[#bytes + 1] = string.char(b) end
     bytes[#bytes + 1] = "\127"
     local s = table.concat(bytes)
-    local encoded = core.json_string(s)
+    local encoded = testing.json_string(s)
     assert.is_nil(encoded:sub(2, -2):find("[%z\1-\31\127]"))
     assert.equals(s, cjson.decode(encoded))
   end)
@@ -72,7 +73,7 @@ describe("core.json_string", function()
   }
   for _, case in ipairs(utf8_cases) do
     it("passes UTF-8 through unchanged: " .. case[1], function()
-      assert.equals('"x' .. case[2] .. 'y"', core.json_string("x" .. case[2] .. "y"))
+      assert.equals('"x' .. case[2] .. 'y"', testing.json_string("x" .. case[2] .. "y"))
     end)
   end
 
@@ -82,11 +83,11 @@ describe("core.json_string", function()
       if b ~= 34 and b ~= 92 then bytes[#bytes + 1] = string.char(b) end
     end
     local s = table.concat(bytes)
-    assert.equals('"' .. s .. '"', core.json_string(s))
+    assert.equals('"' .. s .. '"', testing.json_string(s))
   end)
 
   it("raises for a non-string argument", function()
-    assert.has_error(function() core.json_string({}) end)
+    assert.has_error(function() testing.json_string({}) end)
   end)
 end)
 
@@ -106,7 +107,7 @@ describe("the body", function()
     it("carries a name with " .. case[1] .. " exactly (cjson round trip)", function()
       local body = body_of { attachment = h.attachment { name = case[2] } }
       assert.equals(case[2], cjson.decode(body).attachment.name)
-      assert.equals('{"attachment":{"name":' .. core.json_string(case[2])
+      assert.equals('{"attachment":{"name":' .. testing.json_string(case[2])
         .. ',"content_type":"application/pdf","type":"CV","data":"' .. h.PDF_B64 .. '"}}', body)
     end)
   end

@@ -1,0 +1,198 @@
+/*
+ * headers.c - a response's header block and Retry-After.
+ *
+ * The response buffers a transport fills, the one parser of a raw header
+ * block (kombo_header_next: the lookup below and the Lua binding's header
+ * table both walk it), and Retry-After: delta-seconds here, HTTP-dates by
+ * libcurl's curl_getdate, which the core links anyway.
+ *
+ * No locale, no TZ: curl_getdate computes UTC itself.
+ */
+#include "kombo.h"
+
+#include <curl/curl.h>
+#include <string.h>
+
+#define HEADERS_LIMIT (64u * 1024u) /* raw header block of one response */
+#define RETRY_AFTER_CAP 1e9         /* seconds; larger values are capped */
+
+/* Own helpers rather than <ctype.h>: results must not depend on the locale. */
+static int a_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c; }
+static int a_digit(int c) { return c >= '0' && c <= '9'; }
+static int a_blank(int c) { return c == ' ' || c == '\t'; }
+
+/* ------------------------------------------------------------ responses */
+
+void kombo_response_init(kombo_response *r, size_t max_body)
+{
+    memset(r, 0, sizeof *r);
+    r->error = KOMBO_TE_NONE;
+    r->phase = KOMBO_PHASE_CONNECT;
+    kombo_buf_init(&r->headers);
+    r->headers.limit = HEADERS_LIMIT;
+    kombo_buf_init(&r->body);
+    r->body.limit = max_body ? max_body : KOMBO_DEFAULT_MAX_RESPONSE;
+}
+
+void kombo_response_reset(kombo_response *r)
+{
+    r->error = KOMBO_TE_NONE;
+    r->phase = KOMBO_PHASE_CONNECT;
+    r->error_message[0] = '\0';
+    r->status = 0;
+    kombo_buf_reset(&r->headers); /* keeps the limits */
+    kombo_buf_reset(&r->body);
+}
+
+void kombo_response_free(kombo_response *r)
+{
+    kombo_buf_free(&r->headers);
+    kombo_buf_free(&r->body);
+}
+
+/* --------------------------------------------------------- header block */
+
+/* Next line of [p, end): sets *le to the end of its content (before "\r\n"
+ * or "\n") and returns the start of the following line. */
+static const char *next_line(const char *p, const char *end, const char **le)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+
+    if (e > p && e[-1] == '\r')
+        e--;
+    *le = e;
+    return nl ? nl + 1 : end;
+}
+
+static int is_status_line(const char *p, const char *le)
+{
+    return le - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
+}
+
+const char *kombo_header_start(const char *block, size_t n)
+{
+    const char *p, *q, *end, *le, *next;
+
+    if (!block)
+        return NULL;
+    p = q = block;
+    end = block + n;
+    /* A transport may keep several blocks (100 Continue): only the one
+     * after the last status line belongs to the final answer. */
+    for (; q < end; q = next) {
+        next = next_line(q, end, &le);
+        if (is_status_line(q, le))
+            p = next;
+    }
+    return p;
+}
+
+int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_str *value)
+{
+    while (*p && *p < end) {
+        const char *b = *p, *le, *c, *v;
+
+        *p = next_line(b, end, &le);
+        /* "Name:" exactly: no blank or control byte in the name, none
+         * before the colon (RFC 9112 5.1), so a folded continuation line
+         * (obs-fold, leading blank) or garbage is no field. */
+        for (c = b; c < le && *c != ':'; c++)
+            if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+                break;
+        if (c == b || c >= le || *c != ':')
+            continue;
+        v = c + 1;
+        while (v < le && a_blank((unsigned char)*v))
+            v++;
+        while (le > v && a_blank((unsigned char)le[-1]))
+            le--;
+        name->ptr = b;
+        name->len = (size_t)(c - b);
+        value->ptr = v;
+        value->len = (size_t)(le - v);
+        return 1;
+    }
+    return 0;
+}
+
+int kombo_response_header(const kombo_response *r, const char *name, char *out, size_t outsz)
+{
+    const char *p, *end;
+    kombo_str hn, hv;
+    size_t nlen, i;
+
+    if (out && outsz)
+        out[0] = '\0';
+    if (!r || !name || !r->headers.data || r->headers.len == 0)
+        return 0;
+    nlen = strlen(name);
+    if (nlen == 0)
+        return 0;
+    p = kombo_header_start(r->headers.data, r->headers.len);
+    end = r->headers.data + r->headers.len;
+    while (kombo_header_next(&p, end, &hn, &hv)) {
+        if (hn.len != nlen)
+            continue;
+        for (i = 0; i < nlen; i++)
+            if (a_lower((unsigned char)hn.ptr[i]) != a_lower((unsigned char)name[i]))
+                break;
+        if (i < nlen)
+            continue;
+        if (out && outsz) {
+            size_t n = hv.len < outsz - 1 ? hv.len : outsz - 1;
+            memcpy(out, hv.ptr, n);
+            out[n] = '\0';
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- Retry-After */
+
+double kombo_parse_retry_after(const char *value, double now)
+{
+    const char *s, *e;
+    size_t n, i;
+    time_t t;
+    double d;
+
+    if (!value)
+        return -1;
+    s = value;
+    e = value + strlen(value);
+    while (s < e && a_blank((unsigned char)*s))
+        s++;
+    while (e > s && a_blank((unsigned char)e[-1]))
+        e--;
+    n = (size_t)(e - s);
+    if (n == 0)
+        return -1;
+
+    if (a_digit((unsigned char)s[0])) {
+        /* delta-seconds = 1*DIGIT; anything else after the digits is garbage */
+        double v = 0;
+        for (i = 0; i < n; i++) {
+            if (!a_digit((unsigned char)s[i]))
+                return -1;
+            if (v < RETRY_AFTER_CAP) /* stop growing: no overflow on huge input */
+                v = v * 10 + (s[i] - '0');
+        }
+        return v > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : v;
+    }
+
+    if (now != now) /* NaN clock: dates can't be resolved */
+        return -1;
+    /* An HTTP-date (IMF-fixdate, RFC 850, asctime).  curl_getdate is more
+     * lenient than RFC 9110 (other zones, a trailing word, 31 Feb rolls
+     * over into March), which only ever yields a wait, never a crash; it
+     * returns -1 for what it cannot read. */
+    t = curl_getdate(s, NULL);
+    if (t == (time_t)-1)
+        return -1;
+    d = (double)t - now;
+    if (d < 0)
+        return 0;
+    return d > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : d;
+}

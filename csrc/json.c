@@ -1,0 +1,428 @@
+/*
+ * json.c - the strict JSON scanner declared in json.h.
+ *
+ * Pure: no allocation, no locale.  The shape checks of classify.c and the
+ * Lua result builder (lua_json.c) walk text validated here.
+ */
+#include "json.h"
+
+#include "kombo.h" /* kombo_utf8_valid */
+
+#include <string.h>
+
+static int a_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* Length of the UTF-8 sequence that lead byte c starts (1 for ASCII and for
+ * bytes that cannot lead one). */
+static size_t u8_seqlen(unsigned char c)
+{
+    if (c >= 0xF0 && c <= 0xF4) return 4;
+    if (c >= 0xE0 && c <= 0xEF) return 3;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    return 1;
+}
+
+static int j_fail(jscan *s, const char *why)
+{
+    if (!s->err) {
+        s->err = why;
+        s->err_at = (size_t)(s->p - s->start);
+    }
+    return -1;
+}
+
+static int j_eof_or(jscan *s, const char *why)
+{
+    return j_fail(s, s->p >= s->end ? "unexpected end of input" : why);
+}
+
+static void j_ws(jscan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p; -1 when any is not hex. */
+static long hex4(const char *p)
+{
+    long v = 0;
+    int i, h;
+
+    for (i = 0; i < 4; i++) {
+        if ((h = hexval((unsigned char)p[i])) < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* A string literal at s->p (which is '"').  Rejects raw control bytes, bad
+ * escapes, unpaired surrogates (they cannot become UTF-8) and invalid
+ * UTF-8. */
+static int j_string(jscan *s)
+{
+    const char *open = s->p;
+
+    s->p++;
+    for (;;) {
+        unsigned char c;
+        long u, lo;
+
+        if (s->p >= s->end)
+            return j_fail(s, "unterminated string");
+        c = (unsigned char)*s->p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return j_fail(s, "control character in string");
+        if (c != '\\') {
+            s->p++;
+            continue;
+        }
+        if (s->end - s->p < 2)
+            return j_fail(s, "unterminated string");
+        switch (s->p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            s->p += 2;
+            continue;
+        case 'u':
+            break;
+        default:
+            return j_fail(s, "invalid escape in string");
+        }
+        if (s->end - s->p < 6) {
+            /* Truncated: say so, unless what is there is already wrong. */
+            const char *q = s->p + 2;
+            while (q < s->end && hexval((unsigned char)*q) >= 0)
+                q++;
+            return j_fail(s, q == s->end ? "unexpected end of input" : "invalid \\u escape in string");
+        }
+        if ((u = hex4(s->p + 2)) < 0)
+            return j_fail(s, "invalid \\u escape in string");
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return j_fail(s, "unpaired surrogate in string");
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' || (lo = hex4(s->p + 8)) < 0 ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return j_fail(s, "unpaired surrogate in string");
+            s->p += 6;
+        }
+        s->p += 6;
+    }
+    s->p++; /* closing quote */
+    if (!kombo_utf8_valid(open + 1, (size_t)(s->p - open - 2))) {
+        s->p = open;
+        return j_fail(s, "invalid UTF-8 in string");
+    }
+    return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int j_number(jscan *s)
+{
+    if (s->p < s->end && *s->p == '-')
+        s->p++;
+    if (s->p >= s->end)
+        return j_fail(s, "unexpected end of input");
+    if (*s->p == '0') {
+        s->p++;
+    } else if (*s->p >= '1' && *s->p <= '9') {
+        while (s->p < s->end && a_digit((unsigned char)*s->p))
+            s->p++;
+    } else {
+        return j_fail(s, "invalid number");
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (s->p >= s->end || !a_digit((unsigned char)*s->p))
+            return j_eof_or(s, "invalid number");
+        while (s->p < s->end && a_digit((unsigned char)*s->p))
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p >= s->end || !a_digit((unsigned char)*s->p))
+            return j_eof_or(s, "invalid number");
+        while (s->p < s->end && a_digit((unsigned char)*s->p))
+            s->p++;
+    }
+    return 0;
+}
+
+static int j_literal(jscan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    size_t have = (size_t)(s->end - s->p);
+
+    if (have < n && memcmp(s->p, lit, have) == 0)
+        return j_fail(s, "unexpected end of input"); /* a truncated body */
+    if (have < n || memcmp(s->p, lit, n) != 0)
+        return j_fail(s, "invalid literal");
+    s->p += n;
+    return 0;
+}
+
+static int j_value(jscan *s, int depth, jval *out);
+
+/* An object or array at s->p; `depth` counts this container. */
+static int j_container(jscan *s, int depth, int is_obj)
+{
+    char close = is_obj ? '}' : ']';
+
+    if (depth > KOMBO_JSON_MAX_DEPTH)
+        return j_fail(s, "nested too deeply");
+    s->p++;
+    j_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (is_obj) {
+            if (s->p >= s->end || *s->p != '"')
+                return j_eof_or(s, "expected a string key");
+            if (j_string(s))
+                return -1;
+            j_ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                return j_eof_or(s, "expected ':'");
+            s->p++;
+            j_ws(s);
+        }
+        if (j_value(s, depth, NULL))
+            return -1;
+        j_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            j_ws(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return 0;
+        }
+        return j_eof_or(s, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+/* One value at s->p (whitespace already skipped); `depth` is the nesting of
+ * the container holding it (0 at top level). */
+static int j_value(jscan *s, int depth, jval *out)
+{
+    const char *b = s->p;
+    jtype t;
+    int rc;
+
+    if (s->p >= s->end)
+        return j_fail(s, "unexpected end of input");
+    switch (*s->p) {
+    case '{': t = J_OBJECT; rc = j_container(s, depth + 1, 1); break;
+    case '[': t = J_ARRAY; rc = j_container(s, depth + 1, 0); break;
+    case '"': t = J_STRING; rc = j_string(s); break;
+    case 't': t = J_TRUE; rc = j_literal(s, "true"); break;
+    case 'f': t = J_FALSE; rc = j_literal(s, "false"); break;
+    case 'n': t = J_NULL; rc = j_literal(s, "null"); break;
+    default:
+        if (*s->p == '-' || a_digit((unsigned char)*s->p)) {
+            t = J_NUMBER;
+            rc = j_number(s);
+        } else {
+            return j_fail(s, "unexpected character");
+        }
+    }
+    if (rc)
+        return -1;
+    if (out) {
+        out->type = t;
+        out->p = b;
+        out->n = (size_t)(s->p - b);
+    }
+    return 0;
+}
+
+int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
+{
+    memset(s, 0, sizeof *s);
+    s->start = s->p = text;
+    s->end = text + n;
+    j_ws(s);
+    if (j_value(s, 0, root))
+        return -1;
+    j_ws(s);
+    if (s->p != s->end)
+        return j_fail(s, "trailing data after the JSON value");
+    return 0;
+}
+
+void kombo_json_iter_begin(jiter *it, const jval *c)
+{
+    memset(it, 0, sizeof *it);
+    it->is_obj = c->type == J_OBJECT;
+    it->s.start = it->s.p = c->p;
+    it->s.end = c->p + c->n;
+    it->done = c->type != J_OBJECT && c->type != J_ARRAY;
+    if (!it->done) {
+        it->s.p++; /* '{' or '[' */
+        j_ws(&it->s);
+        it->done = it->s.p >= it->s.end || *it->s.p == '}' || *it->s.p == ']';
+    }
+}
+
+int kombo_json_iter_next(jiter *it, jval *key, jval *val)
+{
+    jscan *s = &it->s;
+
+    if (it->done)
+        return 0;
+    if (it->is_obj) {
+        const char *b = s->p;
+        if (j_string(s))
+            goto stop;
+        if (key) {
+            key->type = J_STRING;
+            key->p = b;
+            key->n = (size_t)(s->p - b);
+        }
+        j_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            goto stop;
+        s->p++;
+        j_ws(s);
+    }
+    /* The text was validated, so depth cannot exceed the limit here. */
+    if (j_value(s, 0, val))
+        goto stop;
+    j_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        j_ws(s);
+    } else {
+        it->done = 1;
+    }
+    return 1;
+stop:
+    it->done = 1;
+    return 0;
+}
+
+/* Encodes code point cp as UTF-8 into o; returns the byte count. */
+static size_t u8_put(char *o, unsigned long cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t kombo_json_str_decode(const jval *v, char *dst, size_t cap, int clean, int *truncated)
+{
+    const char *p = v->p + 1, *end = v->p + v->n - 1;
+    size_t o = 0;
+
+    *truncated = 0;
+    while (p < end) {
+        char tmp[4];
+        size_t tn;
+
+        if (*p == '\\') {
+            unsigned long cp;
+            switch (p[1]) {
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u':
+                cp = (unsigned long)hex4(p + 2);
+                if (cp >= 0xD800 && cp <= 0xDBFF) { /* validated: a low half follows */
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)hex4(p + 8) - 0xDC00);
+                    p += 6;
+                }
+                p += 4;
+                break;
+            default: cp = (unsigned char)p[1]; break; /* " \ / */
+            }
+            p += 2;
+            tn = u8_put(tmp, cp);
+        } else {
+            tn = u8_seqlen((unsigned char)*p);
+            if (tn > (size_t)(end - p))
+                tn = (size_t)(end - p);
+            memcpy(tmp, p, tn);
+            p += tn;
+        }
+        if (clean && tn == 1 && ((unsigned char)tmp[0] < 0x20 || tmp[0] == 0x7f))
+            tmp[0] = ' ';
+        if (tn > cap - 1 - o) {
+            *truncated = 1;
+            break;
+        }
+        memcpy(dst + o, tmp, tn);
+        o += tn;
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+int kombo_json_str_eq(const jval *v, const char *lit)
+{
+    char buf[64];
+    int trunc;
+    size_t n;
+
+    if (v->type != J_STRING)
+        return 0;
+    /* Most keys have no escapes: compare the raw text, decode only when
+     * it differs and has a backslash that could make it equal. */
+    n = strlen(lit);
+    if (v->n - 2 == n && memcmp(v->p + 1, lit, n) == 0)
+        return 1;
+    if (!memchr(v->p + 1, '\\', v->n - 2))
+        return 0;
+    n = kombo_json_str_decode(v, buf, sizeof buf, 0, &trunc);
+    return !trunc && n == strlen(lit) && memcmp(buf, lit, n) == 0;
+}
+
+int kombo_json_get(const jval *obj, const char *key, jval *out)
+{
+    jiter it;
+    jval k = {J_NONE, NULL, 0}, v; /* j_iter_next sets the key of every object member */
+    int found = 0;
+
+    if (obj->type != J_OBJECT)
+        return 0;
+    kombo_json_iter_begin(&it, obj);
+    while (kombo_json_iter_next(&it, &k, &v)) {
+        if (kombo_json_str_eq(&k, key)) {
+            *out = v;
+            found = 1;
+        }
+    }
+    return found;
+}

@@ -1,0 +1,64 @@
+/*
+ * json.h - the core's strict JSON scanner (internal; not part of kombo.h).
+ *
+ * RFC 8259 exactly: the whole document is validated first, nesting limited
+ * to KOMBO_JSON_MAX_DEPTH so hostile input cannot exhaust the stack; then
+ * callers walk the validated text with an iterator.  Values are spans of
+ * the original text; nothing is allocated.
+ *
+ * Why our own and not lua-cjson: the core classifies answers without Lua
+ * (the C API), and Debian's lua-cjson 2.1.0 turns integers into floats and
+ * [] into {}.  classify.c checks a body's shape with it and lua_json.c
+ * builds the Lua result from the same scan.
+ */
+#ifndef KOMBO_JSON_H
+#define KOMBO_JSON_H
+
+#include <stddef.h>
+
+#define KOMBO_JSON_MAX_DEPTH 64 /* nesting of objects and arrays */
+
+typedef enum jtype { J_NONE = 0, J_OBJECT, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL } jtype;
+
+typedef struct jval {
+    jtype type;
+    const char *p; /* the value's text, p[0..n); strings include their quotes */
+    size_t n;
+} jval;
+
+typedef struct jscan {
+    const char *start, *p, *end;
+    const char *err; /* first problem (static text), NULL when fine */
+    size_t err_at;   /* its byte offset */
+} jscan;
+
+/* Validates a whole document (surrounding whitespace allowed): 0 and *root
+ * its single top-level value, or -1 with s->err and s->err_at set. */
+int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root);
+
+/* Walks the members of a validated object or array. */
+typedef struct jiter {
+    jscan s;
+    int is_obj, done;
+} jiter;
+
+void kombo_json_iter_begin(jiter *it, const jval *container);
+/* Next member: 1 when one was read (*key set for objects; key may be NULL),
+ * 0 at the end. */
+int kombo_json_iter_next(jiter *it, jval *key, jval *val);
+
+/* Member `key` of a validated object; with duplicate keys the last one
+ * wins, as in lua-cjson and JavaScript's JSON.parse.  1 when found. */
+int kombo_json_get(const jval *obj, const char *key, jval *out);
+
+/* Whether v is a string equal to lit after unescaping. */
+int kombo_json_str_eq(const jval *v, const char *lit);
+
+/* Decodes a validated string into dst (cap >= 1), NUL-terminated, stopping
+ * at a character boundary when full (*truncated then set).  With `clean`,
+ * control characters become spaces (for texts that end up in logs).  A
+ * string's decoded form is never longer than v->n - 2 bytes, so cap = v->n
+ * always holds it whole.  Returns the number of bytes written. */
+size_t kombo_json_str_decode(const jval *v, char *dst, size_t cap, int clean, int *truncated);
+
+#endif

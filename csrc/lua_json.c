@@ -1,0 +1,214 @@
+/*
+ * lua_json.c - builds Lua values from the core's JSON scan and header
+ * parser (see lua_json.h).  Builds against Lua 5.1 (LuaJIT) to 5.4.
+ */
+#include "lua_json.h"
+
+#include "kombo.h"
+
+#include <lauxlib.h>
+
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH 256 /* bytes decoded on the C stack; longer texts use a userdata */
+
+/* Registry values a document needs, fetched once per document. */
+typedef struct ctx {
+    lua_State *L;
+    int null_idx;     /* stack index of the null value */
+    int array_mt_idx; /* stack index of the array metatable, or nil */
+} ctx;
+
+static void push_value(ctx *c, const jval *v);
+
+/* Room for n bytes: buf when it is large enough, else a userdata left on
+ * the stack (the caller removes it), so a Lua error cannot leak memory. */
+static char *scratch(lua_State *L, char *buf, size_t n, int *pushed)
+{
+    *pushed = n > SCRATCH;
+    return *pushed ? (char *)lua_newuserdata(L, n) : buf;
+}
+
+static void push_string(lua_State *L, const jval *v)
+{
+    char buf[SCRATCH], *dst;
+    int trunc, pushed;
+    size_t len;
+
+    /* Most strings have no escape: their text is the value. */
+    if (!memchr(v->p + 1, '\\', v->n - 2)) {
+        lua_pushlstring(L, v->p + 1, v->n - 2);
+        return;
+    }
+    dst = scratch(L, buf, v->n, &pushed); /* decoded form < v->n bytes */
+    len = kombo_json_str_decode(v, dst, v->n, 0, &trunc);
+    lua_pushlstring(L, dst, len);
+    if (pushed)
+        lua_remove(L, -2);
+}
+
+/* A float by strtod with '.' replaced by the locale's decimal point, as
+ * Lua's own l_str2d does: the result must not depend on setlocale(). */
+static void push_float(lua_State *L, const char *p, size_t n)
+{
+    char buf[SCRATCH], *s, *dot;
+    char point = localeconv()->decimal_point[0];
+    int pushed;
+
+    s = scratch(L, buf, n + 1, &pushed);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    if (point && point != '.' && (dot = strchr(s, '.')) != NULL)
+        *dot = point;
+    lua_pushnumber(L, (lua_Number)strtod(s, NULL));
+    if (pushed)
+        lua_remove(L, -2);
+}
+
+static void push_number(lua_State *L, const jval *v)
+{
+#if LUA_VERSION_NUM >= 503
+    /* An integer literal that fits lua_Integer stays an integer, as Lua's
+     * own reader would have it; larger ones (2^63) become floats.  "-0" is
+     * a float too: integer 0 would lose the sign. */
+    const char *p = v->p, *end = v->p + v->n;
+    int neg = *p == '-';
+    lua_Unsigned limit = (lua_Unsigned)LUA_MAXINTEGER + (lua_Unsigned)neg, x = 0;
+
+    if (neg)
+        p++;
+    if (!memchr(p, '.', (size_t)(end - p)) && !memchr(p, 'e', (size_t)(end - p)) &&
+        !memchr(p, 'E', (size_t)(end - p)) && !(neg && end - p == 1 && *p == '0')) {
+        for (; p < end; p++) {
+            unsigned d = (unsigned)(*p - '0');
+            if (x > (limit - d) / 10)
+                break; /* overflow */
+            x = x * 10 + d;
+        }
+        if (p == end) {
+            /* -x by unsigned arithmetic: LUA_MININTEGER has no positive twin */
+            lua_pushinteger(L, neg ? (lua_Integer)(0u - x) : (lua_Integer)x);
+            return;
+        }
+    }
+#endif
+    push_float(L, v->p, v->n);
+}
+
+static void push_container(ctx *c, const jval *v)
+{
+    lua_State *L = c->L;
+    jiter it;
+    jval key, val;
+    int is_obj = v->type == J_OBJECT;
+    lua_Integer i = 0;
+
+    /* The scanner bounds nesting (KOMBO_JSON_MAX_DEPTH); each level holds
+     * a table, a key and a value. */
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    lua_newtable(L);
+    kombo_json_iter_begin(&it, v);
+    while (kombo_json_iter_next(&it, is_obj ? &key : NULL, &val)) {
+        if (is_obj) {
+            push_string(L, &key);
+            push_value(c, &val);
+            lua_rawset(L, -3); /* a duplicate key: the last one wins */
+        } else {
+            push_value(c, &val);
+            lua_rawseti(L, -2, (int)++i);
+        }
+    }
+    if (!is_obj && !lua_isnil(L, c->array_mt_idx)) {
+        lua_pushvalue(L, c->array_mt_idx);
+        lua_setmetatable(L, -2);
+    }
+}
+
+static void push_value(ctx *c, const jval *v)
+{
+    lua_State *L = c->L;
+
+    switch (v->type) {
+    case J_OBJECT:
+    case J_ARRAY: push_container(c, v); break;
+    case J_STRING: push_string(L, v); break;
+    case J_NUMBER: push_number(L, v); break;
+    case J_TRUE: lua_pushboolean(L, 1); break;
+    case J_FALSE: lua_pushboolean(L, 0); break;
+    case J_NULL:
+    case J_NONE: lua_pushvalue(L, c->null_idx); break;
+    }
+}
+
+void kombo_lua_push_jval(lua_State *L, const jval *v)
+{
+    ctx c;
+    int base = lua_gettop(L);
+
+    luaL_checkstack(L, 4, "out of stack space");
+    c.L = L;
+    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlightuserdata(L, NULL); /* cjson.null's value */
+    }
+    c.null_idx = base + 1;
+    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.array_mt");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    c.array_mt_idx = base + 2;
+    push_value(&c, v);
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+}
+
+int kombo_lua_push_json(lua_State *L, const char *text, size_t n)
+{
+    jscan s;
+    jval root;
+
+    if (!text || kombo_json_parse(&s, text, n, &root))
+        return 0;
+    kombo_lua_push_jval(L, &root);
+    return 1;
+}
+
+/* ------------------------------------------------------------- headers */
+
+void kombo_lua_push_headers(lua_State *L, const char *block, size_t n)
+{
+    const char *p = kombo_header_start(block, n), *end = block ? block + n : NULL;
+    kombo_str name, value;
+
+    luaL_checkstack(L, 5, "out of stack space");
+    lua_newtable(L);
+    while (kombo_header_next(&p, end, &name, &value)) {
+        char buf[SCRATCH], *low;
+        int pushed;
+        size_t i;
+
+        low = scratch(L, buf, name.len, &pushed);
+        for (i = 0; i < name.len; i++) {
+            char ch = name.ptr[i];
+            low[i] = (char)((ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch);
+        }
+        lua_pushlstring(L, low, name.len);
+        if (pushed)
+            lua_remove(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isstring(L, -1)) { /* repeated: "first, second" */
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, value.ptr, value.len);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, value.ptr, value.len);
+        }
+        lua_rawset(L, -3);
+    }
+}

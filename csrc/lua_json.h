@@ -1,0 +1,34 @@
+/*
+ * lua_json.h - JSON text and raw header blocks into Lua values (internal).
+ *
+ * The answer is read once: the core's scanner (json.h) validates the body
+ * and these build the Lua result from that scan, so lua-cjson never decodes
+ * it again (Debian's lua-cjson 2.1.0 makes integers floats and [] a {}).
+ */
+#ifndef KOMBO_LUA_JSON_H
+#define KOMBO_LUA_JSON_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "json.h"
+
+/* Pushes the value of JSON text[0..n) and returns 1, or returns 0 and
+ * pushes nothing when it is not valid JSON (kombo_json_parse's rules).
+ * Objects become tables; arrays tables with the registry's
+ * "kombo.array_mt" as metatable (none when that is nil); null the
+ * registry's "kombo.null" (cjson.null, a NULL light userdata, when unset);
+ * on Lua 5.3+ an integer literal that fits lua_Integer an integer, every
+ * other number a float.  Raises only on out-of-memory. */
+int kombo_lua_push_json(lua_State *L, const char *text, size_t n);
+
+/* The same for a value the scanner already validated (e.g. a member of a
+ * body kombo_json_parse accepted): no second validation.  Always pushes. */
+void kombo_lua_push_jval(lua_State *L, const jval *v);
+
+/* Pushes a table of the final answer's header fields in a raw block
+ * (kombo_header_start/kombo_header_next): lower-case name -> value, a
+ * repeated field's values joined with ", " in order (RFC 9110 5.3). */
+void kombo_lua_push_headers(lua_State *L, const char *block, size_t n);
+
+#endif
