@@ -386,6 +386,7 @@ static void read_source(reader *r, int a, kombo_attachment *at, lcall *c)
     lua_getfield(L, a, "source");
     lua_getfield(L, a, "size");
     if (!lua_isnil(L, -2)) {
+        const size_t max_content = KOMBO_MAX_CONTENT_BYTES; /* an integer, then a double */
         double size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
         at->source_given = 1;
         if (!is_callable(L, -2))
@@ -405,7 +406,7 @@ static void read_source(reader *r, int a, kombo_attachment *at, lcall *c)
             c->src.source.ud = c;
             /* A size past what the build can send stays past it (and the
              * rules say so); the cast stays defined on 32 bits. */
-            c->src.source.size = (size_t)kombo_lua_clamp(size, 0, (double)KOMBO_MAX_CONTENT_BYTES + 1);
+            c->src.source.size = (size_t)kombo_lua_clamp(size, 0, (double)max_content + 1);
             at->source = &c->src.source;
         }
     } else if (!lua_isnil(L, -1)) {

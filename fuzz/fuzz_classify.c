@@ -26,6 +26,9 @@
 
 #define NOW 1700000000.0
 
+/* The uploads' positive response: the envelope with warnings. */
+static const kombo_response_shape SHAPE = {1, NULL};
+
 static const char *const lookups[] = {"Retry-After", "Content-Type", "Location", "retry-after", "X", ""};
 
 static void check_cstr(const char *s, size_t cap, const char *what)
@@ -110,6 +113,7 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
 {
     static const char b64[] = "JVBERi0xLjQK";
     kombo_config cfg;
+    kombo_client *client;
     kombo_request req;
     kombo_problems p;
     kombo_call *c;
@@ -118,22 +122,25 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
     int sends = 0, steps = 0;
     const kombo_result *res;
 
-    memset(&cfg, 0, sizeof cfg);
+    cfg = kombo_config_defaults;
     cfg.api_key = "k";
     cfg.server_url = "http://127.0.0.1:9/v1";
     cfg.timeout = 10;
     cfg.connect_timeout = 1;
-    kombo_retry_policy_default(&cfg.retry);
     cfg.retry.max_attempts = 4;
     cfg.retry.retry_unsafe = r->status & 1;
+    client = kombo_client_new(&cfg, &p);
+    CHECK(client != NULL, "fixed options rejected");
     memset(&req, 0, sizeof req);
-    req.id = kombo_str_c("c1");
+    req.op = kombo_operation_find("attach_to_candidate");
+    req.has_attachment = 1;
+    req.params[0] = kombo_str_c("c1");
     req.integration_id = kombo_str_c("i1");
     req.attachment.name = kombo_str_c("cv.pdf");
     req.attachment.type = kombo_str_c("CV");
     req.attachment.content_type = kombo_str_c("application/pdf");
     req.attachment.data = (kombo_str){b64, sizeof b64 - 1};
-    c = kombo_call_new(&cfg, &req, &p);
+    c = kombo_call_new(client, &req, &p);
     CHECK(c != NULL, "fixed request rejected");
 
     while ((step = kombo_call_next(c, now, &delay)) != KOMBO_STEP_DONE) {
@@ -157,6 +164,7 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
         CHECK(expect->retryable_safe || (cfg.retry.retry_unsafe && expect->retryable_unsafe),
               "retried a non-retryable answer (%s)", expect->message);
     kombo_call_free(c);
+    kombo_client_free(client);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -210,12 +218,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_header_lookups(&r, fuzzname);
 
-    kombo_classify(&r, NOW, &cls);
+    kombo_classify(&r, NOW, &SHAPE, &cls);
     check_classification(&r, &cls, msg_ctl);
     {
         /* Deterministic: the same answer classifies the same way. */
         kombo_classification again;
-        kombo_classify(&r, NOW, &again);
+        kombo_classify(&r, NOW, &SHAPE, &again);
         CHECK(again.kind == cls.kind && again.outcome == cls.outcome &&
                   strcmp(again.message, cls.message) == 0,
               "not deterministic");
@@ -225,10 +233,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A reset response is empty again and classifies as "no status". */
     kombo_response_reset(&r);
     CHECK(r.headers.len == 0 && r.body.len == 0 && !r.body.failed && r.error_message[0] == 0, "reset");
-    kombo_classify(&r, NOW, &cls);
+    kombo_classify(&r, NOW, &SHAPE, &cls);
     CHECK(cls.kind == KOMBO_ERR_NETWORK, "empty response kind %s", kombo_kind_name(cls.kind));
     kombo_response_free(&r);
-    kombo_classify(NULL, NOW, &cls);
+    kombo_classify(NULL, NOW, &SHAPE, &cls);
     CHECK(cls.kind == KOMBO_ERR_INTERNAL, "NULL response");
     return 0;
 }

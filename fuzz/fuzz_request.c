@@ -176,6 +176,8 @@ static void check_problems(const kombo_problems *p, int key_in_input)
     }
 }
 
+static kombo_client *client;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *f[NFIELDS];
@@ -200,9 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nf = fz_split(data + 2, size - 2, 0xFF, f, fl, NFIELDS);
 
     memset(&req, 0, sizeof req);
-    req.target = app ? KOMBO_TARGET_APPLICATION : KOMBO_TARGET_CANDIDATE;
+    req.op = kombo_operation_find(app ? "attach_to_application" : "attach_to_candidate");
+    req.has_attachment = 1;
 #define FIELD(i) ((i) < nf && !(absent & (1u << (i))) ? (kombo_str){f[i], fl[i]} : KOMBO_STR_NULL)
-    req.id = FIELD(F_ID);
+    req.params[0] = FIELD(F_ID);
     req.integration_id = FIELD(F_INTEGRATION);
     req.attachment.name = FIELD(F_NAME);
     req.attachment.content_type = FIELD(F_CTYPE);
@@ -235,15 +238,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kombo_request_validate(&req, &vp);
     check_problems(&vp, key_in_input);
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.api_key = API_KEY;
-    cfg.server_url = SERVER;
-    cfg.user_agent = "kombo-lua-fuzz/0";
-    cfg.timeout = 10;
-    cfg.connect_timeout = 1;
-    kombo_retry_policy_default(&cfg.retry);
+    if (client == NULL) { /* one client for every input, as a program keeps one */
+        kombo_problems none;
+        cfg = kombo_config_defaults;
+        cfg.api_key = API_KEY;
+        cfg.server_url = SERVER;
+        cfg.user_agent = "kombo-lua-fuzz/0";
+        cfg.timeout = 10;
+        cfg.connect_timeout = 1;
+        client = kombo_client_new(&cfg, &none);
+        CHECK(client != NULL, "the fuzz client's options are refused");
+    }
 
-    c = kombo_call_new(&cfg, &req, &cp);
+    c = kombo_call_new(client, &req, &cp);
     check_problems(&cp, key_in_input);
     CHECK((vp.count + vp.dropped == 0) == (c != NULL), "validate found %zu problems, call_new %s",
           vp.count + vp.dropped, c ? "succeeded" : "failed");
@@ -259,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    check_url(kombo_call_url(c), app, req.id);
+    check_url(kombo_call_url(c), app, req.params[0]);
     CHECK(kombo_call_header_count(c) == 5, "%zu headers", kombo_call_header_count(c));
     for (i = 0; i < kombo_call_header_count(c); i++) {
         const char *h = kombo_call_header(c, i);

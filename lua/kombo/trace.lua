@@ -13,13 +13,13 @@ local function emit(hook, line)
 end
 
 function trace.request(hook, call, attempt)
-  local url, headers, length = call:request()
-  emit(hook, ("kombo: > POST %s (attempt %d)"):format(url, attempt))
+  local url, headers, length, _, method = call:request()
+  emit(hook, ("kombo: > %s %s (attempt %d)"):format(method, url, attempt))
   for _, h in ipairs(headers) do
     if h:sub(1, 14):lower() == "authorization:" then h = "Authorization: Bearer <redacted>" end
     emit(hook, "kombo: > " .. h)
   end
-  emit(hook, ("kombo: > Content-Length: %d (body not shown)"):format(length))
+  if method ~= "GET" then emit(hook, ("kombo: > Content-Length: %d (body not shown)"):format(length)) end
 end
 
 function trace.response(hook, call, secret)
