@@ -297,6 +297,7 @@ int luaopen_kombo_core(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
                                          {"parse_headers", l_parse_headers},
+                                         {"encode_json", kombo_lua_encode_json},
                                          {"now", l_now},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 

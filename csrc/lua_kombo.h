@@ -71,6 +71,8 @@ typedef struct lcall {
 const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kombo_operation *op,
                                    kombo_request *req, lcall *c, kombo_problems *problems);
 
+int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
+
 /* lua_call.c */
 void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args);

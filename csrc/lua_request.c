@@ -548,3 +548,38 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     lua_pop(L, 1);
     return NULL;
 }
+
+/* ---------------------------------------------------- kombo.encode_json */
+
+/* core.encode_json(value) -> JSON text | nil, message: the same writer as
+ * remote_fields, so a result re-encodes as the answer it came from (an
+ * empty array decoded from it as [], integers as integers). */
+int kombo_lua_encode_json(lua_State *L)
+{
+    kombo_problems problems;
+    kombo_buf out;
+    json_writer w;
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    kombo_problems_init(&problems);
+    kombo_buf_init(&out);
+    w.L = L;
+    w.out = &out;
+    w.problems = &problems;
+    lua_newtable(L);
+    w.visiting = 2;
+    strcpy(w.path, "value");
+    json_value(&w, 1, 1);
+    if (problems.count > 0 || out.failed) {
+        lua_pushnil(L);
+        if (out.failed)
+            lua_pushliteral(L, "out of memory");
+        else
+            lua_pushfstring(L, "%s %s", problems.items[0].path, problems.items[0].message);
+        kombo_buf_free(&out);
+        return 2;
+    }
+    lua_pushlstring(L, out.data ? out.data : "", out.len);
+    kombo_buf_free(&out);
+    return 1;
+}

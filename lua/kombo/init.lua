@@ -252,4 +252,9 @@ kombo.is_error = errors.is_error
 --- Base64 of raw bytes (for attachment.data), encoded in C.
 kombo.base64 = core.base64_encode
 
+--- JSON text of a value: a result re-encodes as the answer it came from
+-- (empty arrays as [], integers as integers), also where lua-cjson cannot.
+-- Returns text, or nil and a message naming the value that cannot be JSON.
+kombo.encode_json = core.encode_json
+
 return kombo

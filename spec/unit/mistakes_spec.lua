@@ -1,0 +1,123 @@
+-- Mistakes get one clear answer: an unknown key is a problem that suggests
+-- the known one, one mistake is one problem, an empty document is refused,
+-- and errors read well in the ways people use them.
+local kombo = require "kombo"
+local h = require "unit.helpers"
+
+local function problems_for(args, method)
+  return h.validation_error(h.client(), method or "attach_to_candidate", args).problems
+end
+
+local function only(problems, path)
+  assert.are.same({ path }, h.paths(problems), h.dump(problems))
+  assert.equals(1, #problems, h.dump(problems))
+  return problems[1].message
+end
+
+describe("unknown keys", function()
+  local cases = {
+    { "contentType in the attachment", { body = { attachment = h.attachment { contentType = "application/pdf" } } },
+      "body.attachment.contentType", "content_type" },
+    { "content-type in the attachment", { body = { attachment = h.attachment { ["content-type"] = "x/y" } } },
+      "body.attachment.content-type", "content_type" },
+    { "Type in the attachment", { body = { attachment = h.attachment { Type = "CV" } } },
+      "body.attachment.Type", "type" },
+    { "contnet_type (a typo) in the attachment", { body = { attachment = h.attachment { contnet_type = "x/y" } } },
+      "body.attachment.contnet_type", "content_type" },
+    { "dataUrl in the attachment", { body = { attachment = h.attachment { dataUrl = "https://x.example/cv" } } },
+      "body.attachment.dataUrl", "data_url" },
+    { "remoteFields in the body", { body = { attachment = h.attachment(), remoteFields = {} } },
+      "body.remoteFields", "remote_fields" },
+    { "attachments in the body", { body = { attachment = h.attachment(), attachments = {} } },
+      "body.attachments", "attachment" },
+    { "candidateId at the top", { candidateId = "c2" }, "candidateId", "candidate_id" },
+    { "integrationId at the top", { integrationId = "i2" }, "integrationId", "integration_id" },
+    { "onProgress at the top", { onProgress = function() end }, "onProgress", "on_progress" },
+  }
+  for _, case in ipairs(cases) do
+    it(case[1] .. " is a problem suggesting " .. case[4], function()
+      local args = h.args(case[2])
+      local msg = only(problems_for(args), case[3])
+      assert.matches("is not a known field (did you mean " .. case[4] .. "?)", msg, 1, true)
+    end)
+  end
+
+  it("a key with nothing near it is named without a suggestion", function()
+    local msg = only(problems_for(h.args { body = { attachment = h.attachment { xyzzy = 1 } } }),
+      "body.attachment.xyzzy")
+    assert.equals("is not a known field", msg)
+  end)
+
+  it("application_id is unknown to attach_to_candidate, and suggested by attach_to_application", function()
+    local args = h.args({ application_id = "a1" })
+    local msg = only(problems_for(args), "application_id")
+    assert.equals("is not a known field", msg)
+    local app = h.args({ applicationId = "a1" }, "application")
+    assert.matches("did you mean application_id?",
+      only(problems_for(app, "attach_to_application"), "applicationId"), 1, true)
+  end)
+
+  it("remote_fields still pass unknown keys through", function()
+    local rec = h.send(h.client(), "attach_to_candidate",
+      h.args { body = { attachment = h.attachment(), remote_fields = { newAts = { someField = "x" } } } })
+    assert.equals("x", rec.json.remote_fields.newAts.someField)
+  end)
+end)
+
+describe("one mistake, one problem", function()
+  it("a file that cannot be opened does not also say the name is missing", function()
+    local msg = only(problems_for(h.args { body = { attachment = { file = "/nonexistent/cv.pdf", type = "CV" } } }),
+      "body.attachment.file")
+    assert.matches("cannot open", msg, 1, true)
+  end)
+
+  it("a source without size does not also say the content is missing", function()
+    local msg = only(problems_for(h.args { body = { attachment = {
+      source = function() end, name = "cv.pdf", type = "CV" } } }), "body.attachment.size")
+    assert.matches("is required with source", msg, 1, true)
+  end)
+
+  it("a name of the wrong type is one problem, not also 'is required'", function()
+    local msg = only(problems_for(h.args { body = { attachment = h.attachment { name = 42 } } }),
+      "body.attachment.name")
+    assert.equals("must be a string (got number)", msg)
+  end)
+
+  it("an empty document is refused: bytes, source and file of 0 bytes", function()
+    assert.matches("0 bytes", only(problems_for(h.args { body = { attachment = {
+      bytes = "", name = "e.pdf", type = "CV" } } }), "body.attachment.bytes"), 1, true)
+    assert.matches("0 bytes", only(problems_for(h.args { body = { attachment = {
+      source = function() end, size = 0, name = "e.pdf", type = "CV" } } }), "body.attachment.size"), 1, true)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb")); f:close()
+    local msg = only(problems_for(h.args { body = { attachment = { file = path, type = "CV" } } }),
+      "body.attachment.file")
+    os.remove(path)
+    assert.matches("is 0 bytes: an empty document is refused", msg, 1, true)
+  end)
+end)
+
+describe("errors read well", function()
+  local function validation_err()
+    return h.validation_error(h.client(), "attach_to_candidate",
+      h.args { body = { attachment = h.attachment { type = "RESUME" } } })
+  end
+
+  it('"upload failed: " .. err works, on either side', function()
+    local err = validation_err()
+    assert.equals("upload failed: " .. tostring(err), "upload failed: " .. err)
+    assert.equals(tostring(err) .. " (giving up)", err .. " (giving up)")
+  end)
+
+  it("tostring(err) names the kind once", function()
+    local text = tostring(validation_err())
+    assert.matches("^kombo validation error: invalid request: ", text)
+    local _, n = text:gsub("validation", "")
+    assert.equals(1, n, text)
+  end)
+
+  it("kombo.encode_json and kombo.null are on the module", function()
+    assert.equals("function", type(kombo.encode_json))
+    assert.equals("null", kombo.encode_json(kombo.null))
+  end)
+end)
