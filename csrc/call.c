@@ -29,6 +29,7 @@ struct kombo_call {
     const char *headers[KOMBO_MAX_HEADERS];
     size_t nheaders;
     kombo_body body;
+    kombo_attachment_facts facts; /* what preflight checks */
     kombo_response response;
     kombo_result result;
     enum call_state state;
@@ -114,11 +115,19 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
     kombo_buf_init(&c->integration);
     kombo_response_init(&c->response, client->cfg.max_response_bytes);
     if (c->op->body == KOMBO_BODY_ATTACHMENT) {
+        const kombo_attachment *a = &effective.attachment;
+        c->facts.type = a->type;
+        c->facts.content_type = a->content_type;
+        c->facts.has_size = a->data_url.ptr == NULL;
+        c->facts.size = a->bytes.ptr ? a->bytes.len : a->source ? a->source->size
+                        : a->data.ptr ? kombo_base64_decoded_len(a->data.ptr, a->data.len) : 0;
         /* The body first: it takes over the open file, also when it fails. */
         if (kombo_attachment_build(&c->body, &effective, file) != 0) {
             kombo_call_free(c);
             return NULL;
         }
+        if (file != NULL)
+            c->facts.size = c->body.length > 0 ? kombo_body_raw_size(&c->body) : 0;
     } else if (kombo_body_finish(&c->body) != 0) {
         kombo_call_free(c);
         return NULL;
@@ -146,6 +155,7 @@ void kombo_call_free(kombo_call *c)
 }
 
 const kombo_operation *kombo_call_operation(const kombo_call *c) { return c->op; }
+const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c) { return &c->facts; }
 const char *kombo_call_integration_id(const kombo_call *c)
 {
     /* after "X-Integration-Id: " */
@@ -179,6 +189,19 @@ static double backoff(kombo_call *c, int attempts)
     if (d > p->max_interval)
         d = p->max_interval;
     return d * (0.5 + 0.5 * next_random(c));
+}
+
+/* Over Kombo's in-flight limit for the integration: Kombo advises
+ * exponential backoff starting at about a second, whatever the client's
+ * initial_interval (a 10 ms retry would only meet the same limit). */
+#define CONCURRENCY_FIRST_WAIT 1.0
+static double concurrency_backoff(kombo_call *c, int attempts)
+{
+    const kombo_retry_policy *p = &c->client->cfg.retry;
+    double d = CONCURRENCY_FIRST_WAIT * pow(p->exponent, attempts - 1);
+    if (d > p->max_interval)
+        d = p->max_interval;
+    return d * (0.75 + 0.5 * next_random(c));
 }
 
 kombo_step kombo_call_next(kombo_call *c, double now, double *delay)
@@ -231,7 +254,12 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
     retryable = cls->retryable_safe || ((p->retry_unsafe || c->op->idempotent) && cls->retryable_unsafe);
     if (cls->kind == KOMBO_OK || !retryable || c->result.attempts >= p->max_attempts)
         return;
-    delay = cls->retry_after >= 0 ? cls->retry_after : backoff(c, c->result.attempts);
+    if (cls->retry_after >= 0)
+        delay = cls->retry_after;
+    else if (r->status == 429 && cls->has_code && strcmp(cls->code, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED") == 0)
+        delay = concurrency_backoff(c, c->result.attempts);
+    else
+        delay = backoff(c, c->result.attempts);
     if (delay > p->max_interval)
         delay = p->max_interval;
     if (!isfinite(delay) || c->result.elapsed + delay > p->max_elapsed)

@@ -254,6 +254,16 @@ int kombo_base64_valid(const char *s, size_t n)
     return 1;
 }
 
+size_t kombo_base64_decoded_len(const char *s, size_t n)
+{
+    size_t pad = 0;
+    if (n >= 1 && s[n - 1] == '=')
+        pad++;
+    if (n >= 2 && s[n - 2] == '=')
+        pad++;
+    return n / 4 * 3 - pad;
+}
+
 size_t kombo_base64_encoded_len(size_t n)
 {
     return (n / 3 + (n % 3 != 0)) * 4;
@@ -649,6 +659,15 @@ int kombo_body_add_source(kombo_body *body, const kombo_source *source)
         return -1;
     st->source = *source;
     st->size = source->size;
+    return 0;
+}
+
+size_t kombo_body_raw_size(const kombo_body *body)
+{
+    size_t i;
+    for (i = 0; i < body->nseg; i++)
+        if (body->seg[i].kind == KOMBO_SEG_BASE64)
+            return body->seg[i].stream->size;
     return 0;
 }
 

@@ -83,6 +83,7 @@ int kombo_buf_printf(kombo_buf *b, const char *fmt, ...)
 int kombo_utf8_valid(const char *s, size_t n);     /* 1 when valid UTF-8 (no overlongs, no surrogates) */
 int kombo_base64_valid(const char *s, size_t n);   /* 1 when canonical-alphabet base64 with correct padding; "" is valid */
 size_t kombo_base64_encoded_len(size_t n);         /* 4 * ceil(n / 3) */
+size_t kombo_base64_decoded_len(const char *s, size_t n); /* of valid padded base64 */
 /* Encodes n bytes into out (room for kombo_base64_encoded_len(n)); returns bytes written. */
 size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n);
 /* Appends s as a JSON string literal with quotes; escapes ", \ and every
@@ -274,6 +275,7 @@ int kombo_body_add_file(kombo_body *body, void *file_handle);
 int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
 int kombo_body_add_source(kombo_body *body, const kombo_source *source);
 int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
+size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content */
 void kombo_body_free(kombo_body *body);
 /* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
 int kombo_body_rewind(kombo_body *body);
@@ -463,6 +465,16 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
 void kombo_call_free(kombo_call *c);
 
 const kombo_operation *kombo_call_operation(const kombo_call *c);
+
+/* What an upload's attachment is, once defaults are applied: for checking
+ * it against an integration's restrictions before sending (preflight). */
+typedef struct kombo_attachment_facts {
+    kombo_str type;         /* "CV", ... (absent for operations without an attachment) */
+    kombo_str content_type; /* given or inferred; may be absent with data_url */
+    size_t size;            /* raw (decoded) bytes */
+    int has_size;           /* 0 for data_url: Kombo downloads it */
+} kombo_attachment_facts;
+const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c);
 const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);
 const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */

@@ -198,6 +198,12 @@ static void push_operations(lua_State *L)
         }
         lua_pushboolean(L, op->idempotent);
         lua_setfield(L, -2, "idempotent");
+        lua_pushboolean(L, op->response.warnings);
+        lua_setfield(L, -2, "warnings");
+        if (op->response.data_member != NULL) {
+            lua_pushstring(L, op->response.data_member);
+            lua_setfield(L, -2, "data_member");
+        }
         lua_pushboolean(L, op->integration_scoped);
         lua_setfield(L, -2, "integration_scoped");
         lua_rawseti(L, -2, (int)i + 1);

@@ -320,6 +320,26 @@ static int l_call_read(lua_State *L)
     return 1;
 }
 
+/* call:attachment() -> type, content_type, size (raw bytes; nil for
+ * data_url): what preflight checks, defaults applied */
+static int l_call_attachment(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    const kombo_attachment_facts *f = kombo_call_attachment(c->call);
+    if (f->type.ptr == NULL)
+        return 0;
+    lua_pushlstring(L, f->type.ptr, f->type.len);
+    if (f->content_type.ptr != NULL)
+        lua_pushlstring(L, f->content_type.ptr, f->content_type.len);
+    else
+        lua_pushnil(L);
+    if (f->has_size)
+        lua_pushnumber(L, (lua_Number)f->size);
+    else
+        lua_pushnil(L);
+    return 3;
+}
+
 /* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
 static int l_call_rewind(lua_State *L)
 {
@@ -403,7 +423,7 @@ void kombo_lua_open_call(lua_State *L)
     static const luaL_Reg methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
-        {"body", l_call_body},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"body", l_call_body},       {"attachment", l_call_attachment},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);

@@ -451,6 +451,7 @@ static size_t call_keys(const kombo_operation *op, const char **keys, size_t cap
     if (op->body != KOMBO_BODY_NONE) {
         keys[n++] = "body";
         keys[n++] = "on_progress";
+        keys[n++] = "preflight"; /* read by the Lua layer (kombo/init.lua) */
     }
     keys[n] = NULL;
     return n;
@@ -464,7 +465,7 @@ static const char *shape_error(lua_State *L, const char *what, int idx)
 const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_operation *op,
                                    kombo_request *req, lcall *c, kombo_problems *problems)
 {
-    const char *keys[KOMBO_MAX_PARAMS + 4];
+    const char *keys[KOMBO_MAX_PARAMS + 5];
     reader r;
     int body = 0, attachment = 0, remote = 0;
     size_t i, nkeys;
@@ -475,6 +476,10 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     r.anchor = anchor;
     r.n = 0;
     r.problems = problems;
+    if (lua_isnil(L, t) && op->body == KOMBO_BODY_NONE) {
+        lua_newtable(L); /* client:check_api_key(): no arguments at all */
+        lua_replace(L, t);
+    }
     if (!lua_istable(L, t))
         return shape_error(L, "the argument", t);
     nkeys = call_keys(op, keys, sizeof keys / sizeof keys[0]);

@@ -12,9 +12,12 @@
 
 #include <string.h>
 
-/* POST /ats/candidates/{candidate_id}/attachments and its application
- * twin: an upload is not idempotent (Kombo has no idempotency key, so a
- * resent upload is a second document in the ATS). */
+/* Fields, in order: name, method, path, path parameters, body model,
+ * positive response {warnings required, member data must have},
+ * idempotent, sends X-Integration-Id.
+ *
+ * The uploads are not idempotent: Kombo has no idempotency key, so a resent
+ * upload is a second document in the ATS.  The GETs are. */
 static const kombo_operation operations[] = {
     {
         "attach_to_candidate",
@@ -35,6 +38,60 @@ static const kombo_operation operations[] = {
         {1, NULL},
         0,
         1,
+    },
+    {
+        "get_candidate_attachments",
+        "GET",
+        "/ats/candidates/{candidate_id}/attachments",
+        {"candidate_id", NULL},
+        KOMBO_BODY_NONE,
+        {1, "results"},
+        1,
+        1,
+    },
+    {
+        "get_application_attachments",
+        "GET",
+        "/ats/applications/{application_id}/attachments",
+        {"application_id", NULL},
+        KOMBO_BODY_NONE,
+        {1, "results"},
+        1,
+        1,
+    },
+    /* The integration's rules for uploads (supported types, maximum size,
+     * accepted MIME types); data.attachment_restrictions may be null. */
+    {
+        "candidate_attachment_restrictions",
+        "GET",
+        "/ats/actions/ats_add_candidate_attachment",
+        {NULL},
+        KOMBO_BODY_NONE,
+        {0, "attachment_restrictions"},
+        1,
+        1,
+    },
+    {
+        "application_attachment_restrictions",
+        "GET",
+        "/ats/actions/ats_add_application_attachment",
+        {NULL},
+        KOMBO_BODY_NONE,
+        {0, "attachment_restrictions"},
+        1,
+        1,
+    },
+    /* Not integration-scoped; its errors are Kombo's general error response
+     * (the same shape as the ATS one, fewer codes). */
+    {
+        "check_api_key",
+        "GET",
+        "/check-api-key",
+        {NULL},
+        KOMBO_BODY_NONE,
+        {0, "environment_id"},
+        1,
+        0,
     },
 };
 

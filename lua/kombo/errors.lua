@@ -84,6 +84,25 @@ end
 -- that encoding `res` gives back the API's answer unchanged).  Response
 -- headers are parsed on first use: most callers never look, and parsing
 -- them is a fifth of a small call's cost.
+-- Kombo's limits as the answer announced them: integers, absent when the
+-- header was not sent or is not a plain number.
+local LIMIT_HEADERS = {
+  concurrency_limit = "concurrency-limit", concurrency_remaining = "concurrency-remaining",
+  rate_limit = "ratelimit-limit", rate_remaining = "ratelimit-remaining", rate_reset = "ratelimit-reset",
+}
+local tointeger = math.tointeger or function(n) return n end
+
+function errors.limits(headers)
+  local limits = {}
+  for field, name in pairs(LIMIT_HEADERS) do
+    local v = headers[name]
+    if type(v) == "string" and v:match("^%s*%d+%s*$") and #v < 16 then
+      limits[field] = tointeger(tonumber(v))
+    end
+  end
+  return limits
+end
+
 local function success_index(res, k)
   if k == "http" then return getmetatable(res).http end
 end
@@ -92,6 +111,10 @@ local Http = { __index = function(http, k)
     local h = errors.parse_headers(rawget(http, "raw_headers"))
     rawset(http, "headers", h)
     return h
+  elseif k == "limits" then
+    local l = errors.limits(http.headers)
+    rawset(http, "limits", l)
+    return l
   end
 end }
 
@@ -114,6 +137,7 @@ function errors.from_result(raw, secret)
     headers = raw.headers and errors.parse_headers(redact(raw.headers, secret)) or nil,
   }
   if err.body == "" then err.body = nil end
+  err.limits = errors.limits(err.headers or {})
   return nil, setmetatable(err, Error)
 end
 

@@ -48,6 +48,8 @@ local OPTIONS = {
   ca_file = "string", max_response_bytes = "number", user_agent = "string",
   debug = "function", -- debug = function(line) end: one line per step, key redacted
   transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
+  preflight = "boolean", -- check uploads against the integration's restrictions first
+  preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
 }
 
 local RETRY_OPTIONS = {
@@ -103,7 +105,12 @@ local function resolve(opts, fname)
     error(("bad argument #1 to '%s' (option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
       .. "not running inside nginx's Lua module)"):format(fname), 3)
   end
+  if opts.preflight_ttl ~= nil and not (opts.preflight_ttl >= 0) then
+    error(("bad argument #1 to '%s' (option 'preflight_ttl' must be a number of seconds >= 0)"):format(fname), 3)
+  end
   return {
+    preflight = opts.preflight == true,
+    preflight_ttl = opts.preflight_ttl or 300,
     transport = transport,
     api_key = opts.api_key or os.getenv("KOMBO_API_KEY"),
     integration_id = opts.integration_id or os.getenv("KOMBO_INTEGRATION_ID"),
@@ -196,6 +203,11 @@ local function send(p, call)
   return errors.from_result(raw, p.config.api_key)
 end
 
+local OPERATIONS = {} -- by name
+for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
+
+local preflight -- below: checks an upload against the integration's restrictions
+
 -- One operation of the table (csrc/operations.c) on client state p.
 local function call_operation(self, op, args, fname)
   local p = state(self, fname)
@@ -204,8 +216,93 @@ local function call_operation(self, op, args, fname)
   local call, core_problems, shape = p.core:prepare(op.name, args, problems)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), 3) end
   if not call then return nil, errors.validation(core_problems, p.config.api_key) end
+  if op.body == "attachment" then
+    local wanted = args.preflight
+    if wanted == nil then wanted = p.config.preflight end
+    if wanted then
+      local err = preflight(self, p, op, args, call)
+      if err then
+        call:close()
+        return nil, err
+      end
+    end
+  end
   local res, err = send(p, call)
   return res, err
+end
+
+---------------------------------------------------------------- preflight
+
+local now = core.now
+
+-- "application/pdf; charset=x" -> "application/pdf"
+local function mime_base(t)
+  return (t:match("^%s*([^;%s]+)") or t):lower()
+end
+
+-- The integration's restrictions for an upload target, cached per client,
+-- integration and target for preflight_ttl seconds.  Returns the
+-- restrictions table (or kombo.null: the integration states none), or nil
+-- and the fetch's error.
+local function restrictions(self, p, target, integration_id)
+  local key = tostring(integration_id) .. "\0" .. target
+  p.restrictions = p.restrictions or {}
+  local hit = p.restrictions[key]
+  if hit and hit.expires > now() then return hit.value end
+  local op = OPERATIONS[target .. "_attachment_restrictions"]
+  local res, err = call_operation(self, op, { integration_id = integration_id }, "preflight")
+  if not res then return nil, err end
+  local value = res.data.attachment_restrictions
+  p.restrictions[key] = { value = value, expires = now() + p.config.preflight_ttl }
+  return value
+end
+
+-- Refuses, as a validation error naming the rule, what the integration says
+-- it cannot take; nothing is sent then.  A failed fetch is reported with
+-- its own kind: preflight never uploads blind.
+function preflight(self, p, op, args, call)
+  local target = op.params[1] == "application_id" and "application" or "candidate"
+  local integration_id = args.integration_id or p.config.integration_id
+  local rules, err = restrictions(self, p, target, integration_id)
+  if rules == nil then
+    err.message = "preflight: could not fetch the integration's attachment restrictions, so nothing "
+      .. "was uploaded: " .. err.message
+    err.outcome = "not_sent"
+    return err
+  end
+  if type(rules) ~= "table" or type(rules.types) ~= "table" then return nil end -- none stated
+  local att_type, content_type, size = call:attachment()
+  local rule = rules.types[att_type]
+  if type(rule) ~= "table" then return nil end
+  local problems = {}
+  local where = ("(preflight: the integration's attachment_restrictions.types.%s)"):format(att_type)
+  if rule.is_supported == false then
+    problems[#problems + 1] = { path = "body.attachment.type",
+      message = ("%s is not supported by this integration %s"):format(att_type, where) }
+  else
+    local max = rule.max_file_size_bytes
+    if size and type(max) == "number" and size > max then
+      problems[#problems + 1] = { path = "body.attachment",
+        message = ("is %d bytes, more than the integration's max_file_size_bytes %d %s")
+          :format(size, max, where) }
+    end
+    local accepted = rule.accepted_mime_types
+    if size and content_type and type(accepted) == "table" then
+      local ok = false
+      for _, m in ipairs(accepted) do
+        if type(m) == "string" and mime_base(m) == mime_base(content_type) then ok = true end
+      end
+      if not ok then
+        local list = {}
+        for i, m in ipairs(accepted) do list[i] = tostring(m) end
+        problems[#problems + 1] = { path = "body.attachment.content_type",
+          message = ("%s is not among the integration's accepted_mime_types (%s) %s")
+            :format(content_type, table.concat(list, ", "), where) }
+      end
+    end
+  end
+  if #problems > 0 then return errors.validation(problems, p.config.api_key) end
+  return nil
 end
 
 ---------------------------------------------------------------- operations
@@ -245,6 +342,72 @@ function kombo.configure(opts)
   if default_client then default_client:close() end
   default_client = new
   return default_client
+end
+
+---------------------------------------------------------------- read back
+
+local RESTRICTION_TARGETS = { candidate = true, application = true }
+
+--- client:attachment_restrictions("candidate" | "application", { integration_id = nil })
+-- GET /ats/actions/ats_add_candidate_attachment (or _application_): the
+-- integration's supported types, maximum size and accepted MIME types.
+function Client:attachment_restrictions(target, opts)
+  if not RESTRICTION_TARGETS[target] then
+    error(("bad argument #1 to 'attachment_restrictions' (\"candidate\" or \"application\" expected, got %s)")
+      :format(type(target) == "string" and ("%q"):format(target) or type(target)), 2)
+  end
+  local res, err = call_operation(self, OPERATIONS[target .. "_attachment_restrictions"], opts,
+    "attachment_restrictions")
+  return res, err
+end
+
+local function base_name(path)
+  return type(path) == "string" and (path:match("([^/]+)$") or path) or nil
+end
+
+--- client:attachment_exists(args): args exactly as for attach_to_candidate
+-- or attach_to_application.  Lists the target's attachments and returns
+-- true when one has the upload's file name and type, false when none has,
+-- or nil, err.  How to settle an upload whose outcome is "unknown".
+function Client:attachment_exists(args)
+  if type(args) ~= "table" then
+    error(("bad argument #1 to 'attachment_exists' (the argument must be a table, got %s)"):format(type(args)), 2)
+  end
+  local attachment = type(args.body) == "table" and args.body.attachment
+  if type(attachment) ~= "table" then
+    error("bad argument #1 to 'attachment_exists' ('body.attachment' must be a table, got "
+      .. type(attachment) .. ")", 2)
+  end
+  local name = attachment.name or base_name(attachment.file)
+  local p = state(self, "attachment_exists")
+  if type(name) ~= "string" or type(attachment.type) ~= "string" then
+    return nil, errors.validation({ { path = type(name) ~= "string" and "body.attachment.name"
+      or "body.attachment.type", message = "is required to find the upload" } }, p.config.api_key)
+  end
+  local list_op, id_key
+  if args.application_id ~= nil then
+    list_op, id_key = OPERATIONS.get_application_attachments, "application_id"
+  else
+    list_op, id_key = OPERATIONS.get_candidate_attachments, "candidate_id"
+  end
+  local res, err = call_operation(self, list_op,
+    { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists")
+  if not res then return nil, err end
+  for _, a in ipairs(res.data.results) do
+    if a.file_name == name and a.type == attachment.type then return true end
+  end
+  return false
+end
+
+-- Module-level forms on the default client.
+function kombo.attachment_restrictions(target, opts)
+  local res, err = kombo.default_client():attachment_restrictions(target, opts)
+  return res, err
+end
+
+function kombo.attachment_exists(args)
+  local res, err = kombo.default_client():attachment_exists(args)
+  return res, err
 end
 
 kombo.is_error = errors.is_error

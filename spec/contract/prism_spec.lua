@@ -1,4 +1,4 @@
--- Contract tests against Prism serving spec/contract/attachments.openapi.json
+-- Contract tests against Prism serving spec/contract/ats-attachments.openapi.json
 -- (scripts/prism; Prism's paths have no /v1 prefix, so server_url is its
 -- base URL).  Prism checks the request against the API description:
 -- what our client sends must pass, and what our validator refuses must be
@@ -11,12 +11,47 @@ local function assert_prism_success(res, err)
   assert.equals("success", res.status)
   assert.is_table(res.data)
   assert.is_table(res.warnings)
-  -- Prism's static example from the positive-response schema
-  assert.equals("string", res.warnings[1].message)
+  -- Prism's static example from the positive response
+  assert.is_string(res.warnings[1].message)
   assert.equals(200, res.http.status)
   assert.equals(1, res.http.attempts)
   assert.truthy(res.http.headers["content-type"]:find("^application/json"))
 end
+
+describe("contract: every read operation passes Prism's validation #contract", function()
+  local function ok(res, err)
+    assert.is_nil(err, err and tostring(err))
+    assert.equals("success", res.status)
+    assert.equals(200, res.http.status)
+    return res
+  end
+
+  it("get_candidate_attachments: results as described, null as kombo.null", function()
+    local res = ok(servers.prism_client():get_candidate_attachments { candidate_id = "8Xi6iZrwusZqJmDGXs49GBmJ" })
+    local a = res.data.results[1]
+    assert.is_string(a.id)
+    assert.is_string(a.file_name)
+    assert.equals(servers.cjson.null, a.application_id)
+  end)
+
+  it("get_application_attachments", function()
+    local res = ok(servers.prism_client():get_application_attachments { application_id = "8Xi6iZrwusZqJmDGXs49GBmJ" })
+    assert.is_table(res.data.results)
+  end)
+
+  for _, target in ipairs { "candidate", "application" } do
+    it("attachment_restrictions(" .. target .. ")", function()
+      local res = ok(servers.prism_client():attachment_restrictions(target))
+      assert.is_table(res.data.attachment_restrictions.types.OTHER)
+    end)
+  end
+
+  it("check_api_key (no X-Integration-Id)", function()
+    local res = ok(servers.prism_client():check_api_key())
+    assert.is_string(res.data.environment_id)
+    assert.is_string(res.data.customer_id)
+  end)
+end)
 
 describe("contract: valid requests pass Prism's validation #contract", function()
   local variants = {
