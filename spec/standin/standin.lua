@@ -2,10 +2,14 @@
 --
 -- Runs inside nginx + lua-nginx-module (see nginx.conf.in and scripts/standin).
 -- Endpoints served:
---   POST [/v1]/ats/candidates/{candidate_id}/attachments
---   POST [/v1]/ats/applications/{application_id}/attachments
--- plus the control endpoints /_health, /_requests, /_reset and the redirect
--- target /elsewhere.  See README.md next to this file for the scenario list.
+--   POST|GET [/v1]/ats/candidates/{candidate_id}/attachments
+--   POST|GET [/v1]/ats/applications/{application_id}/attachments
+--   GET [/v1]/ats/actions/ats_add_candidate_attachment
+--   GET [/v1]/ats/actions/ats_add_application_attachment
+--   GET [/v1]/check-api-key
+-- plus the control endpoints /_health, /_requests, /_reset, /_restrictions,
+-- /_concurrency and the redirect target /elsewhere.  See README.md next to
+-- this file for the scenario list.
 
 local cjson = require("cjson.safe")
 local dkjson = require("dkjson")
@@ -23,6 +27,8 @@ local M = {}
 
 local RECORDS = ngx.shared.standin_records
 local COUNTERS = ngx.shared.standin_counters
+local STATE = ngx.shared.standin_state        -- accepted uploads, restrictions, limits
+local INFLIGHT = ngx.shared.standin_inflight  -- in-flight uploads per integration (not reset)
 
 local BODY_STORE_LIMIT = 2 * 1024 * 1024   -- raw body kept in the record up to 2 MiB
 
@@ -50,6 +56,24 @@ local function json_encode(v)
   end
   -- cjson escapes '/', which is legal but noisy
   return (s:gsub("\\/", "/"))
+end
+
+-- JSON object with the keys in the given order: ordered_json({{"k", v}, ...})
+local function ordered_json(pairs_list)
+  local parts = {}
+  for i, kv in ipairs(pairs_list) do
+    parts[i] = json_encode(kv[1]) .. ":" .. json_encode(kv[2])
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- ISO 8601 UTC time with milliseconds, like JavaScript's toISOString()
+local function iso_now()
+  local t = ngx.now()
+  local sec = math.floor(t)
+  local ms = math.floor((t - sec) * 1000 + 0.5)
+  if ms > 999 then ms = 999 end
+  return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. string.format(".%03dZ", ms)
 end
 
 local function interaction_id()
@@ -82,6 +106,7 @@ local TITLES = {
   ["PLATFORM.IP_NOT_WHITELISTED"] = "IP not whitelisted",
   ["PLATFORM.INTEGRATION_NOT_FOUND"] = "Integration not found",
   ["PLATFORM.RATE_LIMIT_EXCEEDED"] = "Rate limit exceeded",
+  ["PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"] = "Concurrency limit exceeded",
   ["PLATFORM.UNKNOWN_ERROR"] = "Unknown error",
   ["ATS.APPLICATION_ALREADY_EXISTS"] = "Application already exists",
   ["REMOTE.INPUT_INVALID"] = "Remote input invalid",
@@ -106,6 +131,15 @@ end
 
 local function send_error(status, code, message, extra_headers, minimal)
   return send(status, error_body(code, message, minimal), "application/json", extra_headers)
+end
+
+-- Kombo error body with code/title/message and log_url null (check-api-key,
+-- concurrency limit).
+local function plain_error_body(code, message)
+  return '{"status":"error","error":' .. ordered_json({
+    { "code", code }, { "title", TITLES[code] or code },
+    { "message", message }, { "log_url", null },
+  }) .. '}'
 end
 
 ---------------------------------------------------------------------------
@@ -205,10 +239,11 @@ local function record_request(body, parsed_ok, parsed, extra)
 end
 
 -- Remember the response decision for the current recorded request.
-local function note_response(status, scenario)
+local function note_response(status, scenario, reason)
   local seq = ngx.ctx.standin_seq
   if seq then
-    RECORDS:set("resp:" .. seq, json_encode({ status = status, scenario = scenario or null }))
+    RECORDS:set("resp:" .. seq, json_encode({ status = status, scenario = scenario or null,
+      reason = reason }))
   end
 end
 
@@ -365,9 +400,43 @@ local ERROR_SCENARIOS = {
 }
 ERROR_SCENARIOS["500"] = ERROR_SCENARIOS["error-500"]
 
+-- Key of the list of accepted uploads for (kind, integration, path id).
+local function uploads_key(kind, integ, id)
+  return kind .. ":" .. #integ .. ":" .. integ .. ":" .. id
+end
+
+-- Remember an accepted upload, for GET .../attachments.
+local function store_upload(kind, id, att_id, info)
+  local integ = ngx.ctx.standin_integ
+  if not integ then return end
+  local ts = iso_now()
+  local ct = info.content_type
+  if type(ct) ~= "string" then ct = "application/octet-stream" end
+  local item = ordered_json({
+    { "id", att_id },
+    { "application_id", kind == "application" and id or null },
+    { "candidate_id", kind == "candidate" and id or ("cand-of-" .. id) },
+    { "type", info.type },
+    { "remote_id", "remote-" .. att_id },
+    { "data_url", "https://standin.invalid/files/" .. att_id },
+    { "file_name", info.name },
+    { "content_type", ct },
+    { "remote_created_at", ts },
+    { "remote_updated_at", ts },
+  })
+  local k = uploads_key(kind, integ, id)
+  local n = STATE:incr("upn:" .. k, 1, 0)
+  local ok, err = STATE:set("up:" .. k .. ":" .. n, item)
+  if not ok then
+    ngx.log(ngx.ERR, "standin: could not store upload ", att_id, ": ", err)
+  end
+end
+
 local function success_body(kind, id, info, warnings)
+  local att_id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0))
+  store_upload(kind, id, att_id, info)
   local data = {
-    id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0)),
+    id = att_id,
     remote_id = null,
     name = info.name,
     content_type = info.content_type,
@@ -385,13 +454,91 @@ local function success_body(kind, id, info, warnings)
   return (s:gsub('"warnings":%[0%]', function() return '"warnings":' .. wjson end))
 end
 
-local function send_ok(kind, id, info, warnings, content_type)
-  note_response(200, ngx.ctx.standin_scenario)
-  return send(200, success_body(kind, id, info, warnings), content_type or "application/json")
+-- The success answers of one operation:
+--   op.success(warnings) -> body text of the 200 answer (warnings: array or nil)
+--   op.missing_warnings() -> the same without the "warnings" member
+
+-- POST .../attachments
+local function upload_op(kind, id, info)
+  return {
+    success = function(warnings) return success_body(kind, id, info, warnings) end,
+    missing_warnings = function()
+      local t = cjson.decode(success_body(kind, id, info))
+      t.warnings = nil
+      return json_encode(t)
+    end,
+  }
 end
 
--- Run the scenario; `kind` is "candidate" or "application".
-local function run_scenario(sc, kind, id, info)
+local function warnings_json(warnings)
+  if warnings and #warnings > 0 then
+    return json_encode(warnings)
+  end
+  return "[]"
+end
+
+-- GET .../attachments: the accepted uploads for this integration and id.
+local function list_op(kind, id, integ)
+  local function results()
+    local k = uploads_key(kind, integ, id)
+    local n = STATE:get("upn:" .. k) or 0
+    local items = {}
+    for i = 1, n do
+      local item = STATE:get("up:" .. k .. ":" .. i)
+      if item then items[#items + 1] = item end
+    end
+    return '{"status":"success","data":{"results":[' .. table.concat(items, ",") .. ']}'
+  end
+  return {
+    success = function(warnings) return results() .. ',"warnings":' .. warnings_json(warnings) .. '}' end,
+    missing_warnings = function() return results() .. '}' end,
+  }
+end
+
+-- Answers without a "warnings" member in the API description (actions,
+-- check-api-key): ok-warnings adds one anyway.
+local function data_op(data_json)
+  local base = '{"status":"success","data":' .. data_json
+  return {
+    success = function(warnings)
+      if warnings and #warnings > 0 then
+        return base .. ',"warnings":' .. warnings_json(warnings) .. '}'
+      end
+      return base .. '}'
+    end,
+    missing_warnings = function() return base .. '}' end,
+  }
+end
+
+local DEFAULT_RESTRICTIONS = '{"types":{'
+  .. '"CV":{"is_supported":true,"max_file_size_bytes":null,"accepted_mime_types":null},'
+  .. '"COVER_LETTER":{"is_supported":true,"max_file_size_bytes":null,"accepted_mime_types":null},'
+  .. '"OTHER":{"is_supported":true,"max_file_size_bytes":null,"accepted_mime_types":null}}}'
+
+local function restrictions_for(target, integ)
+  return STATE:get("restr:" .. target .. ":" .. integ) or DEFAULT_RESTRICTIONS
+end
+
+-- GET /ats/actions/ats_add_<target>_attachment
+local function actions_op(target, integ)
+  return data_op('{"attachment_restrictions":' .. restrictions_for(target, integ) .. '}')
+end
+
+local ENVIRONMENT_ID = "StandinEnvironment123456"   -- 24 chars, Kombo's id alphabet
+local CUSTOMER_ID = "StandinCustomer123456789"
+
+-- GET /check-api-key
+local function check_op()
+  return data_op(ordered_json({ { "environment_id", ENVIRONMENT_ID }, { "customer_id", CUSTOMER_ID } }))
+end
+
+local function send_ok(op, warnings, content_type, extra_headers)
+  note_response(200, ngx.ctx.standin_scenario)
+  return send(200, op.success(warnings), content_type or "application/json", extra_headers)
+end
+
+-- Run the scenario for operation `op` (see upload_op etc.).
+local function run_scenario(sc, op)
   ngx.ctx.standin_scenario = sc
 
   local delay = tonumber(ngx.var.http_x_standin_delay or "")
@@ -400,18 +547,18 @@ local function run_scenario(sc, kind, id, info)
   end
 
   if sc == "ok" then
-    return send_ok(kind, id, info)
+    return send_ok(op)
   end
 
   if sc == "ok-warnings" then
-    return send_ok(kind, id, info, {
+    return send_ok(op, {
       { message = "The remote system ignored the content_type field." },
       { message = "Stand-in warning number two." },
     })
   end
 
   if sc == "ok-charset" then
-    return send_ok(kind, id, info, nil, "application/json; charset=utf-8")
+    return send_ok(op, nil, "application/json; charset=utf-8")
   end
 
   local e = ERROR_SCENARIOS[sc]
@@ -425,9 +572,10 @@ local function run_scenario(sc, kind, id, info)
     return send_error(400, nil, "Only the message is always present.", nil, true)
   end
 
-  -- 429 / 503 families:  429[-once|-twice|-always|-<N>times][-<retry-after-mode>]
+  -- 429 / 503 / 500 families:  429[-once|-twice|-always|-<N>times][-<retry-after-mode>]
+  -- (plain "500" is the error-500 alias above)
   local code, rest = sc:match("^(%d%d%d)(.*)$")
-  if code == "429" or code == "503" then
+  if code == "429" or code == "503" or code == "500" then
     local times, mode = "always", nil
     local ok_parse = true
     if rest ~= "" then
@@ -458,11 +606,16 @@ local function run_scenario(sc, kind, id, info)
         local ra
         if code == "429" then
           ra = retry_after(mode, "seconds")
-        else
+        elseif code == "503" then
           ra = retry_after(mode, "zero")
+        else
+          ra = retry_after(mode, "none")
         end
         note_response(tonumber(code), sc)
-        if code == "429" then
+        if code == "500" then
+          return send_error(500, "PLATFORM.UNKNOWN_ERROR",
+            "An unknown error occurred (stand-in scenario " .. sc .. ").", { ["Retry-After"] = ra })
+        elseif code == "429" then
           return send_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED",
             "You have exceeded the rate limit. Please retry later.", { ["Retry-After"] = ra })
         else
@@ -470,7 +623,7 @@ local function run_scenario(sc, kind, id, info)
             "The remote system is temporarily unavailable.", { ["Retry-After"] = ra })
         end
       end
-      return send_ok(kind, id, info)
+      return send_ok(op)
     end
   end
 
@@ -489,7 +642,57 @@ local function run_scenario(sc, kind, id, info)
   local secs = sc:match("^slow%-(%d+%.?%d*)$")
   if sc == "slow" or secs then
     ngx.sleep(tonumber(secs or "2"))
-    return send_ok(kind, id, info)
+    return send_ok(op)
+  end
+
+  -- hold-<ms>: like slow, in milliseconds (to make uploads overlap)
+  local ms = sc:match("^hold%-(%d+)$")
+  if ms then
+    ngx.sleep(tonumber(ms) / 1000)
+    return send_ok(op)
+  end
+
+  -- rate-limit / concurrency-limit headers
+  if sc == "ratelimit" then
+    return send_ok(op, nil, nil, {
+      ["RateLimit-Limit"] = "100", ["RateLimit-Remaining"] = "99", ["RateLimit-Reset"] = "30",
+    })
+  end
+
+  if sc == "ratelimit-429" then
+    note_response(429, sc)
+    return send_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED",
+      "You have exceeded the rate limit. Please retry later.", {
+        ["RateLimit-Limit"] = "100", ["RateLimit-Remaining"] = "0", ["RateLimit-Reset"] = "1",
+        ["Retry-After"] = retry_after(nil, "seconds"),
+      })
+  end
+
+  if sc == "limits-malformed" then
+    -- nginx drops headers with an empty value, so this answer is written by
+    -- hand on the raw connection (which nginx then closes: Connection: close).
+    note_response(200, sc)
+    local b = op.success()
+    local sock, err = ngx.req.socket(true)
+    if not sock then
+      ngx.log(ngx.ERR, "standin: raw socket unavailable: ", err)
+      return send(500, error_body("PLATFORM.UNKNOWN_ERROR", "raw socket unavailable: " .. tostring(err)))
+    end
+    local head = table.concat({
+      "HTTP/1.1 200 OK",
+      "Server: nginx",
+      "Date: " .. ngx.http_time(ngx.time()),
+      "Content-Type: application/json",
+      "Content-Length: " .. #b,
+      "Connection: close",
+      "Concurrency-Limit: abc",
+      "Concurrency-Remaining: -1",
+      "RateLimit-Limit: 1.5",
+      "RateLimit-Remaining: ",
+      "RateLimit-Reset: 0x10",
+    }, "\r\n")
+    sock:send(head .. "\r\n\r\n" .. b)
+    return ngx.exit(ngx.OK)
   end
 
   if sc == "ok-missing-data" then
@@ -513,9 +716,7 @@ local function run_scenario(sc, kind, id, info)
 
   if sc == "ok-missing-warnings" then
     note_response(200, sc)
-    local t = cjson.decode(success_body(kind, id, info))
-    t.warnings = nil
-    return send(200, json_encode(t))
+    return send(200, op.missing_warnings())
   end
 
   if sc == "not-json" then
@@ -530,7 +731,7 @@ local function run_scenario(sc, kind, id, info)
 
   if sc == "truncated" then
     note_response(200, sc)
-    local b = success_body(kind, id, info)
+    local b = op.success()
     return send(200, b:sub(1, math.floor(#b / 2)))
   end
 
@@ -538,8 +739,8 @@ local function run_scenario(sc, kind, id, info)
     -- valid positive response, 3 MiB (> 2 MiB cap)
     note_response(200, sc)
     local pad = string.rep("x", 3 * 1024 * 1024)
-    local b = success_body(kind, id, info)
-    b = b:gsub('"status":"success"', function() return '"padding":"' .. pad .. '","status":"success"' end)
+    local b = op.success()
+    b = b:gsub('"status":"success"', function() return '"padding":"' .. pad .. '","status":"success"' end, 1)
     ngx.status = 200
     ngx.header["Content-Type"] = "application/json"
     if sc == "huge" then
@@ -558,7 +759,7 @@ local function run_scenario(sc, kind, id, info)
   if sc == "short-body" then
     -- Content-Length promises more than is sent, then the connection is closed
     note_response(200, sc)
-    local b = success_body(kind, id, info)
+    local b = op.success()
     ngx.status = 200
     ngx.header["Content-Type"] = "application/json"
     ngx.header["Content-Length"] = #b
@@ -610,15 +811,27 @@ end
 ---------------------------------------------------------------------------
 
 local ROUTE = [[^(?:/v1)?/ats/(candidates|applications)/([^/?]+)/attachments(?:\?.*)?$]]
+local ACTION_ROUTE = [[^(?:/v1)?/ats/actions/ats_add_(candidate|application)_attachment(?:\?.*)?$]]
+local CHECK_ROUTE = [[^(?:/v1)?/check-api-key(?:\?.*)?$]]
 
 function M.api()
   local body = read_body()
   local parsed_ok, parsed = parse_body(body)
-  local m = ngx.re.match(ngx.var.request_uri, ROUTE, "jo")
-  local kind, id
+  local uri = ngx.var.request_uri
+  local m = ngx.re.match(uri, ROUTE, "jo")
+  local kind, id, route
   if m then
     kind = (m[1] == "candidates") and "candidate" or "application"
     id = unescape(m[2])
+    route = kind .. "s"
+  else
+    local a = ngx.re.match(uri, ACTION_ROUTE, "jo")
+    if a then
+      kind = a[1]
+      route = "ats_add_" .. kind .. "_attachment"
+    elseif ngx.re.find(uri, CHECK_ROUTE, "jo") then
+      route = "check-api-key"
+    end
   end
 
   -- scenario: header wins, then the path id "scenario-<name>"
@@ -628,21 +841,22 @@ function M.api()
   end
 
   record_request(body, parsed_ok, parsed, {
-    route = m and (kind .. "s") or null,
+    route = route or null,
     path_id = id or null,
-    scenario = m and sc or null,
+    scenario = route and sc or null,
   })
 
-  if not m then
+  if not route then
     note_response(404, nil)
     return send_error(404, nil, "Route " .. ngx.req.get_method() .. " "
       .. ngx.var.uri .. " not found.", nil, true)
   end
 
-  if ngx.req.get_method() ~= "POST" then
+  local method = ngx.req.get_method()
+  if method ~= "GET" and not (m and method == "POST") then
     note_response(405, nil)
-    return send_error(405, nil, "Method " .. ngx.req.get_method() .. " not allowed.",
-      { Allow = "POST" }, true)
+    return send_error(405, nil, "Method " .. method .. " not allowed.",
+      { Allow = m and "GET, POST" or "GET" }, true)
   end
 
   -- 1. authentication
@@ -652,15 +866,46 @@ function M.api()
     note_response(401, nil)
     local msg = auth and "The provided API key is invalid."
       or "Missing Authorization header. Expected 'Authorization: Bearer <API key>'."
+    if route == "check-api-key" then
+      return send(401, plain_error_body("PLATFORM.AUTHENTICATION_INVALID", msg))
+    end
     return send_error(401, "PLATFORM.AUTHENTICATION_INVALID", msg)
   end
 
-  -- 2. integration id
+  -- 2. integration id (not needed by check-api-key)
   local integ = ngx.req.get_headers()["x-integration-id"]
+  if type(integ) == "string" and integ ~= "" then
+    ngx.ctx.standin_integ = integ   -- Concurrency-* headers (header_filter)
+  end
+  if route == "check-api-key" then
+    return run_scenario(sc, check_op())
+  end
   if type(integ) ~= "string" or integ == "" then
     note_response(400, nil)
     return send_error(400, "PLATFORM.INPUT_INVALID",
       "Missing or invalid X-Integration-Id header.")
+  end
+
+  if method == "GET" then
+    if m then
+      return run_scenario(sc, list_op(kind, id, integ))
+    end
+    return run_scenario(sc, actions_op(kind, integ))
+  end
+
+  -- POST upload: counts as in flight from here until the log phase
+  local n = INFLIGHT:incr(integ, 1, 0)
+  ngx.ctx.standin_inflight = integ
+  local limit = STATE:get("conc:" .. integ)
+  if limit and n and n > limit then
+    INFLIGHT:incr(integ, -1, 0)
+    ngx.ctx.standin_inflight = nil
+    ngx.ctx.standin_scenario = sc
+    note_response(429, sc, "concurrency_limit")
+    return send(429, plain_error_body("PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+      "Too many concurrent requests for this integration (limit " .. limit .. ")."),
+      "application/json",
+      { ["Concurrency-Limit"] = tostring(limit), ["Concurrency-Remaining"] = "0" })
   end
 
   -- 3. content type
@@ -678,7 +923,32 @@ function M.api()
     return send_error(400, "PLATFORM.INPUT_INVALID", problem)
   end
 
-  return run_scenario(sc, kind, id, info)
+  return run_scenario(sc, upload_op(kind, id, info))
+end
+
+-- header_filter_by_lua of the API location: Concurrency-Limit /
+-- Concurrency-Remaining on every answer for an integration with a limit
+-- (unless the handler set them itself).
+function M.header_filter()
+  local integ = ngx.ctx.standin_integ
+  if not integ then return end
+  local limit = STATE:get("conc:" .. integ)
+  if not limit or ngx.header["Concurrency-Limit"] ~= nil then return end
+  local remaining = limit - (INFLIGHT:get(integ) or 0)
+  if remaining < 0 then remaining = 0 end
+  ngx.header["Concurrency-Limit"] = tostring(limit)
+  ngx.header["Concurrency-Remaining"] = tostring(remaining)
+end
+
+-- log_by_lua of the API location: the upload is no longer in flight.  Runs
+-- for every request that reached the handler (errors, 444, aborts included).
+function M.log()
+  local integ = ngx.ctx.standin_inflight
+  if integ then
+    ngx.ctx.standin_inflight = nil
+    local v = INFLIGHT:incr(integ, -1, 0)
+    if v and v < 0 then INFLIGHT:set(integ, 0) end
+  end
 end
 
 -- GET /elsewhere: redirect target; recorded like an API request.
@@ -741,7 +1011,110 @@ function M.reset()
   RECORDS:flush_expired()
   COUNTERS:flush_all()
   COUNTERS:flush_expired()
+  STATE:flush_all()       -- accepted uploads, restrictions, concurrency limits
+  STATE:flush_expired()
+  -- INFLIGHT is not cleared: it counts requests that are really in flight.
   return send(200, '{"status":"reset"}')
+end
+
+local function control_error(status, message)
+  return send(status, ordered_json({ { "status", "error" }, { "message", message } }))
+end
+
+local function integration_arg(args)
+  local integ = args.integration
+  if type(integ) ~= "string" or integ == "" then
+    return nil
+  end
+  return integ
+end
+
+-- /_restrictions?integration=<id>[&target=candidate|application]
+--   POST/PUT   body = the attachment_restrictions JSON value (sent verbatim by
+--              GET /ats/actions/ats_add_<target>_attachment); no target = both
+--   DELETE     back to the default
+--   GET        the values the actions endpoints answer with
+function M.restrictions()
+  local method = ngx.req.get_method()
+  local args = ngx.req.get_uri_args()
+  local integ = integration_arg(args)
+  if not integ then
+    return control_error(400, "Query parameter integration=<X-Integration-Id> is required.")
+  end
+  local targets
+  local target = args.target
+  if target == nil or target == "" or target == true then
+    targets = { "candidate", "application" }
+  elseif target == "candidate" or target == "application" then
+    targets = { target }
+  else
+    return control_error(400, "target must be candidate or application (or absent for both).")
+  end
+  if method == "POST" or method == "PUT" then
+    local body = read_body()
+    local ok = parse_body(body)
+    if not ok then
+      return control_error(400, "Body must be strict JSON: the attachment_restrictions value "
+        .. "(an object {\"types\":{...}} or null).")
+    end
+    body = body:match("^%s*(.-)%s*$")
+    for _, t in ipairs(targets) do
+      STATE:set("restr:" .. t .. ":" .. integ, body)
+    end
+  elseif method == "DELETE" then
+    for _, t in ipairs(targets) do
+      STATE:delete("restr:" .. t .. ":" .. integ)
+    end
+  elseif method ~= "GET" then
+    return send(405, '{"status":"error","message":"use GET, POST, PUT or DELETE"}',
+      "application/json", { Allow = "GET, POST, PUT, DELETE" })
+  end
+  local parts = { '"status":"ok"', '"integration":' .. json_encode(integ) }
+  for _, t in ipairs(targets) do
+    parts[#parts + 1] = json_encode(t) .. ":" .. restrictions_for(t, integ)
+  end
+  return send(200, "{" .. table.concat(parts, ",") .. "}")
+end
+
+-- /_concurrency?integration=<id>[&limit=N]
+--   POST/PUT   set the limit (limit=0 or absent: remove it)
+--   DELETE     remove it
+--   GET        show it
+-- All answer {"status":"ok","integration":..,"limit":N|null,"in_flight":n}.
+function M.concurrency()
+  local method = ngx.req.get_method()
+  local args = ngx.req.get_uri_args()
+  local integ = integration_arg(args)
+  if not integ then
+    return control_error(400, "Query parameter integration=<X-Integration-Id> is required.")
+  end
+  if method == "POST" or method == "PUT" then
+    local raw = args.limit
+    local limit = 0
+    if type(raw) == "string" and raw ~= "" then
+      limit = tonumber(raw)
+      if not limit or limit < 0 or limit ~= math.floor(limit) or not raw:match("^%d+$") then
+        return control_error(400, "limit must be a non-negative integer.")
+      end
+    elseif raw ~= nil and raw ~= "" then
+      return control_error(400, "limit must be a non-negative integer.")
+    end
+    if limit == 0 then
+      STATE:delete("conc:" .. integ)
+    else
+      STATE:set("conc:" .. integ, limit)
+    end
+  elseif method == "DELETE" then
+    STATE:delete("conc:" .. integ)
+  elseif method ~= "GET" then
+    return send(405, '{"status":"error","message":"use GET, POST, PUT or DELETE"}',
+      "application/json", { Allow = "GET, POST, PUT, DELETE" })
+  end
+  local limit = STATE:get("conc:" .. integ)
+  return send(200, ordered_json({
+    { "status", "ok" }, { "integration", integ },
+    { "limit", limit or null }, { "in_flight", INFLIGHT:get(integ) or 0 },
+  }))
 end
 
 return M
