@@ -120,6 +120,31 @@ function app.fire()
   return reply(200, { started = n, in_flight = dict:get("in_flight") or 0 })
 end
 
+-- POST /readback {integration=}: the read operations over cosockets:
+-- exists before and after an upload, the listing, restrictions, preflight,
+-- check_api_key.
+function app.readback()
+  local q = read_json()
+  local c = client { integration_id = q.integration, retries = false }
+  local args = upload_args("rb-cand", q.integration, "rb.txt")
+  local out = {}
+  out.before = { c:attachment_exists(args) }
+  out.upload = describe(c:attach_to_candidate(args))
+  out.after = { c:attachment_exists(args) }
+  local list, lerr = c:get_candidate_attachments { candidate_id = "rb-cand" }
+  out.listed = list and #list.data.results or tostring(lerr)
+  out.empty_json = list and kombo.encode_json((c:get_candidate_attachments { candidate_id = "rb-none" })) or nil
+  local r = c:attachment_restrictions("candidate")
+  out.restrictions = r and r.data.attachment_restrictions ~= nil
+  local key = c:check_api_key()
+  out.api_key = key and key.data.environment_id or false
+  local _, perr = c:attach_to_candidate { candidate_id = "rb-cand", preflight = true, integration_id = q.integration,
+    body = { attachment = { name = "x.txt", content_type = "text/plain", type = "COVER_LETTER",
+                            data = kombo.base64("x") } } }
+  out.preflight = perr and perr.problems and perr.problems[1].path or (perr and tostring(perr)) or "sent"
+  return reply(200, out)
+end
+
 function app.fired()
   return reply(200, { done = dict:get("fired_done") or 0, in_flight = dict:get("in_flight") or 0,
                       results = cjson.decode(dict:get("fired_results") or "[]") })

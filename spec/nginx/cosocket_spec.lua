@@ -222,6 +222,24 @@ describe("cosocket transport in nginx", function()
     end)
   end)
 
+  it("read operations over cosockets: listing, attachment_exists, restrictions, preflight, check_api_key", function()
+    local integ = integration("readback")
+    local status = S.request("POST", ("%s/_restrictions?integration=%s&target=candidate"):format(STANDIN, integ),
+      cjson.encode { types = { CV = { is_supported = true, max_file_size_bytes = cjson.null,
+        accepted_mime_types = cjson.null }, COVER_LETTER = { is_supported = false },
+        OTHER = { is_supported = true, max_file_size_bytes = cjson.null, accepted_mime_types = cjson.null } } })
+    assert.equals(200, status)
+    local r = S.json("POST", APP.url .. "/readback", { integration = integ })
+    assert.same({ false }, r.before)
+    assert.is_true(r.upload.ok)
+    assert.same({ true }, r.after)
+    assert.equals(1, r.listed)
+    assert.truthy(r.empty_json:find('"results":[]', 1, true), r.empty_json)
+    assert.is_true(r.restrictions)
+    assert.is_string(r.api_key)
+    assert.equals("body.attachment.type", r.preflight)
+  end)
+
   it("keeps the connection alive: one stand-in connection for many sequential uploads", function()
     local integ = integration("keepalive")
     local seq = S.standin_seq(STANDIN)
