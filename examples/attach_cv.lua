@@ -19,7 +19,15 @@ local client = kombo.new{
   timeout = 60,
   connect_timeout = 5,
   retries = { max_attempts = 4, initial_interval = 0.5, max_interval = 10, max_elapsed = 60 },
+  preflight = true, -- refuse what the integration cannot take before uploading it
 }
+
+-- A wrong key fails here, before any file is read.
+local key, kerr = client:check_api_key()
+if not key then
+  io.stderr:write(tostring(kerr), "\n")
+  os.exit(1)
+end
 
 -- A terminal progress bar; kombo calls it at most ~100 times per upload.
 local function progress(sent, total)
@@ -30,7 +38,7 @@ local function progress(sent, total)
   if sent == total then io.stderr:write("\n") end
 end
 
-local res, err = client:attach_to_candidate{
+local args = {
   candidate_id = candidate_id,
   on_progress = progress,
   body = {
@@ -45,6 +53,23 @@ local res, err = client:attach_to_candidate{
     remote_fields = { greenhouse = { on_behalf_of = os.getenv("GREENHOUSE_USER_ID") or kombo.null } },
   },
 }
+local res, err = client:attach_to_candidate(args)
+if not res and err.outcome == "unknown" then
+  -- It may have landed: look before sending it again (no duplicate in the ATS).
+  local landed = client:attachment_exists(args)
+  if landed then
+    print("the upload had landed after all: not sent again")
+    client:close()
+    os.exit(0)
+  elseif landed == false then
+    res, err = client:attach_to_candidate(args)
+  end
+end
+
+if res then
+  local list = client:get_candidate_attachments{ candidate_id = candidate_id }
+  if list then print(("candidate %s now has %d attachment(s)"):format(candidate_id, #list.data.results)) end
+end
 client:close()
 
 if res then
