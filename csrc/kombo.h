@@ -93,6 +93,28 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n);
  * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
 int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);
 
+/* Redaction of echoed API keys (redact.c): every run of >= 8 bytes equal,
+ * ASCII case folded, to a run of the key or of the key percent-encoded.
+ * Keys shorter than 8 bytes are not looked for.  kombo_redact appends s
+ * with each run replaced by "<redacted>" to out and returns 1, returns 0
+ * with out untouched when nothing matched, -1 on allocation failure.  The
+ * span API: init (extra = kombo_redactor_extra() bytes of memory, or NULL
+ * when that is 0; returns 0 when there is nothing to look for), then
+ * kombo_redactor_next finds the first run in s[*start..n) as
+ * [*start, *end) and returns 1, or returns 0. */
+#define KOMBO_REDACT_MIN 8
+#define KOMBO_REDACT_INLINE 512
+typedef struct kombo_redactor {
+    uint64_t *slots; /* the key's folded 8-byte windows; 0 = empty slot */
+    unsigned bits;   /* log2 of the slot count; 0: nothing to look for */
+    int has_zero;
+    uint64_t inline_slots[KOMBO_REDACT_INLINE];
+} kombo_redactor;
+size_t kombo_redactor_extra(const char *key, size_t keylen);
+int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra);
+int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end);
+int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen);
+
 /* ---------------------------------------------------------- problems */
 
 #define KOMBO_MAX_PROBLEMS 32

@@ -21,8 +21,9 @@ struct kombo_curl {
     kombo_call *call;
     kombo_response *response;
     int too_large;
+    int small_body; /* this attempt's body went whole to CURLOPT_POSTFIELDS */
     const char *no_resend; /* why a resend libcurl wanted was refused, or NULL */
-    double body_done_at; /* monotonic time the streamed body was complete, or -1 */
+    int requests;          /* requests libcurl started in this attempt (PREREQFUNCTION) */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
     size_t headers_n;            /* how many the call had */
@@ -95,36 +96,64 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
     size_t n = kombo_body_read(body, dst, size * nitems);
     if (body->failed)
         return CURL_READFUNC_ABORT; /* never let a short body pass as complete */
-    /* libcurl stops asking once it has Content-Length bytes: note the end
-     * when the last ones are handed over. */
-    if (t->body_done_at < 0 && body->sent >= body->length)
-        t->body_done_at = kombo_monotonic_now();
     t->response->phase = n > 0 ? KOMBO_PHASE_SENDING : KOMBO_PHASE_WAITING;
     return n;
 }
 
-/* libcurl rewinds when it must resend on a fresh connection (a kept-alive
- * one that the server had closed): only "back to the start" is needed.
- * When the whole body had gone out and the connection died more than
- * KOMBO_STALE_WINDOW seconds later, the server may have acted on it: no
- * resend (as in the cosocket transport).  Bodies up to SMALL_BODY are
- * resent by libcurl itself without asking; see the README. */
+/* The outcome rule: once a request has been completely written it is
+ * never sent again automatically.  libcurl resends a request on a fresh
+ * connection, within one transfer, when a kept-alive connection fails: on a
+ * send error (nothing or part went out: a resend is safe) and when it ends
+ * without a byte of answer after the request went out (the server may have
+ * read and acted on it: not safe).  Both hooks below refuse the second. */
+#define MAY_HAVE_LANDED                                                                             \
+    "the kept-alive connection closed without an answer, so the request was not sent again "         \
+    "(check with attachment_exists before re-sending)"
+
+/* A streamed body is rewound before a resend: only a partly sent one may go. */
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     kombo_curl *t = ud;
-    if (t->body_done_at >= 0 && kombo_monotonic_now() - t->body_done_at > KOMBO_STALE_WINDOW) {
-        t->no_resend = "the kept-alive connection closed without an answer, too long after the "
-                       "request was sent to resend it safely";
+    kombo_body *body = kombo_call_body(t->call);
+    if (body->sent >= body->length) {
+        t->no_resend = MAY_HAVE_LANDED;
         return CURL_SEEKFUNC_CANTSEEK;
     }
-    if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(kombo_call_body(t->call)) != 0) {
-        t->no_resend = "the connection was lost before any answer, and the attachment's source "
-                       "cannot be read a second time to resend it";
+    if (offset != 0 || origin != SEEK_SET || kombo_body_rewind(body) != 0) {
+        t->no_resend = "the connection was lost while the request was being sent, and the attachment's "
+                       "source cannot be read a second time to send it again";
         return CURL_SEEKFUNC_CANTSEEK;
     }
     t->response->phase = KOMBO_PHASE_CONNECT;
     return CURL_SEEKFUNC_OK;
 }
+
+#if LIBCURL_VERSION_NUM >= 0x075000 /* 7.80.0: CURLOPT_PREREQFUNCTION */
+/* Called before each request libcurl sends in a transfer: a second one is
+ * libcurl's resend.  A body handed over whole (CURLOPT_POSTFIELDS) goes out
+ * with the headers in one send() and has no rewind to refuse, so it is
+ * refused here when the first request went out: CURLINFO_REQUEST_SIZE
+ * still counts it then (measured: 380 bytes for a 98-byte body; 0 when
+ * send() failed, a resend that is safe), while the upload counter has
+ * already been reset for the resend. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    kombo_curl *t = ud;
+    (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+    if (++t->requests == 1)
+        return CURL_PREREQFUNC_OK;
+    if (t->small_body) {
+        long sent = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+        if (sent > 0) {
+            t->no_resend = MAY_HAVE_LANDED;
+            return CURL_PREREQFUNC_ABORT;
+        }
+    }
+    return CURL_PREREQFUNC_OK; /* streamed bodies are decided in on_seek */
+}
+#endif
 
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
@@ -275,7 +304,7 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
     t->response = r;
     t->too_large = 0;
     t->no_resend = NULL;
-    t->body_done_at = -1;
+    t->requests = 0;
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
@@ -298,8 +327,9 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
     }
     if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
-        /* no body */
+        t->small_body = 0; /* no body; a GET may be resent */
     } else if (body->length <= SMALL_BODY) {
+        t->small_body = 1;
         /* Read it out now: a failing source aborts before anything is sent. */
         char chunk[4096];
         size_t n;
@@ -313,6 +343,7 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         }
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->small.data);
     } else {
+        t->small_body = 0;
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* use the read callback */
     }
 
@@ -361,6 +392,10 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_READDATA, t);
     curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
     curl_easy_setopt(h, CURLOPT_SEEKDATA, t);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, t);
+#endif
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);

@@ -19,7 +19,9 @@ Error.__index = Error
 
 function Error:__tostring()
   local parts = { "kombo ", self.kind, " error" }
-  if self.status then parts[#parts + 1] = " (HTTP " .. self.status .. (self.code and (" " .. self.code) or "") .. ")" end
+  if self.status then
+    parts[#parts + 1] = " (HTTP " .. self.status .. (self.code and (" " .. self.code) or "") .. ")"
+  end
   parts[#parts + 1] = ": "
   parts[#parts + 1] = self.message
   return table.concat(parts)

@@ -105,7 +105,8 @@ local function resolve(opts, fname)
     error(("bad argument #1 to '%s' (option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
       .. "not running inside nginx's Lua module)"):format(fname), 3)
   end
-  if opts.preflight_ttl ~= nil and not (opts.preflight_ttl >= 0) then
+  -- not (x >= 0), not x < 0: NaN must be refused too.
+  if opts.preflight_ttl ~= nil and not (opts.preflight_ttl >= 0) then -- luacheck: ignore 581
     error(("bad argument #1 to '%s' (option 'preflight_ttl' must be a number of seconds >= 0)"):format(fname), 3)
   end
   return {

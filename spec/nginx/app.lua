@@ -93,7 +93,7 @@ function app.fire()
   dict:set("fired_done", 0)
   dict:set("fired_results", "[]")
   local n = math.min(q.n or 1, 100)
-  for i = 1, n do
+  for _ = 1, n do
     local ok, err = ngx.timer.at(0, function(premature)
       if premature then return end
       dict:incr("in_flight", 1, 0)

@@ -6,7 +6,6 @@
 -- core.prepare renders the call and call:body() is decoded.
 local helpers = require "unit.helpers"
 local files = require "support.files"
-local core = require "kombo.core"
 local cjson = helpers.cjson
 local hex = helpers.hex
 

@@ -2,7 +2,6 @@
 -- client; a request that fails validation is never sent) and, for inputs
 -- that must be accepted, through core.prepare.
 local kombo = require "kombo"
-local core = require "kombo.core"
 local h = require "unit.helpers"
 
 local hex, NONE = h.hex, h.NONE
