@@ -14,7 +14,7 @@ CORE_SRC := csrc/encode.c csrc/request.c csrc/content_type.c csrc/classify.c csr
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c
 HEADERS  := csrc/kombo.h
 
-.PHONY: all lib example test demo clean help deps
+.PHONY: all lib example test check demo clean help deps
 
 all: lib example
 
@@ -22,6 +22,7 @@ help:
 	@echo "make          build kombo/core.so for Lua $(LUA_VERSION) into $(BUILD) and examples/attach"
 	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
+	@echo "make check    the development loop: Lua 5.4, unit + integration specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so
 
@@ -42,6 +43,9 @@ demo:
 
 test:
 	scripts/test
+
+check:
+	scripts/test --fast
 
 clean:
 	rm -rf build examples/attach
