@@ -18,7 +18,7 @@ LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lu
 TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c
 HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
 
-.PHONY: all lib testing example test demo clean help deps
+.PHONY: all lib testing example test check demo clean help deps
 
 all: lib example
 
@@ -26,6 +26,7 @@ help:
 	@echo "make          build kombo/core.so (and the specs' kombo/testing.so) for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
 	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
+	@echo "make check    the development loop: Lua 5.4, unit + integration specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so testing
 
@@ -54,6 +55,9 @@ demo:
 
 test:
 	scripts/test
+
+check:
+	scripts/test --fast
 
 clean:
 	rm -rf build examples/attach

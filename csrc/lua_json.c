@@ -19,6 +19,7 @@ typedef struct ctx {
     lua_State *L;
     int null_idx;     /* stack index of the null value */
     int array_mt_idx; /* stack index of the array metatable, or nil */
+    const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -31,7 +32,26 @@ static char *scratch(lua_State *L, char *buf, size_t n, int *pushed)
     return *pushed ? (char *)lua_newuserdata(L, n) : buf;
 }
 
-static void push_string(lua_State *L, const jval *v)
+void kombo_lua_push_redacted(lua_State *L, const kombo_redactor *r, const char *s, size_t n)
+{
+    luaL_Buffer b;
+    size_t from = 0, start = 0, end;
+
+    if (r == NULL || !kombo_redactor_next(r, s, n, &start, &end)) {
+        lua_pushlstring(L, s, n); /* the usual case: no echo, no copy */
+        return;
+    }
+    luaL_buffinit(L, &b);
+    do {
+        luaL_addlstring(&b, s + from, start - from);
+        luaL_addstring(&b, "<redacted>");
+        from = start = end;
+    } while (kombo_redactor_next(r, s, n, &start, &end));
+    luaL_addlstring(&b, s + from, n - from);
+    luaL_pushresult(&b);
+}
+
+static void push_string(lua_State *L, const kombo_redactor *r, const jval *v)
 {
     char buf[SCRATCH], *dst;
     int trunc, pushed;
@@ -39,12 +59,12 @@ static void push_string(lua_State *L, const jval *v)
 
     /* Most strings have no escape: their text is the value. */
     if (!memchr(v->p + 1, '\\', v->n - 2)) {
-        lua_pushlstring(L, v->p + 1, v->n - 2);
+        kombo_lua_push_redacted(L, r, v->p + 1, v->n - 2);
         return;
     }
     dst = scratch(L, buf, v->n, &pushed); /* decoded form < v->n bytes */
     len = kombo_json_str_decode(v, dst, v->n, 0, &trunc);
-    lua_pushlstring(L, dst, len);
+    kombo_lua_push_redacted(L, r, dst, len);
     if (pushed)
         lua_remove(L, -2);
 }
@@ -112,7 +132,7 @@ static void push_container(ctx *c, const jval *v)
     kombo_json_iter_begin(&it, v);
     while (kombo_json_iter_next(&it, is_obj ? &key : NULL, &val)) {
         if (is_obj) {
-            push_string(L, &key);
+            push_string(L, c->red, &key);
             push_value(c, &val);
             lua_rawset(L, -3); /* a duplicate key: the last one wins */
         } else {
@@ -133,7 +153,7 @@ static void push_value(ctx *c, const jval *v)
     switch (v->type) {
     case J_OBJECT:
     case J_ARRAY: push_container(c, v); break;
-    case J_STRING: push_string(L, v); break;
+    case J_STRING: push_string(L, c->red, v); break;
     case J_NUMBER: push_number(L, v); break;
     case J_TRUE: lua_pushboolean(L, 1); break;
     case J_FALSE: lua_pushboolean(L, 0); break;
@@ -142,13 +162,15 @@ static void push_value(ctx *c, const jval *v)
     }
 }
 
-void kombo_lua_push_jval(lua_State *L, const jval *v)
+/* Decodes with redaction when r is not NULL. */
+static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
 {
     ctx c;
     int base = lua_gettop(L);
 
     luaL_checkstack(L, 4, "out of stack space");
     c.L = L;
+    c.red = r;
     lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -164,6 +186,30 @@ void kombo_lua_push_jval(lua_State *L, const jval *v)
     push_value(&c, v);
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
+}
+
+void kombo_lua_push_jval(lua_State *L, const jval *v)
+{
+    push_jval(L, v, NULL);
+}
+
+void kombo_lua_push_jval_redacted(lua_State *L, const jval *v, const char *key)
+{
+    kombo_redactor r; /* 4 KiB on the C stack: the set for keys up to 67 bytes */
+    size_t keylen = key ? strlen(key) : 0, need = kombo_redactor_extra(key, keylen);
+    void *extra = NULL;
+
+    if (need) /* a long key: the set in a userdata, so an error cannot leak it */
+        extra = lua_newuserdata(L, need);
+    if (!kombo_redactor_init(&r, key, keylen, extra)) {
+        if (need)
+            lua_pop(L, 1);
+        push_jval(L, v, NULL);
+        return;
+    }
+    push_jval(L, v, &r);
+    if (need)
+        lua_remove(L, -2);
 }
 
 int kombo_lua_push_json(lua_State *L, const char *text, size_t n)

@@ -25,6 +25,14 @@ int kombo_lua_push_json(lua_State *L, const char *text, size_t n);
 /* The same for a value the scanner already validated (e.g. a member of a
  * body kombo_json_parse accepted): no second validation.  Always pushes. */
 void kombo_lua_push_jval(lua_State *L, const jval *v);
+/* The same with every string (keys and values) redacted of `key`
+ * (kombo_redact's rule; NULL or shorter than 8 bytes: none); a string
+ * with no echo of the key is pushed as is, without a copy. */
+void kombo_lua_push_jval_redacted(lua_State *L, const jval *v, const char *key);
+
+/* Pushes s[0..n) redacted by r (r NULL or inactive: as is). */
+struct kombo_redactor;
+void kombo_lua_push_redacted(lua_State *L, const struct kombo_redactor *r, const char *s, size_t n);
 
 /* Pushes a table of the final answer's header fields in a raw block
  * (kombo_header_start/kombo_header_next): lower-case name -> value, a

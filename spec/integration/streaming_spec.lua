@@ -214,7 +214,7 @@ describe("integration: streaming attachments (file, bytes, source) #integration 
     end)
 
     it("a relative path: name is the part after the last slash", function()
-      local rel = ".tmp/streaming-rel-" .. tostring(os.time()) .. ".txt"
+      local rel = ".tmp/streaming-rel-" .. servers.unique("rel"):gsub("[^%w-]", "-") .. ".txt"
       files.run("mkdir -p .tmp")
       finally(function() os.remove(rel) end)
       files.write(rel, "plain text CV\n")

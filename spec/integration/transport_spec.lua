@@ -10,9 +10,13 @@ local function upload(client, candidate_id, attachment)
   }
 end
 
+-- A short client timeout against the stand-in's slow-3 (3 s before the
+-- answer); longer under valgrind, where connecting alone can take a while.
+local SHORT = servers.UNDER_VALGRIND and 2 or 0.3
+
 describe("integration: timeouts and network errors #integration", function()
-  it("slow-3 with timeout = 1 -> kind timeout, outcome unknown, not retried", function()
-    local client, integ = servers.client { timeout = 1 } -- retries enabled (fast)
+  it("slow-3 with a short timeout -> kind timeout, outcome unknown, not retried", function()
+    local client, integ = servers.client { timeout = SHORT } -- retries enabled (fast)
     local res, err = upload(client, "scenario-slow-3")
     assert.is_nil(res)
     assert.is_true(kombo.is_error(err))
@@ -20,8 +24,8 @@ describe("integration: timeouts and network errors #integration", function()
     assert.equals("unknown", err.outcome)
     assert.is_nil(err.status)
     assert.equals(1, err.attempts)
-    assert.truthy(err.elapsed >= 0.9, "elapsed " .. err.elapsed)
-    assert.truthy(err.elapsed < servers.bound(2.5), "elapsed " .. err.elapsed)
+    assert.truthy(err.elapsed >= SHORT - 0.02, "elapsed " .. err.elapsed)
+    assert.truthy(err.elapsed < servers.bound(SHORT + 1.5), "elapsed " .. err.elapsed)
     assert.truthy(err.message:find("timed out", 1, true), err.message)
     assert.truthy(err.message:find("may have been processed", 1, true), err.message)
     assert.equals(1, #servers.requests(integ))
@@ -30,7 +34,7 @@ describe("integration: timeouts and network errors #integration", function()
   -- kombo.h: KOMBO_PHASE_WAITING = "the whole request was written, no
   -- answer yet"; classify.c then says "after the request was sent".
   it("a timeout after the whole request was sent says so (phase waiting)", function()
-    local client = servers.client { timeout = 1, retries = false }
+    local client = servers.client { timeout = SHORT, retries = false }
     local res, err = upload(client, "scenario-slow-3")
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
@@ -40,7 +44,7 @@ describe("integration: timeouts and network errors #integration", function()
 
   it("slow-3 is retried with retry_unsafe = true", function()
     local client, integ = servers.client {
-      timeout = 1, retries = servers.fast_retries { retry_unsafe = true, max_attempts = 2 },
+      timeout = SHORT, retries = servers.fast_retries { retry_unsafe = true, max_attempts = 2 },
     }
     local res, err = upload(client, "scenario-slow-3")
     assert.is_nil(res)
@@ -186,10 +190,8 @@ describe("integration: redirects are not followed #integration", function()
       assert.truthy(err.message:find("/elsewhere", 1, true), err.message)
       assert.truthy(err.headers.location:find("/elsewhere$"))
       assert.equals(0, #servers.requests { integration_id = integ, route = "elsewhere" })
-      assert.equals(0, #servers.requests(function(rec)
-        return rec.route == "elsewhere" and rec.authorization_received == true
-          and servers.header_value(rec, "x-integration-id") == integ
-      end))
+      assert.equals(0, #servers.requests { integration_id = integ, route = "elsewhere",
+                                           authorization_received = true })
       assert.equals(1, #servers.requests(integ))
     end)
   end

@@ -141,7 +141,7 @@ describe("cosocket transport in nginx", function()
     end)
 
     it("timeout while waiting for the answer", function()
-      local a = same({ retries = false, timeout = 0.5 }, "scenario-slow-2", "timeout")
+      local a = same({ retries = false, timeout = 0.3 }, "scenario-slow-2", "timeout")
       assert.equals("timeout", a.err.kind)
       assert.equals("unknown", a.err.outcome)
       assert.equals("after the request was sent; it may have been processed", tail_note(a.err.message))
@@ -149,11 +149,12 @@ describe("cosocket transport in nginx", function()
     end)
 
     it("timeout covers the whole attempt (a body dripping 1 byte/s)", function()
-      local a = same({ retries = false, timeout = 1.5 }, "scenario-drip", "drip")
+      -- 0.7 s: the headers and a first byte arrive, the next byte only at 1 s
+      local a = same({ retries = false, timeout = 0.7 }, "scenario-drip", "drip")
       assert.equals("timeout", a.err.kind)
       assert.equals("while the response was arriving; the request may have been processed",
         tail_note(a.err.message))
-      assert.is_true(a.wall < 2.5, "took " .. a.wall)
+      assert.is_true(a.wall < 1.7, "took " .. a.wall)
     end)
 
     it("response larger than max_response_bytes (Content-Length and chunked)", function()
@@ -185,7 +186,8 @@ describe("cosocket transport in nginx", function()
     end)
 
     it("gives up after max_attempts with the last 429", function()
-      local a = same({ retries = { max_attempts = 2 } }, "scenario-429", "429always")
+      -- Retry-After: 1 capped at 0.1 s (the full wait: the test above)
+      local a = same({ retries = { max_attempts = 2, max_interval = 0.1 } }, "scenario-429", "429always")
       assert.equals("api", a.err.kind)
       assert.equals(429, a.err.status)
       assert.equals(2, a.err.attempts)

@@ -77,7 +77,7 @@ describe("examples/openresty", function()
   end)
 
   it("handles a file bigger than client_body_buffer_size (read from nginx's temp file)", function()
-    local big = S.ROOT .. "/.tmp/example-big-" .. os.time() .. ".bin"
+    local big = S.ROOT .. "/.tmp/example-big-" .. S.unique() .. ".bin"
     local chunk = string.rep("0123456789abcdef", 4096) -- 64 KiB
     S.write_file(big, string.rep(chunk, 24)) -- 1.5 MiB
     local seq = S.standin_seq(STANDIN)

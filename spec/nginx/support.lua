@@ -24,10 +24,20 @@ function S.is_root()
   return (assert(io.popen("id -u")):read("*l")) == "0"
 end
 
+--- A name no other process uses: the time in ms and random bytes (the
+--- suite runs several busted processes side by side; math.random is not
+--- seeded on Lua 5.1-5.3).
+function S.unique()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(4) or tostring(math.random(1, 1e9))
+  if f then f:close() end
+  return ("%d-%s"):format(math.floor(socket.gettime() * 1000) % 100000000,
+    (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)))
+end
+
 --- A fresh runtime dir under .tmp.
 function S.tmpdir(name)
-  local dir = ("%s/.tmp/%s-%d-%d"):format(S.ROOT, name, math.floor(socket.gettime() * 1000) % 100000000,
-    math.random(1, 1e6))
+  local dir = ("%s/.tmp/%s-%s"):format(S.ROOT, name, S.unique())
   assert(sh(("mkdir -p '%s/tmp/client_body' '%s/tmp/proxy' '%s/tmp/fastcgi' '%s/tmp/uwsgi' '%s/tmp/scgi'")
     :format(dir, dir, dir, dir, dir)))
   return dir

@@ -229,6 +229,11 @@ local function record_request(body, parsed_ok, parsed, extra)
     s = s:sub(1, -2) .. ',"json":null}'
   end
   local ok, err, forcible = RECORDS:set("req:" .. seq, s)
+  -- The X-Integration-Id alone, so that GET /_requests?integration= can
+  -- pick a spec's records without decoding everyone else's.
+  local integ = headers["x-integration-id"]
+  if type(integ) == "table" then integ = integ[1] end
+  if ok and type(integ) == "string" then RECORDS:set("integ:" .. seq, integ) end
   if not ok then
     ngx.log(ngx.ERR, "standin: could not store request record ", seq, ": ", err)
   elseif forcible then
@@ -969,7 +974,8 @@ function M.elsewhere()
   return send(200, b)
 end
 
--- GET /_requests[?key=<X-Standin-Key>]   -> JSON array of records
+-- GET /_requests[?key=<X-Standin-Key>][&since=<seq>][&integration=<X-Integration-Id>]
+--                                        -> JSON array of records (all given must match)
 -- DELETE /_requests                      -> reset (same as POST /_reset)
 function M.requests()
   local method = ngx.req.get_method()
@@ -981,11 +987,15 @@ function M.requests()
   end
   local args = ngx.req.get_uri_args()
   local want_key = args.key
+  local want_integ = args.integration
   local since = tonumber(args.since or "") or 0
   local n = RECORDS:get("__seq") or 0
   local out = {}
   for i = since + 1, n do
-    local s = RECORDS:get("req:" .. i)
+    local s
+    if want_integ == nil or RECORDS:get("integ:" .. i) == want_integ then
+      s = RECORDS:get("req:" .. i)
+    end
     if s then
       local keep = true
       if want_key then

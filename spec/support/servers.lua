@@ -96,9 +96,17 @@ end
 
 ---------------------------------------------------------------- stand-in records
 
---- Every record the stand-in holds (GET /_requests), oldest first.
-function servers.all_requests()
-  local status, _, body = servers.http("GET", servers.standin_url() .. "/_requests")
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+--- Every record the stand-in holds (GET /_requests), oldest first; only
+--- those whose X-Integration-Id is `integration_id` when given (filtered by
+--- the stand-in: the whole list grows to tens of MB over a suite run).
+function servers.all_requests(integration_id)
+  local url = servers.standin_url() .. "/_requests"
+  if integration_id then url = url .. "?integration=" .. urlencode(integration_id) end
+  local status, _, body = servers.http("GET", url)
   assert(status == 200, "GET /_requests failed: " .. tostring(status) .. " " .. tostring(body))
   return cjson.decode(body)
 end
@@ -116,7 +124,9 @@ servers.header_value = header_value
 --   a table:    { integration_id =, route =, path_id = } (all given must match).
 function servers.requests(filter)
   local out = {}
-  for _, rec in ipairs(servers.all_requests()) do
+  local integ = type(filter) == "string" and filter
+    or type(filter) == "table" and type(filter.integration_id) == "string" and filter.integration_id or nil
+  for _, rec in ipairs(servers.all_requests(integ)) do
     local keep
     if type(filter) == "function" then
       keep = filter(rec)

@@ -61,14 +61,21 @@ function helpers.call_args(req)
     { [id_field] = req.id, integration_id = req.integration_id, body = body, on_progress = req.on_progress }
 end
 
---- A prepared call (the core's call object, not sent) from a config and a
--- request with defaults: returns call, or nil and problems.  The one place
--- specs make calls without the public API.
-function helpers.prepare(request_over, config_over)
+--- A call (the core's sans-I/O object: next/complete/result/request/read/
+-- rewind/body, not sent) for helpers.config(config_over) and
+-- helpers.request(request_over).  Returns call or nil, problems.  The one
+-- place the specs create calls without the public API: when the way calls
+-- are made changes, change it here.
+function helpers.new_call(config_over, request_over)
   local handle, problems = core.client(helpers.config(config_over))
   if not handle then return nil, problems end
   local op, args = helpers.call_args(helpers.request(request_over))
   return handle:prepare(op, args)
+end
+
+--- helpers.new_call with the arguments the other way round (request first).
+function helpers.prepare(request_over, config_over)
+  return helpers.new_call(config_over, request_over)
 end
 
 --- Runs fn with os.getenv answering `vars` for KOMBO_* names (others pass
@@ -159,7 +166,7 @@ local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
 --- Runs fn(); every call the public API would send is recorded instead as
 -- { url =, headers = {...}, length =, body = }.  Returns the records.
 function helpers.capture(fn)
-  local probe = assert(helpers.prepare())
+  local probe = assert(helpers.new_call())
   local mt = getmetatable(probe)
   probe:close()
   local records = {}
@@ -192,6 +199,89 @@ function helpers.send_call(fn)
   local rec = records[1]
   rec.json = cjson.decode(rec.body)
   return rec, res
+end
+
+---------------------------------------------------------------- fake clock
+
+--- A fake clock for driving a call without a network or real sleeps:
+-- clock.mono (what core.now() would return first) and clock.wall (Unix
+-- time, for Retry-After dates).  clock:advance(s) moves both.
+function helpers.fake_clock(mono, wall)
+  local clock = { mono = mono or 1000, wall = wall or 1700000000.25 }
+  function clock.advance(self, s) self.mono, self.wall = self.mono + s, self.wall + s end
+  function clock.now(self) return self.mono, self.wall end
+  return clock
+end
+
+local REASONS = { [200] = "OK", [429] = "Too Many Requests", [500] = "Internal Server Error",
+                  [502] = "Bad Gateway", [503] = "Service Unavailable" }
+
+--- A response table for call:complete: status, extra headers
+-- { "Retry-After: 7", ... } and a body; a Kombo success or error JSON by
+-- default.  Content-Type is application/json unless given.
+function helpers.answer(status, headers, body)
+  local lines = { ("HTTP/1.1 %d %s"):format(status, REASONS[status] or "Status") }
+  local has_ct = false
+  for _, h in ipairs(headers or {}) do
+    lines[#lines + 1] = h
+    if h:lower():find("^content%-type:") then has_ct = true end
+  end
+  if not has_ct then lines[#lines + 1] = "Content-Type: application/json" end
+  if body == nil then
+    if status >= 200 and status < 300 then
+      body = SUCCESS_BODY
+    else
+      body = cjson.encode { status = "error", error = { code = "PLATFORM.SPEC_" .. status,
+        title = "spec", message = "fake answer " .. status,
+        log_url = "https://app.kombo.dev/logs?interactionId=spec" } }
+    end
+  end
+  return { status = status, headers = table.concat(lines, "\r\n") .. "\r\n\r\n", body = body,
+           phase = "done" }
+end
+
+--- A transport failure for call:complete: kind "network" | "timeout" | ...,
+-- phase "connect" | "sending" | "waiting" | "receiving".
+function helpers.failure(kind, phase, message)
+  return { error = kind, phase = phase, message = message or ("spec " .. kind) }
+end
+
+--- Drives `call` to the end on `clock` (helpers.fake_clock), the way a
+-- transport does (trace.drive): next(now) -> "send": the attempt takes
+-- `answer.takes` seconds (default 0.05) on the clock, then complete(answer,
+-- mono, wall); "sleep": the clock moves by the delay; "done": stop.
+-- `answers` is a list (the last one repeats) or a function(n, clock).
+-- Returns the call's result and a log { delays = {...}, sent_at = {...}
+-- (mono time of each attempt's start), bodies = {...} (what call:read gave) }.
+function helpers.drive(call, answers, clock)
+  clock = clock or helpers.fake_clock()
+  local log = { delays = {}, sent_at = {}, bodies = {} }
+  for _ = 1, 1000 do
+    local step, delay = call:next(clock.mono)
+    if step == "done" then return call:result(), log end
+    if step == "sleep" then
+      assert(type(delay) == "number" and delay >= 0, "bad delay " .. tostring(delay))
+      log.delays[#log.delays + 1] = delay
+      clock:advance(delay)
+    else
+      assert(step == "send", "unexpected step " .. tostring(step))
+      local n = #log.sent_at + 1
+      log.sent_at[n] = clock.mono
+      local parts = {}
+      for _ = 1, 100000 do
+        local chunk = call:read(65536)
+        if not chunk then break end
+        parts[#parts + 1] = chunk
+      end
+      log.bodies[n] = table.concat(parts)
+      local a
+      if type(answers) == "function" then a = answers(n, clock)
+      else a = answers[math.min(n, #answers)] end
+      clock:advance(a.takes or 0.05)
+      call:complete(a, clock.mono, clock.wall)
+    end
+  end
+  error("the call did not finish within 1000 steps")
 end
 
 --- Deterministic dump of a value (tables sorted by key) to compare snapshots.
