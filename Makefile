@@ -10,15 +10,15 @@ WARN        := -Wall -Wextra -Werror
 STD         := -std=c99 -D_DEFAULT_SOURCE
 BUILD       := build/$(LUA_VERSION)
 
-CORE_SRC := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+CORE_SRC := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
             csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
-TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c
+TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c csrc/redact.c
 HEADERS  := csrc/kombo.h csrc/client.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
 
-.PHONY: all lib testing example test check demo clean help deps
+.PHONY: all lib testing example test check demo clean help deps docs luacheck
 
 all: lib example
 
@@ -26,6 +26,8 @@ help:
 	@echo "make          build kombo/core.so (and the specs' kombo/testing.so) for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
 	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
+	@echo "make docs     the HTML API reference (LDoc, config.ld) into build/docs/index.html"
+	@echo "make luacheck luacheck over the Lua code (.luacheckrc); fails on any warning"
 	@echo "make check    the development loop: Lua 5.4, unit + integration specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so testing
@@ -62,6 +64,21 @@ check:
 clean:
 	rm -rf build examples/attach
 
+# The API reference from the LDoc comments in lua/kombo/init.lua (config.ld).
+# Needs LDoc and lua-markdown (Debian: lua-ldoc lua-markdown); any LDoc
+# warning fails the build.
+docs:
+	ldoc --fatalwarnings -q .
+	@echo "build/docs/index.html"
+
+# Static checks of every Lua file (.luacheckrc: Lua 5.1/5.3/5.4, ngx_lua,
+# busted); luacheck exits non-zero on any warning.
+LUACHECK ?= luacheck
+LUACHECK_DIRS := lua spec examples bench tools
+
+luacheck:
+	$(LUACHECK) -q $(LUACHECK_DIRS)
+
 # ------------------------------------------------------------------------
 # Memory safety: fuzzing, ASan/UBSan suite, static analysis.
 # `make fuzz` (FUZZ_SECONDS per harness), `make test-asan`, `make lint`;
@@ -70,7 +87,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify fuzz_json
-FUZZ_CORE     := csrc/encode.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+FUZZ_CORE     := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
                  csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c
 ASAN_CC       ?= clang
 ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g

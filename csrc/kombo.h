@@ -40,11 +40,6 @@ extern "C" {
  * the JSON around it still fit a size_t: a limit on 32-bit builds only. */
 #define KOMBO_MAX_CONTENT_BYTES ((SIZE_MAX - 65536) / 4 * 3)
 
-/* A kept-alive connection that dies without a byte of answer within this
- * many seconds of the whole request going out was dead before (the
- * server's idle close): the transports resend on a fresh one.  Later, the
- * server may have acted on the request, and it is not resent. */
-#define KOMBO_STALE_WINDOW 1.0
 
 /* ---------------------------------------------------------------- strings */
 

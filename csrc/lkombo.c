@@ -269,6 +269,33 @@ static int l_parse_headers(lua_State *L)
     return 1;
 }
 
+/* core.redact(s, key) -> s with every echo of key (redact.c's rule) as
+ * "<redacted>"; s itself when there is none, or when s or key is not a
+ * string. */
+static int l_redact(lua_State *L)
+{
+    kombo_redactor r;
+    size_t n, keylen, need, start = 0, end;
+    const char *s, *key;
+    void *extra = NULL;
+
+    lua_settop(L, 2);
+    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    s = lua_tolstring(L, 1, &n);
+    key = lua_tolstring(L, 2, &keylen);
+    if ((need = kombo_redactor_extra(key, keylen)) > 0)
+        extra = lua_newuserdata(L, need); /* stack slot 3 until we return */
+    if (!kombo_redactor_init(&r, key, keylen, extra) || !kombo_redactor_next(&r, s, n, &start, &end)) {
+        lua_settop(L, 1); /* no echo: s itself, no copy */
+        return 1;
+    }
+    kombo_lua_push_redacted(L, &r, s, n);
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, kombo_monotonic_now());
@@ -302,7 +329,7 @@ int luaopen_kombo_core(lua_State *L)
         {"__gc", l_client_close},      {"__close", l_client_close}, {"__tostring", l_client_tostring},
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
-                                         {"parse_headers", l_parse_headers},
+                                         {"parse_headers", l_parse_headers}, {"redact", l_redact},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"now", l_now},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
@@ -320,8 +347,6 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());
     lua_setfield(L, -2, "curl_version");
-    lua_pushnumber(L, KOMBO_STALE_WINDOW);
-    lua_setfield(L, -2, "STALE_WINDOW");
     push_operations(L);
     lua_setfield(L, -2, "operations");
     push_defaults(L);

@@ -194,7 +194,7 @@ static void push_result(lua_State *L, const kombo_result *res)
             root.type = J_OBJECT;
             root.p = r->body.data + cls->json_off;
             root.n = cls->json_len;
-            kombo_lua_push_jval(L, &root);
+            kombo_lua_push_jval_redacted(L, &root, kombo_call_config(check_call(L, 1)->call)->api_key);
             lua_setfield(L, -2, "decoded");
         } else {
             set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);

@@ -31,7 +31,10 @@
  *   offset of the key and of its encoding, which is what matching any
  *   run rather than the key's leading bytes asks for) 250 ms, O(n * key)
  * Building the set for that key: 0.34 us; scanning a 200-byte string:
- * 0.45 us.  Beside an HTTP call, nothing.
+ * 0.45 us.  Through Lua: call:result() of a small success 1.09 us with a
+ * short key (no redaction), 1.39 us with that key (set built, every
+ * string scanned, none copied); core.redact of a 168-byte header block
+ * 0.77 us.  Beside an HTTP call, nothing.
  */
 #include "kombo.h"
 

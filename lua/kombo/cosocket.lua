@@ -33,15 +33,14 @@
 -- Keepalive.  After a complete answer without `Connection: close`, the
 -- connection goes back to nginx's per-worker pool with
 -- setkeepalive(M.keepalive_timeout, M.pool_size).  Pools are named
--- "kombo:<host>:<port>:tls|plain".  A pooled connection the server has
--- closed in the meantime (the idle-close race) is detected and the attempt
--- is made again, once, on a fresh connection, within the same `timeout`:
--- when writing the request fails, or when the connection ends without a
--- single byte of answer within M.stale_window seconds of the request being
--- written (a dead connection answers within a round trip; a server that
--- got the upload and then died takes longer than that to process it).
--- Later, the request may have been processed: the attempt fails with
--- outcome "unknown" instead.  A replay never reports less than the first
+-- "kombo:<host>:<port>:tls|plain".  nginx closes a pooled connection as
+-- soon as the server closes it while idle, so a dead one is rarely handed
+-- out.  When one is and writing the request fails before all of it went
+-- out, the attempt is made again, once, on a fresh connection, within the
+-- same `timeout`.  Once the whole request has been written it is never sent
+-- again automatically (the outcome rule): a pooled connection that then
+-- ends without an answer is outcome "unknown", and the message says how to
+-- check (attachment_exists).  A replay never reports less than the first
 -- try did: when the fresh try cannot even connect, or the body cannot be
 -- read a second time, the first try's result stands.
 --
@@ -73,7 +72,6 @@ local M = {
   pool_size = 32,            -- connections kept per pool (per worker)
   send_batch = 65536,        -- body bytes handed to sock:send at once
   max_header_bytes = 65536,  -- status line + header block (each 1xx block, and all of them together)
-  stale_window = core.STALE_WINDOW, -- s: a pooled connection dying this soon after the request is stale
   early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
 }
 
@@ -212,10 +210,15 @@ local function fail(st, kind, what, err, partial_stale)
     resp.error = kind or "network"
     resp.message = what .. (err and (": " .. tostring(err)) or "")
   end
-  -- Stale: a pooled connection the server had closed.  In the waiting
-  -- phase only right after the request went out (see the top of the file).
-  resp.stale = partial_stale and st.reused > 0 and STALE[err] == true
-    and (resp.phase == "sending" or (st.written_at ~= nil and now() - st.written_at <= M.stale_window))
+  -- Stale: a pooled connection the server had closed, found out while the
+  -- request was still being written; it may be sent again on a fresh one.
+  -- After the whole request went out, never (see the top of the file).
+  local dead_pooled = partial_stale and st.reused > 0 and STALE[err] == true
+  resp.stale = dead_pooled and resp.phase == "sending"
+  if dead_pooled and resp.phase == "waiting" then
+    resp.message = resp.message .. "; the kept-alive connection closed without an answer, so the request "
+      .. "was not sent again (check with attachment_exists before re-sending)"
+  end
   return resp
 end
 

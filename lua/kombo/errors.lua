@@ -36,30 +36,16 @@ function errors.is_error(v)
   return getmetatable(v) == Error
 end
 
--- Replaces every occurrence of the secret, should a server ever echo it
--- back, and every cut-off copy of it: texts are capped (a message at 512
--- bytes, a quoted status line at 80), so an echo can end in the middle of
--- the key.  Any run of 8 or more bytes that matches the key from its start
--- goes.  (Keys shorter than 8 bytes are test keys; redacting them would
--- shred ordinary words.)
-local MIN_REDACT = 8
-function errors.redact(s, secret)
-  if type(s) ~= "string" or type(secret) ~= "string" or #secret < MIN_REDACT then return s end
-  local head = secret:sub(1, MIN_REDACT)
-  local out, from = {}, 1
-  while true do
-    local i = s:find(head, from, true)
-    if not i then break end
-    local j = i + MIN_REDACT - 1 -- extend the match as far as the key goes
-    while j - i + 1 < #secret and j < #s and s:byte(j + 1) == secret:byte(j - i + 2) do j = j + 1 end
-    out[#out + 1] = s:sub(from, i - 1)
-    out[#out + 1] = "<redacted>"
-    from = j + 1
-  end
-  if from == 1 then return s end
-  out[#out + 1] = s:sub(from)
-  return table.concat(out)
-end
+-- Replaces every echo of the secret, should a server ever send it back,
+-- with "<redacted>": any run of 8 or more bytes of the key, compared
+-- ASCII-case-insensitively, or of the key percent-encoded (%xx in either
+-- case), wherever it stands.  Texts are capped (a message at 512 bytes, a
+-- quoted status line at 80), so an echo can stop in the middle of the key;
+-- proxies re-case and re-encode what they quote.  (Keys shorter than 8
+-- bytes are test keys; redacting them would shred ordinary words.)  The
+-- core does it (csrc/redact.c, linear in #s); `s` itself comes back when
+-- there is no echo, or when s or secret is not a string.
+errors.redact = core.redact
 redact = errors.redact
 
 -- "Name: value" lines into { ["lower-case-name"] = "value" } by the core's
@@ -108,9 +94,11 @@ end
 local function success_index(res, k)
   if k == "http" then return getmetatable(res).http end
 end
-local Http = { __index = function(http, k)
+-- The raw block and the key stay in a closure, not in fields of res.http;
+-- the headers are redacted of the key as they are parsed.
+local function http_index(http, k, raw_headers, secret)
   if k == "headers" then
-    local h = errors.parse_headers(rawget(http, "raw_headers"))
+    local h = errors.parse_headers(redact(raw_headers, secret))
     rawset(http, "headers", h)
     return h
   elseif k == "limits" then
@@ -118,18 +106,19 @@ local Http = { __index = function(http, k)
     rawset(http, "limits", l)
     return l
   end
-end }
+end
 
-local function success(raw, decoded)
-  local http = setmetatable({
-    status = raw.status, raw_headers = raw.headers, attempts = raw.attempts, elapsed = raw.elapsed,
-  }, Http)
+-- `decoded` is already redacted: the core redacts its strings as it builds them.
+local function success(raw, decoded, secret)
+  local raw_headers = raw.headers
+  local http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
+    { __index = function(t, k) return http_index(t, k, raw_headers, secret) end })
   return setmetatable(decoded, { __index = success_index, http = http })
 end
 
 --- Turns the core's plain result table into `res` or `nil, err`.
 function errors.from_result(raw, secret)
-  if raw.kind == "ok" then return success(raw, raw.decoded) end
+  if raw.kind == "ok" then return success(raw, raw.decoded, secret) end
   local err = {
     kind = raw.kind, outcome = raw.outcome, message = redact(raw.message, secret),
     status = raw.status, code = redact(raw.code, secret), title = redact(raw.title, secret),

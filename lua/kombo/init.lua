@@ -1,15 +1,26 @@
 --- kombo-lua: upload candidate documents to Kombo's unified ATS API.
 --
---   local kombo = require "kombo"
---   local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY") }
---   local res, err = client:attach_to_candidate{
---     integration_id = "workday:abc", candidate_id = "cand-1",
---     body = { attachment = { file = "/srv/uploads/cv.pdf", type = "CV" } },
---   }
+-- Everything public is on this module table: @{new} and the default client,
+-- one client method and one module function per API operation (made in a
+-- loop from the C core's operation table, `csrc/operations.c`), and a few
+-- helpers.  Results follow LuaSocket's habit: a @{Result} `res` on success,
+-- `nil, err` on failure, where `err` is an @{Error} table.  Misusing the
+-- API's shape (a number where a table belongs) raises, like luaL_argerror.
 --
--- Results follow LuaSocket's habit: `res` on success, `nil, err` on failure,
--- where `err` is a table (see kombo.errors).  Misusing the API's shape (a
--- number where a table belongs) raises, like luaL_argerror.
+-- The same surface, as LuaLS editor types (`kombo.ClientOptions`,
+-- `kombo.Client`, `kombo.Error`, ...), is in `lua/kombo/types.lua`; README.md
+-- says how to point an editor at it.  The tables below (@{ClientOptions},
+-- @{Result}, @{Error}, ...) are the classes of that file, without `kombo.`.
+-- @module kombo
+-- @usage
+-- local kombo = require "kombo"
+-- local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY") }
+-- local res, err = client:attach_to_candidate{
+--   integration_id = "workday:abc", candidate_id = "cand-1",
+--   body = { attachment = { file = "/srv/uploads/cv.pdf", type = "CV" } },
+-- }
+-- if not res then error(tostring(err)) end
+-- print(res.data.id, res.http.attempts)
 local core = require "kombo.core"
 local cjson = require "cjson.safe"
 local errors = require "kombo.errors"
@@ -40,7 +51,31 @@ end
 
 local USER_AGENT = ("kombo-lua/%s (%s; %s)"):format(core.version, lua_version(), core.curl_version)
 
----------------------------------------------------------------- options
+-- -------------------------------------------------------------- options
+
+--- The options of @{new} and @{configure} (LuaLS: `kombo.ClientOptions`).
+-- All are optional.  They are checked once, when the client is made: an
+-- unknown option, one of the wrong type or a bad value raises there,
+-- naming it.  The numeric defaults live in the C core (`csrc/client.c`).
+-- @table ClientOptions
+-- @tfield[opt=$KOMBO_API_KEY] string api_key the API key (sent as `Authorization: Bearer`;
+-- never shown in an error, `tostring` or a `debug` line)
+-- @tfield[opt=$KOMBO_INTEGRATION_ID] string integration_id sent as `X-Integration-Id`; a call may override it
+-- @tfield[opt="eu"] string server `"eu"` (`https://api.kombo.dev/v1`) or `"us"` (`https://api.us.kombo.dev/v1`)
+-- @tfield[opt=$KOMBO_SERVER_URL] string server_url an absolute http(s) URL; overrides `server`
+-- @tfield[opt=300] number timeout seconds for one attempt, upload included (> 0)
+-- @tfield[opt=10] number connect_timeout seconds for the TCP connect and TLS handshake (> 0)
+-- @tfield[opt] RetryOptions|false retries the retry policy (@{RetryOptions}), or `false` for one attempt
+-- @tfield[opt] string ca_file a PEM bundle to trust instead of libcurl's default one
+-- @tfield[opt=1048576] number max_response_bytes larger answers are an `http` error (0: the default)
+-- @tfield[opt="auto"] string transport `"auto"`, `"curl"` or `"cosocket"` (OpenResty, README)
+-- @tfield[opt] string user_agent replaces the `User-Agent` header
+-- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
+-- @tfield[opt] func debug `function(line)`: one line per step of a call, `Authorization` redacted
+-- @tfield[opt=false] boolean preflight check every upload against the integration's
+-- attachment restrictions first (a call's `preflight` overrides it)
+-- @tfield[opt=300] number preflight_ttl seconds the restrictions are cached per client, integration and target
+-- @within Options
 
 local OPTIONS = {
   api_key = "string", integration_id = "string", server = "string", server_url = "string",
@@ -51,6 +86,21 @@ local OPTIONS = {
   preflight = "boolean", -- check uploads against the integration's restrictions first
   preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
 }
+
+--- The `retries` option (LuaLS: `kombo.RetryOptions`); all optional.
+-- Retried by default: 429 and 503, and failures before any byte was sent;
+-- the read operations also on other 5xx, timeouts and network errors.  A
+-- wait is `initial_interval * exponent^(n-1)` scaled by a random factor in
+-- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it.
+-- @table RetryOptions
+-- @tfield[opt=3] integer max_attempts attempts in all (a whole number >= 1)
+-- @tfield[opt=0.5] number initial_interval seconds before the first retry
+-- @tfield[opt=30] number max_interval the longest wait, seconds (also caps `Retry-After`)
+-- @tfield[opt=1.5] number exponent backoff growth per attempt
+-- @tfield[opt=120] number max_elapsed no attempt starts once this many seconds would be exceeded
+-- @tfield[opt=false] boolean retry_unsafe also retry uploads whose outcome is `unknown`
+-- (they may have landed: a retry can duplicate the document)
+-- @within Options
 
 local RETRY_OPTIONS = {
   max_attempts = "number", initial_interval = "number", max_interval = "number",
@@ -127,7 +177,7 @@ local function resolve(opts, fname)
   }
 end
 
----------------------------------------------------------------- client
+-- -------------------------------------------------------------- client
 
 local Client = {}
 Client.__index = Client
@@ -149,11 +199,26 @@ local function client_from(config, fname)
   return self
 end
 
---- Creates a client.  See README "Clients" for every option.
+--- Creates a client.  It owns one libcurl handle, so consecutive calls
+-- reuse the connection; @{Client:close} frees it.  Options the call does not
+-- give come from the environment (`KOMBO_API_KEY`, `KOMBO_INTEGRATION_ID`,
+-- `KOMBO_SERVER_URL`), then from the defaults.
+-- @tparam[opt] ClientOptions opts the options (README "Clients")
+-- @treturn Client the client
+-- @raise a bad option, naming it: `bad argument #1 to 'new' (option 'timeout' must be ...)`
+-- @usage
+-- local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY"), timeout = 60 }
+-- local client <close> = kombo.new{ retries = false }   -- Lua 5.4: closed at the end of the scope
 function kombo.new(opts)
   return client_from(resolve(opts, "new"), "new")
 end
 
+--- `tostring(client)`: the server and integration, never the key, e.g.
+-- `kombo.client (https://api.kombo.dev/v1, integration_id=workday:..., api_key=<redacted>)`,
+-- or `kombo.client (closed)`.
+-- @function Client:__tostring
+-- @treturn string
+-- @within Client
 function Client:__tostring()
   local p = private[self]
   if not p or p.closed then return "kombo.client (closed)" end
@@ -171,7 +236,11 @@ local function state(self, fname)
   return p
 end
 
---- Frees the connection (libcurl handle).  Using the client afterwards raises.
+--- Frees the connection (libcurl handle).  Using the client afterwards
+-- raises; closing it again does nothing.
+-- @function Client:close
+-- @within Client
+-- @usage client:close()
 function Client:close()
   local p = private[self]
   if p and not p.closed then
@@ -179,6 +248,10 @@ function Client:close()
     p.closed = true
   end
 end
+--- The to-be-closed metamethod (Lua 5.4): @{Client:close}, so that
+-- `local client <close> = kombo.new{...}` closes it at the end of the scope.
+-- @function Client:__close
+-- @within Client
 Client.__close = Client.close
 
 -- Sends one prepared call and turns the core's plain result into res / err.
@@ -232,7 +305,7 @@ local function call_operation(self, op, args, fname)
   return res, err
 end
 
----------------------------------------------------------------- preflight
+-- -------------------------------------------------------------- preflight
 
 local now = core.now
 
@@ -306,21 +379,174 @@ function preflight(self, p, op, args, call)
   return nil
 end
 
----------------------------------------------------------------- operations
+-- -------------------------------------------------------------- operations
 
 local default_client
 
---- The default client, built from the environment on first use.
+--- The default client (the one the module functions use), built from the
+-- environment on first use; @{configure} replaces it.
+-- @treturn Client
+-- @raise when the environment holds a bad option (a malformed `KOMBO_API_KEY`, ...)
 function kombo.default_client()
   if not default_client then default_client = client_from(resolve(nil, "default_client"), "default_client") end
   return default_client
 end
 
 -- One client method and one module function (on the default client) per
--- operation.  They call call_operation() without a tail call, so that every
--- error raised for misuse (at a fixed stack level) names the caller's line.
---   client:attach_to_candidate{ candidate_id =, integration_id =, body = {...} }
---   client:attach_to_application{ application_id =, integration_id =, body = {...} }
+-- operation, made by the loop below from core.operations (csrc/operations.c),
+-- so their reference lives here: one block per name.  They call
+-- call_operation() without a tail call, so that every error raised for
+-- misuse (at a fixed stack level) names the caller's line.
+
+--- Uploads a document to a candidate: `POST /ats/candidates/{candidate_id}/attachments`.
+-- Not retried once it may have been processed (an upload is not idempotent):
+-- an @{Error} with outcome `unknown` is settled with @{Client:attachment_exists}.
+-- @function Client:attach_to_candidate
+-- @within Client
+-- @tparam AttachToCandidateArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{UploadData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res, err = client:attach_to_candidate{
+--   candidate_id = "8Xi6iZrwusZqJmDGXs49GBmJ",
+--   body = { attachment = { file = "cv.pdf", type = "CV" } },
+-- }
+
+--- Uploads a document to an application: `POST /ats/applications/{application_id}/attachments`.
+-- Not retried once it may have been processed, as @{Client:attach_to_candidate}.
+-- @function Client:attach_to_application
+-- @within Client
+-- @tparam AttachToApplicationArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{UploadData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res, err = client:attach_to_application{
+--   application_id = "7Xi6iZrwusZqJmDGXs49GBmJ",
+--   body = { attachment = { bytes = pdf, name = "letter.pdf", type = "COVER_LETTER" } },
+-- }
+
+--- Lists a candidate's attachments: `GET /ats/candidates/{candidate_id}/attachments`.
+-- Retried like every read (idempotent).
+-- @function Client:get_candidate_attachments
+-- @within Client
+-- @tparam GetCandidateAttachmentsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{AttachmentList}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res = assert(client:get_candidate_attachments{ candidate_id = "8Xi6iZrwusZqJmDGXs49GBmJ" })
+-- for _, a in ipairs(res.data.results) do print(a.id, a.type, a.file_name) end
+
+--- Lists an application's attachments: `GET /ats/applications/{application_id}/attachments`.
+-- Retried like every read (idempotent).
+-- @function Client:get_application_attachments
+-- @within Client
+-- @tparam GetApplicationAttachmentsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{AttachmentList}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res = assert(client:get_application_attachments{ application_id = "7Xi6iZrwusZqJmDGXs49GBmJ" })
+
+--- The integration's rules for candidate uploads: `GET /ats/actions/ats_add_candidate_attachment`.
+-- Supported types, maximum size and accepted MIME types; also
+-- @{Client:attachment_restrictions}`("candidate")`.
+-- @function Client:candidate_attachment_restrictions
+-- @within Client
+-- @tparam RestrictionsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res = assert(client:candidate_attachment_restrictions())
+
+--- The integration's rules for application uploads: `GET /ats/actions/ats_add_application_attachment`.
+-- As @{Client:candidate_attachment_restrictions}, for applications.
+-- @function Client:application_attachment_restrictions
+-- @within Client
+-- @tparam RestrictionsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res = assert(client:application_attachment_restrictions{ integration_id = "workday:..." })
+
+--- Checks the API key: `GET /check-api-key` (no `X-Integration-Id`).
+-- A wrong key is an `api` @{Error}, status 401, code `PLATFORM.AUTHENTICATION_INVALID`.
+-- @function Client:check_api_key
+-- @within Client
+-- @tparam[opt] table args nothing, or an empty table
+-- @treturn[1] Result `res`; `res.data` is the @{ApiKeyData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise misuse: `args` not a table, or a closed client
+-- @usage
+-- local res, err = client:check_api_key()   --> res.data.environment_id, res.data.customer_id
+
+--- Calls @{Client:attach_to_candidate} on the @{default_client}.
+-- @function attach_to_candidate
+-- @tparam AttachToCandidateArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{UploadData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.attach_to_candidate({...})
+
+--- Calls @{Client:attach_to_application} on the @{default_client}.
+-- @function attach_to_application
+-- @tparam AttachToApplicationArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{UploadData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.attach_to_application({...})
+
+--- Calls @{Client:get_candidate_attachments} on the @{default_client}.
+-- @function get_candidate_attachments
+-- @tparam GetCandidateAttachmentsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{AttachmentList}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.get_candidate_attachments({...})
+
+--- Calls @{Client:get_application_attachments} on the @{default_client}.
+-- @function get_application_attachments
+-- @tparam GetApplicationAttachmentsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{AttachmentList}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.get_application_attachments({...})
+
+--- Calls @{Client:candidate_attachment_restrictions} on the @{default_client}.
+-- @function candidate_attachment_restrictions
+-- @tparam RestrictionsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.candidate_attachment_restrictions({...})
+
+--- Calls @{Client:application_attachment_restrictions} on the @{default_client}.
+-- @function application_attachment_restrictions
+-- @tparam RestrictionsArgs args the call's arguments
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.application_attachment_restrictions({...})
+
+--- Calls @{Client:check_api_key} on the @{default_client}.
+-- @function check_api_key
+-- @tparam[opt] table args nothing, or an empty table
+-- @treturn[1] Result `res`; `res.data` is the @{ApiKeyData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @usage local res, err = kombo.check_api_key()
+
 for _, op in ipairs(core.operations) do
   local name = op.name
   Client[name] = function(self, args)
@@ -333,10 +559,16 @@ for _, op in ipairs(core.operations) do
   end
 end
 
----------------------------------------------------------------- default client
+-- -------------------------------------------------------------- default client
 
---- Replaces the default client (options merged over the environment); the
--- client it returned before is closed.
+--- Replaces the default client (the one the module functions use).  It
+-- takes the options of @{new}, over the environment (not over an earlier
+-- `configure`); the client it returned before is closed, so a later call on
+-- that one raises.
+-- @tparam[opt] ClientOptions opts the options
+-- @treturn Client the new default client
+-- @raise a bad option, naming it
+-- @usage kombo.configure{ integration_id = "workday:HWUTwvyx2wLoSUHphiWVrp28", preflight = true }
 function kombo.configure(opts)
   local config = resolve(opts, "configure")
   local new = client_from(config, "configure")
@@ -345,13 +577,26 @@ function kombo.configure(opts)
   return default_client
 end
 
----------------------------------------------------------------- read back
+-- -------------------------------------------------------------- read back
 
 local RESTRICTION_TARGETS = { candidate = true, application = true }
 
---- client:attachment_restrictions("candidate" | "application", { integration_id = nil })
--- GET /ats/actions/ats_add_candidate_attachment (or _application_): the
--- integration's supported types, maximum size and accepted MIME types.
+--- The integration's rules for uploads to a target:
+-- `GET /ats/actions/ats_add_candidate_attachment` (or `_application_`): the
+-- supported types, maximum size and accepted MIME types.  What `preflight`
+-- checks an upload against.
+-- @function Client:attachment_restrictions
+-- @within Client
+-- @tparam string target `"candidate"` or `"application"`
+-- @tparam[opt] RestrictionsArgs opts `{ integration_id = }`
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
+-- @raise a target other than `"candidate"` or `"application"`
+-- @usage
+-- local res = assert(client:attachment_restrictions("candidate"))
+-- local cv = res.data.attachment_restrictions.types.CV
+-- -- { is_supported = true, max_file_size_bytes = 10485760, accepted_mime_types = { "application/pdf" } }
 function Client:attachment_restrictions(target, opts)
   if not RESTRICTION_TARGETS[target] then
     error(("bad argument #1 to 'attachment_restrictions' (\"candidate\" or \"application\" expected, got %s)")
@@ -366,10 +611,24 @@ local function base_name(path)
   return type(path) == "string" and (path:match("([^/]+)$") or path) or nil
 end
 
---- client:attachment_exists(args): args exactly as for attach_to_candidate
--- or attach_to_application.  Lists the target's attachments and returns
--- true when one has the upload's file name and type, false when none has,
--- or nil, err.  How to settle an upload whose outcome is "unknown".
+--- Whether an upload landed: lists the target's attachments (the
+-- candidate's, or the application's when `args.application_id` is given)
+-- and looks for one with the upload's file name (`attachment.name`, or the
+-- base name of `attachment.file`) and type.  How to settle an upload whose
+-- outcome is `unknown` before sending it again.
+-- @function Client:attachment_exists
+-- @within Client
+-- @tparam AttachToCandidateArgs|AttachToApplicationArgs args exactly as for the upload
+-- @treturn[1] boolean `true` when one has, `false` when none has
+-- @return[2] nil
+-- @treturn[2] Error `err`: the listing failed (or `validation`: no name or type)
+-- @raise `args` or `args.body.attachment` not a table
+-- @usage
+-- local res, err = client:attach_to_candidate(args)
+-- if not res and err.outcome == "unknown" then
+--   local landed = client:attachment_exists(args)   -- the same args
+--   if landed == false then res, err = client:attach_to_candidate(args) end
+-- end
 function Client:attachment_exists(args)
   if type(args) ~= "table" then
     error(("bad argument #1 to 'attachment_exists' (the argument must be a table, got %s)"):format(type(args)), 2)
@@ -401,24 +660,254 @@ function Client:attachment_exists(args)
 end
 
 -- Module-level forms on the default client.
+
+--- Calls @{Client:attachment_restrictions} on the @{default_client}.
+-- @tparam string target `"candidate"` or `"application"`
+-- @tparam[opt] RestrictionsArgs opts `{ integration_id = }`
+-- @treturn[1] Result `res`; `res.data` is the @{RestrictionsData}
+-- @return[2] nil
+-- @treturn[2] Error `err`
 function kombo.attachment_restrictions(target, opts)
   local res, err = kombo.default_client():attachment_restrictions(target, opts)
   return res, err
 end
 
+--- Calls @{Client:attachment_exists} on the @{default_client}.
+-- @tparam AttachToCandidateArgs|AttachToApplicationArgs args exactly as for the upload
+-- @treturn[1] boolean whether the upload is there
+-- @return[2] nil
+-- @treturn[2] Error `err`
 function kombo.attachment_exists(args)
   local res, err = kombo.default_client():attachment_exists(args)
   return res, err
 end
 
+--- Whether a value is an error object returned by a call (`nil, err`).
+-- @function is_error
+-- @param v any value
+-- @treturn boolean `true` for an @{Error}, else `false`
+-- @usage if kombo.is_error(err) and err.kind == "api" then print(err.code) end
 kombo.is_error = errors.is_error
 
---- Base64 of raw bytes (for attachment.data), encoded in C.
+--- Standard padded base64 of raw bytes, encoded in C (for `attachment.data`).
+-- @function base64
+-- @tparam string bytes the raw bytes
+-- @treturn string the base64 text
+-- @usage body = { attachment = { name = "cv.pdf", type = "CV", data = kombo.base64(pdf),
+--                                content_type = "application/pdf" } }
 kombo.base64 = core.base64_encode
 
---- JSON text of a value: a result re-encodes as the answer it came from
--- (empty arrays as [], integers as integers), also where lua-cjson cannot.
--- Returns text, or nil and a message naming the value that cannot be JSON.
+--- JSON text of a value: a @{Result} re-encodes as the answer it came from
+-- (empty arrays as `[]`, integers as integers, `kombo.null` as `null`),
+-- also where lua-cjson cannot.
+-- @function encode_json
+-- @param value a table, string, number, boolean, @{null} or @{empty_array}
+-- @treturn[1] string the JSON text
+-- @return[2] nil
+-- @treturn[2] string a message naming the value that cannot be JSON
+-- @usage print(kombo.encode_json(res))   --> {"status":"success","data":{...},"warnings":[]}
 kombo.encode_json = core.encode_json
+
+
+-- -------------------------------------------------------------- reference
+-- The argument, result and error tables of the calls above, for the
+-- reference (`make docs`); lua/kombo/types.lua has the same as LuaLS classes.
+
+-- The module's fields (set in the `kombo` table at the top).
+
+--- This release, e.g. `"0.1.0"` (the C core's version).
+-- @field VERSION
+
+--- JSON `null` for `body` (lua-cjson's `cjson.null`); results hold it too.
+-- @field null
+
+--- An empty JSON array (`[]`) for `body`: lua-cjson's `empty_array`, or the
+-- core's own where lua-cjson has none.
+-- @field empty_array
+
+--- The `server` option's URLs:
+-- `{ eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" }`.
+-- @field SERVERS
+
+--- What this build supports, for code that must work with older releases:
+-- `{ file = true, bytes = true, source = true, on_progress = true }`.
+-- @field features
+
+--- The arguments of @{Client:attach_to_candidate} (LuaLS: `kombo.AttachToCandidateArgs`).
+-- An unknown key here, in `body` or in `body.attachment` is a `validation`
+-- problem that names it and suggests the nearest known one.
+-- @table AttachToCandidateArgs
+-- @tfield string candidate_id the candidate (one path segment, percent-encoded;
+-- not empty, `.` or `..`, no CR, LF or NUL)
+-- @tfield[opt] string integration_id sent as `X-Integration-Id`; default: the client's
+-- @tfield AttachmentBody body the request body, as the API has it
+-- @tfield[opt] func on_progress `function(sent, total)`: bytes of the request body,
+-- at most about 100 times per attempt, the last time with `sent == total`; an error raised in it aborts the upload
+-- @tfield[opt] boolean preflight check against the integration's restrictions first
+-- (overrides the client's `preflight`; `false` turns it off for this call)
+-- @within Call arguments
+
+--- The arguments of @{Client:attach_to_application} (LuaLS: `kombo.AttachToApplicationArgs`):
+-- those of @{AttachToCandidateArgs}, with `application_id` for `candidate_id`.
+-- @table AttachToApplicationArgs
+-- @tfield string application_id the application (one path segment, percent-encoded)
+-- @tfield[opt] string integration_id sent as `X-Integration-Id`; default: the client's
+-- @tfield AttachmentBody body the request body
+-- @tfield[opt] func on_progress `function(sent, total)`, as for candidates
+-- @tfield[opt] boolean preflight check against the integration's restrictions first
+-- @within Call arguments
+
+--- An upload's `body` (LuaLS: `kombo.AttachmentBody`): the API's, exactly.
+-- @table AttachmentBody
+-- @tfield Attachment attachment the document
+-- @tfield[opt] table remote_fields ATS-specific extras, passed through unchanged; the known
+-- ones are type-checked: `greenhouse.post_headers["On-Behalf-Of"]` (string or `kombo.null`;
+-- alias `greenhouse.on_behalf_of`), `workable.on_behalf_of_user_remote_id` (string), and for
+-- applications `oracle.override_document_category` and `oracle.multi_post_to_all_current_applications`
+-- @within Call arguments
+
+--- `body.attachment` (LuaLS: `kombo.Attachment`).  Exactly one of `file`,
+-- `bytes`, `source` (with `size`), `data` and `data_url`; all but `data_url`
+-- go out as the API's `data` field.  A `file`, `bytes` or `source` of 0 bytes
+-- is refused.
+-- @table Attachment
+-- @tfield string name the file name (required; defaults to the base name of `file`)
+-- @tfield string type `"CV"`, `"COVER_LETTER"` or `"OTHER"`
+-- @tfield[opt] string file a path: streamed from disk and base64-encoded by the C core while it is sent
+-- @tfield[opt] string bytes the raw bytes, base64-encoded in C
+-- @tfield[opt] func source a function (or ltn12 source) returning chunks, then nil; read once,
+-- called from C, must not yield
+-- @tfield[opt] integer size the exact total of `source`'s chunks (required with `source`)
+-- @tfield[opt] string data base64 you encoded yourself (@{base64}), sent verbatim
+-- @tfield[opt] string data_url an absolute http(s) URL Kombo downloads the file from
+-- @tfield[opt] string content_type `type/subtype`: required with `data`, optional with `data_url`,
+-- inferred for `file`, `bytes` and `source` (leading bytes, then the name's extension)
+-- @within Call arguments
+
+--- The arguments of @{Client:get_candidate_attachments} (LuaLS: `kombo.GetCandidateAttachmentsArgs`).
+-- @table GetCandidateAttachmentsArgs
+-- @tfield string candidate_id the candidate
+-- @tfield[opt] string integration_id default: the client's
+-- @within Call arguments
+
+--- The arguments of @{Client:get_application_attachments} (LuaLS: `kombo.GetApplicationAttachmentsArgs`).
+-- @table GetApplicationAttachmentsArgs
+-- @tfield string application_id the application
+-- @tfield[opt] string integration_id default: the client's
+-- @within Call arguments
+
+--- The arguments of @{Client:candidate_attachment_restrictions},
+-- @{Client:application_attachment_restrictions} and the `opts` of
+-- @{Client:attachment_restrictions} (LuaLS: `kombo.RestrictionsArgs`); may be omitted.
+-- @table RestrictionsArgs
+-- @tfield[opt] string integration_id default: the client's
+-- @within Call arguments
+
+--- What a call returns on success (LuaLS: `kombo.Result`): the API's positive
+-- response, exactly (`kombo.encode_json(res)` gives it back), plus `http`.
+-- JSON `null` is @{null}; integers stay integers on Lua 5.3 and 5.4; arrays
+-- keep a metatable so that an empty one re-encodes as `[]`.
+-- @table Result
+-- @tfield string status `"success"`
+-- @tfield table data the operation's data: @{UploadData}, @{AttachmentList},
+-- @{RestrictionsData} or @{ApiKeyData}
+-- @tfield[opt] {{message=string},...} warnings `{ { message = "..." } }` (every operation but `check_api_key`)
+-- @tfield Http http the exchange (reached through the metatable: not part of the answer)
+-- @within Results
+
+--- `res.http` (LuaLS: `kombo.Http`): what we know about the exchange.
+-- @table Http
+-- @tfield integer status the HTTP status
+-- @tfield table headers the response headers: lower-case names, repeated ones joined with `, `
+-- (parsed on first use)
+-- @tfield integer attempts how many attempts the call made
+-- @tfield number elapsed seconds, waits between attempts included
+-- @tfield Limits limits Kombo's limits as the answer announced them
+-- @within Results
+
+--- `res.http.limits` and `err.limits` (LuaLS: `kombo.Limits`): integers from
+-- the answer's headers; a header that was not sent, or is not a plain number, is left out.
+-- @table Limits
+-- @tfield[opt] integer concurrency_limit `Concurrency-Limit`
+-- @tfield[opt] integer concurrency_remaining `Concurrency-Remaining`
+-- @tfield[opt] integer rate_limit `RateLimit-Limit`
+-- @tfield[opt] integer rate_remaining `RateLimit-Remaining`
+-- @tfield[opt] integer rate_reset `RateLimit-Reset`
+-- @within Results
+
+--- `res.data` of an upload (LuaLS: `kombo.UploadData`): the API's `data`
+-- object, whose fields the API description leaves open; Kombo's answer
+-- describes the new attachment.
+-- @table UploadData
+-- @tfield[opt] string id the new attachment's id (`res.data.id`)
+-- @within Results
+
+--- `res.data` of @{Client:get_candidate_attachments} and
+-- @{Client:get_application_attachments} (LuaLS: `kombo.AttachmentList`).
+-- @table AttachmentList
+-- @tfield {ListedAttachment,...} results the attachments (@{ListedAttachment}); an empty list re-encodes as `[]`
+-- @within Results
+
+--- One of `res.data.results` (LuaLS: `kombo.ListedAttachment`).
+-- @table ListedAttachment
+-- @tfield string id Kombo's id of the attachment
+-- @tfield string|null application_id the application, or @{null} for a candidate's attachment
+-- @tfield string candidate_id the candidate
+-- @tfield string type `"CV"`, `"COVER_LETTER"` or `"OTHER"`
+-- @tfield string remote_id the ATS's id
+-- @tfield string data_url where to download the file
+-- @tfield string file_name the file name
+-- @tfield string content_type the MIME type
+-- @tfield string|null remote_created_at ISO 8601 date-time, or @{null}
+-- @tfield string|null remote_updated_at ISO 8601 date-time, or @{null}
+-- @within Results
+
+--- `res.data` of the restriction operations (LuaLS: `kombo.RestrictionsData`).
+-- @table RestrictionsData
+-- @tfield table|null attachment_restrictions `{ types = { CV = @{TypeRestriction},
+-- COVER_LETTER = ..., OTHER = ... } }`, or @{null} when the integration publishes none
+-- @within Results
+
+--- `attachment_restrictions.types[type]` (LuaLS: `kombo.TypeRestriction`).
+-- @table TypeRestriction
+-- @tfield boolean is_supported whether the integration takes this type
+-- @tfield[opt] number|null max_file_size_bytes the largest decoded size, or @{null}: no limit stated
+-- @tfield[opt] {string,...}|null accepted_mime_types the MIME types it takes, or @{null}: any
+-- @within Results
+
+--- `res.data` of @{Client:check_api_key} (LuaLS: `kombo.ApiKeyData`).
+-- @table ApiKeyData
+-- @tfield string environment_id the key's environment
+-- @tfield string customer_id the key's customer
+-- @within Results
+
+--- The error object of `nil, err` (LuaLS: `kombo.Error`; made in
+-- lua/kombo/errors.lua).  `tostring(err)` and `"upload failed: " .. err`
+-- read `kombo <kind> error: <message>` (with `(HTTP <status> <code>)` when
+-- an answer came); no field ever holds the API key.  @{is_error} tells it
+-- from other values.
+-- @table Error
+-- @tfield string kind `"validation"`, `"api"`, `"http"`, `"network"`, `"timeout"`, `"decode"` or `"aborted"`
+-- @tfield string outcome may the upload have landed? `"not_sent"`, `"rejected"` or `"unknown"`
+-- (check with @{Client:attachment_exists} before sending again)
+-- @tfield string message for people (does not repeat the kind)
+-- @tfield[opt] integer status the HTTP status, when an answer arrived
+-- @tfield[opt] string code Kombo's error code, the field to branch on (`PLATFORM.RATE_LIMIT_EXCEEDED`, ...)
+-- @tfield[opt] string title Kombo's error title
+-- @tfield[opt] string log_url Kombo's log entry for the request
+-- @tfield[opt] table headers the response headers (lower-case names)
+-- @tfield[opt] string body the response body, capped by `max_response_bytes`
+-- @tfield[opt] number retry_after seconds, from `Retry-After`
+-- @tfield integer attempts how many attempts were made (0 for `validation`)
+-- @tfield[opt] number elapsed over how many seconds
+-- @tfield[opt] {Problem,...} problems `validation`: every @{Problem} found, at once
+-- @tfield[opt] Limits limits Kombo's limits as the answer announced them (not for `validation`)
+-- @within Errors
+
+--- One of `err.problems` (LuaLS: `kombo.Problem`).
+-- @table Problem
+-- @tfield string path where: `"body.attachment.type"`, `"candidate_id"`, ...
+-- @tfield string message what is wrong there
+-- @within Errors
 
 return kombo

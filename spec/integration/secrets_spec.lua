@@ -19,12 +19,23 @@ local srv, own_dir, own_url
 
 local sh = require("support.sys").sh
 
-local function leaks(text)
-  text = tostring(text)
-  if text:find(KEY, 1, true) then return "the whole key" end
-  -- any 16-character window of the key
-  for i = 1, #KEY - 15 do
-    if text:find(KEY:sub(i, i + 15), 1, true) then return "part of the key (" .. KEY:sub(i, i + 15) .. ")" end
+-- A second key, with bytes that percent-encoding changes.
+local KEY2 = "kombo+sk/abc=def_0123456789xyzXYZ"
+
+local function percent_encode(key)
+  return (key:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- What counts as a leak is what the SDK promises to redact: any run of 8
+-- bytes of the key or of the key percent-encoded, in any ASCII case.
+local function leaks(text, key)
+  key = key or KEY
+  text = tostring(text):lower()
+  if text:find(key:lower(), 1, true) then return "the whole key" end
+  for _, form in ipairs { key:lower(), percent_encode(key):lower() } do
+    for i = 1, #form - 7 do
+      if text:find(form:sub(i, i + 7), 1, true) then return "part of the key (" .. form:sub(i, i + 7) .. ")" end
+    end
   end
   return nil
 end
@@ -35,10 +46,10 @@ local function assert_clean(label, text)
 end
 
 -- Every place the key shows up, as a list of "what leaked into where".
-local function find_leaks(err, client, lines)
+local function find_leaks(err, client, lines, key)
   local found = {}
   local function check(label, text)
-    local what = text ~= nil and leaks(text)
+    local what = text ~= nil and leaks(text, key)
     if what then found[#found + 1] = ("%s in %s: %s"):format(what, label, tostring(text)) end
   end
   check("err.message", err.message)
@@ -103,6 +114,9 @@ local PATHS = {
     end, true },
   { "a server echoing the key in Kombo's error JSON (message, log_url) and a header", "api", function()
       return run({ server_url = badserver.url(srv, "echo-auth-json") })
+    end, true },
+  { "a server echoing the key altered (case, runs, percent-encoded, split) in a 502", "http", function()
+      return run({ server_url = badserver.url(srv, "echo-variants") })
     end, true },
 }
 
@@ -175,6 +189,54 @@ describe("secrets: the API key never shows up #integration #secrets", function()
       client:close()
     end
   end)
+
+  -- Proxies re-case and re-encode what they quote; a cap cuts it anywhere.
+  for _, key in ipairs { KEY, KEY2 } do
+    local enc = percent_encode(key)
+    local function expect_redacted(h)
+      for _, name in ipairs { "x-lower", "x-upper", "x-suffix", "x-middle", "x-enc", "x-enc-lower" } do
+        assert.equals("token=<redacted>;", h[name], name)
+      end
+      assert.equals("<redacted>, <redacted>", h["x-part"]) -- the key split across two header values
+      assert.equals(key:sub(1, 7), h["x-near"]) -- 7 bytes: not redacted
+    end
+
+    it(("a 502 echoing %s altered: every form redacted in err and the debug lines"):format(key), function()
+      local err, lines, client = run({ server_url = badserver.url(srv, "echo-variants"), api_key = key })
+      assert.equals("http", err.kind, tostring(err))
+      assert.equals(502, err.status)
+      assert.equals("", table.concat(find_leaks(err, client, lines, key), "\n"))
+      assert.equals("lower <redacted> upper <redacted> suffix #<redacted># middle #<redacted># encoded "
+        .. "<redacted> <redacted>", err.body)
+      expect_redacted(err.headers)
+      if key == KEY2 then assert.are_not.equal(key, enc) end -- the encoded form was a different text
+      client:close()
+    end)
+
+    it(("a success echoing %s: res.http.headers and every string of the result redacted"):format(key), function()
+      local lines = {}
+      local client = servers.client { api_key = key, server_url = badserver.url(srv, "echo-variants-ok"),
+        retries = false, debug = function(l) lines[#lines + 1] = l end }
+      local res, err = client:attach_to_candidate { candidate_id = "cand-x", body = { attachment = servers.attachment() } }
+      assert.is_nil(err, err and tostring(err))
+      assert.equals("success", res.status)
+      expect_redacted(res.http.headers)
+      local d = res.data
+      assert.equals("att_<redacted>", d.id)
+      assert.equals("<redacted>", d.remote_id)
+      assert.equals("#<redacted>#", d.candidate_id)
+      assert.equals("<redacted>.pdf", d.name)
+      assert.equals("as a key", d["<redacted>"])
+      assert.equals("A <redacted>", d.escaped)
+      assert.equals("seen <redacted>", res.warnings[1].message)
+      assert.equals(9, d.size_bytes)
+      for _, text in ipairs { servers.dump(res), servers.dump(res.http), servers.dump(res.http.headers),
+                              table.concat(lines, "\n") } do
+        assert.is_nil(leaks(text, key), text)
+      end
+      client:close()
+    end)
+  end
 
   it("a debug hook that raises does not break the upload or leak the key", function()
     local client = servers.client { api_key = KEY, retries = false, debug = function() error("hook " .. KEY) end }

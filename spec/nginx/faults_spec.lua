@@ -29,6 +29,7 @@ function M.run()
   local c = kombo.new(o)
   local results = {}
   for i = 1, math.min(q.n or 1, 10) do
+    if i > 1 and q.pause then ngx.sleep(q.pause) end
     local att = { name = "cv.pdf", type = "CV", content_type = "application/pdf", data = "JVBERi0xLjQK" }
     if q.size then att = { name = "big.bin", type = "CV", bytes = string.rep("K", q.size) } end
     if q.source_size then -- a one-shot source: it cannot be read a second time
@@ -336,18 +337,36 @@ describe("cosocket transport: fault injection", function()
     assert.equals(2, #since("keepalive-stale", before), badserver.log(srv))
   end)
 
-  for _, mode in ipairs { "keepalive-close", "keepalive-stale" } do
-    it(mode .. ": the next upload succeeds without user action, on a second connection", function()
-      local before = #badserver.requests(srv, mode)
-      local r = faults { server_url = badserver.url(srv, mode), n = 2 }
-      for i = 1, 2 do
-        assert.is_true(r.results[i].ok, cjson.encode(r.results[i]))
-        assert.equals(1, r.results[i].http.attempts)
-      end
-      local mine = since(mode, before)
-      assert.equals(mode == "keepalive-stale" and 3 or 2, #mine, badserver.log(srv))
-      assert.equals(2, badserver.connections(mine))
-    end)
+  it("keepalive-close: a pooled connection the server closed is found dead; the next upload goes on a new one", function()
+    local before = #badserver.requests(srv, "keepalive-close")
+    local r = faults { server_url = badserver.url(srv, "keepalive-close"), n = 2, pause = 0.2 }
+    for i = 1, 2 do
+      assert.is_true(r.results[i].ok, cjson.encode(r.results[i]))
+      assert.equals(1, r.results[i].http.attempts)
+    end
+    local mine = since("keepalive-close", before)
+    assert.equals(2, #mine, badserver.log(srv))
+    assert.equals(2, badserver.connections(mine))
+    require("socket").sleep(0.2) -- the server closes the second one 50 ms after its answer: let nginx see it
+  end)
+
+  -- The outcome rule: the server read the whole upload and reset without
+  -- answering; it may have acted on it, so it is not sent again.
+  for _, mode in ipairs { "keepalive-stale", "keepalive-reset-300", "keepalive-reset-2000" } do
+    for _, retries in ipairs { "none", "default" } do
+      it(mode .. " (retries " .. retries .. "): unknown, the server saw the upload once", function()
+        local before = #badserver.requests(srv, mode)
+        local r = faults { server_url = badserver.url(srv, mode .. "." .. retries), n = 2,
+                           retries = retries == "default" and { max_attempts = 3 } or nil }
+        assert.is_true(r.results[1].ok, cjson.encode(r.results[1]))
+        local e = err_of(r, 2)
+        assert.equals("network", e.kind, cjson.encode(e))
+        assert.equals("unknown", e.outcome)
+        assert.equals(1, e.attempts)
+        assert.truthy(e.message:find("attachment_exists", 1, true), e.message)
+        assert.equals(2, #since(mode, before), badserver.log(srv))
+      end)
+    end
   end
 
   it("429 for ever: the budget (max_attempts = 4) ends with api 429 and attempts = 4", function()

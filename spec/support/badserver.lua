@@ -30,6 +30,12 @@
 --                        request's Authorization value (a server leaking the key)
 --   echo-auth-json       401 with Kombo's error JSON whose message (and X-Echo
 --                        header) repeat the Authorization value
+--   echo-variants        502 whose reason phrase, text/plain body and headers
+--                        repeat the key altered: lower and upper case, its last
+--                        12 bytes, bytes 9-16, percent-encoded, split in two
+--                        X-Part headers (X-Near: bytes 1-7, which stay)
+--   echo-variants-ok     200 with Kombo's success JSON whose strings (keys and
+--                        values) and headers repeat the key in those forms
 --   keepalive-dies-late  answers the first request of a connection (keep-alive);
 --                        the second is read whole, then after 1.5 s the
 --                        connection is reset without an answer (a server that
@@ -122,7 +128,14 @@ local function serve(portfile, logfile, lifetime)
     local method, path, headers = read_head(c)
     if not method then return drop(c) end
     st.nth = st.nth + 1
-    local mode = path:match("^/([^/?]+)") or "ok"
+    -- "/<mode>[.<tag>]/...": the keep-alive modes count requests per mode and
+    -- tag on a connection, so a pooled connection that served another spec
+    -- first starts afresh.
+    local segment = path:match("^/([^/?]+)") or "ok"
+    local mode = segment:gsub("%..*$", "")
+    st.by_mode = st.by_mode or {}
+    st.by_mode[segment] = (st.by_mode[segment] or 0) + 1
+    local nth_here = st.by_mode[segment]
     local length = tonumber(headers["content-length"] or "0") or 0
     local limit = (mode == "reset-during-body" or mode == "early-413") and 65536 or nil
     local got = read_body(c, length, limit)
@@ -142,10 +155,14 @@ local function serve(portfile, logfile, lifetime)
       answer(c, "200 OK", SUCCESS)
       socket.sleep(0.05) -- the answer is on its way; then FIN
       return drop(c)
-    elseif mode == "keepalive-stale" and st.nth >= 2 then
+    elseif mode == "keepalive-stale" and nth_here >= 2 then
       return drop(c, true)
-    elseif mode == "keepalive-dies-late" and st.nth >= 2 then
+    elseif mode == "keepalive-dies-late" and nth_here >= 2 then
       socket.sleep(1.5)
+      return drop(c, true)
+    elseif mode:match("^keepalive%-reset%-%d+$") and nth_here >= 2 then
+      -- the whole upload was read; then a reset after <ms>, no answer
+      socket.sleep(tonumber(mode:match("%d+$")) / 1000)
       return drop(c, true)
     elseif mode == "interim-flood" then
       c:send(("HTTP/1.1 100 Continue\r\n\r\n"):rep(11))
@@ -167,6 +184,34 @@ local function serve(portfile, logfile, lifetime)
         answer(c, "401 Unauthorized", ('{"status":"error","error":{"code":"PLATFORM.AUTHENTICATION_INVALID",'
           .. '"title":"Authentication invalid","message":"The key %s is invalid.",'
           .. '"log_url":"https://app.kombo.dev/logs?interactionId=%s"}}'):format(auth, auth:gsub("%s", "+")), extra)
+      end
+      return drop(c)
+    elseif mode == "echo-variants" or mode == "echo-variants-ok" then
+      local key = (headers.authorization or ""):match("^Bearer (.*)$") or ""
+      key = key:gsub("[\r\n\"\\]", "")
+      local enc = key:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end)
+      local forms = { lower = key:lower(), upper = key:upper(), suffix = key:sub(-12), middle = key:sub(9, 16),
+                      enc = enc, enc_lower = enc:lower() }
+      local extra = { "Connection: close" }
+      for _, k in ipairs { "lower", "upper", "suffix", "middle", "enc", "enc_lower" } do
+        extra[#extra + 1] = ("X-%s: token=%s;"):format((k:gsub("_", "-")), forms[k])
+      end
+      local half = math.floor(#key / 2)
+      extra[#extra + 1] = "X-Part: " .. key:sub(1, half)
+      extra[#extra + 1] = "X-Part: " .. key:sub(half + 1)
+      extra[#extra + 1] = "X-Near: " .. key:sub(1, 7)
+      extra = table.concat(extra, "\r\n") .. "\r\n"
+      if mode == "echo-variants" then
+        local body = ("lower %s upper %s suffix #%s# middle #%s# encoded %s %s"):format(forms.lower, forms.upper,
+          forms.suffix, forms.middle, forms.enc, forms.enc_lower)
+        c:send(("HTTP/1.1 502 token=%s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s")
+          :format(forms.lower, #body, extra, body))
+      else
+        local body = ('{"status":"success","data":{"id":"att_%s","remote_id":"%s","candidate_id":"#%s#",'
+          .. '"name":"%s.pdf","content_type":"application/pdf","type":"CV","size_bytes":9,'
+          .. '"%s":"as a key","escaped":"\\u0041 %s"},"warnings":[{"message":"seen %s"}]}')
+          :format(forms.lower, forms.upper, forms.middle, forms.suffix, key, forms.enc_lower, forms.enc)
+        answer(c, "200 OK", body, extra)
       end
       return drop(c)
     end

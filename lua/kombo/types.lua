@@ -1,0 +1,464 @@
+---@meta kombo
+-- Editor types for kombo-lua: LuaLS (lua-language-server) annotations of the
+-- whole public surface, so that an editor completes `kombo.new{` options and
+-- call arguments and flags a misspelt field.  A definitions ("meta") file:
+-- it is never loaded at run time (`require "kombo"` loads lua/kombo/init.lua);
+-- `---@meta kombo` makes the language server take this file's `kombo` for
+-- `require "kombo"`.  Installed by the rockspec as kombo.types; README.md
+-- ("Editor types") says how to point an editor at it.  The reference
+-- (`make docs`, LDoc comments in lua/kombo/init.lua) documents the same tables.
+
+-- ------------------------------------------------------------------ options
+
+---@alias kombo.Server "eu"|"us"
+---@alias kombo.Transport "auto"|"curl"|"cosocket"
+---@alias kombo.AttachmentType "CV"|"COVER_LETTER"|"OTHER"
+
+---The options of `kombo.new` and `kombo.configure`; all optional.  Checked
+---once, when the client is made: an unknown option, one of the wrong type or
+---a bad value raises there, naming it.
+---@class kombo.ClientOptions
+---The API key; default `$KOMBO_API_KEY`.  Never shown in an error, `tostring` or a `debug` line.
+---@field api_key? string
+---Sent as `X-Integration-Id`; default `$KOMBO_INTEGRATION_ID`; a call may override it.
+---@field integration_id? string
+---`"eu"`: https://api.kombo.dev/v1 (default), `"us"`: https://api.us.kombo.dev/v1.
+---@field server? kombo.Server
+---An absolute http(s) URL; overrides `server`; default `$KOMBO_SERVER_URL`.
+---@field server_url? string
+---Seconds for one attempt, upload included (default 300; > 0).
+---@field timeout? number
+---Seconds for the TCP connect and TLS handshake (default 10; > 0).
+---@field connect_timeout? number
+---The retry policy, or `false` for one attempt.
+---@field retries? kombo.RetryOptions|false
+---A PEM bundle to trust instead of libcurl's default one.
+---@field ca_file? string
+---Larger answers are an `http` error (default 1048576; 0: the default).
+---@field max_response_bytes? integer
+---How bytes move: `"auto"` (default: cosockets inside nginx, else libcurl), `"curl"`, `"cosocket"`.
+---@field transport? kombo.Transport
+---Replaces the User-Agent header (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`).
+---@field user_agent? string
+---One line per step of a call, `Authorization` redacted.
+---@field debug? fun(line: string)
+---Check every upload against the integration's attachment restrictions first (default false).
+---@field preflight? boolean
+---Seconds the restrictions are cached per client, integration and target (default 300; >= 0).
+---@field preflight_ttl? number
+
+---The `retries` option; all optional.
+---@class kombo.RetryOptions
+---Attempts in all (default 3; a whole number >= 1).
+---@field max_attempts? integer
+---Seconds before the first retry (default 0.5).
+---@field initial_interval? number
+---The longest wait in seconds, also capping `Retry-After` (default 30).
+---@field max_interval? number
+---Backoff growth per attempt (default 1.5).
+---@field exponent? number
+---No attempt starts once this many seconds would be exceeded (default 120).
+---@field max_elapsed? number
+---Also retry uploads whose outcome is `unknown` (default false: they may have landed).
+---@field retry_unsafe? boolean
+
+-- ------------------------------------------------------------ call arguments
+
+---`body.attachment`.  Exactly one of `file`, `bytes`, `source` (with `size`),
+---`data` and `data_url`.
+---@class kombo.Attachment
+---The file name (required; defaults to the base name of `file`).
+---@field name? string
+---`"CV"`, `"COVER_LETTER"` or `"OTHER"` (required).
+---@field type kombo.AttachmentType
+---A path: streamed from disk and base64-encoded by the C core while it is sent.
+---@field file? string
+---The raw bytes, base64-encoded in C.
+---@field bytes? string
+---A function (or ltn12 source) returning chunks, then nil; read once, must not yield.
+---@field source? fun(): string?
+---The exact total of `source`'s chunks (required with `source`).
+---@field size? integer
+---Base64 you encoded yourself (`kombo.base64`), sent verbatim.
+---@field data? string
+---An absolute http(s) URL Kombo downloads the file from.
+---@field data_url? string
+---`type/subtype`: required with `data`, optional with `data_url`, inferred otherwise.
+---@field content_type? string
+
+---Known `remote_fields` of Greenhouse.
+---@class kombo.GreenhouseRemoteFields
+---@field post_headers? { ["On-Behalf-Of"]: string|kombo.Null|nil }
+---Alias of `post_headers["On-Behalf-Of"]`.
+---@field on_behalf_of? string|kombo.Null
+---@field [string] any
+
+---Known `remote_fields` of Workable.
+---@class kombo.WorkableRemoteFields
+---@field on_behalf_of_user_remote_id? string
+---@field [string] any
+
+---Known `remote_fields` of Oracle (applications only).
+---@class kombo.OracleRemoteFields
+---@field override_document_category? "IRC_CANDIDATE_RESUME"|"IRC_CANDIDATE_COVERLETTER"|"MISC"|"IRC_INTERNAL"
+---@field multi_post_to_all_current_applications? boolean
+---@field [string] any
+
+---`body.remote_fields`: ATS-specific extras, passed through unchanged (the
+---known ones are type-checked).
+---@class kombo.RemoteFields
+---@field greenhouse? kombo.GreenhouseRemoteFields
+---@field workable? kombo.WorkableRemoteFields
+---@field oracle? kombo.OracleRemoteFields
+---@field [string] any
+
+---An upload's `body`: the API's, exactly.
+---@class kombo.AttachmentBody
+---@field attachment kombo.Attachment
+---@field remote_fields? kombo.RemoteFields
+
+---The arguments of `attach_to_candidate`.
+---@class kombo.AttachToCandidateArgs
+---The candidate (one path segment; not empty, `.` or `..`, no CR, LF or NUL).
+---@field candidate_id string
+---Sent as `X-Integration-Id`; default: the client's.
+---@field integration_id? string
+---@field body kombo.AttachmentBody
+---Bytes of the request body sent so far; the last call has `sent == total`.
+---@field on_progress? fun(sent: integer, total: integer)
+---Check against the integration's restrictions first (overrides the client's `preflight`).
+---@field preflight? boolean
+
+---The arguments of `attach_to_application`.
+---@class kombo.AttachToApplicationArgs
+---The application (one path segment).
+---@field application_id string
+---Sent as `X-Integration-Id`; default: the client's.
+---@field integration_id? string
+---@field body kombo.AttachmentBody
+---Bytes of the request body sent so far; the last call has `sent == total`.
+---@field on_progress? fun(sent: integer, total: integer)
+---Check against the integration's restrictions first (overrides the client's `preflight`).
+---@field preflight? boolean
+
+---@alias kombo.UploadArgs kombo.AttachToCandidateArgs|kombo.AttachToApplicationArgs
+
+---The arguments of `get_candidate_attachments`.
+---@class kombo.GetCandidateAttachmentsArgs
+---@field candidate_id string
+---@field integration_id? string
+
+---The arguments of `get_application_attachments`.
+---@class kombo.GetApplicationAttachmentsArgs
+---@field application_id string
+---@field integration_id? string
+
+---The arguments of the restriction operations (may be omitted).
+---@class kombo.RestrictionsArgs
+---@field integration_id? string
+
+-- ------------------------------------------------------------------ results
+
+---JSON `null` (`kombo.null`, lua-cjson's `cjson.null`).
+---@class kombo.Null: lightuserdata
+
+---Kombo's limits as the answer announced them (integers; absent when not sent).
+---@class kombo.Limits
+---@field concurrency_limit? integer from the Concurrency-Limit header
+---@field concurrency_remaining? integer from the Concurrency-Remaining header
+---@field rate_limit? integer from the RateLimit-Limit header
+---@field rate_remaining? integer from the RateLimit-Remaining header
+---@field rate_reset? integer from the RateLimit-Reset header
+
+---`res.http`: what we know about the exchange.
+---@class kombo.Http
+---@field status integer the HTTP status
+---Lower-case names; repeated headers joined with `, `.
+---@field headers table<string, string>
+---@field attempts integer how many attempts the call made
+---@field elapsed number seconds, waits included
+---@field limits kombo.Limits
+
+---@class kombo.Warning
+---@field message string
+
+---What a call returns on success: the API's positive response, plus `http`
+---(reached through the metatable: `kombo.encode_json(res)` gives back the answer).
+---@class kombo.Result
+---@field status "success"
+---@field data table
+---@field warnings? kombo.Warning[]
+---@field http kombo.Http
+
+---`res.data` of an upload: the API's `data` object (its fields are open);
+---Kombo's answer describes the new attachment.
+---@class kombo.UploadData
+---@field id? string
+---@field [string] any
+
+---@class kombo.UploadResult: kombo.Result
+---@field data kombo.UploadData
+
+---One of `res.data.results`.
+---@class kombo.ListedAttachment
+---@field id string
+---`kombo.null` for a candidate's attachment.
+---@field application_id string|kombo.Null
+---@field candidate_id string
+---@field type kombo.AttachmentType
+---@field remote_id string
+---@field data_url string
+---@field file_name string
+---@field content_type string
+---ISO 8601 date-time, or `kombo.null`.
+---@field remote_created_at string|kombo.Null
+---ISO 8601 date-time, or `kombo.null`.
+---@field remote_updated_at string|kombo.Null
+
+---`res.data` of the listings.
+---@class kombo.AttachmentList
+---@field results kombo.ListedAttachment[]
+
+---@class kombo.AttachmentListResult: kombo.Result
+---@field data kombo.AttachmentList
+
+---`attachment_restrictions.types[type]`.
+---@class kombo.TypeRestriction
+---@field is_supported boolean
+---The largest decoded size, or `kombo.null` (none stated); absent when not supported.
+---@field max_file_size_bytes? number|kombo.Null
+---The MIME types it takes, or `kombo.null` (any); absent when not supported.
+---@field accepted_mime_types? string[]|kombo.Null
+
+---@class kombo.AttachmentRestrictions
+---@field types { CV: kombo.TypeRestriction, COVER_LETTER: kombo.TypeRestriction, OTHER: kombo.TypeRestriction }
+
+---`res.data` of the restriction operations.
+---@class kombo.RestrictionsData
+---`kombo.null` when the integration publishes none.
+---@field attachment_restrictions kombo.AttachmentRestrictions|kombo.Null
+
+---@class kombo.RestrictionsResult: kombo.Result
+---@field data kombo.RestrictionsData
+
+---`res.data` of `check_api_key`.
+---@class kombo.ApiKeyData
+---@field environment_id string
+---@field customer_id string
+
+---@class kombo.ApiKeyResult: kombo.Result
+---@field data kombo.ApiKeyData
+
+-- ------------------------------------------------------------------- errors
+
+---@alias kombo.ErrorKind "validation"|"api"|"http"|"network"|"timeout"|"decode"|"aborted"
+---@alias kombo.Outcome "not_sent"|"rejected"|"unknown"
+
+---One of `err.problems`.
+---@class kombo.Problem
+---@field path string where: `"body.attachment.type"`, `"candidate_id"`, ...
+---@field message string what is wrong there
+
+---The error object of `nil, err`.  `tostring(err)` and `"failed: " .. err`
+---read `kombo <kind> error: <message>`.  No field ever holds the API key.
+---@class kombo.Error
+---@field kind kombo.ErrorKind
+---May the upload have landed?  `unknown`: check with `attachment_exists` before sending again.
+---@field outcome kombo.Outcome
+---For people; does not repeat the kind.
+---@field message string
+---The HTTP status, when an answer arrived.
+---@field status? integer
+---Kombo's error code: the field to branch on (`PLATFORM.RATE_LIMIT_EXCEEDED`, ...).
+---@field code? string
+---@field title? string
+---@field log_url? string
+---The response headers (lower-case names).
+---@field headers? table<string, string>
+---The response body, capped by `max_response_bytes`.
+---@field body? string
+---Seconds, from `Retry-After`.
+---@field retry_after? number
+---How many attempts were made (0 for `validation`).
+---@field attempts integer
+---@field elapsed? number
+---`validation`: every problem found, at once.
+---@field problems? kombo.Problem[]
+---@field limits? kombo.Limits
+
+-- ------------------------------------------------------------------- client
+
+---A client: one libcurl handle, options checked once.  `client:close()`
+---frees it (Lua 5.4: `local client <close> = kombo.new{...}`).
+---@class kombo.Client
+local Client = {}
+
+---Frees the connection.  Using the client afterwards raises.
+function Client:close() end
+
+---`POST /ats/candidates/{candidate_id}/attachments`.  Not retried once it may have been processed.
+---@param args kombo.AttachToCandidateArgs
+---@return kombo.UploadResult? res
+---@return kombo.Error? err
+function Client:attach_to_candidate(args) end
+
+---`POST /ats/applications/{application_id}/attachments`.  Not retried once it may have been processed.
+---@param args kombo.AttachToApplicationArgs
+---@return kombo.UploadResult? res
+---@return kombo.Error? err
+function Client:attach_to_application(args) end
+
+---`GET /ats/candidates/{candidate_id}/attachments`.
+---@param args kombo.GetCandidateAttachmentsArgs
+---@return kombo.AttachmentListResult? res
+---@return kombo.Error? err
+function Client:get_candidate_attachments(args) end
+
+---`GET /ats/applications/{application_id}/attachments`.
+---@param args kombo.GetApplicationAttachmentsArgs
+---@return kombo.AttachmentListResult? res
+---@return kombo.Error? err
+function Client:get_application_attachments(args) end
+
+---`GET /ats/actions/ats_add_candidate_attachment`.
+---@param args? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function Client:candidate_attachment_restrictions(args) end
+
+---`GET /ats/actions/ats_add_application_attachment`.
+---@param args? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function Client:application_attachment_restrictions(args) end
+
+---`GET /check-api-key` (no `X-Integration-Id`).
+---@param args? table nothing, or an empty table
+---@return kombo.ApiKeyResult? res
+---@return kombo.Error? err
+function Client:check_api_key(args) end
+
+---The integration's upload rules for a target.
+---@param target "candidate"|"application"
+---@param opts? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function Client:attachment_restrictions(target, opts) end
+
+---Whether an upload landed (a listed attachment with its name and type).
+---@param args kombo.UploadArgs exactly as for the upload
+---@return boolean? found
+---@return kombo.Error? err
+function Client:attachment_exists(args) end
+
+-- ------------------------------------------------------------------- module
+
+---@class kombo
+local kombo = {}
+
+---This release, e.g. `"0.1.0"`.
+---@type string
+kombo.VERSION = ""
+
+---JSON `null` for `body`; results hold it too.
+---@type kombo.Null
+kombo.null = nil
+
+---An empty JSON array (`[]`) for `body`.
+---@type table
+kombo.empty_array = {}
+
+---The `server` option's URLs.
+---@type { eu: string, us: string }
+kombo.SERVERS = {}
+
+---What this build supports.
+---@type { file: boolean, bytes: boolean, source: boolean, on_progress: boolean }
+kombo.features = {}
+
+---Creates a client.
+---@param opts? kombo.ClientOptions
+---@return kombo.Client
+function kombo.new(opts) end
+
+---Replaces the default client (the one the module functions use); closes the previous one.
+---@param opts? kombo.ClientOptions
+---@return kombo.Client
+function kombo.configure(opts) end
+
+---The default client, built from the environment on first use.
+---@return kombo.Client
+function kombo.default_client() end
+
+---`client:attach_to_candidate` on the default client.
+---@param args kombo.AttachToCandidateArgs
+---@return kombo.UploadResult? res
+---@return kombo.Error? err
+function kombo.attach_to_candidate(args) end
+
+---`client:attach_to_application` on the default client.
+---@param args kombo.AttachToApplicationArgs
+---@return kombo.UploadResult? res
+---@return kombo.Error? err
+function kombo.attach_to_application(args) end
+
+---`client:get_candidate_attachments` on the default client.
+---@param args kombo.GetCandidateAttachmentsArgs
+---@return kombo.AttachmentListResult? res
+---@return kombo.Error? err
+function kombo.get_candidate_attachments(args) end
+
+---`client:get_application_attachments` on the default client.
+---@param args kombo.GetApplicationAttachmentsArgs
+---@return kombo.AttachmentListResult? res
+---@return kombo.Error? err
+function kombo.get_application_attachments(args) end
+
+---`client:candidate_attachment_restrictions` on the default client.
+---@param args? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function kombo.candidate_attachment_restrictions(args) end
+
+---`client:application_attachment_restrictions` on the default client.
+---@param args? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function kombo.application_attachment_restrictions(args) end
+
+---`client:check_api_key` on the default client.
+---@param args? table nothing, or an empty table
+---@return kombo.ApiKeyResult? res
+---@return kombo.Error? err
+function kombo.check_api_key(args) end
+
+---`client:attachment_restrictions` on the default client.
+---@param target "candidate"|"application"
+---@param opts? kombo.RestrictionsArgs
+---@return kombo.RestrictionsResult? res
+---@return kombo.Error? err
+function kombo.attachment_restrictions(target, opts) end
+
+---`client:attachment_exists` on the default client.
+---@param args kombo.UploadArgs
+---@return boolean? found
+---@return kombo.Error? err
+function kombo.attachment_exists(args) end
+
+---Whether a value is an error object returned by a call.
+---@param v any
+---@return boolean
+function kombo.is_error(v) end
+
+---Standard padded base64 of raw bytes (for `attachment.data`).
+---@param bytes string
+---@return string
+function kombo.base64(bytes) end
+
+---JSON text of a value (a result re-encodes as the answer it came from).
+---@param value any
+---@return string? json
+---@return string? message
+function kombo.encode_json(value) end
+
+return kombo
