@@ -155,6 +155,7 @@ void kombo_call_free(kombo_call *c)
 }
 
 const kombo_operation *kombo_call_operation(const kombo_call *c) { return c->op; }
+unsigned long kombo_call_client_serial(const kombo_call *c) { return c->client->serial; }
 const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c) { return &c->facts; }
 const char *kombo_call_integration_id(const kombo_call *c)
 {
@@ -248,6 +249,14 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
     c->result.attempts++;
     c->result.elapsed = now - c->started;
     c->state = CALL_DONE;
+    if (cls->outcome == KOMBO_OUTCOME_UNKNOWN && !c->op->idempotent &&
+        (cls->kind == KOMBO_ERR_NETWORK || cls->kind == KOMBO_ERR_TIMEOUT || cls->kind == KOMBO_ERR_DECODE)) {
+        /* How to settle it: the upload may be in the ATS already.  (Kombo's
+         * own messages, kind api, are passed on unchanged.) */
+        size_t len = strlen(cls->message);
+        snprintf(cls->message + len, sizeof cls->message - len,
+                 "; the upload may have landed: check with attachment_exists before sending it again");
+    }
 
     /* An idempotent operation (a GET) may be resent after it may have been
      * processed; an upload only when the user opted in. */

@@ -323,6 +323,14 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
                  "%.*s (the request was cut off, so the server cannot have acted on it)",
                  emlen, em);
         return;
+    case KOMBO_TE_RESOURCES:
+        /* Out of descriptors (or the like) here: nothing left this process,
+         * and retrying at once would only fail the same way. */
+        out->kind = KOMBO_ERR_NETWORK;
+        out->outcome = KOMBO_OUTCOME_NOT_SENT;
+        fmt_into(out->message, sizeof out->message, "%.*s (before the request was sent; not retried)",
+                 emlen, em);
+        return;
     default:
         out->kind = KOMBO_ERR_NETWORK;
         what = "network error";

@@ -4,6 +4,7 @@
  */
 #include "kombo.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,19 @@ static void check_config(const kombo_config *cfg, kombo_problems *p)
         kombo_problems_add(p, "retries.max_elapsed", "must be a non-negative number of seconds");
 }
 
+/* Serials tell clients apart in a pooled handle's header cache: an address
+ * can be reused by the next client, a serial is not. */
+static unsigned long next_serial(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static unsigned long last;
+    unsigned long s;
+    pthread_mutex_lock(&lock);
+    s = ++last;
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
 static char *dup_or_null(const char *s, int *failed)
 {
     char *d;
@@ -118,6 +132,7 @@ kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems
     cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return NULL;
+    cl->serial = next_serial();
     cl->cfg = *cfg;
     cl->cfg.api_key = cl->api_key = dup_or_null(cfg->api_key, &failed);
     cl->cfg.integration_id = cl->integration_id = dup_or_null(cfg->integration_id, &failed);
@@ -154,4 +169,9 @@ kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems
 const kombo_config *kombo_client_config(const kombo_client *cl)
 {
     return &cl->cfg;
+}
+
+unsigned long kombo_client_serial(const kombo_client *cl)
+{
+    return cl->serial;
 }

@@ -12,6 +12,7 @@ struct kombo_client {
     size_t prefix_len;           /* server_url without trailing slashes */
     kombo_buf authorization;     /* "Authorization: Bearer <key>" */
     kombo_buf user_agent_header; /* "User-Agent: ..." or empty */
+    unsigned long serial;        /* never reused, unlike an address */
 };
 
 #endif

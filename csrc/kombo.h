@@ -362,7 +362,8 @@ typedef enum kombo_transport_error {
     KOMBO_TE_NETWORK,   /* refused, reset, DNS, TLS, ... */
     KOMBO_TE_TIMEOUT,
     KOMBO_TE_TOO_LARGE, /* answer exceeded max_response_bytes */
-    KOMBO_TE_ABORTED    /* the body source failed; the request was aborted */
+    KOMBO_TE_ABORTED,   /* the body source failed; the request was aborted */
+    KOMBO_TE_RESOURCES  /* this process ran out of something (EMFILE, ENFILE): not sent, not retried */
 } kombo_transport_error;
 
 /* What one attempt produced, filled in by a transport. */
@@ -470,6 +471,7 @@ typedef struct kombo_client kombo_client;
 kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems);
 void kombo_client_free(kombo_client *client); /* wipes the key */
 const kombo_config *kombo_client_config(const kombo_client *client);
+unsigned long kombo_client_serial(const kombo_client *client); /* unique per client made */
 
 typedef struct kombo_call kombo_call;
 
@@ -496,6 +498,7 @@ const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);
 const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */
 const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
+unsigned long kombo_call_client_serial(const kombo_call *c);  /* its client's kombo_client_serial */
 kombo_body *kombo_call_body(kombo_call *c);
 const kombo_config *kombo_call_config(const kombo_call *c);
 
@@ -529,6 +532,10 @@ typedef struct kombo_curl kombo_curl;
 /* One reusable easy handle: connections stay alive between calls. */
 kombo_curl *kombo_curl_new(void);
 void kombo_curl_free(kombo_curl *t);
+/* The process-wide pool of handles (and so of kept-alive connections):
+ * take one for a call, give it back after; thread-safe. */
+kombo_curl *kombo_curl_acquire(void);
+void kombo_curl_release(kombo_curl *t);
 /* One attempt of the call's current request into kombo_call_response(c). */
 void kombo_curl_attempt(kombo_curl *t, kombo_call *c);
 /* Drives the whole call (attempts, sleeps) to KOMBO_STEP_DONE. */

@@ -150,9 +150,7 @@ static int l_client_close(lua_State *L)
         lc->close_pending = 1;
         return 0;
     }
-    kombo_curl_free(lc->curl);
     kombo_client_free(lc->client);
-    lc->curl = NULL;
     lc->client = NULL;
     return 0;
 }

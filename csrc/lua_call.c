@@ -206,24 +206,24 @@ static void push_result(lua_State *L, const kombo_result *res)
 
 static kombo_curl *acquire_curl(lua_State *L, lclient *lc)
 {
+    kombo_curl *t;
     if (lc->client == NULL || lc->close_pending)
         luaL_error(L, "kombo client is closed");
     if (lc->busy)
         luaL_error(L, "kombo client is busy with another upload (an upload was started from its own "
                       "source or on_progress callback)");
-    if (lc->curl == NULL && (lc->curl = kombo_curl_new()) == NULL)
+    if ((t = kombo_curl_acquire()) == NULL)
         luaL_error(L, "cannot initialise libcurl");
     lc->busy = 1;
-    return lc->curl;
+    return t;
 }
 
-static void release_curl(lclient *lc)
+static void release_curl(lclient *lc, kombo_curl *t)
 {
+    kombo_curl_release(t);
     lc->busy = 0;
     if (lc->close_pending) {
-        kombo_curl_free(lc->curl);
         kombo_client_free(lc->client);
-        lc->curl = NULL;
         lc->client = NULL;
         lc->close_pending = 0;
     }
@@ -236,7 +236,7 @@ static int l_call_perform(lua_State *L)
     kombo_curl *t = acquire_curl(L, c->owner);
     const kombo_result *res = kombo_curl_perform(t, c->call);
     push_result(L, res); /* before release: a pending close frees what res points into */
-    release_curl(c->owner);
+    release_curl(c->owner, t);
     return 1;
 }
 
@@ -247,7 +247,7 @@ static int l_call_attempt(lua_State *L)
     lcall *c = check_call(L, 1);
     kombo_curl *t = acquire_curl(L, c->owner);
     kombo_curl_attempt(t, c->call);
-    release_curl(c->owner);
+    release_curl(c->owner, t);
     kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
                         kombo_wall_now());
     return 0;
@@ -376,7 +376,7 @@ static int l_call_body(lua_State *L)
     return 1;
 }
 
-static const char *const transport_errors[] = {"", "network", "timeout", "too_large", "aborted", NULL};
+static const char *const transport_errors[] = {"", "network", "timeout", "too_large", "aborted", "resources", NULL};
 static const char *const phases[] = {"connect", "sending", "waiting", "receiving", "done", NULL};
 
 /* call:complete{status=, headers=, body=, error=, phase=, message=}, now, wall_now */

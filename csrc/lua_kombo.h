@@ -31,13 +31,13 @@ void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l);
  * NaN becomes lo; callers that must refuse bad values check them first. */
 double kombo_lua_clamp(double v, double lo, double hi);
 
-/* A client as Lua holds it: the core's client and, made on first use, the
- * libcurl handle its calls share.  Callbacks (a source, on_progress) run
- * inside curl_easy_perform and may close the client: that only marks it,
- * and the handle is freed once the transfer is over. */
+/* A client as Lua holds it: the core's client.  libcurl handles (and the
+ * connections they keep) come from the process-wide pool for each call
+ * (kombo_curl_acquire).  Callbacks (a source, on_progress) run inside
+ * curl_easy_perform and may close the client: that only marks it, and it
+ * is freed once the transfer is over. */
 typedef struct lclient {
     kombo_client *client;
-    kombo_curl *curl;
     int busy;
     int close_pending;
 } lclient;

@@ -217,7 +217,7 @@ local function fail(st, kind, what, err, partial_stale)
   resp.stale = dead_pooled and resp.phase == "sending"
   if dead_pooled and resp.phase == "waiting" then
     resp.message = resp.message .. "; the kept-alive connection closed without an answer, so the request "
-      .. "was not sent again (check with attachment_exists before re-sending)"
+      .. "was not sent again"
   end
   return resp
 end
@@ -232,6 +232,10 @@ local function connect(st, target, fresh_only)
     if not ok then
       if err and str_find(err, "no resolver defined", 1, true) then
         err = err .. " (add a 'resolver' directive to nginx.conf)"
+      end
+      if err and (str_find(err, "Too many open files", 1, true) or str_find(err, "(24:", 1, true)) then
+        -- out of descriptors in this worker: not sent, and not retried (as with libcurl)
+        return fail(st, "resources", str_format("too many open files: connect to %s:%d", target.host, target.port), err)
       end
       return fail(st, "network", str_format("connect to %s:%d", target.host, target.port), err)
     end

@@ -37,7 +37,10 @@ local function via_curl(opts, candidate, integ)
   return cjson.decode(cjson.encode(d)) -- same JSON round trip as the app's answer
 end
 
-local function tail_note(msg) return msg and msg:match("%(([^()]*)%)$") end
+local function tail_note(msg)
+  msg = msg and msg:gsub("; the upload may have landed: check with attachment_exists before sending it again$", "")
+  return msg and msg:match("%(([^()]*)%)$")
+end
 
 -- What must be identical between the transports.
 local function comparable(d)
