@@ -323,6 +323,14 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
                  "%.*s (the request was cut off, so the server cannot have acted on it)",
                  emlen, em);
         return;
+    case KOMBO_TE_HEADERS:
+        /* An answer came but cannot be read: whether the server acted on
+         * the request is unknown (its status line, if any, is not trusted). */
+        out->kind = KOMBO_ERR_HTTP;
+        out->outcome = KOMBO_OUTCOME_UNKNOWN;
+        out->retryable_unsafe = 1;
+        fmt_into(out->message, sizeof out->message, "%.*s", emlen, em);
+        return;
     case KOMBO_TE_RESOURCES:
         /* Out of descriptors (or the like) here: nothing left this process,
          * and retrying at once would only fail the same way. */

@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 #include <string.h>
 
-#define HEADERS_LIMIT (64u * 1024u) /* raw header block of one response */
+#define HEADERS_LIMIT KOMBO_MAX_HEADER_BYTES /* raw header block of one response */
 #define RETRY_AFTER_CAP 1e9         /* seconds; larger values are capped */
 
 /* Own helpers rather than <ctype.h>: results must not depend on the locale. */

@@ -363,7 +363,8 @@ typedef enum kombo_transport_error {
     KOMBO_TE_TIMEOUT,
     KOMBO_TE_TOO_LARGE, /* answer exceeded max_response_bytes */
     KOMBO_TE_ABORTED,   /* the body source failed; the request was aborted */
-    KOMBO_TE_RESOURCES  /* this process ran out of something (EMFILE, ENFILE): not sent, not retried */
+    KOMBO_TE_RESOURCES, /* this process ran out of something (EMFILE, ENFILE): not sent, not retried */
+    KOMBO_TE_HEADERS    /* the answer's header block broke KOMBO_MAX_HEADER_BYTES (or libcurl's line limit) */
 } kombo_transport_error;
 
 /* What one attempt produced, filled in by a transport. */
@@ -455,6 +456,11 @@ extern const kombo_config kombo_config_defaults;
 void kombo_retry_policy_none(kombo_retry_policy *p); /* the defaults with one attempt */
 
 #define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+/* The status line and header block of an answer (each 1xx block, and all of
+ * them together), on both transports: more is an `http` error saying so.
+ * libcurl also refuses a single header line over 100 KiB, which this limit
+ * covers anyway. */
+#define KOMBO_MAX_HEADER_BYTES (64u * 1024u)
 #define KOMBO_EU_URL "https://api.kombo.dev/v1"
 #define KOMBO_US_URL "https://api.us.kombo.dev/v1"
 

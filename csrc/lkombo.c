@@ -345,6 +345,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());
     lua_setfield(L, -2, "curl_version");
+    lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
+    lua_setfield(L, -2, "MAX_HEADER_BYTES");
     push_operations(L);
     lua_setfield(L, -2, "operations");
     push_defaults(L);

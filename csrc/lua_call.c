@@ -376,7 +376,7 @@ static int l_call_body(lua_State *L)
     return 1;
 }
 
-static const char *const transport_errors[] = {"", "network", "timeout", "too_large", "aborted", "resources", NULL};
+static const char *const transport_errors[] = {"", "network", "timeout", "too_large", "aborted", "resources", "headers", NULL};
 static const char *const phases[] = {"connect", "sending", "waiting", "receiving", "done", NULL};
 
 /* call:complete{status=, headers=, body=, error=, phase=, message=}, now, wall_now */

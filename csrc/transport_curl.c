@@ -23,6 +23,13 @@ struct kombo_curl {
     kombo_call *call;
     kombo_response *response;
     int too_large;
+    int headers_too_large; /* the header block passed KOMBO_MAX_HEADER_BYTES */
+    /* The final answer's framing, checked as the cosocket transport does:
+     * Content-Length digits only, and no two that differ. */
+    char length[24];       /* the first Content-Length value ("" none; "?" unusable) */
+    int length_conflict;
+    int chunked;
+    const char *headers_bad; /* why the header block is refused, or NULL */
     int small_body; /* this attempt's body went whole to CURLOPT_POSTFIELDS */
     const char *no_resend; /* why a resend libcurl wanted was refused, or NULL */
     int requests;          /* requests libcurl started in this attempt (PREREQFUNCTION) */
@@ -174,15 +181,88 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
     return s;
 }
 
+static int name_is(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name), i;
+    if (n <= k || line[k] != ':')
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = line[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + ('a' - 'A'));
+        if (c != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int has_chunked(const char *s, size_t n)
+{
+    size_t i, k;
+    for (i = 0; i + 7 <= n; i++) {
+        for (k = 0; k < 7; k++) {
+            char c = s[i + k];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c + ('a' - 'A'));
+            if (c != "chunked"[k])
+                break;
+        }
+        if (k == 7)
+            return 1;
+    }
+    return 0;
+}
+
+/* One Content-Length value: trimmed, digits only, or "?". */
+static void note_length(kombo_curl *t, const char *v, size_t n)
+{
+    char value[sizeof t->length];
+    size_t i, o = 0;
+    while (n > 0 && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+        n--;
+    for (i = 0; i < n && o + 1 < sizeof value; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            break;
+        value[o++] = v[i];
+    }
+    value[o] = '\0';
+    if (n == 0 || i < n)
+        strcpy(value, "?");
+    if (t->length[0] == '\0')
+        memcpy(t->length, value, sizeof value);
+    else if (strcmp(t->length, value) != 0)
+        t->length_conflict = 1;
+}
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
     size_t n = size * nitems;
     /* Keep only the final response's block (a 100 Continue may come first). */
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
+        t->length[0] = '\0';
+        t->length_conflict = t->chunked = 0;
+    } else if (name_is(line, n, "content-length")) {
+        note_length(t, line + 15, n - 15);
+    } else if (name_is(line, n, "transfer-encoding")) {
+        t->chunked = has_chunked(line, n);
+    } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !t->chunked && (t->length_conflict || strcmp(t->length, "?") == 0)) {
+            t->headers_bad = t->length_conflict ? "conflicting Content-Length headers"
+                                                : "invalid Content-Length (digits only)";
+            return 0; /* aborts the transfer */
+        }
+    }
     t->response->phase = KOMBO_PHASE_RECEIVING;
-    kombo_buf_append(&t->response->headers, line, n); /* over 64 KiB: truncated, not fatal */
+    if (kombo_buf_append(&t->response->headers, line, n) != 0) {
+        t->headers_too_large = 1; /* the same limit as the cosocket transport's */
+        return 0;                 /* aborts the transfer */
+    }
     return n;
 }
 
@@ -323,6 +403,10 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
     t->call = c;
     t->response = r;
     t->too_large = 0;
+    t->headers_too_large = 0;
+    t->headers_bad = NULL;
+    t->length[0] = '\0';
+    t->length_conflict = t->chunked = 0;
     t->no_resend = NULL;
     t->requests = 0;
     t->open_errno = 0;
@@ -398,6 +482,24 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
             fail_attempt(r, KOMBO_TE_RESOURCES, msg);
             return;
         }
+    }
+    if (t->headers_bad == NULL && strstr(t->errbuf, "Invalid Content-Length") != NULL)
+        t->headers_bad = "invalid Content-Length (digits only)"; /* libcurl refused it first ("-1") */
+    if (t->headers_too_large || t->headers_bad != NULL ||
+        (rc == CURLE_OUT_OF_MEMORY && r->phase >= KOMBO_PHASE_WAITING)) {
+        char msg[sizeof r->error_message];
+        if (t->headers_bad != NULL)
+            snprintf(msg, sizeof msg, "%s", t->headers_bad);
+        else if (t->headers_too_large)
+            snprintf(msg, sizeof msg, "response headers larger than %u bytes (KOMBO_MAX_HEADER_BYTES)",
+                     (unsigned)KOMBO_MAX_HEADER_BYTES);
+        else /* libcurl refuses one line over 100 KiB, and reports it as "out of memory" */
+            snprintf(msg, sizeof msg, "response headers larger than %u bytes (KOMBO_MAX_HEADER_BYTES; "
+                     "one line over libcurl's 100 KiB)", (unsigned)KOMBO_MAX_HEADER_BYTES);
+        r->phase = KOMBO_PHASE_RECEIVING;
+        r->status = 0; /* an answer we cannot read: its status is not trusted */
+        fail_attempt(r, KOMBO_TE_HEADERS, msg);
+        return;
     }
     if (t->no_resend != NULL) {
         /* The request went out on a kept-alive connection that died before

@@ -71,7 +71,9 @@ local M = {
   keepalive_timeout = 60000, -- ms a pooled connection may stay idle
   pool_size = 32,            -- connections kept per pool (per worker)
   send_batch = 65536,        -- body bytes handed to sock:send at once
-  max_header_bytes = 65536,  -- status line + header block (each 1xx block, and all of them together)
+  -- status line + header block (each 1xx block, and all of them together):
+  -- the core's limit, the one the libcurl transport applies
+  max_header_bytes = core.MAX_HEADER_BYTES,
   early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
 }
 
@@ -339,6 +341,9 @@ local function block_end(st, limit)
   return nil, nil, true
 end
 
+-- How a header-limit error names the limit: the core's, unless changed here.
+local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
+
 -- The status line of the next answer, not consumed: version, status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 local function receive_status(st)
@@ -355,12 +360,12 @@ local function receive_status(st)
     end
     scanned = #buf - pos + 1
     if scanned > limit then
-      return nil, str_format("status line longer than %d bytes (cosocket.max_header_bytes)", limit)
+      return nil, str_format("status line longer than %d bytes (%s)", limit, LIMIT_NAME)
     end
     local ok, err = fill(st)
     if not ok then return nil, err end
   end
-  return nil, str_format("status line longer than %d bytes (cosocket.max_header_bytes)", limit)
+  return nil, str_format("status line longer than %d bytes (%s)", limit, LIMIT_NAME)
 end
 
 ---------------------------------------------------------------- request
@@ -453,14 +458,18 @@ local function receive_head(st)
         resp.phase = "receiving"
         return fail(st, "network", "invalid HTTP status line", bad)
       end
+      if status and str_find(status, "status line longer than", 1, true) then
+        resp.phase = "receiving"
+        return fail(st, "headers", status)
+      end
       return fail(st, "network", waiting and "waiting for the response" or "reading the response",
         status, waiting and not st.got_any)
     end
     resp.phase = "receiving"
     local e, err, too_big = block_end(st, limit)
     if too_big then
-      return fail(st, "network",
-        str_format("response headers larger than %d bytes (cosocket.max_header_bytes)", limit))
+      resp.status = nil
+      return fail(st, "headers", str_format("response headers larger than %d bytes (%s)", limit, LIMIT_NAME))
     elseif not e then
       return fail(st, "network", "reading the response headers", err)
     end
@@ -480,13 +489,33 @@ local function receive_head(st)
       st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
       st.length = header_value(lc, "\ncontent-length:")
       st.keep = keep
+      if not st.chunked and st.length then
+        -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
+        local not_digits = not str_find(st.length, "^%d+$")
+        local from = 1
+        while true do
+          local _, at = str_find(lc, "\ncontent-length:", from, true)
+          if not at then break end
+          local v = str_match(lc, "^[ \t]*(.-)%s*\n", at + 1)
+          if v ~= st.length then
+            resp.status = nil
+            return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
+              or "conflicting Content-Length headers")
+          end
+          from = at + 1
+        end
+        if not_digits then
+          resp.status = nil
+          return fail(st, "headers", "invalid Content-Length (digits only)")
+        end
+      end
       return nil
     end
     interim_bytes = interim_bytes + #block
     if interim_bytes > limit then break end
   end
-  return fail(st, "network",
-    str_format("more than %d bytes of interim (1xx) answers (cosocket.max_header_bytes)", limit))
+  return fail(st, "headers",
+    str_format("response headers larger than %d bytes (%s; interim 1xx answers included)", limit, LIMIT_NAME))
 end
 
 ---------------------------------------------------------------- response body

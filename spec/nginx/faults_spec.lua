@@ -254,9 +254,9 @@ describe("cosocket transport: fault injection", function()
 
     it("a Content-Length that is not digits (0x37) is refused, not read as hex", function()
       local e = err_of(raw("cl-hex"))
-      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("http", e.kind, cjson.encode(e))
       assert.equals("unknown", e.outcome)
-      assert.matches("invalid Content-Length 0x", e.message, 1, true)
+      assert.matches("invalid Content-Length (digits only)", e.message, 1, true)
     end)
 
     it("10500 header lines within max_header_bytes: all read as headers (no line-count cap)", function()
@@ -266,11 +266,11 @@ describe("cosocket transport: fault injection", function()
       assert.equals("application/json", r.results[1].http.content_type)
     end)
 
-    it("a header block over max_header_bytes fails, naming the limit", function()
+    it("a header block over the limit fails as http, naming the limit", function()
       local e = err_of(raw("huge-headers"))
-      assert.equals("network", e.kind, cjson.encode(e))
+      assert.equals("http", e.kind, cjson.encode(e))
       assert.equals("unknown", e.outcome)
-      assert.matches("response headers larger than 65536 bytes (cosocket.max_header_bytes)", e.message, 1, true)
+      assert.matches("response headers larger than 65536 bytes (KOMBO_MAX_HEADER_BYTES)", e.message, 1, true)
     end)
 
     it("a 5th request() value, the method: GET without Content-Length, POST (or nil) with Content-Length: 0",
@@ -435,5 +435,43 @@ describe("cosocket transport: fault injection", function()
     assert.is_nil(log:match("%[alert%]"), log)
     assert.is_nil(log:match("%[emerg%]"), log)
     assert.is_nil(log:match("runtime error"), log)
+  end)
+
+  -- The same bytes through both transports: identical kind, outcome and
+  -- status (spec/support/badserver.lua's RAW cases).
+  describe("both transports agree on odd answers", function()
+    local kombo = require "kombo"
+    local function curl_side(case)
+      local client = kombo.new { api_key = "test-key", server_url = badserver.url(srv, "raw-" .. case),
+                                 integration_id = "diff", retries = false, timeout = 10, transport = "curl" }
+      local res, err = client:attach_to_candidate { candidate_id = "cand-diff",
+        body = { attachment = { name = "cv.pdf", type = "CV", content_type = "application/pdf", data = "JVBERi0xLjQK" } } }
+      client:close()
+      if res then return { ok = true, status = res.http.status } end
+      return { ok = false, kind = err.kind, outcome = err.outcome, status = err.status, message = err.message }
+    end
+    local function cosocket_side(case)
+      local x = faults { server_url = badserver.url(srv, "raw-" .. case) }.results[1]
+      if x.ok then return { ok = true, status = x.http.status } end
+      return { ok = false, kind = x.err.kind, outcome = x.err.outcome, status = x.err.status, message = x.err.message }
+    end
+    local function comparable(r) return { ok = r.ok, kind = r.kind, outcome = r.outcome, status = r.status } end
+
+    for _, case in ipairs(badserver.RAW_CASES) do
+      it(case, function()
+        local a, b = curl_side(case), cosocket_side(case)
+        assert.same(comparable(a), comparable(b),
+          "curl: " .. tostring(a.message) .. " | cosocket: " .. tostring(b.message))
+      end)
+    end
+
+    it("the header limit is named the same way by both, and Content-Length takes digits only", function()
+      for _, case in ipairs { "headers-9998", "headers-64k-over" } do
+        assert.matches("larger than 65536 bytes (KOMBO_MAX_HEADER_BYTES)", curl_side(case).message, 1, true)
+        assert.matches("larger than 65536 bytes (KOMBO_MAX_HEADER_BYTES)", cosocket_side(case).message, 1, true)
+      end
+      assert.is_false(curl_side("cl-hex").ok)
+      assert.is_false(cosocket_side("cl-hex").ok)
+    end)
   end)
 end)

@@ -48,6 +48,11 @@
 --                        with Kombo's error JSON and Connection: close, waits
 --                        0.3 s, then resets while the client is still sending
 --
+--   raw-<case>           reads the request, writes the bytes of RAW[<case>]
+--                        (below: odd framing, header counts and sizes, 1xx
+--                        storms, chunk extensions) and closes: the specs
+--                        compare what each transport makes of the same bytes
+--
 -- Each request becomes one log line:
 --   req conn=<n> nth=<i> mode=<m> auth=<yes|no> length=<Content-Length> got=<body bytes read>
 -- Everything is bounded: socket timeouts, the request size, the lifetime.
@@ -55,6 +60,49 @@ local socket = require "socket"
 
 local SUCCESS = '{"status":"success","data":{"id":"att_bad","remote_id":null,"candidate_id":"c",'
   .. '"name":"cv.pdf","content_type":"application/pdf","type":"CV","size_bytes":9},"warnings":[]}'
+
+-- Odd answers, byte for byte (the differential spec runs them through both
+-- transports).  Every one carries SUCCESS as its body unless it says else.
+local function head(lines) return "HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\n\r\n" end
+local function many(n, size) -- n headers, each line `size` bytes with its CRLF
+  local t = {}
+  for i = 1, n do
+    local name = ("X-H-%d: "):format(i)
+    t[i] = name .. ("v"):rep(math.max(1, size - #name - 2))
+  end
+  return t
+end
+local function with(lines, ...)
+  local t = { "Content-Type: application/json" }
+  for _, l in ipairs(lines) do t[#t + 1] = l end
+  for _, l in ipairs { ... } do t[#t + 1] = l end
+  return t
+end
+local CL = "Content-Length: " .. #SUCCESS
+local RAW = {
+  ["plain"] = head(with({}, CL)) .. SUCCESS,
+  ["cl-hex"] = head(with({}, ("Content-Length: 0x%x"):format(#SUCCESS))) .. SUCCESS,
+  ["cl-plus"] = head(with({}, "Content-Length: +" .. #SUCCESS)) .. SUCCESS,
+  ["cl-negative"] = head(with({}, "Content-Length: -1")) .. SUCCESS,
+  ["cl-spaces"] = head(with({}, "Content-Length:   " .. #SUCCESS .. "  ")) .. SUCCESS,
+  ["cl-dup-same"] = head(with({}, CL, CL)) .. SUCCESS,
+  ["cl-dup-diff"] = head(with({}, CL, "Content-Length: 3")) .. SUCCESS,
+  ["cl-list"] = head(with({}, "Content-Length: " .. #SUCCESS .. ", " .. #SUCCESS)) .. SUCCESS,
+  ["cl-short"] = head(with({}, "Content-Length: " .. (#SUCCESS + 10))) .. SUCCESS,
+  ["obs-fold"] = head(with({ "X-Folded: first", " second" }, CL)) .. SUCCESS,
+  ["bare-lf"] = (head(with({}, CL)) .. SUCCESS):gsub("\r\n", "\n"),
+  ["interim-50"] = ("HTTP/1.1 100 Continue\r\n\r\n"):rep(50) .. head(with({}, CL)) .. SUCCESS,
+  ["chunk-ext"] = head(with({}, "Transfer-Encoding: chunked")) .. ("%x;ext=1\r\n"):format(#SUCCESS)
+    .. SUCCESS .. "\r\n0;done\r\n\r\n",
+  ["te-and-cl"] = head(with({}, "Transfer-Encoding: chunked", "Content-Length: 5")) .. ("%x\r\n"):format(#SUCCESS)
+    .. SUCCESS .. "\r\n0\r\n\r\n",
+  -- header blocks around the limit (KOMBO_MAX_HEADER_BYTES, 64 KiB, both transports)
+  ["headers-3000"] = head(with(many(3000, 20), CL)) .. SUCCESS,          -- 60 KB: under
+  ["headers-9998"] = head(with(many(9998, 20), CL)) .. SUCCESS,          -- 200 KB: over
+  ["headers-64k-under"] = head(with(many(1, 65536 - 200), CL)) .. SUCCESS,
+  ["headers-64k-over"] = head(with(many(1, 65536 + 10), CL)) .. SUCCESS,
+  ["header-line-1mb"] = head(with(many(1, 1024 * 1024), CL)) .. SUCCESS,
+}
 
 local TOO_LARGE = '{"status":"error","error":{"code":"PLATFORM.INPUT_INVALID","title":"Payload too large",'
   .. '"message":"The attachment is too large.","log_url":"https://app.kombo.dev/logs?interactionId=bad"}}'
@@ -142,7 +190,11 @@ local function serve(portfile, logfile, lifetime)
     log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d\n")
       :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, got))
 
-    if mode == "reset-before-status" or mode == "reset-during-body" then
+    local raw = mode:match("^raw%-(.+)$")
+    if raw then
+      c:send(RAW[raw] or "HTTP/1.1 500 No Such Raw Case\r\nContent-Length: 0\r\n\r\n")
+      return drop(c)
+    elseif mode == "reset-before-status" or mode == "reset-during-body" then
       return drop(c, true)
     elseif mode == "reset-in-headers" then
       c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
@@ -254,6 +306,9 @@ end
 ---------------------------------------------------------------- the harness side
 
 local M = {}
+M.RAW_CASES = {} -- the names of RAW's cases, sorted
+for name in pairs(RAW) do M.RAW_CASES[#M.RAW_CASES + 1] = name end
+table.sort(M.RAW_CASES)
 
 local sys = require "support.sys" -- the harness side only: the server above needs just LuaSocket
 local sh, read_file = sys.sh, sys.read_file
