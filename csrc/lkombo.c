@@ -171,68 +171,72 @@ static int l_client_tostring(lua_State *L)
 
 /* ------------------------------------------------- operations, defaults */
 
+/* t[k] = v for the table on top of the stack. */
+static void set_string(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_number(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_boolean(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* core.operations: the operation table (operations.c) as Lua sees it; the
+ * Lua layer makes one client method per entry. */
 static void push_operations(lua_State *L)
 {
     const kombo_operation *op;
     size_t i, k;
     lua_newtable(L);
     for (i = 0; (op = kombo_operation_at(i)) != NULL; i++) {
-        lua_createtable(L, 0, 8);
-        lua_pushstring(L, op->name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, op->method);
-        lua_setfield(L, -2, "method");
-        lua_pushstring(L, op->path);
-        lua_setfield(L, -2, "path");
+        lua_createtable(L, 0, 9);
+        set_string(L, "name", op->name);
+        set_string(L, "method", op->method);
+        set_string(L, "path", op->path);
         lua_newtable(L);
         for (k = 0; k < KOMBO_MAX_PARAMS && op->params[k] != NULL; k++) {
             lua_pushstring(L, op->params[k]);
             lua_rawseti(L, -2, (int)k + 1);
         }
         lua_setfield(L, -2, "params");
-        if (op->body == KOMBO_BODY_ATTACHMENT) {
-            lua_pushliteral(L, "attachment");
-            lua_setfield(L, -2, "body");
-        }
-        lua_pushboolean(L, op->idempotent);
-        lua_setfield(L, -2, "idempotent");
-        lua_pushboolean(L, op->response.warnings);
-        lua_setfield(L, -2, "warnings");
-        if (op->response.data_member != NULL) {
-            lua_pushstring(L, op->response.data_member);
-            lua_setfield(L, -2, "data_member");
-        }
-        lua_pushboolean(L, op->integration_scoped);
-        lua_setfield(L, -2, "integration_scoped");
+        if (op->body == KOMBO_BODY_ATTACHMENT)
+            set_string(L, "body", "attachment");
+        set_boolean(L, "idempotent", op->idempotent);
+        set_boolean(L, "warnings", op->response.warnings);
+        if (op->response.data_member != NULL)
+            set_string(L, "data_member", op->response.data_member);
+        set_boolean(L, "integration_scoped", op->integration_scoped);
         lua_rawseti(L, -2, (int)i + 1);
     }
 }
 
+/* core.defaults: kombo_config_defaults, the one table of defaults. */
 static void push_defaults(lua_State *L)
 {
     const kombo_config *d = &kombo_config_defaults;
     lua_newtable(L);
-    lua_pushstring(L, d->server_url);
-    lua_setfield(L, -2, "server_url");
-    lua_pushnumber(L, d->timeout);
-    lua_setfield(L, -2, "timeout");
-    lua_pushnumber(L, d->connect_timeout);
-    lua_setfield(L, -2, "connect_timeout");
+    set_string(L, "server_url", d->server_url);
+    set_number(L, "timeout", d->timeout);
+    set_number(L, "connect_timeout", d->connect_timeout);
     lua_pushinteger(L, (lua_Integer)d->max_response_bytes);
     lua_setfield(L, -2, "max_response_bytes");
     lua_newtable(L);
     lua_pushinteger(L, d->retry.max_attempts);
     lua_setfield(L, -2, "max_attempts");
-    lua_pushnumber(L, d->retry.initial_interval);
-    lua_setfield(L, -2, "initial_interval");
-    lua_pushnumber(L, d->retry.max_interval);
-    lua_setfield(L, -2, "max_interval");
-    lua_pushnumber(L, d->retry.exponent);
-    lua_setfield(L, -2, "exponent");
-    lua_pushnumber(L, d->retry.max_elapsed);
-    lua_setfield(L, -2, "max_elapsed");
-    lua_pushboolean(L, d->retry.retry_unsafe);
-    lua_setfield(L, -2, "retry_unsafe");
+    set_number(L, "initial_interval", d->retry.initial_interval);
+    set_number(L, "max_interval", d->retry.max_interval);
+    set_number(L, "exponent", d->retry.exponent);
+    set_number(L, "max_elapsed", d->retry.max_elapsed);
+    set_boolean(L, "retry_unsafe", d->retry.retry_unsafe);
     lua_setfield(L, -2, "retries");
 }
 
