@@ -542,6 +542,9 @@ void kombo_curl_free(kombo_curl *t);
  * take one for a call, give it back after; thread-safe. */
 kombo_curl *kombo_curl_acquire(void);
 void kombo_curl_release(kombo_curl *t);
+/* Frees the idle handles (and closes their connections), e.g. before the
+ * library is unloaded; handles in use are not affected. */
+void kombo_curl_pool_drain(void);
 /* One attempt of the call's current request into kombo_call_response(c). */
 void kombo_curl_attempt(kombo_curl *t, kombo_call *c);
 /* Drives the whole call (attempts, sleeps) to KOMBO_STEP_DONE. */

@@ -324,6 +324,30 @@ static int l_set_sentinels(lua_State *L)
 
 static const char empty_array_sentinel = 0;
 
+/* The pool's idle handles are freed when the Lua state closes, before Lua
+ * unloads this library (its finalizer runs after this one): otherwise they
+ * would outlive the code that owns them. */
+static int l_pool_guard_gc(lua_State *L)
+{
+    (void)L;
+    kombo_curl_pool_drain();
+    return 0;
+}
+
+static void set_pool_guard(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.pool_guard");
+    if (lua_isnil(L, -1)) {
+        lua_newuserdata(L, 1);
+        lua_newtable(L);
+        lua_pushcfunction(L, l_pool_guard_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, LUA_REGISTRYINDEX, "kombo.pool_guard");
+    }
+    lua_pop(L, 1);
+}
+
 int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {
@@ -336,6 +360,7 @@ int luaopen_kombo_core(lua_State *L)
                                          {"now", l_now},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 
+    set_pool_guard(L);
     kombo_lua_open_call(L);
     luaL_newmetatable(L, CLIENT_MT);
     luaL_setfuncs(L, client_methods, 0);

@@ -595,6 +595,20 @@ void kombo_curl_release(kombo_curl *t)
     kombo_curl_free(t); /* the pool is full: its connections close */
 }
 
+void kombo_curl_pool_drain(void)
+{
+    kombo_curl *t, *next;
+    pthread_mutex_lock(&pool_lock);
+    t = pool_idle;
+    pool_idle = NULL;
+    pool_count = 0;
+    pthread_mutex_unlock(&pool_lock);
+    for (; t != NULL; t = next) {
+        next = t->next_idle;
+        kombo_curl_free(t);
+    }
+}
+
 const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
 {
     double delay;
