@@ -51,6 +51,20 @@ end
 
 local USER_AGENT = ("kombo-lua/%s (%s; %s)"):format(core.version, lua_version(), core.curl_version)
 
+-- Inside nginx the cosocket transport moves the bytes: the User-Agent names
+-- nginx's Lua module, not libcurl.
+local function nginx_user_agent()
+  local n = rawget(_G, "ngx")
+  local c = type(n) == "table" and n.config or nil
+  if type(c) ~= "table" then return nil end
+  local v = tonumber(c.ngx_lua_version)
+  local lua_mod = v and ("ngx_lua/%d.%d.%d"):format(math.floor(v / 1000000), math.floor(v / 1000) % 1000, v % 1000)
+    or "ngx_lua"
+  local nv = tonumber(c.nginx_version)
+  local nginx = nv and ("%d.%d.%d"):format(math.floor(nv / 1000000), math.floor(nv / 1000) % 1000, nv % 1000) or "?"
+  return ("kombo-lua/%s (%s; %s; nginx/%s)"):format(core.version, lua_version(), lua_mod, nginx)
+end
+
 -- -------------------------------------------------------------- options
 
 --- The options of @{new} and @{configure} (LuaLS: `kombo.ClientOptions`).
@@ -172,7 +186,9 @@ local function resolve(opts, fname)
     ca_file = opts.ca_file,
     max_response_bytes = (opts.max_response_bytes == nil or opts.max_response_bytes == 0)
       and DEFAULTS.max_response_bytes or opts.max_response_bytes,
-    user_agent = opts.user_agent or USER_AGENT,
+    user_agent = opts.user_agent
+      or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
+      or USER_AGENT,
     debug = opts.debug,
   }
 end

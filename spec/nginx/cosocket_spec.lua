@@ -227,6 +227,17 @@ describe("cosocket transport in nginx", function()
     end)
   end)
 
+  it("the User-Agent names nginx's Lua module and nginx, not libcurl", function()
+    local integ = integration("ua")
+    local seq = S.standin_seq(STANDIN)
+    local r = via_cosocket({}, "cand-ua", integ)
+    assert.is_true(r.ok, cjson.encode(r))
+    local rec = S.standin_records(STANDIN, seq, integ)[1]
+    local ua = rec.headers["user-agent"]
+    assert.matches("^kombo%-lua/[%d.]+ %(.-; ngx_lua/%d+%.%d+%.%d+; nginx/%d+%.%d+%.%d+%)$", ua)
+    assert.is_nil(ua:find("libcurl", 1, true), ua)
+  end)
+
   it("read operations over cosockets: listing, attachment_exists, restrictions, preflight, check_api_key", function()
     local integ = integration("readback")
     local status = S.request("POST", ("%s/_restrictions?integration=%s&target=candidate"):format(STANDIN, integ),
