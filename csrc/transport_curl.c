@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,11 +565,26 @@ static void set_fixed_options(kombo_curl *t)
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static kombo_curl *pool_idle;
 static size_t pool_count;
+static pid_t pool_pid; /* the process the idle handles belong to */
+
+/* After fork() the child must not use (or close: a TLS close_notify would
+ * break the parent's session) the connections it inherited: they are left
+ * alone, and the child starts an empty pool.  Called with pool_lock held. */
+static void pool_check_fork(void)
+{
+    pid_t now = getpid();
+    if (pool_pid != now) {
+        pool_idle = NULL;
+        pool_count = 0;
+        pool_pid = now;
+    }
+}
 
 kombo_curl *kombo_curl_acquire(void)
 {
     kombo_curl *t;
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     t = pool_idle;
     if (t != NULL) {
         pool_idle = t->next_idle;
@@ -585,6 +601,7 @@ void kombo_curl_release(kombo_curl *t)
     t->call = NULL;
     t->response = NULL;
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     if (pool_count < POOL_IDLE) {
         t->next_idle = pool_idle;
         pool_idle = t;
@@ -599,6 +616,7 @@ void kombo_curl_pool_drain(void)
 {
     kombo_curl *t, *next;
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     t = pool_idle;
     pool_idle = NULL;
     pool_count = 0;

@@ -76,3 +76,44 @@ print(res and "ok" or (err.kind .. "|" .. err.outcome .. "|" .. err.attempts .. 
     assert.truthy(message:find("too many open files", 1, true), message)
   end)
 end)
+
+describe("the pool after fork() #integration", function()
+  local has_ffi, ffi = pcall(require, "ffi")
+  if not has_ffi then
+    pending("needs LuaJIT's FFI to fork")
+    return
+  end
+  ffi.cdef [[ int fork(void); int waitpid(int pid, int *status, int options); void _exit(int status); ]]
+
+  it("a forked child does not use the kept-alive connections it inherited; parent and child both succeed", function()
+    local kombo = require "kombo"
+    local function upload(c, id)
+      return c:attach_to_candidate { candidate_id = id,
+        body = { attachment = { name = "cv.txt", type = "CV", content_type = "text/plain", data = "aGk=" } } }
+    end
+    local client, integ = servers.client { retries = false }
+    assert(upload(client, "fork-parent-1")) -- leaves a kept-alive connection in the pool
+    local pid = ffi.C.fork()
+    if pid == 0 then
+      local ok = pcall(function()
+        local c = kombo.new { api_key = servers.API_KEY, server_url = servers.standin_url(),
+                              integration_id = integ, retries = false, timeout = 5 }
+        assert(upload(c, "fork-child"))
+      end)
+      ffi.C._exit(ok and 0 or 1)
+    end
+    local status = ffi.new("int[1]")
+    assert.equals(pid, ffi.C.waitpid(pid, status, 0))
+    assert.equals(0, status[0], "the child's upload failed")
+    local res, err = upload(client, "fork-parent-2")
+    assert.is_nil(err, err and tostring(err))
+    assert.equals("success", res.status)
+    -- the child opened a connection of its own: it was the first request on it
+    local child
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.path_id == "fork-child" then child = rec end
+    end
+    assert.is_table(child)
+    assert.equals(1, child.connection_requests)
+  end)
+end)
