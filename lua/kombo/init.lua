@@ -215,8 +215,9 @@ local function client_from(config, fname)
   return self
 end
 
---- Creates a client.  It owns one libcurl handle, so consecutive calls
--- reuse the connection; @{Client:close} frees it.  Options the call does not
+--- Creates a client.  Its calls reuse kept-alive connections from a
+-- process-wide pool (a client holds none between calls); @{Client:close}
+-- frees the client.  Options the call does not
 -- give come from the environment (`KOMBO_API_KEY`, `KOMBO_INTEGRATION_ID`,
 -- `KOMBO_SERVER_URL`), then from the defaults.
 -- @tparam[opt] ClientOptions opts the options (README "Clients")

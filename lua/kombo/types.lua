@@ -288,8 +288,8 @@
 
 -- ------------------------------------------------------------------- client
 
----A client: one libcurl handle, options checked once.  `client:close()`
----frees it (Lua 5.4: `local client <close> = kombo.new{...}`).
+---A client: options checked once; connections come from a process-wide
+---pool.  `client:close()` frees it (Lua 5.4: `local client <close> = kombo.new{...}`).
 ---@class kombo.Client
 local Client = {}
 
