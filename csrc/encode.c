@@ -577,17 +577,15 @@ static size_t seg_len(const kombo_segment *sg)
     }
 }
 
-/* A buffer that swallows appends once the body has failed: a body model
- * lays out its JSON without checking every step. */
-static kombo_buf failed_buf = {NULL, 0, 0, 1, 1};
-
 kombo_buf *kombo_body_add_owned(kombo_body *body)
 {
     kombo_segment *sg = body_segment(body, KOMBO_SEG_OWNED);
     if (sg == NULL) {
-        failed_buf.len = 0;
-        failed_buf.failed = 1;
-        return &failed_buf;
+        /* A buffer that swallows appends (a failed kombo_buf stays empty):
+         * a body model lays out its JSON without checking every step. */
+        kombo_buf_init(&body->overflow);
+        body->overflow.failed = 1;
+        return &body->overflow;
     }
     return &sg->owned;
 }

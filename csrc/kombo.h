@@ -279,6 +279,7 @@ typedef struct kombo_body {
     kombo_progress_fn on_progress;
     void *progress_ud;
     size_t next_progress; /* `sent` at which to report next */
+    kombo_buf overflow;   /* handed out for a segment past KOMBO_MAX_SEGMENTS: always failed */
 } kombo_body;
 
 /* Building a body: segments are added in order, then kombo_body_finish
