@@ -143,15 +143,21 @@ static int l_client_prepare(lua_State *L)
 /* __gc, __close and close(): never frees a handle inside its own transfer
  * (a transfer keeps its call, and through it the client, referenced, so
  * __gc cannot run then; close() from a callback can). */
+void kombo_lua_client_maybe_free(lclient *lc)
+{
+    if (lc->close_pending && !lc->busy && lc->calls == 0) {
+        kombo_client_free(lc->client);
+        lc->client = NULL;
+        lc->close_pending = 0;
+    }
+}
+
 static int l_client_close(lua_State *L)
 {
     lclient *lc = luaL_checkudata(L, 1, CLIENT_MT);
-    if (lc->busy) {
+    if (lc->client != NULL)
         lc->close_pending = 1;
-        return 0;
-    }
-    kombo_client_free(lc->client);
-    lc->client = NULL;
+    kombo_lua_client_maybe_free(lc);
     return 0;
 }
 

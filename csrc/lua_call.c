@@ -121,6 +121,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         kombo_lua_push_problems(L, &problems);
         return 2;
     }
+    owner->calls++;
     lua_pushvalue(L, anchor);
     c->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, ud);
@@ -130,8 +131,12 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 static int l_call_gc(lua_State *L)
 {
     lcall *c = luaL_checkudata(L, 1, CALL_MT);
-    kombo_call_free(c->call);
-    c->call = NULL;
+    if (c->call != NULL) {
+        kombo_call_free(c->call);
+        c->call = NULL;
+        c->owner->calls--;
+        kombo_lua_client_maybe_free(c->owner);
+    }
     kombo_buf_free(&c->remote_fields);
     free(c->batch);
     c->batch = NULL;
@@ -222,11 +227,7 @@ static void release_curl(lclient *lc, kombo_curl *t)
 {
     kombo_curl_release(t);
     lc->busy = 0;
-    if (lc->close_pending) {
-        kombo_client_free(lc->client);
-        lc->client = NULL;
-        lc->close_pending = 0;
-    }
+    kombo_lua_client_maybe_free(lc); /* the call itself still holds it */
 }
 
 /* call:perform() -> result table (blocking; for scripts) */
@@ -247,9 +248,10 @@ static int l_call_attempt(lua_State *L)
     lcall *c = check_call(L, 1);
     kombo_curl *t = acquire_curl(L, c->owner);
     kombo_curl_attempt(t, c->call);
-    release_curl(c->owner, t);
+    /* before release: the call reads its client's retry policy */
     kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
                         kombo_wall_now());
+    release_curl(c->owner, t);
     return 0;
 }
 

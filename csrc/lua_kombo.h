@@ -33,14 +33,19 @@ double kombo_lua_clamp(double v, double lo, double hi);
 
 /* A client as Lua holds it: the core's client.  libcurl handles (and the
  * connections they keep) come from the process-wide pool for each call
- * (kombo_curl_acquire).  Callbacks (a source, on_progress) run inside
- * curl_easy_perform and may close the client: that only marks it, and it
- * is freed once the transfer is over. */
+ * (kombo_curl_acquire).  Closing a client only marks it while a transfer
+ * runs (a source or on_progress may close it) or while call objects that
+ * point into it are alive (a cosocket upload waiting in another request);
+ * it is freed when the last of them is done. */
 typedef struct lclient {
     kombo_client *client;
     int busy;
     int close_pending;
+    int calls; /* live call objects: they point into the client, so it waits for them */
 } lclient;
+
+/* Frees the core's client once it is closed and nothing uses it any more. */
+void kombo_lua_client_maybe_free(lclient *lc);
 
 /* A Lua function (or ltn12 source) feeding attachment bytes.  Chunks may
  * be any size; the one being drained stays referenced until used up. */
