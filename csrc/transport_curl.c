@@ -8,6 +8,13 @@
 #include "kombo.h"
 
 #include <curl/curl.h>
+
+/* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
+ * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small
+ * upload could not be refused (the outcome rule). */
+#if defined(LIBCURL_VERSION_NUM) && LIBCURL_VERSION_NUM < 0x075500 /* (cppcheck sees no curl.h) */
+#error "kombo-lua needs libcurl 7.85.0 or later"
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -75,13 +82,11 @@ kombo_curl *kombo_curl_new(void)
         return NULL;
     }
     kombo_buf_init(&t->small);
-#if LIBCURL_VERSION_NUM >= 0x075400 /* 7.84.0: CURLINFO_CAINFO */
     {
         char *ca = NULL;
         if (curl_easy_getinfo(t->easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca != NULL)
             t->default_ca = strdup(ca);
     }
-#endif
     set_fixed_options(t);
     return t;
 }
@@ -143,7 +148,6 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-#if LIBCURL_VERSION_NUM >= 0x075000 /* 7.80.0: CURLOPT_PREREQFUNCTION */
 /* Called before each request libcurl sends in a transfer: a second one is
  * libcurl's resend.  A body handed over whole (CURLOPT_POSTFIELDS) goes out
  * with the headers in one send() and has no rewind to refuse, so it is
@@ -168,7 +172,6 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
     }
     return CURL_PREREQFUNC_OK; /* streamed bodies are decided in on_seek */
 }
-#endif
 
 /* Our own socket(), to tell "out of descriptors" (EMFILE, ENFILE) from a
  * refused connection: libcurl reports both as "Couldn't connect". */
@@ -529,10 +532,8 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_SEEKDATA, t);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
-#if LIBCURL_VERSION_NUM >= 0x075000
     curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(h, CURLOPT_PREREQDATA, t);
-#endif
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -545,12 +546,11 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)KEPT_PER_HANDLE);
-#if LIBCURL_VERSION_NUM >= 0x074100 /* 7.65.0 */
+
     /* Reuse a connection only while it is younger than most servers' and
      * load balancers' idle timeouts (often 60 s and more): fewer dead
      * kept-alive connections, so fewer resends (libcurl's default is 118 s). */
     curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 30L);
-#endif
 }
 
 /* ------------------------------------------------ the process-wide pool */

@@ -410,6 +410,13 @@ local function send_request(st, call, target)
       return fail(st, "aborted", "request aborted",
         str_format("the attachment's source ended after %.0f of %.0f body bytes", body_bytes, length))
     end
+    if not chunk and n == 0 then
+      -- the last batch went out whole already: the request is written (an
+      -- empty send failing now must not look like a write that failed)
+      resp.phase = "waiting"
+      st.written_at = now()
+      return nil
+    end
     if not chunk or size >= M.send_batch then
       if not arm(st) then return fail(st, "timeout", "send") end
       local sent, serr = st.sock:send(batch)
