@@ -88,7 +88,11 @@ function NgxEngine:start(job)
 end
 
 function NgxEngine:wait(timeout)
-  if #self.ended == 0 and timeout > 0 then
+  if #self.ended == 0 then
+    -- Always yield, for at least 1 ms: the light threads run only while
+    -- this one waits (and ngx.sleep(0) without OpenResty's delayed-events
+    -- patch does not let their I/O run).
+    timeout = max(timeout, 0.001)
     if self.sema then self.sema:wait(timeout) else self.ngx.sleep(min(timeout, 0.005)) end
   end
   local q = self.ended
@@ -369,7 +373,9 @@ function bulk.run(host, jobs, opts)
       for _, job in ipairs(sleeping) do until_t = min(until_t, job.wake) end
       if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
       if on_progress then until_t = min(until_t, next_progress) end
-      for _, job in ipairs(engine:wait(max(0, until_t - t))) do ended(job, now()) end
+      -- (At least 1 ms: everything that could go has gone, and a zero wait
+      -- would spin until an attempt ends.)
+      for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, now()) end
       progress(now())
     end
   end)

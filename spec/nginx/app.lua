@@ -145,6 +145,31 @@ function app.readback()
   return reply(200, out)
 end
 
+-- POST /bulk {integration=, n=, candidate=, concurrency=, abort_after=} ->
+-- the attach_many summary, each result described
+function app.bulk()
+  local q = read_json()
+  local c = client { integration_id = q.integration }
+  local jobs = {}
+  for i = 1, math.min(q.n or 1, 200) do
+    jobs[i] = upload_args(q.candidate or "bulk-cand", q.integration, ("bulk-%03d.txt"):format(i))
+  end
+  local t0 = ngx.now()
+  local peak = 0
+  local s = c:attach_many(jobs, { concurrency = q.concurrency, progress_interval = 0,
+    on_progress = function(st) if st.in_flight > peak then peak = st.in_flight end end,
+    stop = q.abort_after and function() if ngx.now() - t0 > q.abort_after then return "abort" end end or nil })
+  local out = { succeeded = s.succeeded, failed = s.failed, retries = s.retries, stopped = s.stopped,
+                elapsed = s.elapsed, peak = peak, results = {} }
+  for i = 1, #jobs do
+    local r = s.results[i]
+    if r == nil then out.results[i] = cjson.null
+    elseif kombo.is_error(r) then out.results[i] = describe(nil, r)
+    else out.results[i] = describe(r) end
+  end
+  return reply(200, out)
+end
+
 function app.fired()
   return reply(200, { done = dict:get("fired_done") or 0, in_flight = dict:get("in_flight") or 0,
                       results = cjson.decode(dict:get("fired_results") or "[]") })
