@@ -31,7 +31,7 @@ describe("attach_many in nginx #bulk", function()
     local out = os.tmpname()
     local body = S.cjson.encode { integration = integ, n = 20, concurrency = 8, candidate = "scenario-hold-150" }
     os.execute(("curl -s -m 60 -X POST --data-binary '%s' '%s/bulk' > '%s' &"):format(body, APP.url, out))
-    local worst, pings, text = 0, 0, ""
+    local worst, pings, text = 0, 0, nil
     local deadline = S.now() + 60
     repeat
       local ms = S.timed_get(host, tonumber(port), "/ping")
@@ -52,8 +52,8 @@ describe("attach_many in nginx #bulk", function()
       if rec.method == "POST" then
         if rec.response and rec.response.status == 429 then n429 = n429 + 1
         else
-          local body = S.cjson.decode(rec.body)
-          names[body.attachment.name] = (names[body.attachment.name] or 0) + 1
+          local sent = S.cjson.decode(rec.body)
+          names[sent.attachment.name] = (names[sent.attachment.name] or 0) + 1
         end
       end
     end
