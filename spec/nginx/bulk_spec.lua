@@ -31,7 +31,8 @@ describe("attach_many in nginx #bulk", function()
     local out = os.tmpname()
     local body = S.cjson.encode { integration = integ, n = 20, concurrency = 8, candidate = "scenario-hold-150" }
     os.execute(("curl -s -m 60 -X POST --data-binary '%s' '%s/bulk' > '%s' &"):format(body, APP.url, out))
-    local worst, pings, text = 0, 0, nil
+    local worst, pings = 0, 0
+    local text
     local deadline = S.now() + 60
     repeat
       local ms = S.timed_get(host, tonumber(port), "/ping")
