@@ -34,14 +34,15 @@ build = {
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
+      ["kombo.bulk"] = "lua/kombo/bulk.lua",
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       ["kombo.core"] = {
          sources = {
             "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
-            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
-            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c",
+            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
+            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },
