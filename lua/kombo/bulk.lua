@@ -120,10 +120,16 @@ end
 -- Per integration: how many attempts may be in flight now (`allowed`),
 -- never above what the server announced (`announced`, Concurrency-Limit),
 -- the batch's concurrency or 30.
+-- A new integration starts at a few in flight and adds one per success
+-- (TCP's slow start: doubling per round trip) until its ceiling or its
+-- first "too many": a first burst of the whole concurrency would meet a low
+-- limit with that many 429s at once.
+local SLOW_START = 4
+
 local function limiter(lims, integration, ceiling)
   local l = lims[integration]
   if not l then
-    l = { allowed = ceiling, ceiling = ceiling, in_flight = 0, streak = 0 }
+    l = { allowed = min(SLOW_START, ceiling), ceiling = ceiling, in_flight = 0, streak = 0, slow_start = true }
     lims[integration] = l
   end
   return l
@@ -139,7 +145,7 @@ local function learn(l, batch, t)
     -- still have out is what it takes from us now (others may use the
     -- integration too); this job backs off (the core's ~1 s first wait).
     lim.allowed = max(1, min(lim.allowed, lim.in_flight))
-    lim.streak = 0
+    lim.streak, lim.slow_start = 0, false
     batch.concurrency_429 = batch.concurrency_429 + 1
   elseif status == 429 then
     -- The rate limit: no new attempt of any job before it resets.
@@ -148,7 +154,9 @@ local function learn(l, batch, t)
   elseif status and status < 300 then
     if cremaining == 0 then
       lim.allowed = max(1, min(lim.allowed, lim.in_flight + 1))
-      lim.streak = 0
+      lim.streak, lim.slow_start = 0, false
+    elseif lim.slow_start then
+      lim.allowed = min(lim.ceiling, lim.allowed + 1)
     else
       lim.streak = lim.streak + 1
       if lim.streak >= lim.allowed and lim.allowed < lim.ceiling then

@@ -45,10 +45,10 @@ describe("attach_many #integration #bulk", function()
     for i = 1, 30 do assert.is_false(kombo.is_error(summary.results[i])) end
     local count = landed(client, "scenario-hold-150")
     for i = 1, 30 do assert.equals(1, count[("job-%04d.txt"):format(i)], "job " .. i) end
-    -- The first burst (8 sent, 3 allowed) meets the limit; after that the
-    -- count stays at the announced 3.
+    -- The first wave (4: the slow start) meets the limit once at most;
+    -- after that the count stays at the announced 3.
     local n429 = responses(integ, 429)
-    assert.is_true(n429 >= 1 and n429 <= 8, "429s: " .. n429)
+    assert.is_true(n429 <= 2, "429s: " .. n429)
     assert.equals(n429, summary.retries)
     -- 30 uploads of 150 ms, 3 at a time: about 1.5 s of holding, plus the 1 s backoff
     assert.is_true(summary.elapsed < 6, "elapsed " .. summary.elapsed)

@@ -59,7 +59,7 @@ describe("attach_many in nginx #bulk", function()
       end
     end
     for i = 1, 20 do assert.equals(1, names[("bulk-%03d.txt"):format(i)], "job " .. i) end
-    assert.is_true(n429 >= 1 and n429 <= 8, "429s " .. n429)
+    assert.is_true(n429 <= 2, "429s " .. n429)
     assert.equals(n429, r.retries)
     assert.is_true(pings >= 5, pings .. " pings")
     assert.is_true(worst < 0.1, ("/ping took %.3f s during the batch"):format(worst))
