@@ -41,7 +41,7 @@ build = {
             "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
             "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
-            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c",
+            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_signal.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },

@@ -6,6 +6,7 @@
  *   lkombo.c       the module, clients, free functions
  *   lua_request.c  a call's argument table -> kombo_request (one pass, all problems)
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
+ *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -83,5 +84,8 @@ void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args);
 void kombo_lua_open_call(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
+
+/* lua_signal.c: core.watch_signals, core.signals_caught, core.isatty into the table on top */
+void kombo_lua_open_signal(lua_State *L);
 
 #endif
