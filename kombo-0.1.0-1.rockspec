@@ -34,6 +34,11 @@ build = {
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
+      -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
+      ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
+      ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
+      ["kombo.cli.journal"] = "lua/kombo/cli/journal.lua",
+      ["kombo.cli.progress"] = "lua/kombo/cli/progress.lua",
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       ["kombo.core"] = {
@@ -48,6 +53,9 @@ build = {
          incdirs = { "$(CURL_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)" },
       },
+   },
+   install = {
+      bin = { ["kombo-attach"] = "bin/kombo-attach" },
    },
    copy_directories = { "examples" },
 }
