@@ -10,7 +10,9 @@
  * The handler only counts (a volatile sig_atomic_t, async-signal-safe);
  * the Lua side polls the count between steps.  After the second signal it
  * puts the default action back, so a third one ends a process that is
- * stuck rather than draining.
+ * stuck rather than draining.  When the Lua state closes, the actions found
+ * before are put back: the handler lives in this library, which Lua
+ * unloads afterwards, and a signal must not jump into unmapped code.
  */
 #include "lua_kombo.h"
 
@@ -20,6 +22,7 @@
 
 static volatile sig_atomic_t caught;
 static int watching;
+static struct sigaction old_int, old_term;
 
 static void on_signal(int sig)
 {
@@ -34,19 +37,42 @@ static void on_signal(int sig)
     (void)sig;
 }
 
+static int l_signal_guard_gc(lua_State *L)
+{
+    (void)L;
+    if (watching) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        watching = 0;
+    }
+    return 0;
+}
+
 static int l_watch_signals(lua_State *L)
 {
     struct sigaction sa;
     if (!watching) {
+        lua_newuserdata(L, 1); /* the guard first: nothing is installed without it */
+        lua_newtable(L);
+        lua_pushcfunction(L, l_signal_guard_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, LUA_REGISTRYINDEX, "kombo.signal_guard");
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
         sigaddset(&sa.sa_mask, SIGINT); /* one handler at a time: the count stays exact */
         sigaddset(&sa.sa_mask, SIGTERM);
         sa.sa_flags = SA_RESTART; /* reads of the manifest and journal carry on */
-        if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        if (sigaction(SIGINT, &sa, &old_int) != 0)
             return luaL_error(L, "watch_signals: sigaction failed");
         watching = 1;
+        if (sigaction(SIGTERM, &sa, &old_term) != 0) {
+            old_term.sa_handler = SIG_DFL; /* the guard puts back SIGINT's, and SIGTERM's default */
+            sigemptyset(&old_term.sa_mask);
+            old_term.sa_flags = 0;
+            return luaL_error(L, "watch_signals: sigaction failed");
+        }
     }
     lua_pushboolean(L, 1);
     return 1;

@@ -6,7 +6,7 @@ local progress = {}
 local format, floor, rep = string.format, math.floor, string.rep
 
 local function human_bytes(n)
-  if n < 1024 then return format("%d B", n) end
+  if n < 1024 then return format("%d B", floor(n)) end
   if n < 1048576 then return format("%.1f KiB", n / 1024) end
   if n < 1073741824 then return format("%.1f MiB", n / 1048576) end
   return format("%.2f GiB", n / 1073741824)
