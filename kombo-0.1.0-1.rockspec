@@ -34,6 +34,7 @@ build = {
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
+      ["kombo.bulk"] = "lua/kombo/bulk.lua",
       -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
@@ -45,8 +46,8 @@ build = {
          sources = {
             "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
-            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/lkombo.c",
-            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_signal.c",
+            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
+            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c", "csrc/lua_signal.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl" },

@@ -315,9 +315,16 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
         what = "timed out";
         break;
     case KOMBO_TE_ABORTED:
+        out->kind = KOMBO_ERR_ABORTED;
+        if (r->phase >= KOMBO_PHASE_WAITING) {
+            /* Cut off by the driver (attach_many's "abort") after the whole
+             * request went out: the server may be acting on it. */
+            out->outcome = KOMBO_OUTCOME_UNKNOWN;
+            fmt_into(out->message, sizeof out->message, "%.*s (%s)", emlen, em, phase_note(r->phase));
+            return;
+        }
         /* We cut the body short ourselves, so the server saw an incomplete
          * request it cannot act on.  Not retried: the source is suspect. */
-        out->kind = KOMBO_ERR_ABORTED;
         out->outcome = KOMBO_OUTCOME_NOT_SENT;
         fmt_into(out->message, sizeof out->message,
                  "%.*s (the request was cut off, so the server cannot have acted on it)",

@@ -16,7 +16,8 @@
  *                error, undecodable
  *   content_type.c     content type inference (magic bytes, extensions)
  *   call.c       one logical call: attempts, backoff, the final result
- *   transport_curl.c   moving bytes with libcurl
+ *   transport_curl.c   moving bytes with libcurl, one call at a time
+ *   transport_multi.c  many calls' attempts at once (a libcurl multi handle)
  *   lkombo.c     the Lua binding (module "kombo.core")
  *   lua_json.c   JSON text and header blocks into Lua tables (lua_json.h)
  *   ltesting.c   test-only helpers (module "kombo.testing", never installed)
@@ -552,6 +553,31 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c);
 const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c);
 /* "libcurl/7.88.1" for the User-Agent. */
 const char *kombo_curl_version(void);
+
+/* Many calls' attempts at once in one thread (transport_multi.c): one
+ * libcurl multi handle, whose connections stay alive between attempts.
+ * The caller drives each call as with kombo_curl_perform, but instead of
+ * running an attempt it adds it, and learns from kombo_multi_run which
+ * attempts have ended (each already reported to its call with
+ * kombo_call_complete); then it asks the call what is next. */
+typedef struct kombo_multi kombo_multi;
+kombo_multi *kombo_multi_new(void);
+/* Transfers still running are cut off without being reported. */
+void kombo_multi_free(kombo_multi *m);
+/* Starts one attempt of c (kombo_call_next said SEND); `tag` identifies it
+ * to kombo_multi_run.  An attempt that fails before any transfer (a
+ * source that failed) ends at once and is reported by the next run.
+ * Returns 0, or -1 (out of memory, or c already has an attempt here). */
+int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag);
+/* Moves bytes until an attempt ends or `timeout` seconds pass (with no
+ * transfer, it just sleeps that long); writes the tags of the attempts
+ * that ended (at most max) to done and returns how many. */
+size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max);
+/* Cuts c's attempt off now as aborted (`why`, a static string), reports it
+ * to c and sets *tag; its outcome says whether the whole request had gone
+ * out.  -1 when c has no attempt here. */
+int kombo_multi_abort(kombo_multi *m, kombo_call *c, const char *why, void **tag);
+size_t kombo_multi_running(const kombo_multi *m); /* attempts in flight */
 
 /* Monotonic and wall clocks, seconds. */
 double kombo_monotonic_now(void);

@@ -383,6 +383,7 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "curl_version");
     lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
     lua_setfield(L, -2, "MAX_HEADER_BYTES");
+    kombo_lua_open_multi(L);
     push_operations(L);
     lua_setfield(L, -2, "operations");
     push_defaults(L);

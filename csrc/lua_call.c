@@ -131,6 +131,8 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 static int l_call_gc(lua_State *L)
 {
     lcall *c = luaL_checkudata(L, 1, CALL_MT);
+    if (c->in_multi) /* its easy handle points into it (a multi holds it alive, so not __gc) */
+        return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->call != NULL) {
         kombo_call_free(c->call);
         c->call = NULL;
@@ -342,6 +344,53 @@ static int l_call_attachment(lua_State *L)
     return 3;
 }
 
+/* call:sent() -> body bytes handed to the transport in this attempt, the
+ * body's length */
+static int l_call_sent(lua_State *L)
+{
+    kombo_body *body = kombo_call_body(check_call(L, 1)->call);
+    lua_pushinteger(L, (lua_Integer)body->sent);
+    lua_pushinteger(L, (lua_Integer)body->length);
+    return 2;
+}
+
+static void push_header_int(lua_State *L, const kombo_response *r, const char *name)
+{
+    char v[32];
+    char *end;
+    long n;
+    if (kombo_response_header(r, name, v, sizeof v) && v[0] >= '0' && v[0] <= '9' &&
+        (n = strtol(v, &end, 10)) >= 0 && *end == '\0' && n < 1000000000L)
+        lua_pushinteger(L, (lua_Integer)n);
+    else
+        lua_pushnil(L);
+}
+
+/* call:limits() -> status, code, concurrency_limit, concurrency_remaining,
+ * retry_after, rate_reset: what a scheduler needs from the last attempt's
+ * answer, without building the result (nil where absent) */
+static int l_call_limits(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    const kombo_result *res = kombo_call_result(c->call);
+    const kombo_response *r = kombo_call_response(c->call);
+    if (res->attempts == 0)
+        return 0;
+    lua_pushinteger(L, res->status);
+    if (res->cls.has_code)
+        lua_pushstring(L, res->cls.code);
+    else
+        lua_pushnil(L);
+    push_header_int(L, r, "Concurrency-Limit");
+    push_header_int(L, r, "Concurrency-Remaining");
+    if (res->cls.retry_after >= 0)
+        lua_pushnumber(L, res->cls.retry_after);
+    else
+        lua_pushnil(L);
+    push_header_int(L, r, "RateLimit-Reset");
+    return 6;
+}
+
 /* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
 static int l_call_rewind(lua_State *L)
 {
@@ -425,7 +474,8 @@ void kombo_lua_open_call(lua_State *L)
     static const luaL_Reg methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
-        {"body", l_call_body},       {"attachment", l_call_attachment},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"body", l_call_body},       {"attachment", l_call_attachment},
+        {"sent", l_call_sent},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);

@@ -6,6 +6,7 @@
  *   lkombo.c       the module, clients, free functions
  *   lua_request.c  a call's argument table -> kombo_request (one pass, all problems)
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
+ *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
@@ -68,6 +69,7 @@ typedef struct lcall {
     size_t batch_cap;
     lsource src;
     int progress_ref;
+    int in_multi; /* an attempt of it is in flight in a core.multi() */
 } lcall;
 
 /* lua_request.c: reads the argument table at `args` for `op` into req.
@@ -84,6 +86,9 @@ void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args);
 void kombo_lua_open_call(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
+
+/* lua_multi.c: sets core.multi on the module table at -1 */
+void kombo_lua_open_multi(lua_State *L);
 
 /* lua_signal.c: core.watch_signals, core.signals_caught, core.isatty into the table on top */
 void kombo_lua_open_signal(lua_State *L);

@@ -5,9 +5,7 @@
  * connection (and TLS session) alive between uploads.  Everything a request
  * says comes from the call; this file only knows how to deliver it.
  */
-#include "kombo.h"
-
-#include <curl/curl.h>
+#include "curl_handle.h"
 
 /* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
  * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small
@@ -24,33 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-struct kombo_curl {
-    CURL *easy;
-    char errbuf[CURL_ERROR_SIZE];
-    /* state of the attempt in flight */
-    kombo_call *call;
-    kombo_response *response;
-    int too_large;
-    int headers_too_large; /* the header block passed KOMBO_MAX_HEADER_BYTES */
-    /* The final answer's framing, checked as the cosocket transport does:
-     * Content-Length digits only, and no two that differ. */
-    char length[24];       /* the first Content-Length value ("" none; "?" unusable) */
-    int length_conflict;
-    int chunked;
-    const char *headers_bad; /* why the header block is refused, or NULL */
-    int small_body; /* this attempt's body went whole to CURLOPT_POSTFIELDS */
-    const char *no_resend; /* why a resend libcurl wanted was refused, or NULL */
-    int requests;          /* requests libcurl started in this attempt (PREREQFUNCTION) */
-    int open_errno;        /* errno of a socket() that failed in this attempt, or 0 */
-    kombo_buf small; /* a small body, sent in one piece with the headers */
-    struct curl_slist *headers; /* the last call's request headers, kept for the next */
-    size_t headers_n;            /* how many the call had */
-    char *headers_integration;   /* and its X-Integration-Id value */
-    unsigned long headers_client; /* and its client (kombo_client_serial) */
-    kombo_curl *next_idle;        /* the process-wide pool's free list */
-    char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
-    char *ca_set;     /* the CA file last given to the handle (a copy) */
-};
+
 
 /* The process-wide pool (below): idle handles kept, connections each keeps. */
 #define POOL_IDLE 16
@@ -396,13 +368,11 @@ static int set_ca_file(kombo_curl *t, const char *ca_file)
     return 0;
 }
 
-void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
+int kombo_curl_begin(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
     kombo_response *r = kombo_call_response(c);
     CURL *h = t->easy;
-    CURLcode rc;
-    long status = 0;
 
     t->call = c;
     t->response = r;
@@ -414,18 +384,19 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
     t->no_resend = NULL;
     t->requests = 0;
     t->open_errno = 0;
+    t->abort_why = NULL;
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
 
     if (use_headers(t, c) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
-        return;
+        return -1;
     }
     curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
     if (set_ca_file(t, cfg->ca_file) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
-        return;
+        return -1;
     }
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
@@ -448,7 +419,7 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         if (body->failed || t->small.failed || t->small.len != body->length) {
             fail_attempt(r, body->failed ? KOMBO_TE_ABORTED : KOMBO_TE_NETWORK,
                          body->failed ? body->error : "out of memory");
-            return;
+            return -1;
         }
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->small.data);
     } else {
@@ -456,7 +427,18 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* use the read callback */
     }
 
-    rc = curl_easy_perform(h);
+    return 0;
+}
+
+void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
+{
+    const kombo_config *cfg = kombo_call_config(c);
+    kombo_response *r = kombo_call_response(c);
+    kombo_body *body = kombo_call_body(c);
+    CURL *h = t->easy;
+    CURLcode rc = (CURLcode)code;
+    long status = 0;
+
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     r->status = (int)status;
     if (rc == CURLE_OK) {
@@ -505,7 +487,10 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         fail_attempt(r, KOMBO_TE_HEADERS, msg);
         return;
     }
-    if (t->no_resend != NULL) {
+    if (t->abort_why != NULL) {
+        r->status = 0; /* cut off by us: a partial answer is not read */
+        fail_attempt(r, KOMBO_TE_ABORTED, t->abort_why);
+    } else if (t->no_resend != NULL) {
         /* The request went out on a kept-alive connection that died before
          * any answer; it may have arrived, so this is not "not sent". */
         r->phase = KOMBO_PHASE_WAITING;
@@ -520,6 +505,12 @@ void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
         fail_attempt(r, rc == CURLE_OPERATION_TIMEDOUT ? KOMBO_TE_TIMEOUT : KOMBO_TE_NETWORK,
                      t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
     }
+}
+
+void kombo_curl_attempt(kombo_curl *t, kombo_call *c)
+{
+    if (kombo_curl_begin(t, c) == 0)
+        kombo_curl_end(t, c, (int)curl_easy_perform(t->easy));
 }
 
 /* Options that never change for a handle are set once. */

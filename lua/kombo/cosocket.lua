@@ -704,4 +704,12 @@ function M.perform(call, config)
   return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.api_key)
 end
 
+--- One attempt of `call` over cosockets, reported to the call (what
+-- attach_many's light threads run; call:next() decides the rest).
+function M.attempt(call, config)
+  if ngx_tcp == nil then bind_ngx(nginx()) end
+  local target, uerr = parse_url((call:request()))
+  setmetatable({ config = config, target = target, url_error = uerr }, Upload)(call)
+end
+
 return M

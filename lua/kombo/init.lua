@@ -27,6 +27,7 @@ local errors = require "kombo.errors"
 local remote_fields = require "kombo.remote_fields"
 local trace = require "kombo.trace"
 local cosocket = require "kombo.cosocket" -- the OpenResty transport
+local bulk = require "kombo.bulk"         -- attach_many
 
 local kombo = {
   VERSION = core.version,
@@ -299,13 +300,14 @@ for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
 
 local preflight -- below: checks an upload against the integration's restrictions
 
--- One operation of the table (csrc/operations.c) on client state p.
-local function call_operation(self, op, args, fname)
-  local p = state(self, fname)
+-- A call of one operation of the table (csrc/operations.c) on client
+-- state p: validated and, when asked, preflighted; not sent.  `level` is
+-- where a misuse error points (the caller's caller).
+local function prepare(self, p, op, args, fname, level)
   local problems
   if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
   local call, core_problems, shape = p.core:prepare(op.name, args, problems)
-  if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), 3) end
+  if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
   if not call then return nil, errors.validation(core_problems, p.config.api_key) end
   if op.body == "attachment" then
     local wanted = args.preflight
@@ -318,7 +320,15 @@ local function call_operation(self, op, args, fname)
       end
     end
   end
-  local res, err = send(p, call)
+  return call
+end
+
+local function call_operation(self, op, args, fname)
+  local p = state(self, fname)
+  local call, err = prepare(self, p, op, args, fname, 4)
+  if not call then return nil, err end
+  local res
+  res, err = send(p, call)
   return res, err
 end
 
@@ -676,6 +686,81 @@ function Client:attachment_exists(args)
   return false
 end
 
+-- -------------------------------------------------------------- bulk
+
+-- A job of attach_many: the arguments of attach_to_candidate or
+-- attach_to_application, told apart by their id.
+local function job_operation(job)
+  if type(job) ~= "table" then
+    return nil, { { path = "job", message = "must be a table of upload arguments, got " .. type(job) } }
+  end
+  local c, a = job.candidate_id ~= nil, job.application_id ~= nil
+  if c and a then
+    return nil, { { path = "application_id",
+      message = "and candidate_id were both given: one job uploads to one of them" } }
+  end
+  if not c and not a then
+    return nil, { { path = "candidate_id", message = "(or application_id) is required" } }
+  end
+  return c and OPERATIONS.attach_to_candidate or OPERATIONS.attach_to_application
+end
+
+--- Uploads many documents at once, within Kombo's concurrency limit.
+-- Each job is exactly the argument table of @{Client:attach_to_candidate}
+-- (with `candidate_id`) or @{Client:attach_to_application} (with
+-- `application_id`), and follows the same rules: validation (a bad job is
+-- reported with its index and does not stop the others), preflight, retries,
+-- and the outcome rule (nothing with outcome `unknown` is sent again).
+-- At most `concurrency` uploads are in flight, and per integration never more
+-- than its `Concurrency-Limit` or 30: a 429 `PLATFORM.CONCURRENCY_LIMIT_EXCEEDED`
+-- (or `Concurrency-Remaining: 0`) lowers the integration's count to what the
+-- server takes, that job backs off about 1 s and goes first when a slot frees,
+-- and the count grows back by one after a run of successes; a rate-limit 429
+-- pauses every new attempt for its `Retry-After`.  Outside nginx one libcurl
+-- multi handle moves all the bytes in the calling thread; inside nginx, light
+-- threads over cosockets.
+-- @function Client:attach_many
+-- @within Client
+-- @tparam {AttachToCandidateArgs|AttachToApplicationArgs,...}|func jobs an array of
+-- jobs, or a function returning the next job and `nil` at the end (read only as
+-- slots free up, so a million-row iterator is fine)
+-- @tparam[opt] BulkOptions opts the options
+-- @treturn BulkSummary the summary
+-- @raise a bad option, a closed client, or an error raised in `on_result`/`on_progress`
+-- (re-raised after the uploads in flight are cut off)
+-- @usage
+-- local summary = client:attach_many(jobs, {
+--   concurrency = 16,
+--   on_result = function(i, res, err) if err then print(i, err) end end,
+-- })
+-- print(summary.succeeded, summary.failed)
+function Client:attach_many(jobs, opts)
+  local p = state(self, "attach_many")
+  local transport, why = cosocket.select(p.config.transport)
+  if transport == nil then error(why, 2) end
+  local host = {
+    engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
+    debug = p.config.debug, secret = p.config.api_key,
+  }
+  function host.prepare(job)
+    local op, problems = job_operation(job)
+    if not op then return nil, errors.validation(problems, p.config.api_key) end
+    -- A shape mistake in one job (a number where a table belongs) raises
+    -- in a single call; here it is that job's validation error.
+    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1)
+    if not ok then
+      local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
+      return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
+    end
+    if not call then return nil, err end
+    return call, job.integration_id or p.config.integration_id or ""
+  end
+  function host.result(call)
+    return errors.from_result(call:result(), p.config.api_key)
+  end
+  return bulk.run(host, jobs, opts)
+end
+
 -- Module-level forms on the default client.
 
 --- Calls @{Client:attachment_restrictions} on the @{default_client}.
@@ -697,6 +782,15 @@ end
 function kombo.attachment_exists(args)
   local res, err = kombo.default_client():attachment_exists(args)
   return res, err
+end
+
+--- Calls @{Client:attach_many} on the @{default_client}.
+-- @tparam {AttachToCandidateArgs|AttachToApplicationArgs,...}|func jobs the jobs
+-- @tparam[opt] BulkOptions opts the options
+-- @treturn BulkSummary the summary
+-- @usage local summary = kombo.attach_many(jobs, { concurrency = 16 })
+function kombo.attach_many(jobs, opts)
+  return kombo.default_client():attach_many(jobs, opts)
 end
 
 --- Whether a value is an error object returned by a call (`nil, err`).
@@ -920,6 +1014,44 @@ kombo.encode_json = core.encode_json
 -- @tfield[opt] {Problem,...} problems `validation`: every @{Problem} found, at once
 -- @tfield[opt] Limits limits Kombo's limits as the answer announced them (not for `validation`)
 -- @within Errors
+
+--- The options of @{Client:attach_many} (LuaLS: `kombo.BulkOptions`); all optional.
+-- @table BulkOptions
+-- @tfield[opt=8] integer concurrency uploads in flight at once (1 to 30)
+-- @tfield[opt] func on_result `function(index, res, err)`: once per job as it
+-- finishes (`index`: its 1-based position in `jobs`); with it, the summary holds no `results`
+-- @tfield[opt] func on_progress `function(stats)` with a @{BulkStats}, at most every
+-- `progress_interval` seconds and once at the end
+-- @tfield[opt=0.25] number progress_interval seconds between `on_progress` calls
+-- @tfield[opt] func stop `function()` polled at least every 0.1 s: `"drain"` takes no
+-- new job and lets those in flight finish, `"abort"` also cuts those off (they end
+-- with kind `aborted`, outcome `unknown` when the whole request had gone out)
+-- @within Bulk uploads
+
+--- What `on_progress` gets (LuaLS: `kombo.BulkStats`).
+-- @table BulkStats
+-- @tfield integer done jobs finished (`succeeded + failed`)
+-- @tfield integer succeeded
+-- @tfield integer failed
+-- @tfield integer in_flight attempts in flight now
+-- @tfield integer waiting jobs backing off before a retry
+-- @tfield integer bytes_sent request-body bytes handed to the network, every attempt counted
+-- @tfield integer retries attempts after a job's first
+-- @tfield integer concurrency uploads now allowed in flight (lowered by 429s)
+-- @tfield number elapsed seconds since the batch started
+-- @within Bulk uploads
+
+--- What @{Client:attach_many} returns (LuaLS: `kombo.BulkSummary`).
+-- @table BulkSummary
+-- @tfield integer succeeded jobs that uploaded
+-- @tfield integer failed jobs that did not (validation included)
+-- @tfield integer retries attempts after a job's first
+-- @tfield number elapsed seconds
+-- @tfield[opt] string stopped `"drain"` or `"abort"` when `stop` ended the batch early
+-- (jobs never taken are not reported)
+-- @tfield[opt] table results `results[index]` is the job's @{Result} or @{Error}
+-- (@{is_error} tells them apart); absent when `on_result` is given
+-- @within Bulk uploads
 
 --- One of `err.problems` (LuaLS: `kombo.Problem`).
 -- @table Problem

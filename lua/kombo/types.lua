@@ -288,6 +288,35 @@
 
 -- ------------------------------------------------------------------- client
 
+---The options of `client:attach_many`; all optional.
+---@class kombo.BulkOptions
+---@field concurrency? integer uploads in flight at once, 1 to 30 (default 8)
+---@field on_result? fun(index: integer, res: kombo.UploadResult?, err: kombo.Error?) once per job as it finishes
+---@field on_progress? fun(stats: kombo.BulkStats) at most every `progress_interval` s, and once at the end
+---@field progress_interval? number seconds (default 0.25)
+---@field stop? fun(): ("drain"|"abort"|nil) polled at least every 0.1 s
+
+---What `on_progress` gets.
+---@class kombo.BulkStats
+---@field done integer
+---@field succeeded integer
+---@field failed integer
+---@field in_flight integer
+---@field waiting integer jobs backing off before a retry
+---@field bytes_sent integer request-body bytes handed to the network, every attempt
+---@field retries integer attempts after a job's first
+---@field concurrency integer uploads now allowed in flight
+---@field elapsed number seconds
+
+---What `client:attach_many` returns.
+---@class kombo.BulkSummary
+---@field succeeded integer
+---@field failed integer
+---@field retries integer
+---@field elapsed number
+---@field stopped? "drain"|"abort"
+---@field results? table<integer, kombo.UploadResult|kombo.Error> absent when `on_result` is given
+
 ---A client: options checked once; connections come from a process-wide
 ---pool.  `client:close()` frees it (Lua 5.4: `local client <close> = kombo.new{...}`).
 ---@class kombo.Client
@@ -350,6 +379,12 @@ function Client:attachment_restrictions(target, opts) end
 ---@return boolean? found
 ---@return kombo.Error? err
 function Client:attachment_exists(args) end
+
+---Uploads many documents at once, within Kombo's concurrency limit.
+---@param jobs kombo.UploadArgs[]|fun(): kombo.UploadArgs? an array of jobs, or an iterator (nil ends it)
+---@param opts? kombo.BulkOptions
+---@return kombo.BulkSummary summary
+function Client:attach_many(jobs, opts) end
 
 -- ------------------------------------------------------------------- module
 
@@ -438,6 +473,12 @@ function kombo.check_api_key(args) end
 ---@return kombo.RestrictionsResult? res
 ---@return kombo.Error? err
 function kombo.attachment_restrictions(target, opts) end
+
+---`client:attach_many` on the default client.
+---@param jobs kombo.UploadArgs[]|fun(): kombo.UploadArgs?
+---@param opts? kombo.BulkOptions
+---@return kombo.BulkSummary summary
+function kombo.attach_many(jobs, opts) end
 
 ---`client:attachment_exists` on the default client.
 ---@param args kombo.UploadArgs

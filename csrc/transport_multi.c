@@ -1,0 +1,215 @@
+/*
+ * transport_multi.c - many calls' attempts at once, in one thread, with
+ * one libcurl multi handle (attach_many outside nginx).
+ *
+ * Each attempt is exactly a kombo_curl_attempt() cut in two around the
+ * transfer (kombo_curl_begin / kombo_curl_end): the same callbacks, the
+ * same resend guards, the same reading of how far it got.  The multi only
+ * moves the bytes of several such transfers together, and keeps their
+ * connections alive between attempts (its own connection cache).  What
+ * to send next, and when, stays with the caller: it asks each call
+ * (kombo_call_next) as before.
+ */
+#include "curl_handle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Connections the multi keeps open between transfers: enough for Kombo's
+ * 30 in-flight uploads per integration, and a few integrations at once. */
+#define MULTI_MAX_CONNECTS 64L
+
+typedef struct multi_slot {
+    kombo_curl *t; /* NULL: free */
+    kombo_call *call;
+    void *tag;
+} multi_slot;
+
+struct kombo_multi {
+    CURLM *multi;
+    multi_slot *slots;
+    size_t nslots, running;
+    kombo_curl *idle; /* handles between attempts (not the process-wide pool:
+                         a multi's transfers share the multi's connections) */
+    void **ready;     /* tags of attempts that ended before any transfer */
+    size_t nready, ready_cap;
+};
+
+kombo_multi *kombo_multi_new(void)
+{
+    kombo_multi *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    /* The first handle also makes sure libcurl is initialised. */
+    if ((m->idle = kombo_curl_new()) == NULL || (m->multi = curl_multi_init()) == NULL) {
+        kombo_curl_free(m->idle);
+        free(m);
+        return NULL;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, MULTI_MAX_CONNECTS);
+    return m;
+}
+
+size_t kombo_multi_running(const kombo_multi *m) { return m->running; }
+
+static multi_slot *slot_of(kombo_multi *m, const kombo_call *c, const kombo_curl *t)
+{
+    size_t i;
+    for (i = 0; i < m->nslots; i++)
+        if (m->slots[i].t != NULL && (m->slots[i].call == c || m->slots[i].t == t))
+            return &m->slots[i];
+    return NULL;
+}
+
+/* Room for one more slot and one more ready tag, so that once an attempt
+ * has begun, nothing can fail to be recorded. */
+static int reserve(kombo_multi *m)
+{
+    size_t i;
+    for (i = 0; i < m->nslots && m->slots[i].t != NULL; i++)
+        ;
+    if (i == m->nslots) {
+        size_t n = m->nslots * 2 + 8;
+        multi_slot *grown = realloc(m->slots, n * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        memset(grown + m->nslots, 0, (n - m->nslots) * sizeof *grown);
+        m->slots = grown;
+        m->nslots = n;
+    }
+    if (m->nready == m->ready_cap) {
+        size_t n = m->ready_cap * 2 + 8;
+        void **grown = realloc(m->ready, n * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        m->ready = grown;
+        m->ready_cap = n;
+    }
+    return 0;
+}
+
+static void report(kombo_call *c)
+{
+    kombo_call_complete(c, kombo_call_response(c), kombo_monotonic_now(), kombo_wall_now());
+}
+
+int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
+{
+    multi_slot *s;
+    kombo_curl *t;
+
+    if (slot_of(m, c, NULL) != NULL || reserve(m) != 0)
+        return -1; /* one attempt of a call at a time */
+    if ((t = m->idle) != NULL)
+        m->idle = t->next_idle;
+    else if ((t = kombo_curl_new()) == NULL)
+        return -1;
+    if (kombo_curl_begin(t, c) != 0) {
+        /* Ended before any byte moved (a source that failed): reported by
+         * the next kombo_multi_run, like any other end. */
+        report(c);
+        t->call = NULL;
+        t->next_idle = m->idle;
+        m->idle = t;
+        m->ready[m->nready++] = tag;
+        return 0;
+    }
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+    if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) {
+        t->call = NULL;
+        t->next_idle = m->idle;
+        m->idle = t;
+        return -1;
+    }
+    for (s = m->slots; s->t != NULL; s++) /* a free one: reserve() made sure */
+        ;
+    s->t = t;
+    s->call = c;
+    s->tag = tag;
+    m->running++;
+    return 0;
+}
+
+/* The slot's transfer is over (ended with `code`, or cut off): read it
+ * into the call's response, report it to the call, free the slot. */
+static void *finish(kombo_multi *m, multi_slot *s, int code)
+{
+    kombo_curl *t = s->t;
+    void *tag = s->tag;
+    curl_multi_remove_handle(m->multi, t->easy);
+    kombo_curl_end(t, s->call, code);
+    report(s->call);
+    t->call = NULL;
+    t->response = NULL;
+    t->next_idle = m->idle;
+    m->idle = t;
+    s->t = NULL;
+    s->call = NULL;
+    s->tag = NULL;
+    m->running--;
+    return tag;
+}
+
+size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
+{
+    size_t n = 0;
+    int still, queued;
+    CURLMsg *msg;
+
+    while (m->nready > 0 && n < max) { /* ended in kombo_multi_add */
+        done[n++] = m->ready[0];
+        memmove(m->ready, m->ready + 1, --m->nready * sizeof *m->ready);
+    }
+    if (n > 0 || m->running == 0) {
+        if (n == 0 && timeout > 0)
+            kombo_sleep(timeout); /* nothing to move: the caller waits for a retry's time */
+        return n;
+    }
+    curl_multi_perform(m->multi, &still);
+    if ((size_t)still == m->running) { /* nothing ended yet: wait for sockets or a timer */
+        int ms = timeout <= 0 ? 0 : timeout > 1e6 ? 1000000000 : (int)(timeout * 1000 + 0.5);
+        curl_multi_poll(m->multi, NULL, 0, ms, NULL);
+        curl_multi_perform(m->multi, &still);
+    }
+    while (n < max && (msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
+        kombo_curl *t = NULL;
+        multi_slot *s;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if ((s = slot_of(m, NULL, t)) != NULL)
+            done[n++] = finish(m, s, (int)msg->data.result);
+    }
+    return n;
+}
+
+int kombo_multi_abort(kombo_multi *m, kombo_call *c, const char *why, void **tag)
+{
+    multi_slot *s = slot_of(m, c, NULL);
+    if (s == NULL)
+        return -1;
+    s->t->abort_why = why;
+    *tag = finish(m, s, (int)CURLE_ABORTED_BY_CALLBACK);
+    return 0;
+}
+
+void kombo_multi_free(kombo_multi *m)
+{
+    size_t i;
+    kombo_curl *t, *next;
+    if (m == NULL)
+        return;
+    for (i = 0; i < m->nslots; i++) /* transfers still running: cut off, not reported */
+        if (m->slots[i].t != NULL) {
+            curl_multi_remove_handle(m->multi, m->slots[i].t->easy);
+            kombo_curl_free(m->slots[i].t);
+        }
+    for (t = m->idle; t != NULL; t = next) {
+        next = t->next_idle;
+        kombo_curl_free(t);
+    }
+    curl_multi_cleanup(m->multi); /* after the easy handles are out of it */
+    free(m->slots);
+    free(m->ready);
+    free(m);
+}

@@ -1,0 +1,386 @@
+--- attach_many: many uploads at once, within Kombo's concurrency limit.
+--
+-- One loop in one coroutine decides what to send and when; an engine moves
+-- the bytes of several attempts together:
+--   * outside nginx, one libcurl multi handle (core.multi(), csrc/lua_multi.c);
+--   * inside nginx, one light thread (ngx.thread) per attempt over cosockets.
+-- Each job is an ordinary call of the C core: its retry policy, its outcome
+-- rule (nothing that may have landed is sent again) and its result are
+-- exactly those of a single attach_to_candidate.  What the loop adds is the
+-- admission: how many attempts may be in flight per integration, lowered
+-- when Kombo says "too many" (429 PLATFORM.CONCURRENCY_LIMIT_EXCEEDED) and
+-- grown back by one after a run of successes, and a pause of every new
+-- attempt after a rate-limit 429.
+local core = require "kombo.core"
+local trace = require "kombo.trace"
+
+local bulk = {}
+
+local now = core.now
+local max, min = math.max, math.min
+
+-- Kombo's documented ceiling of in-flight actions per integration.
+bulk.MAX_PER_INTEGRATION = 30
+local POLL = 0.1 -- the longest the loop waits before it looks at stop() again
+local CONCURRENCY_CODE = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
+
+---------------------------------------------------------------- engines
+
+-- libcurl: one multi handle; m:run() gives back the calls whose attempt ended.
+local CurlEngine = {}
+CurlEngine.__index = CurlEngine
+
+function bulk.curl_engine()
+  return setmetatable({ multi = core.multi(), by_call = {} }, CurlEngine)
+end
+
+function CurlEngine:start(job)
+  local ok, err = self.multi:add(job.call)
+  if not ok then error("attach_many: " .. err, 0) end
+  self.by_call[job.call] = job
+end
+
+function CurlEngine:wait(timeout)
+  local ended = self.multi:run(timeout)
+  for i, call in ipairs(ended) do
+    ended[i] = self.by_call[call]
+    self.by_call[call] = nil
+  end
+  return ended
+end
+
+function CurlEngine:abort(job)
+  self.multi:abort(job.call)
+  self.by_call[job.call] = nil
+end
+
+function CurlEngine:close() self.multi:close() end
+
+-- nginx: a light thread per attempt; each one that ends queues its job and
+-- wakes the loop (a semaphore when lua-resty-core has one, else polling).
+local NgxEngine = {}
+NgxEngine.__index = NgxEngine
+
+local function ngx_attempt(engine, job)
+  local ok, err = pcall(engine.attempt, job.call, engine.config)
+  if not ok then -- a bug or misuse below: never "not sent", since bytes may have gone
+    job.call:complete({ error = "aborted", phase = "waiting", message = "the attempt failed: " .. tostring(err) },
+      now(), engine.ngx.now())
+  end
+  local q = engine.ended
+  q[#q + 1] = job
+  engine.threads[job] = nil
+  if engine.sema then engine.sema:post(1) end
+end
+
+function bulk.ngx_engine(attempt, config)
+  local ok, semaphore = pcall(require, "ngx.semaphore")
+  return setmetatable({
+    ngx = rawget(_G, "ngx"), attempt = attempt, config = config, threads = {}, ended = {},
+    sema = ok and semaphore.new(0) or nil,
+  }, NgxEngine)
+end
+
+function NgxEngine:start(job)
+  local t, err = self.ngx.thread.spawn(ngx_attempt, self, job)
+  if not t then error("attach_many: cannot start a light thread: " .. tostring(err), 0) end
+  if self.ended[#self.ended] ~= job then self.threads[job] = t end -- (it may have ended at once)
+end
+
+function NgxEngine:wait(timeout)
+  if #self.ended == 0 and timeout > 0 then
+    if self.sema then self.sema:wait(timeout) else self.ngx.sleep(min(timeout, 0.005)) end
+  end
+  local q = self.ended
+  self.ended = {}
+  return q
+end
+
+-- A killed light thread leaves its attempt unreported: it is reported here
+-- as aborted after the request was sent (the thread may have written it
+-- all), so that it is never taken for "not sent".
+function NgxEngine:abort(job)
+  local t = self.threads[job]
+  if t then self.ngx.thread.kill(t) end
+  self.threads[job] = nil
+  job.call:complete({ error = "aborted", phase = "waiting", message = "cut off: the batch was aborted" },
+    now(), self.ngx.now())
+end
+
+function NgxEngine:close()
+  for job in pairs(self.threads) do self:abort(job) end
+end
+
+---------------------------------------------------------------- admission
+
+-- Per integration: how many attempts may be in flight now (`allowed`),
+-- never above what the server announced (`announced`, Concurrency-Limit),
+-- the batch's concurrency or 30.
+local function limiter(lims, integration, ceiling)
+  local l = lims[integration]
+  if not l then
+    l = { allowed = ceiling, ceiling = ceiling, in_flight = 0, streak = 0 }
+    lims[integration] = l
+  end
+  return l
+end
+
+-- What the answer of an attempt says about the limits.
+local function learn(l, batch, t)
+  local status, code, climit, cremaining, retry_after, rate_reset = l.call:limits()
+  local lim = l.lim
+  if climit then lim.ceiling = max(1, min(lim.ceiling, climit)); lim.allowed = min(lim.allowed, lim.ceiling) end
+  if status == 429 and code == CONCURRENCY_CODE then
+    -- Too many in flight: the server holds at least its limit, so what we
+    -- still have out is what it takes from us now (others may use the
+    -- integration too); this job backs off (the core's ~1 s first wait).
+    lim.allowed = max(1, min(lim.allowed, lim.in_flight))
+    lim.streak = 0
+    batch.concurrency_429 = batch.concurrency_429 + 1
+  elseif status == 429 then
+    -- The rate limit: no new attempt of any job before it resets.
+    local wait = retry_after or rate_reset or 1
+    batch.paused_until = max(batch.paused_until, t + min(wait, 60))
+  elseif status and status < 300 then
+    if cremaining == 0 then
+      lim.allowed = max(1, min(lim.allowed, lim.in_flight + 1))
+      lim.streak = 0
+    else
+      lim.streak = lim.streak + 1
+      if lim.streak >= lim.allowed and lim.allowed < lim.ceiling then
+        lim.allowed, lim.streak = lim.allowed + 1, 0
+      end
+    end
+  end
+end
+
+---------------------------------------------------------------- the loop
+
+local function check_opts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'attach_many' (options table expected, got " .. type(opts) .. ")", 4)
+  end
+  local known = { concurrency = "number", on_result = "function", on_progress = "function",
+    progress_interval = "number", stop = "function" }
+  for k, v in pairs(opts) do
+    if not known[k] then error(("bad argument #2 to 'attach_many' (unknown option '%s')"):format(tostring(k)), 4) end
+    if type(v) ~= known[k] then
+      error(("bad argument #2 to 'attach_many' (option '%s' must be a %s, got %s)"):format(k, known[k], type(v)), 4)
+    end
+  end
+  local c = opts.concurrency
+  if c ~= nil and not (c >= 1 and c <= bulk.MAX_PER_INTEGRATION and c == math.floor(c)) then
+    error("bad argument #2 to 'attach_many' (option 'concurrency' must be a whole number from 1 to 30)", 4)
+  end
+  if opts.progress_interval ~= nil and not (opts.progress_interval >= 0) then -- luacheck: ignore 581 (NaN)
+    error("bad argument #2 to 'attach_many' (option 'progress_interval' must be >= 0)", 4)
+  end
+  return opts
+end
+
+local function job_source(jobs)
+  if type(jobs) == "function" then return jobs end
+  if type(jobs) ~= "table" then
+    error("bad argument #1 to 'attach_many' (an array of jobs or an iterator function expected, got "
+      .. type(jobs) .. ")", 4)
+  end
+  local i = 0
+  return function()
+    i = i + 1
+    return jobs[i]
+  end
+end
+
+-- Runs the batch.  `host` is what the client supplies:
+--   host.prepare(job) -> call, integration_id | nil, err   (validation, preflight)
+--   host.result(call) -> res | nil, err                      (errors.from_result)
+--   host.engine                                              (above)
+--   host.debug, host.secret                                  (the debug hook)
+function bulk.run(host, jobs, opts)
+  opts = check_opts(opts)
+  local next_job = job_source(jobs)
+  local concurrency = opts.concurrency or 8
+  local on_result, on_progress, stop = opts.on_result, opts.on_progress, opts.stop
+  local interval = opts.progress_interval or 0.25
+  local engine = host.engine
+  local started = now()
+
+  local batch = { paused_until = 0, concurrency_429 = 0 }
+  local lims = {}
+  local results = (not on_result) and {} or nil
+  local summary = { succeeded = 0, failed = 0, retries = 0 }
+  local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
+  local sleeping = {} -- jobs backing off before a retry
+  local flying = {}   -- job -> true: an attempt is in flight
+  local in_flight, active, taken = 0, 0, 0
+  local bytes_done = 0 -- body bytes of attempts that ended
+  local exhausted, stopped = false, nil
+  local next_progress = started + interval
+  local callback_error
+
+  local function report(index, res, err)
+    if err then summary.failed = summary.failed + 1 else summary.succeeded = summary.succeeded + 1 end
+    if results then
+      results[index] = res or err
+    elseif not callback_error then
+      local ok, e = pcall(on_result, index, res, err)
+      if not ok then callback_error = e end
+    end
+  end
+
+  local function stats(t)
+    local bytes = bytes_done
+    for job in pairs(flying) do bytes = bytes + (job.call:sent()) end
+    local allowed = 0
+    for _, l in pairs(lims) do allowed = allowed + l.allowed end
+    return {
+      done = summary.succeeded + summary.failed, succeeded = summary.succeeded, failed = summary.failed,
+      in_flight = in_flight, waiting = #sleeping, bytes_sent = bytes, retries = summary.retries,
+      concurrency = next(lims) and min(allowed, concurrency) or concurrency, elapsed = t - started,
+    }
+  end
+
+  local function progress(t, force)
+    if on_progress and not callback_error and (force or t >= next_progress) then
+      next_progress = t + interval
+      local ok, e = pcall(on_progress, stats(t))
+      if not ok then callback_error = e end
+    end
+  end
+
+  local function send(job, t)
+    job.lim.in_flight = job.lim.in_flight + 1
+    in_flight = in_flight + 1
+    job.attempt = job.attempt + 1
+    if job.attempt > 1 then summary.retries = summary.retries + 1 end
+    if host.debug then trace.request(host.debug, job.call, job.attempt) end
+    flying[job] = true
+    job.sent_at = t
+    engine:start(job)
+  end
+
+  local function can_send(job, t)
+    return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
+  end
+
+  local function finish(job)
+    active = active - 1
+    local res, err = host.result(job.call)
+    job.call:close()
+    report(job.index, res, err)
+  end
+
+  -- The call says what is next: send now (queued), wait, or it is done.
+  local function advance(job, t)
+    local step, delay = job.call:next(t)
+    if step == "sleep" then
+      if host.debug then trace.sleep(host.debug, delay) end
+      job.wake = t + delay
+      sleeping[#sleeping + 1] = job
+    elseif step == "send" then
+      ready[#ready + 1] = job
+    else
+      finish(job)
+    end
+  end
+
+  -- The next job, prepared; returns it when it is ready to send.
+  local function take(t)
+    local job = next_job()
+    if job == nil then exhausted = true; return nil end
+    taken = taken + 1
+    local call, integration_or_err = host.prepare(job)
+    if not call then report(taken, nil, integration_or_err); return nil end
+    active = active + 1
+    local j = { index = taken, call = call, attempt = 0,
+      lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
+    advance(j, t)
+    return ready[#ready] == j and j or nil
+  end
+
+  local function ended(job, t)
+    flying[job] = nil
+    in_flight = in_flight - 1
+    job.lim.in_flight = job.lim.in_flight - 1
+    bytes_done = bytes_done + (job.call:sent())
+    if host.debug then trace.response(host.debug, job.call, host.secret) end
+    learn({ call = job.call, lim = job.lim }, batch, t)
+    advance(job, t)
+  end
+
+  local ok, err = pcall(function()
+    for _ = 1, 1e9 do -- ends when every job is done; the bound is a backstop
+      local t = now()
+      if stop and not stopped then
+        local s = stop()
+        if s == "drain" or s == "abort" then stopped = s end
+      end
+      if stopped == "abort" or callback_error then
+        for job in pairs(flying) do
+          engine:abort(job)
+          flying[job] = nil
+          in_flight = in_flight - 1
+          job.lim.in_flight = job.lim.in_flight - 1
+          bytes_done = bytes_done + (job.call:sent())
+          finish(job)
+        end
+        -- Jobs backing off or queued for a retry: their last answer stands.
+        -- Jobs never sent: not sent.
+        for _, list in ipairs({ ready, sleeping }) do
+          for i = #list, 1, -1 do
+            local job = table.remove(list, i)
+            if job.attempt == 0 then
+              job.call:complete({ error = "aborted", phase = "connect",
+                message = "the batch was aborted before this upload was sent" }, t, os.time())
+            end
+            finish(job)
+          end
+        end
+        break
+      end
+      -- Wake the jobs whose wait is over; they go before new ones.
+      for i = #sleeping, 1, -1 do
+        local job = sleeping[i]
+        if job.wake <= t then
+          table.remove(sleeping, i)
+          local step = job.call:next(t) -- "send" after a "sleep"
+          if step == "send" then table.insert(ready, 1, job) else finish(job) end
+        end
+      end
+      -- Send what may go, oldest first; a job held back by its integration's
+      -- limit does not hold back another integration's.
+      local i = 1
+      while i <= #ready and in_flight < concurrency do
+        local job = ready[i]
+        if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
+      end
+      -- New jobs, while there is room (what is still queued now waits for
+      -- its own integration's limit): not more than a few times the
+      -- concurrency taken at once, so memory stays bounded.
+      while not exhausted and not stopped and not callback_error and in_flight < concurrency
+        and active < 4 * concurrency and t >= batch.paused_until do
+        local job = take(t)
+        if job and can_send(job, t) then ready[#ready] = nil; send(job, t) end
+      end
+      if active == 0 and (exhausted or stopped or callback_error) then break end
+      -- Wait for an attempt to end, a retry's time, or the next look at stop().
+      local until_t = t + POLL
+      for _, job in ipairs(sleeping) do until_t = min(until_t, job.wake) end
+      if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
+      if on_progress then until_t = min(until_t, next_progress) end
+      for _, job in ipairs(engine:wait(max(0, until_t - t))) do ended(job, now()) end
+      progress(now())
+    end
+  end)
+  engine:close()
+  if not ok then error(err, 0) end
+  if callback_error then error(callback_error, 0) end
+  progress(now(), true)
+  summary.elapsed = now() - started
+  summary.stopped = stopped
+  summary.results = results
+  return summary
+end
+
+return bulk

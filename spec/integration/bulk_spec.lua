@@ -1,0 +1,273 @@
+-- attach_many against the stand-in (libcurl multi engine): every job lands
+-- once under a concurrency limit lower than asked for, bad jobs are reported
+-- by index, the outcome rule per job, rate-limit pauses, stop/abort, the
+-- callbacks and the options.
+local servers = require "support.servers"
+local kombo = require "kombo"
+
+local function set_limit(integ, n)
+  local status, _, text = servers.http("POST",
+    ("%s/_concurrency?integration=%s&limit=%d"):format(servers.standin_url(), integ, n), {}, "")
+  assert(status == 200, "POST /_concurrency: " .. tostring(status) .. " " .. tostring(text))
+end
+
+local function job(candidate, i, over)
+  return servers.merge({ candidate_id = candidate,
+    body = { attachment = { bytes = ("document %d\n"):format(i), name = ("job-%04d.txt"):format(i), type = "CV" } } },
+    over)
+end
+
+-- file_name -> how many times the stand-in accepted it, for one candidate id
+local function landed(client, candidate)
+  local res = assert(client:get_candidate_attachments { candidate_id = candidate })
+  local count = {}
+  for _, a in ipairs(res.data.results) do count[a.file_name] = (count[a.file_name] or 0) + 1 end
+  return count
+end
+
+local function responses(integ, status)
+  local n = 0
+  for _, rec in ipairs(servers.requests(integ)) do
+    if rec.method == "POST" and rec.response and rec.response.status == status then n = n + 1 end
+  end
+  return n
+end
+
+describe("attach_many #integration #bulk", function()
+  it("under a concurrency limit lower than asked for, every job lands exactly once and the 429s stay few", function()
+    local client, integ = servers.client()
+    set_limit(integ, 3)
+    local jobs = {}
+    for i = 1, 30 do jobs[i] = job("scenario-hold-150", i) end
+    local summary = client:attach_many(jobs, { concurrency = 8 })
+    assert.equals(30, summary.succeeded, servers.dump(summary.results))
+    assert.equals(0, summary.failed)
+    for i = 1, 30 do assert.is_false(kombo.is_error(summary.results[i])) end
+    local count = landed(client, "scenario-hold-150")
+    for i = 1, 30 do assert.equals(1, count[("job-%04d.txt"):format(i)], "job " .. i) end
+    -- The first burst (8 sent, 3 allowed) meets the limit; after that the
+    -- count stays at the announced 3.
+    local n429 = responses(integ, 429)
+    assert.is_true(n429 >= 1 and n429 <= 8, "429s: " .. n429)
+    assert.equals(n429, summary.retries)
+    -- 30 uploads of 150 ms, 3 at a time: about 1.5 s of holding, plus the 1 s backoff
+    assert.is_true(summary.elapsed < 6, "elapsed " .. summary.elapsed)
+  end)
+
+  it("keeps the in-flight count at or below the integration's limit (the stand-in counts them)", function()
+    local client, integ = servers.client()
+    set_limit(integ, 4)
+    local peak = 0
+    local jobs = {}
+    for i = 1, 24 do jobs[i] = job("scenario-hold-100", i) end
+    local summary = client:attach_many(jobs, { concurrency = 4, progress_interval = 0,
+      on_progress = function(s) peak = math.max(peak, s.in_flight) end })
+    assert.equals(24, summary.succeeded)
+    assert.equals(0, responses(integ, 429))
+    assert.is_true(peak <= 4 and peak >= 2, "peak " .. peak)
+  end)
+
+  it("reports a bad job with its index and goes on with the others", function()
+    local client = servers.client()
+    local jobs = {
+      job("cand-bulk-bad", 1),
+      { body = { attachment = { bytes = "x", name = "x.txt", type = "CV" } } },          -- no id
+      job("cand-bulk-bad", 3, { body = { attachment = { type = "RESUME" } } }),          -- bad type
+      job("cand-bulk-bad", 4, { application_id = "app-1" }),                           -- both ids
+      "not a table",
+      job("cand-bulk-bad", 6, { body = 42 }),                                            -- a shape mistake
+      job("cand-bulk-bad", 7),
+    }
+    local seen = {}
+    local summary = client:attach_many(jobs, { on_result = function(i, res, err) seen[i] = { res = res, err = err } end })
+    assert.equals(2, summary.succeeded)
+    assert.equals(5, summary.failed)
+    assert.is_nil(summary.results) -- on_result given
+    assert.truthy(seen[1].res and seen[7].res)
+    for _, i in ipairs { 2, 3, 4, 5, 6 } do
+      assert.is_nil(seen[i].res)
+      assert.equals("validation", seen[i].err.kind, "job " .. i)
+      assert.equals("not_sent", seen[i].err.outcome)
+    end
+    assert.matches("candidate_id", seen[2].err.message)
+    assert.matches("body.attachment.type", seen[3].err.message)
+    assert.matches("both", seen[4].err.message)
+    assert.matches("table", seen[5].err.message)
+    assert.matches("body", seen[6].err.problems[1].message)
+  end)
+
+  it("reads an iterator only as slots free up: memory bounded by the concurrency, not the job count", function()
+    local client = servers.client()
+    local pulled, reported, most_open = 0, 0, 0
+    local summary = client:attach_many(function()
+      if pulled == 300 then return nil end
+      pulled = pulled + 1
+      most_open = math.max(most_open, pulled - reported)
+      return job("cand-bulk-iter", pulled)
+    end, { concurrency = 4, on_result = function(_, res, err)
+      assert(res, err and tostring(err))
+      reported = reported + 1
+    end })
+    assert.equals(300, summary.succeeded)
+    assert.equals(300, reported)
+    assert.is_true(most_open <= 4 * 4 + 1, "jobs taken and not finished: " .. most_open)
+  end)
+
+  it("streams files and sources, and uploads to applications, in one batch", function()
+    local client = servers.client()
+    local path = os.tmpname()
+    local big = ("0123456789abcdef"):rep(16 * 1024) -- 256 KiB: the read callback, not one buffer
+    local f = assert(io.open(path, "wb")); f:write(big); f:close()
+    local chunks = { "from ", "a source" }
+    local summary = client:attach_many {
+      { candidate_id = "cand-bulk-mixed", body = { attachment = { file = path, name = "big.txt", type = "CV" } } },
+      { candidate_id = "cand-bulk-mixed", body = { attachment = { name = "src.txt", type = "OTHER", size = 13,
+        source = function() return table.remove(chunks, 1) end } } },
+      { application_id = "app-bulk-mixed", body = { attachment = { bytes = "letter", name = "l.txt", type = "COVER_LETTER" } } },
+    }
+    os.remove(path)
+    assert.equals(3, summary.succeeded, servers.dump(summary.results))
+    local rec
+    for _, r in ipairs(servers.requests(function(x) return x.path == "/ats/candidates/cand-bulk-mixed/attachments" end)) do
+      if r.body_length > 300000 then rec = r end
+    end
+    assert.truthy(rec, "the 256 KiB upload was recorded")
+    assert.is_true(rec.body_length > #kombo.base64(big), "recorded " .. rec.body_length .. " bytes")
+    assert.equals("app-bulk-mixed", summary.results[3].data.application_id)
+  end)
+
+  it("never resends a job whose outcome is unknown (the connection closed after the whole upload)", function()
+    local client, integ = servers.client()
+    local summary = client:attach_many { job("scenario-close", 1), job("cand-bulk-unknown", 2) }
+    assert.equals(1, summary.succeeded)
+    local err = summary.results[1]
+    assert.is_true(kombo.is_error(err))
+    assert.equals("unknown", err.outcome)
+    assert.equals(1, err.attempts)
+    assert.matches("attachment_exists", err.message)
+    local posts = 0
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.method == "POST" and rec.path:find("scenario%-close") then posts = posts + 1 end
+    end
+    assert.equals(1, posts)
+  end)
+
+  it("retries what the server refused before acting (503), counting the retries", function()
+    local client = servers.client()
+    local summary = client:attach_many { job("scenario-503-once", 1), job("scenario-503-twice", 2) }
+    assert.equals(2, summary.succeeded, servers.dump(summary.results))
+    assert.equals(3, summary.retries)
+    assert.equals(2, summary.results[1].http.attempts)
+    assert.equals(3, summary.results[2].http.attempts)
+  end)
+
+  it("pauses every new attempt after a rate-limit 429 for its Retry-After", function()
+    local client, integ = servers.client { retries = servers.fast_retries { max_attempts = 2, max_interval = 5 } }
+    local summary = client:attach_many({ job("scenario-ratelimit-429", 1), job("cand-bulk-after-rate", 2),
+      job("cand-bulk-after-rate", 3) }, { concurrency = 1 })
+    assert.equals(2, summary.succeeded)
+    local first_429, later
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.method == "POST" then
+        if rec.path:find("ratelimit") and not first_429 then first_429 = rec.time
+        elseif first_429 and not later then later = rec.time end
+      end
+    end
+    assert.truthy(first_429 and later)
+    -- Retry-After of the scenario is 1 s (RateLimit-Reset 1)
+    assert.is_true(later - first_429 >= 0.9, ("next attempt %.3f s after the 429"):format(later - first_429))
+  end)
+
+  it("stop = 'drain' takes no new job and lets those in flight finish", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 20 do jobs[i] = job("scenario-hold-200", i) end
+    local results = 0
+    local summary = client:attach_many(jobs, { concurrency = 4,
+      on_result = function(_, res) assert(res); results = results + 1 end,
+      stop = function() if results >= 1 then return "drain" end end })
+    assert.equals("drain", summary.stopped)
+    assert.is_true(summary.succeeded >= 4 and summary.succeeded < 20, "succeeded " .. summary.succeeded)
+    assert.equals(0, summary.failed)
+    assert.equals(results, summary.succeeded)
+  end)
+
+  it("stop = 'abort' cuts the uploads in flight off: outcome unknown once the request went out", function()
+    local client, integ = servers.client()
+    local jobs = {}
+    for i = 1, 6 do jobs[i] = job("scenario-hold-3000", i) end
+    local t0 = os.time()
+    local clock = require("kombo.core").now
+    local started = clock()
+    local summary = client:attach_many(jobs, { concurrency = 3,
+      stop = function() if clock() - started > 0.5 then return "abort" end end })
+    assert.equals("abort", summary.stopped)
+    assert.equals(3, summary.failed) -- the three in flight; the other three were never taken
+    for i = 1, 3 do
+      local err = summary.results[i]
+      assert.equals("aborted", err.kind)
+      assert.equals("unknown", err.outcome)
+    end
+    assert.is_nil(summary.results[4])
+    assert.is_true(os.time() - t0 < 3)
+    local posts = 0
+    for _, rec in ipairs(servers.requests(integ)) do if rec.method == "POST" then posts = posts + 1 end end
+    assert.is_true(posts <= 3)
+  end)
+
+  it("an error raised in on_result cuts the batch off and is raised by attach_many", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 10 do jobs[i] = job("scenario-hold-100", i) end
+    local ok, err = pcall(client.attach_many, client, jobs, { concurrency = 2,
+      on_result = function() error("stop here") end })
+    assert.is_false(ok)
+    assert.matches("stop here", err)
+    -- the client still works afterwards
+    assert.truthy(client:attach_to_candidate(job("cand-bulk-after-error", 1)))
+  end)
+
+  it("reports progress with totals, at most every progress_interval and once at the end", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 12 do jobs[i] = job("scenario-hold-100", i) end
+    local calls = {}
+    client:attach_many(jobs, { concurrency = 3, progress_interval = 0.1,
+      on_progress = function(s) calls[#calls + 1] = s end })
+    local last = calls[#calls]
+    assert.equals(12, last.done)
+    assert.equals(12, last.succeeded)
+    assert.equals(0, last.in_flight)
+    assert.is_true(last.bytes_sent > 12 * 100)
+    assert.is_true(#calls >= 3 and #calls <= 20, #calls .. " progress calls")
+    for i = 2, #calls do assert.is_true(calls[i].done >= calls[i - 1].done) end
+  end)
+
+  it("checks its options, naming them", function()
+    local client = servers.client()
+    for _, bad in ipairs {
+      { { concurrency = 0 }, "concurrency" }, { { concurrency = 31 }, "concurrency" },
+      { { concurrency = 2.5 }, "concurrency" }, { { on_result = 1 }, "on_result" },
+      { { concurency = 4 }, "unknown option 'concurency'" }, { "x", "options table" },
+    } do
+      local ok, err = pcall(client.attach_many, client, {}, bad[1])
+      assert.is_false(ok)
+      assert.matches(bad[2], err, 1, true)
+    end
+    assert.has_error(function() client:attach_many(42) end)
+    client:close()
+    assert.has_error(function() client:attach_many({}) end)
+  end)
+
+  it("module form, debug lines without the key, and no key in any result", function()
+    local lines = {}
+    local client = servers.client { debug = function(l) lines[#lines + 1] = l end }
+    local summary = client:attach_many { job("cand-bulk-debug", 1), job("scenario-error-400", 2) }
+    assert.equals(1, summary.succeeded)
+    local text = table.concat(lines, "\n") .. servers.dump(summary.results)
+    assert.not_matches(servers.API_KEY, text, 1, true)
+    assert.matches("POST", text)
+    assert.matches("Authorization: Bearer <redacted>", text, 1, true)
+    assert.is_function(kombo.attach_many)
+  end)
+end)
