@@ -323,4 +323,29 @@ describe("kombo-attach journal across crashes #cli", function()
     exactly_once(integ, N)
     cli.rmtree(dir)
   end)
+
+  it("a second SIGINT aborts the uploads in flight; the rerun settles them and uploads each row once", function()
+    local N = 6
+    local dir = many(N, "scenario-hold-1500")
+    local env = cli.env()
+    local integ = env.KOMBO_INTEGRATION_ID
+    local jpath = dir .. "/m.csv.journal"
+    local h = cli.spawn({ "--concurrency", "3", dir .. "/m.csv" }, env)
+    assert.truthy(cli.wait_for(function()
+      local recs = servers.requests(integ) -- three uploads have reached the stand-in
+      return #recs >= 3
+    end, 20), "no upload arrived")
+    cli.signal(h, "INT")
+    require("socket").sleep(0.1)
+    cli.signal(h, "INT")
+    local rc, out, err = cli.wait(h, 20)
+    assert.equals(130, rc, tostring(out) .. tostring(err))
+    assert.truthy(has(out, "stopped by a signal (abort)"), out)
+    assert.equals(3, cli.count_lines(jpath, "^failed %S+ %d+ aborted "))
+    assert.equals(0, cli.count_lines(jpath, "^done "))
+    rc, out, err = cli.run({ dir .. "/m.csv" }, env)
+    assert.equals(0, rc, out .. err)
+    exactly_once(integ, N)
+    cli.rmtree(dir)
+  end)
 end)
