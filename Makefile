@@ -29,7 +29,7 @@ help:
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 	@echo "make docs     the HTML API reference (LDoc, config.ld) into build/docs/index.html"
 	@echo "make luacheck luacheck over the Lua code (.luacheckrc); fails on any warning"
-	@echo "make check    the development loop: Lua 5.4, unit + integration specs (scripts/test --fast)"
+	@echo "make check    the development loop: Lua 5.4, unit + integration + cli specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so testing
 

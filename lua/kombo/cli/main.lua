@@ -394,7 +394,7 @@ function main.run(argv, streams)
     if counts.found > 0 then parts[#parts + 1] = format("%d found already uploaded", counts.found) end
     if counts.not_started > 0 then parts[#parts + 1] = format("%d not started", counts.not_started) end
     put(out, format("%s: %d rows: %s%s\n", opts.manifest, #rows, concat(parts, ", "),
-      summary and format(" in %.1f s", summary.elapsed or 0) or ""))
+      summary and format(" in %.2f s", summary.elapsed or 0) or ""))
     for _, f in ipairs(failures) do
       put(out, format("  failed: line %d: %s%s%s: %s%s\n", f.line, f.kind or "?",
         f.code and (" " .. f.code) or "", f.status and format(" (HTTP %d)", f.status) or "", f.message,

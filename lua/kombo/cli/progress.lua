@@ -52,8 +52,10 @@ function P:update(stats, final)
     self.out:flush()
     self.drawn = not final
   elseif final or not self.last or t - self.last >= self.interval then
-    self.last = t
-    self.out:write("kombo-attach: ", self:text(stats), "\n")
+    local text = self:text(stats)
+    if final and text == self.last_text then return end -- attach_many's last report was this one
+    self.last, self.last_text = t, text
+    self.out:write("kombo-attach: ", text, "\n")
     self.out:flush()
   end
 end
