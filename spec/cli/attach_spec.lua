@@ -326,7 +326,7 @@ describe("kombo-attach journal across crashes #cli", function()
 
   it("a second SIGINT aborts the uploads in flight; the rerun settles them and uploads each row once", function()
     local N = 6
-    local dir = many(N, "scenario-hold-1500")
+    local dir = many(N, "scenario-hold-700")
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
     local jpath = dir .. "/m.csv.journal"
