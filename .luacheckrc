@@ -1,4 +1,4 @@
--- luacheck configuration: `make luacheck` runs `luacheck lua spec examples bench tools`.
+-- luacheck configuration: `make luacheck` runs `luacheck lua spec examples bench tools bin/kombo-attach`.
 -- The library runs on Lua 5.1 (and LuaJIT), 5.3 and 5.4: "max" knows the
 -- globals of all of them (and LuaJIT's), so version-guarded code
 -- (math.tointeger or ..., unpack or table.unpack, jit) passes, and a global

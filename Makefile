@@ -12,7 +12,8 @@ BUILD       := build/$(LUA_VERSION)
 
 CORE_SRC := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
             csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c csrc/transport_multi.c
-LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c csrc/lua_multi.c
+LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c csrc/lua_multi.c \
+            csrc/lua_signal.c
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
 TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c csrc/redact.c
@@ -28,7 +29,7 @@ help:
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 	@echo "make docs     the HTML API reference (LDoc, config.ld) into build/docs/index.html"
 	@echo "make luacheck luacheck over the Lua code (.luacheckrc); fails on any warning"
-	@echo "make check    the development loop: Lua 5.4, unit + integration specs (scripts/test --fast)"
+	@echo "make check    the development loop: Lua 5.4, unit + integration + cli specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so testing
 
@@ -74,7 +75,7 @@ docs:
 # Static checks of every Lua file (.luacheckrc: Lua 5.1/5.3/5.4, ngx_lua,
 # busted); luacheck exits non-zero on any warning.
 LUACHECK ?= luacheck
-LUACHECK_DIRS := lua spec examples bench tools
+LUACHECK_DIRS := lua spec examples bench tools bin/kombo-attach
 
 luacheck:
 	$(LUACHECK) -q $(LUACHECK_DIRS)

@@ -7,6 +7,7 @@
  *   lua_request.c  a call's argument table -> kombo_request (one pass, all problems)
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
+ *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -88,5 +89,8 @@ lclient *kombo_lua_check_client(lua_State *L, int i);
 
 /* lua_multi.c: sets core.multi on the module table at -1 */
 void kombo_lua_open_multi(lua_State *L);
+
+/* lua_signal.c: core.watch_signals, core.signals_caught, core.isatty into the table on top */
+void kombo_lua_open_signal(lua_State *L);
 
 #endif

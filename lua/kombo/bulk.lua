@@ -324,7 +324,7 @@ function bulk.run(host, jobs, opts)
   local ok, err = pcall(function()
     for _ = 1, 1e9 do -- ends when every job is done; the bound is a backstop
       local t = now()
-      if stop and not stopped then
+      if stop and stopped ~= "abort" then -- after "drain" too: an "abort" may follow (a second Ctrl-C)
         local s = stop()
         if s == "drain" or s == "abort" then stopped = s end
       end

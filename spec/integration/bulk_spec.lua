@@ -215,6 +215,22 @@ describe("attach_many #integration #bulk", function()
     assert.is_true(posts <= 3)
   end)
 
+  it("stop may say 'abort' after 'drain' (a second Ctrl-C): the uploads in flight are cut off then", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 6 do jobs[i] = job("scenario-hold-3000", i) end
+    local clock = require("kombo.core").now
+    local started = clock()
+    local summary = client:attach_many(jobs, { concurrency = 2, stop = function()
+      local dt = clock() - started
+      if dt > 0.6 then return "abort" elseif dt > 0.3 then return "drain" end
+    end })
+    assert.equals("abort", summary.stopped)
+    assert.equals(2, summary.failed)
+    assert.equals("aborted", summary.results[1].kind)
+    assert.is_true(summary.elapsed < 2, "elapsed " .. summary.elapsed)
+  end)
+
   it("an error raised in on_result cuts the batch off and is raised by attach_many", function()
     local client = servers.client()
     local jobs = {}
