@@ -149,7 +149,8 @@ function M.bigfile()
     local saved = cosocket.yield_after
     if not yield then cosocket.yield_after = false end
     local t0 = require("kombo.core").now()
-    local res, err = sink:attach_to_candidate{ candidate_id = "big", body = { attachment = { file = path, type = "CV" } } }
+    local res, err = sink:attach_to_candidate{ candidate_id = "big",
+      body = { attachment = { file = path, type = "CV" } } }
     cosocket.yield_after = saved
     dict:set("big", res and ("ok %.3f"):format(require("kombo.core").now() - t0) or ("error " .. tostring(err)))
   end))
