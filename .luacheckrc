@@ -13,6 +13,7 @@ files["lua/kombo/types.lua"] = { unused_args = false, ignore = { "241" } } -- 24
 -- nginx-side code: lua-nginx-module's API (ngx.*, ndk).
 files["lua/kombo/cosocket.lua"] = { std = "max+ngx_lua" }
 files["examples/openresty/*.lua"] = { std = "max+ngx_lua" }
+files["bench/cosocket_front.lua"] = { std = "max+ngx_lua" }
 
 -- The specs and their helpers: busted's globals (describe, it, assert, ...).
 -- Expected messages and request tables are kept on one line each.

@@ -410,7 +410,8 @@ struct kombo_stream {
     FILE *file;            /* STREAM_FILE (owned) */
     kombo_source source;   /* STREAM_SOURCE */
     size_t size;           /* raw bytes announced */
-    size_t raw_done;       /* raw bytes consumed so far */
+    size_t raw_done;       /* raw bytes read from it so far (raw_len of them not encoded yet) */
+    size_t raw_len;        /* bytes waiting in raw: the 0-2 of an incomplete triple between chunks */
     int touched;           /* the source has been read from (a rewind is needed) */
     int ended;             /* all `size` bytes read and the end confirmed */
     unsigned char raw[STREAM_RAW];
@@ -479,6 +480,8 @@ static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *d
     default: {
         char err[200] = "";
         long n = st->source.read(st->source.ud, (char *)dst, want, err, sizeof err);
+        if (n == KOMBO_SOURCE_AGAIN)
+            return n;
         if (n < 0 || (size_t)n > want) {
             body_fail(body, "the attachment source failed: %s", err[0] ? err : "no reason given");
             return -1;
@@ -489,15 +492,24 @@ static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *d
 }
 
 /* Refills st->enc from the source; keeps raw reads in multiples of three
- * except at the very end.  Never lets a short or long source pass as whole. */
+ * except at the very end.  Never lets a short or long source pass as whole.
+ * A push-mode source may have fewer bytes than wanted for now: what it gave
+ * is encoded in whole triples and the 0-2 left over wait in st->raw for the
+ * next chunk.  Returns 0 (encoded bytes in st->enc, or st->ended), 1 when
+ * the source has no bytes yet and nothing could be encoded, -1 on failure. */
 static int stream_fill(kombo_stream *st, kombo_body *body)
 {
-    size_t want = st->size - st->raw_done, got = 0;
+    size_t want = st->size - st->raw_done, n_enc;
+    int again = 0;
     st->touched = 1;
-    if (want > STREAM_RAW)
-        want = STREAM_RAW;
-    while (got < want) {
-        long n = stream_raw_read(st, body, st->raw + got, want - got);
+    if (want > STREAM_RAW - st->raw_len)
+        want = STREAM_RAW - st->raw_len;
+    while (want > 0) {
+        long n = stream_raw_read(st, body, st->raw + st->raw_len, want);
+        if (n == KOMBO_SOURCE_AGAIN) {
+            again = 1;
+            break;
+        }
         if (n < 0)
             return -1;
         if (n == 0) {
@@ -507,13 +519,25 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
                                       : "the attachment source ended before its announced size");
             return -1;
         }
-        got += (size_t)n;
+        st->raw_len += (size_t)n;
+        st->raw_done += (size_t)n;
+        want -= (size_t)n;
     }
-    st->raw_done += got;
-    if (st->raw_done == st->size) {
+    /* The last bytes (padding included) are encoded before the end is
+     * confirmed; the segment only ends, and the JSON after it only goes out,
+     * once the source said it has nothing more. */
+    n_enc = st->raw_done == st->size ? st->raw_len : st->raw_len / 3 * 3;
+    st->enc_len = kombo_base64_encode(st->enc, st->raw, n_enc);
+    st->enc_off = 0;
+    if (n_enc < st->raw_len)
+        memmove(st->raw, st->raw + n_enc, st->raw_len - n_enc);
+    st->raw_len -= n_enc;
+    if (!again && st->raw_done == st->size && st->enc_len == 0) {
         if (st->kind != STREAM_BYTES) {
             unsigned char extra;
             long n = stream_raw_read(st, body, &extra, 1);
+            if (n == KOMBO_SOURCE_AGAIN)
+                return 1;
             if (n < 0)
                 return -1;
             if (n > 0) {
@@ -526,16 +550,14 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
         }
         st->ended = 1;
     }
-    st->enc_len = kombo_base64_encode(st->enc, st->raw, got);
-    st->enc_off = 0;
-    return 0;
+    return st->enc_len == 0 && !st->ended ? 1 : 0;
 }
 
 static int stream_rewind(kombo_stream *st, kombo_body *body)
 {
     if (!st->touched)
         return 0; /* nothing consumed yet: a one-shot source is still whole */
-    st->raw_done = 0;
+    st->raw_done = st->raw_len = 0;
     st->touched = st->ended = 0;
     st->enc_len = st->enc_off = 0;
     if (st->kind == STREAM_FILE && fseek(st->file, 0, SEEK_SET) != 0) {
@@ -734,6 +756,7 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
 {
     size_t got = 0;
 
+    body->want_input = 0;
     while (got < cap && body->seg_i < body->nseg && !body->failed) {
         kombo_segment *sg = &body->seg[body->seg_i];
         size_t take, left;
@@ -741,8 +764,13 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
 
         if (sg->kind == KOMBO_SEG_BASE64) {
             kombo_stream *st = sg->stream;
-            if (st->enc_off == st->enc_len && !st->ended && stream_fill(st, body) != 0)
-                break;
+            if (st->enc_off == st->enc_len && !st->ended) {
+                int r = stream_fill(st, body);
+                if (r != 0) {
+                    body->want_input = r > 0;
+                    break;
+                }
+            }
             src = st->enc + st->enc_off;
             left = st->enc_len - st->enc_off;
         } else {

@@ -173,9 +173,14 @@ const kombo_operation *kombo_operation_at(size_t i);           /* NULL past the 
 
 /* Raw attachment bytes that arrive in pieces (an object store, a request
  * body).  The core base64-encodes them while the request is sent. */
+#define KOMBO_SOURCE_AGAIN (-2L)
+
 typedef struct kombo_source {
     /* Reads up to cap bytes into buf: returns the count, 0 at the end, or -1
-     * with a message in err (the upload is then aborted, never sent short). */
+     * with a message in err (the upload is then aborted, never sent short);
+     * a push-mode source may also return KOMBO_SOURCE_AGAIN: no bytes yet,
+     * the driver feeds it more and reads on (kombo_body_read stops short
+     * and sets body->want_input). */
     long (*read)(void *ud, char *buf, size_t cap, char *err, size_t errsz);
     /* Back to the first byte, for a retry; NULL when the source cannot. */
     int (*rewind)(void *ud);
@@ -276,6 +281,7 @@ typedef struct kombo_body {
     size_t seg_off;  /* and offset inside it */
     size_t sent;     /* bytes handed out so far */
     int failed;      /* a source failed: the request must be aborted */
+    int want_input;  /* the last read stopped at a push-mode source that has no bytes yet */
     char error[256]; /* why, when failed */
     kombo_progress_fn on_progress;
     void *progress_ud;
@@ -299,7 +305,9 @@ void kombo_body_free(kombo_body *body);
 /* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
 int kombo_body_rewind(kombo_body *body);
 /* Copies up to cap bytes into dst; returns the count, 0 at the end or when
- * body->failed is set (then the transport aborts the request). */
+ * body->failed is set (then the transport aborts the request).  When a
+ * push-mode source has no bytes yet it returns what it has (maybe 0) with
+ * body->want_input set: feed the source, then read on. */
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
 
 /* The attachment body model (model_attachment.c).  Prepare fills in what

@@ -296,15 +296,18 @@ static int l_call_request(lua_State *L)
     return 5;
 }
 
-/* call:read([max]) -> the next chunk of the body, up to max bytes (default
- * 64 KiB); nothing at the end; nil, message when the attachment's source
- * failed (the request must be aborted) */
+/* call:read([max [, push]]) -> the next chunk of the body, up to max bytes
+ * (default 64 KiB); nothing at the end; nil, message when the attachment's
+ * source failed (the request must be aborted).  With push, a source
+ * function is not called from here: false means it must be called (in Lua,
+ * where it may yield) and its results handed to call:feed() first. */
 static int l_call_read(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     size_t max = (size_t)kombo_lua_clamp(luaL_optnumber(L, 2, 65536), 1, 16 * 1024 * 1024);
     kombo_body *body = kombo_call_body(c->call);
     size_t n;
+    c->src.push = lua_toboolean(L, 3);
     if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
         char *p = realloc(c->batch, max);
         if (p == NULL)
@@ -314,6 +317,10 @@ static int l_call_read(lua_State *L)
     }
     n = kombo_body_read(body, c->batch, max);
     if (n == 0) {
+        if (body->want_input) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
         if (!body->failed)
             return 0;
         lua_pushnil(L);
@@ -322,6 +329,62 @@ static int l_call_read(lua_State *L)
     }
     lua_pushlstring(L, c->batch, n);
     return 1;
+}
+
+/* call:source() -> the attachment's source function, or nothing (the
+ * content is a file, bytes, data or data_url) */
+static int l_call_source(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    if (c->src.fn_ref == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->src.fn_ref);
+    return 1;
+}
+
+/* call:feed(chunk | nil [, message]): what the source function returned,
+ * for a read in push mode: a string, nil at the end, nil and a message on
+ * failure.  Checked as a pulled source's results are. */
+static int l_call_feed(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    lsource *s = &c->src;
+    size_t len;
+    if (s->fn_ref == LUA_NOREF)
+        return luaL_error(L, "call:feed(): the attachment has no source");
+    if (s->chunk_off < s->chunk_len)
+        return luaL_error(L, "call:feed(): the last chunk is not used up yet (call:read() first)");
+    if (s->fed_end || s->fed_error)
+        return luaL_error(L, "call:feed(): the source has ended");
+    luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
+    s->chunk_ref = LUA_NOREF;
+    s->chunk = NULL;
+    s->chunk_len = s->chunk_off = 0;
+    if (lua_isnoneornil(L, 2)) { /* ltn12: nil at the end, nil + message on error */
+        if (lua_isnoneornil(L, 3)) {
+            s->fed_end = 1;
+        } else {
+            s->fed_error = 1;
+            snprintf(s->fed_msg, sizeof s->fed_msg, "%s", lua_tostring(L, 3) ? lua_tostring(L, 3) : "error");
+        }
+        return 0;
+    }
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        s->fed_error = 1;
+        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned a %s, not a string", luaL_typename(L, 2));
+        return 0;
+    }
+    lua_pushvalue(L, 2);
+    s->chunk = lua_tolstring(L, -1, &len);
+    s->chunk_len = len;
+    s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (len > 0) {
+        s->empty = 0;
+    } else if (++s->empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
+        s->fed_error = 1;
+        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned only empty chunks");
+    }
+    return 0;
 }
 
 /* call:attachment() -> type, content_type, size (raw bytes; nil for
@@ -474,6 +537,7 @@ void kombo_lua_open_call(lua_State *L)
     static const luaL_Reg methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
+        {"source", l_call_source},   {"feed", l_call_feed},
         {"body", l_call_body},       {"attachment", l_call_attachment},
         {"sent", l_call_sent},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},

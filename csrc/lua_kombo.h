@@ -50,13 +50,25 @@ typedef struct lclient {
 void kombo_lua_client_maybe_free(lclient *lc);
 
 /* A Lua function (or ltn12 source) feeding attachment bytes.  Chunks may
- * be any size; the one being drained stays referenced until used up. */
+ * be any size; the one being drained stays referenced until used up.
+ * Pulled: the read callback calls the function (from C: it must not
+ * yield).  Pushed (call:read(n, true), the cosocket transport): the read
+ * callback only drains what call:feed() handed over and otherwise answers
+ * KOMBO_SOURCE_AGAIN, so the function runs in Lua and may yield. */
+/* At most this many empty chunks in a row before a source counts as stuck. */
+#define KOMBO_LUA_MAX_EMPTY_CHUNKS 1000
+
 typedef struct lsource {
     kombo_source source;
     int fn_ref;
     int chunk_ref;
     const char *chunk;
     size_t chunk_len, chunk_off;
+    int push;      /* pushed, not pulled */
+    int fed_end;   /* pushed: the source said nil (end) */
+    int fed_error; /* pushed: the source failed; fed_msg says why */
+    int empty;     /* pushed: empty chunks in a row */
+    char fed_msg[200];
 } lsource;
 
 typedef struct lcall {

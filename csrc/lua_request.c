@@ -310,9 +310,6 @@ static void write_remote_fields(reader *r, int idx, kombo_buf *out, kombo_reques
 
 /* ------------------------------------------------- sources and progress */
 
-/* At most this many empty chunks in a row before a source counts as stuck. */
-#define MAX_EMPTY_CHUNKS 1000
-
 static long lsource_read(void *ud, char *buf, size_t cap, char *err, size_t errsz)
 {
     lcall *c = ud;
@@ -320,6 +317,20 @@ static long lsource_read(void *ud, char *buf, size_t cap, char *err, size_t errs
     lua_State *L = c->L;
     int empty = 0;
 
+    if (s->push) {
+        if (s->chunk_off >= s->chunk_len) {
+            if (s->fed_error) {
+                snprintf(err, errsz, "%s", s->fed_msg);
+                return -1;
+            }
+            return s->fed_end ? 0 : KOMBO_SOURCE_AGAIN;
+        }
+        if (cap > s->chunk_len - s->chunk_off)
+            cap = s->chunk_len - s->chunk_off;
+        memcpy(buf, s->chunk + s->chunk_off, cap);
+        s->chunk_off += cap;
+        return (long)cap;
+    }
     while (s->chunk_off >= s->chunk_len) {
         luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
         s->chunk_ref = LUA_NOREF;
@@ -348,7 +359,7 @@ static long lsource_read(void *ud, char *buf, size_t cap, char *err, size_t errs
         lua_pop(L, 1);
         s->chunk = lua_tolstring(L, -1, &s->chunk_len);
         s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        if (s->chunk_len == 0 && ++empty > MAX_EMPTY_CHUNKS) {
+        if (s->chunk_len == 0 && ++empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
             snprintf(err, errsz, "source returned only empty chunks");
             return -1;
         }

@@ -1,6 +1,8 @@
 --- POST /candidates/{candidate_id}/cv: forwards the request body (a file)
 -- to Kombo as a CV attachment of that candidate, with kombo-lua's cosocket
--- transport (non-blocking inside nginx).  See nginx.conf next to this file.
+-- transport (non-blocking inside nginx).  The body is relayed as it
+-- arrives (kombo.request_body_source): never held whole in memory or in a
+-- temp file.  See nginx.conf next to this file.
 local cjson = require "cjson.safe"
 local kombo = require "kombo"
 
@@ -23,20 +25,6 @@ local function reply(status, t)
   return ngx.exit(status)
 end
 
--- The request body, from memory or from nginx's temp file.
-local function request_body()
-  ngx.req.read_body()
-  local body = ngx.req.get_body_data()
-  if body then return body end
-  local path = ngx.req.get_body_file()
-  if not path then return nil end
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  body = f:read("*a")
-  f:close()
-  return body
-end
-
 function M.handle(candidate_id)
   if ngx.req.get_method() ~= "POST" then
     ngx.header["Allow"] = "POST"
@@ -47,10 +35,13 @@ function M.handle(candidate_id)
   if type(name) ~= "string" or name == "" then
     return reply(400, { error = "give the file name in an X-File-Name header or ?name=" })
   end
-  local file, ferr = request_body()
-  if not file or file == "" then
-    return reply(400, { error = "empty request body" .. (ferr and (": " .. ferr) or "") })
+  -- The body as a source and its size (Content-Length): read from the
+  -- client while it is sent on, 64 KiB at a time.
+  local source, size = kombo.request_body_source{ timeout = 30 }
+  if not source then
+    return reply(411, { error = size }) -- e.g. a chunked body: its size is unknown
   end
+  if size == 0 then return reply(400, { error = "empty request body" }) end
   local content_type = (ngx.var.content_type or "application/octet-stream"):match("^[^;%s]+")
 
   local res, err = client:attach_to_candidate{
@@ -58,14 +49,15 @@ function M.handle(candidate_id)
     integration_id = ngx.var.http_x_integration_id, -- nil: KOMBO_INTEGRATION_ID
     body = { attachment = {
       name = name, content_type = content_type, type = args.type or "CV",
-      data = kombo.base64(file),
+      source = source, size = size,
     } },
   }
   if res then
     return reply(200, { ok = true, attachment = res.data, warnings = res.warnings })
   end
-  -- err.outcome tells whether the upload may have landed anyway.
-  local status = err.kind == "validation" and 400
+  -- err.outcome tells whether the upload may have landed anyway; kind
+  -- "aborted": the client sent less than its Content-Length (or went away).
+  local status = err.kind == "validation" and 400 or err.kind == "aborted" and 400
     or (err.status and err.status >= 400 and err.status < 500) and 422
     or err.kind == "timeout" and 504 or 502
   return reply(status, {

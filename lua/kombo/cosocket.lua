@@ -75,6 +75,13 @@ local M = {
   -- the core's limit, the one the libcurl transport applies
   max_header_bytes = core.MAX_HEADER_BYTES,
   early_answer_wait = 1,     -- s: how long to look for an answer after a failed write
+  -- s of encoding and sending after which an upload yields, so that other
+  -- requests are served; false: only when the socket blocks
+  yield_after = 0.002,
+  -- how: ngx.sleep(yield_sleep).  Not 0: without OpenResty's "delayed
+  -- events" patch (Debian's nginx) a 0 s timer runs again in the same pass
+  -- over the timers, before any socket event (and logs a warning each time)
+  yield_sleep = 0.001,
 }
 
 -- Phases with cosockets (ngx.get_phase() names).
@@ -370,11 +377,43 @@ end
 
 ---------------------------------------------------------------- request
 
--- Request line, headers and body, in batches of M.send_batch bytes.  A
+-- Sends one batch.  nil when it went out; otherwise how the attempt goes
+-- on: a failed response table, or true when the server answered early.  A
 -- server may answer early (413, 401) and close while the body is still
 -- arriving: when a write fails and a status line comes within
 -- M.early_answer_wait, that answer is read as the result (st.written_at
 -- stays nil), as with libcurl.
+local function send_batch(st, batch)
+  if not arm(st) then return fail(st, "timeout", "send") end
+  local sent, serr = st.sock:send(batch)
+  if sent then return nil end
+  if serr == "timeout" then return fail(st, "network", "send", serr) end
+  st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
+  local version = receive_status(st)
+  st.read_deadline = st.deadline
+  if not version then return fail(st, "network", "send", serr, true) end
+  return true
+end
+
+-- Calls the attachment's source function here, in Lua, and hands what it
+-- returned to the core (push mode: the core only base64-encodes it).  No C
+-- frame sits between the request handler and the source, so the source may
+-- yield (read ngx.req.socket(), another cosocket, ngx.sleep).
+local function pull_source(call, src)
+  local ok, chunk, err = pcall(src)
+  if not ok then
+    call:feed(nil, "source raised: " .. tostring(chunk)) -- the curl transport's words
+  else
+    call:feed(chunk, err)
+  end
+end
+
+-- Request line, headers and body, in batches of M.send_batch bytes.  What
+-- the source function gives is sent as it comes (the batch is flushed
+-- before the source is asked again, which may wait for the bytes).  Every
+-- M.yield_after seconds of encoding and sending the upload yields
+-- (ngx.sleep(M.yield_sleep)): a socket that never fills must not hold the
+-- worker.
 local function send_request(st, call, target)
   local _, headers, length, max_body, method = call:request() -- max_body: the core's cap, defaults resolved
   method = method or "POST"
@@ -395,47 +434,59 @@ local function send_request(st, call, target)
   local size, body_bytes = 0, 0
   local resp = st.resp
   resp.phase = "sending"
-  while true do
-    local chunk, source_err = call:read(READ_SIZE)
-    if source_err then
-      return fail(st, "aborted", source_err) -- same words as the curl transport
-    elseif chunk then
-      n = n + 1
-      batch[n] = chunk
-      size = size + #chunk
-      body_bytes = body_bytes + #chunk
-    elseif body_bytes ~= length then
-      -- the body writer stopped short (an attachment source failed, or it
-      -- could not be rewound): never let a short body pass as complete
-      return fail(st, "aborted", "request aborted",
-        str_format("the attachment's source ended after %.0f of %.0f body bytes", body_bytes, length))
-    end
-    if not chunk and n == 0 then
-      -- the last batch went out whole already: the request is written (an
-      -- empty send failing now must not look like a write that failed)
-      resp.phase = "waiting"
-      st.written_at = now()
-      return nil
-    end
-    if not chunk or size >= M.send_batch then
-      if not arm(st) then return fail(st, "timeout", "send") end
-      local sent, serr = st.sock:send(batch)
-      if not sent then
-        if serr == "timeout" then return fail(st, "network", "send", serr) end
-        st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
-        local version = receive_status(st)
-        st.read_deadline = st.deadline
-        if not version then return fail(st, "network", "send", serr, true) end
-        return nil -- the early answer is read as the result
+  local src -- the source function, fetched the first time the core asks for it
+  local slice = M.yield_after
+  local yield_at = slice and now() + slice
+  -- every read brings a byte or asks the source, which brings a byte or an
+  -- empty chunk (the core fails the source after 1000 of those in a row)
+  for _ = 1, (length + 2) * 1002 do
+    local chunk, source_err = call:read(READ_SIZE, true)
+    if chunk == false then
+      if n > 0 then
+        local r = send_batch(st, batch)
+        if r == true then return nil elseif r then return r end
+        batch, n, size = {}, 0, 0
       end
-      if not chunk then
+      src = src or call:source()
+      pull_source(call, src)
+    elseif source_err then
+      return fail(st, "aborted", source_err) -- same words as the curl transport
+    else
+      if chunk then
+        n = n + 1
+        batch[n] = chunk
+        size = size + #chunk
+        body_bytes = body_bytes + #chunk
+      elseif body_bytes ~= length then
+        -- the body writer stopped short (an attachment source failed, or it
+        -- could not be rewound): never let a short body pass as complete
+        return fail(st, "aborted", "request aborted",
+          str_format("the attachment's source ended after %.0f of %.0f body bytes", body_bytes, length))
+      end
+      if not chunk and n == 0 then
+        -- the last batch went out whole already: the request is written (an
+        -- empty send failing now must not look like a write that failed)
         resp.phase = "waiting"
         st.written_at = now()
         return nil
       end
-      batch, n, size = {}, 0, 0
+      if not chunk or size >= M.send_batch then
+        local r = send_batch(st, batch)
+        if r == true then return nil elseif r then return r end
+        if not chunk then
+          resp.phase = "waiting"
+          st.written_at = now()
+          return nil
+        end
+        batch, n, size = {}, 0, 0
+        if yield_at and now() >= yield_at then
+          ngx_sleep(M.yield_sleep)
+          yield_at = now() + slice
+        end
+      end
     end
   end
+  return fail(st, "aborted", "request aborted", "the body did not end") -- a backstop: the core ends it first
 end
 
 ---------------------------------------------------------------- response head

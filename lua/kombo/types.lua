@@ -75,7 +75,9 @@
 ---@field file? string
 ---The raw bytes, base64-encoded in C.
 ---@field bytes? string
----A function (or ltn12 source) returning chunks, then nil; read once, must not yield.
+---A function (or ltn12 source) returning chunks, then nil; read once.  Inside nginx
+---(cosocket transport) it may yield (e.g. read `ngx.req.socket()`: `kombo.request_body_source`);
+---with libcurl it is called from C and must not.
 ---@field source? fun(): string?
 ---The exact total of `source`'s chunks (required with `source`).
 ---@field size? integer
@@ -501,5 +503,13 @@ function kombo.base64(bytes) end
 ---@return string? json
 ---@return string? message
 function kombo.encode_json(value) end
+
+---The request body being received (OpenResty) as an attachment `source` and `size`
+---(`Content-Length`): read from `ngx.req.socket()` in chunks while the upload is sent.
+---A client that disconnects or sends fewer bytes aborts the upload (kind `aborted`).
+---@param opts? { chunk_size?: integer, timeout?: number } bytes per read (65536); seconds a read may wait
+---@return (fun(): string?, string?)? source
+---@return integer|string size_or_err the size, or why the body cannot be streamed
+function kombo.request_body_source(opts) end
 
 return kombo

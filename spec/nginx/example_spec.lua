@@ -76,18 +76,31 @@ describe("examples/openresty", function()
     assert.equals("Bearer test-key", recs[1].headers.authorization)
   end)
 
-  it("handles a file bigger than client_body_buffer_size (read from nginx's temp file)", function()
+  it("streams a 6 MiB file on as it arrives: no request body buffer, no temp file", function()
     local big = S.ROOT .. "/.tmp/example-big-" .. S.unique() .. ".bin"
     local chunk = string.rep("0123456789abcdef", 4096) -- 64 KiB
-    S.write_file(big, string.rep(chunk, 24)) -- 1.5 MiB
+    S.write_file(big, string.rep(chunk, 96) .. "xy") -- 6 MiB + 2 bytes
     local seq = S.standin_seq(STANDIN)
     local code, r = curl_upload("/candidates/cand-big/cv?name=big.bin&type=OTHER", big,
       { "Content-Type: application/octet-stream", "X-Integration-Id: example-big" })
     os.remove(big)
     assert.equals(200, code)
-    assert.equals(24 * 65536, r.attachment.size_bytes)
+    assert.equals(96 * 65536 + 2, r.attachment.size_bytes)
     assert.equals("OTHER", r.attachment.type)
     assert.equals(1, #S.standin_records(STANDIN, seq, "example-big"))
+    -- nginx never spilled the body to a temp file (client_body_temp_path)
+    local p = assert(io.popen(("find '%s/tmp' -type f | wc -l"):format(inst.dir)))
+    assert.equals("0", p:read("*l"))
+    p:close()
+  end)
+
+  it("a chunked request body is refused (411): its size is not known up front", function()
+    local p = assert(io.popen(("printf 'hello' | curl -sS -m 10 -o - -w '\\n%%{http_code}' -H 'X-File-Name: a.txt' "
+      .. "-H 'Transfer-Encoding: chunked' --data-binary @- 'http://127.0.0.1:%d/candidates/c1/cv'"):format(port)))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("\n411$", out)
+    assert.matches("chunked", out)
   end)
 
   it("answers Kombo's errors as JSON", function()

@@ -1127,4 +1127,21 @@ function M.concurrency()
   }))
 end
 
+-- /_sink/...: reads the request body as fast as it comes and discards it.
+function M.sink()
+  local len = tonumber(ngx.var.http_content_length or "0") or 0
+  local got = 0
+  if len > 0 then
+    local sock = assert(ngx.req.socket())
+    while got < len do -- every read brings at least one byte, or ends the loop
+      local data = sock:receiveany(1048576)
+      if not data then break end
+      got = got + #data
+    end
+  end
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(('{"status":"success","data":{"id":"att_sink","size_bytes":%d,"expected":%d},"warnings":[]}')
+    :format(got, len))
+end
+
 return M
