@@ -135,10 +135,10 @@ local function limiter(lims, integration, ceiling)
   return l
 end
 
--- What the answer of an attempt says about the limits.
-local function learn(l, batch, t)
-  local status, code, climit, cremaining, retry_after, rate_reset = l.call:limits()
-  local lim = l.lim
+-- What the answer of a job's last attempt says about the limits.
+local function learn(job, batch, t)
+  local status, code, climit, cremaining, retry_after, rate_reset = job.call:limits()
+  local lim = job.lim
   if climit then lim.ceiling = max(1, min(lim.ceiling, climit)); lim.allowed = min(lim.allowed, lim.ceiling) end
   if status == 429 and code == CONCURRENCY_CODE then
     -- Too many in flight: the server holds at least its limit, so what we
@@ -311,13 +311,18 @@ function bulk.run(host, jobs, opts)
     return ready[#ready] == j and j or nil
   end
 
-  local function ended(job, t)
+  -- A job's attempt is over (ended or cut off): no longer in flight.
+  local function landed(job)
     flying[job] = nil
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
     bytes_done = bytes_done + (job.call:sent())
+  end
+
+  local function ended(job, t)
+    landed(job)
     if host.debug then trace.response(host.debug, job.call, host.secret) end
-    learn({ call = job.call, lim = job.lim }, batch, t)
+    learn(job, batch, t)
     advance(job, t)
   end
 
@@ -331,10 +336,7 @@ function bulk.run(host, jobs, opts)
       if stopped == "abort" or callback_error then
         for job in pairs(flying) do
           engine:abort(job)
-          flying[job] = nil
-          in_flight = in_flight - 1
-          job.lim.in_flight = job.lim.in_flight - 1
-          bytes_done = bytes_done + (job.call:sent())
+          landed(job)
           finish(job)
         end
         -- Jobs backing off or queued for a retry: their last answer stands.
