@@ -350,6 +350,7 @@ local function validate_body(body)
     content_type = a.content_type or null,
     size_bytes = size,
     data_url = has_url and a.data_url or nil,
+    data = has_data and a.data or nil, -- base64: kept for GET /_files/ (store_upload)
   }
 end
 
@@ -410,31 +411,59 @@ local function uploads_key(kind, integ, id)
   return kind .. ":" .. #integ .. ":" .. integ .. ":" .. id
 end
 
--- Remember an accepted upload, for GET .../attachments.
-local function store_upload(kind, id, att_id, info)
-  local integ = ngx.ctx.standin_integ
-  if not integ then return end
-  local ts = iso_now()
+local FILES = ngx.shared.standin_files -- uploaded bytes, served by GET /_files/<attachment id>
+local FILE_STORE_LIMIT = 8 * 1024 * 1024
+
+-- The listing's evidence for an integration (/_listing): "full" (default),
+-- "none" (no data_url, no remote_created_at), "time" (no data_url) or
+-- "url" (no remote_created_at).
+local function listing_mode(integ)
+  return STATE:get("listing:" .. integ) or "full"
+end
+
+-- One listed attachment: the shape Kombo's GET .../attachments gives.
+local function listed_item(kind, id, att_id, info, created_at, url)
   local ct = info.content_type
   if type(ct) ~= "string" then ct = "application/octet-stream" end
-  local item = ordered_json({
+  return ordered_json({
     { "id", att_id },
     { "application_id", kind == "application" and id or null },
     { "candidate_id", kind == "candidate" and id or ("cand-of-" .. id) },
     { "type", info.type },
     { "remote_id", "remote-" .. att_id },
-    { "data_url", "https://standin.invalid/files/" .. att_id },
+    { "data_url", url },
     { "file_name", info.name },
     { "content_type", ct },
-    { "remote_created_at", ts },
-    { "remote_updated_at", ts },
+    { "remote_created_at", created_at },
+    { "remote_updated_at", created_at },
   })
+end
+
+local function push_item(kind, integ, id, item, att_id)
   local k = uploads_key(kind, integ, id)
   local n = STATE:incr("upn:" .. k, 1, 0)
   local ok, err = STATE:set("up:" .. k .. ":" .. n, item)
   if not ok then
     ngx.log(ngx.ERR, "standin: could not store upload ", att_id, ": ", err)
   end
+end
+
+-- Keeps an upload's bytes (up to FILE_STORE_LIMIT) and gives the URL that
+-- serves them, like an ATS's download link; a placeholder otherwise.
+local function file_url(att_id, bytes)
+  if bytes and #bytes <= FILE_STORE_LIMIT and FILES:set(att_id, bytes) then
+    return ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
+      .. "/_files/" .. att_id
+  end
+  return "https://standin.invalid/files/" .. att_id
+end
+
+-- Remember an accepted upload, for GET .../attachments.
+local function store_upload(kind, id, att_id, info)
+  local integ = ngx.ctx.standin_integ
+  if not integ then return end
+  local bytes = info.data and ngx.decode_base64(info.data) or nil
+  push_item(kind, integ, id, listed_item(kind, id, att_id, info, iso_now(), file_url(att_id, bytes)), att_id)
 end
 
 local function success_body(kind, id, info, warnings)
@@ -488,8 +517,18 @@ local function list_op(kind, id, integ)
     local k = uploads_key(kind, integ, id)
     local n = STATE:get("upn:" .. k) or 0
     local items = {}
+    local mode = listing_mode(integ)
     for i = 1, n do
       local item = STATE:get("up:" .. k .. ":" .. i)
+      if item and mode ~= "full" then
+        local t = cjson.decode(item)
+        if mode == "none" or mode == "time" then
+          item = item:gsub('"data_url":"[^"]*"', '"data_url":null')
+        end
+        if (mode == "none" or mode == "url") and t.remote_created_at ~= null then
+          item = item:gsub('"remote_created_at":"[^"]*"', '"remote_created_at":null')
+        end
+      end
       if item then items[#items + 1] = item end
     end
     return '{"status":"success","data":{"results":[' .. table.concat(items, ",") .. ']}'
@@ -1023,6 +1062,8 @@ function M.reset()
   COUNTERS:flush_expired()
   STATE:flush_all()       -- accepted uploads, restrictions, concurrency limits
   STATE:flush_expired()
+  FILES:flush_all()
+  FILES:flush_expired()
   -- INFLIGHT is not cleared: it counts requests that are really in flight.
   return send(200, '{"status":"reset"}')
 end
@@ -1125,6 +1166,60 @@ function M.concurrency()
     { "status", "ok" }, { "integration", integ },
     { "limit", limit or null }, { "in_flight", INFLIGHT:get(integ) or 0 },
   }))
+end
+
+-- GET /_files/<attachment id>: the bytes of an upload (store_upload), as an
+-- ATS's download link would give them; records whether the request carried
+-- an Authorization or X-Integration-Id header (it must not: the host of a
+-- data_url is not Kombo).
+function M.files()
+  local att_id = ngx.var.uri:match("^/_files/([%w_]+)$")
+  local h = ngx.req.get_headers()
+  if h["authorization"] or h["x-integration-id"] then
+    COUNTERS:incr("__files_with_credentials", 1, 0)
+  end
+  COUNTERS:incr("__files_served", 1, 0)
+  local bytes = att_id and FILES:get(att_id)
+  if not bytes then return send(404, '{"status":"error","message":"no such file"}') end
+  ngx.header["Content-Type"] = "application/octet-stream"
+  ngx.header["Content-Length"] = #bytes
+  ngx.print(bytes)
+end
+
+-- /_listing?integration=<id>&evidence=full|none|time|url: what the
+-- attachment listings of the integration show (listing_mode).
+-- /_listing?integration=<id>&seed=candidate|application&id=<id>&name=&type=&age=<s>&content=<text>:
+-- adds an attachment uploaded `age` seconds ago (an older file of the same
+-- name), whose data_url serves `content`.
+-- GET /_listing: {"files_served": n, "files_with_credentials": n}
+function M.listing()
+  local args = ngx.req.get_uri_args()
+  if ngx.req.get_method() == "GET" and not args.integration then
+    return send(200, ordered_json({ { "files_served", COUNTERS:get("__files_served") or 0 },
+      { "files_with_credentials", COUNTERS:get("__files_with_credentials") or 0 } }))
+  end
+  local integ = integration_arg(args)
+  if not integ then return control_error(400, "integration= is required") end
+  if args.evidence then
+    local m = args.evidence
+    if m ~= "full" and m ~= "none" and m ~= "time" and m ~= "url" then
+      return control_error(400, "evidence must be full, none, time or url")
+    end
+    STATE:set("listing:" .. integ, m)
+  end
+  if args.seed then
+    local kind = args.seed
+    if (kind ~= "candidate" and kind ~= "application") or not args.id or not args.name or not args.type then
+      return control_error(400, "seed needs candidate|application, id=, name= and type=")
+    end
+    local att_id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0))
+    local t = ngx.now() - (tonumber(args.age) or 86400)
+    local created = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. ".000Z"
+    push_item(kind, integ, args.id, listed_item(kind, args.id, att_id, { name = args.name, type = args.type,
+      content_type = "application/pdf" }, created, file_url(att_id, args.content or "an older file")), att_id)
+    return send(200, ordered_json({ { "status", "ok" }, { "id", att_id } }))
+  end
+  return send(200, ordered_json({ { "status", "ok" }, { "evidence", listing_mode(integ) } }))
 end
 
 -- /_sink/...: reads the request body as fast as it comes and discards it.
