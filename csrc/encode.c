@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
 #define KOMBO_BUF_MIN_CAP 256
 
 /* ---------------------------------------------------------------- strings */
@@ -262,6 +264,29 @@ size_t kombo_base64_decoded_len(const char *s, size_t n)
     if (n >= 2 && s[n - 2] == '=')
         pad++;
     return n / 4 * 3 - pad;
+}
+
+void kombo_hex_lower(char *out, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != KOMBO_SHA256_LEN) {
+        out[0] = '\0';
+        return -1;
+    }
+    kombo_hex_lower(out, md, len);
+    return 0;
 }
 
 size_t kombo_base64_encoded_len(size_t n)

@@ -89,6 +89,14 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n);
  * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
 int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);
 
+/* SHA-256 (OpenSSL's libcrypto, EVP).  kombo_sha256_hex writes the digest
+ * of n bytes as 64 lowercase hex digits and a NUL; 0, or -1 when libcrypto
+ * failed.  kombo_hex_lower writes 2n lowercase hex digits and a NUL. */
+#define KOMBO_SHA256_LEN 32
+#define KOMBO_SHA256_HEX (2 * KOMBO_SHA256_LEN + 1)
+int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX]);
+void kombo_hex_lower(char *out, const unsigned char *p, size_t n);
+
 /* Redaction of echoed API keys (redact.c): every run of >= 8 bytes equal,
  * ASCII case folded, to a run of the key or of the key percent-encoded.
  * Keys shorter than 8 bytes are not looked for.  kombo_redact appends s

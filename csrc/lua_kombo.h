@@ -8,6 +8,7 @@
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
+ *   lua_digest.c   SHA-256 of strings, files and downloads (kombo-attach's journal)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -104,5 +105,8 @@ void kombo_lua_open_multi(lua_State *L);
 
 /* lua_signal.c: core.watch_signals, core.signals_caught, core.isatty into the table on top */
 void kombo_lua_open_signal(lua_State *L);
+
+/* lua_digest.c: core.sha256, core.sha256_file into the table on top */
+void kombo_lua_open_digest(lua_State *L);
 
 #endif
