@@ -174,7 +174,7 @@ local function check_opts(opts)
     error("bad argument #2 to 'attach_many' (options table expected, got " .. type(opts) .. ")", 4)
   end
   local known = { concurrency = "number", on_result = "function", on_progress = "function",
-    progress_interval = "number", stop = "function" }
+    progress_interval = "number", stop = "function", on_attempt = "function" }
   for k, v in pairs(opts) do
     if not known[k] then error(("bad argument #2 to 'attach_many' (unknown option '%s')"):format(tostring(k)), 4) end
     if type(v) ~= known[k] then
@@ -214,6 +214,7 @@ function bulk.run(host, jobs, opts)
   local next_job = job_source(jobs)
   local concurrency = opts.concurrency or 8
   local on_result, on_progress, stop = opts.on_result, opts.on_progress, opts.stop
+  local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
   local started = now()
@@ -261,7 +262,26 @@ function bulk.run(host, jobs, opts)
     end
   end
 
+  local function finish(job)
+    active = active - 1
+    local res, err = host.result(job.call)
+    job.call:close()
+    report(job.index, res, err)
+  end
+
   local function send(job, t)
+    if on_attempt then
+      -- The caller's record that the request starts to go out (a journal):
+      -- if it cannot be made, the request is not sent.
+      local ok, e = pcall(on_attempt, job.index, "sending", { attempt = job.attempt + 1 })
+      if not ok then
+        callback_error = callback_error or e
+        job.call:complete({ error = "aborted", phase = "connect",
+          message = "not sent: on_attempt failed: " .. tostring(e) }, t, os.time())
+        finish(job)
+        return
+      end
+    end
     job.lim.in_flight = job.lim.in_flight + 1
     in_flight = in_flight + 1
     job.attempt = job.attempt + 1
@@ -274,13 +294,6 @@ function bulk.run(host, jobs, opts)
 
   local function can_send(job, t)
     return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
-  end
-
-  local function finish(job)
-    active = active - 1
-    local res, err = host.result(job.call)
-    job.call:close()
-    report(job.index, res, err)
   end
 
   -- The call says what is next: send now (queued), wait, or it is done.
@@ -307,6 +320,14 @@ function bulk.run(host, jobs, opts)
     active = active + 1
     local j = { index = taken, call = call, attempt = 0,
       lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
+    if on_attempt then
+      -- Called by the core just before the bytes that complete the request
+      -- are handed to the transport (and so before it can land): if it
+      -- raises, the attempt is aborted as not sent.  It must not yield.
+      call:on_written(function()
+        return on_attempt(j.index, "written", { attempt = j.attempt, digest = call:digest() })
+      end)
+    end
     advance(j, t)
     return ready[#ready] == j and j or nil
   end

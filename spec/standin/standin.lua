@@ -415,8 +415,8 @@ local FILES = ngx.shared.standin_files -- uploaded bytes, served by GET /_files/
 local FILE_STORE_LIMIT = 8 * 1024 * 1024
 
 -- The listing's evidence for an integration (/_listing): "full" (default),
--- "none" (no data_url, no remote_created_at), "time" (no data_url) or
--- "url" (no remote_created_at).
+-- "none" (no data_url, no remote_created_at), "time" (no data_url), "url"
+-- (no remote_created_at) or "unavailable" (the listing fails).
 local function listing_mode(integ)
   return STATE:get("listing:" .. integ) or "full"
 end
@@ -932,6 +932,11 @@ function M.api()
 
   if method == "GET" then
     if m then
+      if listing_mode(integ) == "unavailable" then -- /_listing?evidence=unavailable
+        note_response(400, "listing-unavailable")
+        return send_error(400, "INTEGRATION.MODEL_NOT_AVAILABLE",
+          "This integration cannot list attachments (stand-in /_listing?evidence=unavailable).")
+      end
       return run_scenario(sc, list_op(kind, id, integ))
     end
     return run_scenario(sc, actions_op(kind, integ))
@@ -1186,8 +1191,9 @@ function M.files()
   ngx.print(bytes)
 end
 
--- /_listing?integration=<id>&evidence=full|none|time|url: what the
--- attachment listings of the integration show (listing_mode).
+-- /_listing?integration=<id>&evidence=full|none|time|url|unavailable: what
+-- the attachment listings of the integration show (listing_mode;
+-- "unavailable" answers 400 INTEGRATION.MODEL_NOT_AVAILABLE).
 -- /_listing?integration=<id>&seed=candidate|application&id=<id>&name=&type=&age=<s>&content=<text>:
 -- adds an attachment uploaded `age` seconds ago (an older file of the same
 -- name), whose data_url serves `content`.
@@ -1202,8 +1208,8 @@ function M.listing()
   if not integ then return control_error(400, "integration= is required") end
   if args.evidence then
     local m = args.evidence
-    if m ~= "full" and m ~= "none" and m ~= "time" and m ~= "url" then
-      return control_error(400, "evidence must be full, none, time or url")
+    if m ~= "full" and m ~= "none" and m ~= "time" and m ~= "url" and m ~= "unavailable" then
+      return control_error(400, "evidence must be full, none, time, url or unavailable")
     end
     STATE:set("listing:" .. integ, m)
   end
