@@ -442,6 +442,12 @@ struct kombo_stream {
     unsigned char raw[STREAM_RAW];
     char enc[STREAM_RAW / 3 * 4];
     size_t enc_len, enc_off; /* encoded bytes waiting in enc */
+    /* SHA-256 of the raw bytes read in this attempt (kombo_body_digest):
+     * restarted with the first read after a rewind, finished once the end
+     * is confirmed (digest_done).  md_failed: libcrypto failed, no digest. */
+    EVP_MD_CTX *md;
+    int md_failed, digest_done;
+    unsigned char digest[KOMBO_SHA256_LEN];
 };
 
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
@@ -516,6 +522,27 @@ static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *d
     }
 }
 
+/* The content digest: one EVP context per stream, made at its first read
+ * and reused for every attempt. */
+static void digest_start(kombo_stream *st)
+{
+    st->digest_done = 0;
+    st->md_failed = 0;
+    if (st->md == NULL)
+        st->md = EVP_MD_CTX_new();
+    if (st->md == NULL || EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1)
+        st->md_failed = 1;
+}
+
+static void digest_finish(kombo_stream *st)
+{
+    unsigned int len = 0;
+    if (!st->md_failed && EVP_DigestFinal_ex(st->md, st->digest, &len) == 1 && len == KOMBO_SHA256_LEN)
+        st->digest_done = 1;
+    else
+        st->md_failed = 1;
+}
+
 /* Refills st->enc from the source; keeps raw reads in multiples of three
  * except at the very end.  Never lets a short or long source pass as whole.
  * A push-mode source may have fewer bytes than wanted for now: what it gave
@@ -526,6 +553,8 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
 {
     size_t want = st->size - st->raw_done, n_enc;
     int again = 0;
+    if (!st->touched)
+        digest_start(st);
     st->touched = 1;
     if (want > STREAM_RAW - st->raw_len)
         want = STREAM_RAW - st->raw_len;
@@ -544,6 +573,8 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
                                       : "the attachment source ended before its announced size");
             return -1;
         }
+        if (!st->md_failed && EVP_DigestUpdate(st->md, st->raw + st->raw_len, (size_t)n) != 1)
+            st->md_failed = 1;
         st->raw_len += (size_t)n;
         st->raw_done += (size_t)n;
         want -= (size_t)n;
@@ -574,6 +605,7 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
             }
         }
         st->ended = 1;
+        digest_finish(st);
     }
     return st->enc_len == 0 && !st->ended ? 1 : 0;
 }
@@ -584,6 +616,7 @@ static int stream_rewind(kombo_stream *st, kombo_body *body)
         return 0; /* nothing consumed yet: a one-shot source is still whole */
     st->raw_done = st->raw_len = 0;
     st->touched = st->ended = 0;
+    st->digest_done = 0;
     st->enc_len = st->enc_off = 0;
     if (st->kind == STREAM_FILE && fseek(st->file, 0, SEEK_SET) != 0) {
         body_fail(body, "cannot rewind the file: %s", strerror(errno));
@@ -707,6 +740,22 @@ int kombo_body_add_source(kombo_body *body, const kombo_source *source)
     return 0;
 }
 
+int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX])
+{
+    size_t i;
+    hex[0] = '\0';
+    if (body->failed)
+        return 0;
+    for (i = 0; i < body->nseg; i++) {
+        const kombo_stream *st = body->seg[i].stream;
+        if (body->seg[i].kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
+            kombo_hex_lower(hex, st->digest, KOMBO_SHA256_LEN);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 size_t kombo_body_raw_size(const kombo_body *body)
 {
     size_t i;
@@ -741,6 +790,7 @@ void kombo_body_free(kombo_body *body)
         if (sg->stream != NULL) {
             if (sg->stream->kind == STREAM_FILE)
                 kombo_file_close(sg->stream->file);
+            EVP_MD_CTX_free(sg->stream->md);
             free(sg->stream);
         }
     }
@@ -754,6 +804,7 @@ int kombo_body_rewind(kombo_body *body)
     body->seg_off = 0;
     body->sent = 0;
     body->next_progress = 0;
+    body->before_last_done = 0;
     if (body->failed)
         return -1;
     for (i = 0; i < body->nseg; i++)
@@ -803,6 +854,15 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
             left = seg_len(sg) - body->seg_off;
         }
         take = cap - got < left ? cap - got : left;
+        /* The bytes that complete the body: the hook may still stop them. */
+        if (take && body->sent + got + take == body->length && body->before_last != NULL &&
+            !body->before_last_done) {
+            body->before_last_done = 1;
+            if (body->before_last(body->before_last_ud) != 0 && !body->failed)
+                body_fail(body, "%s", "the request was stopped before its last bytes");
+            if (body->failed)
+                break;
+        }
         if (take) {
             memcpy(dst + got, src, take);
             got += take;

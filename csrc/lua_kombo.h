@@ -82,6 +82,8 @@ typedef struct lcall {
     size_t batch_cap;
     lsource src;
     int progress_ref;
+    int written_ref; /* call:on_written(fn): run before the body's last bytes go */
+    int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
 } lcall;
 
