@@ -60,13 +60,17 @@ describe("integration: call:on_written and call:digest on libcurl #integration",
     local call = prepare(h, { bytes = bytes })
     local _, _, length = call:request()
     assert.truthy(length <= 64 * 1024)
-    local seen = watcher(call, true)
+    -- A small body is read out whole before connecting and handed to the
+    -- connection in one piece: fn runs when that happens (libcurl's
+    -- PREREQFUNCTION), after the read-out, before any byte has left.
+    local reached
+    local seen = watcher(call, function() reached = #servers.requests(integ); return true end)
     local res = call:perform()
     assert.equals("ok", res.kind, res.message)
     assert.equals(1, #seen)
     assert.equals(length, seen[1].total)
     assert.equals(seen[1].sent, seen[1].call_sent)
-    assert.truthy(seen[1].sent < length)
+    assert.equals(0, reached)
     assert.equals(core.sha256(bytes), call:digest())
     local recs = servers.requests(integ)
     assert.equals(1, #recs)
@@ -125,7 +129,7 @@ describe("integration: call:on_written and call:digest on libcurl #integration",
       assert.equals(1, res.attempts)
       assert.truthy(res.message:find("on_written raised: journal write failed", 1, true), res.message)
       assert.equals(1, #seen)
-      assert.truthy((call:sent()) < length)
+      if length > 64 * 1024 then assert.truthy((call:sent()) < length) end -- (a small body is read out first)
       assert.is_nil(call:digest())
       assert.equals(0, accepted(integ))
       if length <= 64 * 1024 then assert.equals(0, #servers.requests(integ)) end -- never left
