@@ -202,19 +202,22 @@ local function take_journal(jpath)
     return nil, format("the journal %s is in use: %s (another kombo-attach run of this journal?)", jpath,
       tostring(lerr))
   end
-  local kind = core.file_kind(jpath)
-  if kind ~= "missing" and kind ~= "file" then
+  -- core.file_info: the library's rule for a file it reads (a regular file,
+  -- opened without waiting on a FIFO).
+  local size, why = core.file_info(jpath)
+  local exists = size ~= nil
+  if not size and not tostring(why):find("No such file", 1, true) then
     lock:unlock()
-    return nil, format("the journal %s is a %s, not a regular file", jpath, kind)
+    return nil, format("the journal %s %s", jpath, tostring(why))
   end
   local text = ""
-  if kind == "file" then
+  if exists then
     local f, err = io.open(jpath, "rb")
     if not f then lock:unlock() return nil, "cannot read the journal: " .. tostring(err) end
     text = f:read("*a") or ""
     f:close()
   end
-  return lock, text, kind == "file"
+  return lock, text, exists
 end
 
 -- A format 1 journal's events, moved onto this run's rows by their old
