@@ -16,7 +16,7 @@ BUILD       := build/$(LUA_VERSION)
 CORE_SRC := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
             csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c csrc/transport_multi.c
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c csrc/lua_multi.c \
-            csrc/lua_signal.c csrc/lua_digest.c
+            csrc/lua_signal.c csrc/lua_digest.c csrc/lua_lock.c
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
 TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c csrc/redact.c

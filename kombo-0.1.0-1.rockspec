@@ -50,7 +50,7 @@ build = {
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
             "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
             "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c", "csrc/lua_signal.c",
-            "csrc/lua_digest.c",
+            "csrc/lua_digest.c", "csrc/lua_lock.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl", "crypto" },

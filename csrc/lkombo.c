@@ -378,6 +378,7 @@ int luaopen_kombo_core(lua_State *L)
     luaL_setfuncs(L, functions, 0);
     kombo_lua_open_signal(L);
     kombo_lua_open_digest(L);
+    kombo_lua_open_lock(L);
     lua_pushliteral(L, KOMBO_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());

@@ -9,6 +9,7 @@
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *   lua_digest.c   SHA-256 of strings, files and downloads (kombo-attach's journal)
+ *   lua_lock.c     core.lock: an exclusive fcntl lock on a file (kombo-attach's journal)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -110,5 +111,8 @@ void kombo_lua_open_signal(lua_State *L);
 
 /* lua_digest.c: core.sha256, core.sha256_file into the table on top */
 void kombo_lua_open_digest(lua_State *L);
+
+/* lua_lock.c: core.lock (and the lock metatable) into the table on top */
+void kombo_lua_open_lock(lua_State *L);
 
 #endif
