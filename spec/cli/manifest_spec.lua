@@ -58,6 +58,16 @@ describe("kombo-attach manifest: CSV #cli", function()
     cli.rmtree(dir)
   end)
 
+  it("checks rows: a file that is not a regular one is a reason naming what it is, with no read", function()
+    local rows, _, dir = csv("candidate_id,file,type\nc1,/dev/zero,CV\nc2,sub,CV\nc3,a.txt,CV\n")
+    local ctx = { dir = dir, integration_id = "i1" }
+    assert.same({ "file /dev/zero is a character device, not a regular file" }, manifest.check(rows[1], ctx))
+    assert.same({ "file sub is a directory, not a regular file" }, manifest.check(rows[2], ctx))
+    assert.same({}, manifest.check(rows[3], ctx))
+    assert.equals(5, rows[3].size)
+    cli.rmtree(dir)
+  end)
+
   it("keys: identical rows are told apart, a moved row keeps its key, an edited one gets another", function()
     local dir = cli.dir({ ["a.txt"] = "hello" })
     local function keys(text) -- the same directory: a file's key is its absolute path
