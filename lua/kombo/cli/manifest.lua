@@ -3,6 +3,7 @@
 -- numbers; checking a row gives the reasons it is bad, or the job table
 -- `attach_many` takes.  Works on Lua 5.1 (LuaJIT) to 5.4.
 local cjson = require "cjson"
+local core = require "kombo.core"
 
 local manifest = {}
 
@@ -229,18 +230,14 @@ end
 
 local function base_name(path) return path:match("([^/]+)$") or path end
 
--- Opens the file: its size, or nil, reason.
+-- Its size, or nil, reason ("is a FIFO (named pipe), not a regular file",
+-- "cannot be opened: No such file or directory"), by the library's own rule
+-- for attachment.file (the C core's kombo_file_open): nothing but a regular
+-- file is opened for reading, and nothing waits, not even on a FIFO.
 local function file_size(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot be opened: " .. tostring(err):gsub("^[^:]*: ", "") end
-  local first, rerr = f:read(1)
-  if not first then
-    f:close()
-    if rerr then return nil, "cannot be read: " .. tostring(rerr) end
-    return nil, "is empty"
-  end
-  local size = f:seek("end")
-  f:close()
+  local size, why = core.file_info(path)
+  if not size then return nil, why end
+  if size == 0 then return nil, "is empty" end
   return size
 end
 
