@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -450,28 +452,69 @@ struct kombo_stream {
     unsigned char digest[KOMBO_SHA256_LEN];
 };
 
+/* "is a FIFO (named pipe), not a regular file": what a path that is not a
+ * regular file is. */
+static void not_regular(char *err, size_t errsz, mode_t mode)
+{
+    const char *kind = S_ISFIFO(mode)   ? "a FIFO (named pipe)"
+                       : S_ISCHR(mode)  ? "a character device"
+                       : S_ISBLK(mode)  ? "a block device"
+                       : S_ISSOCK(mode) ? "a socket"
+                       : S_ISDIR(mode)  ? "a directory"
+                                        : NULL;
+    if (kind != NULL)
+        snprintf(err, errsz, "is %s, not a regular file", kind);
+    else
+        snprintf(err, errsz, "is not a regular file");
+}
+
+/* Only a regular file is read, and nothing waits on the way: a FIFO's
+ * open() for reading blocks until a writer comes, a device may never end,
+ * so the kind is checked by stat() before the open (no open() side effects
+ * on a device), then again by fstat() on the descriptor (the path may have
+ * changed in between), which is opened with O_NONBLOCK; a regular file gets
+ * blocking reads back before it is handed out. */
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
 {
     struct stat st;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errsz, "cannot open: %s", strerror(errno));
+    FILE *f;
+    int fd, flags;
+
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        not_regular(err, errsz, st.st_mode);
         return NULL;
     }
-    if (fstat(fileno(f), &st) != 0) {
-        snprintf(err, errsz, "cannot stat: %s", strerror(errno));
-        fclose(f);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot be opened: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errsz, "cannot be examined: %s", strerror(errno));
+        close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errsz, "is not a regular file%s", S_ISDIR(st.st_mode) ? " (a directory)" : "");
-        fclose(f);
+        not_regular(err, errsz, st.st_mode);
+        close(fd);
         return NULL;
     }
     if (!sendable_size(&st, size)) {
         snprintf(err, errsz, "is larger than this build can send (at most %zu bytes)",
                  (size_t)KOMBO_MAX_CONTENT_BYTES);
-        fclose(f);
+        close(fd);
+        return NULL;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        snprintf(err, errsz, "cannot be read: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    f = fdopen(fd, "rb");
+    if (f == NULL) {
+        snprintf(err, errsz, "cannot be read: %s", strerror(errno));
+        close(fd);
         return NULL;
     }
     return f;

@@ -340,7 +340,11 @@ void kombo_attachment_validate(const kombo_request *req, kombo_problems *out);
 int kombo_attachment_build(kombo_body *body, const kombo_request *req, void *file_handle);
 
 /* Opens a regular file for streaming: returns a handle (FILE *) and its size,
- * or NULL with a message ("No such file or directory", "is a directory"). */
+ * or NULL with a message ("cannot be opened: No such file or directory",
+ * "is a FIFO (named pipe), not a regular file").  Anything but a regular
+ * file is refused before a byte is read, and never waits: a FIFO, a device
+ * or a socket is not opened for blocking reads (encode.c).  The one rule
+ * for both the calls and kombo-attach's manifest check (core.file_info). */
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz);
 void kombo_file_close(void *handle);
 

@@ -946,7 +946,9 @@ end
 -- @table Attachment
 -- @tfield string name the file name (required; defaults to the base name of `file`)
 -- @tfield string type `"CV"`, `"COVER_LETTER"` or `"OTHER"`
--- @tfield[opt] string file a path: streamed from disk and base64-encoded by the C core while it is sent
+-- @tfield[opt] string file a path to a regular file: streamed from disk and base64-encoded by the C core while it
+-- is sent (a FIFO, a device such as `/dev/zero`, a socket or a directory is a validation problem, found
+-- without waiting on it)
 -- @tfield[opt] string bytes the raw bytes, base64-encoded in C
 -- @tfield[opt] func source a function (or ltn12 source) returning chunks, then nil; read once.
 -- Inside nginx (cosocket transport) it is called from Lua and may yield (read a cosocket such as

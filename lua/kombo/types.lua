@@ -71,7 +71,8 @@
 ---@field name? string
 ---`"CV"`, `"COVER_LETTER"` or `"OTHER"` (required).
 ---@field type kombo.AttachmentType
----A path: streamed from disk and base64-encoded by the C core while it is sent.
+---A path to a regular file: streamed from disk and base64-encoded by the C core while it is sent
+---(a FIFO, a device such as `/dev/zero`, a socket or a directory is a validation problem).
 ---@field file? string
 ---The raw bytes, base64-encoded in C.
 ---@field bytes? string

@@ -84,6 +84,37 @@ describe("kombo-attach --dry-run #cli", function()
     cli.rmtree(dir)
   end)
 
+  -- A FIFO nobody writes to blocks a plain open() for reading: the run has
+  -- a hard time limit, so a regression fails here instead of hanging.
+  it("a FIFO, /dev/zero, /dev/urandom, a socket or a directory as a row's file: exit 2 at once, named", function()
+    local dir = cli.dir({ ["ok.txt"] = "fine", ["sub/x.txt"] = "x", ["m.jsonl"] = table.concat({
+      '{"candidate_id":"c1","file":"ok.txt","type":"CV"}',
+      '{"candidate_id":"c2","file":"pipe.pdf","type":"CV"}',
+      '{"candidate_id":"c3","file":"/dev/zero","type":"CV"}',
+      '{"candidate_id":"c4","file":"/dev/urandom","type":"CV","name":"r.pdf"}',
+      '{"candidate_id":"c5","file":"sub","type":"CV"}',
+      '{"candidate_id":"c6","file":"sock.pdf","type":"CV"}',
+    }, "\n") .. "\n" })
+    assert(os.execute("mkfifo " .. cli.q(dir .. "/pipe.pdf")))
+    local unix = require "socket.unix"
+    local sock = assert((unix.stream or unix)())
+    assert(sock:bind(dir .. "/sock.pdf"))
+    local env = cli.env()
+    local rc, out, err = cli.run({ "--dry-run", dir .. "/m.jsonl" }, env, nil, 15)
+    sock:close()
+    assert.is_true(rc ~= 124 and rc ~= 137, "kombo-attach --dry-run was stopped after 15 s: " .. out .. err)
+    assert.equals(2, rc, out .. err)
+    assert.truthy(has(out, "5 of 6 rows are bad"), out)
+    assert.truthy(has(out, "line 2: file pipe.pdf is a FIFO (named pipe), not a regular file"), out)
+    assert.truthy(has(out, "line 3: file /dev/zero is a character device, not a regular file"), out)
+    assert.truthy(has(out, "line 4: file /dev/urandom is a character device, not a regular file"), out)
+    assert.truthy(has(out, "line 5: file sub is a directory, not a regular file"), out)
+    assert.truthy(has(out, "line 6: file sock.pdf is a socket, not a regular file"), out)
+    assert.is_false(has(out, "line 1:"))
+    assert.equals(0, #servers.requests(env.KOMBO_INTEGRATION_ID))
+    cli.rmtree(dir)
+  end)
+
   it("--preflight adds the integration's restrictions (and sends no upload)", function()
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
@@ -207,6 +238,23 @@ describe("kombo-attach uploads #cli", function()
     assert.equals(0, rc)
     assert.truthy(out:find("^kombo%-attach %(kombo%-lua%) %d+%.%d+%.%d+\n$"), out)
     cli.rmtree(dir)
+  end)
+
+  it("exit 2 up front for a FIFO row or a /dev/zero row in a real run: nothing uploaded, no wait", function()
+    for _, bad in ipairs { "pipe.pdf", "/dev/zero" } do
+      local dir = cli.dir({ ["a.txt"] = "a", ["b.txt"] = "b",
+        ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2," .. bad .. ",CV\nc3,b.txt,CV\n" })
+      assert(os.execute("mkfifo " .. cli.q(dir .. "/pipe.pdf")))
+      local env = cli.env()
+      local rc, out, err = cli.run({ dir .. "/m.csv" }, env, nil, 15)
+      assert.is_true(rc ~= 124 and rc ~= 137, bad .. ": kombo-attach was stopped after 15 s: " .. out .. err)
+      assert.equals(2, rc, bad .. ": " .. out .. err)
+      local what = bad == "pipe.pdf" and "is a FIFO (named pipe), not a regular file"
+        or "is a character device, not a regular file"
+      assert.truthy(has(out .. err, "line 3: file " .. bad .. " " .. what), out .. err)
+      assert.equals(0, #servers.requests(env.KOMBO_INTEGRATION_ID))
+      cli.rmtree(dir)
+    end
   end)
 
   it("the API key appears in no output: help, usage errors, dry runs, failed uploads, JSON", function()

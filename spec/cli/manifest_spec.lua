@@ -59,6 +59,16 @@ describe("kombo-attach manifest: CSV #cli", function()
     cli.rmtree(dir)
   end)
 
+  it("checks rows: a file that is not a regular one is a reason naming what it is, with no read", function()
+    local rows, _, dir = csv("candidate_id,file,type\nc1,/dev/zero,CV\nc2,sub,CV\nc3,a.txt,CV\n")
+    local ctx = { dir = dir, integration_id = "i1" }
+    assert.same({ "file /dev/zero is a character device, not a regular file" }, manifest.check(rows[1], ctx))
+    assert.same({ "file sub is a directory, not a regular file" }, manifest.check(rows[2], ctx))
+    assert.same({}, manifest.check(rows[3], ctx))
+    assert.equals(5, rows[3].size)
+    cli.rmtree(dir)
+  end)
+
   it("identity: the target and the document, not the path, the row's place or the content type", function()
     local dir = cli.dir({ ["a.txt"] = "hello", ["b.txt"] = "hello", ["c.txt"] = "other" })
     local function ids(text, d)
@@ -90,6 +100,30 @@ describe("kombo-attach manifest: CSV #cli", function()
     assert.is_nil(rows[1].duplicate_of)
     assert.is_nil(rows[2].duplicate_of)
     assert.equals(2, rows[3].duplicate_of)
+    cli.rmtree(dir)
+  end)
+end)
+
+describe("kombo-attach manifest: JSON Lines #cli", function()
+  it("one object a line; null is absent; blank lines skipped; bad lines are bad rows with their line", function()
+    local dir = cli.dir({ ["m.jsonl"] = '{"candidate_id":"c1","file":"a.txt","type":"CV","name":null}\n'
+      .. '\n'
+      .. '{"application_id":"a1","data_url":"https://x.example/cv.pdf","type":"CV","name":"cv.pdf"}\r\n'
+      .. '[1,2]\n'
+      .. '{"candidate_id":7}\n'
+      .. '{"candidate_id":"c","colour":"red"}\n'
+      .. '{not json\n' })
+    local rows, fmt = manifest.read(dir .. "/m.jsonl")
+    assert.equals("jsonl", fmt)
+    assert.equals(6, #rows)
+    assert.same({ candidate_id = "c1", file = "a.txt", type = "CV" }, rows[1].fields)
+    assert.equals(3, rows[2].line)
+    assert.equals("a1", rows[2].fields.application_id)
+    assert.equals("is not a JSON object", rows[3].shape)
+    assert.equals("candidate_id must be a string, got number", rows[4].shape)
+    assert.truthy(rows[5].shape:find('unknown key "colour"', 1, true))
+    assert.truthy(rows[6].shape:find("^is not JSON"))
+    assert.equals(7, rows[6].line)
     cli.rmtree(dir)
   end)
 end)
