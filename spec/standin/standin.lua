@@ -563,8 +563,11 @@ local function restrictions_for(target, integ)
   return STATE:get("restr:" .. target .. ":" .. integ) or DEFAULT_RESTRICTIONS
 end
 
--- GET /ats/actions/ats_add_<target>_attachment
+-- GET /ats/actions/ats_add_<target>_attachment (late by the integration's
+-- /_restrictions delay, if one is set)
 local function actions_op(target, integ)
+  local late = STATE:get("restr_delay:" .. target .. ":" .. integ)
+  if late and late > 0 then ngx.sleep(late) end
   return data_op('{"attachment_restrictions":' .. restrictions_for(target, integ) .. '}')
 end
 
@@ -1085,9 +1088,11 @@ local function integration_arg(args)
   return integ
 end
 
--- /_restrictions?integration=<id>[&target=candidate|application]
+-- /_restrictions?integration=<id>[&target=candidate|application][&delay=S]
 --   POST/PUT   body = the attachment_restrictions JSON value (sent verbatim by
---              GET /ats/actions/ats_add_<target>_attachment); no target = both
+--              GET /ats/actions/ats_add_<target>_attachment); no target = both.
+--              delay=S: those GETs answer S seconds late (0 removes it); with
+--              delay, an empty body leaves the value as it is
 --   DELETE     back to the default
 --   GET        the values the actions endpoints answer with
 function M.restrictions()
@@ -1106,8 +1111,22 @@ function M.restrictions()
   else
     return control_error(400, "target must be candidate or application (or absent for both).")
   end
-  if method == "POST" or method == "PUT" then
-    local body = read_body()
+  local delay = args.delay
+  if delay ~= nil then
+    delay = type(delay) == "string" and tonumber(delay)
+    if not delay or delay < 0 or delay > 60 then
+      return control_error(400, "delay must be a number of seconds from 0 to 60.")
+    end
+  end
+  if (method == "POST" or method == "PUT") and delay then
+    for _, t in ipairs(targets) do
+      if delay > 0 then STATE:set("restr_delay:" .. t .. ":" .. integ, delay)
+      else STATE:delete("restr_delay:" .. t .. ":" .. integ) end
+    end
+  end
+  local body = (method == "POST" or method == "PUT") and read_body()
+  if body and delay and body:match("^%s*$") then body = nil end -- only the delay
+  if body then
     local ok = parse_body(body)
     if not ok then
       return control_error(400, "Body must be strict JSON: the attachment_restrictions value "
@@ -1120,8 +1139,9 @@ function M.restrictions()
   elseif method == "DELETE" then
     for _, t in ipairs(targets) do
       STATE:delete("restr:" .. t .. ":" .. integ)
+      STATE:delete("restr_delay:" .. t .. ":" .. integ)
     end
-  elseif method ~= "GET" then
+  elseif method ~= "GET" and not (method == "POST" or method == "PUT") then
     return send(405, '{"status":"error","message":"use GET, POST, PUT or DELETE"}',
       "application/json", { Allow = "GET, POST, PUT, DELETE" })
   end
