@@ -1265,4 +1265,59 @@ function M.sink()
     :format(got, len))
 end
 
+-- GET /_blob?key=K&size=N[&seed=S][&status=C][&redirect=R][&to=HOST][&type=T][&delay=SECONDS]
+-- A download as an attachment's data_url would be (no key checked): N
+-- bytes of ("blob-<seed>-") repeated; status C (>= 400) with a short body
+-- instead; R redirects first (302, with a body of their own, to HOST when
+-- given).  Each request's Authorization / X-Integration-Id (or their
+-- absence) and query are appended to the log of key K (GET /_blob_log?key=K).
+function M.blob()
+  local args = ngx.req.get_uri_args()
+  local key = args.key or "-"
+  local log = cjson.decode(STATE:get("blob:" .. key) or "[]") or {}
+  log[#log + 1] = {
+    authorization = ngx.var.http_authorization or null,
+    integration_id = ngx.var.http_x_integration_id or null,
+    host = ngx.var.http_host or null,
+    query = ngx.var.args or null,
+  }
+  STATE:set("blob:" .. key, cjson.encode(log))
+  if tonumber(args.delay or "") then ngx.sleep(tonumber(args.delay)) end
+  local redirect = tonumber(args.redirect or "0") or 0
+  if redirect > 0 then
+    local a = {}
+    for k, v in pairs(args) do if type(v) == "string" then a[k] = v end end
+    a.redirect = tostring(redirect - 1)
+    local host = (args.to or "127.0.0.1") .. ":" .. ngx.var.server_port
+    ngx.header["Location"] = "http://" .. host .. "/_blob?" .. ngx.encode_args(a)
+    ngx.header["Content-Type"] = "text/plain"
+    ngx.status = 302
+    ngx.print("redirecting; this body is not the download")
+    return ngx.exit(302)
+  end
+  local status = tonumber(args.status or "200") or 200
+  if status >= 400 then
+    ngx.header["Content-Type"] = "text/plain"
+    ngx.status = status
+    ngx.print("no such blob")
+    return ngx.exit(status)
+  end
+  local size = tonumber(args.size or "0") or 0
+  local unit = "blob-" .. (args.seed or "0") .. "-"
+  ngx.header["Content-Type"] = args.type or "application/octet-stream"
+  ngx.header["Content-Length"] = tostring(size)
+  local chunk = unit:rep(math.ceil(65536 / #unit))
+  local left = size
+  while left > 0 do
+    local n = left < #chunk and left or #chunk
+    ngx.print(chunk:sub(1, n))
+    left = left - n
+  end
+end
+
+function M.blob_log()
+  local key = ngx.req.get_uri_args().key or "-"
+  return send(200, STATE:get("blob:" .. key) or "[]")
+end
+
 return M
