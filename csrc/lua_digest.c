@@ -38,96 +38,60 @@ static int l_sha256(lua_State *L)
     return 1;
 }
 
-/* What a non-regular file is, for the message; NULL for a regular file. */
-static const char *not_regular(mode_t mode)
-{
-    if (S_ISREG(mode))
-        return NULL;
-    if (S_ISFIFO(mode))
-        return "a FIFO (named pipe)";
-    if (S_ISCHR(mode))
-        return "a character device";
-    if (S_ISBLK(mode))
-        return "a block device";
-    if (S_ISDIR(mode))
-        return "a directory";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    return "not a regular file";
-}
-
-static int push_fail(lua_State *L, const char *path, const char *what, int err)
-{
-    lua_pushnil(L);
-    if (err != 0)
-        lua_pushfstring(L, "%s: %s: %s", path, what, strerror(err));
-    else
-        lua_pushfstring(L, "%s is %s, not a regular file", path, what);
-    return 2;
-}
-
-/* Reads fd to its end into ctx: 0 with *size, or an errno value. */
-static int digest_fd(int fd, EVP_MD_CTX *ctx, unsigned char *buf, uint64_t *size)
+/* Reads the file to its end into ctx: 0 with *size, or an errno value. */
+static int digest_file(FILE *f, EVP_MD_CTX *ctx, unsigned char *buf, uint64_t *size)
 {
     for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno != 0 ? errno : EIO;
+        size_t n = fread(buf, 1, READ_CHUNK, f);
+        if (n > 0) {
+            if (EVP_DigestUpdate(ctx, buf, n) != 1)
+                return ENOMEM;
+            *size += (uint64_t)n;
         }
-        if (n == 0)
-            return 0;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-            return ENOMEM;
-        *size += (uint64_t)n;
+        if (n < READ_CHUNK)
+            return ferror(f) ? (errno != 0 ? errno : EIO) : 0;
     }
 }
 
-/* core.sha256_file(path) -> hex, size | nil, message */
+/* core.sha256_file(path) -> hex, size | nil, "<path> <reason>".  The file
+ * is opened by the library's own rule for attachment.file (kombo_file_open:
+ * a regular file; a FIFO, device, socket or directory is refused without
+ * waiting), so the CLI's row check and the upload agree. */
 static int l_sha256_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    struct stat st;
-    const char *kind;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char hex[KOMBO_SHA256_HEX];
+    char hex[KOMBO_SHA256_HEX], why[200];
     unsigned char *buf;
     EVP_MD_CTX *ctx;
     uint64_t size = 0;
-    int fd, err;
+    size_t expected = 0;
+    void *file;
+    int err;
 
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        err = errno;
-        /* A socket cannot be open()ed (ENXIO): name what it is. */
-        if (stat(path, &st) == 0 && (kind = not_regular(st.st_mode)) != NULL)
-            return push_fail(L, path, kind, 0);
-        return push_fail(L, path, "cannot open", err);
-    }
-    if (fstat(fd, &st) != 0) {
-        err = errno;
-        close(fd);
-        return push_fail(L, path, "cannot stat", err);
-    }
-    if ((kind = not_regular(st.st_mode)) != NULL) {
-        close(fd);
-        return push_fail(L, path, kind, 0);
+    file = kombo_file_open(path, &expected, why, sizeof why);
+    if (file == NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s %s", path, why);
+        return 2;
     }
     buf = malloc(READ_CHUNK);
     ctx = EVP_MD_CTX_new();
     if (buf == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
         err = ENOMEM;
     else
-        err = digest_fd(fd, ctx, buf, &size);
+        err = digest_file((FILE *)file, ctx, buf, &size);
     if (err == 0 && (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != KOMBO_SHA256_LEN))
         err = ENOMEM;
     EVP_MD_CTX_free(ctx);
     free(buf);
-    close(fd);
-    if (err != 0)
-        return push_fail(L, path, "cannot read", err);
+    kombo_file_close(file);
+    if (err != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s cannot be read: %s", path, strerror(err));
+        return 2;
+    }
     kombo_hex_lower(hex, md, mdlen);
     lua_pushlstring(L, hex, KOMBO_SHA256_HEX - 1);
     lua_pushinteger(L, (lua_Integer)size);

@@ -86,6 +86,6 @@ describe("core.sha256_file", function()
   it("says why when the file cannot be opened", function()
     local hex, msg = core.sha256_file(dir .. "/missing")
     assert.is_nil(hex)
-    assert.equals(dir .. "/missing: cannot open: No such file or directory", msg)
+    assert.equals(dir .. "/missing cannot be opened: No such file or directory", msg) -- kombo_file_open's words
   end)
 end)
