@@ -165,15 +165,16 @@ describe("kombo-attach: settling proves or says it cannot #cli", function()
     local dir = cli.dir(files)
     local jpath = dir .. "/m.csv.journal"
     local h = cli.spawn({ "--concurrency", "6", "--timeout", "2", dir .. "/m.csv" }, env)
-    assert.truthy(cli.wait_for(function() return cli.count_lines(jpath, "^written ") >= N end, 20),
+    -- (the slow start sends 4 at first)
+    assert.truthy(cli.wait_for(function() return cli.count_lines(jpath, "^written ") >= 4 end, 20),
       "the uploads did not go out")
     cli.signal(h, "KILL")
     assert.equals(137, cli.wait(h, 10))
-    assert.equals(0, cli.count_lines(jpath, "^done "))
+    local written = cli.count_lines(jpath, "^written ") - cli.count_lines(jpath, "^done ")
+    assert.truthy(written >= 3, "too few uploads in flight at the kill")
     local rc, out, err = cli.run({ "--timeout", "2", dir .. "/m.csv" }, env)
     assert.equals(0, rc, out .. err)
-    assert.truthy(has(out, ("0 uploaded, %d found uploaded (settled)"):format(N)), out)
-    assert.truthy(has(err, "waiting") or true) -- (the wait may already be over)
+    assert.truthy(has(out, ("%d found uploaded (settled)"):format(written)), out)
     local n, per = accepted(integ)
     assert.equals(N, n) -- each new CV once; the older files were never taken for them
     assert.equals(1, max_count(per))
