@@ -114,6 +114,11 @@ for name, v in [
     ("bad_surrogate", b'["\\ud800x"]'),
     ("bad_utf8", b'["\xed\xa0\x80"]'),
     ("trailing", b'[1] x'),
+    # kombo_json_str_eq took a key's escaped text for its value (the key
+    # \n matched the literal backslash-n) and gave up on escaped keys
+    # that decode to 64 bytes or more.
+    ("escaped_key_vs_text", b'{"\\\\n":1,"\\n":2}'),
+    ("long_escaped_key", b'{"\\u0061' + b"a" * 69 + b'":3}'),
 ]:
     write("fuzz_json", name, v)
 
