@@ -27,6 +27,12 @@
 #define API_KEY "fuzz-secret-key-0123456789abcdef"
 #define SERVER "http://127.0.0.1:9/v1"
 #define NFIELDS 8
+/* The deepest remote_fields the Lua binding writes: 32 levels of tables
+ * (MAX_JSON_DEPTH in lua_request.c), and kombo.empty_array, written as []
+ * inside the deepest.  The body adds one level, which the scanner that
+ * checks it must still read (64 at most). */
+#define REMOTE_FIELDS_MAX_DEPTH 33
+typedef char body_depth_fits_the_scanner[REMOTE_FIELDS_MAX_DEPTH + 1 <= KOMBO_JSON_MAX_DEPTH ? 1 : -1];
 #define MAX_CHUNK 65537
 
 enum { F_ID, F_INTEGRATION, F_NAME, F_CTYPE, F_TYPE, F_DATA, F_URL, F_REMOTE };
@@ -193,6 +199,22 @@ static void check_problems(const kombo_problems *p, int key_in_input)
     }
 }
 
+/* Nesting of a validated value: 0 for a scalar, 1 for [] or {}. */
+static int json_depth(const jval *v)
+{
+    jiter it;
+    jval k, e;
+    int d = 0, x;
+
+    if (v->type != J_OBJECT && v->type != J_ARRAY)
+        return 0;
+    kombo_json_iter_begin(&it, v);
+    while (kombo_json_iter_next(&it, &k, &e))
+        if ((x = json_depth(&e)) > d)
+            d = x;
+    return d + 1;
+}
+
 static kombo_client *client;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -243,11 +265,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.attachment.data_url = FIELD(F_URL);
     req.remote_fields_json = FIELD(F_REMOTE);
 #undef FIELD
-    /* The Lua binding only ever hands over JSON it encoded itself. */
+    /* The Lua binding only ever hands over JSON it encoded itself, at most
+     * REMOTE_FIELDS_MAX_DEPTH levels deep. */
     if (req.remote_fields_json.ptr) {
         jscan rs;
         jval rv;
-        if (kombo_json_parse(&rs, req.remote_fields_json.ptr, req.remote_fields_json.len, &rv))
+        if (kombo_json_parse(&rs, req.remote_fields_json.ptr, req.remote_fields_json.len, &rv) ||
+            json_depth(&rv) > REMOTE_FIELDS_MAX_DEPTH)
             req.remote_fields_json = KOMBO_STR_NULL;
     }
 

@@ -39,6 +39,13 @@ req("valid_remote_fields", [b"a/b?c#d%e", b"int", "Lebenslauf \u00e9\u00e8 \u260
 req("remote_fields_trailing_cr", [b"a/b&c#d%e", b"int", "Lebenslauf \u00e9\u00e8 \u2603 \U0001F600.pdf".encode(),
                                   b"application/pdf", b"OTHER", b"QUJD", b"",
                                   b'{"work+2ay":{"x":[1,2.5e3,"\\u00e9",null,true]},"k":""}\r'], absent=NO_URL)
+# remote_fields as deep as the binding writes them (32 tables and an
+# empty_array: 33 levels, 34 in the body), and 64 levels, which the scanner
+# takes but the binding never writes (the body would be 65 deep).
+for depth in (33, 64):
+    req("remote_fields_depth%d" % depth, [b"c1", b"int", b"cv.pdf", b"application/pdf", b"CV", b"QUJD", b"",
+                                          b'{"a":' * (depth - 2) + b'{"leaf":[]}' + b"}" * (depth - 2)],
+        absent=NO_URL)
 req("valid_bytes", [b"..x", b"i", b"cv.txt", b"", b"CV", b"%PDF-1.7\n\x00\x01\x02 binary \xff"[:-1], b"", b""],
     absent=NO_CT | NO_URL | NO_RF, flags=2 | (3 << 3))
 req("valid_bytes_repeat", [b"\xc3\xa9\xe2\x98\x83", b"i", b"letter.docx", b"", b"COVER_LETTER",
