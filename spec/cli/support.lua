@@ -68,9 +68,10 @@ end
 --- Runs kombo-attach to the end: exit status, stdout, stderr.  With
 --- `seconds`, a run still going after that long is stopped (exit 124 or 137):
 --- for what would hang the suite if it regressed.
-function cli.run(args, env, cwd, seconds)
+function cli.run(args, env, cwd, seconds, stdin)
   local out, err = os.tmpname(), os.tmpname()
-  local p = assert(io.popen(command(args, env, cwd, seconds) .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null; echo $?"))
+  local p = assert(io.popen(command(args, env, cwd, seconds) .. " >" .. q(out) .. " 2>" .. q(err) .. " <"
+    .. q(stdin or "/dev/null") .. "; echo $?"))
   local rc = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
   local o, e = sys.read_file(out), sys.read_file(err)

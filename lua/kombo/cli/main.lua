@@ -194,7 +194,7 @@ local function new_client(opts, preflight)
   return client
 end
 
--- The journal's lock, then its text: nil, message when it cannot be used.
+-- Reads the journal under its lock: lock, text, exists; or nil, message.
 -- A journal that is not a regular file (a FIFO would block the run) is
 -- refused before it is opened.
 local function take_journal(jpath)
@@ -221,33 +221,37 @@ local function take_journal(jpath)
   return lock, text, exists
 end
 
--- A format 1 journal's events, moved onto this run's rows by their old
--- keys.  An event that matches none of them refuses the run: the rows it
--- records as done would otherwise be uploaded again.
-local function adopt_v1(state, v1, rows, jpath)
-  local keys = manifest.legacy_keys(rows)
-  local unmatched = 0
-  for key, e in pairs(v1) do
-    local row = keys[key]
-    if not row then
-      unmatched = unmatched + 1
-    else
-      e.id = row.id
-      if e.event == "started" then e.written = { time = nil } end -- it may have gone out whole
-      if not state[row.id] then state[row.id] = e end
-    end
+-- A manifest read twice (a check pass, then the uploads) must be a file:
+-- standard input ("-") or a pipe is copied to a temporary file first.
+-- Returns the path to read and the temporary one to remove (or nil).
+local function spooled(path)
+  if path ~= "-" then
+    local size, why = core.file_info(path)
+    if size or not tostring(why):find("not a regular file", 1, true) then return path end
   end
-  if unmatched > 0 then
-    return nil, format("%s was written by an earlier kombo-attach (journal format 1), and %d of its rows do "
-      .. "not match this manifest as given (that format depends on the manifest's path as typed and on "
-      .. "the file paths); run it again exactly as the first time, with this kombo-attach, or move the "
-      .. "journal away to start afresh", jpath, unmatched)
+  local src, err = io.stdin, nil
+  if path ~= "-" then src, err = io.open(path, "rb") end
+  if not src then return nil, "cannot open the manifest: " .. tostring(err) end
+  local tmp = os.tmpname()
+  local dst, derr = io.open(tmp, "wb")
+  if not dst then return nil, "cannot spool the manifest: " .. tostring(derr) end
+  while true do
+    local chunk = src:read(65536)
+    if not chunk then break end
+    dst:write(chunk)
   end
-  return true
+  dst:close()
+  if src ~= io.stdin then src:close() end
+  return tmp, nil, tmp
 end
 
 --- Runs kombo-attach.  `argv` is the script's `arg`; `io` may be replaced
 -- by `{ stdout =, stderr = }` (tests).  Returns the exit status.
+--
+-- Memory does not grow with the manifest's rows beyond a compact index: a
+-- first pass reads the manifest a row at a time, checks each row (hashing
+-- its file) and keeps only the identities (for duplicates and the
+-- journal) and the digests of the rows to send; the uploads read it again.
 function main.run(argv, streams)
   streams = streams or {}
   local stdout, stderr = streams.stdout or io.stdout, streams.stderr or io.stderr
@@ -262,15 +266,25 @@ function main.run(argv, streams)
   if not opts then return usage_error(perr) end
   if opts.help then put(stdout, USAGE) return main.EXIT.ok end
   if opts.version then put(stdout, "kombo-attach (kombo-lua) " .. kombo.VERSION .. "\n") return main.EXIT.ok end
+  local dry = opts["dry-run"] == true
+  if opts.manifest == "-" and not dry and not opts.journal then
+    return usage_error("a manifest on standard input needs --journal FILE")
+  end
 
   local json = opts.json
-  local report = { manifest = opts.manifest, dry_run = opts["dry-run"] == true }
+  local report = { manifest = opts.manifest, dry_run = dry }
   local notes = {}
+  local cleanup = {} -- run at every exit: the lock, the journal, a spooled manifest
+  local function done(exit)
+    for i = #cleanup, 1, -1 do cleanup[i]() end
+    cleanup = {}
+    return exit
+  end
   local function emit_json(exit)
     report.exit = exit
     report.notes = notes
-    for _, k in ipairs { "failures", "warnings", "bad", "unknown", "notes", "duplicates" } do -- [] rather than {}
-      if report[k] and #report[k] == 0 then report[k] = kombo.empty_array end
+    for _, k in ipairs { "failures", "warnings", "bad", "unknown", "notes", "duplicates", "results" } do
+      if report[k] and #report[k] == 0 then report[k] = kombo.empty_array end -- [] rather than {}
     end
     put(stdout, assert(kombo.encode_json(report)) .. "\n")
     return exit
@@ -281,44 +295,118 @@ function main.run(argv, streams)
       emit_json(main.EXIT.usage)
     end
     put(stderr, "kombo-attach: " .. msg .. "\n")
-    return main.EXIT.usage
+    return done(main.EXIT.usage)
   end
 
-  -- 1. The manifest, every row checked (each file hashed: its identity).
-  local rows, fmt = manifest.read(opts.manifest)
-  if not rows then return fatal(opts.manifest .. ": " .. fmt) end
-  report.format = fmt
-  local ctx = { dir = manifest.dirname(opts.manifest), integration_id = opts["integration-id"]
-                or env("KOMBO_INTEGRATION_ID") }
-  local bad = {}
-  for _, row in ipairs(rows) do
-    local reasons = manifest.check(row, ctx)
-    if #reasons > 0 then bad[#bad + 1] = { line = row.line, reasons = reasons } end
-  end
-  local duplicates = {}
-  manifest.mark_duplicates(rows)
-  for _, row in ipairs(rows) do
-    if row.duplicate_of then duplicates[#duplicates + 1] = { line = row.line, same_as = row.duplicate_of } end
-  end
-  report.duplicates = duplicates
+  local mpath, serr, tmp = spooled(opts.manifest)
+  if not mpath then return fatal(serr) end
+  if tmp then cleanup[#cleanup + 1] = function() os.remove(tmp) end end
+  local ctx = { dir = opts.manifest == "-" and "." or manifest.dirname(opts.manifest),
+                integration_id = opts["integration-id"] or env("KOMBO_INTEGRATION_ID") }
 
+  -- The client, and in a real run the journal, read under its lock.
   local client
-  if opts["dry-run"] and opts.preflight and #bad < #rows then
+  if not dry or opts.preflight then -- a plain dry run needs no key
     local cerr
-    client, cerr = new_client(opts)
+    client, cerr = new_client(opts, (not dry) and opts.preflight)
     if not client then return fatal(cerr) end
+  end
+  local jpath, lock, jtext, jexists, state, jinfo
+  if not dry then
+    jpath = opts.journal or (opts.manifest .. ".journal")
+    report.journal = jpath
+    lock, jtext, jexists = take_journal(jpath)
+    if not lock then return fatal(jtext) end
+    cleanup[#cleanup + 1] = function() lock:unlock() end
+    state, jinfo = journal.parse(jtext, jpath)
+    if not state then return fatal(jinfo) end
+    jtext = jexists and jtext or nil
+    if jinfo.format == 1 then
+      notes[#notes + 1] = "the journal was written by an earlier kombo-attach (format 1); new events are format 2"
+    end
+  end
+
+  local counts = { rows = 0, uploaded = 0, failed = 0, skipped = 0, found = 0, unknown = 0,
+                   duplicates = 0, not_started = 0 }
+  local failures, warnings, unknown, duplicates, bad = {}, {}, {}, {}, {}
+  local results = json and {} or nil -- per row, for --json only
+  local function result(r) if results then results[#results + 1] = r end end
+  local function add_failure(row, err, stage)
+    failures[#failures + 1] = {
+      line = row.line, stage = stage, kind = err.kind, outcome = err.outcome, status = err.status,
+      code = err.code, message = message_of(err), log_url = err.log_url,
+    }
+    counts.failed = counts.failed + 1
+    result { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome, code = err.code }
+  end
+
+  -- 1. The first pass: every row checked, one at a time.
+  local reader, rerr = manifest.open(mpath)
+  if not reader then return fatal(opts.manifest .. ": " .. rerr) end
+  report.format = reader.format
+  local check_restrictions
+  if dry and opts.preflight then
     local noted = {}
-    local check = restrictions_checker(client, function(n)
+    check_restrictions = restrictions_checker(client, function(n)
       if not noted[n] then noted[n] = true; notes[#notes + 1] = n end
     end)
-    for _, row in ipairs(rows) do
-      if row.job and not row.duplicate_of then
-        local reasons = check(row)
-        if #reasons > 0 then bad[#bad + 1] = { line = row.line, reasons = reasons } end
+  end
+  local first_line = {}           -- identity -> the line of its first row (duplicates)
+  local plan, to_send, bytes_total = {}, 0, 0 -- row index -> digest (or true): the rows to send
+  local to_settle = {}            -- rows written whole without an answer (few: kept whole)
+  local claimed = {}              -- attachment ids the journal gives to rows
+  local legacy_seen, legacy_matched = jinfo and jinfo.format == 1 and {} or nil, {}
+  if state then
+    for _, e in pairs(state) do
+      if (e.event == "done" or e.event == "found") and e.attachment then claimed[e.attachment] = true end
+    end
+  end
+  local index = 0
+  while true do
+    local row, err = reader:next()
+    if not row then
+      reader:close()
+      if err then return fatal(opts.manifest .. ": " .. err) end
+      break
+    end
+    index = index + 1
+    local reasons = manifest.check(row, ctx)
+    if #reasons == 0 and first_line[row.id] then
+      duplicates[#duplicates + 1] = { line = row.line, same_as = first_line[row.id] }
+    elseif #reasons == 0 then
+      first_line[row.id] = row.line
+      if check_restrictions then reasons = check_restrictions(row) end
+    end
+    if #reasons > 0 then
+      bad[#bad + 1] = { line = row.line, reasons = reasons }
+    elseif state and first_line[row.id] == row.line then
+      if legacy_seen then
+        local k = manifest.legacy_key(row, legacy_seen)
+        local e = k and jinfo.v1[k]
+        if e then
+          legacy_matched[k] = true
+          if e.event == "started" then e.written = { time = nil } end -- it may have gone out whole
+          if not state[row.id] then state[row.id] = e end
+        end
+      end
+      local e = state[row.id]
+      local what = journal.disposition(e)
+      if what == "skip" then
+        counts.skipped = counts.skipped + 1
+        result { line = row.line, status = "done_before", attachment_id = e.attachment }
+      elseif what == "settle" then
+        row.written = e.written
+        to_settle[#to_settle + 1] = row
+      else
+        plan[index] = row.digest or true
+        to_send = to_send + 1
+        bytes_total = bytes_total + row.size
       end
     end
-    table.sort(bad, function(x, y) return x.line < y.line end)
   end
+  counts.rows, counts.duplicates = index, #duplicates
+  report.rows, report.duplicates = index, duplicates
+  table.sort(bad, function(x, y) return x.line < y.line end)
 
   local function list_bad(stream)
     for _, b in ipairs(bad) do
@@ -332,57 +420,49 @@ function main.run(argv, streams)
     end
   end
 
-  report.rows = #rows
-  if opts["dry-run"] then
+  if dry then
     report.bad = bad
-    report.good = #rows - #bad
+    report.good = index - #bad
     local exit = #bad > 0 and main.EXIT.usage or main.EXIT.ok
-    if json then return emit_json(exit) end
+    if json then return done(emit_json(exit)) end
     if #bad > 0 then
-      put(stdout, format("%s: %d of %d rows are bad (nothing was uploaded):\n", opts.manifest, #bad, #rows))
+      put(stdout, format("%s: %d of %d rows are bad (nothing was uploaded):\n", opts.manifest, #bad, index))
       list_bad(stdout)
     elseif not opts.quiet then
-      put(stdout, format("%s: all %d rows are good%s (dry run: nothing was uploaded)\n", opts.manifest, #rows,
+      put(stdout, format("%s: all %d rows are good%s (dry run: nothing was uploaded)\n", opts.manifest, index,
         opts.preflight and ", restrictions included" or ""))
     end
     if not opts.quiet then list_duplicates(stdout) end
     for _, n in ipairs(notes) do put(stdout, "note: " .. n .. "\n") end
-    return exit
+    return done(exit)
   end
   if #bad > 0 then -- nothing is sent from a manifest with bad rows
     if json then
       report.bad = bad
       report.error = "bad rows in the manifest"
-      return emit_json(main.EXIT.usage)
+      return done(emit_json(main.EXIT.usage))
     end
     put(stderr, format("kombo-attach: %s: %d of %d rows are bad, nothing was uploaded:\n", opts.manifest,
-      #bad, #rows))
+      #bad, index))
     list_bad(stderr)
-    return main.EXIT.usage
+    return done(main.EXIT.usage)
+  end
+  if legacy_seen then
+    local unmatched = 0
+    for k in pairs(jinfo.v1) do if not legacy_matched[k] then unmatched = unmatched + 1 end end
+    if unmatched > 0 then
+      return fatal(format("%s was written by an earlier kombo-attach (journal format 1), and %d of its rows "
+        .. "do not match this manifest as given (that format depends on the manifest's path as typed and on "
+        .. "the file paths); run it again exactly as the first time, with this kombo-attach, or move the "
+        .. "journal away to start afresh", jpath, unmatched))
+    end
   end
 
-  -- 2. The client and the journal: locked for the whole run.
-  local cerr
-  client, cerr = new_client(opts, opts.preflight)
-  if not client then return fatal(cerr) end
-  local jpath = opts.journal or (opts.manifest .. ".journal")
-  report.journal = jpath
-  local lock, jtext, jexists = take_journal(jpath)
-  if not lock then return fatal(jtext) end
-  local state, jinfo = journal.parse(jtext, jpath)
-  if not state then lock:unlock() return fatal(jinfo) end
-  if jinfo.format == 1 then
-    local ok, verr = adopt_v1(state, jinfo.v1, rows, jpath)
-    if not ok then lock:unlock() return fatal(verr) end
-    notes[#notes + 1] = "the journal was written by an earlier kombo-attach (format 1); new events are format 2"
-  end
-  local j, jerr = journal.open(jpath, jexists and jtext or nil, jinfo.format == 1)
-  if not j then lock:unlock() return fatal(jerr) end
+  -- 2. The journal, for appending.
+  local j, jerr = journal.open(jpath, jtext, jinfo.format == 1)
+  if not j then return fatal(jerr) end
+  cleanup[#cleanup + 1] = function() j:close() end
   report.journal_torn_line = jinfo.torn or nil
-  local function finish_journal()
-    j:close()
-    lock:unlock()
-  end
 
   core.watch_signals()
   local journal_error
@@ -393,47 +473,13 @@ function main.run(argv, streams)
     return nil
   end
 
-  local counts = { rows = #rows, uploaded = 0, failed = 0, skipped = 0, found = 0, unknown = 0,
-                   duplicates = #duplicates, not_started = 0 }
   report.counts = counts
-  local failures, warnings, unknown = {}, {}, {}
-  report.failures, report.warnings, report.unknown = failures, warnings, unknown
-  local results = {} -- per row, for --json
-  report.results = results
-  local function add_failure(row, err, stage)
-    failures[#failures + 1] = {
-      line = row.line, stage = stage, kind = err.kind, outcome = err.outcome, status = err.status,
-      code = err.code, message = message_of(err), log_url = err.log_url,
-    }
-    counts.failed = counts.failed + 1
-    results[#results + 1] = { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome,
-      code = err.code }
-  end
+  report.failures, report.warnings, report.unknown, report.results = failures, warnings, unknown, results
 
-  -- 3. What the journal says.  Done rows are skipped.  A row whose request
-  -- went out whole and got no answer is settled: only evidence that it
-  -- landed counts; without it the row is unknown and is sent again only
-  -- with --resend-unknown.  Every other row is sent.
-  local todo, to_settle, claimed = {}, {}, {}
-  for _, e in pairs(state) do
-    if (e.event == "done" or e.event == "found") and e.attachment then claimed[e.attachment] = true end
-  end
-  for _, row in ipairs(rows) do
-    if not row.duplicate_of then
-      local e = state[row.id]
-      local what = journal.disposition(e)
-      if what == "skip" then
-        counts.skipped = counts.skipped + 1
-        results[#results + 1] = { line = row.line, status = "done_before", attachment_id = e.attachment }
-      elseif what == "settle" then
-        row.written = e.written
-        to_settle[#to_settle + 1] = row
-      else
-        todo[#todo + 1] = row
-      end
-    end
-  end
-  local settled_todo = {}
+  -- 3. Rows whose request went out whole and got no answer are settled:
+  -- only evidence that they landed counts; without it a row is unknown and
+  -- is sent again only with --resend-unknown.
+  local resend = {}
   if #to_settle > 0 then
     -- Not while an earlier attempt could still be in flight: its own
     -- timeout since it began must have passed.
@@ -458,37 +504,35 @@ function main.run(argv, streams)
         if v.state == "found" then
           j:found(row, v.attachment)
           counts.found = counts.found + 1
-          results[#results + 1] = { line = row.line, status = "found", attachment_id = v.attachment,
-            evidence = v.evidence }
+          result { line = row.line, status = "found", attachment_id = v.attachment, evidence = v.evidence }
         elseif opts["resend-unknown"] then
-          settled_todo[#settled_todo + 1] = row
+          resend[#resend + 1] = row
+          bytes_total = bytes_total + row.size
         else
           counts.unknown = counts.unknown + 1
           unknown[#unknown + 1] = { line = row.line, reason = v.reason, code = v.error and v.error.code }
-          results[#results + 1] = { line = row.line, status = "unknown", reason = v.reason }
+          result { line = row.line, status = "unknown", reason = v.reason }
         end
       end
     else
       counts.not_started = counts.not_started + #to_settle
     end
   end
-  -- Rows sent again after a settle go first: they were the earliest.
-  for _, row in ipairs(todo) do settled_todo[#settled_todo + 1] = row end
-  todo = settled_todo
 
-  -- 4. The uploads.  The journal records each attempt as it starts to go
-  -- out ("sending") and, flushed, just before its last bytes are handed
-  -- over ("written"): a row without the second never went out whole.
-  local bytes_total = 0
-  for _, row in ipairs(todo) do bytes_total = bytes_total + row.size end
+  -- 4. The uploads: the rows sent again after a settle first (they were the
+  -- earliest), then the manifest read a second time.  The journal records
+  -- each attempt as it starts to go out ("sending") and, flushed, just
+  -- before its last bytes are handed over ("written"): a row without the
+  -- second never went out whole.
+  local total = #resend + to_send
   local bar = (not opts.quiet) and progress.new {
-    total = #todo, out = stderr, tty = core.isatty(2), now = core.now,
+    total = total, out = stderr, tty = core.isatty(2), now = core.now,
   } or nil
   local taken, by_index = 0, {}
   local summary, last_stats
   local attempt_timeout = opts.timeout or core.defaults.timeout
-  local function on_attempt(index, event, info)
-    local row = by_index[index]
+  local function on_attempt(i, event, info)
+    local row = by_index[i]
     local _, wall = core.now()
     local ok, err = pcall(function()
       if event == "sending" then
@@ -508,14 +552,14 @@ function main.run(argv, streams)
     end
     return true
   end
-  local function record(index, res, err)
-    local row = by_index[index]
+  local function record(i, res, err)
+    local row = by_index[i]
     if not row then return end
-    by_index[index] = nil
+    by_index[i] = nil
     if res then
       j:done(row, res.data and res.data.id)
       counts.uploaded = counts.uploaded + 1
-      results[#results + 1] = { line = row.line, status = "uploaded", attachment_id = res.data and res.data.id }
+      result { line = row.line, status = "uploaded", attachment_id = res.data and res.data.id }
       if type(res.warnings) == "table" then
         for _, w in ipairs(res.warnings) do
           warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
@@ -527,11 +571,41 @@ function main.run(argv, streams)
       add_failure(row, err, "upload")
     end
   end
-  if #todo > 0 and not stop() then
+  if total > 0 and not stop() then
+    local second, resent, row_index = nil, 0, 0
+    -- The next row to send, checked again (the file is still a regular file
+    -- of its size; its bytes are compared as they are sent), or nil.
+    local function next_row()
+      if resent < #resend then
+        resent = resent + 1
+        return resend[resent]
+      end
+      if not second then second = assert(manifest.open(mpath)) end
+      while true do
+        local row, err = second:next()
+        if not row then
+          second:close()
+          if err then error(opts.manifest .. ": " .. err, 0) end
+          return nil
+        end
+        row_index = row_index + 1
+        local digest = plan[row_index]
+        if digest then
+          local reasons = manifest.check(row, ctx, digest ~= true and digest or nil)
+          if #reasons == 0 and first_line[row.id] ~= row.line then
+            reasons = { "the manifest changed during the run" }
+          end
+          if #reasons == 0 then return row end
+          add_failure(row, { kind = "validation", outcome = "not_sent", message = concat(reasons, "; ") }, "check")
+          taken = taken + 1 -- (counted as handled: it will not be sent)
+        end
+      end
+    end
     local function next_job()
-      if taken >= #todo or stop() then return nil end
+      if stop() then return nil end
+      local row = next_row()
+      if not row then return nil end
       taken = taken + 1
-      local row = todo[taken]
       by_index[taken] = row
       return row.job
     end
@@ -539,30 +613,26 @@ function main.run(argv, streams)
       concurrency = opts.concurrency, on_result = record, stop = stop, on_attempt = on_attempt,
       on_progress = bar and function(stats) last_stats = stats; bar:update(stats) end or nil,
     })
+    if second then second:close() end
     if not ok then
       -- attach_many reports, in the error, every job whose outcome it could
       -- not give to on_result: journal them before anything else.
       if type(s) == "table" and type(s.results) == "table" then
-        for index, r in pairs(s.results) do
-          if type(r) == "table" and r.kind ~= nil and r.data == nil then
-            record(index, nil, r)
-          else
-            record(index, r, nil)
-          end
+        for i, r in pairs(s.results) do
+          if type(r) == "table" and r.kind ~= nil and r.data == nil then record(i, nil, r) else record(i, r, nil) end
         end
       end
       if bar then bar:clear() end
-      finish_journal()
       return fatal("the run stopped: " .. tostring(type(s) == "table" and (s.message or s.cause) or s))
     end
     summary = s
     if bar and last_stats then bar:update(last_stats, true) end
     report.retries, report.elapsed, report.stopped = s.retries, s.elapsed, s.stopped
   end
-  counts.not_started = counts.not_started + (#todo - taken)
-  finish_journal()
+  counts.not_started = counts.not_started + (total - taken)
   report.bytes = bytes_total
   if journal_error then return fatal("the journal could not be written: " .. tostring(journal_error)) end
+  done()
 
   -- 5. The report.
   local signalled = core.signals_caught() > 0
@@ -570,7 +640,7 @@ function main.run(argv, streams)
     or ((counts.failed > 0 or counts.unknown > 0) and main.EXIT.failed or main.EXIT.ok)
   report.signalled = signalled or nil
   table.sort(failures, function(x, y) return x.line < y.line end)
-  table.sort(results, function(x, y) return x.line < y.line end)
+  if results then table.sort(results, function(x, y) return x.line < y.line end) end
   if json then return emit_json(exit) end
   local out = stdout
   if not opts.quiet or exit ~= main.EXIT.ok then
@@ -581,7 +651,7 @@ function main.run(argv, streams)
     if counts.unknown > 0 then parts[#parts + 1] = format("%d unknown", counts.unknown) end
     if counts.duplicates > 0 then parts[#parts + 1] = format("%d duplicate rows", counts.duplicates) end
     if counts.not_started > 0 then parts[#parts + 1] = format("%d not started", counts.not_started) end
-    put(out, format("%s: %d rows: %s%s\n", opts.manifest, #rows, concat(parts, ", "),
+    put(out, format("%s: %d rows: %s%s\n", opts.manifest, index, concat(parts, ", "),
       summary and format(" in %.2f s", summary.elapsed or 0) or ""))
     for _, f in ipairs(failures) do
       put(out, format("  failed: line %d: %s%s%s: %s%s\n", f.line, f.kind or "?",

@@ -33,8 +33,9 @@ end
 -- RFC 4180: fields separated by commas, records by CRLF or LF; a quoted
 -- field may hold commas, line breaks and "" for a quote.  Returns a list of
 -- { line = first physical line, fields = {...} }, or nil, message.
-local function parse_csv(s)
-  local records, pos, line, n = {}, 1, 1, #s
+-- `first_line` is the number of the text's first line (default 1).
+local function parse_csv(s, first_line)
+  local records, pos, line, n = {}, 1, first_line or 1, #s
   while pos <= n do
     local rec_line, fields = line, {}
     while true do
@@ -94,11 +95,8 @@ manifest.parse_csv = parse_csv
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
-local function csv_rows(text)
-  local records, err = parse_csv(text)
-  if not records then return nil, err end
-  local header = table.remove(records, 1)
-  if not header then return nil, "the manifest is empty (a CSV manifest starts with a header row)" end
+-- The header row: the column names in order, or nil, message.
+local function csv_header(header)
   local names, seen = {}, {}
   for i, raw in ipairs(header.fields) do
     local name = trim(raw)
@@ -112,53 +110,45 @@ local function csv_rows(text)
     return nil, format("line %d: the header needs the columns candidate_id or application_id, file or data_url, "
       .. "and type", header.line)
   end
-  local rows = {}
-  for _, rec in ipairs(records) do
-    local row = { line = rec.line, fields = {} }
-    if #rec.fields ~= #names then
-      row.shape = format("has %d fields, the header has %d", #rec.fields, #names)
-    else
-      for i, v in ipairs(rec.fields) do
-        if v ~= "" then row.fields[names[i]] = v end -- an empty cell is an absent value
-      end
+  return names
+end
+
+local function csv_row(rec, names)
+  local row = { line = rec.line, fields = {} }
+  if #rec.fields ~= #names then
+    row.shape = format("has %d fields, the header has %d", #rec.fields, #names)
+  else
+    for i, v in ipairs(rec.fields) do
+      if v ~= "" then row.fields[names[i]] = v end -- an empty cell is an absent value
     end
-    rows[#rows + 1] = row
   end
-  return rows
+  return row
 end
 
 ---------------------------------------------------------------- JSON Lines
 
-local function jsonl_rows(text)
-  local rows, line = {}, 0
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
-    line = line + 1
-    l = l:gsub("\r$", "")
-    if l:find("%S") then
-      local row = { line = line, fields = {} }
-      local ok, v = pcall(cjson.decode, l)
-      if not ok then
-        row.shape = "is not JSON: " .. tostring(v):gsub("^.-: ", "")
-      elseif type(v) ~= "table" or v[1] ~= nil then
-        row.shape = "is not a JSON object"
-      else
-        for k, x in pairs(v) do
-          if not FIELDS[k] then
-            row.shape = format("has an unknown key %q (known: %s)", tostring(k), FIELD_LIST)
-            break
-          elseif x ~= cjson.null then
-            if type(x) ~= "string" then
-              row.shape = format("%s must be a string, got %s", k, type(x))
-              break
-            end
-            row.fields[k] = x
-          end
+local function jsonl_row(l, line)
+  local row = { line = line, fields = {} }
+  local ok, v = pcall(cjson.decode, l)
+  if not ok then
+    row.shape = "is not JSON: " .. tostring(v):gsub("^.-: ", "")
+  elseif type(v) ~= "table" or v[1] ~= nil then
+    row.shape = "is not a JSON object"
+  else
+    for k, x in pairs(v) do
+      if not FIELDS[k] then
+        row.shape = format("has an unknown key %q (known: %s)", tostring(k), FIELD_LIST)
+        break
+      elseif x ~= cjson.null then
+        if type(x) ~= "string" then
+          row.shape = format("%s must be a string, got %s", k, type(x))
+          break
         end
+        row.fields[k] = x
       end
-      rows[#rows + 1] = row
     end
   end
-  return rows
+  return row
 end
 
 ---------------------------------------------------------------- reading
@@ -168,26 +158,123 @@ function manifest.dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
---- Reads a manifest: JSON Lines when the name ends in .jsonl / .ndjson or
--- the first non-blank character is `{`, CSV otherwise.
+-- A manifest is read a row at a time (a CSV record may span lines), so
+-- that memory does not grow with its length.
+local Reader = {}
+Reader.__index = Reader
+
+-- The next physical line without its newline (and without a CR before
+-- it), or nil at the end.
+function Reader:line()
+  local l = self.pending
+  if l then
+    self.pending = nil
+  else
+    l = self.f:read("*l")
+    if not l then return nil end
+  end
+  self.lineno = self.lineno + 1
+  if self.lineno == 1 then l = l:gsub("^\239\187\191", "") end -- a UTF-8 byte order mark
+  return l
+end
+
+-- The next CSV record (lines are joined while a quote is open), or nil at
+-- the end, or nil, message.
+function Reader:record()
+  while true do
+    local first, parts, quotes = self.lineno + 1, {}, 0
+    repeat
+      local l = self:line()
+      if not l then
+        if #parts == 0 then return nil end
+        return nil, format("line %d: a quoted field is never closed", first)
+      end
+      parts[#parts + 1] = l
+      local _, q = l:gsub('"', "")
+      quotes = quotes + q
+      if #parts == 1 and quotes % 2 == 1 then
+        -- An odd quote opens a field that goes on to the next line, unless
+        -- the line itself is malformed: say so now, not at the end of the file.
+        local _, err = parse_csv(l, first)
+        if err and not err:find("never closed", 1, true) then return nil, err end
+      end
+    until quotes % 2 == 0
+    local recs, err = parse_csv(concat(parts, "\n"), first)
+    if not recs then return nil, err end
+    if recs[1] then return recs[1] end -- (else a blank line)
+  end
+end
+
+--- The next row `{ line =, fields = {...}, shape = reason or nil }`, or
+-- nil at the end, or nil, message (the manifest cannot be read on).
+function Reader:next()
+  if self.format == "csv" then
+    local rec, err = self:record()
+    if not rec then return nil, err end
+    return csv_row(rec, self.names)
+  end
+  while true do
+    local l = self:line()
+    if not l then return nil end
+    l = l:gsub("\r$", "")
+    if l:find("%S") then return jsonl_row(l, self.lineno) end
+  end
+end
+
+function Reader:close()
+  if self.f then self.f:close() end
+  self.f = nil
+end
+
+--- Opens a manifest: JSON Lines when the name ends in .jsonl / .ndjson or
+-- the first non-blank character is `{`, CSV otherwise (its header row is
+-- read here).
+-- @return a reader (`:next()`, `:close()`, `.format`), or nil, message
+function manifest.open(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "cannot open the manifest: " .. tostring(err) end
+  local self = setmetatable({ f = f, lineno = 0 }, Reader)
+  -- The first non-blank line tells the format; it is read again as a row.
+  local skipped, first = 0
+  repeat
+    first = f:read("*l")
+    if first and first:find("%S") then break end
+    if first then skipped = skipped + 1 end
+  until not first
+  if first and skipped == 0 then first = first:gsub("^\239\187\191", "") end
+  self.pending, self.lineno = first, skipped
+  if path:find("%.jsonl$") or path:find("%.ndjson$")
+    or (not path:find("%.csv$") and first and first:find("^%s*{")) then
+    self.format = "jsonl"
+    return self
+  end
+  self.format = "csv"
+  local header, herr = self:record()
+  if not header then
+    f:close()
+    return nil, herr or "the manifest is empty (a CSV manifest starts with a header row)"
+  end
+  local names, nerr = csv_header(header)
+  if not names then f:close() return nil, nerr end
+  self.names = names
+  return self
+end
+
+--- Reads a whole manifest (for small ones and specs; kombo-attach streams).
 -- @return rows `{ { line =, fields = {...}, shape = reason or nil }, ... }`, format; or nil, message
 function manifest.read(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open the manifest: " .. err end
-  local text, rerr = f:read("*a")
-  f:close()
-  if not text then return nil, "cannot read the manifest: " .. tostring(rerr) end
-  text = text:gsub("^\239\187\191", "") -- a UTF-8 byte order mark
-  local fmt
-  if path:find("%.jsonl$") or path:find("%.ndjson$") or (not path:find("%.csv$") and text:find("^%s*{")) then
-    fmt = "jsonl"
-  else
-    fmt = "csv"
+  local r, err = manifest.open(path)
+  if not r then return nil, err end
+  local rows = {}
+  while true do
+    local row, rerr = r:next()
+    if not row then
+      r:close()
+      if rerr then return nil, rerr end
+      return rows, r.format
+    end
+    rows[#rows + 1] = row
   end
-  local rows, perr
-  if fmt == "jsonl" then rows, perr = jsonl_rows(text) else rows, perr = csv_rows(text) end
-  if not rows then return nil, perr end
-  return rows, fmt
 end
 
 ---------------------------------------------------------------- checking
@@ -248,7 +335,9 @@ end
 -- row.size (bytes of the file, 0 for a URL), row.target ("candidate" or
 -- "application"), row.digest (the file's SHA-256) and row.id (its identity,
 -- manifest.identity); returns the list of reasons the row is bad (empty when it is good).
-function manifest.check(row, ctx)
+-- With `known_digest` (the file's SHA-256 from an earlier check) the file is
+-- not read again: the upload's own digest (call:digest) is compared with it.
+function manifest.check(row, ctx, known_digest)
   local bad = {}
   if row.shape then return { row.shape } end
   local f = row.fields
@@ -284,7 +373,13 @@ function manifest.check(row, ctx)
     bad[#bad + 1] = "has both file and data_url"
   elseif f.file then
     local path = f.file:sub(1, 1) == "/" and f.file or (ctx.dir .. "/" .. f.file)
-    local d, n = file_digest(path)
+    local d, n
+    if known_digest then -- checked before (the first pass): the file is still one, of its size
+      n, d = core.file_info(path)
+      if n == 0 then d, n = nil, "is empty" elseif n then d = known_digest else n = d; d = nil end
+    else
+      d, n = file_digest(path)
+    end
     if not d then bad[#bad + 1] = format("file %s %s", f.file, n) end
     digest, size = d, d and n or 0
     attachment.file = path
@@ -332,15 +427,21 @@ local function legacy_hash(s)
   return format("%08x%08x", h1, h2)
 end
 
+--- The key a format 1 journal gave a checked row: `seen` counts the
+-- occurrences of each hash so far (one table for the whole manifest).
+function manifest.legacy_key(row, seen)
+  if not row.legacy_ident then return nil end
+  local h = legacy_hash(row.legacy_ident)
+  seen[h] = (seen[h] or 0) + 1
+  return h .. "." .. seen[h]
+end
+
 --- The keys a format 1 journal gave these rows: `{ [key] = row }`.
 function manifest.legacy_keys(rows)
   local seen, keys = {}, {}
   for _, row in ipairs(rows) do
-    if row.legacy_ident then
-      local h = legacy_hash(row.legacy_ident)
-      seen[h] = (seen[h] or 0) + 1
-      keys[h .. "." .. seen[h]] = row
-    end
+    local k = manifest.legacy_key(row, seen)
+    if k then keys[k] = row end
   end
   return keys
 end
