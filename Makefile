@@ -13,13 +13,13 @@ WARN        := -Wall -Wextra -Werror
 STD         := -std=c99 -D_DEFAULT_SOURCE
 BUILD       := build/$(LUA_VERSION)
 
-CORE_SRC := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+CORE_SRC := csrc/clock.c csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
             csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c csrc/transport_multi.c
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c csrc/lua_multi.c \
             csrc/lua_signal.c csrc/lua_digest.c csrc/lua_lock.c
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
-TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c csrc/redact.c
+TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/clock.c csrc/encode.c csrc/redact.c
 HEADERS  := csrc/kombo.h csrc/client.h csrc/curl_handle.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
 
 .PHONY: all lib testing example test check demo clean help deps docs luacheck
@@ -91,7 +91,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_FLAGS    := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_HARNESS  := fuzz_request fuzz_encode fuzz_retry_after fuzz_classify fuzz_json
-FUZZ_CORE     := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
+FUZZ_CORE     := csrc/clock.c csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
                  csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c
 ASAN_CC       ?= clang
 ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g

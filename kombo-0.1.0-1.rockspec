@@ -37,16 +37,18 @@ build = {
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.bulk"] = "lua/kombo/bulk.lua",
+      ["kombo.landed"] = "lua/kombo/landed.lua",
       -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
       ["kombo.cli.journal"] = "lua/kombo/cli/journal.lua",
       ["kombo.cli.progress"] = "lua/kombo/cli/progress.lua",
+      ["kombo.cli.settle"] = "lua/kombo/cli/settle.lua",
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       ["kombo.core"] = {
          sources = {
-            "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
+            "csrc/clock.c", "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
             "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
             "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c", "csrc/lua_signal.c",

@@ -848,6 +848,7 @@ int kombo_body_rewind(kombo_body *body)
     body->sent = 0;
     body->next_progress = 0;
     body->before_last_done = 0;
+    body->written_at = 0;
     if (body->failed)
         return -1;
     for (i = 0; i < body->nseg; i++)
@@ -869,6 +870,17 @@ static void report_progress(kombo_body *body)
     if (body->next_progress > body->length && body->sent < body->length)
         body->next_progress = body->length;
     body->on_progress(body->progress_ud, body->sent, body->length);
+}
+
+int kombo_body_last_bytes(kombo_body *body)
+{
+    if (!body->before_last_done && !body->failed) {
+        body->before_last_done = 1;
+        body->written_at = kombo_wall_now();
+        if (body->before_last != NULL && body->before_last(body->before_last_ud) != 0 && !body->failed)
+            body_fail(body, "%s", "the request was stopped before its last bytes");
+    }
+    return body->failed ? -1 : 0;
 }
 
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
@@ -898,11 +910,8 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
         }
         take = cap - got < left ? cap - got : left;
         /* The bytes that complete the body: the hook may still stop them. */
-        if (take && body->sent + got + take == body->length && body->before_last != NULL &&
-            !body->before_last_done) {
-            body->before_last_done = 1;
-            if (body->before_last(body->before_last_ud) != 0 && !body->failed)
-                body_fail(body, "%s", "the request was stopped before its last bytes");
+        if (take && body->sent + got + take == body->length && !body->defer_last && !body->before_last_done) {
+            kombo_body_last_bytes(body);
             if (body->failed)
                 break;
         }

@@ -303,6 +303,8 @@ typedef struct kombo_body {
     int (*before_last)(void *ud);
     void *before_last_ud;
     int before_last_done; /* called in this attempt (cleared by kombo_body_rewind) */
+    int defer_last;       /* the transport hands the bytes over later: kombo_body_last_bytes then */
+    double written_at;    /* wall clock when this attempt's last bytes were handed over; 0 before */
 } kombo_body;
 
 /* Building a body: segments are added in order, then kombo_body_finish
@@ -330,6 +332,12 @@ int kombo_body_rewind(kombo_body *body);
  * push-mode source has no bytes yet it returns what it has (maybe 0) with
  * body->want_input set: feed the source, then read on. */
 size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
+/* The bytes that complete the body are being handed to the connection:
+ * records written_at and asks the before_last hook (once per attempt).
+ * kombo_body_read does it itself unless defer_last is set (a transport
+ * that reads a small body out whole before connecting calls it when the
+ * bytes really go).  0 to go on; -1 when the body failed (error says why). */
+int kombo_body_last_bytes(kombo_body *body);
 
 /* The attachment body model (model_attachment.c).  Prepare fills in what
  * the content tells (the name from the path, the content type from the

@@ -196,6 +196,13 @@ static void push_result(lua_State *L, const kombo_result *res)
     lua_setfield(L, -2, "attempts");
     lua_pushnumber(L, res->elapsed);
     lua_setfield(L, -2, "elapsed");
+    {
+        /* When the last attempt's request was handed over whole: an unknown
+         * outcome is settled only after its timeout has passed since then. */
+        double w = kombo_call_body(check_call(L, 1)->call)->written_at;
+        if (w > 0)
+            lua_pushnumber(L, w), lua_setfield(L, -2, "written_at");
+    }
     if (r != NULL && res->attempts > 0) {
         set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
         if (cls->kind == KOMBO_OK) {

@@ -136,17 +136,8 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
         /* A small body was read out before connecting; its bytes are handed
          * to the connection only now, so its before_last hook runs here
          * (a journal's "written" record then means what it says). */
-        kombo_body *body = kombo_call_body(t->call);
-        if (t->small_body && body->before_last != NULL && !body->before_last_done) {
-            body->before_last_done = 1;
-            if (body->before_last(body->before_last_ud) != 0 || body->failed) {
-                if (!body->failed) {
-                    body->failed = 1;
-                    snprintf(body->error, sizeof body->error, "%s", "the request was stopped before its last bytes");
-                }
-                return CURL_PREREQFUNC_ABORT;
-            }
-        }
+        if (t->small_body && kombo_body_last_bytes(kombo_call_body(t->call)) != 0)
+            return CURL_PREREQFUNC_ABORT;
         return CURL_PREREQFUNC_OK;
     }
     if (t->small_body) {
@@ -428,12 +419,11 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         /* Read it out now: a failing source aborts before anything is sent. */
         char chunk[4096];
         size_t n;
-        int (*before_last)(void *) = body->before_last;
         kombo_buf_reset(&t->small);
-        body->before_last = NULL; /* it runs in on_prereq, when the bytes go out */
+        body->defer_last = 1; /* kombo_body_last_bytes runs in on_prereq, when the bytes go out */
         while ((n = kombo_body_read(body, chunk, sizeof chunk)) > 0)
             kombo_buf_append(&t->small, chunk, n);
-        body->before_last = before_last;
+        body->defer_last = 0;
         if (body->failed || t->small.failed || t->small.len != body->length) {
             fail_attempt(r, body->failed ? KOMBO_TE_ABORTED : KOMBO_TE_NETWORK,
                          body->failed ? body->error : "out of memory");
@@ -652,27 +642,3 @@ const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
     return kombo_call_result(c);
 }
 
-double kombo_monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double kombo_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void kombo_sleep(double seconds)
-{
-    struct timespec ts;
-    if (!(seconds > 0))
-        return;
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}

@@ -6,7 +6,9 @@
 --   message  one line for people (it does not repeat the kind); `code`
 --            (Kombo's error code) is for programs
 --   status, code, title, log_url, headers, body, retry_after, attempts,
---   elapsed, problems (validation: every {path=, message=} found)
+--   elapsed, written_at (the wall time the last attempt's request was
+--   handed over whole, absent when it never was), problems (validation:
+--   every {path=, message=} found)
 -- tostring(err) gives "kombo <kind> error: ...", and so does
 -- "upload failed: " .. err.  No field ever holds the API key.
 local core = require "kombo.core"
@@ -124,7 +126,7 @@ function errors.from_result(raw, secret)
     status = raw.status, code = redact(raw.code, secret), title = redact(raw.title, secret),
     log_url = redact(raw.log_url, secret),
     retry_after = raw.retry_after, attempts = raw.attempts, elapsed = raw.elapsed,
-    body = redact(raw.body, secret),
+    written_at = raw.written_at, body = redact(raw.body, secret),
     headers = raw.headers and errors.parse_headers(redact(raw.headers, secret)) or nil,
   }
   if err.body == "" then err.body = nil end

@@ -28,6 +28,7 @@ local remote_fields = require "kombo.remote_fields"
 local trace = require "kombo.trace"
 local cosocket = require "kombo.cosocket" -- the OpenResty transport
 local bulk = require "kombo.bulk"         -- attach_many
+local landed = require "kombo.landed"     -- attachment_exists: did an upload land?
 
 local kombo = {
   VERSION = core.version,
@@ -686,23 +687,38 @@ end
 
 --- Whether an upload landed: lists the target's attachments (the
 -- candidate's, or the application's when `args.application_id` is given)
--- and looks for one with the upload's file name (`attachment.name`, or the
--- base name of `attachment.file`) and type.  How to settle an upload whose
--- outcome is `unknown` before sending it again.
+-- and looks for *this* upload among those with its file name
+-- (`attachment.name`, or the base name of `attachment.file`) and type, by
+-- evidence only (`kombo.landed`):
+--
+-- * the content: a listed `data_url` that downloads to the SHA-256 of
+--   `attachment.file`, `.bytes` or `.data` (streamed, no Kombo header sent
+--   to that host; not inside nginx, where it would block the worker);
+-- * else the time: a `remote_created_at` no earlier than `opts.since` (pass
+--   `err.written_at`, when the request went out whole) less 120 s of skew.
+--
+-- An older file of the same name is not this upload. `false` means the
+-- listing shows no evidence, not that the upload did not land: the ATS may
+-- still be processing it, so send again only when you accept a duplicate.
+-- With `opts.since`, it refuses to look while the earlier attempt could
+-- still be in flight (until its `timeout` has passed since then).
 -- @function Client:attachment_exists
 -- @within Client
 -- @tparam AttachToCandidateArgs|AttachToApplicationArgs args exactly as for the upload
--- @treturn[1] boolean `true` when one has, `false` when none has
+-- @tparam[opt] table opts `{ since = err.written_at }`
+-- @treturn[1] boolean `true` when the listing proves it landed, `false` when it does not
+-- @treturn[1] table|string the listed attachment (when `true`), or why it proves nothing (when `false`)
 -- @return[2] nil
--- @treturn[2] Error `err`: the listing failed (or `validation`: no name or type)
+-- @treturn[2] Error `err`: the listing failed, or `validation`: both ids, no name or type, or
+-- `since` too recent (`err.retry_after` says how long to wait)
 -- @raise `args` or `args.body.attachment` not a table
 -- @usage
 -- local res, err = client:attach_to_candidate(args)
 -- if not res and err.outcome == "unknown" then
---   local landed = client:attachment_exists(args)   -- the same args
---   if landed == false then res, err = client:attach_to_candidate(args) end
+--   local landed, why = client:attachment_exists(args, { since = err.written_at })
+--   if landed == false then print("not proved: " .. why) end
 -- end
-function Client:attachment_exists(args)
+function Client:attachment_exists(args, opts)
   if type(args) ~= "table" then
     error(("bad argument #1 to 'attachment_exists' (the argument must be a table, got %s)"):format(type(args)), 2)
   end
@@ -711,11 +727,41 @@ function Client:attachment_exists(args)
     error("bad argument #1 to 'attachment_exists' ('body.attachment' must be a table, got "
       .. type(attachment) .. ")", 2)
   end
+  if opts ~= nil and (type(opts) ~= "table" or (opts.since ~= nil and type(opts.since) ~= "number")) then
+    error("bad argument #2 to 'attachment_exists' ({ since = number } or nil expected)", 2)
+  end
+  local since = opts and opts.since
   local name = attachment.name or base_name(attachment.file)
   local p = state(self, "attachment_exists")
+  local secret = p.config.api_key
+  if args.application_id ~= nil and args.candidate_id ~= nil then
+    return nil, errors.validation({ { path = "application_id", message = "and candidate_id were both given: "
+      .. "an upload went to one of them" } }, secret)
+  end
   if type(name) ~= "string" or type(attachment.type) ~= "string" then
     return nil, errors.validation({ { path = type(name) ~= "string" and "body.attachment.name"
-      or "body.attachment.type", message = "is required to find the upload" } }, p.config.api_key)
+      or "body.attachment.type", message = "is required to find the upload" } }, secret)
+  end
+  if since then
+    local _, wall = core.now()
+    local wait = since + p.config.timeout - wall
+    if wait > 0 then
+      local err = errors.validation({ { path = "since", message = ("the upload could still be in flight for "
+        .. "%.0f s (its timeout); look after that, or the listing may not show it yet"):format(wait) } }, secret)
+      err.retry_after = wait
+      return nil, err
+    end
+  end
+  local digest
+  if type(attachment.bytes) == "string" then
+    digest = core.sha256(attachment.bytes)
+  elseif type(attachment.data) == "string" then
+    digest = core.sha256_base64(attachment.data)
+  elseif type(attachment.file) == "string" then
+    digest = core.sha256_file(attachment.file) -- (nil when it cannot be read: the time decides)
+  end
+  if cosocket.in_nginx() and cosocket.select(p.config.transport) == "cosocket" then
+    digest = nil -- no blocking download inside a worker: the time decides
   end
   local list_op, id_key
   if args.application_id ~= nil then
@@ -726,10 +772,10 @@ function Client:attachment_exists(args)
   local res, err = call_operation(self, list_op,
     { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists")
   if not res then return nil, err end
-  for _, a in ipairs(res.data.results) do
-    if a.file_name == name and a.type == attachment.type then return true end
-  end
-  return false
+  local verdict = landed.match(res.data.results, { name = name, type = attachment.type, digest = digest,
+    since = since }, nil, landed.downloader({ timeout = p.config.timeout, ca_file = p.config.ca_file }))
+  if verdict.state == "found" then return true, verdict.attachment end
+  return false, verdict.reason
 end
 
 -- -------------------------------------------------------------- bulk
@@ -840,12 +886,14 @@ end
 
 --- Calls @{Client:attachment_exists} on the @{default_client}.
 -- @tparam AttachToCandidateArgs|AttachToApplicationArgs args exactly as for the upload
--- @treturn[1] boolean whether the upload is there
+-- @tparam[opt] table opts `{ since = err.written_at }`
+-- @treturn[1] boolean whether the listing proves the upload is there
+-- @treturn[1] table|string the listed attachment, or why it proves nothing
 -- @return[2] nil
 -- @treturn[2] Error `err`
-function kombo.attachment_exists(args)
-  local res, err = kombo.default_client():attachment_exists(args)
-  return res, err
+function kombo.attachment_exists(args, opts)
+  local found, what = kombo.default_client():attachment_exists(args, opts)
+  return found, what
 end
 
 --- Calls @{Client:attach_many} on the @{default_client}.

@@ -390,11 +390,14 @@ function Client:check_api_key(args) end
 ---@return kombo.Error? err
 function Client:attachment_restrictions(target, opts) end
 
----Whether an upload landed (a listed attachment with its name and type).
+---Whether an upload landed: a listed attachment with its name and type, and
+---evidence that it is this upload (the same bytes behind its data_url, or
+---created after `opts.since`).  `false`: no evidence (it may still come).
 ---@param args kombo.UploadArgs exactly as for the upload
+---@param opts? { since?: number } `since = err.written_at`
 ---@return boolean? found
----@return kombo.Error? err
-function Client:attachment_exists(args) end
+---@return table|string|kombo.Error? what the listed attachment, why not proved, or the error
+function Client:attachment_exists(args, opts) end
 
 ---Uploads many documents at once, within Kombo's concurrency limit.
 ---@param jobs kombo.UploadArgs[]|fun(): kombo.UploadArgs? an array of jobs, or an iterator (nil ends it)
@@ -498,9 +501,10 @@ function kombo.attach_many(jobs, opts) end
 
 ---`client:attachment_exists` on the default client.
 ---@param args kombo.UploadArgs
+---@param opts? { since?: number }
 ---@return boolean? found
----@return kombo.Error? err
-function kombo.attachment_exists(args) end
+---@return table|string|kombo.Error? what
+function kombo.attachment_exists(args, opts) end
 
 ---Whether a value is an error object returned by a call.
 ---@param v any

@@ -116,6 +116,52 @@ describe("attachment_exists #integration #readback", function()
     assert.is_true(client:attachment_exists(args))
   end)
 
+  it("an older attachment of the same name and type is not this upload (issue 17: silent loss)", function()
+    local client, integ = servers.client()
+    control(("/_listing?integration=%s&seed=candidate&id=cand-old&name=cv.pdf&type=CV&age=86400&content=old")
+      :format(integ))
+    local args = { candidate_id = "cand-old", body = { attachment = servers.attachment { name = "cv.pdf" } } }
+    local found, why = client:attachment_exists(args)
+    assert.is_false(found)
+    assert.truthy(why:find("none of them this upload", 1, true), why)
+    -- by time, too: created a day before the request went out
+    control(("/_listing?integration=%s&evidence=time"):format(integ))
+    local _, wall = require("kombo.core").now()
+    found = client:attachment_exists(args, { since = wall - 3 * servers.TIMEOUT })
+    assert.is_false(found)
+    assert(client:attach_to_candidate(args))
+    found = client:attachment_exists(args, { since = wall - 3 * servers.TIMEOUT })
+    assert.is_true(found) -- (created now: after `since`)
+  end)
+
+  it("an unknown outcome carries written_at; attachment_exists waits out the attempt's timeout from it", function()
+    local client = servers.client()
+    local args = { candidate_id = "scenario-500-once",
+      body = { attachment = servers.attachment { name = "cv-written.pdf" } } }
+    local _, t0 = require("kombo.core").now()
+    local res, err = client:attach_to_candidate(args)
+    assert.is_nil(res)
+    assert.equals("unknown", err.outcome)
+    assert.is_number(err.written_at)
+    assert.truthy(err.written_at >= t0 - 1 and err.written_at <= t0 + 10)
+    local found, e2 = client:attachment_exists(args, { since = err.written_at })
+    assert.is_nil(found)
+    assert.equals("validation", e2.kind)
+    assert.truthy(e2.retry_after > 0 and e2.retry_after <= servers.TIMEOUT)
+    assert.truthy(tostring(e2):find("could still be in flight", 1, true), tostring(e2))
+    -- a request that never went out whole has no written_at
+    local _, verr = client:attach_to_candidate { candidate_id = "", body = { attachment = servers.attachment() } }
+    assert.is_nil(verr.written_at)
+  end)
+
+  it("both ids are a validation error, not a false that reads as 'send it again'", function()
+    local client = servers.client()
+    local found, err = client:attachment_exists { candidate_id = "c", application_id = "a",
+      body = { attachment = servers.attachment() } }
+    assert.is_nil(found)
+    assert.equals("validation", err.kind)
+  end)
+
   it("matches the name and the type: another type is not the same upload", function()
     local client = servers.client()
     assert(upload(client, "cand-type", servers.attachment { name = "letter.pdf", type = "COVER_LETTER" }))
