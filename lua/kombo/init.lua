@@ -797,6 +797,36 @@ local function job_operation(job)
   return c and OPERATIONS.attach_to_candidate or OPERATIONS.attach_to_application
 end
 
+--- Checks an upload's arguments exactly as the upload would, without
+-- sending anything: the same rules (ids, name, type, content type, the file
+-- a regular one that can be opened, remote_fields), told apart by their id
+-- like @{Client:attach_many}'s jobs.  A dry run is this.  Not the
+-- integration's restrictions (preflight asks Kombo for those).
+-- @function Client:validate_upload
+-- @within Client
+-- @tparam AttachToCandidateArgs|AttachToApplicationArgs args the upload's arguments
+-- @treturn[1] boolean `true`
+-- @return[2] nil
+-- @treturn[2] Error `err` of kind `validation`, with every problem in `err.problems`
+-- @usage
+-- local ok, err = client:validate_upload(args)
+-- if not ok then for _, p in ipairs(err.problems) do print(p.path, p.message) end end
+function Client:validate_upload(args)
+  local p = state(self, "validate_upload")
+  local op, problems = job_operation(args)
+  if not op then return nil, errors.validation(problems, p.config.api_key) end
+  local normalized
+  normalized, problems = remote_fields.normalize(op, args)
+  local ok, call, core_problems, shape = pcall(p.core.prepare, p.core, op.name, normalized, problems)
+  if not ok or shape then
+    local msg = tostring(ok and shape or call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
+    return nil, errors.validation({ { path = "args", message = msg } }, p.config.api_key)
+  end
+  if not call then return nil, errors.validation(core_problems, p.config.api_key) end
+  call:close()
+  return true
+end
+
 --- Uploads many documents at once, within Kombo's concurrency limit.
 -- Each job is exactly the argument table of @{Client:attach_to_candidate}
 -- (with `candidate_id`) or @{Client:attach_to_application} (with

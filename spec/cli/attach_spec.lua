@@ -49,6 +49,38 @@ describe("kombo-attach --dry-run #cli", function()
     cli.rmtree(dir)
   end)
 
+  it("runs the library's own validation: rows the upload would refuse are refused up front (issue 18)", function()
+    local big = string.rep("n", 1024 * 1024)
+    local dir = cli.dir({ ["m.jsonl"] = table.concat({
+      '{"candidate_id":"c1","file":"ok.txt","type":"CV","name":""}',
+      '{"candidate_id":"","file":"ok.txt","type":"CV"}',
+      '{"candidate_id":"c3","file":"ok.txt","type":"CV","name":"a\\u0000b.pdf"}',
+      '{"candidate_id":"c4","file":"ok.txt","type":"CV","name":"' .. big .. '"}',
+      '{"candidate_id":"c5","file":"ok.txt","type":"CV","content_type":"not a type"}',
+      '{"candidate_id":"c6","data_url":"ftp://x.example/a.pdf","type":"CV","name":"a.pdf"}',
+      '{"candidate_id":"c7","file":"ok.txt","type":"CV"}',
+    }, "\n") .. "\n", ["ok.txt"] = "fine", ["bad\255.txt"] = "x" })
+    cli.write(dir .. "/m2.csv", "candidate_id,file,type\nc1,bad\255.txt,CV\n")
+    local env = cli.env()
+    local rc, out = cli.run({ "--dry-run", dir .. "/m.jsonl" }, env)
+    assert.equals(2, rc, out)
+    assert.truthy(has(out, "6 of 7 rows are bad"), out)
+    assert.truthy(has(out, "line 1: name must not be empty"), out)
+    assert.truthy(has(out, "line 2: candidate_id must not be empty"), out)
+    assert.truthy(has(out, "line 3: name must not contain NUL"), out)
+    assert.truthy(has(out, "line 4: name "), out)
+    assert.truthy(has(out, "line 5: content_type "), out)
+    assert.truthy(has(out, "line 6: data_url "), out)
+    assert.truthy(#out < 10000, "the 1 MB name is not echoed")
+    rc, out = cli.run({ "--dry-run", dir .. "/m2.csv" }, env) -- a base name that is not UTF-8
+    assert.equals(2, rc, out)
+    assert.truthy(has(out, "line 2: name must be valid UTF-8"), out)
+    rc, out = cli.run({ dir .. "/m.jsonl" }, env) -- the real run refuses them the same way, up front
+    assert.equals(2, rc, out)
+    assert.equals(0, #cli.uploads(env.KOMBO_INTEGRATION_ID))
+    cli.rmtree(dir)
+  end)
+
   it("a bad manifest: exit 2, every bad row with its line and reason, nothing sent", function()
     local dir = cli.dir({ ["m.jsonl"] = table.concat({
       '{"candidate_id":"c1","file":"ok.txt","type":"CV"}',
@@ -67,8 +99,8 @@ describe("kombo-attach --dry-run #cli", function()
     assert.equals(2, rc)
     assert.truthy(has(out, "line 2: file missing.txt cannot be opened: No such file or directory"), out)
     assert.truthy(has(out, "line 3: file empty.txt is empty"), out)
-    assert.truthy(has(out, 'line 4: type "RESUME" is not CV, COVER_LETTER or OTHER'), out)
-    assert.truthy(has(out, "line 5: candidate_id must not be . or .."), out)
+    assert.truthy(has(out, 'line 4: type must be one of CV, COVER_LETTER, OTHER (got "RESUME")'), out)
+    assert.truthy(has(out, 'line 5: candidate_id must not be "." or ".."'), out)
     assert.truthy(has(out, "line 6: has neither candidate_id nor application_id"), out)
     assert.truthy(has(out, "line 7: needs a name with data_url"), out)
     assert.is_false(has(out, "line 1:"))

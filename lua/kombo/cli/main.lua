@@ -185,9 +185,14 @@ local function restrictions_checker(client, on_note)
   end
 end
 
-local function new_client(opts, preflight)
+-- The client.  A dry run without --preflight sends nothing, so it needs no
+-- key: its client (which only validates) gets a placeholder that never
+-- leaves the process.
+local function new_client(opts, preflight, sends_nothing)
+  local key = env("KOMBO_API_KEY")
+  if not key and sends_nothing then key = "dry-run-never-sent" end
   local ok, client = pcall(kombo.new, {
-    api_key = env("KOMBO_API_KEY"), server_url = opts["server-url"], preflight = preflight or nil,
+    api_key = key, server_url = opts["server-url"], preflight = preflight or nil,
     timeout = opts.timeout,
   })
   if not ok then return nil, tostring(client):gsub("^bad argument #1 to 'new' %((.*)%)$", "%1") end
@@ -305,12 +310,9 @@ function main.run(argv, streams)
                 integration_id = opts["integration-id"] or env("KOMBO_INTEGRATION_ID") }
 
   -- The client, and in a real run the journal, read under its lock.
-  local client
-  if not dry or opts.preflight then -- a plain dry run needs no key
-    local cerr
-    client, cerr = new_client(opts, (not dry) and opts.preflight)
-    if not client then return fatal(cerr) end
-  end
+  local client, cerr = new_client(opts, (not dry) and opts.preflight, dry and not opts.preflight)
+  if not client then return fatal(cerr) end
+  ctx.validate = function(job) return client:validate_upload(job) end
   local jpath, lock, jtext, jexists, state, jinfo
   if not dry then
     jpath = opts.journal or (opts.manifest .. ".journal")
@@ -573,6 +575,7 @@ function main.run(argv, streams)
   end
   if total > 0 and not stop() then
     local second, resent, row_index = nil, 0, 0
+    local ctx_again = { dir = ctx.dir, integration_id = ctx.integration_id }
     -- The next row to send, checked again (the file is still a regular file
     -- of its size; its bytes are compared as they are sent), or nil.
     local function next_row()
@@ -591,7 +594,8 @@ function main.run(argv, streams)
         row_index = row_index + 1
         local digest = plan[row_index]
         if digest then
-          local reasons = manifest.check(row, ctx, digest ~= true and digest or nil)
+          -- (no second validation: the upload validates the job itself)
+          local reasons = manifest.check(row, ctx_again, digest ~= true and digest or nil)
           if #reasons == 0 and first_line[row.id] ~= row.line then
             reasons = { "the manifest changed during the run" }
           end

@@ -17,8 +17,6 @@ local FIELDS = {
 local FIELD_LIST = "candidate_id, application_id, file, data_url, type, name, content_type, integration_id"
 manifest.FIELDS = FIELDS
 
-local TYPES = { CV = true, COVER_LETTER = true, OTHER = true }
-
 local function count_newlines(s)
   local n, i = 0, 0
   while true do
@@ -279,42 +277,6 @@ end
 
 ---------------------------------------------------------------- checking
 
--- Valid UTF-8 (no overlongs, no surrogates), without utf8.* (Lua 5.1).
-local function valid_utf8(s)
-  local i, n = 1, #s
-  while i <= n do
-    local c = byte(s, i)
-    local len, lo, hi
-    lo, hi = 0x80, 0xBF
-    if c < 0x80 then len = 1
-    elseif c >= 0xC2 and c <= 0xDF then len = 2
-    elseif c >= 0xE0 and c <= 0xEF then
-      len = 3
-      if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
-    elseif c >= 0xF0 and c <= 0xF4 then
-      len = 4
-      if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
-    else return false end
-    for k = 1, len - 1 do
-      local b = byte(s, i + k)
-      if not b then return false end
-      if k == 1 then
-        if b < lo or b > hi then return false end
-      elseif b < 0x80 or b > 0xBF then return false end
-    end
-    i = i + len
-  end
-  return true
-end
-
--- The library's rules for a path id (README "Calls").
-local function id_problem(v)
-  if v == "." or v == ".." then return "must not be . or .." end
-  if find(v, "[\r\n%z]") then return "must not hold CR, LF or NUL" end
-  if not valid_utf8(v) then return "is not valid UTF-8" end
-  return nil
-end
-
 local function base_name(path) return path:match("([^/]+)$") or path end
 
 -- The file's SHA-256 and size, or nil, reason.  core.sha256_file refuses
@@ -330,8 +292,9 @@ local function file_digest(path)
   return digest, size
 end
 
---- Checks one row and builds its job.  `ctx = { dir =, integration_id = }`
--- (the manifest's directory, the default integration).  Sets row.job,
+--- Checks one row and builds its job.  `ctx = { dir =, integration_id =,
+-- validate = }` (the manifest's directory, the default integration, and the
+-- library's validation: `client:validate_upload`, bound).  Sets row.job,
 -- row.size (bytes of the file, 0 for a URL), row.target ("candidate" or
 -- "application"), row.digest (the file's SHA-256) and row.id (its identity,
 -- manifest.identity); returns the list of reasons the row is bad (empty when it is good).
@@ -349,24 +312,12 @@ function manifest.check(row, ctx, known_digest)
   else
     id_key = f.candidate_id and "candidate_id" or "application_id"
     target = f.candidate_id and "candidate" or "application"
-    local why = id_problem(f[id_key])
-    if why then bad[#bad + 1] = id_key .. " " .. why end
   end
   local integration = f.integration_id or ctx.integration_id
   if not integration or integration == "" then
     bad[#bad + 1] = "has no integration_id (give the column, --integration-id or KOMBO_INTEGRATION_ID)"
-  elseif find(integration, "[\r\n%z]") then
-    bad[#bad + 1] = "integration_id must not hold CR, LF or NUL"
   end
-  if not f.type then
-    bad[#bad + 1] = "has no type (CV, COVER_LETTER or OTHER)"
-  elseif not TYPES[f.type] then
-    bad[#bad + 1] = format("type %q is not CV, COVER_LETTER or OTHER", f.type)
-  end
-  if f.content_type and not f.content_type:find("^[%w_.-]+/[%w_.-]+$") then
-    bad[#bad + 1] = format("content_type %q is not of the form type/subtype", f.content_type)
-  end
-  if f.name and not valid_utf8(f.name) then bad[#bad + 1] = "name is not valid UTF-8" end
+  if not f.type then bad[#bad + 1] = "has no type (CV, COVER_LETTER or OTHER)" end
   local attachment = { name = f.name, type = f.type, content_type = f.content_type }
   local size, digest = 0, nil
   if f.file and f.data_url then
@@ -385,9 +336,6 @@ function manifest.check(row, ctx, known_digest)
     attachment.file = path
     if not attachment.name then attachment.name = base_name(f.file) end
   elseif f.data_url then
-    if not f.data_url:find("^[hH][tT][tT][pP][sS]?://[^/%s]") then
-      bad[#bad + 1] = "data_url must be an absolute http(s) URL"
-    end
     if not f.name then bad[#bad + 1] = "needs a name with data_url" end
     attachment.data_url = f.data_url
   else
@@ -396,6 +344,19 @@ function manifest.check(row, ctx, known_digest)
   row.target, row.size, row.digest = target, size, digest
   if #bad > 0 then return bad end
   row.job = { [id_key] = f[id_key], integration_id = integration, body = { attachment = attachment } }
+  -- Everything else is the library's own validation (ids, name, type,
+  -- content type, the file): the dry run and the upload run the same one.
+  if ctx.validate then
+    local ok, err = ctx.validate(row.job)
+    if not ok then
+      for _, p in ipairs(err.problems or { { path = "row", message = tostring(err.message or err) } }) do
+        local column = tostring(p.path):gsub("^body%.attachment%.", "")
+        bad[#bad + 1] = column .. " " .. tostring(p.message)
+      end
+      row.job = nil
+      return bad
+    end
+  end
   row.id = manifest.identity(integration, target, f[id_key], f.type, attachment.name,
     digest and ("sha256:" .. digest) or ("url:" .. attachment.data_url))
   -- The key of format 1 journals (legacy_keys), built as that version did.
