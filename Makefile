@@ -4,6 +4,9 @@ LUA         ?= lua$(LUA_VERSION)
 LUA_INC     ?= $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
 CURL_INC    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIB    ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# OpenSSL's libcrypto: SHA-256 (EVP) for the content digests (Debian: libssl-dev).
+CRYPTO_INC  ?= $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIB  ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARN        := -Wall -Wextra -Werror
@@ -13,7 +16,7 @@ BUILD       := build/$(LUA_VERSION)
 CORE_SRC := csrc/encode.c csrc/redact.c csrc/request.c csrc/operations.c csrc/model_attachment.c csrc/content_type.c \
             csrc/json.c csrc/headers.c csrc/classify.c csrc/client.c csrc/call.c csrc/transport_curl.c csrc/transport_multi.c
 LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lua_json.c csrc/lua_multi.c \
-            csrc/lua_signal.c
+            csrc/lua_signal.c csrc/lua_digest.c csrc/lua_lock.c
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
 TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/encode.c csrc/redact.c
@@ -37,18 +40,18 @@ testing: $(BUILD)/kombo/testing.so
 
 $(BUILD)/kombo/core.so: $(LUA_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) -o $@ $(LUA_SRC) $(CURL_LIB) -lm
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -o $@ $(LUA_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 $(BUILD)/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) -lm
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 example: build/examples/attach
 
 # Into build/, not examples/: the rockspec copies examples/ into the rock.
 build/examples/attach: examples/attach.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc $(CURL_INC) -o $@ examples/attach.c $(CORE_SRC) $(CURL_LIB) -lm
+	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc $(CURL_INC) $(CRYPTO_INC) -o $@ examples/attach.c $(CORE_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 deps:
 	scripts/setup
@@ -101,7 +104,7 @@ fuzz-build: $(addprefix build/fuzz/,$(FUZZ_HARNESS))
 
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_CORE) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -Icsrc $(CURL_INC) -o $@ $< $(FUZZ_CORE) $(CURL_LIB) -lm
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -Icsrc $(CURL_INC) $(CRYPTO_INC) -o $@ $< $(FUZZ_CORE) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_HARNESS)
@@ -116,11 +119,11 @@ build/asan/lua: tools/asan_lua.c
 
 build/asan/kombo/core.so: $(LUA_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) -o $@ $(LUA_SRC) $(CURL_LIB) -lm
+	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -o $@ $(LUA_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 build/asan/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) -lm
+	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 test-asan: asan-lib
 	scripts/test-asan

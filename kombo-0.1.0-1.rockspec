@@ -22,9 +22,11 @@ dependencies = {
 }
 -- libcurl's header sits in a multiarch directory on Debian (which LuaRocks'
 -- header lookup does not search), so only the library is looked up; the C
--- compiler finds the header on its own default path.
+-- compiler finds the header on its own default path.  OpenSSL's libcrypto
+-- gives SHA-256 (EVP); openssl/evp.h is in /usr/include (Debian: libssl-dev).
 external_dependencies = {
    CURL = { library = "curl" },
+   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
 }
 build = {
    type = "builtin",
@@ -48,11 +50,12 @@ build = {
             "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
             "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
             "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c", "csrc/lua_signal.c",
+            "csrc/lua_digest.c", "csrc/lua_lock.c",
          },
          defines = { "_DEFAULT_SOURCE" },
-         libraries = { "curl" },
-         incdirs = { "$(CURL_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)" },
+         libraries = { "curl", "crypto" },
+         incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
       },
    },
    install = {

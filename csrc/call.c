@@ -169,6 +169,12 @@ const char *kombo_call_header(const kombo_call *c, size_t i)
     return i < c->nheaders ? c->headers[i] : NULL;
 }
 kombo_body *kombo_call_body(kombo_call *c) { return &c->body; }
+
+void kombo_call_set_before_last(kombo_call *c, int (*fn)(void *ud), void *ud)
+{
+    c->body.before_last = fn;
+    c->body.before_last_ud = fn != NULL ? ud : NULL;
+}
 const kombo_config *kombo_call_config(const kombo_call *c) { return &c->client->cfg; }
 const kombo_result *kombo_call_result(const kombo_call *c) { return &c->result; }
 kombo_response *kombo_call_response(kombo_call *c) { return &c->response; }

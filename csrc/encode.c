@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define KOMBO_BUF_MIN_CAP 256
 
@@ -264,6 +268,29 @@ size_t kombo_base64_decoded_len(const char *s, size_t n)
     return n / 4 * 3 - pad;
 }
 
+void kombo_hex_lower(char *out, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != KOMBO_SHA256_LEN) {
+        out[0] = '\0';
+        return -1;
+    }
+    kombo_hex_lower(out, md, len);
+    return 0;
+}
+
 size_t kombo_base64_encoded_len(size_t n)
 {
     return (n / 3 + (n % 3 != 0)) * 4;
@@ -417,30 +444,77 @@ struct kombo_stream {
     unsigned char raw[STREAM_RAW];
     char enc[STREAM_RAW / 3 * 4];
     size_t enc_len, enc_off; /* encoded bytes waiting in enc */
+    /* SHA-256 of the raw bytes read in this attempt (kombo_body_digest):
+     * restarted with the first read after a rewind, finished once the end
+     * is confirmed (digest_done).  md_failed: libcrypto failed, no digest. */
+    EVP_MD_CTX *md;
+    int md_failed, digest_done;
+    unsigned char digest[KOMBO_SHA256_LEN];
 };
 
+/* "is a FIFO (named pipe), not a regular file": what a path that is not a
+ * regular file is. */
+static void not_regular(char *err, size_t errsz, mode_t mode)
+{
+    const char *kind = S_ISFIFO(mode)   ? "a FIFO (named pipe)"
+                       : S_ISCHR(mode)  ? "a character device"
+                       : S_ISBLK(mode)  ? "a block device"
+                       : S_ISSOCK(mode) ? "a socket"
+                       : S_ISDIR(mode)  ? "a directory"
+                                        : NULL;
+    if (kind != NULL)
+        snprintf(err, errsz, "is %s, not a regular file", kind);
+    else
+        snprintf(err, errsz, "is not a regular file");
+}
+
+/* Only a regular file is read, and nothing waits on the way: a FIFO's
+ * open() for reading blocks until a writer comes, a device may never end,
+ * so the kind is checked by stat() before the open (no open() side effects
+ * on a device), then again by fstat() on the descriptor (the path may have
+ * changed in between), which is opened with O_NONBLOCK; a regular file gets
+ * blocking reads back before it is handed out. */
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz)
 {
     struct stat st;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errsz, "cannot open: %s", strerror(errno));
+    FILE *f;
+    int fd, flags;
+
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        not_regular(err, errsz, st.st_mode);
         return NULL;
     }
-    if (fstat(fileno(f), &st) != 0) {
-        snprintf(err, errsz, "cannot stat: %s", strerror(errno));
-        fclose(f);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot be opened: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errsz, "cannot be examined: %s", strerror(errno));
+        close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errsz, "is not a regular file%s", S_ISDIR(st.st_mode) ? " (a directory)" : "");
-        fclose(f);
+        not_regular(err, errsz, st.st_mode);
+        close(fd);
         return NULL;
     }
     if (!sendable_size(&st, size)) {
         snprintf(err, errsz, "is larger than this build can send (at most %zu bytes)",
                  (size_t)KOMBO_MAX_CONTENT_BYTES);
-        fclose(f);
+        close(fd);
+        return NULL;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        snprintf(err, errsz, "cannot be read: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    f = fdopen(fd, "rb");
+    if (f == NULL) {
+        snprintf(err, errsz, "cannot be read: %s", strerror(errno));
+        close(fd);
         return NULL;
     }
     return f;
@@ -491,6 +565,27 @@ static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *d
     }
 }
 
+/* The content digest: one EVP context per stream, made at its first read
+ * and reused for every attempt. */
+static void digest_start(kombo_stream *st)
+{
+    st->digest_done = 0;
+    st->md_failed = 0;
+    if (st->md == NULL)
+        st->md = EVP_MD_CTX_new();
+    if (st->md == NULL || EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1)
+        st->md_failed = 1;
+}
+
+static void digest_finish(kombo_stream *st)
+{
+    unsigned int len = 0;
+    if (!st->md_failed && EVP_DigestFinal_ex(st->md, st->digest, &len) == 1 && len == KOMBO_SHA256_LEN)
+        st->digest_done = 1;
+    else
+        st->md_failed = 1;
+}
+
 /* Refills st->enc from the source; keeps raw reads in multiples of three
  * except at the very end.  Never lets a short or long source pass as whole.
  * A push-mode source may have fewer bytes than wanted for now: what it gave
@@ -501,6 +596,8 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
 {
     size_t want = st->size - st->raw_done, n_enc;
     int again = 0;
+    if (!st->touched)
+        digest_start(st);
     st->touched = 1;
     if (want > STREAM_RAW - st->raw_len)
         want = STREAM_RAW - st->raw_len;
@@ -519,6 +616,8 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
                                       : "the attachment source ended before its announced size");
             return -1;
         }
+        if (!st->md_failed && EVP_DigestUpdate(st->md, st->raw + st->raw_len, (size_t)n) != 1)
+            st->md_failed = 1;
         st->raw_len += (size_t)n;
         st->raw_done += (size_t)n;
         want -= (size_t)n;
@@ -549,6 +648,7 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
             }
         }
         st->ended = 1;
+        digest_finish(st);
     }
     return st->enc_len == 0 && !st->ended ? 1 : 0;
 }
@@ -559,6 +659,7 @@ static int stream_rewind(kombo_stream *st, kombo_body *body)
         return 0; /* nothing consumed yet: a one-shot source is still whole */
     st->raw_done = st->raw_len = 0;
     st->touched = st->ended = 0;
+    st->digest_done = 0;
     st->enc_len = st->enc_off = 0;
     if (st->kind == STREAM_FILE && fseek(st->file, 0, SEEK_SET) != 0) {
         body_fail(body, "cannot rewind the file: %s", strerror(errno));
@@ -682,6 +783,22 @@ int kombo_body_add_source(kombo_body *body, const kombo_source *source)
     return 0;
 }
 
+int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX])
+{
+    size_t i;
+    hex[0] = '\0';
+    if (body->failed)
+        return 0;
+    for (i = 0; i < body->nseg; i++) {
+        const kombo_stream *st = body->seg[i].stream;
+        if (body->seg[i].kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
+            kombo_hex_lower(hex, st->digest, KOMBO_SHA256_LEN);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 size_t kombo_body_raw_size(const kombo_body *body)
 {
     size_t i;
@@ -716,6 +833,7 @@ void kombo_body_free(kombo_body *body)
         if (sg->stream != NULL) {
             if (sg->stream->kind == STREAM_FILE)
                 kombo_file_close(sg->stream->file);
+            EVP_MD_CTX_free(sg->stream->md);
             free(sg->stream);
         }
     }
@@ -729,6 +847,7 @@ int kombo_body_rewind(kombo_body *body)
     body->seg_off = 0;
     body->sent = 0;
     body->next_progress = 0;
+    body->before_last_done = 0;
     if (body->failed)
         return -1;
     for (i = 0; i < body->nseg; i++)
@@ -778,6 +897,15 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
             left = seg_len(sg) - body->seg_off;
         }
         take = cap - got < left ? cap - got : left;
+        /* The bytes that complete the body: the hook may still stop them. */
+        if (take && body->sent + got + take == body->length && body->before_last != NULL &&
+            !body->before_last_done) {
+            body->before_last_done = 1;
+            if (body->before_last(body->before_last_ud) != 0 && !body->failed)
+                body_fail(body, "%s", "the request was stopped before its last bytes");
+            if (body->failed)
+                break;
+        }
         if (take) {
             memcpy(dst + got, src, take);
             got += take;

@@ -340,6 +340,44 @@ static size_t u8_put(char *o, unsigned long cp)
     return 4;
 }
 
+/* The next character of a validated string's text at *pp (before `end`,
+ * the closing quote) as UTF-8 into tmp; advances *pp, returns the length. */
+static size_t str_char(const char **pp, const char *end, char tmp[4])
+{
+    const char *p = *pp;
+    size_t tn;
+
+    if (*p == '\\') {
+        unsigned long cp;
+        switch (p[1]) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u':
+            cp = (unsigned long)hex4(p + 2);
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* validated: a low half follows */
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)hex4(p + 8) - 0xDC00);
+                p += 6;
+            }
+            p += 4;
+            break;
+        default: cp = (unsigned char)p[1]; break; /* " \ / */
+        }
+        p += 2;
+        tn = u8_put(tmp, cp);
+    } else {
+        tn = u8_seqlen((unsigned char)*p);
+        if (tn > (size_t)(end - p))
+            tn = (size_t)(end - p);
+        memcpy(tmp, p, tn);
+        p += tn;
+    }
+    *pp = p;
+    return tn;
+}
+
 size_t kombo_json_str_decode(const jval *v, char *dst, size_t cap, int clean, int *truncated)
 {
     const char *p = v->p + 1, *end = v->p + v->n - 1;
@@ -348,35 +386,8 @@ size_t kombo_json_str_decode(const jval *v, char *dst, size_t cap, int clean, in
     *truncated = 0;
     while (p < end) {
         char tmp[4];
-        size_t tn;
+        size_t tn = str_char(&p, end, tmp);
 
-        if (*p == '\\') {
-            unsigned long cp;
-            switch (p[1]) {
-            case 'b': cp = '\b'; break;
-            case 'f': cp = '\f'; break;
-            case 'n': cp = '\n'; break;
-            case 'r': cp = '\r'; break;
-            case 't': cp = '\t'; break;
-            case 'u':
-                cp = (unsigned long)hex4(p + 2);
-                if (cp >= 0xD800 && cp <= 0xDBFF) { /* validated: a low half follows */
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)hex4(p + 8) - 0xDC00);
-                    p += 6;
-                }
-                p += 4;
-                break;
-            default: cp = (unsigned char)p[1]; break; /* " \ / */
-            }
-            p += 2;
-            tn = u8_put(tmp, cp);
-        } else {
-            tn = u8_seqlen((unsigned char)*p);
-            if (tn > (size_t)(end - p))
-                tn = (size_t)(end - p);
-            memcpy(tmp, p, tn);
-            p += tn;
-        }
         if (clean && tn == 1 && ((unsigned char)tmp[0] < 0x20 || tmp[0] == 0x7f))
             tmp[0] = ' ';
         if (tn > cap - 1 - o) {
@@ -392,21 +403,29 @@ size_t kombo_json_str_decode(const jval *v, char *dst, size_t cap, int clean, in
 
 int kombo_json_str_eq(const jval *v, const char *lit)
 {
-    char buf[64];
-    int trunc;
-    size_t n;
+    const char *p, *end;
+    size_t n, o = 0;
 
     if (v->type != J_STRING)
         return 0;
-    /* Most keys have no escapes: compare the raw text, decode only when
-     * it differs and has a backslash that could make it equal. */
+    p = v->p + 1;
+    end = v->p + v->n - 1;
     n = strlen(lit);
-    if (v->n - 2 == n && memcmp(v->p + 1, lit, n) == 0)
-        return 1;
-    if (!memchr(v->p + 1, '\\', v->n - 2))
-        return 0;
-    n = kombo_json_str_decode(v, buf, sizeof buf, 0, &trunc);
-    return !trunc && n == strlen(lit) && memcmp(buf, lit, n) == 0;
+    /* Most keys have no escapes, and then the text is the value.  With a
+     * backslash it is not (the text \n is a newline, never the two bytes
+     * backslash and n), so then the value is compared, not the text. */
+    if (!memchr(p, '\\', (size_t)(end - p)))
+        return (size_t)(end - p) == n && memcmp(p, lit, n) == 0;
+    /* Decoded a character at a time: no length limit. */
+    while (p < end) {
+        char tmp[4];
+        size_t tn = str_char(&p, end, tmp);
+
+        if (tn > n - o || memcmp(lit + o, tmp, tn) != 0)
+            return 0;
+        o += tn;
+    }
+    return o == n;
 }
 
 int kombo_json_get(const jval *obj, const char *key, jval *out)

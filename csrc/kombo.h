@@ -89,6 +89,14 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n);
  * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
 int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);
 
+/* SHA-256 (OpenSSL's libcrypto, EVP).  kombo_sha256_hex writes the digest
+ * of n bytes as 64 lowercase hex digits and a NUL; 0, or -1 when libcrypto
+ * failed.  kombo_hex_lower writes 2n lowercase hex digits and a NUL. */
+#define KOMBO_SHA256_LEN 32
+#define KOMBO_SHA256_HEX (2 * KOMBO_SHA256_LEN + 1)
+int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX]);
+void kombo_hex_lower(char *out, const unsigned char *p, size_t n);
+
 /* Redaction of echoed API keys (redact.c): every run of >= 8 bytes equal,
  * folded (ASCII case; space, control bytes and "+" alike), to a run of the
  * key or of the key percent-encoded, the text read as it is, with JSON
@@ -294,6 +302,14 @@ typedef struct kombo_body {
     void *progress_ud;
     size_t next_progress; /* `sent` at which to report next */
     kombo_buf overflow;   /* handed out for a segment past KOMBO_MAX_SEGMENTS: always failed */
+    /* Called once per attempt, just before kombo_body_read copies the bytes
+     * that complete the body (sent is still below length); non-zero stops
+     * them: the body fails (the hook may set failed and error itself) and
+     * the transport aborts the attempt, which then never went out whole.
+     * Not called for an empty body.  kombo_call_set_before_last sets it. */
+    int (*before_last)(void *ud);
+    void *before_last_ud;
+    int before_last_done; /* called in this attempt (cleared by kombo_body_rewind) */
 } kombo_body;
 
 /* Building a body: segments are added in order, then kombo_body_finish
@@ -308,6 +324,11 @@ int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
 int kombo_body_add_source(kombo_body *body, const kombo_source *source);
 int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
 size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content */
+/* The SHA-256 of the raw content (file, bytes or source) read out since the
+ * last rewind, as hex: 1 when the content was read to its confirmed end and
+ * the body has not failed; 0 (hex "") otherwise, and always for a body
+ * without raw content (data, data_url, GET). */
+int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX]);
 void kombo_body_free(kombo_body *body);
 /* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
 int kombo_body_rewind(kombo_body *body);
@@ -326,7 +347,11 @@ void kombo_attachment_validate(const kombo_request *req, kombo_problems *out);
 int kombo_attachment_build(kombo_body *body, const kombo_request *req, void *file_handle);
 
 /* Opens a regular file for streaming: returns a handle (FILE *) and its size,
- * or NULL with a message ("No such file or directory", "is a directory"). */
+ * or NULL with a message ("cannot be opened: No such file or directory",
+ * "is a FIFO (named pipe), not a regular file").  Anything but a regular
+ * file is refused before a byte is read, and never waits: a FIFO, a device
+ * or a socket is not opened for blocking reads (encode.c).  The one rule
+ * for both the calls and kombo-attach's manifest check (core.file_info). */
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz);
 void kombo_file_close(void *handle);
 
@@ -523,6 +548,15 @@ const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" *
 const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
 unsigned long kombo_call_client_serial(const kombo_call *c);  /* its client's kombo_client_serial */
 kombo_body *kombo_call_body(kombo_call *c);
+/* A hook run once per attempt just before the bytes that complete the
+ * request body are handed to the transport (kombo_body's before_last):
+ * the last moment to record "this upload is about to go out whole" (a
+ * journal) or to stop it.  Non-zero stops the bytes: the attempt is
+ * aborted and classified aborted/not_sent, since the request never went
+ * out whole.  With a small body (libcurl sends bodies up to 64 KiB in one
+ * write) that moment comes before the connection is used at all.  Never
+ * called for a GET or an empty body.  fn NULL removes it. */
+void kombo_call_set_before_last(kombo_call *c, int (*fn)(void *ud), void *ud);
 const kombo_config *kombo_call_config(const kombo_call *c);
 
 typedef enum kombo_step {

@@ -351,6 +351,39 @@ static int l_redact_json(lua_State *L)
     return 1;
 }
 
+/* core.file_info(path) -> size, or nil, reason: whether attachment.file
+ * would be accepted, by the rule the calls use (kombo_file_open: a regular
+ * file that can be opened; a FIFO, device, socket or directory is refused
+ * without an open() that waits).  The reason reads after the path: "is a
+ * FIFO (named pipe), not a regular file", "cannot be opened: Permission
+ * denied".  A size of 0 is returned as such (the caller words that). */
+static int l_file_info(lua_State *L)
+{
+    size_t n, size = 0;
+    const char *path = luaL_checklstring(L, 1, &n);
+    char err[200];
+    void *file;
+
+    if (n == 0 || memchr(path, '\0', n) != NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, n == 0 ? "must not be empty" : "must not contain NUL");
+        return 2;
+    }
+    file = kombo_file_open(path, &size, err, sizeof err);
+    if (file == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    kombo_file_close(file);
+#if LUA_VERSION_NUM >= 503
+    lua_pushinteger(L, (lua_Integer)size); /* an off_t's value: fits a 64-bit lua_Integer */
+#else
+    lua_pushnumber(L, (lua_Number)size); /* 5.1's lua_Integer may be 32 bits */
+#endif
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, kombo_monotonic_now());
@@ -411,6 +444,7 @@ int luaopen_kombo_core(lua_State *L)
                                          {"parse_headers", l_parse_headers}, {"redact", l_redact},
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
+                                         {"file_info", l_file_info},
                                          {"now", l_now},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 
@@ -425,6 +459,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_newtable(L);
     luaL_setfuncs(L, functions, 0);
     kombo_lua_open_signal(L);
+    kombo_lua_open_digest(L);
+    kombo_lua_open_lock(L);
     lua_pushliteral(L, KOMBO_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());

@@ -76,6 +76,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->owner = owner;
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
+    c->written_ref = LUA_NOREF;
     c->src.fn_ref = LUA_NOREF;
     c->src.chunk_ref = LUA_NOREF;
     kombo_buf_init(&c->remote_fields);
@@ -133,6 +134,8 @@ static int l_call_gc(lua_State *L)
     lcall *c = luaL_checkudata(L, 1, CALL_MT);
     if (c->in_multi) /* its easy handle points into it (a multi holds it alive, so not __gc) */
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
+    if (c->in_written) /* kombo_body_read is on the stack below it */
+        return luaL_error(L, "kombo call: close() from its own on_written function");
     if (c->call != NULL) {
         kombo_call_free(c->call);
         c->call = NULL;
@@ -145,9 +148,10 @@ static int l_call_gc(lua_State *L)
     c->batch_cap = 0;
     luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->written_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->src.fn_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->src.chunk_ref);
-    c->anchor_ref = c->progress_ref = c->src.fn_ref = c->src.chunk_ref = LUA_NOREF;
+    c->anchor_ref = c->progress_ref = c->written_ref = c->src.fn_ref = c->src.chunk_ref = LUA_NOREF;
     return 0;
 }
 
@@ -417,6 +421,80 @@ static int l_call_sent(lua_State *L)
     return 2;
 }
 
+/* call:digest() -> the SHA-256 (hex) of the attachment's raw content as
+ * the last attempt read it out, when it was read to its end and the body
+ * did not fail; nil otherwise (data, data_url, a body cut short, no
+ * attempt yet) */
+static int l_call_digest(lua_State *L)
+{
+    char hex[KOMBO_SHA256_HEX];
+    if (!kombo_body_digest(kombo_call_body(check_call(L, 1)->call), hex))
+        return 0;
+    lua_pushlstring(L, hex, KOMBO_SHA256_HEX - 1);
+    return 1;
+}
+
+/* The before_last hook: runs the on_written function on the thread now
+ * driving the call (c->L, set by every entry point).  It gets the bytes
+ * sent so far and the body's length (sent < length) and must return true
+ * for the last bytes to go; false/nil [, message] or an error stops them,
+ * and the attempt is aborted.  It runs under lua_pcall from inside the
+ * transport, so it cannot yield (a yield is an error, so it stops too). */
+static int lbefore_last(void *ud)
+{
+    lcall *c = ud;
+    lua_State *L = c->L;
+    kombo_body *body = kombo_call_body(c->call);
+    int top = lua_gettop(L), rc = 0;
+    const char *msg;
+
+    if (!lua_checkstack(L, 4)) {
+        snprintf(body->error, sizeof body->error, "on_written: no room on the Lua stack");
+        body->failed = 1;
+        return -1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->written_ref);
+    lua_pushinteger(L, (lua_Integer)body->sent);
+    lua_pushinteger(L, (lua_Integer)body->length);
+    c->in_written = 1;
+    if (lua_pcall(L, 2, 2, 0) != 0) {
+        msg = lua_tostring(L, -1);
+        snprintf(body->error, sizeof body->error, "on_written raised: %s", msg ? msg : "(not a string)");
+        rc = -1;
+    } else if (!lua_toboolean(L, -2)) {
+        msg = lua_tostring(L, -1);
+        snprintf(body->error, sizeof body->error, "on_written refused: %s",
+                 msg ? msg : "it returned no true value");
+        rc = -1;
+    }
+    c->in_written = 0;
+    if (rc != 0)
+        body->failed = 1;
+    lua_settop(L, top);
+    return rc;
+}
+
+/* call:on_written(fn | nil): fn(sent, length) runs once per attempt just
+ * before the bytes that complete the body are handed to the transport
+ * (libcurl, the multi engine, call:read/call:body); it must return true
+ * for them to go.  Not for a GET or an empty body.  fn must not yield. */
+static int l_call_on_written(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->written_ref);
+    c->written_ref = LUA_NOREF;
+    if (lua_isnoneornil(L, 2)) {
+        kombo_call_set_before_last(c->call, NULL, NULL);
+        return 0;
+    }
+    lua_pushvalue(L, 2);
+    c->written_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    kombo_call_set_before_last(c->call, lbefore_last, c);
+    return 0;
+}
+
 static void push_header_int(lua_State *L, const kombo_response *r, const char *name)
 {
     char v[32];
@@ -539,7 +617,7 @@ void kombo_lua_open_call(lua_State *L)
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
         {"body", l_call_body},       {"attachment", l_call_attachment},
-        {"sent", l_call_sent},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"sent", l_call_sent},       {"digest", l_call_digest},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);

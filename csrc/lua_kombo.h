@@ -8,6 +8,8 @@
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
+ *   lua_digest.c   SHA-256 of strings, files and downloads (kombo-attach's journal)
+ *   lua_lock.c     core.lock: an exclusive fcntl lock on a file (kombo-attach's journal)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -81,6 +83,8 @@ typedef struct lcall {
     size_t batch_cap;
     lsource src;
     int progress_ref;
+    int written_ref; /* call:on_written(fn): run before the body's last bytes go */
+    int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
 } lcall;
 
@@ -104,5 +108,11 @@ void kombo_lua_open_multi(lua_State *L);
 
 /* lua_signal.c: core.watch_signals, core.signals_caught, core.isatty into the table on top */
 void kombo_lua_open_signal(lua_State *L);
+
+/* lua_digest.c: core.sha256, core.sha256_file into the table on top */
+void kombo_lua_open_digest(lua_State *L);
+
+/* lua_lock.c: core.lock (and the lock metatable) into the table on top */
+void kombo_lua_open_lock(lua_State *L);
 
 #endif

@@ -132,8 +132,23 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
 {
     kombo_curl *t = ud;
     (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
-    if (++t->requests == 1)
+    if (++t->requests == 1) {
+        /* A small body was read out before connecting; its bytes are handed
+         * to the connection only now, so its before_last hook runs here
+         * (a journal's "written" record then means what it says). */
+        kombo_body *body = kombo_call_body(t->call);
+        if (t->small_body && body->before_last != NULL && !body->before_last_done) {
+            body->before_last_done = 1;
+            if (body->before_last(body->before_last_ud) != 0 || body->failed) {
+                if (!body->failed) {
+                    body->failed = 1;
+                    snprintf(body->error, sizeof body->error, "%s", "the request was stopped before its last bytes");
+                }
+                return CURL_PREREQFUNC_ABORT;
+            }
+        }
         return CURL_PREREQFUNC_OK;
+    }
     if (t->small_body) {
         long sent = 0;
         curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
@@ -413,9 +428,12 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         /* Read it out now: a failing source aborts before anything is sent. */
         char chunk[4096];
         size_t n;
+        int (*before_last)(void *) = body->before_last;
         kombo_buf_reset(&t->small);
+        body->before_last = NULL; /* it runs in on_prereq, when the bytes go out */
         while ((n = kombo_body_read(body, chunk, sizeof chunk)) > 0)
             kombo_buf_append(&t->small, chunk, n);
+        body->before_last = before_last;
         if (body->failed || t->small.failed || t->small.len != body->length) {
             fail_attempt(r, body->failed ? KOMBO_TE_ABORTED : KOMBO_TE_NETWORK,
                          body->failed ? body->error : "out of memory");

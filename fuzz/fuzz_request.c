@@ -17,7 +17,8 @@
  * back to the id; headers carry no CR/LF; the body, read in odd chunk sizes
  * (twice, with a rewind between), is exactly Content-Length bytes of strict
  * JSON (by the core's scanner, json.h: the writer is checked by the reader)
- * whose fields decode back to the input; an invalid one gives NUL-terminated
+ * whose fields decode back to the input (remote_fields: the same JSON value
+ * text, surrounding whitespace aside); an invalid one gives NUL-terminated
  * problems that never quote the API key.
  */
 #include "fuzz_common.h"
@@ -26,6 +27,12 @@
 #define API_KEY "fuzz-secret-key-0123456789abcdef"
 #define SERVER "http://127.0.0.1:9/v1"
 #define NFIELDS 8
+/* The deepest remote_fields the Lua binding writes: 32 levels of tables
+ * (MAX_JSON_DEPTH in lua_request.c), and kombo.empty_array, written as []
+ * inside the deepest.  The body adds one level, which the scanner that
+ * checks it must still read (64 at most). */
+#define REMOTE_FIELDS_MAX_DEPTH 33
+typedef char body_depth_fits_the_scanner[REMOTE_FIELDS_MAX_DEPTH + 1 <= KOMBO_JSON_MAX_DEPTH ? 1 : -1];
 #define MAX_CHUNK 65537
 
 enum { F_ID, F_INTEGRATION, F_NAME, F_CTYPE, F_TYPE, F_DATA, F_URL, F_REMOTE };
@@ -104,6 +111,12 @@ static void check_json_str(const char *what, const jval *v, kombo_str s)
     fz_free(&dec);
 }
 
+/* JSON's whitespace (RFC 8259: space, tab, LF, CR); nothing else. */
+static int is_json_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static void check_body(const fz_bytes *b, const kombo_request *req, int bytes_mode, const char *inferred)
 {
     const char *body = (const char *)b->p;
@@ -119,9 +132,19 @@ static void check_body(const fz_bytes *b, const kombo_request *req, int bytes_mo
           "no single \"attachment\" object");
     members = 1;
     if (req->remote_fields_json.ptr) {
+        /* The user's text is one JSON value with optional JSON whitespace
+         * around it (the harness keeps only texts kombo_json_parse accepts);
+         * the member's value is exactly that value's text, byte for byte.
+         * Whether the surrounding whitespace is kept is not promised. */
+        kombo_str rf = req->remote_fields_json;
+        while (rf.len > 0 && is_json_ws((unsigned char)rf.ptr[0]))
+            rf.ptr++, rf.len--;
+        while (rf.len > 0 && is_json_ws((unsigned char)rf.ptr[rf.len - 1]))
+            rf.len--;
         CHECK(fz_json_member(&root, "remote_fields", &v, &count) && count == 1, "no remote_fields");
-        CHECK(v.n == req->remote_fields_json.len && memcmp(v.p, req->remote_fields_json.ptr, v.n) == 0,
-              "remote_fields changed");
+        CHECK(v.n == rf.len && memcmp(v.p, rf.ptr, v.n) == 0,
+              "remote_fields changed: %zu bytes sent, %zu in the input without its surrounding whitespace",
+              v.n, rf.len);
         members++;
     }
     CHECK(fz_json_count(&root) == members, "unexpected top-level members");
@@ -176,6 +199,22 @@ static void check_problems(const kombo_problems *p, int key_in_input)
     }
 }
 
+/* Nesting of a validated value: 0 for a scalar, 1 for [] or {}. */
+static int json_depth(const jval *v)
+{
+    jiter it;
+    jval k, e;
+    int d = 0, x;
+
+    if (v->type != J_OBJECT && v->type != J_ARRAY)
+        return 0;
+    kombo_json_iter_begin(&it, v);
+    while (kombo_json_iter_next(&it, &k, &e))
+        if ((x = json_depth(&e)) > d)
+            d = x;
+    return d + 1;
+}
+
 static kombo_client *client;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -226,11 +265,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.attachment.data_url = FIELD(F_URL);
     req.remote_fields_json = FIELD(F_REMOTE);
 #undef FIELD
-    /* The Lua binding only ever hands over JSON it encoded itself. */
+    /* The Lua binding only ever hands over JSON it encoded itself, at most
+     * REMOTE_FIELDS_MAX_DEPTH levels deep. */
     if (req.remote_fields_json.ptr) {
         jscan rs;
         jval rv;
-        if (kombo_json_parse(&rs, req.remote_fields_json.ptr, req.remote_fields_json.len, &rv))
+        if (kombo_json_parse(&rs, req.remote_fields_json.ptr, req.remote_fields_json.len, &rv) ||
+            json_depth(&rv) > REMOTE_FIELDS_MAX_DEPTH)
             req.remote_fields_json = KOMBO_STR_NULL;
     }
 

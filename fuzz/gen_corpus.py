@@ -34,6 +34,18 @@ req("valid_data_url", [b"cand_1", b"int_1", b"Cover letter.docx", b"", b"COVER_L
 req("valid_remote_fields", [b"a/b?c#d%e", b"int", "Lebenslauf \u00e9\u00e8 \u2603 \U0001F600.pdf".encode(),
                             b"application/pdf", b"OTHER", b"QUJD", b"",
                             b'{"workday":{"x":[1,2.5e3,"\\u00e9",null,true]},"k":""}'], absent=NO_URL)
+# A CI find (issue 17): remote_fields JSON text ending in a CR, which the
+# scanner accepts as whitespace; the body carries it verbatim.
+req("remote_fields_trailing_cr", [b"a/b&c#d%e", b"int", "Lebenslauf \u00e9\u00e8 \u2603 \U0001F600.pdf".encode(),
+                                  b"application/pdf", b"OTHER", b"QUJD", b"",
+                                  b'{"work+2ay":{"x":[1,2.5e3,"\\u00e9",null,true]},"k":""}\r'], absent=NO_URL)
+# remote_fields as deep as the binding writes them (32 tables and an
+# empty_array: 33 levels, 34 in the body), and 64 levels, which the scanner
+# takes but the binding never writes (the body would be 65 deep).
+for depth in (33, 64):
+    req("remote_fields_depth%d" % depth, [b"c1", b"int", b"cv.pdf", b"application/pdf", b"CV", b"QUJD", b"",
+                                          b'{"a":' * (depth - 2) + b'{"leaf":[]}' + b"}" * (depth - 2)],
+        absent=NO_URL)
 req("valid_bytes", [b"..x", b"i", b"cv.txt", b"", b"CV", b"%PDF-1.7\n\x00\x01\x02 binary \xff"[:-1], b"", b""],
     absent=NO_CT | NO_URL | NO_RF, flags=2 | (3 << 3))
 req("valid_bytes_repeat", [b"\xc3\xa9\xe2\x98\x83", b"i", b"letter.docx", b"", b"COVER_LETTER",
@@ -109,6 +121,11 @@ for name, v in [
     ("bad_surrogate", b'["\\ud800x"]'),
     ("bad_utf8", b'["\xed\xa0\x80"]'),
     ("trailing", b'[1] x'),
+    # kombo_json_str_eq took a key's escaped text for its value (the key
+    # \n matched the literal backslash-n) and gave up on escaped keys
+    # that decode to 64 bytes or more.
+    ("escaped_key_vs_text", b'{"\\\\n":1,"\\n":2}'),
+    ("long_escaped_key", b'{"\\u0061' + b"a" * 69 + b'":3}'),
 ]:
     write("fuzz_json", name, v)
 

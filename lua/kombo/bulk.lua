@@ -174,7 +174,7 @@ local function check_opts(opts)
     error("bad argument #2 to 'attach_many' (options table expected, got " .. type(opts) .. ")", 4)
   end
   local known = { concurrency = "number", on_result = "function", on_progress = "function",
-    progress_interval = "number", stop = "function" }
+    progress_interval = "number", stop = "function", on_attempt = "function" }
   for k, v in pairs(opts) do
     if not known[k] then error(("bad argument #2 to 'attach_many' (unknown option '%s')"):format(tostring(k)), 4) end
     if type(v) ~= known[k] then
@@ -204,8 +204,26 @@ local function job_source(jobs)
   end
 end
 
+-- What attach_many raises when on_result, on_progress, stop() or the jobs
+-- iterator raised: the batch took nothing new, finished what was in flight
+-- (no new attempt, no retry), and `results` holds the outcome of every job
+-- taken that on_result did not get (the one whose on_result raised too).
+local BatchError = {}
+BatchError.__index = BatchError
+function BatchError:__tostring() return self.message end
+
+function bulk.is_batch_error(v) return getmetatable(v) == BatchError end
+
+-- How long the batch remembers that an integration's restrictions could
+-- not be fetched: the jobs taken meanwhile fail with that error at once.
+bulk.PREFLIGHT_RETRY_AFTER = 5
+
 -- Runs the batch.  `host` is what the client supplies:
---   host.prepare(job) -> call, integration_id | nil, err   (validation, preflight)
+--   host.prepare(job) -> call, integration_id[, need] | nil, err   (validation, cached preflight;
+--                        need: restrictions to fetch first, { key = } and what host.fetch needs)
+--   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
+--   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
+--   host.check(call, hit) -> err | nil         (the preflight check of an upload)
 --   host.result(call) -> res | nil, err                      (errors.from_result)
 --   host.engine                                              (above)
 --   host.debug, host.secret                                  (the debug hook)
@@ -214,6 +232,7 @@ function bulk.run(host, jobs, opts)
   local next_job = job_source(jobs)
   local concurrency = opts.concurrency or 8
   local on_result, on_progress, stop = opts.on_result, opts.on_progress, opts.stop
+  local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
   local started = now()
@@ -223,21 +242,36 @@ function bulk.run(host, jobs, opts)
   local results = (not on_result) and {} or nil
   local summary = { succeeded = 0, failed = 0, retries = 0 }
   local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
-  local sleeping = {} -- jobs backing off before a retry
+  local sleeping = {} -- jobs backing off before a retry (restrictions requests too)
   local flying = {}   -- job -> true: an attempt is in flight
+  local fetches = {}  -- need.key -> { job =, need =, waiters = { jobs } }: a restrictions request under way
+  local fetch_failed = {} -- need.key -> { hit =, expires = }
   local in_flight, active, taken = 0, 0, 0
   local bytes_done = 0 -- body bytes of attempts that ended
   local exhausted, stopped = false, nil
   local next_progress = started + interval
-  local callback_error
+  local callback_error -- { where =, cause =, index = }: a callback raised; the batch drains
+  local undelivered = on_result and {} or results -- outcomes on_result did not get
+
+  local function raised(where, e, index)
+    if not callback_error then callback_error = { where = where, cause = e, index = index } end
+  end
+
+  -- Drain ("drain", or a callback raised): nothing new is sent.
+  local function halting() return stopped ~= nil or callback_error ~= nil end
 
   local function report(index, res, err)
     if err then summary.failed = summary.failed + 1 else summary.succeeded = summary.succeeded + 1 end
     if results then
       results[index] = res or err
-    elseif not callback_error then
+    elseif callback_error then
+      undelivered[index] = res or err
+    else
       local ok, e = pcall(on_result, index, res, err)
-      if not ok then callback_error = e end
+      if not ok then
+        undelivered[index] = res or err -- (the caller cannot know whether it was kept)
+        raised("on_result", e, index)
+      end
     end
   end
 
@@ -257,11 +291,43 @@ function bulk.run(host, jobs, opts)
     if on_progress and not callback_error and (force or t >= next_progress) then
       next_progress = t + interval
       local ok, e = pcall(on_progress, stats(t))
-      if not ok then callback_error = e end
+      if not ok then raised("on_progress", e) end
     end
   end
 
+  local fetched -- below
+
+  local function finish(job)
+    if job.fetch then return fetched(job) end
+    active = active - 1
+    local res, err = host.result(job.call)
+    job.call:close()
+    report(job.index, res, err)
+  end
+
+  -- A job that gets no further attempt: its last answer stands; one never
+  -- sent ends as not sent.
+  local function settle(job, t, why)
+    if job.attempt == 0 then
+      job.call:complete({ error = "aborted", phase = "connect",
+        message = "the batch was " .. why .. " before this upload was sent" }, t, os.time())
+    end
+    finish(job)
+  end
+
   local function send(job, t)
+    if on_attempt then
+      -- The caller's record that the request starts to go out (a journal):
+      -- if it cannot be made, the request is not sent.
+      local ok, e = pcall(on_attempt, job.index, "sending", { attempt = job.attempt + 1 })
+      if not ok then
+        raised("on_attempt", e, job.index)
+        job.call:complete({ error = "aborted", phase = "connect",
+          message = "not sent: on_attempt raised: " .. tostring(e) }, t, os.time())
+        finish(job)
+        return
+      end
+    end
     job.lim.in_flight = job.lim.in_flight + 1
     in_flight = in_flight + 1
     job.attempt = job.attempt + 1
@@ -272,41 +338,97 @@ function bulk.run(host, jobs, opts)
     engine:start(job)
   end
 
+  -- A restrictions request (preflight) goes at once, outside the admission.
+  local function send_fetch(job)
+    job.attempt = job.attempt + 1
+    if host.debug then trace.request(host.debug, job.call, job.attempt) end
+    flying[job] = true
+    engine:start(job)
+  end
+
   local function can_send(job, t)
     return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
   end
 
-  local function finish(job)
-    active = active - 1
-    local res, err = host.result(job.call)
-    job.call:close()
-    report(job.index, res, err)
-  end
-
   -- The call says what is next: send now (queued), wait, or it is done.
+  -- While the batch drains, nothing is sent again.
   local function advance(job, t)
     local step, delay = job.call:next(t)
-    if step == "sleep" then
+    if step ~= "done" and halting() and not job.fetch then
+      settle(job, t, "drained")
+    elseif step == "sleep" then
       if host.debug then trace.sleep(host.debug, delay) end
       job.wake = t + delay
       sleeping[#sleeping + 1] = job
     elseif step == "send" then
-      ready[#ready + 1] = job
+      if job.fetch then send_fetch(job) else ready[#ready + 1] = job end
     else
       finish(job)
     end
   end
 
+  -- Preflight: a job whose integration's restrictions are known is checked,
+  -- then queued (returned when ready to send) or reported as refused.
+  local function checked(job, hit, t)
+    local err = host.check(job.call, hit)
+    if err then
+      active = active - 1
+      job.call:close()
+      report(job.index, nil, err)
+      return nil
+    end
+    advance(job, t)
+    return ready[#ready] == job and job or nil
+  end
+
+  -- A job waits for its integration's restrictions: one request per
+  -- integration and target at a time, sent by the engine beside the uploads;
+  -- a failure is remembered for a few seconds.
+  local function preflight(job, need, t)
+    local failed = fetch_failed[need.key]
+    if failed and failed.expires > t then return checked(job, failed.hit, t) end
+    local f = fetches[need.key]
+    if not f then
+      local call, err = host.fetch(need)
+      if not call then return checked(job, { err = err }, t) end
+      f = { need = need, waiters = {} }
+      f.job = { call = call, attempt = 0, fetch = f }
+      fetches[need.key] = f
+      advance(f.job, t)
+    end
+    f.waiters[#f.waiters + 1] = job
+    return nil
+  end
+
+  function fetched(fjob)
+    local f = fjob.fetch
+    fetches[f.need.key] = nil
+    local hit = host.fetched(f.need, fjob.call)
+    local t = now()
+    if hit.err then fetch_failed[f.need.key] = { hit = hit, expires = t + bulk.PREFLIGHT_RETRY_AFTER } end
+    for _, job in ipairs(f.waiters) do checked(job, hit, t) end
+  end
+
   -- The next job, prepared; returns it when it is ready to send.
   local function take(t)
-    local job = next_job()
+    local got, job = pcall(next_job)
+    if not got then raised("jobs", job); exhausted = true; return nil end
     if job == nil then exhausted = true; return nil end
     taken = taken + 1
-    local call, integration_or_err = host.prepare(job)
+    local call, integration_or_err, need = host.prepare(job)
     if not call then report(taken, nil, integration_or_err); return nil end
     active = active + 1
     local j = { index = taken, call = call, attempt = 0,
       lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
+    if on_attempt then
+      -- Called by the core just before the bytes that complete the request
+      -- are handed to the transport (and so before it can land): if it
+      -- raises, the attempt is aborted as not sent.  It must not yield.
+      call:on_written(function()
+        return on_attempt(j.index, "written", { attempt = j.attempt, digest = call:digest() })
+      end)
+    end
+    if need then return preflight(j, need, t) end
     advance(j, t)
     return ready[#ready] == j and j or nil
   end
@@ -314,52 +436,72 @@ function bulk.run(host, jobs, opts)
   -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
     flying[job] = nil
+    if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
     bytes_done = bytes_done + (job.call:sent())
   end
 
   local function ended(job, t)
+    if not flying[job] then return end -- (cut off meanwhile)
     landed(job)
     if host.debug then trace.response(host.debug, job.call, host.secret) end
-    learn(job, batch, t)
+    if not job.fetch then learn(job, batch, t) end
     advance(job, t)
+  end
+
+  -- Drain: what is queued and was never sent ends as not sent, what waits
+  -- for a retry ends with its last answer, and the restrictions requests
+  -- are dropped with the jobs waiting for them; only the attempts in flight
+  -- go on.
+  local function drain(t, why)
+    for key, f in pairs(fetches) do
+      fetches[key] = nil
+      if flying[f.job] then engine:abort(f.job); flying[f.job] = nil end
+      f.job.call:close()
+      for _, job in ipairs(f.waiters) do
+        job.call:next(t) -- ("send": its first attempt)
+        settle(job, t, why)
+      end
+    end
+    for _, list in ipairs({ ready, sleeping }) do
+      for i = #list, 1, -1 do
+        local job = table.remove(list, i)
+        if not job.fetch then settle(job, t, why) end
+      end
+    end
   end
 
   local ok, err = pcall(function()
     for _ = 1, 1e9 do -- ends when every job is done; the bound is a backstop
       local t = now()
-      if stop and stopped ~= "abort" then -- after "drain" too: an "abort" may follow (a second Ctrl-C)
-        local s = stop()
-        if s == "drain" or s == "abort" then stopped = s end
+      if stop and stopped ~= "abort" and not (callback_error and callback_error.where == "stop") then
+        -- (after "drain" too: an "abort" may follow, a second Ctrl-C)
+        local called, s = pcall(stop)
+        if not called then raised("stop", s)
+        elseif s == "drain" or s == "abort" then stopped = s end
       end
-      if stopped == "abort" or callback_error then
+      if stopped == "abort" then
         for job in pairs(flying) do
-          engine:abort(job)
-          landed(job)
-          finish(job)
-        end
-        -- Jobs backing off or queued for a retry: their last answer stands.
-        -- Jobs never sent: not sent.
-        for _, list in ipairs({ ready, sleeping }) do
-          for i = #list, 1, -1 do
-            local job = table.remove(list, i)
-            if job.attempt == 0 then
-              job.call:complete({ error = "aborted", phase = "connect",
-                message = "the batch was aborted before this upload was sent" }, t, os.time())
-            end
+          if not job.fetch then
+            engine:abort(job)
+            landed(job)
             finish(job)
           end
         end
+        drain(t, "aborted")
         break
       end
+      if halting() and (#ready > 0 or #sleeping > 0 or next(fetches)) then drain(t, "drained") end
       -- Wake the jobs whose wait is over; they go before new ones.
       for i = #sleeping, 1, -1 do
         local job = sleeping[i]
         if job.wake <= t then
           table.remove(sleeping, i)
           local step = job.call:next(t) -- "send" after a "sleep"
-          if step == "send" then table.insert(ready, 1, job) else finish(job) end
+          if step ~= "send" then finish(job)
+          elseif job.fetch then send_fetch(job)
+          else table.insert(ready, 1, job) end
         end
       end
       -- Send what may go, oldest first; a job held back by its integration's
@@ -372,17 +514,17 @@ function bulk.run(host, jobs, opts)
       -- New jobs, while there is room (what is still queued now waits for
       -- its own integration's limit): not more than a few times the
       -- concurrency taken at once, so memory stays bounded.
-      while not exhausted and not stopped and not callback_error and in_flight < concurrency
+      while not exhausted and not halting() and in_flight < concurrency
         and active < 4 * concurrency and t >= batch.paused_until do
         local job = take(t)
         if job and can_send(job, t) then ready[#ready] = nil; send(job, t) end
       end
-      if active == 0 and (exhausted or stopped or callback_error) then break end
+      if active == 0 and (exhausted or halting()) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
       local until_t = t + POLL
       for _, job in ipairs(sleeping) do until_t = min(until_t, job.wake) end
       if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
-      if on_progress then until_t = min(until_t, next_progress) end
+      if on_progress and not callback_error then until_t = min(until_t, next_progress) end
       -- (At least 1 ms: everything that could go has gone, and a zero wait
       -- would spin until an attempt ends.)
       for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, now()) end
@@ -391,11 +533,20 @@ function bulk.run(host, jobs, opts)
   end)
   engine:close()
   if not ok then error(err, 0) end
-  if callback_error then error(callback_error, 0) end
-  progress(now(), true)
+  if not callback_error then progress(now(), true) end
   summary.elapsed = now() - started
   summary.stopped = stopped
   summary.results = results
+  if callback_error then
+    local c = callback_error
+    error(setmetatable({
+      kind = "callback", where = c.where, cause = c.cause, index = c.index,
+      message = ("attach_many: %s raised: %s; the batch took no new job and finished those in flight "
+        .. "(err.results: the outcomes on_result did not get)"):format(
+        c.where == "jobs" and "the jobs iterator" or c.where, tostring(c.cause)),
+      results = undelivered or {}, summary = summary,
+    }, BatchError), 0)
+  end
   return summary
 end
 

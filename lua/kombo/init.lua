@@ -302,8 +302,11 @@ local preflight -- below: checks an upload against the integration's restriction
 
 -- A call of one operation of the table (csrc/operations.c) on client
 -- state p: validated and, when asked, preflighted; not sent.  `level` is
--- where a misuse error points (the caller's caller).
-local function prepare(self, p, op, args, fname, level)
+-- where a misuse error points (the caller's caller).  With `defer`
+-- (attach_many), restrictions not in the cache are not fetched here: the
+-- call comes back with what to fetch (`need`), and the batch fetches it
+-- beside its uploads.
+local function prepare(self, p, op, args, fname, level, defer)
   local problems
   if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
   local call, core_problems, shape = p.core:prepare(op.name, args, problems)
@@ -313,11 +316,12 @@ local function prepare(self, p, op, args, fname, level)
     local wanted = args.preflight
     if wanted == nil then wanted = p.config.preflight end
     if wanted then
-      local err = preflight(self, p, op, args, call)
+      local err, need = preflight(self, p, op, args, call, defer)
       if err then
         call:close()
         return nil, err
       end
+      if need then return call, need end
     end
   end
   return call
@@ -341,36 +345,62 @@ local function mime_base(t)
   return (t:match("^%s*([^;%s]+)") or t):lower()
 end
 
--- The integration's restrictions for an upload target, cached per client,
--- integration and target for preflight_ttl seconds.  Returns the
--- restrictions table (or kombo.null: the integration states none), or nil
--- and the fetch's error.
-local function restrictions(self, p, target, integration_id)
-  local key = tostring(integration_id) .. "\0" .. target
-  p.restrictions = p.restrictions or {}
-  local hit = p.restrictions[key]
-  if hit and hit.expires > now() then return hit.value end
-  local op = OPERATIONS[target .. "_attachment_restrictions"]
-  local res, err = call_operation(self, op, { integration_id = integration_id }, "preflight")
-  if not res then return nil, err end
+-- The cache of restrictions, per client, integration and target: the
+-- restrictions table (or kombo.null: the integration states none), kept
+-- preflight_ttl seconds.
+local function restrictions_key(p, op, args)
+  local target = op.params[1] == "application_id" and "application" or "candidate"
+  local integration_id = args.integration_id or p.config.integration_id
+  return tostring(integration_id) .. "\0" .. target, target, integration_id
+end
+
+local function cached_restrictions(p, key)
+  local hit = p.restrictions and p.restrictions[key]
+  if hit and hit.expires > now() then return hit end
+  return nil
+end
+
+-- The restrictions request for `need` (from restrictions_key), prepared,
+-- not sent: nil and a validation error if it cannot be made.
+local function restrictions_call(p, need)
+  local op = OPERATIONS[need.target .. "_attachment_restrictions"]
+  local call, problems = p.core:prepare(op.name, { integration_id = need.integration_id })
+  if not call then return nil, errors.validation(problems or {}, p.config.api_key) end
+  return call
+end
+
+-- The answer of that request (res, err): { value = } (now cached) or { err = }.
+local function store_restrictions(p, key, res, err)
+  if not res then return { err = err } end
   local value = res.data.attachment_restrictions
-  p.restrictions[key] = { value = value, expires = now() + p.config.preflight_ttl }
-  return value
+  p.restrictions = p.restrictions or {}
+  local hit = { value = value, expires = now() + p.config.preflight_ttl }
+  p.restrictions[key] = hit
+  return hit
+end
+
+-- A byte limit as a whole number: a fractional one is floored (5.5 -> 5);
+-- one that is not a finite number or does not fit a Lua integer is no limit.
+local function byte_limit(v)
+  if type(v) ~= "number" or v ~= v or v >= 2 ^ 53 or v <= -2 ^ 53 then return nil end
+  return math.floor(v)
 end
 
 -- Refuses, as a validation error naming the rule, what the integration says
 -- it cannot take; nothing is sent then.  A failed fetch is reported with
--- its own kind: preflight never uploads blind.
-function preflight(self, p, op, args, call)
-  local target = op.params[1] == "application_id" and "application" or "candidate"
-  local integration_id = args.integration_id or p.config.integration_id
-  local rules, err = restrictions(self, p, target, integration_id)
-  if rules == nil then
+-- its own kind: preflight never uploads blind.  `hit` is the cache entry
+-- (or the failed fetch); the error of a failed fetch may be shared, so it
+-- is copied.
+local function check_restrictions(p, call, hit)
+  if hit.err then
+    local err = setmetatable({}, getmetatable(hit.err))
+    for k, v in pairs(hit.err) do err[k] = v end
     err.message = "preflight: could not fetch the integration's attachment restrictions, so nothing "
-      .. "was uploaded: " .. err.message
+      .. "was uploaded: " .. tostring(hit.err.message)
     err.outcome = "not_sent"
     return err
   end
+  local rules = hit.value
   if type(rules) ~= "table" or type(rules.types) ~= "table" then return nil end -- none stated
   local att_type, content_type, size = call:attachment()
   local rule = rules.types[att_type]
@@ -381,8 +411,8 @@ function preflight(self, p, op, args, call)
     problems[#problems + 1] = { path = "body.attachment.type",
       message = ("%s is not supported by this integration %s"):format(att_type, where) }
   else
-    local max = rule.max_file_size_bytes
-    if size and type(max) == "number" and size > max then
+    local max = byte_limit(rule.max_file_size_bytes)
+    if size and max and size > max then
       problems[#problems + 1] = { path = "body.attachment",
         message = ("is %d bytes, more than the integration's max_file_size_bytes %d %s")
           :format(size, max, where) }
@@ -404,6 +434,22 @@ function preflight(self, p, op, args, call)
   end
   if #problems > 0 then return errors.validation(problems, p.config.api_key) end
   return nil
+end
+
+-- The check before an upload, the restrictions fetched first when they are
+-- not cached.  Returns the error that refuses the upload, or nil; with
+-- `defer`, nil and what to fetch (`{ key =, target =, integration_id = }`)
+-- instead of fetching it here.
+function preflight(self, p, op, args, call, defer)
+  local key, target, integration_id = restrictions_key(p, op, args)
+  local hit = cached_restrictions(p, key)
+  if not hit then
+    if defer then return nil, { key = key, target = target, integration_id = integration_id } end
+    local res, err = call_operation(self, OPERATIONS[target .. "_attachment_restrictions"],
+      { integration_id = integration_id }, "preflight")
+    hit = store_restrictions(p, key, res, err)
+  end
+  return check_restrictions(p, call, hit)
 end
 
 -- -------------------------------------------------------------- operations
@@ -718,7 +764,15 @@ end
 -- and the count grows back by one after a run of successes; a rate-limit 429
 -- pauses every new attempt for its `Retry-After`.  Outside nginx one libcurl
 -- multi handle moves all the bytes in the calling thread; inside nginx, light
--- threads over cosockets.
+-- threads over cosockets.  With `preflight`, each integration's restrictions
+-- are fetched the same way, beside the uploads (one request per integration
+-- and target at a time; a failed fetch is remembered for 5 s).
+--
+-- No outcome is lost: when `on_result`, `on_progress`, `stop` or the jobs
+-- iterator raises, the batch drains (it takes no new job, sends nothing
+-- new, retries nothing; the attempts in flight finish) and raises a
+-- @{BatchError} whose `results` hold the outcome of every job taken that
+-- `on_result` did not get, including the one whose `on_result` raised.
 -- @function Client:attach_many
 -- @within Client
 -- @tparam {AttachToCandidateArgs|AttachToApplicationArgs,...}|func jobs an array of
@@ -726,8 +780,9 @@ end
 -- slots free up, so a million-row iterator is fine)
 -- @tparam[opt] BulkOptions opts the options
 -- @treturn BulkSummary the summary
--- @raise a bad option, a closed client, or an error raised in `on_result`/`on_progress`
--- (re-raised after the uploads in flight are cut off)
+-- @raise a bad option, a closed client; or, when `on_result`, `on_progress`, `stop` or
+-- the jobs iterator raised, a @{BatchError} (after the uploads in flight finished:
+-- its `results` hold every outcome `on_result` did not get)
 -- @usage
 -- local summary = client:attach_many(jobs, {
 --   concurrency = 16,
@@ -747,17 +802,26 @@ function Client:attach_many(jobs, opts)
     if not op then return nil, errors.validation(problems, p.config.api_key) end
     -- A shape mistake in one job (a number where a table belongs) raises
     -- in a single call; here it is that job's validation error.
-    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1)
+    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
     if not ok then
       local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
       return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
     end
     if not call then return nil, err end
-    return call, job.integration_id or p.config.integration_id or ""
+    return call, job.integration_id or p.config.integration_id or "", err -- (err: the restrictions to fetch)
   end
   function host.result(call)
     return errors.from_result(call:result(), p.config.api_key)
   end
+  -- Preflight inside the batch: the restrictions request for a `need` of
+  -- host.prepare, sent by the engine like an upload; its answer; the check.
+  function host.fetch(need) return restrictions_call(p, need) end
+  function host.fetched(need, call)
+    local hit = store_restrictions(p, need.key, errors.from_result(call:result(), p.config.api_key))
+    call:close()
+    return hit
+  end
+  function host.check(call, hit) return check_restrictions(p, call, hit) end
   return bulk.run(host, jobs, opts)
 end
 
@@ -946,7 +1010,9 @@ end
 -- @table Attachment
 -- @tfield string name the file name (required; defaults to the base name of `file`)
 -- @tfield string type `"CV"`, `"COVER_LETTER"` or `"OTHER"`
--- @tfield[opt] string file a path: streamed from disk and base64-encoded by the C core while it is sent
+-- @tfield[opt] string file a path to a regular file: streamed from disk and base64-encoded by the C core while it
+-- is sent (a FIFO, a device such as `/dev/zero`, a socket or a directory is a validation problem, found
+-- without waiting on it)
 -- @tfield[opt] string bytes the raw bytes, base64-encoded in C
 -- @tfield[opt] func source a function (or ltn12 source) returning chunks, then nil; read once.
 -- Inside nginx (cosocket transport) it is called from Lua and may yield (read a cosocket such as
@@ -1087,7 +1153,9 @@ end
 -- `progress_interval` seconds and once at the end
 -- @tfield[opt=0.25] number progress_interval seconds between `on_progress` calls
 -- @tfield[opt] func stop `function()` polled at least every 0.1 s: `"drain"` takes no
--- new job and lets those in flight finish, `"abort"` also cuts those off (they end
+-- new job, sends nothing new (jobs taken and not yet sent end with kind `aborted`,
+-- outcome `not_sent`; a job waiting for a retry ends with its last answer) and
+-- lets the attempts in flight finish; `"abort"` also cuts those off (they end
 -- with kind `aborted`, outcome `unknown` when the whole request had gone out)
 -- @within Bulk uploads
 
@@ -1114,6 +1182,22 @@ end
 -- (jobs never taken are not reported)
 -- @tfield[opt] table results `results[index]` is the job's @{Result} or @{Error}
 -- (@{is_error} tells them apart); absent when `on_result` is given
+-- @within Bulk uploads
+
+--- What @{Client:attach_many} raises when `on_result`, `on_progress`, `stop` or the
+-- jobs iterator raised (LuaLS: `kombo.BatchError`); `tostring(err)` gives the message.
+-- The batch took no new job, sent nothing new and retried nothing; the attempts in
+-- flight finished first.
+-- @table BatchError
+-- @tfield string kind `"callback"`
+-- @tfield string where what raised: `"on_result"`, `"on_progress"`, `"stop"` or `"jobs"`
+-- @field cause the value it raised, as it was (a string, a table...)
+-- @tfield[opt] integer index `where == "on_result"`: the index of the result it was given
+-- @tfield string message one line: what raised, and its message
+-- @tfield table results `results[index]`: the @{Result} or @{Error} of every job taken
+-- whose outcome `on_result` did not get (the one it raised on included; without
+-- `on_result`, every job taken)
+-- @tfield BulkSummary summary the totals
 -- @within Bulk uploads
 
 --- One of `err.problems` (LuaLS: `kombo.Problem`).

@@ -71,7 +71,8 @@
 ---@field name? string
 ---`"CV"`, `"COVER_LETTER"` or `"OTHER"` (required).
 ---@field type kombo.AttachmentType
----A path: streamed from disk and base64-encoded by the C core while it is sent.
+---A path to a regular file: streamed from disk and base64-encoded by the C core while it is sent
+---(a FIFO, a device such as `/dev/zero`, a socket or a directory is a validation problem).
 ---@field file? string
 ---The raw bytes, base64-encoded in C.
 ---@field bytes? string
@@ -318,6 +319,19 @@
 ---@field elapsed number
 ---@field stopped? "drain"|"abort"
 ---@field results? table<integer, kombo.UploadResult|kombo.Error> absent when `on_result` is given
+
+---What `client:attach_many` raises when `on_result`, `on_progress`, `stop` or
+---the jobs iterator raised, after it finished the uploads in flight;
+---`tostring(err)` gives the message.
+---@class kombo.BatchError
+---@field kind "callback"
+---@field where "on_result"|"on_progress"|"stop"|"jobs" what raised
+---@field cause any the value it raised, as it was
+---@field index? integer `where == "on_result"`: the job whose result it was given
+---@field message string
+---the outcome of every job taken that `on_result` did not get
+---@field results table<integer, kombo.UploadResult|kombo.Error>
+---@field summary kombo.BulkSummary the totals
 
 ---A client: options checked once; connections come from a process-wide
 ---pool.  `client:close()` frees it (Lua 5.4: `local client <close> = kombo.new{...}`).

@@ -84,6 +84,37 @@ describe("kombo-attach --dry-run #cli", function()
     cli.rmtree(dir)
   end)
 
+  -- A FIFO nobody writes to blocks a plain open() for reading: the run has
+  -- a hard time limit, so a regression fails here instead of hanging.
+  it("a FIFO, /dev/zero, /dev/urandom, a socket or a directory as a row's file: exit 2 at once, named", function()
+    local dir = cli.dir({ ["ok.txt"] = "fine", ["sub/x.txt"] = "x", ["m.jsonl"] = table.concat({
+      '{"candidate_id":"c1","file":"ok.txt","type":"CV"}',
+      '{"candidate_id":"c2","file":"pipe.pdf","type":"CV"}',
+      '{"candidate_id":"c3","file":"/dev/zero","type":"CV"}',
+      '{"candidate_id":"c4","file":"/dev/urandom","type":"CV","name":"r.pdf"}',
+      '{"candidate_id":"c5","file":"sub","type":"CV"}',
+      '{"candidate_id":"c6","file":"sock.pdf","type":"CV"}',
+    }, "\n") .. "\n" })
+    assert(os.execute("mkfifo " .. cli.q(dir .. "/pipe.pdf")))
+    local unix = require "socket.unix"
+    local sock = assert((unix.stream or unix)())
+    assert(sock:bind(dir .. "/sock.pdf"))
+    local env = cli.env()
+    local rc, out, err = cli.run({ "--dry-run", dir .. "/m.jsonl" }, env, nil, 15)
+    sock:close()
+    assert.is_true(rc ~= 124 and rc ~= 137, "kombo-attach --dry-run was stopped after 15 s: " .. out .. err)
+    assert.equals(2, rc, out .. err)
+    assert.truthy(has(out, "5 of 6 rows are bad"), out)
+    assert.truthy(has(out, "line 2: file pipe.pdf is a FIFO (named pipe), not a regular file"), out)
+    assert.truthy(has(out, "line 3: file /dev/zero is a character device, not a regular file"), out)
+    assert.truthy(has(out, "line 4: file /dev/urandom is a character device, not a regular file"), out)
+    assert.truthy(has(out, "line 5: file sub is a directory, not a regular file"), out)
+    assert.truthy(has(out, "line 6: file sock.pdf is a socket, not a regular file"), out)
+    assert.is_false(has(out, "line 1:"))
+    assert.equals(0, #servers.requests(env.KOMBO_INTEGRATION_ID))
+    cli.rmtree(dir)
+  end)
+
   it("--preflight adds the integration's restrictions (and sends no upload)", function()
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
@@ -209,6 +240,23 @@ describe("kombo-attach uploads #cli", function()
     cli.rmtree(dir)
   end)
 
+  it("exit 2 up front for a FIFO row or a /dev/zero row in a real run: nothing uploaded, no wait", function()
+    for _, bad in ipairs { "pipe.pdf", "/dev/zero" } do
+      local dir = cli.dir({ ["a.txt"] = "a", ["b.txt"] = "b",
+        ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2," .. bad .. ",CV\nc3,b.txt,CV\n" })
+      assert(os.execute("mkfifo " .. cli.q(dir .. "/pipe.pdf")))
+      local env = cli.env()
+      local rc, out, err = cli.run({ dir .. "/m.csv" }, env, nil, 15)
+      assert.is_true(rc ~= 124 and rc ~= 137, bad .. ": kombo-attach was stopped after 15 s: " .. out .. err)
+      assert.equals(2, rc, bad .. ": " .. out .. err)
+      local what = bad == "pipe.pdf" and "is a FIFO (named pipe), not a regular file"
+        or "is a character device, not a regular file"
+      assert.truthy(has(out .. err, "line 3: file " .. bad .. " " .. what), out .. err)
+      assert.equals(0, #servers.requests(env.KOMBO_INTEGRATION_ID))
+      cli.rmtree(dir)
+    end
+  end)
+
   it("the API key appears in no output: help, usage errors, dry runs, failed uploads, JSON", function()
     local KEY = servers.LONG_KEY -- the stand-in refuses it: every upload fails with 401
     local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2,a.txt,CV\n", ["a.txt"] = "a",
@@ -239,39 +287,51 @@ describe("kombo-attach uploads #cli", function()
 end)
 
 describe("kombo-attach journal across crashes #cli", function()
-  it("a torn last line: the row is settled with attachment_exists, not sent again", function()
+  it("a torn last line: the row is settled by the listing (its content), not sent again", function()
     local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2,b.txt,CV\n",
       ["a.txt"] = "a", ["b.txt"] = "b" })
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
-    assert.equals(0, (cli.run({ dir .. "/m.csv" }, env)))
+    assert.equals(0, (cli.run({ "--timeout", "1", dir .. "/m.csv" }, env)))
     local jpath = dir .. "/m.csv.journal"
     local text = cli.read(jpath)
-    assert.truthy(text:find("\ndone %S+ 3 att_%d+\n$"))
+    assert.truthy(text:find("\ndone %x+ 3 att_%d+\n$"))
     cli.write(jpath, text:sub(1, #text - 5)) -- killed while writing the last done line
-    local rc, out = cli.run({ dir .. "/m.csv" }, env)
-    assert.equals(0, rc, out)
-    assert.truthy(has(out, "0 uploaded, 1 done before (journal), 1 found already uploaded"), out)
+    local rc, out, err = cli.run({ "--timeout", "1", dir .. "/m.csv" }, env)
+    assert.equals(0, rc, out .. err)
+    assert.truthy(has(out, "0 uploaded, 1 done before (journal), 1 found uploaded (settled)"), out)
     assert.truthy(has(out, "torn"), out)
     assert.equals(2, #cli.uploads(integ)) -- no third upload
     assert.equals(1, cli.gets(integ)) -- the one listing that settled it
-    assert.truthy(cli.read(jpath):find("\ntorn\nfound %S+ 3\n$"))
+    assert.truthy(cli.read(jpath):find("\ntorn\nfound %x+ 3 att_%d+\n$"))
     rc = cli.run({ dir .. "/m.csv" }, env) -- and the journal reads cleanly afterwards
     assert.equals(0, rc)
     cli.rmtree(dir)
   end)
 
-  it("a started row whose listing fails is reported failed and not sent", function()
+  it("a format 1 journal's started row whose listing fails is reported unknown and not sent", function()
     local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nscenario-500-always,a.txt,CV\n", ["a.txt"] = "a" })
     local env = cli.env()
     local manifest = require "kombo.cli.manifest"
     local rows = assert(manifest.read(dir .. "/m.csv"))
     manifest.check(rows[1], { dir = dir, integration_id = env.KOMBO_INTEGRATION_ID })
-    manifest.assign_keys(rows)
-    cli.write(dir .. "/m.csv.journal", "kombo-attach journal 1\nstarted " .. rows[1].key .. " 2\n")
+    local key = next(manifest.legacy_keys(rows))
+    cli.write(dir .. "/m.csv.journal", "kombo-attach journal 1\nstarted " .. key .. " 2\n")
     local rc, out = cli.run({ dir .. "/m.csv" }, env)
     assert.equals(1, rc, out)
-    assert.truthy(has(out, "failed: line 2: api PLATFORM.UNKNOWN_ERROR"), out)
+    assert.truthy(has(out, "unknown: line 2"), out)
+    assert.truthy(has(out, "could not be listed"), out)
+    assert.equals(0, #cli.uploads(env.KOMBO_INTEGRATION_ID))
+    cli.rmtree(dir)
+  end)
+
+  it("a format 1 journal of another spelling of the manifest is refused, not silently ignored", function()
+    local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\n", ["a.txt"] = "a" })
+    local env = cli.env()
+    cli.write(dir .. "/m.csv.journal", "kombo-attach journal 1\ndone 0123456789abcdef.1 2 att_1\n")
+    local rc, _, err = cli.run({ dir .. "/m.csv" }, env)
+    assert.equals(2, rc, err)
+    assert.truthy(has(err, "journal format 1"), err)
     assert.equals(0, #cli.uploads(env.KOMBO_INTEGRATION_ID))
     cli.rmtree(dir)
   end)
@@ -282,16 +342,16 @@ describe("kombo-attach journal across crashes #cli", function()
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
     local jpath = dir .. "/m.csv.journal"
-    local h = cli.spawn({ "--concurrency", "3", dir .. "/m.csv" }, env)
+    local h = cli.spawn({ "--concurrency", "3", "--timeout", "2", dir .. "/m.csv" }, env)
     assert.truthy(cli.wait_for(function() return cli.count_lines(jpath, "^done ") >= 3 end, 20), "no progress")
     cli.signal(h, "KILL")
     local rc = cli.wait(h, 10)
     assert.equals(137, rc)
     local done_before = cli.count_lines(jpath, "^done ")
     assert.truthy(done_before < N, "the run ended before the kill")
-    assert.truthy(cli.count_lines(jpath, "^started ") > done_before) -- some in flight when killed
+    assert.truthy(cli.count_lines(jpath, "^sending ") > done_before) -- some in flight when killed
     local out, err
-    rc, out, err = cli.run({ "--concurrency", "3", dir .. "/m.csv" }, env)
+    rc, out, err = cli.run({ "--concurrency", "3", "--timeout", "2", dir .. "/m.csv" }, env)
     assert.equals(0, rc, out .. err)
     exactly_once(integ, N)
     local _, accepted = cli.uploads(integ)
@@ -313,7 +373,7 @@ describe("kombo-attach journal across crashes #cli", function()
     local rc, out, err = cli.wait(h, 20)
     assert.equals(130, rc, tostring(out) .. tostring(err))
     assert.truthy(has(out, "stopped by a signal (drain)"), out)
-    local started, finished = cli.count_lines(jpath, "^started "), cli.count_lines(jpath, "^done ")
+    local started, finished = cli.count_lines(jpath, "^sending "), cli.count_lines(jpath, "^done ")
     assert.equals(started, finished) -- every row taken was let finish
     assert.truthy(finished < N, "nothing was left for the rerun")
     assert.equals(finished, #cli.uploads(integ))
@@ -330,7 +390,7 @@ describe("kombo-attach journal across crashes #cli", function()
     local env = cli.env()
     local integ = env.KOMBO_INTEGRATION_ID
     local jpath = dir .. "/m.csv.journal"
-    local h = cli.spawn({ "--concurrency", "3", dir .. "/m.csv" }, env)
+    local h = cli.spawn({ "--concurrency", "3", "--timeout", "2", dir .. "/m.csv" }, env)
     assert.truthy(cli.wait_for(function()
       local recs = servers.requests(integ) -- three uploads have reached the stand-in
       return #recs >= 3
@@ -343,7 +403,7 @@ describe("kombo-attach journal across crashes #cli", function()
     assert.truthy(has(out, "stopped by a signal (abort)"), out)
     assert.equals(3, cli.count_lines(jpath, "^failed %S+ %d+ aborted "))
     assert.equals(0, cli.count_lines(jpath, "^done "))
-    rc, out, err = cli.run({ dir .. "/m.csv" }, env)
+    rc, out, err = cli.run({ "--timeout", "2", dir .. "/m.csv" }, env)
     assert.equals(0, rc, out .. err)
     exactly_once(integ, N)
     cli.rmtree(dir)

@@ -45,9 +45,14 @@ function cli.env(over)
   return e
 end
 
-local function command(args, env, cwd)
+local function command(args, env, cwd, seconds)
   local lua, build = this_lua()
-  local parts = { "cd", q(cwd or cli.ROOT), "&&", "env", "-u KOMBO_API_KEY -u KOMBO_INTEGRATION_ID -u KOMBO_SERVER_URL" }
+  local parts = { "cd", q(cwd or cli.ROOT), "&&" }
+  if seconds then -- timeout(1): SIGTERM (counted by kombo-attach), then SIGKILL 3 s later
+    parts[#parts + 1] = ("timeout -k 3 %d"):format(servers.bound(seconds))
+  end
+  parts[#parts + 1] = "env"
+  parts[#parts + 1] = "-u KOMBO_API_KEY -u KOMBO_INTEGRATION_ID -u KOMBO_SERVER_URL"
   local keys = {}
   for k in pairs(env) do keys[#keys + 1] = k end
   table.sort(keys)
@@ -60,10 +65,12 @@ local function command(args, env, cwd)
   return table.concat(parts, " ")
 end
 
---- Runs kombo-attach to the end: exit status, stdout, stderr.
-function cli.run(args, env, cwd)
+--- Runs kombo-attach to the end: exit status, stdout, stderr.  With
+--- `seconds`, a run still going after that long is stopped (exit 124 or 137):
+--- for what would hang the suite if it regressed.
+function cli.run(args, env, cwd, seconds)
   local out, err = os.tmpname(), os.tmpname()
-  local p = assert(io.popen(command(args, env, cwd) .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null; echo $?"))
+  local p = assert(io.popen(command(args, env, cwd, seconds) .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null; echo $?"))
   local rc = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
   local o, e = sys.read_file(out), sys.read_file(err)

@@ -231,16 +231,216 @@ describe("attach_many #integration #bulk", function()
     assert.is_true(summary.elapsed < 2, "elapsed " .. summary.elapsed)
   end)
 
-  it("an error raised in on_result cuts the batch off and is raised by attach_many", function()
+  it("an error raised in on_result ends the batch and is raised by attach_many, as an error object", function()
     local client = servers.client()
     local jobs = {}
     for i = 1, 10 do jobs[i] = job("scenario-hold-100", i) end
     local ok, err = pcall(client.attach_many, client, jobs, { concurrency = 2,
       on_result = function() error("stop here") end })
     assert.is_false(ok)
-    assert.matches("stop here", err)
+    assert.matches("stop here", tostring(err))
+    assert.equals("callback", err.kind)
+    assert.equals("on_result", err.where)
+    assert.matches("stop here", err.cause)
     -- the client still works afterwards
     assert.truthy(client:attach_to_candidate(job("cand-bulk-after-error", 1)))
+  end)
+
+  -- Finding 6: whatever raises, every job that may have landed is reported,
+  -- through on_result or the error's `results`.  Compares the jobs reported
+  -- as uploaded with the uploads the stand-in accepted, name by name.
+  local function reported_equals_accepted(client, candidate, delivered, err)
+    local reported = {}
+    for i, r in pairs(delivered) do reported[i] = r end
+    for i, r in pairs(type(err) == "table" and err.results or {}) do reported[i] = r end
+    local count = landed(client, candidate)
+    local n_reported, n_accepted, n_unknown = 0, 0, 0
+    for _, r in pairs(reported) do
+      if not kombo.is_error(r) then n_reported = n_reported + 1 end
+    end
+    for _, n in pairs(count) do n_accepted = n_accepted + n end
+    assert.equals(n_accepted, n_reported, ("%d uploads reported, %d accepted at the server"):format(n_reported, n_accepted))
+    for i, r in pairs(reported) do
+      if not kombo.is_error(r) then
+        assert.equals(1, count[("job-%04d.txt"):format(i)], "job " .. i .. " reported uploaded, not at the server")
+      elseif r.outcome == "unknown" then n_unknown = n_unknown + 1 end
+    end
+    for name, n in pairs(count) do
+      local i = tonumber(name:match("job%-(%d+)%.txt"))
+      assert.truthy(reported[i], name .. " accepted at the server, never reported")
+      assert.equals(1, n, name .. " accepted " .. n .. " times")
+    end
+    assert.equals(0, n_unknown)
+    return n_reported, n_accepted
+  end
+
+  local function raising_batch(candidate, n, opts)
+    local client = servers.client()
+    local delivered = {}
+    local user_on_result = opts.on_result
+    opts.on_result = function(i, res, err)
+      delivered[i] = res or err
+      if user_on_result then user_on_result(i, res, err) end
+    end
+    local jobs = opts.jobs
+    if not jobs then
+      jobs = {}
+      for i = 1, n do jobs[i] = job(candidate, i) end
+    end
+    opts.jobs = nil
+    local ok, err = pcall(client.attach_many, client, jobs, opts)
+    assert.is_false(ok, "attach_many raised")
+    local reported, accepted = reported_equals_accepted(client, candidate, delivered, err)
+    return err, reported, accepted
+  end
+
+  it("on_result raising at the 3rd result: every upload that landed is reported (the error's results)", function()
+    local calls = 0
+    local err, reported, accepted = raising_batch("scenario-hold-150", 40, { concurrency = 8,
+      on_result = function() calls = calls + 1; if calls == 3 then error("journal full") end end })
+    assert.equals(3, calls) -- never called again after it raised
+    assert.equals("callback", err.kind)
+    assert.equals("on_result", err.where)
+    assert.matches("journal full", tostring(err))
+    assert.is_table(err.summary)
+    assert.equals(reported, accepted)
+    assert.is_true(accepted >= 3 and accepted < 40, "accepted " .. accepted)
+  end)
+
+  it("on_progress raising: every upload that landed is reported", function()
+    local calls = 0
+    local err, reported, accepted = raising_batch("scenario-hold-150", 40, { concurrency = 8,
+      progress_interval = 0, on_progress = function(s)
+        calls = calls + 1
+        if s.done >= 2 then error("progress bar broke") end
+      end })
+    assert.equals("on_progress", err.where)
+    assert.matches("progress bar broke", err.cause)
+    assert.equals(reported, accepted)
+    assert.is_true(accepted >= 2 and accepted < 40, "accepted " .. accepted)
+  end)
+
+  it("stop raising: every upload that landed is reported", function()
+    local clock = require("kombo.core").now
+    local started = clock()
+    local err, reported, accepted = raising_batch("scenario-hold-150", 40, { concurrency = 8,
+      stop = function() if clock() - started > 0.4 then error({ code = "signal" }) end end })
+    assert.equals("stop", err.where)
+    assert.same({ code = "signal" }, err.cause) -- the original value, not a string
+    assert.equals(reported, accepted)
+    assert.is_true(accepted >= 1 and accepted < 40, "accepted " .. accepted)
+  end)
+
+  it("the jobs iterator raising at its 40th call: every upload that landed is reported", function()
+    local pulled = 0
+    local err, reported, accepted = raising_batch("scenario-hold-100", 0, { concurrency = 8,
+      jobs = function()
+        pulled = pulled + 1
+        if pulled == 40 then error("manifest unreadable") end
+        return job("scenario-hold-100", pulled)
+      end })
+    assert.equals(40, pulled)
+    assert.equals("jobs", err.where)
+    assert.matches("manifest unreadable", tostring(err))
+    assert.equals(reported, accepted)
+    -- (the iterator is read when no taken job is queued: the 39 were all sent)
+    assert.equals(39, accepted)
+    assert.equals(39, err.summary.succeeded)
+  end)
+
+  -- Finding 8: "drain" starts nothing new.
+  it("stop = 'drain' sends nothing new: jobs queued behind the slow start end as not sent", function()
+    local client, integ = servers.client()
+    local jobs = {}
+    for i = 1, 80 do jobs[i] = job("scenario-hold-300", i) end
+    local clock = require("kombo.core").now
+    local started = clock()
+    local summary = client:attach_many(jobs, { concurrency = 16,
+      stop = function() if clock() - started > 0.1 then return "drain" end end })
+    local posts = 0
+    for _, rec in ipairs(servers.requests(integ)) do if rec.method == "POST" then posts = posts + 1 end end
+    assert.equals("drain", summary.stopped)
+    -- the slow start's first wave of 4 was in flight; nothing after it was sent
+    assert.equals(4, posts)
+    assert.equals(4, summary.succeeded)
+    local not_sent = 0
+    for _, r in pairs(summary.results) do
+      if kombo.is_error(r) then
+        assert.equals("not_sent", r.outcome)
+        assert.matches("drained before this upload was sent", r.message)
+        not_sent = not_sent + 1
+      end
+    end
+    assert.equals(summary.failed, not_sent)
+    assert.is_true(summary.elapsed < 1.5, "elapsed " .. summary.elapsed)
+  end)
+
+  it("stop = 'drain' while a job waits for its retry: it ends with its last answer, not sent again", function()
+    local client, integ = servers.client { retries = servers.fast_retries { initial_interval = 1, max_interval = 1 } }
+    local waiting = false
+    local summary = client:attach_many({ job("scenario-503-twice", 1) }, { progress_interval = 0,
+      on_progress = function(s) if s.waiting > 0 then waiting = true end end,
+      stop = function() if waiting then return "drain" end end })
+    local posts = 0
+    for _, rec in ipairs(servers.requests(integ)) do if rec.method == "POST" then posts = posts + 1 end end
+    assert.equals(1, posts)
+    local err = summary.results[1]
+    assert.is_true(kombo.is_error(err))
+    assert.equals(503, err.status)
+    assert.equals(1, err.attempts)
+    assert.is_true(summary.elapsed < 0.8, "elapsed " .. summary.elapsed)
+  end)
+
+  -- Finding 7: one integration's slow restrictions do not hold the others.
+  it("preflight: a slow restrictions answer for one integration does not stall another's jobs", function()
+    local client, b = servers.client { preflight = true, timeout = 1 }
+    local a = servers.unique("slow")
+    local status = servers.http("POST", ("%s/_restrictions?integration=%s&delay=4"):format(servers.standin_url(), a), {}, "")
+    assert.equals(200, status)
+    local jobs = {}
+    for i = 1, 12 do
+      jobs[i] = job("scenario-hold-100", i, { integration_id = (i % 2 == 1) and a or b })
+    end
+    local clock = require("kombo.core").now
+    local started = clock()
+    local b_done, seen = 0, {}
+    local summary = client:attach_many(jobs, { concurrency = 8, on_result = function(i, res, err)
+      seen[i] = res or err
+      if i % 2 == 0 then b_done = math.max(b_done, clock() - started) end
+    end })
+    assert.equals(6, summary.succeeded)
+    for i = 2, 12, 2 do assert.is_false(kombo.is_error(seen[i]), "job " .. i) end
+    for i = 1, 11, 2 do
+      assert.equals("timeout", seen[i].kind, "job " .. i)
+      assert.equals("not_sent", seen[i].outcome)
+      assert.matches("preflight", seen[i].message)
+    end
+    -- B's 6 uploads of 100 ms: their own time, not A's 4 s (or worse, one fetch per job)
+    assert.is_true(b_done < 1, ("B's jobs done after %.2f s"):format(b_done))
+    -- one fetch at a time for A (its attempts), and its failure is remembered
+    local gets = 0
+    for _, rec in ipairs(servers.requests(a)) do if rec.method == "GET" then gets = gets + 1 end end
+    assert.is_true(gets <= 3, gets .. " restrictions requests for A")
+  end)
+
+  it("preflight reads a fractional max_file_size_bytes (5.5) as its whole bytes", function()
+    local client, integ = servers.client { preflight = true }
+    local status = servers.http("POST", ("%s/_restrictions?integration=%s"):format(servers.standin_url(), integ), {},
+      '{"types":{"CV":{"is_supported":true,"max_file_size_bytes":5.5,"accepted_mime_types":null}}}')
+    assert.equals(200, status)
+    local function upload(bytes)
+      return client:attach_to_candidate { candidate_id = "cand-bulk-frac",
+        body = { attachment = { bytes = bytes, name = "f.txt", type = "CV" } } }
+    end
+    local res, err = upload("12345678")
+    assert.is_nil(res)
+    assert.equals("validation", err.kind)
+    assert.matches("max_file_size_bytes 5", err.message)
+    assert.truthy(upload("12345"))
+    local summary = client:attach_many { job("cand-bulk-frac", 1), { candidate_id = "cand-bulk-frac",
+      body = { attachment = { bytes = "1234", name = "g.txt", type = "CV" } } } }
+    assert.equals(1, summary.succeeded)
+    assert.equals("validation", summary.results[1].kind)
   end)
 
   it("reports progress with totals, at most every progress_interval and once at the end", function()

@@ -145,27 +145,65 @@ function app.readback()
   return reply(200, out)
 end
 
--- POST /bulk {integration=, n=, candidate=, concurrency=, abort_after=} ->
--- the attach_many summary, each result described
+-- POST /bulk {integration=, n=, candidate=, concurrency=, abort_after=, drain_after=,
+-- on_result_raises_at=, jobs_raise_at=, preflight=, timeout=, slow_integration=} ->
+-- the attach_many summary, each result described.  With on_result_raises_at
+-- or jobs_raise_at (the Nth call raises), the outcomes come from on_result
+-- and the raised error's results: {raised = {kind=, where=, message=}, results =}.
+-- With slow_integration, the odd jobs go to that integration.
 function app.bulk()
   local q = read_json()
-  local c = client { integration_id = q.integration }
+  local c = client { integration_id = q.integration, preflight = q.preflight or nil, timeout = q.timeout }
+  local n = math.min(q.n or 1, 200)
+  local function job_args(i)
+    local integ = (q.slow_integration and i % 2 == 1) and q.slow_integration or q.integration
+    return upload_args(q.candidate or "bulk-cand", integ, ("bulk-%03d.txt"):format(i))
+  end
   local jobs = {}
-  for i = 1, math.min(q.n or 1, 200) do
-    jobs[i] = upload_args(q.candidate or "bulk-cand", q.integration, ("bulk-%03d.txt"):format(i))
+  for i = 1, n do jobs[i] = job_args(i) end
+  if q.jobs_raise_at then
+    local pulled = 0
+    jobs = function()
+      pulled = pulled + 1
+      if pulled == q.jobs_raise_at then error("manifest unreadable") end
+      if pulled <= n then return job_args(pulled) end
+    end
   end
   local t0 = ngx.now()
   local peak = 0
-  local s = c:attach_many(jobs, { concurrency = q.concurrency, progress_interval = 0,
+  local delivered, calls, done_at = {}, 0, {}
+  local on_result
+  if q.on_result_raises_at or q.jobs_raise_at or q.slow_integration then
+    on_result = function(i, res, err)
+      delivered[i] = res or err
+      done_at[i] = ngx.now() - t0
+      calls = calls + 1
+      if calls == q.on_result_raises_at then error("journal full") end
+    end
+  end
+  local ok, s = pcall(c.attach_many, c, jobs, { concurrency = q.concurrency, progress_interval = 0,
     on_progress = function(st) if st.in_flight > peak then peak = st.in_flight end end,
-    stop = q.abort_after and function() if ngx.now() - t0 > q.abort_after then return "abort" end end or nil })
-  local out = { succeeded = s.succeeded, failed = s.failed, retries = s.retries, stopped = s.stopped,
-                elapsed = s.elapsed, peak = peak, results = {} }
-  for i = 1, #jobs do
-    local r = s.results[i]
+    on_result = on_result,
+    stop = (q.abort_after or q.drain_after) and function()
+      if q.abort_after and ngx.now() - t0 > q.abort_after then return "abort" end
+      if q.drain_after and ngx.now() - t0 > q.drain_after then return "drain" end
+    end or nil })
+  local out = { results = {}, peak = peak, done_at = {} }
+  local all = s.results or delivered
+  if ok then
+    out.succeeded, out.failed, out.retries, out.stopped, out.elapsed = s.succeeded, s.failed, s.retries,
+      s.stopped, s.elapsed
+  else
+    out.raised = { kind = s.kind, where = s.where, message = tostring(s) }
+    all = delivered
+    for i, r in pairs(s.results or {}) do all[i] = r end
+  end
+  for i = 1, n do
+    local r = all[i]
     if r == nil then out.results[i] = cjson.null
     elseif kombo.is_error(r) then out.results[i] = describe(nil, r)
     else out.results[i] = describe(r) end
+    out.done_at[i] = done_at[i] or cjson.null
   end
   return reply(200, out)
 end

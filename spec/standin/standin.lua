@@ -350,6 +350,7 @@ local function validate_body(body)
     content_type = a.content_type or null,
     size_bytes = size,
     data_url = has_url and a.data_url or nil,
+    data = has_data and a.data or nil, -- base64: kept for GET /_files/ (store_upload)
   }
 end
 
@@ -410,31 +411,59 @@ local function uploads_key(kind, integ, id)
   return kind .. ":" .. #integ .. ":" .. integ .. ":" .. id
 end
 
--- Remember an accepted upload, for GET .../attachments.
-local function store_upload(kind, id, att_id, info)
-  local integ = ngx.ctx.standin_integ
-  if not integ then return end
-  local ts = iso_now()
+local FILES = ngx.shared.standin_files -- uploaded bytes, served by GET /_files/<attachment id>
+local FILE_STORE_LIMIT = 8 * 1024 * 1024
+
+-- The listing's evidence for an integration (/_listing): "full" (default),
+-- "none" (no data_url, no remote_created_at), "time" (no data_url), "url"
+-- (no remote_created_at) or "unavailable" (the listing fails).
+local function listing_mode(integ)
+  return STATE:get("listing:" .. integ) or "full"
+end
+
+-- One listed attachment: the shape Kombo's GET .../attachments gives.
+local function listed_item(kind, id, att_id, info, created_at, url)
   local ct = info.content_type
   if type(ct) ~= "string" then ct = "application/octet-stream" end
-  local item = ordered_json({
+  return ordered_json({
     { "id", att_id },
     { "application_id", kind == "application" and id or null },
     { "candidate_id", kind == "candidate" and id or ("cand-of-" .. id) },
     { "type", info.type },
     { "remote_id", "remote-" .. att_id },
-    { "data_url", "https://standin.invalid/files/" .. att_id },
+    { "data_url", url },
     { "file_name", info.name },
     { "content_type", ct },
-    { "remote_created_at", ts },
-    { "remote_updated_at", ts },
+    { "remote_created_at", created_at },
+    { "remote_updated_at", created_at },
   })
+end
+
+local function push_item(kind, integ, id, item, att_id)
   local k = uploads_key(kind, integ, id)
   local n = STATE:incr("upn:" .. k, 1, 0)
   local ok, err = STATE:set("up:" .. k .. ":" .. n, item)
   if not ok then
     ngx.log(ngx.ERR, "standin: could not store upload ", att_id, ": ", err)
   end
+end
+
+-- Keeps an upload's bytes (up to FILE_STORE_LIMIT) and gives the URL that
+-- serves them, like an ATS's download link; a placeholder otherwise.
+local function file_url(att_id, bytes)
+  if bytes and #bytes <= FILE_STORE_LIMIT and FILES:set(att_id, bytes) then
+    return ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
+      .. "/_files/" .. att_id
+  end
+  return "https://standin.invalid/files/" .. att_id
+end
+
+-- Remember an accepted upload, for GET .../attachments.
+local function store_upload(kind, id, att_id, info)
+  local integ = ngx.ctx.standin_integ
+  if not integ then return end
+  local bytes = info.data and ngx.decode_base64(info.data) or nil
+  push_item(kind, integ, id, listed_item(kind, id, att_id, info, iso_now(), file_url(att_id, bytes)), att_id)
 end
 
 local function success_body(kind, id, info, warnings)
@@ -488,8 +517,18 @@ local function list_op(kind, id, integ)
     local k = uploads_key(kind, integ, id)
     local n = STATE:get("upn:" .. k) or 0
     local items = {}
+    local mode = listing_mode(integ)
     for i = 1, n do
       local item = STATE:get("up:" .. k .. ":" .. i)
+      if item and mode ~= "full" then
+        local t = cjson.decode(item)
+        if mode == "none" or mode == "time" then
+          item = item:gsub('"data_url":"[^"]*"', '"data_url":null')
+        end
+        if (mode == "none" or mode == "url") and t.remote_created_at ~= null then
+          item = item:gsub('"remote_created_at":"[^"]*"', '"remote_created_at":null')
+        end
+      end
       if item then items[#items + 1] = item end
     end
     return '{"status":"success","data":{"results":[' .. table.concat(items, ",") .. ']}'
@@ -524,8 +563,11 @@ local function restrictions_for(target, integ)
   return STATE:get("restr:" .. target .. ":" .. integ) or DEFAULT_RESTRICTIONS
 end
 
--- GET /ats/actions/ats_add_<target>_attachment
+-- GET /ats/actions/ats_add_<target>_attachment (late by the integration's
+-- /_restrictions delay, if one is set)
 local function actions_op(target, integ)
+  local late = STATE:get("restr_delay:" .. target .. ":" .. integ)
+  if late and late > 0 then ngx.sleep(late) end
   return data_op('{"attachment_restrictions":' .. restrictions_for(target, integ) .. '}')
 end
 
@@ -893,6 +935,11 @@ function M.api()
 
   if method == "GET" then
     if m then
+      if listing_mode(integ) == "unavailable" then -- /_listing?evidence=unavailable
+        note_response(400, "listing-unavailable")
+        return send_error(400, "INTEGRATION.MODEL_NOT_AVAILABLE",
+          "This integration cannot list attachments (stand-in /_listing?evidence=unavailable).")
+      end
       return run_scenario(sc, list_op(kind, id, integ))
     end
     return run_scenario(sc, actions_op(kind, integ))
@@ -1023,6 +1070,8 @@ function M.reset()
   COUNTERS:flush_expired()
   STATE:flush_all()       -- accepted uploads, restrictions, concurrency limits
   STATE:flush_expired()
+  FILES:flush_all()
+  FILES:flush_expired()
   -- INFLIGHT is not cleared: it counts requests that are really in flight.
   return send(200, '{"status":"reset"}')
 end
@@ -1039,9 +1088,11 @@ local function integration_arg(args)
   return integ
 end
 
--- /_restrictions?integration=<id>[&target=candidate|application]
+-- /_restrictions?integration=<id>[&target=candidate|application][&delay=S]
 --   POST/PUT   body = the attachment_restrictions JSON value (sent verbatim by
---              GET /ats/actions/ats_add_<target>_attachment); no target = both
+--              GET /ats/actions/ats_add_<target>_attachment); no target = both.
+--              delay=S: those GETs answer S seconds late (0 removes it); with
+--              delay, an empty body leaves the value as it is
 --   DELETE     back to the default
 --   GET        the values the actions endpoints answer with
 function M.restrictions()
@@ -1060,8 +1111,22 @@ function M.restrictions()
   else
     return control_error(400, "target must be candidate or application (or absent for both).")
   end
-  if method == "POST" or method == "PUT" then
-    local body = read_body()
+  local delay = args.delay
+  if delay ~= nil then
+    delay = type(delay) == "string" and tonumber(delay)
+    if not delay or delay < 0 or delay > 60 then
+      return control_error(400, "delay must be a number of seconds from 0 to 60.")
+    end
+  end
+  if (method == "POST" or method == "PUT") and delay then
+    for _, t in ipairs(targets) do
+      if delay > 0 then STATE:set("restr_delay:" .. t .. ":" .. integ, delay)
+      else STATE:delete("restr_delay:" .. t .. ":" .. integ) end
+    end
+  end
+  local body = (method == "POST" or method == "PUT") and read_body()
+  if body and delay and body:match("^%s*$") then body = nil end -- only the delay
+  if body then
     local ok = parse_body(body)
     if not ok then
       return control_error(400, "Body must be strict JSON: the attachment_restrictions value "
@@ -1074,8 +1139,9 @@ function M.restrictions()
   elseif method == "DELETE" then
     for _, t in ipairs(targets) do
       STATE:delete("restr:" .. t .. ":" .. integ)
+      STATE:delete("restr_delay:" .. t .. ":" .. integ)
     end
-  elseif method ~= "GET" then
+  elseif method ~= "GET" and not (method == "POST" or method == "PUT") then
     return send(405, '{"status":"error","message":"use GET, POST, PUT or DELETE"}',
       "application/json", { Allow = "GET, POST, PUT, DELETE" })
   end
@@ -1127,6 +1193,61 @@ function M.concurrency()
   }))
 end
 
+-- GET /_files/<attachment id>: the bytes of an upload (store_upload), as an
+-- ATS's download link would give them; records whether the request carried
+-- an Authorization or X-Integration-Id header (it must not: the host of a
+-- data_url is not Kombo).
+function M.files()
+  local att_id = ngx.var.uri:match("^/_files/([%w_]+)$")
+  local h = ngx.req.get_headers()
+  if h["authorization"] or h["x-integration-id"] then
+    COUNTERS:incr("__files_with_credentials", 1, 0)
+  end
+  COUNTERS:incr("__files_served", 1, 0)
+  local bytes = att_id and FILES:get(att_id)
+  if not bytes then return send(404, '{"status":"error","message":"no such file"}') end
+  ngx.header["Content-Type"] = "application/octet-stream"
+  ngx.header["Content-Length"] = #bytes
+  ngx.print(bytes)
+end
+
+-- /_listing?integration=<id>&evidence=full|none|time|url|unavailable: what
+-- the attachment listings of the integration show (listing_mode;
+-- "unavailable" answers 400 INTEGRATION.MODEL_NOT_AVAILABLE).
+-- /_listing?integration=<id>&seed=candidate|application&id=<id>&name=&type=&age=<s>&content=<text>:
+-- adds an attachment uploaded `age` seconds ago (an older file of the same
+-- name), whose data_url serves `content`.
+-- GET /_listing: {"files_served": n, "files_with_credentials": n}
+function M.listing()
+  local args = ngx.req.get_uri_args()
+  if ngx.req.get_method() == "GET" and not args.integration then
+    return send(200, ordered_json({ { "files_served", COUNTERS:get("__files_served") or 0 },
+      { "files_with_credentials", COUNTERS:get("__files_with_credentials") or 0 } }))
+  end
+  local integ = integration_arg(args)
+  if not integ then return control_error(400, "integration= is required") end
+  if args.evidence then
+    local m = args.evidence
+    if m ~= "full" and m ~= "none" and m ~= "time" and m ~= "url" and m ~= "unavailable" then
+      return control_error(400, "evidence must be full, none, time, url or unavailable")
+    end
+    STATE:set("listing:" .. integ, m)
+  end
+  if args.seed then
+    local kind = args.seed
+    if (kind ~= "candidate" and kind ~= "application") or not args.id or not args.name or not args.type then
+      return control_error(400, "seed needs candidate|application, id=, name= and type=")
+    end
+    local att_id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0))
+    local t = ngx.now() - (tonumber(args.age) or 86400)
+    local created = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. ".000Z"
+    push_item(kind, integ, args.id, listed_item(kind, args.id, att_id, { name = args.name, type = args.type,
+      content_type = "application/pdf" }, created, file_url(att_id, args.content or "an older file")), att_id)
+    return send(200, ordered_json({ { "status", "ok" }, { "id", att_id } }))
+  end
+  return send(200, ordered_json({ { "status", "ok" }, { "evidence", listing_mode(integ) } }))
+end
+
 -- /_sink/...: reads the request body as fast as it comes and discards it.
 function M.sink()
   local len = tonumber(ngx.var.http_content_length or "0") or 0
@@ -1142,6 +1263,61 @@ function M.sink()
   ngx.header["Content-Type"] = "application/json"
   ngx.print(('{"status":"success","data":{"id":"att_sink","size_bytes":%d,"expected":%d},"warnings":[]}')
     :format(got, len))
+end
+
+-- GET /_blob?key=K&size=N[&seed=S][&status=C][&redirect=R][&to=HOST][&type=T][&delay=SECONDS]
+-- A download as an attachment's data_url would be (no key checked): N
+-- bytes of ("blob-<seed>-") repeated; status C (>= 400) with a short body
+-- instead; R redirects first (302, with a body of their own, to HOST when
+-- given).  Each request's Authorization / X-Integration-Id (or their
+-- absence) and query are appended to the log of key K (GET /_blob_log?key=K).
+function M.blob()
+  local args = ngx.req.get_uri_args()
+  local key = args.key or "-"
+  local log = cjson.decode(STATE:get("blob:" .. key) or "[]") or {}
+  log[#log + 1] = {
+    authorization = ngx.var.http_authorization or null,
+    integration_id = ngx.var.http_x_integration_id or null,
+    host = ngx.var.http_host or null,
+    query = ngx.var.args or null,
+  }
+  STATE:set("blob:" .. key, cjson.encode(log))
+  if tonumber(args.delay or "") then ngx.sleep(tonumber(args.delay)) end
+  local redirect = tonumber(args.redirect or "0") or 0
+  if redirect > 0 then
+    local a = {}
+    for k, v in pairs(args) do if type(v) == "string" then a[k] = v end end
+    a.redirect = tostring(redirect - 1)
+    local host = (args.to or "127.0.0.1") .. ":" .. ngx.var.server_port
+    ngx.header["Location"] = "http://" .. host .. "/_blob?" .. ngx.encode_args(a)
+    ngx.header["Content-Type"] = "text/plain"
+    ngx.status = 302
+    ngx.print("redirecting; this body is not the download")
+    return ngx.exit(302)
+  end
+  local status = tonumber(args.status or "200") or 200
+  if status >= 400 then
+    ngx.header["Content-Type"] = "text/plain"
+    ngx.status = status
+    ngx.print("no such blob")
+    return ngx.exit(status)
+  end
+  local size = tonumber(args.size or "0") or 0
+  local unit = "blob-" .. (args.seed or "0") .. "-"
+  ngx.header["Content-Type"] = args.type or "application/octet-stream"
+  ngx.header["Content-Length"] = tostring(size)
+  local chunk = unit:rep(math.ceil(65536 / #unit))
+  local left = size
+  while left > 0 do
+    local n = left < #chunk and left or #chunk
+    ngx.print(chunk:sub(1, n))
+    left = left - n
+  end
+end
+
+function M.blob_log()
+  local key = ngx.req.get_uri_args().key or "-"
+  return send(200, STATE:get("blob:" .. key) or "[]")
 end
 
 return M

@@ -47,4 +47,37 @@ function sys.merge(base, over)
   return t
 end
 
+--- The interpreter running the specs and the build of kombo.core for it
+--- ("lua5.4", "build/5.4"; "luajit", "build/5.1").
+function sys.this_lua()
+  if type(jit) == "table" then return "luajit", "build/5.1" end
+  local v = _VERSION:match("%d%.%d")
+  return "lua" .. v, "build/" .. v
+end
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- Runs the Lua chunk `script` in a child process (this interpreter, this
+--- build of kombo.core, lua/ and spec/ on the path, the parent's
+--- environment) under timeout(1): a child still running after `seconds`
+--- (servers-style bound: relaxed under valgrind) gets SIGTERM, then SIGKILL
+--- 3 s later.  For what would hang the suite if it regressed.  Returns the
+--- child's exit status (124 or 137: it was stopped) and its stdout+stderr.
+function sys.run_lua(script, args, seconds)
+  local lua, build = sys.this_lua()
+  if os.getenv("KOMBO_TEST_UNDER_VALGRIND") == "1" then seconds = seconds * 10 + 5 end
+  local path = os.tmpname()
+  sys.write_file(path, script)
+  local quoted = {}
+  for i, a in ipairs(args or {}) do quoted[i] = sh_quote(a) end
+  local cmd = ("LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='%s/?.so;;' timeout -k 3 %d %s %s %s"
+    .. " </dev/null 2>&1; echo \"exit:$?\""):format(build, seconds, lua, path, table.concat(quoted, " "))
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  os.remove(path)
+  local rc = tonumber(out:match("exit:(%d+)%s*$"))
+  return rc, (out:gsub("exit:%d+%s*$", ""))
+end
+
 return sys

@@ -68,7 +68,7 @@ describe("one mistake, one problem", function()
   it("a file that cannot be opened does not also say the name is missing", function()
     local msg = only(problems_for(h.args { body = { attachment = { file = "/nonexistent/cv.pdf", type = "CV" } } }),
       "body.attachment.file")
-    assert.matches("cannot open", msg, 1, true)
+    assert.matches("cannot be opened: No such file or directory", msg, 1, true)
   end)
 
   it("a source without size does not also say the content is missing", function()

@@ -1,93 +1,151 @@
---- kombo-attach's journal: what happened to each row, so that a rerun
--- neither repeats an upload that landed nor skips one that did not.
+--- kombo-attach's journal: what happened to each row on the wire, so that
+-- a rerun neither repeats an upload that landed nor skips one that did not.
 --
--- Append-only text, one event a line, each line written and flushed at once:
+-- Append-only text, one event a line, each line written and flushed at once
+-- (a crash loses at most the line being written):
 --
---     kombo-attach journal 1
---     started <key> <line>                  handed to attach_many (before it is sent)
---     done <key> <line> <attachment id>     Kombo answered with the attachment
---     found <key> <line>                    settled: attachment_exists found it
---     failed <key> <line> <kind> <outcome>  the upload failed (outcome: may it have landed?)
---     torn                                  the line before was cut off by a crash: ignored
+--     kombo-attach journal 2
+--     sending <id> <line> <attempt> <time>             the request starts to go out
+--     written <id> <line> <attempt> <time> <deadline>  before its last bytes are handed over
+--     done <id> <line> <attachment id>                 Kombo answered with the attachment
+--     found <id> <line> <attachment id>                settled: the listing proves it landed
+--     failed <id> <line> <kind> <outcome>              the upload failed (outcome: may it have landed?)
+--     torn                                             the line before was cut off by a crash: ignored
 --
--- <key> is the row's content hash and occurrence (manifest.assign_keys);
--- <line> is for people.  The last event of a key wins.  A last line without
--- its newline (the process was killed while writing it) is ignored, and the
--- next run appends "\ntorn\n" so that the fragment stays ignored.
+-- <id> is the row's identity (manifest.identity: the target and the
+-- document, never the manifest's path or the row's place in it); <line> is
+-- for people; <time> is the wall clock (seconds, UTC); <deadline> is when the
+-- attempt's own timeout ends, after which it can no longer be in flight.
+-- The last event of an id wins, except that "written" is remembered until a
+-- final event: a row that was written whole and has no answer is the one a
+-- rerun must settle; a row that was only "sending" never went out whole and
+-- is simply sent again.
+--
+-- Journals of format 1 (kombo-lua before 0.2: "started", keys from a hash of
+-- the row as typed) are read: their rows are matched by the old keys of this
+-- run's rows, and an event that matches no row refuses the run, rather than
+-- silently uploading what it recorded as done.
 local journal = {}
 
-local HEADER = "kombo-attach journal 1"
+local HEADER = "kombo-attach journal 2"
+local HEADER_V1 = "kombo-attach journal 1"
 journal.HEADER = HEADER
 
 local EVENTS = {
+  sending = "^sending (%S+) (%d+) (%d+) ([%d.]+)$",
+  written = "^written (%S+) (%d+) (%d+) ([%d.]+) ([%d.]+)$",
+  done = "^done (%S+) (%d+) (%S+)$",
+  found = "^found (%S+) (%d+) (%S+)$",
+  failed = "^failed (%S+) (%d+) (%S+) (%S+)$",
+}
+local EVENTS_V1 = {
   started = "^started (%S+) (%d+)$",
   done = "^done (%S+) (%d+) (%S+)$",
   found = "^found (%S+) (%d+)$",
   failed = "^failed (%S+) (%d+) (%S+) (%S+)$",
 }
 
-local function parse(l)
+local function parse(l, events)
   local ev = l:match("^(%a+) ")
-  local pat = ev and EVENTS[ev]
+  local pat = ev and events[ev]
   if not pat then return nil end
-  local key, line, a, b = l:match(pat)
-  if not key then return nil end
-  return { event = ev, key = key, line = tonumber(line), id = ev == "done" and a or nil,
-           kind = ev == "failed" and a or nil, outcome = ev == "failed" and b or nil }
+  local id, line, a, b, c = l:match(pat)
+  if not id then return nil end
+  local e = { event = ev, id = id, line = tonumber(line) }
+  if ev == "sending" then e.attempt, e.time = tonumber(a), tonumber(b)
+  elseif ev == "written" then e.attempt, e.time, e.deadline = tonumber(a), tonumber(b), tonumber(c)
+  elseif ev == "done" or (ev == "found" and a) then e.attachment = a ~= "-" and a or nil
+  elseif ev == "failed" then e.kind, e.outcome = a, b end
+  return e
 end
 
---- Reads a journal.  A missing file is an empty journal.
--- @return state `{ [key] = last event }`, info `{ exists =, torn =, events = n }`; or nil, message
-function journal.load(path)
-  local f = io.open(path, "rb")
-  if not f then return {}, { exists = false, torn = false, events = 0 } end
-  local text = f:read("*a") or ""
-  f:close()
-  local info = { exists = true, torn = false, events = 0 }
+-- The row's state after one more event: the last event wins.  A failure
+-- whose outcome is unknown keeps the "written" record of the attempt it
+-- ends (its time decides when it may be settled).  A "sending" of a later
+-- attempt drops it: the core sends again only when the answer proved the
+-- earlier attempt was not acted on.
+local function fold(state, e)
+  local prev = state[e.id]
+  if e.event == "written" then
+    e.written = e
+  elseif e.event == "failed" and e.outcome == "unknown" and prev then
+    e.written = prev.written
+  end
+  state[e.id] = e
+end
+
+--- Reads a journal's text.
+-- @return state `{ [id] = last event }`, info `{ format = 1|2, torn =, events = n, v1 = { [key] = event } }`;
+-- or nil, message
+function journal.parse(text, path)
+  local info = { torn = false, events = 0, format = 2 }
   if text == "" then return {}, info end
   local lines = {}
   for l in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   if text:sub(-1) ~= "\n" then info.torn = true end -- the fragment after the last newline
-  if #lines == 0 or lines[1] ~= HEADER then
-    if #lines == 0 and (HEADER .. "\n"):sub(1, #text) == text then -- killed while writing the header
-      info.exists = false
-      return {}, info
-    end
+  if #lines == 0 then
+    if (HEADER .. "\n"):sub(1, #text) == text then return {}, info end -- killed while writing the header
+    return nil, ("%s is not a kombo-attach journal"):format(path)
+  end
+  local events = EVENTS
+  if lines[1] == HEADER_V1 then
+    info.format, events, info.v1 = 1, EVENTS_V1, {}
+  elseif lines[1] ~= HEADER then
     return nil, ("%s is not a kombo-attach journal (its first line is not %q)"):format(path, HEADER)
   end
   local state = {}
   for i = 2, #lines do
     local l = lines[i]
-    if l ~= "torn" and lines[i + 1] ~= "torn" then
-      local e = parse(l)
+    if l == HEADER and events == EVENTS_V1 then
+      events = EVENTS -- a format 1 journal that a later run went on with
+    elseif l ~= "torn" and lines[i + 1] ~= "torn" then
+      local e = parse(l, events)
       if not e then return nil, ("%s: line %d is not a journal event: %q"):format(path, i, l:sub(1, 80)) end
-      state[e.key] = e
+      if events == EVENTS_V1 then info.v1[e.id] = e else fold(state, e) end
       info.events = info.events + 1
     end
   end
   return state, info
 end
 
+--- What a rerun does with a row, from its last event (nil: never seen).
+-- @return "skip" (done or found), "settle" (written whole, no answer),
+-- "unknown" (settled before without proof), or "send"
+function journal.disposition(e)
+  if not e then return "send" end
+  if e.event == "done" or e.event == "found" then return "skip" end
+  if e.event == "failed" and e.outcome == "unknown" then
+    -- Without a "written" record (format 1) it is settled all the same.
+    return "settle"
+  end
+  if e.written then return "settle" end
+  return "send" -- "sending" only, or failed in a way that proves nothing landed
+end
+
 local Journal = {}
 Journal.__index = Journal
 
---- Opens a journal for appending (creating it with its header), after a
--- load that said whether it exists and ends in a torn line.
+--- Opens a journal for appending.  `text` is what journal.load read (nil
+-- when it does not exist); `upgrade` is true for a format 1 journal, which
+-- gets the format 2 header line before the new events.  Never truncates.
 -- @return the journal, or nil, message
-function journal.open(path, info)
-  -- Only a journal holding nothing but part of its header is started afresh.
-  local f, err = io.open(path, (info and not info.exists) and "wb" or "ab")
+function journal.open(path, text, upgrade)
+  local f, err = io.open(path, "ab")
   if not f then return nil, "cannot write the journal: " .. tostring(err) end
   local self = setmetatable({ f = f, path = path }, Journal)
   local head
-  if not info or not info.exists or f:seek("end") == 0 then
-    head = HEADER .. "\n"
-  elseif info.torn then
-    head = "\ntorn\n"
+  text = text or ""
+  local full = HEADER .. "\n"
+  if text == "" or (#text < #full and full:sub(1, #text) == text) then
+    head = full:sub(#text + 1) -- a new journal, or one killed while its header was written
+  elseif text:sub(-1) ~= "\n" then
+    head = "\ntorn\n" .. (upgrade and full or "")
+  elseif upgrade then
+    head = full
   end
   if head then
     local ok, werr = self:write_raw(head)
-    if not ok then return nil, werr end
+    if not ok then f:close() return nil, werr end
   end
   return self
 end
@@ -99,8 +157,8 @@ function Journal:write_raw(s)
   return true
 end
 
--- One event, written and flushed; a failing write raises (in on_result it
--- aborts the run: uploads without a record are what the journal prevents).
+-- One event, written and flushed; a failing write raises (a row without its
+-- record is what the journal prevents).
 local function event(self, ...)
   local ok, err = self:write_raw(table.concat({ ... }, " ") .. "\n")
   if not ok then error(err, 0) end
@@ -111,10 +169,15 @@ local function word(s) -- ids and codes go in as one space-free word
   return s ~= "" and s or "-"
 end
 
-function Journal:started(row) event(self, "started", row.key, row.line) end
-function Journal:done(row, id) event(self, "done", row.key, row.line, word(id)) end
-function Journal:found(row) event(self, "found", row.key, row.line) end
-function Journal:failed(row, err) event(self, "failed", row.key, row.line, word(err.kind), word(err.outcome)) end
+local function secs(t) return ("%.3f"):format(t) end
+
+function Journal:sending(row, attempt, t) event(self, "sending", row.id, row.line, attempt, secs(t)) end
+function Journal:written(row, attempt, t, deadline)
+  event(self, "written", row.id, row.line, attempt, secs(t), secs(deadline))
+end
+function Journal:done(row, id) event(self, "done", row.id, row.line, word(id)) end
+function Journal:found(row, id) event(self, "found", row.id, row.line, word(id)) end
+function Journal:failed(row, err) event(self, "failed", row.id, row.line, word(err.kind), word(err.outcome)) end
 
 function Journal:close()
   if self.f then self.f:close() end

@@ -7,6 +7,7 @@ local errors = require "kombo.errors"
 local manifest = require "kombo.cli.manifest"
 local journal = require "kombo.cli.journal"
 local progress = require "kombo.cli.progress"
+local settle = require "kombo.cli.settle"
 
 local main = {}
 
@@ -26,7 +27,12 @@ relative to the manifest's directory unless absolute.
 Options:
   --concurrency N       uploads in flight at once (1..30, default 8)
   --journal FILE        the journal (default MANIFEST.journal); a rerun with it
-                        skips rows that were done and settles unfinished ones
+                        skips rows that were done and settles unfinished ones;
+                        one run at a time holds it (FILE.lock)
+  --timeout SECONDS     the longest one upload attempt may take (default 300);
+                        a rerun waits this long after a crash before settling
+  --resend-unknown      send again the rows whose upload may have landed but
+                        could not be proved to (see the report); may duplicate
   --dry-run             check every row (and with --preflight the
                         integration's restrictions) and upload nothing
   --preflight           check uploads against the integration's restrictions
@@ -37,12 +43,14 @@ Options:
   --help, --version
 
 The API key comes from $KOMBO_API_KEY.  Exit status: 0 every row done,
-1 some failed, 2 a usage or manifest error (or a bad row), 130 after a signal.
+1 some failed or are unknown, 2 a usage, manifest or journal error (or a bad
+row, or the journal in use by another run), 130 after a signal.
 ]]
 
 local OPTIONS = { -- name -> takes a value
-  concurrency = true, journal = true, ["integration-id"] = true, ["server-url"] = true,
-  ["dry-run"] = false, preflight = false, json = false, quiet = false, help = false, version = false,
+  concurrency = true, journal = true, ["integration-id"] = true, ["server-url"] = true, timeout = true,
+  ["resend-unknown"] = false, ["dry-run"] = false, preflight = false, json = false, quiet = false, help = false,
+  version = false,
 }
 
 --- Parses the command line.  Values are never echoed in errors: a key
@@ -92,6 +100,13 @@ function main.parse_args(argv)
     end
     opts.concurrency = math.floor(n)
   end
+  if opts.timeout then
+    local n = tonumber(opts.timeout)
+    if not n or n ~= n or n <= 0 or n > 86400 then
+      return nil, "option '--timeout' must be a number of seconds above 0 (at most 86400)"
+    end
+    opts.timeout = n
+  end
   for _, k in ipairs { "journal", "integration-id", "server-url" } do
     if opts[k] == "" then return nil, format("option '--%s' must not be empty", k) end
   end
@@ -121,7 +136,7 @@ local function env(name)
 end
 
 -- Fetches restrictions once per integration and target.
-local function restrictions_checker(client)
+local function restrictions_checker(client, on_note)
   local cache = {}
   return function(row)
     local job = row.job
@@ -146,8 +161,17 @@ local function restrictions_checker(client)
       bad[#bad + 1] = format("preflight: type %s is not supported by the integration", a.type)
     end
     local max = rule.max_file_size_bytes
-    if a.file and type(max) == "number" and row.size > max then
-      bad[#bad + 1] = format("preflight: %d bytes is above the integration's limit of %d", row.size, max)
+    if type(max) == "number" and max == max then
+      -- A byte limit is whole bytes: a fractional one (Kombo's schema says
+      -- "number") is floored, and the report says so.
+      local limit = math.floor(max)
+      if limit ~= max and on_note then
+        on_note(format("the integration's max_file_size_bytes for %s is %s; read as %s", a.type,
+          tostring(max), format("%.0f", limit)))
+      end
+      if a.file and row.size > limit then
+        bad[#bad + 1] = format("preflight: %d bytes is above the integration's limit of %.0f", row.size, limit)
+      end
     end
     local accepted = rule.accepted_mime_types
     if type(accepted) == "table" and a.content_type then
@@ -166,9 +190,62 @@ end
 local function new_client(opts, preflight)
   local ok, client = pcall(kombo.new, {
     api_key = env("KOMBO_API_KEY"), server_url = opts["server-url"], preflight = preflight or nil,
+    timeout = opts.timeout,
   })
   if not ok then return nil, tostring(client):gsub("^bad argument #1 to 'new' %((.*)%)$", "%1") end
   return client
+end
+
+-- The journal's lock, then its text: nil, message when it cannot be used.
+-- A journal that is not a regular file (a FIFO would block the run) is
+-- refused before it is opened.
+local function take_journal(jpath)
+  local lock, lerr = core.lock(jpath .. ".lock")
+  if not lock then
+    return nil, format("the journal %s is in use: %s (another kombo-attach run of this journal?)", jpath,
+      tostring(lerr))
+  end
+  -- core.file_info: the library's rule for a file it reads (a regular file,
+  -- opened without waiting on a FIFO).
+  local size, why = core.file_info(jpath)
+  local exists = size ~= nil
+  if not size and not tostring(why):find("No such file", 1, true) then
+    lock:unlock()
+    return nil, format("the journal %s %s", jpath, tostring(why))
+  end
+  local text = ""
+  if exists then
+    local f, err = io.open(jpath, "rb")
+    if not f then lock:unlock() return nil, "cannot read the journal: " .. tostring(err) end
+    text = f:read("*a") or ""
+    f:close()
+  end
+  return lock, text, exists
+end
+
+-- A format 1 journal's events, moved onto this run's rows by their old
+-- keys.  An event that matches none of them refuses the run: the rows it
+-- records as done would otherwise be uploaded again.
+local function adopt_v1(state, v1, rows, jpath)
+  local keys = manifest.legacy_keys(rows)
+  local unmatched = 0
+  for key, e in pairs(v1) do
+    local row = keys[key]
+    if not row then
+      unmatched = unmatched + 1
+    else
+      e.id = row.id
+      if e.event == "started" then e.written = { time = nil } end -- it may have gone out whole
+      if not state[row.id] then state[row.id] = e end
+    end
+  end
+  if unmatched > 0 then
+    return nil, format("%s was written by an earlier kombo-attach (journal format 1), and %d of its rows do "
+      .. "not match this manifest as given (that format depends on the manifest's path as typed and on "
+      .. "the file paths); run it again exactly as the first time, with this kombo-attach, or move the "
+      .. "journal away to start afresh", jpath, unmatched)
+  end
+  return true
 end
 
 --- Runs kombo-attach.  `argv` is the script's `arg`; `io` may be replaced
@@ -190,9 +267,11 @@ function main.run(argv, streams)
 
   local json = opts.json
   local report = { manifest = opts.manifest, dry_run = opts["dry-run"] == true }
+  local notes = {}
   local function emit_json(exit)
     report.exit = exit
-    for _, k in ipairs { "failures", "warnings", "bad" } do -- [] rather than {}
+    report.notes = notes
+    for _, k in ipairs { "failures", "warnings", "bad", "unknown", "notes", "duplicates" } do -- [] rather than {}
       if report[k] and #report[k] == 0 then report[k] = kombo.empty_array end
     end
     put(stdout, assert(kombo.encode_json(report)) .. "\n", true)
@@ -207,7 +286,7 @@ function main.run(argv, streams)
     return main.EXIT.usage
   end
 
-  -- 1. The manifest, every row checked.
+  -- 1. The manifest, every row checked (each file hashed: its identity).
   local rows, fmt = manifest.read(opts.manifest)
   if not rows then return fatal(opts.manifest .. ": " .. fmt) end
   report.format = fmt
@@ -218,16 +297,24 @@ function main.run(argv, streams)
     local reasons = manifest.check(row, ctx)
     if #reasons > 0 then bad[#bad + 1] = { line = row.line, reasons = reasons } end
   end
-  manifest.assign_keys(rows)
+  local duplicates = {}
+  manifest.mark_duplicates(rows)
+  for _, row in ipairs(rows) do
+    if row.duplicate_of then duplicates[#duplicates + 1] = { line = row.line, same_as = row.duplicate_of } end
+  end
+  report.duplicates = duplicates
 
   local client
   if opts["dry-run"] and opts.preflight and #bad < #rows then
     local cerr
     client, cerr = new_client(opts)
     if not client then return fatal(cerr) end
-    local check = restrictions_checker(client)
+    local noted = {}
+    local check = restrictions_checker(client, function(n)
+      if not noted[n] then noted[n] = true; notes[#notes + 1] = n end
+    end)
     for _, row in ipairs(rows) do
-      if row.job then
+      if row.job and not row.duplicate_of then
         local reasons = check(row)
         if #reasons > 0 then bad[#bad + 1] = { line = row.line, reasons = reasons } end
       end
@@ -238,6 +325,12 @@ function main.run(argv, streams)
   local function list_bad(stream)
     for _, b in ipairs(bad) do
       put(stream, format("  line %d: %s\n", b.line, concat(b.reasons, "; ")))
+    end
+  end
+  local function list_duplicates(stream)
+    for _, d in ipairs(duplicates) do
+      put(stream, format("  line %d: the same document to the same target as line %d: uploaded once\n",
+        d.line, d.same_as))
     end
   end
 
@@ -254,6 +347,8 @@ function main.run(argv, streams)
       put(stdout, format("%s: all %d rows are good%s (dry run: nothing was uploaded)\n", opts.manifest, #rows,
         opts.preflight and ", restrictions included" or ""))
     end
+    if not opts.quiet then list_duplicates(stdout) end
+    for _, n in ipairs(notes) do put(stdout, "note: " .. n .. "\n") end
     return exit
   end
   if #bad > 0 then -- nothing is sent from a manifest with bad rows
@@ -268,71 +363,124 @@ function main.run(argv, streams)
     return main.EXIT.usage
   end
 
-  -- 2. The client and the journal.
+  -- 2. The client and the journal: locked for the whole run.
   local cerr
   client, cerr = new_client(opts, opts.preflight)
   if not client then return fatal(cerr) end
   local jpath = opts.journal or (opts.manifest .. ".journal")
   report.journal = jpath
-  local state, jinfo = journal.load(jpath)
-  if not state then return fatal(jinfo) end
-  local j, jerr = journal.open(jpath, jinfo)
-  if not j then return fatal(jerr) end
+  local lock, jtext, jexists = take_journal(jpath)
+  if not lock then return fatal(jtext) end
+  local state, jinfo = journal.parse(jtext, jpath)
+  if not state then lock:unlock() return fatal(jinfo) end
+  if jinfo.format == 1 then
+    local ok, verr = adopt_v1(state, jinfo.v1, rows, jpath)
+    if not ok then lock:unlock() return fatal(verr) end
+    notes[#notes + 1] = "the journal was written by an earlier kombo-attach (format 1); new events are format 2"
+  end
+  local j, jerr = journal.open(jpath, jexists and jtext or nil, jinfo.format == 1)
+  if not j then lock:unlock() return fatal(jerr) end
   report.journal_torn_line = jinfo.torn or nil
+  local function finish_journal()
+    j:close()
+    lock:unlock()
+  end
 
   core.watch_signals()
+  local journal_error
   local function stop()
+    if journal_error then return "abort" end
     local n = core.signals_caught()
     if n >= 2 then return "abort" elseif n == 1 then return "drain" end
     return nil
   end
 
-  local counts = { rows = #rows, uploaded = 0, failed = 0, skipped = 0, found = 0, not_started = 0 }
+  local counts = { rows = #rows, uploaded = 0, failed = 0, skipped = 0, found = 0, unknown = 0,
+                   duplicates = #duplicates, not_started = 0 }
   report.counts = counts
-  local failures, warnings = {}, {}
-  report.failures, report.warnings = failures, warnings
+  local failures, warnings, unknown = {}, {}, {}
+  report.failures, report.warnings, report.unknown = failures, warnings, unknown
+  local results = {} -- per row, for --json
+  report.results = results
   local function add_failure(row, err, stage)
     failures[#failures + 1] = {
       line = row.line, stage = stage, kind = err.kind, outcome = err.outcome, status = err.status,
       code = err.code, message = message_of(err), log_url = err.log_url,
     }
     counts.failed = counts.failed + 1
+    results[#results + 1] = { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome,
+      code = err.code }
   end
 
-  -- 3. What the journal says: done rows are skipped; rows that were sent
-  -- (or may have been) without a known end are settled first.
-  local todo, settle = {}, {}
+  -- 3. What the journal says.  Done rows are skipped.  A row whose request
+  -- went out whole and got no answer is settled: only evidence that it
+  -- landed counts; without it the row is unknown and is sent again only
+  -- with --resend-unknown.  Every other row is sent.
+  local todo, to_settle, claimed = {}, {}, {}
+  for _, e in pairs(state) do
+    if (e.event == "done" or e.event == "found") and e.attachment then claimed[e.attachment] = true end
+  end
   for _, row in ipairs(rows) do
-    local e = state[row.key]
-    if e and (e.event == "done" or e.event == "found") then
-      counts.skipped = counts.skipped + 1
-    elseif e and (e.event == "started" or (e.event == "failed" and e.outcome == "unknown")) then
-      settle[#settle + 1] = row
-    else
-      todo[#todo + 1] = row
+    if not row.duplicate_of then
+      local e = state[row.id]
+      local what = journal.disposition(e)
+      if what == "skip" then
+        counts.skipped = counts.skipped + 1
+        results[#results + 1] = { line = row.line, status = "done_before", attachment_id = e.attachment }
+      elseif what == "settle" then
+        row.written = e.written
+        to_settle[#to_settle + 1] = row
+      else
+        todo[#todo + 1] = row
+      end
     end
   end
   local settled_todo = {}
-  for i, row in ipairs(settle) do
-    if stop() then
-      counts.not_started = counts.not_started + #settle - i + 1
-      break
+  if #to_settle > 0 then
+    -- Not while an earlier attempt could still be in flight: its own
+    -- timeout since it began must have passed.
+    local _, wall = core.now()
+    local deadline = 0
+    for _, row in ipairs(to_settle) do
+      if row.written and row.written.deadline then deadline = math.max(deadline, row.written.deadline) end
     end
-    local found, err = client:attachment_exists(row.job)
-    if found == true then
-      j:found(row)
-      counts.found = counts.found + 1
-    elseif found == false then
-      settled_todo[#settled_todo + 1] = row
+    if deadline > wall and not stop() then
+      local wait = deadline - wall
+      if not opts.quiet then
+        put(stderr, format("waiting %.0f s before settling %d row(s): their last uploads could still be in "
+          .. "flight until their timeout ends\n", wait, #to_settle))
+      end
+      local t0 = core.now()
+      while core.now() - t0 < wait and not stop() do core.sleep(math.min(0.2, wait)) end
+    end
+    if not stop() then
+      local verdicts = settle.rows(client, to_settle, claimed, { fetch_timeout = opts.timeout })
+      for i, row in ipairs(to_settle) do
+        local v = verdicts[i]
+        if v.state == "found" then
+          j:found(row, v.attachment)
+          counts.found = counts.found + 1
+          results[#results + 1] = { line = row.line, status = "found", attachment_id = v.attachment,
+            evidence = v.evidence }
+        elseif opts["resend-unknown"] then
+          settled_todo[#settled_todo + 1] = row
+        else
+          counts.unknown = counts.unknown + 1
+          unknown[#unknown + 1] = { line = row.line, reason = v.reason, code = v.error and v.error.code }
+          results[#results + 1] = { line = row.line, status = "unknown", reason = v.reason }
+        end
+      end
     else
-      add_failure(row, err, "settle")
+      counts.not_started = counts.not_started + #to_settle
     end
   end
-  -- Settled rows go first: they were the earliest in the last run.
+  -- Rows sent again after a settle go first: they were the earliest.
   for _, row in ipairs(todo) do settled_todo[#settled_todo + 1] = row end
   todo = settled_todo
 
-  -- 4. The uploads.
+  -- 4. The uploads.  The journal records each attempt as it starts to go
+  -- out ("sending") and, flushed, just before its last bytes are handed
+  -- over ("written"): a row without the second never went out whole.
   local bytes_total = 0
   for _, row in ipairs(todo) do bytes_total = bytes_total + row.size end
   local bar = (not opts.quiet) and progress.new {
@@ -340,60 +488,100 @@ function main.run(argv, streams)
   } or nil
   local taken, by_index = 0, {}
   local summary, last_stats
+  local attempt_timeout = opts.timeout or core.defaults.timeout
+  local function on_attempt(index, event, info)
+    local row = by_index[index]
+    local _, wall = core.now()
+    local ok, err = pcall(function()
+      if event == "sending" then
+        row.attempt_started = wall
+        j:sending(row, info.attempt, wall)
+      elseif event == "written" then
+        if row.digest and info.digest and info.digest ~= row.digest then
+          error("the file changed after it was checked (its SHA-256 is not the one its row was identified "
+            .. "by); it was not sent whole: rerun to check and send it again", 0)
+        end
+        j:written(row, info.attempt, wall, (row.attempt_started or wall) + attempt_timeout)
+      end
+    end)
+    if not ok then
+      if event ~= "written" or not tostring(err):find("file changed", 1, true) then journal_error = err end
+      error(err, 0)
+    end
+    return true
+  end
+  local function record(index, res, err)
+    local row = by_index[index]
+    if not row then return end
+    by_index[index] = nil
+    if res then
+      j:done(row, res.data and res.data.id)
+      counts.uploaded = counts.uploaded + 1
+      results[#results + 1] = { line = row.line, status = "uploaded", attachment_id = res.data and res.data.id }
+      if type(res.warnings) == "table" then
+        for _, w in ipairs(res.warnings) do
+          warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
+        end
+      end
+    else
+      local ok = pcall(j.failed, j, row, err)
+      if not ok then journal_error = journal_error or "cannot write the journal" end
+      add_failure(row, err, "upload")
+    end
+  end
   if #todo > 0 and not stop() then
     local function next_job()
       if taken >= #todo or stop() then return nil end
       taken = taken + 1
       local row = todo[taken]
-      j:started(row) -- before attach_many sees it: it is sent only after this returns
       by_index[taken] = row
       return row.job
     end
-    local function on_result(index, res, err)
-      local row = by_index[index]
-      by_index[index] = nil
-      if res then
-        j:done(row, res.data and res.data.id)
-        counts.uploaded = counts.uploaded + 1
-        if type(res.warnings) == "table" then
-          for _, w in ipairs(res.warnings) do
-            warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
-          end
-        end
-      else
-        j:failed(row, err)
-        add_failure(row, err, "upload")
-      end
-    end
     local ok, s = pcall(client.attach_many, client, next_job, {
-      concurrency = opts.concurrency, on_result = on_result, stop = stop,
+      concurrency = opts.concurrency, on_result = record, stop = stop, on_attempt = on_attempt,
       on_progress = bar and function(stats) last_stats = stats; bar:update(stats) end or nil,
     })
     if not ok then
+      -- attach_many reports, in the error, every job whose outcome it could
+      -- not give to on_result: journal them before anything else.
+      if type(s) == "table" and type(s.results) == "table" then
+        for index, r in pairs(s.results) do
+          if type(r) == "table" and r.kind ~= nil and r.data == nil then
+            record(index, nil, r)
+          else
+            record(index, r, nil)
+          end
+        end
+      end
       if bar then bar:clear() end
-      j:close()
-      return fatal("the run stopped: " .. tostring(s))
+      finish_journal()
+      return fatal("the run stopped: " .. tostring(type(s) == "table" and (s.message or s.cause) or s))
     end
     summary = s
     if bar and last_stats then bar:update(last_stats, true) end
     report.retries, report.elapsed, report.stopped = s.retries, s.elapsed, s.stopped
   end
   counts.not_started = counts.not_started + (#todo - taken)
-  j:close()
+  finish_journal()
   report.bytes = bytes_total
+  if journal_error then return fatal("the journal could not be written: " .. tostring(journal_error)) end
 
   -- 5. The report.
   local signalled = core.signals_caught() > 0
-  local exit = signalled and main.EXIT.signal or (counts.failed > 0 and main.EXIT.failed or main.EXIT.ok)
+  local exit = signalled and main.EXIT.signal
+    or ((counts.failed > 0 or counts.unknown > 0) and main.EXIT.failed or main.EXIT.ok)
   report.signalled = signalled or nil
   table.sort(failures, function(x, y) return x.line < y.line end)
+  table.sort(results, function(x, y) return x.line < y.line end)
   if json then return emit_json(exit) end
   local out = stdout
   if not opts.quiet or exit ~= main.EXIT.ok then
     local parts = { format("%d uploaded", counts.uploaded) }
     if counts.failed > 0 then parts[#parts + 1] = format("%d failed", counts.failed) end
     if counts.skipped > 0 then parts[#parts + 1] = format("%d done before (journal)", counts.skipped) end
-    if counts.found > 0 then parts[#parts + 1] = format("%d found already uploaded", counts.found) end
+    if counts.found > 0 then parts[#parts + 1] = format("%d found uploaded (settled)", counts.found) end
+    if counts.unknown > 0 then parts[#parts + 1] = format("%d unknown", counts.unknown) end
+    if counts.duplicates > 0 then parts[#parts + 1] = format("%d duplicate rows", counts.duplicates) end
     if counts.not_started > 0 then parts[#parts + 1] = format("%d not started", counts.not_started) end
     put(out, format("%s: %d rows: %s%s\n", opts.manifest, #rows, concat(parts, ", "),
       summary and format(" in %.2f s", summary.elapsed or 0) or ""))
@@ -402,7 +590,16 @@ function main.run(argv, streams)
         f.code and (" " .. f.code) or "", f.status and format(" (HTTP %d)", f.status) or "", f.message,
         f.log_url and (" (log: " .. f.log_url .. ")") or ""))
     end
+    for _, u in ipairs(unknown) do
+      put(out, format("  unknown: line %d: its upload went out whole and got no answer; %s\n", u.line, u.reason))
+    end
+    if #unknown > 0 then
+      put(out, "  (the ATS may still be processing an unknown row: rerun later to settle it again, or check the "
+        .. "target in the ATS and rerun with --resend-unknown to send it again)\n")
+    end
+    list_duplicates(out)
     for _, w in ipairs(warnings) do put(out, format("  warning: line %d: %s\n", w.line, w.message)) end
+    for _, n in ipairs(notes) do put(out, "note: " .. n .. "\n") end
     if signalled then
       put(out, format("stopped by a signal (%s); rerun the same command to go on\n",
         summary and summary.stopped or "before the uploads"))

@@ -3,6 +3,7 @@
 -- numbers; checking a row gives the reasons it is bad, or the job table
 -- `attach_many` takes.  Works on Lua 5.1 (LuaJIT) to 5.4.
 local cjson = require "cjson"
+local core = require "kombo.core"
 
 local manifest = {}
 
@@ -229,26 +230,24 @@ end
 
 local function base_name(path) return path:match("([^/]+)$") or path end
 
--- Opens the file: its size, or nil, reason.
-local function file_size(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot be opened: " .. tostring(err):gsub("^[^:]*: ", "") end
-  local first, rerr = f:read(1)
-  if not first then
-    f:close()
-    if rerr then return nil, "cannot be read: " .. tostring(rerr) end
-    return nil, "is empty"
+-- The file's SHA-256 and size, or nil, reason.  core.sha256_file refuses
+-- what is not a regular file (a FIFO, a device) without blocking on it.
+local function file_digest(path)
+  local digest, size = core.sha256_file(path)
+  if not digest then
+    local why = tostring(size)
+    if why:sub(1, #path + 1) == path .. " " then why = why:sub(#path + 2) end -- the row names the file
+    return nil, why
   end
-  local size = f:seek("end")
-  f:close()
-  return size
+  if size == 0 then return nil, "is empty" end
+  return digest, size
 end
 
 --- Checks one row and builds its job.  `ctx = { dir =, integration_id = }`
 -- (the manifest's directory, the default integration).  Sets row.job,
 -- row.size (bytes of the file, 0 for a URL), row.target ("candidate" or
--- "application") and row.ident (the normalized content, for the journal's
--- key); returns the list of reasons the row is bad (empty when it is good).
+-- "application"), row.digest (the file's SHA-256) and row.id (its identity,
+-- manifest.identity); returns the list of reasons the row is bad (empty when it is good).
 function manifest.check(row, ctx)
   local bad = {}
   if row.shape then return { row.shape } end
@@ -280,14 +279,14 @@ function manifest.check(row, ctx)
   end
   if f.name and not valid_utf8(f.name) then bad[#bad + 1] = "name is not valid UTF-8" end
   local attachment = { name = f.name, type = f.type, content_type = f.content_type }
-  local size = 0
+  local size, digest = 0, nil
   if f.file and f.data_url then
     bad[#bad + 1] = "has both file and data_url"
   elseif f.file then
     local path = f.file:sub(1, 1) == "/" and f.file or (ctx.dir .. "/" .. f.file)
-    local n, why = file_size(path)
-    if not n then bad[#bad + 1] = format("file %s %s", f.file, why) end
-    size = n or 0
+    local d, n = file_digest(path)
+    if not d then bad[#bad + 1] = format("file %s %s", f.file, n) end
+    digest, size = d, d and n or 0
     attachment.file = path
     if not attachment.name then attachment.name = base_name(f.file) end
   elseif f.data_url then
@@ -299,18 +298,31 @@ function manifest.check(row, ctx)
   else
     bad[#bad + 1] = "has neither file nor data_url"
   end
-  row.target, row.size = target, size
+  row.target, row.size, row.digest = target, size, digest
   if #bad > 0 then return bad end
   row.job = { [id_key] = f[id_key], integration_id = integration, body = { attachment = attachment } }
-  row.ident = concat({ target, f[id_key], integration, attachment.file or "", attachment.data_url or "",
-                       f.type, attachment.name or "", f.content_type or "" }, "\0")
+  row.id = manifest.identity(integration, target, f[id_key], f.type, attachment.name,
+    digest and ("sha256:" .. digest) or ("url:" .. attachment.data_url))
+  -- The key of format 1 journals (legacy_keys), built as that version did.
+  row.legacy_ident = concat({ target, f[id_key], integration, attachment.file or "", attachment.data_url or "",
+                              f.type, attachment.name or "", f.content_type or "" }, "\0")
   return bad
 end
 
---- A 64-bit content hash, as 16 hex digits: two 32-bit polynomial hashes
--- with exact arithmetic on every Lua (no bit operators on 5.1).  Not
--- cryptographic: it tells a row from an edited one.
-function manifest.hash(s)
+--- A row's identity, as 32 hex digits: what it uploads (the document: its
+-- content's SHA-256, or its data_url, with its type and name) to where (the
+-- integration and the candidate or application).  The manifest's path, the
+-- working directory, the file's path and the row's place do not count, nor
+-- does content_type (the same bytes under another label are the same
+-- document to the ATS).
+function manifest.identity(integration, target, target_id, doc_type, name, document)
+  return core.sha256(concat({ "kombo-attach row 2", integration, target, target_id, doc_type, name, document },
+    "\0")):sub(1, 32)
+end
+
+-- Format 1 journals keyed rows by a 64-bit hash of the row as typed (two
+-- 32-bit polynomial hashes) and its occurrence: kept only to read them.
+local function legacy_hash(s)
   local h1, h2 = 5381, 7919
   for i = 1, #s do
     local b = byte(s, i)
@@ -320,18 +332,31 @@ function manifest.hash(s)
   return format("%08x%08x", h1, h2)
 end
 
---- Gives every good row its journal key: the hash of its content and the
--- how-many-th row with that content it is ("<hash>.<n>"), so rows that move
--- keep their key, and identical rows are still told apart.
-function manifest.assign_keys(rows)
-  local seen = {}
+--- The keys a format 1 journal gave these rows: `{ [key] = row }`.
+function manifest.legacy_keys(rows)
+  local seen, keys = {}, {}
   for _, row in ipairs(rows) do
-    if row.ident then
-      local h = manifest.hash(row.ident)
+    if row.legacy_ident then
+      local h = legacy_hash(row.legacy_ident)
       seen[h] = (seen[h] or 0) + 1
-      row.key = h .. "." .. seen[h]
+      keys[h .. "." .. seen[h]] = row
     end
   end
+  return keys
+end
+
+--- Marks rows that repeat an earlier row's identity (the same document to
+-- the same target): `row.duplicate_of` = the earlier row's line.  They are
+-- uploaded once.  Returns how many there are.
+function manifest.mark_duplicates(rows)
+  local first, n = {}, 0
+  for _, row in ipairs(rows) do
+    if row.id then
+      local f = first[row.id]
+      if f then row.duplicate_of, n = f.line, n + 1 else first[row.id] = row end
+    end
+  end
+  return n
 end
 
 return manifest

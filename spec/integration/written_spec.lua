@@ -1,0 +1,201 @@
+-- call:on_written(fn) and call:digest() on the libcurl transports against
+-- the stand-in: a small body (read out whole before the transfer, <= 64 KiB)
+-- and a streamed 3 MiB file on call:perform(), and the multi engine
+-- (core.multi()).  The hook runs once per attempt before the bytes that
+-- complete the body; a raising hook aborts the attempt (aborted/not_sent)
+-- and the stand-in accepts no upload.  The calls are the core's (the public
+-- client closes its call after sending; the journal drives them itself).
+local servers = require "support.servers"
+local files = require "support.files"
+local core = require "kombo.core"
+
+local function handle(over)
+  local integ = servers.unique("written")
+  local h = assert(core.client(servers.merge({
+    api_key = servers.API_KEY, server_url = servers.standin_url(), integration_id = integ,
+    user_agent = "kombo-lua-spec", timeout = servers.TIMEOUT, connect_timeout = 5,
+  }, over)))
+  return h, integ
+end
+
+local function prepare(h, attachment)
+  return assert(h:prepare("attach_to_candidate", {
+    candidate_id = "cand-written",
+    body = { attachment = servers.merge({ name = "blob.bin", type = "CV" }, attachment) },
+  }))
+end
+
+-- A hook that records what it saw and answers `verdict` (a function to raise).
+local function watcher(call, verdict)
+  local seen = {}
+  call:on_written(function(sent, total)
+    local s, t = call:sent()
+    seen[#seen + 1] = { sent = sent, total = total, call_sent = s, call_total = t }
+    if type(verdict) == "function" then return verdict() end
+    return verdict
+  end)
+  return seen
+end
+
+local function accepted(integ)
+  local n = 0
+  for _, rec in ipairs(servers.requests(integ)) do
+    if rec.response and type(rec.response.status) == "number" and rec.response.status < 300 then n = n + 1 end
+  end
+  return n
+end
+
+describe("integration: call:on_written and call:digest on libcurl #integration", function()
+  local dir, big_path, big
+  setup(function()
+    dir = files.tmpdir()
+    big = files.random_bytes(3 * 1024 * 1024)
+    big_path = files.write(dir .. "/big.bin", big)
+  end)
+  teardown(function() files.rmtree(dir) end)
+
+  it("small body: fires once before the last bytes; digest is the content's SHA-256", function()
+    local h, integ = handle()
+    local bytes = files.random_bytes(20000)
+    local call = prepare(h, { bytes = bytes })
+    local _, _, length = call:request()
+    assert.truthy(length <= 64 * 1024)
+    -- A small body is read out whole before connecting and handed to the
+    -- connection in one piece: fn runs when that happens (libcurl's
+    -- PREREQFUNCTION), after the read-out, before any byte has left.
+    local reached
+    local seen = watcher(call, function() reached = #servers.requests(integ); return true end)
+    local res = call:perform()
+    assert.equals("ok", res.kind, res.message)
+    assert.equals(1, #seen)
+    assert.equals(length, seen[1].total)
+    assert.equals(seen[1].sent, seen[1].call_sent)
+    assert.equals(0, reached)
+    assert.equals(core.sha256(bytes), call:digest())
+    local recs = servers.requests(integ)
+    assert.equals(1, #recs)
+    assert.equals(bytes, files.base64_decode(recs[1].json.attachment.data))
+    call:close()
+    h:close()
+  end)
+
+  it("streamed 3 MiB file: fires once, late in the body; digest matches sha256_file", function()
+    local h, integ = handle()
+    local call = prepare(h, { file = big_path })
+    local _, _, length = call:request()
+    local seen = watcher(call, true)
+    local res = call:perform()
+    assert.equals("ok", res.kind, res.message)
+    assert.equals(1, #seen)
+    assert.truthy(seen[1].sent < length)
+    assert.truthy(seen[1].sent > length - 1024 * 1024, "fired at " .. seen[1].sent) -- most had gone
+    assert.equals(length, seen[1].call_total)
+    local hex, size = core.sha256_file(big_path)
+    assert.equals(#big, size)
+    assert.equals(hex, call:digest())
+    assert.equals(1, accepted(integ))
+    call:close()
+    h:close()
+  end)
+
+  it("fires once per attempt: a 503 then 200 runs it twice", function()
+    local h = handle { retries = { max_attempts = 3, initial_interval = 0.01, max_interval = 0.05 } }
+    local bytes = files.random_bytes(5000)
+    local call = assert(h:prepare("attach_to_candidate", {
+      candidate_id = "scenario-503-once", body = { attachment = { name = "b.bin", type = "CV", bytes = bytes } },
+    }))
+    local seen = watcher(call, true)
+    local res = call:perform()
+    assert.equals("ok", res.kind, res.message)
+    assert.equals(2, res.attempts)
+    assert.equals(2, #seen)
+    assert.equals(core.sha256(bytes), call:digest())
+    call:close()
+    h:close()
+  end)
+
+  for _, case in ipairs {
+    { name = "small body", att = function() return { bytes = ("q"):rep(3000) } end },
+    { name = "streamed 3 MiB file", att = function() return { file = big_path } end },
+  } do
+    it(case.name .. ": a raising fn aborts the attempt, not_sent, and nothing is accepted", function()
+      local h, integ = handle()
+      local call = prepare(h, case.att())
+      local _, _, length = call:request()
+      local seen = watcher(call, function() error("journal write failed", 0) end)
+      local res = call:perform()
+      assert.equals("aborted", res.kind)
+      assert.equals("not_sent", res.outcome)
+      assert.equals(1, res.attempts)
+      assert.truthy(res.message:find("on_written raised: journal write failed", 1, true), res.message)
+      assert.equals(1, #seen)
+      if length > 64 * 1024 then assert.truthy((call:sent()) < length) end -- (a small body is read out first)
+      assert.is_nil(call:digest())
+      assert.equals(0, accepted(integ))
+      if length <= 64 * 1024 then assert.equals(0, #servers.requests(integ)) end -- never left
+      call:close()
+      h:close()
+    end)
+  end
+
+  it("false with a message refuses the same way", function()
+    local h, integ = handle()
+    local call = prepare(h, { bytes = "abc" })
+    watcher(call, function() return false, "duplicate upload" end)
+    local res = call:perform()
+    assert.equals("aborted", res.kind)
+    assert.equals("not_sent", res.outcome)
+    assert.truthy(res.message:find("on_written refused: duplicate upload", 1, true), res.message)
+    assert.equals(0, #servers.requests(integ))
+    call:close()
+    h:close()
+  end)
+
+  it("does not fire for a GET", function()
+    local h = handle()
+    local call = assert(h:prepare("get_candidate_attachments", { candidate_id = "cand-written" }))
+    local seen = watcher(call, false)
+    local res = call:perform()
+    assert.equals("ok", res.kind, res.message)
+    assert.equals(0, #seen)
+    assert.is_nil(call:digest())
+    call:close()
+    h:close()
+  end)
+
+  it("the multi engine: fires once per call; a raising one is aborted, the other lands", function()
+    local h, integ = handle()
+    local good = prepare(h, { file = big_path })
+    local bad = prepare(h, { bytes = files.random_bytes(200000) }) -- streamed too (> 64 KiB)
+    local good_seen = watcher(good, true)
+    local bad_seen = watcher(bad, function() error("no room", 0) end)
+    local m = core.multi()
+    local now = core.now()
+    assert.equals("send", good:next(now))
+    assert.equals("send", bad:next(now))
+    assert(m:add(good))
+    assert(m:add(bad))
+    local done = 0
+    local deadline = core.now() + servers.bound(30)
+    while done < 2 and core.now() < deadline do
+      for _, call in ipairs(m:run(0.1)) do
+        assert.equals("done", call:next(core.now()))
+        done = done + 1
+      end
+    end
+    m:close()
+    assert.equals(2, done)
+    assert.equals(1, #good_seen)
+    assert.equals(1, #bad_seen)
+    assert.equals("ok", good:result().kind)
+    assert.equals(core.sha256(big), good:digest())
+    local r = bad:result()
+    assert.equals("aborted", r.kind)
+    assert.equals("not_sent", r.outcome)
+    assert.is_nil(bad:digest())
+    assert.equals(1, accepted(integ))
+    good:close()
+    bad:close()
+    h:close()
+  end)
+end)
