@@ -65,8 +65,13 @@ static const char REDACTED[] = "<redacted>";
 
 /* ASCII case folded; a space, a control byte and "+" are one byte (form
  * encoding writes a space as "+", and messages have control bytes as
- * spaces: classify.c).  Never 0. */
-#define FOLD(c) ((c) <= ' ' || (c) == 0x7f ? '+' : (c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
+ * spaces: classify.c).  Never 0.  The casts keep each arm a byte: the
+ * plain_fold initializer evaluates FOLD for 0..255, where clang's
+ * -Wconstant-conversion rejects the int arm (c) + 32 of c = 255. */
+#define FOLD(c)                                                        \
+    ((c) <= ' ' || (c) == 0x7f   ? '+'                                 \
+     : (c) >= 'A' && (c) <= 'Z' ? (unsigned char)((c) + ('a' - 'A'))   \
+                                : (unsigned char)(c))
 
 static unsigned char fold(unsigned char c)
 {
