@@ -304,6 +304,53 @@ static int l_redact(lua_State *L)
     return 1;
 }
 
+/* core.redact_json(text, key) -> text with the echoes of key inside its
+ * string literals (redact.c's rule) as "<redacted>", and nothing outside
+ * them touched: valid JSON stays valid whatever the key.  text itself when
+ * there is none, or when text or key is not a string. */
+static int l_redact_json(lua_State *L)
+{
+    kombo_redactor r;
+    luaL_Buffer b;
+    size_t n, keylen, need, from = 0, copied = 0, a, e;
+    const char *s, *key;
+    void *extra = NULL;
+    int any = 0;
+
+    lua_settop(L, 2);
+    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    s = lua_tolstring(L, 1, &n);
+    key = lua_tolstring(L, 2, &keylen);
+    if ((need = kombo_redactor_extra(key, keylen)) > 0)
+        extra = lua_newuserdata(L, need); /* stack slot 3 until we return */
+    if (!kombo_redactor_init(&r, key, keylen, extra)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    while (kombo_json_next_string(s, n, &from, &a, &e)) {
+        size_t st = 0, en;
+        while (kombo_redactor_next(&r, s + a, e - a, &st, &en)) {
+            if (!any)
+                luaL_buffinit(L, &b);
+            any = 1;
+            luaL_addlstring(&b, s + copied, a + st - copied);
+            luaL_addstring(&b, "<redacted>");
+            copied = a + en;
+            st = en;
+        }
+    }
+    if (!any) {
+        lua_settop(L, 1); /* no echo: text itself, no copy */
+        return 1;
+    }
+    luaL_addlstring(&b, s + copied, n - copied);
+    luaL_pushresult(&b);
+    return 1;
+}
+
 /* core.file_info(path) -> size, or nil, reason: whether attachment.file
  * would be accepted, by the rule the calls use (kombo_file_open: a regular
  * file that can be opened; a FIFO, device, socket or directory is refused
@@ -395,6 +442,7 @@ int luaopen_kombo_core(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
                                          {"parse_headers", l_parse_headers}, {"redact", l_redact},
+                                         {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},
                                          {"now", l_now},               {"sleep", l_sleep},

@@ -1,40 +1,58 @@
 /*
- * redact.c - finds echoes of the API key in what a server sent back.
+ * redact.c - finds echoes of the API key in what a server sent back, and
+ * in what kombo-attach prints.
  *
  * A server (or a proxy's error page) may quote the Authorization header:
- * whole, cut off by a length cap, re-cased, or percent-encoded.  What goes
- * is every run of KOMBO_REDACT_MIN (8) or more bytes of the text that
- * equals, ASCII case folded, a run of the key or of the key
- * percent-encoded (RFC 3986 unreserved bytes kept, every other byte %xx,
- * either case of hex).  Keys shorter than 8 bytes are never looked for:
- * they are test keys, and redacting them would shred ordinary words.
+ * whole, cut off by a length cap, re-cased, percent-encoded, JSON-escaped
+ * (its error JSON quoting the key, or quoting the request as JSON inside a
+ * JSON string), or a mix.  What goes is every run of KOMBO_REDACT_MIN (8)
+ * or more bytes that equals, folded (ASCII case; a space, a control byte
+ * and "+" are one byte), a run of the key or of the key percent-encoded
+ * (RFC 3986 unreserved bytes kept, every other byte %xx, either case of
+ * hex), with the text read four ways:
+ *   - as it is;
+ *   - with JSON escapes decoded (\" \\ \/ \b \f \n \r \t, \uXXXX in
+ *     either case of hex, a surrogate pair as its one character in UTF-8);
+ *   - with JSON escapes and %XX decoded;
+ *   - with JSON escapes decoded twice (JSON quoted inside a JSON string).
+ * A run starts and ends at the edges of the text's units (an escape, %XX,
+ * a UTF-8 sequence, a byte), so "<redacted>" never cuts an escape or a
+ * character in two: a JSON string stays a valid JSON string and UTF-8
+ * stays UTF-8.  (A key echoed raw across a JSON text's structure, a '"'
+ * that ends a string, is another matter: kombo_json_next_string and
+ * core.redact_json redact inside string literals only.)  Keys shorter than
+ * 8 bytes are never looked for: they are test keys, and redacting them
+ * would shred ordinary words.
  *
  * The algorithm: every 8-byte window of the folded key and of its folded
  * percent-encoding is one uint64_t, exactly (8 bytes, no hash collision to
- * verify), kept in a small open-addressed set.  The text is read once with
- * the same window rolled a byte at a time; a window in the set is key
- * material, and consecutive or overlapping such windows make one run,
- * replaced by a single "<redacted>".  Every run of >= 8 key bytes is a
- * chain of such windows, so nothing the rule names is missed; a chain of
- * key windows that is not one contiguous piece of the key (a key with
- * repeated 7-byte runs, or a copy that switches between plain and encoded
- * mid-way) goes too, which errs on the safe side.  O(n) in the text,
+ * verify), kept in a small open-addressed set.  The text is read once,
+ * unit by unit, each reading rolling its own window of the bytes it reads
+ * a byte at a time and remembering where each came from; a window in the
+ * set is key material, and touching or overlapping such windows (of any
+ * reading) make one run, replaced by a single "<redacted>".  Every run of
+ * >= 8 key bytes is a chain of such windows, so nothing the rule names is
+ * missed; a chain of key windows that is not one contiguous piece of the
+ * key (a key with repeated 7-byte runs, or a copy that switches between
+ * plain and encoded mid-way) goes too, which errs on the safe side.  The
+ * four readings differ only near a '\' or '%': where the last 20 units
+ * were plain bytes, one reading stands for all (a tight loop over ASCII
+ * bytes, as fast as the single reading used to be), and the others start
+ * again as copies of it at the next '\' or '%'.  O(n) in the text,
  * O(key) to build, no allocation when nothing matches; the set lives in
  * the redactor itself for keys up to 67 bytes (135 for letters, digits and
  * "-._~" only); longer ones need kombo_redactor_extra() bytes.
  *
  * Measured (gcc -O2, x86-64, the 46-byte key of spec/integration/
- * secrets_spec.lua, 1 MiB of JSON-like text):
- *   no match .............................. 2.1 ms (~500 MB/s)
- *   the key echoed every 4 KiB ............ 2.3-2.8 ms (the copy included)
+ * secrets_spec.lua, 1 MiB of JSON-like text, through core.redact):
+ *   no match, no '\' or '%' .............. 1.8 ms (~580 MB/s; 2.5 ms before the
+ *                                           escapes were read)
+ *   the key echoed every 4 KiB ............ 2.3 ms (the copy included)
+ *   no match, an escape every 10 bytes .... 19 ms (four readings all the way)
  *   naive (at every offset, the longest case-folded match against every
  *   offset of the key and of its encoding, which is what matching any
  *   run rather than the key's leading bytes asks for) 250 ms, O(n * key)
- * Building the set for that key: 0.34 us; scanning a 200-byte string:
- * 0.45 us.  Through Lua: call:result() of a small success 1.09 us with a
- * short key (no redaction), 1.39 us with that key (set built, every
- * string scanned, none copied); core.redact of a 168-byte header block
- * 0.77 us.  Beside an HTTP call, nothing.
+ * Building the set for that key: 0.34 us.  Beside an HTTP call, nothing.
  */
 #include "kombo.h"
 
@@ -45,10 +63,28 @@
 
 static const char REDACTED[] = "<redacted>";
 
+/* ASCII case folded; a space, a control byte and "+" are one byte (form
+ * encoding writes a space as "+", and messages have control bytes as
+ * spaces: classify.c).  Never 0.  The casts keep each arm a byte: the
+ * plain_fold initializer evaluates FOLD for 0..255, where clang's
+ * -Wconstant-conversion rejects the int arm (c) + 32 of c = 255. */
+#define FOLD(c)                                                        \
+    ((c) <= ' ' || (c) == 0x7f   ? '+'                                 \
+     : (c) >= 'A' && (c) <= 'Z' ? (unsigned char)((c) + ('a' - 'A'))   \
+                                : (unsigned char)(c))
+
 static unsigned char fold(unsigned char c)
 {
-    return (unsigned char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
+    return (unsigned char)FOLD(c);
 }
+
+/* fold() of the bytes that are a unit by themselves in every reading:
+ * ASCII but '\\' and '%'; 0 for the others. */
+#define PLAIN(c) ((c) >= 0x80 || (c) == '\\' || (c) == '%' ? 0 : FOLD(c))
+#define PLAIN4(c) PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
+#define PLAIN64(c) PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
+static const unsigned char plain_fold[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128), PLAIN64(192)};
 
 static int unreserved(unsigned char c)
 {
@@ -90,13 +126,10 @@ static size_t slot_of(uint64_t g, unsigned bits)
     return (size_t)((g * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - bits));
 }
 
+/* g is never 0 (the empty slot): fold() gives no NUL. */
 static void insert(kombo_redactor *r, uint64_t g)
 {
     size_t mask = ((size_t)1 << r->bits) - 1, i;
-    if (g == 0) { /* eight NUL bytes: 0 marks an empty slot */
-        r->has_zero = 1;
-        return;
-    }
     for (i = slot_of(g, r->bits); r->slots[i] != 0; i = (i + 1) & mask)
         if (r->slots[i] == g)
             return;
@@ -106,8 +139,6 @@ static void insert(kombo_redactor *r, uint64_t g)
 static int member(const kombo_redactor *r, uint64_t g)
 {
     size_t mask = ((size_t)1 << r->bits) - 1, i;
-    if (g == 0)
-        return r->has_zero;
     for (i = slot_of(g, r->bits); r->slots[i] != 0; i = (i + 1) & mask)
         if (r->slots[i] == g)
             return 1;
@@ -129,7 +160,6 @@ int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void 
     size_t i, have = 0;
 
     r->bits = 0;
-    r->has_zero = 0;
     r->slots = r->inline_slots;
     if (key == NULL || keylen < GRAM)
         return 0;
@@ -158,31 +188,311 @@ int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void 
     return 1;
 }
 
+/* ------------------------------------------------------------ reading */
+
+/* What one unit of the text stands for.  A unit is what no copy of the
+ * key is cut inside: a JSON escape (\" \\ \/ \b \f \n \r \t, \uXXXX in
+ * either case of hex, a surrogate pair as one unit), %XX, a UTF-8
+ * sequence, or any other byte. */
+enum { U_BYTE, U_ESC, U_PCT };
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = fold(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+    int k, h;
+    for (k = 0; k < 4; k++) {
+        if ((h = hexval(p[k])) < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* UTF-8 of cp (a lone surrogate as its 3 bytes, as it stands). */
+static size_t utf8_put(unsigned char *o, unsigned long cp)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The unit at p[i] (i < n): its length; *kind, and for U_ESC and U_PCT
+ * the bytes it stands for in dec[0..*dn). */
+static size_t unit_at(const unsigned char *p, size_t i, size_t n, int *kind, unsigned char *dec, size_t *dn)
+{
+    unsigned char c = p[i];
+    size_t need, k;
+
+    if (c == '\\' && n - i >= 2) {
+        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+        const char *at = p[i + 1] ? strchr(from, p[i + 1]) : NULL;
+        long u, lo;
+        if (at != NULL) {
+            *kind = U_ESC;
+            dec[0] = (unsigned char)to[at - from];
+            *dn = 1;
+            return 2;
+        }
+        if (p[i + 1] == 'u' && n - i >= 6 && (u = hex4(p + i + 2)) >= 0) {
+            size_t len = 6;
+            if (u >= 0xD800 && u <= 0xDBFF && n - i >= 12 && p[i + 6] == '\\' && p[i + 7] == 'u' &&
+                (lo = hex4(p + i + 8)) >= 0xDC00 && lo <= 0xDFFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                len = 12;
+            }
+            *kind = U_ESC;
+            *dn = utf8_put(dec, (unsigned long)u);
+            return len;
+        }
+    } else if (c == '%' && n - i >= 3 && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+        *kind = U_PCT;
+        dec[0] = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        *dn = 1;
+        return 3;
+    }
+    *kind = U_BYTE;
+    if (c < 0xC2 || c > 0xF4)
+        return 1;
+    need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+    if (n - i <= need)
+        return 1;
+    for (k = 1; k <= need; k++)
+        if ((p[i + k] & 0xC0) != 0x80)
+            return 1;
+    return need + 1;
+}
+
+/* One reading of the text: the bytes as they are, JSON escapes decoded,
+ * or JSON escapes and %XX decoded.  g is the rolling window of folded
+ * bytes read; at[] holds, for the last GRAM of them, where the unit each
+ * came from starts. */
+typedef struct lane {
+    uint64_t g;
+    size_t count;
+    size_t at[GRAM];
+} lane;
+
+typedef struct span {
+    size_t a, b;
+    int found;
+} span;
+
+/* Reads byte c of the unit [from, to); a key window ending here joins the
+ * run when it touches it.  One past the run is found again by the next
+ * call; one wholly before it (the fourth reading lags behind the others)
+ * takes its place, and the run it displaces is found again. */
+/* A key window [a, to) just read joins the run when it touches it.  One
+ * past the run is found again by the next call; one wholly before it (the
+ * fourth reading lags behind the others) takes its place, and the run it
+ * displaces is found again. */
+static void add_window(span *run, size_t a, size_t to)
+{
+    if (!run->found || to < run->a) {
+        run->a = a, run->b = to, run->found = 1;
+    } else if (a <= run->b) {
+        if (a < run->a)
+            run->a = a;
+        if (to > run->b)
+            run->b = to;
+    }
+}
+
+/* Reads byte c of the unit [from, to). */
+static void read_byte(const kombo_redactor *r, lane *l, unsigned char c, size_t from, size_t to, span *run)
+{
+    l->g = (l->g << 8) | fold(c);
+    l->at[l->count % GRAM] = from;
+    if (++l->count >= GRAM && member(r, l->g))
+        add_window(run, l->at[l->count % GRAM], to); /* at[]: where the window's first byte came from */
+}
+
+static void read_bytes(const kombo_redactor *r, lane *l, const unsigned char *b, size_t n, size_t from, size_t to,
+                       span *run)
+{
+    size_t k;
+    for (k = 0; k < n; k++)
+        read_byte(r, l, b[k], from, to, run);
+}
+
+/* The fourth reading: JSON escapes decoded twice (JSON quoted inside a
+ * JSON string: \\\" for '"', \\\\ for '\', \\u0041).  The bytes of the
+ * first decoding wait here until a whole second-level unit (at most 12
+ * bytes) can be read; each keeps the span of the text it came from. */
+#define DEEP_AHEAD 12
+typedef struct deep {
+    unsigned char b[32];
+    size_t from[32], to[32];
+    size_t h, n; /* the bytes waiting: [h, n) */
+} deep;
+
+/* Reads the buffered bytes, all of them when flush, else while a whole
+ * unit is sure to be there (a byte other than '\\' is read at once: the
+ * bytes of one UTF-8 sequence come in together). */
+static void deep_read(const kombo_redactor *r, lane *l, deep *d, int flush, span *run)
+{
+    while (d->h < d->n && (flush || d->n - d->h >= DEEP_AHEAD || d->b[d->h] != '\\')) {
+        unsigned char dec[4];
+        size_t dn = 0, len, k, h = d->h;
+        int kind;
+
+        len = unit_at(d->b + h, 0, d->n - h, &kind, dec, &dn);
+        if (kind == U_PCT)
+            len = 1; /* %XX is not decoded in this reading */
+        if (kind == U_ESC)
+            read_bytes(r, l, dec, dn, d->from[h], d->to[h + len - 1], run);
+        else
+            for (k = 0; k < len; k++)
+                read_byte(r, l, d->b[h + k], d->from[h], d->to[h + len - 1], run);
+        d->h += len;
+    }
+    if (d->h == d->n)
+        d->h = d->n = 0;
+}
+
+static void deep_push(const kombo_redactor *r, lane *l, deep *d, const unsigned char *b, size_t n, size_t from,
+                      size_t to, span *run)
+{
+    size_t k;
+    if (d->n + n > sizeof d->b) { /* at most DEEP_AHEAD - 1 wait: move them to the front */
+        d->n -= d->h;
+        memmove(d->b, d->b + d->h, d->n);
+        memmove(d->from, d->from + d->h, d->n * sizeof d->from[0]);
+        memmove(d->to, d->to + d->h, d->n * sizeof d->to[0]);
+        d->h = 0;
+    }
+    for (k = 0; k < n; k++) {
+        d->b[d->n] = b[k];
+        d->from[d->n] = from;
+        d->to[d->n] = to;
+        d->n++;
+    }
+    deep_read(r, l, d, 0, run);
+}
+
+/* Where the next window of l can start at the earliest; next: where the
+ * next unit starts. */
+static size_t next_window(const lane *l, size_t next)
+{
+    if (l->count == 0)
+        return next;
+    return l->at[(l->count < GRAM - 1 ? 0 : l->count - (GRAM - 1)) % GRAM];
+}
+
+/* Bytes read as they are since the last escape or %XX for the readings to
+ * be the same again, the fourth's pending bytes read. */
+#define RESYNC (GRAM + DEEP_AHEAD)
+
 int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = *start, k, run_end = 0;
-    uint64_t g = 0;
-    int found = 0;
+    size_t i = *start, plain = 0, k;
+    lane l[4];
+    deep d;
+    span run = {0, 0, 0};
+    int synced = 1;
 
-    if (r->bits == 0 || s == NULL || n < GRAM || i > n - GRAM)
+    if (r->bits == 0 || s == NULL || i > n || n - i < GRAM)
         return 0;
-    for (k = 0; k < GRAM - 1; k++)
-        g = (g << 8) | fold(p[i + k]);
-    for (; i + GRAM <= n; i++) {
-        g = (g << 8) | fold(p[i + GRAM - 1]);
-        if (member(r, g)) {
-            if (!found)
-                *start = i;
-            found = 1;
-            run_end = i + GRAM;
-        } else if (found && i >= run_end) {
-            break; /* the window just past the run is not key material */
+    /* Four readings: the bytes as they are (l[0]); JSON escapes decoded;
+     * JSON escapes and %XX decoded; JSON escapes decoded twice.  Where the
+     * last RESYNC units were plain bytes they all read the same: then only
+     * l[0] reads (synced), and the others start again as copies of it at
+     * the next '\' or '%'. */
+    l[0].g = 0, l[0].count = 0;
+    d.h = d.n = 0;
+    while (i < n) {
+        unsigned char dec[4];
+        size_t dn = 0, len;
+        int kind;
+
+        if (synced) { /* the common case: plain ASCII, one byte a unit, one reading */
+            lane *z = &l[0];
+            size_t i0 = i, c0 = z->count, cnt = c0, m;
+            uint64_t g = z->g;
+            int done = 0;
+            for (; i < n; i++) {
+                unsigned char f = plain_fold[p[i]];
+                if (f == 0)
+                    break;
+                g = (g << 8) | f;
+                if (++cnt >= GRAM && member(r, g)) /* the window's first byte: index cnt - GRAM */
+                    add_window(&run, cnt - GRAM >= c0 ? i0 + (cnt - GRAM - c0) : z->at[cnt % GRAM], i + 1);
+                if (run.found) {
+                    size_t first = cnt < GRAM - 1 ? 0 : cnt - (GRAM - 1); /* of the next window */
+                    size_t at = first >= c0 ? i0 + (first - c0) : z->at[first % GRAM];
+                    if (at > run.b) {
+                        i++;
+                        done = 1;
+                        break;
+                    }
+                }
+            }
+            for (m = cnt > c0 + GRAM ? cnt - GRAM : c0; m < cnt; m++)
+                z->at[m % GRAM] = i0 + (m - c0);
+            z->g = g, z->count = cnt;
+            if (done || i >= n)
+                break;
+        }
+
+        len = unit_at(p, i, n, &kind, dec, &dn);
+        if (kind == U_BYTE && p[i] != '\\' && p[i] != '%') {
+            plain++;
+        } else {
+            plain = 0;
+            if (synced) {
+                l[1] = l[2] = l[3] = l[0];
+                synced = 0;
+            }
+        }
+        read_bytes(r, &l[0], p + i, len, i, i + len, &run);
+        if (!synced) {
+            const unsigned char *j = kind == U_ESC ? dec : p + i;
+            size_t jn = kind == U_ESC ? dn : len;
+            read_bytes(r, &l[1], j, jn, i, i + len, &run);
+            read_bytes(r, &l[2], kind == U_BYTE ? p + i : dec, kind == U_BYTE ? len : dn, i, i + len, &run);
+            deep_push(r, &l[3], &d, j, jn, i, i + len, &run);
+            if (i + len == n)
+                deep_read(r, &l[3], &d, 1, &run);
+            if (plain >= RESYNC && d.n == 0) /* deep_read empties it as it reads the last byte */
+                synced = 1;
+        }
+        i += len;
+        if (run.found) { /* done once no reading can reach back to the run */
+            for (k = 0; k < (synced ? 1u : 4u); k++)
+                if (next_window(&l[k], k == 3 && d.n ? d.from[d.h] : i) <= run.b)
+                    break;
+            if (k == (synced ? 1u : 4u))
+                break;
         }
     }
-    if (found)
-        *end = run_end;
-    return found;
+    if (run.found)
+        *start = run.a, *end = run.b;
+    return run.found;
 }
 
 int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen)
@@ -208,4 +518,19 @@ int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_
     if (!any)
         return 0;
     return out->failed ? -1 : 1;
+}
+
+int kombo_json_next_string(const char *s, size_t n, size_t *from, size_t *a, size_t *b)
+{
+    const char *q;
+    size_t j;
+
+    if (*from >= n || (q = memchr(s + *from, '"', n - *from)) == NULL)
+        return 0;
+    *a = j = (size_t)(q - s) + 1;
+    while (j < n && s[j] != '"')
+        j += s[j] == '\\' ? 2 : 1;
+    *b = j < n ? j : n;
+    *from = j < n ? j + 1 : n;
+    return 1;
 }

@@ -40,15 +40,22 @@ end
 
 -- Replaces every echo of the secret, should a server ever send it back,
 -- with "<redacted>": any run of 8 or more bytes of the key, compared
--- ASCII-case-insensitively, or of the key percent-encoded (%xx in either
--- case), wherever it stands.  Texts are capped (a message at 512 bytes, a
--- quoted status line at 80), so an echo can stop in the middle of the key;
--- proxies re-case and re-encode what they quote.  (Keys shorter than 8
--- bytes are test keys; redacting them would shred ordinary words.)  The
--- core does it (csrc/redact.c, linear in #s); `s` itself comes back when
--- there is no echo, or when s or secret is not a string.
+-- ASCII-case-insensitively (and a space as "+"), wherever it stands, as
+-- it is, JSON-escaped (\" \\ \/ \n ..., \uXXXX in either case) or
+-- percent-encoded (%xx in either case), or a mix of these, or a run of the
+-- key percent-encoded.  An escape or a UTF-8 character is never cut in
+-- two.  Texts are capped (a message at 512 bytes, a quoted status line at
+-- 80), so an echo can stop in the middle of the key; proxies re-case and
+-- re-encode what they quote.  (Keys shorter than 8 bytes are test keys;
+-- redacting them would shred ordinary words.)  The core does it
+-- (csrc/redact.c, linear in #s); `s` itself comes back when there is no
+-- echo, or when s or secret is not a string.
 errors.redact = core.redact
 redact = errors.redact
+
+-- The same for a JSON text, inside its string literals only: what was
+-- valid JSON stays valid JSON whatever the key (kombo-attach --json).
+errors.redact_json = core.redact_json
 
 -- "Name: value" lines into { ["lower-case-name"] = "value" } by the core's
 -- one header parser; repeated headers are joined with ", " (RFC 9110).

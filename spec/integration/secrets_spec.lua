@@ -11,6 +11,7 @@
 local servers = require "support.servers"
 local badserver = require "support.badserver"
 local kombo = require "kombo"
+local cjson = require "cjson"
 
 local KEY = "kombo_sk_live_Zq8vN3rT6yW1pL4xC7bM0kH5jG2fD9sA" -- 46 characters, not the stand-in's key
 assert(#KEY >= 40)
@@ -188,6 +189,34 @@ describe("secrets: the API key never shows up #integration #secrets", function()
       assert.truthy(err.message:find("<redacted>", 1, true), err.message)
       client:close()
     end
+  end)
+
+  -- A key with bytes JSON escapes ('"', '\', '/'), echoed JSON-escaped
+  -- (lua-cjson's way, \u in upper case, and inside a message that itself
+  -- quotes JSON) and percent-encoded: no 6 consecutive key bytes anywhere.
+  it("a key holding '\"', '\\' and '/' echoed JSON-escaped: redacted in err.message, tostring(err), body, headers", function()
+    local key = 'kombo_sk"live\\Zq8/vN3rT6"yW1pL4x\\Q'
+    local function key_run(text)
+      text = tostring(text):lower()
+      local k = key:lower()
+      for i = 1, #k - 5 do
+        if text:find(k:sub(i, i + 5), 1, true) then return k:sub(i, i + 5) end
+      end
+    end
+    local err, lines, client = run({ server_url = badserver.url(srv, "echo-auth-escaped"), api_key = key })
+    assert.equals("api", err.kind, tostring(err))
+    assert.equals(401, err.status)
+    for label, text in pairs { message = err.message, tostring = tostring(err), body = err.body,
+                               log_url = err.log_url, x_echo = err.headers["x-echo"], dump = servers.dump(err),
+                               debug = table.concat(lines, "\n"), client = tostring(client) } do
+      assert.is_nil(key_run(text), ("key bytes (%s) in %s: %s"):format(tostring((key_run(text))), label, text))
+    end
+    assert.equals('The key <redacted> is invalid (<redacted>); you sent {"authorization":"Bearer <redacted>"}',
+      err.message)
+    assert.equals("<redacted>", err.headers["x-echo"])
+    assert.equals("https://app.kombo.dev/logs?key=<redacted>", err.log_url)
+    assert.truthy(pcall(cjson.decode, err.body), err.body) -- the body stays valid JSON
+    client:close()
   end)
 
   -- Proxies re-case and re-encode what they quote; a cap cuts it anywhere.

@@ -36,6 +36,12 @@
 --                        X-Part headers (X-Near: bytes 1-7, which stay)
 --   echo-variants-ok     200 with Kombo's success JSON whose strings (keys and
 --                        values) and headers repeat the key in those forms
+--   echo-auth-escaped    401 with Kombo's error JSON quoting the key JSON-escaped
+--                        (lua-cjson's way), \u-escaped (upper-case hex), and
+--                        a message that quotes the request headers as JSON
+--                        (so the decoded message holds the key JSON-escaped);
+--                        X-Echo repeats the key JSON-escaped, log_url
+--                        percent-encoded in lower case
 --   keepalive-dies-late  answers the first request of a connection (keep-alive);
 --                        the second is read whole, then after 1.5 s the
 --                        connection is reset without an answer (a server that
@@ -237,6 +243,22 @@ local function serve(portfile, logfile, lifetime)
           .. '"title":"Authentication invalid","message":"The key %s is invalid.",'
           .. '"log_url":"https://app.kombo.dev/logs?interactionId=%s"}}'):format(auth, auth:gsub("%s", "+")), extra)
       end
+      return drop(c)
+    elseif mode == "echo-auth-escaped" then
+      local key = (headers.authorization or ""):match("^Bearer (.*)$") or ""
+      local function esc(v) -- lua-cjson's escapes: \" \\ \/ \n ..., \u00xx for other control bytes
+        return (v:gsub('[%c"\\/]', function(ch)
+          local short = { ['"'] = '\\"', ["\\"] = "\\\\", ["/"] = "\\/", ["\n"] = "\\n", ["\t"] = "\\t" }
+          return short[ch] or ("\\u%04x"):format(ch:byte())
+        end))
+      end
+      local u = key:gsub("[^%w]", function(ch) return ("\\u%04X"):format(ch:byte()) end) -- ASCII keys
+      local enc = key:gsub("[^%w%-%._~]", function(ch) return ("%%%02x"):format(ch:byte()) end)
+      local msg = esc("The key " .. key .. " is invalid") .. " (" .. u .. ")"
+        .. esc('; you sent {"authorization":"Bearer ' .. esc(key) .. '"}')
+      answer(c, "401 Unauthorized", ('{"status":"error","error":{"code":"PLATFORM.AUTHENTICATION_INVALID",'
+        .. '"title":"Authentication invalid","message":"%s","log_url":"https://app.kombo.dev/logs?key=%s"}}')
+        :format(msg, enc), "X-Echo: " .. esc(key) .. "\r\nConnection: close\r\n")
       return drop(c)
     elseif mode == "echo-variants" or mode == "echo-variants-ok" then
       local key = (headers.authorization or ""):match("^Bearer (.*)$") or ""

@@ -114,10 +114,12 @@ function main.parse_args(argv)
 end
 
 -- Everything printed goes through here: no API key in any output, should
--- one ever reach a message (the library redacts its errors already).
+-- one ever reach a message (the library redacts its errors already).  A
+-- JSON text (`json` true) is redacted inside its strings only, so that it
+-- stays valid JSON whatever the key.
 local function printer(key)
-  return function(stream, s)
-    stream:write((errors.redact(s, key)))
+  return function(stream, s, json)
+    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
   end
 end
 
@@ -291,7 +293,7 @@ function main.run(argv, streams)
     for _, k in ipairs { "failures", "warnings", "bad", "unknown", "notes", "duplicates", "results" } do
       if report[k] and #report[k] == 0 then report[k] = kombo.empty_array end -- [] rather than {}
     end
-    put(stdout, assert(kombo.encode_json(report)) .. "\n")
+    put(stdout, assert(kombo.encode_json(report)) .. "\n", true)
     return exit
   end
   local function fatal(msg) -- a manifest, journal or setup error: exit 2
