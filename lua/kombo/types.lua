@@ -399,6 +399,12 @@ function Client:attachment_restrictions(target, opts) end
 ---@return table|string|kombo.Error? what the listed attachment, why not proved, or the error
 function Client:attachment_exists(args, opts) end
 
+---Checks an upload's arguments as the upload would, without sending anything.
+---@param args kombo.UploadArgs
+---@return true? ok
+---@return kombo.Error? err `validation`, every problem in `err.problems`
+function Client:validate_upload(args) end
+
 ---Uploads many documents at once, within Kombo's concurrency limit.
 ---@param jobs kombo.UploadArgs[]|fun(): kombo.UploadArgs? an array of jobs, or an iterator (nil ends it)
 ---@param opts? kombo.BulkOptions

@@ -125,12 +125,18 @@ end
 -- check_api_key.
 function app.readback()
   local q = read_json()
-  local c = client { integration_id = q.integration, retries = false }
+  local c = client { integration_id = q.integration, retries = false, timeout = 1 }
   local args = upload_args("rb-cand", q.integration, "rb.txt")
   local out = {}
   out.before = { c:attachment_exists(args) }
+  ngx.update_time()
+  local sent = ngx.now()
   out.upload = describe(c:attach_to_candidate(args))
-  out.after = { c:attachment_exists(args) }
+  -- Inside nginx nothing is downloaded: the time is the evidence, from
+  -- `since` on, once the attempt's timeout (1 s) has passed.
+  out.too_early = select(2, c:attachment_exists(args, { since = sent })).kind
+  ngx.sleep(1.05)
+  out.after = { (c:attachment_exists(args, { since = sent })) }
   local list, lerr = c:get_candidate_attachments { candidate_id = "rb-cand" }
   out.listed = list and #list.data.results or tostring(lerr)
   out.empty_json = list and kombo.encode_json((c:get_candidate_attachments { candidate_id = "rb-none" })) or nil
