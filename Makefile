@@ -48,7 +48,7 @@ $(BUILD)/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
 
 example: build/examples/attach
 
-# Into build/, not examples/: the rockspec copies examples/ into the rock.
+# Into build/, not examples/: examples/ holds sources only.
 build/examples/attach: examples/attach.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc $(CURL_INC) $(CRYPTO_INC) -o $@ examples/attach.c $(CORE_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm

@@ -60,10 +60,16 @@ build = {
          libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
       },
    },
+   -- A Lua script: LuaRocks installs it behind a wrapper that runs it with
+   -- the Lua it was installed for (README "Install": two Lua versions in
+   -- one tree share that one bin/kombo-attach, the last install's).
    install = {
       bin = { ["kombo-attach"] = "bin/kombo-attach" },
    },
-   copy_directories = { "examples" },
+   -- No copy_directories: the examples (and the C sources) stay in the
+   -- repository; copying examples/ shipped whatever an example run had
+   -- left there (examples/openresty/logs/) into the rock.
+   copy_directories = {},
 }
 test = {
    type = "command",

@@ -28,7 +28,8 @@ local summary = client:attach_many(next_job, {
   concurrency = 16,
   on_result = function(index, res, err)
     if res then
-      print(("%-24s -> %s"):format(arg[index + 1], res.data.id))
+      -- data.id is the stand-in's: Kombo's answer names no field of data (README "What data holds")
+      print(("%-24s -> %s"):format(arg[index + 1], tostring(res.data.id or "uploaded")))
     else
       -- err.outcome "unknown": it may have landed; attachment_exists settles it
       print(("%-24s FAILED %s"):format(arg[index + 1], tostring(err)))

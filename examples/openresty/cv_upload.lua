@@ -35,6 +35,17 @@ function M.handle(candidate_id)
   if type(name) ~= "string" or name == "" then
     return reply(400, { error = "give the file name in an X-File-Name header or ?name=" })
   end
+  -- The request's Content-Type is the document's, except what a form
+  -- sends: `curl --data-binary @cv.pdf` says application/x-www-form-urlencoded
+  -- unless told otherwise, which is not the file's type (left out, kombo
+  -- infers it from the leading bytes and the name), and a multipart body
+  -- (`curl -F`) is a form wrapped around the file, not the file.
+  local content_type = (ngx.var.content_type or ""):match("^%s*([^;%s]+)")
+  content_type = content_type and content_type:lower()
+  if content_type == "multipart/form-data" then
+    return reply(415, { error = "send the file itself as the request body (curl --data-binary @file), not a form" })
+  end
+  if content_type == "application/x-www-form-urlencoded" then content_type = nil end
   -- The body as a source and its size (Content-Length): read from the
   -- client while it is sent on, 64 KiB at a time.
   local source, size = kombo.request_body_source{ timeout = 30 }
@@ -42,7 +53,6 @@ function M.handle(candidate_id)
     return reply(411, { error = size }) -- e.g. a chunked body: its size is unknown
   end
   if size == 0 then return reply(400, { error = "empty request body" }) end
-  local content_type = (ngx.var.content_type or "application/octet-stream"):match("^[^;%s]+")
 
   local res, err = client:attach_to_candidate{
     candidate_id = ngx.unescape_uri(candidate_id),
@@ -57,9 +67,19 @@ function M.handle(candidate_id)
   end
   -- err.outcome tells whether the upload may have landed anyway; kind
   -- "aborted": the client sent less than its Content-Length (or went away).
-  local status = err.kind == "validation" and 400 or err.kind == "aborted" and 400
-    or (err.status and err.status >= 400 and err.status < 500) and 422
-    or err.kind == "timeout" and 504 or 502
+  -- Kombo's 429 (its rate or in-flight limit) and 503 pass through with
+  -- their Retry-After: the client may send again later.  A key or IP
+  -- Kombo refuses (401, 403) is this server's fault, not the client's.
+  local status
+  if err.kind == "validation" or err.kind == "aborted" then status = 400
+  elseif err.status == 429 or err.status == 503 then status = err.status
+  elseif err.status == 401 or err.status == 403 then status = 502
+  elseif err.status and err.status >= 400 and err.status < 500 then status = 422
+  elseif err.kind == "timeout" then status = 504
+  else status = 502 end
+  if (status == 429 or status == 503) and err.retry_after then
+    ngx.header["Retry-After"] = math.ceil(err.retry_after)
+  end
   return reply(status, {
     ok = false,
     error = { kind = err.kind, outcome = err.outcome, message = err.message, status = err.status,

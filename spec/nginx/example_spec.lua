@@ -103,6 +103,59 @@ describe("examples/openresty", function()
     assert.matches("chunked", out)
   end)
 
+  it("curl's default form content type is not taken for the file's: it is inferred", function()
+    -- curl --data-binary without -H 'Content-Type: ...' says application/x-www-form-urlencoded
+    local code, r = curl_upload("/candidates/cand-form/cv", S.ROOT .. "/examples/Resume.pdf",
+      { "X-File-Name: Resume.pdf", "X-Integration-Id: example-form" })
+    assert.equals(200, code)
+    assert.equals("application/pdf", r.attachment.content_type)
+    -- a multipart form (curl -F) is not the file: refused before anything is sent
+    local p = assert(io.popen(("curl -sS -m 10 -o - -w '\\n%%{http_code}' -H 'X-File-Name: a.pdf' "
+      .. "-F 'file=@%s' 'http://127.0.0.1:%d/candidates/c1/cv'"):format(S.ROOT .. "/examples/Resume.pdf", port)))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("\n415$", out)
+    assert.matches("not a form", out)
+  end)
+
+  it("passes Kombo's 429 on as 429 with its Retry-After, and a refused key as 502", function()
+    local p = assert(io.popen(("curl -sS -m 30 -D - -o /dev/null -H 'X-File-Name: Resume.pdf' "
+      .. "-H 'Content-Type: application/pdf' --data-binary @'%s' 'http://127.0.0.1:%d/candidates/scenario-429/cv'")
+      :format(S.ROOT .. "/examples/Resume.pdf", port)))
+    local head = p:read("*a")
+    p:close()
+    assert.matches("^HTTP/1%.1 429", head)
+    assert.matches("\n[Rr]etry%-[Aa]fter: 1\r", head)
+    local code = curl_upload("/candidates/scenario-error-401/cv", S.ROOT .. "/examples/Resume.pdf",
+      { "Content-Type: application/pdf", "X-File-Name: Resume.pdf" })
+    assert.equals(502, code)
+  end)
+
+  it("loads kombo when nginx starts: a build for another Lua stops nginx with the reason", function()
+    -- (nginx -t does not run init_by_lua*: start it for real, on a free port)
+    local dir = S.tmpdir("example-bad")
+    assert(S.sh(("mkdir -p '%s/logs' && cp '%s/examples/openresty/cv_upload.lua' '%s/'"):format(dir, S.ROOT, dir)))
+    local conf = assert(S.read_file(S.ROOT .. "/examples/openresty/nginx.conf"))
+    local n1, n2
+    conf, n1 = conf:gsub("%$prefix/%.%./%.%./build/5%.1/", S.ROOT .. "/build/5.4/")
+    conf, n2 = conf:gsub("listen 127%.0%.0%.1:8080;", ("listen 127.0.0.1:%d;"):format(S.free_port()))
+    assert.equals(1, n1)
+    assert.equals(1, n2)
+    S.write_file(dir .. "/nginx.conf", conf)
+    local user = S.is_root() and "-g 'user root root;'" or ""
+    local log = dir .. "/start.log"
+    local ok = S.sh(("env KOMBO_API_KEY=test-key '%s' -p '%s/' -c nginx.conf %s >'%s' 2>&1"):format(
+      S.NGINX, dir, user, log))
+    local out = S.read_file(log) or ""
+    if ok then -- it should not have started; stop it all the same
+      S.stop_nginx({ dir = dir, pid = tonumber((S.read_file(dir .. "/logs/nginx.pid") or ""):match("%d+")) })
+    end
+    S.sh(("rm -rf '%s'"):format(dir))
+    assert.is_falsy(ok, out)
+    assert.matches("init_by_lua error", out)
+    assert.matches("kombo%.core", out)
+  end)
+
   it("answers Kombo's errors as JSON", function()
     local code, r = curl_upload("/candidates/scenario-error-404/cv", S.ROOT .. "/examples/Resume.pdf",
       { "Content-Type: application/pdf", "X-File-Name: Resume.pdf" })
