@@ -302,6 +302,9 @@ function bulk.run(host, jobs, opts)
     active = active - 1
     local res, err = host.result(job.call)
     job.call:close()
+    -- A job the batch ended before sending: `not_started` tells it from one
+    -- that was tried (a caller may simply run it again later).
+    if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
     report(job.index, res, err)
   end
 

@@ -16,7 +16,8 @@ local CONTROL_KEY = 'kombo_sk\tlive"\\Zq8\1vN3\195\169rT6\127yW1pL4x' -- not a h
 
 -- Six consecutive bytes of the key (ASCII case folded) in text, or nil.
 local function key_run(text, key)
-  text, key = text:lower(), key:lower()
+  -- (the variable's name, which a message may give, is not the key)
+  text, key = text:gsub("KOMBO_API_KEY", "<variable>"):lower(), key:lower()
   for i = 1, #key - 5 do
     if text:find(key:sub(i, i + 5), 1, true) then return key:sub(i, i + 5) end
   end
@@ -50,7 +51,7 @@ describe("kombo-attach --json: no key bytes and valid JSON for any key #cli #sec
     it(("key %d in the manifest's path, refused by the stand-in (401)"):format(i), function()
       local dir = cli.dir({ [key .. "/m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\n", [key .. "/a.txt"] = "a" })
       local rc, out, err = cli.run({ "--json", dir .. "/" .. key .. "/m.csv" }, cli.env({ KOMBO_API_KEY = key }))
-      assert.equals(1, rc, out .. err)
+      assert.equals(2, rc, out .. err) -- a wrong key stops the run (exit 2)
       local report = check(out, err, key)
       assert.equals(1, report.counts.failed)
       assert.equals(401, report.failures[1].status)
@@ -62,7 +63,7 @@ describe("kombo-attach --json: no key bytes and valid JSON for any key #cli #sec
       local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\n", ["a.txt"] = "a" })
       local rc, out, err = cli.run({ "--json", dir .. "/m.csv" },
         cli.env({ KOMBO_API_KEY = key, KOMBO_SERVER_URL = badserver.url(srv, "echo-auth-escaped") }))
-      assert.equals(1, rc, out .. err)
+      assert.equals(2, rc, out .. err) -- a wrong key stops the run (exit 2)
       local report = check(out, err, key)
       local f = report.failures[1]
       assert.equals(401, f.status)

@@ -123,6 +123,17 @@ local function printer(key)
   end
 end
 
+-- Errors about the key or the integration: every other row would fail the
+-- same way, so the run stops after the first such answer (exit 2).
+local FATAL_CODES = {
+  ["PLATFORM.AUTHENTICATION_INVALID"] = "check KOMBO_API_KEY",
+  ["PLATFORM.INTEGRATION_NOT_FOUND"] = "check the integration id",
+  ["PLATFORM.IP_NOT_WHITELISTED"] = "allow this machine's IP address in Kombo",
+  ["INTEGRATION.AUTHENTICATION_INVALID"] = "the integration's credentials in the ATS need renewing",
+  ["INTEGRATION.INACTIVE"] = "the integration is inactive",
+}
+main.FATAL_CODES = FATAL_CODES
+
 local function message_of(err)
   return tostring(err.message or err):gsub("[\r\n]+", " ")
 end
@@ -149,7 +160,8 @@ local function restrictions_checker(client, on_note)
       cache[ck] = entry
     end
     if entry.err then
-      return { "preflight: the integration's restrictions could not be fetched: " .. message_of(entry.err) }
+      return { "preflight: the integration's restrictions could not be fetched: " .. message_of(entry.err) },
+        FATAL_CODES[entry.err.code] and entry.err or nil
     end
     local r = entry.value
     if r == nil or r == kombo.null or type(r.types) ~= "table" then return {} end
@@ -197,7 +209,16 @@ local function new_client(opts, preflight, sends_nothing)
     api_key = key, server_url = opts["server-url"], preflight = preflight or nil,
     timeout = opts.timeout,
   })
-  if not ok then return nil, tostring(client):gsub("^bad argument #1 to 'new' %((.*)%)$", "%1") end
+  if not ok then
+    local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
+    if msg:find("'api_key'", 1, true) then
+      return nil, "no API key: set KOMBO_API_KEY to your Kombo API key"
+    elseif msg:find("'server_url'", 1, true) then
+      return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
+        .. (msg:gsub("^option 'server_url' ", ""))
+    end
+    return nil, msg
+  end
   return client
 end
 
@@ -379,7 +400,15 @@ function main.run(argv, streams)
       duplicates[#duplicates + 1] = { line = row.line, same_as = first_line[row.id] }
     elseif #reasons == 0 then
       first_line[row.id] = row.line
-      if check_restrictions then reasons = check_restrictions(row) end
+      if check_restrictions then
+        local fatal_err
+        reasons, fatal_err = check_restrictions(row)
+        if fatal_err then
+          reader:close()
+          return fatal(format("line %d: %s: %s (%s)", row.line, tostring(fatal_err.code), message_of(fatal_err),
+            FATAL_CODES[fatal_err.code]))
+        end
+      end
     end
     if #reasons > 0 then
       bad[#bad + 1] = { line = row.line, reasons = reasons }
@@ -408,6 +437,7 @@ function main.run(argv, streams)
       end
     end
   end
+  if index == 0 then return fatal(opts.manifest .. ": the manifest has no rows") end
   counts.rows, counts.duplicates = index, #duplicates
   report.rows, report.duplicates = index, duplicates
   table.sort(bad, function(x, y) return x.line < y.line end)
@@ -469,11 +499,20 @@ function main.run(argv, streams)
   report.journal_torn_line = jinfo.torn or nil
 
   core.watch_signals()
-  local journal_error
+  local journal_error, fatal_answer, in_flight, told = nil, nil, 0, 0
   local function stop()
     if journal_error then return "abort" end
     local n = core.signals_caught()
-    if n >= 2 then return "abort" elseif n == 1 then return "drain" end
+    if n > told and not opts.quiet then -- say what a Ctrl-C does, once each
+      told = n
+      if n == 1 then
+        put(stderr, format("\nkombo-attach: stopping: %d upload(s) in flight will finish; press Ctrl-C again to "
+          .. "abort them (they may then be left unknown)\n", in_flight))
+      elseif n == 2 then
+        put(stderr, "\nkombo-attach: aborting the uploads in flight\n")
+      end
+    end
+    if n >= 2 then return "abort" elseif n == 1 or fatal_answer then return "drain" end
     return nil
   end
 
@@ -569,9 +608,21 @@ function main.run(argv, streams)
           warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
         end
       end
+    elseif err.not_started then
+      -- taken but never sent (the run stopped first): left for the next run
+      counts.not_started = counts.not_started + 1
+      result { line = row.line, status = "not_started" }
     else
       local ok = pcall(j.failed, j, row, err)
       if not ok then journal_error = journal_error or "cannot write the journal" end
+      if FATAL_CODES[err.code] then
+        if fatal_answer and fatal_answer.code == err.code then -- (the same error again: counted, not listed)
+          counts.failed, fatal_answer.more = counts.failed + 1, fatal_answer.more + 1
+          result { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome, code = err.code }
+          return
+        end
+        fatal_answer = fatal_answer or { code = err.code, line = row.line, err = err, more = 0 }
+      end
       add_failure(row, err, "upload")
     end
   end
@@ -617,7 +668,10 @@ function main.run(argv, streams)
     end
     local ok, s = pcall(client.attach_many, client, next_job, {
       concurrency = opts.concurrency, on_result = record, stop = stop, on_attempt = on_attempt,
-      on_progress = bar and function(stats) last_stats = stats; bar:update(stats) end or nil,
+      on_progress = function(stats)
+        in_flight = stats.in_flight or 0
+        if bar then last_stats = stats; bar:update(stats) end
+      end,
     })
     if second then second:close() end
     if not ok then
@@ -644,6 +698,10 @@ function main.run(argv, streams)
   local signalled = core.signals_caught() > 0
   local exit = signalled and main.EXIT.signal
     or ((counts.failed > 0 or counts.unknown > 0) and main.EXIT.failed or main.EXIT.ok)
+  if fatal_answer and not signalled then
+    exit = main.EXIT.usage
+    report.error = format("stopped after the first answer: %s (%s)", fatal_answer.code, FATAL_CODES[fatal_answer.code])
+  end
   report.signalled = signalled or nil
   table.sort(failures, function(x, y) return x.line < y.line end)
   if results then table.sort(results, function(x, y) return x.line < y.line end) end
@@ -674,6 +732,13 @@ function main.run(argv, streams)
     list_duplicates(out)
     for _, w in ipairs(warnings) do put(out, format("  warning: line %d: %s\n", w.line, w.message)) end
     for _, n in ipairs(notes) do put(out, "note: " .. n .. "\n") end
+    if fatal_answer then
+      if fatal_answer.more > 0 then
+        put(out, format("  (%d more rows failed with %s)\n", fatal_answer.more, fatal_answer.code))
+      end
+      put(out, format("stopped after the first answer: %s is about the key or the integration, so every row "
+        .. "would fail the same way: %s; no new upload was started\n", fatal_answer.code, FATAL_CODES[fatal_answer.code]))
+    end
     if signalled then
       put(out, format("stopped by a signal (%s); rerun the same command to go on\n",
         summary and summary.stopped or "before the uploads"))

@@ -125,11 +125,45 @@ end
 
 ---------------------------------------------------------------- JSON Lines
 
+-- lua-cjson's tokens, in words.
+local TOKENS = {
+  T_OBJ_BEGIN = "{", T_OBJ_END = "}", T_ARR_BEGIN = "[", T_ARR_END = "]", T_STRING = "a string",
+  T_INTEGER = "a number", T_NUMBER = "a number", T_BOOLEAN = "true or false", T_NULL = "null",
+  T_COLON = "':'", T_COMMA = "','", T_END = "the end of the line", T_WHITESPACE = "a space",
+  T_ERROR = "something that is not JSON", T_UNKNOWN = "something that is not JSON",
+}
+
+--- lua-cjson's message ("Expected object key string but found T_OBJ_END at
+-- character 64") in plain words, with the column.
+function manifest.json_problem(msg)
+  msg = tostring(msg):gsub("^.-: ", "")
+  local what, col = msg:match("^(.-) at character (%d+)$")
+  what = (what or msg):gsub("T_[%u_]+", function(t) return TOKENS[t] or t end)
+    :gsub("^Expected (.-) but found (.*)$", "expected %1, found %2")
+    :gsub("object key string", "a key in double quotes"):gsub("colon", "':'")
+    :gsub("comma or object end", "',' or '}'"):gsub("comma or array end", "',' or ']'")
+    :gsub("invalid token", "something that is not JSON"):gsub("^expected value", "expected a value")
+    :gsub("^(%u)", string.lower)
+  return col and format("%s (column %s)", what, col) or what
+end
+
+-- A key given twice in one object (lua-cjson keeps the last one silently).
+local function repeated_key(l)
+  for k in pairs(FIELDS) do
+    local _, n = l:gsub('"' .. k .. '"%s*:', "")
+    if n > 1 then return k end
+  end
+  return nil
+end
+
 local function jsonl_row(l, line)
   local row = { line = line, fields = {} }
   local ok, v = pcall(cjson.decode, l)
+  local twice = ok and type(v) == "table" and repeated_key(l)
   if not ok then
-    row.shape = "is not JSON: " .. tostring(v):gsub("^.-: ", "")
+    row.shape = "is not JSON: " .. manifest.json_problem(v)
+  elseif twice then
+    row.shape = format("has the key %q twice", twice)
   elseif type(v) ~= "table" or v[1] ~= nil then
     row.shape = "is not a JSON object"
   else

@@ -33,13 +33,14 @@ end
 -- "12/40 files  3.2 MiB  1.1 MiB/s  ETA 0:24  2 retries"
 function P:text(stats)
   local done, elapsed = stats.done or 0, stats.elapsed or 0
-  local rate = elapsed > 0 and (stats.bytes_sent or 0) / elapsed or 0
+  -- (no rate before half a second: a few bytes over a few microseconds is not one)
+  local rate = elapsed >= 0.5 and (stats.bytes_sent or 0) / elapsed or nil
   local eta = "?"
   if done >= self.total then eta = "0:00"
   elseif done > 0 and elapsed > 0 then eta = clock(elapsed / done * (self.total - done)) end
   local failed = (stats.failed or 0) > 0 and format(", %d failed", stats.failed) or ""
   return format("%d/%d files%s, %s, %s/s, ETA %s, %d retries", done, self.total, failed,
-    human_bytes(stats.bytes_sent or 0), human_bytes(rate), eta, stats.retries or 0)
+    human_bytes(stats.bytes_sent or 0), rate and human_bytes(rate) or "?", eta, stats.retries or 0)
 end
 
 function P:update(stats, final)
