@@ -737,7 +737,8 @@ function main.run(argv, streams)
         put(out, format("  (%d more rows failed with %s)\n", fatal_answer.more, fatal_answer.code))
       end
       put(out, format("stopped after the first answer: %s is about the key or the integration, so every row "
-        .. "would fail the same way: %s; no new upload was started\n", fatal_answer.code, FATAL_CODES[fatal_answer.code]))
+        .. "would fail the same way: %s; no new upload was started\n", fatal_answer.code,
+        FATAL_CODES[fatal_answer.code]))
     end
     if signalled then
       put(out, format("stopped by a signal (%s); rerun the same command to go on\n",
