@@ -219,7 +219,7 @@ end
 
 --- Creates a client.  Its calls reuse kept-alive connections from a
 -- process-wide pool (a client holds none between calls); @{Client:close}
--- frees the client.  Options the call does not
+-- frees the client's settings.  Options the call does not
 -- give come from the environment (`KOMBO_API_KEY`, `KOMBO_INTEGRATION_ID`,
 -- `KOMBO_SERVER_URL`), then from the defaults.
 -- @tparam[opt] ClientOptions opts the options (README "Clients")
@@ -232,7 +232,8 @@ function kombo.new(opts)
   return client_from(resolve(opts, "new"), "new")
 end
 
---- `tostring(client)`: the server and integration, never the key, e.g.
+--- `tostring(client)`: the server and integration, never the key.
+-- For example
 -- `kombo.client (https://api.kombo.dev/v1, integration_id=workday:..., api_key=<redacted>)`,
 -- or `kombo.client (closed)`.
 -- @function Client:__tostring
@@ -255,8 +256,12 @@ local function state(self, fname)
   return p
 end
 
---- Frees the connection (libcurl handle).  Using the client afterwards
--- raises; closing it again does nothing.
+--- Frees the client's settings in the C core (its copy of the API key is
+-- overwritten first) and the headers rendered from them.  It frees no
+-- connection: a client holds no connection or libcurl handle between calls
+-- (they belong to a process-wide pool, which `close` leaves alone), and a
+-- call in progress finishes first.  Using the client afterwards raises;
+-- closing it again does nothing.
 -- @function Client:close
 -- @within Client
 -- @usage client:close()
@@ -950,9 +955,13 @@ kombo.is_error = errors.is_error
 --                                content_type = "application/pdf" } }
 kombo.base64 = core.base64_encode
 
---- JSON text of a value: a @{Result} re-encodes as the answer it came from
--- (empty arrays as `[]`, integers as integers, `kombo.null` as `null`),
--- also where lua-cjson cannot.
+--- JSON text of a value: a @{Result} re-encodes as the same JSON value as
+-- the answer it came from (empty arrays as `[]`, integers as integers,
+-- `kombo.null` as `null`), also where lua-cjson cannot.
+--
+-- Not byte-exact: Lua tables have no key order, so an object's keys come
+-- in `pairs` order, not Kombo's, and that order may differ from one run (or
+-- one Lua) to the next.  Compare decoded values, not the texts.
 -- @function encode_json
 -- @param value a table, string, number, boolean, @{null} or @{empty_array}
 -- @treturn[1] string the JSON text
@@ -1030,7 +1039,7 @@ end
 
 -- The module's fields (set in the `kombo` table at the top).
 
---- This release, e.g. `"0.1.0"` (the C core's version).
+--- This release, as a string such as `"0.1.0"` (the C core's version).
 -- @field VERSION
 
 --- JSON `null` for `body` (lua-cjson's `cjson.null`); results hold it too.
@@ -1122,7 +1131,8 @@ end
 -- @within Call arguments
 
 --- What a call returns on success (LuaLS: `kombo.Result`): the API's positive
--- response, exactly (`kombo.encode_json(res)` gives it back), plus `http`.
+-- response, exactly (@{encode_json} gives back the same JSON value, its
+-- object keys in another order), plus `http`.
 -- JSON `null` is @{null}; integers stay integers on Lua 5.3 and 5.4; arrays
 -- keep a metatable so that an empty one re-encodes as `[]`.
 -- @table Result
@@ -1169,8 +1179,10 @@ end
 --- One of `res.data.results` (LuaLS: `kombo.ListedAttachment`).
 -- @table ListedAttachment
 -- @tfield string id Kombo's id of the attachment
--- @tfield string|null application_id the application, or @{null} for a candidate's attachment
--- @tfield string candidate_id the candidate
+-- @tfield[opt] string|null application_id the application, or @{null} for a candidate's
+-- attachment; absent from @{Client:get_application_attachments}'s results
+-- @tfield[opt] string candidate_id the candidate; absent from
+-- @{Client:get_application_attachments}'s results
 -- @tfield string type `"CV"`, `"COVER_LETTER"` or `"OTHER"`
 -- @tfield string remote_id the ATS's id
 -- @tfield string data_url where to download the file
@@ -1182,8 +1194,8 @@ end
 
 --- `res.data` of the restriction operations (LuaLS: `kombo.RestrictionsData`).
 -- @table RestrictionsData
--- @tfield table|null attachment_restrictions `{ types = { CV = @{TypeRestriction},
--- COVER_LETTER = ..., OTHER = ... } }`, or @{null} when the integration publishes none
+-- @tfield table|null attachment_restrictions `{ types = { CV = ..., COVER_LETTER = ..., OTHER = ... } }`,
+-- each type's rules a @{TypeRestriction}; or @{null} when the integration publishes none
 -- @within Results
 
 --- `attachment_restrictions.types[type]` (LuaLS: `kombo.TypeRestriction`).

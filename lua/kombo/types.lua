@@ -186,7 +186,8 @@
 ---@field message string
 
 ---What a call returns on success: the API's positive response, plus `http`
----(reached through the metatable: `kombo.encode_json(res)` gives back the answer).
+---(reached through the metatable: `kombo.encode_json(res)` gives back the answer's JSON value,
+---not its bytes: object keys come in `pairs` order, which may differ between runs).
 ---@class kombo.Result
 ---@field status "success"
 ---@field data table
@@ -205,9 +206,10 @@
 ---One of `res.data.results`.
 ---@class kombo.ListedAttachment
 ---@field id string
----`kombo.null` for a candidate's attachment.
----@field application_id string|kombo.Null
----@field candidate_id string
+---`kombo.null` for a candidate's attachment; absent from `get_application_attachments`'s results.
+---@field application_id? string|kombo.Null
+---Absent from `get_application_attachments`'s results.
+---@field candidate_id? string
 ---@field type kombo.AttachmentType
 ---@field remote_id string
 ---@field data_url string
@@ -416,7 +418,7 @@ function Client:attach_many(jobs, opts) end
 ---@class kombo
 local kombo = {}
 
----This release, e.g. `"0.1.0"`.
+---This release, as a string such as `"0.1.0"`.
 ---@type string
 kombo.VERSION = ""
 
@@ -522,7 +524,8 @@ function kombo.is_error(v) end
 ---@return string
 function kombo.base64(bytes) end
 
----JSON text of a value (a result re-encodes as the answer it came from).
+---JSON text of a value (a result re-encodes as the answer's JSON value).
+---Not byte-exact: object keys come in `pairs` order, not Kombo's, and may differ between runs.
 ---@param value any
 ---@return string? json
 ---@return string? message

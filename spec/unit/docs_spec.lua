@@ -6,7 +6,7 @@
 -- The names come from the live objects, not from a list, so a new
 -- operation in csrc/operations.c or a new module function fails here until
 -- it is documented.  Two views of "documented": LDoc's own (its parsed
--- items, `ldoc --filter pl.pretty.dump`, when ldoc is installed) and a scan
+-- items, `ldoc --filter` with spec/support/ldoc_items.lua, when ldoc is installed) and a scan
 -- of lua/kombo/init.lua's `---` blocks by the same rules (always).
 local kombo = require "kombo"
 local helpers = require "unit.helpers"
@@ -85,17 +85,17 @@ local function ldoc_available()
   return ok == true or ok == 0
 end
 
--- LDoc's view: the items it parsed from config.ld's files, { [name] = summary }.
+-- LDoc's view: the items it parsed from config.ld's modules (not its topics),
+-- { [name] = summary }, through the filter spec/support/ldoc_items.lua.
 local function ldoc_items()
-  local p = assert(io.popen("ldoc --filter pl.pretty.dump . 2>&1"))
+  local p = assert(io.popen("LUA_PATH='spec/support/?.lua;;' ldoc --filter ldoc_items.dump . 2>&1"))
   local out = p:read("*a")
   p:close()
-  local text = out:match("^[^{]*({.*})%s*$")
-  assert(text, "ldoc printed no module table:\n" .. out)
-  local chunk = assert((loadstring or load)("return " .. text))
+  local text = out:match("(return {\n.*})%s*$")
+  assert(text, "ldoc printed no item list:\n" .. out)
   local items = {}
-  for _, module in ipairs(chunk()) do
-    for _, item in ipairs(module.items) do items[item.name] = item.summary end
+  for _, item in ipairs(assert((loadstring or load)(text))()) do
+    if item.type ~= "topic" then items[item.name] = item.summary end
   end
   return items
 end
@@ -137,7 +137,7 @@ describe("the reference", function()
   end)
 
   it("the scan fails when a doc comment is missing", function()
-    local src = read(INIT):gsub("%-%-%- Frees the connection", "-- Frees the connection", 1)
+    local src = read(INIT):gsub("%-%-%- Frees the client's settings", "-- Frees the client's settings", 1)
     assert.same({ "Client:close" }, missing(want, scanned_blocks(src)))
     src = read(INIT):gsub("%-%- @function Client:check_api_key\n", "", 1)
     assert.same({ "Client:check_api_key" }, missing(want, scanned_blocks(src)))
@@ -186,5 +186,231 @@ describe("the editor types (lua/kombo/types.lua)", function()
     end
     assert.same({ "exponent", "initial_interval", "max_attempts", "max_elapsed", "max_interval", "retry_unsafe" },
       class_fields("kombo.RetryOptions"))
+  end)
+end)
+
+-- What LDoc shows: each doc block's text before its tags ({ name, text }),
+-- and the summary LDoc takes from it (parse.lua: up to the first "." or "?"
+-- followed by white space).
+local function doc_texts(src)
+  local blocks, cur = {}, nil
+  for line in (src .. "\n"):gmatch("([^\n]*)\n") do
+    if line:match("^%-%-%-") and not line:match("^%-+%s*$") then
+      cur = { text = line:match("^%-%-%-+%s*(.-)%s*$"), tagged = false }
+      blocks[#blocks + 1] = cur
+    elseif cur and line:match("^%-%-") then
+      local body = line:match("^%-%-%s?(.*)$")
+      if body:match("^%s*@") then
+        cur.tagged = true
+        cur.name = cur.name or body:match("^%s*@%a+%s+([%w_:.]+)")
+        cur.tags = (cur.tags or "") .. body .. "\n"
+      elseif cur.tagged then
+        cur.tags = cur.tags .. body .. "\n"
+      else
+        cur.text = cur.text .. "\n" .. body
+      end
+    else
+      cur = nil
+    end
+  end
+  return blocks
+end
+
+local function ldoc_summary(text)
+  return text:match("^(.-[%.?])%s") or text
+end
+
+local ABBREVIATIONS = { "e%.g%.", "i%.e%.", "etc%.", "cf%.", "vs%." }
+
+local function cut_summaries(summaries)
+  local bad = {}
+  for name, summary in pairs(summaries) do
+    for _, abbr in ipairs(ABBREVIATIONS) do
+      if summary:lower():match(abbr .. "$") then bad[#bad + 1] = name .. ": " .. summary end
+    end
+  end
+  table.sort(bad)
+  return bad
+end
+
+local COSOCKET_DOC = "doc/cosocket.luadoc"
+local ATTACH_DOC = "doc/kombo-attach.md"
+local TUNABLES = { "keepalive_timeout", "pool_size", "yield_after", "send_batch" }
+
+local function block_of(blocks, name)
+  for _, b in ipairs(blocks) do
+    if b.name == name then return b end
+  end
+end
+
+-- The options of kombo-attach, as lua/kombo/cli/main.lua's USAGE lists them.
+local function usage_text()
+  return assert(read("lua/kombo/cli/main.lua"):match("\nlocal USAGE = %[%[\n(.-)%]%]"))
+end
+
+describe("the reference's text", function()
+  it("has whole summaries: none is cut at an abbreviation such as 'e.g.'", function()
+    for _, path in ipairs({ INIT, COSOCKET_DOC }) do
+      local summaries = {}
+      for i, b in ipairs(doc_texts(read(path))) do
+        summaries[(b.name or "#" .. i) .. " (" .. path .. ")"] = ldoc_summary(b.text)
+      end
+      assert.same({}, cut_summaries(summaries))
+    end
+    assert.same({ "x: This release, e.g." }, cut_summaries({ x = ldoc_summary("This release, e.g. `1`.") }))
+  end)
+
+  it("has LDoc's summaries whole too (ldoc's own parse)", function()
+    if not ldoc_available() then
+      pending("ldoc is not installed (apt-get install lua-ldoc lua-markdown)")
+      return
+    end
+    assert.same({}, cut_summaries(ldoc_items()))
+  end)
+
+  it("puts no @{reference} inside `code` (LDoc would show its <a href> as text)", function()
+    for _, path in ipairs({ INIT, COSOCKET_DOC, ATTACH_DOC }) do
+      local bad = {}
+      for _, b in ipairs(doc_texts(read(path))) do
+        local text = b.text .. "\n" .. (b.tags or "")
+        for span in text:gsub("\n%-?%-?", " "):gmatch("`([^`]*)`") do
+          if span:find("@{", 1, true) then bad[#bad + 1] = span end
+        end
+      end
+      assert.same({}, bad)
+    end
+  end)
+
+  it("says Client:close frees no connection (a client holds none between calls)", function()
+    local b = assert(block_of(doc_texts(read(INIT)), "Client:close"))
+    assert.is_nil(b.text:lower():find("frees the connection", 1, true))
+    assert.truthy(b.text:find("no connection or libcurl\n?%s*handle between calls"))
+  end)
+
+  it("says kombo.encode_json is not byte-exact (Lua tables keep no key order)", function()
+    local b = assert(block_of(doc_texts(read(INIT)), "encode_json"))
+    assert.truthy(b.text:lower():find("not byte%-exact"))
+    assert.truthy(b.text:find("key order") or b.text:find("no key"))
+    assert.is_nil(read(INIT):find("exactly (`kombo.encode_json(res)` gives it back)", 1, true))
+    assert.truthy(read(TYPES):find("---Not byte-exact: object keys", 1, true))
+  end)
+
+  it("marks ListedAttachment fields optional unless every listing's contract requires them", function()
+    local cjson = require "cjson.safe"
+    local doc = assert(cjson.decode(read("spec/contract/ats-attachments.openapi.json")))
+    local function resolve(s)
+      while s["$ref"] do s = doc.components.schemas[s["$ref"]:match("([^/]+)$")] end
+      return s
+    end
+    local always -- field -> required by every listing
+    for _, path in ipairs({ "/ats/candidates/{candidate_id}/attachments",
+      "/ats/applications/{application_id}/attachments" }) do
+      local schema = resolve(doc.paths[path].get.responses["200"].content["application/json"].schema)
+      local item = resolve(resolve(resolve(schema.properties.data).properties.results).items)
+      local req = {}
+      for _, f in ipairs(item.required or {}) do req[f] = true end
+      if always then
+        for f in pairs(always) do always[f] = always[f] and req[f] or nil end
+      else
+        always = req
+      end
+    end
+    assert.is_nil(always.application_id) -- the application listing has neither
+    local b = assert(block_of(doc_texts(read(INIT)), "ListedAttachment"))
+    local wrong = {}
+    for opt, field in b.tags:gmatch("@tfield(%S*)%s+%S+%s+([%w_]+)") do
+      if not always[field] and not opt:find("opt", 1, true) then wrong[#wrong + 1] = "init.lua " .. field end
+    end
+    local class = assert(read(TYPES):match("\n%-%-%-@class kombo%.ListedAttachment\n(.-)\n\n"))
+    for field, q in class:gmatch("%-%-%-@field ([%w_]+)(%??)") do
+      if not always[field] and q ~= "?" then wrong[#wrong + 1] = "types.lua " .. field end
+    end
+    assert.same({}, wrong)
+  end)
+
+  it("documents kombo.cosocket's tunables with the defaults the module has", function()
+    local cosocket = require "kombo.cosocket"
+    local blocks = doc_texts(read(COSOCKET_DOC))
+    for _, name in ipairs(TUNABLES) do
+      local b = assert(block_of(blocks, name), name)
+      local default = assert(b.text:match("Default `([^`]+)`"), name)
+      assert.equal(tostring(cosocket[name]), default, name)
+    end
+    assert.truthy(read("config.ld"):find(COSOCKET_DOC, 1, true))
+  end)
+
+  it("has kombo-attach's --help text, as lua/kombo/cli/main.lua prints it", function()
+    local md = read(ATTACH_DOC)
+    local missing_lines = {}
+    for line in usage_text():gmatch("([^\n]*)\n") do
+      if line ~= "" and not md:find("\n" .. line .. "\n", 1, true) then missing_lines[#missing_lines + 1] = line end
+    end
+    assert.same({}, missing_lines)
+    assert.truthy(read("config.ld"):find(ATTACH_DOC, 1, true))
+  end)
+end)
+
+describe("the generated reference (ldoc into a temporary directory)", function()
+  local dir, out
+
+  setup(function()
+    if not ldoc_available() then return end
+    dir = os.tmpname()
+    os.remove(dir)
+    local p = assert(io.popen("ldoc -q -d '" .. dir .. "' . 2>&1"))
+    out = p:read("*a")
+    p:close()
+  end)
+
+  teardown(function()
+    if dir then os.execute("rm -rf '" .. dir .. "'") end
+  end)
+
+  local function page(rel)
+    local f = io.open(dir .. "/" .. rel, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  local function need_ldoc()
+    if not dir then
+      pending("ldoc is not installed (apt-get install lua-ldoc lua-markdown)")
+      return false
+    end
+    return true
+  end
+
+  it("builds without a warning", function()
+    if not need_ldoc() then return end
+    assert.equal("reading configuration from config.ld\n", (out:gsub("\n+$", "\n")))
+  end)
+
+  it("shows no HTML as text (no escaped <a ...>)", function()
+    if not need_ldoc() then return end
+    for _, rel in ipairs({ "index.html", "modules/kombo.html", "modules/kombo.cosocket.html",
+      "topics/kombo-attach.md.html" }) do
+      local html = assert(page(rel), rel)
+      assert.is_nil(html:find("&lt;a ", 1, true), rel)
+      assert.is_nil(html:find("&lt;/a&gt;", 1, true), rel)
+    end
+  end)
+
+  it("has a kombo.cosocket page with its tunables", function()
+    if not need_ldoc() then return end
+    local html = assert(page("modules/kombo.cosocket.html"))
+    for _, name in ipairs(TUNABLES) do
+      assert.truthy(html:find('<a name = "' .. name .. '"></a>', 1, true), name)
+    end
+  end)
+
+  it("has a kombo-attach page with every option", function()
+    if not need_ldoc() then return end
+    local html = assert(page("topics/kombo-attach.md.html"))
+    assert.truthy(html:find("<h1>kombo-attach</h1>", 1, true))
+    for option in usage_text():gmatch("\n  (%-%-[%w%-]+)") do
+      assert.truthy(html:find(option, 1, true), option)
+    end
   end)
 end)
