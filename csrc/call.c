@@ -250,7 +250,10 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
 
     if (c->state != CALL_SENT)
         return;
-    kombo_classify(r, wall_now, &c->op->response, cls);
+    if (strcmp(c->op->method, "GET") == 0) /* a read: its messages say nothing of "processed" */
+        kombo_classify_read(r, wall_now, &c->op->response, cls);
+    else
+        kombo_classify(r, wall_now, &c->op->response, cls);
     c->result.status = r->status;
     c->result.attempts++;
     c->result.elapsed = now - c->started;

@@ -287,8 +287,18 @@ static void status_outcome(const kombo_response *r, double now, kombo_classifica
     }
 }
 
-static const char *phase_note(kombo_phase ph)
+static const char *phase_note(kombo_phase ph, int read)
 {
+    if (read) { /* nothing to have been processed: only where it failed */
+        switch (ph) {
+        case KOMBO_PHASE_CONNECT: return "before the request was sent";
+        case KOMBO_PHASE_SENDING: return "while the request was being sent";
+        case KOMBO_PHASE_WAITING: return "while waiting for the answer";
+        case KOMBO_PHASE_RECEIVING: return "while the response was arriving";
+        case KOMBO_PHASE_DONE: return "after the response arrived";
+        }
+        return "a read";
+    }
     switch (ph) {
     case KOMBO_PHASE_CONNECT: return "before the request was sent";
     case KOMBO_PHASE_SENDING: return "while the request was being sent; it may have been processed";
@@ -301,7 +311,7 @@ static const char *phase_note(kombo_phase ph)
 
 /* Network failure, timeout or abort: the phase decides whether anything
  * reached the server. */
-static void classify_transport(const kombo_response *r, kombo_classification *out)
+static void classify_transport(const kombo_response *r, int read, kombo_classification *out)
 {
     const char *what;
     const char *em = r->error_message;
@@ -320,7 +330,7 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
             /* Cut off by the driver (attach_many's "abort") after the whole
              * request went out: the server may be acting on it. */
             out->outcome = KOMBO_OUTCOME_UNKNOWN;
-            fmt_into(out->message, sizeof out->message, "%.*s (%s)", emlen, em, phase_note(r->phase));
+            fmt_into(out->message, sizeof out->message, "%.*s (%s)", emlen, em, phase_note(r->phase, read));
             return;
         }
         /* We cut the body short ourselves, so the server saw an incomplete
@@ -361,9 +371,9 @@ static void classify_transport(const kombo_response *r, kombo_classification *ou
     /* The kind is the error's own field (tostring says "kombo network
      * error: ..."), so the message does not repeat it. */
     if (emlen > 0)
-        fmt_into(out->message, sizeof out->message, "%.*s (%s)", emlen, em, phase_note(r->phase));
+        fmt_into(out->message, sizeof out->message, "%.*s (%s)", emlen, em, phase_note(r->phase, read));
     else
-        fmt_into(out->message, sizeof out->message, "%s (%s)", what, phase_note(r->phase));
+        fmt_into(out->message, sizeof out->message, "%s (%s)", what, phase_note(r->phase, read));
 }
 
 /* The answer exceeded max_response_bytes.  The status line, when it came,
@@ -466,8 +476,23 @@ static void classify_error_status(const kombo_response *r, double now, kombo_cla
     }
 }
 
+static void classify(const kombo_response *r, double now, const kombo_response_shape *shape, int read,
+                     kombo_classification *out);
+
 void kombo_classify(const kombo_response *r, double now, const kombo_response_shape *shape,
                     kombo_classification *out)
+{
+    classify(r, now, shape, 0, out);
+}
+
+void kombo_classify_read(const kombo_response *r, double now, const kombo_response_shape *shape,
+                         kombo_classification *out)
+{
+    classify(r, now, shape, 1, out);
+}
+
+static void classify(const kombo_response *r, double now, const kombo_response_shape *shape, int read,
+                     kombo_classification *out)
 {
     memset(out, 0, sizeof *out);
     out->retry_after = -1;
@@ -485,7 +510,7 @@ void kombo_classify(const kombo_response *r, double now, const kombo_response_sh
         return;
     }
     if (r->error != KOMBO_TE_NONE) {
-        classify_transport(r, out);
+        classify_transport(r, read, out);
         return;
     }
     if (r->status < 100 || r->status > 999) {

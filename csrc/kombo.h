@@ -474,6 +474,10 @@ typedef struct kombo_classification {
  * warnings:[{message}...] and a member of data. */
 void kombo_classify(const kombo_response *r, double now, const kombo_response_shape *shape,
                     kombo_classification *out);
+/* The same for a read (a GET), whose messages say where it failed but not
+ * that "it may have been processed", which means nothing for a read. */
+void kombo_classify_read(const kombo_response *r, double now, const kombo_response_shape *shape,
+                         kombo_classification *out);
 
 /* --------------------------------------------------------- the call */
 

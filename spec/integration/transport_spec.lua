@@ -31,6 +31,15 @@ describe("integration: timeouts and network errors #integration", function()
     assert.equals(1, #servers.requests(integ))
   end)
 
+  it("a timed-out read does not say it 'may have been processed' (issue 18, 6)", function()
+    local client = servers.client { timeout = SHORT, retries = false }
+    local res, err = client:get_candidate_attachments { candidate_id = "scenario-slow-3" }
+    assert.is_nil(res)
+    assert.equals("timeout", err.kind)
+    assert.is_nil(err.message:find("processed", 1, true), err.message)
+    assert.truthy(err.message:find("while waiting for the answer", 1, true), err.message)
+  end)
+
   -- kombo.h: KOMBO_PHASE_WAITING = "the whole request was written, no
   -- answer yet"; classify.c then says "after the request was sent".
   it("a timeout after the whole request was sent says so (phase waiting)", function()
