@@ -465,7 +465,7 @@ void kombo_classify(const kombo_response *r, double now, const kombo_response_sh
 typedef struct kombo_retry_policy {
     int max_attempts;        /* 1: no retries */
     double initial_interval; /* seconds */
-    double max_interval;     /* cap of one wait, including Retry-After */
+    double max_interval;     /* cap of one wait; a longer Retry-After ends the call */
     double exponent;
     double max_elapsed;      /* no new attempt starts after this many seconds */
     int retry_unsafe;        /* also retry other 5xx and mid-flight failures */

@@ -106,11 +106,13 @@ local OPTIONS = {
 -- Retried by default: 429 and 503, and failures before any byte was sent;
 -- the read operations also on other 5xx, timeouts and network errors.  A
 -- wait is `initial_interval * exponent^(n-1)` scaled by a random factor in
--- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it.
+-- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it, in full:
+-- one longer than `max_interval` or than what `max_elapsed` has left ends
+-- the call at once (`err.retry_after` set).
 -- @table RetryOptions
 -- @tfield[opt=3] integer max_attempts attempts in all (a whole number >= 1)
 -- @tfield[opt=0.5] number initial_interval seconds before the first retry
--- @tfield[opt=30] number max_interval the longest wait, seconds (also caps `Retry-After`)
+-- @tfield[opt=30] number max_interval the longest wait, seconds (> 0); a longer `Retry-After` ends the call
 -- @tfield[opt=1.5] number exponent backoff growth per attempt
 -- @tfield[opt=120] number max_elapsed no attempt starts once this many seconds would be exceeded
 -- @tfield[opt=false] boolean retry_unsafe also retry uploads whose outcome is `unknown`

@@ -53,7 +53,7 @@
 ---@field max_attempts? integer
 ---Seconds before the first retry (default 0.5).
 ---@field initial_interval? number
----The longest wait in seconds, also capping `Retry-After` (default 30).
+---The longest wait in seconds (> 0, default 30); a longer `Retry-After` ends the call at once.
 ---@field max_interval? number
 ---Backoff growth per attempt (default 1.5).
 ---@field exponent? number
