@@ -1158,7 +1158,8 @@ end
 -- new job, sends nothing new (jobs taken and not yet sent end with kind `aborted`,
 -- outcome `not_sent`; a job waiting for a retry ends with its last answer) and
 -- lets the attempts in flight finish; `"abort"` also cuts those off (they end
--- with kind `aborted`, outcome `unknown` when the whole request had gone out)
+-- with kind `aborted`, outcome `unknown` when the whole request had gone out);
+-- `nil` or `false` goes on, any other value is treated as `stop` raising
 -- @within Bulk uploads
 
 --- What `on_progress` gets (LuaLS: `kombo.BulkStats`).

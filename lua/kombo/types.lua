@@ -297,7 +297,7 @@
 ---@field on_result? fun(index: integer, res: kombo.UploadResult?, err: kombo.Error?) once per job as it finishes
 ---@field on_progress? fun(stats: kombo.BulkStats) at most every `progress_interval` s, and once at the end
 ---@field progress_interval? number seconds (default 0.25)
----@field stop? fun(): ("drain"|"abort"|nil) polled at least every 0.1 s
+---@field stop? fun(): ("drain"|"abort"|false|nil) polled at least every 0.1 s; any other value raises
 
 ---What `on_progress` gets.
 ---@class kombo.BulkStats
