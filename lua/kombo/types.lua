@@ -26,19 +26,19 @@
 ---@field server? kombo.Server
 ---An absolute http(s) URL; overrides `server`; default `$KOMBO_SERVER_URL`.
 ---@field server_url? string
----Seconds for one attempt, upload included (default 300; > 0).
+---Seconds for one attempt, upload included (default 300; > 0, finite).
 ---@field timeout? number
----Seconds for the TCP connect and TLS handshake (default 10; > 0).
+---Seconds for the TCP connect and TLS handshake (default 10; > 0, finite).
 ---@field connect_timeout? number
 ---The retry policy, or `false` for one attempt.
 ---@field retries? kombo.RetryOptions|false
----A PEM bundle to trust instead of libcurl's default one.
+---A PEM bundle to trust instead of libcurl's default one (a regular file holding `-----BEGIN CERTIFICATE-----`).
 ---@field ca_file? string
 ---Larger answers are an `http` error (default 1048576; 0: the default).
 ---@field max_response_bytes? integer
 ---How bytes move: `"auto"` (default: cosockets inside nginx, else libcurl), `"curl"`, `"cosocket"`.
 ---@field transport? kombo.Transport
----Replaces the User-Agent header (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`).
+---Replaces the User-Agent header, not empty (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`).
 ---@field user_agent? string
 ---One line per step of a call, `Authorization` redacted.
 ---@field debug? fun(line: string)
