@@ -241,6 +241,25 @@ kombo_step kombo_call_next(kombo_call *c, double now, double *delay)
     }
 }
 
+/* A Retry-After longer than the policy's longest wait, or than what is
+ * left of max_elapsed: says so in the message and returns 1 (no retry). */
+static int gave_up_on_retry_after(kombo_call *c, const kombo_retry_policy *p, kombo_classification *cls)
+{
+    size_t len = strlen(cls->message);
+    double wait = cls->retry_after;
+    if (wait <= p->max_interval && c->result.elapsed + wait <= p->max_elapsed)
+        return 0;
+    if (wait > p->max_interval)
+        snprintf(cls->message + len, sizeof cls->message - len,
+                 " (not retried: Retry-After asks for %g s, more than retries.max_interval (%g s))", wait,
+                 p->max_interval);
+    else
+        snprintf(cls->message + len, sizeof cls->message - len,
+                 " (not retried: Retry-After asks for %g s, more than retries.max_elapsed leaves (%g s))", wait,
+                 p->max_elapsed - c->result.elapsed);
+    return 1;
+}
+
 void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, double wall_now)
 {
     const kombo_retry_policy *p = &c->client->cfg.retry;
@@ -272,12 +291,18 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
     retryable = cls->retryable_safe || ((p->retry_unsafe || c->op->idempotent) && cls->retryable_unsafe);
     if (cls->kind == KOMBO_OK || !retryable || c->result.attempts >= p->max_attempts)
         return;
-    if (cls->retry_after >= 0)
+    if (cls->retry_after >= 0) {
+        /* The server's own wait is never shortened: retrying before it
+         * would go against its instruction.  When the policy cannot wait
+         * that long, the call ends now, retry_after set for the caller. */
+        if (gave_up_on_retry_after(c, p, cls))
+            return;
         delay = cls->retry_after;
-    else if (r->status == 429 && cls->has_code && strcmp(cls->code, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED") == 0)
+    } else if (r->status == 429 && cls->has_code && strcmp(cls->code, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED") == 0) {
         delay = concurrency_backoff(c, c->result.attempts);
-    else
+    } else {
         delay = backoff(c, c->result.attempts);
+    }
     if (delay > p->max_interval)
         delay = p->max_interval;
     if (!isfinite(delay) || c->result.elapsed + delay > p->max_elapsed)

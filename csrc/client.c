@@ -4,10 +4,15 @@
  */
 #include "kombo.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -36,6 +41,43 @@ static int is_http_url(const char *s)
     return n > 8 && strncmp(s, "https://", 8) == 0;
 }
 
+/* ca_file: an existing regular file (opened without blocking, so that a
+ * FIFO cannot hang the caller) that holds a PEM certificate in its first
+ * 64 KB (comments may come first, as in curl's cacert.pem). */
+#define PEM_MARK "-----BEGIN CERTIFICATE-----"
+static void check_ca_file(const char *path, kombo_problems *p)
+{
+    static char buf[65536];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct stat st;
+    size_t got = 0, i, m = sizeof PEM_MARK - 1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY), found = 0;
+    if (fd < 0) {
+        kombo_problems_add(p, "ca_file", "cannot be read (%s)", strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        kombo_problems_add(p, "ca_file", "is not a regular file (a PEM bundle of CA certificates is)");
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    while (got < sizeof buf) {
+        ssize_t n = read(fd, buf + got, sizeof buf - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    for (i = 0; !found && i + m <= got; i++)
+        found = memcmp(buf + i, PEM_MARK, m) == 0;
+    pthread_mutex_unlock(&lock);
+    close(fd);
+    if (!found)
+        kombo_problems_add(p, "ca_file", "is not a PEM bundle (no \"" PEM_MARK "\" in its first 64 KB)");
+}
+
 static void check_config(const kombo_config *cfg, kombo_problems *p)
 {
     kombo_check_header_value(p, "api_key", kombo_str_c(cfg->api_key));
@@ -45,25 +87,26 @@ static void check_config(const kombo_config *cfg, kombo_problems *p)
         kombo_problems_add(p, "server_url", "must be an absolute http(s) URL");
     else if (strpbrk(cfg->server_url, " \t\r\n?#") != NULL)
         kombo_problems_add(p, "server_url", "must not contain whitespace, '?' or '#'");
-    if (cfg->user_agent != NULL && strpbrk(cfg->user_agent, "\r\n") != NULL)
+    if (cfg->user_agent != NULL && cfg->user_agent[0] == '\0')
+        kombo_problems_add(p, "user_agent", "must not be empty (leave it out for the default)");
+    else if (cfg->user_agent != NULL && strpbrk(cfg->user_agent, "\r\n") != NULL)
         kombo_problems_add(p, "user_agent", "must not contain CR or LF");
-    if (cfg->ca_file != NULL) {
-        FILE *f = fopen(cfg->ca_file, "rb");
-        if (f == NULL)
-            kombo_problems_add(p, "ca_file", "cannot be read");
-        else
-            fclose(f);
-    }
+    if (cfg->ca_file != NULL)
+        check_ca_file(cfg->ca_file, p);
     if (!(cfg->timeout > 0))
         kombo_problems_add(p, "timeout", "must be a positive number of seconds");
+    else if (!isfinite(cfg->timeout))
+        kombo_problems_add(p, "timeout", "must be a finite number of seconds");
     if (!(cfg->connect_timeout > 0))
         kombo_problems_add(p, "connect_timeout", "must be a positive number of seconds");
+    else if (!isfinite(cfg->connect_timeout))
+        kombo_problems_add(p, "connect_timeout", "must be a finite number of seconds");
     if (cfg->retry.max_attempts < 1)
         kombo_problems_add(p, "retries.max_attempts", "must be a whole number, at least 1");
     if (!(cfg->retry.initial_interval >= 0))
         kombo_problems_add(p, "retries.initial_interval", "must be a non-negative number of seconds");
-    if (!(cfg->retry.max_interval >= 0))
-        kombo_problems_add(p, "retries.max_interval", "must be a non-negative number of seconds");
+    if (!(cfg->retry.max_interval > 0))
+        kombo_problems_add(p, "retries.max_interval", "must be a positive number of seconds");
     if (!(cfg->retry.exponent >= 1))
         kombo_problems_add(p, "retries.exponent", "must be at least 1");
     if (!(cfg->retry.max_elapsed >= 0))

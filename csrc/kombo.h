@@ -244,9 +244,21 @@ typedef struct kombo_request {
 size_t kombo_request_validate(const kombo_request *req, kombo_problems *out);
 
 /* An identifier that ends up in the URL path or in a header (path-safe: no
- * "." or "..", no CR, LF or NUL, valid UTF-8, not empty).  Adds a problem
- * under `path` when bad. */
+ * "." or "..", no CR, LF or NUL, valid UTF-8, not empty, at most
+ * KOMBO_MAX_ID_BYTES).  Adds a problem under `path` when bad.
+ *
+ * The limit: percent-encoded, an id grows up to three times, and servers
+ * refuse a request line or header much over 8 KB (nginx's default buffer;
+ * libcurl itself fails a request whose headers pass 1 MB, as "out of
+ * memory").  1024 bytes keeps two ids' 3 KB each well inside; Kombo's ids
+ * are tens of bytes. */
+#define KOMBO_MAX_ID_BYTES 1024
 void kombo_check_id(kombo_problems *out, const char *path, kombo_str s);
+
+/* The operation that takes `key` (a path parameter `op` does not take) in
+ * place of op's own, with the same method and body: "attach_to_application"
+ * for application_id given to attach_to_candidate.  NULL when none. */
+const kombo_operation *kombo_operation_sibling(const kombo_operation *op, const char *key);
 
 /* Validates a header value that comes from configuration (API key):
  * non-empty, no CR, LF or NUL.  Adds a problem under `path` when bad. */
@@ -484,7 +496,7 @@ void kombo_classify_read(const kombo_response *r, double now, const kombo_respon
 typedef struct kombo_retry_policy {
     int max_attempts;        /* 1: no retries */
     double initial_interval; /* seconds */
-    double max_interval;     /* cap of one wait, including Retry-After */
+    double max_interval;     /* cap of one wait; a longer Retry-After ends the call */
     double exponent;
     double max_elapsed;      /* no new attempt starts after this many seconds */
     int retry_unsafe;        /* also retry other 5xx and mid-flight failures */

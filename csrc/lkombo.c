@@ -248,6 +248,33 @@ static void push_defaults(lua_State *L)
 
 /* ------------------------------------------------------- free helpers */
 
+/* core.suggest_key(key, {names...}) -> the nearest name | nil: the core's
+ * suggestion for a misspelt key (kombo_suggest_key), for the Lua layer's
+ * options. */
+static int l_suggest_key(lua_State *L)
+{
+    const char *names[65];
+    size_t n = 0, len;
+    const char *key = luaL_checklstring(L, 1, &len), *near;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (; n < 64; n++) {
+        lua_rawgeti(L, 2, (int)n + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            break;
+        }
+        names[n] = lua_tostring(L, -1); /* alive: the table holds it */
+        lua_pop(L, 1);
+    }
+    names[n] = NULL;
+    near = kombo_suggest_key(key, len, names, sizeof names[0]);
+    if (near == NULL)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, near);
+    return 1;
+}
+
 static int l_base64_encode(lua_State *L)
 {
     size_t n;
@@ -445,7 +472,7 @@ int luaopen_kombo_core(lua_State *L)
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},
-                                         {"now", l_now},               {"sleep", l_sleep},
+                                         {"now", l_now}, {"suggest_key", l_suggest_key},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 
     set_pool_guard(L);

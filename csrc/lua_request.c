@@ -72,6 +72,22 @@ static int is_callable(lua_State *L, int idx)
     return yes;
 }
 
+/* A path parameter of the operation's sibling (application_id given to
+ * attach_to_candidate): a problem that names the operation to call. */
+static int other_target(reader *r, const kombo_operation *op, const char *key, size_t n)
+{
+    const kombo_operation *other = n < 64 ? kombo_operation_sibling(op, key) : NULL;
+    char noun[64];
+    size_t len;
+    if (other == NULL)
+        return 0;
+    len = n > 3 && strcmp(key + n - 3, "_id") == 0 ? n - 3 : n;
+    snprintf(noun, sizeof noun, "%.*s", (int)len, key);
+    kombo_problems_add(r->problems, key, "is not a field of %s (use %s for %s %s)", op->name, other->name,
+                       strchr("aeiou", noun[0]) != NULL && noun[0] != '\0' ? "an" : "a", noun);
+    return 1;
+}
+
 /* An unknown key at `base`: a problem naming it, with the nearest known
  * key when there is one. */
 static void unknown_key(reader *r, const char *base, const void *table, size_t stride)
@@ -495,12 +511,18 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         return shape_error(L, "the argument", t);
     nkeys = call_keys(op, keys, sizeof keys / sizeof keys[0]);
 
-    /* Shape first: these raise, before any problem is looked for. */
+    /* Shape first: these raise, before any problem is looked for.  A
+     * missing body is a problem (below), like a missing id. */
     if (op->body == KOMBO_BODY_ATTACHMENT) {
         lua_getfield(L, t, "body");
         body = lua_gettop(L);
-        if (!lua_istable(L, body))
+        if (lua_isnil(L, body)) {
+            lua_pop(L, 1);
+            lua_newtable(L); /* read as empty: nothing below looks at it */
+            kombo_problems_add(problems, "body", "is required");
+        } else if (!lua_istable(L, body)) {
             return shape_error(L, "'body'", body);
+        }
         lua_getfield(L, body, "attachment");
         attachment = lua_gettop(L);
         if (!lua_isnil(L, attachment) && !lua_istable(L, attachment))
@@ -518,8 +540,12 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             for (k = 0; k < nkeys; k++)
                 if (strcmp(keys[k], lua_tostring(L, -2)) == 0)
                     break;
-        if (k == nkeys)
-            unknown_key(&r, "", keys, sizeof keys[0]);
+        if (k == nkeys) {
+            size_t n = 0;
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+            if (key == NULL || !other_target(&r, op, key, n))
+                unknown_key(&r, "", keys, sizeof keys[0]);
+        }
         lua_pop(L, 1);
     }
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++) {
@@ -551,6 +577,11 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     }
     if (lua_istable(L, remote))
         write_remote_fields(&r, remote, &c->remote_fields, req);
+
+    lua_getfield(L, t, "preflight"); /* used by the Lua layer (kombo/init.lua) */
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        kombo_problems_add(problems, "preflight", "must be a boolean (got %s)", type_of(L, -1));
+    lua_pop(L, 1);
 
     lua_getfield(L, t, "on_progress");
     if (is_callable(L, -1)) {

@@ -102,6 +102,26 @@ const kombo_operation *kombo_operation_at(size_t i)
     return i < NOPS ? &operations[i] : NULL;
 }
 
+const kombo_operation *kombo_operation_sibling(const kombo_operation *op, const char *key)
+{
+    size_t i, k;
+    if (op == NULL || key == NULL)
+        return NULL;
+    for (k = 0; k < KOMBO_MAX_PARAMS && op->params[k] != NULL; k++)
+        if (strcmp(op->params[k], key) == 0)
+            return NULL; /* its own */
+    for (i = 0; i < NOPS; i++) {
+        const kombo_operation *o = &operations[i];
+        if (o == op || o->body != op->body || strcmp(o->method, op->method) != 0 ||
+            o->integration_scoped != op->integration_scoped)
+            continue;
+        for (k = 0; k < KOMBO_MAX_PARAMS && o->params[k] != NULL; k++)
+            if (strcmp(o->params[k], key) == 0)
+                return o;
+    }
+    return NULL;
+}
+
 const kombo_operation *kombo_operation_find(const char *name)
 {
     size_t i;

@@ -25,12 +25,19 @@ void kombo_problems_init(kombo_problems *p)
     p->dropped = 0;
 }
 
+/* A problem at `path` or at a field that holds it ("body" holds
+ * "body.attachment"): a missing body is one problem, not one per field. */
 static int has_problem_at(const kombo_problems *p, const char *path)
 {
     size_t i;
-    for (i = 0; i < p->count; i++)
-        if (strncmp(p->items[i].path, path, sizeof p->items[i].path - 1) == 0)
+    for (i = 0; i < p->count; i++) {
+        const char *have = p->items[i].path;
+        size_t n = strlen(have);
+        if (strncmp(have, path, sizeof p->items[i].path - 1) == 0)
             return 1;
+        if (n > 0 && strncmp(have, path, n) == 0 && path[n] == '.')
+            return 1;
+    }
     return 0;
 }
 
@@ -74,6 +81,8 @@ void kombo_check_id(kombo_problems *out, const char *path, kombo_str s)
         kombo_problems_add(out, path, "is required");
     } else if (s.len == 0) {
         kombo_problems_add(out, path, "must not be empty");
+    } else if (s.len > KOMBO_MAX_ID_BYTES) {
+        kombo_problems_add(out, path, "must be at most %d bytes (got %zu)", KOMBO_MAX_ID_BYTES, s.len);
     } else if ((s.len == 1 && s.ptr[0] == '.') || (s.len == 2 && memcmp(s.ptr, "..", 2) == 0)) {
         /* Dot segments are removed by URL normalisation, even encoded: the
          * request would go to another endpoint. */
@@ -151,8 +160,9 @@ const char *kombo_suggest_key(const char *key, size_t len, const void *table, si
             break;
         m = folded(known, strlen(known), b, sizeof b);
         d = edit_distance(a, n, b, m);
-        /* Two edits in a four-letter word is another word. */
-        if (d < best_d && (d == 0 || n > 3 * d)) {
+        /* Two edits in a four-letter word is another word; one letter
+         * dropped from one ("bdy" for "body") is not. */
+        if (d < best_d && (d == 0 || (n > m ? n : m) > 3 * d)) {
             best_d = d;
             best = known;
         }

@@ -168,6 +168,17 @@ end
 
 ---------------------------------------------------------------- the loop
 
+-- " (did you mean 'x'?)" for an unknown option `key` among the keys of
+-- `known`, or "" (the core's key suggestion, kombo_suggest_key).
+function bulk.did_you_mean(key, known)
+  if type(key) ~= "string" then return "" end
+  local names = {}
+  for k in pairs(known) do names[#names + 1] = k end
+  table.sort(names)
+  local near = core.suggest_key(key, names)
+  return near and (" (did you mean '%s'?)"):format(near) or ""
+end
+
 local function check_opts(opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -176,7 +187,10 @@ local function check_opts(opts)
   local known = { concurrency = "number", on_result = "function", on_progress = "function",
     progress_interval = "number", stop = "function", on_attempt = "function" }
   for k, v in pairs(opts) do
-    if not known[k] then error(("bad argument #2 to 'attach_many' (unknown option '%s')"):format(tostring(k)), 4) end
+    if not known[k] then
+      error(("bad argument #2 to 'attach_many' (unknown option '%s'%s)")
+        :format(tostring(k), bulk.did_you_mean(k, known)), 4)
+    end
     if type(v) ~= known[k] then
       error(("bad argument #2 to 'attach_many' (option '%s' must be a %s, got %s)"):format(k, known[k], type(v)), 4)
     end
@@ -253,8 +267,8 @@ function bulk.run(host, jobs, opts)
   local callback_error -- { where =, cause =, index = }: a callback raised; the batch drains
   local undelivered = on_result and {} or results -- outcomes on_result did not get
 
-  local function raised(where, e, index)
-    if not callback_error then callback_error = { where = where, cause = e, index = index } end
+  local function raised(where, e, index, returned)
+    if not callback_error then callback_error = { where = where, cause = e, index = index, returned = returned } end
   end
 
   -- Drain ("drain", or a callback raised): nothing new is sent.
@@ -482,7 +496,12 @@ function bulk.run(host, jobs, opts)
         -- (after "drain" too: an "abort" may follow, a second Ctrl-C)
         local called, s = pcall(stop)
         if not called then raised("stop", s)
-        elseif s == "drain" or s == "abort" then stopped = s end
+        elseif s == "drain" or s == "abort" then stopped = s
+        elseif s ~= nil and s ~= false then
+          -- (a typo such as "halt", or true, must not be ignored: the batch drains and raises)
+          raised("stop", ("stop() returned %s; it must return nil, false, \"drain\" or \"abort\"")
+            :format(type(s) == "string" and ("%q"):format(s) or tostring(s)), nil, true)
+        end
       end
       if stopped == "abort" then
         for job in pairs(flying) do
@@ -530,8 +549,10 @@ function bulk.run(host, jobs, opts)
       if on_progress and not callback_error then until_t = min(until_t, next_progress) end
       -- (At least 1 ms: everything that could go has gone, and a zero wait
       -- would spin until an attempt ends.)
-      for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, now()) end
-      progress(now())
+      -- ((now()): core.now() also returns the wall time, which must not
+      -- land in progress()'s `force`)
+      for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, (now())) end
+      progress((now()))
     end
   end)
   engine:close()
@@ -544,9 +565,10 @@ function bulk.run(host, jobs, opts)
     local c = callback_error
     error(setmetatable({
       kind = "callback", where = c.where, cause = c.cause, index = c.index,
-      message = ("attach_many: %s raised: %s; the batch took no new job and finished those in flight "
+      message = ("attach_many: %s%s; the batch took no new job and finished those in flight "
         .. "(err.results: the outcomes on_result did not get)"):format(
-        c.where == "jobs" and "the jobs iterator" or c.where, tostring(c.cause)),
+        c.returned and "" or (c.where == "jobs" and "the jobs iterator" or c.where) .. " raised: ",
+        tostring(c.cause)),
       results = undelivered or {}, summary = summary,
     }, BatchError), 0)
   end

@@ -79,13 +79,14 @@ end
 -- @tfield[opt=$KOMBO_INTEGRATION_ID] string integration_id sent as `X-Integration-Id`; a call may override it
 -- @tfield[opt="eu"] string server `"eu"` (`https://api.kombo.dev/v1`) or `"us"` (`https://api.us.kombo.dev/v1`)
 -- @tfield[opt=$KOMBO_SERVER_URL] string server_url an absolute http(s) URL; overrides `server`
--- @tfield[opt=300] number timeout seconds for one attempt, upload included (> 0)
--- @tfield[opt=10] number connect_timeout seconds for the TCP connect and TLS handshake (> 0)
+-- @tfield[opt=300] number timeout seconds for one attempt, upload included (> 0, finite)
+-- @tfield[opt=10] number connect_timeout seconds for the TCP connect and TLS handshake (> 0, finite)
 -- @tfield[opt] RetryOptions|false retries the retry policy (@{RetryOptions}), or `false` for one attempt
 -- @tfield[opt] string ca_file a PEM bundle to trust instead of libcurl's default one
+-- (a regular file holding `-----BEGIN CERTIFICATE-----`)
 -- @tfield[opt=1048576] number max_response_bytes larger answers are an `http` error (0: the default)
 -- @tfield[opt="auto"] string transport `"auto"`, `"curl"` or `"cosocket"` (OpenResty, README)
--- @tfield[opt] string user_agent replaces the `User-Agent` header
+-- @tfield[opt] string user_agent replaces the `User-Agent` header (not empty)
 -- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
 -- @tfield[opt] func debug `function(line)`: one line per step of a call, `Authorization` redacted
 -- @tfield[opt=false] boolean preflight check every upload against the integration's
@@ -107,11 +108,13 @@ local OPTIONS = {
 -- Retried by default: 429 and 503, and failures before any byte was sent;
 -- the read operations also on other 5xx, timeouts and network errors.  A
 -- wait is `initial_interval * exponent^(n-1)` scaled by a random factor in
--- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it.
+-- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it, in full:
+-- one longer than `max_interval` or than what `max_elapsed` has left ends
+-- the call at once (`err.retry_after` set).
 -- @table RetryOptions
 -- @tfield[opt=3] integer max_attempts attempts in all (a whole number >= 1)
 -- @tfield[opt=0.5] number initial_interval seconds before the first retry
--- @tfield[opt=30] number max_interval the longest wait, seconds (also caps `Retry-After`)
+-- @tfield[opt=30] number max_interval the longest wait, seconds (> 0); a longer `Retry-After` ends the call
 -- @tfield[opt=1.5] number exponent backoff growth per attempt
 -- @tfield[opt=120] number max_elapsed no attempt starts once this many seconds would be exceeded
 -- @tfield[opt=false] boolean retry_unsafe also retry uploads whose outcome is `unknown`
@@ -123,29 +126,60 @@ local RETRY_OPTIONS = {
   exponent = "number", max_elapsed = "number", retry_unsafe = "boolean",
 }
 
+-- A misuse of new / configure / the default client raises at the caller's
+-- line: the first stack frame outside this file (never kombo/init.lua:N).
+local THIS_FILE = debug.getinfo(1, "S").source
+local function misuse(fname, what)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.source ~= THIS_FILE then break end
+    level = level + 1
+  end
+  if fname == "default_client" then
+    -- (the module functions build it on first use: their arguments are not at fault)
+    error("kombo's default client (from the environment, or kombo.configure): " .. what, level)
+  end
+  error(("bad argument #1 to '%s' (%s)"):format(fname, what), level)
+end
+
 local function check_types(opts, allowed, fname, prefix)
   for k, v in pairs(opts) do
     local want = allowed[k]
     if not want then
-      error(("bad argument #1 to '%s' (unknown option '%s%s')"):format(fname, prefix, tostring(k)), 4)
+      misuse(fname, ("unknown option '%s%s'%s"):format(prefix, tostring(k), bulk.did_you_mean(k, allowed)))
     end
     if not want:find(type(v), 1, true) then
-      error(("bad argument #1 to '%s' (option '%s%s' must be a %s, got %s)")
-        :format(fname, prefix, k, want:gsub("|", " or "), type(v)), 4)
+      misuse(fname, ("option '%s%s' must be a %s, got %s"):format(prefix, k, want:gsub("|", " or "), type(v)))
     end
   end
+end
+
+-- A variable of the environment, "" read as unset.
+local function env(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
 end
 
 -- Explicit options win over the environment; the environment over defaults.
 local function resolve(opts, fname)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    misuse(fname, ("table expected, got %s"):format(type(opts)))
   end
   opts = opts or {}
   check_types(opts, OPTIONS, fname, "")
   if type(opts.retries) == "table" then check_types(opts.retries, RETRY_OPTIONS, fname, "retries.") end
   if opts.retries == true then
-    error(("bad argument #1 to '%s' (option 'retries' must be a table or false)"):format(fname), 3)
+    misuse(fname, "option 'retries' must be a table or false")
+  end
+  -- The options taken from the environment: a problem with one names its variable.
+  local from_env = {}
+  local function from(option, variable)
+    if opts[option] ~= nil then return opts[option] end
+    local v = env(variable)
+    if v ~= nil then from_env[option] = variable end
+    return v
   end
 
   -- server_url option, then server option, then $KOMBO_SERVER_URL, then EU.
@@ -153,34 +187,30 @@ local function resolve(opts, fname)
   if opts.server ~= nil then
     server_url = server_url or kombo.SERVERS[opts.server]
     if not kombo.SERVERS[opts.server] then
-      error(("bad argument #1 to '%s' (option 'server' must be \"eu\" or \"us\", got %q)")
-        :format(fname, opts.server), 3)
+      misuse(fname, ("option 'server' must be \"eu\" or \"us\", got %q"):format(opts.server))
     end
   end
-  if server_url == nil then
-    local env = os.getenv("KOMBO_SERVER_URL")
-    server_url = (env ~= nil and env ~= "") and env or DEFAULTS.server_url
-  end
+  if server_url == nil then server_url = from("server_url", "KOMBO_SERVER_URL") or DEFAULTS.server_url end
   -- "cosocket" needs nginx's Lua module.
   local transport = opts.transport or "auto"
   if transport ~= "auto" and transport ~= "curl" and transport ~= "cosocket" then
-    error(("bad argument #1 to '%s' (option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q)")
-      :format(fname, transport), 3)
+    misuse(fname, ("option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q"):format(transport))
   end
   if transport == "cosocket" and not cosocket.in_nginx() then
-    error(("bad argument #1 to '%s' (option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
-      .. "not running inside nginx's Lua module)"):format(fname), 3)
+    misuse(fname, "option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
+      .. "not running inside nginx's Lua module")
   end
   -- not (x >= 0), not x < 0: NaN must be refused too.
   if opts.preflight_ttl ~= nil and not (opts.preflight_ttl >= 0) then -- luacheck: ignore 581
-    error(("bad argument #1 to '%s' (option 'preflight_ttl' must be a number of seconds >= 0)"):format(fname), 3)
+    misuse(fname, "option 'preflight_ttl' must be a number of seconds >= 0")
   end
   return {
+    from_env = from_env,
     preflight = opts.preflight == true,
     preflight_ttl = opts.preflight_ttl or 300,
     transport = transport,
-    api_key = opts.api_key or os.getenv("KOMBO_API_KEY"),
-    integration_id = opts.integration_id or os.getenv("KOMBO_INTEGRATION_ID"),
+    api_key = from("api_key", "KOMBO_API_KEY"),
+    integration_id = from("integration_id", "KOMBO_INTEGRATION_ID"),
     server_url = server_url,
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
@@ -207,10 +237,14 @@ local private = setmetatable({}, { __mode = "k" })
 -- The options go to the core once: it checks them (every problem names its
 -- option) and renders what all calls share.
 local function client_from(config, fname)
+  if config.api_key == nil then
+    misuse(fname, "option 'api_key' is required: pass api_key or set KOMBO_API_KEY")
+  end
   local handle, problems = core.client(config)
   if not handle then
     local p = problems[1]
-    error(("bad argument #1 to '%s' (option '%s' %s)"):format(fname, p.path, p.message), 3)
+    local variable = config.from_env[p.path]
+    misuse(fname, ("option '%s'%s %s"):format(p.path, variable and (" (from %s)"):format(variable) or "", p.message))
   end
   local self = setmetatable({}, Client)
   private[self] = { config = config, core = handle }
@@ -465,7 +499,8 @@ local default_client
 --- The default client (the one the module functions use), built from the
 -- environment on first use; @{configure} replaces it.
 -- @treturn Client
--- @raise when the environment holds a bad option (a malformed `KOMBO_API_KEY`, ...)
+-- @raise when the environment holds a bad option (a malformed `KOMBO_API_KEY`, ...) or no key
+-- (neither `kombo.configure{ api_key = }` nor `KOMBO_API_KEY`), naming the variable
 function kombo.default_client()
   if not default_client then default_client = client_from(resolve(nil, "default_client"), "default_client") end
   return default_client
@@ -1246,7 +1281,8 @@ end
 -- new job, sends nothing new (jobs taken and not yet sent end with kind `aborted`,
 -- outcome `not_sent`; a job waiting for a retry ends with its last answer) and
 -- lets the attempts in flight finish; `"abort"` also cuts those off (they end
--- with kind `aborted`, outcome `unknown` when the whole request had gone out)
+-- with kind `aborted`, outcome `unknown` when the whole request had gone out);
+-- `nil` or `false` goes on, any other value is treated as `stop` raising
 -- @within Bulk uploads
 
 --- What `on_progress` gets (LuaLS: `kombo.BulkStats`).

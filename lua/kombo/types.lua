@@ -26,19 +26,19 @@
 ---@field server? kombo.Server
 ---An absolute http(s) URL; overrides `server`; default `$KOMBO_SERVER_URL`.
 ---@field server_url? string
----Seconds for one attempt, upload included (default 300; > 0).
+---Seconds for one attempt, upload included (default 300; > 0, finite).
 ---@field timeout? number
----Seconds for the TCP connect and TLS handshake (default 10; > 0).
+---Seconds for the TCP connect and TLS handshake (default 10; > 0, finite).
 ---@field connect_timeout? number
 ---The retry policy, or `false` for one attempt.
 ---@field retries? kombo.RetryOptions|false
----A PEM bundle to trust instead of libcurl's default one.
+---A PEM bundle to trust instead of libcurl's default one (a regular file holding `-----BEGIN CERTIFICATE-----`).
 ---@field ca_file? string
 ---Larger answers are an `http` error (default 1048576; 0: the default).
 ---@field max_response_bytes? integer
 ---How bytes move: `"auto"` (default: cosockets inside nginx, else libcurl), `"curl"`, `"cosocket"`.
 ---@field transport? kombo.Transport
----Replaces the User-Agent header (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`).
+---Replaces the User-Agent header, not empty (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`).
 ---@field user_agent? string
 ---One line per step of a call, `Authorization` redacted.
 ---@field debug? fun(line: string)
@@ -53,7 +53,7 @@
 ---@field max_attempts? integer
 ---Seconds before the first retry (default 0.5).
 ---@field initial_interval? number
----The longest wait in seconds, also capping `Retry-After` (default 30).
+---The longest wait in seconds (> 0, default 30); a longer `Retry-After` ends the call at once.
 ---@field max_interval? number
 ---Backoff growth per attempt (default 1.5).
 ---@field exponent? number
@@ -299,7 +299,7 @@
 ---@field on_result? fun(index: integer, res: kombo.UploadResult?, err: kombo.Error?) once per job as it finishes
 ---@field on_progress? fun(stats: kombo.BulkStats) at most every `progress_interval` s, and once at the end
 ---@field progress_interval? number seconds (default 0.25)
----@field stop? fun(): ("drain"|"abort"|nil) polled at least every 0.1 s
+---@field stop? fun(): ("drain"|"abort"|false|nil) polled at least every 0.1 s; any other value raises
 
 ---What `on_progress` gets.
 ---@class kombo.BulkStats

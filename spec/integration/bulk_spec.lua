@@ -459,12 +459,39 @@ describe("attach_many #integration #bulk", function()
     for i = 2, #calls do assert.is_true(calls[i].done >= calls[i - 1].done) end
   end)
 
+  it("progress_interval = 1 over about 2 s: on_progress about twice, not every poll (issue 18, 1)", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 2 do jobs[i] = job("scenario-hold-1000", i) end
+    local calls = 0
+    local summary = client:attach_many(jobs, { concurrency = 1, progress_interval = 1,
+      on_progress = function() calls = calls + 1 end })
+    assert.equals(2, summary.succeeded)
+    assert.is_true(summary.elapsed >= 1.9, "elapsed " .. summary.elapsed)
+    -- at about 1 s and 2 s, and once at the end
+    assert.is_true(calls >= 2 and calls <= 4, calls .. " progress calls")
+  end)
+
+  it("stop() returning anything but nil, false, \"drain\" or \"abort\" raises, naming the value", function()
+    for _, value in ipairs { true, "halt" } do
+      local client = servers.client()
+      local ok, err = pcall(client.attach_many, client, { job("cand-bulk-stop", 1), job("cand-bulk-stop", 2) },
+        { concurrency = 1, stop = function() return value end })
+      assert.is_false(ok)
+      assert.equals("callback", err.kind)
+      assert.equals("stop", err.where)
+      assert.matches(("stop() returned %s; it must return nil, false, \"drain\" or \"abort\""):format(
+        type(value) == "string" and ("%q"):format(value) or tostring(value)), tostring(err), 1, true)
+      assert.equals(0, err.summary.succeeded) -- it drained: nothing was taken
+    end
+  end)
+
   it("checks its options, naming them", function()
     local client = servers.client()
     for _, bad in ipairs {
       { { concurrency = 0 }, "concurrency" }, { { concurrency = 31 }, "concurrency" },
       { { concurrency = 2.5 }, "concurrency" }, { { on_result = 1 }, "on_result" },
-      { { concurency = 4 }, "unknown option 'concurency'" }, { "x", "options table" },
+      { { concurency = 4 }, "unknown option 'concurency' (did you mean 'concurrency'?)" }, { "x", "options table" },
     } do
       local ok, err = pcall(client.attach_many, client, {}, bad[1])
       assert.is_false(ok)

@@ -48,10 +48,10 @@ describe("unknown keys", function()
     assert.equals("is not a known field", msg)
   end)
 
-  it("application_id is unknown to attach_to_candidate, and suggested by attach_to_application", function()
+  it("application_id given to attach_to_candidate points to attach_to_application, and is suggested by it", function()
     local args = h.args({ application_id = "a1" })
     local msg = only(problems_for(args), "application_id")
-    assert.equals("is not a known field", msg)
+    assert.equals("is not a field of attach_to_candidate (use attach_to_application for an application)", msg)
     local app = h.args({ applicationId = "a1" }, "application")
     assert.matches("did you mean application_id?",
       only(problems_for(app, "attach_to_application"), "applicationId"), 1, true)

@@ -26,7 +26,6 @@ describe("misuse", function()
         { "no argument", function() return nil end, "the argument must be a table, got nil" },
         { "body as a string", function() return { candidate_id = "c", body = "x" } end,
           "'body' must be a table, got string" },
-        { "no body", function() return { candidate_id = "c" } end, "'body' must be a table, got nil" },
         { "body.attachment as a number", function() return { candidate_id = "c", body = { attachment = 5 } } end,
           "'body.attachment' must be a table, got number" },
         { "body.attachment as a string", function() return { body = { attachment = "cv.pdf" } } end,

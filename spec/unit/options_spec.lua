@@ -321,3 +321,93 @@ describe("options", function()
     end)
   end)
 end)
+
+-- issue 18 (9, 10): options that say what to fix.
+describe("options: mistakes named plainly", function()
+  local base = { api_key = KEY, server_url = h.OFFLINE_URL, integration_id = "i" }
+
+  local function new_raises(over, env)
+    local ok, err = pcall(new_with_env, env or {}, over and h.merge(base, over) or nil)
+    assert.is_false(ok, "expected kombo.new to raise")
+    return tostring(err)
+  end
+
+  it("an unknown option suggests the nearest one", function()
+    assert.matches("unknown option 'timout' (did you mean 'timeout'?)", new_raises { timout = 5 }, 1, true)
+    assert.matches("unknown option 'retries.max_atempts' (did you mean 'max_attempts'?)",
+      new_raises { retries = { max_atempts = 2 } }, 1, true)
+  end)
+
+  for _, case in ipairs {
+    { "retries.max_interval = 0", { retries = { max_interval = 0 } }, "option 'retries.max_interval' must be a positive" },
+    { "timeout = math.huge", { timeout = math.huge }, "option 'timeout' must be a finite number of seconds" },
+    { "connect_timeout = math.huge", { connect_timeout = math.huge }, "option 'connect_timeout' must be a finite number" },
+    { "user_agent = \"\"", { user_agent = "" }, "option 'user_agent' must not be empty" },
+    { "ca_file = \"/etc/passwd\"", { ca_file = "/etc/passwd" }, "option 'ca_file' is not a PEM bundle" },
+    { "ca_file = a directory", { ca_file = "/etc" }, "option 'ca_file' is not a regular file" },
+  } do
+    it(case[1] .. " is refused at kombo.new", function()
+      local msg = new_raises(case[2])
+      assert.matches("bad argument #1 to 'new' (", msg, 1, true)
+      assert.matches(case[3], msg, 1, true)
+    end)
+  end
+
+  it("ca_file = a FIFO is refused without blocking on it", function()
+    local fifo = os.tmpname()
+    os.remove(fifo)
+    assert(os.execute("mkfifo " .. fifo))
+    local msg = new_raises { ca_file = fifo }
+    os.remove(fifo)
+    assert.matches("option 'ca_file' is not a regular file", msg, 1, true)
+  end)
+
+  it("ca_file = a PEM bundle is accepted", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("# a comment first\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    f:close()
+    local ok, err = pcall(new_with_env, {}, h.merge(base, { ca_file = path }))
+    os.remove(path)
+    assert.is_true(ok, tostring(err))
+  end)
+
+  it("a value from the environment names its variable", function()
+    local msg = new_raises(nil, { KOMBO_API_KEY = KEY, KOMBO_SERVER_URL = "localhost:8080" })
+    assert.matches("KOMBO_SERVER_URL", msg, 1, true)
+    assert.matches("must be an absolute http(s) URL", msg, 1, true)
+    msg = new_raises(nil, { KOMBO_API_KEY = KEY, KOMBO_INTEGRATION_ID = ".." })
+    assert.matches("KOMBO_INTEGRATION_ID", msg, 1, true)
+  end)
+
+  it("an empty KOMBO_INTEGRATION_ID is unset", function()
+    local client = new_with_env({ KOMBO_API_KEY = KEY, KOMBO_INTEGRATION_ID = "" }, { server_url = h.OFFLINE_URL })
+    assert.matches("integration_id=nil", tostring(client), 1, true)
+  end)
+
+  it("no key anywhere: kombo.new names KOMBO_API_KEY (an empty one counts as none)", function()
+    for _, env in ipairs { {}, { KOMBO_API_KEY = "" } } do
+      local msg = new_raises({ api_key = h.NONE }, env)
+      assert.matches("bad argument #1 to 'new' (option 'api_key' is required: pass api_key or set KOMBO_API_KEY)",
+        msg, 1, true)
+    end
+  end)
+
+  it("kombo.check_api_key() with no key: a clean error naming KOMBO_API_KEY, at the caller's line", function()
+    local ok, msg
+    h.with_env({}, function()
+      kombo.configure { api_key = KEY, server_url = h.OFFLINE_URL } -- (then drop it)
+    end)
+    package.loaded.kombo = nil
+    local fresh = require "kombo"
+    h.with_env({}, function() ok, msg = pcall(function() local r = fresh.check_api_key(); return r end) end)
+    package.loaded.kombo = kombo
+    assert.is_false(ok)
+    msg = tostring(msg)
+    assert.matches("option 'api_key' is required", msg, 1, true)
+    assert.matches("KOMBO_API_KEY", msg, 1, true)
+    assert.is_nil(msg:find("kombo/init.lua", 1, true), msg)
+    assert.is_nil(msg:find("bad argument #1 to 'default_client'", 1, true), msg)
+    assert.matches("options_spec.lua:%d+:", msg)
+  end)
+end)

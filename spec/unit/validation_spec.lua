@@ -385,4 +385,92 @@ describe("validation", function()
       assert.are.same({ { path = "candidate_id", message = "must not be empty" } }, problems)
     end)
   end)
+  -- issue 18 (5): an id longer than the limit is a validation problem, not
+  -- an out-of-memory failure after three attempts.
+  describe("the length of an id", function()
+    local MAX = 1024
+    it(("a candidate_id of %d bytes is accepted"):format(MAX), function()
+      local rec = h.send(h.client(), "attach_to_candidate", h.args { candidate_id = ("c"):rep(MAX) })
+      assert.is_not_nil(rec)
+    end)
+
+    it("a 1 MB candidate_id is a validation problem that states the limit", function()
+      assert_only_problem(problems_for(h.args { candidate_id = ("c"):rep(1024 * 1024) }), "candidate_id",
+        "must be at most 1024 bytes")
+    end)
+
+    it("an application_id and an integration_id one byte over the limit are problems too", function()
+      assert_only_problem(problems_for(h.args({ application_id = ("a"):rep(MAX + 1) }, "application"),
+        "application"), "application_id", "must be at most 1024 bytes")
+      assert_only_problem(problems_for(h.args { integration_id = ("i"):rep(MAX + 1) }), "integration_id",
+        "must be at most 1024 bytes")
+    end)
+
+    it("a read with a 1 MB id fails validation before anything is sent", function()
+      local err = h.validation_error(h.client(), "get_candidate_attachments", { candidate_id = ("c"):rep(1024 * 1024) })
+      assert_only_problem(err.problems, "candidate_id", "must be at most 1024 bytes")
+      assert.equals(0, err.attempts)
+    end)
+
+    it("a client's integration_id over the limit raises at kombo.new", function()
+      local ok, msg = pcall(h.client, { integration_id = ("i"):rep(MAX + 1) })
+      assert.is_false(ok)
+      assert.matches("option 'integration_id' must be at most 1024 bytes", tostring(msg), 1, true)
+    end)
+  end)
+
+  -- issue 18 (8): a missing or misspelt body is a validation problem with
+  -- a suggestion, like a missing candidate_id.
+  describe("body", function()
+    it("missing is a problem at body, not an error raised", function()
+      assert_only_problem(problems_for { candidate_id = "cand-1" }, "body", "is required")
+    end)
+
+    it("misspelt (bdy) is a problem at body and one at bdy suggesting body", function()
+      local problems = problems_for { candidate_id = "cand-1", bdy = { attachment = h.attachment() } }
+      assert.are.same({ "bdy", "body" }, h.paths(problems), h.dump(problems))
+      assert.are.same({ "is not a known field (did you mean body?)" }, h.at(problems, "bdy"))
+      assert.are.same({ "is required" }, h.at(problems, "body"))
+    end)
+
+    it("missing, with a missing candidate_id too: both are reported", function()
+      local problems = problems_for {}
+      assert.are.same({ "body", "candidate_id" }, h.paths(problems), h.dump(problems))
+    end)
+  end)
+
+  describe("the id of the other target", function()
+    it("application_id given to attach_to_candidate points to attach_to_application", function()
+      local problems = problems_for { application_id = "app-1", body = { attachment = h.attachment() } }
+      assert.are.same({ "application_id", "candidate_id" }, h.paths(problems), h.dump(problems))
+      assert.are.same({ "is not a field of attach_to_candidate (use attach_to_application for an application)" },
+        h.at(problems, "application_id"))
+    end)
+
+    it("candidate_id given to attach_to_application points to attach_to_candidate", function()
+      local problems = problems_for({ candidate_id = "cand-1", body = { attachment = h.attachment() } }, "application")
+      assert.are.same({ "is not a field of attach_to_application (use attach_to_candidate for a candidate)" },
+        h.at(problems, "candidate_id"))
+    end)
+
+    it("application_id given to get_candidate_attachments points to get_application_attachments", function()
+      local err = h.validation_error(h.client(), "get_candidate_attachments", { application_id = "app-1" })
+      assert.are.same({ "is not a field of get_candidate_attachments (use get_application_attachments for an "
+        .. "application)" }, h.at(err.problems, "application_id"))
+    end)
+  end)
+
+  -- issue 18 (9): a call's preflight is a boolean.
+  describe("preflight", function()
+    for _, bad in ipairs { "yes", 1, "false" } do
+      it(("%q is refused: it must be a boolean"):format(tostring(bad)), function()
+        assert_only_problem(problems_for(h.args { preflight = bad }), "preflight",
+          "must be a boolean (got " .. type(bad) .. ")")
+      end)
+    end
+
+    it("false is accepted", function()
+      assert.is_not_nil(h.send(h.client(), "attach_to_candidate", h.args { preflight = false }))
+    end)
+  end)
 end)
