@@ -78,7 +78,7 @@ docs:
 # Static checks of every Lua file (.luacheckrc: Lua 5.1/5.3/5.4, ngx_lua,
 # busted); luacheck exits non-zero on any warning.
 LUACHECK ?= luacheck
-LUACHECK_DIRS := lua spec examples bench tools bin/kombo-attach
+LUACHECK_DIRS := lua spec examples bench tools bin/kombo-attach scripts/soak
 
 luacheck:
 	$(LUACHECK) -q $(LUACHECK_DIRS)
