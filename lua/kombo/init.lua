@@ -1282,7 +1282,14 @@ end
 -- outcome `not_sent`; a job waiting for a retry ends with its last answer) and
 -- lets the attempts in flight finish; `"abort"` also cuts those off (they end
 -- with kind `aborted`, outcome `unknown` when the whole request had gone out);
--- `nil` or `false` goes on, any other value is treated as `stop` raising
+-- `nil` or `false` goes on, any other value is treated as `stop` raising;
+-- a job the batch ended before it was sent has `err.not_started = true`
+-- @tfield[opt] func on_attempt `function(index, event, info)`, for a journal of what
+-- went on the wire: `"sending"` (`info.attempt`) just before an attempt starts (if it
+-- raises, the attempt is not sent and the batch drains), and `"written"`
+-- (`info.attempt`, `info.digest`: the SHA-256 of the content as read) just before the
+-- bytes that complete the request are handed to the transport, from inside it:
+-- it must not yield, and if it raises the attempt is aborted as `not_sent`
 -- @within Bulk uploads
 
 --- What `on_progress` gets (LuaLS: `kombo.BulkStats`).

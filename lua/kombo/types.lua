@@ -300,6 +300,13 @@
 ---@field on_progress? fun(stats: kombo.BulkStats) at most every `progress_interval` s, and once at the end
 ---@field progress_interval? number seconds (default 0.25)
 ---@field stop? fun(): ("drain"|"abort"|false|nil) polled at least every 0.1 s; any other value raises
+---@field on_attempt? fun(index: integer, event: "sending"|"written", info: kombo.AttemptInfo) a journal's hook
+
+---What `on_attempt` gets: before an attempt starts ("sending"), and just
+---before its last bytes ("written"; it must not yield, and raising stops them).
+---@class kombo.AttemptInfo
+---@field attempt integer
+---@field digest? string the SHA-256 of the content as read ("written")
 
 ---What `on_progress` gets.
 ---@class kombo.BulkStats
