@@ -108,12 +108,12 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
-        /* The rules still run, so that every problem is reported at once;
-         * a call is not made. */
-        kombo_request effective = req;
-        if (effective.integration_id.ptr == NULL)
-            effective.integration_id = kombo_str_c(kombo_client_config(owner->client)->integration_id);
-        kombo_request_validate(&effective, &problems);
+        /* The rules still run, as kombo_call_new runs them (defaults
+         * first), so that every problem is reported at once and only real
+         * ones; a call is not made. */
+        void *file = NULL;
+        kombo_request_resolve(owner->client, &req, &file, &problems);
+        kombo_file_close(file);
     }
     if (problems.count > 0) {
         kombo_call_free(c->call);
@@ -398,6 +398,16 @@ static int l_call_feed(lua_State *L)
     return 0;
 }
 
+/* call:integration_id() -> the X-Integration-Id the call sends ("" for an
+ * operation without one): decided by the core (kombo_request_resolve), so
+ * the Lua layer keys its caches and limits by it rather than deciding again */
+static int l_call_integration_id(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    lua_pushstring(L, kombo_call_integration_id(c->call));
+    return 1;
+}
+
 /* call:attachment() -> type, content_type, size (raw bytes; nil for
  * data_url): what preflight checks, defaults applied */
 static int l_call_attachment(lua_State *L)
@@ -623,6 +633,7 @@ void kombo_lua_open_call(lua_State *L)
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
+        {"integration_id", l_call_integration_id},
         {"body", l_call_body},       {"attachment", l_call_attachment},
         {"sent", l_call_sent},       {"digest", l_call_digest},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},

@@ -133,3 +133,51 @@ describe("headers through the public API", function()
     assert.equals(#rec.body, rec.length)
   end)
 end)
+
+-- issue 19: one place (the core, kombo_request_resolve) decides the
+-- integration id: the call's, else the client's option, else
+-- KOMBO_INTEGRATION_ID as read when the client was made.  The preflight
+-- request and its cache ask the prepared call (call:integration_id()).
+describe("the integration id, decided once", function()
+  local function sent_ids(client, args)
+    local records = h.capture(function() client:attach_to_candidate(args) end)
+    local ids = {}
+    for i, rec in ipairs(records) do ids[i] = h.header_map(rec.headers)["x-integration-id"] end
+    return ids
+  end
+
+  local cases = {
+    { "the call's over the client's", { integration_id = "opt-int" }, {}, { integration_id = "call-int" },
+      "call-int" },
+    { "the client's option", { integration_id = "opt-int" }, {}, {}, "opt-int" },
+    { "the environment's, as read when the client was made", { integration_id = h.NONE },
+      { KOMBO_INTEGRATION_ID = "env-int" }, {}, "env-int" },
+  }
+  for _, case in ipairs(cases) do
+    it(("is %s, for the upload and its preflight alike"):format(case[1]), function()
+      local client
+      h.with_env(case[3], function()
+        client = kombo.new(h.merge({ api_key = h.API_KEY, server_url = h.OFFLINE_URL, preflight = true },
+          case[2]))
+      end)
+      h.with_env({ KOMBO_INTEGRATION_ID = "later-int" }, function()
+        local ids = sent_ids(client, h.args(h.merge(case[4], { body = { attachment = h.attachment() } })))
+        assert.are.same({ case[5], case[5] }, ids) -- the restrictions request, then the upload
+      end)
+      client:close()
+    end)
+  end
+
+  it("is what call:integration_id() says; \"\" for an operation without one", function()
+    local call = assert(h.prepare({ integration_id = "call-int" }))
+    assert.equals("call-int", call:integration_id())
+    call:close()
+    call = assert(h.prepare({}, { integration_id = "cfg-int" }))
+    assert.equals("cfg-int", call:integration_id())
+    call:close()
+    local handle = assert(core.client(h.config()))
+    call = assert(handle:prepare("check_api_key", {}))
+    assert.equals("", call:integration_id())
+    call:close()
+  end)
+end)
