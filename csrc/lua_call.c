@@ -360,41 +360,13 @@ static int l_call_feed(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     lsource *s = &c->src;
-    size_t len;
     if (s->fn_ref == LUA_NOREF)
         return luaL_error(L, "call:feed(): the attachment has no source");
     if (s->chunk_off < s->chunk_len)
         return luaL_error(L, "call:feed(): the last chunk is not used up yet (call:read() first)");
     if (s->fed_end || s->fed_error)
         return luaL_error(L, "call:feed(): the source has ended");
-    luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
-    s->chunk_ref = LUA_NOREF;
-    s->chunk = NULL;
-    s->chunk_len = s->chunk_off = 0;
-    if (lua_isnoneornil(L, 2)) { /* ltn12: nil at the end, nil + message on error */
-        if (lua_isnoneornil(L, 3)) {
-            s->fed_end = 1;
-        } else {
-            s->fed_error = 1;
-            snprintf(s->fed_msg, sizeof s->fed_msg, "%s", lua_tostring(L, 3) ? lua_tostring(L, 3) : "error");
-        }
-        return 0;
-    }
-    if (lua_type(L, 2) != LUA_TSTRING) {
-        s->fed_error = 1;
-        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned a %s, not a string", luaL_typename(L, 2));
-        return 0;
-    }
-    lua_pushvalue(L, 2);
-    s->chunk = lua_tolstring(L, -1, &len);
-    s->chunk_len = len;
-    s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (len > 0) {
-        s->empty = 0;
-    } else if (++s->empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
-        s->fed_error = 1;
-        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned only empty chunks");
-    }
+    kombo_lua_source_take(L, s, 2);
     return 0;
 }
 
