@@ -181,3 +181,46 @@ describe("the integration id, decided once", function()
     call:close()
   end)
 end)
+
+-- issue 19: one rule finds a header by name (headers.c,
+-- kombo_header_name_is): the whole name, ASCII letters in either case, a
+-- name with a blank or control byte is no field.  The curl transport's
+-- framing headers, core.header_values (the cosocket transport's) and the
+-- result's headers (core.parse_headers) all go through it.
+describe("a header name", function()
+  local function block(line) return "HTTP/1.1 200 OK\r\n" .. line .. "\r\nOther: x\r\n\r\n" end
+  local cases = {
+    { "Content-Length: 5", "5" },
+    { "content-length: 5", "5" },
+    { "CONTENT-LENGTH:5", "5" },
+    { "cOnTeNt-LeNgTh: \t5 \t", "5" },
+    { "Content-Length : 5", nil },      -- a blank before the colon: no field
+    { "Content-Length\t: 5", nil },
+    { " Content-Length: 5", nil },      -- a continuation line (obs-fold)
+    { "Content-Lengths: 5", nil },      -- the name is a prefix of another
+    { "Content-Lengt: 5", nil },        -- ... or another is a prefix of the name
+    { "X-Content-Length: 5", nil },
+    { "Content_Length: 5", nil },
+    { "Content-Length 5", nil },        -- no colon
+    { "Content-Length: ", "" },
+  }
+  for _, case in ipairs(cases) do
+    it(("%q is %s"):format(case[1], case[2] and "Content-Length" or "not Content-Length"), function()
+      local b = block(case[1])
+      assert.equals(case[2], core.header_values(b, "content-length")[1])
+      assert.equals(case[2], core.header_values(b, "Content-Length")[1])
+      assert.equals(case[2], core.parse_headers(b)["content-length"])
+    end)
+  end
+
+  it("gives every value of a repeated header, in order", function()
+    local b = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\ncontent-length:  6\r\n\r\n"
+    assert.are.same({ "5", "6" }, core.header_values(b, "content-length"))
+    assert.are.same({}, core.header_values(b, "content-type"))
+  end)
+
+  it("is looked up in the final answer's block only", function()
+    local b = "HTTP/1.1 100 Continue\r\nContent-Length: 9\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    assert.are.same({ "5" }, core.header_values(b, "content-length"))
+  end)
+end)
