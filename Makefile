@@ -20,7 +20,7 @@ LUA_SRC  := $(CORE_SRC) csrc/lkombo.c csrc/lua_request.c csrc/lua_call.c csrc/lu
 # kombo.testing: test-only helpers, with its own copy of the parts it wraps
 # (headers.c needs libcurl's curl_getdate).  Not installed by the rockspec.
 TESTING_SRC := csrc/ltesting.c csrc/lua_json.c csrc/json.c csrc/headers.c csrc/clock.c csrc/encode.c csrc/redact.c
-HEADERS  := csrc/kombo.h csrc/client.h csrc/curl_handle.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
+HEADERS  := csrc/kombo.h csrc/internal.h csrc/client.h csrc/curl_handle.h csrc/lua_kombo.h csrc/json.h csrc/lua_json.h
 
 .PHONY: all lib testing example test check demo clean help deps docs luacheck
 

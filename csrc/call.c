@@ -86,6 +86,20 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     return 0;
 }
 
+size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, void **file,
+                             kombo_problems *problems)
+{
+    size_t before = problems->count + problems->dropped;
+
+    *file = NULL;
+    if (req->integration_id.ptr == NULL)
+        req->integration_id = kombo_str_c(client->cfg.integration_id);
+    if (req->op != NULL && req->op->body == KOMBO_BODY_ATTACHMENT)
+        kombo_attachment_prepare(req, file, problems);
+    kombo_request_validate(req, problems);
+    return problems->count + problems->dropped - before;
+}
+
 kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
                            kombo_problems *problems)
 {
@@ -94,11 +108,7 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
     kombo_call *c;
 
     kombo_problems_init(problems);
-    if (effective.integration_id.ptr == NULL)
-        effective.integration_id = kombo_str_c(client->cfg.integration_id);
-    if (req->op != NULL && req->op->body == KOMBO_BODY_ATTACHMENT)
-        kombo_attachment_prepare(&effective, &file, problems);
-    kombo_request_validate(&effective, problems);
+    kombo_request_resolve(client, &effective, &file, problems);
     if (problems->count > 0) {
         kombo_file_close(file);
         return NULL;

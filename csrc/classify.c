@@ -10,6 +10,7 @@
  * Everything here is pure: no I/O, no allocation, no locale, no TZ.
  */
 #include "kombo.h"
+#include "internal.h" /* kombo_utf8_seqlen */
 #include "json.h"
 
 #include <stdarg.h>
@@ -50,16 +51,6 @@ const char *kombo_outcome_name(kombo_outcome o)
 
 /* ----------------------------------------------------- ASCII helpers */
 
-/* Length of the UTF-8 sequence that lead byte c starts (1 for ASCII and for
- * bytes that cannot lead one). */
-static size_t u8_seqlen(unsigned char c)
-{
-    if (c >= 0xF0 && c <= 0xF4) return 4;
-    if (c >= 0xE0 && c <= 0xEF) return 3;
-    if (c >= 0xC2 && c <= 0xDF) return 2;
-    return 1;
-}
-
 /* After a truncating snprintf: drop a trailing UTF-8 sequence that was cut
  * in half, so messages stay valid UTF-8 for Lua and logs. */
 static void u8_fix_tail(char *s)
@@ -70,7 +61,7 @@ static void u8_fix_tail(char *s)
         i--;
         cont++;
     }
-    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 && u8_seqlen((unsigned char)s[i - 1]) > cont + 1)
+    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 && kombo_utf8_seqlen((unsigned char)s[i - 1]) > cont + 1)
         s[i - 1] = '\0';
 }
 

@@ -6,6 +6,7 @@
  * no-ops, so a caller that builds a string in many steps checks once.
  */
 #include "kombo.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -144,6 +145,14 @@ int kombo_buf_printf(kombo_buf *b, const char *fmt, ...)
 
 /* ----------------------------------------------------------------- UTF-8 */
 
+size_t kombo_utf8_seqlen(unsigned char c)
+{
+    if (c >= 0xF0 && c <= 0xF4) return 4;
+    if (c >= 0xE0 && c <= 0xEF) return 3;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    return 1;
+}
+
 /* Strict UTF-8 (RFC 3629): shortest form only, no surrogates, nothing above
  * U+10FFFF, no truncated sequences.  NUL is a valid code point here; callers
  * that must reject it do so separately. */
@@ -161,23 +170,17 @@ int kombo_utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong below U+0800 */
-            else if (c == 0xED)
-                hi = 0x9F; /* surrogates U+D800..U+DFFF */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90; /* overlong below U+10000 */
-            else if (c == 0xF4)
-                hi = 0x8F; /* above U+10FFFF */
-        } else {
+        need = kombo_utf8_seqlen((unsigned char)c) - 1;
+        if (need == 0)
             return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
-        }
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates U+D800..U+DFFF */
+        else if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
         if (n - i - 1 < need)
             return 0;
         if (p[i + 1] < lo || p[i + 1] > hi)

@@ -9,6 +9,7 @@
  * No locale, no TZ: curl_getdate computes UTC itself.
  */
 #include "kombo.h"
+#include "internal.h"
 
 #include <curl/curl.h>
 #include <string.h>
@@ -116,11 +117,23 @@ int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_st
     return 0;
 }
 
+int kombo_header_name_is(kombo_str name, const char *want)
+{
+    size_t n = strlen(want), i;
+
+    if (name.len != n || n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (a_lower((unsigned char)name.ptr[i]) != a_lower((unsigned char)want[i]))
+            return 0;
+    return 1;
+}
+
 int kombo_response_header(const kombo_response *r, const char *name, char *out, size_t outsz)
 {
     const char *p, *end;
     kombo_str hn, hv;
-    size_t nlen, i;
+    size_t nlen;
 
     if (out && outsz)
         out[0] = '\0';
@@ -132,12 +145,7 @@ int kombo_response_header(const kombo_response *r, const char *name, char *out, 
     p = kombo_header_start(r->headers.data, r->headers.len);
     end = r->headers.data + r->headers.len;
     while (kombo_header_next(&p, end, &hn, &hv)) {
-        if (hn.len != nlen)
-            continue;
-        for (i = 0; i < nlen; i++)
-            if (a_lower((unsigned char)hn.ptr[i]) != a_lower((unsigned char)name[i]))
-                break;
-        if (i < nlen)
+        if (!kombo_header_name_is(hn, name))
             continue;
         if (out && outsz) {
             size_t n = hv.len < outsz - 1 ? hv.len : outsz - 1;

@@ -6,21 +6,12 @@
  */
 #include "json.h"
 
-#include "kombo.h" /* kombo_utf8_valid */
+#include "internal.h" /* kombo_utf8_seqlen */
+#include "kombo.h"    /* kombo_utf8_valid */
 
 #include <string.h>
 
 static int a_digit(int c) { return c >= '0' && c <= '9'; }
-
-/* Length of the UTF-8 sequence that lead byte c starts (1 for ASCII and for
- * bytes that cannot lead one). */
-static size_t u8_seqlen(unsigned char c)
-{
-    if (c >= 0xF0 && c <= 0xF4) return 4;
-    if (c >= 0xE0 && c <= 0xEF) return 3;
-    if (c >= 0xC2 && c <= 0xDF) return 2;
-    return 1;
-}
 
 static int j_fail(jscan *s, const char *why)
 {
@@ -368,7 +359,7 @@ static size_t str_char(const char **pp, const char *end, char tmp[4])
         p += 2;
         tn = u8_put(tmp, cp);
     } else {
-        tn = u8_seqlen((unsigned char)*p);
+        tn = kombo_utf8_seqlen((unsigned char)*p);
         if (tn > (size_t)(end - p))
             tn = (size_t)(end - p);
         memcpy(tmp, p, tn);

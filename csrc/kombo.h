@@ -547,8 +547,20 @@ unsigned long kombo_client_serial(const kombo_client *client); /* unique per cli
 
 typedef struct kombo_call kombo_call;
 
+/* The request as it will be sent, decided in one place: the integration id
+ * (the request's, else the client's: its option or KOMBO_INTEGRATION_ID as
+ * read when it was made), the body model's defaults (the name from the
+ * file's path, the content type inferred), then every rule, once.  Adds the
+ * problems to `problems` (not reset) and returns how many it added.  An
+ * attachment's file is opened: *file is it (NULL when none), for the caller
+ * to close or hand to the body.  kombo_call_new runs it; a binding that has
+ * found problems of its own runs it to report the rest. */
+size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, void **file,
+                             kombo_problems *problems);
+
 /* Prepares a call of `client` (which must outlive it): validates the
- * request (all problems at once), renders URL, headers and body.  Returns
+ * request (kombo_request_resolve: all problems at once), renders URL,
+ * headers and body.  Returns
  * the call, or NULL with `problems` filled (count 0: out of memory).  The
  * request's strings must outlive the call (the body borrows `data`). */
 kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,

@@ -10,6 +10,7 @@
  */
 #include "lua_kombo.h"
 #include "lua_json.h"
+#include "internal.h" /* kombo_header_name_is */
 
 #include <math.h>
 #include <stdio.h>
@@ -304,6 +305,28 @@ static int l_parse_headers(lua_State *L)
     return 1;
 }
 
+/* core.header_values(block, name) -> { value, ... }: every value of header
+ * `name` in the final answer's block, in order, trimmed; the same parser
+ * and name rule (kombo_header_name_is) as the curl transport, for the
+ * cosocket transport's framing headers. */
+static int l_header_values(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    const char *want = luaL_checkstring(L, 2);
+    const char *p = kombo_header_start(s, n), *end = s + n;
+    kombo_str name, value;
+    int i = 0;
+
+    lua_newtable(L);
+    while (kombo_header_next(&p, end, &name, &value))
+        if (kombo_header_name_is(name, want)) {
+            lua_pushlstring(L, value.ptr, value.len);
+            lua_rawseti(L, -2, ++i);
+        }
+    return 1;
+}
+
 /* core.redact(s, key) -> s with every echo of key (redact.c's rule) as
  * "<redacted>"; s itself when there is none, or when s or key is not a
  * string. */
@@ -469,6 +492,7 @@ int luaopen_kombo_core(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
                                          {"parse_headers", l_parse_headers}, {"redact", l_redact},
+                                         {"header_values", l_header_values},
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},

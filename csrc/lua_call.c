@@ -108,12 +108,12 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
-        /* The rules still run, so that every problem is reported at once;
-         * a call is not made. */
-        kombo_request effective = req;
-        if (effective.integration_id.ptr == NULL)
-            effective.integration_id = kombo_str_c(kombo_client_config(owner->client)->integration_id);
-        kombo_request_validate(&effective, &problems);
+        /* The rules still run, as kombo_call_new runs them (defaults
+         * first), so that every problem is reported at once and only real
+         * ones; a call is not made. */
+        void *file = NULL;
+        kombo_request_resolve(owner->client, &req, &file, &problems);
+        kombo_file_close(file);
     }
     if (problems.count > 0) {
         kombo_call_free(c->call);
@@ -360,42 +360,24 @@ static int l_call_feed(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     lsource *s = &c->src;
-    size_t len;
     if (s->fn_ref == LUA_NOREF)
         return luaL_error(L, "call:feed(): the attachment has no source");
     if (s->chunk_off < s->chunk_len)
         return luaL_error(L, "call:feed(): the last chunk is not used up yet (call:read() first)");
     if (s->fed_end || s->fed_error)
         return luaL_error(L, "call:feed(): the source has ended");
-    luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
-    s->chunk_ref = LUA_NOREF;
-    s->chunk = NULL;
-    s->chunk_len = s->chunk_off = 0;
-    if (lua_isnoneornil(L, 2)) { /* ltn12: nil at the end, nil + message on error */
-        if (lua_isnoneornil(L, 3)) {
-            s->fed_end = 1;
-        } else {
-            s->fed_error = 1;
-            snprintf(s->fed_msg, sizeof s->fed_msg, "%s", lua_tostring(L, 3) ? lua_tostring(L, 3) : "error");
-        }
-        return 0;
-    }
-    if (lua_type(L, 2) != LUA_TSTRING) {
-        s->fed_error = 1;
-        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned a %s, not a string", luaL_typename(L, 2));
-        return 0;
-    }
-    lua_pushvalue(L, 2);
-    s->chunk = lua_tolstring(L, -1, &len);
-    s->chunk_len = len;
-    s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (len > 0) {
-        s->empty = 0;
-    } else if (++s->empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
-        s->fed_error = 1;
-        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned only empty chunks");
-    }
+    kombo_lua_source_take(L, s, 2);
     return 0;
+}
+
+/* call:integration_id() -> the X-Integration-Id the call sends ("" for an
+ * operation without one): decided by the core (kombo_request_resolve), so
+ * the Lua layer keys its caches and limits by it rather than deciding again */
+static int l_call_integration_id(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    lua_pushstring(L, kombo_call_integration_id(c->call));
+    return 1;
 }
 
 /* call:attachment() -> type, content_type, size (raw bytes; nil for
@@ -623,6 +605,7 @@ void kombo_lua_open_call(lua_State *L)
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
+        {"integration_id", l_call_integration_id},
         {"body", l_call_body},       {"attachment", l_call_attachment},
         {"sent", l_call_sent},       {"digest", l_call_digest},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},

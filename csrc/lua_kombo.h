@@ -67,11 +67,20 @@ typedef struct lsource {
     const char *chunk;
     size_t chunk_len, chunk_off;
     int push;      /* pushed, not pulled */
-    int fed_end;   /* pushed: the source said nil (end) */
-    int fed_error; /* pushed: the source failed; fed_msg says why */
-    int empty;     /* pushed: empty chunks in a row */
+    int fed_end;   /* the source said nil (end) */
+    int fed_error; /* the source failed; fed_msg says why */
+    int empty;     /* empty chunks in a row */
     char fed_msg[200];
 } lsource;
+
+/* The source contract, in one place for both ways of driving a source (the
+ * pulled read of lua_request.c, call:feed()): what the function returned,
+ * the values at idx and idx + 1, replaces the drained chunk.  ltn12: a
+ * string is the next chunk (anchored in chunk_ref); nil is the end
+ * (fed_end); nil and a message is a failure saying that message; anything
+ * else, or more than KOMBO_LUA_MAX_EMPTY_CHUNKS empty chunks in a row, is a
+ * failure (fed_error, fed_msg). */
+void kombo_lua_source_take(lua_State *L, lsource *s, int idx);
 
 typedef struct lcall {
     kombo_call *call;

@@ -326,59 +326,69 @@ static void write_remote_fields(reader *r, int idx, kombo_buf *out, kombo_reques
 
 /* ------------------------------------------------- sources and progress */
 
+void kombo_lua_source_take(lua_State *L, lsource *s, int idx)
+{
+    if (idx < 0)
+        idx = lua_gettop(L) + idx + 1; /* (lua_absindex is 5.2+) */
+    luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
+    s->chunk_ref = LUA_NOREF;
+    s->chunk = NULL;
+    s->chunk_len = s->chunk_off = 0;
+    if (lua_isnoneornil(L, idx)) { /* ltn12: nil at the end, nil + message on error */
+        if (lua_isnoneornil(L, idx + 1)) {
+            s->fed_end = 1;
+        } else {
+            s->fed_error = 1;
+            snprintf(s->fed_msg, sizeof s->fed_msg, "%s",
+                     lua_tostring(L, idx + 1) ? lua_tostring(L, idx + 1) : "error");
+        }
+        return;
+    }
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        s->fed_error = 1;
+        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned a %s, not a string", luaL_typename(L, idx));
+        return;
+    }
+    lua_pushvalue(L, idx);
+    s->chunk = lua_tolstring(L, -1, &s->chunk_len);
+    s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (s->chunk_len > 0) {
+        s->empty = 0;
+    } else if (++s->empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
+        s->fed_error = 1;
+        snprintf(s->fed_msg, sizeof s->fed_msg, "source returned only empty chunks");
+    }
+}
+
+/* The body's read callback: drains the current chunk; when it is used up,
+ * a pulled source is called here (its results go through
+ * kombo_lua_source_take), a pushed one answers KOMBO_SOURCE_AGAIN until
+ * call:feed() hands over the next. */
 static long lsource_read(void *ud, char *buf, size_t cap, char *err, size_t errsz)
 {
     lcall *c = ud;
     lsource *s = &c->src;
     lua_State *L = c->L;
-    int empty = 0;
 
-    if (s->push) {
-        if (s->chunk_off >= s->chunk_len) {
-            if (s->fed_error) {
-                snprintf(err, errsz, "%s", s->fed_msg);
-                return -1;
-            }
-            return s->fed_end ? 0 : KOMBO_SOURCE_AGAIN;
-        }
-        if (cap > s->chunk_len - s->chunk_off)
-            cap = s->chunk_len - s->chunk_off;
-        memcpy(buf, s->chunk + s->chunk_off, cap);
-        s->chunk_off += cap;
-        return (long)cap;
-    }
     while (s->chunk_off >= s->chunk_len) {
-        luaL_unref(L, LUA_REGISTRYINDEX, s->chunk_ref);
-        s->chunk_ref = LUA_NOREF;
-        s->chunk = NULL;
-        s->chunk_len = s->chunk_off = 0;
+        if (s->fed_error) {
+            snprintf(err, errsz, "%s", s->fed_msg);
+            return -1;
+        }
+        if (s->fed_end)
+            return 0;
+        if (s->push)
+            return KOMBO_SOURCE_AGAIN;
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->fn_ref);
         if (lua_pcall(L, 0, 2, 0) != 0) {
-            snprintf(err, errsz, "source raised: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            s->fed_error = 1;
+            snprintf(s->fed_msg, sizeof s->fed_msg, "source raised: %s",
+                     lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
             lua_pop(L, 1);
-            return -1;
+            continue;
         }
-        if (lua_isnil(L, -2)) { /* ltn12: nil at the end, nil + message on error */
-            if (!lua_isnil(L, -1)) {
-                snprintf(err, errsz, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
-                lua_pop(L, 2);
-                return -1;
-            }
-            lua_pop(L, 2);
-            return 0;
-        }
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            snprintf(err, errsz, "source returned a %s, not a string", luaL_typename(L, -2));
-            lua_pop(L, 2);
-            return -1;
-        }
-        lua_pop(L, 1);
-        s->chunk = lua_tolstring(L, -1, &s->chunk_len);
-        s->chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        if (s->chunk_len == 0 && ++empty > KOMBO_LUA_MAX_EMPTY_CHUNKS) {
-            snprintf(err, errsz, "source returned only empty chunks");
-            return -1;
-        }
+        kombo_lua_source_take(L, s, -2);
+        lua_pop(L, 2);
     }
     if (cap > s->chunk_len - s->chunk_off)
         cap = s->chunk_len - s->chunk_off;

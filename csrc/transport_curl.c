@@ -6,6 +6,7 @@
  * says comes from the call; this file only knows how to deliver it.
  */
 #include "curl_handle.h"
+#include "internal.h" /* kombo_header_name_is */
 
 /* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
  * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small
@@ -163,21 +164,6 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
     return s;
 }
 
-static int name_is(const char *line, size_t n, const char *name)
-{
-    size_t k = strlen(name), i;
-    if (n <= k || line[k] != ':')
-        return 0;
-    for (i = 0; i < k; i++) {
-        char c = line[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + ('a' - 'A'));
-        if (c != name[i])
-            return 0;
-    }
-    return 1;
-}
-
 static int has_chunked(const char *s, size_t n)
 {
     size_t i, k;
@@ -222,15 +208,19 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
     size_t n = size * nitems;
+    const char *p = line;
+    kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
+    /* The field on this line, parsed as every header is (headers.c). */
+    int field = kombo_header_next(&p, line + n, &name, &value);
     /* Keep only the final response's block (a 100 Continue may come first). */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
         t->length[0] = '\0';
         t->length_conflict = t->chunked = 0;
-    } else if (name_is(line, n, "content-length")) {
-        note_length(t, line + 15, n - 15);
-    } else if (name_is(line, n, "transfer-encoding")) {
-        t->chunked = has_chunked(line, n);
+    } else if (field && kombo_header_name_is(name, "content-length")) {
+        note_length(t, value.ptr, value.len);
+    } else if (field && kombo_header_name_is(name, "transfer-encoding")) {
+        t->chunked = has_chunked(value.ptr, value.len);
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         long status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);

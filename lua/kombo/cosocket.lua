@@ -491,12 +491,15 @@ end
 
 ---------------------------------------------------------------- response head
 
--- The first value of a framing header in the lower-cased header block
--- `lc` (`key` is "\n<name>:"), trailing blanks removed; nil when absent.
-local function header_value(lc, key)
-  local _, e = str_find(lc, key, 1, true)
-  if not e then return nil end
-  return str_match(lc, "^[ \t]*(.-)%s*\n", e + 1)
+-- Every value of a framing header in a header block, found as the curl
+-- transport finds it: the core's parser and name rule (headers.c,
+-- kombo_header_name_is: the whole name, ASCII case folded), values trimmed
+-- of blanks.  header_value: the first one lower-cased, nil when absent.
+local header_values = core.header_values
+
+local function header_value(block, name)
+  local v = header_values(block, name)[1]
+  return v and str_lower(v)
 end
 
 -- Status line and header block of the final answer, skipping interim
@@ -536,31 +539,26 @@ local function receive_head(st)
     if status >= 200 or status == 101 then
       resp.status = status
       resp.headers = block
-      local lc = str_lower(block)
-      local connection = header_value(lc, "\nconnection:") or ""
+      local connection = header_value(block, "connection") or ""
       local keep = not str_find(connection, "close", 1, true)
       if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
       if st.written_at == nil then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
-      local te = header_value(lc, "\ntransfer-encoding:")
+      local te = header_value(block, "transfer-encoding")
       st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
-      st.length = header_value(lc, "\ncontent-length:")
+      local lengths = header_values(block, "content-length")
+      st.length = lengths[1]
       st.keep = keep
       if not st.chunked and st.length then
         -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
         local not_digits = not str_find(st.length, "^%d+$")
-        local from = 1
-        while true do
-          local _, at = str_find(lc, "\ncontent-length:", from, true)
-          if not at then break end
-          local v = str_match(lc, "^[ \t]*(.-)%s*\n", at + 1)
-          if v ~= st.length then
+        for i = 2, #lengths do
+          if lengths[i] ~= st.length then
             resp.status = nil
             return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
               or "conflicting Content-Length headers")
           end
-          from = at + 1
         end
         if not_digits then
           resp.status = nil

@@ -356,7 +356,7 @@ local function prepare(self, p, op, args, fname, level, defer)
     local wanted = args.preflight
     if wanted == nil then wanted = p.config.preflight end
     if wanted then
-      local err, need = preflight(self, p, op, args, call, defer)
+      local err, need = preflight(self, p, op, call, defer)
       if err then
         call:close()
         return nil, err
@@ -387,11 +387,12 @@ end
 
 -- The cache of restrictions, per client, integration and target: the
 -- restrictions table (or kombo.null: the integration states none), kept
--- preflight_ttl seconds.
-local function restrictions_key(p, op, args)
+-- preflight_ttl seconds.  The integration is the one the prepared upload
+-- sends (the core decides it: the call's, else the client's).
+local function restrictions_key(op, call)
   local target = op.params[1] == "application_id" and "application" or "candidate"
-  local integration_id = args.integration_id or p.config.integration_id
-  return tostring(integration_id) .. "\0" .. target, target, integration_id
+  local integration_id = call:integration_id()
+  return integration_id .. "\0" .. target, target, integration_id
 end
 
 local function cached_restrictions(p, key)
@@ -480,8 +481,8 @@ end
 -- not cached.  Returns the error that refuses the upload, or nil; with
 -- `defer`, nil and what to fetch (`{ key =, target =, integration_id = }`)
 -- instead of fetching it here.
-function preflight(self, p, op, args, call, defer)
-  local key, target, integration_id = restrictions_key(p, op, args)
+function preflight(self, p, op, call, defer)
+  local key, target, integration_id = restrictions_key(op, call)
   local hit = cached_restrictions(p, key)
   if not hit then
     if defer then return nil, { key = key, target = target, integration_id = integration_id } end
@@ -924,7 +925,7 @@ function Client:attach_many(jobs, opts)
       return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
     end
     if not call then return nil, err end
-    return call, job.integration_id or p.config.integration_id or "", err -- (err: the restrictions to fetch)
+    return call, call:integration_id(), err -- (err: the restrictions to fetch)
   end
   function host.result(call)
     return errors.from_result(call:result(), p.config.api_key)

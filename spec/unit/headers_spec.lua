@@ -133,3 +133,94 @@ describe("headers through the public API", function()
     assert.equals(#rec.body, rec.length)
   end)
 end)
+
+-- issue 19: one place (the core, kombo_request_resolve) decides the
+-- integration id: the call's, else the client's option, else
+-- KOMBO_INTEGRATION_ID as read when the client was made.  The preflight
+-- request and its cache ask the prepared call (call:integration_id()).
+describe("the integration id, decided once", function()
+  local function sent_ids(client, args)
+    local records = h.capture(function() client:attach_to_candidate(args) end)
+    local ids = {}
+    for i, rec in ipairs(records) do ids[i] = h.header_map(rec.headers)["x-integration-id"] end
+    return ids
+  end
+
+  local cases = {
+    { "the call's over the client's", { integration_id = "opt-int" }, {}, { integration_id = "call-int" },
+      "call-int" },
+    { "the client's option", { integration_id = "opt-int" }, {}, {}, "opt-int" },
+    { "the environment's, as read when the client was made", { integration_id = h.NONE },
+      { KOMBO_INTEGRATION_ID = "env-int" }, {}, "env-int" },
+  }
+  for _, case in ipairs(cases) do
+    it(("is %s, for the upload and its preflight alike"):format(case[1]), function()
+      local client
+      h.with_env(case[3], function()
+        client = kombo.new(h.merge({ api_key = h.API_KEY, server_url = h.OFFLINE_URL, preflight = true },
+          case[2]))
+      end)
+      h.with_env({ KOMBO_INTEGRATION_ID = "later-int" }, function()
+        local ids = sent_ids(client, h.args(h.merge(case[4], { body = { attachment = h.attachment() } })))
+        assert.are.same({ case[5], case[5] }, ids) -- the restrictions request, then the upload
+      end)
+      client:close()
+    end)
+  end
+
+  it("is what call:integration_id() says; \"\" for an operation without one", function()
+    local call = assert(h.prepare({ integration_id = "call-int" }))
+    assert.equals("call-int", call:integration_id())
+    call:close()
+    call = assert(h.prepare({}, { integration_id = "cfg-int" }))
+    assert.equals("cfg-int", call:integration_id())
+    call:close()
+    local handle = assert(core.client(h.config()))
+    call = assert(handle:prepare("check_api_key", {}))
+    assert.equals("", call:integration_id())
+    call:close()
+  end)
+end)
+
+-- issue 19: one rule finds a header by name (headers.c,
+-- kombo_header_name_is): the whole name, ASCII letters in either case, a
+-- name with a blank or control byte is no field.  The curl transport's
+-- framing headers, core.header_values (the cosocket transport's) and the
+-- result's headers (core.parse_headers) all go through it.
+describe("a header name", function()
+  local function block(line) return "HTTP/1.1 200 OK\r\n" .. line .. "\r\nOther: x\r\n\r\n" end
+  local cases = {
+    { "Content-Length: 5", "5" },
+    { "content-length: 5", "5" },
+    { "CONTENT-LENGTH:5", "5" },
+    { "cOnTeNt-LeNgTh: \t5 \t", "5" },
+    { "Content-Length : 5", nil },      -- a blank before the colon: no field
+    { "Content-Length\t: 5", nil },
+    { " Content-Length: 5", nil },      -- a continuation line (obs-fold)
+    { "Content-Lengths: 5", nil },      -- the name is a prefix of another
+    { "Content-Lengt: 5", nil },        -- ... or another is a prefix of the name
+    { "X-Content-Length: 5", nil },
+    { "Content_Length: 5", nil },
+    { "Content-Length 5", nil },        -- no colon
+    { "Content-Length: ", "" },
+  }
+  for _, case in ipairs(cases) do
+    it(("%q is %s"):format(case[1], case[2] and "Content-Length" or "not Content-Length"), function()
+      local b = block(case[1])
+      assert.equals(case[2], core.header_values(b, "content-length")[1])
+      assert.equals(case[2], core.header_values(b, "Content-Length")[1])
+      assert.equals(case[2], core.parse_headers(b)["content-length"])
+    end)
+  end
+
+  it("gives every value of a repeated header, in order", function()
+    local b = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\ncontent-length:  6\r\n\r\n"
+    assert.are.same({ "5", "6" }, core.header_values(b, "content-length"))
+    assert.are.same({}, core.header_values(b, "content-type"))
+  end)
+
+  it("is looked up in the final answer's block only", function()
+    local b = "HTTP/1.1 100 Continue\r\nContent-Length: 9\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    assert.are.same({ "5" }, core.header_values(b, "content-length"))
+  end)
+end)

@@ -77,6 +77,23 @@ describe("one mistake, one problem", function()
     assert.matches("is required with source", msg, 1, true)
   end)
 
+  -- issue 19: with another problem found, the rules ran without the
+  -- model's defaults and also said the name (from the file's path) was missing.
+  it("a misspelt key beside a file is one problem, not also 'name is required'", function()
+    local problems = problems_for(h.args { body = { attachment = {
+      file = "examples/Resume.pdf", type = "CV", contentType = "x" } } })
+    local msg = only(problems, "body.attachment.contentType")
+    assert.equals("is not a known field (did you mean content_type?)", msg)
+  end)
+
+  it("with a problem found while reading, the rest are still reported, with the defaults applied", function()
+    local problems = problems_for(h.args { candidateId = "c2", body = { attachment = {
+      file = "/nonexistent/cv.pdf", type = "RESUME" } } })
+    assert.are.same({ "body.attachment.file", "body.attachment.type", "candidateId" }, h.paths(problems),
+      h.dump(problems))
+    assert.matches("cannot be opened", h.at(problems, "body.attachment.file")[1], 1, true)
+  end)
+
   it("a name of the wrong type is one problem, not also 'is required'", function()
     local msg = only(problems_for(h.args { body = { attachment = h.attachment { name = 42 } } }),
       "body.attachment.name")

@@ -106,3 +106,61 @@ describe("call:read in push mode", function()
     no_source:close()
   end)
 end)
+
+-- issue 19: the source contract (what a source may return and what each
+-- answer means) is one function in the binding (kombo_lua_source_take),
+-- used by the pulled read and by call:feed(): the same returns, the same
+-- outcome.
+describe("a source, pulled or pushed", function()
+  local function pulled(call)
+    local parts = {}
+    for _ = 1, 1000000 do
+      local chunk, err = call:read(65536)
+      if chunk then parts[#parts + 1] = chunk
+      elseif err then return nil, err
+      else return table.concat(parts) end
+    end
+    error("did not end")
+  end
+
+  -- A source answering the lists of returns in `script`, one per call.
+  local function scripted(script)
+    local i = 0
+    return function()
+      i = i + 1
+      local r = script[i] or {}
+      return r[1], r[2]
+    end
+  end
+
+  local function empties(n, tail)
+    local script = {}
+    for i = 1, n do script[i] = { "" } end
+    for _, r in ipairs(tail) do script[#script + 1] = r end
+    return script
+  end
+
+  local cases = {
+    { "chunks then nil", { { "ab" }, { "c" }, {} }, 3 },
+    { "nil and a message", { { "ab" }, { nil, "went away" } }, 3 },
+    { "nil and a number as the message", { { nil, 42 } }, 3 },
+    { "nil and a table as the message", { { nil, {} } }, 3 },
+    { "a number", { { 42 } }, 3 },
+    { "a table", { { {} } }, 3 },
+    { "false", { { false } }, 3 },
+    { "1000 empty chunks, then content", empties(1000, { { "abc" }, {} }), 3 },
+    { "1001 empty chunks", empties(1001, { { "abc" }, {} }), 3 },
+    { "empty chunks between pieces", { { "" }, { "a" }, { "" }, { "bc" }, { "" }, {} }, 3 },
+    { "too short", { { "ab" }, {} }, 3 },
+  }
+  for _, case in ipairs(cases) do
+    it(case[1] .. " means the same either way", function()
+      local a = call_with(scripted(case[2]), case[3])
+      local b = call_with(scripted(case[2]), case[3])
+      local body_a, err_a = pulled(a)
+      local body_b, err_b = pushed(b)
+      a:close(); b:close()
+      assert.are.same({ body_a, err_a }, { body_b, err_b })
+    end)
+  end
+end)
