@@ -100,6 +100,18 @@ size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, voi
     return problems->count + problems->dropped - before;
 }
 
+/* What the result says until an attempt is reported: no success (the
+ * kind's zero value, KOMBO_KIND_NONE, named "internal"), not retryable. */
+static void no_answer(kombo_call *c, kombo_outcome outcome, const char *why)
+{
+    kombo_classification *cls = &c->result.cls;
+    memset(cls, 0, sizeof *cls);
+    cls->kind = KOMBO_KIND_NONE;
+    cls->outcome = outcome;
+    cls->retry_after = -1;
+    snprintf(cls->message, sizeof cls->message, "%s", why);
+}
+
 kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
                            kombo_problems *problems)
 {
@@ -150,6 +162,7 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
     c->rng = ((uint64_t)(uintptr_t)c ^ ((uint64_t)++calls_made << 32)) * 0x9E3779B97F4A7C15ull | 1;
     c->state = CALL_READY;
     c->result.response = &c->response;
+    no_answer(c, KOMBO_OUTCOME_NOT_SENT, "no attempt was made (kombo_call_next never said send)");
     return c;
 }
 
@@ -238,6 +251,9 @@ kombo_step kombo_call_next(kombo_call *c, double now, double *delay)
         }
         c->state = CALL_SENT;
         kombo_response_reset(&c->response);
+        if (c->result.attempts == 0) /* the driver may send it and never report it */
+            no_answer(c, KOMBO_OUTCOME_UNKNOWN,
+                      "the attempt was never reported (kombo_call_complete): the request may have been sent");
         return KOMBO_STEP_SEND;
     case CALL_WAIT:
         c->state = CALL_READY;

@@ -25,6 +25,7 @@
 const char *kombo_kind_name(kombo_kind k)
 {
     switch (k) {
+    case KOMBO_KIND_NONE: return "internal"; /* no attempt was reported */
     case KOMBO_OK: return "ok";
     case KOMBO_ERR_VALIDATION: return "validation";
     case KOMBO_ERR_API: return "api";

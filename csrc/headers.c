@@ -1,10 +1,12 @@
 /*
- * headers.c - a response's header block and Retry-After.
+ * headers.c - a response's header block, Retry-After and the limit headers.
  *
  * The response buffers a transport fills, the one parser of a raw header
- * block (kombo_header_next: the lookup below and the Lua binding's header
- * table both walk it), and Retry-After: delta-seconds here, HTTP-dates by
- * libcurl's curl_getdate, which the core links anyway.
+ * block (kombo_header_next: the lookup below, the limit headers and the Lua
+ * binding's header table all walk it), Retry-After: delta-seconds here,
+ * HTTP-dates by libcurl's curl_getdate, which the core links anyway, and
+ * Kombo's limit headers (kombo_parse_limits: one rule for repeats and
+ * overflow, documented in kombo.h).
  *
  * No locale, no TZ: curl_getdate computes UTC itself.
  */
@@ -203,4 +205,72 @@ double kombo_parse_retry_after(const char *value, double now)
     if (d < 0)
         return 0;
     return d > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : d;
+}
+
+/* --------------------------------------------------------- limit headers */
+
+/* By kombo_limit_field. */
+static const char *const limit_names[KOMBO_LIMIT_COUNT] = {
+    "Concurrency-Limit", "Concurrency-Remaining", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+};
+
+/* One element of a limit header's value: [s, e) with its blanks, digits
+ * only, at most KOMBO_LIMIT_MAX.  Returns it, or -1. */
+static long limit_element(const char *s, const char *e)
+{
+    long v = 0;
+    while (s < e && a_blank((unsigned char)*s))
+        s++;
+    while (e > s && a_blank((unsigned char)e[-1]))
+        e--;
+    if (s == e)
+        return -1;
+    for (; s < e; s++) {
+        int d;
+        if (!a_digit((unsigned char)*s))
+            return -1;
+        d = *s - '0';
+        if (v > (KOMBO_LIMIT_MAX - d) / 10) /* leading zeros never get here */
+            return -1;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+/* The rule is kombo.h's, at kombo_parse_limits. */
+void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
+{
+    enum { UNSEEN, SEEN, BAD } state[KOMBO_LIMIT_COUNT];
+    const char *p = kombo_header_start(block, n), *end = block ? block + n : NULL;
+    kombo_str hn, hv;
+    int f;
+
+    for (f = 0; f < KOMBO_LIMIT_COUNT; f++) {
+        state[f] = UNSEEN;
+        out->value[f] = -1;
+    }
+    while (kombo_header_next(&p, end, &hn, &hv)) {
+        const char *s, *e, *stop = hv.ptr + hv.len;
+        for (f = 0; f < KOMBO_LIMIT_COUNT && !kombo_header_name_is(hn, limit_names[f]); f++)
+            ;
+        if (f == KOMBO_LIMIT_COUNT || state[f] == BAD)
+            continue;
+        for (s = hv.ptr;; s = e + 1) { /* each comma-separated element; one when there is no comma */
+            long v;
+            for (e = s; e < stop && *e != ','; e++)
+                ;
+            v = limit_element(s, e);
+            if (v < 0 || (state[f] == SEEN && v != out->value[f])) {
+                state[f] = BAD;
+                break;
+            }
+            state[f] = SEEN;
+            out->value[f] = v;
+            if (e == stop)
+                break;
+        }
+    }
+    for (f = 0; f < KOMBO_LIMIT_COUNT; f++)
+        if (state[f] != SEEN)
+            out->value[f] = -1;
 }

@@ -387,7 +387,10 @@ const char *kombo_content_type_infer(const unsigned char *head, size_t n, int tr
 /* ----------------------------------------------------- classification */
 
 typedef enum kombo_kind {
-    KOMBO_OK = 0,
+    /* The zero value is no success: a result no attempt was reported to
+     * (kombo_call_complete never called) has this kind, named "internal". */
+    KOMBO_KIND_NONE = 0,
+    KOMBO_OK,
     KOMBO_ERR_VALIDATION, /* nothing was sent */
     KOMBO_ERR_API,        /* Kombo answered with its error JSON */
     KOMBO_ERR_HTTP,       /* error status without Kombo's error JSON (or a 3xx) */
@@ -463,6 +466,36 @@ int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_st
  * >= 0 (capped at 1e9), or -1 when absent or unparseable.  A date in the
  * past gives 0. */
 double kombo_parse_retry_after(const char *value, double now);
+
+/* Kombo's limit headers, the one reading of them (the bulk scheduler's
+ * call:limits() and res.http.limits / err.limits both use it). */
+typedef enum kombo_limit_field {
+    KOMBO_LIMIT_CONCURRENCY = 0,         /* Concurrency-Limit */
+    KOMBO_LIMIT_CONCURRENCY_REMAINING,   /* Concurrency-Remaining */
+    KOMBO_LIMIT_RATE,                    /* RateLimit-Limit */
+    KOMBO_LIMIT_RATE_REMAINING,          /* RateLimit-Remaining */
+    KOMBO_LIMIT_RATE_RESET,              /* RateLimit-Reset */
+    KOMBO_LIMIT_COUNT
+} kombo_limit_field;
+
+#define KOMBO_LIMIT_MAX 2147483647L /* 2^31-1: a larger value is absent */
+
+typedef struct kombo_limits {
+    long value[KOMBO_LIMIT_COUNT]; /* by kombo_limit_field; -1 when absent */
+} kombo_limits;
+
+/* Reads the limit headers of the final answer in a raw header block (see
+ * kombo_header_start; block may be NULL).  The rule, for each header:
+ *   - a value is digits only, with optional spaces or tabs around them;
+ *     leading zeros are allowed at any length ("000...005" is 5);
+ *   - a value above KOMBO_LIMIT_MAX, or anything but digits ("", "-1",
+ *     "+5", "1.5", "0x10", "5 5"), is no value;
+ *   - every copy counts: a header sent more than once, or a line a proxy
+ *     combined from several (RFC 9110 5.3: "5, 5"), gives its value only
+ *     when every copy and every comma-separated element is a value and
+ *     they are all equal; otherwise the header is absent.
+ * Names are matched without regard to case. */
+void kombo_parse_limits(const char *block, size_t n, kombo_limits *out);
 
 typedef struct kombo_classification {
     kombo_kind kind;

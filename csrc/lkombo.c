@@ -327,6 +327,30 @@ static int l_header_values(lua_State *L)
     return 1;
 }
 
+/* core.limits(block) -> { concurrency_limit =, concurrency_remaining =,
+ * rate_limit =, rate_remaining =, rate_reset = } (integers; a field is
+ * left out when absent): the core's one reading of the limit headers
+ * (kombo_parse_limits), for res.http.limits and err.limits. */
+static int l_limits(lua_State *L)
+{
+    static const char *const fields[KOMBO_LIMIT_COUNT] = {
+        "concurrency_limit", "concurrency_remaining", "rate_limit", "rate_remaining", "rate_reset",
+    };
+    kombo_limits lim;
+    size_t n = 0;
+    const char *s = lua_isnoneornil(L, 1) ? NULL : luaL_checklstring(L, 1, &n);
+    int f;
+    kombo_parse_limits(s, n, &lim);
+    lua_createtable(L, 0, KOMBO_LIMIT_COUNT);
+    for (f = 0; f < KOMBO_LIMIT_COUNT; f++) {
+        if (lim.value[f] < 0)
+            continue;
+        lua_pushinteger(L, (lua_Integer)lim.value[f]);
+        lua_setfield(L, -2, fields[f]);
+    }
+    return 1;
+}
+
 /* core.redact(s, key) -> s with every echo of key (redact.c's rule) as
  * "<redacted>"; s itself when there is none, or when s or key is not a
  * string. */
@@ -491,7 +515,7 @@ int luaopen_kombo_core(lua_State *L)
         {"__gc", l_client_close},      {"__close", l_client_close}, {"__tostring", l_client_tostring},
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
-                                         {"parse_headers", l_parse_headers}, {"redact", l_redact},
+                                         {"parse_headers", l_parse_headers}, {"limits", l_limits}, {"redact", l_redact},
                                          {"header_values", l_header_values},
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},

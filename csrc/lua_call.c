@@ -484,40 +484,39 @@ static int l_call_on_written(lua_State *L)
     return 0;
 }
 
-static void push_header_int(lua_State *L, const kombo_response *r, const char *name)
+static void push_limit(lua_State *L, const kombo_limits *l, kombo_limit_field f)
 {
-    char v[32];
-    char *end;
-    long n;
-    if (kombo_response_header(r, name, v, sizeof v) && v[0] >= '0' && v[0] <= '9' &&
-        (n = strtol(v, &end, 10)) >= 0 && *end == '\0' && n < 1000000000L)
-        lua_pushinteger(L, (lua_Integer)n);
+    if (l->value[f] >= 0)
+        lua_pushinteger(L, (lua_Integer)l->value[f]);
     else
         lua_pushnil(L);
 }
 
 /* call:limits() -> status, code, concurrency_limit, concurrency_remaining,
  * retry_after, rate_reset: what a scheduler needs from the last attempt's
- * answer, without building the result (nil where absent) */
+ * answer, without building the result (nil where absent; the limits by
+ * kombo_parse_limits, as core.limits reads them for res.http.limits) */
 static int l_call_limits(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     const kombo_result *res = kombo_call_result(c->call);
     const kombo_response *r = kombo_call_response(c->call);
+    kombo_limits lim;
     if (res->attempts == 0)
         return 0;
+    kombo_parse_limits(r->headers.data, r->headers.len, &lim);
     lua_pushinteger(L, res->status);
     if (res->cls.has_code)
         lua_pushstring(L, res->cls.code);
     else
         lua_pushnil(L);
-    push_header_int(L, r, "Concurrency-Limit");
-    push_header_int(L, r, "Concurrency-Remaining");
+    push_limit(L, &lim, KOMBO_LIMIT_CONCURRENCY);
+    push_limit(L, &lim, KOMBO_LIMIT_CONCURRENCY_REMAINING);
     if (res->cls.retry_after >= 0)
         lua_pushnumber(L, res->cls.retry_after);
     else
         lua_pushnil(L);
-    push_header_int(L, r, "RateLimit-Reset");
+    push_limit(L, &lim, KOMBO_LIMIT_RATE_RESET);
     return 6;
 }
 

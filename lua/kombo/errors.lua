@@ -76,30 +76,20 @@ function errors.validation(problems, secret)
   }, Error)
 end
 
+-- Kombo's limits as the answer announced them, from a raw header block:
+-- { concurrency_limit =, concurrency_remaining =, rate_limit =,
+-- rate_remaining =, rate_reset = }, integers, a field left out when its
+-- header is absent, not digits, above 2^31-1 or repeated with different
+-- values.  The core's one reading (kombo_parse_limits, the rule in
+-- kombo.h), the same the bulk scheduler's call:limits() uses.  Read from the
+-- block as received: a number cannot echo the key.
+errors.limits = core.limits
+
 -- The positive response keeps exactly the API's fields; what we know about
 -- the exchange is reachable as res.http (via the result's own metatable, so
 -- that encoding `res` gives back the API's answer unchanged).  Response
 -- headers are parsed on first use: most callers never look, and parsing
 -- them is a fifth of a small call's cost.
--- Kombo's limits as the answer announced them: integers, absent when the
--- header was not sent or is not a plain number.
-local LIMIT_HEADERS = {
-  concurrency_limit = "concurrency-limit", concurrency_remaining = "concurrency-remaining",
-  rate_limit = "ratelimit-limit", rate_remaining = "ratelimit-remaining", rate_reset = "ratelimit-reset",
-}
-local tointeger = math.tointeger or function(n) return n end
-
-function errors.limits(headers)
-  local limits = {}
-  for field, name in pairs(LIMIT_HEADERS) do
-    local v = headers[name]
-    if type(v) == "string" and v:match("^%s*%d+%s*$") and #v < 16 then
-      limits[field] = tointeger(tonumber(v))
-    end
-  end
-  return limits
-end
-
 local function success_index(res, k)
   if k == "http" then return getmetatable(res).http end
 end
@@ -111,7 +101,7 @@ local function http_index(http, k, raw_headers, secret)
     rawset(http, "headers", h)
     return h
   elseif k == "limits" then
-    local l = errors.limits(http.headers)
+    local l = errors.limits(raw_headers)
     rawset(http, "limits", l)
     return l
   end
@@ -137,7 +127,7 @@ function errors.from_result(raw, secret)
     headers = raw.headers and errors.parse_headers(redact(raw.headers, secret)) or nil,
   }
   if err.body == "" then err.body = nil end
-  err.limits = errors.limits(err.headers or {})
+  err.limits = errors.limits(raw.headers)
   return nil, setmetatable(err, Error)
 end
 

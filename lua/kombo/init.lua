@@ -1190,7 +1190,9 @@ end
 -- @within Results
 
 --- `res.http.limits` and `err.limits` (LuaLS: `kombo.Limits`): integers from
--- the answer's headers; a header that was not sent, or is not a plain number, is left out.
+-- the answer's headers.  A value is digits only (spaces around them and leading zeros
+-- allowed); a header that was not sent, is not such a number, is above 2^31-1, or was
+-- sent more than once with different values is left out.
 -- @table Limits
 -- @tfield[opt] integer concurrency_limit `Concurrency-Limit`
 -- @tfield[opt] integer concurrency_remaining `Concurrency-Remaining`

@@ -165,7 +165,8 @@
 ---JSON `null` (`kombo.null`, lua-cjson's `cjson.null`).
 ---@class kombo.Null: lightuserdata
 
----Kombo's limits as the answer announced them (integers; absent when not sent).
+---Kombo's limits as the answer announced them (integers; absent when not sent, not
+---digits, above 2^31-1, or repeated with different values).
 ---@class kombo.Limits
 ---@field concurrency_limit? integer from the Concurrency-Limit header
 ---@field concurrency_remaining? integer from the Concurrency-Remaining header
