@@ -3,6 +3,7 @@
 -- by index, the outcome rule per job, rate-limit pauses, stop/abort, the
 -- callbacks and the options.
 local servers = require "support.servers"
+local badserver = require "support.badserver"
 local kombo = require "kombo"
 
 local function set_limit(integ, n)
@@ -513,4 +514,33 @@ describe("attach_many #integration #bulk", function()
     assert.matches("Authorization: Bearer <redacted>", text, 1, true)
     assert.is_function(kombo.attach_many)
   end)
+end)
+
+describe("attach_many reads odd limit headers by the core's one rule #integration #bulk", function()
+  local srv
+  setup(function() srv = badserver.start(servers.UNDER_VALGRIND and 900 or 120) end)
+  teardown(function() badserver.stop(srv) end)
+
+  -- Every answer says Concurrency-Limit 5, oddly spelled: a 35-digit
+  -- 000...005 (read as 0 once, which clamped the batch to one upload in
+  -- flight) or the header twice (left out of res.http.limits once).
+  for _, case in ipairs { "limits-zeros", "limits-twice" } do
+    it(case .. ": the batch keeps more than one in flight, and every result's limits say 5", function()
+      local client = servers.client { server_url = badserver.url(srv, "raw-" .. case) }
+      local jobs = {}
+      for i = 1, 24 do jobs[i] = job("cand-bulk-limits", i) end
+      local results, later_peak, limits = 0, 0, {}
+      local summary = client:attach_many(jobs, { concurrency = 4, progress_interval = 0,
+        on_result = function(i, res)
+          results = results + 1
+          limits[i] = res and res.http.limits.concurrency_limit
+        end,
+        -- after the first wave (the slow start's 4) has answered
+        on_progress = function(s) if results >= 4 then later_peak = math.max(later_peak, s.in_flight) end end })
+      client:close()
+      assert.equals(24, summary.succeeded, servers.dump(summary.results))
+      for i = 1, 24 do assert.equals(5, limits[i], "job " .. i) end
+      assert.is_true(later_peak >= 2, "in flight after the first answers: at most " .. later_peak)
+    end)
+  end
 end)

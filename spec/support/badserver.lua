@@ -56,8 +56,9 @@
 --
 --   raw-<case>           reads the request, writes the bytes of RAW[<case>]
 --                        (below: odd framing, header counts and sizes, 1xx
---                        storms, chunk extensions) and closes: the specs
---                        compare what each transport makes of the same bytes
+--                        storms, chunk extensions, limit headers) and closes:
+--                        the specs compare what each transport makes of the
+--                        same bytes
 --
 -- Each request becomes one log line:
 --   req conn=<n> nth=<i> mode=<m> auth=<yes|no> length=<Content-Length> got=<body bytes read>
@@ -108,6 +109,12 @@ local RAW = {
   ["headers-64k-under"] = head(with(many(1, 65536 - 200), CL)) .. SUCCESS,
   ["headers-64k-over"] = head(with(many(1, 65536 + 10), CL)) .. SUCCESS,
   ["header-line-1mb"] = head(with(many(1, 1024 * 1024), CL)) .. SUCCESS,
+  -- Kombo's limit headers, odd but meaning 5 (kombo_parse_limits' rule);
+  -- Connection: close, so that no client reuses the connection closed after
+  ["limits-zeros"] = head(with({ "Concurrency-Limit: " .. ("0"):rep(34) .. "5" }, CL, "Connection: close"))
+    .. SUCCESS,
+  ["limits-twice"] = head(with({ "Concurrency-Limit: 5", "Concurrency-Limit: 5" }, CL, "Connection: close"))
+    .. SUCCESS,
 }
 
 local TOO_LARGE = '{"status":"error","error":{"code":"PLATFORM.INPUT_INVALID","title":"Payload too large",'
