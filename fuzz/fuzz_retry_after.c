@@ -7,6 +7,11 @@
  * delta-seconds give min(value, 1e9) whatever the clock; a NaN clock
  * resolves no date; an IMF-fixdate agrees with timegm() (curl_getdate
  * reads the dates; this checks our use of it: trimming, the clock, caps).
+ *
+ * The limit headers (kombo_parse_limits) too: the input as a whole header
+ * block gives values in [-1, 2^31-1]; the input (without CR, LF or comma)
+ * as the value of Concurrency-Limit gives the plain-digits reading, once
+ * or sent twice alike, and absent when a different copy follows.
  */
 #include "fuzz_common.h"
 #include "kombo.h"
@@ -94,6 +99,58 @@ static double ref_imf(const char *s, double now, int *impossible)
     return d > CAP ? CAP : d;
 }
 
+/* The limit rule's reading of one value: digits after trimming spaces and
+ * tabs, at most KOMBO_LIMIT_MAX, else -1. */
+static long ref_limit(const char *s)
+{
+    size_t n = strlen(s), b = 0, e = n, i;
+    double v = 0;
+    while (b < e && (s[b] == ' ' || s[b] == '\t'))
+        b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+        e--;
+    if (b == e)
+        return -1;
+    for (i = b; i < e; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+        if (v > KOMBO_LIMIT_MAX)
+            return -1;
+    }
+    return (long)v;
+}
+
+static void check_limits(const uint8_t *data, size_t size, const char *s)
+{
+    kombo_limits l;
+    char *block;
+    size_t n = strlen(s), i;
+    long want;
+    int f;
+
+    kombo_parse_limits((const char *)data, size, &l);
+    for (f = 0; f < KOMBO_LIMIT_COUNT; f++)
+        CHECK(l.value[f] >= -1 && l.value[f] <= KOMBO_LIMIT_MAX, "limit %d = %ld", f, l.value[f]);
+    if (strpbrk(s, "\r\n,") != NULL)
+        return;
+    want = ref_limit(s);
+    block = malloc(2 * n + 128); /* the three lines below, with room */
+    i = (size_t)sprintf(block, "Concurrency-Limit:%s\r\n", s);
+    kombo_parse_limits(block, i, &l);
+    CHECK(l.value[KOMBO_LIMIT_CONCURRENCY] == want, "Concurrency-Limit:\"%s\" = %ld, expected %ld", s,
+          l.value[KOMBO_LIMIT_CONCURRENCY], want);
+    i += (size_t)sprintf(block + i, "concurrency-limit: %s\r\n", s);
+    kombo_parse_limits(block, i, &l);
+    CHECK(l.value[KOMBO_LIMIT_CONCURRENCY] == want, "\"%s\" twice = %ld, expected %ld", s,
+          l.value[KOMBO_LIMIT_CONCURRENCY], want);
+    i += (size_t)sprintf(block + i, "Concurrency-Limit: %ld\r\n", want + 1);
+    kombo_parse_limits(block, i, &l);
+    CHECK(l.value[KOMBO_LIMIT_CONCURRENCY] == -1, "\"%s\" then %ld = %ld", s, want + 1,
+          l.value[KOMBO_LIMIT_CONCURRENCY]);
+    free(block);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = malloc(size + 1);
@@ -125,6 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(v == imf || (impossible && v == -1), "IMF-fixdate \"%s\": %g, timegm says %g", s, v, imf);
     }
     CHECK(kombo_parse_retry_after(NULL, NOW) == -1, "NULL");
+    check_limits(data, size, s);
     free(s);
     return 0;
 }

@@ -76,6 +76,9 @@ for name, v in [
     ("rfc850", b"Sunday, 06-Nov-94 08:49:37 GMT"), ("rfc850_future", b"Tuesday, 01-Jan-70 00:00:00 GMT"),
     ("asctime", b"Sun Nov  6 08:49:37 1994"), ("asctime2", b"Mon Dec 31 23:59:59 2099"),
     ("empty", b""),
+    # and limit headers (kombo_parse_limits): leading zeros, the 2^31-1 cap, a block
+    ("limit_zeros", b"0" * 34 + b"5"), ("limit_cap", b"2147483648"),
+    ("limit_block", b"Concurrency-Limit: 5\r\nconcurrency-limit: 05, 5\r\nRateLimit-Reset: 7\r\n"),
 ]:
     write("fuzz_retry_after", name, v)
 
