@@ -5,9 +5,9 @@
 --
 --   * the content: an attachment with the upload's name and type whose
 --     `data_url` downloads to the upload's SHA-256 (decisive either way);
---   * the time, when the content cannot be compared: such an attachment
---     whose `remote_created_at` is no earlier than the time the request was
---     handed over whole (`since`) less CLOCK_SKEW.
+--   * the time, when the content cannot be compared: exactly one such
+--     attachment whose `remote_created_at` is no earlier than the time the
+--     request was handed over whole (`since`) less CLOCK_SKEW.
 --
 -- An older file of the same name proves nothing; neither does an empty
 -- listing (the ATS may still be processing the upload).
@@ -72,13 +72,15 @@ function landed.downloader(opts)
 end
 
 --- Looks for the upload in a listing's `results`.
--- `doc = { name =, type =, digest = hex or nil, since = wall seconds or nil }`;
+-- `doc = { name =, type =, digest = hex or nil, since = wall seconds or nil,
+-- by_time = false when another upload of this name and type is being
+-- settled (then only the content can decide) }`;
 -- `claimed` = attachment ids already accounted for (never matched again);
 -- `fetch` = landed.downloader().
 -- @return `{ state = "found", attachment = the listed attachment, evidence = "content"|"time" }`
 -- or `{ state = "unknown", reason = text }`
 function landed.match(results, doc, claimed, fetch)
-  local same, undecided = 0, nil
+  local same, undecided, by_time = 0, nil, nil
   for _, att in ipairs(results) do
     if type(att) == "table" and att.file_name == doc.name and att.type == doc.type
       and not (att.id and claimed and claimed[att.id]) then
@@ -97,12 +99,22 @@ function landed.match(results, doc, claimed, fetch)
       if content == true then
         return { state = "found", attachment = att, evidence = "content" }
       elseif content == nil and doc.since and created and created >= doc.since - landed.CLOCK_SKEW then
-        return { state = "found", attachment = att, evidence = "time" }
+        -- Time evidence only when it points at one attachment, and no other
+        -- upload of this name and type is being settled (doc.by_time).
+        if by_time == nil and doc.by_time ~= false then
+          by_time = att
+        else
+          by_time, undecided = false, "more than one could be it, and their files cannot be compared"
+        end
       elseif content == nil and not created and not undecided then
         undecided = doc.since and "the listing gives no time and no file to compare"
           or "the listing gives no file to compare"
       end
     end
+  end
+  if by_time then return { state = "found", attachment = by_time, evidence = "time" } end
+  if doc.by_time == false and not undecided and same > 0 then
+    undecided = "another upload of this name and type is being settled, and the files cannot be compared"
   end
   local reason
   if same == 0 then

@@ -301,6 +301,63 @@ describe("kombo-attach: settling proves or says it cannot #cli", function()
   end)
 end)
 
+describe("kombo-attach: what a review found #cli", function()
+  it("a mistyped manifest leaves no journal or lock file behind; a device is refused, not spooled", function()
+    local dir = cli.dir({})
+    local rc, _, err = cli.run({ "no-such.csv" }, cli.env(), dir)
+    assert.equals(2, rc, err)
+    assert.equals("", (io.popen("ls -A " .. cli.q(dir)):read("*a")))
+    local t0 = socket.gettime()
+    rc, _, err = cli.run({ "--dry-run", "/dev/zero" }, cli.env(), dir, 15)
+    assert.equals(2, rc, err)
+    assert.truthy(has(err, "character device"), err)
+    assert.truthy(socket.gettime() - t0 < 10)
+    cli.rmtree(dir)
+  end)
+
+  it("a manifest changed between the check and the uploads: nothing from the new one is sent", function()
+    local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2,a.txt,CV\n", ["a.txt"] = "a" })
+    local env = cli.env()
+    local rows = rows_of(dir, env)
+    local t = os.time()
+    -- row 1 was written whole 1 s ago with a 4 s timeout: the run waits ~3 s before settling it
+    cli.write(dir .. "/m.csv.journal", ("kombo-attach journal 2\nwritten %s 2 1 %d %d\n"):format(rows[1].id, t - 1,
+      t + 3))
+    local h = cli.spawn({ "--timeout", "4", dir .. "/m.csv" }, env)
+    socket.sleep(1)
+    cli.write(dir .. "/m.csv", "candidate_id,file,type\nc1,a.txt,CV\nc9,a.txt,CV\n")
+    local rc, out, err = cli.wait(h, 20)
+    assert.equals(2, rc, tostring(out) .. tostring(err))
+    assert.truthy(has(err, "the manifest changed during the run"), err)
+    assert.equals(0, (accepted(env.KOMBO_INTEGRATION_ID)))
+    cli.rmtree(dir)
+  end)
+
+  it("two rows of one name and type to one target: time alone credits neither with the other's file", function()
+    local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type,name\nc1,a.pdf,CV,CV.pdf\nc1,b.pdf,CV,CV.pdf\n",
+      ["a.pdf"] = "version a", ["b.pdf"] = "version b" })
+    local env = cli.env()
+    local integ = env.KOMBO_INTEGRATION_ID
+    local rows = rows_of(dir, env)
+    local t = os.time() - 5
+    -- only the second document landed (sent by a run with another journal, after `t`)
+    cli.write(dir .. "/only-b.csv", "candidate_id,file,type,name\nc1,b.pdf,CV,CV.pdf\n")
+    assert.equals(0, (cli.run({ dir .. "/only-b.csv" }, env)))
+    cli.write(dir .. "/m.csv.journal", ("kombo-attach journal 2\nwritten %s 2 1 %d %d\nwritten %s 3 1 %d %d\n")
+      :format(rows[1].id, t, t + 1, rows[2].id, t, t + 1))
+    evidence(integ, "time") -- no files to compare
+    local rc, out = cli.run({ dir .. "/m.csv" }, env)
+    assert.equals(1, rc, out)
+    assert.truthy(has(out, "0 uploaded, 2 unknown"), out)
+    evidence(integ, "full") -- with the files, each is told apart
+    rc, out = cli.run({ dir .. "/m.csv" }, env)
+    assert.equals(1, rc, out)
+    assert.truthy(has(out, "1 found uploaded (settled), 1 unknown"), out)
+    assert.truthy(has(out, "unknown: line 2"), out)
+    cli.rmtree(dir)
+  end)
+end)
+
 describe("kombo-attach: kill and rerun cycles #cli", function()
   -- Uploads the stand-in holds 0.3 s, listings answered at once: the rerun
   -- must not list while the killed run's uploads are still being processed.

@@ -175,6 +175,12 @@ describe("kombo-attach journal #cli", function()
     assert.equals("send", last({ "written x 2 1 2 3", "failed x 2 api rejected" }))
     assert.equals("settle", last({ "written x 2 1 2 3", "failed x 2 timeout unknown" }))
     assert.equals("skip", last({ "written x 2 1 2 3", "found x 2 att_9" }))
+    -- a later call (another run, --resend-unknown) disproves nothing of the earlier one's
+    assert.equals("settle", last({ "written x 2 1 2 3", "sending x 2 1 5" }))
+    assert.equals("settle", last({ "written x 2 1 2 3", "sending x 2 1 5", "written x 2 1 6 7",
+      "failed x 2 api rejected" }))
+    assert.equals("settle", last({ "written x 2 1 2 3", "failed x 2 timeout unknown", "sending x 2 1 5",
+      "written x 2 1 6 7", "sending x 2 2 8" }))
   end)
 
   it("a torn last line is ignored, and stays ignored after the next run appends", function()

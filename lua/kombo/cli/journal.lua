@@ -59,18 +59,39 @@ local function parse(l, events)
   return e
 end
 
--- The row's state after one more event: the last event wins.  A failure
--- whose outcome is unknown keeps the "written" record of the attempt it
--- ends (its time decides when it may be settled).  A "sending" of a later
--- attempt drops it: the core sends again only when the answer proved the
--- earlier attempt was not acted on.
+-- The "written" records not yet disproven, as one: the earliest time (a
+-- settle looks for evidence from then on) and the latest deadline (when
+-- the last of those attempts can no longer be in flight).  A nil time (a
+-- format 1 "started") stays nil: only the content can decide then.
+local function merge(a, b)
+  if not a then return b end
+  if not b then return a end
+  local t = (a.time and b.time) and math.min(a.time, b.time) or nil
+  local d = (a.deadline or b.deadline) and math.max(a.deadline or 0, b.deadline or 0) or nil
+  return { time = t, deadline = d }
+end
+
+-- The row's state after one more event: the last event wins, carrying the
+-- attempts that went out whole and were never disproven.  Within one call
+-- (one run's upload of the row), a retry ("sending" of attempt 2 or more)
+-- or a failure that proves nothing landed (outcome not_sent or rejected)
+-- disproves that call's last "written": the core sends again only then.  A
+-- new call ("sending" of attempt 1: a later run, --resend-unknown) disproves
+-- nothing of the earlier calls: their records stay until the row is done
+-- or found.
 local function fold(state, e)
   local prev = state[e.id]
-  if e.event == "written" then
-    e.written = e
-  elseif e.event == "failed" and e.outcome == "unknown" and prev then
-    e.written = prev.written
+  local older = prev and prev.older      -- earlier calls' records
+  local current = prev and prev.current  -- this call's last "written"
+  if e.event == "sending" then
+    if e.attempt == 1 then older, current = merge(older, current), nil else current = nil end
+  elseif e.event == "written" then
+    current = e
+  elseif e.event == "failed" and e.outcome ~= "unknown" then
+    current = nil
   end
+  e.older, e.current = older, current
+  e.written = merge(older, current)
   state[e.id] = e
 end
 
@@ -119,7 +140,7 @@ function journal.disposition(e)
     return "settle"
   end
   if e.written then return "settle" end
-  return "send" -- "sending" only, or failed in a way that proves nothing landed
+  return "send" -- no attempt went out whole, or every one was disproven
 end
 
 local Journal = {}
@@ -150,10 +171,17 @@ function journal.open(path, text, upgrade)
   return self
 end
 
+-- After a failed write nothing more is written: a line cut short by it
+-- stays the last one, which the next run reads as torn (rather than a
+-- broken line in the middle, which it would refuse).
 function Journal:write_raw(s)
+  if self.broken then return nil, self.broken end
   local ok, err = self.f:write(s)
   if ok then ok, err = self.f:flush() end
-  if not ok then return nil, "cannot write the journal " .. self.path .. ": " .. tostring(err) end
+  if not ok then
+    self.broken = "cannot write the journal " .. self.path .. ": " .. tostring(err)
+    return nil, self.broken
+  end
   return true
 end
 

@@ -250,26 +250,37 @@ local function take_journal(jpath)
 end
 
 -- A manifest read twice (a check pass, then the uploads) must be a file:
--- standard input ("-") or a pipe is copied to a temporary file first.
--- Returns the path to read and the temporary one to remove (or nil).
-local function spooled(path)
+-- standard input ("-") or a named pipe is copied to a temporary file first
+-- (removed at the end, or by `cleanup` when the copy fails or a signal
+-- stops it).  A device, a socket or a directory is refused.
+-- Returns the path to read and the temporary one to remove (or nil); or
+-- nil, message.
+local function spooled(path, on_tmp)
   if path ~= "-" then
     local size, why = core.file_info(path)
-    if size or not tostring(why):find("not a regular file", 1, true) then return path end
+    why = tostring(why)
+    if size or why:find("No such file", 1, true) or why:find("cannot be opened", 1, true) then return path end
+    if not why:find("FIFO", 1, true) then return nil, path .. " " .. why end
   end
   local src, err = io.stdin, nil
   if path ~= "-" then src, err = io.open(path, "rb") end
   if not src then return nil, "cannot open the manifest: " .. tostring(err) end
   local tmp = os.tmpname()
+  on_tmp(tmp)
   local dst, derr = io.open(tmp, "wb")
   if not dst then return nil, "cannot spool the manifest: " .. tostring(derr) end
-  while true do
+  local ok, werr = true, nil
+  while ok do
+    if core.signals_caught() > 0 then ok, werr = false, "stopped by a signal" break end
     local chunk = src:read(65536)
     if not chunk then break end
-    dst:write(chunk)
+    ok, werr = dst:write(chunk)
   end
-  dst:close()
+  local cok, cerr = dst:close()
   if src ~= io.stdin then src:close() end
+  if not ok or not cok then
+    return nil, "cannot spool the manifest to " .. tmp .. ": " .. tostring(werr or cerr)
+  end
   return tmp, nil, tmp
 end
 
@@ -326,9 +337,20 @@ function main.run(argv, streams)
     return done(main.EXIT.usage)
   end
 
-  local mpath, serr, tmp = spooled(opts.manifest)
+  -- Signals are counted from here (a Ctrl-C stops a long first pass or a
+  -- settle cleanly, and the cleanup runs).
+  core.watch_signals()
+  local mpath, serr = spooled(opts.manifest, function(tmp)
+    cleanup[#cleanup + 1] = function() os.remove(tmp) end
+  end)
   if not mpath then return fatal(serr) end
-  if tmp then cleanup[#cleanup + 1] = function() os.remove(tmp) end end
+  -- The manifest is opened before anything is created beside it: a
+  -- mistyped argument leaves no journal or lock file behind.
+  local reader, rerr = manifest.open(mpath)
+  if not reader then return fatal(opts.manifest .. ": " .. rerr) end
+  cleanup[#cleanup + 1] = function() reader:close() end
+  -- Its digest: the second pass must read the same manifest.
+  local mdigest = core.sha256_file(mpath)
   local ctx = { dir = opts.manifest == "-" and "." or manifest.dirname(opts.manifest),
                 integration_id = opts["integration-id"] or env("KOMBO_INTEGRATION_ID") }
 
@@ -366,8 +388,6 @@ function main.run(argv, streams)
   end
 
   -- 1. The first pass: every row checked, one at a time.
-  local reader, rerr = manifest.open(mpath)
-  if not reader then return fatal(opts.manifest .. ": " .. rerr) end
   report.format = reader.format
   local check_restrictions
   if dry and opts.preflight then
@@ -387,7 +407,41 @@ function main.run(argv, streams)
     end
   end
   local index = 0
+  -- A format 1 journal keyed identical rows apart (h.1, h.2); they are one
+  -- row now.  A duplicate's old events count for the row it repeats: done
+  -- or found there makes the row done; sent without an answer makes it one
+  -- to settle.
+  local first_of = {} -- identity -> { index =, what = } of its first row
+  local function adopt_duplicate(row)
+    local k = manifest.legacy_key(row, legacy_seen)
+    local e = k and jinfo.v1[k]
+    if not e then return end
+    legacy_matched[k] = true
+    local first = first_of[row.id]
+    if not first or first.what == "skip" then return end
+    if e.event == "done" or e.event == "found" then
+      state[row.id] = e
+      if first.what == "send" then
+        plan[first.index], to_send, bytes_total = nil, to_send - 1, bytes_total - row.size
+      else
+        for i = #to_settle, 1, -1 do if to_settle[i].id == row.id then table.remove(to_settle, i) end end
+      end
+      first.what = "skip"
+      counts.skipped = counts.skipped + 1
+      result { line = row.line, status = "done_before", attachment_id = e.attachment }
+    elseif first.what == "send" and journal.disposition(e.event == "started" and { event = "started",
+      written = { time = nil } } or e) == "settle" then
+      plan[first.index], to_send, bytes_total = nil, to_send - 1, bytes_total - row.size
+      row.written = e.written or { time = nil }
+      to_settle[#to_settle + 1] = row
+      first.what = "settle"
+    end
+  end
   while true do
+    if core.signals_caught() > 0 then
+      put(stderr, "kombo-attach: stopped by a signal while checking the manifest; nothing was uploaded\n")
+      return done(main.EXIT.signal)
+    end
     local row, err = reader:next()
     if not row then
       reader:close()
@@ -398,6 +452,7 @@ function main.run(argv, streams)
     local reasons = manifest.check(row, ctx)
     if #reasons == 0 and first_line[row.id] then
       duplicates[#duplicates + 1] = { line = row.line, same_as = first_line[row.id] }
+      if legacy_seen then adopt_duplicate(row) end
     elseif #reasons == 0 then
       first_line[row.id] = row.line
       if check_restrictions then
@@ -424,6 +479,7 @@ function main.run(argv, streams)
       end
       local e = state[row.id]
       local what = journal.disposition(e)
+      first_of[row.id] = { index = index, what = what }
       if what == "skip" then
         counts.skipped = counts.skipped + 1
         result { line = row.line, status = "done_before", attachment_id = e.attachment }
@@ -498,7 +554,6 @@ function main.run(argv, streams)
   cleanup[#cleanup + 1] = function() j:close() end
   report.journal_torn_line = jinfo.torn or nil
 
-  core.watch_signals()
   local journal_error, fatal_answer, in_flight, told = nil, nil, 0, 0
   local function stop()
     if journal_error then return "abort" end
@@ -541,10 +596,12 @@ function main.run(argv, streams)
       while core.now() - t0 < wait and not stop() do core.sleep(math.min(0.2, wait)) end
     end
     if not stop() then
-      local verdicts = settle.rows(client, to_settle, claimed, { fetch_timeout = opts.timeout })
+      local verdicts = settle.rows(client, to_settle, claimed, { fetch_timeout = opts.timeout, stop = stop })
       for i, row in ipairs(to_settle) do
         local v = verdicts[i]
-        if v.state == "found" then
+        if v.state == "stopped" then
+          counts.not_started = counts.not_started + 1
+        elseif v.state == "found" then
           j:found(row, v.attachment)
           counts.found = counts.found + 1
           result { line = row.line, status = "found", attachment_id = v.attachment, evidence = v.evidence }
@@ -582,7 +639,7 @@ function main.run(argv, streams)
         row.attempt_started = wall
         j:sending(row, info.attempt, wall)
       elseif event == "written" then
-        if row.digest and info.digest and info.digest ~= row.digest then
+        if row.digest and info.digest ~= row.digest then -- (no digest: cannot tell, so not sent)
           error("the file changed after it was checked (its SHA-256 is not the one its row was identified "
             .. "by); it was not sent whole: rerun to check and send it again", 0)
         end
@@ -600,7 +657,8 @@ function main.run(argv, streams)
     if not row then return end
     by_index[i] = nil
     if res then
-      j:done(row, res.data and res.data.id)
+      local ok, werr = pcall(j.done, j, row, res.data and res.data.id)
+      if not ok then journal_error = journal_error or werr end
       counts.uploaded = counts.uploaded + 1
       result { line = row.line, status = "uploaded", attachment_id = res.data and res.data.id }
       if type(res.warnings) == "table" then
@@ -625,6 +683,12 @@ function main.run(argv, streams)
       end
       add_failure(row, err, "upload")
     end
+  end
+  if total > 0 and not stop() and to_send > 0 and core.sha256_file(mpath) ~= mdigest then
+    -- The second pass would read another manifest: its rows are not the
+    -- ones checked (and identified).  Nothing from it is sent.
+    return fatal(opts.manifest .. ": the manifest changed during the run; nothing more was sent "
+      .. "(rerun to check it again)")
   end
   if total > 0 and not stop() then
     local second, resent, row_index = nil, 0, 0
@@ -697,7 +761,7 @@ function main.run(argv, streams)
   -- 5. The report.
   local signalled = core.signals_caught() > 0
   local exit = signalled and main.EXIT.signal
-    or ((counts.failed > 0 or counts.unknown > 0) and main.EXIT.failed or main.EXIT.ok)
+    or ((counts.failed > 0 or counts.unknown > 0 or counts.not_started > 0) and main.EXIT.failed or main.EXIT.ok)
   if fatal_answer and not signalled then
     exit = main.EXIT.usage
     report.error = format("stopped after the first answer: %s (%s)", fatal_answer.code, FATAL_CODES[fatal_answer.code])

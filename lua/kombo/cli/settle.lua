@@ -47,20 +47,33 @@ function settle.rows(client, rows, claimed, opts)
   local list = lister(client)
   local fetch = landed.downloader({ timeout = opts.fetch_timeout })
   local out = {}
+  -- Rows of one target with the same name and type can be told apart only
+  -- by their content: time evidence would credit one with the other's file.
+  local same = {}
+  for _, row in ipairs(rows) do
+    local a = row.job.body.attachment
+    local k = select(2, target_of(row)) .. "\0" .. tostring(a.name) .. "\0" .. tostring(a.type)
+    same[k] = (same[k] or 0) + 1
+    row.settle_key = k
+  end
   for i, row in ipairs(rows) do
     local a = row.job.body.attachment
-    local results, err = list(row)
     local verdict
-    if not results then
-      verdict = { state = "unknown", error = err,
-        reason = "its target could not be listed: " .. tostring(err and err.message or err) }
+    if opts.stop and opts.stop() then
+      verdict = { state = "stopped", reason = "stopped by a signal before it was settled" }
     else
-      verdict = landed.match(results, { name = a.name, type = a.type, digest = row.digest,
-        since = row.written and row.written.time }, claimed, fetch)
-      if verdict.state == "found" then
-        local id = verdict.attachment.id
-        verdict.attachment = id
-        if id then claimed[id] = true end
+      local results, err = list(row)
+      if not results then
+        verdict = { state = "unknown", error = err,
+          reason = "its target could not be listed: " .. tostring(err and err.message or err) }
+      else
+        verdict = landed.match(results, { name = a.name, type = a.type, digest = row.digest,
+          since = row.written and row.written.time, by_time = same[row.settle_key] == 1 }, claimed, fetch)
+        if verdict.state == "found" then
+          local id = verdict.attachment.id
+          verdict.attachment = id
+          if id then claimed[id] = true end
+        end
       end
     end
     out[i] = verdict
