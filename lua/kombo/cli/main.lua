@@ -22,7 +22,8 @@ Uploads each row of MANIFEST (CSV with a header row, or JSON Lines) to Kombo
 as an attachment of a candidate or an application.  Columns / keys:
 candidate_id or application_id, file or data_url, type (CV, COVER_LETTER,
 OTHER), and optionally name, content_type, integration_id.  A file path is
-relative to the manifest's directory unless absolute.
+relative to the manifest's directory unless absolute.  MANIFEST "-" reads
+standard input (give --journal).
 
 Options:
   --concurrency N       uploads in flight at once (1..30, default 8)
@@ -43,8 +44,9 @@ Options:
   --help, --version
 
 The API key comes from $KOMBO_API_KEY.  Exit status: 0 every row done,
-1 some failed or are unknown, 2 a usage, manifest or journal error (or a bad
-row, or the journal in use by another run), 130 after a signal.
+1 some failed, are unknown or were not started, 2 a usage, manifest or
+journal error (or a bad row, the journal in use by another run, or an answer
+about the key or the integration), 130 after a signal.
 ]]
 
 local OPTIONS = { -- name -> takes a value
