@@ -368,7 +368,7 @@ describe("kombo-attach journal across crashes #cli", function()
     cli.rmtree(dir)
   end)
 
-  it("killed with SIGKILL mid-run and run again: every row uploaded exactly once, none missing", function()
+  it("killed with SIGKILL mid-run and run again: every row uploaded exactly once, none missing #slow", function()
     local N = 12
     local dir = many(N, "scenario-hold-250")
     local env = cli.env()
@@ -393,7 +393,7 @@ describe("kombo-attach journal across crashes #cli", function()
     cli.rmtree(dir)
   end)
 
-  it("SIGINT drains: rows in flight finish, no new one starts, exit 130; a rerun does the rest once", function()
+  it("SIGINT drains: rows in flight finish, no new one starts, exit 130; a rerun does the rest once #slow", function()
     local N = 10
     local dir = many(N, "scenario-hold-300")
     local env = cli.env()
@@ -416,7 +416,7 @@ describe("kombo-attach journal across crashes #cli", function()
     cli.rmtree(dir)
   end)
 
-  it("a second SIGINT aborts the uploads in flight; the rerun settles them and uploads each row once", function()
+  it("a second SIGINT aborts the uploads in flight; the rerun settles them and uploads each row once #slow", function()
     local N = 6
     local dir = many(N, "scenario-hold-700")
     local env = cli.env()

@@ -137,7 +137,7 @@ describe("kombo-attach: manifests read twice #cli", function()
 end)
 
 describe("kombo-attach: one run per journal #cli", function()
-  it("a second run of the same journal refuses at once (exit 2, naming the holder); the first lands each row once",
+  it("a second run of the same journal refuses at once (exit 2, naming the holder); the first lands each row once #slow",
     function()
     local N = 8
     local files, lines = {}, { "candidate_id,file,type" }
@@ -184,7 +184,7 @@ end)
 describe("kombo-attach: settling proves or says it cannot #cli", function()
   -- Six candidates that each already hold an older CV.pdf; uploads that the
   -- stand-in holds 0.6-0.9 s, killed once every one of them went out whole.
-  it("killed with every upload in flight, beside older files of the same name: each lands once, none lost",
+  it("killed with every upload in flight, beside older files of the same name: each lands once, none lost #slow",
     function()
     local N = 6
     local files, lines = {}, { "candidate_id,file,type,name" }
@@ -315,7 +315,7 @@ describe("kombo-attach: what a review found #cli", function()
     cli.rmtree(dir)
   end)
 
-  it("a manifest changed between the check and the uploads: nothing from the new one is sent", function()
+  it("a manifest changed between the check and the uploads: nothing from the new one is sent #slow", function()
     local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type\nc1,a.txt,CV\nc2,a.txt,CV\n", ["a.txt"] = "a" })
     local env = cli.env()
     local rows = rows_of(dir, env)
@@ -361,7 +361,7 @@ end)
 describe("kombo-attach: kill and rerun cycles #cli", function()
   -- Uploads the stand-in holds 0.3 s, listings answered at once: the rerun
   -- must not list while the killed run's uploads are still being processed.
-  it("five kills at different moments, then a full run: no row twice, none silently missing", function()
+  it("five kills at different moments, then a full run: no row twice, none silently missing #slow", function()
     local N = 24
     local files, lines = {}, { "candidate_id,file,type" }
     for i = 1, N do

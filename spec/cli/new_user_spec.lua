@@ -91,7 +91,7 @@ describe("kombo-attach: errors name what to fix #cli", function()
 end)
 
 describe("kombo-attach: Ctrl-C says what it does #cli", function()
-  it("the first SIGINT says the uploads in flight will finish and how to abort them", function()
+  it("the first SIGINT says the uploads in flight will finish and how to abort them #slow", function()
     local dir = rows(8, "scenario-hold-600")
     local env = cli.env()
     local h = cli.spawn({ "--concurrency", "2", dir .. "/m.csv" }, env)

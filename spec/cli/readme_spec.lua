@@ -69,7 +69,7 @@ end
 local text = assert(sys.read_file(ROOT .. "/README.md"))
 local all, lines = blocks(text)
 
-describe("README.md's sh blocks #readme", function()
+describe("README.md's sh blocks #readme #slow", function()
   it("every marker is well formed and stands right above a block", function()
     local marker_lines = {}
     for _, b in ipairs(all) do
