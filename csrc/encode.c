@@ -569,11 +569,17 @@ static long stream_raw_read(kombo_stream *st, kombo_body *body, unsigned char *d
 }
 
 /* The content digest: one EVP context per stream, made at its first read
- * and reused for every attempt. */
-static void digest_start(kombo_stream *st)
+ * and reused for every attempt.  Only for a body whose before_last hook is
+ * set (a journal asks call:digest() there): hashing every upload would put
+ * a SHA-256 of the whole file on the plain upload's path. */
+static void digest_start(kombo_stream *st, const kombo_body *body)
 {
     st->digest_done = 0;
     st->md_failed = 0;
+    if (body->before_last == NULL) {
+        st->md_failed = 1; /* not asked for: no digest */
+        return;
+    }
     if (st->md == NULL)
         st->md = EVP_MD_CTX_new();
     if (st->md == NULL || EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1)
@@ -600,7 +606,7 @@ static int stream_fill(kombo_stream *st, kombo_body *body)
     size_t want = st->size - st->raw_done, n_enc;
     int again = 0;
     if (!st->touched)
-        digest_start(st);
+        digest_start(st, body);
     st->touched = 1;
     if (want > STREAM_RAW - st->raw_len)
         want = STREAM_RAW - st->raw_len;

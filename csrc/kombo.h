@@ -341,7 +341,8 @@ size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed
 /* The SHA-256 of the raw content (file, bytes or source) read out since the
  * last rewind, as hex: 1 when the content was read to its confirmed end and
  * the body has not failed; 0 (hex "") otherwise, and always for a body
- * without raw content (data, data_url, GET). */
+ * without raw content (data, data_url, GET) or without a before_last hook
+ * (the content is hashed only for a body that has one). */
 int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX]);
 void kombo_body_free(kombo_body *body);
 /* Back to the first byte; -1 when a source cannot rewind (body->error says why). */

@@ -12,9 +12,11 @@
 #include "lua_json.h"
 #include "internal.h" /* kombo_header_name_is */
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #if LUA_VERSION_NUM < 502
 void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l)
@@ -351,26 +353,44 @@ static int l_limits(lua_State *L)
     return 1;
 }
 
+/* The (text, key) arguments of core.redact and core.redact_json, with the
+ * redactor made for key: 1, or 0 when text is to be returned as it is
+ * (text or key not a string, or no key to look for).  The redactor's extra
+ * memory is stack slot 3 until the caller returns. */
+static int redactor_args(lua_State *L, kombo_redactor *r, const char **s, size_t *n)
+{
+    size_t keylen, need;
+    const char *key;
+    void *extra = NULL;
+
+    lua_settop(L, 2);
+    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
+        lua_settop(L, 1);
+        return 0;
+    }
+    *s = lua_tolstring(L, 1, n);
+    key = lua_tolstring(L, 2, &keylen);
+    if ((need = kombo_redactor_extra(key, keylen)) > 0)
+        extra = lua_newuserdata(L, need);
+    if (!kombo_redactor_init(r, key, keylen, extra)) {
+        lua_settop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
 /* core.redact(s, key) -> s with every echo of key (redact.c's rule) as
  * "<redacted>"; s itself when there is none, or when s or key is not a
  * string. */
 static int l_redact(lua_State *L)
 {
     kombo_redactor r;
-    size_t n, keylen, need, start = 0, end;
-    const char *s, *key;
-    void *extra = NULL;
+    size_t n, start = 0, end;
+    const char *s;
 
-    lua_settop(L, 2);
-    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
-        lua_settop(L, 1);
+    if (!redactor_args(L, &r, &s, &n))
         return 1;
-    }
-    s = lua_tolstring(L, 1, &n);
-    key = lua_tolstring(L, 2, &keylen);
-    if ((need = kombo_redactor_extra(key, keylen)) > 0)
-        extra = lua_newuserdata(L, need); /* stack slot 3 until we return */
-    if (!kombo_redactor_init(&r, key, keylen, extra) || !kombo_redactor_next(&r, s, n, &start, &end)) {
+    if (!kombo_redactor_next(&r, s, n, &start, &end)) {
         lua_settop(L, 1); /* no echo: s itself, no copy */
         return 1;
     }
@@ -386,24 +406,12 @@ static int l_redact_json(lua_State *L)
 {
     kombo_redactor r;
     luaL_Buffer b;
-    size_t n, keylen, need, from = 0, copied = 0, a, e;
-    const char *s, *key;
-    void *extra = NULL;
+    size_t n, from = 0, copied = 0, a, e;
+    const char *s;
     int any = 0;
 
-    lua_settop(L, 2);
-    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
-        lua_settop(L, 1);
+    if (!redactor_args(L, &r, &s, &n))
         return 1;
-    }
-    s = lua_tolstring(L, 1, &n);
-    key = lua_tolstring(L, 2, &keylen);
-    if ((need = kombo_redactor_extra(key, keylen)) > 0)
-        extra = lua_newuserdata(L, need); /* stack slot 3 until we return */
-    if (!kombo_redactor_init(&r, key, keylen, extra)) {
-        lua_settop(L, 1);
-        return 1;
-    }
     while (kombo_json_next_string(s, n, &from, &a, &e)) {
         size_t st = 0, en;
         while (kombo_redactor_next(&r, s + a, e - a, &st, &en)) {
@@ -425,12 +433,15 @@ static int l_redact_json(lua_State *L)
     return 1;
 }
 
-/* core.file_info(path) -> size, or nil, reason: whether attachment.file
- * would be accepted, by the rule the calls use (kombo_file_open: a regular
- * file that can be opened; a FIFO, device, socket or directory is refused
- * without an open() that waits).  The reason reads after the path: "is a
- * FIFO (named pipe), not a regular file", "cannot be opened: Permission
- * denied".  A size of 0 is returned as such (the caller words that). */
+/* core.file_info(path) -> size, or nil, reason, kind: whether
+ * attachment.file would be accepted, by the rule the calls use
+ * (kombo_file_open: a regular file that can be opened; a FIFO, device,
+ * socket or directory is refused without an open() that waits).  The
+ * reason reads after the path: "is a FIFO (named pipe), not a regular
+ * file", "cannot be opened: Permission denied".  `kind` is for programs
+ * ("missing", "fifo", "other": anything else), so that no caller matches
+ * the reason's words.  A size of 0 is returned as such (the caller words
+ * that). */
 static int l_file_info(lua_State *L)
 {
     size_t n, size = 0;
@@ -445,9 +456,13 @@ static int l_file_info(lua_State *L)
     }
     file = kombo_file_open(path, &size, err, sizeof err);
     if (file == NULL) {
+        struct stat st;
+        const char *kind = stat(path, &st) != 0 ? (errno == ENOENT ? "missing" : "other")
+                                                : S_ISFIFO(st.st_mode) ? "fifo" : "other";
         lua_pushnil(L);
         lua_pushstring(L, err);
-        return 2;
+        lua_pushstring(L, kind);
+        return 3;
     }
     kombo_file_close(file);
 #if LUA_VERSION_NUM >= 503

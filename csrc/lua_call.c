@@ -413,7 +413,7 @@ static int l_call_sent(lua_State *L)
 /* call:digest() -> the SHA-256 (hex) of the attachment's raw content as
  * the last attempt read it out, when it was read to its end and the body
  * did not fail; nil otherwise (data, data_url, a body cut short, no
- * attempt yet) */
+ * attempt yet, or no on_written hook: only then is the content hashed) */
 static int l_call_digest(lua_State *L)
 {
     char hex[KOMBO_SHA256_HEX];

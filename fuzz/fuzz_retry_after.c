@@ -27,8 +27,9 @@ static void check_range(double v, const char *in, double now)
     CHECK(v == -1 || (v >= 0 && v <= CAP), "parse_retry_after(\"%s\", %g) = %g", in, now, v);
 }
 
-/* All digits after trimming spaces and tabs: the expected delta, else -1. */
-static double ref_delta(const char *s)
+/* The value of all digits after trimming spaces and tabs (saturated at
+ * 1e18), else -1: the plain reading both rules start from. */
+static double ref_digits(const char *s)
 {
     size_t n = strlen(s), b = 0, e = n, i;
     double v = 0;
@@ -42,9 +43,16 @@ static double ref_delta(const char *s)
         if (s[i] < '0' || s[i] > '9')
             return -1;
         v = v * 10 + (s[i] - '0');
-        if (v > CAP)
-            v = CAP + 1;
+        if (v > 1e18)
+            v = 1e18;
     }
+    return v;
+}
+
+/* Retry-After as delta-seconds: the expected delta (capped), else -1. */
+static double ref_delta(const char *s)
+{
+    double v = ref_digits(s);
     return v > CAP ? CAP : v;
 }
 
@@ -103,22 +111,8 @@ static double ref_imf(const char *s, double now, int *impossible)
  * tabs, at most KOMBO_LIMIT_MAX, else -1. */
 static long ref_limit(const char *s)
 {
-    size_t n = strlen(s), b = 0, e = n, i;
-    double v = 0;
-    while (b < e && (s[b] == ' ' || s[b] == '\t'))
-        b++;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
-        e--;
-    if (b == e)
-        return -1;
-    for (i = b; i < e; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-        if (v > KOMBO_LIMIT_MAX)
-            return -1;
-    }
-    return (long)v;
+    double v = ref_digits(s);
+    return v > KOMBO_LIMIT_MAX ? -1 : (long)v;
 }
 
 static void check_limits(const uint8_t *data, size_t size, const char *s)

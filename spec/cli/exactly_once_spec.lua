@@ -209,6 +209,7 @@ describe("kombo-attach: settling proves or says it cannot #cli", function()
     assert.truthy(written >= 3, "too few uploads in flight at the kill")
     local rc, out, err = cli.run({ "--timeout", "2", dir .. "/m.csv" }, env)
     assert.equals(0, rc, out .. err)
+    assert.truthy(has(err, "waiting "), err) -- not while those uploads could still be in flight
     assert.truthy(has(out, ("%d found uploaded (settled)"):format(written)), out)
     local n, per = accepted(integ)
     assert.equals(N, n) -- each new CV once; the older files were never taken for them

@@ -36,6 +36,14 @@ local function pieces(data, size)
 end
 
 describe("call:digest()", function()
+  -- The digest is made for a call with an on_written hook (a journal asks
+  -- for it there); a plain upload does not hash its file.
+  local plain_call_with = call_with
+  local function call_with(att) -- luacheck: ignore 431 (shadows the outer helper)
+    local call = plain_call_with(att)
+    call:on_written(function() return true end)
+    return call
+  end
   local dir
   before_each(function() dir = files.tmpdir() end)
   after_each(function() files.rmtree(dir) end)
@@ -74,6 +82,14 @@ describe("call:digest()", function()
     assert.equals(core.sha256(bytes), call:digest())
     assert(call:rewind())
     assert.is_nil(call:digest()) -- the last attempt (none yet) read nothing
+    call:close()
+  end)
+
+  it("is not made for a call without an on_written hook", function()
+    local bytes = files.random_bytes(100000)
+    local call = plain_call_with { bytes = bytes }
+    assert.is_string(pull(call))
+    assert.is_nil(call:digest())
     call:close()
   end)
 

@@ -235,9 +235,9 @@ local function take_journal(jpath)
   end
   -- core.file_info: the library's rule for a file it reads (a regular file,
   -- opened without waiting on a FIFO).
-  local size, why = core.file_info(jpath)
+  local size, why, kind = core.file_info(jpath)
   local exists = size ~= nil
-  if not size and not tostring(why):find("No such file", 1, true) then
+  if not size and kind ~= "missing" then
     lock:unlock()
     return nil, format("the journal %s %s", jpath, tostring(why))
   end
@@ -259,10 +259,9 @@ end
 -- nil, message.
 local function spooled(path, on_tmp)
   if path ~= "-" then
-    local size, why = core.file_info(path)
-    why = tostring(why)
-    if size or why:find("No such file", 1, true) or why:find("cannot be opened", 1, true) then return path end
-    if not why:find("FIFO", 1, true) then return nil, path .. " " .. why end
+    local size, why, kind = core.file_info(path)
+    if size or kind == "missing" then return path end -- (manifest.open says what is wrong)
+    if kind ~= "fifo" then return nil, path .. " " .. tostring(why) end
   end
   local src, err = io.stdin, nil
   if path ~= "-" then src, err = io.open(path, "rb") end
