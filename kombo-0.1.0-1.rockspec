@@ -47,16 +47,19 @@ build = {
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       ["kombo.core"] = {
+         -- The folders csrc/core, csrc/gen, csrc/curl and csrc/lua, every .c file
+         -- (the Makefile derives the same list from them; spec/unit/rockspec_spec.lua).
          sources = {
-            "csrc/clock.c", "csrc/encode.c", "csrc/redact.c", "csrc/request.c", "csrc/operations.c", "csrc/model_attachment.c",
-            "csrc/content_type.c", "csrc/json.c", "csrc/headers.c", "csrc/classify.c",
-            "csrc/client.c", "csrc/call.c", "csrc/transport_curl.c", "csrc/transport_multi.c", "csrc/lkombo.c",
-            "csrc/lua_request.c", "csrc/lua_call.c", "csrc/lua_json.c", "csrc/lua_multi.c", "csrc/lua_signal.c",
-            "csrc/lua_digest.c", "csrc/lua_lock.c",
+            "csrc/core/call.c", "csrc/core/classify.c", "csrc/core/client.c", "csrc/core/clock.c",
+            "csrc/core/content_type.c", "csrc/core/encode.c", "csrc/core/headers.c", "csrc/core/json.c",
+            "csrc/core/model_attachment.c", "csrc/core/redact.c", "csrc/core/request.c", "csrc/gen/operations.c",
+            "csrc/curl/easy.c", "csrc/curl/multi.c", "csrc/lua/lkombo.c", "csrc/lua/lua_call.c",
+            "csrc/lua/lua_digest.c", "csrc/lua/lua_json.c", "csrc/lua/lua_lock.c", "csrc/lua/lua_multi.c",
+            "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl", "crypto" },
-         incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+         incdirs = { "csrc", "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
       },
    },

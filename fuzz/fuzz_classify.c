@@ -20,7 +20,7 @@
  * retries at most max_attempts times with delays in [0, max_interval].
  */
 #include "fuzz_common.h"
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <math.h>
 

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "kombo.h"
+#include "core/json.h"
+#include "core/kombo.h"
 
 /* Not every harness uses every helper. */
 /* The checkers are not fuzz targets: no coverage feedback from them. */

@@ -16,7 +16,7 @@
  *   kombo_content_type_infer  a static string or NULL (memory safety only)
  */
 #include "fuzz_common.h"
-#include "kombo.h"
+#include "core/kombo.h"
 
 static int unreserved(unsigned char c)
 {

@@ -22,7 +22,7 @@
  * problems that never quote the API key.
  */
 #include "fuzz_common.h"
-#include "kombo.h"
+#include "core/kombo.h"
 
 #define API_KEY "fuzz-secret-key-0123456789abcdef"
 #define SERVER "http://127.0.0.1:9/v1"

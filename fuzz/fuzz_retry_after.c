@@ -14,7 +14,7 @@
  * or sent twice alike, and absent when a different copy follows.
  */
 #include "fuzz_common.h"
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <math.h>
 #include <time.h>

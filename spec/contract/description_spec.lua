@@ -106,7 +106,7 @@ describe("contract: the API description and the library agree #contract", functi
   end)
 
   it("servers: the C core's KOMBO_EU_URL / KOMBO_US_URL equal them too", function()
-    local header = read_file("csrc/kombo.h")
+    local header = read_file("csrc/core/kombo.h")
     assert.equals(api.servers[1].url, header:match('#define KOMBO_EU_URL "([^"]+)"'))
     assert.equals(api.servers[2].url, header:match('#define KOMBO_US_URL "([^"]+)"'))
   end)
@@ -117,7 +117,7 @@ describe("contract: the API description and the library agree #contract", functi
     assert.equals("bearer", api.components.securitySchemes.ApiKey.scheme)
   end)
 
-  describe("the operation table (csrc/operations.c)", function()
+  describe("the operation table (csrc/gen/operations.c)", function()
     local core = require "kombo.core"
 
     it("covers every operation of the description, and nothing else", function()

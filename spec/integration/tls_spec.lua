@@ -218,7 +218,7 @@ describe("no option disables TLS verification silently #tls", function()
   end
 
   it("the C transport never turns verification off", function()
-    local f = assert(io.open("csrc/transport_curl.c", "rb"))
+    local f = assert(io.open("csrc/curl/easy.c", "rb"))
     local c = f:read("*a")
     f:close()
     assert.truthy(c:find("CURLOPT_SSL_VERIFYPEER, 1L", 1, true))

@@ -9,7 +9,7 @@
  * misspelt key (contentType) would otherwise be dropped silently.
  * remote_fields are the exception: ATS-specific, passed through as JSON.
  */
-#include "lua_kombo.h"
+#include "lua/lua_kombo.h"
 
 #include <math.h>
 #include <stdio.h>

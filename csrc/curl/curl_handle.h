@@ -7,7 +7,7 @@
 #ifndef KOMBO_CURL_HANDLE_H
 #define KOMBO_CURL_HANDLE_H
 
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <curl/curl.h>
 

@@ -21,7 +21,7 @@
  *     written with io.open while locked), and a descriptor this module opens
  *     on a file it already holds is kept until that lock is released.
  */
-#include "lua_kombo.h"
+#include "lua/lua_kombo.h"
 
 #include <errno.h>
 #include <fcntl.h>

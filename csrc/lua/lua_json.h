@@ -11,7 +11,7 @@
 #include <lua.h>
 #include <stddef.h>
 
-#include "json.h"
+#include "core/json.h"
 
 /* Pushes the value of JSON text[0..n) and returns 1, or returns 0 and
  * pushes nothing when it is not valid JSON (kombo_json_parse's rules).

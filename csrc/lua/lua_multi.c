@@ -12,7 +12,7 @@
  * The calls in flight are kept alive by a table in the multi's registry
  * slot, keyed by their lcall pointer.
  */
-#include "lua_kombo.h"
+#include "lua/lua_kombo.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
  * and the README section of an operation are the rest of adding one (see
  * CONTRIBUTING.md).
  */
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
 #ifndef KOMBO_LUA_H
 #define KOMBO_LUA_H
 
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <lauxlib.h>
 #include <lua.h>

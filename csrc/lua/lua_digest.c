@@ -10,7 +10,7 @@
  * refuses anything that is not a regular file without blocking on it (a
  * FIFO is opened O_NONBLOCK, so no writer is waited for).
  */
-#include "lua_kombo.h"
+#include "lua/lua_kombo.h"
 
 #include <errno.h>
 #include <stdint.h>

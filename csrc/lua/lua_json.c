@@ -2,9 +2,9 @@
  * lua_json.c - builds Lua values from the core's JSON scan and header
  * parser (see lua_json.h).  Builds against Lua 5.1 (LuaJIT) to 5.4.
  */
-#include "lua_json.h"
+#include "lua/lua_json.h"
 
-#include "kombo.h"
+#include "core/kombo.h"
 
 #include <lauxlib.h>
 

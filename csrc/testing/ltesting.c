@@ -6,8 +6,8 @@
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
-#include "kombo.h"
-#include "lua_json.h"
+#include "core/kombo.h"
+#include "lua/lua_json.h"
 
 #include <lauxlib.h>
 #include <lua.h>

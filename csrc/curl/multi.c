@@ -10,7 +10,7 @@
  * to send next, and when, stays with the caller: it asks each call
  * (kombo_call_next) as before.
  */
-#include "curl_handle.h"
+#include "curl/curl_handle.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * connection (and TLS session) alive between uploads.  Everything a request
  * says comes from the call; this file only knows how to deliver it.
  */
-#include "curl_handle.h"
-#include "internal.h" /* kombo_header_name_is */
+#include "curl/curl_handle.h"
+#include "core/internal.h" /* kombo_header_name_is */
 
 /* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
  * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small

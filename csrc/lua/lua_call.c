@@ -5,8 +5,8 @@
  * call:complete(); the cosocket transport), and read out as a plain result
  * table that kombo/errors.lua dresses.
  */
-#include "lua_kombo.h"
-#include "lua_json.h"
+#include "lua/lua_kombo.h"
+#include "lua/lua_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

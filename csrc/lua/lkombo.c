@@ -8,9 +8,9 @@
  * calls it); problems with the user's data come back as a list of
  * {path=, message=} tables.
  */
-#include "lua_kombo.h"
-#include "lua_json.h"
-#include "internal.h" /* kombo_header_name_is */
+#include "lua/lua_kombo.h"
+#include "lua/lua_json.h"
+#include "core/internal.h" /* kombo_header_name_is */
 
 #include <errno.h>
 #include <math.h>

@@ -14,7 +14,7 @@
  * before are put back: the handler lives in this library, which Lua
  * unloads afterwards, and a signal must not jump into unmapped code.
  */
-#include "lua_kombo.h"
+#include "lua/lua_kombo.h"
 
 #include <signal.h>
 #include <string.h>
