@@ -170,15 +170,21 @@ typedef struct kombo_response_shape {
     const char *data_member; /* data must hold this member, or NULL */
 } kombo_response_shape;
 
+typedef struct kombo_schema kombo_schema; /* schema.h: a generated descriptor */
+
 typedef struct kombo_operation {
     const char *name;   /* the Lua method: "attach_to_candidate" */
-    const char *method; /* "GET" | "POST" */
+    const char *method; /* "GET" | "POST" | "PUT" | "PATCH" | "DELETE" */
     const char *path;   /* "/ats/candidates/{candidate_id}/attachments" */
     const char *params[KOMBO_MAX_PARAMS + 1]; /* path parameters in order, NULL-terminated */
     kombo_body_model body;
     kombo_response_shape response;
     int idempotent;         /* may be resent after it may have been processed (GET) */
     int integration_scoped; /* sends X-Integration-Id, required (every /ats operation) */
+    const kombo_schema *body_schema; /* the request body's descriptor, or NULL: no body */
+    int body_required;
+    const kombo_schema *query;       /* an object whose members are the query parameters, or NULL */
+    const char *doc_url;             /* Kombo's page for the operation */
 } kombo_operation;
 
 const kombo_operation *kombo_operation_find(const char *name); /* NULL when unknown */

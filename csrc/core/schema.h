@@ -1,0 +1,212 @@
+/*
+ * schema.h - requests as data: the value tree a caller builds (from a Lua
+ * table, or by hand in C), the descriptors it is checked against (generated
+ * from Kombo's description into csrc/gen/, never written by hand), the one
+ * validator and the one writer.
+ *
+ *   value.c        the value tree and its arena
+ *   schema.c       validation against a descriptor: every problem at once
+ *   regex.c        the matcher for patterns compiled at generation time
+ *   file_object.c  Kombo's file object: the rules the description states
+ *                  only in prose, and the content given as file/bytes/source
+ *   write.c        a checked value as JSON body segments, query strings
+ */
+#ifndef KOMBO_SCHEMA_H
+#define KOMBO_SCHEMA_H
+
+#include "kombo.h"
+
+/* ------------------------------------------------------------ patterns */
+
+/* A pattern of the description (an ECMAScript regex), compiled by the
+ * generator (tools/generate.lua) into nodes matched over bytes: a sequence
+ * of atoms, each a byte class or a group (a sub-sequence), repeated
+ * min..max times, greedily, with backtracking.  Anchors are explicit.  The
+ * generator refuses what this cannot express (alternation, lookaround,
+ * backreferences), so a pattern is never handed raw to another engine. */
+typedef enum kombo_re_kind {
+    KOMBO_RE_CLASS = 0, /* one byte in `set` */
+    KOMBO_RE_GROUP,     /* the sequence sub[0..nsub) */
+    KOMBO_RE_BEGIN,     /* ^ : at offset 0 */
+    KOMBO_RE_END        /* $ : at the end */
+} kombo_re_kind;
+
+#define KOMBO_RE_MANY 0xFFFFu /* max: unbounded */
+
+typedef struct kombo_re_node {
+    kombo_re_kind kind;
+    unsigned short min, max;               /* repetition ({1,1} for a plain atom) */
+    const unsigned char *set;              /* CLASS: 32-byte bitmap, bit c set when byte c matches */
+    const struct kombo_re_node *sub;       /* GROUP */
+    size_t nsub;
+} kombo_re_node;
+
+typedef struct kombo_regex {
+    const char *source; /* the pattern as the description writes it, for messages */
+    const kombo_re_node *nodes;
+    size_t n;
+    int anchored_begin, anchored_end; /* unanchored: may match anywhere (a search) */
+} kombo_regex;
+
+/* 1 when s[0..n) matches (a search unless anchored), 0 when not, -1 when
+ * the match gave up (more than KOMBO_RE_STEPS steps: never for the
+ * description's patterns, whose atoms do not overlap). */
+#define KOMBO_RE_STEPS 100000
+int kombo_regex_match(const kombo_regex *re, const char *s, size_t n);
+
+/* --------------------------------------------------------- descriptors */
+
+typedef enum kombo_type_bit {
+    KOMBO_T_NULL = 1 << 0,
+    KOMBO_T_BOOLEAN = 1 << 1,
+    KOMBO_T_INTEGER = 1 << 2,
+    KOMBO_T_NUMBER = 1 << 3, /* includes integers */
+    KOMBO_T_STRING = 1 << 4,
+    KOMBO_T_ARRAY = 1 << 5,
+    KOMBO_T_OBJECT = 1 << 6
+} kombo_type_bit;
+
+typedef enum kombo_format {
+    KOMBO_FMT_NONE = 0,
+    KOMBO_FMT_DATE_TIME, /* RFC 3339 date-time, or a date (Kombo accepts both; its pattern says so) */
+    KOMBO_FMT_EMAIL,
+    KOMBO_FMT_URI        /* absolute: scheme ":" ... */
+} kombo_format;
+
+typedef enum kombo_combine {
+    KOMBO_COMBINE_NONE = 0,
+    KOMBO_COMBINE_ALL_OF, /* every branch */
+    KOMBO_COMBINE_ANY_OF, /* at least one */
+    KOMBO_COMBINE_ONE_OF  /* exactly one */
+} kombo_combine;
+
+/* Flags of a descriptor node. */
+#define KOMBO_S_FILE 1u         /* Kombo's file object (name, content_type, data | data_url): also takes file, bytes, source */
+#define KOMBO_S_OPEN 2u         /* members it does not list are allowed (additionalProperties true, or a schema) */
+#define KOMBO_S_QUERY_LIST 4u   /* a query string holding a comma-separated list: an array of strings is joined */
+#define KOMBO_S_QUERY_BOOL 8u   /* a query string "true" | "false": a boolean is accepted */
+#define KOMBO_S_DEPRECATED 16u
+
+typedef struct kombo_schema kombo_schema;
+
+typedef struct kombo_property {
+    const char *name;
+    const kombo_schema *schema;
+    int required;
+} kombo_property;
+
+struct kombo_schema {
+    unsigned types; /* KOMBO_T_* bits; 0: any JSON value */
+    unsigned flags; /* KOMBO_S_* */
+    kombo_format format;
+    const char *const *enum_values; /* NULL-terminated (the description's enums are strings), or NULL */
+    const char *const_value;        /* a string const, or NULL */
+    const kombo_regex *pattern;     /* or NULL */
+    int has_minimum, has_maximum;
+    double minimum, maximum;
+    size_t min_length; /* in characters (UTF-8 sequences); 0: none */
+    /* object */
+    const kombo_property *properties; /* in the description's order */
+    size_t nproperties;
+    const kombo_schema *additional;   /* with KOMBO_S_OPEN: the schema of other members, or NULL (anything) */
+    /* array */
+    const kombo_schema *items;        /* or NULL (anything) */
+    /* anyOf / oneOf / allOf */
+    kombo_combine combine;
+    const kombo_schema *const *branches;
+    size_t nbranches;
+    /* A discriminated oneOf/anyOf: the member that names the branch, and
+     * per branch the value it takes there (parallel to branches). */
+    const char *discriminator;
+    const char *const *discriminator_values;
+};
+
+/* ---------------------------------------------------------- value tree */
+
+typedef enum kombo_vtype {
+    KOMBO_V_NULL = 0,
+    KOMBO_V_BOOLEAN,
+    KOMBO_V_INTEGER, /* i */
+    KOMBO_V_NUMBER,  /* d, finite */
+    KOMBO_V_STRING,  /* s: borrowed, kept alive by the caller until the call is freed */
+    KOMBO_V_ARRAY,   /* children, in order */
+    KOMBO_V_OBJECT,  /* children, each with its key */
+    KOMBO_V_EMPTY,   /* an empty Lua table: [] or {}, as the descriptor has it */
+    KOMBO_V_SOURCE,  /* raw content from a callback (a file object's source) */
+    KOMBO_V_INVALID  /* the reader already reported it: present, unusable, not reported again */
+} kombo_vtype;
+
+typedef struct kombo_value kombo_value;
+struct kombo_value {
+    kombo_vtype type;
+    const char *given;   /* the caller's name of its type for messages ("table", "function"); NULL: the JSON name */
+    kombo_str key;       /* a member's name */
+    kombo_value *next;   /* the next member or element */
+    kombo_value *child;  /* the first member or element */
+    size_t n;            /* members or elements */
+    int b;
+    int64_t i;
+    double d;
+    kombo_str s;
+    const kombo_source *source; /* KOMBO_V_SOURCE */
+    /* Set while a file object is checked: its open file (taken over by the
+     * body writer, closed by kombo_value_close_files otherwise). */
+    void *file;
+};
+
+/* Nodes are carved from an arena and freed together. */
+typedef struct kombo_arena {
+    struct kombo_arena_block *blocks;
+    size_t used, cap;
+    int failed;
+} kombo_arena;
+
+void kombo_arena_init(kombo_arena *a);
+void kombo_arena_free(kombo_arena *a);
+void *kombo_arena_alloc(kombo_arena *a, size_t n); /* zeroed; NULL (and failed) when out of memory */
+
+kombo_value *kombo_value_new(kombo_arena *a, kombo_vtype type);
+/* Appends child to an array, or to an object under key (borrowed). */
+void kombo_value_append(kombo_value *parent, kombo_value *child);
+kombo_value *kombo_value_member(const kombo_value *object, const char *key); /* NULL when absent */
+/* Closes every file a check opened and did not hand to a body. */
+void kombo_value_close_files(kombo_value *root);
+
+/* ---------------------------------------------------------- validation */
+
+/* Checks v against s at `path` ("body", "body.candidate", ...), adding
+ * every problem, one per mistake (a wrong type is not also a wrong
+ * pattern; a missing object's members are not missing one by one), with
+ * did-you-mean for a member s does not list.  File objects get their
+ * defaults first (the name from the path, the content type inferred), and
+ * their file opened (v->file), so a check is the only pass.  Returns the
+ * number of problems added. */
+size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *path, kombo_problems *out);
+
+/* The file object's own rules (file_object.c): what the description says
+ * only in prose.  Called by kombo_schema_check on a KOMBO_S_FILE node. */
+void kombo_file_object_check(const kombo_schema *s, kombo_value *v, const char *path, kombo_problems *out);
+
+/* What an upload's file object is, once its defaults are applied. */
+typedef struct kombo_file_facts {
+    kombo_str type;         /* "CV", ... (absent when not given) */
+    kombo_str content_type; /* given or inferred; may be absent with data_url */
+    size_t size;            /* raw (decoded) bytes */
+    int has_size;           /* 0 for data_url: Kombo downloads it */
+} kombo_file_facts;
+void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out);
+
+/* -------------------------------------------------------------- writer */
+
+/* Appends a checked value as JSON to body's segments: members in the
+ * descriptor's order, then the ones it does not list in the value's order;
+ * a file object's content last, as a base64 stream when given as file,
+ * bytes or source (taking over v->file).  0, or -1 (body->error). */
+int kombo_schema_write(kombo_body *body, const kombo_schema *s, kombo_value *v);
+
+/* Appends "?a=1&b=x%2Cy" (nothing when no member) for a checked object of
+ * query parameters: members in the descriptor's order, percent-encoded;
+ * an array joined with commas, a boolean as true/false. */
+int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *v);
+
+#endif
