@@ -28,6 +28,7 @@ static const kombo_operation operations[] = {
         {1, NULL},
         0,
         1,
+        NULL, 0, NULL, NULL,
     },
     {
         "attach_to_application",
@@ -38,6 +39,7 @@ static const kombo_operation operations[] = {
         {1, NULL},
         0,
         1,
+        NULL, 0, NULL, NULL,
     },
     {
         "get_candidate_attachments",
@@ -48,6 +50,7 @@ static const kombo_operation operations[] = {
         {1, "results"},
         1,
         1,
+        NULL, 0, NULL, NULL,
     },
     {
         "get_application_attachments",
@@ -58,6 +61,7 @@ static const kombo_operation operations[] = {
         {1, "results"},
         1,
         1,
+        NULL, 0, NULL, NULL,
     },
     /* The integration's rules for uploads (supported types, maximum size,
      * accepted MIME types); data.attachment_restrictions may be null. */
@@ -70,6 +74,7 @@ static const kombo_operation operations[] = {
         {0, "attachment_restrictions"},
         1,
         1,
+        NULL, 0, NULL, NULL,
     },
     {
         "application_attachment_restrictions",
@@ -80,6 +85,7 @@ static const kombo_operation operations[] = {
         {0, "attachment_restrictions"},
         1,
         1,
+        NULL, 0, NULL, NULL,
     },
     /* Not integration-scoped; its errors are Kombo's general error response
      * (the same shape as the ATS one, fewer codes). */
@@ -92,6 +98,7 @@ static const kombo_operation operations[] = {
         {0, "environment_id"},
         1,
         0,
+        NULL, 0, NULL, NULL,
     },
 };
 
