@@ -8,7 +8,8 @@
  * in memory), takes the name from the path and infers the content type
  * from the file's leading bytes.  Exit status: 0 uploaded, 1 failed, 2 usage.
  */
-#include "kombo.h" /* -Icsrc/core: the public C API */
+#include "kombo.h"  /* -Icsrc/core: the public C API */
+#include "schema.h" /* the request body as a value tree */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,23 @@ static void print_problems(const char *what, const kombo_problems *problems)
         fprintf(stderr, "%s: out of memory\n", what);
 }
 
+/* Adds the member key: value (strings borrowed) to an object. */
+static kombo_value *member(kombo_arena *arena, kombo_value *object, const char *key, kombo_vtype type,
+                           const char *value)
+{
+    kombo_value *v = kombo_value_new(arena, type);
+    if (v == NULL)
+        return NULL;
+    v->key = kombo_str_c(key);
+    v->s = kombo_str_c(value);
+    kombo_value_append(object, v);
+    return v;
+}
+
 int main(int argc, char **argv)
 {
+    kombo_arena arena;
+    kombo_value *body, *attachment;
     kombo_config cfg = kombo_config_defaults;
     kombo_request req;
     kombo_problems problems;
@@ -55,13 +71,24 @@ int main(int argc, char **argv)
     req.op = kombo_operation_find("attach_to_candidate");
     req.params[0] = kombo_str_c(argv[2]);
     req.integration_id = kombo_str_c(argv[1]);
-    req.has_attachment = 1;
-    req.attachment.file = kombo_str_c(argv[3]); /* name and content type come from the file */
-    req.attachment.type = kombo_str_c(argc > 4 ? argv[4] : "CV");
+    /* { attachment = { file = argv[3], type = "CV" } }: the name and the
+     * content type come from the file. */
+    kombo_arena_init(&arena);
+    body = kombo_value_new(&arena, KOMBO_V_OBJECT);
+    attachment = body != NULL ? member(&arena, body, "attachment", KOMBO_V_OBJECT, NULL) : NULL;
+    if (attachment == NULL || member(&arena, attachment, "file", KOMBO_V_STRING, argv[3]) == NULL ||
+        member(&arena, attachment, "type", KOMBO_V_STRING, argc > 4 ? argv[4] : "CV") == NULL) {
+        fprintf(stderr, "out of memory\n");
+        kombo_arena_free(&arena);
+        kombo_client_free(client);
+        return 1;
+    }
+    req.body = body;
 
     call = kombo_call_new(client, &req, &problems);
     if (call == NULL) {
         print_problems("invalid request", &problems);
+        kombo_arena_free(&arena);
         kombo_client_free(client);
         return 1;
     }
@@ -69,6 +96,7 @@ int main(int argc, char **argv)
     if (curl == NULL) {
         fprintf(stderr, "cannot initialise libcurl\n");
         kombo_call_free(call);
+        kombo_arena_free(&arena);
         kombo_client_free(client);
         return 1;
     }
@@ -87,6 +115,7 @@ int main(int argc, char **argv)
     }
     kombo_curl_free(curl);
     kombo_call_free(call);
+    kombo_arena_free(&arena);
     kombo_client_free(client);
     return rc;
 }

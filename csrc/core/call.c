@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "schema.h"
 
 enum call_state { CALL_READY, CALL_SENT, CALL_WAIT, CALL_DONE };
 
@@ -64,6 +65,8 @@ static int render_url(kombo_call *c, const kombo_request *req)
         kombo_percent_encode(&c->url, req->params[i].ptr, req->params[i].len);
         p = close + 1;
     }
+    if (c->op->query != NULL && req->query != NULL)
+        kombo_query_write(&c->url, c->op->query, req->query);
     return c->url.failed ? -1 : 0;
 }
 
@@ -78,7 +81,7 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
             return -1;
         c->headers[c->nheaders++] = c->integration.data;
     }
-    if (c->op->body != KOMBO_BODY_NONE)
+    if (c->op->body_schema != NULL)
         c->headers[c->nheaders++] = "Content-Type: application/json";
     c->headers[c->nheaders++] = "Accept: application/json";
     if (cl->user_agent_header.len > 0)
@@ -86,18 +89,11 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     return 0;
 }
 
-size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, void **file,
-                             kombo_problems *problems)
+size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kombo_problems *problems)
 {
-    size_t before = problems->count + problems->dropped;
-
-    *file = NULL;
     if (req->integration_id.ptr == NULL)
         req->integration_id = kombo_str_c(client->cfg.integration_id);
-    if (req->op != NULL && req->op->body == KOMBO_BODY_ATTACHMENT)
-        kombo_attachment_prepare(req, file, problems);
-    kombo_request_validate(req, problems);
-    return problems->count + problems->dropped - before;
+    return kombo_request_validate(req, problems);
 }
 
 /* What the result says until an attempt is reported: no success (the
@@ -112,23 +108,25 @@ static void no_answer(kombo_call *c, kombo_outcome outcome, const char *why)
     snprintf(cls->message, sizeof cls->message, "%s", why);
 }
 
-kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
-                           kombo_problems *problems)
+/* What preflight checks of an upload: its file object, defaults applied. */
+static void attachment_facts(kombo_call *c, const kombo_request *req)
 {
-    kombo_request effective = *req;
-    void *file = NULL;
-    kombo_call *c;
+    const kombo_value *a = req->body != NULL ? kombo_value_member(req->body, "attachment") : NULL;
+    kombo_file_facts f;
+    if (a == NULL || !kombo_operation_is_upload(c->op))
+        return;
+    kombo_file_object_facts(a, &f);
+    c->facts.type = f.type;
+    c->facts.content_type = f.content_type;
+    c->facts.size = f.size;
+    c->facts.has_size = f.has_size;
+}
 
-    kombo_problems_init(problems);
-    kombo_request_resolve(client, &effective, &file, problems);
-    if (problems->count > 0) {
-        kombo_file_close(file);
-        return NULL;
-    }
-
-    c = calloc(1, sizeof *c);
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems)
+{
+    kombo_call *c = calloc(1, sizeof *c);
     if (c == NULL) {
-        kombo_file_close(file);
+        kombo_value_close_files(req->body);
         return NULL;
     }
     c->client = client;
@@ -136,25 +134,24 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
     kombo_buf_init(&c->url);
     kombo_buf_init(&c->integration);
     kombo_response_init(&c->response, client->cfg.max_response_bytes);
-    if (c->op->body == KOMBO_BODY_ATTACHMENT) {
-        const kombo_attachment *a = &effective.attachment;
-        c->facts.type = a->type;
-        c->facts.content_type = a->content_type;
-        c->facts.has_size = a->data_url.ptr == NULL;
-        c->facts.size = a->bytes.ptr ? a->bytes.len : a->source ? a->source->size
-                        : a->data.ptr ? kombo_base64_decoded_len(a->data.ptr, a->data.len) : 0;
-        /* The body first: it takes over the open file, also when it fails. */
-        if (kombo_attachment_build(&c->body, &effective, file) != 0) {
+    attachment_facts(c, req);
+    if (c->op->body_schema != NULL && req->body != NULL) {
+        /* The body takes over the open files, also when it fails. */
+        if (kombo_schema_write(&c->body, c->op->body_schema, req->body) != 0 ||
+            kombo_body_finish(&c->body) != 0) {
+            if (c->body.error[0] != '\0')
+                kombo_problems_add(problems, "body", "%s", c->body.error);
+            kombo_value_close_files(req->body);
             kombo_call_free(c);
             return NULL;
         }
-        if (file != NULL)
-            c->facts.size = c->body.length > 0 ? kombo_body_raw_size(&c->body) : 0;
     } else if (kombo_body_finish(&c->body) != 0) {
         kombo_call_free(c);
         return NULL;
     }
-    if (render_url(c, &effective) != 0 || render_headers(c, effective.integration_id) != 0) {
+    c->body.on_progress = req->on_progress;
+    c->body.progress_ud = req->progress_ud;
+    if (render_url(c, req) != 0 || render_headers(c, req->integration_id) != 0) {
         kombo_call_free(c);
         return NULL;
     }
@@ -164,6 +161,16 @@ kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
     c->result.response = &c->response;
     no_answer(c, KOMBO_OUTCOME_NOT_SENT, "no attempt was made (kombo_call_next never said send)");
     return c;
+}
+
+kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo_problems *problems)
+{
+    kombo_problems_init(problems);
+    if (kombo_request_resolve(client, req, problems) > 0) {
+        kombo_value_close_files(req->body);
+        return NULL;
+    }
+    return kombo_call_make(client, req, problems);
 }
 
 void kombo_call_free(kombo_call *c)
@@ -308,8 +315,10 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
         /* How to settle it: the upload may be in the ATS already.  (Kombo's
          * own messages, kind api, are passed on unchanged.) */
         size_t len = strlen(cls->message);
-        snprintf(cls->message + len, sizeof cls->message - len,
-                 "; the upload may have landed: check with attachment_exists before sending it again");
+        snprintf(cls->message + len, sizeof cls->message - len, "%s",
+                 kombo_operation_is_upload(c->op)
+                     ? "; the upload may have landed: check with attachment_exists before sending it again"
+                     : "; it may have been carried out: check before sending it again");
     }
 
     /* An idempotent operation (a GET) may be resent after it may have been

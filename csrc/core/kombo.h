@@ -188,6 +188,8 @@ typedef struct kombo_operation {
 } kombo_operation;
 
 const kombo_operation *kombo_operation_find(const char *name); /* NULL when unknown */
+/* An upload: the body's "attachment" is Kombo's file object (request.c). */
+int kombo_operation_is_upload(const kombo_operation *op);
 const kombo_operation *kombo_operation_at(size_t i);           /* NULL past the last */
 
 /* ------------------------------------------------------- request model */
@@ -209,45 +211,32 @@ typedef struct kombo_source {
     size_t size; /* exact byte count, announced in Content-Length up front */
 } kombo_source;
 
-/* Exactly one of data, data_url, file, bytes and source gives the content;
- * all but data_url end up in the wire field "data".  A binding that found a
- * field of the wrong type sets it to "" (present, unusable), so that the
- * rules do not also call it missing. */
-typedef struct kombo_attachment {
-    kombo_str name;         /* required; defaults to the base name of `file` */
-    kombo_str content_type; /* optional with data_url; inferred when absent */
-    kombo_str type;         /* "CV" | "COVER_LETTER" | "OTHER" */
-    kombo_str data;         /* base64; sent verbatim (borrowed, not copied) */
-    kombo_str data_url;     /* absolute http(s) URL */
-    kombo_str file;         /* path of a regular file, streamed from disk */
-    kombo_str bytes;        /* raw bytes (borrowed), base64-encoded on the fly */
-    const kombo_source *source; /* raw bytes from a callback */
-    int source_given;       /* a source was given, usable or not */
-} kombo_attachment;
-
 /* Called while the body is read out: at most about 100 times per upload,
  * and always once when the last byte has been handed to the transport. */
 typedef void (*kombo_progress_fn)(void *ud, size_t sent, size_t total);
 
+typedef struct kombo_value kombo_value; /* schema.h: a request value tree */
+
+/* A request: the operation, its path parameters, and its query and body
+ * as value trees (schema.h), which the operation's descriptors check. */
 typedef struct kombo_request {
     const kombo_operation *op;
     kombo_str params[KOMBO_MAX_PARAMS]; /* values of op->params, in order */
     kombo_str integration_id; /* X-Integration-Id; the client's when absent */
-    /* KOMBO_BODY_ATTACHMENT: */
-    int has_attachment;       /* body.attachment was given */
-    kombo_attachment attachment;
-    /* remote_fields as an already encoded JSON object (the Lua binding
-     * encodes and checks the table); absent: the key is not sent. */
-    kombo_str remote_fields_json;
+    kombo_value *query;       /* an object of query parameters, or NULL */
+    kombo_value *body;        /* the request body, or NULL when none was given */
     kombo_progress_fn on_progress; /* optional */
     void *progress_ud;
 } kombo_request;
 
 /* Validates every rule and records every problem (not just the first; one
- * per path).  Returns the number of problems found (0: valid).  Paths name
- * the API's fields: "candidate_id", "integration_id", "body.attachment",
- * "body.attachment.name", ... */
-size_t kombo_request_validate(const kombo_request *req, kombo_problems *out);
+ * per path): path parameters, the integration, the query and the body
+ * against the operation's descriptors.  Applies the body's defaults on the
+ * way (a file object's name and content type) and opens its files (see
+ * schema.h), so it is the only pass.  Returns the number of problems found
+ * (0: valid).  Paths name the API's fields: "candidate_id",
+ * "integration_id", "page_size", "body.attachment.name", ... */
+size_t kombo_request_validate(kombo_request *req, kombo_problems *out);
 
 /* An identifier that ends up in the URL path or in a header (path-safe: no
  * "." or "..", no CR, LF or NUL, valid UTF-8, not empty, at most
@@ -269,16 +258,6 @@ const kombo_operation *kombo_operation_sibling(const kombo_operation *op, const 
 /* Validates a header value that comes from configuration (API key):
  * non-empty, no CR, LF or NUL.  Adds a problem under `path` when bad. */
 void kombo_check_header_value(kombo_problems *out, const char *path, kombo_str v);
-
-/* The body model's keys, for bindings that read it from a table: an unknown
- * key is a problem that suggests the nearest known one. */
-typedef struct kombo_field {
-    const char *key;
-    size_t offset; /* of a kombo_str in the model's struct; (size_t)-1: not a string */
-} kombo_field;
-
-extern const kombo_field kombo_attachment_fields[]; /* NULL-key terminated */
-extern const char *const kombo_attachment_body_keys[]; /* "attachment", "remote_fields", NULL */
 
 /* The known key nearest to `key` (the same letters ignoring case, '_' and
  * '-', or at most two edits away), or NULL.  `table` holds entries of
@@ -364,14 +343,6 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
  * that reads a small body out whole before connecting calls it when the
  * bytes really go).  0 to go on; -1 when the body failed (error says why). */
 int kombo_body_last_bytes(kombo_body *body);
-
-/* The attachment body model (model_attachment.c).  Prepare fills in what
- * the content tells (the name from the path, the content type from the
- * leading bytes), opening a file (*file_handle) or adding a problem; build
- * lays out the JSON of a validated request. */
-void kombo_attachment_prepare(kombo_request *req, void **file_handle, kombo_problems *problems);
-void kombo_attachment_validate(const kombo_request *req, kombo_problems *out);
-int kombo_attachment_build(kombo_body *body, const kombo_request *req, void *file_handle);
 
 /* Opens a regular file for streaming: returns a handle (FILE *) and its size,
  * or NULL with a message ("cannot be opened: No such file or directory",
@@ -589,22 +560,23 @@ typedef struct kombo_call kombo_call;
 
 /* The request as it will be sent, decided in one place: the integration id
  * (the request's, else the client's: its option or KOMBO_INTEGRATION_ID as
- * read when it was made), the body model's defaults (the name from the
- * file's path, the content type inferred), then every rule, once.  Adds the
- * problems to `problems` (not reset) and returns how many it added.  An
- * attachment's file is opened: *file is it (NULL when none), for the caller
- * to close or hand to the body.  kombo_call_new runs it; a binding that has
- * found problems of its own runs it to report the rest. */
-size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, void **file,
-                             kombo_problems *problems);
+ * read when it was made), then kombo_request_validate, once.  Adds the
+ * problems to `problems` (not reset) and returns how many it added.  Files
+ * it opened stay in the value tree (kombo_call_make takes them over;
+ * kombo_value_close_files closes them when no call is made). */
+size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kombo_problems *problems);
 
-/* Prepares a call of `client` (which must outlive it): validates the
- * request (kombo_request_resolve: all problems at once), renders URL,
- * headers and body.  Returns
- * the call, or NULL with `problems` filled (count 0: out of memory).  The
- * request's strings must outlive the call (the body borrows `data`). */
-kombo_call *kombo_call_new(const kombo_client *client, const kombo_request *req,
-                           kombo_problems *problems);
+/* The call of a request kombo_request_resolve found no problem in: renders
+ * URL, headers and body without validating again.  Returns NULL when out
+ * of memory, or with a problem added when the body cannot be laid out.
+ * The request's strings must outlive the call (the body borrows them). */
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems);
+
+/* Prepares a call of `client` (which must outlive it): kombo_request_resolve
+ * (all problems at once), then kombo_call_make.  Returns the call, or NULL
+ * with `problems` filled (count 0: out of memory); files it opened are
+ * closed when no call is made. */
+kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo_problems *problems);
 void kombo_call_free(kombo_call *c);
 
 const kombo_operation *kombo_call_operation(const kombo_call *c);

@@ -1,7 +1,7 @@
 /*
  * request.c - problems, and the rules every operation shares: path
- * parameters, X-Integration-Id, unknown keys.  A body model adds its own
- * rules (model_attachment.c).
+ * parameters, X-Integration-Id, unknown keys; the query and the body are
+ * checked against the operation's descriptors (schema.c).
  *
  * Validation records every problem it finds, not just the first, so a caller
  * can fix a request in one go; one mistake is one problem, so only the first
@@ -10,6 +10,7 @@
  * A message never quotes a header value: it may be the API key.
  */
 #include "kombo.h"
+#include "schema.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -172,7 +173,7 @@ const char *kombo_suggest_key(const char *key, size_t len, const void *table, si
 
 /* ------------------------------------------------------------ validation */
 
-size_t kombo_request_validate(const kombo_request *req, kombo_problems *out)
+size_t kombo_request_validate(kombo_request *req, kombo_problems *out)
 {
     const kombo_operation *op = req->op;
     size_t before = out->count + out->dropped, i;
@@ -192,7 +193,28 @@ size_t kombo_request_validate(const kombo_request *req, kombo_problems *out)
         else
             kombo_check_id(out, "integration_id", req->integration_id);
     }
-    if (op->body == KOMBO_BODY_ATTACHMENT)
-        kombo_attachment_validate(req, out);
+    if (op->query != NULL && req->query != NULL)
+        kombo_schema_check(op->query, req->query, "", out);
+    if (op->body_schema != NULL) {
+        if (req->body != NULL)
+            kombo_schema_check(op->body_schema, req->body, "body", out);
+        else if (op->body_required)
+            kombo_problems_add(out, "body", "is required");
+    }
     return out->count + out->dropped - before;
+}
+
+/* An upload: its body holds Kombo's file object as "attachment".  What
+ * is semantics rather than schema (preflight, attachment_exists, the
+ * outcome advice) is keyed on this. */
+int kombo_operation_is_upload(const kombo_operation *op)
+{
+    const kombo_schema *b = op != NULL ? op->body_schema : NULL;
+    size_t i;
+    if (b == NULL)
+        return 0;
+    for (i = 0; i < b->nproperties; i++)
+        if (strcmp(b->properties[i].name, "attachment") == 0)
+            return (b->properties[i].schema->flags & KOMBO_S_FILE) != 0;
+    return 0;
 }

@@ -398,9 +398,15 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
     if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
     } else {
+        const char *method = kombo_call_operation(c)->method;
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
+        /* PUT, PATCH and DELETE send their body the way a POST does; only
+         * the request line's method differs.  NULL puts POST back on a
+         * reused handle. */
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
     }
     if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
         t->small_body = 0; /* no body; a GET may be resent */

@@ -217,8 +217,12 @@ static void push_operations(lua_State *L)
             lua_rawseti(L, -2, (int)k + 1);
         }
         lua_setfield(L, -2, "params");
-        if (op->body == KOMBO_BODY_ATTACHMENT)
+        if (kombo_operation_is_upload(op))
             set_string(L, "body", "attachment");
+        else if (op->body_schema != NULL)
+            set_string(L, "body", "json");
+        if (op->doc_url != NULL)
+            set_string(L, "doc_url", op->doc_url);
         set_boolean(L, "idempotent", op->idempotent);
         set_boolean(L, "warnings", op->response.warnings);
         if (op->response.data_member != NULL)

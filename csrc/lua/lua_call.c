@@ -77,9 +77,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
-    c->src.fn_ref = LUA_NOREF;
-    c->src.chunk_ref = LUA_NOREF;
-    kombo_buf_init(&c->remote_fields);
+    kombo_arena_init(&c->arena);
     luaL_getmetatable(L, CALL_MT);
     lua_setmetatable(L, ud);
     lua_newtable(L); /* the anchor: borrowed strings, and the client at [0] */
@@ -96,24 +94,16 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         lua_pushstring(L, shape);
         return 3;
     }
-    if (c->remote_fields.failed)
-        return luaL_error(L, "out of memory encoding remote_fields");
-    if (problems.count == 0) {
-        kombo_problems more;
-        size_t i;
-        c->call = kombo_call_new(owner->client, &req, &more);
-        for (i = 0; i < more.count; i++)
-            kombo_problems_add(&problems, more.items[i].path, "%s", more.items[i].message);
-        problems.dropped += more.dropped;
+    /* One pass: the core checks what the reader built (its own problems
+     * are already in `problems`; a value it reported is not reported
+     * again), then the call is made from the checked request. */
+    kombo_request_resolve(owner->client, &req, &problems);
+    if (problems.count == 0 && problems.dropped == 0) {
+        c->call = kombo_call_make(owner->client, &req, &problems);
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
-        /* The rules still run, as kombo_call_new runs them (defaults
-         * first), so that every problem is reported at once and only real
-         * ones; a call is not made. */
-        void *file = NULL;
-        kombo_request_resolve(owner->client, &req, &file, &problems);
-        kombo_file_close(file);
+        kombo_value_close_files(req.body);
     }
     if (problems.count > 0) {
         kombo_call_free(c->call);
@@ -142,16 +132,15 @@ static int l_call_gc(lua_State *L)
         c->owner->calls--;
         kombo_lua_client_maybe_free(c->owner);
     }
-    kombo_buf_free(&c->remote_fields);
+    kombo_arena_free(&c->arena);
     free(c->batch);
     c->batch = NULL;
     c->batch_cap = 0;
     luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->written_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, c->src.fn_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, c->src.chunk_ref);
-    c->anchor_ref = c->progress_ref = c->written_ref = c->src.fn_ref = c->src.chunk_ref = LUA_NOREF;
+    kombo_lua_sources_free(L, c);
+    c->anchor_ref = c->progress_ref = c->written_ref = LUA_NOREF;
     return 0;
 }
 
@@ -318,7 +307,11 @@ static int l_call_read(lua_State *L)
     size_t max = (size_t)kombo_lua_clamp(luaL_optnumber(L, 2, 65536), 1, 16 * 1024 * 1024);
     kombo_body *body = kombo_call_body(c->call);
     size_t n;
-    c->src.push = lua_toboolean(L, 3);
+    {
+        size_t i;
+        for (i = 0; i < c->nsources; i++)
+            c->sources[i]->push = lua_toboolean(L, 3);
+    }
     if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
         char *p = realloc(c->batch, max);
         if (p == NULL)
@@ -342,14 +335,14 @@ static int l_call_read(lua_State *L)
     return 1;
 }
 
-/* call:source() -> the attachment's source function, or nothing (the
- * content is a file, bytes, data or data_url) */
+/* call:source() -> the source function the body reads (or waits on) now,
+ * or nothing (no file object's content is a source) */
 static int l_call_source(lua_State *L)
 {
-    lcall *c = check_call(L, 1);
-    if (c->src.fn_ref == LUA_NOREF)
+    lsource *s = kombo_lua_source_current(check_call(L, 1));
+    if (s == NULL)
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->src.fn_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->fn_ref);
     return 1;
 }
 
@@ -358,9 +351,8 @@ static int l_call_source(lua_State *L)
  * failure.  Checked as a pulled source's results are. */
 static int l_call_feed(lua_State *L)
 {
-    lcall *c = check_call(L, 1);
-    lsource *s = &c->src;
-    if (s->fn_ref == LUA_NOREF)
+    lsource *s = kombo_lua_source_current(check_call(L, 1));
+    if (s == NULL)
         return luaL_error(L, "call:feed(): the attachment has no source");
     if (s->chunk_off < s->chunk_len)
         return luaL_error(L, "call:feed(): the last chunk is not used up yet (call:read() first)");

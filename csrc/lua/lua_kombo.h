@@ -4,7 +4,9 @@
  * one file offers the others.
  *
  *   lkombo.c       the module, clients, free functions
- *   lua_request.c  a call's argument table -> kombo_request (one pass, all problems)
+ *   lua_request.c  a call's argument table -> kombo_request (the core validates it, once)
+ *   lua_value.c    a Lua value -> the core's value tree (what only Lua gets wrong); core.encode_json
+ *   lua_source.c   sources (Lua functions feeding a file object's bytes), on_progress
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
@@ -17,6 +19,7 @@
 #define KOMBO_LUA_H
 
 #include "core/kombo.h"
+#include "core/schema.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -60,8 +63,11 @@ void kombo_lua_client_maybe_free(lclient *lc);
 /* At most this many empty chunks in a row before a source counts as stuck. */
 #define KOMBO_LUA_MAX_EMPTY_CHUNKS 1000
 
+typedef struct lcall lcall;
+
 typedef struct lsource {
     kombo_source source;
+    lcall *call;   /* whose thread runs the function */
     int fn_ref;
     int chunk_ref;
     const char *chunk;
@@ -82,27 +88,62 @@ typedef struct lsource {
  * failure (fed_error, fed_msg). */
 void kombo_lua_source_take(lua_State *L, lsource *s, int idx);
 
-typedef struct lcall {
+struct lcall {
     kombo_call *call;
     lclient *owner;
     lua_State *L;   /* the thread now driving the call (callbacks run on it) */
     int anchor_ref; /* the strings the request borrows, and the client */
-    kombo_buf remote_fields;
+    kombo_arena arena; /* the request's value tree */
     char *batch; /* call:read()'s buffer */
     size_t batch_cap;
-    lsource src;
+    lsource **sources; /* the file objects' sources, in the order the body reads them */
+    size_t nsources;
+    size_t current;    /* the source the body reads (or waits on) now */
     int progress_ref;
     int written_ref; /* call:on_written(fn): run before the body's last bytes go */
     int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
-} lcall;
+};
 
-/* lua_request.c: reads the argument table at `args` for `op` into req.
- * Problems with values go to `problems`; a shape mistake (a non-table where
- * a table belongs) returns its message instead, and the caller raises.  The
- * strings req borrows are anchored in the table at `anchor`. */
+/* lua_request.c: reads the argument table at `args` for `op` into req
+ * (values into c->arena).  Problems with values go to `problems`; a shape
+ * mistake (a non-table where a table belongs) returns its message instead,
+ * and the caller raises.  The strings req borrows are anchored in the
+ * table at `anchor`. */
 const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kombo_operation *op,
                                    kombo_request *req, lcall *c, kombo_problems *problems);
+
+/* lua_value.c: a Lua value into the value tree.  Tables nest at most this
+ * deep (counting the body as 1), so that a cycle-free but absurd value
+ * cannot exhaust the C stack. */
+#define KOMBO_LUA_MAX_DEPTH 33
+
+typedef struct kombo_lua_reader {
+    lua_State *L;
+    kombo_arena *arena;
+    kombo_problems *problems;
+    lcall *call;   /* NULL: no sources (core.encode_json) */
+    int anchor;    /* stack index of the anchor table */
+    int anchored;  /* strings in it */
+    int visiting;  /* stack index of the set of tables on the current path */
+    int failed;    /* out of memory */
+    char path[256];
+} kombo_lua_reader;
+
+/* Pushes the table of tables being visited: pop it when done. */
+void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
+                           kombo_problems *problems, lcall *call);
+/* The value at idx, at r->path (NULL when out of memory: r->failed). */
+kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth);
+kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx);
+const char *kombo_lua_type_of(lua_State *L, int idx);
+int kombo_lua_is_callable(lua_State *L, int idx);
+
+/* lua_source.c */
+lsource *kombo_lua_source_new(lcall *c);          /* a pulled source of c, NULL when out of memory */
+void kombo_lua_sources_free(lua_State *L, lcall *c); /* unrefs and frees them all */
+lsource *kombo_lua_source_current(lcall *c);      /* the one the body reads now, or NULL */
+void kombo_lua_set_progress(lcall *c, kombo_request *req); /* on_progress (c->progress_ref) */
 
 int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
 

@@ -1,0 +1,404 @@
+/*
+ * lua_value.c - a Lua value into the core's value tree (core/schema.h), in
+ * one walk that records what only Lua can get wrong: a key that is not a
+ * string, a table that is neither an array nor an object, a cycle, a
+ * nesting too deep, NaN, a function or userdata where JSON has no value.
+ * What the API's descriptors say (types, enums, patterns, unknown
+ * members) is the core's to check, once, afterwards.
+ *
+ * Strings are borrowed, not copied: each is anchored in the call's anchor
+ * table so that the collector keeps it while the call lives.
+ */
+#include "lua/lua_kombo.h"
+#include "core/schema.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int is_integer_value(lua_State *L, int idx)
+{
+#if LUA_VERSION_NUM >= 503
+    return lua_isinteger(L, idx);
+#else
+    (void)L;
+    (void)idx;
+    return 0;
+#endif
+}
+
+const char *kombo_lua_type_of(lua_State *L, int idx)
+{
+    return lua_typename(L, lua_type(L, idx));
+}
+
+int kombo_lua_is_callable(lua_State *L, int idx)
+{
+    int yes;
+    if (lua_isfunction(L, idx))
+        return 1;
+    if (!luaL_getmetafield(L, idx, "__call"))
+        return 0;
+    yes = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return yes;
+}
+
+static int is_sentinel(lua_State *L, int idx, const char *name)
+{
+    int eq;
+    lua_getfield(L, LUA_REGISTRYINDEX, name);
+    eq = !lua_isnil(L, -1) && lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return eq;
+}
+
+/* Arrays decoded from an answer carry this metatable (lua_json.c), so that
+ * an empty one is written back as [] and not as {}. */
+static int has_array_mt(lua_State *L, int idx)
+{
+    int yes;
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.array_mt");
+    yes = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* A table is an array when its keys are exactly 1..n (returns n), an
+ * object when they are all strings (0), and neither otherwise (-1). */
+static int table_shape(lua_State *L, int idx)
+{
+    size_t n = 0, max = 0;
+    int strings = 0, others = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        n++;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            strings++;
+        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+            double d = lua_tonumber(L, -1);
+            if (d >= 1 && d == floor(d) && d < 1e15) {
+                if ((size_t)d > max)
+                    max = (size_t)d;
+            } else {
+                others++;
+            }
+        } else {
+            others++;
+        }
+    }
+    if (others == 0 && strings == 0 && max == n)
+        return (int)n;
+    if (others == 0 && (size_t)strings == n)
+        return 0;
+    return -1;
+}
+
+static size_t path_push(kombo_lua_reader *r, const char *fmt, const char *key, size_t klen, int i)
+{
+    size_t old = strlen(r->path);
+    if (key != NULL)
+        snprintf(r->path + old, sizeof r->path - old, "%s%.*s", old > 0 ? "." : "",
+                 (int)(klen > 64 ? 64 : klen), key);
+    else
+        snprintf(r->path + old, sizeof r->path - old, fmt, i);
+    return old;
+}
+
+static kombo_value *new_value(kombo_lua_reader *r, kombo_vtype type)
+{
+    kombo_value *v = kombo_value_new(r->arena, type);
+    if (v == NULL)
+        r->failed = 1;
+    return v;
+}
+
+static kombo_value *invalid(kombo_lua_reader *r, const char *fmt, const char *arg)
+{
+    kombo_problems_add(r->problems, r->path, fmt, arg);
+    return new_value(r, KOMBO_V_INVALID);
+}
+
+kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
+{
+    kombo_str s;
+    s.ptr = lua_tolstring(r->L, idx, &s.len);
+    lua_pushvalue(r->L, idx);
+    lua_rawseti(r->L, r->anchor, ++r->anchored);
+    return s;
+}
+
+/* A file object's source: the callable at `fn` with the table's `size`. */
+static kombo_value *read_source(kombo_lua_reader *r, int t, int fn)
+{
+    lua_State *L = r->L;
+    kombo_value *v;
+    double size;
+    size_t old;
+
+    lua_getfield(L, t, "size");
+    size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+    old = strlen(r->path);
+    r->path[old > 7 ? old - 7 : old] = '\0'; /* ".source" -> the file object, then ".size" */
+    path_push(r, NULL, "size", 4, 0);
+    if (lua_isnil(L, -1)) {
+        kombo_problems_add(r->problems, r->path, "is required with source (the exact byte count)");
+        v = new_value(r, KOMBO_V_INVALID);
+    } else if (!(size >= 0 && size == floor(size) && size < 9007199254740992.0)) {
+        kombo_problems_add(r->problems, r->path, "must be a whole number of bytes >= 0");
+        v = new_value(r, KOMBO_V_INVALID);
+    } else {
+        lsource *s = r->call != NULL ? kombo_lua_source_new(r->call) : NULL;
+        if (s == NULL) {
+            r->failed = 1;
+            v = NULL;
+        } else {
+            const size_t max_content = KOMBO_MAX_CONTENT_BYTES; /* an integer, then a double */
+            lua_pushvalue(L, fn);
+            s->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            /* A size past what the build can send stays past it (and the
+             * rules say so); the cast stays defined on 32 bits. */
+            s->source.size = (size_t)kombo_lua_clamp(size, 0, (double)max_content + 1);
+            v = new_value(r, KOMBO_V_SOURCE);
+            if (v != NULL)
+                v->source = &s->source;
+        }
+    }
+    r->path[old] = '\0';
+    lua_pop(L, 1);
+    return v;
+}
+
+static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth);
+
+/* A file object's `size` belongs to its source: without one it is a
+ * mistake (the content's size is known from file, bytes or data). */
+static void stray_size(kombo_lua_reader *r, int t)
+{
+    lua_State *L = r->L;
+    static const char *const content[] = {"file", "bytes", "data", "data_url"};
+    int has_content = 0;
+    size_t k, old;
+    lua_getfield(L, t, "size");
+    lua_getfield(L, t, "source");
+    for (k = 0; k < sizeof content / sizeof content[0] && !has_content; k++) {
+        lua_getfield(L, t, content[k]);
+        has_content = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+    }
+    if (!lua_isnil(L, -2) && lua_isnil(L, -1) && has_content) {
+        old = path_push(r, NULL, "size", 4, 0);
+        kombo_problems_add(r->problems, r->path, "is only used with source");
+        r->path[old] = '\0';
+    }
+    lua_pop(L, 2);
+}
+
+kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
+{
+    lua_State *L = r->L;
+    kombo_value *v;
+
+    if (idx < 0)
+        idx = lua_gettop(L) + idx + 1;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        v = new_value(r, KOMBO_V_STRING);
+        if (v != NULL)
+            v->s = kombo_lua_anchor_string(r, idx);
+        return v;
+    case LUA_TBOOLEAN:
+        v = new_value(r, KOMBO_V_BOOLEAN);
+        if (v != NULL)
+            v->b = lua_toboolean(L, idx);
+        return v;
+    case LUA_TNUMBER:
+        if (is_integer_value(L, idx)) {
+            v = new_value(r, KOMBO_V_INTEGER);
+            if (v != NULL)
+                v->i = (int64_t)lua_tointeger(L, idx);
+            return v;
+        } else {
+            double d = lua_tonumber(L, idx);
+            if (!isfinite(d))
+                return invalid(r, "must be a finite number (got %s)", isnan(d) ? "NaN" : "infinity");
+            /* Lua 5.1 has no integers: a whole number is one. */
+            if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+                v = new_value(r, KOMBO_V_INTEGER);
+                if (v != NULL)
+                    v->i = (int64_t)d;
+            } else {
+                v = new_value(r, KOMBO_V_NUMBER);
+                if (v != NULL)
+                    v->d = d;
+            }
+            return v;
+        }
+    case LUA_TTABLE:
+        return read_table(r, idx, depth);
+    default:
+        if (is_sentinel(L, idx, "kombo.null"))
+            return new_value(r, KOMBO_V_NULL);
+        if (is_sentinel(L, idx, "kombo.empty_array"))
+            return new_value(r, KOMBO_V_ARRAY);
+        v = invalid(r, "cannot be sent as JSON (a %s)", kombo_lua_type_of(L, idx));
+        return v;
+    }
+}
+
+static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
+{
+    lua_State *L = r->L;
+    kombo_value *v;
+    int n, i;
+    size_t old;
+
+    if (depth > KOMBO_LUA_MAX_DEPTH) {
+        char limit[16];
+        snprintf(limit, sizeof limit, "%d", KOMBO_LUA_MAX_DEPTH);
+        return invalid(r, "nests deeper than %s levels", limit);
+    }
+    /* Each level holds a key, a value and temporaries: a C function is only
+     * promised LUA_MINSTACK slots, and KOMBO_LUA_MAX_DEPTH levels need more. */
+    luaL_checkstack(L, 8, "a table nested too deeply");
+    lua_pushvalue(L, idx);
+    lua_rawget(L, r->visiting);
+    if (!lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return invalid(r, "%s", "is cyclic (a table contains itself)");
+    }
+    lua_pop(L, 1);
+
+    n = table_shape(L, idx);
+    if (n < 0)
+        return invalid(r, "%s", "must have only string keys (an object) or only keys 1..n (an array)");
+    v = new_value(r, n > 0 ? KOMBO_V_ARRAY : KOMBO_V_OBJECT);
+    if (v == NULL)
+        return NULL;
+    v->given = "table";
+    if (n == 0) {
+        lua_pushnil(L);
+        if (lua_next(L, idx) == 0)
+            v->type = has_array_mt(L, idx) ? KOMBO_V_ARRAY : KOMBO_V_EMPTY;
+        else
+            lua_pop(L, 2);
+    }
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, r->visiting);
+
+    if (v->type == KOMBO_V_ARRAY) {
+        for (i = 1; i <= n && !r->failed; i++) {
+            kombo_value *item;
+            old = path_push(r, "[%d]", NULL, 0, i);
+            lua_rawgeti(L, idx, i);
+            item = kombo_lua_read_value(r, -1, depth + 1);
+            lua_pop(L, 1);
+            r->path[old] = '\0';
+            if (item != NULL)
+                kombo_value_append(v, item);
+        }
+    } else if (v->type == KOMBO_V_OBJECT) {
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            kombo_value *member;
+            size_t klen;
+            const char *key = lua_tolstring(L, -2, &klen); /* only strings here */
+            old = path_push(r, NULL, key, klen, 0);
+            if (r->call != NULL && strcmp(key, "source") == 0 && kombo_lua_is_callable(L, -1))
+                member = read_source(r, idx, lua_gettop(L));
+            else
+                member = kombo_lua_read_value(r, -1, depth + 1);
+            if (member != NULL) {
+                lua_pushvalue(L, -2);
+                member->key = kombo_lua_anchor_string(r, -1);
+                lua_pop(L, 1);
+                kombo_value_append(v, member);
+            }
+            r->path[old] = '\0';
+            lua_pop(L, 1);
+            if (r->failed) {
+                lua_pop(L, 1);
+                break;
+            }
+        }
+    }
+    if (v->type == KOMBO_V_OBJECT && r->call != NULL)
+        stray_size(r, idx);
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, r->visiting);
+    return v;
+}
+
+void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
+                           kombo_problems *problems, lcall *call)
+{
+    memset(r, 0, sizeof *r);
+    r->L = L;
+    r->arena = arena;
+    r->anchor = anchor;
+    r->problems = problems;
+    r->call = call;
+    lua_newtable(L);
+    r->visiting = lua_gettop(L);
+}
+
+/* ---------------------------------------------------- kombo.encode_json */
+
+/* core.encode_json(value) -> JSON text | nil, message: the value tree and
+ * the core's writer that every request body goes through, so a result
+ * re-encodes as the answer it came from (an empty array decoded from it as
+ * [], integers as integers). */
+int kombo_lua_encode_json(lua_State *L)
+{
+    kombo_problems problems;
+    kombo_lua_reader r;
+    kombo_arena arena;
+    kombo_body body;
+    kombo_value *v;
+    int anchor;
+
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    lua_newtable(L);
+    anchor = lua_gettop(L);
+    kombo_problems_init(&problems);
+    kombo_arena_init(&arena);
+    kombo_lua_reader_init(&r, L, &arena, anchor, &problems, NULL);
+    strcpy(r.path, "value");
+    v = kombo_lua_read_value(&r, 1, 1);
+    if (v != NULL && problems.count == 0)
+        kombo_schema_check(NULL, v, "value", &problems);
+    if (r.failed || v == NULL) {
+        kombo_arena_free(&arena);
+        return luaL_error(L, "out of memory");
+    }
+    if (problems.count > 0) {
+        kombo_arena_free(&arena);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s %s", problems.items[0].path, problems.items[0].message);
+        return 2;
+    }
+    memset(&body, 0, sizeof body);
+    if (kombo_schema_write(&body, NULL, v) != 0 || kombo_body_finish(&body) != 0) {
+        kombo_body_free(&body);
+        kombo_arena_free(&arena);
+        return luaL_error(L, "out of memory");
+    }
+    {
+        luaL_Buffer b;
+        char chunk[4096];
+        size_t n;
+        luaL_buffinit(L, &b);
+        while ((n = kombo_body_read(&body, chunk, sizeof chunk)) > 0)
+            luaL_addlstring(&b, chunk, n);
+        luaL_pushresult(&b);
+    }
+    kombo_body_free(&body);
+    kombo_arena_free(&arena);
+    return 1;
+}
