@@ -52,10 +52,10 @@ build = {
          sources = {
             "csrc/core/call.c", "csrc/core/classify.c", "csrc/core/client.c", "csrc/core/clock.c",
             "csrc/core/content_type.c", "csrc/core/encode.c", "csrc/core/headers.c", "csrc/core/json.c",
-            "csrc/core/redact.c", "csrc/core/request.c", "csrc/gen/operations.c",
-            "csrc/curl/easy.c", "csrc/curl/multi.c", "csrc/lua/lkombo.c", "csrc/lua/lua_call.c",
+            "csrc/core/redact.c", "csrc/core/request.c", "csrc/gen/operations.c", "csrc/curl/easy.c",
+            "csrc/curl/multi.c", "csrc/curl/pool.c", "csrc/lua/lkombo.c", "csrc/lua/lua_call.c",
             "csrc/lua/lua_digest.c", "csrc/lua/lua_json.c", "csrc/lua/lua_lock.c", "csrc/lua/lua_multi.c",
-            "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c",
+            "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c", "csrc/lua/lua_source.c", "csrc/lua/lua_value.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl", "crypto" },

@@ -1,8 +1,9 @@
 /*
- * transport_curl.c - moves a call's bytes with libcurl.
+ * easy.c - moves a call's bytes with libcurl, one call at a time.
  *
- * One easy handle per client, reused for every call, so libcurl keeps the
- * connection (and TLS session) alive between uploads.  Everything a request
+ * An easy handle from the process-wide pool (pool.c) is reused for every
+ * call, so libcurl keeps the connection (and TLS session) alive between
+ * calls.  Everything a request
  * says comes from the call; this file only knows how to deliver it.
  */
 #include "curl/curl_handle.h"
@@ -15,7 +16,6 @@
 #error "kombo-lua needs libcurl 7.85.0 or later"
 #endif
 #include <errno.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -25,8 +25,7 @@
 
 
 
-/* The process-wide pool (below): idle handles kept, connections each keeps. */
-#define POOL_IDLE 16
+/* Connections each handle keeps alive (the pool, pool.c, keeps handles). */
 #define KEPT_PER_HANDLE 2
 
 /* Bodies up to this size go out in the same write as the headers: one
@@ -546,80 +545,6 @@ static void set_fixed_options(kombo_curl *t)
      * load balancers' idle timeouts (often 60 s and more): fewer dead
      * kept-alive connections, so fewer resends (libcurl's default is 118 s). */
     curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 30L);
-}
-
-/* ------------------------------------------------ the process-wide pool */
-
-/* Connections belong to the process, not to client objects: a call takes
- * an idle handle (with its kept-alive connections) from this pool and gives
- * it back after the transfer, so a client dropped without close() holds no
- * socket, and at most POOL_IDLE handles of KEPT_PER_HANDLE connections each
- * stay open (a call in progress holds its handle besides).  (With one handle per client, 30,000 forgotten clients on
- * LuaJIT held 527-682 sockets until a garbage collection.) */
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static kombo_curl *pool_idle;
-static size_t pool_count;
-static pid_t pool_pid; /* the process the idle handles belong to */
-
-/* After fork() the child must not use (or close: a TLS close_notify would
- * break the parent's session) the connections it inherited: they are left
- * alone, and the child starts an empty pool.  Called with pool_lock held. */
-static void pool_check_fork(void)
-{
-    pid_t now = getpid();
-    if (pool_pid != now) {
-        pool_idle = NULL;
-        pool_count = 0;
-        pool_pid = now;
-    }
-}
-
-kombo_curl *kombo_curl_acquire(void)
-{
-    kombo_curl *t;
-    pthread_mutex_lock(&pool_lock);
-    pool_check_fork();
-    t = pool_idle;
-    if (t != NULL) {
-        pool_idle = t->next_idle;
-        pool_count--;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    return t != NULL ? t : kombo_curl_new();
-}
-
-void kombo_curl_release(kombo_curl *t)
-{
-    if (t == NULL)
-        return;
-    t->call = NULL;
-    t->response = NULL;
-    pthread_mutex_lock(&pool_lock);
-    pool_check_fork();
-    if (pool_count < POOL_IDLE) {
-        t->next_idle = pool_idle;
-        pool_idle = t;
-        pool_count++;
-        t = NULL;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    kombo_curl_free(t); /* the pool is full: its connections close */
-}
-
-void kombo_curl_pool_drain(void)
-{
-    kombo_curl *t, *next;
-    pthread_mutex_lock(&pool_lock);
-    pool_check_fork();
-    t = pool_idle;
-    pool_idle = NULL;
-    pool_count = 0;
-    pthread_mutex_unlock(&pool_lock);
-    for (; t != NULL; t = next) {
-        next = t->next_idle;
-        kombo_curl_free(t);
-    }
 }
 
 const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c)
