@@ -2,7 +2,7 @@
  * lkombo.c - the Lua binding, module "kombo.core": clients, the operation
  * table and defaults as Lua sees them, and the few free functions the Lua
  * layer needs.  Calls live in lua_call.c, reading arguments in
- * lua_request.c.
+ * lua_request.c; the binding's files are listed in lua_kombo.h.
  *
  * It raises Lua errors only for misuse of its own interface (kombo/init.lua
  * calls it); problems with the user's data come back as a list of
@@ -17,23 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#if LUA_VERSION_NUM < 502
-void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l)
-{
-    for (; l->name != NULL; l++) {
-        lua_pushcfunction(L, l->func);
-        lua_setfield(L, -2, l->name);
-    }
-}
-#endif
-
-double kombo_lua_clamp(double v, double lo, double hi)
-{
-    if (v != v)
-        return lo;
-    return v < lo ? lo : v > hi ? hi : v;
-}
 
 /* ------------------------------------------------------------ config */
 
@@ -141,18 +124,6 @@ static int l_client_prepare(lua_State *L)
         return luaL_argerror(L, 2, "unknown operation");
     lua_settop(L, 4);
     return kombo_lua_new_call(L, lc, 1, op, 3);
-}
-
-/* __gc, __close and close(): never frees a handle inside its own transfer
- * (a transfer keeps its call, and through it the client, referenced, so
- * __gc cannot run then; close() from a callback can). */
-void kombo_lua_client_maybe_free(lclient *lc)
-{
-    if (lc->close_pending && !lc->busy && lc->calls == 0) {
-        kombo_client_free(lc->client);
-        lc->client = NULL;
-        lc->close_pending = 0;
-    }
 }
 
 static int l_client_close(lua_State *L)

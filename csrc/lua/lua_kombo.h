@@ -4,6 +4,7 @@
  * one file offers the others.
  *
  *   lkombo.c       the module, clients, free functions
+ *   lua_compat.c   Lua 5.1 compatibility, numbers into C integers (uses no other file)
  *   lua_request.c  a call's argument table -> kombo_request (the core validates it, once)
  *   lua_value.c    a Lua value -> the core's value tree (what only Lua gets wrong); core.encode_json
  *   lua_source.c   sources (Lua functions feeding a file object's bytes), on_progress
@@ -36,7 +37,7 @@ void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l);
 /* Lua numbers reach C integers only through this: casting NaN or a value
  * outside the target type is undefined behaviour (UBSan float-cast-overflow).
  * NaN becomes lo; callers that must refuse bad values check them first. */
-double kombo_lua_clamp(double v, double lo, double hi);
+double kombo_lua_clamp(double v, double lo, double hi); /* lua_compat.c */
 
 /* A client as Lua holds it: the core's client.  libcurl handles (and the
  * connections they keep) come from the process-wide pool for each call
@@ -51,8 +52,19 @@ typedef struct lclient {
     int calls; /* live call objects: they point into the client, so it waits for them */
 } lclient;
 
-/* Frees the core's client once it is closed and nothing uses it any more. */
-void kombo_lua_client_maybe_free(lclient *lc);
+/* Frees the core's client once it is closed and nothing uses it any more:
+ * never inside its own transfer (a transfer keeps its call, and through it
+ * the client, referenced, so __gc cannot run then; close() from a callback
+ * can).  Here rather than in a .c file: both the client (lkombo.c) and its
+ * calls (lua_call.c) free it, and neither file depends on the other. */
+static inline void kombo_lua_client_maybe_free(lclient *lc)
+{
+    if (lc->close_pending && !lc->busy && lc->calls == 0) {
+        kombo_client_free(lc->client);
+        lc->client = NULL;
+        lc->close_pending = 0;
+    }
+}
 
 /* A Lua function (or ltn12 source) feeding attachment bytes.  Chunks may
  * be any size; the one being drained stays referenced until used up.

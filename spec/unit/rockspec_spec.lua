@@ -72,3 +72,61 @@ describe("the rockspec #unit", function()
     end
   end)
 end)
+
+-- No two C files use each other's functions, directly or around a longer
+-- loop: each file can be read after the ones it uses.  From the symbols
+-- each object file defines and needs (nm), so a new circle fails here.
+describe("the C files #unit", function()
+  it("use each other's functions without a circle", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local files = lines_of("ls csrc/core/*.c csrc/gen/*.c csrc/curl/*.c csrc/lua/*.c")
+    local defines, needs = {}, {}
+    for i, path in ipairs(files) do
+      local obj = dir .. "/" .. i .. ".o"
+      local lua_inc = "-I/usr/include/lua5.4"
+      assert(os.execute(("cc -std=c99 -D_DEFAULT_SOURCE -c -Icsrc %s -o %s %s 2>/dev/null")
+        :format(lua_inc, obj, path)), "cannot compile " .. path)
+      needs[path] = {}
+      for _, l in ipairs(lines_of("nm " .. obj)) do
+        local kind, sym = l:match("^%s*%x*%s+(%a)%s+(%S+)$")
+        if kind == "T" or kind == "D" or kind == "R" or kind == "B" then defines[sym] = path
+        elseif kind == "U" then needs[path][#needs[path] + 1] = sym end
+      end
+    end
+    os.execute("rm -rf " .. dir)
+    local uses = {}
+    for path, syms in pairs(needs) do
+      uses[path] = {}
+      for _, sym in ipairs(syms) do
+        local owner = defines[sym]
+        if owner and owner ~= path then uses[path][owner] = true end
+      end
+    end
+    -- Depth-first search for a back edge.
+    local state, stack = {}, {}
+    local function visit(path)
+      state[path] = "open"
+      stack[#stack + 1] = path
+      for other in pairs(uses[path]) do
+        if state[other] == "open" then
+          local loop, on = {}, false
+          for _, p in ipairs(stack) do
+            if p == other then on = true end
+            if on then loop[#loop + 1] = p end
+          end
+          loop[#loop + 1] = other
+          error("C files use each other in a circle: " .. table.concat(loop, " -> "))
+        elseif state[other] == nil then
+          visit(other)
+        end
+      end
+      stack[#stack] = nil
+      state[path] = "done"
+    end
+    for _, path in ipairs(files) do
+      if state[path] == nil then visit(path) end
+    end
+  end)
+end)
