@@ -5,6 +5,7 @@
  * validator and the one writer.
  *
  *   value.c        the value tree and its arena
+ *   value_json.c   JSON text into a value tree
  *   schema.c       validation against a descriptor: every problem at once
  *   regex.c        the matcher for patterns compiled at generation time
  *   file_object.c  Kombo's file object: the rules the description states
@@ -169,6 +170,11 @@ kombo_value *kombo_value_new(kombo_arena *a, kombo_vtype type);
 /* Appends child to an array, or to an object under key (borrowed). */
 void kombo_value_append(kombo_value *parent, kombo_value *child);
 kombo_value *kombo_value_member(const kombo_value *object, const char *key); /* NULL when absent */
+/* JSON text into a value tree (value_json.c): for C programs that have a
+ * body as text, with a file object's "file" member naming a path like the
+ * Lua layer's.  NULL with err set when the text is not JSON (or out of
+ * memory).  Strings are decoded into the arena. */
+kombo_value *kombo_value_parse_json(kombo_arena *a, const char *text, size_t n, char *err, size_t errsz);
 /* Closes every file a check opened and did not hand to a body. */
 void kombo_value_close_files(kombo_value *root);
 
