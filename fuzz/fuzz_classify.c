@@ -21,6 +21,7 @@
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
+#include "core/schema.h"
 
 #include <math.h>
 
@@ -111,7 +112,11 @@ static void check_classification(const kombo_response *r, const kombo_classifica
 /* Drives a call whose every attempt gets this answer. */
 static void check_call(const kombo_response *r, const kombo_classification *expect)
 {
-    static const char b64[] = "JVBERi0xLjQK";
+    static const char body[] =
+        "{\"attachment\":{\"name\":\"cv.pdf\",\"type\":\"CV\",\"content_type\":\"application/pdf\","
+        "\"data\":\"JVBERi0xLjQK\"}}";
+    char err[128];
+    kombo_arena arena;
     kombo_config cfg;
     kombo_client *client;
     kombo_request req;
@@ -133,13 +138,11 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
     CHECK(client != NULL, "fixed options rejected");
     memset(&req, 0, sizeof req);
     req.op = kombo_operation_find("attach_to_candidate");
-    req.has_attachment = 1;
     req.params[0] = kombo_str_c("c1");
     req.integration_id = kombo_str_c("i1");
-    req.attachment.name = kombo_str_c("cv.pdf");
-    req.attachment.type = kombo_str_c("CV");
-    req.attachment.content_type = kombo_str_c("application/pdf");
-    req.attachment.data = (kombo_str){b64, sizeof b64 - 1};
+    kombo_arena_init(&arena);
+    req.body = kombo_value_parse_json(&arena, body, sizeof body - 1, err, sizeof err);
+    CHECK(req.body != NULL, "fixed body: %s", err);
     c = kombo_call_new(client, &req, &p);
     CHECK(c != NULL, "fixed request rejected");
 
@@ -164,6 +167,7 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
         CHECK(expect->retryable_safe || (cfg.retry.retry_unsafe && expect->retryable_unsafe),
               "retried a non-retryable answer (%s)", expect->message);
     kombo_call_free(c);
+    kombo_arena_free(&arena);
     kombo_client_free(client);
 }
 

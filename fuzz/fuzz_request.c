@@ -12,25 +12,30 @@
  *            content_type, type, data, data_url, remote_fields_json
  *            (missing trailing fields are absent)
  *
+ * The request is built as the Lua binding builds it: a value tree (the
+ * attachment's members as strings, remote_fields read from its JSON text
+ * with kombo_value_parse_json), checked against the generated descriptor.
+ *
  * Checks: kombo_request_validate and kombo_call_new agree; a valid request
  * gives a URL whose id segment is only unreserved bytes and %XX and decodes
  * back to the id; headers carry no CR/LF; the body, read in odd chunk sizes
  * (twice, with a rewind between), is exactly Content-Length bytes of strict
  * JSON (by the core's scanner, json.h: the writer is checked by the reader)
- * whose fields decode back to the input (remote_fields: the same JSON value
- * text, surrounding whitespace aside); an invalid one gives NUL-terminated
- * problems that never quote the API key.
+ * whose fields decode back to the input (remote_fields: the same JSON
+ * value, member for member, strings decoded, numbers by value); an invalid
+ * one gives NUL-terminated problems that never quote the API key.
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
+#include "core/schema.h"
 
 #define API_KEY "fuzz-secret-key-0123456789abcdef"
 #define SERVER "http://127.0.0.1:9/v1"
 #define NFIELDS 8
-/* The deepest remote_fields the Lua binding writes: 32 levels of tables
- * (MAX_JSON_DEPTH in lua_request.c), and kombo.empty_array, written as []
- * inside the deepest.  The body adds one level, which the scanner that
- * checks it must still read (64 at most). */
+/* The deepest remote_fields the Lua binding reads: KOMBO_LUA_MAX_DEPTH (33,
+ * lua_kombo.h) levels counting the body, so 32 below it, and
+ * kombo.empty_array, written as [] inside the deepest.  The body adds one
+ * level, which the scanner that checks it must still read (64 at most). */
 #define REMOTE_FIELDS_MAX_DEPTH 33
 typedef char body_depth_fits_the_scanner[REMOTE_FIELDS_MAX_DEPTH + 1 <= KOMBO_JSON_MAX_DEPTH ? 1 : -1];
 #define MAX_CHUNK 65537
@@ -117,13 +122,66 @@ static int is_json_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static void check_body(const fz_bytes *b, const kombo_request *req, int bytes_mode, const char *inferred)
+/* The attachment's members as the harness gave them. */
+typedef struct given {
+    kombo_str name, content_type, type, data, bytes, data_url;
+} given;
+
+/* Two validated JSON values are the same value: members in order, strings
+ * decoded, numbers by value. */
+static int same_json(const jval *a, const jval *b)
+{
+    if (a->type != b->type)
+        return 0;
+    switch (a->type) {
+    case J_OBJECT:
+    case J_ARRAY: {
+        jiter ia, ib;
+        jval ka, va, kb, vb;
+        int more_a, more_b;
+        kombo_json_iter_begin(&ia, a);
+        kombo_json_iter_begin(&ib, b);
+        for (;;) {
+            more_a = kombo_json_iter_next(&ia, &ka, &va);
+            more_b = kombo_json_iter_next(&ib, &kb, &vb);
+            if (more_a != more_b)
+                return 0;
+            if (!more_a)
+                return 1;
+            if (a->type == J_OBJECT && !same_json(&ka, &kb))
+                return 0;
+            if (!same_json(&va, &vb))
+                return 0;
+        }
+    }
+    case J_STRING: {
+        fz_bytes da = {0}, db = {0};
+        int same;
+        fz_json_decode(a, &da);
+        fz_json_decode(b, &db);
+        same = da.n == db.n && (da.n == 0 || memcmp(da.p, db.p, da.n) == 0);
+        fz_free(&da);
+        fz_free(&db);
+        return same;
+    }
+    case J_NUMBER: {
+        char ta[400], tb[400];
+        snprintf(ta, sizeof ta, "%.*s", (int)a->n, a->p);
+        snprintf(tb, sizeof tb, "%.*s", (int)b->n, b->p);
+        return strtod(ta, NULL) == strtod(tb, NULL);
+    }
+    default:
+        return 1;
+    }
+}
+
+static void check_body(const fz_bytes *b, const given *a, const kombo_str *remote_json, int bytes_mode,
+                       const char *inferred)
 {
     const char *body = (const char *)b->p;
     jscan s;
     jval root, att, v;
     int count, members;
-    const kombo_attachment *a = &req->attachment;
 
     CHECK(kombo_json_parse(&s, body, b->n, &root) == 0 && root.type == J_OBJECT,
           "body is not a strict JSON object (%s): %.*s", s.err ? s.err : "not an object",
@@ -131,20 +189,12 @@ static void check_body(const fz_bytes *b, const kombo_request *req, int bytes_mo
     CHECK(fz_json_member(&root, "attachment", &att, &count) && count == 1 && att.type == J_OBJECT,
           "no single \"attachment\" object");
     members = 1;
-    if (req->remote_fields_json.ptr) {
-        /* The user's text is one JSON value with optional JSON whitespace
-         * around it (the harness keeps only texts kombo_json_parse accepts);
-         * the member's value is exactly that value's text, byte for byte.
-         * Whether the surrounding whitespace is kept is not promised. */
-        kombo_str rf = req->remote_fields_json;
-        while (rf.len > 0 && is_json_ws((unsigned char)rf.ptr[0]))
-            rf.ptr++, rf.len--;
-        while (rf.len > 0 && is_json_ws((unsigned char)rf.ptr[rf.len - 1]))
-            rf.len--;
+    if (remote_json != NULL) {
+        jscan rs;
+        jval rv;
+        CHECK(kombo_json_parse(&rs, remote_json->ptr, remote_json->len, &rv) == 0, "remote_fields input");
         CHECK(fz_json_member(&root, "remote_fields", &v, &count) && count == 1, "no remote_fields");
-        CHECK(v.n == rf.len && memcmp(v.p, rf.ptr, v.n) == 0,
-              "remote_fields changed: %zu bytes sent, %zu in the input without its surrounding whitespace",
-              v.n, rf.len);
+        CHECK(same_json(&v, &rv), "remote_fields changed: sent %.*s", (int)(v.n > 300 ? 300 : v.n), v.p);
         members++;
     }
     CHECK(fz_json_count(&root) == members, "unexpected top-level members");
@@ -217,6 +267,19 @@ static int json_depth(const jval *v)
 
 static kombo_client *client;
 
+/* A string member, when given. */
+static void add_str(kombo_arena *arena, kombo_value *object, const char *key, kombo_str s)
+{
+    kombo_value *v;
+    if (s.ptr == NULL)
+        return;
+    v = kombo_value_new(arena, KOMBO_V_STRING);
+    CHECK(v != NULL, "out of memory");
+    v->key = kombo_str_c(key);
+    v->s = s;
+    kombo_value_append(object, v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *f[NFIELDS];
@@ -224,6 +287,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kombo_request req;
     kombo_config cfg;
     kombo_problems vp, cp;
+    kombo_arena arena;
+    kombo_value *body_v, *att;
+    kombo_str remote;
+    const kombo_str *remote_json = NULL;
+    given g;
     kombo_call *c;
     uint8_t absent, flags;
     int app, bytes_mode, repeat, key_in_input;
@@ -241,43 +309,63 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nf = fz_split(data + 2, size - 2, 0xFF, f, fl, NFIELDS);
 
     memset(&req, 0, sizeof req);
+    memset(&g, 0, sizeof g);
     req.op = kombo_operation_find(app ? "attach_to_application" : "attach_to_candidate");
-    req.has_attachment = 1;
 #define FIELD(i) ((i) < nf && !(absent & (1u << (i))) ? (kombo_str){f[i], fl[i]} : KOMBO_STR_NULL)
     req.params[0] = FIELD(F_ID);
     req.integration_id = FIELD(F_INTEGRATION);
-    req.attachment.name = FIELD(F_NAME);
-    req.attachment.content_type = FIELD(F_CTYPE);
-    req.attachment.type = FIELD(F_TYPE);
+    g.name = FIELD(F_NAME);
+    g.content_type = FIELD(F_CTYPE);
+    g.type = FIELD(F_TYPE);
     if (bytes_mode) {
-        req.attachment.bytes = FIELD(F_DATA);
-        if (repeat && req.attachment.bytes.ptr && req.attachment.bytes.len > 0) {
+        g.bytes = FIELD(F_DATA);
+        if (repeat && g.bytes.ptr && g.bytes.len > 0) {
             /* Past one 48 KiB stream chunk, not a multiple of 3. */
-            size_t n = req.attachment.bytes.len, total = 0;
+            size_t n = g.bytes.len, total = 0;
             big = malloc(49152 + 2 * n + 1);
             while (total < 49152 + 1)
-                memcpy(big + total, req.attachment.bytes.ptr, n), total += n;
-            req.attachment.bytes = (kombo_str){big, total};
+                memcpy(big + total, g.bytes.ptr, n), total += n;
+            g.bytes = (kombo_str){big, total};
         }
     } else {
-        req.attachment.data = FIELD(F_DATA);
+        g.data = FIELD(F_DATA);
     }
-    req.attachment.data_url = FIELD(F_URL);
-    req.remote_fields_json = FIELD(F_REMOTE);
+    g.data_url = FIELD(F_URL);
+    remote = FIELD(F_REMOTE);
 #undef FIELD
-    /* The Lua binding only ever hands over JSON it encoded itself, at most
-     * REMOTE_FIELDS_MAX_DEPTH levels deep. */
-    if (req.remote_fields_json.ptr) {
+
+    kombo_arena_init(&arena);
+    body_v = kombo_value_new(&arena, KOMBO_V_OBJECT);
+    att = kombo_value_new(&arena, KOMBO_V_OBJECT);
+    CHECK(body_v != NULL && att != NULL, "out of memory");
+    att->key = kombo_str_c("attachment");
+    kombo_value_append(body_v, att);
+    add_str(&arena, att, "name", g.name);
+    add_str(&arena, att, "content_type", g.content_type);
+    add_str(&arena, att, "type", g.type);
+    add_str(&arena, att, "data", g.data);
+    add_str(&arena, att, "bytes", g.bytes);
+    add_str(&arena, att, "data_url", g.data_url);
+    /* The Lua binding reads remote_fields from a table, at most
+     * REMOTE_FIELDS_MAX_DEPTH levels deep; here from JSON text. */
+    if (remote.ptr) {
         jscan rs;
         jval rv;
-        if (kombo_json_parse(&rs, req.remote_fields_json.ptr, req.remote_fields_json.len, &rv) ||
-            json_depth(&rv) > REMOTE_FIELDS_MAX_DEPTH)
-            req.remote_fields_json = KOMBO_STR_NULL;
+        char err[128];
+        if (kombo_json_parse(&rs, remote.ptr, remote.len, &rv) == 0 && json_depth(&rv) <= REMOTE_FIELDS_MAX_DEPTH) {
+            kombo_value *rf = kombo_value_parse_json(&arena, remote.ptr, remote.len, err, sizeof err);
+            CHECK(rf != NULL, "remote_fields: %s", err);
+            rf->key = kombo_str_c("remote_fields");
+            kombo_value_append(body_v, rf);
+            remote_json = &remote;
+        }
     }
+    req.body = body_v;
 
     kombo_problems_init(&vp);
     kombo_request_validate(&req, &vp);
     check_problems(&vp, key_in_input);
+    kombo_value_close_files(req.body);
 
     if (client == NULL) { /* one client for every input, as a program keeps one */
         kombo_problems none;
@@ -303,6 +391,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "  %s %s\n", vp.items[i].path, vp.items[i].message);
     }
     if (c == NULL) {
+        kombo_arena_free(&arena);
         free(big);
         return 0;
     }
@@ -320,11 +409,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               "X-Integration-Id header %s", h);
     }
 
-    if (bytes_mode && req.attachment.bytes.ptr && !req.attachment.content_type.ptr) {
-        size_t hn = req.attachment.bytes.len < 512 ? req.attachment.bytes.len : 512;
-        inferred = kombo_content_type_infer((const unsigned char *)req.attachment.bytes.ptr, hn,
-                                            req.attachment.bytes.len > hn, req.attachment.name.ptr,
-                                            req.attachment.name.len);
+    if (bytes_mode && g.bytes.ptr && !g.content_type.ptr) {
+        size_t hn = g.bytes.len < 512 ? g.bytes.len : 512;
+        inferred = kombo_content_type_infer((const unsigned char *)g.bytes.ptr, hn, g.bytes.len > hn, g.name.ptr,
+                                            g.name.len);
         if (!inferred)
             inferred = "application/octet-stream";
     }
@@ -339,7 +427,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         read_body(body, seed, &first);
         CHECK(first.n == body->length, "read %zu bytes, Content-Length %zu", first.n, body->length);
         CHECK(body->sent == body->length, "sent %zu of %zu", body->sent, body->length);
-        check_body(&first, &req, bytes_mode, inferred);
+        check_body(&first, &g, remote_json, bytes_mode, inferred);
 
         CHECK(kombo_body_rewind(body) == 0, "rewind failed: %s", body->error);
         read_body(body, seed + 3, &second);
@@ -348,6 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_free(&second);
     }
     kombo_call_free(c);
+    kombo_arena_free(&arena);
     free(big);
     return 0;
 }
