@@ -88,7 +88,7 @@ typedef enum kombo_combine {
 #define KOMBO_S_QUERY_BOOL 8u   /* a query string "true" | "false": a boolean is accepted */
 #define KOMBO_S_DEPRECATED 16u
 
-typedef struct kombo_schema kombo_schema;
+/* kombo_schema and kombo_value are declared in kombo.h (the request holds them). */
 
 typedef struct kombo_property {
     const char *name;
@@ -137,7 +137,6 @@ typedef enum kombo_vtype {
     KOMBO_V_INVALID  /* the reader already reported it: present, unusable, not reported again */
 } kombo_vtype;
 
-typedef struct kombo_value kombo_value;
 struct kombo_value {
     kombo_vtype type;
     const char *given;   /* the caller's name of its type for messages ("table", "function"); NULL: the JSON name */
