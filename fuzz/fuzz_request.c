@@ -116,12 +116,6 @@ static void check_json_str(const char *what, const jval *v, kombo_str s)
     fz_free(&dec);
 }
 
-/* JSON's whitespace (RFC 8259: space, tab, LF, CR); nothing else. */
-static int is_json_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* The attachment's members as the harness gave them. */
 typedef struct given {
     kombo_str name, content_type, type, data, bytes, data_url;
