@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,25 @@ const kombo_config kombo_config_defaults = {
     10,                         /* connect_timeout */
     KOMBO_DEFAULT_MAX_RESPONSE, /* max_response_bytes */
     {3, 0.5, 30, 1.5, 120, 0},  /* retries */
+};
+
+#define OPTION(name, kind, field) {name, kind, offsetof(kombo_config, field)}
+const kombo_option kombo_options[] = {
+    OPTION("api_key", KOMBO_OPTION_STRING, api_key),
+    OPTION("integration_id", KOMBO_OPTION_STRING, integration_id),
+    OPTION("server_url", KOMBO_OPTION_STRING, server_url),
+    OPTION("user_agent", KOMBO_OPTION_STRING, user_agent),
+    OPTION("ca_file", KOMBO_OPTION_STRING, ca_file),
+    OPTION("timeout", KOMBO_OPTION_NUMBER, timeout),
+    OPTION("connect_timeout", KOMBO_OPTION_NUMBER, connect_timeout),
+    OPTION("max_response_bytes", KOMBO_OPTION_BYTES, max_response_bytes),
+    OPTION("retries.max_attempts", KOMBO_OPTION_COUNT, retry.max_attempts),
+    OPTION("retries.initial_interval", KOMBO_OPTION_NUMBER, retry.initial_interval),
+    OPTION("retries.max_interval", KOMBO_OPTION_NUMBER, retry.max_interval),
+    OPTION("retries.exponent", KOMBO_OPTION_NUMBER, retry.exponent),
+    OPTION("retries.max_elapsed", KOMBO_OPTION_NUMBER, retry.max_elapsed),
+    OPTION("retries.retry_unsafe", KOMBO_OPTION_BOOLEAN, retry.retry_unsafe),
+    {NULL, KOMBO_OPTION_STRING, 0},
 };
 
 void kombo_retry_policy_none(kombo_retry_policy *p)

@@ -35,48 +35,82 @@ static const char *opt_cstr(lua_State *L, int t, const char *key, kombo_problems
     return s;
 }
 
-static double opt_num(lua_State *L, int t, const char *key, double dflt)
+/* One option of kombo_options from the table at t (the options, or the
+ * retries table) into cfg; an absent or mistyped value keeps the default
+ * (kombo/init.lua has checked the types). */
+static void read_option(lua_State *L, int t, const char *key, const kombo_option *o, kombo_config *cfg,
+                        kombo_problems *p)
 {
+    char *field = (char *)cfg + o->offset;
     double v;
+    if (o->kind == KOMBO_OPTION_STRING) {
+        *(const char **)(void *)field = opt_cstr(L, t, key, p);
+        return;
+    }
     lua_getfield(L, t, key);
-    v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : dflt;
+    if (o->kind == KOMBO_OPTION_BOOLEAN) {
+        if (!lua_isnil(L, -1))
+            *(int *)(void *)field = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        return;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER) {
+        lua_pop(L, 1);
+        return;
+    }
+    v = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    return v;
+    switch (o->kind) {
+    case KOMBO_OPTION_NUMBER:
+        *(double *)(void *)field = v;
+        break;
+    case KOMBO_OPTION_COUNT:
+        /* 0 (also for NaN or a fraction) fails the client's check: "at least 1". */
+        *(int *)(void *)field = v == floor(v) ? (int)kombo_lua_clamp(v, 0, 1e6) : 0;
+        break;
+    case KOMBO_OPTION_BYTES:
+        /* Only whole numbers reach a size_t: the conversion's own rule. */
+        if (!(v >= 0 && v <= 9007199254740992.0 && v == floor(v)))
+            kombo_problems_add(p, o->name, "must be a whole number of bytes >= 0");
+        *(size_t *)(void *)field = (size_t)kombo_lua_clamp(v, 0, 9007199254740992.0);
+        break;
+    default:
+        break;
+    }
 }
 
 static void read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *p)
 {
-    double v;
+    const kombo_option *o;
+    int retries;
     *cfg = kombo_config_defaults;
-    cfg->api_key = opt_cstr(L, t, "api_key", p);
-    cfg->integration_id = opt_cstr(L, t, "integration_id", p);
-    cfg->server_url = opt_cstr(L, t, "server_url", p);
-    cfg->user_agent = opt_cstr(L, t, "user_agent", p);
-    cfg->ca_file = opt_cstr(L, t, "ca_file", p);
-    cfg->timeout = opt_num(L, t, "timeout", cfg->timeout);
-    cfg->connect_timeout = opt_num(L, t, "connect_timeout", cfg->connect_timeout);
-    v = opt_num(L, t, "max_response_bytes", (double)cfg->max_response_bytes);
-    if (!(v >= 0 && v <= 9007199254740992.0 && v == floor(v)))
-        kombo_problems_add(p, "max_response_bytes", "must be a whole number of bytes >= 0");
-    cfg->max_response_bytes = (size_t)kombo_lua_clamp(v, 0, 9007199254740992.0);
     lua_getfield(L, t, "retries");
-    if (lua_istable(L, -1)) {
-        int rt = lua_gettop(L);
-        kombo_retry_policy *r = &cfg->retry;
-        v = opt_num(L, rt, "max_attempts", r->max_attempts);
-        /* 0 (also for NaN) fails the client's check: "at least 1". */
-        r->max_attempts = v == floor(v) ? (int)kombo_lua_clamp(v, 0, 1e6) : 0;
-        r->initial_interval = opt_num(L, rt, "initial_interval", r->initial_interval);
-        r->max_interval = opt_num(L, rt, "max_interval", r->max_interval);
-        r->exponent = opt_num(L, rt, "exponent", r->exponent);
-        r->max_elapsed = opt_num(L, rt, "max_elapsed", r->max_elapsed);
-        lua_getfield(L, rt, "retry_unsafe");
-        r->retry_unsafe = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+    retries = lua_gettop(L);
+    if (lua_isboolean(L, retries) && !lua_toboolean(L, retries))
         kombo_retry_policy_none(&cfg->retry);
+    for (o = kombo_options; o->name != NULL; o++) {
+        if (strncmp(o->name, "retries.", 8) != 0)
+            read_option(L, t, o->name, o, cfg, p);
+        else if (lua_istable(L, retries))
+            read_option(L, retries, o->name + 8, o, cfg, p);
     }
     lua_pop(L, 1);
+}
+
+/* core.options: { name = "string" | "number" | "boolean", retries = {...} }
+ * from kombo_options, for the Lua layer's type checks. */
+static void push_options(lua_State *L)
+{
+    static const char *const lua_type_of[] = {"string", "number", "number", "number", "boolean"};
+    const kombo_option *o;
+    lua_newtable(L);
+    lua_newtable(L);
+    for (o = kombo_options; o->name != NULL; o++) {
+        int retry = strncmp(o->name, "retries.", 8) == 0;
+        lua_pushstring(L, lua_type_of[o->kind]);
+        lua_setfield(L, retry ? -2 : -3, retry ? o->name + 8 : o->name);
+    }
+    lua_setfield(L, -2, "retries");
 }
 
 /* ------------------------------------------------------------ clients */
@@ -537,6 +571,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "operations");
     push_defaults(L);
     lua_setfield(L, -2, "defaults");
+    push_options(L);
+    lua_setfield(L, -2, "options");
     /* JSON's [] for cjson builds that lack cjson.empty_array. */
     lua_pushlightuserdata(L, (void *)&empty_array_sentinel);
     lua_setfield(L, -2, "empty_array");
