@@ -1,4 +1,4 @@
--- Reads the API description (spec/contract/ats-attachments.openapi.json) and
+-- Reads the API description (spec/contract/kombo-openapi.json) and
 -- checks that the library's constants and rules match it.  The rules live
 -- in the C core, so they are checked by behaviour: a request is "accepted"
 -- when the client gets past validation (it is then sent to a closed port
@@ -8,7 +8,7 @@ local kombo = require "kombo"
 local cjson = servers.cjson
 local sys = require "support.sys"
 
-local DESCRIPTION = "spec/contract/ats-attachments.openapi.json"
+local DESCRIPTION = "spec/contract/kombo-openapi.json"
 
 local function read_file(path)
   local s = sys.read_file(path)

@@ -297,7 +297,7 @@ describe("the reference's text", function()
 
   it("marks ListedAttachment fields optional unless every listing's contract requires them", function()
     local cjson = require "cjson.safe"
-    local doc = assert(cjson.decode(read("spec/contract/ats-attachments.openapi.json")))
+    local doc = assert(cjson.decode(read("spec/contract/kombo-openapi.json")))
     local function resolve(s)
       while s["$ref"] do s = doc.components.schemas[s["$ref"]:match("([^/]+)$")] end
       return s
