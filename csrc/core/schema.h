@@ -87,7 +87,7 @@ typedef enum kombo_combine {
 #define KOMBO_S_QUERY_BOOL 8u   /* a query string "true" | "false": a boolean is accepted */
 #define KOMBO_S_DEPRECATED 16u
 
-typedef struct kombo_schema kombo_schema;
+/* kombo_schema: typedef'd in kombo.h (C99 allows one typedef of a name). */
 
 typedef struct kombo_property {
     const char *name;
