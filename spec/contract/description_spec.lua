@@ -208,9 +208,9 @@ describe("contract: the API description and the library agree #contract", functi
           assert.equals(any, op.has_query)
         end)
 
-        it("answers errors with the description's error response", function()
+        it("answers errors with the description's error response (the ATS one under /ats)", function()
           local ref = described.responses.default["$ref"]
-          if op.integration_scoped then
+          if op.path:find("^/ats/") then
             assert.equals("#/components/responses/ErrorResponseATS", ref)
           else
             assert.equals("#/components/responses/ErrorResponseGeneral", ref)
@@ -367,6 +367,19 @@ describe("contract: the API description and the library agree #contract", functi
       "INTEGRATION.ACTION_DISABLED", "REMOTE.SERVICE_UNAVAILABLE", "REMOTE.RATE_LIMIT_EXCEEDED",
       "REMOTE.INPUT_INVALID", "REMOTE.UNKNOWN_HTTP_ERROR", "ATS.JOB_CLOSED", "ATS.APPLICATION_ALREADY_EXISTS",
     }, e.properties.code.enum)
+  end)
+
+  it("error response: the general one (check_api_key, force_sync, passthrough) has the ATS one's shape", function()
+    local general = api.components.responses.ErrorResponseGeneral.content["application/json"].schema
+    local ats = error_schema()
+    assert.same(sorted(ats.required), sorted(general.required))
+    assert.same(ats.properties.status.enum, general.properties.status.enum)
+    local g, a = general.properties.error, ats.properties.error
+    assert.same(sorted(a.required), sorted(g.required))
+    for _, k in ipairs { "title", "message", "log_url" } do
+      assert.same(a.properties[k].type, g.properties[k].type, k)
+    end
+    assert.same(a.properties.code.type, g.properties.code.type)
   end)
 
   it("error response: every code the stand-in (and so the integration specs) uses is documented", function()
