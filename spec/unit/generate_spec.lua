@@ -2,8 +2,14 @@
 -- the committed description and hand table; the pattern compiler makes the
 -- node trees meant (csrc/core/regex.c matches them) and refuses what the
 -- matcher cannot express; the include list is the expected one.
+-- The generator is Lua 5.3+ (integer bit operations); on 5.1 and LuaJIT
+-- only the stale check runs (it runs the generator with lua5.4).
 package.path = "tools/?.lua;" .. package.path
-local generate = require "generate"
+local bitwise = (loadstring or load)("return 1 & 1") ~= nil
+local generate = bitwise and require "generate" or nil
+
+-- flag `bit` (a power of two) set in `flags`: arithmetic, for every Lua
+local function has(flags, bit) return math.floor(flags / bit) % 2 == 1 end
 
 local OUTPUTS = { "csrc/gen/operations.c", "lua/kombo/gen/operations.lua", "lua/kombo/gen/types.lua",
   "doc/operations.luadoc" }
@@ -11,7 +17,7 @@ local OUTPUTS = { "csrc/gen/operations.c", "lua/kombo/gen/operations.lua", "lua/
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -20,9 +26,10 @@ describe("tools/generate.lua", function()
   it("the committed output is not stale (else: run make generate)", function()
     local dir = os.tmpname()
     os.remove(dir)
-    assert.is_true(os.execute("mkdir -p '" .. dir .. "'") == true)
-    local ok = os.execute("lua5.4 tools/generate.lua --out '" .. dir .. "' >/dev/null")
-    assert.is_true(ok == true, "the generator failed")
+    local function ran(ok) return ok == true or ok == 0 end -- 5.1: a status number
+    assert.is_true(ran(os.execute("mkdir -p '" .. dir .. "'")))
+    assert.is_true(ran(os.execute("lua5.4 tools/generate.lua --out '" .. dir .. "' >/dev/null")),
+      "the generator failed")
     local stale = {}
     for _, rel in ipairs(OUTPUTS) do
       local want = read(dir .. "/" .. rel)
@@ -32,6 +39,11 @@ describe("tools/generate.lua", function()
     os.execute("rm -rf '" .. dir .. "'")
     assert.same({}, stale)
   end)
+
+  if not generate then
+    pending("the generator's own tests need Lua 5.3+ (bit operations)")
+    return
+  end
 
   it("is deterministic: two runs give the same bytes", function()
     local a = generate.generate(".")
@@ -133,14 +145,14 @@ describe("tools/generate.lua", function()
     local body = by.attach_to_candidate.body_schema
     local members = {}
     for _, p in ipairs(body.properties) do members[p.name] = p end
-    assert.equals(1, members.attachment.schema.flags & 1) -- KOMBO_S_FILE
-    assert.equals(2, members.remote_fields.schema.flags & 2) -- KOMBO_S_OPEN
-    assert.equals(0, body.flags & 2) -- the body itself is closed
+    assert.is_true(has(members.attachment.schema.flags, 1)) -- KOMBO_S_FILE
+    assert.is_true(has(members.remote_fields.schema.flags, 2)) -- KOMBO_S_OPEN
+    assert.is_false(has(body.flags, 2)) -- the body itself is closed
     local query = {}
     for _, p in ipairs(by.get_jobs.query.properties) do query[p.name] = p.schema end
-    assert.equals(4, query.ids.flags & 4) -- KOMBO_S_QUERY_LIST
-    assert.equals(8, query.include_deleted.flags & 8) -- KOMBO_S_QUERY_BOOL
-    assert.equals(0, query.cursor.flags & 12)
+    assert.is_true(has(query.ids.flags, 4)) -- KOMBO_S_QUERY_LIST
+    assert.is_true(has(query.include_deleted.flags, 8)) -- KOMBO_S_QUERY_BOOL
+    assert.is_false(has(query.cursor.flags, 4) or has(query.cursor.flags, 8))
   end)
 
   it("derives Kombo's documentation URLs as the description's own links show them", function()
@@ -163,6 +175,10 @@ describe("tools/generate.lua", function()
 end)
 
 describe("the pattern compiler", function()
+  if not generate then
+    pending("the generator's own tests need Lua 5.3+ (bit operations)")
+    return
+  end
   local S = generate.set_string
   local MANY = generate.MANY
 
@@ -213,9 +229,9 @@ describe("the pattern compiler", function()
     local re = generate.compile_pattern("[A]")
     local set = re.nodes[1].set
     assert.equals(32, #set)
-    assert.equals(1 << (65 & 7), set[(65 >> 3) + 1])
+    assert.equals(2, set[9]) -- "A" = 65: byte 65 // 8 = 8 (index 9), bit 65 % 8 = 1
     for i = 1, 32 do
-      if i ~= (65 >> 3) + 1 then assert.equals(0, set[i]) end
+      if i ~= 9 then assert.equals(0, set[i]) end
     end
     assert.is_false(re.anchored_begin)
     assert.is_false(re.anchored_end)
