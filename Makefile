@@ -29,7 +29,7 @@ TESTING_SRC := csrc/testing/ltesting.c csrc/lua/lua_json.c $(CORE_SRC)
 HEADERS  := $(wildcard csrc/*/*.h)
 INC      := -Icsrc
 
-.PHONY: all lib testing example test check demo clean help deps docs luacheck
+.PHONY: all lib testing example test check demo clean help deps docs luacheck generate
 
 all: lib example
 
@@ -39,6 +39,7 @@ help:
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 	@echo "make docs     the HTML API reference (LDoc, config.ld) into build/docs/index.html"
 	@echo "make luacheck luacheck over the Lua code (.luacheckrc); fails on any warning"
+	@echo "make generate the operation table and its Lua data, types and reference from spec/contract/ (tools/generate.lua)"
 	@echo "make check    the development loop: Lua 5.4, unit + integration + cli specs (scripts/test --fast)"
 
 lib: $(BUILD)/kombo/core.so testing
@@ -71,6 +72,14 @@ test:
 
 check:
 	scripts/test --fast
+
+# csrc/gen/operations.c, lua/kombo/gen/*.lua and doc/operations.luadoc from
+# Kombo's description and the hand table beside it (spec/contract/); the
+# output is committed, so building needs only a C compiler.  Writes only
+# what changed; spec/unit/generate_spec.lua fails when the output is stale.
+generate:
+	lua5.4 tools/generate.lua
+	lua5.4 tools/rockspec_sources.lua
 
 clean:
 	rm -rf build examples/attach

@@ -46,17 +46,21 @@ build = {
       ["kombo.cli.settle"] = "lua/kombo/cli/settle.lua",
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
+      -- Generated from Kombo's description (tools/generate.lua, make generate):
+      -- the operations as Lua data, and their LuaLS types (---@meta).
+      ["kombo.gen.operations"] = "lua/kombo/gen/operations.lua",
+      ["kombo.gen.types"] = "lua/kombo/gen/types.lua",
       ["kombo.core"] = {
          -- The folders csrc/core, csrc/gen, csrc/curl and csrc/lua, every .c file
          -- (the Makefile derives the same list from them; spec/unit/rockspec_spec.lua).
          sources = {
             "csrc/core/call.c", "csrc/core/classify.c", "csrc/core/client.c", "csrc/core/clock.c",
             "csrc/core/content_type.c", "csrc/core/encode.c", "csrc/core/headers.c", "csrc/core/json.c",
-            "csrc/core/redact.c", "csrc/core/request.c", "csrc/gen/operations.c", "csrc/curl/easy.c",
-            "csrc/curl/multi.c", "csrc/curl/pool.c", "csrc/lua/lkombo.c", "csrc/lua/lua_call.c",
-            "csrc/lua/lua_compat.c", "csrc/lua/lua_digest.c", "csrc/lua/lua_json.c", "csrc/lua/lua_lock.c",
-            "csrc/lua/lua_multi.c", "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c", "csrc/lua/lua_source.c",
-            "csrc/lua/lua_value.c",
+            "csrc/core/operation.c", "csrc/core/redact.c", "csrc/core/request.c", "csrc/core/value_json.c",
+            "csrc/gen/operations.c", "csrc/curl/easy.c", "csrc/curl/multi.c", "csrc/curl/pool.c",
+            "csrc/lua/lkombo.c", "csrc/lua/lua_call.c", "csrc/lua/lua_compat.c", "csrc/lua/lua_digest.c",
+            "csrc/lua/lua_json.c", "csrc/lua/lua_lock.c", "csrc/lua/lua_multi.c", "csrc/lua/lua_request.c",
+            "csrc/lua/lua_signal.c", "csrc/lua/lua_source.c", "csrc/lua/lua_value.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl", "crypto" },

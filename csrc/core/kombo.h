@@ -150,11 +150,12 @@ void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ..
 
 /* ----------------------------------------------------------- operations */
 
-/* Every API operation is one entry of the table in operations.c: its method,
- * path, path parameters, body model, positive-response shape and whether it
- * may be resent after it may have been processed.  The Lua layer makes one
- * method per entry; adding an operation is adding its entry (see
- * CONTRIBUTING.md). */
+/* Every API operation is one entry of the table generated into
+ * csrc/gen/operations.c (tools/generate.lua): its method, path, path
+ * parameters, body and query descriptors, positive-response shape and
+ * whether it may be resent after it may have been processed.  The Lua layer
+ * makes one method per entry; adding an operation is a line in
+ * spec/contract/operations.lua and `make generate` (see CONTRIBUTING.md). */
 
 #define KOMBO_MAX_PARAMS 2
 
@@ -186,6 +187,12 @@ typedef struct kombo_operation {
     const kombo_schema *query;       /* an object whose members are the query parameters, or NULL */
     const char *doc_url;             /* Kombo's page for the operation */
 } kombo_operation;
+
+/* The table, generated into csrc/gen/operations.c (make generate) from
+ * Kombo's description and spec/contract/operations.lua; operation.c reads
+ * it (csrc/gen/operations.h declares the same). */
+extern const kombo_operation kombo_operations[];
+extern const size_t kombo_operation_count;
 
 const kombo_operation *kombo_operation_find(const char *name); /* NULL when unknown */
 /* An upload: the body's "attachment" is Kombo's file object (request.c). */

@@ -204,7 +204,7 @@ static void set_boolean(lua_State *L, const char *k, int v)
     lua_setfield(L, -2, k);
 }
 
-/* core.operations: the operation table (operations.c) as Lua sees it; the
+/* core.operations: the operation table (csrc/gen/operations.c) as Lua sees it; the
  * Lua layer makes one client method per entry. */
 static void push_operations(lua_State *L)
 {
@@ -212,7 +212,7 @@ static void push_operations(lua_State *L)
     size_t i, k;
     lua_newtable(L);
     for (i = 0; (op = kombo_operation_at(i)) != NULL; i++) {
-        lua_createtable(L, 0, 9);
+        lua_createtable(L, 0, 12);
         set_string(L, "name", op->name);
         set_string(L, "method", op->method);
         set_string(L, "path", op->path);
@@ -233,6 +233,10 @@ static void push_operations(lua_State *L)
         if (op->response.data_member != NULL)
             set_string(L, "data_member", op->response.data_member);
         set_boolean(L, "integration_scoped", op->integration_scoped);
+        set_boolean(L, "has_body", op->body_schema != NULL);
+        set_boolean(L, "has_query", op->query != NULL);
+        if (op->doc_url != NULL)
+            set_string(L, "doc_url", op->doc_url);
         lua_rawseti(L, -2, (int)i + 1);
     }
 }

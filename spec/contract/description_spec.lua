@@ -1,4 +1,4 @@
--- Reads the API description (spec/contract/ats-attachments.openapi.json) and
+-- Reads the API description (spec/contract/kombo-openapi.json) and
 -- checks that the library's constants and rules match it.  The rules live
 -- in the C core, so they are checked by behaviour: a request is "accepted"
 -- when the client gets past validation (it is then sent to a closed port
@@ -8,7 +8,7 @@ local kombo = require "kombo"
 local cjson = servers.cjson
 local sys = require "support.sys"
 
-local DESCRIPTION = "spec/contract/ats-attachments.openapi.json"
+local DESCRIPTION = "spec/contract/kombo-openapi.json"
 
 local function read_file(path)
   local s = sys.read_file(path)
@@ -119,21 +119,49 @@ describe("contract: the API description and the library agree #contract", functi
 
   describe("the operation table (csrc/gen/operations.c)", function()
     local core = require "kombo.core"
+    local hand = dofile("spec/contract/operations.lua")
+    local METHODS = { get = true, put = true, post = true, delete = true, patch = true }
 
-    it("covers every operation of the description, and nothing else", function()
-      local described, ours = {}, {}
+    -- The included operations: every /ats/... one but those the hand table
+    -- excludes, and the few other paths it names.
+    local function included()
+      local excluded, also, list = {}, {}, {}
+      for _, e in ipairs(hand.exclude) do excluded[e] = true end
+      for _, p in ipairs(hand.also) do also[p] = true end
       for path, item in pairs(api.paths) do
-        for method in pairs(item) do described[#described + 1] = method:upper() .. " " .. path end
+        if path:find("^/ats/") or also[path] then
+          for method in pairs(item) do
+            local key = method:upper() .. " " .. path
+            if METHODS[method] and not excluded[key] then list[#list + 1] = key end
+          end
+        end
       end
+      table.sort(list)
+      return list
+    end
+
+    it("has one entry per included operation of the description, and nothing else", function()
+      local ours = {}
       for _, op in ipairs(core.operations) do ours[#ours + 1] = op.method .. " " .. op.path end
-      table.sort(described)
       table.sort(ours)
-      assert.same(described, ours)
+      assert.same(included(), ours)
+    end)
+
+    it("names each operation as the hand table does", function()
+      for _, op in ipairs(core.operations) do
+        assert.equals(hand.operations[op.method .. " " .. op.path].name, op.name)
+      end
     end)
 
     for _, op in ipairs(core.operations) do
       describe(op.name, function()
         local described = api.paths[op.path][op.method:lower()]
+
+        it("takes the parameters its path names, in order", function()
+          local names = {}
+          for name in op.path:gmatch("{([^}]+)}") do names[#names + 1] = name end
+          assert.same(names, op.params)
+        end)
 
         it("has the description's path parameters, in order", function()
           local params = {}
@@ -167,13 +195,22 @@ describe("contract: the API description and the library agree #contract", functi
         end)
 
         it("has a body exactly when the description has one, and is idempotent exactly when a GET", function()
-          assert.equals(described.requestBody ~= nil, op.body ~= nil)
-          assert.equals(op.method == "GET", op.idempotent)
+          assert.equals(described.requestBody ~= nil, op.has_body)
+          assert.equals(op.method == "GET" or hand.operations[op.method .. " " .. op.path].resend == true,
+            op.idempotent)
         end)
 
-        it("answers errors with the description's error response", function()
+        it("has query parameters exactly when the description has some", function()
+          local any = false
+          for _, p in ipairs(described.parameters or {}) do
+            if p["in"] == "query" then any = true end
+          end
+          assert.equals(any, op.has_query)
+        end)
+
+        it("answers errors with the description's error response (the ATS one under /ats)", function()
           local ref = described.responses.default["$ref"]
-          if op.integration_scoped then
+          if op.path:find("^/ats/") then
             assert.equals("#/components/responses/ErrorResponseATS", ref)
           else
             assert.equals("#/components/responses/ErrorResponseGeneral", ref)
@@ -330,6 +367,19 @@ describe("contract: the API description and the library agree #contract", functi
       "INTEGRATION.ACTION_DISABLED", "REMOTE.SERVICE_UNAVAILABLE", "REMOTE.RATE_LIMIT_EXCEEDED",
       "REMOTE.INPUT_INVALID", "REMOTE.UNKNOWN_HTTP_ERROR", "ATS.JOB_CLOSED", "ATS.APPLICATION_ALREADY_EXISTS",
     }, e.properties.code.enum)
+  end)
+
+  it("error response: the general one (check_api_key, force_sync, passthrough) has the ATS one's shape", function()
+    local general = api.components.responses.ErrorResponseGeneral.content["application/json"].schema
+    local ats = error_schema()
+    assert.same(sorted(ats.required), sorted(general.required))
+    assert.same(ats.properties.status.enum, general.properties.status.enum)
+    local g, a = general.properties.error, ats.properties.error
+    assert.same(sorted(a.required), sorted(g.required))
+    for _, k in ipairs { "title", "message", "log_url" } do
+      assert.same(a.properties[k].type, g.properties[k].type, k)
+    end
+    assert.same(a.properties.code.type, g.properties.code.type)
   end)
 
   it("error response: every code the stand-in (and so the integration specs) uses is documented", function()

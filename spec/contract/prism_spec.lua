@@ -1,4 +1,4 @@
--- Contract tests against Prism serving spec/contract/ats-attachments.openapi.json
+-- Contract tests against Prism serving spec/contract/kombo-openapi.json
 -- (scripts/prism; Prism's paths have no /v1 prefix, so server_url is its
 -- base URL).  Prism checks the request against the API description:
 -- what our client sends must pass, and what our validator refuses must be
