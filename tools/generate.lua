@@ -634,8 +634,14 @@ function M.model(api, hand)
       local rb = deref(o.requestBody)
       local content = rb.content and rb.content["application/json"] or fail("%s: no JSON request body", op.key)
       op.body_schema = descriptor(content.schema, op.name .. ":body")
+      -- Required when the description says so, or when the body has a
+      -- required member (no body could satisfy it): Kombo's description
+      -- never sets requestBody.required.
       op.body_required = rb.required == true
       op.body_raw = deref(content.schema)
+      if not op.body_required and op.body_raw.required and #op.body_raw.required > 0 then
+        op.body_required = true
+      end
     end
     local ok = o.responses and (o.responses["200"] or o.responses["201"])
     ok = ok and deref(ok)
@@ -834,11 +840,10 @@ const kombo_operation kombo_operations[] = {]])
     for _, p in ipairs(op.params) do params[#params + 1] = c_string(p) end
     params[#params + 1] = "NULL"
     w(("    {\n        .name = %s,\n        .method = %s,\n        .path = %s,\n        .params = {%s},\n"
-      .. "        .body = %s,\n        .response = {%d, %s},\n        .idempotent = %d,\n"
+      .. "        .response = {%d, %s},\n        .idempotent = %d,\n"
       .. "        .integration_scoped = %d,\n        .body_schema = %s,\n        .body_required = %d,\n"
       .. "        .query = %s,\n        .doc_url = %s,\n    },"):format(
       c_string(op.name), c_string(op.method), c_string(op.path), table.concat(params, ", "),
-      op.body_model == "attachment" and "KOMBO_BODY_ATTACHMENT" or "KOMBO_BODY_NONE",
       op.warnings and 1 or 0, op.data_member and c_string(op.data_member) or "NULL",
       op.idempotent and 1 or 0, op.integration_scoped and 1 or 0,
       op.body_schema and "&s" .. op.body_schema.id or "NULL", op.body_required and 1 or 0,
@@ -986,12 +991,9 @@ local function arg_fields(op)
     fields[#fields + 1] = { name = "integration_id", type = "string", required = false,
       note = "sent as `X-Integration-Id`; default: the client's" }
   end
-  if op.query then
-    fields[#fields + 1] = { name = "query", type = "kombo.gen." .. camel(op.name) .. "Query",
-      required = (function()
-        for _, p in ipairs(op.query.properties) do if p.required then return true end end
-        return false
-      end)(), note = "query parameters", query = true }
+  for _, p in ipairs(op.query and op.query.properties or {}) do
+    fields[#fields + 1] = { name = p.name, type = lua_type(p.schema), required = p.required,
+      note = "query parameter", query = p }
   end
   if op.body_schema then
     fields[#fields + 1] = { name = "body", type = "kombo.gen." .. camel(op.name) .. "Body",
@@ -1008,8 +1010,8 @@ local function emit_types(model, root)
     "-- members; deeper objects are plain tables), and the client methods and",
     "-- module functions lua/kombo/types.lua does not declare by hand (the upload,",
     "-- attachment and restriction operations and check_api_key are there).",
-    "-- Arguments: path parameters and integration_id at the top, query",
-    "-- parameters under `query`, the request body under `body`.",
+    "-- Arguments: path parameters, integration_id and the query parameters at",
+    "-- the top, the request body under `body`.",
     "",
     "---@class kombo.Client",
     "local Client = {}",
@@ -1033,13 +1035,6 @@ local function emit_types(model, root)
       w(("---@field %s%s %s"):format(f.name, f.required and "" or "?", f.type))
     end
     w("")
-    if op.query then
-      w(("---@class %sQuery"):format(cls))
-      for _, p in ipairs(op.query.properties) do
-        w(("---@field %s%s %s"):format(p.name, p.required and "" or "?", lua_type(p.schema)))
-      end
-      w("")
-    end
     if op.body_schema then
       w(("---@class %sBody"):format(cls))
       for _, p in ipairs(op.body_schema.properties or {}) do
@@ -1096,16 +1091,16 @@ local function emit_luadoc(model, root)
       else
         w(("-- @tparam%s table args the call's arguments:"):format(any_required and "" or "[opt]"))
         for _, f in ipairs(fields) do
-          local t = f.query and "table" or f.body and "table" or f.type
-          w(("-- @tparam%s %s args.%s %s"):format(f.required and "" or "[opt]", t, f.name, f.note))
-        end
-        if op.query then
-          for _, p in ipairs(op.query.properties) do
+          if f.query then
+            local p = f.query
             local t = doc_type(p.schema)
             local enum = p.schema.enum and (", one of `" .. table.concat(p.schema.enum, "`, `") .. "`") or ""
             local how = p.schema.flags & 4 ~= 0 and ", a list (joined with commas)" or ""
-            w(("-- @tparam%s %s args.query.%s query parameter%s%s"):format(p.required and "" or "[opt]",
+            w(("-- @tparam%s %s args.%s query parameter%s%s"):format(p.required and "" or "[opt]",
               t, p.name, enum, how))
+          else
+            local t = f.body and "table" or f.type
+            w(("-- @tparam%s %s args.%s %s"):format(f.required and "" or "[opt]", t, f.name, f.note))
           end
         end
         if op.body_schema then

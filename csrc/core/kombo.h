@@ -159,10 +159,6 @@ void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ..
 
 #define KOMBO_MAX_PARAMS 2
 
-typedef enum kombo_body_model {
-    KOMBO_BODY_NONE = 0,      /* no request body (GET) */
-    KOMBO_BODY_ATTACHMENT = 1 /* { attachment = {...}, remote_fields = {...} } (model_attachment.c) */
-} kombo_body_model;
 
 /* What a 2xx answer must look like: Kombo's envelope
  * {status:"success", data:{...}} plus, per operation, the rest. */
@@ -178,7 +174,6 @@ typedef struct kombo_operation {
     const char *method; /* "GET" | "POST" | "PUT" | "PATCH" | "DELETE" */
     const char *path;   /* "/ats/candidates/{candidate_id}/attachments" */
     const char *params[KOMBO_MAX_PARAMS + 1]; /* path parameters in order, NULL-terminated */
-    kombo_body_model body;
     kombo_response_shape response;
     int idempotent;         /* may be resent after it may have been processed (GET) */
     int integration_scoped; /* sends X-Integration-Id, required (every /ats operation) */

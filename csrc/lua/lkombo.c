@@ -226,8 +226,6 @@ static void push_operations(lua_State *L)
             set_string(L, "body", "attachment");
         else if (op->body_schema != NULL)
             set_string(L, "body", "json");
-        if (op->doc_url != NULL)
-            set_string(L, "doc_url", op->doc_url);
         set_boolean(L, "idempotent", op->idempotent);
         set_boolean(L, "warnings", op->response.warnings);
         if (op->response.data_member != NULL)

@@ -97,14 +97,18 @@ static int table_shape(lua_State *L, int idx)
     return -1;
 }
 
-static size_t path_push(kombo_lua_reader *r, const char *fmt, const char *key, size_t klen, int i)
+/* Appends ".key" or "[i]" to the path; returns the old length to restore. */
+static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
 {
     size_t old = strlen(r->path);
-    if (key != NULL)
-        snprintf(r->path + old, sizeof r->path - old, "%s%.*s", old > 0 ? "." : "",
-                 (int)(klen > 64 ? 64 : klen), key);
-    else
-        snprintf(r->path + old, sizeof r->path - old, fmt, i);
+    snprintf(r->path + old, sizeof r->path - old, "%s%.*s", old > 0 ? "." : "", (int)(klen > 64 ? 64 : klen), key);
+    return old;
+}
+
+static size_t path_push_index(kombo_lua_reader *r, int i)
+{
+    size_t old = strlen(r->path);
+    snprintf(r->path + old, sizeof r->path - old, "[%d]", i);
     return old;
 }
 
@@ -143,7 +147,7 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn)
     size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
     old = strlen(r->path);
     r->path[old > 7 ? old - 7 : old] = '\0'; /* ".source" -> the file object, then ".size" */
-    path_push(r, NULL, "size", 4, 0);
+    path_push_key(r, "size", 4);
     if (lua_isnil(L, -1)) {
         kombo_problems_add(r->problems, r->path, "is required with source (the exact byte count)");
         v = new_value(r, KOMBO_V_INVALID);
@@ -190,7 +194,7 @@ static void stray_size(kombo_lua_reader *r, int t)
         lua_pop(L, 1);
     }
     if (!lua_isnil(L, -2) && lua_isnil(L, -1) && has_content) {
-        old = path_push(r, NULL, "size", 4, 0);
+        old = path_push_key(r, "size", 4);
         kombo_problems_add(r->problems, r->path, "is only used with source");
         r->path[old] = '\0';
     }
@@ -293,7 +297,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     if (v->type == KOMBO_V_ARRAY) {
         for (i = 1; i <= n && !r->failed; i++) {
             kombo_value *item;
-            old = path_push(r, "[%d]", NULL, 0, i);
+            old = path_push_index(r, i);
             lua_rawgeti(L, idx, i);
             item = kombo_lua_read_value(r, -1, depth + 1);
             lua_pop(L, 1);
@@ -307,7 +311,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
             kombo_value *member;
             size_t klen;
             const char *key = lua_tolstring(L, -2, &klen); /* only strings here */
-            old = path_push(r, NULL, key, klen, 0);
+            old = path_push_key(r, key, klen);
             if (r->call != NULL && strcmp(key, "source") == 0 && kombo_lua_is_callable(L, -1))
                 member = read_source(r, idx, lua_gettop(L));
             else

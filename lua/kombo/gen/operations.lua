@@ -11,7 +11,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "content", "content_type", "remote_fields" }, body_required = false,
+      body = { "content", "content_type", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-notes",
     },
     add_application_result_link = {
@@ -19,7 +19,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "label", "url", "details", "remote_fields" }, body_required = false,
+      body = { "label", "url", "details", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-result-links",
     },
     add_candidate_result_link = {
@@ -27,7 +27,7 @@ return {
       params = { "candidate_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "label", "url", "details", "remote_fields" }, body_required = false,
+      body = { "label", "url", "details", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-result-links",
     },
     add_candidate_tag = {
@@ -35,7 +35,7 @@ return {
       params = { "candidate_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "tag", "remote_fields" }, body_required = false,
+      body = { "tag", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-tags",
     },
     application_attachment_restrictions = {
@@ -50,7 +50,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "attachment", "remote_fields" }, body_required = false,
+      body = { "attachment", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-attachments",
     },
     attach_to_candidate = {
@@ -58,7 +58,7 @@ return {
       params = { "candidate_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "attachment", "remote_fields" }, body_required = false,
+      body = { "attachment", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-attachments",
     },
     candidate_attachment_restrictions = {
@@ -80,7 +80,7 @@ return {
       params = { "job_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "stage_id", "candidate", "attachments", "source", "sourced_by", "gdpr_consent", "remote_fields", "screening_question_answers" }, body_required = false,
+      body = { "stage_id", "candidate", "attachments", "source", "sourced_by", "gdpr_consent", "remote_fields", "screening_question_answers" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-jobs-job-id-applications",
     },
     create_application_restrictions = {
@@ -95,7 +95,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "candidate", "application", "screening_question_answers", "attachments", "source", "sourced_by", "gdpr_consent", "remote_fields" }, body_required = false,
+      body = { "candidate", "application", "screening_question_answers", "attachments", "source", "sourced_by", "gdpr_consent", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-candidates",
     },
     create_candidate_restrictions = {
@@ -110,7 +110,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "title", "start_time", "end_time", "interviewer_user_ids", "organizer_user_id", "location" }, body_required = false,
+      body = { "title", "start_time", "end_time", "interviewer_user_ids", "organizer_user_id", "location" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-interviews",
     },
     force_sync = {
@@ -311,7 +311,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "erecruiter", "successfactors", "recruitee", "greenhouse", "onlyfy", "smartrecruiters", "tracked_at" }, body_required = false,
+      body = { "erecruiter", "successfactors", "recruitee", "greenhouse", "onlyfy", "smartrecruiters", "tracked_at" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-import-tracked-application",
     },
     move_application_to_stage = {
@@ -319,7 +319,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "stage_id", "remote_fields" }, body_required = false,
+      body = { "stage_id", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/put-applications-application-id-stage",
     },
     passthrough = {
@@ -327,7 +327,7 @@ return {
       params = { "tool", "api" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "method", "path", "headers", "params", "data", "response_as_base64", "multipart_form_data", "api_options" }, body_required = false,
+      body = { "method", "path", "headers", "params", "data", "response_as_base64", "multipart_form_data", "api_options" }, body_required = true,
       doc_url = "https://docs.kombo.dev/general/v1/post-passthrough-tool-api",
     },
     reject_application = {
@@ -335,7 +335,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "rejection_reason_id", "note", "remote_fields" }, body_required = false,
+      body = { "rejection_reason_id", "note", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-reject",
     },
     remove_candidate_tag = {
@@ -343,7 +343,7 @@ return {
       params = { "candidate_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "tag", "remote_fields" }, body_required = false,
+      body = { "tag", "remote_fields" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/delete-candidates-candidate-id-tags",
     },
     update_interview = {
@@ -351,7 +351,7 @@ return {
       params = { "application_id" },
       integration_scoped = true, idempotent = false,
       query = {},
-      body = { "interview_id", "title", "start_time", "end_time", "interviewer_user_ids", "organizer_user_id", "location" }, body_required = false,
+      body = { "interview_id", "title", "start_time", "end_time", "interviewer_user_ids", "organizer_user_id", "location" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/patch-applications-application-id-interviews",
     },
   },

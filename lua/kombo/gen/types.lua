@@ -4,8 +4,8 @@
 -- members; deeper objects are plain tables), and the client methods and
 -- module functions lua/kombo/types.lua does not declare by hand (the upload,
 -- attachment and restriction operations and check_api_key are there).
--- Arguments: path parameters and integration_id at the top, query
--- parameters under `query`, the request body under `body`.
+-- Arguments: path parameters, integration_id and the query parameters at
+-- the top, the request body under `body`.
 
 ---@class kombo.Client
 local Client = {}
@@ -17,7 +17,7 @@ local kombo = {}
 ---@class kombo.gen.AddApplicationNoteArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.AddApplicationNoteBody
+---@field body kombo.gen.AddApplicationNoteBody
 
 ---@class kombo.gen.AddApplicationNoteBody
 ---@field content string
@@ -40,7 +40,7 @@ function kombo.add_application_note(args) end
 ---@class kombo.gen.AddApplicationResultLinkArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.AddApplicationResultLinkBody
+---@field body kombo.gen.AddApplicationResultLinkBody
 
 ---@class kombo.gen.AddApplicationResultLinkBody
 ---@field label string
@@ -64,7 +64,7 @@ function kombo.add_application_result_link(args) end
 ---@class kombo.gen.AddCandidateResultLinkArgs
 ---@field candidate_id string
 ---@field integration_id? string
----@field body? kombo.gen.AddCandidateResultLinkBody
+---@field body kombo.gen.AddCandidateResultLinkBody
 
 ---@class kombo.gen.AddCandidateResultLinkBody
 ---@field label string
@@ -88,7 +88,7 @@ function kombo.add_candidate_result_link(args) end
 ---@class kombo.gen.AddCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
----@field body? kombo.gen.AddCandidateTagBody
+---@field body kombo.gen.AddCandidateTagBody
 
 ---@class kombo.gen.AddCandidateTagBody
 ---@field tag table
@@ -114,7 +114,7 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.AttachToApplicationBody
+---@field body kombo.gen.AttachToApplicationBody
 
 ---@class kombo.gen.AttachToApplicationBody
 ---@field attachment table
@@ -124,7 +124,7 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToCandidateArgs
 ---@field candidate_id string
 ---@field integration_id? string
----@field body? kombo.gen.AttachToCandidateBody
+---@field body kombo.gen.AttachToCandidateBody
 
 ---@class kombo.gen.AttachToCandidateBody
 ---@field attachment table
@@ -141,7 +141,7 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.CreateApplicationArgs
 ---@field job_id string
 ---@field integration_id? string
----@field body? kombo.gen.CreateApplicationBody
+---@field body kombo.gen.CreateApplicationBody
 
 ---@class kombo.gen.CreateApplicationBody
 ---@field stage_id? string
@@ -184,7 +184,7 @@ function kombo.create_application_restrictions(args) end
 ---The arguments of `create_candidate` (POST /ats/candidates).
 ---@class kombo.gen.CreateCandidateArgs
 ---@field integration_id? string
----@field body? kombo.gen.CreateCandidateBody
+---@field body kombo.gen.CreateCandidateBody
 
 ---@class kombo.gen.CreateCandidateBody
 ---@field candidate table
@@ -197,13 +197,13 @@ function kombo.create_application_restrictions(args) end
 ---@field remote_fields? table
 
 ---POST /ats/candidates: https://docs.kombo.dev/ats/v1/post-candidates
----@param args? kombo.gen.CreateCandidateArgs
+---@param args kombo.gen.CreateCandidateArgs
 ---@return kombo.Result? res
 ---@return kombo.Error? err
 function Client:create_candidate(args) end
 
 ---`client:create_candidate` on the default client.
----@param args? kombo.gen.CreateCandidateArgs
+---@param args kombo.gen.CreateCandidateArgs
 ---@return kombo.Result? res
 ---@return kombo.Error? err
 function kombo.create_candidate(args) end
@@ -228,7 +228,7 @@ function kombo.create_candidate_restrictions(args) end
 ---@class kombo.gen.CreateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.CreateInterviewBody
+---@field body kombo.gen.CreateInterviewBody
 
 ---@class kombo.gen.CreateInterviewBody
 ---@field title string
@@ -278,9 +278,6 @@ function kombo.force_sync(args) end
 ---The arguments of `get_application_stages` (GET /ats/application-stages).
 ---@class kombo.gen.GetApplicationStagesArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetApplicationStagesQuery
-
----@class kombo.gen.GetApplicationStagesQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -304,9 +301,6 @@ function kombo.get_application_stages(args) end
 ---The arguments of `get_applications` (GET /ats/applications).
 ---@class kombo.gen.GetApplicationsArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetApplicationsQuery
-
----@class kombo.gen.GetApplicationsQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -341,9 +335,6 @@ function kombo.get_applications(args) end
 ---The arguments of `get_candidates` (GET /ats/candidates).
 ---@class kombo.gen.GetCandidatesArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetCandidatesQuery
-
----@class kombo.gen.GetCandidatesQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -371,9 +362,6 @@ function kombo.get_candidates(args) end
 ---The arguments of `get_interviews` (GET /ats/interviews).
 ---@class kombo.gen.GetInterviewsArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetInterviewsQuery
-
----@class kombo.gen.GetInterviewsQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -398,9 +386,6 @@ function kombo.get_interviews(args) end
 ---The arguments of `get_jobs` (GET /ats/jobs).
 ---@class kombo.gen.GetJobsArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetJobsQuery
-
----@class kombo.gen.GetJobsQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -432,9 +417,6 @@ function kombo.get_jobs(args) end
 ---The arguments of `get_offers` (GET /ats/offers).
 ---@class kombo.gen.GetOffersArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetOffersQuery
-
----@class kombo.gen.GetOffersQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -458,9 +440,6 @@ function kombo.get_offers(args) end
 ---The arguments of `get_rejection_reasons` (GET /ats/rejection-reasons).
 ---@class kombo.gen.GetRejectionReasonsArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetRejectionReasonsQuery
-
----@class kombo.gen.GetRejectionReasonsQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -484,9 +463,6 @@ function kombo.get_rejection_reasons(args) end
 ---The arguments of `get_roles` (GET /ats/roles).
 ---@class kombo.gen.GetRolesArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetRolesQuery
-
----@class kombo.gen.GetRolesQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -511,9 +487,6 @@ function kombo.get_roles(args) end
 ---The arguments of `get_tags` (GET /ats/tags).
 ---@class kombo.gen.GetTagsArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetTagsQuery
-
----@class kombo.gen.GetTagsQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -537,9 +510,6 @@ function kombo.get_tags(args) end
 ---The arguments of `get_users` (GET /ats/users).
 ---@class kombo.gen.GetUsersArgs
 ---@field integration_id? string
----@field query? kombo.gen.GetUsersQuery
-
----@class kombo.gen.GetUsersQuery
 ---@field cursor? string
 ---@field page_size? integer
 ---@field updated_after? string
@@ -564,7 +534,7 @@ function kombo.get_users(args) end
 ---The arguments of `import_tracked_application` (POST /ats/import-tracked-application).
 ---@class kombo.gen.ImportTrackedApplicationArgs
 ---@field integration_id? string
----@field body? kombo.gen.ImportTrackedApplicationBody
+---@field body kombo.gen.ImportTrackedApplicationBody
 
 ---@class kombo.gen.ImportTrackedApplicationBody
 ---@field erecruiter? table
@@ -576,13 +546,13 @@ function kombo.get_users(args) end
 ---@field tracked_at string|kombo.Null
 
 ---POST /ats/import-tracked-application: https://docs.kombo.dev/ats/v1/post-import-tracked-application
----@param args? kombo.gen.ImportTrackedApplicationArgs
+---@param args kombo.gen.ImportTrackedApplicationArgs
 ---@return kombo.Result? res
 ---@return kombo.Error? err
 function Client:import_tracked_application(args) end
 
 ---`client:import_tracked_application` on the default client.
----@param args? kombo.gen.ImportTrackedApplicationArgs
+---@param args kombo.gen.ImportTrackedApplicationArgs
 ---@return kombo.Result? res
 ---@return kombo.Error? err
 function kombo.import_tracked_application(args) end
@@ -591,7 +561,7 @@ function kombo.import_tracked_application(args) end
 ---@class kombo.gen.MoveApplicationToStageArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.MoveApplicationToStageBody
+---@field body kombo.gen.MoveApplicationToStageBody
 
 ---@class kombo.gen.MoveApplicationToStageBody
 ---@field stage_id string
@@ -614,7 +584,7 @@ function kombo.move_application_to_stage(args) end
 ---@field tool string
 ---@field api string
 ---@field integration_id? string
----@field body? kombo.gen.PassthroughBody
+---@field body kombo.gen.PassthroughBody
 
 ---@class kombo.gen.PassthroughBody
 ---@field method 'GET'|'POST'|'DELETE'|'PUT'|'PATCH'
@@ -642,7 +612,7 @@ function kombo.passthrough(args) end
 ---@class kombo.gen.RejectApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.RejectApplicationBody
+---@field body kombo.gen.RejectApplicationBody
 
 ---@class kombo.gen.RejectApplicationBody
 ---@field rejection_reason_id string
@@ -665,7 +635,7 @@ function kombo.reject_application(args) end
 ---@class kombo.gen.RemoveCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
----@field body? kombo.gen.RemoveCandidateTagBody
+---@field body kombo.gen.RemoveCandidateTagBody
 
 ---@class kombo.gen.RemoveCandidateTagBody
 ---@field tag table
@@ -687,7 +657,7 @@ function kombo.remove_candidate_tag(args) end
 ---@class kombo.gen.UpdateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
----@field body? kombo.gen.UpdateInterviewBody
+---@field body kombo.gen.UpdateInterviewBody
 
 ---@class kombo.gen.UpdateInterviewBody
 ---@field interview_id string
