@@ -231,9 +231,12 @@ local function client_from(config, fname)
 end
 
 -- A client from the options of configure (nil: the environment's alone, for
--- the default client); `fname` is what a misuse error names.
+-- the default client); `fname` is what a misuse error names.  Not a tail
+-- call: Lua 5.1 shows one as a "(tail call)" frame, where misuse() would
+-- stop looking for the caller's line.
 function M.create(opts, fname)
-  return client_from(resolve(opts, fname), fname)
+  local self = client_from(resolve(opts, fname), fname)
+  return self
 end
 
 --- Creates a client.  Its calls reuse kept-alive connections from a
