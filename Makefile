@@ -84,7 +84,7 @@ generate:
 clean:
 	rm -rf build examples/attach
 
-# The API reference from the LDoc comments in lua/kombo/init.lua (config.ld).
+# The API reference from the LDoc comments of lua/kombo/ and doc/ (config.ld).
 # Needs LDoc and lua-markdown (Debian: lua-ldoc lua-markdown); any LDoc
 # warning fails the build.
 docs:

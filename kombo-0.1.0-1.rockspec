@@ -32,6 +32,13 @@ build = {
    type = "builtin",
    modules = {
       ["kombo"] = "lua/kombo/init.lua",
+      -- What init.lua assembles: the options and Client, one operation call,
+      -- the preflight checks, the upload helpers, request_body_source.
+      ["kombo.client"] = "lua/kombo/client.lua",
+      ["kombo.call"] = "lua/kombo/call.lua",
+      ["kombo.preflight"] = "lua/kombo/preflight.lua",
+      ["kombo.uploads"] = "lua/kombo/uploads.lua",
+      ["kombo.request_body"] = "lua/kombo/request_body.lua",
       ["kombo.errors"] = "lua/kombo/errors.lua",
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",

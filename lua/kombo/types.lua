@@ -6,7 +6,7 @@
 -- `---@meta kombo` makes the language server take this file's `kombo` for
 -- `require "kombo"`.  Installed by the rockspec as kombo.types; README.md
 -- ("Editor types") says how to point an editor at it.  The reference
--- (`make docs`, LDoc comments in lua/kombo/init.lua) documents the same tables.
+-- (`make docs`, LDoc comments in lua/kombo/ and doc/) documents the same tables.
 
 -- ------------------------------------------------------------------ options
 

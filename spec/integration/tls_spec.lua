@@ -170,7 +170,7 @@ end)
 describe("no option disables TLS verification silently #tls", function()
   local function option_keys(source, name)
     local block = source:match("\nlocal " .. name .. " = (%b{})")
-    assert.is_string(block, name .. " not found in lua/kombo/init.lua")
+    assert.is_string(block, name .. " not found in lua/kombo/client.lua")
     block = block:gsub("%-%-[^\n]*", "") -- comments
     local keys = {}
     for key in block:gmatch("([%a_][%w_]*)%s*=") do keys[#keys + 1] = key end
@@ -179,7 +179,7 @@ describe("no option disables TLS verification silently #tls", function()
 
   local source
   setup(function()
-    local f = assert(io.open("lua/kombo/init.lua", "rb"))
+    local f = assert(io.open("lua/kombo/client.lua", "rb"))
     source = f:read("*a")
     f:close()
   end)

@@ -1,0 +1,308 @@
+--- Clients: the options of @{new} and @{configure}, checked once when a
+-- client is made; the `Client` metatable, its state kept out of sight, and
+-- the methods a client has of its own (`tostring`, `close`, `<close>`).
+-- lua/kombo/init.lua puts `new` on the module and the calls on `Client`
+-- (the operations' methods, and those of lua/kombo/uploads.lua).  Its LDoc
+-- blocks are on the `kombo` module's page (config.ld merges this file in).
+-- @module kombo
+local core = require "kombo.core"
+local cosocket = require "kombo.cosocket" -- the transport option: is nginx's Lua module there?
+local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
+
+local M = {}
+
+local DEFAULTS = core.defaults -- the one table of defaults (csrc/client.c)
+
+local function lua_version()
+  if type(jit) == "table" and jit.version then return jit.version end
+  return _VERSION
+end
+
+local USER_AGENT = ("kombo-lua/%s (%s; %s)"):format(core.version, lua_version(), core.curl_version)
+
+-- Inside nginx the cosocket transport moves the bytes: the User-Agent names
+-- nginx's Lua module, not libcurl.
+local function nginx_user_agent()
+  local n = rawget(_G, "ngx")
+  local c = type(n) == "table" and n.config or nil
+  if type(c) ~= "table" then return nil end
+  local v = tonumber(c.ngx_lua_version)
+  local lua_mod = v and ("ngx_lua/%d.%d.%d"):format(math.floor(v / 1000000), math.floor(v / 1000) % 1000, v % 1000)
+    or "ngx_lua"
+  local nv = tonumber(c.nginx_version)
+  local nginx = nv and ("%d.%d.%d"):format(math.floor(nv / 1000000), math.floor(nv / 1000) % 1000, nv % 1000) or "?"
+  return ("kombo-lua/%s (%s; %s; nginx/%s)"):format(core.version, lua_version(), lua_mod, nginx)
+end
+
+-- The `server` option's URLs (kombo.SERVERS is this table).
+local SERVERS = { eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" }
+M.SERVERS = SERVERS
+
+-- -------------------------------------------------------------- options
+
+--- The options of @{new} and @{configure} (LuaLS: `kombo.ClientOptions`).
+-- All are optional.  They are checked once, when the client is made: an
+-- unknown option, one of the wrong type or a bad value raises there,
+-- naming it.  The numeric defaults live in the C core (`csrc/client.c`).
+-- @table ClientOptions
+-- @tfield[opt=$KOMBO_API_KEY] string api_key the API key (sent as `Authorization: Bearer`;
+-- never shown in an error, `tostring` or a `debug` line)
+-- @tfield[opt=$KOMBO_INTEGRATION_ID] string integration_id sent as `X-Integration-Id`; a call may override it
+-- @tfield[opt="eu"] string server `"eu"` (`https://api.kombo.dev/v1`) or `"us"` (`https://api.us.kombo.dev/v1`)
+-- @tfield[opt=$KOMBO_SERVER_URL] string server_url an absolute http(s) URL; overrides `server`
+-- @tfield[opt=300] number timeout seconds for one attempt, upload included (> 0, finite)
+-- @tfield[opt=10] number connect_timeout seconds for the TCP connect and TLS handshake (> 0, finite)
+-- @tfield[opt] RetryOptions|false retries the retry policy (@{RetryOptions}), or `false` for one attempt
+-- @tfield[opt] string ca_file a PEM bundle to trust instead of libcurl's default one
+-- (a regular file holding `-----BEGIN CERTIFICATE-----`)
+-- @tfield[opt=1048576] number max_response_bytes larger answers are an `http` error (0: the default)
+-- @tfield[opt="auto"] string transport `"auto"`, `"curl"` or `"cosocket"` (OpenResty, README)
+-- @tfield[opt] string user_agent replaces the `User-Agent` header (not empty)
+-- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
+-- @tfield[opt] func debug `function(line)`: one line per step of a call, `Authorization` redacted
+-- @tfield[opt=false] boolean preflight check every upload against the integration's
+-- attachment restrictions first (a call's `preflight` overrides it)
+-- @tfield[opt=300] number preflight_ttl seconds the restrictions are cached per client, integration and target
+-- @within Options
+
+local OPTIONS = {
+  api_key = "string", integration_id = "string", server = "string", server_url = "string",
+  timeout = "number", connect_timeout = "number", retries = "table|boolean",
+  ca_file = "string", max_response_bytes = "number", user_agent = "string",
+  debug = "function", -- debug = function(line) end: one line per step, key redacted
+  transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
+  preflight = "boolean", -- check uploads against the integration's restrictions first
+  preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
+}
+
+--- The `retries` option (LuaLS: `kombo.RetryOptions`); all optional.
+-- Retried by default: 429 and 503, and failures before any byte was sent;
+-- the read operations also on other 5xx, timeouts and network errors.  A
+-- wait is `initial_interval * exponent^(n-1)` scaled by a random factor in
+-- [0.5, 1), capped by `max_interval`; `Retry-After` replaces it, in full:
+-- one longer than `max_interval` or than what `max_elapsed` has left ends
+-- the call at once (`err.retry_after` set).
+-- @table RetryOptions
+-- @tfield[opt=3] integer max_attempts attempts in all (a whole number >= 1)
+-- @tfield[opt=0.5] number initial_interval seconds before the first retry
+-- @tfield[opt=30] number max_interval the longest wait, seconds (> 0); a longer `Retry-After` ends the call
+-- @tfield[opt=1.5] number exponent backoff growth per attempt
+-- @tfield[opt=120] number max_elapsed no attempt starts once this many seconds would be exceeded
+-- @tfield[opt=false] boolean retry_unsafe also retry uploads whose outcome is `unknown`
+-- (they may have landed: a retry can duplicate the document)
+-- @within Options
+
+local RETRY_OPTIONS = {
+  max_attempts = "number", initial_interval = "number", max_interval = "number",
+  exponent = "number", max_elapsed = "number", retry_unsafe = "boolean",
+}
+
+-- A misuse of new / configure / the default client raises at the caller's
+-- line: the first stack frame outside the library's files (never
+-- kombo/client.lua:N or kombo/init.lua:N).  Those are this file and the
+-- ones whose functions call in here for their caller (init.lua's module
+-- functions build the default client on first use): M.skip_frames_of adds one.
+local LIBRARY = { [debug.getinfo(1, "S").source] = true }
+
+function M.skip_frames_of(source)
+  LIBRARY[source] = true
+end
+
+local function misuse(fname, what)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or not LIBRARY[info.source] then break end
+    level = level + 1
+  end
+  if fname == "default_client" then
+    -- (the module functions build it on first use: their arguments are not at fault)
+    error("kombo's default client (from the environment, or kombo.configure): " .. what, level)
+  end
+  error(("bad argument #1 to '%s' (%s)"):format(fname, what), level)
+end
+
+local function check_types(opts, allowed, fname, prefix)
+  for k, v in pairs(opts) do
+    local want = allowed[k]
+    if not want then
+      misuse(fname, ("unknown option '%s%s'%s"):format(prefix, tostring(k), bulk.did_you_mean(k, allowed)))
+    end
+    if not want:find(type(v), 1, true) then
+      misuse(fname, ("option '%s%s' must be a %s, got %s"):format(prefix, k, want:gsub("|", " or "), type(v)))
+    end
+  end
+end
+
+-- A variable of the environment, "" read as unset.
+local function env(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+-- Explicit options win over the environment; the environment over defaults.
+local function resolve(opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    misuse(fname, ("table expected, got %s"):format(type(opts)))
+  end
+  opts = opts or {}
+  check_types(opts, OPTIONS, fname, "")
+  if type(opts.retries) == "table" then check_types(opts.retries, RETRY_OPTIONS, fname, "retries.") end
+  if opts.retries == true then
+    misuse(fname, "option 'retries' must be a table or false")
+  end
+  -- The options taken from the environment: a problem with one names its variable.
+  local from_env = {}
+  local function from(option, variable)
+    if opts[option] ~= nil then return opts[option] end
+    local v = env(variable)
+    if v ~= nil then from_env[option] = variable end
+    return v
+  end
+
+  -- server_url option, then server option, then $KOMBO_SERVER_URL, then EU.
+  local server_url = opts.server_url
+  if opts.server ~= nil then
+    server_url = server_url or SERVERS[opts.server]
+    if not SERVERS[opts.server] then
+      misuse(fname, ("option 'server' must be \"eu\" or \"us\", got %q"):format(opts.server))
+    end
+  end
+  if server_url == nil then server_url = from("server_url", "KOMBO_SERVER_URL") or DEFAULTS.server_url end
+  -- "cosocket" needs nginx's Lua module.
+  local transport = opts.transport or "auto"
+  if transport ~= "auto" and transport ~= "curl" and transport ~= "cosocket" then
+    misuse(fname, ("option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q"):format(transport))
+  end
+  if transport == "cosocket" and not cosocket.in_nginx() then
+    misuse(fname, "option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
+      .. "not running inside nginx's Lua module")
+  end
+  -- not (x >= 0), not x < 0: NaN must be refused too.
+  if opts.preflight_ttl ~= nil and not (opts.preflight_ttl >= 0) then -- luacheck: ignore 581
+    misuse(fname, "option 'preflight_ttl' must be a number of seconds >= 0")
+  end
+  return {
+    from_env = from_env,
+    preflight = opts.preflight == true,
+    preflight_ttl = opts.preflight_ttl or 300,
+    transport = transport,
+    api_key = from("api_key", "KOMBO_API_KEY"),
+    integration_id = from("integration_id", "KOMBO_INTEGRATION_ID"),
+    server_url = server_url,
+    timeout = opts.timeout or DEFAULTS.timeout,
+    connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
+    retries = opts.retries == nil and {} or opts.retries,
+    ca_file = opts.ca_file,
+    max_response_bytes = (opts.max_response_bytes == nil or opts.max_response_bytes == 0)
+      and DEFAULTS.max_response_bytes or opts.max_response_bytes,
+    user_agent = opts.user_agent
+      or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
+      or USER_AGENT,
+    debug = opts.debug,
+  }
+end
+
+-- -------------------------------------------------------------- client
+
+local Client = {}
+Client.__index = Client
+
+-- Configuration lives outside the client table, so that neither pairs()
+-- nor a debugger's dump of the client shows the API key.
+local private = setmetatable({}, { __mode = "k" })
+
+-- The options go to the core once: it checks them (every problem names its
+-- option) and renders what all calls share.
+local function client_from(config, fname)
+  if config.api_key == nil then
+    misuse(fname, "option 'api_key' is required: pass api_key or set KOMBO_API_KEY")
+  end
+  local handle, problems = core.client(config)
+  if not handle then
+    local p = problems[1]
+    local variable = config.from_env[p.path]
+    misuse(fname, ("option '%s'%s %s"):format(p.path, variable and (" (from %s)"):format(variable) or "", p.message))
+  end
+  local self = setmetatable({}, Client)
+  private[self] = { config = config, core = handle }
+  return self
+end
+
+-- A client from the options of configure (nil: the environment's alone, for
+-- the default client); `fname` is what a misuse error names.  Not a tail
+-- call: Lua 5.1 shows one as a "(tail call)" frame, where misuse() would
+-- stop looking for the caller's line.
+function M.create(opts, fname)
+  local self = client_from(resolve(opts, fname), fname)
+  return self
+end
+
+--- Creates a client.  Its calls reuse kept-alive connections from a
+-- process-wide pool (a client holds none between calls); @{Client:close}
+-- frees the client's settings.  Options the call does not
+-- give come from the environment (`KOMBO_API_KEY`, `KOMBO_INTEGRATION_ID`,
+-- `KOMBO_SERVER_URL`), then from the defaults.
+-- @function new
+-- @tparam[opt] ClientOptions opts the options (README "Clients")
+-- @treturn Client the client
+-- @raise a bad option, naming it: `bad argument #1 to 'new' (option 'timeout' must be ...)`
+-- @usage
+-- local client = kombo.new{ api_key = os.getenv("KOMBO_API_KEY"), timeout = 60 }
+-- local client <close> = kombo.new{ retries = false }   -- Lua 5.4: closed at the end of the scope
+function M.new(opts)
+  return client_from(resolve(opts, "new"), "new")
+end
+
+--- `tostring(client)`: the server and integration, never the key.
+-- For example
+-- `kombo.client (https://api.kombo.dev/v1, integration_id=workday:..., api_key=<redacted>)`,
+-- or `kombo.client (closed)`.
+-- @function Client:__tostring
+-- @treturn string
+-- @within Client
+function Client:__tostring()
+  local p = private[self]
+  if not p or p.closed then return "kombo.client (closed)" end
+  return ("kombo.client (%s, integration_id=%s, api_key=%s)"):format(
+    p.config.server_url, tostring(p.config.integration_id),
+    p.config.api_key and "<redacted>" or "<none>")
+end
+
+-- The state of a client, for its methods: raises, at the level of the
+-- method's caller, when `self` is not a client (a call with a dot) or is closed.
+function M.state(self, fname)
+  local p = private[self]
+  if getmetatable(self) ~= Client then
+    error(("bad argument #1 to '%s' (kombo client expected; use client:%s{...})"):format(fname, fname), 4)
+  end
+  if not p or p.closed then error(("'%s' on a closed kombo client"):format(fname), 4) end
+  return p
+end
+
+--- Frees the client's settings in the C core (its copy of the API key is
+-- overwritten first) and the headers rendered from them.  It frees no
+-- connection: a client holds no connection or libcurl handle between calls
+-- (they belong to a process-wide pool, which `close` leaves alone), and a
+-- call in progress finishes first.  Using the client afterwards raises;
+-- closing it again does nothing.
+-- @function Client:close
+-- @within Client
+-- @usage client:close()
+function Client:close()
+  local p = private[self]
+  if p and not p.closed then
+    p.core:close()
+    p.closed = true
+  end
+end
+--- The to-be-closed metamethod (Lua 5.4): @{Client:close}, so that
+-- `local client <close> = kombo.new{...}` closes it at the end of the scope.
+-- @function Client:__close
+-- @within Client
+Client.__close = Client.close
+
+M.Client = Client
+
+return M
