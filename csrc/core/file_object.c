@@ -39,6 +39,12 @@ static kombo_str member_str(const kombo_value *v, const char *key)
     return s;
 }
 
+static int is_string(const kombo_value *v, const char *key)
+{
+    const kombo_value *m = kombo_value_member(v, key);
+    return m != NULL && m->type == KOMBO_V_STRING;
+}
+
 static int has_byte(kombo_str s, char c)
 {
     return s.len && memchr(s.ptr, c, s.len) != NULL;
@@ -323,6 +329,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
                              kombo_problems *out)
 {
     kombo_str name, data, data_url, file, bytes, ctype;
+    int name_ok, data_ok, url_ok, file_ok, bytes_ok, ctype_ok;
     const kombo_value *src;
     char p[PATH_CAP];
     int has_data;
@@ -344,11 +351,21 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     ctype = member_str(v, "content_type");
     src = kombo_value_member(v, "source");
     has_data = data.ptr != NULL;
+    /* Present but not a string: its type was reported (here, or by the
+     * reader of an invalid value); its other rules say nothing. */
+    name_ok = is_string(v, "name");
+    data_ok = is_string(v, "data");
+    url_ok = is_string(v, "data_url");
+    file_ok = is_string(v, "file");
+    bytes_ok = is_string(v, "bytes");
+    ctype_ok = is_string(v, "content_type");
 
     /* name */
     sub(p, path, "name");
     if (!name.ptr)
         kombo_problems_add(out, p, "is required");
+    else if (!name_ok)
+        ;
     else if (name.len == 0)
         kombo_problems_add(out, p, "must not be empty");
     else if (name.len > NAME_MAX_BYTES)
@@ -362,22 +379,22 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     kombo_schema_check_member(a, s, "type", v, path, out);
 
     check_content_choice(out, path, v);
-    if (has_data) {
+    if (data_ok) {
         sub(p, path, "data");
         check_data(out, p, data);
     }
-    if (data_url.ptr) {
+    if (url_ok) {
         sub(p, path, "data_url");
         check_data_url(out, p, data_url);
     }
-    if (file.ptr) {
+    if (file_ok) {
         sub(p, path, "file");
         if (file.len == 0)
             kombo_problems_add(out, p, "must not be empty");
         else if (has_byte(file, '\0'))
             kombo_problems_add(out, p, "must not contain NUL");
     }
-    if (bytes.ptr) {
+    if (bytes_ok) {
         sub(p, path, "bytes");
         check_raw_size(out, p, bytes.len);
     }
@@ -391,6 +408,8 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     if (!ctype.ptr) {
         if (has_data)
             kombo_problems_add(out, p, "is required with data");
+    } else if (!ctype_ok) {
+        /* its type was reported */
     } else if (ctype.len > CONTENT_TYPE_MAX_BYTES) {
         kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", ctype.len, CONTENT_TYPE_MAX_BYTES);
     } else if (!content_type_ok(ctype)) {
