@@ -87,7 +87,7 @@ typedef enum kombo_combine {
 #define KOMBO_S_QUERY_BOOL 8u   /* a query string "true" | "false": a boolean is accepted */
 #define KOMBO_S_DEPRECATED 16u
 
-typedef struct kombo_schema kombo_schema;
+/* typedef struct kombo_schema kombo_schema: in kombo.h (a second typedef is C11) */
 
 typedef struct kombo_property {
     const char *name;
