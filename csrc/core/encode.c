@@ -681,21 +681,23 @@ static int stream_rewind(kombo_stream *st, kombo_body *body)
     return 0;
 }
 
-/* Segment i of a body, const or not (the blocks are not const). */
-static kombo_segment *seg_at(const kombo_body *body, size_t i)
+kombo_segment *kombo_body_segment(kombo_body *body, size_t i)
 {
     if (i < KOMBO_INLINE_SEGMENTS)
-        return (kombo_segment *)(uintptr_t)&body->seg[i];
+        return &body->seg[i];
     i -= KOMBO_INLINE_SEGMENTS;
     return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
 }
 
-kombo_segment *kombo_body_segment(kombo_body *body, size_t i)
+static const kombo_segment *seg_const(const kombo_body *body, size_t i)
 {
-    return seg_at(body, i);
+    if (i < KOMBO_INLINE_SEGMENTS)
+        return &body->seg[i];
+    i -= KOMBO_INLINE_SEGMENTS;
+    return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
 }
 
-#define SEG(body, i) seg_at((body), (i))
+#define SEG(body, i) kombo_body_segment((body), (i))
 
 static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
 {
@@ -703,7 +705,7 @@ static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
     size_t past = body->nseg >= KOMBO_INLINE_SEGMENTS ? body->nseg - KOMBO_INLINE_SEGMENTS : 0;
     if (body->nseg >= KOMBO_INLINE_SEGMENTS && past / KOMBO_SEGMENT_BLOCK >= body->nmore) {
         /* A new block; only the table of blocks moves, never a segment. */
-        kombo_segment **more = realloc(body->more, (body->nmore + 1) * sizeof *more);
+        kombo_segment **more = realloc(body->more, (body->nmore + 1) * sizeof(kombo_segment *));
         kombo_segment *block;
         if (more == NULL) {
             body_fail(body, "%s", "out of memory");
@@ -828,8 +830,8 @@ int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX])
     if (body->failed)
         return 0;
     for (i = 0; i < body->nseg; i++) {
-        const kombo_stream *st = SEG(body, i)->stream;
-        if (SEG(body, i)->kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
+        const kombo_stream *st = seg_const(body, i)->stream;
+        if (seg_const(body, i)->kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
             kombo_hex_lower(hex, st->digest, KOMBO_SHA256_LEN);
             return 1;
         }
@@ -841,8 +843,8 @@ size_t kombo_body_raw_size(const kombo_body *body)
 {
     size_t i, n = 0;
     for (i = 0; i < body->nseg; i++)
-        if (SEG(body, i)->kind == KOMBO_SEG_BASE64)
-            n += SEG(body, i)->stream->size;
+        if (seg_const(body, i)->kind == KOMBO_SEG_BASE64)
+            n += seg_const(body, i)->stream->size;
     return n;
 }
 
