@@ -15,6 +15,7 @@
 #include "schema.h"
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,7 +587,9 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
         if (w->file && file_extra(m->key))
             continue;
         kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
-        if (w->open)
+        if (w->open && !kombo_utf8_valid(m->key.ptr, m->key.len))
+            kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
+        else if (w->open)
             check(c, w->additional, m, p);
         else
             unknown_member(c, w, m, p);
@@ -843,6 +846,18 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
     }
 }
 
+/* Member names go out as JSON strings: valid UTF-8 only. */
+static void check_keys(ck *c, const kombo_value *v, const char *path)
+{
+    const kombo_value *m;
+    char p[PATH_CAP];
+    for (m = v->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && !kombo_utf8_valid(m->key.ptr, m->key.len)) {
+            kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+            kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
+        }
+}
+
 /* A value any JSON value may be: its strings must still be UTF-8. */
 static void check_any(ck *c, kombo_value *v, const char *path)
 {
@@ -855,8 +870,14 @@ static void check_any(ck *c, kombo_value *v, const char *path)
             kombo_problems_add(c->out, path, "must be valid UTF-8");
         return;
     }
+    if (v->type == KOMBO_V_SOURCE) {
+        kombo_problems_add(c->out, path, "cannot be sent as JSON (got %s)", kombo_value_type_name(v));
+        return;
+    }
     if (v->type != KOMBO_V_ARRAY && v->type != KOMBO_V_OBJECT)
         return;
+    if (v->type == KOMBO_V_OBJECT)
+        check_keys(c, v, path);
     for (m = v->child; m != NULL; m = m->next) {
         if (v->type == KOMBO_V_ARRAY)
             path_index(p, sizeof p, path, ++i);
@@ -870,6 +891,11 @@ static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path
 {
     if (v == NULL || v->type == KOMBO_V_INVALID)
         return;
+    if (v->type == KOMBO_V_NUMBER && !isfinite(v->d)) {
+        /* The binding refuses these; a C caller is told too (no JSON for them). */
+        kombo_problems_add(c->out, path, "must be a finite number (got %s)", isnan(v->d) ? "NaN" : "infinity");
+        return;
+    }
     if (s == NULL) {
         if (c->depth >= MAX_DEPTH) {
             kombo_problems_add(c->out, path, "is nested too deeply");
