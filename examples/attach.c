@@ -84,6 +84,7 @@ int main(int argc, char **argv)
         return 1;
     }
     req.body = body;
+    req.arena = &arena; /* the defaults (name, content type) are added from it */
 
     call = kombo_call_new(client, &req, &problems);
     if (call == NULL) {

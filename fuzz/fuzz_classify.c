@@ -143,6 +143,7 @@ static void check_call(const kombo_response *r, const kombo_classification *expe
     kombo_arena_init(&arena);
     req.body = kombo_value_parse_json(&arena, body, sizeof body - 1, err, sizeof err);
     CHECK(req.body != NULL, "fixed body: %s", err);
+    req.arena = &arena;
     c = kombo_call_new(client, &req, &p);
     CHECK(c != NULL, "fixed request rejected");
 

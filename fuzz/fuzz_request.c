@@ -355,6 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     req.body = body_v;
+    req.arena = &arena;
 
     kombo_problems_init(&vp);
     kombo_request_validate(&req, &vp);

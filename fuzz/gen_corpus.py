@@ -134,3 +134,21 @@ for name, v in [
 
 if __name__ == "__main__":
     print("wrote", ROOT)
+
+
+# fuzz_schema: one value tree, a byte per node kind (see value() in the
+# harness): 7 n <members> = object of n members, each a value then its key
+# (a byte < 200 picks a known key), 6 n <values> = array, 4 w = one of the
+# harness's words, 2 b b = integer, 1 b = boolean, 9 1 size = source,
+# 8 = empty table.
+def tree(name, data):
+    write("fuzz_schema", name, bytes(data))
+
+
+tree("attachment_data", [7, 2, 7, 4, 4, 2, 0, 4, 0, 2, 4, 3, 1, 4, 5, 3, 9, 7, 0, 10])
+tree("attachment_file", [7, 1, 7, 2, 4, 29, 5, 4, 0, 2, 9])
+tree("attachment_bytes", [7, 1, 7, 3, 4, 2, 0, 4, 1, 2, 4, 3, 6, 9])
+tree("attachment_source", [7, 1, 7, 3, 4, 2, 0, 4, 0, 2, 9, 1, 4, 7, 9])
+tree("candidate", [7, 2, 7, 3, 4, 22, 21, 4, 15, 22, 4, 13, 23, 11, 7, 2, 4, 10, 18, 4, 12, 19, 13])
+tree("query", [7, 3, 6, 2, 4, 19, 4, 20, 30, 2, 5, 1, 31, 1, 1, 32])
+tree("files", [7, 1, 6, 3, 11, 2, 4, 0, 2, 4, 2, 0, 11, 1, 8, 7, 8, 12])

@@ -681,15 +681,46 @@ static int stream_rewind(kombo_stream *st, kombo_body *body)
     return 0;
 }
 
+kombo_segment *kombo_body_segment(kombo_body *body, size_t i)
+{
+    if (i < KOMBO_INLINE_SEGMENTS)
+        return &body->seg[i];
+    i -= KOMBO_INLINE_SEGMENTS;
+    return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
+}
+
+static const kombo_segment *seg_const(const kombo_body *body, size_t i)
+{
+    if (i < KOMBO_INLINE_SEGMENTS)
+        return &body->seg[i];
+    i -= KOMBO_INLINE_SEGMENTS;
+    return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
+}
+
+#define SEG(body, i) kombo_body_segment((body), (i))
+
 static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
 {
     kombo_segment *sg;
-    if (body->nseg >= KOMBO_MAX_SEGMENTS) {
-        body->failed = 1; /* a body model's bug: more segments than its layout needs */
-        snprintf(body->error, sizeof body->error, "too many body segments");
-        return NULL;
+    size_t past = body->nseg >= KOMBO_INLINE_SEGMENTS ? body->nseg - KOMBO_INLINE_SEGMENTS : 0;
+    if (body->nseg >= KOMBO_INLINE_SEGMENTS && past / KOMBO_SEGMENT_BLOCK >= body->nmore) {
+        /* A new block; only the table of blocks moves, never a segment. */
+        kombo_segment **more = realloc(body->more, (body->nmore + 1) * sizeof(kombo_segment *));
+        kombo_segment *block;
+        if (more == NULL) {
+            body_fail(body, "%s", "out of memory");
+            return NULL;
+        }
+        body->more = more;
+        block = calloc(KOMBO_SEGMENT_BLOCK, sizeof *block);
+        if (block == NULL) {
+            body_fail(body, "%s", "out of memory");
+            return NULL;
+        }
+        body->more[body->nmore++] = block;
     }
-    sg = &body->seg[body->nseg++];
+    sg = SEG(body, body->nseg);
+    body->nseg++;
     sg->kind = kind;
     kombo_buf_init(&sg->owned);
     sg->borrowed = KOMBO_STR_NULL;
@@ -799,8 +830,8 @@ int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX])
     if (body->failed)
         return 0;
     for (i = 0; i < body->nseg; i++) {
-        const kombo_stream *st = body->seg[i].stream;
-        if (body->seg[i].kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
+        const kombo_stream *st = seg_const(body, i)->stream;
+        if (seg_const(body, i)->kind == KOMBO_SEG_BASE64 && st != NULL && st->digest_done) {
             kombo_hex_lower(hex, st->digest, KOMBO_SHA256_LEN);
             return 1;
         }
@@ -810,11 +841,11 @@ int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX])
 
 size_t kombo_body_raw_size(const kombo_body *body)
 {
-    size_t i;
+    size_t i, n = 0;
     for (i = 0; i < body->nseg; i++)
-        if (body->seg[i].kind == KOMBO_SEG_BASE64)
-            return body->seg[i].stream->size;
-    return 0;
+        if (seg_const(body, i)->kind == KOMBO_SEG_BASE64)
+            n += seg_const(body, i)->stream->size;
+    return n;
 }
 
 int kombo_body_finish(kombo_body *body)
@@ -822,10 +853,10 @@ int kombo_body_finish(kombo_body *body)
     size_t i;
     body->length = 0;
     for (i = 0; i < body->nseg && !body->failed; i++) {
-        if (body->seg[i].kind == KOMBO_SEG_OWNED && body->seg[i].owned.failed)
+        if (SEG(body, i)->kind == KOMBO_SEG_OWNED && SEG(body, i)->owned.failed)
             body_fail(body, "%s", "out of memory");
         else
-            body->length += seg_len(&body->seg[i]);
+            body->length += seg_len(SEG(body, i));
     }
     return body->failed ? -1 : 0;
 }
@@ -835,8 +866,8 @@ void kombo_body_free(kombo_body *body)
 {
     size_t i;
 
-    for (i = 0; i < body->nseg && i < KOMBO_MAX_SEGMENTS; i++) {
-        kombo_segment *sg = &body->seg[i];
+    for (i = 0; i < body->nseg; i++) {
+        kombo_segment *sg = SEG(body, i);
         if (sg->kind == KOMBO_SEG_OWNED)
             kombo_buf_free(&sg->owned);
         if (sg->stream != NULL) {
@@ -846,6 +877,9 @@ void kombo_body_free(kombo_body *body)
             free(sg->stream);
         }
     }
+    for (i = 0; i < body->nmore; i++)
+        free(body->more[i]);
+    free(body->more);
     memset(body, 0, sizeof *body);
 }
 
@@ -861,7 +895,7 @@ int kombo_body_rewind(kombo_body *body)
     if (body->failed)
         return -1;
     for (i = 0; i < body->nseg; i++)
-        if (body->seg[i].stream != NULL && stream_rewind(body->seg[i].stream, body) != 0)
+        if (SEG(body, i)->stream != NULL && stream_rewind(SEG(body, i)->stream, body) != 0)
             return -1;
     return 0;
 }
@@ -898,7 +932,7 @@ size_t kombo_body_read(kombo_body *body, char *dst, size_t cap)
 
     body->want_input = 0;
     while (got < cap && body->seg_i < body->nseg && !body->failed) {
-        kombo_segment *sg = &body->seg[body->seg_i];
+        kombo_segment *sg = SEG(body, body->seg_i);
         size_t take, left;
         const char *src;
 

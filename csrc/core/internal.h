@@ -22,4 +22,41 @@ size_t kombo_utf8_seqlen(unsigned char c);
  * framing headers, core.header_values (the cosocket transport).  headers.c */
 int kombo_header_name_is(kombo_str name, const char *want);
 
+/* ------------------------------------------- schema.c, file_object.c, write.c */
+
+struct kombo_schema;
+struct kombo_value;
+struct kombo_arena;
+struct kombo_property;
+
+/* At most KOMBO_ECHO_MAX bytes of s for a message, printable ASCII only
+ * (other bytes as '?'), "..." when cut; dst needs KOMBO_ECHO_MAX + 4. */
+#define KOMBO_ECHO_MAX 40
+void kombo_echo(char *dst, size_t dstsz, kombo_str s);
+
+/* A double as the shortest text that reads back equal (%.15g, %.16g or
+ * %.17g); buf holds 32 bytes.  Finite values only. */
+void kombo_format_double(char buf[32], double d);
+
+/* The JSON name of a value's type for "(got ...)": v->given when set. */
+const char *kombo_value_type_name(const struct kombo_value *v);
+
+/* Whether v's type is one s allows: 1, 0, or -1 for an empty table that s
+ * allows both as an array and as an object.  A value already reported
+ * (KOMBO_V_INVALID) fits anything. */
+int kombo_schema_type_ok(const struct kombo_schema *s, const struct kombo_value *v);
+/* The problem kombo_schema_type_ok found: "must be a string (got number)". */
+void kombo_schema_type_problem(kombo_problems *out, const char *path, const struct kombo_schema *s,
+                               const struct kombo_value *v);
+/* The listed member `name` of object v (schema s) at objpath: "is required"
+ * when absent and required, else checked against its schema.  Nothing when
+ * s does not list it. */
+void kombo_schema_check_member(struct kombo_arena *a, const struct kombo_schema *s, const char *name,
+                               struct kombo_value *v, const char *objpath, kombo_problems *out);
+/* The property s lists under `name`, or NULL. */
+const struct kombo_property *kombo_schema_property(const struct kombo_schema *s, const char *name);
+/* dst = base + "." + key (key's control bytes as '?', at most 64 bytes of
+ * it), cut to fit dst (at a UTF-8 boundary). */
+void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen);
+
 #endif

@@ -227,6 +227,7 @@ typedef struct kombo_request {
     kombo_str integration_id; /* X-Integration-Id; the client's when absent */
     kombo_value *query;       /* an object of query parameters, or NULL */
     kombo_value *body;        /* the request body, or NULL when none was given */
+    struct kombo_arena *arena; /* the arena the trees were built in: a check adds defaults from it */
     kombo_progress_fn on_progress; /* optional */
     void *progress_ud;
 } kombo_request;
@@ -285,10 +286,15 @@ typedef struct kombo_segment {
     kombo_stream *stream;
 } kombo_segment;
 
-#define KOMBO_MAX_SEGMENTS 4
+/* The first segments live in the body itself; more (a body with several
+ * file leaves) go to allocated blocks, whose addresses never move. */
+#define KOMBO_INLINE_SEGMENTS 4
+#define KOMBO_SEGMENT_BLOCK 16
 
 typedef struct kombo_body {
-    kombo_segment seg[KOMBO_MAX_SEGMENTS];
+    kombo_segment seg[KOMBO_INLINE_SEGMENTS]; /* segments 0..3; use kombo_body_segment(body, i) */
+    kombo_segment **more; /* segment i >= 4 is more[(i - 4) / 16][(i - 4) % 16] */
+    size_t nmore;         /* blocks in more */
     size_t nseg;
     size_t length;   /* exact Content-Length */
     size_t seg_i;    /* read position: segment index */
@@ -300,7 +306,7 @@ typedef struct kombo_body {
     kombo_progress_fn on_progress;
     void *progress_ud;
     size_t next_progress; /* `sent` at which to report next */
-    kombo_buf overflow;   /* handed out for a segment past KOMBO_MAX_SEGMENTS: always failed */
+    kombo_buf overflow;   /* handed out when no segment could be added (out of memory): always failed */
     /* Called once per attempt, just before kombo_body_read copies the bytes
      * that complete the body (sent is still below length); non-zero stops
      * them: the body fails (the hook may set failed and error itself) and
@@ -324,8 +330,9 @@ int kombo_body_add_file(kombo_body *body, void *file_handle);
 int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
 int kombo_body_add_source(kombo_body *body, const kombo_source *source);
 int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
-size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content */
-/* The SHA-256 of the raw content (file, bytes or source) read out since the
+size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content (all of it) */
+kombo_segment *kombo_body_segment(kombo_body *body, size_t i); /* i < body->nseg */
+/* The SHA-256 of the (first) raw content (file, bytes or source) read out since the
  * last rewind, as hex: 1 when the content was read to its confirmed end and
  * the body has not failed; 0 (hex "") otherwise, and always for a body
  * without raw content (data, data_url, GET) or without a before_last hook

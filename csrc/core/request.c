@@ -194,10 +194,10 @@ size_t kombo_request_validate(kombo_request *req, kombo_problems *out)
             kombo_check_id(out, "integration_id", req->integration_id);
     }
     if (op->query != NULL && req->query != NULL)
-        kombo_schema_check(op->query, req->query, "", out);
+        kombo_schema_check_in(req->arena, op->query, req->query, "", out);
     if (op->body_schema != NULL) {
         if (req->body != NULL)
-            kombo_schema_check(op->body_schema, req->body, "body", out);
+            kombo_schema_check_in(req->arena, op->body_schema, req->body, "body", out);
         else if (op->body_required)
             kombo_problems_add(out, "body", "is required");
     }

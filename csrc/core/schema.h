@@ -143,6 +143,7 @@ struct kombo_value {
     kombo_str key;       /* a member's name */
     kombo_value *next;   /* the next member or element */
     kombo_value *child;  /* the first member or element */
+    kombo_value *last;   /* the last one (kombo_value_append keeps it) */
     size_t n;            /* members or elements */
     int b;
     int64_t i;
@@ -185,12 +186,26 @@ void kombo_value_close_files(kombo_value *root);
  * did-you-mean for a member s does not list.  File objects get their
  * defaults first (the name from the path, the content type inferred), and
  * their file opened (v->file), so a check is the only pass.  Returns the
- * number of problems added. */
+ * number of problems added.
+ *
+ * The defaults are members added to the file object, carved from `arena`
+ * (the one the tree was built in; it must outlive the tree's use).
+ * kombo_schema_check is the same with no arena: for trees without a file
+ * object (a query, a plain body); a file object that needs a default
+ * member then gets the problem "cannot take its defaults (no arena)".
+ * Strings of file paths need no NUL terminator (they are copied).  A check
+ * may open files: kombo_value_close_files(root) closes those the writer
+ * did not take over, whatever the outcome. */
+size_t kombo_schema_check_in(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
+                             kombo_problems *out);
 size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *path, kombo_problems *out);
 
 /* The file object's own rules (file_object.c): what the description says
- * only in prose.  Called by kombo_schema_check on a KOMBO_S_FILE node. */
-void kombo_file_object_check(const kombo_schema *s, kombo_value *v, const char *path, kombo_problems *out);
+ * only in prose, and the defaults (added to v from arena).  Called by
+ * kombo_schema_check_in on a KOMBO_S_FILE node, before the generic rules
+ * of the members s lists (so its words stand where both would speak). */
+void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
+                             kombo_problems *out);
 
 /* What an upload's file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {

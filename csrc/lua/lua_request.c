@@ -150,6 +150,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
 
     memset(req, 0, sizeof *req);
     req->op = op;
+    req->arena = &c->arena;
     if (lua_isnil(L, t) && op->body_schema == NULL) {
         lua_newtable(L); /* client:check_api_key(): no arguments at all */
         lua_replace(L, t);

@@ -1,0 +1,447 @@
+/*
+ * file_object.c - Kombo's file object on a value tree: what the
+ * description says only in prose, and the SDK's own ways to give the
+ * content (a path, raw bytes, a source).  The rules and their words are
+ * model_attachment.c's, with the node's path for "body.attachment":
+ *
+ *   { name, content_type, type, data | data_url | file | bytes | source (+ size) }
+ *
+ * Defaults first, in the same pass: the name from the file's base name,
+ * the file opened (v->file), the content type inferred from the first 512
+ * bytes and the name.  An explicit value always wins.
+ */
+#include "schema.h"
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define NAME_MAX_BYTES 4096
+#define DATA_URL_MAX_BYTES 8192
+#define CONTENT_TYPE_MAX_BYTES 255
+#define PATH_CAP 128
+
+/* --------------------------------------------------------------- helpers */
+
+/* A member as a string: absent (ptr NULL), present but not a usable
+ * string (""), or its bytes. */
+static kombo_str member_str(const kombo_value *v, const char *key)
+{
+    const kombo_value *m = kombo_value_member(v, key);
+    kombo_str s = KOMBO_STR_NULL;
+    if (m == NULL)
+        return s;
+    if (m->type == KOMBO_V_STRING && m->s.ptr != NULL)
+        return m->s;
+    s.ptr = "";
+    return s;
+}
+
+static int is_string(const kombo_value *v, const char *key)
+{
+    const kombo_value *m = kombo_value_member(v, key);
+    return m != NULL && m->type == KOMBO_V_STRING;
+}
+
+static int has_byte(kombo_str s, char c)
+{
+    return s.len && memchr(s.ptr, c, s.len) != NULL;
+}
+
+static void sub(char *dst, const char *path, const char *key)
+{
+    kombo_path_join(dst, PATH_CAP, path, key, strlen(key));
+}
+
+/* \w of a regex, ASCII only. */
+static int word_byte(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+/* ^[\w.-]+/[\w.-]+$ */
+static int content_type_ok(kombo_str s)
+{
+    size_t i = 0, start;
+
+    while (i < s.len && word_byte((unsigned char)s.ptr[i]))
+        i++;
+    if (i == 0 || i >= s.len || s.ptr[i] != '/')
+        return 0;
+    start = ++i;
+    while (i < s.len && word_byte((unsigned char)s.ptr[i]))
+        i++;
+    return i > start && i == s.len;
+}
+
+static int ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+static int has_prefix_ci(kombo_str s, const char *lit)
+{
+    size_t n = strlen(lit), i;
+
+    if (s.len < n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (ascii_lower((unsigned char)s.ptr[i]) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+/* Whether the authority after "scheme://" names a host: userinfo ("u@") and
+ * port (":443") do not count, an IPv6 literal ("[::1]") does. */
+static int url_has_host(const char *p, size_t n)
+{
+    size_t end = 0, host = 0, i;
+
+    while (end < n && p[end] != '/' && p[end] != '?' && p[end] != '#')
+        end++;
+    for (i = 0; i < end; i++)
+        if (p[i] == '@')
+            host = i + 1;
+    if (host < end && p[host] == '[')
+        return end - host > 2;
+    return host < end && p[host] != ':';
+}
+
+static void check_data_url(kombo_problems *out, const char *path, kombo_str s)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t i, skip;
+    int ctl = 0;
+
+    if (s.len == 0) {
+        kombo_problems_add(out, path, "must not be empty");
+        return;
+    }
+    if (s.len > DATA_URL_MAX_BYTES)
+        kombo_problems_add(out, path, "is too long (%zu bytes, at most %d)", s.len, DATA_URL_MAX_BYTES);
+    if (!kombo_utf8_valid(s.ptr, s.len))
+        kombo_problems_add(out, path, "must be valid UTF-8");
+    for (i = 0; i < s.len; i++)
+        if (p[i] <= 0x20 || p[i] == 0x7f)
+            ctl = 1;
+    if (ctl)
+        kombo_problems_add(out, path, "must not contain whitespace or control characters");
+
+    if (has_prefix_ci(s, "https://"))
+        skip = 8;
+    else if (has_prefix_ci(s, "http://"))
+        skip = 7;
+    else {
+        kombo_problems_add(out, path, "must be an absolute http:// or https:// URL");
+        return;
+    }
+    if (!url_has_host(s.ptr + skip, s.len - skip))
+        kombo_problems_add(out, path, "must name a host after \"://\"");
+}
+
+/* Says why data is not base64, pointing at the first bad byte. */
+static void check_data(kombo_problems *out, const char *path, kombo_str s)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t i;
+
+    if (s.len == 0) {
+        kombo_problems_add(out, path, "must not be empty");
+        return;
+    }
+    if (kombo_base64_valid(s.ptr, s.len))
+        return;
+    if (s.len % 4 != 0) {
+        kombo_problems_add(out, path, "must be base64 (length %zu is not a multiple of 4)", s.len);
+        return;
+    }
+    for (i = 0; i < s.len; i++) {
+        unsigned char c = p[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                 c == '/' || (c == '=' && i + 2 >= s.len && (i + 1 == s.len || p[i + 1] == '='));
+        if (!ok) {
+            kombo_problems_add(out, path, "must be base64 (standard alphabet, padded; bad byte at offset %zu)", i);
+            return;
+        }
+    }
+    kombo_problems_add(out, path, "must be base64 (standard alphabet, padded)");
+}
+
+static void check_raw_size(kombo_problems *out, const char *path, size_t size)
+{
+    if (size == 0)
+        kombo_problems_add(out, path, "is 0 bytes: an empty document is refused");
+    else if (size > KOMBO_MAX_CONTENT_BYTES)
+        kombo_problems_add(out, path, "is larger than this build can send (at most %zu bytes)",
+                           (size_t)KOMBO_MAX_CONTENT_BYTES);
+}
+
+/* data, data_url, file, bytes, source: exactly one. */
+static void check_content_choice(kombo_problems *out, const char *path, const kombo_value *v)
+{
+    static const char *const keys[] = {"data", "data_url", "file", "bytes", "source"};
+    const char *given[5];
+    char list[96] = "";
+    size_t n = 0, i, o = 0;
+
+    for (i = 0; i < 5; i++)
+        if (kombo_value_member(v, keys[i]) != NULL)
+            given[n++] = keys[i];
+    if (n == 0) {
+        kombo_problems_add(out, path, "needs exactly one of data, data_url, file, bytes or source");
+        return;
+    }
+    if (n == 1)
+        return;
+    for (i = 0; i < n; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", given[i],
+                              i + 2 < n ? ", " : i + 2 == n ? " and " : "");
+    kombo_problems_add(out, path, "has %s%s; give exactly one", n == 2 ? "both " : "", list);
+}
+
+/* ---------------------------------------------------------------- defaults */
+
+/* A string member added to the object (key and value borrowed). */
+static int add_member(kombo_arena *a, kombo_value *v, const char *key, kombo_str s, kombo_problems *out,
+                      const char *path)
+{
+    kombo_value *m;
+    if (a == NULL) {
+        kombo_problems_add(out, path, "cannot take its defaults (no arena: use kombo_schema_check_in)");
+        return -1;
+    }
+    m = kombo_value_new(a, KOMBO_V_STRING);
+    if (m == NULL) {
+        kombo_problems_add(out, path, "could not be checked (out of memory)");
+        return -1;
+    }
+    m->key = kombo_str_c(key);
+    m->s = s;
+    kombo_value_append(v, m);
+    return 0;
+}
+
+/* What the content tells: the name from the path, the content type from
+ * the leading bytes and the name; the file opened into v->file. */
+static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_problems *out)
+{
+    kombo_str file = member_str(v, "file"), bytes = member_str(v, "bytes"), name;
+    const kombo_value *src = kombo_value_member(v, "source");
+    unsigned char head[512];
+    size_t n = 0, total = 0;
+    const char *type;
+    char p[PATH_CAP];
+
+    if (file.ptr != NULL && file.len > 0 && !has_byte(file, '\0')) {
+        char err[200], *cpath;
+        size_t size = 0;
+        void *fh;
+        /* The name comes from the path even when the file cannot be read:
+         * that is one mistake, not two. */
+        if (kombo_value_member(v, "name") == NULL) {
+            const char *slash = file.ptr + file.len;
+            while (slash > file.ptr && slash[-1] != '/')
+                slash--;
+            kombo_str base = {slash, (size_t)(file.ptr + file.len - slash)};
+            if (add_member(a, v, "name", base, out, path) != 0)
+                return;
+        }
+        if (v->file != NULL) {
+            /* Checked before (one branch of an anyOf): opened, defaulted. */
+            return;
+        }
+        cpath = malloc(file.len + 1);
+        if (cpath == NULL) {
+            kombo_problems_add(out, path, "could not be checked (out of memory)");
+            return;
+        }
+        memcpy(cpath, file.ptr, file.len);
+        cpath[file.len] = '\0';
+        sub(p, path, "file");
+        fh = kombo_file_open(cpath, &size, err, sizeof err);
+        if (fh == NULL) {
+            kombo_problems_add(out, p, "%.120s: %s", cpath, err);
+            free(cpath);
+            return;
+        }
+        if (size == 0) {
+            kombo_file_close(fh);
+            kombo_problems_add(out, p, "%.120s: is 0 bytes: an empty document is refused", cpath);
+            free(cpath);
+            return;
+        }
+        free(cpath);
+        n = fread(head, 1, sizeof head, (FILE *)fh);
+        total = size;
+        rewind((FILE *)fh);
+        v->file = fh;
+    } else if (bytes.ptr != NULL) {
+        n = bytes.len < sizeof head ? bytes.len : sizeof head;
+        if (n)
+            memcpy(head, bytes.ptr, n);
+        total = bytes.len;
+    } else if (src == NULL || src->type != KOMBO_V_SOURCE || src->source == NULL) {
+        return; /* data and data_url: the caller says what it is */
+    }
+    if (kombo_value_member(v, "content_type") == NULL) {
+        name = member_str(v, "name");
+        type = kombo_content_type_infer(head, n, total > n, name.ptr, name.len);
+        add_member(a, v, "content_type", kombo_str_c(type != NULL ? type : "application/octet-stream"), out, path);
+    }
+}
+
+/* ------------------------------------------------------------------ rules */
+
+/* Members of the wrong type, before anything else speaks of them: the
+ * listed ones against their schema, the SDK's own as strings or a source. */
+static void check_member_types(const kombo_schema *s, const kombo_value *v, const char *path,
+                               kombo_problems *out)
+{
+    static const char *const strings[] = {"name", "content_type", "type", "data", "data_url", "file", "bytes"};
+    const kombo_value *m;
+    char p[PATH_CAP];
+    size_t i;
+
+    for (i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        const kombo_property *prop = kombo_schema_property(s, strings[i]);
+        m = kombo_value_member(v, strings[i]);
+        if (m == NULL || m->type == KOMBO_V_INVALID)
+            continue;
+        sub(p, path, strings[i]);
+        if (prop != NULL && prop->schema != NULL) {
+            if (kombo_schema_type_ok(prop->schema, m) != 1)
+                kombo_schema_type_problem(out, p, prop->schema, m);
+        } else if (m->type != KOMBO_V_STRING) {
+            kombo_problems_add(out, p, "must be a string (got %s)", kombo_value_type_name(m));
+        }
+    }
+    m = kombo_value_member(v, "source");
+    if (m != NULL && m->type != KOMBO_V_INVALID && (m->type != KOMBO_V_SOURCE || m->source == NULL)) {
+        sub(p, path, "source");
+        kombo_problems_add(out, p, "must be a function returning chunks (got %s)", kombo_value_type_name(m));
+    }
+}
+
+void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
+                             kombo_problems *out)
+{
+    kombo_str name, data, data_url, file, bytes, ctype;
+    int name_ok, data_ok, url_ok, file_ok, bytes_ok, ctype_ok;
+    const kombo_value *src;
+    char p[PATH_CAP];
+    int has_data;
+
+    if (v->type == KOMBO_V_EMPTY) {
+        /* {}: nothing to default, every rule says what is missing. */
+    } else if (v->type != KOMBO_V_OBJECT) {
+        return;
+    } else {
+        check_member_types(s, v, path, out);
+        prepare(a, v, path, out);
+    }
+
+    name = member_str(v, "name");
+    data = member_str(v, "data");
+    data_url = member_str(v, "data_url");
+    file = member_str(v, "file");
+    bytes = member_str(v, "bytes");
+    ctype = member_str(v, "content_type");
+    src = kombo_value_member(v, "source");
+    has_data = data.ptr != NULL;
+    /* Present but not a string: its type was reported (here, or by the
+     * reader of an invalid value); its other rules say nothing. */
+    name_ok = is_string(v, "name");
+    data_ok = is_string(v, "data");
+    url_ok = is_string(v, "data_url");
+    file_ok = is_string(v, "file");
+    bytes_ok = is_string(v, "bytes");
+    ctype_ok = is_string(v, "content_type");
+
+    /* name */
+    sub(p, path, "name");
+    if (!name.ptr)
+        kombo_problems_add(out, p, "is required");
+    else if (!name_ok)
+        ;
+    else if (name.len == 0)
+        kombo_problems_add(out, p, "must not be empty");
+    else if (name.len > NAME_MAX_BYTES)
+        kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", name.len, NAME_MAX_BYTES);
+    else if (!kombo_utf8_valid(name.ptr, name.len))
+        kombo_problems_add(out, p, "must be valid UTF-8");
+    else if (has_byte(name, '\0'))
+        kombo_problems_add(out, p, "must not contain NUL");
+
+    /* type: the description's enum, before the content's rules. */
+    kombo_schema_check_member(a, s, "type", v, path, out);
+
+    check_content_choice(out, path, v);
+    if (data_ok) {
+        sub(p, path, "data");
+        check_data(out, p, data);
+    }
+    if (url_ok) {
+        sub(p, path, "data_url");
+        check_data_url(out, p, data_url);
+    }
+    if (file_ok) {
+        sub(p, path, "file");
+        if (file.len == 0)
+            kombo_problems_add(out, p, "must not be empty");
+        else if (has_byte(file, '\0'))
+            kombo_problems_add(out, p, "must not contain NUL");
+    }
+    if (bytes_ok) {
+        sub(p, path, "bytes");
+        check_raw_size(out, p, bytes.len);
+    }
+    if (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL) {
+        sub(p, path, "size");
+        check_raw_size(out, p, src->source->size);
+    }
+
+    /* content_type: needed to make sense of inline bytes. */
+    sub(p, path, "content_type");
+    if (!ctype.ptr) {
+        if (has_data)
+            kombo_problems_add(out, p, "is required with data");
+    } else if (!ctype_ok) {
+        /* its type was reported */
+    } else if (ctype.len > CONTENT_TYPE_MAX_BYTES) {
+        kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", ctype.len, CONTENT_TYPE_MAX_BYTES);
+    } else if (!content_type_ok(ctype)) {
+        kombo_problems_add(out, p, "must look like type/subtype, e.g. application/pdf");
+    }
+}
+
+void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)
+{
+    const kombo_value *m;
+    kombo_str data = member_str(v, "data"), bytes = member_str(v, "bytes");
+
+    memset(out, 0, sizeof *out);
+    m = kombo_value_member(v, "type");
+    if (m != NULL && m->type == KOMBO_V_STRING)
+        out->type = m->s;
+    m = kombo_value_member(v, "content_type");
+    if (m != NULL && m->type == KOMBO_V_STRING)
+        out->content_type = m->s;
+    m = kombo_value_member(v, "source");
+    out->has_size = 1;
+    if (v->file != NULL) {
+        struct stat st;
+        if (fstat(fileno((FILE *)v->file), &st) == 0 && st.st_size > 0)
+            out->size = (size_t)st.st_size;
+    } else if (bytes.ptr != NULL) {
+        out->size = bytes.len;
+    } else if (m != NULL && m->type == KOMBO_V_SOURCE && m->source != NULL) {
+        out->size = m->source->size;
+    } else if (data.ptr != NULL) {
+        out->size = kombo_base64_valid(data.ptr, data.len) ? kombo_base64_decoded_len(data.ptr, data.len) : 0;
+    } else if (kombo_value_member(v, "data_url") != NULL) {
+        out->has_size = 0;
+    }
+}

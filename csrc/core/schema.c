@@ -1,0 +1,958 @@
+/*
+ * schema.c - the one validator: a value tree checked against a generated
+ * descriptor (schema.h), every problem at once, one per mistake.
+ *
+ * Messages follow request.c's rules: lower-case, no final period, read
+ * after the path ("body.attachment.type is required (one of CV, ...)").
+ * A value is echoed at most KOMBO_ECHO_MAX bytes, printable ASCII only.
+ * Paths: members as "a.b", elements as "a[1]" (1-based, as Lua counts and
+ * as the binding writes remote_fields paths).
+ *
+ * File objects (KOMBO_S_FILE) get their own rules first (file_object.c),
+ * which also apply their defaults, so that today's wording stands where
+ * both would speak (kombo_problems_add keeps the first word per path).
+ */
+#include "schema.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PATH_CAP 128   /* kombo_problem.path */
+#define MAX_DEPTH 128  /* nested checks: values, and branches of branches */
+#define ENUM_IN_REQUIRED 8
+#define LIST_CAP 200   /* an enum's values listed in a message */
+
+typedef struct ck {
+    kombo_arena *arena;
+    kombo_problems *out;
+    int depth;
+} ck;
+
+static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path);
+static void check_any(ck *c, kombo_value *v, const char *path);
+
+/* --------------------------------------------------------------- helpers */
+
+void kombo_echo(char *dst, size_t dstsz, kombo_str s)
+{
+    size_t n = s.len < KOMBO_ECHO_MAX ? s.len : KOMBO_ECHO_MAX;
+    size_t i, o = 0;
+
+    if (dstsz == 0)
+        return;
+    for (i = 0; i < n && s.ptr != NULL && o + 1 < dstsz; i++) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        dst[o++] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
+    }
+    if (s.len > n && o + 3 < dstsz) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+void kombo_format_double(char buf[32], double d)
+{
+    static const char *const fmts[] = {"%.15g", "%.16g", "%.17g"};
+    size_t i;
+    /* Whole numbers below 2^53 in full, as the binding has always written
+     * them (1e15 as 1000000000000000). */
+    if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
+        snprintf(buf, 32, "%.0f", d);
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        snprintf(buf, 32, fmts[i], d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+/* The cut that keeps a UTF-8 sequence whole: n moved back past a lead
+ * byte whose sequence would not fit. */
+static size_t utf8_cut(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+        i--;
+    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 && n - (i - 1) < kombo_utf8_seqlen((unsigned char)s[i - 1]))
+        return i - 1;
+    return n;
+}
+
+void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen)
+{
+    size_t o = strlen(base), i;
+
+    if (o >= cap)
+        o = cap - 1;
+    memmove(dst, base, o);
+    if (o + 1 < cap)
+        dst[o++] = '.';
+    if (keylen > 64)
+        keylen = utf8_cut(key, 64);
+    for (i = 0; i < keylen && o + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        dst[o++] = (char)((ch < 0x20 || ch == 0x7f) ? '?' : ch);
+    }
+    o = utf8_cut(dst, o);
+    dst[o] = '\0';
+}
+
+static void path_index(char *dst, size_t cap, const char *base, size_t i)
+{
+    char ix[32];
+    size_t o = strlen(base), n;
+
+    snprintf(ix, sizeof ix, "[%zu]", i);
+    n = strlen(ix);
+    if (o + n >= cap) /* no room for the index: the element's path is its array's */
+        n = 0;
+    if (o >= cap)
+        o = utf8_cut(base, cap - 1);
+    memmove(dst, base, o);
+    memcpy(dst + o, ix, n);
+    dst[o + n] = '\0';
+}
+
+const char *kombo_value_type_name(const kombo_value *v)
+{
+    if (v->given != NULL)
+        return v->given;
+    switch (v->type) {
+    case KOMBO_V_NULL: return "null";
+    case KOMBO_V_BOOLEAN: return "boolean";
+    case KOMBO_V_INTEGER:
+    case KOMBO_V_NUMBER: return "number";
+    case KOMBO_V_STRING: return "string";
+    case KOMBO_V_ARRAY: return "array";
+    case KOMBO_V_OBJECT: return "object";
+    case KOMBO_V_EMPTY: return "table";
+    case KOMBO_V_SOURCE: return "function";
+    default: return "value";
+    }
+}
+
+static int str_is(kombo_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static int integral(double d)
+{
+    return d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d;
+}
+
+/* "CV, COVER_LETTER, OTHER" into buf (cut with "..." when long). */
+static void list_values(char *buf, size_t cap, const char *const *values)
+{
+    size_t o = 0, i;
+    buf[0] = '\0';
+    for (i = 0; values != NULL && values[i] != NULL; i++) {
+        size_t n = strlen(values[i]);
+        if (o + n + 2 + 4 >= cap) {
+            snprintf(buf + o, cap - o, "%s...", i ? ", " : "");
+            return;
+        }
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", values[i]);
+    }
+}
+
+static size_t count_values(const char *const *values)
+{
+    size_t n = 0;
+    while (values != NULL && values[n] != NULL)
+        n++;
+    return n;
+}
+
+/* ------------------------------------------------------------------ types */
+
+/* The types s allows at its top: its own, a file object's, or its
+ * branches' (any of them for anyOf/oneOf, all for allOf); 0: anything. */
+static unsigned schema_types(const kombo_schema *s, int depth)
+{
+    unsigned t = s->types;
+    size_t i;
+
+    if (s->flags & KOMBO_S_FILE)
+        t |= KOMBO_T_OBJECT;
+    if (t != 0 || s->combine == KOMBO_COMBINE_NONE || depth > 16)
+        return t;
+    if (s->combine == KOMBO_COMBINE_ALL_OF) {
+        unsigned all = 0;
+        for (i = 0; i < s->nbranches; i++) {
+            unsigned b = schema_types(s->branches[i], depth + 1);
+            if (b != 0)
+                all = all ? (all & b) : b;
+        }
+        return all;
+    }
+    for (i = 0; i < s->nbranches; i++) {
+        unsigned b = schema_types(s->branches[i], depth + 1);
+        if (b == 0)
+            return 0;
+        t |= b;
+    }
+    return t;
+}
+
+int kombo_schema_type_ok(const kombo_schema *s, const kombo_value *v)
+{
+    unsigned t = schema_types(s, 0);
+
+    if (v->type == KOMBO_V_INVALID)
+        return 1;
+    if (t == 0)
+        return 1;
+    switch (v->type) {
+    case KOMBO_V_NULL: return (t & KOMBO_T_NULL) != 0;
+    case KOMBO_V_BOOLEAN:
+        return (t & KOMBO_T_BOOLEAN) || ((s->flags & KOMBO_S_QUERY_BOOL) && (t & KOMBO_T_STRING));
+    case KOMBO_V_INTEGER: return (t & (KOMBO_T_INTEGER | KOMBO_T_NUMBER)) != 0;
+    case KOMBO_V_NUMBER: return (t & KOMBO_T_NUMBER) || ((t & KOMBO_T_INTEGER) && integral(v->d));
+    case KOMBO_V_STRING: return (t & KOMBO_T_STRING) != 0;
+    case KOMBO_V_ARRAY:
+        return (t & KOMBO_T_ARRAY) || ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
+    case KOMBO_V_OBJECT: return (t & KOMBO_T_OBJECT) != 0;
+    case KOMBO_V_EMPTY:
+        if ((t & KOMBO_T_ARRAY) && (t & KOMBO_T_OBJECT))
+            return -1;
+        return (t & (KOMBO_T_ARRAY | KOMBO_T_OBJECT)) != 0 ||
+               ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
+    default: return 0;
+    }
+}
+
+/* "a string or null", "an integer", "a string, an array or an object". */
+static void type_words(char *buf, size_t cap, unsigned t)
+{
+    const char *w[7];
+    size_t n = 0, i, o = 0;
+
+    if (t & KOMBO_T_STRING) w[n++] = "a string";
+    if (t & KOMBO_T_NUMBER) w[n++] = "a number";
+    else if (t & KOMBO_T_INTEGER) w[n++] = "an integer";
+    if (t & KOMBO_T_BOOLEAN) w[n++] = "a boolean";
+    if (t & KOMBO_T_ARRAY) w[n++] = "an array";
+    if (t & KOMBO_T_OBJECT) w[n++] = "an object";
+    if (t & KOMBO_T_NULL) w[n++] = "null";
+    buf[0] = '\0';
+    for (i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", w[i]);
+}
+
+void kombo_schema_type_problem(kombo_problems *out, const char *path, const kombo_schema *s,
+                               const kombo_value *v)
+{
+    char words[96];
+    if (kombo_schema_type_ok(s, v) < 0) {
+        kombo_problems_add(out, path,
+                           "is an empty table, which could be an array or an object here: "
+                           "give kombo.empty_array for an empty array, or leave it out");
+        return;
+    }
+    type_words(words, sizeof words, schema_types(s, 0));
+    kombo_problems_add(out, path, "must be %s (got %s)", words, kombo_value_type_name(v));
+}
+
+/* ---------------------------------------------------------------- formats */
+
+static int digits(const char *p, size_t n, int *out)
+{
+    size_t i;
+    int v = 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* RFC 3339 date-time ("2024-05-01T12:00:00Z", "...:00.5+02:00"), or a bare
+ * date (Kombo's own pattern allows one). */
+static int date_time_ok(kombo_str s)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s.ptr;
+    size_t n = s.len, i;
+    int y, mo, d, h, mi, se, dim;
+
+    if (n < 10 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !digits(p + 8, 2, &d))
+        return 0;
+    if (mo < 1 || mo > 12 || d < 1)
+        return 0;
+    dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+    if (d > dim)
+        return 0;
+    if (n == 10)
+        return 1;
+    if (n < 20 || (p[10] != 'T' && p[10] != 't') || !digits(p + 11, 2, &h) || p[13] != ':' ||
+        !digits(p + 14, 2, &mi) || p[16] != ':' || !digits(p + 17, 2, &se))
+        return 0;
+    if (h > 23 || mi > 59 || se > 60)
+        return 0;
+    i = 19;
+    if (p[i] == '.') {
+        size_t f = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == f)
+            return 0;
+    }
+    if (i < n && (p[i] == 'Z' || p[i] == 'z'))
+        return i + 1 == n;
+    if (i < n && (p[i] == '+' || p[i] == '-')) {
+        int oh, om;
+        return n - i == 6 && digits(p + i + 1, 2, &oh) && p[i + 3] == ':' && digits(p + i + 4, 2, &om) &&
+               oh <= 23 && om <= 59;
+    }
+    return 0;
+}
+
+static int blank_or_control(kombo_str s)
+{
+    size_t i;
+    for (i = 0; i < s.len; i++) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        if (ch <= 0x20 || ch == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+static int email_ok(kombo_str s)
+{
+    const char *at = s.len ? memchr(s.ptr, '@', s.len) : NULL;
+    const char *dom, *end = s.ptr + s.len, *dot;
+    if (at == NULL || at == s.ptr || blank_or_control(s) || memchr(at + 1, '@', (size_t)(end - at - 1)))
+        return 0;
+    dom = at + 1;
+    dot = dom < end ? memchr(dom, '.', (size_t)(end - dom)) : NULL;
+    return dot != NULL && dom[0] != '.' && end[-1] != '.';
+}
+
+static int alpha(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
+static int uri_ok(kombo_str s)
+{
+    size_t i = 0;
+    if (s.len == 0 || !alpha((unsigned char)s.ptr[0]) || blank_or_control(s))
+        return 0;
+    for (i = 1; i < s.len; i++) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        if (ch == ':')
+            return i + 1 < s.len;
+        if (!alpha(ch) && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.')
+            return 0;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- scalars */
+
+static size_t utf8_chars(kombo_str s)
+{
+    size_t i, n = 0;
+    for (i = 0; i < s.len; i++)
+        n += ((unsigned char)s.ptr[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* A string against s's string rules; the first that fails speaks. */
+static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char *path)
+{
+    char got[KOMBO_ECHO_MAX + 4], list[LIST_CAP];
+    size_t i;
+
+    kombo_echo(got, sizeof got, str);
+    if (!kombo_utf8_valid(str.ptr, str.len)) {
+        kombo_problems_add(c->out, path, "must be valid UTF-8");
+        return;
+    }
+    if (s->enum_values != NULL) {
+        for (i = 0; s->enum_values[i] != NULL && !str_is(str, s->enum_values[i]); i++)
+            ;
+        if (s->enum_values[i] == NULL) {
+            list_values(list, sizeof list, s->enum_values);
+            kombo_problems_add(c->out, path, "must be one of %s (got \"%s\")", list, got);
+            return;
+        }
+    }
+    if (s->const_value != NULL && !str_is(str, s->const_value)) {
+        kombo_problems_add(c->out, path, "must be \"%.100s\" (got \"%s\")", s->const_value, got);
+        return;
+    }
+    if (s->min_length > 0 && utf8_chars(str) < s->min_length) {
+        if (s->min_length == 1)
+            kombo_problems_add(c->out, path, "must not be empty");
+        else
+            kombo_problems_add(c->out, path, "must be at least %zu characters long", s->min_length);
+        return;
+    }
+    if (s->pattern != NULL) {
+        int r = kombo_regex_match(s->pattern, str.ptr, str.len);
+        const char *src = s->pattern->source ? s->pattern->source : "its pattern";
+        if (r == 0) {
+            kombo_problems_add(c->out, path, "must match %.120s (got \"%s\")", src, got);
+            return;
+        }
+        if (r < 0) {
+            kombo_problems_add(c->out, path, "could not be checked against %.120s: the match gave up (got \"%s\")",
+                               src, got);
+            return;
+        }
+    }
+    switch (s->format) {
+    case KOMBO_FMT_DATE_TIME:
+        if (!date_time_ok(str))
+            kombo_problems_add(c->out, path, "must be a date-time like 2024-05-01T12:00:00Z (got \"%s\")", got);
+        break;
+    case KOMBO_FMT_EMAIL:
+        if (!email_ok(str))
+            kombo_problems_add(c->out, path, "must be an email address (got \"%s\")", got);
+        break;
+    case KOMBO_FMT_URI:
+        if (!uri_ok(str))
+            kombo_problems_add(c->out, path, "must be an absolute URI (got \"%s\")", got);
+        break;
+    default:
+        break;
+    }
+}
+
+static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, const char *path)
+{
+    double d = v->type == KOMBO_V_INTEGER ? (double)v->i : v->d;
+    char lim[32], got[32];
+
+    if (v->type == KOMBO_V_INTEGER)
+        snprintf(got, sizeof got, "%lld", (long long)v->i);
+    else
+        kombo_format_double(got, v->d);
+    if (s->has_minimum && d < s->minimum) {
+        kombo_format_double(lim, s->minimum);
+        kombo_problems_add(c->out, path, "must be at least %s (got %s)", lim, got);
+    } else if (s->has_maximum && d > s->maximum) {
+        kombo_format_double(lim, s->maximum);
+        kombo_problems_add(c->out, path, "must be at most %s (got %s)", lim, got);
+    }
+}
+
+/* A query list: each element a non-empty string without a comma, and each
+ * held to the string rules of s. */
+static void check_query_list(ck *c, const kombo_schema *s, const kombo_value *v, const char *path)
+{
+    const kombo_value *e;
+    char p[PATH_CAP];
+    size_t i = 0;
+
+    for (e = v->child; e != NULL; e = e->next) {
+        path_index(p, sizeof p, path, ++i);
+        if (e->type == KOMBO_V_INVALID)
+            continue;
+        if (e->type != KOMBO_V_STRING)
+            kombo_problems_add(c->out, p, "must be a string (got %s)", kombo_value_type_name(e));
+        else if (e->s.len == 0)
+            kombo_problems_add(c->out, p, "must not be empty");
+        else if (memchr(e->s.ptr, ',', e->s.len) != NULL)
+            kombo_problems_add(c->out, p, "must not contain a comma (the values are sent as one comma-separated list)");
+        else
+            check_string(c, s, e->s, p);
+    }
+}
+
+/* --------------------------------------------------------------- objects */
+
+/* The properties an object is checked against: one schema's, or several
+ * (allOf, merged). */
+typedef struct view {
+    const kombo_schema *const *from; /* schemas whose properties count */
+    size_t nfrom;
+    int open, file;
+    const kombo_schema *additional; /* with open: NULL is anything */
+} view;
+
+const kombo_property *kombo_schema_property(const kombo_schema *s, const char *name)
+{
+    size_t i;
+    for (i = 0; i < s->nproperties; i++)
+        if (strcmp(s->properties[i].name, name) == 0)
+            return &s->properties[i];
+    return NULL;
+}
+
+static int listed(const view *w, kombo_str key)
+{
+    size_t f, i;
+    for (f = 0; f < w->nfrom; f++)
+        for (i = 0; i < w->from[f]->nproperties; i++)
+            if (str_is(key, w->from[f]->properties[i].name))
+                return 1;
+    return 0;
+}
+
+/* The SDK's own members of a file object, which the description does not
+ * list: the content given as a path, bytes or a source (and its size). */
+static const char *const file_extras[] = {"file", "bytes", "source", "size"};
+#define NEXTRAS (sizeof file_extras / sizeof file_extras[0])
+
+static int file_extra(kombo_str key)
+{
+    size_t i;
+    for (i = 0; i < NEXTRAS; i++)
+        if (str_is(key, file_extras[i]))
+            return 1;
+    return 0;
+}
+
+static void unknown_member(ck *c, const view *w, const kombo_value *m, const char *path)
+{
+    const char *inline_names[48];
+    const char **names = inline_names;
+    const char *near = NULL;
+    size_t total = w->file ? NEXTRAS : 0, f, i, k = 0;
+
+    for (f = 0; f < w->nfrom; f++)
+        total += w->from[f]->nproperties;
+    if (total + 1 > sizeof inline_names / sizeof inline_names[0])
+        names = malloc((total + 1) * sizeof *names);
+    if (names != NULL) {
+        for (f = 0; f < w->nfrom; f++)
+            for (i = 0; i < w->from[f]->nproperties; i++)
+                names[k++] = w->from[f]->properties[i].name;
+        for (i = 0; w->file && i < NEXTRAS; i++)
+            names[k++] = file_extras[i];
+        names[k] = NULL;
+        near = kombo_suggest_key(m->key.ptr, m->key.len, names, sizeof *names);
+    }
+    if (near != NULL)
+        kombo_problems_add(c->out, path, "is not a known field (did you mean %s?)", near);
+    else
+        kombo_problems_add(c->out, path, "is not a known field");
+    if (names != inline_names)
+        free(names);
+}
+
+static void required_problem(ck *c, const kombo_schema *ps, const char *path)
+{
+    char list[LIST_CAP];
+    size_t n = ps != NULL ? count_values(ps->enum_values) : 0;
+    if (n > 0 && n <= ENUM_IN_REQUIRED && (ps->types == 0 || ps->types == KOMBO_T_STRING)) {
+        list_values(list, sizeof list, ps->enum_values);
+        kombo_problems_add(c->out, path, "is required (one of %s)", list);
+    } else {
+        kombo_problems_add(c->out, path, "is required");
+    }
+}
+
+/* The members of object v (or an empty table taken as one): the listed
+ * ones in the descriptor's order, then the others in the value's. */
+static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
+{
+    char p[PATH_CAP];
+    kombo_value *m;
+    size_t f, i;
+
+    for (f = 0; f < w->nfrom; f++) {
+        const kombo_schema *s = w->from[f];
+        for (i = 0; i < s->nproperties; i++) {
+            const kombo_property *prop = &s->properties[i];
+            m = v->type == KOMBO_V_OBJECT ? kombo_value_member(v, prop->name) : NULL;
+            kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
+            if (m == NULL) {
+                /* A file object's members are its own rules' (file_object.c). */
+                if (prop->required && !w->file)
+                    required_problem(c, prop->schema, p);
+            } else {
+                check(c, prop->schema, m, p);
+            }
+        }
+    }
+    if (v->type != KOMBO_V_OBJECT)
+        return;
+    for (m = v->child; m != NULL; m = m->next) {
+        if (m->key.ptr == NULL || listed(w, m->key))
+            continue;
+        if (w->file && file_extra(m->key))
+            continue;
+        kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+        if (w->open && !kombo_utf8_valid(m->key.ptr, m->key.len))
+            kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
+        else if (w->open)
+            check(c, w->additional, m, p);
+        else
+            unknown_member(c, w, m, p);
+    }
+}
+
+void kombo_schema_check_member(kombo_arena *a, const kombo_schema *s, const char *name, kombo_value *v,
+                               const char *objpath, kombo_problems *out)
+{
+    const kombo_property *prop = kombo_schema_property(s, name);
+    kombo_value *m;
+    char p[PATH_CAP];
+    ck c;
+
+    if (prop == NULL)
+        return;
+    c.arena = a;
+    c.out = out;
+    c.depth = 0;
+    kombo_path_join(p, sizeof p, objpath, name, strlen(name));
+    m = kombo_value_member(v, name);
+    if (m == NULL) {
+        if (prop->required)
+            required_problem(&c, prop->schema, p);
+    } else {
+        check(&c, prop->schema, m, p);
+    }
+}
+
+/* ------------------------------------------------------------ combinations */
+
+static int object_like(const kombo_schema *s)
+{
+    return s->combine == KOMBO_COMBINE_NONE &&
+           ((s->types & KOMBO_T_OBJECT) || s->nproperties > 0 || (s->flags & (KOMBO_S_FILE | KOMBO_S_OPEN)));
+}
+
+/* allOf over objects, flattened (an allOf inside one counts too); 0 when
+ * a branch is not an object, or too many. */
+#define MAX_MERGED 32
+static int collect_all_of(const kombo_schema *s, const kombo_schema **out, size_t *n, int depth)
+{
+    size_t i;
+    if (s->combine == KOMBO_COMBINE_ALL_OF && depth < 8) {
+        if (s->nproperties > 0 || s->types != 0) {
+            if (*n >= MAX_MERGED)
+                return 0;
+            out[(*n)++] = s;
+        }
+        for (i = 0; i < s->nbranches; i++)
+            if (!collect_all_of(s->branches[i], out, n, depth + 1))
+                return 0;
+        return 1;
+    }
+    if (!object_like(s) || *n >= MAX_MERGED)
+        return 0;
+    out[(*n)++] = s;
+    return 1;
+}
+
+/* 1 when the branches were checked as one merged object. */
+static int check_all_of(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+{
+    const kombo_schema *from[MAX_MERGED];
+    size_t n = 0, i;
+    view w;
+    int any_open_free = 0;
+
+    if (!collect_all_of(s, from, &n, 0) || n == 0)
+        return 0;
+    if (v->type != KOMBO_V_OBJECT && v->type != KOMBO_V_EMPTY) {
+        kombo_problems_add(c->out, path, "must be an object (got %s)", kombo_value_type_name(v));
+        return 1;
+    }
+    memset(&w, 0, sizeof w);
+    w.from = from;
+    w.nfrom = n;
+    for (i = 0; i < n; i++) {
+        if (from[i]->flags & KOMBO_S_OPEN) {
+            w.open = 1;
+            if (from[i]->additional == NULL)
+                any_open_free = 1;
+            else if (w.additional == NULL)
+                w.additional = from[i]->additional;
+        }
+    }
+    if (any_open_free)
+        w.additional = NULL;
+    for (i = 0; i < n; i++)
+        if (from[i]->flags & KOMBO_S_FILE) {
+            w.file = 1;
+            kombo_file_object_check(c->arena, from[i], v, path, c->out);
+            break;
+        }
+    walk_object(c, &w, v, path);
+    return 1;
+}
+
+static void copy_problems(kombo_problems *out, const kombo_problems *from)
+{
+    size_t i;
+    for (i = 0; i < from->count; i++)
+        kombo_problems_add(out, from->items[i].path, "%s", from->items[i].message);
+    out->dropped += from->dropped;
+}
+
+static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+{
+    kombo_problems *trial, *best, *saved = c->out;
+    size_t i, valid = 0, best_n = (size_t)-1, matching = 0;
+    char words[160], p[PATH_CAP];
+    unsigned none = 0;
+
+    if (s->discriminator != NULL && s->discriminator_values != NULL) {
+        kombo_value *m;
+        char list[LIST_CAP], got[KOMBO_ECHO_MAX + 4];
+        if (v->type != KOMBO_V_OBJECT && v->type != KOMBO_V_EMPTY) {
+            kombo_problems_add(c->out, path, "must be an object (got %s)", kombo_value_type_name(v));
+            return;
+        }
+        kombo_path_join(p, sizeof p, path, s->discriminator, strlen(s->discriminator));
+        m = kombo_value_member(v, s->discriminator);
+        list_values(list, sizeof list, s->discriminator_values);
+        if (m == NULL) {
+            kombo_problems_add(c->out, p, "is required (one of %s)", list);
+            return;
+        }
+        if (m->type == KOMBO_V_INVALID)
+            return;
+        if (m->type != KOMBO_V_STRING) {
+            kombo_problems_add(c->out, p, "must be a string (got %s)", kombo_value_type_name(m));
+            return;
+        }
+        for (i = 0; i < s->nbranches && s->discriminator_values[i] != NULL; i++)
+            if (str_is(m->s, s->discriminator_values[i])) {
+                check(c, s->branches[i], v, path);
+                return;
+            }
+        kombo_echo(got, sizeof got, m->s);
+        kombo_problems_add(c->out, p, "must be one of %s (got \"%s\")", list, got);
+        return;
+    }
+
+    trial = malloc(sizeof *trial);
+    best = malloc(sizeof *best);
+    if (trial == NULL || best == NULL) {
+        free(trial);
+        free(best);
+        kombo_problems_add(c->out, path, "could not be checked (out of memory)");
+        return;
+    }
+    kombo_problems_init(best);
+    for (i = 0; i < s->nbranches; i++) {
+        const kombo_schema *b = s->branches[i];
+        size_t n;
+        if (kombo_schema_type_ok(b, v) != 1) {
+            none |= schema_types(b, 0);
+            continue;
+        }
+        matching++;
+        kombo_problems_init(trial);
+        c->out = trial;
+        check(c, b, v, path);
+        c->out = saved;
+        n = trial->count + trial->dropped;
+        if (n == 0) {
+            valid++;
+            if (s->combine == KOMBO_COMBINE_ANY_OF)
+                break;
+        } else if (n < best_n) {
+            kombo_problems *t = best;
+            best = trial;
+            trial = t;
+            best_n = n;
+        }
+    }
+    if (valid > 1)
+        kombo_problems_add(c->out, path, "matches more than one of the allowed shapes");
+    else if (valid == 0 && matching == 0) {
+        /* "a string, an object": each branch's shape once. */
+        size_t o = 0;
+        unsigned bits[] = {KOMBO_T_STRING, KOMBO_T_NUMBER | KOMBO_T_INTEGER, KOMBO_T_BOOLEAN, KOMBO_T_ARRAY,
+                           KOMBO_T_OBJECT, KOMBO_T_NULL};
+        words[0] = '\0';
+        for (i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+            char w[32];
+            if (!(none & bits[i]))
+                continue;
+            type_words(w, sizeof w, none & bits[i]);
+            o += (size_t)snprintf(words + o, sizeof words - o, "%s%s", o ? ", " : "", w);
+            if (o >= sizeof words)
+                break;
+        }
+        kombo_problems_add(c->out, path, "must be one of: %s (got %s)", words, kombo_value_type_name(v));
+    } else if (valid == 0) {
+        copy_problems(c->out, best);
+    }
+    free(trial);
+    free(best);
+}
+
+/* ---------------------------------------------------------------- check */
+
+static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+{
+    switch (v->type) {
+    case KOMBO_V_STRING:
+        check_string(c, s, v->s, path);
+        break;
+    case KOMBO_V_INTEGER:
+    case KOMBO_V_NUMBER:
+        check_number(c, s, v, path);
+        break;
+    case KOMBO_V_ARRAY:
+    case KOMBO_V_EMPTY: {
+        unsigned t = schema_types(s, 0);
+        if (v->type == KOMBO_V_ARRAY && !(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST)) {
+            check_query_list(c, s, v, path);
+        } else if (v->type == KOMBO_V_ARRAY) {
+            kombo_value *e;
+            char p[PATH_CAP];
+            size_t i = 0;
+            for (e = v->child; e != NULL; e = e->next) {
+                path_index(p, sizeof p, path, ++i);
+                check(c, s->items, e, p);
+            }
+        } else if ((t & KOMBO_T_OBJECT) || s->nproperties > 0 || (s->flags & KOMBO_S_FILE)) {
+            goto object; /* an empty table taken as an object: its required members are missing */
+        }
+        break;
+    }
+    case KOMBO_V_OBJECT:
+    object:
+        /* A combination's members belong to its branches (checked above). */
+        if (s->combine != KOMBO_COMBINE_NONE)
+            break;
+        if ((s->types & KOMBO_T_OBJECT) || s->nproperties > 0 || (s->flags & (KOMBO_S_FILE | KOMBO_S_OPEN))) {
+            view w;
+            memset(&w, 0, sizeof w);
+            w.from = &s;
+            w.nfrom = 1;
+            w.open = (s->flags & KOMBO_S_OPEN) != 0;
+            w.file = (s->flags & KOMBO_S_FILE) != 0;
+            w.additional = s->additional;
+            if (w.file)
+                kombo_file_object_check(c->arena, s, v, path, c->out);
+            walk_object(c, &w, v, path);
+        } else if (v->type == KOMBO_V_OBJECT && s->types == 0) {
+            check_any(c, v, path); /* any value: only its strings' encoding */
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Member names go out as JSON strings: valid UTF-8 only. */
+static void check_keys(ck *c, const kombo_value *v, const char *path)
+{
+    const kombo_value *m;
+    char p[PATH_CAP];
+    for (m = v->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && !kombo_utf8_valid(m->key.ptr, m->key.len)) {
+            kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+            kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
+        }
+}
+
+/* A value any JSON value may be: its strings must still be UTF-8. */
+static void check_any(ck *c, kombo_value *v, const char *path)
+{
+    char p[PATH_CAP];
+    kombo_value *m;
+    size_t i = 0;
+
+    if (v->type == KOMBO_V_STRING) {
+        if (!kombo_utf8_valid(v->s.ptr, v->s.len))
+            kombo_problems_add(c->out, path, "must be valid UTF-8");
+        return;
+    }
+    if (v->type == KOMBO_V_SOURCE) {
+        kombo_problems_add(c->out, path, "cannot be sent as JSON (got %s)", kombo_value_type_name(v));
+        return;
+    }
+    if (v->type != KOMBO_V_ARRAY && v->type != KOMBO_V_OBJECT)
+        return;
+    if (v->type == KOMBO_V_OBJECT)
+        check_keys(c, v, path);
+    for (m = v->child; m != NULL; m = m->next) {
+        if (v->type == KOMBO_V_ARRAY)
+            path_index(p, sizeof p, path, ++i);
+        else
+            kombo_path_join(p, sizeof p, path, m->key.ptr != NULL ? m->key.ptr : "", m->key.len);
+        check(c, NULL, m, p);
+    }
+}
+
+static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+{
+    if (v == NULL || v->type == KOMBO_V_INVALID)
+        return;
+    if (v->type == KOMBO_V_NUMBER && !isfinite(v->d)) {
+        /* The binding refuses these; a C caller is told too (no JSON for them). */
+        kombo_problems_add(c->out, path, "must be a finite number (got %s)", isnan(v->d) ? "NaN" : "infinity");
+        return;
+    }
+    if (s == NULL) {
+        if (c->depth >= MAX_DEPTH) {
+            kombo_problems_add(c->out, path, "is nested too deeply");
+            return;
+        }
+        c->depth++;
+        check_any(c, v, path);
+        c->depth--;
+        return;
+    }
+    if (c->depth >= MAX_DEPTH) {
+        kombo_problems_add(c->out, path, "is nested too deeply");
+        return;
+    }
+    c->depth++;
+    /* A bare anyOf/oneOf says which shapes it takes itself. */
+    if (s->types != 0 || (s->flags & KOMBO_S_FILE) || s->combine == KOMBO_COMBINE_NONE ||
+        s->combine == KOMBO_COMBINE_ALL_OF || v->type == KOMBO_V_EMPTY) {
+        int t = kombo_schema_type_ok(s, v);
+        if (t != 1 && !(t == 0 && s->types == 0 && !(s->flags & KOMBO_S_FILE))) {
+            kombo_schema_type_problem(c->out, path, s, v);
+            c->depth--;
+            return;
+        }
+    }
+    if (s->combine == KOMBO_COMBINE_ALL_OF) {
+        if (!check_all_of(c, s, v, path)) {
+            size_t i;
+            for (i = 0; i < s->nbranches; i++)
+                check(c, s->branches[i], v, path);
+            check_self(c, s, v, path);
+        }
+    } else {
+        if (s->combine != KOMBO_COMBINE_NONE)
+            check_any_of(c, s, v, path);
+        check_self(c, s, v, path);
+    }
+    c->depth--;
+}
+
+size_t kombo_schema_check_in(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
+                             kombo_problems *out)
+{
+    size_t before = out->count + out->dropped;
+    ck c;
+
+    c.arena = a;
+    c.out = out;
+    c.depth = 0;
+    if (v == NULL)
+        kombo_problems_add(out, path, "is required");
+    else
+        check(&c, s, v, path != NULL ? path : "");
+    return out->count + out->dropped - before;
+}
+
+size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *path, kombo_problems *out)
+{
+    return kombo_schema_check_in(NULL, s, v, path, out);
+}

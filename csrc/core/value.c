@@ -1,0 +1,146 @@
+/*
+ * value.c - the value tree a request is built as (schema.h), and the arena
+ * its nodes are carved from: blocks freed together, every allocation
+ * zeroed, `failed` set (and NULL returned) when memory runs out.
+ */
+#include "schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct kombo_arena_block {
+    struct kombo_arena_block *next;
+    size_t cap; /* bytes of data[] */
+    /* max_align_t is C11: a union of the widest types stands in for it. */
+    union {
+        long double ld;
+        void *p;
+        int64_t i;
+    } data[];
+};
+
+#define ARENA_BLOCK 4096u
+#define ARENA_ALIGN 16u
+
+void kombo_arena_init(kombo_arena *a)
+{
+    a->blocks = NULL;
+    a->used = 0;
+    a->cap = 0;
+    a->failed = 0;
+}
+
+void kombo_arena_free(kombo_arena *a)
+{
+    struct kombo_arena_block *b = a->blocks;
+    while (b != NULL) {
+        struct kombo_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    kombo_arena_init(a);
+}
+
+void *kombo_arena_alloc(kombo_arena *a, size_t n)
+{
+    struct kombo_arena_block *b;
+    size_t size;
+    char *p;
+
+    if (n == 0)
+        n = 1;
+    if (n > (size_t)-1 / 2) {
+        a->failed = 1;
+        return NULL;
+    }
+    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (a->blocks == NULL || a->cap - a->used < n) {
+        /* A large request gets a block of its own, behind the current one,
+         * so that the current block's free room is not wasted. */
+        size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+        b = malloc(sizeof *b + size);
+        if (b == NULL) {
+            a->failed = 1;
+            return NULL;
+        }
+        b->cap = size;
+        if (size != ARENA_BLOCK && a->blocks != NULL) {
+            b->next = a->blocks->next;
+            a->blocks->next = b;
+            memset(b->data, 0, n);
+            return b->data;
+        }
+        b->next = a->blocks;
+        a->blocks = b;
+        a->used = 0;
+        a->cap = size;
+    }
+    p = (char *)a->blocks->data + a->used;
+    a->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+kombo_value *kombo_value_new(kombo_arena *a, kombo_vtype type)
+{
+    kombo_value *v = kombo_arena_alloc(a, sizeof *v);
+    if (v != NULL)
+        v->type = type;
+    return v;
+}
+
+void kombo_value_append(kombo_value *parent, kombo_value *child)
+{
+    child->next = NULL;
+    if (parent->child == NULL)
+        parent->child = child;
+    else
+        parent->last->next = child;
+    parent->last = child;
+    parent->n++;
+}
+
+kombo_value *kombo_value_member(const kombo_value *object, const char *key)
+{
+    size_t n = strlen(key);
+    kombo_value *m;
+
+    if (object == NULL || object->type != KOMBO_V_OBJECT)
+        return NULL;
+    for (m = object->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && m->key.len == n && memcmp(m->key.ptr, key, n) == 0)
+            return m;
+    return NULL;
+}
+
+/* Depth-first without recursion: a value tree from a hostile table may be
+ * deep.  The siblings of each level are walked in a loop; children are
+ * reached by an explicit stack kept in the nodes' own order. */
+void kombo_value_close_files(kombo_value *root)
+{
+    kombo_value *stack[64];
+    size_t top = 0;
+
+    if (root == NULL)
+        return;
+    stack[top++] = root;
+    while (top > 0) {
+        kombo_value *v = stack[--top], *c;
+        if (v->file != NULL) {
+            kombo_file_close(v->file);
+            v->file = NULL;
+        }
+        for (c = v->child; c != NULL; c = c->next) {
+            if (c->child == NULL) {
+                if (c->file != NULL) {
+                    kombo_file_close(c->file);
+                    c->file = NULL;
+                }
+            } else if (top < sizeof stack / sizeof stack[0]) {
+                stack[top++] = c;
+            } else {
+                kombo_value_close_files(c); /* deeper than the stack: recurse */
+            }
+        }
+    }
+}

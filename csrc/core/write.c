@@ -1,0 +1,381 @@
+/*
+ * write.c - a checked value tree as a JSON body (segments) and as a query
+ * string.  Members go out in the descriptor's order, then the ones it does
+ * not list in the value's order; a file object's content goes last, as a
+ * base64 stream (file, bytes, source) or borrowed verbatim (data), so a
+ * large payload is never copied.  The JSON of a Kombo upload comes out
+ * byte for byte as model_attachment.c lays it out.
+ */
+#include "schema.h"
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_WRITE_DEPTH 200
+
+typedef struct writer {
+    kombo_body *body;
+    kombo_buf *cur; /* the owned segment being written; NULL: start a new one */
+    int failed;
+    int depth;
+} writer;
+
+static kombo_buf *buf(writer *w)
+{
+    if (w->cur == NULL)
+        w->cur = kombo_body_add_owned(w->body);
+    return w->cur;
+}
+
+static void put(writer *w, const char *s)
+{
+    kombo_buf_puts(buf(w), s);
+}
+
+static void write_value(writer *w, const kombo_schema *s, kombo_value *v);
+
+static int str_is(kombo_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static int prop_listed(const kombo_schema *s, kombo_str key)
+{
+    size_t i;
+    for (i = 0; s != NULL && i < s->nproperties; i++)
+        if (str_is(key, s->properties[i].name))
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- branches */
+
+/* The branch of an anyOf/oneOf a checked value took: the discriminator's,
+ * else the first whose type fits and that lists the most of the value's
+ * members (a closed branch that misses one does not fit). */
+static const kombo_schema *pick_branch(const kombo_schema *s, const kombo_value *v)
+{
+    const kombo_schema *best = NULL;
+    long best_score = -1;
+    size_t i;
+
+    if (s->discriminator != NULL && s->discriminator_values != NULL) {
+        const kombo_value *m = kombo_value_member(v, s->discriminator);
+        for (i = 0; m != NULL && m->type == KOMBO_V_STRING && i < s->nbranches && s->discriminator_values[i]; i++)
+            if (str_is(m->s, s->discriminator_values[i]))
+                return s->branches[i];
+        return NULL;
+    }
+    for (i = 0; i < s->nbranches; i++) {
+        const kombo_schema *b = s->branches[i];
+        const kombo_value *m;
+        long score = 0;
+        if (kombo_schema_type_ok(b, v) != 1)
+            continue;
+        if (v->type == KOMBO_V_OBJECT && b->combine == KOMBO_COMBINE_NONE) {
+            for (m = v->child; m != NULL; m = m->next) {
+                if (prop_listed(b, m->key))
+                    score++;
+                else if (!(b->flags & KOMBO_S_OPEN) && !(b->flags & KOMBO_S_FILE))
+                    score = -1000000;
+            }
+        }
+        if (score > best_score) {
+            best_score = score;
+            best = b;
+        }
+    }
+    return best;
+}
+
+/* -------------------------------------------------------------- objects */
+
+/* The schemas whose properties order an object's members: one, or an
+ * allOf's object branches in order. */
+#define MAX_FROM 32
+static void collect_from(const kombo_schema *s, const kombo_schema **from, size_t *n, int depth)
+{
+    size_t i;
+    if (s == NULL || *n >= MAX_FROM)
+        return;
+    if (s->combine == KOMBO_COMBINE_ALL_OF && depth < 8) {
+        from[(*n)++] = s;
+        for (i = 0; i < s->nbranches; i++)
+            collect_from(s->branches[i], from, n, depth + 1);
+        return;
+    }
+    from[(*n)++] = s;
+}
+
+static const kombo_schema *additional_of(const kombo_schema *const *from, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((from[i]->flags & KOMBO_S_OPEN) && from[i]->additional == NULL)
+            return NULL;
+    for (i = 0; i < n; i++)
+        if (from[i]->flags & KOMBO_S_OPEN)
+            return from[i]->additional;
+    return NULL;
+}
+
+static int listed_in(const kombo_schema *const *from, size_t n, kombo_str key)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (prop_listed(from[i], key))
+            return 1;
+    return 0;
+}
+
+/* A member already written (listed twice across allOf branches). */
+static int written_before(const kombo_schema *const *from, size_t f, size_t i)
+{
+    size_t g, j;
+    const char *name = from[f]->properties[i].name;
+    for (g = 0; g <= f; g++)
+        for (j = 0; j < (g == f ? i : from[g]->nproperties); j++)
+            if (strcmp(from[g]->properties[j].name, name) == 0)
+                return 1;
+    return 0;
+}
+
+static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
+{
+    kombo_buf *b = buf(w);
+    if (!*first)
+        kombo_buf_append(b, ",", 1);
+    *first = 0;
+    kombo_json_string(b, m->key.ptr, m->key.len);
+    kombo_buf_append(b, ":", 1);
+    write_value(w, s, m);
+}
+
+static int content_key(kombo_str k)
+{
+    return str_is(k, "data") || str_is(k, "data_url") || str_is(k, "file") || str_is(k, "bytes") ||
+           str_is(k, "source") || str_is(k, "size");
+}
+
+/* The file object's content, last: a base64 stream (taking over the file
+ * the check opened), data borrowed verbatim, or data_url. */
+static void file_content(writer *w, kombo_value *v, int first)
+{
+    kombo_value *bytes = kombo_value_member(v, "bytes"), *src = kombo_value_member(v, "source");
+    kombo_value *data = kombo_value_member(v, "data"), *url = kombo_value_member(v, "data_url");
+    int raw = v->file != NULL || (bytes != NULL && bytes->type == KOMBO_V_STRING) ||
+              (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL);
+
+    if (raw || (data != NULL && data->type == KOMBO_V_STRING)) {
+        put(w, first ? "\"data\":\"" : ",\"data\":\"");
+        if (data != NULL && data->type == KOMBO_V_STRING) {
+            kombo_body_add_borrowed(w->body, data->s);
+        } else if (v->file != NULL) {
+            void *f = v->file;
+            v->file = NULL; /* the body's now, also when adding it fails */
+            w->failed |= kombo_body_add_file(w->body, f) != 0;
+        } else if (bytes != NULL && bytes->type == KOMBO_V_STRING) {
+            w->failed |= kombo_body_add_bytes(w->body, bytes->s) != 0;
+        } else {
+            w->failed |= kombo_body_add_source(w->body, src->source) != 0;
+        }
+        w->cur = NULL;
+        put(w, "\"");
+    } else if (url != NULL && url->type == KOMBO_V_STRING) {
+        put(w, first ? "\"data_url\":" : ",\"data_url\":");
+        kombo_json_string(buf(w), url->s.ptr, url->s.len);
+    }
+}
+
+static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
+{
+    const kombo_schema *from[MAX_FROM];
+    const kombo_schema *additional;
+    size_t n = 0, f, i;
+    int first = 1, file = 0;
+    kombo_value *m;
+
+    collect_from(s, from, &n, 0);
+    for (f = 0; f < n; f++)
+        file |= (from[f]->flags & KOMBO_S_FILE) != 0;
+    additional = additional_of(from, n);
+    put(w, "{");
+    if (file) {
+        static const char *const head[] = {"name", "content_type", "type"};
+        for (i = 0; i < 3; i++) {
+            m = kombo_value_member(v, head[i]);
+            if (m != NULL)
+                member(w, &first, NULL, m);
+        }
+    }
+    for (f = 0; f < n; f++)
+        for (i = 0; i < from[f]->nproperties; i++) {
+            const kombo_property *p = &from[f]->properties[i];
+            if (written_before(from, f, i))
+                continue;
+            m = kombo_value_member(v, p->name);
+            if (m == NULL)
+                continue;
+            if (file && (content_key(m->key) || str_is(m->key, "name") || str_is(m->key, "content_type") ||
+                         str_is(m->key, "type")))
+                continue;
+            member(w, &first, p->schema, m);
+        }
+    for (m = v->child; m != NULL; m = m->next) {
+        if (m->key.ptr == NULL || listed_in(from, n, m->key))
+            continue;
+        if (file && content_key(m->key))
+            continue;
+        member(w, &first, additional, m);
+    }
+    if (file)
+        file_content(w, v, first);
+    put(w, "}");
+}
+
+/* ---------------------------------------------------------------- values */
+
+static void write_number(kombo_buf *b, const kombo_value *v)
+{
+    char num[32];
+    if (v->type == KOMBO_V_INTEGER)
+        snprintf(num, sizeof num, "%lld", (long long)v->i);
+    else
+        kombo_format_double(num, v->d);
+    kombo_buf_puts(b, num);
+}
+
+static void write_value(writer *w, const kombo_schema *s, kombo_value *v)
+{
+    kombo_value *e;
+    int first = 1;
+
+    if (++w->depth > MAX_WRITE_DEPTH) {
+        w->failed = 1;
+        w->depth--;
+        return;
+    }
+    while (s != NULL && (s->combine == KOMBO_COMBINE_ANY_OF || s->combine == KOMBO_COMBINE_ONE_OF))
+        s = pick_branch(s, v);
+    switch (v->type) {
+    case KOMBO_V_NULL:
+        put(w, "null");
+        break;
+    case KOMBO_V_BOOLEAN:
+        put(w, v->b ? "true" : "false");
+        break;
+    case KOMBO_V_INTEGER:
+    case KOMBO_V_NUMBER:
+        write_number(buf(w), v);
+        break;
+    case KOMBO_V_STRING:
+        kombo_json_string(buf(w), v->s.ptr != NULL ? v->s.ptr : "", v->s.len);
+        break;
+    case KOMBO_V_ARRAY:
+        put(w, "[");
+        for (e = v->child; e != NULL; e = e->next) {
+            if (!first)
+                put(w, ",");
+            first = 0;
+            write_value(w, s != NULL ? s->items : NULL, e);
+        }
+        put(w, "]");
+        break;
+    case KOMBO_V_EMPTY: {
+        /* [] or {}, as the descriptor has it ({} when it says nothing). */
+        int array = 0;
+        if (s != NULL) {
+            unsigned t = s->types;
+            array = (t & KOMBO_T_ARRAY) && !(t & KOMBO_T_OBJECT) && !(s->flags & KOMBO_S_FILE);
+        }
+        put(w, array ? "[]" : "{}");
+        break;
+    }
+    case KOMBO_V_OBJECT:
+        write_object(w, s, v);
+        break;
+    default:
+        /* A source outside a file object, an invalid value: a checked tree
+         * has none. */
+        put(w, "null");
+        break;
+    }
+    w->depth--;
+}
+
+int kombo_schema_write(kombo_body *body, const kombo_schema *s, kombo_value *v)
+{
+    writer w;
+    w.body = body;
+    w.cur = NULL;
+    w.failed = 0;
+    w.depth = 0;
+    if (v == NULL)
+        return -1;
+    write_value(&w, s, v);
+    if (w.failed || body->failed)
+        return -1;
+    if (w.cur != NULL && w.cur->failed)
+        return -1;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- query */
+
+static void query_scalar(kombo_buf *tmp, const kombo_value *v)
+{
+    if (v->type == KOMBO_V_STRING)
+        kombo_buf_append(tmp, v->s.ptr != NULL ? v->s.ptr : "", v->s.len);
+    else if (v->type == KOMBO_V_BOOLEAN)
+        kombo_buf_puts(tmp, v->b ? "true" : "false");
+    else if (v->type == KOMBO_V_INTEGER || v->type == KOMBO_V_NUMBER)
+        write_number(tmp, v);
+}
+
+static int query_param(kombo_buf *url, kombo_buf *tmp, int *first, const kombo_value *m)
+{
+    const kombo_value *e;
+    if (m->type == KOMBO_V_NULL || m->type == KOMBO_V_EMPTY || m->type == KOMBO_V_INVALID ||
+        m->type == KOMBO_V_OBJECT || m->type == KOMBO_V_SOURCE)
+        return 0;
+    kombo_buf_reset(tmp);
+    if (m->type == KOMBO_V_ARRAY) {
+        for (e = m->child; e != NULL; e = e->next) {
+            if (e != m->child)
+                kombo_buf_append(tmp, ",", 1);
+            query_scalar(tmp, e);
+        }
+    } else {
+        query_scalar(tmp, m);
+    }
+    kombo_buf_append(url, *first ? "?" : "&", 1);
+    *first = 0;
+    kombo_percent_encode(url, m->key.ptr, m->key.len);
+    kombo_buf_append(url, "=", 1);
+    kombo_percent_encode(url, tmp->data != NULL ? tmp->data : "", tmp->len);
+    return tmp->failed ? -1 : 0;
+}
+
+int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *v)
+{
+    kombo_buf tmp;
+    const kombo_value *m;
+    size_t i;
+    int first = 1, failed = 0;
+
+    if (v == NULL || v->type != KOMBO_V_OBJECT)
+        return url->failed ? -1 : 0;
+    kombo_buf_init(&tmp);
+    for (i = 0; s != NULL && i < s->nproperties; i++) {
+        m = kombo_value_member(v, s->properties[i].name);
+        if (m != NULL)
+            failed |= query_param(url, &tmp, &first, m) != 0;
+    }
+    for (m = v->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && !prop_listed(s, m->key))
+            failed |= query_param(url, &tmp, &first, m) != 0;
+    kombo_buf_free(&tmp);
+    return failed || url->failed ? -1 : 0;
+}
