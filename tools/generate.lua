@@ -457,6 +457,10 @@ function M.model(api, hand)
 
     local d = { types = 0, flags = extra or 0, format = "KOMBO_FMT_NONE", min_length = 0,
       combine = "KOMBO_COMBINE_NONE" }
+    -- An opened member (remote_fields) opens everything below it: Kombo
+    -- passes those through to the ATS, so members it does not list are
+    -- allowed at any depth; the ones it lists are still checked.
+    local inherit = (extra or 0) & FLAG.open
     local t = schema.type
     if type(t) == "string" then t = { t } end
     for _, name in ipairs(t or {}) do
@@ -495,7 +499,7 @@ function M.model(api, hand)
         local sub = schema.properties[name]
         d.properties[#d.properties + 1] = {
           name = name,
-          schema = descriptor(sub, where .. "." .. name, open[name] and FLAG.open or 0),
+          schema = descriptor(sub, where .. "." .. name, inherit | (open[name] and FLAG.open or 0)),
           required = required[name] == true,
         }
       end
@@ -511,13 +515,13 @@ function M.model(api, hand)
       d.flags = d.flags | FLAG.open
     elseif type(ap) == "table" then
       d.flags = d.flags | FLAG.open
-      d.additional = descriptor(ap, where .. ".*")
+      d.additional = descriptor(ap, where .. ".*", inherit)
     elseif ap == nil and not schema.properties and not schema.allOf and not schema.anyOf and not schema.oneOf
       and (d.types & TYPE_BITS.object) ~= 0 then
       -- an object that lists no member at all is a free-form object
       d.flags = d.flags | FLAG.open
     end
-    if schema.items then d.items = descriptor(schema.items, where .. "[]") end
+    if schema.items then d.items = descriptor(schema.items, where .. "[]", inherit) end
 
     for _, kw in ipairs { "allOf", "anyOf", "oneOf" } do
       if schema[kw] then
@@ -527,7 +531,7 @@ function M.model(api, hand)
         d.branches = {}
         for i, b in ipairs(schema[kw]) do
           -- an opened member opens its branches too (their listed members still checked)
-          d.branches[i] = descriptor(b, ("%s<%s %d>"):format(where, kw, i), (extra or 0) & FLAG.open)
+          d.branches[i] = descriptor(b, ("%s<%s %d>"):format(where, kw, i), inherit)
         end
       end
     end

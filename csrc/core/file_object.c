@@ -326,7 +326,7 @@ static void check_member_types(const kombo_schema *s, const kombo_value *v, cons
 }
 
 void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
-                             kombo_problems *out)
+                             kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
 {
     kombo_str name, data, data_url, file, bytes, ctype;
     int name_ok, data_ok, url_ok, file_ok, bytes_ok, ctype_ok;
@@ -376,7 +376,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
         kombo_problems_add(out, p, "must not contain NUL");
 
     /* type: the description's enum, before the content's rules. */
-    kombo_schema_check_member(a, s, "type", v, path, out);
+    check_member(ctx, s, "type", v, path);
 
     check_content_choice(out, path, v);
     if (data_ok) {

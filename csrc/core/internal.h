@@ -45,18 +45,22 @@ const char *kombo_value_type_name(const struct kombo_value *v);
  * allows both as an array and as an object.  A value already reported
  * (KOMBO_V_INVALID) fits anything. */
 int kombo_schema_type_ok(const struct kombo_schema *s, const struct kombo_value *v);
+/* The types s allows at its top: its own, a file object's, or its
+ * branches' (any of them for anyOf/oneOf, all for allOf); 0: anything. */
+unsigned kombo_schema_types(const struct kombo_schema *s, int depth);
+/* "a string or null", "an integer", "a string, an array or an object". */
+void kombo_type_words(char *buf, size_t cap, unsigned types);
 /* The problem kombo_schema_type_ok found: "must be a string (got number)". */
 void kombo_schema_type_problem(kombo_problems *out, const char *path, const struct kombo_schema *s,
                                const struct kombo_value *v);
-/* The listed member `name` of object v (schema s) at objpath: "is required"
- * when absent and required, else checked against its schema.  Nothing when
- * s does not list it. */
-void kombo_schema_check_member(struct kombo_arena *a, const struct kombo_schema *s, const char *name,
-                               struct kombo_value *v, const char *objpath, kombo_problems *out);
 /* The property s lists under `name`, or NULL. */
 const struct kombo_property *kombo_schema_property(const struct kombo_schema *s, const char *name);
 /* dst = base + "." + key (key's control bytes as '?', at most 64 bytes of
  * it), cut to fit dst (at a UTF-8 boundary). */
 void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen);
+/* d is a whole number that fits an int64_t. */
+int kombo_integral(double d);
+/* The longest prefix of s[0..n) that does not end inside a UTF-8 sequence. */
+size_t kombo_utf8_cut(const char *s, size_t n);
 
 #endif

@@ -34,74 +34,6 @@ typedef struct ck {
 static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path);
 static void check_any(ck *c, kombo_value *v, const char *path);
 
-/* --------------------------------------------------------------- helpers */
-
-void kombo_echo(char *dst, size_t dstsz, kombo_str s)
-{
-    size_t n = s.len < KOMBO_ECHO_MAX ? s.len : KOMBO_ECHO_MAX;
-    size_t i, o = 0;
-
-    if (dstsz == 0)
-        return;
-    for (i = 0; i < n && s.ptr != NULL && o + 1 < dstsz; i++) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        dst[o++] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
-    }
-    if (s.len > n && o + 3 < dstsz) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o] = '\0';
-}
-
-void kombo_format_double(char buf[32], double d)
-{
-    static const char *const fmts[] = {"%.15g", "%.16g", "%.17g"};
-    size_t i;
-    /* Whole numbers below 2^53 in full, as the binding has always written
-     * them (1e15 as 1000000000000000). */
-    if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
-        snprintf(buf, 32, "%.0f", d);
-        return;
-    }
-    for (i = 0; i < 3; i++) {
-        snprintf(buf, 32, fmts[i], d);
-        if (strtod(buf, NULL) == d)
-            return;
-    }
-}
-
-/* The cut that keeps a UTF-8 sequence whole: n moved back past a lead
- * byte whose sequence would not fit. */
-static size_t utf8_cut(const char *s, size_t n)
-{
-    size_t i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
-        i--;
-    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 && n - (i - 1) < kombo_utf8_seqlen((unsigned char)s[i - 1]))
-        return i - 1;
-    return n;
-}
-
-void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen)
-{
-    size_t o = strlen(base), i;
-
-    if (o >= cap)
-        o = cap - 1;
-    memmove(dst, base, o);
-    if (o + 1 < cap)
-        dst[o++] = '.';
-    if (keylen > 64)
-        keylen = utf8_cut(key, 64);
-    for (i = 0; i < keylen && o + 1 < cap; i++) {
-        unsigned char ch = (unsigned char)key[i];
-        dst[o++] = (char)((ch < 0x20 || ch == 0x7f) ? '?' : ch);
-    }
-    o = utf8_cut(dst, o);
-    dst[o] = '\0';
-}
-
 static void path_index(char *dst, size_t cap, const char *base, size_t i)
 {
     char ix[32];
@@ -112,39 +44,16 @@ static void path_index(char *dst, size_t cap, const char *base, size_t i)
     if (o + n >= cap) /* no room for the index: the element's path is its array's */
         n = 0;
     if (o >= cap)
-        o = utf8_cut(base, cap - 1);
+        o = kombo_utf8_cut(base, cap - 1);
     memmove(dst, base, o);
     memcpy(dst + o, ix, n);
     dst[o + n] = '\0';
-}
-
-const char *kombo_value_type_name(const kombo_value *v)
-{
-    if (v->given != NULL)
-        return v->given;
-    switch (v->type) {
-    case KOMBO_V_NULL: return "null";
-    case KOMBO_V_BOOLEAN: return "boolean";
-    case KOMBO_V_INTEGER:
-    case KOMBO_V_NUMBER: return "number";
-    case KOMBO_V_STRING: return "string";
-    case KOMBO_V_ARRAY: return "array";
-    case KOMBO_V_OBJECT: return "object";
-    case KOMBO_V_EMPTY: return "table";
-    case KOMBO_V_SOURCE: return "function";
-    default: return "value";
-    }
 }
 
 static int str_is(kombo_str s, const char *lit)
 {
     size_t n = strlen(lit);
     return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
-}
-
-static int integral(double d)
-{
-    return d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d;
 }
 
 /* "CV, COVER_LETTER, OTHER" into buf (cut with "..." when long). */
@@ -168,96 +77,6 @@ static size_t count_values(const char *const *values)
     while (values != NULL && values[n] != NULL)
         n++;
     return n;
-}
-
-/* ------------------------------------------------------------------ types */
-
-/* The types s allows at its top: its own, a file object's, or its
- * branches' (any of them for anyOf/oneOf, all for allOf); 0: anything. */
-static unsigned schema_types(const kombo_schema *s, int depth)
-{
-    unsigned t = s->types;
-    size_t i;
-
-    if (s->flags & KOMBO_S_FILE)
-        t |= KOMBO_T_OBJECT;
-    if (t != 0 || s->combine == KOMBO_COMBINE_NONE || depth > 16)
-        return t;
-    if (s->combine == KOMBO_COMBINE_ALL_OF) {
-        unsigned all = 0;
-        for (i = 0; i < s->nbranches; i++) {
-            unsigned b = schema_types(s->branches[i], depth + 1);
-            if (b != 0)
-                all = all ? (all & b) : b;
-        }
-        return all;
-    }
-    for (i = 0; i < s->nbranches; i++) {
-        unsigned b = schema_types(s->branches[i], depth + 1);
-        if (b == 0)
-            return 0;
-        t |= b;
-    }
-    return t;
-}
-
-int kombo_schema_type_ok(const kombo_schema *s, const kombo_value *v)
-{
-    unsigned t = schema_types(s, 0);
-
-    if (v->type == KOMBO_V_INVALID)
-        return 1;
-    if (t == 0)
-        return 1;
-    switch (v->type) {
-    case KOMBO_V_NULL: return (t & KOMBO_T_NULL) != 0;
-    case KOMBO_V_BOOLEAN:
-        return (t & KOMBO_T_BOOLEAN) || ((s->flags & KOMBO_S_QUERY_BOOL) && (t & KOMBO_T_STRING));
-    case KOMBO_V_INTEGER: return (t & (KOMBO_T_INTEGER | KOMBO_T_NUMBER)) != 0;
-    case KOMBO_V_NUMBER: return (t & KOMBO_T_NUMBER) || ((t & KOMBO_T_INTEGER) && integral(v->d));
-    case KOMBO_V_STRING: return (t & KOMBO_T_STRING) != 0;
-    case KOMBO_V_ARRAY:
-        return (t & KOMBO_T_ARRAY) || ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
-    case KOMBO_V_OBJECT: return (t & KOMBO_T_OBJECT) != 0;
-    case KOMBO_V_EMPTY:
-        if ((t & KOMBO_T_ARRAY) && (t & KOMBO_T_OBJECT))
-            return -1;
-        return (t & (KOMBO_T_ARRAY | KOMBO_T_OBJECT)) != 0 ||
-               ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
-    default: return 0;
-    }
-}
-
-/* "a string or null", "an integer", "a string, an array or an object". */
-static void type_words(char *buf, size_t cap, unsigned t)
-{
-    const char *w[7];
-    size_t n = 0, i, o = 0;
-
-    if (t & KOMBO_T_STRING) w[n++] = "a string";
-    if (t & KOMBO_T_NUMBER) w[n++] = "a number";
-    else if (t & KOMBO_T_INTEGER) w[n++] = "an integer";
-    if (t & KOMBO_T_BOOLEAN) w[n++] = "a boolean";
-    if (t & KOMBO_T_ARRAY) w[n++] = "an array";
-    if (t & KOMBO_T_OBJECT) w[n++] = "an object";
-    if (t & KOMBO_T_NULL) w[n++] = "null";
-    buf[0] = '\0';
-    for (i = 0; i < n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", w[i]);
-}
-
-void kombo_schema_type_problem(kombo_problems *out, const char *path, const kombo_schema *s,
-                               const kombo_value *v)
-{
-    char words[96];
-    if (kombo_schema_type_ok(s, v) < 0) {
-        kombo_problems_add(out, path,
-                           "is an empty table, which could be an array or an object here: "
-                           "give kombo.empty_array for an empty array, or leave it out");
-        return;
-    }
-    type_words(words, sizeof words, schema_types(s, 0));
-    kombo_problems_add(out, path, "must be %s (got %s)", words, kombo_value_type_name(v));
 }
 
 /* ---------------------------------------------------------------- formats */
@@ -483,15 +302,6 @@ typedef struct view {
     const kombo_schema *additional; /* with open: NULL is anything */
 } view;
 
-const kombo_property *kombo_schema_property(const kombo_schema *s, const char *name)
-{
-    size_t i;
-    for (i = 0; i < s->nproperties; i++)
-        if (strcmp(s->properties[i].name, name) == 0)
-            return &s->properties[i];
-    return NULL;
-}
-
 static int listed(const view *w, kombo_str key)
 {
     size_t f, i;
@@ -596,26 +406,26 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
     }
 }
 
-void kombo_schema_check_member(kombo_arena *a, const kombo_schema *s, const char *name, kombo_value *v,
-                               const char *objpath, kombo_problems *out)
+/* The listed member `name` of object v (schema s) at objpath: "is required"
+ * when absent and required, else checked against its schema; nothing when
+ * s does not list it.  The file object's rules call it (a
+ * kombo_member_check_fn) for the member they check in their own order. */
+static void check_member(void *ctx, const kombo_schema *s, const char *name, kombo_value *v, const char *objpath)
 {
+    ck *c = ctx;
     const kombo_property *prop = kombo_schema_property(s, name);
     kombo_value *m;
     char p[PATH_CAP];
-    ck c;
 
     if (prop == NULL)
         return;
-    c.arena = a;
-    c.out = out;
-    c.depth = 0;
     kombo_path_join(p, sizeof p, objpath, name, strlen(name));
     m = kombo_value_member(v, name);
     if (m == NULL) {
         if (prop->required)
-            required_problem(&c, prop->schema, p);
+            required_problem(c, prop->schema, p);
     } else {
-        check(&c, prop->schema, m, p);
+        check(c, prop->schema, m, p);
     }
 }
 
@@ -681,7 +491,7 @@ static int check_all_of(ck *c, const kombo_schema *s, kombo_value *v, const char
     for (i = 0; i < n; i++)
         if (from[i]->flags & KOMBO_S_FILE) {
             w.file = 1;
-            kombo_file_object_check(c->arena, from[i], v, path, c->out);
+            kombo_file_object_check(c->arena, from[i], v, path, c->out, check_member, c);
             break;
         }
     walk_object(c, &w, v, path);
@@ -746,7 +556,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
         const kombo_schema *b = s->branches[i];
         size_t n;
         if (kombo_schema_type_ok(b, v) != 1) {
-            none |= schema_types(b, 0);
+            none |= kombo_schema_types(b, 0);
             continue;
         }
         matching++;
@@ -778,7 +588,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
             char w[32];
             if (!(none & bits[i]))
                 continue;
-            type_words(w, sizeof w, none & bits[i]);
+            kombo_type_words(w, sizeof w, none & bits[i]);
             o += (size_t)snprintf(words + o, sizeof words - o, "%s%s", o ? ", " : "", w);
             if (o >= sizeof words)
                 break;
@@ -805,7 +615,7 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
         break;
     case KOMBO_V_ARRAY:
     case KOMBO_V_EMPTY: {
-        unsigned t = schema_types(s, 0);
+        unsigned t = kombo_schema_types(s, 0);
         if (v->type == KOMBO_V_ARRAY && !(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST)) {
             check_query_list(c, s, v, path);
         } else if (v->type == KOMBO_V_ARRAY) {
@@ -835,7 +645,7 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
             w.file = (s->flags & KOMBO_S_FILE) != 0;
             w.additional = s->additional;
             if (w.file)
-                kombo_file_object_check(c->arena, s, v, path, c->out);
+                kombo_file_object_check(c->arena, s, v, path, c->out, check_member, c);
             walk_object(c, &w, v, path);
         } else if (v->type == KOMBO_V_OBJECT && s->types == 0) {
             check_any(c, v, path); /* any value: only its strings' encoding */

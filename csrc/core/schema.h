@@ -203,9 +203,14 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
 /* The file object's own rules (file_object.c): what the description says
  * only in prose, and the defaults (added to v from arena).  Called by
  * kombo_schema_check_in on a KOMBO_S_FILE node, before the generic rules
- * of the members s lists (so its words stand where both would speak). */
+ * of the members s lists (so its words stand where both would speak); it
+ * hands the one listed member it checks in its own order ("type", between
+ * the name's rules and the content's) back to the validator through
+ * check_member, so that neither file calls the other. */
+typedef void (*kombo_member_check_fn)(void *ctx, const kombo_schema *s, const char *name, kombo_value *v,
+                                      const char *objpath);
 void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
-                             kombo_problems *out);
+                             kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
 /* What an upload's file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {

@@ -18,174 +18,184 @@ static const kombo_schema s2 = {
     .types = KOMBO_T_STRING,
     .enum_values = l1,
 };
-static const kombo_property p3[] = {
-    {"user_id", &s1, 0},
-};
 static const kombo_schema s3 = {
+    .types = KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
+};
+static const kombo_property p4[] = {
+    {"user_id", &s3, 0},
+};
+static const kombo_schema s4 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p3,
+    .flags = KOMBO_S_OPEN,
+    .properties = p4,
     .nproperties = 1,
 };
 static const char *const l2[] = {"admin_only", "private", "public", NULL};
-static const kombo_schema s4 = {
+static const kombo_schema s5 = {
     .types = KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
     .enum_values = l2,
 };
-static const kombo_property p5[] = {
-    {"visibility", &s4, 0},
+static const kombo_property p6[] = {
+    {"visibility", &s5, 0},
 };
-static const kombo_schema s5 = {
+static const kombo_schema s6 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p5,
+    .flags = KOMBO_S_OPEN,
+    .properties = p6,
     .nproperties = 1,
 };
-static const kombo_schema s6 = {0};
 static const kombo_schema s7 = {
-    .types = KOMBO_T_BOOLEAN,
-};
-static const kombo_property p8[] = {
-    {"visibility", &s6, 0},
-    {"is_json", &s7, 0},
+    .flags = KOMBO_S_OPEN,
 };
 static const kombo_schema s8 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p8,
-    .nproperties = 2,
+    .types = KOMBO_T_BOOLEAN,
+    .flags = KOMBO_S_OPEN,
 };
 static const kombo_property p9[] = {
-    {"action", &s1, 0},
+    {"visibility", &s7, 0},
+    {"is_json", &s8, 0},
 };
 static const kombo_schema s9 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p9,
-    .nproperties = 1,
+    .nproperties = 2,
 };
 static const kombo_property p10[] = {
-    {"perform_as", &s1, 0},
+    {"action", &s3, 0},
 };
 static const kombo_schema s10 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p10,
     .nproperties = 1,
 };
 static const kombo_property p11[] = {
-    {"teamtailor", &s3, 0},
-    {"greenhouse", &s5, 0},
-    {"recruitee", &s8, 0},
-    {"bullhorn", &s9, 0},
-    {"lever", &s10, 0},
+    {"perform_as", &s3, 0},
 };
 static const kombo_schema s11 = {
     .types = KOMBO_T_OBJECT,
     .flags = KOMBO_S_OPEN,
     .properties = p11,
-    .nproperties = 5,
-};
-static const kombo_schema s12 = {
-    .types = KOMBO_T_NULL | KOMBO_T_STRING,
-};
-static const kombo_property p13[] = {
-    {"On-Behalf-Of", &s12, 0},
-};
-static const kombo_schema s13 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p13,
     .nproperties = 1,
 };
+static const kombo_property p12[] = {
+    {"teamtailor", &s4, 0},
+    {"greenhouse", &s6, 0},
+    {"recruitee", &s9, 0},
+    {"bullhorn", &s10, 0},
+    {"lever", &s11, 0},
+};
+static const kombo_schema s12 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p12,
+    .nproperties = 5,
+};
+static const kombo_schema s13 = {
+    .types = KOMBO_T_NULL | KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
+};
 static const kombo_property p14[] = {
-    {"post_headers", &s13, 0},
+    {"On-Behalf-Of", &s13, 0},
 };
 static const kombo_schema s14 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p14,
     .nproperties = 1,
 };
 static const kombo_property p15[] = {
-    {"on_behalf_of_user_remote_id", &s1, 0},
+    {"post_headers", &s14, 0},
 };
 static const kombo_schema s15 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p15,
     .nproperties = 1,
 };
 static const kombo_property p16[] = {
-    {"greenhouse", &s14, 0},
-    {"workable", &s15, 0},
+    {"on_behalf_of_user_remote_id", &s3, 0},
 };
 static const kombo_schema s16 = {
     .types = KOMBO_T_OBJECT,
     .flags = KOMBO_S_OPEN,
     .properties = p16,
+    .nproperties = 1,
+};
+static const kombo_property p17[] = {
+    {"greenhouse", &s15, 0},
+    {"workable", &s16, 0},
+};
+static const kombo_schema s17 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p17,
     .nproperties = 2,
 };
-static const kombo_schema *const b17[] = {&s11, &s16};
-static const kombo_schema s17 = {
+static const kombo_schema *const b18[] = {&s12, &s17};
+static const kombo_schema s18 = {
     .flags = KOMBO_S_OPEN,
     .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b17,
+    .branches = b18,
     .nbranches = 2,
 };
-static const kombo_property p18[] = {
+static const kombo_property p19[] = {
     {"content", &s1, 1},
     {"content_type", &s2, 1},
-    {"remote_fields", &s17, 0},
-};
-static const kombo_schema s18 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p18,
-    .nproperties = 3,
+    {"remote_fields", &s18, 0},
 };
 static const kombo_schema s19 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p19,
+    .nproperties = 3,
+};
+static const kombo_schema s20 = {
     .types = KOMBO_T_STRING,
     .format = KOMBO_FMT_URI,
 };
-static const kombo_property p20[] = {
+static const kombo_property p21[] = {
     {"key", &s1, 1},
     {"value", &s1, 1},
 };
-static const kombo_schema s20 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p20,
-    .nproperties = 2,
-};
 static const kombo_schema s21 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s20,
-};
-static const kombo_property p22[] = {
-    {"custom_field_name_prefix", &s1, 1},
-    {"attributes", &s21, 1},
+    .types = KOMBO_T_OBJECT,
+    .properties = p21,
+    .nproperties = 2,
 };
 static const kombo_schema s22 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p22,
-    .nproperties = 2,
+    .types = KOMBO_T_ARRAY,
+    .items = &s21,
 };
 static const kombo_property p23[] = {
-    {"assessment_package_id", &s1, 0},
+    {"custom_field_name_prefix", &s1, 1},
+    {"attributes", &s22, 1},
 };
 static const kombo_schema s23 = {
     .types = KOMBO_T_OBJECT,
     .properties = p23,
+    .nproperties = 2,
+};
+static const kombo_property p24[] = {
+    {"assessment_package_id", &s3, 0},
+};
+static const kombo_schema s24 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p24,
     .nproperties = 1,
 };
 static const char *const l3[] = {"IRC_CANDIDATE_RESUME", "IRC_CANDIDATE_COVERLETTER", "MISC", "IRC_INTERNAL", NULL};
-static const kombo_schema s24 = {
+static const kombo_schema s25 = {
     .types = KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
     .enum_values = l3,
 };
-static const kombo_property p25[] = {
-    {"override_document_category", &s24, 0},
-    {"multi_post_to_all_current_applications", &s7, 0},
-};
-static const kombo_schema s25 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p25,
-    .nproperties = 2,
-};
 static const kombo_property p26[] = {
-    {"icims", &s23, 0},
-    {"oracle", &s25, 0},
+    {"override_document_category", &s25, 0},
+    {"multi_post_to_all_current_applications", &s8, 0},
 };
 static const kombo_schema s26 = {
     .types = KOMBO_T_OBJECT,
@@ -193,43 +203,53 @@ static const kombo_schema s26 = {
     .properties = p26,
     .nproperties = 2,
 };
-static const kombo_schema *const b27[] = {&s26, &s16};
+static const kombo_property p27[] = {
+    {"icims", &s24, 0},
+    {"oracle", &s26, 0},
+};
 static const kombo_schema s27 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p27,
+    .nproperties = 2,
+};
+static const kombo_schema *const b28[] = {&s27, &s17};
+static const kombo_schema s28 = {
     .flags = KOMBO_S_OPEN,
     .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b27,
+    .branches = b28,
     .nbranches = 2,
 };
-static const kombo_property p28[] = {
+static const kombo_property p29[] = {
     {"label", &s1, 1},
-    {"url", &s19, 1},
-    {"details", &s22, 0},
-    {"remote_fields", &s27, 0},
-};
-static const kombo_schema s28 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p28,
-    .nproperties = 4,
+    {"url", &s20, 1},
+    {"details", &s23, 0},
+    {"remote_fields", &s28, 0},
 };
 static const kombo_schema s29 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p29,
+    .nproperties = 4,
+};
+static const kombo_schema s30 = {
     .types = KOMBO_T_STRING,
     .min_length = 1,
 };
-static const kombo_property p30[] = {
-    {"name", &s29, 1},
-};
-static const kombo_schema s30 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p30,
-    .nproperties = 1,
-};
 static const kombo_property p31[] = {
-    {"tag", &s30, 1},
-    {"remote_fields", &s16, 0},
+    {"name", &s30, 1},
 };
 static const kombo_schema s31 = {
     .types = KOMBO_T_OBJECT,
     .properties = p31,
+    .nproperties = 1,
+};
+static const kombo_property p32[] = {
+    {"tag", &s31, 1},
+    {"remote_fields", &s17, 0},
+};
+static const kombo_schema s32 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p32,
     .nproperties = 2,
 };
 static const unsigned char c1[32] = {0x00,0x00,0x00,0x00,0x00,0x60,0xff,0x03,0xfe,0xff,0xff,0x87,0xfe,0xff,0xff,0x07,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00}; /* [\x2d-.0-9A-Z_a-z] */
@@ -240,120 +260,120 @@ static const kombo_re_node n1[] = {
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, c1, NULL, 0},
 };
 static const kombo_regex r1 = {"^[\\w.-]+\\/[\\w.-]+$", n1, 3, 1, 1};
-static const kombo_schema s32 = {
+static const kombo_schema s33 = {
     .types = KOMBO_T_STRING,
     .pattern = &r1,
 };
 static const char *const l4[] = {"CV", "COVER_LETTER", "OTHER", NULL};
-static const kombo_schema s33 = {
+static const kombo_schema s34 = {
     .types = KOMBO_T_STRING,
     .enum_values = l4,
 };
-static const kombo_property p34[] = {
-    {"name", &s1, 1},
-    {"content_type", &s32, 0},
-    {"data_url", &s19, 0},
-    {"data", &s1, 0},
-    {"type", &s33, 1},
-};
-static const kombo_schema s34 = {
-    .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_FILE,
-    .properties = p34,
-    .nproperties = 5,
-};
 static const kombo_property p35[] = {
-    {"oracle", &s25, 0},
+    {"name", &s1, 1},
+    {"content_type", &s33, 0},
+    {"data_url", &s20, 0},
+    {"data", &s1, 0},
+    {"type", &s34, 1},
 };
 static const kombo_schema s35 = {
     .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_OPEN,
+    .flags = KOMBO_S_FILE,
     .properties = p35,
+    .nproperties = 5,
+};
+static const kombo_property p36[] = {
+    {"oracle", &s26, 0},
+};
+static const kombo_schema s36 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p36,
     .nproperties = 1,
 };
-static const kombo_schema *const b36[] = {&s35, &s16};
-static const kombo_schema s36 = {
+static const kombo_schema *const b37[] = {&s36, &s17};
+static const kombo_schema s37 = {
     .flags = KOMBO_S_OPEN,
     .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b36,
+    .branches = b37,
     .nbranches = 2,
 };
-static const kombo_property p37[] = {
-    {"attachment", &s34, 1},
-    {"remote_fields", &s36, 0},
-};
-static const kombo_schema s37 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p37,
-    .nproperties = 2,
-};
 static const kombo_property p38[] = {
-    {"attachment", &s34, 1},
-    {"remote_fields", &s16, 0},
+    {"attachment", &s35, 1},
+    {"remote_fields", &s37, 0},
 };
 static const kombo_schema s38 = {
     .types = KOMBO_T_OBJECT,
     .properties = p38,
     .nproperties = 2,
 };
+static const kombo_property p39[] = {
+    {"attachment", &s35, 1},
+    {"remote_fields", &s17, 0},
+};
 static const kombo_schema s39 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p39,
+    .nproperties = 2,
+};
+static const kombo_schema s40 = {
     .types = KOMBO_T_STRING,
     .format = KOMBO_FMT_EMAIL,
 };
 static const char *const l5[] = {"PERSONAL", "WORK", "OTHER", NULL};
-static const kombo_schema s40 = {
+static const kombo_schema s41 = {
     .types = KOMBO_T_STRING,
     .enum_values = l5,
 };
-static const kombo_property p41[] = {
-    {"type", &s40, 1},
-    {"email_address", &s39, 1},
-};
-static const kombo_schema s41 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p41,
-    .nproperties = 2,
+static const kombo_property p42[] = {
+    {"type", &s41, 1},
+    {"email_address", &s40, 1},
 };
 static const kombo_schema s42 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s41,
-};
-static const kombo_property p43[] = {
-    {"type", &s40, 1},
-    {"phone_number", &s1, 1},
-};
-static const kombo_schema s43 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p43,
+    .properties = p42,
     .nproperties = 2,
 };
-static const kombo_schema s44 = {
+static const kombo_schema s43 = {
     .types = KOMBO_T_ARRAY,
-    .items = &s43,
+    .items = &s42,
+};
+static const kombo_property p44[] = {
+    {"type", &s41, 1},
+    {"phone_number", &s1, 1},
+};
+static const kombo_schema s44 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p44,
+    .nproperties = 2,
+};
+static const kombo_schema s45 = {
+    .types = KOMBO_T_ARRAY,
+    .items = &s44,
 };
 static const unsigned char c3[32] = {0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0xfe,0xff,0xff,0x07,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00}; /* [A-Z] */
 static const kombo_re_node n2[] = {
     {KOMBO_RE_CLASS, 2, 2, c3, NULL, 0},
 };
 static const kombo_regex r2 = {"^[A-Z]{2}$", n2, 1, 1, 1};
-static const kombo_schema s45 = {
+static const kombo_schema s46 = {
     .types = KOMBO_T_STRING,
     .pattern = &r2,
 };
-static const kombo_property p46[] = {
+static const kombo_property p47[] = {
     {"city", &s1, 0},
-    {"country", &s45, 1},
+    {"country", &s46, 1},
     {"state", &s1, 0},
     {"street_1", &s1, 0},
     {"zip_code", &s1, 0},
 };
-static const kombo_schema s46 = {
+static const kombo_schema s47 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p46,
+    .properties = p47,
     .nproperties = 5,
 };
 static const char *const l6[] = {"MALE", "FEMALE", "OTHER", NULL};
-static const kombo_schema s47 = {
+static const kombo_schema s48 = {
     .types = KOMBO_T_STRING,
     .enum_values = l6,
 };
@@ -386,688 +406,756 @@ static const kombo_re_node n5[] = {
     {KOMBO_RE_CLASS, 0, 1, c9, NULL, 0},
 };
 static const kombo_regex r3 = {"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)\?)\?Z\?$", n5, 7, 1, 1};
-static const kombo_schema s48 = {
+static const kombo_schema s49 = {
     .types = KOMBO_T_STRING,
     .format = KOMBO_FMT_DATE_TIME,
     .pattern = &r3,
 };
 static const char *const l7[] = {"MONTH", "YEAR", NULL};
-static const kombo_schema s49 = {
+static const kombo_schema s50 = {
     .types = KOMBO_T_STRING,
     .enum_values = l7,
 };
-static const kombo_schema s50 = {
+static const kombo_schema s51 = {
     .types = KOMBO_T_NUMBER,
     .has_minimum = 1,
     .minimum = -1.7976931348623157e+308,
 };
-static const kombo_property p51[] = {
-    {"period", &s49, 1},
-    {"amount", &s50, 1},
-};
-static const kombo_schema s51 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p51,
-    .nproperties = 2,
-};
 static const kombo_property p52[] = {
-    {"url", &s19, 1},
+    {"period", &s50, 1},
+    {"amount", &s51, 1},
 };
 static const kombo_schema s52 = {
     .types = KOMBO_T_OBJECT,
     .properties = p52,
-    .nproperties = 1,
+    .nproperties = 2,
+};
+static const kombo_property p53[] = {
+    {"url", &s20, 1},
 };
 static const kombo_schema s53 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s52,
+    .types = KOMBO_T_OBJECT,
+    .properties = p53,
+    .nproperties = 1,
 };
-static const kombo_property p54[] = {
+static const kombo_schema s54 = {
+    .types = KOMBO_T_ARRAY,
+    .items = &s53,
+};
+static const kombo_property p55[] = {
     {"first_name", &s1, 1},
     {"last_name", &s1, 1},
-    {"email_address", &s39, 1},
-    {"additional_email_addresses", &s42, 0},
+    {"email_address", &s40, 1},
+    {"additional_email_addresses", &s43, 0},
     {"company", &s1, 0},
     {"title", &s1, 0},
     {"phone_number", &s1, 0},
-    {"additional_phone_numbers", &s44, 0},
-    {"location", &s46, 0},
-    {"gender", &s47, 0},
-    {"availability_date", &s48, 0},
-    {"salary_expectations", &s51, 0},
-    {"social_links", &s53, 0},
-};
-static const kombo_schema s54 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p54,
-    .nproperties = 13,
+    {"additional_phone_numbers", &s45, 0},
+    {"location", &s47, 0},
+    {"gender", &s48, 0},
+    {"availability_date", &s49, 0},
+    {"salary_expectations", &s52, 0},
+    {"social_links", &s54, 0},
 };
 static const kombo_schema s55 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s34,
+    .types = KOMBO_T_OBJECT,
+    .properties = p55,
+    .nproperties = 13,
 };
-static const kombo_property p56[] = {
+static const kombo_schema s56 = {
+    .types = KOMBO_T_ARRAY,
+    .items = &s35,
+};
+static const kombo_property p57[] = {
     {"name", &s1, 0},
     {"unified_key", &s1, 0},
     {"id", &s1, 0},
 };
-static const kombo_schema s56 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p56,
-    .nproperties = 3,
-};
-static const kombo_property p57[] = {
-    {"user_id", &s1, 1},
-};
 static const kombo_schema s57 = {
     .types = KOMBO_T_OBJECT,
     .properties = p57,
-    .nproperties = 1,
+    .nproperties = 3,
 };
 static const kombo_property p58[] = {
-    {"expires_at", &s48, 0},
-    {"given", &s7, 0},
+    {"user_id", &s1, 1},
 };
 static const kombo_schema s58 = {
     .types = KOMBO_T_OBJECT,
     .properties = p58,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_schema s59 = {
-    .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_OPEN,
+    .types = KOMBO_T_BOOLEAN,
+};
+static const kombo_property p60[] = {
+    {"expires_at", &s49, 0},
+    {"given", &s59, 0},
 };
 static const kombo_schema s60 = {
-    .types = KOMBO_T_NULL | KOMBO_T_BOOLEAN,
-};
-static const kombo_property p61[] = {
-    {"Candidate", &s59, 0},
-    {"JobApplication", &s59, 0},
-    {"copyJobApplicationAttachments", &s7, 0},
-    {"update_existing_candidate", &s60, 0},
+    .types = KOMBO_T_OBJECT,
+    .properties = p60,
+    .nproperties = 2,
 };
 static const kombo_schema s61 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p61,
-    .nproperties = 4,
-};
-static const kombo_property p62[] = {
-    {"application", &s59, 0},
+    .flags = KOMBO_S_OPEN,
 };
 static const kombo_schema s62 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p62,
-    .nproperties = 1,
+    .types = KOMBO_T_NULL | KOMBO_T_BOOLEAN,
+    .flags = KOMBO_S_OPEN,
 };
 static const kombo_property p63[] = {
-    {"applicant", &s59, 0},
-    {"application", &s59, 0},
+    {"Candidate", &s61, 0},
+    {"JobApplication", &s61, 0},
+    {"copyJobApplicationAttachments", &s8, 0},
+    {"update_existing_candidate", &s62, 0},
 };
 static const kombo_schema s63 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p63,
-    .nproperties = 2,
+    .nproperties = 4,
 };
 static const kombo_property p64[] = {
-    {"attributes", &s59, 0},
+    {"application", &s61, 0},
 };
 static const kombo_schema s64 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p64,
     .nproperties = 1,
 };
 static const kombo_property p65[] = {
-    {"candidate", &s59, 0},
-    {"application", &s64, 0},
+    {"applicant", &s61, 0},
+    {"application", &s61, 0},
 };
 static const kombo_schema s65 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p65,
     .nproperties = 2,
 };
 static const kombo_property p66[] = {
-    {"candidate", &s59, 0},
-    {"application", &s59, 0},
+    {"attributes", &s61, 0},
 };
 static const kombo_schema s66 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p66,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_property p67[] = {
-    {"candidate", &s59, 0},
+    {"candidate", &s61, 0},
+    {"application", &s66, 0},
 };
 static const kombo_schema s67 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p67,
-    .nproperties = 1,
+    .nproperties = 2,
 };
 static const kombo_property p68[] = {
-    {"Predefined_Name_Component_ID", &s1, 1},
+    {"candidate", &s61, 0},
+    {"application", &s61, 0},
 };
 static const kombo_schema s68 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p68,
-    .nproperties = 1,
+    .nproperties = 2,
 };
 static const kombo_property p69[] = {
-    {"Middle_Name", &s1, 0},
-    {"Social_Suffix_Reference", &s68, 0},
+    {"candidate", &s61, 0},
 };
 static const kombo_schema s69 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p69,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_property p70[] = {
-    {"WID", &s1, 1},
+    {"Predefined_Name_Component_ID", &s3, 1},
 };
 static const kombo_schema s70 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p70,
     .nproperties = 1,
 };
 static const kombo_property p71[] = {
-    {"Date_of_Birth", &s1, 0},
+    {"Middle_Name", &s3, 0},
+    {"Social_Suffix_Reference", &s70, 0},
 };
 static const kombo_schema s71 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p71,
-    .nproperties = 1,
+    .nproperties = 2,
 };
 static const kombo_property p72[] = {
-    {"Global_Personal_Information_Data", &s71, 0},
+    {"WID", &s3, 1},
 };
 static const kombo_schema s72 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p72,
     .nproperties = 1,
 };
 static const kombo_property p73[] = {
-    {"School_Name", &s1, 0},
-    {"First_Year_Attended", &s50, 0},
-    {"Last_Year_Attended", &s50, 0},
-    {"Field_of_Study_Reference", &s70, 0},
-    {"Degree_Reference", &s70, 0},
-    {"Grade_Average", &s1, 0},
+    {"Date_of_Birth", &s3, 0},
 };
 static const kombo_schema s73 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p73,
-    .nproperties = 6,
+    .nproperties = 1,
+};
+static const kombo_property p74[] = {
+    {"Global_Personal_Information_Data", &s73, 0},
 };
 static const kombo_schema s74 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s73,
-};
-static const kombo_property p75[] = {
-    {"Skill_Name", &s1, 0},
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p74,
+    .nproperties = 1,
 };
 static const kombo_schema s75 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p75,
-    .nproperties = 1,
+    .types = KOMBO_T_NUMBER,
+    .flags = KOMBO_S_OPEN,
+    .has_minimum = 1,
+    .minimum = -1.7976931348623157e+308,
+};
+static const kombo_property p76[] = {
+    {"School_Name", &s3, 0},
+    {"First_Year_Attended", &s75, 0},
+    {"Last_Year_Attended", &s75, 0},
+    {"Field_of_Study_Reference", &s72, 0},
+    {"Degree_Reference", &s72, 0},
+    {"Grade_Average", &s3, 0},
 };
 static const kombo_schema s76 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s75,
-};
-static const kombo_property p77[] = {
-    {"WID", &s1, 0},
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p76,
+    .nproperties = 6,
 };
 static const kombo_schema s77 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p77,
-    .nproperties = 1,
+    .types = KOMBO_T_ARRAY,
+    .flags = KOMBO_S_OPEN,
+    .items = &s76,
 };
 static const kombo_property p78[] = {
-    {"Language_Proficiency_Reference", &s70, 0},
-    {"Language_Ability_Type_Reference", &s70, 0},
+    {"Skill_Name", &s3, 0},
 };
 static const kombo_schema s78 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p78,
-    .nproperties = 2,
-};
-static const kombo_property p79[] = {
-    {"Language_Ability_Data", &s78, 0},
-};
-static const kombo_schema s79 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p79,
     .nproperties = 1,
 };
-static const kombo_schema s80 = {
+static const kombo_schema s79 = {
     .types = KOMBO_T_ARRAY,
-    .items = &s79,
+    .flags = KOMBO_S_OPEN,
+    .items = &s78,
+};
+static const kombo_property p80[] = {
+    {"WID", &s3, 0},
+};
+static const kombo_schema s80 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p80,
+    .nproperties = 1,
 };
 static const kombo_property p81[] = {
-    {"Native", &s7, 0},
-    {"Language_Ability", &s80, 1},
+    {"Language_Proficiency_Reference", &s72, 0},
+    {"Language_Ability_Type_Reference", &s72, 0},
 };
 static const kombo_schema s81 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p81,
     .nproperties = 2,
 };
 static const kombo_property p82[] = {
-    {"Language_Reference", &s77, 0},
-    {"Language", &s81, 0},
+    {"Language_Ability_Data", &s81, 0},
 };
 static const kombo_schema s82 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p82,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_schema s83 = {
     .types = KOMBO_T_ARRAY,
+    .flags = KOMBO_S_OPEN,
     .items = &s82,
 };
 static const kombo_property p84[] = {
-    {"Company_Name", &s1, 1},
-    {"Title", &s1, 1},
-    {"Location", &s1, 0},
-    {"Start_Date", &s48, 1},
-    {"End_Date", &s48, 0},
-    {"Currently_Work_Here", &s7, 0},
-    {"Description", &s1, 0},
+    {"Native", &s8, 0},
+    {"Language_Ability", &s83, 1},
 };
 static const kombo_schema s84 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p84,
-    .nproperties = 7,
-};
-static const kombo_schema s85 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s84,
-};
-static const kombo_property p86[] = {
-    {"Education_Data", &s74, 0},
-    {"Skill_Data", &s76, 0},
-    {"Language_Data", &s83, 0},
-    {"Experience_Data", &s85, 0},
-};
-static const kombo_schema s86 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p86,
-    .nproperties = 4,
-};
-static const kombo_property p87[] = {
-    {"Job_Applied_To_Data", &s72, 0},
-    {"Resume_Data", &s86, 0},
-};
-static const kombo_schema s87 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p87,
     .nproperties = 2,
 };
+static const kombo_property p85[] = {
+    {"Language_Reference", &s80, 0},
+    {"Language", &s84, 0},
+};
+static const kombo_schema s85 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p85,
+    .nproperties = 2,
+};
+static const kombo_schema s86 = {
+    .types = KOMBO_T_ARRAY,
+    .flags = KOMBO_S_OPEN,
+    .items = &s85,
+};
+static const kombo_schema s87 = {
+    .types = KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
+    .format = KOMBO_FMT_DATE_TIME,
+    .pattern = &r3,
+};
 static const kombo_property p88[] = {
-    {"Country_Region_ID", &s1, 1},
+    {"Company_Name", &s3, 1},
+    {"Title", &s3, 1},
+    {"Location", &s3, 0},
+    {"Start_Date", &s87, 1},
+    {"End_Date", &s87, 0},
+    {"Currently_Work_Here", &s8, 0},
+    {"Description", &s3, 0},
 };
 static const kombo_schema s88 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p88,
-    .nproperties = 1,
-};
-static const kombo_property p89[] = {
-    {"Address_Line_1", &s1, 0},
-    {"Address_Line_2", &s1, 0},
-    {"Region_Subdivision_1", &s1, 0},
-    {"Country_Region_Reference", &s88, 0},
-    {"Country_City_Reference", &s70, 0},
+    .nproperties = 7,
 };
 static const kombo_schema s89 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p89,
-    .nproperties = 5,
+    .types = KOMBO_T_ARRAY,
+    .flags = KOMBO_S_OPEN,
+    .items = &s88,
 };
 static const kombo_property p90[] = {
-    {"Location_Data", &s89, 0},
+    {"Education_Data", &s77, 0},
+    {"Skill_Data", &s79, 0},
+    {"Language_Data", &s86, 0},
+    {"Experience_Data", &s89, 0},
 };
 static const kombo_schema s90 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p90,
-    .nproperties = 1,
+    .nproperties = 4,
 };
 static const kombo_property p91[] = {
-    {"WID", &s1, 0},
-    {"Employee_ID", &s1, 0},
+    {"Job_Applied_To_Data", &s74, 0},
+    {"Resume_Data", &s90, 0},
 };
 static const kombo_schema s91 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p91,
     .nproperties = 2,
 };
 static const kombo_property p92[] = {
-    {"Name_Detail_Data", &s69, 0},
-    {"Language_Reference", &s70, 0},
-    {"Job_Application_Data", &s87, 0},
-    {"Contact_Data", &s90, 0},
-    {"Worker_Reference", &s91, 0},
+    {"Country_Region_ID", &s3, 1},
 };
 static const kombo_schema s92 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p92,
-    .nproperties = 5,
+    .nproperties = 1,
 };
 static const kombo_property p93[] = {
-    {"Candidate_Data", &s92, 0},
-    {"Override_Source_Reference_WID", &s1, 0},
+    {"Address_Line_1", &s3, 0},
+    {"Address_Line_2", &s3, 0},
+    {"Region_Subdivision_1", &s3, 0},
+    {"Country_Region_Reference", &s92, 0},
+    {"Country_City_Reference", &s72, 0},
 };
 static const kombo_schema s93 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p93,
-    .nproperties = 2,
+    .nproperties = 5,
 };
 static const kombo_property p94[] = {
-    {"candidate", &s59, 0},
-    {"job_submission", &s59, 0},
+    {"Location_Data", &s93, 0},
 };
 static const kombo_schema s94 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p94,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_property p95[] = {
-    {"SINGLE", &s7, 0},
-    {"SMART_RECRUIT", &s7, 0},
-    {"SMART_CRM", &s7, 0},
-    {"SMART_MESSAGE_SMS", &s7, 0},
-    {"SMART_MESSAGE_WHATSAPP", &s7, 0},
+    {"WID", &s3, 0},
+    {"Employee_ID", &s3, 0},
 };
 static const kombo_schema s95 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p95,
-    .nproperties = 5,
+    .nproperties = 2,
 };
 static const kombo_property p96[] = {
-    {"candidate_with_questions", &s59, 0},
-    {"candidate_without_questions", &s59, 0},
-    {"candidate", &s59, 0},
-    {"consent_decisions", &s95, 0},
+    {"Name_Detail_Data", &s71, 0},
+    {"Language_Reference", &s72, 0},
+    {"Job_Application_Data", &s91, 0},
+    {"Contact_Data", &s94, 0},
+    {"Worker_Reference", &s95, 0},
 };
 static const kombo_schema s96 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p96,
-    .nproperties = 4,
+    .nproperties = 5,
 };
 static const kombo_property p97[] = {
-    {"applications", &s59, 0},
+    {"Candidate_Data", &s96, 0},
+    {"Override_Source_Reference_WID", &s3, 0},
 };
 static const kombo_schema s97 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p97,
-    .nproperties = 1,
+    .nproperties = 2,
 };
 static const kombo_property p98[] = {
-    {"application", &s59, 0},
-    {"candidate", &s59, 0},
+    {"candidate", &s61, 0},
+    {"job_submission", &s61, 0},
 };
 static const kombo_schema s98 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p98,
     .nproperties = 2,
 };
 static const kombo_property p99[] = {
-    {"jobApplication", &s59, 0},
+    {"SINGLE", &s8, 0},
+    {"SMART_RECRUIT", &s8, 0},
+    {"SMART_CRM", &s8, 0},
+    {"SMART_MESSAGE_SMS", &s8, 0},
+    {"SMART_MESSAGE_WHATSAPP", &s8, 0},
 };
 static const kombo_schema s99 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p99,
-    .nproperties = 1,
+    .nproperties = 5,
 };
 static const kombo_property p100[] = {
-    {"message", &s1, 0},
+    {"candidate_with_questions", &s61, 0},
+    {"candidate_without_questions", &s61, 0},
+    {"candidate", &s61, 0},
+    {"consent_decisions", &s99, 0},
 };
 static const kombo_schema s100 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p100,
-    .nproperties = 1,
+    .nproperties = 4,
 };
 static const kombo_property p101[] = {
-    {"application", &s100, 0},
+    {"applications", &s61, 0},
 };
 static const kombo_schema s101 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p101,
     .nproperties = 1,
 };
+static const kombo_property p102[] = {
+    {"application", &s61, 0},
+    {"candidate", &s61, 0},
+};
 static const kombo_schema s102 = {
-    .types = KOMBO_T_INTEGER,
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p102,
+    .nproperties = 2,
 };
 static const kombo_property p103[] = {
-    {"id", &s102, 1},
+    {"jobApplication", &s61, 0},
 };
 static const kombo_schema s103 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p103,
     .nproperties = 1,
 };
 static const kombo_property p104[] = {
-    {"step", &s103, 0},
+    {"message", &s3, 0},
 };
 static const kombo_schema s104 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p104,
     .nproperties = 1,
 };
 static const kombo_property p105[] = {
-    {"workflow", &s104, 0},
+    {"application", &s104, 0},
 };
 static const kombo_schema s105 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p105,
     .nproperties = 1,
 };
-static const kombo_property p106[] = {
-    {"cover_letter_text", &s1, 0},
-};
 static const kombo_schema s106 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p106,
-    .nproperties = 1,
+    .types = KOMBO_T_INTEGER,
+    .flags = KOMBO_S_OPEN,
 };
 static const kombo_property p107[] = {
-    {"candidate", &s106, 0},
+    {"id", &s106, 1},
 };
 static const kombo_schema s107 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p107,
     .nproperties = 1,
 };
 static const kombo_property p108[] = {
-    {"person", &s59, 0},
+    {"step", &s107, 0},
 };
 static const kombo_schema s108 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p108,
     .nproperties = 1,
 };
 static const kombo_property p109[] = {
-    {"street", &s1, 0},
+    {"workflow", &s108, 0},
 };
 static const kombo_schema s109 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p109,
     .nproperties = 1,
 };
 static const kombo_property p110[] = {
-    {"candidate", &s109, 0},
+    {"cover_letter_text", &s3, 0},
 };
 static const kombo_schema s110 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p110,
     .nproperties = 1,
 };
 static const kombo_property p111[] = {
-    {"mandant", &s50, 0},
+    {"candidate", &s110, 0},
 };
 static const kombo_schema s111 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p111,
     .nproperties = 1,
 };
 static const kombo_property p112[] = {
-    {"candidate", &s111, 0},
+    {"person", &s61, 0},
 };
 static const kombo_schema s112 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p112,
     .nproperties = 1,
 };
 static const kombo_property p113[] = {
-    {"successfactors", &s61, 0},
-    {"personio", &s62, 0},
-    {"talentsoft", &s63, 0},
-    {"teamtailor", &s65, 0},
-    {"greenhouse", &s66, 0},
-    {"lever", &s67, 0},
-    {"workable", &s67, 0},
-    {"workday", &s93, 0},
-    {"zohorecruit", &s67, 0},
-    {"bullhorn", &s94, 0},
-    {"smartrecruiters", &s96, 0},
-    {"talentadore", &s97, 0},
-    {"guidecom", &s67, 0},
-    {"dvinci", &s98, 0},
-    {"hrworks", &s99, 0},
-    {"jobylon", &s101, 0},
-    {"avature", &s105, 0},
-    {"recruitee", &s107, 0},
-    {"rexx", &s67, 0},
-    {"umantis", &s108, 0},
-    {"piloga", &s110, 0},
-    {"pinpoint", &s67, 0},
-    {"covetorest", &s112, 0},
+    {"street", &s3, 0},
 };
 static const kombo_schema s113 = {
     .types = KOMBO_T_OBJECT,
     .flags = KOMBO_S_OPEN,
     .properties = p113,
-    .nproperties = 23,
+    .nproperties = 1,
 };
-static const kombo_schema *const b114[] = {&s113, &s16};
+static const kombo_property p114[] = {
+    {"candidate", &s113, 0},
+};
 static const kombo_schema s114 = {
+    .types = KOMBO_T_OBJECT,
     .flags = KOMBO_S_OPEN,
-    .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b114,
-    .nbranches = 2,
+    .properties = p114,
+    .nproperties = 1,
+};
+static const kombo_property p115[] = {
+    {"mandant", &s75, 0},
 };
 static const kombo_schema s115 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s1,
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p115,
+    .nproperties = 1,
 };
 static const kombo_property p116[] = {
-    {"name", &s1, 1},
-    {"content_type", &s32, 0},
-    {"data_url", &s19, 0},
-    {"data", &s1, 0},
+    {"candidate", &s115, 0},
 };
 static const kombo_schema s116 = {
     .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_FILE,
+    .flags = KOMBO_S_OPEN,
     .properties = p116,
-    .nproperties = 4,
+    .nproperties = 1,
 };
-static const kombo_schema *const b117[] = {&s1, &s7, &s50, &s115, &s48, &s116};
+static const kombo_property p117[] = {
+    {"successfactors", &s63, 0},
+    {"personio", &s64, 0},
+    {"talentsoft", &s65, 0},
+    {"teamtailor", &s67, 0},
+    {"greenhouse", &s68, 0},
+    {"lever", &s69, 0},
+    {"workable", &s69, 0},
+    {"workday", &s97, 0},
+    {"zohorecruit", &s69, 0},
+    {"bullhorn", &s98, 0},
+    {"smartrecruiters", &s100, 0},
+    {"talentadore", &s101, 0},
+    {"guidecom", &s69, 0},
+    {"dvinci", &s102, 0},
+    {"hrworks", &s103, 0},
+    {"jobylon", &s105, 0},
+    {"avature", &s109, 0},
+    {"recruitee", &s111, 0},
+    {"rexx", &s69, 0},
+    {"umantis", &s112, 0},
+    {"piloga", &s114, 0},
+    {"pinpoint", &s69, 0},
+    {"covetorest", &s116, 0},
+};
 static const kombo_schema s117 = {
-    .combine = KOMBO_COMBINE_ANY_OF,
-    .branches = b117,
-    .nbranches = 6,
-};
-static const kombo_property p118[] = {
-    {"question_id", &s1, 1},
-    {"answer", &s117, 1},
-};
-static const kombo_schema s118 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p118,
-    .nproperties = 2,
+    .flags = KOMBO_S_OPEN,
+    .properties = p117,
+    .nproperties = 23,
+};
+static const kombo_schema *const b118[] = {&s117, &s17};
+static const kombo_schema s118 = {
+    .flags = KOMBO_S_OPEN,
+    .combine = KOMBO_COMBINE_ALL_OF,
+    .branches = b118,
+    .nbranches = 2,
 };
 static const kombo_schema s119 = {
     .types = KOMBO_T_ARRAY,
-    .items = &s118,
+    .items = &s1,
 };
 static const kombo_property p120[] = {
-    {"stage_id", &s1, 0},
-    {"candidate", &s54, 1},
-    {"attachments", &s55, 0},
-    {"source", &s56, 0},
-    {"sourced_by", &s57, 0},
-    {"gdpr_consent", &s58, 0},
-    {"remote_fields", &s114, 0},
-    {"screening_question_answers", &s119, 0},
+    {"name", &s1, 1},
+    {"content_type", &s33, 0},
+    {"data_url", &s20, 0},
+    {"data", &s1, 0},
 };
 static const kombo_schema s120 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_FILE,
     .properties = p120,
-    .nproperties = 8,
+    .nproperties = 4,
 };
-static const kombo_property p121[] = {
-    {"job_id", &s1, 1},
-    {"stage_id", &s1, 0},
-};
+static const kombo_schema *const b121[] = {&s1, &s59, &s51, &s119, &s49, &s120};
 static const kombo_schema s121 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p121,
-    .nproperties = 2,
+    .combine = KOMBO_COMBINE_ANY_OF,
+    .branches = b121,
+    .nbranches = 6,
 };
 static const kombo_property p122[] = {
-    {"candidate", &s54, 1},
-    {"application", &s121, 1},
-    {"screening_question_answers", &s119, 0},
-    {"attachments", &s55, 0},
-    {"source", &s56, 0},
-    {"sourced_by", &s57, 0},
-    {"gdpr_consent", &s58, 0},
-    {"remote_fields", &s114, 0},
+    {"question_id", &s1, 1},
+    {"answer", &s121, 1},
 };
 static const kombo_schema s122 = {
     .types = KOMBO_T_OBJECT,
     .properties = p122,
-    .nproperties = 8,
+    .nproperties = 2,
 };
-static const char *const l8[] = {"PHYSICAL", "VIRTUAL", NULL};
 static const kombo_schema s123 = {
-    .types = KOMBO_T_STRING,
-    .enum_values = l8,
+    .types = KOMBO_T_ARRAY,
+    .items = &s122,
 };
 static const kombo_property p124[] = {
-    {"type", &s123, 1},
-    {"address", &s1, 0},
+    {"stage_id", &s1, 0},
+    {"candidate", &s55, 1},
+    {"attachments", &s56, 0},
+    {"source", &s57, 0},
+    {"sourced_by", &s58, 0},
+    {"gdpr_consent", &s60, 0},
+    {"remote_fields", &s118, 0},
+    {"screening_question_answers", &s123, 0},
 };
 static const kombo_schema s124 = {
     .types = KOMBO_T_OBJECT,
     .properties = p124,
-    .nproperties = 2,
+    .nproperties = 8,
 };
 static const kombo_property p125[] = {
-    {"title", &s1, 1},
-    {"start_time", &s1, 1},
-    {"end_time", &s1, 1},
-    {"interviewer_user_ids", &s115, 1},
-    {"organizer_user_id", &s1, 1},
-    {"location", &s124, 1},
+    {"job_id", &s1, 1},
+    {"stage_id", &s1, 0},
 };
 static const kombo_schema s125 = {
     .types = KOMBO_T_OBJECT,
     .properties = p125,
+    .nproperties = 2,
+};
+static const kombo_property p126[] = {
+    {"candidate", &s55, 1},
+    {"application", &s125, 1},
+    {"screening_question_answers", &s123, 0},
+    {"attachments", &s56, 0},
+    {"source", &s57, 0},
+    {"sourced_by", &s58, 0},
+    {"gdpr_consent", &s60, 0},
+    {"remote_fields", &s118, 0},
+};
+static const kombo_schema s126 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p126,
+    .nproperties = 8,
+};
+static const char *const l8[] = {"PHYSICAL", "VIRTUAL", NULL};
+static const kombo_schema s127 = {
+    .types = KOMBO_T_STRING,
+    .enum_values = l8,
+};
+static const kombo_property p128[] = {
+    {"type", &s127, 1},
+    {"address", &s1, 0},
+};
+static const kombo_schema s128 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p128,
+    .nproperties = 2,
+};
+static const kombo_property p129[] = {
+    {"title", &s1, 1},
+    {"start_time", &s1, 1},
+    {"end_time", &s1, 1},
+    {"interviewer_user_ids", &s119, 1},
+    {"organizer_user_id", &s1, 1},
+    {"location", &s128, 1},
+};
+static const kombo_schema s129 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p129,
     .nproperties = 6,
 };
 static const char *const l9[] = {"FULL", "DELTA", NULL};
-static const kombo_schema s126 = {
+static const kombo_schema s130 = {
     .types = KOMBO_T_STRING,
     .enum_values = l9,
 };
-static const kombo_property p127[] = {
-    {"type", &s126, 0},
+static const kombo_property p131[] = {
+    {"type", &s130, 0},
 };
-static const kombo_schema s127 = {
+static const kombo_schema s131 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p127,
+    .properties = p131,
     .nproperties = 1,
 };
-static const kombo_schema s128 = {
+static const kombo_schema s132 = {
     .types = KOMBO_T_INTEGER,
     .has_minimum = 1,
     .minimum = 1.0,
@@ -1075,436 +1163,440 @@ static const kombo_schema s128 = {
     .maximum = 250.0,
 };
 static const char *const l10[] = {"true", "false", NULL};
-static const kombo_schema s129 = {
+static const kombo_schema s133 = {
     .types = KOMBO_T_STRING,
     .flags = KOMBO_S_QUERY_BOOL,
     .enum_values = l10,
 };
-static const kombo_schema s130 = {
+static const kombo_schema s134 = {
     .types = KOMBO_T_STRING,
     .flags = KOMBO_S_QUERY_LIST,
 };
-static const kombo_property p131[] = {
-    {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-};
-static const kombo_schema s131 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p131,
-    .nproperties = 7,
-};
-static const char *const l11[] = {"PENDING", "HIRED", "DECLINED", NULL};
-static const kombo_schema s132 = {
-    .types = KOMBO_T_STRING,
-    .enum_values = l11,
-};
-static const kombo_property p133[] = {
-    {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"outcome", &s132, 0},
-    {"outcomes", &s130, 0},
-    {"job_ids", &s130, 0},
-    {"job_remote_ids", &s130, 0},
-    {"current_stage_ids", &s130, 0},
-    {"remote_created_after", &s48, 0},
-};
-static const kombo_schema s133 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p133,
-    .nproperties = 13,
-};
-static const kombo_property p134[] = {
-    {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"email", &s39, 0},
-    {"job_ids", &s130, 0},
-    {"first_name", &s1, 0},
-    {"last_name", &s1, 0},
-};
-static const kombo_schema s134 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p134,
-    .nproperties = 11,
-};
 static const kombo_property p135[] = {
     {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"job_ids", &s130, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
 };
 static const kombo_schema s135 = {
     .types = KOMBO_T_OBJECT,
     .properties = p135,
-    .nproperties = 8,
+    .nproperties = 7,
 };
-static const char *const l12[] = {"OPEN", "CLOSED", "DRAFT", "ARCHIVED", NULL};
+static const char *const l11[] = {"PENDING", "HIRED", "DECLINED", NULL};
 static const kombo_schema s136 = {
     .types = KOMBO_T_STRING,
-    .enum_values = l12,
+    .enum_values = l11,
 };
 static const kombo_property p137[] = {
     {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"job_codes", &s130, 0},
-    {"post_url", &s1, 0},
-    {"status", &s136, 0},
-    {"statuses", &s130, 0},
-    {"employment_types", &s130, 0},
-    {"visibilities", &s130, 0},
-    {"remote_created_after", &s48, 0},
-    {"name_contains", &s1, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"outcome", &s136, 0},
+    {"outcomes", &s134, 0},
+    {"job_ids", &s134, 0},
+    {"job_remote_ids", &s134, 0},
+    {"current_stage_ids", &s134, 0},
+    {"remote_created_after", &s49, 0},
 };
 static const kombo_schema s137 = {
     .types = KOMBO_T_OBJECT,
     .properties = p137,
-    .nproperties = 15,
+    .nproperties = 13,
 };
 static const kombo_property p138[] = {
     {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"scopes", &s130, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"email", &s40, 0},
+    {"job_ids", &s134, 0},
+    {"first_name", &s1, 0},
+    {"last_name", &s1, 0},
 };
 static const kombo_schema s138 = {
     .types = KOMBO_T_OBJECT,
     .properties = p138,
-    .nproperties = 8,
+    .nproperties = 11,
 };
 static const kombo_property p139[] = {
     {"cursor", &s1, 0},
-    {"page_size", &s128, 0},
-    {"updated_after", &s48, 0},
-    {"include_deleted", &s129, 0},
-    {"ignore_unsupported_filters", &s129, 0},
-    {"ids", &s130, 0},
-    {"remote_ids", &s130, 0},
-    {"emails", &s130, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"job_ids", &s134, 0},
 };
 static const kombo_schema s139 = {
     .types = KOMBO_T_OBJECT,
     .properties = p139,
     .nproperties = 8,
 };
+static const char *const l12[] = {"OPEN", "CLOSED", "DRAFT", "ARCHIVED", NULL};
 static const kombo_schema s140 = {
     .types = KOMBO_T_STRING,
-    .const_value = "application_and_job_remote_ids",
+    .enum_values = l12,
 };
 static const kombo_property p141[] = {
-    {"id_type", &s140, 1},
-    {"application_remote_id", &s1, 1},
-    {"job_remote_id", &s1, 1},
+    {"cursor", &s1, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"job_codes", &s134, 0},
+    {"post_url", &s1, 0},
+    {"status", &s140, 0},
+    {"statuses", &s134, 0},
+    {"employment_types", &s134, 0},
+    {"visibilities", &s134, 0},
+    {"remote_created_after", &s49, 0},
+    {"name_contains", &s1, 0},
 };
 static const kombo_schema s141 = {
     .types = KOMBO_T_OBJECT,
     .properties = p141,
-    .nproperties = 3,
+    .nproperties = 15,
+};
+static const kombo_property p142[] = {
+    {"cursor", &s1, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"scopes", &s134, 0},
 };
 static const kombo_schema s142 = {
-    .types = KOMBO_T_STRING,
-    .const_value = "application_and_candidate_remote_ids",
+    .types = KOMBO_T_OBJECT,
+    .properties = p142,
+    .nproperties = 8,
 };
 static const kombo_property p143[] = {
-    {"id_type", &s142, 1},
-    {"candidate_remote_id", &s1, 1},
-    {"application_remote_id", &s1, 1},
+    {"cursor", &s1, 0},
+    {"page_size", &s132, 0},
+    {"updated_after", &s49, 0},
+    {"include_deleted", &s133, 0},
+    {"ignore_unsupported_filters", &s133, 0},
+    {"ids", &s134, 0},
+    {"remote_ids", &s134, 0},
+    {"emails", &s134, 0},
 };
 static const kombo_schema s143 = {
     .types = KOMBO_T_OBJECT,
     .properties = p143,
-    .nproperties = 3,
+    .nproperties = 8,
 };
-static const kombo_schema *const b144[] = {&s141, &s143};
-static const char *const v144[] = {"application_and_job_remote_ids", "application_and_candidate_remote_ids"};
 static const kombo_schema s144 = {
-    .combine = KOMBO_COMBINE_ANY_OF,
-    .branches = b144,
-    .nbranches = 2,
-    .discriminator = "id_type",
-    .discriminator_values = v144,
+    .types = KOMBO_T_STRING,
+    .const_value = "application_and_job_remote_ids",
+};
+static const kombo_property p145[] = {
+    {"id_type", &s144, 1},
+    {"application_remote_id", &s1, 1},
+    {"job_remote_id", &s1, 1},
 };
 static const kombo_schema s145 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p145,
+    .nproperties = 3,
+};
+static const kombo_schema s146 = {
+    .types = KOMBO_T_STRING,
+    .const_value = "application_and_candidate_remote_ids",
+};
+static const kombo_property p147[] = {
+    {"id_type", &s146, 1},
+    {"candidate_remote_id", &s1, 1},
+    {"application_remote_id", &s1, 1},
+};
+static const kombo_schema s147 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p147,
+    .nproperties = 3,
+};
+static const kombo_schema *const b148[] = {&s145, &s147};
+static const char *const v148[] = {"application_and_job_remote_ids", "application_and_candidate_remote_ids"};
+static const kombo_schema s148 = {
+    .combine = KOMBO_COMBINE_ANY_OF,
+    .branches = b148,
+    .nbranches = 2,
+    .discriminator = "id_type",
+    .discriminator_values = v148,
+};
+static const kombo_schema s149 = {
     .types = KOMBO_T_STRING,
     .const_value = "application_remote_id",
 };
-static const kombo_property p146[] = {
-    {"id_type", &s145, 1},
+static const kombo_property p150[] = {
+    {"id_type", &s149, 1},
     {"application_remote_id", &s1, 1},
 };
-static const kombo_schema s146 = {
+static const kombo_schema s150 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p146,
+    .properties = p150,
     .nproperties = 2,
 };
-static const kombo_schema *const b147[] = {&s146};
-static const char *const v147[] = {"application_remote_id"};
-static const kombo_schema s147 = {
+static const kombo_schema *const b151[] = {&s150};
+static const char *const v151[] = {"application_remote_id"};
+static const kombo_schema s151 = {
     .combine = KOMBO_COMBINE_ONE_OF,
-    .branches = b147,
+    .branches = b151,
     .nbranches = 1,
     .discriminator = "id_type",
-    .discriminator_values = v147,
+    .discriminator_values = v151,
 };
-static const kombo_schema s148 = {
+static const kombo_schema s152 = {
     .types = KOMBO_T_STRING,
     .const_value = "placement_id",
 };
-static const kombo_property p149[] = {
-    {"id_type", &s148, 1},
+static const kombo_property p153[] = {
+    {"id_type", &s152, 1},
     {"placement_id", &s1, 1},
 };
-static const kombo_schema s149 = {
+static const kombo_schema s153 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p149,
+    .properties = p153,
     .nproperties = 2,
 };
-static const kombo_schema *const b150[] = {&s149};
-static const char *const v150[] = {"placement_id"};
-static const kombo_schema s150 = {
+static const kombo_schema *const b154[] = {&s153};
+static const char *const v154[] = {"placement_id"};
+static const kombo_schema s154 = {
     .combine = KOMBO_COMBINE_ONE_OF,
-    .branches = b150,
+    .branches = b154,
     .nbranches = 1,
     .discriminator = "id_type",
-    .discriminator_values = v150,
+    .discriminator_values = v154,
 };
-static const kombo_schema s151 = {
+static const kombo_schema s155 = {
     .types = KOMBO_T_STRING,
     .const_value = "application_id",
 };
-static const kombo_property p152[] = {
-    {"id_type", &s151, 1},
+static const kombo_property p156[] = {
+    {"id_type", &s155, 1},
     {"application_id", &s1, 1},
 };
-static const kombo_schema s152 = {
+static const kombo_schema s156 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p152,
+    .properties = p156,
     .nproperties = 2,
 };
-static const kombo_schema *const b153[] = {&s152};
-static const char *const v153[] = {"application_id"};
-static const kombo_schema s153 = {
+static const kombo_schema *const b157[] = {&s156};
+static const char *const v157[] = {"application_id"};
+static const kombo_schema s157 = {
     .combine = KOMBO_COMBINE_ONE_OF,
-    .branches = b153,
+    .branches = b157,
     .nbranches = 1,
     .discriminator = "id_type",
-    .discriminator_values = v153,
+    .discriminator_values = v157,
 };
-static const kombo_schema s154 = {
+static const kombo_schema s158 = {
     .types = KOMBO_T_STRING,
     .const_value = "candidate_and_job_remote_ids",
 };
-static const kombo_property p155[] = {
-    {"id_type", &s154, 1},
+static const kombo_property p159[] = {
+    {"id_type", &s158, 1},
     {"candidate_remote_id", &s1, 1},
     {"job_remote_id", &s1, 1},
 };
-static const kombo_schema s155 = {
+static const kombo_schema s159 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p155,
+    .properties = p159,
     .nproperties = 3,
 };
-static const kombo_schema *const b156[] = {&s155};
-static const char *const v156[] = {"candidate_and_job_remote_ids"};
-static const kombo_schema s156 = {
+static const kombo_schema *const b160[] = {&s159};
+static const char *const v160[] = {"candidate_and_job_remote_ids"};
+static const kombo_schema s160 = {
     .combine = KOMBO_COMBINE_ONE_OF,
-    .branches = b156,
+    .branches = b160,
     .nbranches = 1,
     .discriminator = "id_type",
-    .discriminator_values = v156,
+    .discriminator_values = v160,
 };
-static const kombo_schema s157 = {
+static const kombo_schema s161 = {
     .types = KOMBO_T_NULL | KOMBO_T_STRING,
     .format = KOMBO_FMT_DATE_TIME,
     .pattern = &r3,
 };
-static const kombo_property p158[] = {
-    {"erecruiter", &s144, 0},
-    {"successfactors", &s147, 0},
-    {"recruitee", &s150, 0},
-    {"greenhouse", &s153, 0},
-    {"onlyfy", &s153, 0},
-    {"smartrecruiters", &s156, 0},
-    {"tracked_at", &s157, 1},
+static const kombo_property p162[] = {
+    {"erecruiter", &s148, 0},
+    {"successfactors", &s151, 0},
+    {"recruitee", &s154, 0},
+    {"greenhouse", &s157, 0},
+    {"onlyfy", &s157, 0},
+    {"smartrecruiters", &s160, 0},
+    {"tracked_at", &s161, 1},
 };
-static const kombo_schema s158 = {
+static const kombo_schema s162 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p158,
+    .properties = p162,
     .nproperties = 7,
 };
 static const char *const l13[] = {"Next_Step_Reference", "Disposition_Step_Reference", NULL};
-static const kombo_schema s159 = {
+static const kombo_schema s163 = {
     .types = KOMBO_T_STRING,
+    .flags = KOMBO_S_OPEN,
     .enum_values = l13,
 };
-static const kombo_property p160[] = {
-    {"Workflow_Step_ID", &s1, 0},
-    {"Step_Type", &s159, 0},
+static const kombo_property p164[] = {
+    {"Workflow_Step_ID", &s3, 0},
+    {"Step_Type", &s163, 0},
 };
-static const kombo_schema s160 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p160,
-    .nproperties = 2,
-};
-static const kombo_property p161[] = {
-    {"workday", &s160, 0},
-};
-static const kombo_schema s161 = {
-    .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_OPEN,
-    .properties = p161,
-    .nproperties = 1,
-};
-static const kombo_schema *const b162[] = {&s161, &s16};
-static const kombo_schema s162 = {
-    .flags = KOMBO_S_OPEN,
-    .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b162,
-    .nbranches = 2,
-};
-static const kombo_property p163[] = {
-    {"stage_id", &s1, 1},
-    {"remote_fields", &s162, 0},
-};
-static const kombo_schema s163 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p163,
-    .nproperties = 2,
-};
-static const char *const l14[] = {"GET", "POST", "DELETE", "PUT", "PATCH", NULL};
 static const kombo_schema s164 = {
-    .types = KOMBO_T_STRING,
-    .enum_values = l14,
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p164,
+    .nproperties = 2,
+};
+static const kombo_property p165[] = {
+    {"workday", &s164, 0},
 };
 static const kombo_schema s165 = {
     .types = KOMBO_T_OBJECT,
     .flags = KOMBO_S_OPEN,
-    .additional = &s1,
+    .properties = p165,
+    .nproperties = 1,
 };
-static const kombo_schema *const b166[] = {&s1, &s116};
+static const kombo_schema *const b166[] = {&s165, &s17};
 static const kombo_schema s166 = {
-    .combine = KOMBO_COMBINE_ONE_OF,
+    .flags = KOMBO_S_OPEN,
+    .combine = KOMBO_COMBINE_ALL_OF,
     .branches = b166,
     .nbranches = 2,
 };
 static const kombo_property p167[] = {
-    {"name", &s1, 1},
-    {"value", &s166, 1},
+    {"stage_id", &s1, 1},
+    {"remote_fields", &s166, 0},
 };
 static const kombo_schema s167 = {
     .types = KOMBO_T_OBJECT,
     .properties = p167,
     .nproperties = 2,
 };
+static const char *const l14[] = {"GET", "POST", "DELETE", "PUT", "PATCH", NULL};
 static const kombo_schema s168 = {
-    .types = KOMBO_T_ARRAY,
-    .items = &s167,
-};
-static const kombo_property p169[] = {
-    {"method", &s164, 1},
-    {"path", &s1, 1},
-    {"headers", &s165, 0},
-    {"params", &s165, 0},
-    {"data", &s6, 0},
-    {"response_as_base64", &s7, 0},
-    {"multipart_form_data", &s168, 0},
-    {"api_options", &s165, 0},
+    .types = KOMBO_T_STRING,
+    .enum_values = l14,
 };
 static const kombo_schema s169 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p169,
-    .nproperties = 8,
+    .flags = KOMBO_S_OPEN,
+    .additional = &s1,
 };
-static const kombo_property p170[] = {
-    {"rejection_email", &s59, 0},
-};
-static const kombo_schema s170 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p170,
-    .nproperties = 1,
-};
-static const kombo_property p171[] = {
-    {"greenhouse", &s170, 0},
-    {"teamtailor", &s3, 0},
-};
+static const kombo_schema s170 = {0};
+static const kombo_schema *const b171[] = {&s1, &s120};
 static const kombo_schema s171 = {
-    .types = KOMBO_T_OBJECT,
-    .flags = KOMBO_S_OPEN,
-    .properties = p171,
-    .nproperties = 2,
-};
-static const kombo_schema *const b172[] = {&s171, &s16};
-static const kombo_schema s172 = {
-    .flags = KOMBO_S_OPEN,
-    .combine = KOMBO_COMBINE_ALL_OF,
-    .branches = b172,
+    .combine = KOMBO_COMBINE_ONE_OF,
+    .branches = b171,
     .nbranches = 2,
 };
-static const kombo_property p173[] = {
-    {"rejection_reason_id", &s1, 1},
-    {"note", &s1, 0},
-    {"remote_fields", &s172, 0},
+static const kombo_property p172[] = {
+    {"name", &s1, 1},
+    {"value", &s171, 1},
+};
+static const kombo_schema s172 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p172,
+    .nproperties = 2,
 };
 static const kombo_schema s173 = {
-    .types = KOMBO_T_OBJECT,
-    .properties = p173,
-    .nproperties = 3,
+    .types = KOMBO_T_ARRAY,
+    .items = &s172,
 };
 static const kombo_property p174[] = {
-    {"name", &s1, 1},
+    {"method", &s168, 1},
+    {"path", &s1, 1},
+    {"headers", &s169, 0},
+    {"params", &s169, 0},
+    {"data", &s170, 0},
+    {"response_as_base64", &s59, 0},
+    {"multipart_form_data", &s173, 0},
+    {"api_options", &s169, 0},
 };
 static const kombo_schema s174 = {
     .types = KOMBO_T_OBJECT,
     .properties = p174,
-    .nproperties = 1,
+    .nproperties = 8,
 };
 static const kombo_property p175[] = {
-    {"tag", &s174, 1},
-    {"remote_fields", &s16, 0},
+    {"rejection_email", &s61, 0},
 };
 static const kombo_schema s175 = {
     .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
     .properties = p175,
-    .nproperties = 2,
+    .nproperties = 1,
 };
 static const kombo_property p176[] = {
+    {"greenhouse", &s175, 0},
+    {"teamtailor", &s4, 0},
+};
+static const kombo_schema s176 = {
+    .types = KOMBO_T_OBJECT,
+    .flags = KOMBO_S_OPEN,
+    .properties = p176,
+    .nproperties = 2,
+};
+static const kombo_schema *const b177[] = {&s176, &s17};
+static const kombo_schema s177 = {
+    .flags = KOMBO_S_OPEN,
+    .combine = KOMBO_COMBINE_ALL_OF,
+    .branches = b177,
+    .nbranches = 2,
+};
+static const kombo_property p178[] = {
+    {"rejection_reason_id", &s1, 1},
+    {"note", &s1, 0},
+    {"remote_fields", &s177, 0},
+};
+static const kombo_schema s178 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p178,
+    .nproperties = 3,
+};
+static const kombo_property p179[] = {
+    {"name", &s1, 1},
+};
+static const kombo_schema s179 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p179,
+    .nproperties = 1,
+};
+static const kombo_property p180[] = {
+    {"tag", &s179, 1},
+    {"remote_fields", &s17, 0},
+};
+static const kombo_schema s180 = {
+    .types = KOMBO_T_OBJECT,
+    .properties = p180,
+    .nproperties = 2,
+};
+static const kombo_property p181[] = {
     {"interview_id", &s1, 1},
     {"title", &s1, 1},
     {"start_time", &s1, 1},
     {"end_time", &s1, 1},
-    {"interviewer_user_ids", &s115, 1},
+    {"interviewer_user_ids", &s119, 1},
     {"organizer_user_id", &s1, 1},
-    {"location", &s124, 1},
+    {"location", &s128, 1},
 };
-static const kombo_schema s176 = {
+static const kombo_schema s181 = {
     .types = KOMBO_T_OBJECT,
-    .properties = p176,
+    .properties = p181,
     .nproperties = 7,
 };
 
@@ -1520,7 +1612,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s18,
+        .body_schema = &s19,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-notes",
@@ -1533,7 +1625,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s28,
+        .body_schema = &s29,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-result-links",
@@ -1546,7 +1638,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s28,
+        .body_schema = &s29,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-result-links",
@@ -1559,7 +1651,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s31,
+        .body_schema = &s32,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-tags",
@@ -1585,7 +1677,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s37,
+        .body_schema = &s38,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-attachments",
@@ -1598,7 +1690,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s38,
+        .body_schema = &s39,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-attachments",
@@ -1637,7 +1729,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s120,
+        .body_schema = &s124,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-jobs-job-id-applications",
@@ -1663,7 +1755,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s122,
+        .body_schema = &s126,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-candidates",
@@ -1689,7 +1781,7 @@ const kombo_operation kombo_operations[] = {
         .response = {0, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s125,
+        .body_schema = &s129,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-interviews",
@@ -1702,7 +1794,7 @@ const kombo_operation kombo_operations[] = {
         .response = {0, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s127,
+        .body_schema = &s131,
         .body_required = 0,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/general/v1/post-force-sync",
@@ -1730,7 +1822,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s131,
+        .query = &s135,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-application-stages",
     },
     {
@@ -1743,7 +1835,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s133,
+        .query = &s137,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-applications",
     },
     {
@@ -1769,7 +1861,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s134,
+        .query = &s138,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-candidates",
     },
     {
@@ -1782,7 +1874,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s135,
+        .query = &s139,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-interviews",
     },
     {
@@ -1795,7 +1887,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s137,
+        .query = &s141,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-jobs",
     },
     {
@@ -1808,7 +1900,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s131,
+        .query = &s135,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-offers",
     },
     {
@@ -1821,7 +1913,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s131,
+        .query = &s135,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-rejection-reasons",
     },
     {
@@ -1834,7 +1926,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s138,
+        .query = &s142,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-roles",
     },
     {
@@ -1847,7 +1939,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s131,
+        .query = &s135,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-tags",
     },
     {
@@ -1860,7 +1952,7 @@ const kombo_operation kombo_operations[] = {
         .integration_scoped = 1,
         .body_schema = NULL,
         .body_required = 0,
-        .query = &s139,
+        .query = &s143,
         .doc_url = "https://docs.kombo.dev/ats/v1/get-users",
     },
     {
@@ -1871,7 +1963,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s158,
+        .body_schema = &s162,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-import-tracked-application",
@@ -1884,7 +1976,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s163,
+        .body_schema = &s167,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/put-applications-application-id-stage",
@@ -1897,7 +1989,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s169,
+        .body_schema = &s174,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/general/v1/post-passthrough-tool-api",
@@ -1910,7 +2002,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s173,
+        .body_schema = &s178,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/post-applications-application-id-reject",
@@ -1923,7 +2015,7 @@ const kombo_operation kombo_operations[] = {
         .response = {1, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s175,
+        .body_schema = &s180,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/delete-candidates-candidate-id-tags",
@@ -1936,7 +2028,7 @@ const kombo_operation kombo_operations[] = {
         .response = {0, NULL},
         .idempotent = 0,
         .integration_scoped = 1,
-        .body_schema = &s176,
+        .body_schema = &s181,
         .body_required = 1,
         .query = NULL,
         .doc_url = "https://docs.kombo.dev/ats/v1/patch-applications-application-id-interviews",

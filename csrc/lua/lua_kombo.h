@@ -126,9 +126,9 @@ const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kom
                                    kombo_request *req, lcall *c, kombo_problems *problems);
 
 /* lua_value.c: a Lua value into the value tree.  Tables nest at most this
- * deep (counting the body as 1), so that a cycle-free but absurd value
- * cannot exhaust the C stack. */
-#define KOMBO_LUA_MAX_DEPTH 33
+ * many levels below the body (remote_fields itself is level 1), so that a
+ * cycle-free but absurd value cannot exhaust the C stack. */
+#define KOMBO_LUA_MAX_DEPTH 32
 
 typedef struct kombo_lua_reader {
     lua_State *L;

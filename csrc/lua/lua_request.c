@@ -10,6 +10,7 @@
  * misspelt key would otherwise be dropped silently.
  */
 #include "lua/lua_kombo.h"
+#include "core/internal.h" /* kombo_schema_types */
 
 #include <stdio.h>
 #include <string.h>
@@ -100,8 +101,7 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
     const kombo_schema *b = op->body_schema;
     size_t i;
     for (i = 0; i < b->nproperties; i++) {
-        const kombo_schema *m = b->properties[i].schema;
-        if (m->types != KOMBO_T_OBJECT || m->combine != KOMBO_COMBINE_NONE)
+        if (kombo_schema_types(b->properties[i].schema, 0) != KOMBO_T_OBJECT)
             continue;
         lua_getfield(L, body, b->properties[i].name);
         if (!lua_isnil(L, -1) && !lua_istable(L, -1)) {
@@ -202,7 +202,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     if (op->body_schema != NULL) {
         if (lua_istable(L, body)) {
             strcpy(r.path, "body");
-            req->body = kombo_lua_read_value(&r, body, 1);
+            req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
         }
 
         lua_getfield(L, t, "preflight"); /* used by the Lua layer (kombo/init.lua) */

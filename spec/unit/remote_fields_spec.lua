@@ -402,7 +402,7 @@ describe("remote_fields", function()
 
     it("rejects a string value that is not valid UTF-8", function()
       assert_only_problem(problems_for { x = "bad " .. hex "C3 28" }, "body.remote_fields.x",
-        "is not valid UTF-8")
+        "must be valid UTF-8")
     end)
 
     it("rejects a string key that is not valid UTF-8", function()
@@ -410,7 +410,7 @@ describe("remote_fields", function()
       local problems = problems_for { x = { [key] = 1 } }
       assert.equals(1, #problems, h.dump(problems))
       assert.matches("^body%.remote_fields%.x%.", problems[1].path)
-      assert.matches("key is not valid UTF-8", problems[1].message, 1, true)
+      assert.matches("has a name that is not valid UTF-8", problems[1].message, 1, true)
     end)
 
     it("rejects an invalid known field and an invalid unknown one together", function()

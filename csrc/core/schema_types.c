@@ -1,0 +1,204 @@
+/*
+ * schema_types.c - what the validator (schema.c), the file object's rules
+ * (file_object.c) and the writer (write.c) all say about values and
+ * descriptors: a value's type name, whether a descriptor's types admit a
+ * value and the problem when not, paths, echoes of values in messages.
+ * It uses none of them, so they can all use it.
+ */
+#include "schema.h"
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --------------------------------------------------------------- helpers */
+
+void kombo_echo(char *dst, size_t dstsz, kombo_str s)
+{
+    size_t n = s.len < KOMBO_ECHO_MAX ? s.len : KOMBO_ECHO_MAX;
+    size_t i, o = 0;
+
+    if (dstsz == 0)
+        return;
+    for (i = 0; i < n && s.ptr != NULL && o + 1 < dstsz; i++) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        dst[o++] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
+    }
+    if (s.len > n && o + 3 < dstsz) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+void kombo_format_double(char buf[32], double d)
+{
+    static const char *const fmts[] = {"%.15g", "%.16g", "%.17g"};
+    size_t i;
+    /* Whole numbers below 2^53 in full, as the binding has always written
+     * them (1e15 as 1000000000000000). */
+    if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
+        snprintf(buf, 32, "%.0f", d);
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        snprintf(buf, 32, fmts[i], d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+/* The cut that keeps a UTF-8 sequence whole: n moved back past a lead
+ * byte whose sequence would not fit. */
+size_t kombo_utf8_cut(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+        i--;
+    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0 && n - (i - 1) < kombo_utf8_seqlen((unsigned char)s[i - 1]))
+        return i - 1;
+    return n;
+}
+
+void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen)
+{
+    size_t o = strlen(base), i;
+
+    if (o >= cap)
+        o = cap - 1;
+    memmove(dst, base, o);
+    if (o > 0 && o + 1 < cap) /* a top-level member (a query parameter) has no dot */
+        dst[o++] = '.';
+    if (keylen > 64)
+        keylen = kombo_utf8_cut(key, 64);
+    for (i = 0; i < keylen && o + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        dst[o++] = (char)((ch < 0x20 || ch == 0x7f) ? '?' : ch);
+    }
+    o = kombo_utf8_cut(dst, o);
+    dst[o] = '\0';
+}
+
+const char *kombo_value_type_name(const kombo_value *v)
+{
+    if (v->given != NULL)
+        return v->given;
+    switch (v->type) {
+    case KOMBO_V_NULL: return "null";
+    case KOMBO_V_BOOLEAN: return "boolean";
+    case KOMBO_V_INTEGER:
+    case KOMBO_V_NUMBER: return "number";
+    case KOMBO_V_STRING: return "string";
+    case KOMBO_V_ARRAY: return "array";
+    case KOMBO_V_OBJECT: return "object";
+    case KOMBO_V_EMPTY: return "table";
+    case KOMBO_V_SOURCE: return "function";
+    default: return "value";
+    }
+}
+
+int kombo_integral(double d)
+{
+    return d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d;
+}
+
+/* ------------------------------------------------------------------ types */
+
+/* The types s allows at its top: its own, a file object's, or its
+ * branches' (any of them for anyOf/oneOf, all for allOf); 0: anything. */
+unsigned kombo_schema_types(const kombo_schema *s, int depth)
+{
+    unsigned t = s->types;
+    size_t i;
+
+    if (s->flags & KOMBO_S_FILE)
+        t |= KOMBO_T_OBJECT;
+    if (t != 0 || s->combine == KOMBO_COMBINE_NONE || depth > 16)
+        return t;
+    if (s->combine == KOMBO_COMBINE_ALL_OF) {
+        unsigned all = 0;
+        for (i = 0; i < s->nbranches; i++) {
+            unsigned b = kombo_schema_types(s->branches[i], depth + 1);
+            if (b != 0)
+                all = all ? (all & b) : b;
+        }
+        return all;
+    }
+    for (i = 0; i < s->nbranches; i++) {
+        unsigned b = kombo_schema_types(s->branches[i], depth + 1);
+        if (b == 0)
+            return 0;
+        t |= b;
+    }
+    return t;
+}
+
+int kombo_schema_type_ok(const kombo_schema *s, const kombo_value *v)
+{
+    unsigned t = kombo_schema_types(s, 0);
+
+    if (v->type == KOMBO_V_INVALID)
+        return 1;
+    if (t == 0)
+        return 1;
+    switch (v->type) {
+    case KOMBO_V_NULL: return (t & KOMBO_T_NULL) != 0;
+    case KOMBO_V_BOOLEAN:
+        return (t & KOMBO_T_BOOLEAN) || ((s->flags & KOMBO_S_QUERY_BOOL) && (t & KOMBO_T_STRING));
+    case KOMBO_V_INTEGER: return (t & (KOMBO_T_INTEGER | KOMBO_T_NUMBER)) != 0;
+    case KOMBO_V_NUMBER: return (t & KOMBO_T_NUMBER) || ((t & KOMBO_T_INTEGER) && kombo_integral(v->d));
+    case KOMBO_V_STRING: return (t & KOMBO_T_STRING) != 0;
+    case KOMBO_V_ARRAY:
+        return (t & KOMBO_T_ARRAY) || ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
+    case KOMBO_V_OBJECT: return (t & KOMBO_T_OBJECT) != 0;
+    case KOMBO_V_EMPTY:
+        if ((t & KOMBO_T_ARRAY) && (t & KOMBO_T_OBJECT))
+            return -1;
+        return (t & (KOMBO_T_ARRAY | KOMBO_T_OBJECT)) != 0 ||
+               ((s->flags & KOMBO_S_QUERY_LIST) && (t & KOMBO_T_STRING));
+    default: return 0;
+    }
+}
+
+/* "a string or null", "an integer", "a string, an array or an object". */
+void kombo_type_words(char *buf, size_t cap, unsigned t)
+{
+    const char *w[7];
+    size_t n = 0, i, o = 0;
+
+    if (t & KOMBO_T_STRING) w[n++] = "a string";
+    if (t & KOMBO_T_NUMBER) w[n++] = "a number";
+    else if (t & KOMBO_T_INTEGER) w[n++] = "an integer";
+    if (t & KOMBO_T_BOOLEAN) w[n++] = "a boolean";
+    if (t & KOMBO_T_ARRAY) w[n++] = "an array";
+    if (t & KOMBO_T_OBJECT) w[n++] = "an object";
+    if (t & KOMBO_T_NULL) w[n++] = "null";
+    buf[0] = '\0';
+    for (i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", w[i]);
+}
+
+void kombo_schema_type_problem(kombo_problems *out, const char *path, const kombo_schema *s,
+                               const kombo_value *v)
+{
+    char words[96];
+    if (kombo_schema_type_ok(s, v) < 0) {
+        kombo_problems_add(out, path,
+                           "is an empty table, which could be an array or an object here: "
+                           "give kombo.empty_array for an empty array, or leave it out");
+        return;
+    }
+    kombo_type_words(words, sizeof words, kombo_schema_types(s, 0));
+    kombo_problems_add(out, path, "must be %s (got %s)", words, kombo_value_type_name(v));
+}
+
+const kombo_property *kombo_schema_property(const kombo_schema *s, const char *name)
+{
+    size_t i;
+    for (i = 0; i < s->nproperties; i++)
+        if (strcmp(s->properties[i].name, name) == 0)
+            return &s->properties[i];
+    return NULL;
+}
+
