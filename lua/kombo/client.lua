@@ -65,15 +65,19 @@ M.SERVERS = SERVERS
 -- @tfield[opt=300] number preflight_ttl seconds the restrictions are cached per client, integration and target
 -- @within Options
 
+-- The options: the C core's (core.options, from kombo_options in
+-- csrc/core/client.c, the one list of them) and the Lua layer's own.
 local OPTIONS = {
-  api_key = "string", integration_id = "string", server = "string", server_url = "string",
-  timeout = "number", connect_timeout = "number", retries = "table|boolean",
-  ca_file = "string", max_response_bytes = "number", user_agent = "string",
+  server = "string", -- "eu" | "us": a name for server_url
+  retries = "table|boolean",
   debug = "function", -- debug = function(line) end: one line per step, key redacted
   transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
   preflight = "boolean", -- check uploads against the integration's restrictions first
   preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
 }
+for name, t in pairs(core.options) do
+  if name ~= "retries" then OPTIONS[name] = t end
+end
 
 --- The `retries` option (LuaLS: `kombo.RetryOptions`); all optional.
 -- Retried by default: 429 and 503, and failures before any byte was sent;
@@ -92,10 +96,7 @@ local OPTIONS = {
 -- (they may have landed: a retry can duplicate the document)
 -- @within Options
 
-local RETRY_OPTIONS = {
-  max_attempts = "number", initial_interval = "number", max_interval = "number",
-  exponent = "number", max_elapsed = "number", retry_unsafe = "boolean",
-}
+local RETRY_OPTIONS = core.options.retries
 
 -- A misuse of new / configure / the default client raises at the caller's
 -- line: the first stack frame outside the library's files (never
@@ -304,5 +305,6 @@ end
 Client.__close = Client.close
 
 M.Client = Client
+M.OPTIONS = OPTIONS -- the options new() takes: the core's and the Lua layer's (read-only)
 
 return M
