@@ -23,7 +23,7 @@
 #define PATH_CAP 128   /* kombo_problem.path */
 #define MAX_DEPTH 128  /* nested checks: values, and branches of branches */
 #define ENUM_IN_REQUIRED 8
-#define LIST_CAP 200   /* an enum's values listed in a message */
+#define LIST_CAP 160   /* an enum's values listed in a message (which holds 256 bytes) */
 
 typedef struct ck {
     kombo_arena *arena;
@@ -90,7 +90,7 @@ void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, s
     if (o >= cap)
         o = cap - 1;
     memmove(dst, base, o);
-    if (o + 1 < cap)
+    if (o > 0 && o + 1 < cap) /* at the top ("" as the path): the bare name */
         dst[o++] = '.';
     if (keylen > 64)
         keylen = utf8_cut(key, 64);

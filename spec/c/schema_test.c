@@ -904,14 +904,13 @@ static void test_numbers_and_query(void)
     kombo_buf_free(&url);
 
     v = O("status", ARR(S("OPEN"), S(""), S("A,B"), I(1), S("NOPE"), NULL), "page", D(1.5), "include_deleted",
-          S("yes"), NULL);
-    check_at(&s_query, v, "query", &p);
-    PROBLEMS(&p, "query.status[2] must not be empty",
-             "query.status[3] must not contain a comma (the values are sent as one comma-separated list)",
-             "query.status[4] must be a string (got number)",
-             "query.status[5] must be one of OPEN, CLOSED, DRAFT (got \"NOPE\")",
-             "query.page must be an integer (got number)",
-             "query.include_deleted must be one of true, false (got \"yes\")");
+          S("yes"), "pgae", I(1), NULL);
+    check_at(&s_query, v, "", &p);
+    PROBLEMS(&p, "status[2] must not be empty",
+             "status[3] must not contain a comma (the values are sent as one comma-separated list)",
+             "status[4] must be a string (got number)", "status[5] must be one of OPEN, CLOSED, DRAFT (got \"NOPE\")",
+             "page must be an integer (got number)", "include_deleted must be one of true, false (got \"yes\")",
+             "pgae is not a known field (did you mean page?)");
     EXPECT(check_at(&s_query, O("status", S("OPEN"), "include_deleted", S("false"), "page", D(3.0), NULL), "query",
                     &p) == 0,
            "query with plain values");
