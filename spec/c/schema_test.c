@@ -843,6 +843,18 @@ static void test_regex_formats(void)
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
         EXPECT(kombo_regex_match(cases[i].re, cases[i].s, strlen(cases[i].s)) == cases[i].want, "%s on %s",
                cases[i].re->source, cases[i].s);
+    {
+        /* A search over 1 MB: the starts that cannot match are skipped. */
+        size_t big = 1u << 20;
+        char *s = malloc(big);
+        memset(s, 'x', big);
+        EXPECT(kombo_regex_match(&re_search, s, big) == 0, "a long search without a match");
+        s[big - 2] = 'A';
+        s[big - 1] = 'B';
+        EXPECT(kombo_regex_match(&re_search, s, big) == 1, "a long search with a match at the end");
+        EXPECT(kombo_regex_match(&re_cc, s, big) == 0, "an anchored pattern on 1 MB");
+        free(s);
+    }
     memset(zeros, '0', sizeof zeros);
     EXPECT(kombo_regex_match(&re_bad, zeros, sizeof zeros) == -1, "a catastrophic pattern gives up");
     {
