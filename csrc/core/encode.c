@@ -166,6 +166,15 @@ int kombo_utf8_valid(const char *s, size_t n)
         size_t need;
         unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
 
+        /* ASCII eight bytes at a time: base64 data and most text. */
+        if (c < 0x80 && n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if ((x & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         if (c < 0x80) {
             i++;
             continue;

@@ -135,7 +135,16 @@ int kombo_regex_match(const kombo_regex *re, const char *s, size_t n)
     c.steps = 0;
     c.depth = 0;
     for (start = 0; start <= n; start++) {
-        int r = re_seq(&c, re->nodes, re->n, 0, start, NULL);
+        int r;
+        /* A search whose first atom needs a byte of a class: the starts
+         * without one are skipped outright (not steps of the budget). */
+        if (!re->anchored_begin && re->n > 0 && re->nodes[0].kind == KOMBO_RE_CLASS && re->nodes[0].min > 0) {
+            while (start < n && !in_set(re->nodes[0].set, c.s[start]))
+                start++;
+            if (start == n)
+                break;
+        }
+        r = re_seq(&c, re->nodes, re->n, 0, start, NULL);
         if (r != 0)
             return r;
         if (re->anchored_begin)

@@ -23,7 +23,7 @@
 #define PATH_CAP 128   /* kombo_problem.path */
 #define MAX_DEPTH 128  /* nested checks: values, and branches of branches */
 #define ENUM_IN_REQUIRED 8
-#define LIST_CAP 200   /* an enum's values listed in a message */
+#define LIST_CAP 160   /* an enum's values listed in a message (which holds 256 bytes) */
 
 typedef struct ck {
     kombo_arena *arena;

@@ -639,6 +639,18 @@ static void test_regex_formats(void)
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
         EXPECT(kombo_regex_match(cases[i].re, cases[i].s, strlen(cases[i].s)) == cases[i].want, "%s on %s",
                cases[i].re->source, cases[i].s);
+    {
+        /* A search over 1 MB: the starts that cannot match are skipped. */
+        size_t big = 1u << 20;
+        char *s = malloc(big);
+        memset(s, 'x', big);
+        EXPECT(kombo_regex_match(&re_search, s, big) == 0, "a long search without a match");
+        s[big - 2] = 'A';
+        s[big - 1] = 'B';
+        EXPECT(kombo_regex_match(&re_search, s, big) == 1, "a long search with a match at the end");
+        EXPECT(kombo_regex_match(&re_cc, s, big) == 0, "an anchored pattern on 1 MB");
+        free(s);
+    }
     memset(zeros, '0', sizeof zeros);
     EXPECT(kombo_regex_match(&re_bad, zeros, sizeof zeros) == -1, "a catastrophic pattern gives up");
     {
@@ -700,14 +712,13 @@ static void test_numbers_and_query(void)
     kombo_buf_free(&url);
 
     v = O("status", ARR(S("OPEN"), S(""), S("A,B"), I(1), S("NOPE"), NULL), "page", D(1.5), "include_deleted",
-          S("yes"), NULL);
-    check_at(&s_query, v, "query", &p);
-    PROBLEMS(&p, "query.status[2] must not be empty",
-             "query.status[3] must not contain a comma (the values are sent as one comma-separated list)",
-             "query.status[4] must be a string (got number)",
-             "query.status[5] must be one of OPEN, CLOSED, DRAFT (got \"NOPE\")",
-             "query.page must be an integer (got number)",
-             "query.include_deleted must be one of true, false (got \"yes\")");
+          S("yes"), "pgae", I(1), NULL);
+    check_at(&s_query, v, "", &p);
+    PROBLEMS(&p, "status[2] must not be empty",
+             "status[3] must not contain a comma (the values are sent as one comma-separated list)",
+             "status[4] must be a string (got number)", "status[5] must be one of OPEN, CLOSED, DRAFT (got \"NOPE\")",
+             "page must be an integer (got number)", "include_deleted must be one of true, false (got \"yes\")",
+             "pgae is not a known field (did you mean page?)");
     EXPECT(check_at(&s_query, O("status", S("OPEN"), "include_deleted", S("false"), "page", D(3.0), NULL), "query",
                     &p) == 0,
            "query with plain values");
