@@ -2,7 +2,8 @@
  * file_object.c - Kombo's file object on a value tree: what the
  * description says only in prose, and the SDK's own ways to give the
  * content (a path, raw bytes, a source).  The rules and their words are
- * model_attachment.c's, with the node's path for "body.attachment":
+ * those the uploads have always had (the hand-written attachment model
+ * they replace), with the node's path for "body.attachment":
  *
  *   { name, content_type, type, data | data_url | file | bytes | source (+ size) }
  *

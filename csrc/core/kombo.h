@@ -321,8 +321,8 @@ typedef struct kombo_body {
 } kombo_body;
 
 /* Building a body: segments are added in order, then kombo_body_finish
- * computes the exact length.  A body model (model_attachment.c) lays its
- * JSON out with these. */
+ * computes the exact length.  The writer (write.c) lays a checked value
+ * tree out with these. */
 kombo_buf *kombo_body_add_owned(kombo_body *body);            /* a new owned segment's buffer */
 void kombo_body_add_borrowed(kombo_body *body, kombo_str s);  /* bytes the caller keeps alive */
 /* Raw content, base64-encoded on the way out: a FILE * (taken over: closed

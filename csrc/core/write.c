@@ -4,7 +4,7 @@
  * not list in the value's order; a file object's content goes last, as a
  * base64 stream (file, bytes, source) or borrowed verbatim (data), so a
  * large payload is never copied.  The JSON of a Kombo upload comes out
- * byte for byte as model_attachment.c lays it out.
+ * byte for byte as the hand-written attachment model laid it out before.
  */
 #include "schema.h"
 #include "internal.h"
