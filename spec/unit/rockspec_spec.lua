@@ -77,7 +77,8 @@ end)
 -- loop: each file can be read after the ones it uses.  From the symbols
 -- each object file defines and needs (nm), so a new circle fails here.
 describe("the C files #unit", function()
-  it("use each other's functions without a circle", function()
+  -- #slow: compiles every C file (make test runs it, the fast loop does not).
+  it("use each other's functions without a circle #slow", function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. dir))

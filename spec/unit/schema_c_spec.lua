@@ -36,7 +36,8 @@ describe("schema.h's validator and writer in C #unit", function()
     build_and_run("cc", "-O1", "build/schema_test")
   end)
 
-  it("passes it under ASan and UBSan (when clang is installed)", function()
+  -- #slow: the ASan build takes most of this file's time; make test runs it.
+  it("passes it under ASan and UBSan (when clang is installed) #slow", function()
     if not sh("command -v clang >/dev/null") then
       pending("clang is not installed")
       return
