@@ -7,6 +7,7 @@
 --   GET [/v1]/ats/actions/ats_add_candidate_attachment
 --   GET [/v1]/ats/actions/ats_add_application_attachment
 --   GET [/v1]/check-api-key
+--   every other operation of spec/contract/kombo-openapi.json, generically
 -- plus the control endpoints /_health, /_requests, /_reset, /_restrictions,
 -- /_concurrency and the redirect target /elsewhere.  See README.md next to
 -- this file for the scenario list.
@@ -541,11 +542,11 @@ end
 
 -- Answers without a "warnings" member in the API description (actions,
 -- check-api-key): ok-warnings adds one anyway.
-local function data_op(data_json)
+local function data_op(data_json, always_warnings)
   local base = '{"status":"success","data":' .. data_json
   return {
     success = function(warnings)
-      if warnings and #warnings > 0 then
+      if always_warnings or warnings and #warnings > 0 then
         return base .. ',"warnings":' .. warnings_json(warnings) .. '}'
       end
       return base .. '}'
@@ -857,6 +858,145 @@ end
 -- entry points
 ---------------------------------------------------------------------------
 
+---------------------------------------------------------------------------
+-- every other operation of Kombo's description (generic)
+---------------------------------------------------------------------------
+
+-- The description next to this file (spec/contract/kombo-openapi.json),
+-- read once per worker on first use: each path becomes a pattern, each of
+-- its methods an operation.  Such a route checks the key, the integration
+-- id (when the operation takes one), and for a body its Content-Type and
+-- strict JSON, then runs the scenario with Kombo's positive envelope
+-- {"status":"success","data":{...},"warnings":[]}: data is
+-- {"next":null,"results":[]} for a listing (its answer has data.results),
+-- else {}.  The body itself is not validated against the description (the
+-- stand-in answers what arrived; the SDK's own checks are the subject of
+-- the specs).
+local OPERATIONS -- { { pattern =, methods = { GET = { id =, integration =, listing = } } } }
+
+local function description_path()
+  local src = debug.getinfo(1, "S").source
+  local dir = src:match("^@(.*)/[^/]*$") or "."
+  return dir .. "/../contract/kombo-openapi.json"
+end
+
+local function resolve(doc, node)
+  for _ = 1, 8 do
+    if type(node) ~= "table" or type(node["$ref"]) ~= "string" then return node end
+    local t = doc
+    for part in node["$ref"]:gmatch("[^/#]+") do t = type(t) == "table" and t[part] or nil end
+    node = t
+  end
+  return node
+end
+
+local function is_listing(doc, op)
+  local ok = resolve(doc, op.responses and op.responses["200"])
+  local content = type(ok) == "table" and ok.content and ok.content["application/json"]
+  local schema = resolve(doc, content and content.schema)
+  local data = resolve(doc, type(schema) == "table" and schema.properties and schema.properties.data)
+  return type(data) == "table" and type(data.properties) == "table" and data.properties.results ~= nil
+end
+
+local function operations()
+  if OPERATIONS then return OPERATIONS end
+  OPERATIONS = {}
+  local f = io.open(description_path(), "rb")
+  if not f then
+    ngx.log(ngx.ERR, "standin: cannot read ", description_path())
+    return OPERATIONS
+  end
+  local doc = cjson.decode(f:read("*a"))
+  f:close()
+  for path, item in pairs(type(doc) == "table" and doc.paths or {}) do
+    local route = { methods = {}, path = path, nparams = 0 }
+    route.pattern = "^(?:/v1)?" .. path:gsub("[%.%-]", "\\%0"):gsub("{[^}]+}", function()
+      route.nparams = route.nparams + 1
+      return "([^/?]+)"
+    end) .. "(?:\\?.*)?$"
+    for method, op in pairs(item) do
+      if type(op) == "table" and method:match("^%l+$") and method ~= "parameters" then
+        local integration = false
+        for _, param in ipairs(op.parameters or {}) do
+          param = resolve(doc, param)
+          if type(param) == "table" and param["in"] == "header" and param.name == "X-Integration-Id" then
+            integration = true
+          end
+        end
+        route.methods[method:upper()] = { id = op.operationId or null, integration = integration,
+                                          listing = is_listing(doc, op) }
+      end
+    end
+    OPERATIONS[#OPERATIONS + 1] = route
+  end
+  -- Fixed paths before templated ones (/ats/candidates/tags before /ats/candidates/{id}).
+  table.sort(OPERATIONS, function(a, b)
+    if a.nparams ~= b.nparams then return a.nparams < b.nparams end
+    return a.path < b.path
+  end)
+  return OPERATIONS
+end
+
+local function find_operation(uri)
+  for _, route in ipairs(operations()) do
+    local m = ngx.re.match(uri, route.pattern, "jo")
+    if m then return route, m[1] and unescape(m[1]) or nil end
+  end
+  return nil
+end
+
+local function operation_op(listing)
+  return data_op(listing and '{"next":null,"results":[]}' or "{}", true)
+end
+
+-- An operation of the description that none of the routes above serves.
+local function generic(body, parsed_ok, parsed, route, id)
+  local method = ngx.req.get_method()
+  local op = route.methods[method]
+  local sc = ngx.var.http_x_standin_scenario
+  if not sc or sc == "" then
+    sc = id and id:match("^scenario%-(.+)$") or "ok"
+  end
+  record_request(body, parsed_ok, nil, {
+    route = "operation", operation = op and op.id or null, path_id = id or null, scenario = sc,
+  })
+  if not op then
+    local allow = {}
+    for m in pairs(route.methods) do allow[#allow + 1] = m end
+    table.sort(allow)
+    note_response(405, nil)
+    return send_error(405, nil, "Method " .. method .. " not allowed.",
+      { Allow = table.concat(allow, ", ") }, true)
+  end
+  local auth = ngx.req.get_headers()["authorization"]
+  local key = type(auth) == "string" and auth:match("^[Bb][Ee][Aa][Rr][Ee][Rr] (.+)$")
+  if key ~= API_KEY then
+    note_response(401, nil)
+    return send_error(401, "PLATFORM.AUTHENTICATION_INVALID", auth and "The provided API key is invalid."
+      or "Missing Authorization header. Expected 'Authorization: Bearer <API key>'.")
+  end
+  local integ = ngx.req.get_headers()["x-integration-id"]
+  if type(integ) == "string" and integ ~= "" then
+    ngx.ctx.standin_integ = integ
+  elseif op.integration then
+    note_response(400, nil)
+    return send_error(400, "PLATFORM.INPUT_INVALID", "Missing or invalid X-Integration-Id header.")
+  end
+  if body ~= "" then
+    local ct = ngx.var.content_type
+    if not ct or not ngx.re.find(ct, [[^application/json\s*(;.*)?$]], "joi") then
+      note_response(400, nil)
+      return send_error(400, "PLATFORM.INPUT_INVALID",
+        "Content-Type must be application/json, got " .. (ct and ("'" .. ct .. "'") or "none") .. ".")
+    end
+    if not parsed_ok or type(parsed) ~= "table" then
+      note_response(400, nil)
+      return send_error(400, "PLATFORM.INPUT_INVALID", "The body is not a JSON object.")
+    end
+  end
+  return run_scenario(sc, operation_op(op.listing))
+end
+
 local ROUTE = [[^(?:/v1)?/ats/(candidates|applications)/([^/?]+)/attachments(?:\?.*)?$]]
 local ACTION_ROUTE = [[^(?:/v1)?/ats/actions/ats_add_(candidate|application)_attachment(?:\?.*)?$]]
 local CHECK_ROUTE = [[^(?:/v1)?/check-api-key(?:\?.*)?$]]
@@ -879,6 +1019,11 @@ function M.api()
     elseif ngx.re.find(uri, CHECK_ROUTE, "jo") then
       route = "check-api-key"
     end
+  end
+
+  if not route then
+    local op_route, op_id = find_operation(uri)
+    if op_route then return generic(body, parsed_ok, parsed, op_route, op_id) end
   end
 
   -- scenario: header wins, then the path id "scenario-<name>"
