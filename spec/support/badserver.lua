@@ -62,6 +62,7 @@
 --
 -- Each request becomes one log line:
 --   req conn=<n> nth=<i> mode=<m> auth=<yes|no> length=<Content-Length> got=<body bytes read>
+--       method=<request method> target=<request target>
 -- Everything is bounded: socket timeouts, the request size, the lifetime.
 local socket = require "socket"
 
@@ -200,8 +201,8 @@ local function serve(portfile, logfile, lifetime)
     local length = tonumber(headers["content-length"] or "0") or 0
     local limit = (mode == "reset-during-body" or mode == "early-413") and 65536 or nil
     local got = read_body(c, length, limit)
-    log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d\n")
-      :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, got))
+    log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d method=%s target=%s\n")
+      :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, got, method, path))
 
     local raw = mode:match("^raw%-(.+)$")
     if raw then
@@ -380,15 +381,15 @@ end
 --- Base URL for a mode.
 function M.url(srv, mode) return srv.url .. "/" .. mode end
 
---- The logged requests: list of { conn =, nth =, mode =, auth =, length =, got = }.
+--- The logged requests: list of { conn =, nth =, mode =, auth =, length =, got =, method =, target = }.
 function M.requests(srv, mode)
   local list = {}
   for line in (read_file(srv.dir .. "/log") or ""):gmatch("[^\n]+") do
-    local conn, nth, m, auth, length, got =
-      line:match("^req conn=(%d+) nth=(%d+) mode=(%S+) auth=(%S+) length=(%d+) got=(%d+)$")
+    local conn, nth, m, auth, length, got, method, target =
+      line:match("^req conn=(%d+) nth=(%d+) mode=(%S+) auth=(%S+) length=(%d+) got=(%d+) method=(%S+) target=(%S+)$")
     if conn and (mode == nil or m == mode) then
       list[#list + 1] = { conn = tonumber(conn), nth = tonumber(nth), mode = m, auth = auth == "yes",
-                          length = tonumber(length), got = tonumber(got) }
+                          length = tonumber(length), got = tonumber(got), method = method, target = target }
     end
   end
   return list
