@@ -616,7 +616,12 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
     case KOMBO_V_ARRAY:
     case KOMBO_V_EMPTY: {
         unsigned t = kombo_schema_types(s, 0);
-        if (v->type == KOMBO_V_ARRAY && !(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST)) {
+        if (!(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST) && v->child == NULL) {
+            /* Sent as "ids=" a filter would match nothing (or, left out,
+             * everything): neither is what an empty list means, so ask. */
+            kombo_problems_add(c->out, path,
+                               "must not be an empty list (leave it out not to filter by it)");
+        } else if (v->type == KOMBO_V_ARRAY && !(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST)) {
             check_query_list(c, s, v, path);
         } else if (v->type == KOMBO_V_ARRAY) {
             kombo_value *e;

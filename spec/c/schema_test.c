@@ -722,6 +722,11 @@ static void test_numbers_and_query(void)
     EXPECT(check_at(&s_query, O("status", S("OPEN"), "include_deleted", S("false"), "page", D(3.0), NULL), "query",
                     &p) == 0,
            "query with plain values");
+    /* An empty list filters nothing (sent) or everything (left out): refused either way. */
+    check_at(&s_query, O("status", V(KOMBO_V_EMPTY), NULL), "", &p);
+    PROBLEMS(&p, "status must not be an empty list (leave it out not to filter by it)");
+    check_at(&s_query, O("status", ARR(NULL), NULL), "", &p);
+    PROBLEMS(&p, "status must not be an empty list (leave it out not to filter by it)");
 }
 
 static void test_value_api(void)
