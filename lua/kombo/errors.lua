@@ -69,7 +69,9 @@ local function problems_message(problems)
 end
 
 function errors.validation(problems, secret)
-  for _, p in ipairs(problems) do p.message = redact(p.message, secret) end
+  -- The path too: a key of the caller's table is part of it (an unknown
+  -- member named like the key must not carry the key out).
+  for _, p in ipairs(problems) do p.path, p.message = redact(p.path, secret), redact(p.message, secret) end
   return setmetatable({
     kind = "validation", outcome = "not_sent", attempts = 0,
     message = redact(problems_message(problems), secret), problems = problems,
