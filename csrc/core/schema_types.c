@@ -190,6 +190,11 @@ void kombo_schema_type_problem(kombo_problems *out, const char *path, const komb
         return;
     }
     kombo_type_words(words, sizeof words, kombo_schema_types(s, 0));
+    /* A query string that also takes a Lua array or boolean says so. */
+    if (s->flags & KOMBO_S_QUERY_LIST)
+        snprintf(words + strlen(words), sizeof words - strlen(words), " or an array of strings");
+    else if (s->flags & KOMBO_S_QUERY_BOOL)
+        snprintf(words + strlen(words), sizeof words - strlen(words), " or a boolean");
     kombo_problems_add(out, path, "must be %s (got %s)", words, kombo_value_type_name(v));
 }
 
