@@ -164,7 +164,7 @@ end
 local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
 
 --- Runs fn(); every call the public API would send is recorded instead as
--- { url =, headers = {...}, length =, body = }.  Returns the records.
+-- { url =, headers = {...}, length =, body =, method = }.  Returns the records.
 function helpers.capture(fn)
   local probe = assert(helpers.new_call())
   local mt = getmetatable(probe)
@@ -172,8 +172,8 @@ function helpers.capture(fn)
   local records = {}
   local original_perform = mt.perform
   mt.perform = function(call)
-    local url, headers, length = call:request()
-    records[#records + 1] = { url = url, headers = headers, length = length, body = call:body() }
+    local url, headers, length, _, method = call:request()
+    records[#records + 1] = { url = url, headers = headers, length = length, body = call:body(), method = method }
     return { kind = "ok", status = 200, attempts = 1, elapsed = 0,
              headers = "Content-Type: application/json\r\n", decoded = testing.decode_json(SUCCESS_BODY) }
   end
