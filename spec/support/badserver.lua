@@ -407,9 +407,14 @@ end
 --- The server's log, for failure messages.
 function M.log(srv) return read_file(srv.dir .. "/log") or "" end
 
---- Whether the server process is still alive.
+--- Whether the server process is still alive (a zombie is not: it has
+--- exited, and its parent, pid 1 once the starting shell is gone, may take
+--- a while to reap it).
 function M.alive(srv)
-  return srv.pid ~= nil and sh(("kill -0 %d 2>/dev/null"):format(srv.pid))
+  if srv.pid == nil then return false end
+  local stat = read_file(("/proc/%d/stat"):format(srv.pid))
+  if stat and stat:match("^%d+ %b() (%a)") == "Z" then return false end
+  return sh(("kill -0 %d 2>/dev/null"):format(srv.pid))
 end
 
 --- Kills the server (by pid) and removes its directory.
