@@ -214,6 +214,38 @@ function app.bulk()
   return reply(200, out)
 end
 
+-- A table {source_text = "..."} anywhere in a call's arguments becomes
+-- source = a function returning that text in 3-byte chunks, size = its length.
+local function with_sources(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = with_sources(x) end
+  if type(v.source_text) == "string" then
+    local text, at = v.source_text, 1
+    out.source_text = nil
+    out.size = #text
+    out.source = function()
+      if at > #text then return nil end
+      local chunk = text:sub(at, at + 2)
+      at = at + 3
+      return chunk
+    end
+  end
+  return out
+end
+
+-- POST /operation {method=, args=, opts=} -> the described result of
+-- client[method](client, args) over cosockets (any generated operation).
+function app.operation()
+  local q = read_json()
+  local c = client(q.opts)
+  local ok, res, err = pcall(c[q.method], c, with_sources(q.args or {}))
+  if not ok then return reply(200, { ok = false, raised = tostring(res) }) end
+  local d = describe(res, err)
+  if err and err.problems then d.err.problems = err.problems end
+  return reply(200, d)
+end
+
 function app.fired()
   return reply(200, { done = dict:get("fired_done") or 0, in_flight = dict:get("in_flight") or 0,
                       results = cjson.decode(dict:get("fired_results") or "[]") })
