@@ -662,7 +662,6 @@ function M.model(api, hand)
     end
     op.idempotent = op.method == "GET" or op.hand.resend == true
     op.doc_url = op.hand.doc_url or doc_url(op.method, op.path)
-    op.body_model = op.hand.body_model
   end
 
   -- webhooks: event type names, and per type the members of its data

@@ -10,8 +10,6 @@
 --                response check of kombo_response_shape), or nil
 --   resend       true: may be resent after an unknown outcome although it is
 --                no GET (an exception to "only GETs are resent"); none today
---   body_model   the legacy body model ("attachment") while csrc/core still
---                dispatches on it
 --
 -- Everything else comes from the description: path parameters, query
 -- parameters, request body, whether X-Integration-Id is required, whether
@@ -42,9 +40,9 @@ return {
 
   operations = {
     -- uploads and their listings
-    ["POST /ats/candidates/{candidate_id}/attachments"] = { name = "attach_to_candidate", body_model = "attachment" },
+    ["POST /ats/candidates/{candidate_id}/attachments"] = { name = "attach_to_candidate" },
     ["POST /ats/applications/{application_id}/attachments"] = {
-      name = "attach_to_application", body_model = "attachment" },
+      name = "attach_to_application" },
     ["GET /ats/candidates/{candidate_id}/attachments"] = { name = "get_candidate_attachments", data_member = "results" },
     ["GET /ats/applications/{application_id}/attachments"] = {
       name = "get_application_attachments", data_member = "results" },
