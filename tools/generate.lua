@@ -693,6 +693,8 @@ local function c_string(s)
   end) .. '"'
 end
 
+M.c_string = c_string -- (spec/unit/generate_spec.lua finds the patterns by it)
+
 local function c_number(x)
   if math.type(x) == "integer" then return ("%d.0"):format(x) end
   return ("%.17g"):format(x)
