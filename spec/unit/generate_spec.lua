@@ -130,7 +130,7 @@ describe("tools/generate.lua", function()
       -- an upload: its body's "attachment" is Kombo's file object (flag 1)
       local upload = false
       for _, p in ipairs(op.body_schema and op.body_schema.properties or {}) do
-        if p.name == "attachment" and p.schema.flags & 1 ~= 0 then upload = true end
+        if p.name == "attachment" and p.schema.flags % 2 == 1 then upload = true end
       end
       assert.equals(w[4] == true, upload, name)
       assert.equals(name ~= "check_api_key", op.integration_scoped, name)
