@@ -95,7 +95,7 @@ lsource *kombo_lua_source_new(lcall *c)
     lsource **grown, *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    grown = realloc(c->sources, (c->nsources + 1) * sizeof *grown);
+    grown = realloc(c->sources, (c->nsources + 1) * sizeof(lsource *));
     if (grown == NULL) {
         free(s);
         return NULL;
