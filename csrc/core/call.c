@@ -8,15 +8,21 @@
  * and reports each attempt, so both transports share one retry policy.
  */
 #include "kombo.h"
+#include "call.h"
+#include "body.h"
+#include "buf.h"
+#include "classify.h"
+#include "client.h"
+#include "codec.h"
+#include "internal.h"
+#include "request.h"
+#include "schema.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "client.h"
-#include "schema.h"
 
 enum call_state { CALL_READY, CALL_SENT, CALL_WAIT, CALL_DONE };
 
