@@ -4,7 +4,7 @@
  * what to do next (send, sleep, stop).
  *
  * The call never touches a socket or a clock itself: the driver (libcurl in
- * transport_curl.c, cosockets in lua/kombo/cosocket.lua) passes the time in
+ * csrc/curl, cosockets in lua/kombo/cosocket.lua) passes the time in
  * and reports each attempt, so both transports share one retry policy.
  */
 #include "kombo.h"
