@@ -22,8 +22,8 @@ int kombo_sendable_size(const struct stat *st, size_t *size);
  * or NULL with a message ("cannot be opened: No such file or directory",
  * "is a FIFO (named pipe), not a regular file").  Anything but a regular
  * file is refused before a byte is read, and never waits: a FIFO, a device
- * or a socket is not opened for blocking reads.  The one rule
- * for both the calls and kombo-attach's manifest check (core.file_info). */
+ * or a socket is not opened for blocking reads.  The one rule for both
+ * the calls and kombo-attach's manifest check (core.file_info). */
 void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz);
 void kombo_file_close(void *handle);
 

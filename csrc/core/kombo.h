@@ -31,16 +31,14 @@
  *   redact.h       redaction of echoed API keys (redact.c)
  *   schema.h       descriptors, patterns, validation, the body and query
  *                  writer (schema.c, schema_types.c, regex.c,
- *                  file_object.c, write.c); value.c and value_json.c
- *                  implement the value tree declared here
+ *                  file_object.c, write.c); the value tree they
+ *                  check is this header's (value.c, value_json.c)
  *   request.h      request validation, ids, operation rules (request.c,
  *                  operation.c)
  *   client.h       the client's insides and its options table (client.c)
  *   call.h         what transports and bindings ask of a call (call.c)
  *   internal.h     small helpers the core's files share (problems.c,
  *                  schema_types.c)
- *
- * clock.c and problems.c implement parts of this header too.
  *
  * Strings are (pointer, length) pairs because Lua strings may hold NUL bytes
  * and validation must see them.  A NULL pointer means "absent".
