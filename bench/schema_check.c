@@ -9,6 +9,8 @@
  */
 #include "core/kombo.h"
 #include "core/schema.h"
+#include "core/codec.h"
+#include "core/body.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,6 +10,8 @@
  * KOMBO_SOURCE_AGAIN, so that the function runs in Lua and may yield.
  */
 #include "lua/lua_kombo.h"
+#include "core/body.h"
+#include "core/call.h"
 
 #include <stdio.h>
 #include <stdlib.h>
