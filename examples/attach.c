@@ -8,8 +8,7 @@
  * in memory), takes the name from the path and infers the content type
  * from the file's leading bytes.  Exit status: 0 uploaded, 1 failed, 2 usage.
  */
-#include "kombo.h"  /* -Icsrc/core: the public C API */
-#include "schema.h" /* the request body as a value tree */
+#include "kombo.h" /* -Icsrc/core: the public C API, the only header a C program needs */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,8 @@
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
-#include "core/schema.h"
+#include "core/buf.h"
+#include "core/classify.h"
 
 #include <math.h>
 

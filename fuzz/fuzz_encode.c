@@ -17,6 +17,10 @@
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/content_type.h"
+#include "core/json.h"
 
 static int unreserved(unsigned char c)
 {

@@ -23,6 +23,8 @@
  *     length) and never for the escaped text of a string with an escape
  */
 #include "fuzz_common.h"
+#include "core/codec.h"
+#include "core/json.h"
 
 #define SPACES 5
 static const char *const spaces[SPACES] = {" ", "\t", "\n", "\r\n", " \t\r\n "};

@@ -27,7 +27,11 @@
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
-#include "core/schema.h"
+#include "core/body.h"
+#include "core/content_type.h"
+#include "core/request.h"
+#include "core/call.h"
+#include "core/json.h"
 
 #define API_KEY "fuzz-secret-key-0123456789abcdef"
 #define SERVER "http://127.0.0.1:9/v1"

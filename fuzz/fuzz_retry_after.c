@@ -15,6 +15,7 @@
  */
 #include "fuzz_common.h"
 #include "core/kombo.h"
+#include "core/classify.h"
 
 #include <math.h>
 #include <time.h>

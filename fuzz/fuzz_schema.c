@@ -20,6 +20,9 @@
 #include "fuzz_common.h"
 
 #include "core/schema.h"
+#include "core/buf.h"
+#include "core/body.h"
+#include "core/json.h"
 
 #include <unistd.h>
 

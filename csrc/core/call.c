@@ -4,19 +4,25 @@
  * what to do next (send, sleep, stop).
  *
  * The call never touches a socket or a clock itself: the driver (libcurl in
- * transport_curl.c, cosockets in lua/kombo/cosocket.lua) passes the time in
+ * csrc/curl, cosockets in lua/kombo/cosocket.lua) passes the time in
  * and reports each attempt, so both transports share one retry policy.
  */
 #include "kombo.h"
+#include "call.h"
+#include "body.h"
+#include "buf.h"
+#include "classify.h"
+#include "client.h"
+#include "codec.h"
+#include "internal.h"
+#include "request.h"
+#include "schema.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "client.h"
-#include "schema.h"
 
 enum call_state { CALL_READY, CALL_SENT, CALL_WAIT, CALL_DONE };
 

@@ -10,8 +10,9 @@
  * Everything here is pure: no I/O, no allocation, no locale, no TZ.
  */
 #include "kombo.h"
-#include "internal.h" /* kombo_utf8_seqlen */
+#include "classify.h"
 #include "json.h"
+#include "codec.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "buf.h"
+#include "request.h"
+#include "internal.h"
 
 const kombo_config kombo_config_defaults = {
     NULL, NULL, KOMBO_EU_URL, NULL, NULL,

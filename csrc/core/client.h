@@ -1,10 +1,35 @@
 /*
- * client.h - the client's insides, shared by client.c and call.c only.
+ * client.h - the client's insides (client.c, call.c) and the options table
+ * a binding reads a configuration by.
  */
 #ifndef KOMBO_CLIENT_H
 #define KOMBO_CLIENT_H
 
 #include "kombo.h"
+
+/* The options the core owns, in one place (client.c): a binding reads a
+ * configuration by this table (the Lua binding also tells its Lua layer
+ * which options exist from it: core.options), so adding one is adding its
+ * field, its default, its rule in kombo_client_new and its line here. */
+typedef enum kombo_option_kind {
+    KOMBO_OPTION_STRING = 0, /* const char * */
+    KOMBO_OPTION_NUMBER,     /* double */
+    KOMBO_OPTION_COUNT,      /* int */
+    KOMBO_OPTION_BYTES,      /* size_t */
+    KOMBO_OPTION_BOOLEAN     /* int, 0 or 1 */
+} kombo_option_kind;
+
+typedef struct kombo_option {
+    const char *name; /* "timeout"; a retry policy field is "retries.max_attempts" */
+    kombo_option_kind kind;
+    size_t offset; /* of the field in kombo_config */
+} kombo_option;
+
+extern const kombo_option kombo_options[]; /* NULL-name terminated */
+void kombo_retry_policy_none(kombo_retry_policy *p); /* the defaults with one attempt */
+
+const kombo_config *kombo_client_config(const kombo_client *client);
+unsigned long kombo_client_serial(const kombo_client *client); /* unique per client made */
 
 struct kombo_client {
     kombo_config cfg; /* its strings point at the copies below */

@@ -7,6 +7,8 @@
  * "valid UTF-8 without NUL bytes" in the bytes we were shown.
  */
 #include "kombo.h"
+#include "content_type.h"
+#include "codec.h"
 
 #include <string.h>
 

@@ -13,6 +13,9 @@
  */
 #include "schema.h"
 #include "internal.h"
+#include "codec.h"
+#include "file.h"
+#include "content_type.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,8 @@
  * No locale, no TZ: curl_getdate computes UTC itself.
  */
 #include "kombo.h"
-#include "internal.h"
+#include "buf.h"
+#include "classify.h"
 
 #include <curl/curl.h>
 #include <string.h>

@@ -5,22 +5,22 @@
 #ifndef KOMBO_INTERNAL_H
 #define KOMBO_INTERNAL_H
 
-#include "kombo.h" /* kombo_str */
+#include "kombo.h" /* kombo_str, kombo_problems */
 
 #include <stddef.h>
 
-/* The length of the UTF-8 sequence that lead byte c starts: 2, 3 or 4 for
- * the leads kombo_utf8_valid accepts (C2..DF, E0..EF, F0..F4), 1 for ASCII
- * and for bytes that cannot lead one (continuations, C0, C1, F5..FF).
- * encode.c, beside kombo_utf8_valid, which uses it too. */
-size_t kombo_utf8_seqlen(unsigned char c);
+/* Adds a problem under `path` (problems.c); past KOMBO_MAX_PROBLEMS it is
+ * counted in `dropped` only. */
+void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
-/* Whether a header field's name (as kombo_header_next gives it: the bytes
- * before the colon, no blank or control byte among them) is `want`: the
- * whole name, ASCII letters in either case, nothing else folded.  The one
- * rule of every header lookup: kombo_response_header, the curl transport's
- * framing headers, core.header_values (the cosocket transport).  headers.c */
-int kombo_header_name_is(kombo_str name, const char *want);
+/* The known key nearest to `key` (the same letters ignoring case, '_' and
+ * '-', or at most two edits away), or NULL.  `table` holds entries of
+ * `stride` bytes that each start with a `const char *` key; a NULL key ends it. */
+const char *kombo_suggest_key(const char *key, size_t len, const void *table, size_t stride);
 
 /* ------------------------------------------- schema.c, file_object.c, write.c */
 

@@ -6,8 +6,7 @@
  */
 #include "json.h"
 
-#include "internal.h" /* kombo_utf8_seqlen */
-#include "kombo.h"    /* kombo_utf8_valid */
+#include "codec.h" /* kombo_utf8_valid, kombo_utf8_seqlen */
 
 #include <string.h>
 

@@ -1,26 +1,44 @@
 /*
- * kombo.h - public C API of kombo-lua's core.
+ * kombo.h - the public C API of kombo-lua's core: what a C program needs
+ * to make a call (examples/attach.c is its user, and includes nothing else).
  *
  * The core is "sans I/O" at its centre: it validates a request, renders the
  * URL, headers and a streaming body, decides what every answer means and when
  * to try again, but it never moves bytes itself.  A transport does that:
- * transport_curl.c drives a call with libcurl (blocking, for scripts and C
- * programs); the Lua layer drives the very same call over OpenResty cosockets.
+ * csrc/curl drives a call with libcurl (blocking, for scripts and C
+ * programs, or many at once on a multi handle); the Lua layer drives the
+ * very same call over OpenResty cosockets.
  *
- *   request.c    request model and validation
- *   encode.c     growable buffers, JSON strings, base64, percent-encoding,
- *                UTF-8 checks and the streaming body writer
- *   json.c       the strict JSON scanner (internal header json.h)
- *   headers.c    response buffers, the header block parser, Retry-After
- *   classify.c   what an HTTP answer means: success, Kombo error, plain HTTP
- *                error, undecodable
- *   content_type.c     content type inference (magic bytes, extensions)
- *   call.c       one logical call: attempts, backoff, the final result
- *   transport_curl.c   moving bytes with libcurl, one call at a time
- *   transport_multi.c  many calls' attempts at once (a libcurl multi handle)
- *   lkombo.c     the Lua binding (module "kombo.core")
- *   lua_json.c   JSON text and header blocks into Lua tables (lua_json.h)
- *   ltesting.c   test-only helpers (module "kombo.testing", never installed)
+ * A call, in this header's order: a client from a configuration
+ * (kombo_config_defaults, kombo_client_new), a request (an operation from
+ * kombo_operation_find, its path parameters, a body built as a value tree
+ * in an arena), kombo_call_new (every problem at once), then
+ * kombo_curl_perform, or the driver loop (kombo_call_next, an attempt,
+ * kombo_call_complete), and the result: its kind, outcome and response.
+ *
+ * The rest of the core is internal, in headers beside this one (csrc/core):
+ *
+ *   buf.h          growable buffers (buf.c)
+ *   codec.h        UTF-8, base64, JSON strings, percent-encoding, SHA-256,
+ *                  hex (codec.c)
+ *   file.h         opening a regular file for streaming (file.c)
+ *   body.h         the streaming body writer: segments and streams (body.c)
+ *   json.h         the strict JSON scanner (json.c)
+ *   classify.h     responses, the header block parser, Retry-After, the
+ *                  limit headers (headers.c); what an answer means
+ *                  (classify.c)
+ *   content_type.h content type inference (content_type.c)
+ *   redact.h       redaction of echoed API keys (redact.c)
+ *   schema.h       descriptors, patterns, validation, the body and query
+ *                  writer (schema.c, schema_types.c, regex.c,
+ *                  file_object.c, write.c); the value tree they
+ *                  check is this header's (value.c, value_json.c)
+ *   request.h      request validation, ids, operation rules (request.c,
+ *                  operation.c)
+ *   client.h       the client's insides and its options table (client.c)
+ *   call.h         what transports and bindings ask of a call (call.c)
+ *   internal.h     small helpers the core's files share (problems.c,
+ *                  schema_types.c)
  *
  * Strings are (pointer, length) pairs because Lua strings may hold NUL bytes
  * and validation must see them.  A NULL pointer means "absent".
@@ -37,11 +55,6 @@ extern "C" {
 
 #define KOMBO_VERSION "0.1.0"
 
-/* The largest attachment (file, bytes or source size) whose base64 and
- * the JSON around it still fit a size_t: a limit on 32-bit builds only. */
-#define KOMBO_MAX_CONTENT_BYTES ((SIZE_MAX - 65536) / 4 * 3)
-
-
 /* ---------------------------------------------------------------- strings */
 
 typedef struct kombo_str {
@@ -52,9 +65,10 @@ typedef struct kombo_str {
 #define KOMBO_STR_NULL ((kombo_str){NULL, 0})
 kombo_str kombo_str_c(const char *s); /* from a C string; NULL stays absent */
 
-/* A growable byte buffer.  Appends after an allocation failure are no-ops and
- * leave `failed` set, so a caller checks once at the end (lua-cjson's
- * strbuf habit, without its abort()). */
+/* A growable byte buffer: a response's header block and body are two.
+ * Appends after an allocation failure are no-ops and leave `failed` set,
+ * so a caller checks once at the end (lua-cjson's strbuf habit, without
+ * its abort()); the functions are internal (buf.h). */
 typedef struct kombo_buf {
     char *data; /* always NUL-terminated when not NULL */
     size_t len;
@@ -62,69 +76,6 @@ typedef struct kombo_buf {
     size_t limit; /* 0: unlimited; appends beyond it set `failed` */
     int failed;
 } kombo_buf;
-
-void kombo_buf_init(kombo_buf *b);
-void kombo_buf_free(kombo_buf *b);
-void kombo_buf_reset(kombo_buf *b); /* len = 0, keeps memory and limit, clears failed */
-int kombo_buf_append(kombo_buf *b, const void *p, size_t n); /* 0 ok, -1 failed */
-int kombo_buf_puts(kombo_buf *b, const char *s);
-int kombo_buf_printf(kombo_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-/* ----------------------------------------------------------- encoders */
-
-int kombo_utf8_valid(const char *s, size_t n);     /* 1 when valid UTF-8 (no overlongs, no surrogates) */
-int kombo_base64_valid(const char *s, size_t n);   /* 1 when canonical-alphabet base64 with correct padding; "" is valid */
-size_t kombo_base64_encoded_len(size_t n);         /* 4 * ceil(n / 3) */
-size_t kombo_base64_decoded_len(const char *s, size_t n); /* of valid padded base64 */
-/* Encodes n bytes into out (room for kombo_base64_encoded_len(n)); returns bytes written. */
-size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n);
-/* Appends s as a JSON string literal with quotes; escapes ", \ and every
- * control byte; passes UTF-8 through. */
-int kombo_json_string(kombo_buf *b, const char *s, size_t n);
-/* Appends s percent-encoded as one path segment: every byte outside RFC 3986
- * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
-int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);
-
-/* SHA-256 (OpenSSL's libcrypto, EVP).  kombo_sha256_hex writes the digest
- * of n bytes as 64 lowercase hex digits and a NUL; 0, or -1 when libcrypto
- * failed.  kombo_hex_lower writes 2n lowercase hex digits and a NUL. */
-#define KOMBO_SHA256_LEN 32
-#define KOMBO_SHA256_HEX (2 * KOMBO_SHA256_LEN + 1)
-int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX]);
-void kombo_hex_lower(char *out, const unsigned char *p, size_t n);
-
-/* Redaction of echoed API keys (redact.c): every run of >= 8 bytes equal,
- * folded (ASCII case; space, control bytes and "+" alike), to a run of the
- * key or of the key percent-encoded, the text read as it is, with JSON
- * escapes decoded, with JSON escapes and %XX decoded, and with JSON escapes
- * decoded twice; runs never end inside an escape or a UTF-8 sequence.
- * Keys shorter than 8 bytes are not looked for.  kombo_redact appends s
- * with each run replaced by "<redacted>" to out and returns 1, returns 0
- * with out untouched when nothing matched, -1 on allocation failure.  The
- * span API: init (extra = kombo_redactor_extra() bytes of memory, or NULL
- * when that is 0; returns 0 when there is nothing to look for), then
- * kombo_redactor_next finds the first run in s[*start..n) as
- * [*start, *end) and returns 1, or returns 0. */
-#define KOMBO_REDACT_MIN 8
-#define KOMBO_REDACT_INLINE 512
-typedef struct kombo_redactor {
-    uint64_t *slots; /* the key's folded 8-byte windows; 0 = empty slot */
-    unsigned bits;   /* log2 of the slot count; 0: nothing to look for */
-    uint64_t inline_slots[KOMBO_REDACT_INLINE];
-} kombo_redactor;
-size_t kombo_redactor_extra(const char *key, size_t keylen);
-int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra);
-int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end);
-int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen);
-/* JSON text: the next string literal at or after s[*from] as its contents
- * s[*a..*b) (escapes as they stand); *from moves past its closing quote.
- * Returns 0 when there is none.  Redacting the contents of each, and
- * nothing else, keeps a JSON text valid whatever the key (core.redact_json). */
-int kombo_json_next_string(const char *s, size_t n, size_t *from, size_t *a, size_t *b);
 
 /* ---------------------------------------------------------- problems */
 
@@ -142,11 +93,6 @@ typedef struct kombo_problems {
 } kombo_problems;
 
 void kombo_problems_init(kombo_problems *p);
-void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 /* ----------------------------------------------------------- operations */
 
@@ -191,8 +137,6 @@ extern const kombo_operation kombo_operations[];
 extern const size_t kombo_operation_count;
 
 const kombo_operation *kombo_operation_find(const char *name); /* NULL when unknown */
-/* An upload: the body's "attachment" is Kombo's file object (request.c). */
-int kombo_operation_is_upload(const kombo_operation *op);
 const kombo_operation *kombo_operation_at(size_t i);           /* NULL past the last */
 
 /* ------------------------------------------------------- request model */
@@ -218,10 +162,10 @@ typedef struct kombo_source {
  * and always once when the last byte has been handed to the transport. */
 typedef void (*kombo_progress_fn)(void *ud, size_t sent, size_t total);
 
-typedef struct kombo_value kombo_value; /* schema.h: a request value tree */
+typedef struct kombo_value kombo_value; /* below: a request value tree */
 
 /* A request: the operation, its path parameters, and its query and body
- * as value trees (schema.h), which the operation's descriptors check. */
+ * as value trees (below), which the operation's descriptors check. */
 typedef struct kombo_request {
     const kombo_operation *op;
     kombo_str params[KOMBO_MAX_PARAMS]; /* values of op->params, in order */
@@ -233,146 +177,63 @@ typedef struct kombo_request {
     void *progress_ud;
 } kombo_request;
 
-/* Validates every rule and records every problem (not just the first; one
- * per path): path parameters, the integration, the query and the body
- * against the operation's descriptors.  Applies the body's defaults on the
- * way (a file object's name and content type) and opens its files (see
- * schema.h), so it is the only pass.  Returns the number of problems found
- * (0: valid).  Paths name the API's fields: "candidate_id",
- * "integration_id", "page_size", "body.attachment.name", ... */
-size_t kombo_request_validate(kombo_request *req, kombo_problems *out);
+/* ---------------------------------------------------------- value tree */
 
-/* An identifier that ends up in the URL path or in a header (path-safe: no
- * "." or "..", no CR, LF or NUL, valid UTF-8, not empty, at most
- * KOMBO_MAX_ID_BYTES).  Adds a problem under `path` when bad.
- *
- * The limit: percent-encoded, an id grows up to three times, and servers
- * refuse a request line or header much over 8 KB (nginx's default buffer;
- * libcurl itself fails a request whose headers pass 1 MB, as "out of
- * memory").  1024 bytes keeps two ids' 3 KB each well inside; Kombo's ids
- * are tens of bytes. */
-#define KOMBO_MAX_ID_BYTES 1024
-void kombo_check_id(kombo_problems *out, const char *path, kombo_str s);
+typedef enum kombo_vtype {
+    KOMBO_V_NULL = 0,
+    KOMBO_V_BOOLEAN,
+    KOMBO_V_INTEGER, /* i */
+    KOMBO_V_NUMBER,  /* d, finite */
+    KOMBO_V_STRING,  /* s: borrowed, kept alive by the caller until the call is freed */
+    KOMBO_V_ARRAY,   /* children, in order */
+    KOMBO_V_OBJECT,  /* children, each with its key */
+    KOMBO_V_EMPTY,   /* an empty Lua table: [] or {}, as the descriptor has it */
+    KOMBO_V_SOURCE,  /* raw content from a callback (a file object's source) */
+    KOMBO_V_INVALID  /* the reader already reported it: present, unusable, not reported again */
+} kombo_vtype;
 
-/* The operation that takes `key` (a path parameter `op` does not take) in
- * place of op's own, with the same method and body: "attach_to_application"
- * for application_id given to attach_to_candidate.  NULL when none. */
-const kombo_operation *kombo_operation_sibling(const kombo_operation *op, const char *key);
+struct kombo_value {
+    kombo_vtype type;
+    const char *given;   /* the caller's name of its type for messages ("table", "function"); NULL: the JSON name */
+    kombo_str key;       /* a member's name */
+    kombo_value *next;   /* the next member or element */
+    kombo_value *child;  /* the first member or element */
+    kombo_value *last;   /* the last one (kombo_value_append keeps it) */
+    size_t n;            /* members or elements */
+    int b;
+    int64_t i;
+    double d;
+    kombo_str s;
+    const kombo_source *source; /* KOMBO_V_SOURCE */
+    /* Set while a file object is checked: its open file (taken over by the
+     * body writer, closed by kombo_value_close_files otherwise). */
+    void *file;
+};
 
-/* Validates a header value that comes from configuration (API key):
- * non-empty, no CR, LF or NUL.  Adds a problem under `path` when bad. */
-void kombo_check_header_value(kombo_problems *out, const char *path, kombo_str v);
+/* Nodes are carved from an arena and freed together. */
+typedef struct kombo_arena {
+    struct kombo_arena_block *blocks;
+    size_t used, cap;
+    int failed;
+} kombo_arena;
 
-/* The known key nearest to `key` (the same letters ignoring case, '_' and
- * '-', or at most two edits away), or NULL.  `table` holds entries of
- * `stride` bytes that each start with a `const char *` key; a NULL key ends it. */
-const char *kombo_suggest_key(const char *key, size_t len, const void *table, size_t stride);
+void kombo_arena_init(kombo_arena *a);
+void kombo_arena_free(kombo_arena *a);
+void *kombo_arena_alloc(kombo_arena *a, size_t n); /* zeroed; NULL (and failed) when out of memory */
 
-/* -------------------------------------------------------- body writer */
+kombo_value *kombo_value_new(kombo_arena *a, kombo_vtype type);
+/* Appends child to an array, or to an object under key (borrowed). */
+void kombo_value_append(kombo_value *parent, kombo_value *child);
+kombo_value *kombo_value_member(const kombo_value *object, const char *key); /* NULL when absent */
+/* JSON text into a value tree (value_json.c): for C programs that have a
+ * body as text, with a file object's "file" member naming a path like the
+ * Lua layer's.  NULL with err set when the text is not JSON (or out of
+ * memory).  Strings are decoded into the arena. */
+kombo_value *kombo_value_parse_json(kombo_arena *a, const char *text, size_t n, char *err, size_t errsz);
+/* Closes every file a check opened and did not hand to a body. */
+void kombo_value_close_files(kombo_value *root);
 
-/* The JSON body as a sequence of segments, read out in chunks so that a
- * large payload is never copied or held twice. */
-typedef enum kombo_segment_kind {
-    KOMBO_SEG_OWNED = 0,    /* bytes in `owned` */
-    KOMBO_SEG_BORROWED = 1, /* bytes at `borrowed` (kept alive by the caller) */
-    KOMBO_SEG_BASE64 = 2    /* raw bytes from `stream`, base64-encoded on the way out */
-} kombo_segment_kind;
-
-typedef struct kombo_stream kombo_stream; /* encode.c: file, bytes or source */
-
-typedef struct kombo_segment {
-    kombo_segment_kind kind;
-    kombo_buf owned;
-    kombo_str borrowed;
-    kombo_stream *stream;
-} kombo_segment;
-
-/* The first segments live in the body itself; more (a body with several
- * file leaves) go to allocated blocks, whose addresses never move. */
-#define KOMBO_INLINE_SEGMENTS 4
-#define KOMBO_SEGMENT_BLOCK 16
-
-typedef struct kombo_body {
-    kombo_segment seg[KOMBO_INLINE_SEGMENTS]; /* segments 0..3; use kombo_body_segment(body, i) */
-    kombo_segment **more; /* segment i >= 4 is more[(i - 4) / 16][(i - 4) % 16] */
-    size_t nmore;         /* blocks in more */
-    size_t nseg;
-    size_t length;   /* exact Content-Length */
-    size_t seg_i;    /* read position: segment index */
-    size_t seg_off;  /* and offset inside it */
-    size_t sent;     /* bytes handed out so far */
-    int failed;      /* a source failed: the request must be aborted */
-    int want_input;  /* the last read stopped at a push-mode source that has no bytes yet */
-    char error[256]; /* why, when failed */
-    kombo_progress_fn on_progress;
-    void *progress_ud;
-    size_t next_progress; /* `sent` at which to report next */
-    kombo_buf overflow;   /* handed out when no segment could be added (out of memory): always failed */
-    /* Called once per attempt, just before kombo_body_read copies the bytes
-     * that complete the body (sent is still below length); non-zero stops
-     * them: the body fails (the hook may set failed and error itself) and
-     * the transport aborts the attempt, which then never went out whole.
-     * Not called for an empty body.  kombo_call_set_before_last sets it. */
-    int (*before_last)(void *ud);
-    void *before_last_ud;
-    int before_last_done; /* called in this attempt (cleared by kombo_body_rewind) */
-    int defer_last;       /* the transport hands the bytes over later: kombo_body_last_bytes then */
-    double written_at;    /* wall clock when this attempt's last bytes were handed over; 0 before */
-} kombo_body;
-
-/* Building a body: segments are added in order, then kombo_body_finish
- * computes the exact length.  The writer (write.c) lays a checked value
- * tree out with these. */
-kombo_buf *kombo_body_add_owned(kombo_body *body);            /* a new owned segment's buffer */
-void kombo_body_add_borrowed(kombo_body *body, kombo_str s);  /* bytes the caller keeps alive */
-/* Raw content, base64-encoded on the way out: a FILE * (taken over: closed
- * by kombo_body_free, also on failure), borrowed bytes, or a source. */
-int kombo_body_add_file(kombo_body *body, void *file_handle);
-int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
-int kombo_body_add_source(kombo_body *body, const kombo_source *source);
-int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
-size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content (all of it) */
-kombo_segment *kombo_body_segment(kombo_body *body, size_t i); /* i < body->nseg */
-/* The SHA-256 of the (first) raw content (file, bytes or source) read out since the
- * last rewind, as hex: 1 when the content was read to its confirmed end and
- * the body has not failed; 0 (hex "") otherwise, and always for a body
- * without raw content (data, data_url, GET) or without a before_last hook
- * (the content is hashed only for a body that has one). */
-int kombo_body_digest(const kombo_body *body, char hex[KOMBO_SHA256_HEX]);
-void kombo_body_free(kombo_body *body);
-/* Back to the first byte; -1 when a source cannot rewind (body->error says why). */
-int kombo_body_rewind(kombo_body *body);
-/* Copies up to cap bytes into dst; returns the count, 0 at the end or when
- * body->failed is set (then the transport aborts the request).  When a
- * push-mode source has no bytes yet it returns what it has (maybe 0) with
- * body->want_input set: feed the source, then read on. */
-size_t kombo_body_read(kombo_body *body, char *dst, size_t cap);
-/* The bytes that complete the body are being handed to the connection:
- * records written_at and asks the before_last hook (once per attempt).
- * kombo_body_read does it itself unless defer_last is set (a transport
- * that reads a small body out whole before connecting calls it when the
- * bytes really go).  0 to go on; -1 when the body failed (error says why). */
-int kombo_body_last_bytes(kombo_body *body);
-
-/* Opens a regular file for streaming: returns a handle (FILE *) and its size,
- * or NULL with a message ("cannot be opened: No such file or directory",
- * "is a FIFO (named pipe), not a regular file").  Anything but a regular
- * file is refused before a byte is read, and never waits: a FIFO, a device
- * or a socket is not opened for blocking reads (encode.c).  The one rule
- * for both the calls and kombo-attach's manifest check (core.file_info). */
-void *kombo_file_open(const char *path, size_t *size, char *err, size_t errsz);
-void kombo_file_close(void *handle);
-
-/* ---------------------------------------------------- content types */
-
-/* Guesses a content type from the first bytes of a file (PDF, PNG, JPEG,
- * GIF, RTF, ZIP-based Office documents by extension, plain text) and then
- * from the name's extension.  `truncated`: head is only the start of the
- * content.  Returns a static string, or NULL. */
-const char *kombo_content_type_infer(const unsigned char *head, size_t n, int truncated,
-                                     const char *name, size_t name_len);
-
-/* ----------------------------------------------------- classification */
+/* ------------------------------------------------------------ results */
 
 typedef enum kombo_kind {
     /* The zero value is no success: a result no attempt was reported to
@@ -430,61 +291,11 @@ typedef struct kombo_response {
     kombo_buf body;            /* capped at max_response_bytes (body.limit) */
 } kombo_response;
 
-void kombo_response_init(kombo_response *r, size_t max_body);
-void kombo_response_reset(kombo_response *r); /* for the next attempt */
-void kombo_response_free(kombo_response *r);
 /* First value of header `name` (case-insensitive) in r->headers, trimmed;
  * writes it to out (NUL-terminated, truncated to outsz) and returns 1, or 0. */
 int kombo_response_header(const kombo_response *r, const char *name, char *out, size_t outsz);
 
-/* The fields of a raw header block, the one parser behind every lookup:
- *   const char *p = kombo_header_start(block, n), *end = block + n;
- *   while (kombo_header_next(&p, end, &name, &value)) ...
- * kombo_header_start skips to the final answer's block (past the last
- * status line: 100 Continue, redirects).  Each field gives its name as sent
- * and its value trimmed of spaces and tabs.  Lines that are no "Name: value"
- * field (status lines, obs-fold continuations, a blank in the name, no
- * colon) are skipped. */
-const char *kombo_header_start(const char *block, size_t n);
-int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_str *value);
-
-/* Parses Retry-After: delta-seconds or an HTTP-date (libcurl's curl_getdate:
- * IMF-fixdate, RFC 850 with years 70-99 as 19xx, asctime, and the other
- * forms curl reads), relative to `now` (Unix seconds).  Returns seconds
- * >= 0 (capped at 1e9), or -1 when absent or unparseable.  A date in the
- * past gives 0. */
-double kombo_parse_retry_after(const char *value, double now);
-
-/* Kombo's limit headers, the one reading of them (the bulk scheduler's
- * call:limits() and res.http.limits / err.limits both use it). */
-typedef enum kombo_limit_field {
-    KOMBO_LIMIT_CONCURRENCY = 0,         /* Concurrency-Limit */
-    KOMBO_LIMIT_CONCURRENCY_REMAINING,   /* Concurrency-Remaining */
-    KOMBO_LIMIT_RATE,                    /* RateLimit-Limit */
-    KOMBO_LIMIT_RATE_REMAINING,          /* RateLimit-Remaining */
-    KOMBO_LIMIT_RATE_RESET,              /* RateLimit-Reset */
-    KOMBO_LIMIT_COUNT
-} kombo_limit_field;
-
-#define KOMBO_LIMIT_MAX 2147483647L /* 2^31-1: a larger value is absent */
-
-typedef struct kombo_limits {
-    long value[KOMBO_LIMIT_COUNT]; /* by kombo_limit_field; -1 when absent */
-} kombo_limits;
-
-/* Reads the limit headers of the final answer in a raw header block (see
- * kombo_header_start; block may be NULL).  The rule, for each header:
- *   - a value is digits only, with optional spaces or tabs around them;
- *     leading zeros are allowed at any length ("000...005" is 5);
- *   - a value above KOMBO_LIMIT_MAX, or anything but digits ("", "-1",
- *     "+5", "1.5", "0x10", "5 5"), is no value;
- *   - every copy counts: a header sent more than once, or a line a proxy
- *     combined from several (RFC 9110 5.3: "5, 5"), gives its value only
- *     when every copy and every comma-separated element is a value and
- *     they are all equal; otherwise the header is absent.
- * Names are matched without regard to case. */
-void kombo_parse_limits(const char *block, size_t n, kombo_limits *out);
-
+/* What one attempt's answer means (classify.c decides). */
 typedef struct kombo_classification {
     kombo_kind kind;
     kombo_outcome outcome;
@@ -501,18 +312,7 @@ typedef struct kombo_classification {
     size_t json_off, json_len;
 } kombo_classification;
 
-/* Classifies one attempt's response.  `now` (Unix seconds) resolves
- * Retry-After dates.  For a 2xx, checks that the body is the operation's
- * positive response: {status:"success", data:{...}} and, as `shape` says,
- * warnings:[{message}...] and a member of data. */
-void kombo_classify(const kombo_response *r, double now, const kombo_response_shape *shape,
-                    kombo_classification *out);
-/* The same for a read (a GET), whose messages say where it failed but not
- * that "it may have been processed", which means nothing for a read. */
-void kombo_classify_read(const kombo_response *r, double now, const kombo_response_shape *shape,
-                         kombo_classification *out);
-
-/* --------------------------------------------------------- the call */
+/* ------------------------------------------------ configuration, client */
 
 typedef struct kombo_retry_policy {
     int max_attempts;        /* 1: no retries */
@@ -541,38 +341,9 @@ typedef struct kombo_config {
  * 120 s max elapsed, unsafe retries off. */
 extern const kombo_config kombo_config_defaults;
 
-/* The options the core owns, in one place (client.c): a binding reads a
- * configuration by this table (the Lua binding also tells its Lua layer
- * which options exist from it: core.options), so adding one is adding its
- * field, its default, its rule in kombo_client_new and its line here. */
-typedef enum kombo_option_kind {
-    KOMBO_OPTION_STRING = 0, /* const char * */
-    KOMBO_OPTION_NUMBER,     /* double */
-    KOMBO_OPTION_COUNT,      /* int */
-    KOMBO_OPTION_BYTES,      /* size_t */
-    KOMBO_OPTION_BOOLEAN     /* int, 0 or 1 */
-} kombo_option_kind;
-
-typedef struct kombo_option {
-    const char *name; /* "timeout"; a retry policy field is "retries.max_attempts" */
-    kombo_option_kind kind;
-    size_t offset; /* of the field in kombo_config */
-} kombo_option;
-
-extern const kombo_option kombo_options[]; /* NULL-name terminated */
-void kombo_retry_policy_none(kombo_retry_policy *p); /* the defaults with one attempt */
-
 #define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
-/* The status line and header block of an answer (each 1xx block, and all of
- * them together), on both transports: more is an `http` error saying so.
- * libcurl also refuses a single header line over 100 KiB, which this limit
- * covers anyway. */
-#define KOMBO_MAX_HEADER_BYTES (64u * 1024u)
 #define KOMBO_EU_URL "https://api.kombo.dev/v1"
 #define KOMBO_US_URL "https://api.us.kombo.dev/v1"
-
-/* Standard header set, shared by every transport. */
-#define KOMBO_MAX_HEADERS 8
 
 /* A client: the configuration, checked once, and what every call of it
  * shares, rendered once (the URL prefix, the fixed headers). */
@@ -583,59 +354,17 @@ typedef struct kombo_client kombo_client;
  * NULL with `problems` filled, or NULL with no problem when out of memory. */
 kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems);
 void kombo_client_free(kombo_client *client); /* wipes the key */
-const kombo_config *kombo_client_config(const kombo_client *client);
-unsigned long kombo_client_serial(const kombo_client *client); /* unique per client made */
+
+/* --------------------------------------------------------- the call */
 
 typedef struct kombo_call kombo_call;
 
-/* The request as it will be sent, decided in one place: the integration id
- * (the request's, else the client's: its option or KOMBO_INTEGRATION_ID as
- * read when it was made), then kombo_request_validate, once.  Adds the
- * problems to `problems` (not reset) and returns how many it added.  Files
- * it opened stay in the value tree (kombo_call_make takes them over;
- * kombo_value_close_files closes them when no call is made). */
-size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kombo_problems *problems);
-
-/* The call of a request kombo_request_resolve found no problem in: renders
- * URL, headers and body without validating again.  Returns NULL when out
- * of memory, or with a problem added when the body cannot be laid out.
- * The request's strings must outlive the call (the body borrows them). */
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems);
-
 /* Prepares a call of `client` (which must outlive it): kombo_request_resolve
- * (all problems at once), then kombo_call_make.  Returns the call, or NULL
+ * (all problems at once), then kombo_call_make (both in call.h).  Returns the call, or NULL
  * with `problems` filled (count 0: out of memory); files it opened are
  * closed when no call is made. */
 kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo_problems *problems);
 void kombo_call_free(kombo_call *c);
-
-const kombo_operation *kombo_call_operation(const kombo_call *c);
-
-/* What an upload's attachment is, once defaults are applied: for checking
- * it against an integration's restrictions before sending (preflight). */
-typedef struct kombo_attachment_facts {
-    kombo_str type;         /* "CV", ... (absent for operations without an attachment) */
-    kombo_str content_type; /* given or inferred; may be absent with data_url */
-    size_t size;            /* raw (decoded) bytes */
-    int has_size;           /* 0 for data_url: Kombo downloads it */
-} kombo_attachment_facts;
-const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c);
-const char *kombo_call_url(const kombo_call *c);
-size_t kombo_call_header_count(const kombo_call *c);
-const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */
-const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
-unsigned long kombo_call_client_serial(const kombo_call *c);  /* its client's kombo_client_serial */
-kombo_body *kombo_call_body(kombo_call *c);
-/* A hook run once per attempt just before the bytes that complete the
- * request body are handed to the transport (kombo_body's before_last):
- * the last moment to record "this upload is about to go out whole" (a
- * journal) or to stop it.  Non-zero stops the bytes: the attempt is
- * aborted and classified aborted/not_sent, since the request never went
- * out whole.  With a small body (libcurl sends bodies up to 64 KiB in one
- * write) that moment comes before the connection is used at all.  Never
- * called for a GET or an empty body.  fn NULL removes it. */
-void kombo_call_set_before_last(kombo_call *c, int (*fn)(void *ud), void *ud);
-const kombo_config *kombo_call_config(const kombo_call *c);
 
 typedef enum kombo_step {
     KOMBO_STEP_SEND = 0, /* run one attempt: rewind the body, send, then kombo_call_complete() */
@@ -681,7 +410,7 @@ const kombo_result *kombo_curl_perform(kombo_curl *t, kombo_call *c);
 /* "libcurl/7.88.1" for the User-Agent. */
 const char *kombo_curl_version(void);
 
-/* Many calls' attempts at once in one thread (transport_multi.c): one
+/* Many calls' attempts at once in one thread (csrc/curl/multi.c): one
  * libcurl multi handle, whose connections stay alive between attempts.
  * The caller drives each call as with kombo_curl_perform, but instead of
  * running an attempt it adds it, and learns from kombo_multi_run which

@@ -5,6 +5,7 @@
  */
 #include "kombo.h"
 #include "schema.h"
+#include "request.h"
 
 #include <string.h>
 

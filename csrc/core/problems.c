@@ -9,6 +9,7 @@
  * A message never quotes a header value: it may be the API key.
  */
 #include "kombo.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

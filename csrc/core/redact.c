@@ -55,6 +55,8 @@
  * Building the set for that key: 0.34 us.  Beside an HTTP call, nothing.
  */
 #include "kombo.h"
+#include "redact.h"
+#include "buf.h"
 
 #include <stdlib.h>
 #include <string.h>

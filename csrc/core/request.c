@@ -4,7 +4,10 @@
  * operation's descriptors (schema.c).  Problems are problems.c's.
  */
 #include "kombo.h"
+#include "request.h"
 #include "schema.h"
+#include "codec.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <string.h>

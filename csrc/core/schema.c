@@ -14,6 +14,7 @@
  */
 #include "schema.h"
 #include "internal.h"
+#include "codec.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,10 +1,11 @@
 /*
- * schema.h - requests as data: the value tree a caller builds (from a Lua
- * table, or by hand in C), the descriptors it is checked against (generated
- * from Kombo's description into csrc/gen/, never written by hand), the one
- * validator and the one writer.
+ * schema.h - requests as data: the descriptors a value tree (kombo.h: built
+ * from a Lua table, or by hand in C) is checked against (generated from
+ * Kombo's description into csrc/gen/, never written by hand), the one
+ * validator and the one writer.  Internal: a C program builds a value tree
+ * with kombo.h alone.
  *
- *   value.c        the value tree and its arena
+ *   value.c        the value tree and its arena (declared in kombo.h)
  *   value_json.c   JSON text into a value tree
  *   schema.c       validation against a descriptor: every problem at once
  *   regex.c        the matcher for patterns compiled at generation time
@@ -16,6 +17,7 @@
 #define KOMBO_SCHEMA_H
 
 #include "kombo.h"
+#include "body.h" /* kombo_body: the writer's output */
 
 /* ------------------------------------------------------------ patterns */
 
@@ -88,7 +90,7 @@ typedef enum kombo_combine {
 #define KOMBO_S_QUERY_BOOL 8u   /* a query string "true" | "false": a boolean is accepted */
 #define KOMBO_S_DEPRECATED 16u
 
-/* kombo_schema and kombo_value are declared in kombo.h (the request holds them). */
+/* kombo_schema is declared in kombo.h (an operation points at its descriptors). */
 
 typedef struct kombo_property {
     const char *name;
@@ -121,62 +123,6 @@ struct kombo_schema {
     const char *discriminator;
     const char *const *discriminator_values;
 };
-
-/* ---------------------------------------------------------- value tree */
-
-typedef enum kombo_vtype {
-    KOMBO_V_NULL = 0,
-    KOMBO_V_BOOLEAN,
-    KOMBO_V_INTEGER, /* i */
-    KOMBO_V_NUMBER,  /* d, finite */
-    KOMBO_V_STRING,  /* s: borrowed, kept alive by the caller until the call is freed */
-    KOMBO_V_ARRAY,   /* children, in order */
-    KOMBO_V_OBJECT,  /* children, each with its key */
-    KOMBO_V_EMPTY,   /* an empty Lua table: [] or {}, as the descriptor has it */
-    KOMBO_V_SOURCE,  /* raw content from a callback (a file object's source) */
-    KOMBO_V_INVALID  /* the reader already reported it: present, unusable, not reported again */
-} kombo_vtype;
-
-struct kombo_value {
-    kombo_vtype type;
-    const char *given;   /* the caller's name of its type for messages ("table", "function"); NULL: the JSON name */
-    kombo_str key;       /* a member's name */
-    kombo_value *next;   /* the next member or element */
-    kombo_value *child;  /* the first member or element */
-    kombo_value *last;   /* the last one (kombo_value_append keeps it) */
-    size_t n;            /* members or elements */
-    int b;
-    int64_t i;
-    double d;
-    kombo_str s;
-    const kombo_source *source; /* KOMBO_V_SOURCE */
-    /* Set while a file object is checked: its open file (taken over by the
-     * body writer, closed by kombo_value_close_files otherwise). */
-    void *file;
-};
-
-/* Nodes are carved from an arena and freed together. */
-typedef struct kombo_arena {
-    struct kombo_arena_block *blocks;
-    size_t used, cap;
-    int failed;
-} kombo_arena;
-
-void kombo_arena_init(kombo_arena *a);
-void kombo_arena_free(kombo_arena *a);
-void *kombo_arena_alloc(kombo_arena *a, size_t n); /* zeroed; NULL (and failed) when out of memory */
-
-kombo_value *kombo_value_new(kombo_arena *a, kombo_vtype type);
-/* Appends child to an array, or to an object under key (borrowed). */
-void kombo_value_append(kombo_value *parent, kombo_value *child);
-kombo_value *kombo_value_member(const kombo_value *object, const char *key); /* NULL when absent */
-/* JSON text into a value tree (value_json.c): for C programs that have a
- * body as text, with a file object's "file" member naming a path like the
- * Lua layer's.  NULL with err set when the text is not JSON (or out of
- * memory).  Strings are decoded into the arena. */
-kombo_value *kombo_value_parse_json(kombo_arena *a, const char *text, size_t n, char *err, size_t errsz);
-/* Closes every file a check opened and did not hand to a body. */
-void kombo_value_close_files(kombo_value *root);
 
 /* ---------------------------------------------------------- validation */
 

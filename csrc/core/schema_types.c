@@ -7,6 +7,7 @@
  */
 #include "schema.h"
 #include "internal.h"
+#include "codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

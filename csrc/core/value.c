@@ -1,9 +1,10 @@
 /*
- * value.c - the value tree a request is built as (schema.h), and the arena
+ * value.c - the value tree a request is built as (kombo.h), and the arena
  * its nodes are carved from: blocks freed together, every allocation
  * zeroed, `failed` set (and NULL returned) when memory runs out.
  */
-#include "schema.h"
+#include "kombo.h"
+#include "file.h" /* kombo_file_close */
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * core's strict scanner (json.h).  Strings are decoded into the arena;
  * numbers without a fraction or an exponent that fit 64 bits are integers.
  */
-#include "schema.h"
+#include "kombo.h"
 #include "json.h"
 
 #include <errno.h>

@@ -8,6 +8,9 @@
  */
 #include "schema.h"
 #include "internal.h"
+#include "buf.h"
+#include "codec.h"
+#include "body.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
- * curl_handle.h - what transport_curl.c (one transfer at a time, with
- * curl_easy_perform) and transport_multi.c (many at once, with one multi
+ * curl_handle.h - what easy.c (one transfer at a time, with
+ * curl_easy_perform) and multi.c (many at once, with one multi
  * handle) share: the easy handle with its per-attempt state, and the two
  * halves of an attempt around the transfer.  Internal to the core.
  */

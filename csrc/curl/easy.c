@@ -7,7 +7,10 @@
  * says comes from the call; this file only knows how to deliver it.
  */
 #include "curl/curl_handle.h"
-#include "core/internal.h" /* kombo_header_name_is */
+#include "core/buf.h"
+#include "core/body.h"
+#include "core/classify.h"
+#include "core/call.h"
 
 /* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
  * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small

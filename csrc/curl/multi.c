@@ -1,5 +1,5 @@
 /*
- * transport_multi.c - many calls' attempts at once, in one thread, with
+ * multi.c - many calls' attempts at once, in one thread, with
  * one libcurl multi handle (attach_many outside nginx).
  *
  * Each attempt is exactly a kombo_curl_attempt() cut in two around the

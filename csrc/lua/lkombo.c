@@ -11,6 +11,12 @@
 #include "lua/lua_kombo.h"
 #include "lua/lua_json.h"
 #include "core/internal.h" /* kombo_header_name_is */
+#include "core/codec.h"
+#include "core/file.h"
+#include "core/classify.h"
+#include "core/redact.h"
+#include "core/request.h"
+#include "core/client.h"
 
 #include <errno.h>
 #include <math.h>

@@ -7,6 +7,13 @@
  */
 #include "lua/lua_kombo.h"
 #include "lua/lua_json.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/body.h"
+#include "core/classify.h"
+#include "core/call.h"
+#include "core/internal.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

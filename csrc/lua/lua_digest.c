@@ -11,6 +11,8 @@
  * FIFO is opened O_NONBLOCK, so no writer is waited for).
  */
 #include "lua/lua_kombo.h"
+#include "core/codec.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -5,6 +5,9 @@
 #include "lua/lua_json.h"
 
 #include "core/kombo.h"
+#include "core/classify.h"
+#include "core/redact.h"
+#include "core/json.h"
 
 #include <lauxlib.h>
 

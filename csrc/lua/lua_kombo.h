@@ -20,7 +20,6 @@
 #define KOMBO_LUA_H
 
 #include "core/kombo.h"
-#include "core/schema.h"
 
 #include <lauxlib.h>
 #include <lua.h>

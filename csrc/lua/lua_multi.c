@@ -1,6 +1,6 @@
 /*
  * lua_multi.c - core.multi(): many calls' attempts at once over one
- * libcurl multi handle (transport_multi.c), for attach_many outside nginx
+ * libcurl multi handle (csrc/curl/multi.c), for attach_many outside nginx
  * (lua/kombo/bulk.lua decides what to send and when).
  *
  *   local m = core.multi()

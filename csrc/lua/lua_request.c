@@ -11,6 +11,8 @@
  */
 #include "lua/lua_kombo.h"
 #include "core/internal.h" /* kombo_schema_types */
+#include "core/request.h"
+#include "core/schema.h"
 
 #include <stdio.h>
 #include <string.h>

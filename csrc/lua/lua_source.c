@@ -10,6 +10,8 @@
  * KOMBO_SOURCE_AGAIN, so that the function runs in Lua and may yield.
  */
 #include "lua/lua_kombo.h"
+#include "core/body.h"
+#include "core/call.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +97,7 @@ lsource *kombo_lua_source_new(lcall *c)
     lsource **grown, *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    grown = realloc(c->sources, (c->nsources + 1) * sizeof *grown);
+    grown = realloc(c->sources, (c->nsources + 1) * sizeof(lsource *));
     if (grown == NULL) {
         free(s);
         return NULL;

@@ -11,6 +11,9 @@
  */
 #include "lua/lua_kombo.h"
 #include "core/schema.h"
+#include "core/file.h"
+#include "core/body.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,6 +7,9 @@
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
 #include "core/kombo.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/classify.h"
 #include "lua/lua_json.h"
 
 #include <lauxlib.h>

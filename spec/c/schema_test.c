@@ -8,10 +8,11 @@
  * Built and run by spec/unit/schema_c_spec.lua (also under ASan/UBSan);
  * exits 0 when every expectation holds, else prints each failure.
  */
-#include "core/internal.h"
 #include "core/json.h"
 #include "core/kombo.h"
 #include "core/schema.h"
+#include "core/buf.h"
+#include "core/body.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -10,8 +10,11 @@
 --                response check of kombo_response_shape), or nil
 --   resend       true: may be resent after an unknown outcome although it is
 --                no GET (an exception to "only GETs are resent"); none today
---   body_model   the legacy body model ("attachment") while csrc/core still
---                dispatches on it
+--   doc          what the reference says beyond the description, ours: a
+--                summary, a note (semantics: how an unknown outcome is
+--                settled), the LDoc type of the argument table and of
+--                res.data where doc/reference.luadoc or doc/calls.luadoc
+--                describe them, and a usage example
 --
 -- Everything else comes from the description: path parameters, query
 -- parameters, request body, whether X-Integration-Id is required, whether
@@ -42,21 +45,77 @@ return {
 
   operations = {
     -- uploads and their listings
-    ["POST /ats/candidates/{candidate_id}/attachments"] = { name = "attach_to_candidate", body_model = "attachment" },
+    ["POST /ats/candidates/{candidate_id}/attachments"] = {
+      name = "attach_to_candidate",
+      doc = {
+        summary = "Uploads a document to a candidate",
+        note = "Not retried once it may have been processed (an upload is not idempotent):\n"
+          .. "an @{Error} with outcome `unknown` is settled with @{Client:attachment_exists}.",
+        args = "AttachToCandidateArgs", data = "UploadData",
+        usage = 'local res, err = client:attach_to_candidate{\n'
+          .. '  candidate_id = "8Xi6iZrwusZqJmDGXs49GBmJ",\n'
+          .. '  body = { attachment = { file = "cv.pdf", type = "CV" } },\n}',
+      },
+    },
     ["POST /ats/applications/{application_id}/attachments"] = {
-      name = "attach_to_application", body_model = "attachment" },
-    ["GET /ats/candidates/{candidate_id}/attachments"] = { name = "get_candidate_attachments", data_member = "results" },
+      name = "attach_to_application",
+      doc = {
+        summary = "Uploads a document to an application",
+        note = "Not retried once it may have been processed, as @{Client:attach_to_candidate}.",
+        args = "AttachToApplicationArgs", data = "UploadData",
+        usage = 'local res, err = client:attach_to_application{\n'
+          .. '  application_id = "7Xi6iZrwusZqJmDGXs49GBmJ",\n'
+          .. '  body = { attachment = { bytes = pdf, name = "letter.pdf", type = "COVER_LETTER" } },\n}',
+      },
+    },
+    ["GET /ats/candidates/{candidate_id}/attachments"] = {
+      name = "get_candidate_attachments", data_member = "results",
+      doc = {
+        summary = "Lists a candidate's attachments", args = "GetCandidateAttachmentsArgs", data = "AttachmentList",
+        usage = 'local res = assert(client:get_candidate_attachments{ candidate_id = "8Xi6iZrwusZqJmDGXs49GBmJ" })\n'
+          .. "for _, a in ipairs(res.data.results) do print(a.id, a.type, a.file_name) end",
+      },
+    },
     ["GET /ats/applications/{application_id}/attachments"] = {
-      name = "get_application_attachments", data_member = "results" },
+      name = "get_application_attachments", data_member = "results",
+      doc = {
+        summary = "Lists an application's attachments", args = "GetApplicationAttachmentsArgs",
+        data = "AttachmentList",
+        usage = 'local res = assert(client:get_application_attachments{ application_id = "7Xi6iZrwusZqJmDGXs49GBmJ" })',
+      },
+    },
     ["GET /ats/actions/ats_add_candidate_attachment"] = {
-      name = "candidate_attachment_restrictions", data_member = "attachment_restrictions" },
+      name = "candidate_attachment_restrictions", data_member = "attachment_restrictions",
+      doc = {
+        summary = "The integration's rules for candidate uploads",
+        note = "Supported types, maximum size and accepted MIME types; also\n"
+          .. "@{Client:attachment_restrictions}`(\"candidate\")`.  Retried like every read (idempotent).",
+        args = "RestrictionsArgs", data = "RestrictionsData",
+        usage = "local res = assert(client:candidate_attachment_restrictions())",
+      },
+    },
     ["GET /ats/actions/ats_add_application_attachment"] = {
-      name = "application_attachment_restrictions", data_member = "attachment_restrictions" },
+      name = "application_attachment_restrictions", data_member = "attachment_restrictions",
+      doc = {
+        summary = "The integration's rules for application uploads",
+        note = "As @{Client:candidate_attachment_restrictions}, for applications.",
+        args = "RestrictionsArgs", data = "RestrictionsData",
+        usage = 'local res = assert(client:application_attachment_restrictions{ integration_id = "workday:..." })',
+      },
+    },
     ["GET /ats/actions/ats_create_candidate"] = {
       name = "create_candidate_restrictions", data_member = "attachment_restrictions" },
     ["GET /ats/actions/ats_create_application"] = {
       name = "create_application_restrictions", data_member = "attachment_restrictions" },
-    ["GET /check-api-key"] = { name = "check_api_key", data_member = "environment_id" },
+    ["GET /check-api-key"] = {
+      name = "check_api_key", data_member = "environment_id",
+      doc = {
+        summary = "Checks the API key (no `X-Integration-Id`)",
+        note = "A wrong key is an `api` @{Error}, status 401, code `PLATFORM.AUTHENTICATION_INVALID`.",
+        data = "ApiKeyData",
+        usage = "local res, err = client:check_api_key()   --> res.data.environment_id, res.data.customer_id",
+      },
+    },
 
     -- the lists (data.results, paged by data.next)
     ["GET /ats/applications"] = { name = "get_applications", data_member = "results" },

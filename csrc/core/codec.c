@@ -1,0 +1,300 @@
+/*
+ * codec.c - the encoders and checks every layer shares: UTF-8, base64,
+ * JSON string literals, percent-encoding, SHA-256 and hex.
+ *
+ * Plain libc, plus libcrypto for SHA-256.  The encoders append to a
+ * kombo_buf (buf.c) and report its `failed` once at the end.
+ */
+#include "kombo.h"
+#include "buf.h"
+#include "codec.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+/* ----------------------------------------------------------------- UTF-8 */
+
+size_t kombo_utf8_seqlen(unsigned char c)
+{
+    if (c >= 0xF0 && c <= 0xF4) return 4;
+    if (c >= 0xE0 && c <= 0xEF) return 3;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    return 1;
+}
+
+/* Strict UTF-8 (RFC 3629): shortest form only, no surrogates, nothing above
+ * U+10FFFF, no truncated sequences.  NUL is a valid code point here; callers
+ * that must reject it do so separately. */
+int kombo_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i];
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+
+        /* ASCII eight bytes at a time: base64 data and most text. */
+        if (c < 0x80 && n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if ((x & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        need = kombo_utf8_seqlen((unsigned char)c) - 1;
+        if (need == 0)
+            return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates U+D800..U+DFFF */
+        else if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+        if (n - i - 1 < need)
+            return 0;
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k <= need; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- base64 */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 1 for the 64 alphabet bytes; a table, since data can be megabytes. */
+static const unsigned char b64_is_char[256] = {
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1};
+
+/* SWAR range test: for bytes below 0x80, byte b of x is in [lo, hi] when
+ * b + (0x80 - lo) has its top bit set and b + (0x7f - hi) has not; no sum
+ * carries into the next byte. */
+#define B64_ONES 0x0101010101010101ull
+#define B64_HIGH 0x8080808080808080ull
+static uint64_t b64_in_range(uint64_t x, unsigned lo, unsigned hi)
+{
+    return (x + B64_ONES * (0x80u - lo)) & ~(x + B64_ONES * (0x7fu - hi)) & B64_HIGH;
+}
+
+/* Whether all 8 bytes of x are in the base64 alphabet (no '='). */
+static int b64_word_valid(uint64_t x)
+{
+    uint64_t ok;
+    if (x & B64_HIGH)
+        return 0;
+    ok = b64_in_range(x, 'A', 'Z') | b64_in_range(x, 'a', 'z') | b64_in_range(x, '0', '9') |
+         b64_in_range(x, '+', '+') | b64_in_range(x, '/', '/');
+    return ok == B64_HIGH;
+}
+
+/* Standard alphabet, length a multiple of 4, at most two '=' and only at the
+ * very end.  No whitespace.  Non-zero trailing bits are accepted. */
+int kombo_base64_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t pad = 0, i;
+
+    if (n % 4 != 0)
+        return 0;
+    if (n == 0)
+        return 1;
+    if (p[n - 1] == '=') {
+        pad = 1;
+        if (p[n - 2] == '=')
+            pad = 2;
+    }
+    n -= pad;
+    /* Eight bytes at a time, no early exit: a small call's data is checked
+     * on every call, so this loop is a visible part of its cost. */
+    for (i = 0; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        if (!b64_word_valid(x))
+            return 0;
+    }
+    for (; i < n; i++)
+        if (!b64_is_char[p[i]])
+            return 0;
+    return 1;
+}
+
+size_t kombo_base64_decoded_len(const char *s, size_t n)
+{
+    size_t pad = 0;
+    if (n >= 1 && s[n - 1] == '=')
+        pad++;
+    if (n >= 2 && s[n - 2] == '=')
+        pad++;
+    return n / 4 * 3 - pad;
+}
+
+size_t kombo_base64_encoded_len(size_t n)
+{
+    return (n / 3 + (n % 3 != 0)) * 4;
+}
+
+size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n)
+{
+    char *o = out;
+    size_t i = 0;
+
+    for (; n - i >= 3; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = b64_alphabet[(v >> 6) & 63];
+        *o++ = b64_alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)in[i] << 16;
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+        *o++ = b64_alphabet[(v >> 18) & 63];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = b64_alphabet[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    return (size_t)(o - out);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static const char hex_lower[] = "0123456789abcdef";
+static const char hex_upper[] = "0123456789ABCDEF";
+
+/* Bytes that can go into a JSON string literal as they are. */
+static int json_safe(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
+int kombo_json_string(kombo_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    kombo_buf_append(b, "\"", 1);
+    while (i < n) {
+        size_t run = i;
+        char esc[6];
+        size_t elen = 2;
+
+        /* Copy the longest run of safe bytes in one append. */
+        while (run < n && json_safe(p[run]))
+            run++;
+        if (run > i)
+            kombo_buf_append(b, p + i, run - i);
+        if (run >= n)
+            break;
+
+        esc[0] = '\\';
+        switch (p[run]) {
+        case '"':  esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex_lower[p[run] >> 4];
+            esc[5] = hex_lower[p[run] & 15];
+            elen = 6;
+            break;
+        }
+        kombo_buf_append(b, esc, elen);
+        i = run + 1;
+    }
+    kombo_buf_append(b, "\"", 1);
+    return b->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------ percent-encoding */
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
+int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        size_t run = i;
+        char esc[3];
+
+        while (run < n && unreserved(p[run]))
+            run++;
+        if (run > i)
+            kombo_buf_append(b, p + i, run - i);
+        if (run >= n)
+            break;
+        esc[0] = '%';
+        esc[1] = hex_upper[p[run] >> 4];
+        esc[2] = hex_upper[p[run] & 15];
+        kombo_buf_append(b, esc, 3);
+        i = run + 1;
+    }
+    /* Leave data non-NULL even for an empty input. */
+    kombo_buf_append(b, "", 0);
+    return b->failed ? -1 : 0;
+}
+
+/* --------------------------------------------------------- SHA-256, hex */
+
+void kombo_hex_lower(char *out, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int kombo_sha256_hex(const void *p, size_t n, char out[KOMBO_SHA256_HEX])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != KOMBO_SHA256_LEN) {
+        out[0] = '\0';
+        return -1;
+    }
+    kombo_hex_lower(out, md, len);
+    return 0;
+}
