@@ -398,6 +398,21 @@ describe("generated operations #operations", function()
       rec.json.attachments)
   end)
 
+  it("README's table lists every operation with its method, path and retry rule, as generated", function()
+    local f = assert(io.open("README.md", "rb"))
+    local readme = f:read("*a")
+    f:close()
+    local rows = {}
+    for name, method, path, retried in readme:gmatch("\n| `([%w_]+)` | `(%u+) ([^`]+)` | [^|]* | (%a+) |") do
+      rows[name] = { method, path, retried }
+    end
+    local want = {}
+    for name, op in pairs(require("kombo.gen.operations").operations) do
+      want[name] = { op.method, op.path, op.idempotent and "yes" or "no" }
+    end
+    assert.same(want, rows)
+  end)
+
   describe("methods other than GET and POST", function()
     local cases = {
       { "move_application_to_stage", "PUT", { application_id = "app/1", body = { stage_id = "s1" } },
