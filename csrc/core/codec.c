@@ -148,7 +148,7 @@ size_t kombo_base64_decoded_len(const char *s, size_t n)
         pad++;
     if (n >= 2 && s[n - 2] == '=')
         pad++;
-    return n / 4 * 3 - pad;
+    return n / 4 * 3 >= pad ? n / 4 * 3 - pad : 0;
 }
 
 size_t kombo_base64_encoded_len(size_t n)

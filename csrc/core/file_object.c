@@ -444,7 +444,7 @@ void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)
     } else if (m != NULL && m->type == KOMBO_V_SOURCE && m->source != NULL) {
         out->size = m->source->size;
     } else if (data.ptr != NULL) {
-        out->size = kombo_base64_valid(data.ptr, data.len) ? kombo_base64_decoded_len(data.ptr, data.len) : 0;
+        out->size = kombo_base64_decoded_len(data.ptr, data.len); /* checked already: valid */
     } else if (kombo_value_member(v, "data_url") != NULL) {
         out->has_size = 0;
     }

@@ -367,6 +367,11 @@ static void required_problem(ck *c, const kombo_schema *ps, const char *path)
     }
 }
 
+static int file_content(const char *name)
+{
+    return strcmp(name, "data") == 0 || strcmp(name, "data_url") == 0;
+}
+
 /* The members of object v (or an empty table taken as one): the listed
  * ones in the descriptor's order, then the others in the value's. */
 static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
@@ -380,12 +385,18 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
         for (i = 0; i < s->nproperties; i++) {
             const kombo_property *prop = &s->properties[i];
             m = v->type == KOMBO_V_OBJECT ? kombo_value_member(v, prop->name) : NULL;
-            kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
-                if (prop->required && !w->file)
+                if (prop->required && !w->file) {
+                    kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                     required_problem(c, prop->schema, p);
+                }
+            } else if (w->file && file_content(prop->name)) {
+                /* data and data_url: the file object's rules are the whole
+                 * check (base64 is ASCII; the URL's rule is stricter than
+                 * the uri format), so 1 MB of base64 is not scanned twice. */
             } else {
+                kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                 check(c, prop->schema, m, p);
             }
         }

@@ -165,6 +165,8 @@ typedef struct kombo_file_facts {
     size_t size;            /* raw (decoded) bytes */
     int has_size;           /* 0 for data_url: Kombo downloads it */
 } kombo_file_facts;
+/* Of a file object kombo_schema_check_in found no problem in (data is not
+ * checked again). */
 void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out);
 
 /* -------------------------------------------------------------- writer */

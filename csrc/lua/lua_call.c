@@ -87,7 +87,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     kombo_arena_init(&c->arena);
     luaL_getmetatable(L, CALL_MT);
     lua_setmetatable(L, ud);
-    lua_newtable(L); /* the anchor: borrowed strings, and the client at [0] */
+    lua_createtable(L, 16, 1); /* the anchor: borrowed strings, and the client at [0] (room for an upload's) */
     anchor = lua_gettop(L);
     lua_pushvalue(L, client_idx);
     lua_rawseti(L, anchor, 0);

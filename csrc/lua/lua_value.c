@@ -100,11 +100,20 @@ static int table_shape(lua_State *L, int idx)
     return -1;
 }
 
-/* Appends ".key" or "[i]" to the path; returns the old length to restore. */
+/* Appends ".key" or "[i]" to the path; returns the old length to restore.
+ * Without snprintf: every member of every call passes here, and a path is
+ * read only when a problem names it. */
 static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
 {
-    size_t old = strlen(r->path);
-    snprintf(r->path + old, sizeof r->path - old, "%s%.*s", old > 0 ? "." : "", (int)(klen > 64 ? 64 : klen), key);
+    size_t old = strlen(r->path), o = old;
+    if (klen > 64)
+        klen = 64;
+    if (o > 0 && o + 1 < sizeof r->path)
+        r->path[o++] = '.';
+    if (klen > sizeof r->path - 1 - o)
+        klen = sizeof r->path - 1 - o;
+    memcpy(r->path + o, key, klen);
+    r->path[o + klen] = '\0';
     return old;
 }
 
@@ -182,26 +191,37 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn)
 static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth);
 
 /* A file object's `size` belongs to its source: without one it is a
- * mistake (the content's size is known from file, bytes or data). */
-static void stray_size(kombo_lua_reader *r, int t)
+ * mistake (the content's size is known from file, bytes or data).  The
+ * keys an object's walk saw, as bits: */
+#define SEEN_SIZE 1
+#define SEEN_SOURCE 2
+#define SEEN_CONTENT 4
+
+static int seen_bit(const char *key, size_t n)
 {
-    lua_State *L = r->L;
-    static const char *const content[] = {"file", "bytes", "data", "data_url"};
-    int has_content = 0;
-    size_t k, old;
-    lua_getfield(L, t, "size");
-    lua_getfield(L, t, "source");
-    for (k = 0; k < sizeof content / sizeof content[0] && !has_content; k++) {
-        lua_getfield(L, t, content[k]);
-        has_content = !lua_isnil(L, -1);
-        lua_pop(L, 1);
+    switch (n) {
+    case 4:
+        if (memcmp(key, "size", 4) == 0)
+            return SEEN_SIZE;
+        return memcmp(key, "file", 4) == 0 || memcmp(key, "data", 4) == 0 ? SEEN_CONTENT : 0;
+    case 5:
+        return memcmp(key, "bytes", 5) == 0 ? SEEN_CONTENT : 0;
+    case 6:
+        return memcmp(key, "source", 6) == 0 ? SEEN_SOURCE : 0;
+    case 8:
+        return memcmp(key, "data_url", 8) == 0 ? SEEN_CONTENT : 0;
+    default:
+        return 0;
     }
-    if (!lua_isnil(L, -2) && lua_isnil(L, -1) && has_content) {
-        old = path_push_key(r, "size", 4);
+}
+
+static void stray_size(kombo_lua_reader *r, int seen)
+{
+    if ((seen & SEEN_SIZE) && !(seen & SEEN_SOURCE) && (seen & SEEN_CONTENT)) {
+        size_t old = path_push_key(r, "size", 4);
         kombo_problems_add(r->problems, r->path, "is only used with source");
         r->path[old] = '\0';
     }
-    lua_pop(L, 2);
 }
 
 kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
@@ -260,7 +280,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
 {
     lua_State *L = r->L;
     kombo_value *v;
-    int n, i;
+    int n, i, seen = 0;
     size_t old;
 
     if (depth > KOMBO_LUA_MAX_DEPTH) {
@@ -314,6 +334,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
             kombo_value *member;
             size_t klen;
             const char *key = lua_tolstring(L, -2, &klen); /* only strings here */
+            seen |= seen_bit(key, klen);
             old = path_push_key(r, key, klen);
             if (r->call != NULL && strcmp(key, "source") == 0 && kombo_lua_is_callable(L, -1))
                 member = read_source(r, idx, lua_gettop(L));
@@ -334,7 +355,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
         }
     }
     if (v->type == KOMBO_V_OBJECT && r->call != NULL)
-        stray_size(r, idx);
+        stray_size(r, seen);
     lua_pushvalue(L, idx);
     lua_pushnil(L);
     lua_rawset(L, r->visiting);
@@ -350,7 +371,7 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->anchor = anchor;
     r->problems = problems;
     r->call = call;
-    lua_newtable(L);
+    lua_createtable(L, 0, 4); /* an upload's body, attachment and remote_fields fit */
     r->visiting = lua_gettop(L);
 }
 
