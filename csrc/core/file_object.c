@@ -59,26 +59,13 @@ static void sub(char *dst, const char *path, const char *key)
     kombo_path_join(dst, PATH_CAP, path, key, strlen(key));
 }
 
-/* \w of a regex, ASCII only. */
-static int word_byte(unsigned char c)
+/* The description's pattern for content_type (^[\w.-]+\/[\w.-]+$), in the
+ * words uploads have always used; no pattern, no rule. */
+static int content_type_ok(const kombo_schema *s, kombo_str ctype)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
-}
-
-/* ^[\w.-]+/[\w.-]+$ */
-static int content_type_ok(kombo_str s)
-{
-    size_t i = 0, start;
-
-    while (i < s.len && word_byte((unsigned char)s.ptr[i]))
-        i++;
-    if (i == 0 || i >= s.len || s.ptr[i] != '/')
-        return 0;
-    start = ++i;
-    while (i < s.len && word_byte((unsigned char)s.ptr[i]))
-        i++;
-    return i > start && i == s.len;
+    const kombo_property *prop = kombo_schema_property(s, "content_type");
+    const kombo_regex *re = prop != NULL && prop->schema != NULL ? prop->schema->pattern : NULL;
+    return re == NULL || kombo_regex_match(re, ctype.ptr, ctype.len) == 1;
 }
 
 static int ascii_lower(unsigned char c)
@@ -416,7 +403,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
         /* its type was reported */
     } else if (ctype.len > CONTENT_TYPE_MAX_BYTES) {
         kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", ctype.len, CONTENT_TYPE_MAX_BYTES);
-    } else if (!content_type_ok(ctype)) {
+    } else if (!content_type_ok(s, ctype)) {
         kombo_problems_add(out, p, "must look like type/subtype, e.g. application/pdf");
     }
 }

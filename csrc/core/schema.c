@@ -367,9 +367,14 @@ static void required_problem(ck *c, const kombo_schema *ps, const char *path)
     }
 }
 
-static int file_content(const char *name)
+/* The members Kombo's file object's own rules check whole (file_object.c:
+ * the name's rules, the content type's (the description's pattern, in the
+ * words uploads have always had), the type through check_member, data and
+ * data_url), so that none is checked twice; 1 MB of base64 is scanned once. */
+static int file_owned(const char *name)
 {
-    return strcmp(name, "data") == 0 || strcmp(name, "data_url") == 0;
+    return strcmp(name, "data") == 0 || strcmp(name, "data_url") == 0 || strcmp(name, "name") == 0 ||
+           strcmp(name, "type") == 0 || strcmp(name, "content_type") == 0;
 }
 
 /* The members of object v (or an empty table taken as one): the listed
@@ -391,10 +396,8 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
                     kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                     required_problem(c, prop->schema, p);
                 }
-            } else if (w->file && file_content(prop->name)) {
-                /* data and data_url: the file object's rules are the whole
-                 * check (base64 is ASCII; the URL's rule is stricter than
-                 * the uri format), so 1 MB of base64 is not scanned twice. */
+            } else if (w->file && file_owned(prop->name)) {
+                /* checked by the file object's rules */
             } else {
                 kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                 check(c, prop->schema, m, p);
