@@ -43,12 +43,6 @@ static kombo_str member_str(const kombo_value *v, const char *key)
     return s;
 }
 
-static int is_string(const kombo_value *v, const char *key)
-{
-    const kombo_value *m = kombo_value_member(v, key);
-    return m != NULL && m->type == KOMBO_V_STRING;
-}
-
 static int has_byte(kombo_str s, char c)
 {
     return s.len && memchr(s.ptr, c, s.len) != NULL;
@@ -334,22 +328,41 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
         prepare(a, v, path, out);
     }
 
-    name = member_str(v, "name");
-    data = member_str(v, "data");
-    data_url = member_str(v, "data_url");
-    file = member_str(v, "file");
-    bytes = member_str(v, "bytes");
-    ctype = member_str(v, "content_type");
-    src = kombo_value_member(v, "source");
+    /* One walk over the members rather than a lookup per key. */
+    {
+        const kombo_value *m;
+        const kombo_value *named[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+        static const char *const keys[6] = {"name", "data", "data_url", "file", "bytes", "content_type"};
+        kombo_str *strs[6];
+        int *oks[6];
+        size_t k;
+        strs[0] = &name, strs[1] = &data, strs[2] = &data_url, strs[3] = &file, strs[4] = &bytes, strs[5] = &ctype;
+        oks[0] = &name_ok, oks[1] = &data_ok, oks[2] = &url_ok, oks[3] = &file_ok, oks[4] = &bytes_ok,
+        oks[5] = &ctype_ok;
+        src = NULL;
+        for (m = v->type == KOMBO_V_OBJECT ? v->child : NULL; m != NULL; m = m->next) {
+            if (m->key.ptr == NULL)
+                continue;
+            if (m->key.len == 6 && memcmp(m->key.ptr, "source", 6) == 0) {
+                if (src == NULL)
+                    src = m;
+                continue;
+            }
+            for (k = 0; k < 6; k++)
+                if (named[k] == NULL && m->key.len == strlen(keys[k]) && memcmp(m->key.ptr, keys[k], m->key.len) == 0)
+                    named[k] = m;
+        }
+        for (k = 0; k < 6; k++) {
+            /* absent (ptr NULL), present but not a usable string (""), or its bytes */
+            const kombo_value *x = named[k];
+            *oks[k] = x != NULL && x->type == KOMBO_V_STRING;
+            strs[k]->ptr = x == NULL ? NULL : (*oks[k] && x->s.ptr != NULL) ? x->s.ptr : "";
+            strs[k]->len = x != NULL && *oks[k] && x->s.ptr != NULL ? x->s.len : 0;
+        }
+    }
     has_data = data.ptr != NULL;
     /* Present but not a string: its type was reported (here, or by the
      * reader of an invalid value); its other rules say nothing. */
-    name_ok = is_string(v, "name");
-    data_ok = is_string(v, "data");
-    url_ok = is_string(v, "data_url");
-    file_ok = is_string(v, "file");
-    bytes_ok = is_string(v, "bytes");
-    ctype_ok = is_string(v, "content_type");
 
     /* name */
     sub(p, path, "name");
