@@ -105,13 +105,14 @@ static int table_shape(lua_State *L, int idx)
  * read only when a problem names it. */
 static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
 {
-    size_t old = strlen(r->path), o = old;
+    const size_t cap = sizeof r->path - 1; /* bytes before the NUL */
+    size_t old = strlen(r->path), o = old < cap ? old : cap;
     if (klen > 64)
         klen = 64;
-    if (o > 0 && o + 1 < sizeof r->path)
+    if (o > 0 && o < cap)
         r->path[o++] = '.';
-    if (klen > sizeof r->path - 1 - o)
-        klen = sizeof r->path - 1 - o;
+    if (klen > cap - o)
+        klen = cap - o;
     memcpy(r->path + o, key, klen);
     r->path[o + klen] = '\0';
     return old;
