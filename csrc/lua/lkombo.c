@@ -237,7 +237,6 @@ static void push_operations(lua_State *L)
         if (op->response.data_member != NULL)
             set_string(L, "data_member", op->response.data_member);
         set_boolean(L, "integration_scoped", op->integration_scoped);
-        set_boolean(L, "has_body", op->body_schema != NULL);
         set_boolean(L, "has_query", op->query != NULL);
         if (op->doc_url != NULL)
             set_string(L, "doc_url", op->doc_url);

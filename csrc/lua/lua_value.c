@@ -148,8 +148,10 @@ kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
     return s;
 }
 
-/* A file object's source: the callable at `fn` with the table's `size`. */
-static kombo_value *read_source(kombo_lua_reader *r, int t, int fn)
+/* A file object's source: the callable at `fn` with the table's `size`.
+ * `object` is the length of the file object's own path in r->path (the
+ * path now ends in ".source"), where ".size" goes. */
+static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t object)
 {
     lua_State *L = r->L;
     kombo_value *v;
@@ -159,7 +161,7 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn)
     lua_getfield(L, t, "size");
     size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
     old = strlen(r->path);
-    r->path[old > 7 ? old - 7 : old] = '\0'; /* ".source" -> the file object, then ".size" */
+    r->path[object] = '\0';
     path_push_key(r, "size", 4);
     if (lua_isnil(L, -1)) {
         kombo_problems_add(r->problems, r->path, "is required with source (the exact byte count)");
@@ -338,7 +340,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
             seen |= seen_bit(key, klen);
             old = path_push_key(r, key, klen);
             if (r->call != NULL && strcmp(key, "source") == 0 && kombo_lua_is_callable(L, -1))
-                member = read_source(r, idx, lua_gettop(L));
+                member = read_source(r, idx, lua_gettop(L), old);
             else
                 member = kombo_lua_read_value(r, -1, depth + 1);
             if (member != NULL) {
