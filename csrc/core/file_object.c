@@ -29,11 +29,43 @@
 
 /* --------------------------------------------------------------- helpers */
 
+/* The members this file names, found in one walk over the object (the
+ * first of a repeated key wins, as kombo_value_member's does). */
+enum { K_NAME, K_CTYPE, K_TYPE, K_DATA, K_URL, K_FILE, K_BYTES, K_SOURCE, NKEYS };
+static const char *const key_name[NKEYS] = {"name", "content_type", "type", "data",
+                                            "data_url", "file", "bytes", "source"};
+static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6};
+
+typedef struct slots {
+    kombo_value *m[NKEYS];
+} slots;
+
+static void collect(const kombo_value *v, slots *f)
+{
+    kombo_value *m;
+    int k;
+
+    memset(f, 0, sizeof *f);
+    if (v->type != KOMBO_V_OBJECT)
+        return;
+    for (m = v->child; m != NULL; m = m->next) {
+        if (m->key.ptr == NULL)
+            continue;
+        for (k = 0; k < NKEYS; k++)
+            if (m->key.len == key_len[k] && m->key.ptr[0] == key_name[k][0] &&
+                memcmp(m->key.ptr, key_name[k], key_len[k]) == 0) {
+                if (f->m[k] == NULL)
+                    f->m[k] = m;
+                break;
+            }
+    }
+}
+
 /* A member as a string: absent (ptr NULL), present but not a usable
  * string (""), or its bytes. */
-static kombo_str member_str(const kombo_value *v, const char *key)
+static kombo_str slot_str(const slots *f, int k)
 {
-    const kombo_value *m = kombo_value_member(v, key);
+    const kombo_value *m = f->m[k];
     kombo_str s = KOMBO_STR_NULL;
     if (m == NULL)
         return s;
@@ -43,15 +75,19 @@ static kombo_str member_str(const kombo_value *v, const char *key)
     return s;
 }
 
+/* A string member: present and a string. */
+static int slot_is_string(const slots *f, int k)
+{
+    return f->m[k] != NULL && f->m[k]->type == KOMBO_V_STRING;
+}
+
 static int has_byte(kombo_str s, char c)
 {
     return s.len && memchr(s.ptr, c, s.len) != NULL;
 }
 
-static void sub(char *dst, const char *path, const char *key)
-{
-    kombo_path_join(dst, PATH_CAP, path, key, strlen(key));
-}
+/* A member's path, joined only when a problem is reported there. */
+#define AT(buf, path, k) (kombo_path_join((buf), PATH_CAP, (path), key_name[k], key_len[k]), (buf))
 
 /* The description's pattern for content_type (^[\w.-]+\/[\w.-]+$), in the
  * words uploads have always used; no pattern, no rule. */
@@ -95,52 +131,55 @@ static int url_has_host(const char *p, size_t n)
     return host < end && p[host] != ':';
 }
 
-static void check_data_url(kombo_problems *out, const char *path, kombo_str s)
+static void check_data_url(kombo_problems *out, const char *path, int k, kombo_str s)
 {
+    char at[PATH_CAP];
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t i, skip;
     int ctl = 0;
 
     if (s.len == 0) {
-        kombo_problems_add(out, path, "must not be empty");
+        kombo_problems_add(out, AT(at, path, k), "must not be empty");
         return;
     }
     if (s.len > DATA_URL_MAX_BYTES)
-        kombo_problems_add(out, path, "is too long (%zu bytes, at most %d)", s.len, DATA_URL_MAX_BYTES);
+        kombo_problems_add(out, AT(at, path, k), "is too long (%zu bytes, at most %d)", s.len,
+                           DATA_URL_MAX_BYTES);
     if (!kombo_utf8_valid(s.ptr, s.len))
-        kombo_problems_add(out, path, "must be valid UTF-8");
+        kombo_problems_add(out, AT(at, path, k), "must be valid UTF-8");
     for (i = 0; i < s.len; i++)
         if (p[i] <= 0x20 || p[i] == 0x7f)
             ctl = 1;
     if (ctl)
-        kombo_problems_add(out, path, "must not contain whitespace or control characters");
+        kombo_problems_add(out, AT(at, path, k), "must not contain whitespace or control characters");
 
     if (has_prefix_ci(s, "https://"))
         skip = 8;
     else if (has_prefix_ci(s, "http://"))
         skip = 7;
     else {
-        kombo_problems_add(out, path, "must be an absolute http:// or https:// URL");
+        kombo_problems_add(out, AT(at, path, k), "must be an absolute http:// or https:// URL");
         return;
     }
     if (!url_has_host(s.ptr + skip, s.len - skip))
-        kombo_problems_add(out, path, "must name a host after \"://\"");
+        kombo_problems_add(out, AT(at, path, k), "must name a host after \"://\"");
 }
 
 /* Says why data is not base64, pointing at the first bad byte. */
-static void check_data(kombo_problems *out, const char *path, kombo_str s)
+static void check_data(kombo_problems *out, const char *path, int k, kombo_str s)
 {
+    char at[PATH_CAP];
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t i;
 
     if (s.len == 0) {
-        kombo_problems_add(out, path, "must not be empty");
+        kombo_problems_add(out, AT(at, path, k), "must not be empty");
         return;
     }
     if (kombo_base64_valid(s.ptr, s.len))
         return;
     if (s.len % 4 != 0) {
-        kombo_problems_add(out, path, "must be base64 (length %zu is not a multiple of 4)", s.len);
+        kombo_problems_add(out, AT(at, path, k), "must be base64 (length %zu is not a multiple of 4)", s.len);
         return;
     }
     for (i = 0; i < s.len; i++) {
@@ -148,33 +187,38 @@ static void check_data(kombo_problems *out, const char *path, kombo_str s)
         int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
                  c == '/' || (c == '=' && i + 2 >= s.len && (i + 1 == s.len || p[i + 1] == '='));
         if (!ok) {
-            kombo_problems_add(out, path, "must be base64 (standard alphabet, padded; bad byte at offset %zu)", i);
+            kombo_problems_add(out, AT(at, path, k),
+                               "must be base64 (standard alphabet, padded; bad byte at offset %zu)", i);
             return;
         }
     }
-    kombo_problems_add(out, path, "must be base64 (standard alphabet, padded)");
+    kombo_problems_add(out, AT(at, path, k), "must be base64 (standard alphabet, padded)");
 }
 
-static void check_raw_size(kombo_problems *out, const char *path, size_t size)
+static void check_raw_size(kombo_problems *out, const char *path, const char *key, size_t size)
 {
+    char at[PATH_CAP];
+    if (size > 0 && size <= KOMBO_MAX_CONTENT_BYTES)
+        return;
+    kombo_path_join(at, PATH_CAP, path, key, strlen(key));
     if (size == 0)
-        kombo_problems_add(out, path, "is 0 bytes: an empty document is refused");
-    else if (size > KOMBO_MAX_CONTENT_BYTES)
-        kombo_problems_add(out, path, "is larger than this build can send (at most %zu bytes)",
+        kombo_problems_add(out, at, "is 0 bytes: an empty document is refused");
+    else
+        kombo_problems_add(out, at, "is larger than this build can send (at most %zu bytes)",
                            (size_t)KOMBO_MAX_CONTENT_BYTES);
 }
 
 /* data, data_url, file, bytes, source: exactly one. */
-static void check_content_choice(kombo_problems *out, const char *path, const kombo_value *v)
+static void check_content_choice(kombo_problems *out, const char *path, const slots *f)
 {
-    static const char *const keys[] = {"data", "data_url", "file", "bytes", "source"};
+    static const int keys[] = {K_DATA, K_URL, K_FILE, K_BYTES, K_SOURCE};
     const char *given[5];
     char list[96] = "";
     size_t n = 0, i, o = 0;
 
     for (i = 0; i < 5; i++)
-        if (kombo_value_member(v, keys[i]) != NULL)
-            given[n++] = keys[i];
+        if (f->m[keys[i]] != NULL)
+            given[n++] = key_name[keys[i]];
     if (n == 0) {
         kombo_problems_add(out, path, "needs exactly one of data, data_url, file, bytes or source");
         return;
@@ -189,8 +233,9 @@ static void check_content_choice(kombo_problems *out, const char *path, const ko
 
 /* ---------------------------------------------------------------- defaults */
 
-/* A string member added to the object (key and value borrowed). */
-static int add_member(kombo_arena *a, kombo_value *v, const char *key, kombo_str s, kombo_problems *out,
+/* A string member added to the object (key and value borrowed), and to
+ * its slot. */
+static int add_member(kombo_arena *a, kombo_value *v, slots *f, int k, kombo_str s, kombo_problems *out,
                       const char *path)
 {
     kombo_value *m;
@@ -203,22 +248,24 @@ static int add_member(kombo_arena *a, kombo_value *v, const char *key, kombo_str
         kombo_problems_add(out, path, "could not be checked (out of memory)");
         return -1;
     }
-    m->key = kombo_str_c(key);
+    m->key.ptr = key_name[k];
+    m->key.len = key_len[k];
     m->s = s;
     kombo_value_append(v, m);
+    f->m[k] = m;
     return 0;
 }
 
 /* What the content tells: the name from the path, the content type from
  * the leading bytes and the name; the file opened into v->file. */
-static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_problems *out)
+static void prepare(kombo_arena *a, kombo_value *v, slots *f, const char *path, kombo_problems *out)
 {
-    kombo_str file = member_str(v, "file"), bytes = member_str(v, "bytes"), name;
-    const kombo_value *src = kombo_value_member(v, "source");
+    kombo_str file = slot_str(f, K_FILE), bytes = slot_str(f, K_BYTES), name;
+    const kombo_value *src = f->m[K_SOURCE];
     unsigned char head[512];
     size_t n = 0, total = 0;
     const char *type;
-    char p[PATH_CAP];
+    char at[PATH_CAP];
 
     if (file.ptr != NULL && file.len > 0 && !has_byte(file, '\0')) {
         char err[200], *cpath;
@@ -226,12 +273,12 @@ static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_prob
         void *fh;
         /* The name comes from the path even when the file cannot be read:
          * that is one mistake, not two. */
-        if (kombo_value_member(v, "name") == NULL) {
+        if (f->m[K_NAME] == NULL) {
             const char *slash = file.ptr + file.len;
             while (slash > file.ptr && slash[-1] != '/')
                 slash--;
             kombo_str base = {slash, (size_t)(file.ptr + file.len - slash)};
-            if (add_member(a, v, "name", base, out, path) != 0)
+            if (add_member(a, v, f, K_NAME, base, out, path) != 0)
                 return;
         }
         if (v->file != NULL) {
@@ -245,16 +292,16 @@ static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_prob
         }
         memcpy(cpath, file.ptr, file.len);
         cpath[file.len] = '\0';
-        sub(p, path, "file");
         fh = kombo_file_open(cpath, &size, err, sizeof err);
         if (fh == NULL) {
-            kombo_problems_add(out, p, "%.120s: %s", cpath, err);
+            kombo_problems_add(out, AT(at, path, K_FILE), "%.120s: %s", cpath, err);
             free(cpath);
             return;
         }
         if (size == 0) {
             kombo_file_close(fh);
-            kombo_problems_add(out, p, "%.120s: is 0 bytes: an empty document is refused", cpath);
+            kombo_problems_add(out, AT(at, path, K_FILE), "%.120s: is 0 bytes: an empty document is refused",
+                               cpath);
             free(cpath);
             return;
         }
@@ -271,10 +318,10 @@ static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_prob
     } else if (src == NULL || src->type != KOMBO_V_SOURCE || src->source == NULL) {
         return; /* data and data_url: the caller says what it is */
     }
-    if (kombo_value_member(v, "content_type") == NULL) {
-        name = member_str(v, "name");
+    if (f->m[K_CTYPE] == NULL) {
+        name = slot_str(f, K_NAME);
         type = kombo_content_type_infer(head, n, total > n, name.ptr, name.len);
-        add_member(a, v, "content_type", kombo_str_c(type != NULL ? type : "application/octet-stream"), out, path);
+        add_member(a, v, f, K_CTYPE, kombo_str_c(type != NULL ? type : "application/octet-stream"), out, path);
     }
 }
 
@@ -282,158 +329,120 @@ static void prepare(kombo_arena *a, kombo_value *v, const char *path, kombo_prob
 
 /* Members of the wrong type, before anything else speaks of them: the
  * listed ones against their schema, the SDK's own as strings or a source. */
-static void check_member_types(const kombo_schema *s, const kombo_value *v, const char *path,
-                               kombo_problems *out)
+static void check_member_types(const kombo_schema *s, const slots *f, const char *path, kombo_problems *out)
 {
-    static const char *const strings[] = {"name", "content_type", "type", "data", "data_url", "file", "bytes"};
     const kombo_value *m;
-    char p[PATH_CAP];
-    size_t i;
+    char at[PATH_CAP];
+    int k;
 
-    for (i = 0; i < sizeof strings / sizeof strings[0]; i++) {
-        const kombo_property *prop = kombo_schema_property(s, strings[i]);
-        m = kombo_value_member(v, strings[i]);
+    for (k = 0; k < K_SOURCE; k++) {
+        const kombo_property *prop;
+        m = f->m[k];
         if (m == NULL || m->type == KOMBO_V_INVALID)
             continue;
-        sub(p, path, strings[i]);
+        prop = kombo_schema_property(s, key_name[k]);
         if (prop != NULL && prop->schema != NULL) {
             if (kombo_schema_type_ok(prop->schema, m) != 1)
-                kombo_schema_type_problem(out, p, prop->schema, m);
+                kombo_schema_type_problem(out, AT(at, path, k), prop->schema, m);
         } else if (m->type != KOMBO_V_STRING) {
-            kombo_problems_add(out, p, "must be a string (got %s)", kombo_value_type_name(m));
+            kombo_problems_add(out, AT(at, path, k), "must be a string (got %s)", kombo_value_type_name(m));
         }
     }
-    m = kombo_value_member(v, "source");
-    if (m != NULL && m->type != KOMBO_V_INVALID && (m->type != KOMBO_V_SOURCE || m->source == NULL)) {
-        sub(p, path, "source");
-        kombo_problems_add(out, p, "must be a function returning chunks (got %s)", kombo_value_type_name(m));
-    }
+    m = f->m[K_SOURCE];
+    if (m != NULL && m->type != KOMBO_V_INVALID && (m->type != KOMBO_V_SOURCE || m->source == NULL))
+        kombo_problems_add(out, AT(at, path, K_SOURCE), "must be a function returning chunks (got %s)",
+                           kombo_value_type_name(m));
 }
 
 void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
 {
     kombo_str name, data, data_url, file, bytes, ctype;
-    int name_ok, data_ok, url_ok, file_ok, bytes_ok, ctype_ok;
     const kombo_value *src;
-    char p[PATH_CAP];
-    int has_data;
+    char at[PATH_CAP];
+    slots f;
 
-    if (v->type == KOMBO_V_EMPTY) {
-        /* {}: nothing to default, every rule says what is missing. */
-    } else if (v->type != KOMBO_V_OBJECT) {
+    if (v->type != KOMBO_V_EMPTY && v->type != KOMBO_V_OBJECT)
         return;
-    } else {
-        check_member_types(s, v, path, out);
-        prepare(a, v, path, out);
-    }
+    collect(v, &f);
+    if (v->type == KOMBO_V_OBJECT) {
+        check_member_types(s, &f, path, out);
+        prepare(a, v, &f, path, out);
+    } /* else {}: nothing to default, every rule says what is missing */
 
-    /* One walk over the members rather than a lookup per key. */
-    {
-        const kombo_value *m;
-        const kombo_value *named[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-        static const char *const keys[6] = {"name", "data", "data_url", "file", "bytes", "content_type"};
-        kombo_str *strs[6];
-        int *oks[6];
-        size_t k;
-        strs[0] = &name, strs[1] = &data, strs[2] = &data_url, strs[3] = &file, strs[4] = &bytes, strs[5] = &ctype;
-        oks[0] = &name_ok, oks[1] = &data_ok, oks[2] = &url_ok, oks[3] = &file_ok, oks[4] = &bytes_ok,
-        oks[5] = &ctype_ok;
-        src = NULL;
-        for (m = v->type == KOMBO_V_OBJECT ? v->child : NULL; m != NULL; m = m->next) {
-            if (m->key.ptr == NULL)
-                continue;
-            if (m->key.len == 6 && memcmp(m->key.ptr, "source", 6) == 0) {
-                if (src == NULL)
-                    src = m;
-                continue;
-            }
-            for (k = 0; k < 6; k++)
-                if (named[k] == NULL && m->key.len == strlen(keys[k]) && memcmp(m->key.ptr, keys[k], m->key.len) == 0)
-                    named[k] = m;
-        }
-        for (k = 0; k < 6; k++) {
-            /* absent (ptr NULL), present but not a usable string (""), or its bytes */
-            const kombo_value *x = named[k];
-            *oks[k] = x != NULL && x->type == KOMBO_V_STRING;
-            strs[k]->ptr = x == NULL ? NULL : (*oks[k] && x->s.ptr != NULL) ? x->s.ptr : "";
-            strs[k]->len = x != NULL && *oks[k] && x->s.ptr != NULL ? x->s.len : 0;
-        }
-    }
-    has_data = data.ptr != NULL;
     /* Present but not a string: its type was reported (here, or by the
      * reader of an invalid value); its other rules say nothing. */
+    name = slot_str(&f, K_NAME);
+    data = slot_str(&f, K_DATA);
+    data_url = slot_str(&f, K_URL);
+    file = slot_str(&f, K_FILE);
+    bytes = slot_str(&f, K_BYTES);
+    ctype = slot_str(&f, K_CTYPE);
+    src = f.m[K_SOURCE];
 
     /* name */
-    sub(p, path, "name");
     if (!name.ptr)
-        kombo_problems_add(out, p, "is required");
-    else if (!name_ok)
+        kombo_problems_add(out, AT(at, path, K_NAME), "is required");
+    else if (!slot_is_string(&f, K_NAME))
         ;
     else if (name.len == 0)
-        kombo_problems_add(out, p, "must not be empty");
+        kombo_problems_add(out, AT(at, path, K_NAME), "must not be empty");
     else if (name.len > NAME_MAX_BYTES)
-        kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", name.len, NAME_MAX_BYTES);
+        kombo_problems_add(out, AT(at, path, K_NAME), "is too long (%zu bytes, at most %d)", name.len,
+                           NAME_MAX_BYTES);
     else if (!kombo_utf8_valid(name.ptr, name.len))
-        kombo_problems_add(out, p, "must be valid UTF-8");
+        kombo_problems_add(out, AT(at, path, K_NAME), "must be valid UTF-8");
     else if (has_byte(name, '\0'))
-        kombo_problems_add(out, p, "must not contain NUL");
+        kombo_problems_add(out, AT(at, path, K_NAME), "must not contain NUL");
 
     /* type: the description's enum, before the content's rules. */
     check_member(ctx, s, "type", v, path);
 
-    check_content_choice(out, path, v);
-    if (data_ok) {
-        sub(p, path, "data");
-        check_data(out, p, data);
-    }
-    if (url_ok) {
-        sub(p, path, "data_url");
-        check_data_url(out, p, data_url);
-    }
-    if (file_ok) {
-        sub(p, path, "file");
+    check_content_choice(out, path, &f);
+    if (slot_is_string(&f, K_DATA))
+        check_data(out, path, K_DATA, data);
+    if (slot_is_string(&f, K_URL))
+        check_data_url(out, path, K_URL, data_url);
+    if (slot_is_string(&f, K_FILE)) {
         if (file.len == 0)
-            kombo_problems_add(out, p, "must not be empty");
+            kombo_problems_add(out, AT(at, path, K_FILE), "must not be empty");
         else if (has_byte(file, '\0'))
-            kombo_problems_add(out, p, "must not contain NUL");
+            kombo_problems_add(out, AT(at, path, K_FILE), "must not contain NUL");
     }
-    if (bytes_ok) {
-        sub(p, path, "bytes");
-        check_raw_size(out, p, bytes.len);
-    }
-    if (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL) {
-        sub(p, path, "size");
-        check_raw_size(out, p, src->source->size);
-    }
+    if (slot_is_string(&f, K_BYTES))
+        check_raw_size(out, path, "bytes", bytes.len);
+    if (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL)
+        check_raw_size(out, path, "size", src->source->size);
 
     /* content_type: needed to make sense of inline bytes. */
-    sub(p, path, "content_type");
     if (!ctype.ptr) {
-        if (has_data)
-            kombo_problems_add(out, p, "is required with data");
-    } else if (!ctype_ok) {
+        if (data.ptr != NULL)
+            kombo_problems_add(out, AT(at, path, K_CTYPE), "is required with data");
+    } else if (!slot_is_string(&f, K_CTYPE)) {
         /* its type was reported */
     } else if (ctype.len > CONTENT_TYPE_MAX_BYTES) {
-        kombo_problems_add(out, p, "is too long (%zu bytes, at most %d)", ctype.len, CONTENT_TYPE_MAX_BYTES);
+        kombo_problems_add(out, AT(at, path, K_CTYPE), "is too long (%zu bytes, at most %d)", ctype.len,
+                           CONTENT_TYPE_MAX_BYTES);
     } else if (!content_type_ok(s, ctype)) {
-        kombo_problems_add(out, p, "must look like type/subtype, e.g. application/pdf");
+        kombo_problems_add(out, AT(at, path, K_CTYPE), "must look like type/subtype, e.g. application/pdf");
     }
 }
 
 void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)
 {
+    kombo_str data, bytes;
     const kombo_value *m;
-    kombo_str data = member_str(v, "data"), bytes = member_str(v, "bytes");
+    slots f;
 
+    collect(v, &f);
+    data = slot_str(&f, K_DATA);
+    bytes = slot_str(&f, K_BYTES);
     memset(out, 0, sizeof *out);
-    m = kombo_value_member(v, "type");
-    if (m != NULL && m->type == KOMBO_V_STRING)
-        out->type = m->s;
-    m = kombo_value_member(v, "content_type");
-    if (m != NULL && m->type == KOMBO_V_STRING)
-        out->content_type = m->s;
-    m = kombo_value_member(v, "source");
+    if (slot_is_string(&f, K_TYPE))
+        out->type = f.m[K_TYPE]->s;
+    if (slot_is_string(&f, K_CTYPE))
+        out->content_type = f.m[K_CTYPE]->s;
+    m = f.m[K_SOURCE];
     out->has_size = 1;
     if (v->file != NULL) {
         struct stat st;
@@ -445,7 +454,7 @@ void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)
         out->size = m->source->size;
     } else if (data.ptr != NULL) {
         out->size = kombo_base64_decoded_len(data.ptr, data.len); /* checked already: valid */
-    } else if (kombo_value_member(v, "data_url") != NULL) {
+    } else if (f.m[K_URL] != NULL) {
         out->has_size = 0;
     }
 }

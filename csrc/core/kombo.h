@@ -210,14 +210,21 @@ struct kombo_value {
     void *file;
 };
 
-/* Nodes are carved from an arena and freed together. */
+/* Nodes are carved from an arena and freed together.  A caller may lend
+ * it a first block (kombo_arena_init_with): a small request's tree then
+ * costs no allocation at all. */
 typedef struct kombo_arena {
-    struct kombo_arena_block *blocks;
+    struct kombo_arena_block *blocks; /* malloc'd, freed by kombo_arena_free */
+    char *cur;                        /* the block being carved: lent or blocks' */
     size_t used, cap;
+    char *lent;                       /* the caller's first block (not freed) */
+    size_t lent_cap;
     int failed;
 } kombo_arena;
 
 void kombo_arena_init(kombo_arena *a);
+/* buf: 16-byte aligned, at least `n` bytes, alive until kombo_arena_free. */
+void kombo_arena_init_with(kombo_arena *a, void *buf, size_t n);
 void kombo_arena_free(kombo_arena *a);
 void *kombo_arena_alloc(kombo_arena *a, size_t n); /* zeroed; NULL (and failed) when out of memory */
 

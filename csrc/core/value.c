@@ -6,6 +6,7 @@
 #include "kombo.h"
 #include "file.h" /* kombo_file_close */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,25 @@ struct kombo_arena_block {
 #define ARENA_BLOCK 4096u
 #define ARENA_ALIGN 16u
 
+void kombo_arena_init_with(kombo_arena *a, void *buf, size_t n)
+{
+    /* Aligned here, so that any buffer will do (a Lua userdata is only
+     * 8-byte aligned). */
+    size_t skip = buf != NULL ? (ARENA_ALIGN - (uintptr_t)buf % ARENA_ALIGN) % ARENA_ALIGN : 0;
+    if (buf == NULL || n < skip + ARENA_ALIGN)
+        buf = NULL, n = skip = 0;
+    a->blocks = NULL;
+    a->lent = buf != NULL ? (char *)buf + skip : NULL;
+    a->lent_cap = (n - skip) & ~(size_t)(ARENA_ALIGN - 1);
+    a->cur = a->lent;
+    a->used = 0;
+    a->cap = a->lent_cap;
+    a->failed = 0;
+}
+
 void kombo_arena_init(kombo_arena *a)
 {
-    a->blocks = NULL;
-    a->used = 0;
-    a->cap = 0;
-    a->failed = 0;
+    kombo_arena_init_with(a, NULL, 0);
 }
 
 void kombo_arena_free(kombo_arena *a)
@@ -39,7 +53,11 @@ void kombo_arena_free(kombo_arena *a)
         free(b);
         b = next;
     }
-    kombo_arena_init(a);
+    a->blocks = NULL;
+    a->cur = a->lent;
+    a->used = 0;
+    a->cap = a->lent_cap;
+    a->failed = 0;
 }
 
 void *kombo_arena_alloc(kombo_arena *a, size_t n)
@@ -55,9 +73,9 @@ void *kombo_arena_alloc(kombo_arena *a, size_t n)
         return NULL;
     }
     n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (a->blocks == NULL || a->cap - a->used < n) {
-        /* A large request gets a block of its own, behind the current one,
-         * so that the current block's free room is not wasted. */
+    if (a->cap - a->used < n) {
+        /* A large request gets a block of its own, so that the current
+         * block's free room is not wasted. */
         size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
         b = malloc(sizeof *b + size);
         if (b == NULL) {
@@ -65,18 +83,17 @@ void *kombo_arena_alloc(kombo_arena *a, size_t n)
             return NULL;
         }
         b->cap = size;
-        if (size != ARENA_BLOCK && a->blocks != NULL) {
-            b->next = a->blocks->next;
-            a->blocks->next = b;
+        b->next = a->blocks;
+        a->blocks = b;
+        if (size != ARENA_BLOCK && a->cur != NULL) {
             memset(b->data, 0, n);
             return b->data;
         }
-        b->next = a->blocks;
-        a->blocks = b;
+        a->cur = (char *)b->data;
         a->used = 0;
         a->cap = size;
     }
-    p = (char *)a->blocks->data + a->used;
+    p = a->cur + a->used;
     a->used += n;
     memset(p, 0, n);
     return p;

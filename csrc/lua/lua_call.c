@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static lcall *check_call(lua_State *L, int i)
@@ -78,13 +79,13 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 
     c = lua_newuserdata(L, sizeof *c);
     ud = lua_gettop(L);
-    memset(c, 0, sizeof *c);
+    memset(c, 0, offsetof(lcall, arena_first));
     c->L = L;
     c->owner = owner;
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
-    kombo_arena_init(&c->arena);
+    kombo_arena_init_with(&c->arena, c->arena_first, sizeof c->arena_first);
     luaL_getmetatable(L, CALL_MT);
     lua_setmetatable(L, ud);
     lua_createtable(L, 16, 1); /* the anchor: borrowed strings, and the client at [0] (room for an upload's) */

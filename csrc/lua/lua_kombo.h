@@ -99,6 +99,10 @@ typedef struct lsource {
  * failure (fed_error, fed_msg). */
 void kombo_lua_source_take(lua_State *L, lsource *s, int idx);
 
+/* Bytes of an lcall's own first arena block: an upload's tree takes about
+ * 900, a create_application with a few candidate fields about 2,000. */
+#define KOMBO_LUA_ARENA_FIRST 2048
+
 struct lcall {
     kombo_call *call;
     lclient *owner;
@@ -114,6 +118,9 @@ struct lcall {
     int written_ref; /* call:on_written(fn): run before the body's last bytes go */
     int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
+    /* Last, and not cleared at creation: the arena's first block (no
+     * malloc for a small request's tree; the arena zeroes what it hands out). */
+    char arena_first[KOMBO_LUA_ARENA_FIRST];
 };
 
 /* lua_request.c: reads the argument table at `args` for `op` into req
