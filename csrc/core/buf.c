@@ -96,11 +96,19 @@ fail:
     return -1;
 }
 
+/* Room for n more bytes and the NUL without growing or passing the limit:
+ * the common case, decided without a call (a body is many small appends). */
+static int has_room(const kombo_buf *b, size_t n)
+{
+    return b->data != NULL && !b->failed && n < b->cap - b->len &&
+           (b->limit == 0 || (b->len <= b->limit && n <= b->limit - b->len));
+}
+
 int kombo_buf_append(kombo_buf *b, const void *p, size_t n)
 {
     /* Reserving even for n == 0 means data is non-NULL after any successful
      * append, so callers can use it as a C string right away. */
-    if (buf_reserve(b, n) != 0)
+    if (!has_room(b, n) && buf_reserve(b, n) != 0)
         return -1;
     if (n)
         memcpy(b->data + b->len, p, n);

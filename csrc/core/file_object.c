@@ -29,12 +29,62 @@
 
 /* --------------------------------------------------------------- helpers */
 
-/* The members this file names, found in one walk over the object (the
- * first of a repeated key wins, as kombo_value_member's does). */
-enum { K_NAME, K_CTYPE, K_TYPE, K_DATA, K_URL, K_FILE, K_BYTES, K_SOURCE, NKEYS };
-static const char *const key_name[NKEYS] = {"name", "content_type", "type", "data",
-                                            "data_url", "file", "bytes", "source"};
-static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6};
+/* The members this file names (schema.h), found in one walk. */
+enum {
+    K_NAME = KOMBO_FILE_NAME, K_CTYPE = KOMBO_FILE_CONTENT_TYPE, K_TYPE = KOMBO_FILE_TYPE,
+    K_DATA = KOMBO_FILE_DATA, K_URL = KOMBO_FILE_DATA_URL, K_FILE = KOMBO_FILE_FILE,
+    K_BYTES = KOMBO_FILE_BYTES, K_SOURCE = KOMBO_FILE_SOURCE, K_SIZE = KOMBO_FILE_SIZE,
+    NKEYS = KOMBO_FILE_NKEYS
+};
+static const char *const key_name[NKEYS] = {"name", "content_type", "type", "data", "data_url",
+                                            "file", "bytes", "source", "size"};
+static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
+
+/* By length, then the first byte: one comparison for any key, of a
+ * constant length (which the compiler turns into a load or two).  This
+ * runs for every member and listed name of a file object, checked and
+ * written.  The names are key_name's. */
+#define IS(lit, k) (memcmp(p, lit, sizeof lit - 1) == 0 ? (k) : -1)
+int kombo_file_key(kombo_str key)
+{
+    const char *p = key.ptr;
+
+    if (p == NULL)
+        return -1;
+    switch (key.len) {
+    case 4:
+        switch (p[0]) {
+        case 'n': return IS("name", K_NAME);
+        case 't': return IS("type", K_TYPE);
+        case 'd': return IS("data", K_DATA);
+        case 'f': return IS("file", K_FILE);
+        case 's': return IS("size", K_SIZE);
+        default: return -1;
+        }
+    case 5: return IS("bytes", K_BYTES);
+    case 6: return IS("source", K_SOURCE);
+    case 8: return IS("data_url", K_URL);
+    case 12: return IS("content_type", K_CTYPE);
+    default: return -1;
+    }
+}
+#undef IS
+
+void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
+{
+    kombo_value *c;
+    int k;
+
+    for (k = 0; k < NKEYS; k++)
+        m[k] = NULL;
+    if (v == NULL || v->type != KOMBO_V_OBJECT)
+        return;
+    for (c = v->child; c != NULL; c = c->next) {
+        k = kombo_file_key(c->key);
+        if (k >= 0 && m[k] == NULL)
+            m[k] = c;
+    }
+}
 
 typedef struct slots {
     kombo_value *m[NKEYS];
@@ -42,23 +92,7 @@ typedef struct slots {
 
 static void collect(const kombo_value *v, slots *f)
 {
-    kombo_value *m;
-    int k;
-
-    memset(f, 0, sizeof *f);
-    if (v->type != KOMBO_V_OBJECT)
-        return;
-    for (m = v->child; m != NULL; m = m->next) {
-        if (m->key.ptr == NULL)
-            continue;
-        for (k = 0; k < NKEYS; k++)
-            if (m->key.len == key_len[k] && m->key.ptr[0] == key_name[k][0] &&
-                memcmp(m->key.ptr, key_name[k], key_len[k]) == 0) {
-                if (f->m[k] == NULL)
-                    f->m[k] = m;
-                break;
-            }
-    }
+    kombo_file_members(v, f->m);
 }
 
 /* A member as a string: absent (ptr NULL), present but not a usable

@@ -17,6 +17,19 @@ void kombo_problems_add(kombo_problems *p, const char *path, const char *fmt, ..
 #endif
     ;
 
+/* Whether s holds exactly the C string lit, compared in place (no strlen,
+ * no memcmp call): most keys differ at their first byte, and the writer
+ * and the validator compare keys for every member of every object. */
+static inline int kombo_str_is(kombo_str s, const char *lit)
+{
+    size_t i = 0;
+    if (s.ptr == NULL)
+        return 0;
+    while (i < s.len && lit[i] != '\0' && s.ptr[i] == lit[i])
+        i++;
+    return i == s.len && lit[i] == '\0';
+}
+
 /* The known key nearest to `key` (the same letters ignoring case, '_' and
  * '-', or at most two edits away), or NULL.  `table` holds entries of
  * `stride` bytes that each start with a `const char *` key; a NULL key ends it. */

@@ -51,12 +51,6 @@ static void path_index(char *dst, size_t cap, const char *base, size_t i)
     dst[o + n] = '\0';
 }
 
-static int str_is(kombo_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
-}
-
 /* "CV, COVER_LETTER, OTHER" into buf (cut with "..." when long). */
 static void list_values(char *buf, size_t cap, const char *const *values)
 {
@@ -201,7 +195,7 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
         return;
     }
     if (s->enum_values != NULL) {
-        for (i = 0; s->enum_values[i] != NULL && !str_is(str, s->enum_values[i]); i++)
+        for (i = 0; s->enum_values[i] != NULL && !kombo_str_is(str, s->enum_values[i]); i++)
             ;
         if (s->enum_values[i] == NULL) {
             list_values(list, sizeof list, s->enum_values);
@@ -209,7 +203,7 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
             return;
         }
     }
-    if (s->const_value != NULL && !str_is(str, s->const_value)) {
+    if (s->const_value != NULL && !kombo_str_is(str, s->const_value)) {
         kombo_problems_add(c->out, path, "must be \"%.100s\" (got \"%s\")", s->const_value, got);
         return;
     }
@@ -308,7 +302,7 @@ static int listed(const view *w, kombo_str key)
     size_t f, i;
     for (f = 0; f < w->nfrom; f++)
         for (i = 0; i < w->from[f]->nproperties; i++)
-            if (str_is(key, w->from[f]->properties[i].name))
+            if (kombo_str_is(key, w->from[f]->properties[i].name))
                 return 1;
     return 0;
 }
@@ -320,11 +314,7 @@ static const char *const file_extras[] = {"file", "bytes", "source", "size"};
 
 static int file_extra(kombo_str key)
 {
-    size_t i;
-    for (i = 0; i < NEXTRAS; i++)
-        if (str_is(key, file_extras[i]))
-            return 1;
-    return 0;
+    return kombo_file_key(key) > KOMBO_FILE_DATA_URL;
 }
 
 static void unknown_member(ck *c, const view *w, const kombo_value *m, const char *path)
@@ -373,8 +363,8 @@ static void required_problem(ck *c, const kombo_schema *ps, const char *path)
  * data_url), so that none is checked twice; 1 MB of base64 is scanned once. */
 static int file_owned(const char *name)
 {
-    return strcmp(name, "data") == 0 || strcmp(name, "data_url") == 0 || strcmp(name, "name") == 0 ||
-           strcmp(name, "type") == 0 || strcmp(name, "content_type") == 0;
+    int k = kombo_file_key(kombo_str_c(name));
+    return k >= 0 && k <= KOMBO_FILE_DATA_URL;
 }
 
 /* The members of object v (or an empty table taken as one): the listed
@@ -389,6 +379,8 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
         const kombo_schema *s = w->from[f];
         for (i = 0; i < s->nproperties; i++) {
             const kombo_property *prop = &s->properties[i];
+            if (w->file && file_owned(prop->name))
+                continue; /* checked by the file object's rules */
             m = v->type == KOMBO_V_OBJECT ? kombo_value_member(v, prop->name) : NULL;
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
@@ -396,8 +388,6 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
                     kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                     required_problem(c, prop->schema, p);
                 }
-            } else if (w->file && file_owned(prop->name)) {
-                /* checked by the file object's rules */
             } else {
                 kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                 check(c, prop->schema, m, p);
@@ -407,9 +397,7 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
     if (v->type != KOMBO_V_OBJECT)
         return;
     for (m = v->child; m != NULL; m = m->next) {
-        if (m->key.ptr == NULL || listed(w, m->key))
-            continue;
-        if (w->file && file_extra(m->key))
+        if (m->key.ptr == NULL || (w->file && file_extra(m->key)) || listed(w, m->key))
             continue;
         kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
         if (w->open && !kombo_utf8_valid(m->key.ptr, m->key.len))
@@ -549,7 +537,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
             return;
         }
         for (i = 0; i < s->nbranches && s->discriminator_values[i] != NULL; i++)
-            if (str_is(m->s, s->discriminator_values[i])) {
+            if (kombo_str_is(m->s, s->discriminator_values[i])) {
                 check(c, s->branches[i], v, path);
                 return;
             }

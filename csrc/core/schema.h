@@ -158,6 +158,19 @@ typedef void (*kombo_member_check_fn)(void *ctx, const kombo_schema *s, const ch
 void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
+/* The members of a file object the SDK knows by name: the description's
+ * (name, content_type, type, data, data_url) and its own (file, bytes,
+ * source, and the source's size).  The validator and the writer find them
+ * in one walk over the object rather than by a lookup each. */
+enum {
+    KOMBO_FILE_NAME, KOMBO_FILE_CONTENT_TYPE, KOMBO_FILE_TYPE, KOMBO_FILE_DATA, KOMBO_FILE_DATA_URL,
+    KOMBO_FILE_FILE, KOMBO_FILE_BYTES, KOMBO_FILE_SOURCE, KOMBO_FILE_SIZE, KOMBO_FILE_NKEYS
+};
+/* Which of them `key` is, or -1. */
+int kombo_file_key(kombo_str key);
+/* m[k]: the first member of v named the k-th (NULL when none). */
+void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
+
 /* What an upload's file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {
     kombo_str type;         /* "CV", ... (absent when not given) */

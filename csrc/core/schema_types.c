@@ -203,7 +203,7 @@ const kombo_property *kombo_schema_property(const kombo_schema *s, const char *n
 {
     size_t i;
     for (i = 0; i < s->nproperties; i++)
-        if (strcmp(s->properties[i].name, name) == 0)
+        if (s->properties[i].name[0] == name[0] && strcmp(s->properties[i].name, name) == 0)
             return &s->properties[i];
     return NULL;
 }

@@ -5,6 +5,7 @@
  */
 #include "kombo.h"
 #include "file.h" /* kombo_file_close */
+#include "internal.h" /* kombo_str_is */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -120,13 +121,12 @@ void kombo_value_append(kombo_value *parent, kombo_value *child)
 
 kombo_value *kombo_value_member(const kombo_value *object, const char *key)
 {
-    size_t n = strlen(key);
     kombo_value *m;
 
     if (object == NULL || object->type != KOMBO_V_OBJECT)
         return NULL;
     for (m = object->child; m != NULL; m = m->next)
-        if (m->key.ptr != NULL && m->key.len == n && memcmp(m->key.ptr, key, n) == 0)
+        if (kombo_str_is(m->key, key))
             return m;
     return NULL;
 }

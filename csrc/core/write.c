@@ -38,17 +38,11 @@ static void put(writer *w, const char *s)
 
 static void write_value(writer *w, const kombo_schema *s, kombo_value *v);
 
-static int str_is(kombo_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
-}
-
 static int prop_listed(const kombo_schema *s, kombo_str key)
 {
     size_t i;
     for (i = 0; s != NULL && i < s->nproperties; i++)
-        if (str_is(key, s->properties[i].name))
+        if (kombo_str_is(key, s->properties[i].name))
             return 1;
     return 0;
 }
@@ -67,7 +61,7 @@ static const kombo_schema *pick_branch(const kombo_schema *s, const kombo_value 
     if (s->discriminator != NULL && s->discriminator_values != NULL) {
         const kombo_value *m = kombo_value_member(v, s->discriminator);
         for (i = 0; m != NULL && m->type == KOMBO_V_STRING && i < s->nbranches && s->discriminator_values[i]; i++)
-            if (str_is(m->s, s->discriminator_values[i]))
+            if (kombo_str_is(m->s, s->discriminator_values[i]))
                 return s->branches[i];
         return NULL;
     }
@@ -133,13 +127,14 @@ static int listed_in(const kombo_schema *const *from, size_t n, kombo_str key)
     return 0;
 }
 
-/* A member already written (listed twice across allOf branches). */
+/* A member already written (listed twice across allOf branches; within
+ * one descriptor names are unique). */
 static int written_before(const kombo_schema *const *from, size_t f, size_t i)
 {
     size_t g, j;
     const char *name = from[f]->properties[i].name;
-    for (g = 0; g <= f; g++)
-        for (j = 0; j < (g == f ? i : from[g]->nproperties); j++)
+    for (g = 0; g < f; g++)
+        for (j = 0; j < from[g]->nproperties; j++)
             if (strcmp(from[g]->properties[j].name, name) == 0)
                 return 1;
     return 0;
@@ -156,18 +151,12 @@ static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
     write_value(w, s, m);
 }
 
-static int content_key(kombo_str k)
-{
-    return str_is(k, "data") || str_is(k, "data_url") || str_is(k, "file") || str_is(k, "bytes") ||
-           str_is(k, "source") || str_is(k, "size");
-}
-
 /* The file object's content, last: a base64 stream (taking over the file
  * the check opened), data borrowed verbatim, or data_url. */
-static void file_content(writer *w, kombo_value *v, int first)
+static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_FILE_NKEYS], int first)
 {
-    kombo_value *bytes = kombo_value_member(v, "bytes"), *src = kombo_value_member(v, "source");
-    kombo_value *data = kombo_value_member(v, "data"), *url = kombo_value_member(v, "data_url");
+    kombo_value *bytes = fm[KOMBO_FILE_BYTES], *src = fm[KOMBO_FILE_SOURCE];
+    kombo_value *data = fm[KOMBO_FILE_DATA], *url = fm[KOMBO_FILE_DATA_URL];
     int raw = v->file != NULL || (bytes != NULL && bytes->type == KOMBO_V_STRING) ||
               (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL);
 
@@ -192,49 +181,66 @@ static void file_content(writer *w, kombo_value *v, int first)
     }
 }
 
+/* A file object: name, content_type and type first, then what else the
+ * descriptor lists and the value has, then the content (file_content). */
+static void write_file_object(writer *w, const kombo_schema *const *from, size_t n,
+                              const kombo_schema *additional, kombo_value *v)
+{
+    static const int head[] = {KOMBO_FILE_NAME, KOMBO_FILE_CONTENT_TYPE, KOMBO_FILE_TYPE};
+    kombo_value *fm[KOMBO_FILE_NKEYS];
+    int first = 1;
+    size_t f, i;
+    kombo_value *m;
+
+    kombo_file_members(v, fm);
+    put(w, "{");
+    for (i = 0; i < 3; i++)
+        if (fm[head[i]] != NULL)
+            member(w, &first, NULL, fm[head[i]]);
+    for (f = 0; f < n; f++)
+        for (i = 0; i < from[f]->nproperties; i++) {
+            const kombo_property *p = &from[f]->properties[i];
+            if (written_before(from, f, i) || kombo_file_key(kombo_str_c(p->name)) >= 0)
+                continue;
+            m = kombo_value_member(v, p->name);
+            if (m != NULL)
+                member(w, &first, p->schema, m);
+        }
+    for (m = v->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && kombo_file_key(m->key) < 0 && !listed_in(from, n, m->key))
+            member(w, &first, additional, m);
+    file_content(w, v, fm, first);
+    put(w, "}");
+}
+
 static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
 {
     const kombo_schema *from[MAX_FROM];
     const kombo_schema *additional;
     size_t n = 0, f, i;
-    int first = 1, file = 0;
+    int first = 1;
     kombo_value *m;
 
     collect_from(s, from, &n, 0);
-    for (f = 0; f < n; f++)
-        file |= (from[f]->flags & KOMBO_S_FILE) != 0;
     additional = additional_of(from, n);
-    put(w, "{");
-    if (file) {
-        static const char *const head[] = {"name", "content_type", "type"};
-        for (i = 0; i < 3; i++) {
-            m = kombo_value_member(v, head[i]);
-            if (m != NULL)
-                member(w, &first, NULL, m);
+    for (f = 0; f < n; f++)
+        if (from[f]->flags & KOMBO_S_FILE) {
+            write_file_object(w, from, n, additional, v);
+            return;
         }
-    }
+    put(w, "{");
     for (f = 0; f < n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
             if (written_before(from, f, i))
                 continue;
             m = kombo_value_member(v, p->name);
-            if (m == NULL)
-                continue;
-            if (file && (content_key(m->key) || str_is(m->key, "name") || str_is(m->key, "content_type") ||
-                         str_is(m->key, "type")))
-                continue;
-            member(w, &first, p->schema, m);
+            if (m != NULL)
+                member(w, &first, p->schema, m);
         }
-    for (m = v->child; m != NULL; m = m->next) {
-        if (m->key.ptr == NULL || listed_in(from, n, m->key))
-            continue;
-        if (file && content_key(m->key))
-            continue;
-        member(w, &first, additional, m);
-    }
-    if (file)
-        file_content(w, v, first);
+    for (m = v->child; m != NULL; m = m->next)
+        if (m->key.ptr != NULL && !listed_in(from, n, m->key))
+            member(w, &first, additional, m);
     put(w, "}");
 }
 

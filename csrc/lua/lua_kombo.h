@@ -143,12 +143,13 @@ typedef struct kombo_lua_reader {
     lcall *call;   /* NULL: no sources (core.encode_json) */
     int anchor;    /* stack index of the anchor table */
     int anchored;  /* strings in it */
-    int visiting;  /* stack index of the set of tables on the current path */
     int failed;    /* out of memory */
+    /* The tables on the current path, by depth (a cycle returns to one):
+     * compared by address, with no Lua table to fill and empty per call. */
+    const void *open[KOMBO_LUA_MAX_DEPTH + 1];
     char path[256];
 } kombo_lua_reader;
 
-/* Pushes the table of tables being visited: pop it when done. */
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
                            kombo_problems *problems, lcall *call);
 /* The value at idx, at r->path (NULL when out of memory: r->failed). */

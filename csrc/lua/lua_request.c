@@ -222,7 +222,6 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 1); /* the reader's visiting set */
     if (r.failed || c->arena.failed)
         return "out of memory reading the arguments";
     return NULL;

@@ -284,6 +284,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     lua_State *L = r->L;
     kombo_value *v;
     int n, i, seen = 0;
+    const void *self;
     size_t old;
 
     if (depth > KOMBO_LUA_MAX_DEPTH) {
@@ -294,13 +295,10 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     /* Each level holds a key, a value and temporaries: a C function is only
      * promised LUA_MINSTACK slots, and KOMBO_LUA_MAX_DEPTH levels need more. */
     luaL_checkstack(L, 8, "a table nested too deeply");
-    lua_pushvalue(L, idx);
-    lua_rawget(L, r->visiting);
-    if (!lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return invalid(r, "%s", "is cyclic (a table contains itself)");
-    }
-    lua_pop(L, 1);
+    self = lua_topointer(L, idx);
+    for (i = 0; i < depth; i++)
+        if (r->open[i] == self)
+            return invalid(r, "%s", "is cyclic (a table contains itself)");
 
     n = table_shape(L, idx);
     if (n < 0)
@@ -316,9 +314,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
         else
             lua_pop(L, 2);
     }
-    lua_pushvalue(L, idx);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, r->visiting);
+    r->open[depth] = self;
 
     if (v->type == KOMBO_V_ARRAY) {
         for (i = 1; i <= n && !r->failed; i++) {
@@ -359,9 +355,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     }
     if (v->type == KOMBO_V_OBJECT && r->call != NULL)
         stray_size(r, seen);
-    lua_pushvalue(L, idx);
-    lua_pushnil(L);
-    lua_rawset(L, r->visiting);
+    r->open[depth] = NULL;
     return v;
 }
 
@@ -374,8 +368,6 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->anchor = anchor;
     r->problems = problems;
     r->call = call;
-    lua_createtable(L, 0, 4); /* an upload's body, attachment and remote_fields fit */
-    r->visiting = lua_gettop(L);
 }
 
 /* ---------------------------------------------------- kombo.encode_json */

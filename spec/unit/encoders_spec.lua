@@ -127,13 +127,17 @@ describe("testing.base64_valid", function()
     end)
   end
 
-  -- The validator checks eight bytes at a time and the rest one by one:
-  -- every byte value at every position of strings of 4 to 24 bytes hits
-  -- both paths and every range edge ('@' 'A' 'Z' '[' '`' 'a' 'z' '{' ...).
+  -- The validator checks sixteen bytes at a time, tests them once per 256,
+  -- and the rest one by one: every byte value at every position of strings
+  -- of 4 to 40 bytes and of 276 (past one 256-byte stretch) hits every path
+  -- and every range edge ('@' 'A' 'Z' '[' '`' 'a' 'z' '{' ...).
   it("agrees with the alphabet for every byte value at every position", function()
     local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     local wrong = {}
-    for len = 4, 24, 4 do
+    local lengths = {}
+    for len = 4, 40, 4 do lengths[#lengths + 1] = len end
+    lengths[#lengths + 1] = 276
+    for _, len in ipairs(lengths) do
       for pos = 1, len do
         for b = 0, 255 do
           local c = string.char(b)
