@@ -117,6 +117,17 @@ int kombo_buf_append(kombo_buf *b, const void *p, size_t n)
     return 0;
 }
 
+char *kombo_buf_extend(kombo_buf *b, size_t n)
+{
+    char *p;
+    if (!has_room(b, n) && buf_reserve(b, n) != 0)
+        return NULL;
+    p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
+}
+
 int kombo_buf_puts(kombo_buf *b, const char *s)
 {
     return kombo_buf_append(b, s, strlen(s));

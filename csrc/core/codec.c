@@ -205,7 +205,21 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
+    char *o;
 
+    /* Most strings need no escape: quoted in one reservation. */
+    while (i < n && json_safe(p[i]))
+        i++;
+    if (i == n && n <= (size_t)-1 / 2) {
+        if ((o = kombo_buf_extend(b, n + 2)) == NULL)
+            return -1;
+        o[0] = '"';
+        if (n > 0)
+            memcpy(o + 1, s, n);
+        o[n + 1] = '"';
+        return 0;
+    }
+    i = 0;
     kombo_buf_append(b, "\"", 1);
     while (i < n) {
         size_t run = i;

@@ -60,6 +60,7 @@ static long hex4(const char *p)
 static int j_string(jscan *s)
 {
     const char *open = s->p;
+    unsigned high = 0; /* the OR of the bytes: UTF-8 is checked only when one is >= 0x80 */
 
     s->p++;
     for (;;) {
@@ -74,6 +75,7 @@ static int j_string(jscan *s)
         if (c < 0x20)
             return j_fail(s, "control character in string");
         if (c != '\\') {
+            high |= c;
             s->p++;
             continue;
         }
@@ -108,7 +110,7 @@ static int j_string(jscan *s)
         s->p += 6;
     }
     s->p++; /* closing quote */
-    if (!kombo_utf8_valid(open + 1, (size_t)(s->p - open - 2))) {
+    if ((high & 0x80) && !kombo_utf8_valid(open + 1, (size_t)(s->p - open - 2))) {
         s->p = open;
         return j_fail(s, "invalid UTF-8 in string");
     }

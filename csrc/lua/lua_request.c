@@ -103,10 +103,9 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
     const kombo_schema *b = op->body_schema;
     size_t i;
     for (i = 0; i < b->nproperties; i++) {
-        if (kombo_schema_types(b->properties[i].schema, 0) != KOMBO_T_OBJECT)
-            continue;
         lua_getfield(L, body, b->properties[i].name);
-        if (!lua_isnil(L, -1) && !lua_istable(L, -1)) {
+        if (!lua_isnil(L, -1) && !lua_istable(L, -1) &&
+            kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
             char what[96];
             snprintf(what, sizeof what, "'body.%s'", b->properties[i].name);
             return shape_error(L, what, -1);
