@@ -44,7 +44,7 @@ static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
  * constant length (which the compiler turns into a load or two).  This
  * runs for every member and listed name of a file object, checked and
  * written.  The names are key_name's. */
-#define IS(lit, k) (memcmp(p, lit, sizeof lit - 1) == 0 ? (k) : -1)
+#define IS(lit, k) (memcmp(p, (lit), sizeof(lit) - 1) == 0 ? (k) : -1)
 int kombo_file_key(kombo_str key)
 {
     const char *p = key.ptr;
