@@ -440,6 +440,39 @@ static void classify_redirect(const kombo_response *r, kombo_classification *out
     }
 }
 
+/* Kombo's error codes that say nothing was done (docs.kombo.dev/guides/errors:
+ * "branch on the code, not the status"): a limit hit before the request was
+ * taken on, or the ATS refusing it for now.  Sending again is safe whatever
+ * the status says (a REMOTE.SERVICE_UNAVAILABLE may come as 502).  The
+ * INTEGRATION.SETUP_* codes (409) are not retryable: the integration is not
+ * ready, and waiting seconds does not make it so.  A contract spec checks
+ * that every code named here is in Kombo's description. */
+static const char *const nothing_done_codes[] = {
+    "PLATFORM.RATE_LIMIT_EXCEEDED", "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+    "REMOTE.RATE_LIMIT_EXCEEDED", "REMOTE.SERVICE_UNAVAILABLE", NULL};
+static const char setup_prefix[] = "INTEGRATION.SETUP_";
+
+static void code_outcome(const kombo_response *r, double now, kombo_classification *out)
+{
+    size_t i;
+    if (!out->has_code)
+        return;
+    for (i = 0; nothing_done_codes[i] != NULL; i++)
+        if (strcmp(out->code, nothing_done_codes[i]) == 0) {
+            out->outcome = KOMBO_OUTCOME_REJECTED;
+            out->retryable_safe = 1;
+            out->retryable_unsafe = 0;
+            if (out->retry_after < 0)
+                out->retry_after = retry_after_of(r, now);
+            return;
+        }
+    if (strncmp(out->code, setup_prefix, sizeof setup_prefix - 1) == 0) {
+        out->outcome = KOMBO_OUTCOME_REJECTED;
+        out->retryable_safe = 0;
+        out->retryable_unsafe = 0;
+    }
+}
+
 static void classify_error_status(const kombo_response *r, double now, kombo_classification *out)
 {
     size_t n;
@@ -450,6 +483,7 @@ static void classify_error_status(const kombo_response *r, double now, kombo_cla
     status_outcome(r, now, out);
     if (n > 0 && kombo_json_parse(&s, body, n, &root) == 0 && error_shape(&root, out)) {
         out->kind = KOMBO_ERR_API;
+        code_outcome(r, now, out);
         if (!out->message[0]) /* Kombo's message is always present; keep ours non-empty anyway */
             fmt_into(out->message, sizeof out->message, "HTTP %d (Kombo error without a message)", r->status);
         return;

@@ -381,6 +381,25 @@ describe("contract: the API description and the library agree #contract", functi
     assert.same(a.properties.code.type, g.properties.code.type)
   end)
 
+  it("error response: the codes the core's retry decision names (classify.c) are documented", function()
+    local f = assert(io.open("csrc/core/classify.c"))
+    local src = f:read("a")
+    f:close()
+    local list = assert(src:match("nothing_done_codes%[%] = (%b{})"), "nothing_done_codes in classify.c")
+    local prefix = assert(src:match('setup_prefix%[%] = "([^"]+)"'), "setup_prefix in classify.c")
+    local documented, named, setups = {}, 0, 0
+    for _, c in ipairs(error_schema().properties.error.properties.code.enum) do
+      if type(c) == "string" then documented[c] = true end
+      if type(c) == "string" and c:sub(1, #prefix) == prefix then setups = setups + 1 end
+    end
+    for code in list:gmatch('"([^"]+)"') do
+      named = named + 1
+      assert.is_true(documented[code] == true, code .. " is not in Kombo's description")
+    end
+    assert.equals(4, named)
+    assert.is_true(setups >= 2, "no " .. prefix .. "* code in the description")
+  end)
+
   it("error response: every code the stand-in (and so the integration specs) uses is documented", function()
     local documented = {}
     for _, c in ipairs(error_schema().properties.error.properties.code.enum) do documented[c] = true end

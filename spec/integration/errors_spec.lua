@@ -361,3 +361,57 @@ describe("integration: errors that may have been acted upon #integration", funct
     assert.equals(2, #servers.requests(integ))
   end)
 end)
+
+-- Kombo says to branch on the error code, not the status: these codes say
+-- nothing was done (safe to send again, whatever the status), the setup
+-- codes say the integration is not ready (not retried).  The stand-in's
+-- code scenarios pair each code with a status that alone would say
+-- otherwise where Kombo's docs allow it.
+describe("integration: Kombo's error code decides the retry #integration", function()
+  it("502 REMOTE.SERVICE_UNAVAILABLE once: an upload is sent again (a plain 502 is not), then success", function()
+    local client, integ = servers.client { retries = servers.fast_retries { max_interval = 0.05 } }
+    local res, err = upload(client, "scenario-remote-unavailable-502-once")
+    assert.is_nil(err)
+    assert.equals("success", res.status)
+    assert.equals(2, res.http.attempts)
+    local recs = servers.requests(integ)
+    assert.equals(2, #recs)
+    assert.equals(502, recs[1].response.status)
+    assert.equals(recs[1].body, recs[2].body)
+  end)
+
+  it("502 REMOTE.SERVICE_UNAVAILABLE every time: rejected (nothing done), not unknown", function()
+    local client, integ = servers.client { retries = servers.fast_retries { max_attempts = 2, max_interval = 0.05 } }
+    local res, err = upload(client, "scenario-remote-unavailable-502")
+    assert.is_nil(res)
+    assert_api_error(err, 502, "REMOTE.SERVICE_UNAVAILABLE")
+    assert.equals("rejected", err.outcome)
+    assert.equals(2, err.attempts)
+    assert.equals(2, #servers.requests(integ))
+  end)
+
+  it("429 REMOTE.RATE_LIMIT_EXCEEDED once: sent again, then success", function()
+    local client, integ = servers.client { retries = servers.fast_retries { max_interval = 0.05 } }
+    local res, err = upload(client, "scenario-remote-ratelimit-once")
+    assert.is_nil(err)
+    assert.equals(2, res.http.attempts)
+    assert.equals(429, servers.requests(integ)[1].response.status)
+  end)
+
+  for _, case in ipairs { { "setup-incomplete", "INTEGRATION.SETUP_INCOMPLETE" },
+                          { "setup-sync-pending", "INTEGRATION.SETUP_SYNC_PENDING" } } do
+    it(case[2] .. " (409): rejected, one attempt, also for a read", function()
+      local client, integ = servers.client { retries = servers.fast_retries { max_interval = 0.05 } }
+      local res, err = upload(client, "scenario-" .. case[1] .. "-once")
+      assert.is_nil(res)
+      assert_api_error(err, 409, case[2])
+      assert.equals("rejected", err.outcome)
+      assert.equals(1, err.attempts)
+      assert.equals(1, #servers.requests(integ))
+      -- a GET is idempotent, and still not sent again: waiting does not finish a setup
+      local _, rerr = client:get_candidate_attachments { candidate_id = "scenario-" .. case[1] }
+      assert.equals(case[2], rerr.code)
+      assert.equals(1, rerr.attempts)
+    end)
+  end
+end)

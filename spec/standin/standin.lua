@@ -407,6 +407,17 @@ local ERROR_SCENARIOS = {
 }
 ERROR_SCENARIOS["500"] = ERROR_SCENARIOS["error-500"]
 
+-- Answers whose Kombo code, not their status, says what happened (the SDK
+-- branches on the code): nothing done behind a status that alone would say
+-- "maybe done" or "refused", and the setup codes.  "-once" after the name:
+-- the first hit per counter key, then success.
+local CODE_SCENARIOS = {
+  ["remote-ratelimit"] = { 429, "REMOTE.RATE_LIMIT_EXCEEDED", "The remote system's rate limit was exceeded (stand-in)." },
+  ["remote-unavailable-502"] = { 502, "REMOTE.SERVICE_UNAVAILABLE", "The remote system is temporarily unavailable (stand-in, as a 502)." },
+  ["setup-incomplete"] = { 409, "INTEGRATION.SETUP_INCOMPLETE", "The integration's setup is not complete (stand-in)." },
+  ["setup-sync-pending"] = { 409, "INTEGRATION.SETUP_SYNC_PENDING", "The integration's first sync has not finished (stand-in)." },
+}
+
 -- Key of the list of accepted uploads for (kind, integration, path id).
 local function uploads_key(kind, integ, id)
   return kind .. ":" .. #integ .. ":" .. integ .. ":" .. id
@@ -613,6 +624,16 @@ local function run_scenario(sc, op)
   if e then
     note_response(e[1], sc)
     return send_error(e[1], e[2], e[3])
+  end
+
+  local cname, once = sc:match("^(.-)(%-once)$")
+  local ce = CODE_SCENARIOS[cname or sc]
+  if ce then
+    if once and bump(sc) > 1 then
+      return send_ok(op)
+    end
+    note_response(ce[1], sc)
+    return send_error(ce[1], ce[2], ce[3])
   end
 
   if sc == "error-minimal" then
