@@ -44,6 +44,7 @@ build = {
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.bulk"] = "lua/kombo/bulk.lua",
+      ["kombo.batch"] = "lua/kombo/batch.lua",
       ["kombo.landed"] = "lua/kombo/landed.lua",
       -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",

@@ -1,4 +1,4 @@
---- attach_many: many uploads at once, within Kombo's concurrency limit.
+--- attach_many and run_many: many calls at once, within Kombo's concurrency limit.
 --
 -- One loop in one coroutine decides what to send and when; an engine moves
 -- the bytes of several attempts together:
@@ -36,7 +36,7 @@ end
 
 function CurlEngine:start(job)
   local ok, err = self.multi:add(job.call)
-  if not ok then error("attach_many: " .. err, 0) end
+  if not ok then error("kombo batch: " .. err, 0) end
   self.by_call[job.call] = job
 end
 
@@ -83,7 +83,7 @@ end
 
 function NgxEngine:start(job)
   local t, err = self.ngx.thread.spawn(ngx_attempt, self, job)
-  if not t then error("attach_many: cannot start a light thread: " .. tostring(err), 0) end
+  if not t then error("kombo batch: cannot start a light thread: " .. tostring(err), 0) end
   if self.ended[#self.ended] ~= job then self.threads[job] = t end -- (it may have ended at once)
 end
 
@@ -179,37 +179,33 @@ function bulk.did_you_mean(key, known)
   return near and (" (did you mean '%s'?)"):format(near) or ""
 end
 
-local function check_opts(opts)
+-- `fname` and `arg`: the caller's name and the position of its options
+-- argument, for the messages (attach_many(jobs, opts), run_many(name, jobs, opts)).
+local function check_opts(opts, fname, arg)
+  local function bad(msg) error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg), 5) end
   if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error("bad argument #2 to 'attach_many' (options table expected, got " .. type(opts) .. ")", 4)
-  end
+  if type(opts) ~= "table" then bad("options table expected, got " .. type(opts)) end
   local known = { concurrency = "number", on_result = "function", on_progress = "function",
     progress_interval = "number", stop = "function", on_attempt = "function" }
   for k, v in pairs(opts) do
-    if not known[k] then
-      error(("bad argument #2 to 'attach_many' (unknown option '%s'%s)")
-        :format(tostring(k), bulk.did_you_mean(k, known)), 4)
-    end
-    if type(v) ~= known[k] then
-      error(("bad argument #2 to 'attach_many' (option '%s' must be a %s, got %s)"):format(k, known[k], type(v)), 4)
-    end
+    if not known[k] then bad(("unknown option '%s'%s"):format(tostring(k), bulk.did_you_mean(k, known))) end
+    if type(v) ~= known[k] then bad(("option '%s' must be a %s, got %s"):format(k, known[k], type(v))) end
   end
   local c = opts.concurrency
   if c ~= nil and not (c >= 1 and c <= bulk.MAX_PER_INTEGRATION and c == math.floor(c)) then
-    error("bad argument #2 to 'attach_many' (option 'concurrency' must be a whole number from 1 to 30)", 4)
+    bad("option 'concurrency' must be a whole number from 1 to 30")
   end
   if opts.progress_interval ~= nil and not (opts.progress_interval >= 0) then -- luacheck: ignore 581 (NaN)
-    error("bad argument #2 to 'attach_many' (option 'progress_interval' must be >= 0)", 4)
+    bad("option 'progress_interval' must be >= 0")
   end
   return opts
 end
 
-local function job_source(jobs)
+local function job_source(jobs, fname, arg)
   if type(jobs) == "function" then return jobs end
   if type(jobs) ~= "table" then
-    error("bad argument #1 to 'attach_many' (an array of jobs or an iterator function expected, got "
-      .. type(jobs) .. ")", 4)
+    error(("bad argument #%d to '%s' (an array of jobs or an iterator function expected, got %s)")
+      :format(arg, fname, type(jobs)), 4)
   end
   local i = 0
   return function()
@@ -241,9 +237,13 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.result(call) -> res | nil, err                      (errors.from_result)
 --   host.engine                                              (above)
 --   host.debug, host.secret                                  (the debug hook)
+--   host.fname, host.jobs_arg, host.noun   the caller's name, its jobs
+--                               argument's position and what a job sends,
+--                               for messages (default attach_many, 1, upload)
 function bulk.run(host, jobs, opts)
-  opts = check_opts(opts)
-  local next_job = job_source(jobs)
+  local fname, jobs_arg, noun = host.fname or "attach_many", host.jobs_arg or 1, host.noun or "upload"
+  opts = check_opts(opts, fname, jobs_arg + 1)
+  local next_job = job_source(jobs, fname, jobs_arg)
   local concurrency = opts.concurrency or 8
   local on_result, on_progress, stop = opts.on_result, opts.on_progress, opts.stop
   local on_attempt = opts.on_attempt
@@ -327,7 +327,7 @@ function bulk.run(host, jobs, opts)
   local function settle(job, t, why)
     if job.attempt == 0 then
       job.call:complete({ error = "aborted", phase = "connect",
-        message = "the batch was " .. why .. " before this upload was sent" }, t, os.time())
+        message = "the batch was " .. why .. " before this " .. noun .. " was sent" }, t, os.time())
     end
     finish(job)
   end
@@ -565,8 +565,8 @@ function bulk.run(host, jobs, opts)
     local c = callback_error
     error(setmetatable({
       kind = "callback", where = c.where, cause = c.cause, index = c.index,
-      message = ("attach_many: %s%s; the batch took no new job and finished those in flight "
-        .. "(err.results: the outcomes on_result did not get)"):format(
+      message = ("%s: %s%s; the batch took no new job and finished those in flight "
+        .. "(err.results: the outcomes on_result did not get)"):format(fname,
         c.returned and "" or (c.where == "jobs" and "the jobs iterator" or c.where) .. " raised: ",
         tostring(c.cause)),
       results = undelivered or {}, summary = summary,

@@ -34,6 +34,7 @@ local errors = require "kombo.errors"
 local client = require "kombo.client"             -- the options, Client, new
 local call = require "kombo.call"                 -- one call of an operation: prepare, preflight, send
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
+local batch = require "kombo.batch"               -- run_many
 local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
 
 local kombo = {
@@ -136,6 +137,7 @@ Client.attachment_restrictions = uploads.attachment_restrictions
 Client.attachment_exists = uploads.attachment_exists
 Client.validate_upload = uploads.validate_upload
 Client.attach_many = uploads.attach_many
+Client.run_many = batch.run_many
 
 -- Module-level forms on the default client.
 
@@ -169,6 +171,16 @@ end
 -- @usage local summary = kombo.attach_many(jobs, { concurrency = 16 })
 function kombo.attach_many(jobs, opts)
   return kombo.default_client():attach_many(jobs, opts)
+end
+
+--- Calls @{Client:run_many} on the @{default_client}.
+-- @tparam string name the operation, as its method is named
+-- @tparam {table,...}|func jobs the argument tables, or an iterator of them
+-- @tparam[opt] BulkOptions opts the options
+-- @treturn BulkSummary the summary
+-- @usage local summary = kombo.run_many("add_candidate_tag", jobs, { concurrency = 8 })
+function kombo.run_many(name, jobs, opts)
+  return kombo.default_client():run_many(name, jobs, opts)
 end
 
 --- Whether a value is an error object returned by a call (`nil, err`).

@@ -294,9 +294,9 @@
 
 -- ------------------------------------------------------------------- client
 
----The options of `client:attach_many`; all optional.
+---The options of `client:attach_many` and `client:run_many`; all optional.
 ---@class kombo.BulkOptions
----@field concurrency? integer uploads in flight at once, 1 to 30 (default 8)
+---@field concurrency? integer calls in flight at once, 1 to 30 (default 8)
 ---@field on_result? fun(index: integer, res: kombo.UploadResult?, err: kombo.Error?) once per job as it finishes
 ---@field on_progress? fun(stats: kombo.BulkStats) at most every `progress_interval` s, and once at the end
 ---@field progress_interval? number seconds (default 0.25)
@@ -421,6 +421,13 @@ function Client:validate_upload(args) end
 ---@return kombo.BulkSummary summary
 function Client:attach_many(jobs, opts) end
 
+---Runs many calls of one operation at once (attach_many for any operation).
+---@param name string the operation, as its method is named
+---@param jobs table[]|fun(): table? an array of argument tables, or an iterator (nil ends it)
+---@param opts? kombo.BulkOptions
+---@return kombo.BulkSummary summary
+function Client:run_many(name, jobs, opts) end
+
 -- ------------------------------------------------------------------- module
 
 ---@class kombo
@@ -514,6 +521,13 @@ function kombo.attachment_restrictions(target, opts) end
 ---@param opts? kombo.BulkOptions
 ---@return kombo.BulkSummary summary
 function kombo.attach_many(jobs, opts) end
+
+---`client:run_many` on the default client.
+---@param name string
+---@param jobs table[]|fun(): table?
+---@param opts? kombo.BulkOptions
+---@return kombo.BulkSummary summary
+function kombo.run_many(name, jobs, opts) end
 
 ---`client:attachment_exists` on the default client.
 ---@param args kombo.UploadArgs

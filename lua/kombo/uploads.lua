@@ -11,16 +11,13 @@ local errors = require "kombo.errors"
 local remote_fields = require "kombo.remote_fields"
 local cosocket = require "kombo.cosocket" -- the OpenResty transport
 local bulk = require "kombo.bulk"         -- attach_many
+local batch = require "kombo.batch"       -- its host, shared with run_many
 local landed = require "kombo.landed"     -- attachment_exists: did an upload land?
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare, send one operation call
-local preflight = require "kombo.preflight"
 
 local state = client.state
-local prepare, call_operation, OPERATIONS = one_call.prepare, one_call.call_operation, one_call.OPERATIONS
-local restrictions_call = preflight.restrictions_call
-local store_restrictions = preflight.store_restrictions
-local check_restrictions = preflight.check_restrictions
+local call_operation, OPERATIONS = one_call.call_operation, one_call.OPERATIONS
 
 local methods = {}
 
@@ -240,38 +237,7 @@ end
 -- print(summary.succeeded, summary.failed)
 function methods:attach_many(jobs, opts)
   local p = state(self, "attach_many")
-  local transport, why = cosocket.select(p.config.transport)
-  if transport == nil then error(why, 2) end
-  local host = {
-    engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
-    debug = p.config.debug, secret = p.config.api_key,
-  }
-  function host.prepare(job)
-    local op, problems = job_operation(job)
-    if not op then return nil, errors.validation(problems, p.config.api_key) end
-    -- A shape mistake in one job (a number where a table belongs) raises
-    -- in a single call; here it is that job's validation error.
-    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
-    if not ok then
-      local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
-      return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
-    end
-    if not call then return nil, err end
-    return call, call:integration_id(), err -- (err: the restrictions to fetch)
-  end
-  function host.result(call)
-    return errors.from_result(call:result(), p.config.api_key)
-  end
-  -- Preflight inside the batch: the restrictions request for a `need` of
-  -- host.prepare, sent by the engine like an upload; its answer; the check.
-  function host.fetch(need) return restrictions_call(p, need) end
-  function host.fetched(need, call)
-    local hit = store_restrictions(p, need.key, errors.from_result(call:result(), p.config.api_key))
-    call:close()
-    return hit
-  end
-  function host.check(call, hit) return check_restrictions(p, call, hit) end
-  return bulk.run(host, jobs, opts)
+  return bulk.run(batch.host(self, p, job_operation, "attach_many", 1, "upload"), jobs, opts)
 end
 
 return methods

@@ -246,6 +246,21 @@ function app.operation()
   return reply(200, d)
 end
 
+-- POST /run_many {opts=, name=, jobs=, concurrency=} -> the run_many summary,
+-- each result described (light threads over cosockets).
+function app.run_many()
+  local q = read_json()
+  local c = client(q.opts)
+  local ok, s = pcall(c.run_many, c, q.name, q.jobs, { concurrency = q.concurrency })
+  if not ok then return reply(200, { ok = false, raised = tostring(s) }) end
+  local out = { succeeded = s.succeeded, failed = s.failed, results = {} }
+  for i = 1, #q.jobs do
+    local r = s.results[i]
+    out.results[i] = kombo.is_error(r) and describe(nil, r) or describe(r)
+  end
+  return reply(200, out)
+end
+
 function app.fired()
   return reply(200, { done = dict:get("fired_done") or 0, in_flight = dict:get("in_flight") or 0,
                       results = cjson.decode(dict:get("fired_results") or "[]") })

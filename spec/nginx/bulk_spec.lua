@@ -175,4 +175,28 @@ describe("attach_many in nginx #bulk", function()
     end
     assert.is_true(gets <= 3, gets .. " restrictions requests for the slow integration")
   end)
+
+  it("run_many: create_application for 10 rows over light threads, each row once, a bad row by index", function()
+    local integ = integration("run-many")
+    local seq = S.standin_seq(STANDIN)
+    local jobs = {}
+    for i = 1, 10 do
+      jobs[i] = { job_id = "rm-job-" .. i, body = { candidate = { first_name = "A" .. i, last_name = "B",
+                                                                  email_address = ("a%d@example.com"):format(i) } } }
+    end
+    jobs[4] = { job_id = "rm-job-4", body = { candidate = { first_name = 4 } } }
+    local _, text = S.request("POST", APP.url .. "/run_many", S.cjson.encode {
+      opts = { integration_id = integ, retries = false }, name = "create_application", jobs = jobs, concurrency = 4 })
+    local r = S.cjson.decode(text)
+    assert.equals(9, r.succeeded, text)
+    assert.equals(1, r.failed)
+    assert.equals("validation", r.results[4].err.kind)
+    local sent = {}
+    for _, rec in ipairs(S.standin_records(STANDIN, seq, integ)) do
+      if rec.method == "POST" then sent[rec.uri] = (sent[rec.uri] or 0) + 1 end
+    end
+    for i = 1, 10 do
+      assert.equals(i ~= 4 and 1 or nil, sent["/ats/jobs/rm-job-" .. i .. "/applications"], "row " .. i)
+    end
+  end)
 end)

@@ -1,0 +1,110 @@
+--- Many calls at once: @{Client:run_many} (any operation) and the glue that
+-- @{Client:attach_many} shares with it, between a client and
+-- lua/kombo/bulk.lua's batch.  `self` is a client: lua/kombo/init.lua puts
+-- run_many on kombo.client's `Client`.  The LDoc block is on the `kombo`
+-- module's page (config.ld merges this file in).
+-- @module kombo
+local errors = require "kombo.errors"
+local cosocket = require "kombo.cosocket" -- the OpenResty transport
+local bulk = require "kombo.bulk"
+local client = require "kombo.client"
+local one_call = require "kombo.call" -- prepare one operation call
+local preflight = require "kombo.preflight"
+
+local state = client.state
+local prepare, OPERATIONS = one_call.prepare, one_call.OPERATIONS
+
+local M = {}
+
+-- The batch's host for client state p (bulk.run's contract): `pick(job)`
+-- says which operation a job is (or nil and the problems), `fname`,
+-- `jobs_arg` and `noun` word the messages.  Raises (at the method's
+-- caller) when there is no transport in this nginx phase.
+function M.host(self, p, pick, fname, jobs_arg, noun)
+  local transport, why = cosocket.select(p.config.transport)
+  if transport == nil then error(why, 3) end
+  local host = {
+    engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
+    debug = p.config.debug, secret = p.config.api_key,
+    fname = fname, jobs_arg = jobs_arg, noun = noun,
+  }
+  function host.prepare(job)
+    local op, problems = pick(job)
+    if not op then return nil, errors.validation(problems, p.config.api_key) end
+    -- A shape mistake in one job (a number where a table belongs) raises
+    -- in a single call; here it is that job's validation error.
+    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
+    if not ok then
+      local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
+      return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
+    end
+    if not call then return nil, err end
+    return call, call:integration_id(), err -- (err: the restrictions to fetch)
+  end
+  function host.result(call)
+    return errors.from_result(call:result(), p.config.api_key)
+  end
+  -- Preflight inside the batch: the restrictions request for a `need` of
+  -- host.prepare, sent by the engine like any job; its answer; the check.
+  function host.fetch(need) return preflight.restrictions_call(p, need) end
+  function host.fetched(need, call)
+    local hit = preflight.store_restrictions(p, need.key, errors.from_result(call:result(), p.config.api_key))
+    call:close()
+    return hit
+  end
+  function host.check(call, hit) return preflight.check_restrictions(p, call, hit) end
+  return host
+end
+
+--- Runs many calls of one operation at once, within Kombo's concurrency
+-- limit: @{Client:attach_many} for any operation (`create_application`,
+-- `add_candidate_tag`, a list's `get_...`).  Each job is exactly the
+-- argument table of the method `name` (`client:create_application(job)`)
+-- and follows its rules: validation (a bad job is reported with its index
+-- and does not stop the others), preflight where the operation has one,
+-- retries, and the outcome rule (nothing with outcome `unknown` is sent
+-- again; a POST carries no idempotency key).  The admission is
+-- attach_many's: slow start per integration, Kombo's `Concurrency-Limit`
+-- and `PLATFORM.CONCURRENCY_LIMIT_EXCEEDED` lower it, a rate-limit 429
+-- pauses every new attempt; the options, `on_result`, `on_progress`,
+-- `stop`, the lazily read iterator, the @{BatchError} and both engines
+-- (one libcurl multi handle; light threads inside nginx) are the same.
+-- @function Client:run_many
+-- @within Client
+-- @tparam string name the operation, as its method is named (`"create_application"`)
+-- @tparam {table,...}|func jobs an array of argument tables, or a function returning
+-- the next one and `nil` at the end (read only as slots free up)
+-- @tparam[opt] BulkOptions opts the options
+-- @treturn BulkSummary the summary (`results[i]`: the `res` or `err` of job i,
+-- when no `on_result` is given)
+-- @raise an unknown operation, a bad option, a closed client; or a @{BatchError}
+-- (as for @{Client:attach_many})
+-- @usage
+-- local summary = client:run_many("create_application", rows, {
+--   concurrency = 10,
+--   on_result = function(i, res, err)
+--     if err and err.already_exists then print(i, "exists")
+--     elseif err then print(i, err) else print(i, res.data.id) end
+--   end,
+-- })
+function M.run_many(self, name, jobs, opts)
+  local p = state(self, "run_many")
+  local op = type(name) == "string" and OPERATIONS[name] or nil
+  if not op then
+    local known = {}
+    for k in pairs(OPERATIONS) do known[k] = true end
+    local what = type(name) ~= "string" and "operation name expected, got " .. type(name)
+      or ("unknown operation '%s'%s"):format(name, bulk.did_you_mean(name, known))
+    error(("bad argument #1 to 'run_many' (%s)"):format(what), 2)
+  end
+  local function pick(job)
+    if type(job) ~= "table" then
+      return nil, { { path = "job", message = ("must be a table of %s arguments, got %s"):format(name, type(job)) } }
+    end
+    return op
+  end
+  local host = M.host(self, p, pick, "run_many", 2, "request")
+  return bulk.run(host, jobs, opts)
+end
+
+return M
