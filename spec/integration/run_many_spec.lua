@@ -119,13 +119,15 @@ describe("run_many #integration #bulk", function()
     assert.is_false(ok)
     assert.truthy(err:find("bad argument #1 to 'run_many' (unknown operation 'create_aplication'", 1, true), err)
     assert.truthy(err:find("create_application", 40, true), err)
-    ok, err = pcall(client.run_many, client, 42, {})
-    assert.truthy(err:find("operation name expected, got number", 1, true), err)
-    ok, err = pcall(client.run_many, client, "add_candidate_tag", 5)
-    assert.truthy(err:find("bad argument #2 to 'run_many' (an array of jobs or an iterator function expected", 1,
-      true), err)
-    ok, err = pcall(client.run_many, client, "add_candidate_tag", {}, { concurency = 2 })
-    assert.truthy(err:find("bad argument #3 to 'run_many' (unknown option 'concurency'", 1, true), err)
+    for _, case in ipairs {
+      { { 42, {} }, "operation name expected, got number" },
+      { { "add_candidate_tag", 5 }, "bad argument #2 to 'run_many' (an array of jobs or an iterator function expected" },
+      { { "add_candidate_tag", {}, { concurency = 2 } }, "bad argument #3 to 'run_many' (unknown option 'concurency'" },
+    } do
+      ok, err = pcall(client.run_many, client, (table.unpack or unpack)(case[1], 1, 3)) -- luacheck: ignore 143
+      assert.is_false(ok)
+      assert.truthy(err:find(case[2], 1, true), err)
+    end
   end)
 
   it("a raising on_result drains and raises a BatchError naming run_many, no result lost", function()
