@@ -45,7 +45,7 @@ function cli.env(over)
   return e
 end
 
-local function command(args, env, cwd, seconds)
+local function command(args, env, cwd, seconds, program)
   local lua, build = this_lua()
   local parts = { "cd", q(cwd or cli.ROOT), "&&" }
   if seconds then -- timeout(1): SIGTERM (counted by kombo-attach), then SIGKILL 3 s later
@@ -60,17 +60,22 @@ local function command(args, env, cwd, seconds)
   parts[#parts + 1] = "LUA_PATH=" .. q(cli.ROOT .. "/lua/?.lua;" .. cli.ROOT .. "/lua/?/init.lua;;")
   parts[#parts + 1] = "LUA_CPATH=" .. q(cli.ROOT .. "/" .. build .. "/?.so;;")
   parts[#parts + 1] = lua
-  parts[#parts + 1] = q(cli.ROOT .. "/bin/kombo-attach")
+  parts[#parts + 1] = q(cli.ROOT .. "/bin/" .. (program or "kombo-attach"))
   for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   return table.concat(parts, " ")
+end
+
+--- Runs `kombo ARGS...` (bin/kombo) to the end, like cli.run.
+function cli.kombo(args, env, cwd, seconds, stdin)
+  return cli.run(args, env, cwd, seconds, stdin, "kombo")
 end
 
 --- Runs kombo-attach to the end: exit status, stdout, stderr.  With
 --- `seconds`, a run still going after that long is stopped (exit 124 or 137):
 --- for what would hang the suite if it regressed.
-function cli.run(args, env, cwd, seconds, stdin)
+function cli.run(args, env, cwd, seconds, stdin, program)
   local out, err = os.tmpname(), os.tmpname()
-  local p = assert(io.popen(command(args, env, cwd, seconds) .. " >" .. q(out) .. " 2>" .. q(err) .. " <"
+  local p = assert(io.popen(command(args, env, cwd, seconds, program) .. " >" .. q(out) .. " 2>" .. q(err) .. " <"
     .. q(stdin or "/dev/null") .. "; echo $?"))
   local rc = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()

@@ -1,0 +1,392 @@
+--- kombo: the command line (bin/kombo runs `run(arg)` and exits with what
+-- it returns).  One command, subcommands in the manner of `gh` and
+-- `stripe`: `attach` (kombo-attach, kept as its alias), `call` (any
+-- operation by name, like `gh api`), `check` (the key and an integration).
+-- The operations' help is made from the generated operation table
+-- (lua/kombo/gen/operations.lua), so it lists what the library can call.
+-- README "The kombo command".
+local kombo = require "kombo"
+local errors = require "kombo.errors"
+local cjson = require "cjson.safe"
+local gen = require "kombo.gen.operations"
+local attach = require "kombo.cli.main"
+local bulk = require "kombo.bulk" -- did_you_mean
+
+local M = {}
+
+local format, concat = string.format, table.concat
+
+-- 0 done, 1 the call or some rows failed, 2 usage (or a bad argument,
+-- manifest or journal), 130 after a signal: kombo-attach's codes.
+M.EXIT = attach.EXIT
+
+local OPERATIONS = gen.operations
+local NAMES = {}
+for name in pairs(OPERATIONS) do NAMES[#NAMES + 1] = name end
+table.sort(NAMES)
+
+local USAGE = [[
+Usage: kombo COMMAND [options]
+
+Commands:
+  attach MANIFEST       upload a manifest's rows as attachments (kombo-attach)
+  call OPERATION        call any operation by name (kombo call --help lists them)
+  check                 check the API key, and an integration with --integration-id
+
+Every command takes --help.  The API key comes from $KOMBO_API_KEY, the
+server from --server-url or $KOMBO_SERVER_URL (default Kombo's EU API), the
+integration from --integration-id or $KOMBO_INTEGRATION_ID.  Exit status:
+0 done, 1 the call (or some rows) failed, 2 a usage or input error, 130
+after a signal.
+]]
+
+local CALL_USAGE = [[
+Usage: kombo call OPERATION [--arg NAME=VALUE ...] [--body FILE|-] [options]
+
+Calls one operation of Kombo's API by its name in kombo-lua (the method
+name, e.g. get_jobs, create_application) and prints Kombo's answer as JSON
+on standard output.  --arg gives a path or query parameter (repeat it);
+--body the request body as JSON from FILE or standard input (a file object
+may name a local "file" to stream).  Arguments are validated as the library
+validates them: a bad one is reported and nothing is sent.
+
+Options:
+  --arg NAME=VALUE      a path or query parameter (a number where the
+                        description says integer; a list as a,b,c)
+  --body FILE|-         the request body (JSON)
+  --integration-id ID   X-Integration-Id (default $KOMBO_INTEGRATION_ID)
+  --server-url URL      Kombo's API (default $KOMBO_SERVER_URL)
+  --timeout SECONDS     the longest one attempt may take (default 60)
+  --help                this text; with OPERATION, that operation's parameters
+
+Operations:
+]]
+
+local CHECK_USAGE = [[
+Usage: kombo check [--integration-id ID] [--json] [options]
+
+Checks the API key (GET /check-api-key) and, with an integration, what it
+accepts: the attachment restrictions for candidates and applications and
+the restrictions of create_application.  Exit status 0 when every check
+answered, 1 when one failed (the reason on standard error).
+
+Options:
+  --integration-id ID   the integration to check (default $KOMBO_INTEGRATION_ID)
+  --server-url URL      Kombo's API (default $KOMBO_SERVER_URL)
+  --json                the answers as one JSON document
+  --help
+]]
+
+-- Everything printed goes through here: no API key in any output (the
+-- library redacts its errors already; this is the last line of defence).
+local function printer(key)
+  return function(stream, s, json)
+    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
+  end
+end
+
+local function env(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+-- --name value, --name=value; `spec` says which options take a value
+-- (true), are flags (false) or may repeat ("many").  Values are never
+-- echoed in errors: a key typed in the wrong place must not be shown.
+local function parse(argv, spec)
+  local opts, positional, i = {}, {}, 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      for j = i + 1, #argv do positional[#positional + 1] = argv[j] end
+      break
+    elseif a:sub(1, 2) == "--" then
+      local name, value = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      local takes = spec[name]
+      if takes == nil then
+        local known = {}
+        for k in pairs(spec) do known[k] = true end
+        return nil, format("unknown option '--%s'%s", name:gsub("[^%w%-]", "?"), bulk.did_you_mean(name, known))
+      end
+      if takes then
+        if value == nil then
+          i = i + 1
+          value = argv[i]
+          if value == nil then return nil, format("option '--%s' needs a value", name) end
+        end
+        if takes == "many" then
+          opts[name] = opts[name] or {}
+          opts[name][#opts[name] + 1] = value
+        else
+          opts[name] = value
+        end
+      else
+        if value ~= nil then return nil, format("option '--%s' takes no value", name) end
+        opts[name] = true
+      end
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return nil, "unknown option (options start with --; see --help)"
+    else
+      positional[#positional + 1] = a
+    end
+    i = i + 1
+  end
+  for k, v in pairs(opts) do
+    if v == "" then return nil, format("option '--%s' must not be empty", k) end
+  end
+  return opts, positional
+end
+
+local function new_client(opts)
+  local key = env("KOMBO_API_KEY")
+  if not key then return nil, "no API key: set KOMBO_API_KEY to your Kombo API key" end
+  local timeout = opts.timeout and tonumber(opts.timeout)
+  if opts.timeout and not (timeout and timeout > 0 and timeout <= 86400) then
+    return nil, "option '--timeout' must be a number of seconds above 0 (at most 86400)"
+  end
+  local ok, client = pcall(kombo.new, {
+    api_key = key, server_url = opts["server-url"], integration_id = opts["integration-id"], timeout = timeout,
+  })
+  if not ok then
+    local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
+    if msg:find("'server_url'", 1, true) then
+      return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
+        .. (msg:gsub("^option 'server_url' ", ""))
+    end
+    return nil, msg
+  end
+  return client
+end
+
+---------------------------------------------------------------- help
+
+-- One line per operation: name, method and path.
+local function operation_list()
+  local lines = {}
+  for _, name in ipairs(NAMES) do
+    local op = OPERATIONS[name]
+    lines[#lines + 1] = format("  %-36s %-6s %s", name, op.method, op.path)
+  end
+  return concat(lines, "\n") .. "\n"
+end
+
+-- What an operation takes, from the generated table.
+local function operation_help(name)
+  local op = OPERATIONS[name]
+  local out = { format("kombo call %s: %s %s", name, op.method, op.path) }
+  if #op.params > 0 then
+    out[#out + 1] = "\nPath parameters (--arg NAME=VALUE, required):"
+    for _, p in ipairs(op.params) do out[#out + 1] = "  " .. p end
+  end
+  if #op.query > 0 then
+    out[#out + 1] = "\nQuery parameters (--arg NAME=VALUE):"
+    for _, q in ipairs(op.query) do
+      local what = concat(q.types or {}, " or ")
+      if q.enum then what = what .. ": " .. concat(q.enum, ", ") end
+      out[#out + 1] = format("  %-28s %s%s", q.name, what, q.required and " (required)" or "")
+    end
+  end
+  if op.body then
+    out[#out + 1] = format("\nBody (--body FILE, a JSON object%s): %s", op.body_required and ", required" or "",
+      concat(op.body, ", "))
+  end
+  out[#out + 1] = format("\nX-Integration-Id: %s", op.integration_scoped and "required (--integration-id)" or "not sent")
+  out[#out + 1] = "Kombo's reference: " .. op.doc_url
+  return concat(out, "\n") .. "\n"
+end
+
+---------------------------------------------------------------- call
+
+-- --arg NAME=VALUE as the library takes it: a number where the description
+-- says integer or number (else the string, which validation then names).
+local function arg_value(op, name, text)
+  for _, q in ipairs(op.query) do
+    if q.name == name then
+      for _, t in ipairs(q.types or {}) do
+        if (t == "integer" or t == "number") and tonumber(text) then return tonumber(text) end
+      end
+    end
+  end
+  return text
+end
+
+local function read_body(path)
+  local f, text
+  if path == "-" then
+    text = io.stdin:read("a")
+  else
+    f = io.open(path, "rb")
+    if not f then return nil, format("--body %s: cannot be read", path) end
+    text = f:read("a")
+    f:close()
+  end
+  local v, err = cjson.decode(text or "")
+  if type(v) ~= "table" then
+    return nil, format("--body %s: not a JSON object (%s)", path, err or "a " .. type(v))
+  end
+  return v
+end
+
+local function cmd_call(argv, streams, put)
+  local stdout, stderr = streams.stdout, streams.stderr
+  local function usage(msg)
+    put(stderr, "kombo call: " .. msg .. "\nTry 'kombo call --help'.\n")
+    return M.EXIT.usage
+  end
+  local opts, pos = parse(argv, { arg = "many", body = true, ["integration-id"] = true, ["server-url"] = true,
+                                  timeout = true, help = false })
+  if not opts then return usage(pos) end
+  local name = pos[1]
+  if opts.help then
+    if name and OPERATIONS[name] then put(stdout, operation_help(name)) return M.EXIT.ok end
+    put(stdout, CALL_USAGE .. operation_list())
+    return M.EXIT.ok
+  end
+  if not name then return usage("which operation? (kombo call --help lists them)") end
+  if #pos > 1 then return usage(format("expected one OPERATION, got %d arguments", #pos)) end
+  local op = OPERATIONS[name]
+  if not op then
+    local known = {}
+    for k in pairs(OPERATIONS) do known[k] = true end
+    return usage(format("unknown operation '%s'%s", name:gsub("[^%w_]", "?"), bulk.did_you_mean(name, known)))
+  end
+  local args = {}
+  for _, kv in ipairs(opts.arg or {}) do
+    local k, v = kv:match("^([%w_]+)=(.*)$")
+    if not k then return usage("--arg takes NAME=VALUE") end
+    if args[k] ~= nil then return usage(format("--arg %s given twice", k)) end
+    args[k] = arg_value(op, k, v)
+  end
+  if opts.body then
+    if not op.body then return usage(format("%s takes no body", name)) end
+    local body, berr = read_body(opts.body)
+    if not body then return usage(berr) end
+    args.body = body
+  end
+  local client, cerr = new_client(opts)
+  if not client then return usage(cerr) end
+  local ok, res, err = pcall(client[name], client, args)
+  client:close()
+  if not ok then return usage(tostring(res):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")) end
+  if err then
+    put(stderr, "kombo call: " .. tostring(err) .. "\n")
+    if err.kind == "validation" then
+      for _, p in ipairs(err.problems or {}) do put(stderr, format("  %s %s\n", p.path, p.message)) end
+      return M.EXIT.usage
+    end
+    if err.body and err.kind == "api" then put(stdout, err.body:gsub("%s*$", "") .. "\n", true) end
+    return M.EXIT.failed
+  end
+  put(stdout, assert(kombo.encode_json { status = res.status, data = res.data, warnings = res.warnings })
+    .. "\n", true)
+  return M.EXIT.ok
+end
+
+---------------------------------------------------------------- check
+
+local function cmd_check(argv, streams, put)
+  local stdout, stderr = streams.stdout, streams.stderr
+  local opts, pos = parse(argv, { ["integration-id"] = true, ["server-url"] = true, json = false, help = false,
+                                  timeout = true })
+  if not opts then
+    put(stderr, "kombo check: " .. pos .. "\nTry 'kombo check --help'.\n")
+    return M.EXIT.usage
+  end
+  if opts.help then put(stdout, CHECK_USAGE) return M.EXIT.ok end
+  if #pos > 0 then
+    put(stderr, "kombo check: takes no arguments\nTry 'kombo check --help'.\n")
+    return M.EXIT.usage
+  end
+  opts["integration-id"] = opts["integration-id"] or env("KOMBO_INTEGRATION_ID")
+  local client, cerr = new_client(opts)
+  if not client then
+    put(stderr, "kombo check: " .. cerr .. "\n")
+    return M.EXIT.usage
+  end
+  local report, failed = {}, false
+  local function step(label, fn)
+    local res, err = fn()
+    if err then
+      failed = true
+      report[label] = { error = { kind = err.kind, code = err.code, message = err.message, status = err.status,
+                                  log_url = err.log_url } }
+      if not opts.json then put(stderr, format("%-34s FAILED: %s\n", label, tostring(err))) end
+      return nil
+    end
+    report[label] = res.data
+    return res.data
+  end
+  local key = step("api_key", function() return client:check_api_key() end)
+  if key and not opts.json then
+    put(stdout, format("%-34s ok (environment %s, customer %s)\n", "api_key", tostring(key.environment_id),
+      tostring(key.customer_id)))
+  end
+  local integ = opts["integration-id"]
+  if key and integ then
+    report.integration_id = integ
+    if not opts.json then put(stdout, format("%-34s %s\n", "integration", integ)) end
+    for _, c in ipairs {
+      { "candidate_attachments", "candidate_attachment_restrictions" },
+      { "application_attachments", "application_attachment_restrictions" },
+      { "create_application", "create_application_restrictions" },
+    } do
+      local data = step(c[1], function() return client[c[2]](client, { integration_id = integ }) end)
+      if data and not opts.json then
+        put(stdout, format("%-34s %s\n", c[1], assert(kombo.encode_json(data))), true)
+      end
+    end
+  end
+  client:close()
+  if opts.json then put(stdout, assert(kombo.encode_json(report)) .. "\n", true) end
+  return failed and M.EXIT.failed or M.EXIT.ok
+end
+
+---------------------------------------------------------------- the command
+
+local COMMANDS = {
+  attach = function(argv, streams)
+    return attach.run(argv, streams)
+  end,
+  call = cmd_call,
+  check = cmd_check,
+}
+
+--- Runs `kombo ARGV...`; returns the exit status.
+-- @param argv the arguments after the program name
+-- @param[opt] streams `{ stdout =, stderr = }` (for the specs)
+function M.run(argv, streams)
+  streams = { stdout = streams and streams.stdout or io.stdout, stderr = streams and streams.stderr or io.stderr }
+  local put = printer(env("KOMBO_API_KEY"))
+  local name = argv[1]
+  if name == "--help" or name == "help" then
+    if argv[2] and COMMANDS[argv[2]] then return M.run({ argv[2], "--help" }, streams) end
+    put(streams.stdout, USAGE)
+    return M.EXIT.ok
+  end
+  if name == "--version" then
+    put(streams.stdout, "kombo (kombo-lua) " .. kombo.VERSION .. "\n")
+    return M.EXIT.ok
+  end
+  if name == nil then
+    put(streams.stderr, USAGE)
+    return M.EXIT.usage
+  end
+  local cmd = COMMANDS[name]
+  if not cmd then
+    local known = {}
+    for k in pairs(COMMANDS) do known[k] = true end
+    put(streams.stderr, format("kombo: unknown command '%s'%s\nTry 'kombo --help'.\n",
+      name:gsub("[^%w%-_]", "?"), bulk.did_you_mean(name, known)))
+    return M.EXIT.usage
+  end
+  local rest = {}
+  for i = 2, #argv do rest[#rest + 1] = argv[i] end
+  return cmd(rest, streams, put)
+end
+
+M.USAGE, M.CALL_USAGE, M.CHECK_USAGE = USAGE, CALL_USAGE, CHECK_USAGE
+M.operation_help = operation_help
+
+return M
