@@ -94,7 +94,7 @@ docs:
 # Static checks of every Lua file (.luacheckrc: Lua 5.1/5.3/5.4, ngx_lua,
 # busted); luacheck exits non-zero on any warning.
 LUACHECK ?= luacheck
-LUACHECK_DIRS := lua spec examples bench tools bin/kombo-attach scripts/soak
+LUACHECK_DIRS := lua spec examples bench tools bin/kombo-attach bin/kombo scripts/soak
 
 luacheck:
 	$(LUACHECK) -q $(LUACHECK_DIRS)

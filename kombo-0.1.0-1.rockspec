@@ -48,6 +48,7 @@ build = {
       ["kombo.landed"] = "lua/kombo/landed.lua",
       -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
+      ["kombo.cli.kombo"] = "lua/kombo/cli/kombo.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
       ["kombo.cli.journal"] = "lua/kombo/cli/journal.lua",
       ["kombo.cli.progress"] = "lua/kombo/cli/progress.lua",
@@ -83,7 +84,7 @@ build = {
    -- the Lua it was installed for (README "Install": two Lua versions in
    -- one tree share that one bin/kombo-attach, the last install's).
    install = {
-      bin = { ["kombo-attach"] = "bin/kombo-attach" },
+      bin = { ["kombo-attach"] = "bin/kombo-attach", kombo = "bin/kombo" },
    },
    -- No copy_directories: the examples (and the C sources) stay in the
    -- repository; copying examples/ shipped whatever an example run had

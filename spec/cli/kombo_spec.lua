@@ -4,6 +4,7 @@
 local cli = require "cli.support"
 local servers = require "support.servers"
 local cjson = servers.cjson
+local _ -- the values a check does not look at
 
 local function requests(env)
   return servers.requests(env.KOMBO_INTEGRATION_ID)
@@ -11,14 +12,14 @@ end
 
 describe("kombo (the command) #cli", function()
   it("no command: usage on stderr, exit 2; --help on stdout, exit 0; an unknown command is named", function()
-    local rc, out, err = cli.kombo({}, cli.env())
+    local rc, out, err = cli.kombo({}, cli.env())  -- luacheck: ignore 311
     assert.equals(2, rc)
     assert.equals("", out)
     assert.truthy(err:find("Usage: kombo COMMAND", 1, true))
     rc, out = cli.kombo({ "--help" }, cli.env())
     assert.equals(0, rc)
     assert.truthy(out:find("call OPERATION", 1, true))
-    rc, out, err = cli.kombo({ "cal" }, cli.env())
+    rc, _, err = cli.kombo({ "cal" }, cli.env())
     assert.equals(2, rc)
     assert.truthy(err:find("unknown command 'cal' (did you mean 'call'?)", 1, true), err)
     rc, out = cli.kombo({ "--version" }, cli.env())
@@ -123,7 +124,7 @@ describe("kombo (the command) #cli", function()
     assert.equals(env.KOMBO_INTEGRATION_ID, doc.integration_id)
     assert.is_table(doc.candidate_attachments)
     assert.is_table(doc.create_application)
-    rc, out, err = cli.kombo({ "check" }, cli.env { KOMBO_API_KEY = "wrong-key" })
+    rc, _, err = cli.kombo({ "check" }, cli.env { KOMBO_API_KEY = "wrong-key" })
     assert.equals(1, rc)
     assert.truthy(err:find("api_key%s+FAILED"), err)
     rc, _, err = cli.kombo({ "check" }, cli.env { KOMBO_API_KEY = servers.NONE })

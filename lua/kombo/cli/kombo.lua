@@ -192,7 +192,7 @@ local function operation_help(name)
     out[#out + 1] = format("\nBody (--body FILE, a JSON object%s): %s", op.body_required and ", required" or "",
       concat(op.body, ", "))
   end
-  out[#out + 1] = format("\nX-Integration-Id: %s", op.integration_scoped and "required (--integration-id)" or "not sent")
+  out[#out + 1] = "\nX-Integration-Id: " .. (op.integration_scoped and "required (--integration-id)" or "not sent")
   out[#out + 1] = "Kombo's reference: " .. op.doc_url
   return concat(out, "\n") .. "\n"
 end
