@@ -11,6 +11,7 @@ local cjson = require "cjson.safe"
 local gen = require "kombo.gen.operations"
 local attach = require "kombo.cli.main"
 local bulk = require "kombo.bulk" -- did_you_mean
+local core_isatty = require("kombo.core").isatty
 
 local M = {}
 
@@ -32,6 +33,7 @@ Commands:
   attach MANIFEST       upload a manifest's rows as attachments (kombo-attach)
   call OPERATION        call any operation by name (kombo call --help lists them)
   check                 check the API key, and an integration with --integration-id
+  get LIST              read a list (jobs, candidates, ...) as JSON, JSON Lines, CSV or a table
 
 Every command takes --help.  The API key comes from $KOMBO_API_KEY, the
 server from --server-url or $KOMBO_SERVER_URL (default Kombo's EU API), the
@@ -284,6 +286,219 @@ local function cmd_call(argv, streams, put)
   return M.EXIT.ok
 end
 
+---------------------------------------------------------------- get
+
+local GET_USAGE = [[
+Usage: kombo get LIST [--FILTER VALUE ...] [--all] [--format FORMAT] [options]
+
+Reads one of Kombo's lists (below) page by page and writes its records to
+standard output: the first page, or with --all every page (following
+data.next, the filters sent again with every page, as Kombo requires).
+Filters are the list's query parameters, as --name VALUE (--updated-after
+or --updated_after; a list as a,b,c), validated as the library validates
+them.  Records stream: memory does not grow with the number of pages.
+Lists are served from Kombo's synced copy of the ATS: a write shows up
+after the next sync.
+
+Options:
+  --all                 every page, not just the first
+  --format FORMAT       json (an array, the default), jsonl (a record per
+                        line), csv (a header of the record's fields, nested
+                        ones flattened with dots, arrays as JSON) or table
+  --page-size N         records per page (default the largest Kombo allows)
+  --integration-id ID   X-Integration-Id (default $KOMBO_INTEGRATION_ID)
+  --server-url URL      Kombo's API (default $KOMBO_SERVER_URL)
+  --quiet               no progress line on standard error
+  --help                this text; with LIST, that list's filters
+
+A progress line goes to standard error while pages come in when standard
+output is not a terminal (a file, a pipe).  Exit status: 0 every page read,
+1 a page failed (the records before it were written; the cursor to resume
+from, --cursor, is on standard error), 2 a usage or filter error.
+
+Lists:
+]]
+
+-- "jobs" -> "get_jobs", "application-stages" -> "get_application_stages".
+local function list_op(word)
+  local name = "get_" .. word:gsub("%-", "_")
+  local op = OPERATIONS[name]
+  if op and op.list then return name, op end
+  if OPERATIONS[word] and OPERATIONS[word].list then return word, OPERATIONS[word] end
+  return nil
+end
+
+local function list_names()
+  local out = {}
+  for _, name in ipairs(NAMES) do
+    if OPERATIONS[name].list then out[#out + 1] = (name:gsub("^get_", ""):gsub("_", "-")) end
+  end
+  return out
+end
+
+-- The filters of a list as options: --name and --name-with-dashes.
+local function filter_spec(op)
+  local spec, by_option = {}, {}
+  for _, q in ipairs(op.query) do
+    local dashed = q.name:gsub("_", "-")
+    spec[q.name], spec[dashed] = true, true
+    by_option[q.name], by_option[dashed] = q.name, q.name
+  end
+  return spec, by_option
+end
+
+-- A record's columns, in order: `fields` of the generated table (the
+-- description's record, nested objects flattened with dots).
+local function flatten(record, fields)
+  local row = {}
+  for i, f in ipairs(fields) do
+    local v = record
+    for part in f:gmatch("[^.]+") do
+      if type(v) ~= "table" or v == kombo.null then v = nil break end
+      v = v[part]
+    end
+    if v == nil or v == kombo.null then row[i] = ""
+    elseif type(v) == "table" then row[i] = assert(kombo.encode_json(v))
+    else row[i] = tostring(v) end
+  end
+  return row
+end
+
+local function csv_cell(s)
+  if s:find('[",\r\n]') or s:match("^%s") or s:match("%s$") then return '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local function cmd_get(argv, streams, put)
+  local stdout, stderr = streams.stdout, streams.stderr
+  local function usage(msg)
+    put(stderr, "kombo get: " .. msg .. "\nTry 'kombo get --help'.\n")
+    return M.EXIT.usage
+  end
+  -- The list comes first: its filters are options.
+  local word = argv[1]
+  if word == nil or word:sub(1, 2) == "--" then
+    for _, a in ipairs(argv) do
+      if a == "--help" then
+        put(stdout, GET_USAGE .. "  " .. concat(list_names(), "\n  ") .. "\n")
+        return M.EXIT.ok
+      end
+    end
+    return usage("which list? (kombo get --help lists them)")
+  end
+  local name, op = list_op(word)
+  if not name then
+    local known = {}
+    for _, l in ipairs(list_names()) do known[l] = true end
+    return usage(format("unknown list '%s'%s", word:gsub("[^%w_%-]", "?"), bulk.did_you_mean(word, known)))
+  end
+  local spec, by_option = filter_spec(op)
+  for k, v in pairs { all = false, format = true, ["page-size"] = true, ["integration-id"] = true,
+                      ["server-url"] = true, timeout = true, quiet = false, help = false } do
+    spec[k] = v
+  end
+  local rest = {}
+  for i = 2, #argv do rest[#rest + 1] = argv[i] end
+  local opts, pos = parse(rest, spec)
+  if not opts then return usage(pos) end
+  if opts.help then
+    put(stdout, operation_help(name):gsub("^kombo call " .. name, "kombo get " .. word)
+      :gsub("%-%-arg NAME=VALUE", "--NAME VALUE"))
+    return M.EXIT.ok
+  end
+  if #pos > 0 then return usage(format("one LIST, then options (got %d more arguments)", #pos)) end
+  local fmt = opts.format or "json"
+  if fmt ~= "json" and fmt ~= "jsonl" and fmt ~= "csv" and fmt ~= "table" then
+    return usage("option '--format' must be json, jsonl, csv or table")
+  end
+  local args = {}
+  for k, v in pairs(opts) do
+    local q = by_option[k]
+    if q then
+      if args[q] ~= nil then return usage(format("--%s given twice", k)) end
+      args[q] = arg_value(op, q, v)
+    end
+  end
+  if opts["page-size"] then args.page_size = arg_value(op, "page_size", opts["page-size"]) end
+  local client, cerr = new_client(opts)
+  if not client then return usage(cerr) end
+
+  local fields = op.fields or { "id" }
+  local tty = core_isatty(1)
+  local show_progress = not opts.quiet and not tty
+  local first_record, records, pages = true, 0, 0
+  local table_rows = fmt == "table" and {} or nil
+  if fmt == "csv" then
+    local head = {}
+    for i, f in ipairs(fields) do head[i] = csv_cell(f) end
+    put(stdout, concat(head, ",") .. "\n", true)
+  elseif fmt == "json" then
+    put(stdout, "[")
+  end
+  local function write(record)
+    records = records + 1
+    if fmt == "json" then
+      put(stdout, (first_record and "\n" or ",\n") .. assert(kombo.encode_json(record)), true)
+    elseif fmt == "jsonl" then
+      put(stdout, assert(kombo.encode_json(record)) .. "\n", true)
+    elseif fmt == "csv" then
+      local row = flatten(record, fields)
+      for i, c in ipairs(row) do row[i] = csv_cell(c) end
+      put(stdout, concat(row, ",") .. "\n", true)
+    else
+      table_rows[#table_rows + 1] = flatten(record, fields)
+    end
+    first_record = false
+  end
+
+  local failed
+  local ok, raised = pcall(function()
+    for page, err in client:pages(name, args) do
+      if not page then failed = err break end
+      pages = pages + 1
+      for _, record in ipairs(page.data.results) do write(record) end
+      if show_progress then
+        put(stderr, format("kombo get %s: %d records, %d pages%s\n", word, records, pages,
+          page.data.next ~= kombo.null and page.data.next ~= nil and opts.all and " ..." or ""))
+      end
+      if not opts.all then break end
+    end
+  end)
+  client:close()
+  if fmt == "json" then put(stdout, (first_record and "]" or "\n]") .. "\n") end
+  if fmt == "table" then
+    -- a table needs every width first: it is for a terminal, not for 10,000 records
+    local widths = {}
+    for i, f in ipairs(fields) do widths[i] = math.min(#f, 40) end
+    for _, r in ipairs(table_rows) do
+      for i, c in ipairs(r) do widths[i] = math.min(math.max(widths[i], #c), 40) end
+    end
+    local function line(cells)
+      local out = {}
+      for i, c in ipairs(cells) do
+        c = #c > 40 and c:sub(1, 39) .. "~" or c
+        out[i] = c .. string.rep(" ", widths[i] - #c)
+      end
+      return (concat(out, "  "):gsub("%s+$", "")) .. "\n"
+    end
+    put(stdout, line(fields))
+    for _, r in ipairs(table_rows) do put(stdout, line(r), true) end
+  end
+  if not ok then return usage(tostring(raised):gsub("^bad argument #%d to '[%w_]+' %((.*)%)$", "%1")) end
+  if failed then
+    put(stderr, "kombo get: " .. tostring(failed) .. "\n")
+    if failed.kind == "validation" then
+      for _, p in ipairs(failed.problems or {}) do put(stderr, format("  %s %s\n", p.path, p.message)) end
+      return M.EXIT.usage
+    end
+    if failed.cursor then
+      put(stderr, format("kombo get: resume with --cursor %s\n", failed.cursor))
+    end
+    return M.EXIT.failed
+  end
+  return M.EXIT.ok
+end
+
 ---------------------------------------------------------------- check
 
 local function cmd_check(argv, streams, put)
@@ -351,6 +566,7 @@ local COMMANDS = {
   end,
   call = cmd_call,
   check = cmd_check,
+  get = cmd_get,
 }
 
 --- Runs `kombo ARGV...`; returns the exit status.
@@ -386,7 +602,7 @@ function M.run(argv, streams)
   return cmd(rest, streams, put)
 end
 
-M.USAGE, M.CALL_USAGE, M.CHECK_USAGE = USAGE, CALL_USAGE, CHECK_USAGE
+M.USAGE, M.CALL_USAGE, M.CHECK_USAGE, M.GET_USAGE = USAGE, CALL_USAGE, CHECK_USAGE, GET_USAGE
 M.operation_help = operation_help
 
 return M
