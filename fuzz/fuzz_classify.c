@@ -239,7 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   strcmp(again.message, cls.message) == 0,
               "not deterministic");
     }
-    check_call(&r, &cls);
+    if (shape == &SHAPE) /* the call is an upload's: it classifies with the upload's shape */
+        check_call(&r, &cls);
 
     /* A reset response is empty again and classifies as "no status". */
     kombo_response_reset(&r);

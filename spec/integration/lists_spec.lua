@@ -172,11 +172,11 @@ describe("lists, page by page, curl transport #integration #lists", function()
 
   it("leaving early sends nothing more and leaves the connection ready for the next call", function()
     local client, integ = servers.client()
-    for page in client:pages("get_applications", { page_size = 2 }) do
+    for page in client:pages("get_applications", { page_size = 2 }) do -- luacheck: ignore 512 (left early)
       assert.equals(2, #page.data.results)
       break
     end
-    for application in client:each("get_applications", { page_size = 2 }) do
+    for application in client:each("get_applications", { page_size = 2 }) do -- luacheck: ignore 512
       assert.equals("app-1", application.id)
       break
     end
@@ -292,18 +292,23 @@ describe("lists, page by page, curl transport #integration #lists", function()
     assert.matches("bad argument #1 to 'pages' ('check_api_key' is not a list", msg, 1, true)
     assert.matches("get_applications, get_candidates", msg, 1, true)
     ok, msg = pcall(function() return client:each("get_job") end)
+    assert.is_false(ok)
     assert.matches("bad argument #1 to 'each' (unknown operation 'get_job' (did you mean 'get_jobs'?))", msg, 1, true)
     ok, msg = pcall(function() return kombo.pages("attach_to_candidate") end)
+    assert.is_false(ok)
     assert.matches("is not a list", msg, 1, true)
     ok, msg = pcall(function() return client:pages("get_jobs", "OPEN") end)
+    assert.is_false(ok)
     assert.matches("bad argument #2 to 'pages' (table expected, got string)", msg, 1, true)
     ok, msg = pcall(function() return client.each(nil, "get_jobs") end)
+    assert.is_false(ok)
     assert.matches("kombo client expected", msg, 1, true)
     local closed = servers.client()
     local it = closed:pages("get_jobs")
     closed:close()
     line = debug.getinfo(1, "l").currentline
     ok, msg = pcall(function() for _ in it do end end) -- line + 1
+    assert.is_false(ok)
     assert.matches("lists_spec.lua:" .. (line + 1) .. ":", msg, 1, true)
     assert.matches("'pages' on a closed kombo client", msg, 1, true)
   end)
