@@ -352,11 +352,12 @@ extern const kombo_config kombo_config_defaults;
 
 /* The caps on an answer's body when max_response_bytes is 0.  A page of a
  * list holds up to 250 records with their nested data: the description's
- * example items are 1.2-2.3 KB (an application with its candidate,
- * interviews and offers 1.9 KB, a job 2.3 KB), and real ones carry long
- * HTML descriptions and remote_data, so a page gets 64 KiB per record:
- * 250 x 64 KiB = 16 MiB.  Every other answer is one record or a short list:
- * 1 MiB. */
+ * example items are 1.5-2.3 KB (a candidate 1.5 KB, an application with
+ * its candidate, interviews and offers 1.9 KB, a job 2.3 KB), and real
+ * ones carry long HTML descriptions and remote_data, so a page gets about
+ * 64 KiB per record, some 30 times the examples: 250 x 64 KiB is 15.6 MiB,
+ * rounded up to 16 MiB.  Every other answer is one record or a short
+ * list: 1 MiB. */
 #define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
 #define KOMBO_DEFAULT_MAX_LIST_RESPONSE (16u * 1024u * 1024u)
 
@@ -364,6 +365,7 @@ extern const kombo_config kombo_config_defaults;
  * that is 0 the default above for the kind of answer (a list's page or any
  * other). */
 size_t kombo_max_response(const kombo_config *cfg, const kombo_operation *op);
+
 #define KOMBO_EU_URL "https://api.kombo.dev/v1"
 #define KOMBO_US_URL "https://api.us.kombo.dev/v1"
 
