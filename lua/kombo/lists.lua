@@ -61,17 +61,24 @@ end
 local Pager = {}
 Pager.__index = Pager
 
-local function pager(op, args)
-  return setmetatable({ op = op, args = args, cursor = args.cursor, followed = {}, done = false }, Pager)
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
 end
 
--- The arguments of the next page, or nil when the list has ended: a copy of
--- the caller's (never changed), the cursor, and the largest page_size
--- unless the caller chose one.
+-- The caller's arguments are copied once: every page repeats them as they
+-- were when the iteration began, whatever becomes of the caller's table.
+local function pager(op, args)
+  return setmetatable({ op = op, args = copy(args), cursor = args.cursor, followed = {}, done = false }, Pager)
+end
+
+-- The arguments of the next page, or nil when the list has ended: the
+-- caller's (their table never changed), the cursor, and the largest
+-- page_size unless the caller chose one.
 function Pager:next_args()
   if self.done then return nil end
-  local t = {}
-  for k, v in pairs(self.args) do t[k] = v end
+  local t = copy(self.args)
   t.cursor = self.cursor
   if t.page_size == nil then t.page_size = self.op.page_size_max end
   if self.cursor ~= nil then self.followed[self.cursor] = true end
@@ -188,7 +195,5 @@ function M.each(self, name, args, fname)
     end
   end
 end
-
-M.LIST_NAMES = LIST_NAMES
 
 return M
