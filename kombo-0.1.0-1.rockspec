@@ -38,6 +38,7 @@ build = {
       ["kombo.call"] = "lua/kombo/call.lua",
       ["kombo.preflight"] = "lua/kombo/preflight.lua",
       ["kombo.uploads"] = "lua/kombo/uploads.lua",
+      ["kombo.lists"] = "lua/kombo/lists.lua",
       ["kombo.request_body"] = "lua/kombo/request_body.lua",
       ["kombo.errors"] = "lua/kombo/errors.lua",
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",

@@ -660,6 +660,28 @@ function M.model(api, hand)
         fail("%s: data_member %s is not in its positive response", op.key, op.data_member)
       end
     end
+    -- A list: its data holds `results` (an array) and `next` (the cursor of
+    -- the next page, or null), and it takes `cursor`; pages() and each()
+    -- follow it.  page_size_max is the description's maximum for page_size,
+    -- what they ask for when the caller gives none.
+    local data = deref(schema.properties and schema.properties.data)
+    local members = type(data) == "table" and data.properties or {}
+    local results, nxt = deref(members.results), deref(members.next)
+    if results and nxt then
+      local q = {}
+      for _, p in ipairs(query_props) do q[p.name] = p.raw end
+      local next_types = {}
+      for _, t in ipairs(type(nxt.type) == "table" and nxt.type or { nxt.type }) do next_types[t] = true end
+      if results.type ~= "array" or not (next_types.string and next_types.null) then
+        fail("%s: data.results is not an array or data.next not a string or null", op.key)
+      end
+      if not q.cursor then fail("%s: data.next but no cursor parameter to send it back in", op.key) end
+      op.list = true
+      if q.page_size then
+        op.page_size_max = math.tointeger(q.page_size.maximum)
+          or fail("%s: page_size has no whole maximum", op.key)
+      end
+    end
     op.idempotent = op.method == "GET" or op.hand.resend == true
     op.doc_url = op.hand.doc_url or doc_url(op.method, op.path)
   end
@@ -836,7 +858,8 @@ local function emit_c(model)
 
   w([[
 
-/* The response shape is {warnings required, member data must have};
+/* The response shape is {warnings required, member data must have, a
+ * list (data.results an array, data.next a string or null)};
  * idempotent: only GETs, unless spec/contract/operations.lua says
  * otherwise. */
 const kombo_operation kombo_operations[] = {]])
@@ -845,14 +868,15 @@ const kombo_operation kombo_operations[] = {]])
     for _, p in ipairs(op.params) do params[#params + 1] = c_string(p) end
     params[#params + 1] = "NULL"
     w(("    {\n        .name = %s,\n        .method = %s,\n        .path = %s,\n        .params = {%s},\n"
-      .. "        .response = {%d, %s},\n        .idempotent = %d,\n"
+      .. "        .response = {%d, %s, %d},\n        .idempotent = %d,\n"
       .. "        .integration_scoped = %d,\n        .body_schema = %s,\n        .body_required = %d,\n"
-      .. "        .query = %s,\n        .doc_url = %s,\n    },"):format(
+      .. "        .query = %s,\n        .doc_url = %s,\n%s    },"):format(
       c_string(op.name), c_string(op.method), c_string(op.path), table.concat(params, ", "),
-      op.warnings and 1 or 0, op.data_member and c_string(op.data_member) or "NULL",
+      op.warnings and 1 or 0, op.data_member and c_string(op.data_member) or "NULL", op.list and 1 or 0,
       op.idempotent and 1 or 0, op.integration_scoped and 1 or 0,
       op.body_schema and "&s" .. op.body_schema.id or "NULL", op.body_required and 1 or 0,
-      op.query and "&s" .. op.query.id or "NULL", c_string(op.doc_url)))
+      op.query and "&s" .. op.query.id or "NULL", c_string(op.doc_url),
+      op.page_size_max and ("        .page_size_max = %d,\n"):format(op.page_size_max) or ""))
   end
   w("};\n")
   w("const size_t kombo_operation_count = sizeof kombo_operations / sizeof kombo_operations[0];\n")
@@ -884,6 +908,7 @@ local function emit_lua_data(model)
     "-- spec/contract/kombo-openapi.json and spec/contract/operations.lua: do not",
     "-- edit; run `make generate`.  Per operation name: method, path, path",
     "-- parameters, query parameters (name, types, enum, required, list/bool),",
+    "-- whether it is a list (data.results paged by data.next) and its largest page_size,",
     "-- the request body's top-level members, Kombo's page; and",
     "-- webhook_events: each event type and the members of its `data`.",
     "return {",
@@ -896,6 +921,9 @@ local function emit_lua_data(model)
     w(("      params = %s,"):format(lua_list(op.params)))
     w(("      integration_scoped = %s, idempotent = %s,"):format(tostring(op.integration_scoped),
       tostring(op.idempotent)))
+    if op.list then
+      w(("      list = true,%s"):format(op.page_size_max and (" page_size_max = %d,"):format(op.page_size_max) or ""))
+    end
     if op.query then
       w("      query = {")
       for _, p in ipairs(op.query.properties) do
@@ -1022,6 +1050,15 @@ local function emit_types(model, root)
     for name in fh:read("a"):gmatch("\nfunction Client:([%w_]+)%(") do hand[name] = true end
     fh:close()
   end
+  -- The names pages() and each() take.
+  local lists = {}
+  for _, op in ipairs(model.operations) do
+    if op.list then lists[#lists + 1] = "'" .. op.name .. "'" end
+  end
+  w("---The operations that are lists (`data.results`, paged by `data.next`): what")
+  w("---`client:pages` and `client:each` take.")
+  w("---@alias kombo.ListName " .. table.concat(lists, "|"))
+  w("")
   for _, op in ipairs(model.operations) do
     local cls = "kombo.gen." .. camel(op.name)
     w(("---The arguments of `%s` (%s %s)."):format(op.name, op.method, op.path))
@@ -1082,6 +1119,10 @@ local function emit_luadoc(model)
     else
       w(op.idempotent and "-- Retried like every read (idempotent)."
         or "-- Not retried once it may have been processed (not idempotent).")
+    end
+    if op.list then
+      w(("-- One page of a list: @{Client:pages} and @{Client:each} follow `data.next`%s."):format(
+        op.page_size_max and (" (`page_size` up to %d, their default)"):format(op.page_size_max) or ""))
     end
     w(("-- @function Client:%s"):format(op.name))
     w("-- @within Client")

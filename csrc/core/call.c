@@ -139,7 +139,7 @@ kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, komb
     c->op = req->op;
     kombo_buf_init(&c->url);
     kombo_buf_init(&c->integration);
-    kombo_response_init(&c->response, client->cfg.max_response_bytes);
+    kombo_response_init(&c->response, kombo_max_response(&client->cfg, c->op));
     attachment_facts(c, req);
     if (c->op->body_schema != NULL && req->body != NULL) {
         /* The body takes over the open files, also when it fails. */

@@ -137,6 +137,19 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
         fmt_into(why, whysz, "missing \"data.%s\"", shape->data_member);
         return 0;
     }
+    /* A page: without an array of results and a next cursor (or null for
+     * the last page) it cannot be followed, and taking it as the last page
+     * would end a list short without a word. */
+    if (shape->list) {
+        if (!kombo_json_get(&v, "results", &w) || w.type != J_ARRAY) {
+            fmt_into(why, whysz, "\"data.results\" is not an array");
+            return 0;
+        }
+        if (!kombo_json_get(&v, "next", &w) || (w.type != J_STRING && w.type != J_NULL)) {
+            fmt_into(why, whysz, "\"data.next\" is neither a string nor null");
+            return 0;
+        }
+    }
     if (!shape->warnings)
         return 1;
     if (!kombo_json_get(root, "warnings", &v)) {

@@ -24,7 +24,7 @@ const kombo_config kombo_config_defaults = {
     NULL, NULL, KOMBO_EU_URL, NULL, NULL,
     300,                        /* timeout: a whole attempt, upload included */
     10,                         /* connect_timeout */
-    KOMBO_DEFAULT_MAX_RESPONSE, /* max_response_bytes */
+    0,                          /* max_response_bytes: the cap that fits the answer (kombo_max_response) */
     {3, 0.5, 30, 1.5, 120, 0},  /* retries */
 };
 
@@ -46,6 +46,13 @@ const kombo_option kombo_options[] = {
     OPTION("retries.retry_unsafe", KOMBO_OPTION_BOOLEAN, retry.retry_unsafe),
     {NULL, KOMBO_OPTION_STRING, 0},
 };
+
+size_t kombo_max_response(const kombo_config *cfg, const kombo_operation *op)
+{
+    if (cfg->max_response_bytes != 0)
+        return cfg->max_response_bytes;
+    return op != NULL && op->response.list ? KOMBO_DEFAULT_MAX_LIST_RESPONSE : KOMBO_DEFAULT_MAX_RESPONSE;
+}
 
 void kombo_retry_policy_none(kombo_retry_policy *p)
 {
@@ -205,8 +212,6 @@ kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems
     cl->cfg.server_url = cl->server_url = dup_or_null(cfg->server_url, &failed);
     cl->cfg.user_agent = cl->user_agent = dup_or_null(cfg->user_agent, &failed);
     cl->cfg.ca_file = cl->ca_file = dup_or_null(cfg->ca_file, &failed);
-    if (cl->cfg.max_response_bytes == 0)
-        cl->cfg.max_response_bytes = KOMBO_DEFAULT_MAX_RESPONSE;
     if (failed) {
         kombo_client_free(cl);
         return NULL;

@@ -111,6 +111,7 @@ void kombo_problems_init(kombo_problems *p);
 typedef struct kombo_response_shape {
     int warnings;            /* "warnings": [{message}, ...] is required */
     const char *data_member; /* data must hold this member, or NULL */
+    int list;                /* a page of a list: data.results an array, data.next a string or null */
 } kombo_response_shape;
 
 typedef struct kombo_schema kombo_schema; /* schema.h: a generated descriptor */
@@ -128,6 +129,7 @@ typedef struct kombo_operation {
     int body_required;
     const kombo_schema *query;       /* an object whose members are the query parameters, or NULL */
     const char *doc_url;             /* Kombo's page for the operation */
+    int page_size_max;               /* a list's largest page_size (the description's maximum), or 0 */
 } kombo_operation;
 
 /* The table, generated into csrc/gen/operations.c (make generate) from
@@ -338,17 +340,32 @@ typedef struct kombo_config {
     const char *ca_file;         /* extra CA bundle, or NULL */
     double timeout;              /* seconds for a whole attempt */
     double connect_timeout;
-    size_t max_response_bytes;   /* 0: the default */
+    size_t max_response_bytes;   /* 0: the default for the answer (kombo_max_response) */
     kombo_retry_policy retry;
 } kombo_config;
 
 /* The defaults, in one place (the Lua layer reads them from here too):
- * timeout 300 s, connect_timeout 10 s, max_response_bytes 1 MiB, retries
- * 3 attempts, 0.5 s initial interval, 30 s max interval, exponent 1.5,
- * 120 s max elapsed, unsafe retries off. */
+ * timeout 300 s, connect_timeout 10 s, max_response_bytes 0 (the cap
+ * below that fits the answer), retries 3 attempts, 0.5 s initial interval,
+ * 30 s max interval, exponent 1.5, 120 s max elapsed, unsafe retries off. */
 extern const kombo_config kombo_config_defaults;
 
+/* The caps on an answer's body when max_response_bytes is 0.  A page of a
+ * list holds up to 250 records with their nested data: the description's
+ * example items are 1.5-2.3 KB (a candidate 1.5 KB, an application with
+ * its candidate, interviews and offers 1.9 KB, a job 2.3 KB), and real
+ * ones carry long HTML descriptions and remote_data, so a page gets about
+ * 64 KiB per record, some 30 times the examples: 250 x 64 KiB is 15.6 MiB,
+ * rounded up to 16 MiB.  Every other answer is one record or a short
+ * list: 1 MiB. */
 #define KOMBO_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+#define KOMBO_DEFAULT_MAX_LIST_RESPONSE (16u * 1024u * 1024u)
+
+/* The cap on the body of an answer to op: cfg->max_response_bytes, or when
+ * that is 0 the default above for the kind of answer (a list's page or any
+ * other). */
+size_t kombo_max_response(const kombo_config *cfg, const kombo_operation *op);
+
 #define KOMBO_EU_URL "https://api.kombo.dev/v1"
 #define KOMBO_US_URL "https://api.us.kombo.dev/v1"
 

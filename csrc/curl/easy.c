@@ -438,7 +438,6 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
 
 void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
 {
-    const kombo_config *cfg = kombo_call_config(c);
     kombo_response *r = kombo_call_response(c);
     kombo_body *body = kombo_call_body(c);
     CURL *h = t->easy;
@@ -505,7 +504,7 @@ void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
         fail_attempt(r, KOMBO_TE_ABORTED, kombo_call_body(c)->error);
     } else if (t->too_large) {
         char msg[96];
-        snprintf(msg, sizeof msg, "response body larger than %zu bytes", cfg->max_response_bytes);
+        snprintf(msg, sizeof msg, "response body larger than %zu bytes", r->body.limit);
         fail_attempt(r, KOMBO_TE_TOO_LARGE, msg);
     } else {
         fail_attempt(r, rc == CURLE_OPERATION_TIMEDOUT ? KOMBO_TE_TIMEOUT : KOMBO_TE_NETWORK,

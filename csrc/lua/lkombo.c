@@ -218,7 +218,7 @@ static void push_operations(lua_State *L)
     size_t i, k;
     lua_newtable(L);
     for (i = 0; (op = kombo_operation_at(i)) != NULL; i++) {
-        lua_createtable(L, 0, 12);
+        lua_createtable(L, 0, 14);
         set_string(L, "name", op->name);
         set_string(L, "method", op->method);
         set_string(L, "path", op->path);
@@ -236,6 +236,14 @@ static void push_operations(lua_State *L)
         set_boolean(L, "warnings", op->response.warnings);
         if (op->response.data_member != NULL)
             set_string(L, "data_member", op->response.data_member);
+        if (op->response.list) {
+            /* pages() and each() follow it; page_size_max is what they ask for by default */
+            set_boolean(L, "list", 1);
+            if (op->page_size_max > 0) {
+                lua_pushinteger(L, op->page_size_max);
+                lua_setfield(L, -2, "page_size_max");
+            }
+        }
         set_boolean(L, "integration_scoped", op->integration_scoped);
         set_boolean(L, "has_query", op->query != NULL);
         if (op->doc_url != NULL)
@@ -244,7 +252,9 @@ static void push_operations(lua_State *L)
     }
 }
 
-/* core.defaults: kombo_config_defaults, the one table of defaults. */
+/* core.defaults: kombo_config_defaults, the one table of defaults;
+ * max_response_bytes and max_list_response_bytes are the caps its
+ * max_response_bytes = 0 stands for (kombo_max_response). */
 static void push_defaults(lua_State *L)
 {
     const kombo_config *d = &kombo_config_defaults;
@@ -252,8 +262,10 @@ static void push_defaults(lua_State *L)
     set_string(L, "server_url", d->server_url);
     set_number(L, "timeout", d->timeout);
     set_number(L, "connect_timeout", d->connect_timeout);
-    lua_pushinteger(L, (lua_Integer)d->max_response_bytes);
+    lua_pushinteger(L, (lua_Integer)KOMBO_DEFAULT_MAX_RESPONSE);
     lua_setfield(L, -2, "max_response_bytes");
+    lua_pushinteger(L, (lua_Integer)KOMBO_DEFAULT_MAX_LIST_RESPONSE);
+    lua_setfield(L, -2, "max_list_response_bytes");
     lua_newtable(L);
     lua_pushinteger(L, d->retry.max_attempts);
     lua_setfield(L, -2, "max_attempts");

@@ -299,7 +299,7 @@ static int l_call_request(lua_State *L)
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
-    lua_pushinteger(L, (lua_Integer)kombo_call_config(c->call)->max_response_bytes);
+    lua_pushinteger(L, (lua_Integer)kombo_call_response(c->call)->body.limit);
     lua_pushstring(L, kombo_call_operation(c->call)->method);
     return 5;
 }
@@ -585,7 +585,7 @@ static int l_call_complete(lua_State *L)
     snprintf(r->error_message, sizeof r->error_message, "%s", luaL_optstring(L, -1, ""));
     if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
         snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
-                 kombo_call_config(c->call)->max_response_bytes);
+                 kombo_call_response(c->call)->body.limit);
     kombo_call_complete(c->call, r, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
     return 0;
 }

@@ -55,7 +55,8 @@ M.SERVERS = SERVERS
 -- @tfield[opt] RetryOptions|false retries the retry policy (@{RetryOptions}), or `false` for one attempt
 -- @tfield[opt] string ca_file a PEM bundle to trust instead of libcurl's default one
 -- (a regular file holding `-----BEGIN CERTIFICATE-----`)
--- @tfield[opt=1048576] number max_response_bytes larger answers are an `http` error (0: the default)
+-- @tfield[opt] number max_response_bytes larger answers are an `http` error; by default (or 0)
+-- 1048576 (1 MiB), and 16777216 (16 MiB) for a page of a list (250 records with their nested data)
 -- @tfield[opt="auto"] string transport `"auto"`, `"curl"` or `"cosocket"` (OpenResty, README)
 -- @tfield[opt] string user_agent replaces the `User-Agent` header (not empty)
 -- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
@@ -196,8 +197,7 @@ local function resolve(opts, fname)
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     retries = opts.retries == nil and {} or opts.retries,
     ca_file = opts.ca_file,
-    max_response_bytes = (opts.max_response_bytes == nil or opts.max_response_bytes == 0)
-      and DEFAULTS.max_response_bytes or opts.max_response_bytes,
+    max_response_bytes = opts.max_response_bytes, -- nil or 0: the core's cap for the answer (a list's page more)
     user_agent = opts.user_agent
       or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
       or USER_AGENT,

@@ -133,4 +133,16 @@ function errors.from_result(raw, secret)
   return nil, setmetatable(err, Error)
 end
 
+-- A `decode` error for a positive answer that the core accepted but that
+-- cannot be used as it stands (a list's page whose data.next goes round,
+-- lua/kombo/lists.lua): the exchange's status, attempts and elapsed time
+-- from res.http.  `message` is ours: it holds nothing of the answer.
+function errors.broken_answer(res, message)
+  local http = res.http
+  return setmetatable({
+    kind = "decode", outcome = "unknown", message = message, status = http.status,
+    attempts = http.attempts, elapsed = http.elapsed, limits = http.limits,
+  }, Error)
+end
+
 return errors

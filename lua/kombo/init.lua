@@ -36,6 +36,7 @@ local call = require "kombo.call"                 -- one call of an operation: p
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
 local batch = require "kombo.batch"               -- run_many
 local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
+local lists = require "kombo.lists"               -- pages, each: a list, page by page
 
 local kombo = {
   VERSION = core.version,
@@ -128,6 +129,41 @@ for _, op in ipairs(core.operations) do
     local res, err = call_operation(kombo.default_client(), op, args, name)
     return res, err
   end
+end
+
+-- -------------------------------------------------------------- lists
+
+-- Client:pages and Client:each (lua/kombo/lists.lua, their reference), and
+-- their module functions; each a wrapper of the same depth, so that a
+-- misuse names the caller's line.
+function Client:pages(name, args)
+  local iterator = lists.pages(self, name, args, "pages")
+  return iterator
+end
+
+function Client:each(name, args)
+  local iterator = lists.each(self, name, args, "each")
+  return iterator
+end
+
+--- Calls @{Client:pages} on the @{default_client}.
+-- @tparam string name a list: `"get_jobs"`, `"get_candidates"`, ...
+-- @tparam[opt] table args the operation's arguments (filters, `page_size`, `cursor`)
+-- @treturn func the iterator: each page, or `false, err` at the end
+-- @usage for page, err in kombo.pages("get_jobs", { statuses = { "OPEN" } }) do ... end
+function kombo.pages(name, args)
+  local iterator = lists.pages(kombo.default_client(), name, args, "pages")
+  return iterator
+end
+
+--- Calls @{Client:each} on the @{default_client}.
+-- @tparam string name a list: `"get_jobs"`, `"get_candidates"`, ...
+-- @tparam[opt] table args the operation's arguments (filters, `page_size`, `cursor`)
+-- @treturn func the iterator: each record, or `false, err` at the end
+-- @usage for job, err in kombo.each("get_jobs", { updated_after = since }) do ... end
+function kombo.each(name, args)
+  local iterator = lists.each(kombo.default_client(), name, args, "each")
+  return iterator
 end
 
 -- -------------------------------------------------------------- upload helpers

@@ -34,7 +34,7 @@
 ---@field retries? kombo.RetryOptions|false
 ---A PEM bundle to trust instead of libcurl's default one (a regular file holding `-----BEGIN CERTIFICATE-----`).
 ---@field ca_file? string
----Larger answers are an `http` error (default 1048576; 0: the default).
+---Larger answers are an `http` error (default, or 0: 1048576, and 16777216 for a page of a list).
 ---@field max_response_bytes? integer
 ---How bytes move: `"auto"` (default: cosockets inside nginx, else libcurl), `"curl"`, `"cosocket"`.
 ---@field transport? kombo.Transport
@@ -255,6 +255,17 @@
 ---@class kombo.ApiKeyResult: kombo.Result
 ---@field data kombo.ApiKeyData
 
+---`res.data` of a list's page (`get_jobs`, `get_candidates`, ...).
+---@class kombo.Page
+---The records of this page.
+---@field results table[]
+---The cursor of the next page, or `kombo.null` on the last.
+---@field next string|kombo.Null
+
+---A page of a list, as `client:pages` gives it.
+---@class kombo.PageResult: kombo.Result
+---@field data kombo.Page
+
 -- ------------------------------------------------------------------- errors
 
 ---@alias kombo.ErrorKind "validation"|"api"|"http"|"network"|"timeout"|"decode"|"aborted"
@@ -291,6 +302,9 @@
 ---`validation`: every problem found, at once.
 ---@field problems? kombo.Problem[]
 ---@field limits? kombo.Limits
+---`client:pages` and `client:each`: the cursor of the page that failed (nil: the first);
+---the same arguments with `cursor = err.cursor` resume there.
+---@field cursor? string
 
 -- ------------------------------------------------------------------- client
 
@@ -427,6 +441,20 @@ function Client:attach_many(jobs, opts) end
 ---@param opts? kombo.BulkOptions
 ---@return kombo.BulkSummary summary
 function Client:run_many(name, jobs, opts) end
+---The pages of a list, for a generic `for`: each page (one call of the
+---operation, the filters repeated, `page_size` 250 unless given), then nil;
+---a failure gives `false, err` once (`err.cursor`: where to resume).
+---@param name kombo.ListName
+---@param args? table the operation's arguments: filters, `integration_id`, `page_size`, `cursor`
+---@return fun(): (kombo.PageResult|false|nil), kombo.Error?
+function Client:pages(name, args) end
+
+---The records of a list across its pages, for a generic `for`: each record,
+---then nil; a failure gives `false, err` once (`err.cursor`: where to resume).
+---@param name kombo.ListName
+---@param args? table the operation's arguments, as for `pages`
+---@return fun(): (table|false|nil), kombo.Error?
+function Client:each(name, args) end
 
 -- ------------------------------------------------------------------- module
 
@@ -528,6 +556,17 @@ function kombo.attach_many(jobs, opts) end
 ---@param opts? kombo.BulkOptions
 ---@return kombo.BulkSummary summary
 function kombo.run_many(name, jobs, opts) end
+---`client:pages` on the default client.
+---@param name kombo.ListName
+---@param args? table
+---@return fun(): (kombo.PageResult|false|nil), kombo.Error?
+function kombo.pages(name, args) end
+
+---`client:each` on the default client.
+---@param name kombo.ListName
+---@param args? table
+---@return fun(): (table|false|nil), kombo.Error?
+function kombo.each(name, args) end
 
 ---`client:attachment_exists` on the default client.
 ---@param args kombo.UploadArgs

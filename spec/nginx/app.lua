@@ -30,13 +30,17 @@ local function read_json()
   return cjson.decode(body or "{}") or {}
 end
 
--- A client from the spec's options (defaults: stand-in, cosocket).
-local function client(opts)
+-- The options of a client from the spec's (defaults: stand-in, cosocket).
+local function client_options(opts)
   local o = { api_key = "test-key", server_url = app.STANDIN, transport = "cosocket",
               integration_id = "app" }
   for k, v in pairs(opts or {}) do o[k] = v end
   if o.retries == cjson.null then o.retries = nil end
-  return kombo.new(o)
+  return o
+end
+
+local function client(opts)
+  return kombo.new(client_options(opts))
 end
 
 local function upload_args(candidate, integration, name)
@@ -258,6 +262,46 @@ function app.run_many()
     local r = s.results[i]
     out.results[i] = kombo.is_error(r) and describe(nil, r) or describe(r)
   end
+  return reply(200, out)
+end
+
+-- POST /lists {how = "pages"|"each", name =, args =, opts =, module =, stop_after =, then_check =}
+-- -> {steps = {...}, raised =, checked =}: client:pages / client:each (or
+-- kombo.pages / kombo.each after kombo.configure(opts), with `module`) run
+-- inside nginx.  A step is a page {ids =, next =, attempts =}, a record
+-- {id =}, or the failure {failed = true, err = {kind, status, code, outcome,
+-- message, cursor}}.  stop_after: break after that many steps;
+-- then_check: a check_api_key call after the loop, on the same client.
+function app.lists()
+  local q = read_json()
+  local c = client(q.opts)
+  local out = { steps = {} }
+  local ok, raised = pcall(function()
+    local it
+    if q.module then
+      kombo.configure(client_options(q.opts))
+      it = kombo[q.how](q.name, q.args)
+    else
+      it = c[q.how](c, q.name, q.args)
+    end
+    for a, err in it do
+      local step
+      if a == false then
+        step = { failed = true, err = { kind = err.kind, status = err.status, code = err.code, outcome = err.outcome,
+                                         message = err.message, cursor = err.cursor } }
+      elseif q.how == "pages" then
+        local ids = {}
+        for i, r in ipairs(a.data.results) do ids[i] = r.id end
+        step = { ids = ids, next = a.data.next, attempts = a.http.attempts }
+      else
+        step = { id = a.id }
+      end
+      out.steps[#out.steps + 1] = step
+      if #out.steps == q.stop_after or #out.steps > 100 then break end
+    end
+  end)
+  if not ok then out.raised = tostring(raised) end
+  if q.then_check then out.checked = describe(c:check_api_key()).ok end
   return reply(200, out)
 end
 

@@ -14,6 +14,7 @@
 
 local cjson = require("cjson.safe")
 local dkjson = require("dkjson")
+local store = require("store") -- jobs, candidates, applications: real pages, creates stored
 
 -- Strict JSON: reject NaN / Infinity / hex numbers, so that a body accepted
 -- here is also accepted by any standards-conforming JSON parser.
@@ -970,6 +971,15 @@ local function operation_op(listing)
   return data_op(listing and '{"next":null,"results":[]}' or "{}", true)
 end
 
+-- An operation the store serves (store.serve): its data is made when a
+-- success answer is, so that a create stores its records only then.
+local function stored_op(make_data)
+  return {
+    success = function(warnings) return data_op(make_data(), true).success(warnings) end,
+    missing_warnings = function() return data_op(make_data(), true).missing_warnings() end,
+  }
+end
+
 -- An operation of the description that none of the routes above serves.
 local function generic(body, parsed_ok, parsed, route, id)
   local method = ngx.req.get_method()
@@ -1014,6 +1024,13 @@ local function generic(body, parsed_ok, parsed, route, id)
       note_response(400, nil)
       return send_error(400, "PLATFORM.INPUT_INVALID", "The body is not a JSON object.")
     end
+  end
+  local stored = store.serve(route.path, method, ngx.ctx.standin_integ, parsed, id)
+  if stored and stored.invalid then
+    note_response(400, nil)
+    return send_error(400, "PLATFORM.INPUT_INVALID", stored.invalid)
+  elseif stored then
+    return run_scenario(stored.scenario or sc, stored_op(stored.data))
   end
   return run_scenario(sc, operation_op(op.listing))
 end

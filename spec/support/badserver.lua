@@ -56,7 +56,8 @@
 --
 --   raw-<case>           reads the request, writes the bytes of RAW[<case>]
 --                        (below: odd framing, header counts and sizes, 1xx
---                        storms, chunk extensions, limit headers) and closes:
+--                        storms, chunk extensions, limit headers, broken
+--                        pages of a list) and closes:
 --                        the specs compare what each transport makes of the
 --                        same bytes
 --
@@ -117,6 +118,18 @@ local RAW = {
   ["limits-twice"] = head(with({ "Concurrency-Limit: 5", "Concurrency-Limit: 5" }, CL, "Connection: close"))
     .. SUCCESS,
 }
+
+-- Pages of a list gone wrong (spec/integration/lists_spec.lua): data.next
+-- the same cursor every time (a list that would never end), no data.next,
+-- results not an array, a number for next.
+local function page(data)
+  local body = '{"status":"success","data":' .. data .. ',"warnings":[]}'
+  return head(with({}, "Content-Length: " .. #body)) .. body
+end
+RAW["page-cycle"] = page('{"results":[{"id":"r1"}],"next":"c1"}')
+RAW["page-no-next"] = page('{"results":[{"id":"r1"}]}')
+RAW["page-results-object"] = page('{"results":{"id":"r1"},"next":null}')
+RAW["page-next-number"] = page('{"results":[],"next":2}')
 
 local TOO_LARGE = '{"status":"error","error":{"code":"PLATFORM.INPUT_INVALID","title":"Payload too large",'
   .. '"message":"The attachment is too large.","log_url":"https://app.kombo.dev/logs?interactionId=bad"}}'

@@ -377,6 +377,21 @@ describe("the reference's text", function()
     assert.same({}, wrong)
   end)
 
+  it("gives the answer caps the core applies when max_response_bytes is left out", function()
+    local d = require("kombo.core").defaults
+    local mib = d.max_list_response_bytes / 1048576
+    assert.equals(d.max_response_bytes, 1048576) -- README's "1 MiB"
+    local readme = read("README.md")
+    local lists = assert(readme:match("\n### Lists, page by page\n(.-)\n### "))
+    assert.truthy(lists:find(("up to\n?%%s*%d MiB"):format(mib)), "README's Lists section: the list cap")
+    assert.truthy(readme:find(("a list's page %d MiB"):format(mib), 1, true), "README's Clients: the list cap")
+    for _, path in ipairs { "lua/kombo/client.lua", TYPES } do
+      local text = read(path)
+      assert.truthy(text:find(tostring(d.max_response_bytes), 1, true), path)
+      assert.truthy(text:find(tostring(d.max_list_response_bytes), 1, true), path)
+    end
+  end)
+
   it("documents kombo.cosocket's tunables with the defaults the module has", function()
     local cosocket = require "kombo.cosocket"
     local blocks = doc_texts(read(COSOCKET_DOC))

@@ -183,6 +183,47 @@ describe("tools/generate.lua", function()
     assert.equals("https://docs.kombo.dev/general/v1/get-check-api-key", generate.doc_url("GET", "/check-api-key"))
   end)
 
+  -- Derived here from the description on its own, to compare with what
+  -- the generator wrote (the Lua data) and the C table says (core.operations).
+  it("marks the lists: exactly the answers with data.results and data.next, page_size_max the maximum", function()
+    local cjson = require "cjson"
+    local api = cjson.decode(read("spec/contract/kombo-openapi.json"))
+    local function deref(node)
+      for _ = 1, 10 do
+        if type(node) ~= "table" or not node["$ref"] then return node end
+        local t = api
+        for part in node["$ref"]:gmatch("[^/#]+") do t = t[part] end
+        node = t
+      end
+      return node
+    end
+    local want, got, lists = {}, {}, {}
+    for name, op in pairs(dofile("lua/kombo/gen/operations.lua").operations) do
+      local o = api.paths[op.path][op.method:lower()]
+      local ok = deref(o.responses["200"] or o.responses["201"])
+      local data = deref(deref(ok.content["application/json"].schema).properties.data)
+      local members = type(data) == "table" and data.properties or {}
+      local max
+      for _, p in ipairs(o.parameters or {}) do
+        p = deref(p)
+        if p.name == "page_size" then max = deref(p.schema).maximum end
+      end
+      local is_list = members.results ~= nil and members.next ~= nil
+      want[name] = { is_list or nil, is_list and max or nil }
+      got[name] = { op.list, op.page_size_max }
+      if is_list then lists[#lists + 1] = name end
+    end
+    assert.same(want, got)
+    for _, op in ipairs(require("kombo.core").operations) do
+      assert.same(want[op.name], { op.list, op.page_size_max }, op.name)
+    end
+    table.sort(lists)
+    assert.same({ "get_application_stages", "get_applications", "get_candidates", "get_interviews", "get_jobs",
+      "get_offers", "get_rejection_reasons", "get_roles", "get_tags", "get_users" }, lists)
+    assert.equals(250, want.get_jobs[2])
+    assert.truthy(read("lua/kombo/gen/types.lua"):find("\n%-%-%-@alias kombo%.ListName 'get_application_stages'|"))
+  end)
+
   it("lists the webhook event types with their data members", function()
     local data = dofile("lua/kombo/gen/operations.lua")
     local types = {}

@@ -2,6 +2,7 @@
 -- spec/contract/kombo-openapi.json and spec/contract/operations.lua: do not
 -- edit; run `make generate`.  Per operation name: method, path, path
 -- parameters, query parameters (name, types, enum, required, list/bool),
+-- whether it is a list (data.results paged by data.next) and its largest page_size,
 -- the request body's top-level members, Kombo's page; and
 -- webhook_events: each event type and the members of its `data`.
 return {
@@ -132,6 +133,7 @@ return {
       method = "GET", path = "/ats/application-stages",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -147,6 +149,7 @@ return {
       method = "GET", path = "/ats/applications",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -175,6 +178,7 @@ return {
       method = "GET", path = "/ats/candidates",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -194,6 +198,7 @@ return {
       method = "GET", path = "/ats/interviews",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -210,6 +215,7 @@ return {
       method = "GET", path = "/ats/jobs",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -233,6 +239,7 @@ return {
       method = "GET", path = "/ats/offers",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -248,6 +255,7 @@ return {
       method = "GET", path = "/ats/rejection-reasons",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -263,6 +271,7 @@ return {
       method = "GET", path = "/ats/roles",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -279,6 +288,7 @@ return {
       method = "GET", path = "/ats/tags",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -294,6 +304,7 @@ return {
       method = "GET", path = "/ats/users",
       params = { },
       integration_scoped = true, idempotent = true,
+      list = true, page_size_max = 250,
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },

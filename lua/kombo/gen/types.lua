@@ -13,6 +13,10 @@ local Client = {}
 ---@class kombo
 local kombo = {}
 
+---The operations that are lists (`data.results`, paged by `data.next`): what
+---`client:pages` and `client:each` take.
+---@alias kombo.ListName 'get_application_stages'|'get_applications'|'get_candidates'|'get_interviews'|'get_jobs'|'get_offers'|'get_rejection_reasons'|'get_roles'|'get_tags'|'get_users'
+
 ---The arguments of `add_application_note` (POST /ats/applications/{application_id}/notes).
 ---@class kombo.gen.AddApplicationNoteArgs
 ---@field application_id string
