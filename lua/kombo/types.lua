@@ -277,6 +277,8 @@
 ---@field status? integer
 ---Kombo's error code: the field to branch on (`PLATFORM.RATE_LIMIT_EXCEEDED`, ...).
 ---@field code? string
+---`true` when Kombo answered `ATS.APPLICATION_ALREADY_EXISTS`: the application is in the ATS already; look it up.
+---@field already_exists? boolean
 ---@field title? string
 ---@field log_url? string
 ---The response headers (lower-case names).
