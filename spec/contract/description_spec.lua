@@ -381,6 +381,15 @@ describe("contract: the API description and the library agree #contract", functi
     assert.same(a.properties.code.type, g.properties.code.type)
   end)
 
+  it("error response: the code err.already_exists stands for is one of the ATS error response's", function()
+    local ALREADY_EXISTS = require("kombo.errors").ALREADY_EXISTS
+    local found = false
+    for _, c in ipairs(error_schema().properties.error.properties.code.enum) do
+      if c == ALREADY_EXISTS then found = true end
+    end
+    assert.is_true(found, ALREADY_EXISTS)
+  end)
+
   it("error response: every code the stand-in (and so the integration specs) uses is documented", function()
     local documented = {}
     for _, c in ipairs(error_schema().properties.error.properties.code.enum) do documented[c] = true end
