@@ -17,6 +17,8 @@ local kombo = {}
 ---@class kombo.gen.AddApplicationNoteArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddApplicationNoteBody
 
 ---@class kombo.gen.AddApplicationNoteBody
@@ -40,6 +42,8 @@ function kombo.add_application_note(args) end
 ---@class kombo.gen.AddApplicationResultLinkArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddApplicationResultLinkBody
 
 ---@class kombo.gen.AddApplicationResultLinkBody
@@ -64,6 +68,8 @@ function kombo.add_application_result_link(args) end
 ---@class kombo.gen.AddCandidateResultLinkArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddCandidateResultLinkBody
 
 ---@class kombo.gen.AddCandidateResultLinkBody
@@ -88,6 +94,8 @@ function kombo.add_candidate_result_link(args) end
 ---@class kombo.gen.AddCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddCandidateTagBody
 
 ---@class kombo.gen.AddCandidateTagBody
@@ -114,6 +122,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AttachToApplicationBody
 
 ---@class kombo.gen.AttachToApplicationBody
@@ -124,6 +134,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToCandidateArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AttachToCandidateBody
 
 ---@class kombo.gen.AttachToCandidateBody
@@ -141,6 +153,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.CreateApplicationArgs
 ---@field job_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateApplicationBody
 
 ---@class kombo.gen.CreateApplicationBody
@@ -184,6 +198,8 @@ function kombo.create_application_restrictions(args) end
 ---The arguments of `create_candidate` (POST /ats/candidates).
 ---@class kombo.gen.CreateCandidateArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateCandidateBody
 
 ---@class kombo.gen.CreateCandidateBody
@@ -228,6 +244,8 @@ function kombo.create_candidate_restrictions(args) end
 ---@class kombo.gen.CreateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateInterviewBody
 
 ---@class kombo.gen.CreateInterviewBody
@@ -253,6 +271,8 @@ function kombo.create_interview(args) end
 ---The arguments of `force_sync` (POST /force-sync).
 ---@class kombo.gen.ForceSyncArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body? kombo.gen.ForceSyncBody
 
 ---@class kombo.gen.ForceSyncBody
@@ -534,6 +554,8 @@ function kombo.get_users(args) end
 ---The arguments of `import_tracked_application` (POST /ats/import-tracked-application).
 ---@class kombo.gen.ImportTrackedApplicationArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.ImportTrackedApplicationBody
 
 ---@class kombo.gen.ImportTrackedApplicationBody
@@ -561,6 +583,8 @@ function kombo.import_tracked_application(args) end
 ---@class kombo.gen.MoveApplicationToStageArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.MoveApplicationToStageBody
 
 ---@class kombo.gen.MoveApplicationToStageBody
@@ -584,6 +608,8 @@ function kombo.move_application_to_stage(args) end
 ---@field tool string
 ---@field api string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.PassthroughBody
 
 ---@class kombo.gen.PassthroughBody
@@ -612,6 +638,8 @@ function kombo.passthrough(args) end
 ---@class kombo.gen.RejectApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.RejectApplicationBody
 
 ---@class kombo.gen.RejectApplicationBody
@@ -635,6 +663,8 @@ function kombo.reject_application(args) end
 ---@class kombo.gen.RemoveCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.RemoveCandidateTagBody
 
 ---@class kombo.gen.RemoveCandidateTagBody
@@ -657,6 +687,8 @@ function kombo.remove_candidate_tag(args) end
 ---@class kombo.gen.UpdateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.UpdateInterviewBody
 
 ---@class kombo.gen.UpdateInterviewBody
