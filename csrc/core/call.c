@@ -39,6 +39,7 @@ struct kombo_call {
     kombo_call_file *files; /* the body's file objects, what preflight checks: file1 or malloc'd */
     kombo_call_file file1;  /* an upload's one (no allocation) */
     size_t nfiles, capfiles;
+    int files_listed;       /* made with list_files */
     kombo_response response;
     kombo_result result;
     enum call_state state;
@@ -121,6 +122,7 @@ static void note_file(void *ud, const char *path, const kombo_value *v)
 {
     kombo_call *c = ud;
     kombo_call_file *f;
+    size_t n;
 
     if (c->nfiles == c->capfiles) {
         size_t cap = c->capfiles * 2;
@@ -138,11 +140,16 @@ static void note_file(void *ud, const char *path, const kombo_value *v)
     if (c->capfiles == 0)
         return;
     f = &c->files[c->nfiles++];
-    snprintf(f->path, sizeof f->path, "%s", path);
+    n = strlen(path); /* (the walk's paths fit: they are built in KOMBO_PATH_CAP) */
+    if (n >= sizeof f->path)
+        n = sizeof f->path - 1;
+    memcpy(f->path, path, n);
+    f->path[n] = '\0';
     kombo_file_object_facts(v, &f->facts);
 }
 
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems)
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
+                            kombo_problems *problems)
 {
     kombo_call *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -156,8 +163,10 @@ kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, komb
     kombo_response_init(&c->response, client->cfg.max_response_bytes);
     c->files = &c->file1;
     c->capfiles = 1;
+    c->files_listed = list_files;
     if (c->op->body_schema != NULL && req->body != NULL) {
-        kombo_schema_files(c->op->body_schema, req->body, "body", note_file, c);
+        if (list_files)
+            kombo_schema_files(c->op->body_schema, req->body, "body", note_file, c);
         if (c->capfiles == 0) {
             kombo_value_close_files(req->body);
             kombo_call_free(c);
@@ -197,7 +206,7 @@ kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo
         kombo_value_close_files(req->body);
         return NULL;
     }
-    return kombo_call_make(client, req, problems);
+    return kombo_call_make(client, req, 0, problems);
 }
 
 void kombo_call_free(kombo_call *c)
@@ -218,7 +227,7 @@ unsigned long kombo_call_client_serial(const kombo_call *c) { return c->client->
 const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n)
 {
     *n = c->nfiles;
-    return c->files;
+    return c->files_listed ? c->files : NULL;
 }
 const char *kombo_call_integration_id(const kombo_call *c)
 {

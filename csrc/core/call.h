@@ -25,8 +25,11 @@ size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kom
 /* The call of a request kombo_request_resolve found no problem in: renders
  * URL, headers and body without validating again.  Returns NULL when out
  * of memory, or with a problem added when the body cannot be laid out.
- * The request's strings must outlive the call (the body borrows them). */
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems);
+ * The request's strings must outlive the call (the body borrows them).
+ * With list_files, the body's file objects are noted first, for
+ * kombo_call_files (preflight); only then is the body walked for them. */
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
+                            kombo_problems *problems);
 
 const kombo_operation *kombo_call_operation(const kombo_call *c);
 
@@ -36,7 +39,8 @@ typedef struct kombo_call_file {
     char path[KOMBO_PATH_CAP]; /* "body.attachment", "body.attachments[2]", ... */
     kombo_file_facts facts;    /* type (absent on a screening answer's file), content type, size */
 } kombo_call_file;
-/* The body's file objects in the order they are written (*n of them). */
+/* The body's file objects in the order they are written (*n of them);
+ * NULL when the call was made without list_files. */
 const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n);
 const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);

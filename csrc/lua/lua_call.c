@@ -68,9 +68,10 @@ static void preload_problems(lua_State *L, int idx, kombo_problems *p)
     }
 }
 
-/* client:prepare(op_name, args [, problems]) -> call | nil, problems | nil, false, shape_message
- * (the stack: 1 client, 2 op name, 3 args, 4 problems) */
-int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args)
+/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false,
+ * shape_message (the stack: 1 client, 2 op name, 3 args, 4 problems; list_files: for call:files()) */
+int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
+                       int list_files)
 {
     kombo_problems problems;
     kombo_request req;
@@ -108,7 +109,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
      * again), then the call is made from the checked request. */
     kombo_request_resolve(owner->client, &req, &problems);
     if (problems.count == 0 && problems.dropped == 0) {
-        c->call = kombo_call_make(owner->client, &req, &problems);
+        c->call = kombo_call_make(owner->client, &req, list_files, &problems);
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
@@ -391,11 +392,13 @@ static int l_call_operation(lua_State *L)
 /* call:files() -> { { path =, type =, content_type =, size = }, ... }: the
  * body's file objects, defaults applied, in the order they are written
  * (type and content_type nil when absent, size nil for data_url): what
- * preflight checks */
+ * preflight checks; the call must have been prepared with list_files */
 static int l_call_files(lua_State *L)
 {
     size_t n, i;
     const kombo_call_file *files = kombo_call_files(check_call(L, 1)->call, &n);
+    if (files == NULL)
+        return luaL_error(L, "call:files(): the call was prepared without listing its files");
     lua_createtable(L, (int)n, 0);
     for (i = 0; i < n; i++) {
         const kombo_file_facts *f = &files[i].facts;

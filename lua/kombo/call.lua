@@ -60,20 +60,23 @@ local preflight_check -- below: checks a call's documents against the integratio
 local function prepare(self, p, op, args, fname, level, defer)
   local problems
   if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
-  local call, core_problems, shape = p.core:prepare(op.name, args, problems)
+  -- Preflight: asked by the call, else by the client; the core then lists
+  -- the body's file objects (the others' calls do not pay for it).
+  local wanted = false
+  if preflight.applies(op) then
+    wanted = type(args) == "table" and args.preflight
+    if wanted == nil then wanted = p.config.preflight end
+  end
+  local call, core_problems, shape = p.core:prepare(op.name, args, problems, wanted)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
   if not call then return nil, errors.validation(core_problems, p.config.api_key) end
-  if preflight.applies(op) then
-    local wanted = args.preflight
-    if wanted == nil then wanted = p.config.preflight end
-    if wanted then
-      local err, need = preflight_check(self, p, call, defer)
-      if err then
-        call:close()
-        return nil, err
-      end
-      if need then return call, need end
+  if wanted then
+    local err, need = preflight_check(self, p, call, defer)
+    if err then
+      call:close()
+      return nil, err
     end
+    if need then return call, need end
   end
   return call
 end

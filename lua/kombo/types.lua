@@ -42,7 +42,7 @@
 ---@field user_agent? string
 ---One line per step of a call, `Authorization` redacted.
 ---@field debug? fun(line: string)
----Check every upload, and every create's attachments, against the integration's attachment restrictions first (default false).
+---Check every upload, and every create's attachments, against the integration's restrictions first (default false).
 ---@field preflight? boolean
 ---Seconds the restrictions are cached per client, integration and target (default 300; >= 0).
 ---@field preflight_ttl? number
