@@ -35,7 +35,7 @@ all: lib example
 
 help:
 	@echo "make          build kombo/core.so (and the specs' kombo/testing.so) for Lua $(LUA_VERSION) into $(BUILD) and build/examples/attach"
-	@echo "make demo     install what is missing, start the local Kombo stand-in, upload examples/Resume.pdf"
+	@echo "make demo     install what is missing, start the local Kombo stand-in, apply to a job with examples/Resume.pdf"
 	@echo "make test     install what is missing, run the whole spec suite (scripts/test)"
 	@echo "make docs     the HTML API reference (LDoc, config.ld) into build/docs/index.html"
 	@echo "make luacheck luacheck over the Lua code (.luacheckrc); fails on any warning"

@@ -1019,6 +1019,12 @@ local function arg_fields(op)
       note = "query parameter", query = p }
   end
   if op.body_schema then
+    -- What the binding takes beside a body (csrc/lua/lua_request.c, call_keys).
+    fields[#fields + 1] = { name = "on_progress", type = "fun(sent: integer, total: integer)", ldoc = "func",
+      required = false, note = "`function(sent, total)`: bytes of the request body sent" }
+    fields[#fields + 1] = { name = "preflight", type = "boolean", required = false,
+      note = "check the body's documents against the integration's restrictions first, where Kombo "
+        .. "publishes them (README: preflight); overrides the client's `preflight`" }
     fields[#fields + 1] = { name = "body", type = "kombo.gen." .. camel(op.name) .. "Body",
       required = op.body_required, note = "request body", body = true }
   end
@@ -1144,7 +1150,7 @@ local function emit_luadoc(model)
           w(("-- @tparam%s %s args.%s query parameter%s%s"):format(p.required and "" or "[opt]",
             t, p.name, enum, how))
         else
-          local t = f.body and "table" or f.type
+          local t = f.body and "table" or f.ldoc or f.type
           w(("-- @tparam%s %s args.%s %s"):format(f.required and "" or "[opt]", t, f.name, f.note))
         end
       end

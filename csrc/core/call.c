@@ -36,7 +36,10 @@ struct kombo_call {
     const char *headers[KOMBO_MAX_HEADERS];
     size_t nheaders;
     kombo_body body;
-    kombo_attachment_facts facts; /* what preflight checks */
+    kombo_call_file *files; /* the body's file objects, what preflight checks: file1 or malloc'd */
+    kombo_call_file file1;  /* an upload's one (no allocation) */
+    size_t nfiles, capfiles;
+    int files_listed;       /* made with list_files */
     kombo_response response;
     kombo_result result;
     enum call_state state;
@@ -114,21 +117,39 @@ static void no_answer(kombo_call *c, kombo_outcome outcome, const char *why)
     snprintf(cls->message, sizeof cls->message, "%s", why);
 }
 
-/* What preflight checks of an upload: its file object, defaults applied. */
-static void attachment_facts(kombo_call *c, const kombo_request *req)
+/* What preflight checks: each file object of the body, defaults applied. */
+static void note_file(void *ud, const char *path, const kombo_value *v)
 {
-    const kombo_value *a = req->body != NULL ? kombo_value_member(req->body, "attachment") : NULL;
-    kombo_file_facts f;
-    if (a == NULL || !kombo_operation_is_upload(c->op))
+    kombo_call *c = ud;
+    kombo_call_file *f;
+    size_t n;
+
+    if (c->nfiles == c->capfiles) {
+        size_t cap = c->capfiles * 2;
+        kombo_call_file *grown = c->files == &c->file1 ? malloc(cap * sizeof *grown)
+                                                       : realloc(c->files, cap * sizeof *grown);
+        if (grown == NULL) {
+            c->capfiles = 0; /* out of memory: kombo_call_make gives up */
+            return;
+        }
+        if (c->files == &c->file1)
+            grown[0] = c->file1;
+        c->files = grown;
+        c->capfiles = cap;
+    }
+    if (c->capfiles == 0)
         return;
-    kombo_file_object_facts(a, &f);
-    c->facts.type = f.type;
-    c->facts.content_type = f.content_type;
-    c->facts.size = f.size;
-    c->facts.has_size = f.has_size;
+    f = &c->files[c->nfiles++];
+    n = strlen(path); /* (the walk's paths fit: they are built in KOMBO_PATH_CAP) */
+    if (n >= sizeof f->path)
+        n = sizeof f->path - 1;
+    memcpy(f->path, path, n);
+    f->path[n] = '\0';
+    kombo_file_object_facts(v, &f->facts);
 }
 
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems)
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
+                            kombo_problems *problems)
 {
     kombo_call *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -140,8 +161,17 @@ kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, komb
     kombo_buf_init(&c->url);
     kombo_buf_init(&c->integration);
     kombo_response_init(&c->response, kombo_max_response(&client->cfg, c->op));
-    attachment_facts(c, req);
+    c->files = &c->file1;
+    c->capfiles = 1;
+    c->files_listed = list_files;
     if (c->op->body_schema != NULL && req->body != NULL) {
+        if (list_files)
+            kombo_schema_files(c->op->body_schema, req->body, "body", note_file, c);
+        if (c->capfiles == 0) {
+            kombo_value_close_files(req->body);
+            kombo_call_free(c);
+            return NULL;
+        }
         /* The body takes over the open files, also when it fails. */
         if (kombo_schema_write(&c->body, c->op->body_schema, req->body) != 0 ||
             kombo_body_finish(&c->body) != 0) {
@@ -176,7 +206,7 @@ kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo
         kombo_value_close_files(req->body);
         return NULL;
     }
-    return kombo_call_make(client, req, problems);
+    return kombo_call_make(client, req, 0, problems);
 }
 
 void kombo_call_free(kombo_call *c)
@@ -187,12 +217,18 @@ void kombo_call_free(kombo_call *c)
     kombo_buf_free(&c->integration);
     kombo_body_free(&c->body);
     kombo_response_free(&c->response);
+    if (c->files != &c->file1)
+        free(c->files);
     free(c);
 }
 
 const kombo_operation *kombo_call_operation(const kombo_call *c) { return c->op; }
 unsigned long kombo_call_client_serial(const kombo_call *c) { return c->client->serial; }
-const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c) { return &c->facts; }
+const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n)
+{
+    *n = c->nfiles;
+    return c->files_listed ? c->files : NULL;
+}
 const char *kombo_call_integration_id(const kombo_call *c)
 {
     /* after "X-Integration-Id: " */

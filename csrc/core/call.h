@@ -8,6 +8,8 @@
 
 #include "kombo.h"
 #include "body.h"
+#include "internal.h" /* KOMBO_PATH_CAP */
+#include "schema.h"   /* kombo_file_facts */
 
 /* Standard header set, shared by every transport. */
 #define KOMBO_MAX_HEADERS 8
@@ -23,20 +25,23 @@ size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kom
 /* The call of a request kombo_request_resolve found no problem in: renders
  * URL, headers and body without validating again.  Returns NULL when out
  * of memory, or with a problem added when the body cannot be laid out.
- * The request's strings must outlive the call (the body borrows them). */
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, kombo_problems *problems);
+ * The request's strings must outlive the call (the body borrows them).
+ * With list_files, the body's file objects are noted first, for
+ * kombo_call_files (preflight); only then is the body walked for them. */
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
+                            kombo_problems *problems);
 
 const kombo_operation *kombo_call_operation(const kombo_call *c);
 
-/* What an upload's attachment is, once defaults are applied: for checking
- * it against an integration's restrictions before sending (preflight). */
-typedef struct kombo_attachment_facts {
-    kombo_str type;         /* "CV", ... (absent for operations without an attachment) */
-    kombo_str content_type; /* given or inferred; may be absent with data_url */
-    size_t size;            /* raw (decoded) bytes */
-    int has_size;           /* 0 for data_url: Kombo downloads it */
-} kombo_attachment_facts;
-const kombo_attachment_facts *kombo_call_attachment(const kombo_call *c);
+/* A file object of the request body, once its defaults are applied: what
+ * preflight checks against an integration's restrictions before sending. */
+typedef struct kombo_call_file {
+    char path[KOMBO_PATH_CAP]; /* "body.attachment", "body.attachments[2]", ... */
+    kombo_file_facts facts;    /* type (absent on a screening answer's file), content type, size */
+} kombo_call_file;
+/* The body's file objects in the order they are written (*n of them);
+ * NULL when the call was made without list_files. */
+const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n);
 const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);
 const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */

@@ -68,9 +68,13 @@ void kombo_schema_type_problem(kombo_problems *out, const char *path, const stru
                                const struct kombo_value *v);
 /* The property s lists under `name`, or NULL. */
 const struct kombo_property *kombo_schema_property(const struct kombo_schema *s, const char *name);
+/* The longest path a problem holds (kombo_problem.path), with its NUL. */
+#define KOMBO_PATH_CAP 128
 /* dst = base + "." + key (key's control bytes as '?', at most 64 bytes of
  * it), cut to fit dst (at a UTF-8 boundary). */
 void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen);
+/* dst = base + "[i]" (i counts from 1), or base alone when the index does not fit. */
+void kombo_path_index(char *dst, size_t cap, const char *base, size_t i);
 /* d is a whole number that fits an int64_t. */
 int kombo_integral(double d);
 /* The longest prefix of s[0..n) that does not end inside a UTF-8 sequence. */

@@ -35,22 +35,6 @@ typedef struct ck {
 static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path);
 static void check_any(ck *c, kombo_value *v, const char *path);
 
-static void path_index(char *dst, size_t cap, const char *base, size_t i)
-{
-    char ix[32];
-    size_t o = strlen(base), n;
-
-    snprintf(ix, sizeof ix, "[%zu]", i);
-    n = strlen(ix);
-    if (o + n >= cap) /* no room for the index: the element's path is its array's */
-        n = 0;
-    if (o >= cap)
-        o = kombo_utf8_cut(base, cap - 1);
-    memmove(dst, base, o);
-    memcpy(dst + o, ix, n);
-    dst[o + n] = '\0';
-}
-
 /* "CV, COVER_LETTER, OTHER" into buf (cut with "..." when long). */
 static void list_values(char *buf, size_t cap, const char *const *values)
 {
@@ -272,7 +256,7 @@ static void check_query_list(ck *c, const kombo_schema *s, const kombo_value *v,
     size_t i = 0;
 
     for (e = v->child; e != NULL; e = e->next) {
-        path_index(p, sizeof p, path, ++i);
+        kombo_path_index(p, sizeof p, path, ++i);
         if (e->type == KOMBO_V_INVALID)
             continue;
         if (e->type != KOMBO_V_STRING)
@@ -631,7 +615,7 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
             char p[PATH_CAP];
             size_t i = 0;
             for (e = v->child; e != NULL; e = e->next) {
-                path_index(p, sizeof p, path, ++i);
+                kombo_path_index(p, sizeof p, path, ++i);
                 check(c, s->items, e, p);
             }
         } else if ((t & KOMBO_T_OBJECT) || s->nproperties > 0 || (s->flags & KOMBO_S_FILE)) {
@@ -698,7 +682,7 @@ static void check_any(ck *c, kombo_value *v, const char *path)
         check_keys(c, v, path);
     for (m = v->child; m != NULL; m = m->next) {
         if (v->type == KOMBO_V_ARRAY)
-            path_index(p, sizeof p, path, ++i);
+            kombo_path_index(p, sizeof p, path, ++i);
         else
             kombo_path_join(p, sizeof p, path, m->key.ptr != NULL ? m->key.ptr : "", m->key.len);
         check(c, NULL, m, p);

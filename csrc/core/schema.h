@@ -171,7 +171,7 @@ int kombo_file_key(kombo_str key);
 /* m[k]: the first member of v named the k-th (NULL when none). */
 void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
 
-/* What an upload's file object is, once its defaults are applied. */
+/* What a file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {
     kombo_str type;         /* "CV", ... (absent when not given) */
     kombo_str content_type; /* given or inferred; may be absent with data_url */
@@ -189,6 +189,15 @@ void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out);
  * a file object's content last, as a base64 stream when given as file,
  * bytes or source (taking over v->file).  0, or -1 (body->error). */
 int kombo_schema_write(kombo_body *body, const kombo_schema *s, kombo_value *v);
+
+/* Calls fn for every file object of a checked value (s its descriptor), in
+ * the order the writer writes them, with its path as the validator names it
+ * ("body.attachments[2]"; an array's elements count from 1) and its defaults
+ * applied.  Call it before kombo_schema_write, which takes over the files
+ * the check opened. */
+typedef void (*kombo_file_visit_fn)(void *ud, const char *path, const kombo_value *v);
+void kombo_schema_files(const kombo_schema *s, const kombo_value *v, const char *path, kombo_file_visit_fn fn,
+                        void *ud);
 
 /* Appends "?a=1&b=x%2Cy" (nothing when no member) for a checked object of
  * query parameters: members in the descriptor's order, percent-encoded;

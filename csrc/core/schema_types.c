@@ -81,6 +81,22 @@ void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, s
     dst[o] = '\0';
 }
 
+void kombo_path_index(char *dst, size_t cap, const char *base, size_t i)
+{
+    char ix[32];
+    size_t o = strlen(base), n;
+
+    snprintf(ix, sizeof ix, "[%zu]", i);
+    n = strlen(ix);
+    if (o + n >= cap) /* no room for the index: the element's path is its array's */
+        n = 0;
+    if (o >= cap)
+        o = kombo_utf8_cut(base, cap - 1);
+    memmove(dst, base, o);
+    memcpy(dst + o, ix, n);
+    dst[o + n] = '\0';
+}
+
 const char *kombo_value_type_name(const kombo_value *v)
 {
     if (v->given != NULL)

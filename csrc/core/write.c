@@ -5,6 +5,8 @@
  * base64 stream (file, bytes, source) or borrowed verbatim (data), so a
  * large payload is never copied.  The JSON of a Kombo upload comes out
  * byte for byte as the hand-written attachment model laid it out before.
+ * The same walk finds a body's file objects (kombo_schema_files), for
+ * preflight.
  */
 #include "schema.h"
 #include "internal.h"
@@ -349,6 +351,71 @@ int kombo_schema_write(kombo_body *body, const kombo_schema *s, kombo_value *v)
     if (w.cur != NULL && w.cur->failed)
         return -1;
     return 0;
+}
+
+/* ---------------------------------------------------------- file objects */
+
+/* The walk of kombo_schema_files: the writer's choices (branches, the
+ * descriptors of members), without writing. */
+typedef struct files_walk {
+    kombo_file_visit_fn fn;
+    void *ud;
+    int depth;
+} files_walk;
+
+static void files_in(files_walk *fw, const kombo_schema *s, const kombo_value *v, const char *path)
+{
+    const kombo_schema *from[MAX_FROM];
+    const kombo_schema *additional;
+    const kombo_value *m;
+    char p[KOMBO_PATH_CAP];
+    size_t n = 0, f, i = 0;
+
+    while (s != NULL && (s->combine == KOMBO_COMBINE_ANY_OF || s->combine == KOMBO_COMBINE_ONE_OF))
+        s = pick_branch(s, v);
+    if (s == NULL || fw->depth >= MAX_WRITE_DEPTH) /* no descriptor: no file object below */
+        return;
+    fw->depth++;
+    if (v->type == KOMBO_V_ARRAY) {
+        for (m = v->child; m != NULL; m = m->next) {
+            kombo_path_index(p, sizeof p, path, ++i);
+            files_in(fw, s->items, m, p);
+        }
+    } else if (v->type == KOMBO_V_OBJECT) {
+        collect_from(s, from, &n, 0);
+        for (f = 0; f < n && !(from[f]->flags & KOMBO_S_FILE); f++)
+            ;
+        if (f < n) {
+            fw->fn(fw->ud, path, v);
+        } else {
+            additional = additional_of(from, n);
+            for (f = 0; f < n; f++)
+                for (i = 0; i < from[f]->nproperties; i++) {
+                    const kombo_property *prop = &from[f]->properties[i];
+                    if (written_before(from, f, i) || (m = kombo_value_member(v, prop->name)) == NULL)
+                        continue;
+                    kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
+                    files_in(fw, prop->schema, m, p);
+                }
+            for (m = v->child; m != NULL; m = m->next)
+                if (m->key.ptr != NULL && !listed_in(from, n, m->key)) {
+                    kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+                    files_in(fw, additional, m, p);
+                }
+        }
+    }
+    fw->depth--;
+}
+
+void kombo_schema_files(const kombo_schema *s, const kombo_value *v, const char *path, kombo_file_visit_fn fn,
+                        void *ud)
+{
+    files_walk fw;
+    fw.fn = fn;
+    fw.ud = ud;
+    fw.depth = 0;
+    if (v != NULL)
+        files_in(&fw, s, v, path);
 }
 
 /* ----------------------------------------------------------------- query */

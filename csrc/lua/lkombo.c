@@ -155,15 +155,17 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
     return lc;
 }
 
-/* client:prepare(op_name, args [, problems]) -> call | nil, problems | nil, false, message */
+/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false, message
+ * list_files: note the body's file objects for call:files() (preflight) */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = kombo_lua_check_client(L, 1);
     const kombo_operation *op = kombo_operation_find(luaL_checkstring(L, 2));
+    int list_files = lua_toboolean(L, 5);
     if (op == NULL)
         return luaL_argerror(L, 2, "unknown operation");
     lua_settop(L, 4);
-    return kombo_lua_new_call(L, lc, 1, op, 3);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files);
 }
 
 static int l_client_close(lua_State *L)

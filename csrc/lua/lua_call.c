@@ -12,6 +12,7 @@
 #include "core/body.h"
 #include "core/classify.h"
 #include "core/call.h"
+#include "core/schema.h"
 #include "core/internal.h"
 #include "core/json.h"
 
@@ -67,9 +68,10 @@ static void preload_problems(lua_State *L, int idx, kombo_problems *p)
     }
 }
 
-/* client:prepare(op_name, args [, problems]) -> call | nil, problems | nil, false, shape_message
- * (the stack: 1 client, 2 op name, 3 args, 4 problems) */
-int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args)
+/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false,
+ * shape_message (the stack: 1 client, 2 op name, 3 args, 4 problems; list_files: for call:files()) */
+int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
+                       int list_files)
 {
     kombo_problems problems;
     kombo_request req;
@@ -107,7 +109,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
      * again), then the call is made from the checked request. */
     kombo_request_resolve(owner->client, &req, &problems);
     if (problems.count == 0 && problems.dropped == 0) {
-        c->call = kombo_call_make(owner->client, &req, &problems);
+        c->call = kombo_call_make(owner->client, &req, list_files, &problems);
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
@@ -380,24 +382,44 @@ static int l_call_integration_id(lua_State *L)
     return 1;
 }
 
-/* call:attachment() -> type, content_type, size (raw bytes; nil for
- * data_url): what preflight checks, defaults applied */
-static int l_call_attachment(lua_State *L)
+/* call:operation() -> the name of its operation ("create_application") */
+static int l_call_operation(lua_State *L)
 {
-    lcall *c = check_call(L, 1);
-    const kombo_attachment_facts *f = kombo_call_attachment(c->call);
-    if (f->type.ptr == NULL)
-        return 0;
-    lua_pushlstring(L, f->type.ptr, f->type.len);
-    if (f->content_type.ptr != NULL)
-        lua_pushlstring(L, f->content_type.ptr, f->content_type.len);
-    else
-        lua_pushnil(L);
-    if (f->has_size)
-        lua_pushnumber(L, (lua_Number)f->size);
-    else
-        lua_pushnil(L);
-    return 3;
+    lua_pushstring(L, kombo_call_operation(check_call(L, 1)->call)->name);
+    return 1;
+}
+
+/* call:files() -> { { path =, type =, content_type =, size = }, ... }: the
+ * body's file objects, defaults applied, in the order they are written
+ * (type and content_type nil when absent, size nil for data_url): what
+ * preflight checks; the call must have been prepared with list_files */
+static int l_call_files(lua_State *L)
+{
+    size_t n, i;
+    const kombo_call_file *files = kombo_call_files(check_call(L, 1)->call, &n);
+    if (files == NULL)
+        return luaL_error(L, "call:files(): the call was prepared without listing its files");
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        const kombo_file_facts *f = &files[i].facts;
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, files[i].path);
+        lua_setfield(L, -2, "path");
+        if (f->type.ptr != NULL) {
+            lua_pushlstring(L, f->type.ptr, f->type.len);
+            lua_setfield(L, -2, "type");
+        }
+        if (f->content_type.ptr != NULL) {
+            lua_pushlstring(L, f->content_type.ptr, f->content_type.len);
+            lua_setfield(L, -2, "content_type");
+        }
+        if (f->has_size) {
+            lua_pushnumber(L, (lua_Number)f->size);
+            lua_setfield(L, -2, "size");
+        }
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
 }
 
 /* call:sent() -> body bytes handed to the transport in this attempt, the
@@ -604,8 +626,8 @@ void kombo_lua_open_call(lua_State *L)
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
         {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
-        {"integration_id", l_call_integration_id},
-        {"body", l_call_body},       {"attachment", l_call_attachment},
+        {"integration_id", l_call_integration_id}, {"operation", l_call_operation},
+        {"body", l_call_body},       {"files", l_call_files},
         {"sent", l_call_sent},       {"digest", l_call_digest},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};

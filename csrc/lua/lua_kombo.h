@@ -168,7 +168,8 @@ int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
 
 /* lua_call.c */
 void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
-int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args);
+int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
+                       int list_files);
 void kombo_lua_open_call(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
 

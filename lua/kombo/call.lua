@@ -49,7 +49,7 @@ local OPERATIONS = {} -- by name
 for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
 M.OPERATIONS = OPERATIONS
 
-local preflight_check -- below: checks an upload against the integration's restrictions
+local preflight_check -- below: checks a call's documents against the integration's restrictions
 
 -- A call of one operation of the table (csrc/operations.c) on client
 -- state p: validated and, when asked, preflighted; not sent.  `level` is
@@ -60,20 +60,23 @@ local preflight_check -- below: checks an upload against the integration's restr
 local function prepare(self, p, op, args, fname, level, defer)
   local problems
   if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
-  local call, core_problems, shape = p.core:prepare(op.name, args, problems)
+  -- Preflight: asked by the call, else by the client; the core then lists
+  -- the body's file objects (the others' calls do not pay for it).
+  local wanted = false
+  if preflight.applies(op) then
+    wanted = type(args) == "table" and args.preflight
+    if wanted == nil then wanted = p.config.preflight end
+  end
+  local call, core_problems, shape = p.core:prepare(op.name, args, problems, wanted)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
   if not call then return nil, errors.validation(core_problems, p.config.api_key) end
-  if op.body == "attachment" then
-    local wanted = args.preflight
-    if wanted == nil then wanted = p.config.preflight end
-    if wanted then
-      local err, need = preflight_check(self, p, op, call, defer)
-      if err then
-        call:close()
-        return nil, err
-      end
-      if need then return call, need end
+  if wanted then
+    local err, need = preflight_check(self, p, call, defer)
+    if err then
+      call:close()
+      return nil, err
     end
+    if need then return call, need end
   end
   return call
 end
@@ -87,18 +90,18 @@ local function call_operation(self, op, args, fname)
   return res, err
 end
 
--- The check before an upload, the restrictions fetched first when they are
--- not cached.  Returns the error that refuses the upload, or nil; with
--- `defer`, nil and what to fetch (`{ key =, target =, integration_id = }`)
--- instead of fetching it here.
-function preflight_check(self, p, op, call, defer)
-  local key, target, integration_id = preflight.restrictions_key(op, call)
-  local hit = preflight.cached_restrictions(p, key)
+-- The check before a call that sends documents, the restrictions fetched
+-- first when they are not cached.  Returns the error that refuses the call,
+-- or nil; with `defer`, nil and what to fetch (preflight.restrictions_key's
+-- `need`) instead of fetching it here.
+function preflight_check(self, p, call, defer)
+  local need = preflight.restrictions_key(call)
+  local hit = preflight.cached_restrictions(p, need.key)
   if not hit then
-    if defer then return nil, { key = key, target = target, integration_id = integration_id } end
-    local res, err = call_operation(self, OPERATIONS[target .. "_attachment_restrictions"],
-      { integration_id = integration_id }, "preflight")
-    hit = preflight.store_restrictions(p, key, res, err)
+    if defer then return nil, need end
+    local res, err = call_operation(self, OPERATIONS[need.op], { integration_id = need.integration_id },
+      "preflight")
+    hit = preflight.store_restrictions(p, need.key, res, err)
   end
   return preflight.check_restrictions(p, call, hit)
 end

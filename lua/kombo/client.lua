@@ -61,8 +61,8 @@ M.SERVERS = SERVERS
 -- @tfield[opt] string user_agent replaces the `User-Agent` header (not empty)
 -- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
 -- @tfield[opt] func debug `function(line)`: one line per step of a call, `Authorization` redacted
--- @tfield[opt=false] boolean preflight check every upload against the integration's
--- attachment restrictions first (a call's `preflight` overrides it)
+-- @tfield[opt=false] boolean preflight check every upload, and every create's attachments,
+-- against the integration's attachment restrictions first (a call's `preflight` overrides it)
 -- @tfield[opt=300] number preflight_ttl seconds the restrictions are cached per client, integration and target
 -- @within Options
 
@@ -73,7 +73,7 @@ local OPTIONS = {
   retries = "table|boolean",
   debug = "function", -- debug = function(line) end: one line per step, key redacted
   transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
-  preflight = "boolean", -- check uploads against the integration's restrictions first
+  preflight = "boolean", -- check uploads and creates against the integration's restrictions first
   preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
 }
 for name, t in pairs(core.options) do

@@ -8,7 +8,8 @@
 --   status, code, title, log_url, headers, body, retry_after, attempts,
 --   elapsed, written_at (the wall time the last attempt's request was
 --   handed over whole, absent when it never was), problems (validation:
---   every {path=, message=} found)
+--   every {path=, message=} found), already_exists (Kombo's
+--   ATS.APPLICATION_ALREADY_EXISTS, below)
 -- tostring(err) gives "kombo <kind> error: ...", and so does
 -- "upload failed: " .. err.  No field ever holds the API key.
 local core = require "kombo.core"
@@ -117,6 +118,12 @@ local function success(raw, decoded, secret)
   return setmetatable(decoded, { __index = success_index, http = http })
 end
 
+-- Kombo's answer to creating an application that the ATS already holds
+-- (the same candidate for the same job): not a failure to retry but a
+-- state to look up.  err.already_exists is true exactly then (an `api`
+-- error, with Kombo's code).
+errors.ALREADY_EXISTS = "ATS.APPLICATION_ALREADY_EXISTS"
+
 --- Turns the core's plain result table into `res` or `nil, err`.
 function errors.from_result(raw, secret)
   if raw.kind == "ok" then return success(raw, raw.decoded, secret) end
@@ -130,6 +137,7 @@ function errors.from_result(raw, secret)
   }
   if err.body == "" then err.body = nil end
   err.limits = errors.limits(raw.headers)
+  if err.kind == "api" and err.code == errors.ALREADY_EXISTS then err.already_exists = true end
   return nil, setmetatable(err, Error)
 end
 

@@ -42,7 +42,7 @@
 ---@field user_agent? string
 ---One line per step of a call, `Authorization` redacted.
 ---@field debug? fun(line: string)
----Check every upload against the integration's attachment restrictions first (default false).
+---Check every upload, and every create's attachments, against the integration's restrictions first (default false).
 ---@field preflight? boolean
 ---Seconds the restrictions are cached per client, integration and target (default 300; >= 0).
 ---@field preflight_ttl? number
@@ -288,6 +288,8 @@
 ---@field status? integer
 ---Kombo's error code: the field to branch on (`PLATFORM.RATE_LIMIT_EXCEEDED`, ...).
 ---@field code? string
+---`true` when Kombo answered `ATS.APPLICATION_ALREADY_EXISTS`: the application is in the ATS already; look it up.
+---@field already_exists? boolean
 ---@field title? string
 ---@field log_url? string
 ---The response headers (lower-case names).

@@ -13,6 +13,7 @@
 #include "core/schema.h"
 #include "core/buf.h"
 #include "core/body.h"
+#include "core/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -576,6 +577,66 @@ static void test_files_array(void)
              "body.files[2] needs exactly one of data, data_url, file, bytes or source");
 }
 
+/* kombo_schema_files: every file object of a checked value, with its path
+ * as the validator names it and its facts (defaults applied), in the
+ * writer's order; nothing where the descriptor has none. */
+typedef struct seen_files {
+    char paths[8][128];
+    kombo_file_facts facts[8];
+    int n;
+} seen_files;
+static void note_file(void *ud, const char *path, const kombo_value *v)
+{
+    seen_files *s = ud;
+    if (s->n < 8) {
+        snprintf(s->paths[s->n], sizeof s->paths[0], "%s", path);
+        kombo_file_object_facts(v, &s->facts[s->n]);
+    }
+    s->n++;
+}
+
+static void test_schema_files(void)
+{
+    kombo_problems p;
+    kombo_value *v;
+    seen_files s;
+
+    v = O("files", ARR(O("type", S("CV"), "file", S(pdf_path), NULL),
+                       O("name", S("b.txt"), "type", S("OTHER"), "bytes", S("abc"), NULL),
+                       O("name", S("u"), "type", S("COVER_LETTER"), "data_url", S("https://x.y/u"), NULL), NULL),
+          "candidate", O("first_name", S("A"), "gender", S("OTHER"), "extra", O("file", S(pdf_path), NULL), NULL),
+          NULL);
+    EXPECT(check_at(&s_cand, v, "body", &p) == 0, "files: %s %s", p.items[0].path, p.items[0].message);
+    memset(&s, 0, sizeof s);
+    kombo_schema_files(&s_cand, v, "body", note_file, &s);
+    EXPECT(s.n == 3, "%d file objects", s.n); /* not candidate.extra: an open object, no file object */
+    EXPECT(strcmp(s.paths[0], "body.files[1]") == 0, "%s", s.paths[0]);
+    EXPECT(strcmp(s.paths[1], "body.files[2]") == 0, "%s", s.paths[1]);
+    EXPECT(strcmp(s.paths[2], "body.files[3]") == 0, "%s", s.paths[2]);
+    EXPECT(kombo_str_is(s.facts[0].type, "CV") && kombo_str_is(s.facts[0].content_type, "application/pdf") &&
+               s.facts[0].has_size && s.facts[0].size > 0,
+           "the file's facts");
+    EXPECT(kombo_str_is(s.facts[1].content_type, "text/plain") && s.facts[1].size == 3, "the bytes' facts");
+    EXPECT(kombo_str_is(s.facts[2].type, "COVER_LETTER") && !s.facts[2].has_size, "the data_url's facts");
+    kombo_value_close_files(v);
+
+    /* an anyOf's file object branch, and its list branch */
+    v = O("name", S("a.txt"), "type", S("CV"), "bytes", S("x"), NULL);
+    EXPECT(check_at(&s_file_or_list, v, "answer", &p) == 0, "file branch");
+    memset(&s, 0, sizeof s);
+    kombo_schema_files(&s_file_or_list, v, "answer", note_file, &s);
+    EXPECT(s.n == 1 && strcmp(s.paths[0], "answer") == 0, "%d: %s", s.n, s.paths[0]);
+    v = ARR(O("name", S("a.txt"), "type", S("CV"), "bytes", S("x"), NULL), NULL);
+    EXPECT(check_at(&s_file_or_list, v, "answer", &p) == 0, "list branch");
+    memset(&s, 0, sizeof s);
+    kombo_schema_files(&s_file_or_list, v, "answer", note_file, &s);
+    EXPECT(s.n == 1 && strcmp(s.paths[0], "answer[1]") == 0, "%d: %s", s.n, s.paths[0]);
+    memset(&s, 0, sizeof s);
+    kombo_schema_files(&s_string, S("x"), "s", note_file, &s);
+    kombo_schema_files(NULL, O("file", S(pdf_path), NULL), "any", note_file, &s);
+    EXPECT(s.n == 0, "%d file objects where there are none", s.n);
+}
+
 static void test_combinations(void)
 {
     kombo_problems p;
@@ -760,6 +821,7 @@ int main(void)
     test_attachment_more();
     test_candidate();
     test_files_array();
+    test_schema_files();
     test_combinations();
     test_regex_formats();
     test_numbers_and_query();

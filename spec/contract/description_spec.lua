@@ -398,6 +398,13 @@ describe("contract: the API description and the library agree #contract", functi
     end
     assert.equals(4, named)
     assert.is_true(setups >= 2, "no " .. prefix .. "* code in the description")
+  it("error response: the code err.already_exists stands for is one of the ATS error response's", function()
+    local ALREADY_EXISTS = require("kombo.errors").ALREADY_EXISTS
+    local found = false
+    for _, c in ipairs(error_schema().properties.error.properties.code.enum) do
+      if c == ALREADY_EXISTS then found = true end
+    end
+    assert.is_true(found, ALREADY_EXISTS)
   end)
 
   it("error response: every code the stand-in (and so the integration specs) uses is documented", function()

@@ -130,8 +130,29 @@ return {
     ["GET /ats/interviews"] = { name = "get_interviews", data_member = "results" },
 
     -- writes
-    ["POST /ats/jobs/{job_id}/applications"] = { name = "create_application" },
-    ["POST /ats/candidates"] = { name = "create_candidate" },
+    ["POST /ats/jobs/{job_id}/applications"] = {
+      name = "create_application",
+      doc = {
+        summary = "Creates an application, and its candidate, with their documents inline (Kombo's route for a CV)",
+        note = "Every file object (`attachments`, a `FILE` screening answer) streams at constant memory.\n"
+          .. "With `preflight`, the attachments are checked against `create_application_restrictions` first.\n"
+          .. "`ATS.APPLICATION_ALREADY_EXISTS` is an @{Error} with `already_exists = true`: look the\n"
+          .. "application up, do not create it again.  Not retried once it may have been processed:\n"
+          .. "after an outcome `unknown`, look it up before sending it again.",
+        usage = 'local res, err = client:create_application{\n'
+          .. '  job_id = "job-1", preflight = true,\n'
+          .. '  body = { candidate = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" },\n'
+          .. '           attachments = { { file = "cv.pdf", type = "CV" }, { file = "letter.pdf", type = "COVER_LETTER" } } },\n}',
+      },
+    },
+    ["POST /ats/candidates"] = {
+      name = "create_candidate",
+      doc = {
+        summary = "Creates a candidate, and an application, with their documents inline",
+        note = "As @{Client:create_application}: file objects streamed, `preflight` against\n"
+          .. "`create_candidate_restrictions`; not retried once it may have been processed.",
+      },
+    },
     ["PUT /ats/applications/{application_id}/stage"] = { name = "move_application_to_stage" },
     ["POST /ats/applications/{application_id}/reject"] = { name = "reject_application" },
     ["POST /ats/applications/{application_id}/notes"] = { name = "add_application_note" },

@@ -3,7 +3,8 @@
 -- with libcurl in this process: the same request arrives at the stand-in
 -- (method, target, body byte for byte, Content-Length) for a list with
 -- query parameters, create_application with file objects, PUT, PATCH and
--- DELETE with a body; the same problems; the same outcome rule against the
+-- DELETE with a body; the same problems, create_application's preflight
+-- among them (nothing sent); the same outcome rule against the
 -- bad server (a POST that may have been carried out is not resent, a GET is).
 local S = require "nginx.support"
 local badserver = require "support.badserver"
@@ -166,6 +167,46 @@ describe("generated operations over cosockets #operations", function()
     assert.same(b.err.problems, a.err.problems)
     assert.equals(b.err.message, a.err.message)
     assert.equals(0, #records(integ))
+  end)
+
+  it("create_application with preflight: the same refusals as libcurl and nothing sent; within the rules, sent",
+    function()
+    local rules = { total_size_bytes = 150, types = {
+      CV = { is_supported = true, min_amount = 1, max_amount = 1, max_file_size_bytes = 100,
+             accepted_mime_types = { "application/pdf" } },
+      COVER_LETTER = { is_supported = true, min_amount = 0, max_amount = cjson.null, max_file_size_bytes = cjson.null,
+                       accepted_mime_types = cjson.null },
+      OTHER = { is_supported = false } } }
+    local function args(attachments)
+      return { job_id = "job-demo-1", body = { attachments = attachments,
+        candidate = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" } } }
+    end
+    local refused = args({ { bytes = "%PDF-1.4\n" .. ("x"):rep(120), name = "cv.pdf", type = "CV" },
+                           { bytes = "x", name = "o.txt", type = "OTHER" },
+                           { bytes = ("L"):rep(40), name = "letter.txt", type = "COVER_LETTER" } })
+    local got = {}
+    for _, t in ipairs { { "cosocket", via_cosocket }, { "curl", via_curl } } do
+      local integ = integration("preflight-" .. t[1])
+      S.json("POST", STANDIN .. "/_restrictions?integration=" .. urlencode(integ) .. "&target=create_application", rules)
+      local r = t[2]("create_application", refused, { integration_id = integ, preflight = true })
+      assert.is_false(r.ok, cjson.encode(r))
+      assert.equals("validation", r.err.kind)
+      assert.equals("not_sent", r.err.outcome)
+      got[t[1]] = r.err
+      local recs = records(integ)
+      assert.equals(1, #recs) -- the restrictions only
+      assert.equals("GET", recs[1].method)
+      assert.equals("/ats/actions/ats_create_application", recs[1].uri)
+      local ok = t[2]("create_application", args({ { bytes = "%PDF-1.4\nshort", name = "cv.pdf", type = "CV" } }),
+        { integration_id = integ, preflight = true })
+      assert.is_true(ok.ok, cjson.encode(ok))
+      recs = records(integ) -- (a new client each time: the restrictions fetched again)
+      assert.same({ "GET", "GET", "POST" }, { recs[1].method, recs[2].method, recs[3] and recs[3].method })
+    end
+    assert.same(got.curl.problems, got.cosocket.problems)
+    local paths = {}
+    for i, p in ipairs(got.cosocket.problems) do paths[i] = p.path end
+    assert.same({ "body.attachments[1]", "body.attachments[2].type", "body.attachments" }, paths)
   end)
 
   describe("the outcome rule against a server that resets after reading the request", function()

@@ -6,6 +6,9 @@
 --   POST|GET [/v1]/ats/applications/{application_id}/attachments
 --   GET [/v1]/ats/actions/ats_add_candidate_attachment
 --   GET [/v1]/ats/actions/ats_add_application_attachment
+--   GET [/v1]/ats/actions/ats_create_candidate, ats_create_application
+--   POST [/v1]/ats/jobs/{job_id}/applications (generic, with ALREADY_EXISTS)
+--   GET [/v1]/ats/jobs (generic, with a seeded job)
 --   GET [/v1]/check-api-key
 --   every other operation of spec/contract/kombo-openapi.json, generically
 -- plus the control endpoints /_health, /_requests, /_reset, /_restrictions,
@@ -572,12 +575,28 @@ local DEFAULT_RESTRICTIONS = '{"types":{'
   .. '"COVER_LETTER":{"is_supported":true,"max_file_size_bytes":null,"accepted_mime_types":null},'
   .. '"OTHER":{"is_supported":true,"max_file_size_bytes":null,"accepted_mime_types":null}}}'
 
+-- The creates' (GET /ats/actions/ats_create_application, _candidate):
+-- the example of Kombo's description, so that preflight has rules to apply
+-- (a CV, PDF or Word, at most 10 MB, exactly one; any cover letters; no
+-- OTHER; 20 MB in all).
+local DEFAULT_CREATE_RESTRICTIONS = '{"total_size_bytes":20000000,"types":{'
+  .. '"CV":{"is_supported":true,"min_amount":1,"max_amount":1,"max_file_size_bytes":10000000,'
+  .. '"accepted_mime_types":["application/pdf","application/msword"]},'
+  .. '"COVER_LETTER":{"is_supported":true,"min_amount":0,"max_amount":null,"max_file_size_bytes":null,'
+  .. '"accepted_mime_types":null},'
+  .. '"OTHER":{"is_supported":false}}}'
+
+-- The targets of /_restrictions: the two uploads' and the two creates'.
+local RESTRICTION_TARGETS = { "candidate", "application", "create_candidate", "create_application" }
+
 local function restrictions_for(target, integ)
-  return STATE:get("restr:" .. target .. ":" .. integ) or DEFAULT_RESTRICTIONS
+  return STATE:get("restr:" .. target .. ":" .. integ)
+    or (target:match("^create_") and DEFAULT_CREATE_RESTRICTIONS or DEFAULT_RESTRICTIONS)
 end
 
--- GET /ats/actions/ats_add_<target>_attachment (late by the integration's
--- /_restrictions delay, if one is set)
+-- GET /ats/actions/ats_add_<target>_attachment, /ats/actions/ats_<target>
+-- for the creates (late by the integration's /_restrictions delay, if one
+-- is set)
 local function actions_op(target, integ)
   local late = STATE:get("restr_delay:" .. target .. ":" .. integ)
   if late and late > 0 then ngx.sleep(late) end
@@ -980,6 +999,83 @@ local function stored_op(make_data)
   }
 end
 
+-- POST /ats/jobs/{job_id}/applications.  The stand-in's own table of the
+-- applications it accepted, keyed by integration, job and the candidate's
+-- email_address (lower-cased): a second one is 409
+-- ATS.APPLICATION_ALREADY_EXISTS, whatever the scenario.  Accepted (the
+-- scenario's success, as for uploads): an answer in the shape of Kombo's
+-- application, with ids of the stand-in's (app_000001, cand_000001: one
+-- candidate per email_address and integration), and the attachments
+-- listed under that candidate (GET /ats/candidates/{id}/attachments).
+local function application_key(integ, job_id, email)
+  return "app:" .. #integ .. ":" .. integ .. ":" .. #job_id .. ":" .. job_id .. ":" .. email
+end
+
+local function application_op(integ, job_id, doc, email)
+  local data -- made once: the scenarios that break a success ask for it again
+  local function accept()
+    if data then return data end
+    local c = type(doc.candidate) == "table" and doc.candidate or {}
+    local cand_key = "cand:" .. #integ .. ":" .. integ .. ":" .. (email or "")
+    local cand_id = email and STATE:get(cand_key)
+    if not cand_id then
+      cand_id = string.format("cand_%06d", COUNTERS:incr("__candidate_seq", 1, 0))
+      if email then STATE:set(cand_key, cand_id) end
+    end
+    local app_id = string.format("app_%06d", COUNTERS:incr("__application_seq", 1, 0))
+    if email then STATE:set(application_key(integ, job_id, email), app_id) end
+    -- listed from now on (GET /ats/applications, /ats/candidates: store.lua)
+    store.created("POST /ats/jobs/{job_id}/applications", integ, doc, job_id,
+      { candidate = cand_id, application = app_id })
+    local now = iso_now()
+    for _, a in ipairs(type(doc.attachments) == "table" and doc.attachments or {}) do
+      if type(a) == "table" and type(a.name) == "string" and type(a.type) == "string" then
+        local att_id = string.format("att_%06d", COUNTERS:incr("__attachment_seq", 1, 0))
+        local url = type(a.data_url) == "string" and a.data_url
+        if not url then -- a large document is not kept (nor decoded)
+          local small = type(a.data) == "string" and #a.data <= FILE_STORE_LIMIT * 4 / 3 + 4
+          local bytes = small and ngx.decode_base64(a.data)
+          url = file_url(att_id, bytes or nil)
+        end
+        push_item("candidate", integ, cand_id, listed_item("candidate", cand_id, att_id,
+          { name = a.name, type = a.type, content_type = a.content_type }, now, url), att_id)
+      end
+    end
+    local function str(v) return type(v) == "string" and v or null end
+    data = json_encode({
+      id = app_id, remote_id = "remote-" .. app_id, outcome = "PENDING", job_id = job_id,
+      candidate_id = cand_id, current_stage_id = str(doc.stage_id), rejected_at = null,
+      remote_created_at = now, remote_updated_at = now, changed_at = now, remote_deleted_at = null,
+      job = { id = job_id },
+      candidate = { id = cand_id, first_name = str(c.first_name), last_name = str(c.last_name),
+                    email_addresses = { { email_address = str(c.email_address), type = null } } },
+    })
+    return data
+  end
+  local function answer(warnings, with_warnings)
+    local b = '{"status":"success","data":' .. accept()
+    if with_warnings then b = b .. ',"warnings":' .. warnings_json(warnings) end
+    return b .. '}'
+  end
+  return {
+    success = function(warnings) return answer(warnings, true) end,
+    missing_warnings = function() return answer(nil, false) end,
+  }
+end
+
+local function create_application(sc, integ, job_id, doc)
+  local c = type(doc) == "table" and doc.candidate
+  local email = type(c) == "table" and type(c.email_address) == "string" and c.email_address:lower() or nil
+  local existing = email and STATE:get(application_key(integ, job_id, email))
+  if existing then
+    ngx.ctx.standin_scenario = sc
+    note_response(409, sc, "already_exists")
+    return send_error(409, "ATS.APPLICATION_ALREADY_EXISTS", ("The candidate %s has already applied to "
+      .. "job %s (application %s)."):format(c.email_address, job_id, existing))
+  end
+  return run_scenario(sc, application_op(integ, job_id, type(doc) == "table" and doc or {}, email))
+end
+
 -- An operation of the description that none of the routes above serves.
 local function generic(body, parsed_ok, parsed, route, id)
   local method = ngx.req.get_method()
@@ -1025,6 +1121,7 @@ local function generic(body, parsed_ok, parsed, route, id)
       return send_error(400, "PLATFORM.INPUT_INVALID", "The body is not a JSON object.")
     end
   end
+  if op.id == "PostAtsJobsJobIdApplications" then return create_application(sc, integ, id, parsed) end
   local stored = store.serve(route.path, method, ngx.ctx.standin_integ, parsed, id)
   if stored and stored.invalid then
     note_response(400, nil)
@@ -1036,7 +1133,8 @@ local function generic(body, parsed_ok, parsed, route, id)
 end
 
 local ROUTE = [[^(?:/v1)?/ats/(candidates|applications)/([^/?]+)/attachments(?:\?.*)?$]]
-local ACTION_ROUTE = [[^(?:/v1)?/ats/actions/ats_add_(candidate|application)_attachment(?:\?.*)?$]]
+local ACTION_ROUTE =
+  [[^(?:/v1)?/ats/actions/ats_(add_candidate_attachment|add_application_attachment|create_candidate|create_application)(?:\?.*)?$]]
 local CHECK_ROUTE = [[^(?:/v1)?/check-api-key(?:\?.*)?$]]
 
 function M.api()
@@ -1052,8 +1150,8 @@ function M.api()
   else
     local a = ngx.re.match(uri, ACTION_ROUTE, "jo")
     if a then
-      kind = a[1]
-      route = "ats_add_" .. kind .. "_attachment"
+      kind = a[1]:match("^add_(%l+)_attachment$") or a[1] -- the restrictions' target
+      route = "ats_" .. a[1]
     elseif ngx.re.find(uri, CHECK_ROUTE, "jo") then
       route = "check-api-key"
     end
@@ -1271,9 +1369,10 @@ local function integration_arg(args)
   return integ
 end
 
--- /_restrictions?integration=<id>[&target=candidate|application][&delay=S]
+-- /_restrictions?integration=<id>[&target=<one of RESTRICTION_TARGETS>][&delay=S]
 --   POST/PUT   body = the attachment_restrictions JSON value (sent verbatim by
---              GET /ats/actions/ats_add_<target>_attachment); no target = both.
+--              GET /ats/actions/ats_add_<target>_attachment, or
+--              /ats/actions/ats_<target> for the creates); no target = all.
 --              delay=S: those GETs answer S seconds late (0 removes it); with
 --              delay, an empty body leaves the value as it is
 --   DELETE     back to the default
@@ -1288,11 +1387,15 @@ function M.restrictions()
   local targets
   local target = args.target
   if target == nil or target == "" or target == true then
-    targets = { "candidate", "application" }
-  elseif target == "candidate" or target == "application" then
-    targets = { target }
+    targets = RESTRICTION_TARGETS
   else
-    return control_error(400, "target must be candidate or application (or absent for both).")
+    for _, t in ipairs(RESTRICTION_TARGETS) do
+      if target == t then targets = { t } end
+    end
+    if not targets then
+      return control_error(400, "target must be candidate, application, create_candidate or create_application "
+        .. "(or absent for all four).")
+    end
   end
   local delay = args.delay
   if delay ~= nil then

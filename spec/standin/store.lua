@@ -138,6 +138,13 @@ local function job_item(n, id, name, status, at, deleted)
   item.id, item.remote_id, item.name, item.status = id, tostring(1000 + n), name, status
   item.job_code = ("SI-%03d"):format(n)
   item.remote_url = "https://standin.invalid/jobs/" .. id
+  if n == 1 then -- the job make demo and the README apply to: a TEXT and a FILE question
+    item.screening_questions = dkjson.decode('[{"id":"q-demo-text","remote_id":"q1","title":"Why this role?",'
+      .. '"description":null,"category":null,"required":false,"index":0,"format":{"type":"TEXT",'
+      .. '"display_type":"MULTI_LINE","max_length":null}},{"id":"q-demo-file","remote_id":"q2",'
+      .. '"title":"Work sample","description":null,"category":null,"required":false,"index":1,'
+      .. '"format":{"type":"FILE","accepted_mime_types":null,"max_file_size_bytes":null}}]')
+  end
   return item
 end
 
@@ -237,7 +244,7 @@ end
 
 -- The records a create adds: a candidate and its application.  Called when
 -- the create's answer is a success (the scenario decides).
-local function create(key, integ, body, path_id)
+local function create(key, integ, body, path_id, ids)
   local c = type(body) == "table" and type(body.candidate) == "table" and body.candidate or {}
   local job_id = path_id
   if key == "POST /ats/candidates" then
@@ -246,7 +253,8 @@ local function create(key, integ, body, path_id)
   job_id = type(job_id) == "string" and job_id or "job-unknown"
   local n = COUNTERS:incr("__store_seq", 1, 0)
   local at = iso_now()
-  local cand_id, app_id = ("cand-new-%06d"):format(n), ("app-new-%06d"):format(n)
+  local cand_id = ids and ids.candidate or ("cand-new-%06d"):format(n)
+  local app_id = ids and ids.application or ("app-new-%06d"):format(n)
   local job_name = "Job " .. job_id
   for _, j in ipairs(seed().jobs) do
     if j.facts.id == job_id then job_name = j.facts.name end
@@ -415,6 +423,12 @@ end
 -- template and method): for a list, { data = JSON, scenario = } or
 -- { invalid = message }; for a create, { data = function that stores the
 -- records and returns "{}" }; nil for the rest.
+-- A create answered by the stand-in's own handler (standin.lua: a created
+-- application, with the ids its answer gave), listed like the store's.
+function M.created(key, integ, body, path_id, ids)
+  create(key, integ, body, path_id, ids)
+end
+
 function M.serve(path, method, integ, body, path_id)
   local kind = LISTS[path]
   if kind and method == "GET" and integ then

@@ -21,6 +21,8 @@ local kombo = {}
 ---@class kombo.gen.AddApplicationNoteArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddApplicationNoteBody
 
 ---@class kombo.gen.AddApplicationNoteBody
@@ -44,6 +46,8 @@ function kombo.add_application_note(args) end
 ---@class kombo.gen.AddApplicationResultLinkArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddApplicationResultLinkBody
 
 ---@class kombo.gen.AddApplicationResultLinkBody
@@ -68,6 +72,8 @@ function kombo.add_application_result_link(args) end
 ---@class kombo.gen.AddCandidateResultLinkArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddCandidateResultLinkBody
 
 ---@class kombo.gen.AddCandidateResultLinkBody
@@ -92,6 +98,8 @@ function kombo.add_candidate_result_link(args) end
 ---@class kombo.gen.AddCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AddCandidateTagBody
 
 ---@class kombo.gen.AddCandidateTagBody
@@ -118,6 +126,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AttachToApplicationBody
 
 ---@class kombo.gen.AttachToApplicationBody
@@ -128,6 +138,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.AttachToCandidateArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.AttachToCandidateBody
 
 ---@class kombo.gen.AttachToCandidateBody
@@ -145,6 +157,8 @@ function kombo.add_candidate_tag(args) end
 ---@class kombo.gen.CreateApplicationArgs
 ---@field job_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateApplicationBody
 
 ---@class kombo.gen.CreateApplicationBody
@@ -188,6 +202,8 @@ function kombo.create_application_restrictions(args) end
 ---The arguments of `create_candidate` (POST /ats/candidates).
 ---@class kombo.gen.CreateCandidateArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateCandidateBody
 
 ---@class kombo.gen.CreateCandidateBody
@@ -232,6 +248,8 @@ function kombo.create_candidate_restrictions(args) end
 ---@class kombo.gen.CreateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.CreateInterviewBody
 
 ---@class kombo.gen.CreateInterviewBody
@@ -257,6 +275,8 @@ function kombo.create_interview(args) end
 ---The arguments of `force_sync` (POST /force-sync).
 ---@class kombo.gen.ForceSyncArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body? kombo.gen.ForceSyncBody
 
 ---@class kombo.gen.ForceSyncBody
@@ -538,6 +558,8 @@ function kombo.get_users(args) end
 ---The arguments of `import_tracked_application` (POST /ats/import-tracked-application).
 ---@class kombo.gen.ImportTrackedApplicationArgs
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.ImportTrackedApplicationBody
 
 ---@class kombo.gen.ImportTrackedApplicationBody
@@ -565,6 +587,8 @@ function kombo.import_tracked_application(args) end
 ---@class kombo.gen.MoveApplicationToStageArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.MoveApplicationToStageBody
 
 ---@class kombo.gen.MoveApplicationToStageBody
@@ -588,6 +612,8 @@ function kombo.move_application_to_stage(args) end
 ---@field tool string
 ---@field api string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.PassthroughBody
 
 ---@class kombo.gen.PassthroughBody
@@ -616,6 +642,8 @@ function kombo.passthrough(args) end
 ---@class kombo.gen.RejectApplicationArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.RejectApplicationBody
 
 ---@class kombo.gen.RejectApplicationBody
@@ -639,6 +667,8 @@ function kombo.reject_application(args) end
 ---@class kombo.gen.RemoveCandidateTagArgs
 ---@field candidate_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.RemoveCandidateTagBody
 
 ---@class kombo.gen.RemoveCandidateTagBody
@@ -661,6 +691,8 @@ function kombo.remove_candidate_tag(args) end
 ---@class kombo.gen.UpdateInterviewArgs
 ---@field application_id string
 ---@field integration_id? string
+---@field on_progress? fun(sent: integer, total: integer)
+---@field preflight? boolean
 ---@field body kombo.gen.UpdateInterviewBody
 
 ---@class kombo.gen.UpdateInterviewBody
