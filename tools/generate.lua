@@ -1223,7 +1223,8 @@ local function member_note(d)
   local parts = {}
   for _, p in ipairs(obj.properties) do
     local note = member_note(p.schema)
-    parts[#parts + 1] = "`" .. p.name .. "`" .. (p.required and "" or " (optional)") .. (note ~= "" and " (" .. note .. ")" or "")
+    parts[#parts + 1] = "`" .. p.name .. "`" .. (p.required and "" or " (optional)")
+      .. (note ~= "" and " (" .. note .. ")" or "")
   end
   return (obj == d and "with " or "each with ") .. table.concat(parts, ", ")
 end
