@@ -137,16 +137,17 @@ local function misuse(what)
 end
 
 -- The secrets the handler keeps out of its log lines: its own, the API key
--- the module's default client would use, and what the caller names.
+-- the module's default client would use, and what the caller names; or
+-- nil and what is wrong with `redact`.
 local function secrets_of(opts)
   local list = { opts.secret }
   local key = os.getenv("KOMBO_API_KEY")
   if key and key ~= "" then list[#list + 1] = key end
   for i, s in ipairs(opts.redact or {}) do
-    if type(s) ~= "string" then misuse(("redact[%d] must be a string, got %s"):format(i, type(s))) end
+    if type(s) ~= "string" then return nil, ("redact[%d] must be a string, got %s"):format(i, type(s)) end
     list[#list + 1] = s
   end
-  if #list > 16 then misuse("redact holds more than 15 secrets") end
+  if #list > 16 then return nil, "redact holds more than 14 secrets" end
   return list
 end
 
@@ -195,6 +196,8 @@ function M.webhook_handler(opts)
     local v = opts[k]
     if v ~= nil and not (v > 0 and v < math.huge) then misuse(("option '%s' must be a positive number"):format(k)) end
   end
+  local secrets, bad = secrets_of(opts)
+  if not secrets then misuse(bad) end
   local ngx = rawget(_G, "ngx")
   if type(ngx) ~= "table" or type(ngx.req) ~= "table" then
     misuse("kombo.webhook_handler needs nginx's Lua module (OpenResty)")
@@ -206,7 +209,7 @@ function M.webhook_handler(opts)
   end
   local self = {
     secret = opts.secret, on_event = opts.on_event, dict = dict, dict_name = opts.dict,
-    secrets = secrets_of(opts), ngx = ngx,
+    secrets = secrets, ngx = ngx,
   }
   for k, v in pairs(DEFAULTS) do
     if opts[k] == nil then self[k] = v else self[k] = opts[k] end

@@ -331,6 +331,45 @@ describe("kombo.webhook_handler outside nginx", function()
     assert.matches("option 'window' must be a positive number",
       raised({ secret = SECRET, on_event = print, window = 0 }))
     assert.matches("option 'on_event' must be a function", raised({ secret = SECRET, on_event = "x" }))
+    assert.matches("redact%[2%] must be a string, got number", raised({ secret = SECRET, on_event = print,
+      redact = { "another-secret", 42 } }))
     assert.matches("needs nginx's Lua module", raised({ secret = SECRET, on_event = print }))
+  end)
+end)
+
+describe("the webhook events, generated from Kombo's description", function()
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  -- (spec/unit/generate_spec.lua checks the operations' outputs the same way)
+  it("are not stale: lua/kombo/gen/webhook_types.lua and doc/webhooks.luadoc (else: run make generate)", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert.truthy(os.execute("mkdir -p '" .. dir .. "' && lua5.4 tools/generate.lua --out '" .. dir .. "' >/dev/null"))
+    for _, rel in ipairs({ "lua/kombo/gen/webhook_types.lua", "doc/webhooks.luadoc" }) do
+      assert.equal(read(dir .. "/" .. rel), read(rel), rel .. ": run make generate")
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("give every type a class in the editor types and a table in the reference, with its data members", function()
+    local types, doc = read("lua/kombo/gen/webhook_types.lua") .. "\n", read("doc/webhooks.luadoc") .. "\n"
+    for _, e in ipairs(require("kombo.gen.operations").webhook_events) do
+      local class = e.type:gsub("[^%w]+", " "):gsub("(%w)(%w*)", function(a, b) return a:upper() .. b end):gsub(" ", "")
+      local body = assert(types:match("\n%-%-%-@class kombo%.gen%." .. class .. "Data\n(.-)\n\n"), e.type)
+      local tbl = assert(doc:match("\n%-%- @table " .. class .. "Data\n(.-)\n\n"), e.type)
+      for _, member in ipairs(e.data) do
+        assert.truthy(body:find("---@field " .. member .. " ", 1, true), e.type .. "." .. member)
+        assert.truthy(tbl:find(" " .. member .. " ", 1, true) or tbl:find(" " .. member .. "\n", 1, true)
+          or tbl:match(" " .. member .. "$"), e.type .. "." .. member)
+      end
+      assert.truthy(types:find("'" .. e.type .. "'", 1, true), e.type)
+    end
+    assert.truthy(types:find("changed_models {name: '[^}]*'ats_applications'"))
+    assert.truthy(doc:find("deprecates this type", 1, true))
   end)
 end)
