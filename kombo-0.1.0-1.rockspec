@@ -47,6 +47,7 @@ build = {
       ["kombo.bulk"] = "lua/kombo/bulk.lua",
       ["kombo.batch"] = "lua/kombo/batch.lua",
       ["kombo.landed"] = "lua/kombo/landed.lua",
+      ["kombo.webhook"] = "lua/kombo/webhook.lua",
       -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.kombo"] = "lua/kombo/cli/kombo.lua",
@@ -60,6 +61,7 @@ build = {
       -- the operations as Lua data, and their LuaLS types (---@meta).
       ["kombo.gen.operations"] = "lua/kombo/gen/operations.lua",
       ["kombo.gen.types"] = "lua/kombo/gen/types.lua",
+      ["kombo.gen.webhook_types"] = "lua/kombo/gen/webhook_types.lua",
       ["kombo.core"] = {
          -- The folders csrc/core, csrc/gen, csrc/curl and csrc/lua, every .c file
          -- (the Makefile derives the same list from them; spec/unit/rockspec_spec.lua).
@@ -69,11 +71,11 @@ build = {
             "csrc/core/file.c", "csrc/core/file_object.c", "csrc/core/headers.c", "csrc/core/json.c",
             "csrc/core/operation.c", "csrc/core/problems.c", "csrc/core/redact.c", "csrc/core/regex.c",
             "csrc/core/request.c", "csrc/core/schema.c", "csrc/core/schema_types.c", "csrc/core/value.c",
-            "csrc/core/value_json.c", "csrc/core/write.c", "csrc/gen/operations.c", "csrc/curl/easy.c",
-            "csrc/curl/multi.c", "csrc/curl/pool.c", "csrc/lua/lkombo.c", "csrc/lua/lua_call.c",
-            "csrc/lua/lua_compat.c", "csrc/lua/lua_digest.c", "csrc/lua/lua_json.c", "csrc/lua/lua_lock.c",
-            "csrc/lua/lua_multi.c", "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c", "csrc/lua/lua_source.c",
-            "csrc/lua/lua_value.c",
+            "csrc/core/value_json.c", "csrc/core/webhook.c", "csrc/core/write.c", "csrc/gen/operations.c",
+            "csrc/curl/easy.c", "csrc/curl/multi.c", "csrc/curl/pool.c", "csrc/lua/lkombo.c",
+            "csrc/lua/lua_call.c", "csrc/lua/lua_compat.c", "csrc/lua/lua_digest.c", "csrc/lua/lua_json.c",
+            "csrc/lua/lua_lock.c", "csrc/lua/lua_multi.c", "csrc/lua/lua_request.c", "csrc/lua/lua_signal.c",
+            "csrc/lua/lua_source.c", "csrc/lua/lua_value.c", "csrc/lua/lua_webhook.c",
          },
          defines = { "_DEFAULT_SOURCE" },
          libraries = { "curl", "crypto" },

@@ -28,7 +28,7 @@
  *                  limit headers (headers.c); what an answer means
  *                  (classify.c)
  *   content_type.h content type inference (content_type.c)
- *   redact.h       redaction of echoed API keys (redact.c)
+ *   redact.h       redaction of echoed secrets: API keys, webhook secrets (redact.c)
  *   schema.h       descriptors, patterns, validation, the body and query
  *                  writer (schema.c, schema_types.c, regex.c,
  *                  file_object.c, write.c); the value tree they
@@ -37,6 +37,8 @@
  *                  operation.c)
  *   client.h       the client's insides and its options table (client.c)
  *   call.h         what transports and bindings ask of a call (call.c)
+ *   webhook.h      Kombo's webhook signature: checked and verified
+ *                  (webhook.c)
  *   internal.h     small helpers the core's files share (problems.c,
  *                  schema_types.c)
  *

@@ -1,6 +1,7 @@
 /*
- * redact.c - finds echoes of the API key in what a server sent back, and
- * in what kombo-attach prints.
+ * redact.c - finds echoes of the API key (and of any other secret: proxy
+ * credentials, a webhook secret; several at once) in what a server sent
+ * back, in what kombo-attach prints, and in what a webhook handler logs.
  *
  * A server (or a proxy's error page) may quote the Authorization header:
  * whole, cut off by a length cap, re-cased, percent-encoded, JSON-escaped
@@ -103,24 +104,35 @@ static size_t encoded_len(const char *key, size_t keylen)
     return n;
 }
 
-/* log2 of the slot count for the key's windows: at most half full. */
-static unsigned slot_bits(const char *key, size_t keylen)
+/* log2 of the slot count for the windows of the keys looked for (8 bytes
+ * or longer): at most half full.  0 when there is none. */
+static unsigned slot_bits(const kombo_str *keys, size_t nkeys)
 {
-    size_t plen = encoded_len(key, keylen);
-    size_t grams = (keylen - GRAM + 1) + (plen - GRAM + 1);
+    size_t grams = 0, k;
     unsigned bits = 4;
+    for (k = 0; k < nkeys; k++) {
+        if (keys[k].ptr == NULL || keys[k].len < GRAM)
+            continue;
+        grams += (keys[k].len - GRAM + 1) + (encoded_len(keys[k].ptr, keys[k].len) - GRAM + 1);
+    }
+    if (grams == 0)
+        return 0;
     while (((size_t)1 << bits) < 2 * grams)
         bits++;
     return bits;
 }
 
+size_t kombo_redactor_extra_keys(const kombo_str *keys, size_t nkeys)
+{
+    unsigned bits = slot_bits(keys, nkeys);
+    return bits == 0 || ((size_t)1 << bits) <= KOMBO_REDACT_INLINE ? 0 : ((size_t)1 << bits) * sizeof(uint64_t);
+}
+
 size_t kombo_redactor_extra(const char *key, size_t keylen)
 {
-    unsigned bits;
-    if (key == NULL || keylen < GRAM)
-        return 0;
-    bits = slot_bits(key, keylen);
-    return ((size_t)1 << bits) <= KOMBO_REDACT_INLINE ? 0 : ((size_t)1 << bits) * sizeof(uint64_t);
+    kombo_str k;
+    k.ptr = key, k.len = keylen;
+    return kombo_redactor_extra_keys(&k, 1);
 }
 
 static size_t slot_of(uint64_t g, unsigned bits)
@@ -155,25 +167,13 @@ static void feed(kombo_redactor *r, uint64_t *g, size_t *have, unsigned char c)
         insert(r, *g);
 }
 
-int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra)
+/* Every window of one key and of its percent-encoding into the set. */
+static void insert_key(kombo_redactor *r, const char *key, size_t keylen)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t g = 0;
     size_t i, have = 0;
 
-    r->bits = 0;
-    r->slots = r->inline_slots;
-    if (key == NULL || keylen < GRAM)
-        return 0;
-    r->bits = slot_bits(key, keylen);
-    if (((size_t)1 << r->bits) > KOMBO_REDACT_INLINE) {
-        if (extra == NULL) {
-            r->bits = 0;
-            return 0;
-        }
-        r->slots = (uint64_t *)extra;
-    }
-    memset(r->slots, 0, ((size_t)1 << r->bits) * sizeof(uint64_t));
     for (i = 0; i < keylen; i++)
         feed(r, &g, &have, fold((unsigned char)key[i]));
     g = 0, have = 0;
@@ -187,7 +187,39 @@ int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void 
             feed(r, &g, &have, (unsigned char)hex[c & 15]);
         }
     }
+}
+
+/* One set for all the keys: the text is still read once, however many
+ * secrets a program holds (an API key, proxy credentials, a webhook
+ * secret), and a run may mix windows of several keys (erring on the safe
+ * side, as a repeated run within one key does). */
+int kombo_redactor_init_keys(kombo_redactor *r, const kombo_str *keys, size_t nkeys, void *extra)
+{
+    size_t k;
+
+    r->slots = r->inline_slots;
+    r->bits = slot_bits(keys, nkeys);
+    if (r->bits == 0)
+        return 0;
+    if (((size_t)1 << r->bits) > KOMBO_REDACT_INLINE) {
+        if (extra == NULL) {
+            r->bits = 0;
+            return 0;
+        }
+        r->slots = (uint64_t *)extra;
+    }
+    memset(r->slots, 0, ((size_t)1 << r->bits) * sizeof(uint64_t));
+    for (k = 0; k < nkeys; k++)
+        if (keys[k].ptr != NULL && keys[k].len >= GRAM)
+            insert_key(r, keys[k].ptr, keys[k].len);
     return 1;
+}
+
+int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra)
+{
+    kombo_str k;
+    k.ptr = key, k.len = keylen;
+    return kombo_redactor_init_keys(r, &k, 1, extra);
 }
 
 /* ------------------------------------------------------------ reading */

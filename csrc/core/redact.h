@@ -1,5 +1,6 @@
 /*
- * redact.h - redaction of echoed API keys (redact.c).
+ * redact.h - redaction of echoed secrets: API keys, proxy credentials,
+ * webhook secrets (redact.c).
  */
 #ifndef KOMBO_REDACT_H
 #define KOMBO_REDACT_H
@@ -32,6 +33,11 @@ size_t kombo_redactor_extra(const char *key, size_t keylen);
 int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra);
 int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end);
 int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen);
+/* The same for several keys at once (any of them may be absent or short):
+ * one set holds the windows of all, so a text is read once whatever their
+ * number.  init returns 0 when none is 8 bytes or longer. */
+size_t kombo_redactor_extra_keys(const kombo_str *keys, size_t nkeys);
+int kombo_redactor_init_keys(kombo_redactor *r, const kombo_str *keys, size_t nkeys, void *extra);
 /* JSON text: the next string literal at or after s[*from] as its contents
  * s[*a..*b) (escapes as they stand); *from moves past its closing quote.
  * Returns 0 when there is none.  Redacting the contents of each, and

@@ -383,35 +383,53 @@ static int l_limits(lua_State *L)
     return 1;
 }
 
+/* At most this many secrets in one redaction (a client's API key and proxy
+ * credentials, a webhook secret, what a caller adds). */
+#define MAX_SECRETS 16
+
 /* The (text, key) arguments of core.redact and core.redact_json, with the
- * redactor made for key: 1, or 0 when text is to be returned as it is
- * (text or key not a string, or no key to look for).  The redactor's extra
- * memory is stack slot 3 until the caller returns. */
+ * redactor made for key: a string, or an array of strings to look for all
+ * at once (non-strings in it are skipped).  1, or 0 when text is to be
+ * returned as it is (text not a string, key neither a string nor a table,
+ * or no key to look for).  The redactor's extra memory is stack slot 3
+ * until the caller returns. */
 static int redactor_args(lua_State *L, kombo_redactor *r, const char **s, size_t *n)
 {
-    size_t keylen, need;
-    const char *key;
+    kombo_str keys[MAX_SECRETS];
+    size_t nkeys = 0, need;
     void *extra = NULL;
 
     lua_settop(L, 2);
-    if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING) {
+    if (lua_type(L, 1) != LUA_TSTRING || (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TTABLE)) {
         lua_settop(L, 1);
         return 0;
     }
     *s = lua_tolstring(L, 1, n);
-    key = lua_tolstring(L, 2, &keylen);
-    if ((need = kombo_redactor_extra(key, keylen)) > 0)
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        keys[0].ptr = lua_tolstring(L, 2, &keys[0].len);
+        nkeys = 1;
+    } else {
+        int i, len = (int)kombo_lua_clamp((double)lua_rawlen(L, 2), 0, MAX_SECRETS);
+        luaL_argcheck(L, lua_rawlen(L, 2) <= MAX_SECRETS, 2, "at most 16 secrets");
+        for (i = 1; i <= len; i++) {
+            lua_rawgeti(L, 2, i);
+            if (lua_type(L, -1) == LUA_TSTRING) /* it stays alive in the table */
+                keys[nkeys].ptr = lua_tolstring(L, -1, &keys[nkeys].len), nkeys++;
+            lua_pop(L, 1);
+        }
+    }
+    if ((need = kombo_redactor_extra_keys(keys, nkeys)) > 0)
         extra = lua_newuserdata(L, need);
-    if (!kombo_redactor_init(r, key, keylen, extra)) {
+    if (!kombo_redactor_init_keys(r, keys, nkeys, extra)) {
         lua_settop(L, 1);
         return 0;
     }
     return 1;
 }
 
-/* core.redact(s, key) -> s with every echo of key (redact.c's rule) as
- * "<redacted>"; s itself when there is none, or when s or key is not a
- * string. */
+/* core.redact(s, key) -> s with every echo of key, or of each key of an
+ * array of them (redact.c's rule), as "<redacted>"; s itself when there is
+ * none, or when s is not a string or key neither a string nor a table. */
 static int l_redact(lua_State *L)
 {
     kombo_redactor r;
@@ -581,6 +599,7 @@ int luaopen_kombo_core(lua_State *L)
     kombo_lua_open_signal(L);
     kombo_lua_open_digest(L);
     kombo_lua_open_lock(L);
+    kombo_lua_open_webhook(L);
     lua_pushliteral(L, KOMBO_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());

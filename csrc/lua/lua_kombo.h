@@ -13,6 +13,7 @@
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *   lua_digest.c   SHA-256 of strings, files and downloads (kombo-attach's journal)
  *   lua_lock.c     core.lock: an exclusive fcntl lock on a file (kombo-attach's journal)
+ *   lua_webhook.c  core.webhook_verify, core.webhook_decode (kombo.verify_webhook)
  *
  * Builds against Lua 5.1 (and LuaJIT), 5.2, 5.3 and 5.4.
  */
@@ -184,5 +185,8 @@ void kombo_lua_open_digest(lua_State *L);
 
 /* lua_lock.c: core.lock (and the lock metatable) into the table on top */
 void kombo_lua_open_lock(lua_State *L);
+
+/* lua_webhook.c: core.webhook_verify, core.webhook_decode into the table on top */
+void kombo_lua_open_webhook(lua_State *L);
 
 #endif

@@ -1,7 +1,8 @@
 --- Error objects and success results.
 --
 -- Every failure is `nil, err` with `err` a table:
---   kind     "validation" | "api" | "http" | "network" | "timeout" | "decode" | "aborted"
+--   kind     "validation" | "api" | "http" | "network" | "timeout" | "decode" | "aborted",
+--            or "webhook" for a refused webhook delivery (errors.webhook: code and message only)
 --   outcome  "not_sent" | "rejected" | "unknown": may the upload have landed?
 --   message  one line for people (it does not repeat the kind); `code`
 --            (Kombo's error code) is for programs
@@ -50,7 +51,9 @@ end
 -- re-encode what they quote.  (Keys shorter than 8 bytes are test keys;
 -- redacting them would shred ordinary words.)  The core does it
 -- (csrc/redact.c, linear in #s); `s` itself comes back when there is no
--- echo, or when s or secret is not a string.
+-- echo, or when s or secret is not a string.  `secret` may be an array of
+-- secrets (an API key, proxy credentials, a webhook secret: up to 16),
+-- all looked for in the same single pass.
 errors.redact = core.redact
 redact = errors.redact
 
@@ -77,6 +80,13 @@ function errors.validation(problems, secret)
     kind = "validation", outcome = "not_sent", attempts = 0,
     message = redact(problems_message(problems), secret), problems = problems,
   }, Error)
+end
+
+-- A refused webhook delivery (kombo.verify_webhook): `code` for programs
+-- ("signature_mismatch", "body_json", ...), `message` for people; neither
+-- holds the secret, the expected signature or the body.
+function errors.webhook(code, message)
+  return setmetatable({ kind = "webhook", code = code, message = message }, Error)
 end
 
 -- Kombo's limits as the answer announced them, from a raw header block:

@@ -25,7 +25,7 @@
 -- This file assembles the module; the code lives by concern in
 -- lua/kombo/client.lua (options, `Client`), call.lua (one operation call:
 -- prepare, preflight, send), preflight.lua (the restrictions cache and
--- checks), uploads.lua (the upload helpers) and request_body.lua; the
+-- checks), uploads.lua (the upload helpers), request_body.lua and webhook.lua; the
 -- reference prose of the calls and tables in doc/calls.luadoc and
 -- doc/reference.luadoc.
 local core = require "kombo.core"
@@ -37,6 +37,7 @@ local uploads = require "kombo.uploads"           -- the Client methods beyond t
 local batch = require "kombo.batch"               -- run_many
 local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
 local lists = require "kombo.lists"               -- pages, each: a list, page by page
+local webhook = require "kombo.webhook"           -- verify_webhook, webhook_handler
 
 local kombo = {
   VERSION = core.version,
@@ -250,5 +251,10 @@ kombo.base64 = core.base64_encode
 kombo.encode_json = core.encode_json
 
 kombo.request_body_source = request_body.request_body_source -- (its reference is in lua/kombo/request_body.lua)
+
+-- Webhooks (their reference is in lua/kombo/webhook.lua).
+kombo.verify_webhook = webhook.verify_webhook
+kombo.webhook_handler = webhook.webhook_handler
+kombo.WEBHOOK_EVENTS = webhook.WEBHOOK_EVENTS
 
 return kombo

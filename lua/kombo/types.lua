@@ -594,6 +594,73 @@ function kombo.base64(bytes) end
 ---@return string? message
 function kombo.encode_json(value) end
 
+-- ------------------------------------------------------------------- webhooks
+
+---A webhook event: the JSON body decoded, plus `known` (the types and their `data`:
+---lua/kombo/gen/webhook_types.lua, generated from Kombo's description).
+---@class kombo.WebhookEvent
+---The same for every delivery of one event.
+---@field id string
+---@field type kombo.gen.WebhookEventType|string
+---@field data kombo.gen.WebhookData
+---Whether Kombo's description lists this type (Kombo adds types).
+---@field known boolean
+
+---Why `kombo.verify_webhook` refused a delivery; `tostring` reads `kombo webhook error: ...`.
+---Never holds the secret, the body or the expected signature.
+---@class kombo.WebhookError
+---@field kind "webhook"
+---`signature_missing`, `signature_repeated`, `signature_space`, `signature_standard`, `signature_padded`,
+---`signature_hex`, `signature_length`, `signature_character`, `signature_noncanonical`, `signature_mismatch`,
+---`secret_empty`, `secret_space`, `secret_long`, `body_missing`, `body_json`, `body_shape`, `crypto_failed`.
+---@field code string
+---@field message string
+
+---The options of `kombo.webhook_handler`.
+---@class kombo.WebhookHandlerOptions
+---The account's Kombo Webhook Secret (never logged or shown).
+---@field secret string
+---Called with each verified event; may yield; returning answers 200, raising 500.
+---@field on_event fun(event: kombo.WebhookEvent)
+---A `lua_shared_dict` for the ids seen (none: every delivery calls `on_event`).
+---@field dict? string
+---Seconds an id is remembered (86400).
+---@field window? number
+---Call `on_event` for types Kombo's description does not list too (false).
+---@field all_events? boolean
+---A larger body is answered 413, unread (1048576).
+---@field max_body_bytes? number
+---Seconds a delivery being handled holds back another of the same id (60).
+---@field handling_timeout? number
+---More secrets to keep out of the log lines.
+---@field redact? string[]
+
+---A webhook handler for `content_by_lua_block`: call it.
+---@class kombo.WebhookHandler
+---@overload fun()
+local WebhookHandler = {}
+
+---Answers the delivery of the current request.
+function WebhookHandler:handle() end
+
+---The webhook event types Kombo's description lists, with their `data` members.
+---@type table<kombo.gen.WebhookEventType, { data: string[], deprecated?: boolean }>
+kombo.WEBHOOK_EVENTS = {}
+
+---Verifies one delivery (`X-Kombo-Signature`: HMAC-SHA256 of the raw body, base64url without
+---padding) and decodes its event.
+---@param raw_body string? the body exactly as received
+---@param signature string|string[]? the `X-Kombo-Signature` header
+---@param secret string? the account's Kombo Webhook Secret
+---@return kombo.WebhookEvent? event
+---@return kombo.WebhookError? err
+function kombo.verify_webhook(raw_body, signature, secret) end
+
+---An OpenResty handler for Kombo's webhook deliveries (`content_by_lua_block`).
+---@param opts kombo.WebhookHandlerOptions
+---@return kombo.WebhookHandler
+function kombo.webhook_handler(opts) end
+
 ---The request body being received (OpenResty) as an attachment `source` and `size`
 ---(`Content-Length`): read from `ngx.req.socket()` in chunks while the upload is sent.
 ---A client that disconnects or sends fewer bytes aborts the upload (kind `aborted`).

@@ -1606,4 +1606,119 @@ function M.blob_log()
   return send(200, STATE:get("blob:" .. key) or "[]")
 end
 
+-- ---------------------------------------------------------------- webhooks
+
+-- HMAC-SHA256 from nginx's own libcrypto through LuaJIT's FFI: the
+-- signature a delivery carries is made here, not by kombo-lua's C core
+-- (the code under test).
+local hmac_sha256
+do
+  local ffi = require "ffi"
+  pcall(ffi.cdef, [[
+    typedef struct evp_md_st EVP_MD;
+    const EVP_MD *EVP_sha256(void);
+    unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
+                        const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);
+  ]])
+  local crypto
+  function hmac_sha256(key, data)
+    if not crypto then
+      local ok, lib = pcall(ffi.load, "crypto")
+      crypto = ok and lib or ffi.load("libcrypto.so.3")
+    end
+    local md, len = ffi.new("unsigned char[64]"), ffi.new("unsigned int[1]")
+    assert(crypto.HMAC(crypto.EVP_sha256(), key, #key, data, #data, md, len) ~= nil, "HMAC failed")
+    return ffi.string(md, len[0])
+  end
+end
+
+-- Kombo's X-Kombo-Signature: base64url without padding.
+local function kombo_signature(secret, body)
+  return (ngx.encode_base64(hmac_sha256(secret, body), true):gsub("[+/]", { ["+"] = "-", ["/"] = "_" }))
+end
+
+-- One HTTP/1.1 request over a cosocket to a loopback URL: status, body.
+local function deliver(url, method, headers, body, timeout)
+  local host, port, path = url:match("^http://(127%.0%.0%.1):(%d+)(/.*)$")
+  if not host then
+    host, path = url:match("^http://(127%.0%.0%.1)(/.*)$")
+    port = "80"
+  end
+  if not host then return nil, "url must be http://127.0.0.1[:port]/path" end
+  local sock = ngx.socket.tcp()
+  sock:settimeout(timeout * 1000)
+  local ok, err = sock:connect(host, tonumber(port))
+  if not ok then return nil, "connect: " .. tostring(err) end
+  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: " .. host .. ":" .. port,
+    "Connection: close", "Content-Length: " .. #body }
+  for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
+  ok, err = sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. body)
+  if not ok then sock:close() return nil, "send: " .. tostring(err) end
+  local answer, rerr, partial = sock:receive("*a")
+  sock:close()
+  answer = answer or partial
+  local status = answer and tonumber(answer:match("^HTTP/1%.%d (%d%d%d)"))
+  if not status then return nil, "no HTTP answer: " .. tostring(rerr) end
+  local head_end = answer:find("\r\n\r\n", 1, true)
+  local response_headers = {}
+  for name, value in answer:sub(1, head_end or #answer):gmatch("\n([^:\r\n]+):%s*([^\r\n]*)") do
+    response_headers[name:lower()] = value
+  end
+  local rbody = head_end and answer:sub(head_end + 4) or ""
+  if (response_headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
+    local parts, pos = {}, 1
+    while pos <= #rbody do -- each pass consumes a chunk, or ends
+      local size_hex, data_at = rbody:match("^(%x+)[^\r\n]*\r\n()", pos)
+      local size = size_hex and tonumber(size_hex, 16)
+      if not size or size == 0 then break end
+      parts[#parts + 1] = rbody:sub(data_at, data_at + size - 1)
+      pos = data_at + size + 2
+    end
+    rbody = table.concat(parts)
+  end
+  return status, rbody, response_headers
+end
+
+-- POST /_webhooks/send: sends one webhook delivery, signed as Kombo signs
+-- it, to a loopback URL and answers with what that URL answered.  JSON body:
+--   url        http://127.0.0.1:PORT/path (required; loopback only)
+--   secret     the webhook secret to sign with (required unless signature is given)
+--   event      the event as a JSON value (its id defaults to evt_standin_<n>), or
+--   body       the raw body as a string, or body_base64 the raw body's bytes
+--   signature  sent instead of the computed one; false: no X-Kombo-Signature header
+--   method     default POST;  headers  more request headers;  timeout  seconds (30)
+-- Answer 200 {"status":<target's status>,"body":"<its body>","signature":"<sent>",
+-- "id":"<event id>","headers":{...}}; 400 for a bad request, 502 when the target
+-- could not be reached.
+function M.webhooks_send()
+  if ngx.req.get_method() ~= "POST" then return control_error(405, "use POST") end
+  local req = cjson.decode(read_body() or "")
+  if type(req) ~= "table" or type(req.url) ~= "string" then return control_error(400, "url is required") end
+  local body, id = req.body, nil
+  if type(req.event) == "table" then
+    if req.event.id == nil then
+      req.event.id = ("evt_standin_%d"):format(COUNTERS:incr("__webhook_seq", 1, 0))
+    end
+    id = req.event.id
+    body = json_encode(req.event)
+  elseif type(req.body_base64) == "string" then
+    body = ngx.decode_base64(req.body_base64)
+  end
+  if type(body) ~= "string" then return control_error(400, "event, body or body_base64 is required") end
+  local signature = req.signature
+  if signature == null then signature = false end
+  if signature == nil then
+    if type(req.secret) ~= "string" then return control_error(400, "secret is required") end
+    signature = kombo_signature(req.secret, body)
+  end
+  local headers = { ["Content-Type"] = "application/json" }
+  if signature then headers["X-Kombo-Signature"] = signature end
+  for k, v in pairs(type(req.headers) == "table" and req.headers or {}) do headers[k] = v end
+  local status, answer, answer_headers = deliver(req.url, req.method or "POST", headers, body,
+    tonumber(req.timeout) or 30)
+  if not status then return control_error(502, answer) end
+  return send(200, json_encode({ status = status, body = answer, signature = signature or null, id = id or null,
+    headers = answer_headers }))
+end
+
 return M

@@ -376,6 +376,6 @@ return {
     { type = "integration-created", data = { "id", "tool", "category", "end_user" } },
     { type = "integration-deleted", data = { "id", "tool", "category", "end_user", "deleted_at" } },
     { type = "integration-state-changed", data = { "integration_tool", "integration_id", "integration_category", "end_user", "qa_status", "setup_status", "state", "updated_at" } },
-    { type = "sync-finished", data = { "sync_id", "sync_state", "sync_started_at", "sync_ended_at", "sync_duration_seconds", "integration_id", "integration_tool", "integration_category", "end_user", "log_url" } },
+    { type = "sync-finished", data = { "sync_id", "sync_state", "sync_started_at", "sync_ended_at", "sync_duration_seconds", "integration_id", "integration_tool", "integration_category", "end_user", "log_url" }, deprecated = true },
   },
 }
