@@ -595,6 +595,38 @@ function M.model(api, hand)
   end
   table.sort(ops, function(a, b) return a.hand.name < b.hand.name end)
 
+  -- A list's record as columns (kombo get --format csv): its members in the
+  -- description's order, an object's members flattened with dots
+  -- ("location.city"); an array, or a value of several shapes, is one
+  -- column (written as JSON).  allOf branches are merged; anyOf/oneOf are
+  -- one column.
+  local function record_fields(schema, where)
+    local fields = {}
+    local function walk(s, prefix, depth)
+      s = deref(s)
+      if depth > 4 then fields[#fields + 1] = prefix return end
+      local props, order = {}, {}
+      local function gather(x)
+        x = deref(x)
+        for _, b in ipairs(x.allOf or {}) do gather(b) end
+        for _, k in ipairs(keys_of(x.properties or {})) do
+          if props[k] == nil then order[#order + 1] = k end
+          props[k] = x.properties[k]
+        end
+      end
+      gather(s)
+      local is_object = (s.type == "object" or s.properties or s.allOf) and not s.anyOf and not s.oneOf
+      if prefix ~= "" and (not is_object or #order == 0) then
+        fields[#fields + 1] = prefix
+        return
+      end
+      for _, k in ipairs(order) do walk(props[k], prefix == "" and k or prefix .. "." .. k, depth + 1) end
+    end
+    if type(schema) ~= "table" then fail("%s: data.results has no items", where) end
+    walk(schema, "", 0)
+    return fields
+  end
+
   for _, op in ipairs(ops) do
     local o = op.described
     op.name = op.hand.name
@@ -678,6 +710,7 @@ function M.model(api, hand)
       end
       if not q.cursor then fail("%s: data.next but no cursor parameter to send it back in", op.key) end
       op.list = true
+      op.fields = record_fields(deref(results.items), op.key)
       if q.page_size then
         op.page_size_max = math.tointeger(q.page_size.maximum)
           or fail("%s: page_size has no whole maximum", op.key)
@@ -917,7 +950,8 @@ local function emit_lua_data(model)
     "-- spec/contract/kombo-openapi.json and spec/contract/operations.lua: do not",
     "-- edit; run `make generate`.  Per operation name: method, path, path",
     "-- parameters, query parameters (name, types, enum, required, list/bool),",
-    "-- whether it is a list (data.results paged by data.next) and its largest page_size,",
+    "-- whether it is a list (data.results paged by data.next), its largest page_size",
+    "-- and its record's fields (nested objects flattened with dots: CSV columns),",
     "-- the request body's top-level members, Kombo's page; and",
     "-- webhook_events: each event type and the members of its `data`.",
     "return {",
@@ -932,6 +966,7 @@ local function emit_lua_data(model)
       tostring(op.idempotent)))
     if op.list then
       w(("      list = true,%s"):format(op.page_size_max and (" page_size_max = %d,"):format(op.page_size_max) or ""))
+      w(("      fields = %s,"):format(lua_list(op.fields)))
     end
     if op.query then
       w("      query = {")

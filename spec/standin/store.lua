@@ -218,6 +218,15 @@ local function seed()
   return SEED
 end
 
+-- Synthetic jobs, for a list longer than any seed (/_lists?jobs=N): job i
+-- is "synth-<i>", OPEN, changed on 2025-12-01, after every stored record.
+local SYNTH_SEQ = 100000
+local function synthetic_job(i)
+  local id, name = ("synth-%d"):format(i), ("Synthetic job %d"):format(i)
+  local item = job_item(7 + i, id, name, "OPEN", "2025-12-01T00:00:00.000Z", false)
+  return record("jobs", item, { seq = SYNTH_SEQ + i, status = "OPEN", name = name })
+end
+
 -- Created records of one integration and kind, in the dict.
 local function created_key(kind, integ)
   return "store:" .. kind .. ":" .. #integ .. ":" .. integ
@@ -401,15 +410,27 @@ local function page_of(kind, integ, args)
     if not page then return nil, after end
   end
   local items, last, more = {}, nil, false
-  for _, r in ipairs(records(kind, integ)) do
+  local function take(r)
     if r.facts.seq > after and keep(r.facts) then
       if #items == size then
         more = true
-        break
+        return false
       end
       items[#items + 1] = r.json
       last = r.facts.seq
     end
+    return true
+  end
+  local going = true
+  for _, r in ipairs(records(kind, integ)) do
+    going = take(r)
+    if not going then break end
+  end
+  -- then the integration's synthetic jobs (/_lists?jobs=N), made only from
+  -- where this page starts: 10,000 of them cost a page's worth per page
+  local n = kind == "jobs" and going and (STATE:get("store:synth:" .. integ) or 0) or 0
+  for i = math.max(1, after - SYNTH_SEQ + 1), n do
+    if not take(synthetic_job(i)) then break end
   end
   local nxt = more and cjson.encode(make_cursor(kind, page + 1, last, fp)):gsub("\\/", "/") or "null"
   return '{"results":[' .. table.concat(items, ",") .. '],"next":' .. nxt .. '}', failure(integ, page)
@@ -463,6 +484,14 @@ function M.control()
   end
   if not integ then return reply(400, { status = "error", message = "integration= is required" }) end
   local key = "lists_fail:" .. integ
+  if args.jobs ~= nil and (method == "POST" or method == "PUT") then
+    local n = tonumber(args.jobs)
+    if not n or n < 0 or n > 100000 or n ~= math.floor(n) then
+      return reply(400, { status = "error", message = "jobs= must be a whole number from 0 to 100000" })
+    end
+    STATE:set("store:synth:" .. integ, n)
+    return reply(200, { status = "ok", integration = integ, jobs = n })
+  end
   if method == "POST" or method == "PUT" then
     local page = tonumber(args.page or "")
     local times = tonumber(args.times or "1")

@@ -458,7 +458,7 @@ local function cmd_get(argv, streams, put)
       pages = pages + 1
       for _, record in ipairs(page.data.results) do write(record) end
       if show_progress then
-        put(stderr, format("kombo get %s: %d records, %d pages%s\n", word, records, pages,
+        put(stderr, format("kombo get %s: %d records, %d page(s)%s\n", word, records, pages,
           page.data.next ~= kombo.null and page.data.next ~= nil and opts.all and " ..." or ""))
       end
       if not opts.all then break end

@@ -2,7 +2,8 @@
 -- spec/contract/kombo-openapi.json and spec/contract/operations.lua: do not
 -- edit; run `make generate`.  Per operation name: method, path, path
 -- parameters, query parameters (name, types, enum, required, list/bool),
--- whether it is a list (data.results paged by data.next) and its largest page_size,
+-- whether it is a list (data.results paged by data.next), its largest page_size
+-- and its record's fields (nested objects flattened with dots: CSV columns),
 -- the request body's top-level members, Kombo's page; and
 -- webhook_events: each event type and the members of its `data`.
 return {
@@ -134,6 +135,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "name", "remote_data", "changed_at", "remote_deleted_at" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -150,6 +152,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "outcome", "rejection_reason_name", "rejected_at", "current_stage_id", "job_id", "candidate_id", "screening_question_answers", "custom_fields", "integration_fields", "remote_url", "changed_at", "remote_deleted_at", "remote_created_at", "remote_updated_at", "remote_data", "candidate.id", "candidate.remote_id", "candidate.first_name", "candidate.last_name", "candidate.email_addresses", "candidate.phone_numbers", "candidate.social_media", "candidate.source", "candidate.remote_url", "candidate.tags", "current_stage.id", "current_stage.remote_id", "current_stage.name", "current_stage.index", "job.id", "job.remote_id", "job.name", "interviews", "offers" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -179,6 +182,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "first_name", "last_name", "company", "title", "confidential", "source", "phone_numbers", "email_addresses", "social_media", "location.city", "location.country", "location.raw", "location.state", "location.street_1", "location.street_2", "location.zip_code", "custom_fields", "integration_fields", "remote_url", "remote_created_at", "remote_updated_at", "remote_data", "changed_at", "remote_deleted_at", "applications", "tags" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -199,6 +203,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "title", "starting_at", "ending_at", "location.city", "location.country", "location.raw", "location.state", "location.street_1", "location.street_2", "location.zip_code", "video_conferencing_url", "application_id", "stage_id", "canceled", "remote_created_at", "remote_updated_at", "remote_data", "changed_at", "remote_deleted_at", "users", "application.id", "application.remote_id", "application.outcome", "application.rejection_reason_name", "application.candidate.id", "application.candidate.remote_id", "application.candidate.first_name", "application.candidate.last_name", "application.candidate.email_addresses", "application.job.id", "application.job.remote_id", "application.job.name" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -216,6 +221,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "name", "job_code", "description", "confidential", "weekly_hours", "employment_type", "status", "visibility", "category", "department", "post_url", "experience_level", "remote_work_status", "salary_amount", "salary_amount_from", "salary_amount_to", "salary_currency", "salary_period", "location.city", "location.country", "location.raw", "location.state", "location.street_1", "location.street_2", "location.zip_code", "custom_fields", "integration_fields", "remote_url", "opened_at", "closed_at", "remote_created_at", "remote_updated_at", "contact_id", "remote_data", "changed_at", "remote_deleted_at", "stages", "screening_questions", "job_postings", "hiring_team" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -240,6 +246,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "status", "employment_start_date", "application_id", "custom_fields", "integration_fields", "changed_at", "remote_deleted_at", "remote_created_at", "remote_updated_at", "remote_data", "application.candidate.id", "application.candidate.remote_id", "application.candidate.first_name", "application.candidate.last_name", "application.candidate.email_addresses", "application.job.id", "application.job.remote_id", "application.job.name" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -256,6 +263,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "name", "changed_at", "remote_deleted_at", "remote_data" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -272,6 +280,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "remote_label", "scope", "unified_type", "remote_data", "changed_at", "remote_deleted_at" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -289,6 +298,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "name", "remote_data", "changed_at", "remote_deleted_at" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
@@ -305,6 +315,7 @@ return {
       params = { },
       integration_scoped = true, idempotent = true,
       list = true, page_size_max = 250,
+      fields = { "id", "remote_id", "first_name", "last_name", "email", "status", "remote_data", "changed_at", "remote_deleted_at", "system_roles" },
       query = {
         { name = "cursor", types = { "string" }, required = false },
         { name = "page_size", types = { "integer" }, required = false },
