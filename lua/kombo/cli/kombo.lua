@@ -281,8 +281,11 @@ local function cmd_call(argv, streams, put)
     if err.body and err.kind == "api" then put(stdout, err.body:gsub("%s*$", "") .. "\n", true) end
     return M.EXIT.failed
   end
-  put(stdout, assert(kombo.encode_json { status = res.status, data = res.data, warnings = res.warnings })
-    .. "\n", true)
+  -- Kombo's envelope in its own order: status, data, warnings.
+  local text = '{"status":' .. assert(kombo.encode_json(res.status))
+    .. ',"data":' .. assert(kombo.encode_json(res.data))
+  if res.warnings ~= nil then text = text .. ',"warnings":' .. assert(kombo.encode_json(res.warnings)) end
+  put(stdout, text .. "}\n", true)
   return M.EXIT.ok
 end
 
