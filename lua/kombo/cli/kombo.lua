@@ -217,11 +217,11 @@ end
 local function read_body(path)
   local f, text
   if path == "-" then
-    text = io.stdin:read("a")
+    text = io.stdin:read("*a")
   else
     f = io.open(path, "rb")
     if not f then return nil, format("--body %s: cannot be read", path) end
-    text = f:read("a")
+    text = f:read("*a")
     f:close()
   end
   local v, err = cjson.decode(text or "")
