@@ -460,6 +460,10 @@ local function cmd_get(argv, streams, put)
       if not page then failed = err break end
       pages = pages + 1
       for _, record in ipairs(page.data.results) do write(record) end
+      page = nil -- luacheck: ignore 311
+      -- A page is hundreds of KiB of decoded records: collected now, the
+      -- peak stays that of one page however many follow.
+      collectgarbage()
       if show_progress then
         put(stderr, format("kombo get %s: %d records, %d page(s)%s\n", word, records, pages,
           page.data.next ~= kombo.null and page.data.next ~= nil and opts.all and " ..." or ""))
