@@ -136,7 +136,7 @@ describe("kombo get #cli", function()
     end
   end)
 
-  it("jobs --all over 10,000 jobs in pages of 250 streams: peak memory as for 500 jobs #slow", function()
+  it("jobs --all over 10,000 jobs in pages of 250 streams: peak memory as for 500 jobs #slow #once", function()
     local function peak(n)
       local env = cli.env()
       control(("/_lists?integration=%s&jobs=%d"):format(env.KOMBO_INTEGRATION_ID, n))

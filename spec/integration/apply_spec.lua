@@ -231,7 +231,7 @@ describe("create_application with its documents #integration #apply", function()
 
   -- A child process (its own peak RSS): one create_application with a
   -- 40 MB CV and a cover letter, both `file =`, against a bare `lua5.4 -e ''`.
-  it("a 40 MB CV plus a cover letter in one request stays within 16 MiB of RSS above Lua's #slow", function()
+  it("a 40 MB CV plus a cover letter in one request stays within 16 MiB of RSS above Lua's #slow #once", function()
     local cv_path, letter_path = dir .. "/big-cv.pdf", dir .. "/letter.pdf"
     assert(files.run(("(printf '%%%%PDF-1.4\\n'; head -c %d /dev/urandom) > %s"):format(40 * 1000 * 1000,
       files.sh_quote(cv_path))))
