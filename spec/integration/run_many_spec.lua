@@ -42,6 +42,33 @@ describe("run_many #integration #bulk", function()
     end
   end)
 
+  it("under a concurrency limit lower than asked for, every create lands once and the 429s stay few", function()
+    local client, integ = servers.client()
+    local status = servers.http("POST", ("%s/_concurrency?integration=%s&limit=3"):format(servers.standin_url(), integ),
+      {}, "")
+    assert.equals(200, status)
+    local jobs = {}
+    for i = 1, 20 do
+      jobs[i] = { job_id = "scenario-hold-120", body = { candidate = candidate(100 + i) } }
+    end
+    local peak = 0
+    local summary = client:run_many("create_application", jobs, { concurrency = 10, progress_interval = 0,
+      on_progress = function(st) if st.in_flight > peak then peak = st.in_flight end end })
+    assert.equals(20, summary.succeeded, servers.dump(summary.results))
+    local accepted, n429 = {}, 0
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.method == "POST" and rec.response and rec.response.status == 429 then n429 = n429 + 1
+      elseif rec.method == "POST" then
+        local email = rec.json.candidate.email_address
+        accepted[email] = (accepted[email] or 0) + 1
+      end
+    end
+    for i = 1, 20 do assert.equals(1, accepted[("ada%d@example.com"):format(100 + i)], "row " .. i) end
+    -- the slow start's first wave (4) meets the limit once at most; then 3 at a time
+    assert.is_true(n429 <= 2, "429s: " .. n429)
+    assert.equals(n429, summary.retries)
+  end)
+
   it("an iterator is read lazily, on_result gets every index once, on_progress ends at the total", function()
     local client = servers.client()
     local given, seen, last = 0, {}, nil

@@ -1121,6 +1121,23 @@ local function generic(body, parsed_ok, parsed, route, id)
       return send_error(400, "PLATFORM.INPUT_INVALID", "The body is not a JSON object.")
     end
   end
+  -- A write is an action: in flight (Kombo's concurrency limit, /_concurrency)
+  -- from here until the log phase, as an upload is.
+  if method ~= "GET" and ngx.ctx.standin_integ then
+    local ci = ngx.ctx.standin_integ
+    local n = INFLIGHT:incr(ci, 1, 0)
+    ngx.ctx.standin_inflight = ci
+    local limit = STATE:get("conc:" .. ci)
+    if limit and n and n > limit then
+      INFLIGHT:incr(ci, -1, 0)
+      ngx.ctx.standin_inflight = nil
+      ngx.ctx.standin_scenario = sc
+      note_response(429, sc, "concurrency_limit")
+      return send(429, plain_error_body("PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+        "Too many concurrent requests for this integration (limit " .. limit .. ")."),
+        "application/json", { ["Concurrency-Limit"] = tostring(limit), ["Concurrency-Remaining"] = "0" })
+    end
+  end
   if op.id == "PostAtsJobsJobIdApplications" then return create_application(sc, integ, id, parsed) end
   local stored = store.serve(route.path, method, ngx.ctx.standin_integ, parsed, id)
   if stored and stored.invalid then
