@@ -888,6 +888,7 @@ local function emit_c(model)
       f("discriminator", c_string(d.discriminator))
       local items = {}
       for _, v in ipairs(d.discriminator_values) do items[#items + 1] = c_string(v) end
+      items[#items + 1] = "NULL" -- NULL-terminated, as schema.h says
       w(("static const char *const v%d[] = {%s};"):format(d.id, table.concat(items, ", ")))
       f("discriminator_values", "v" .. d.id)
     end

@@ -1330,7 +1330,7 @@ static const kombo_schema s147 = {
     .nproperties = 3,
 };
 static const kombo_schema *const b148[] = {&s145, &s147};
-static const char *const v148[] = {"application_and_job_remote_ids", "application_and_candidate_remote_ids"};
+static const char *const v148[] = {"application_and_job_remote_ids", "application_and_candidate_remote_ids", NULL};
 static const kombo_schema s148 = {
     .combine = KOMBO_COMBINE_ANY_OF,
     .branches = b148,
@@ -1352,7 +1352,7 @@ static const kombo_schema s150 = {
     .nproperties = 2,
 };
 static const kombo_schema *const b151[] = {&s150};
-static const char *const v151[] = {"application_remote_id"};
+static const char *const v151[] = {"application_remote_id", NULL};
 static const kombo_schema s151 = {
     .combine = KOMBO_COMBINE_ONE_OF,
     .branches = b151,
@@ -1374,7 +1374,7 @@ static const kombo_schema s153 = {
     .nproperties = 2,
 };
 static const kombo_schema *const b154[] = {&s153};
-static const char *const v154[] = {"placement_id"};
+static const char *const v154[] = {"placement_id", NULL};
 static const kombo_schema s154 = {
     .combine = KOMBO_COMBINE_ONE_OF,
     .branches = b154,
@@ -1396,7 +1396,7 @@ static const kombo_schema s156 = {
     .nproperties = 2,
 };
 static const kombo_schema *const b157[] = {&s156};
-static const char *const v157[] = {"application_id"};
+static const char *const v157[] = {"application_id", NULL};
 static const kombo_schema s157 = {
     .combine = KOMBO_COMBINE_ONE_OF,
     .branches = b157,
@@ -1419,7 +1419,7 @@ static const kombo_schema s159 = {
     .nproperties = 3,
 };
 static const kombo_schema *const b160[] = {&s159};
-static const char *const v160[] = {"candidate_and_job_remote_ids"};
+static const char *const v160[] = {"candidate_and_job_remote_ids", NULL};
 static const kombo_schema s160 = {
     .combine = KOMBO_COMBINE_ONE_OF,
     .branches = b160,
