@@ -447,4 +447,17 @@ describe("generated operations #operations", function()
       assert_problems({ "body is required" }, problems_for("remove_candidate_tag", { candidate_id = "c1" }))
     end)
   end)
+
+  -- A discriminated anyOf/oneOf names its values in the problem: the
+  -- generated value lists are NULL-terminated (they were not, and this read
+  -- past one: a crash).
+  it("import_tracked_application: a wrong or missing id_type names the discriminator's values", function()
+    assert_problems({ 'body.greenhouse.id_type must be one of application_id (got "candidate_id")' },
+      problems_for("import_tracked_application", { body = { tracked_at = "2026-12-01T00:00:00Z",
+        greenhouse = { id_type = "candidate_id", application_id = "1" } } }))
+    assert_problems({ "body.erecruiter.id_type is required (one of application_and_job_remote_ids, "
+      .. "application_and_candidate_remote_ids)" },
+      problems_for("import_tracked_application", { body = { tracked_at = "2026-12-01T00:00:00Z",
+        erecruiter = { application_remote_id = "1" } } }))
+  end)
 end)
