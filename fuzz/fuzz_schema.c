@@ -173,6 +173,47 @@ static const char *const words[] = {
 #define NWORDS (sizeof words / sizeof words[0])
 static const size_t word_len[NWORDS] = {[26] = 3};
 
+/* Member names and strings from the generated table (every operation's
+ * body and query descriptors: property names, enum and const values,
+ * discriminators), so that inputs reach the members Kombo describes; a
+ * discriminated branch's values were read past their end once, a crash
+ * these static lists did not reach. */
+#define HARVEST_MAX 2048
+static const char *gen_keys[HARVEST_MAX], *gen_words[HARVEST_MAX];
+static size_t n_gen_keys, n_gen_words;
+
+static void add_unique(const char **list, size_t *n, const char *s)
+{
+    size_t i;
+    if (s == NULL || *n >= HARVEST_MAX)
+        return;
+    for (i = 0; i < *n; i++)
+        if (strcmp(list[i], s) == 0)
+            return;
+    list[(*n)++] = s;
+}
+
+static void harvest(const kombo_schema *s, int depth)
+{
+    size_t i;
+    if (s == NULL || depth > 16)
+        return;
+    for (i = 0; i < s->nproperties; i++) {
+        add_unique(gen_keys, &n_gen_keys, s->properties[i].name);
+        harvest(s->properties[i].schema, depth + 1);
+    }
+    for (i = 0; s->enum_values != NULL && s->enum_values[i] != NULL; i++)
+        add_unique(gen_words, &n_gen_words, s->enum_values[i]);
+    add_unique(gen_words, &n_gen_words, s->const_value);
+    add_unique(gen_keys, &n_gen_keys, s->discriminator);
+    for (i = 0; s->discriminator_values != NULL && i < s->nbranches && s->discriminator_values[i] != NULL; i++)
+        add_unique(gen_words, &n_gen_words, s->discriminator_values[i]);
+    for (i = 0; i < s->nbranches; i++)
+        harvest(s->branches[i], depth + 1);
+    harvest(s->items, depth + 1);
+    harvest(s->additional, depth + 1);
+}
+
 static long fz_src_read(void *ud, char *buf, size_t cap, char *err, size_t errsz)
 {
     size_t *left = ud;
@@ -191,8 +232,10 @@ static kombo_value *value(gen *g, int depth);
 static void key_of(gen *g, kombo_value *m)
 {
     unsigned k = byte(g);
-    if (k < 200) {
+    if (k < 100) {
         m->key = kombo_str_c(keys[k % NKEYS]);
+    } else if (k < 200 && n_gen_keys > 0) {
+        m->key = kombo_str_c(gen_keys[(byte(g) << 8 | byte(g)) % n_gen_keys]);
     } else {
         size_t len = byte(g) % 8;
         if (len > g->n - g->at)
@@ -236,10 +279,12 @@ static kombo_value *value(gen *g, int depth)
     case 5: {
         unsigned w = byte(g);
         v = kombo_value_new(g->arena, KOMBO_V_STRING);
-        if (w < 160) {
+        if (w < 100) {
             v->s = kombo_str_c(words[w % NWORDS]);
             if (word_len[w % NWORDS])
                 v->s.len = word_len[w % NWORDS];
+        } else if (w < 160 && n_gen_words > 0) {
+            v->s = kombo_str_c(gen_words[(byte(g) << 8 | byte(g)) % n_gen_words]);
         } else {
             size_t len = byte(g) % 48;
             if (len > g->n - g->at)
@@ -380,6 +425,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     set_range(set_word, '-', '-');
     set_range(set_upper, 'A', 'Z');
     set_range(set_slash, '/', '/');
+    for (size_t i = 0; kombo_operation_at(i) != NULL; i++) {
+        harvest(kombo_operation_at(i)->body_schema, 0);
+        harvest(kombo_operation_at(i)->query, 0);
+    }
     strcpy(file_path, "/tmp/fuzz_schema_XXXXXX");
     fd = mkstemp(file_path);
     if (fd >= 0) {
