@@ -231,12 +231,30 @@ local function read_body(path)
   return v
 end
 
-local function cmd_call(argv, streams, put)
-  local stdout, stderr = streams.stdout, streams.stderr
-  local function usage(msg)
-    put(stderr, "kombo call: " .. msg .. "\nTry 'kombo call --help'.\n")
+-- A usage error of subcommand `name`: the message and where help is, on
+-- stderr; exit 2.
+local function usage_error(put, stderr, name)
+  return function(msg)
+    put(stderr, format("kombo %s: %s\nTry 'kombo %s --help'.\n", name, msg, name))
     return M.EXIT.usage
   end
+end
+
+-- A failed call on stderr (a validation error's problems one a line); its
+-- exit status: 2 for arguments that do not validate (nothing was sent), 1
+-- for the rest.
+local function call_failed(put, stderr, name, err)
+  put(stderr, format("kombo %s: %s\n", name, tostring(err)))
+  if err.kind == "validation" then
+    for _, p in ipairs(err.problems or {}) do put(stderr, format("  %s %s\n", p.path, p.message)) end
+    return M.EXIT.usage
+  end
+  return M.EXIT.failed
+end
+
+local function cmd_call(argv, streams, put)
+  local stdout, stderr = streams.stdout, streams.stderr
+  local usage = usage_error(put, stderr, "call")
   local opts, pos = parse(argv, { arg = "many", body = true, ["integration-id"] = true, ["server-url"] = true,
                                   timeout = true, help = false })
   if not opts then return usage(pos) end
@@ -273,13 +291,8 @@ local function cmd_call(argv, streams, put)
   client:close()
   if not ok then return usage(tostring(res):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")) end
   if err then
-    put(stderr, "kombo call: " .. tostring(err) .. "\n")
-    if err.kind == "validation" then
-      for _, p in ipairs(err.problems or {}) do put(stderr, format("  %s %s\n", p.path, p.message)) end
-      return M.EXIT.usage
-    end
     if err.body and err.kind == "api" then put(stdout, err.body:gsub("%s*$", "") .. "\n", true) end
-    return M.EXIT.failed
+    return call_failed(put, stderr, "call", err)
   end
   -- Kombo's envelope in its own order: status, data, warnings.
   local text = '{"status":' .. assert(kombo.encode_json(res.status))
@@ -374,10 +387,7 @@ end
 
 local function cmd_get(argv, streams, put)
   local stdout, stderr = streams.stdout, streams.stderr
-  local function usage(msg)
-    put(stderr, "kombo get: " .. msg .. "\nTry 'kombo get --help'.\n")
-    return M.EXIT.usage
-  end
+  local usage = usage_error(put, stderr, "get")
   -- The list comes first: its filters are options.
   local word = argv[1]
   if word == nil or word:sub(1, 2) == "--" then
@@ -460,13 +470,14 @@ local function cmd_get(argv, streams, put)
       if not page then failed = err break end
       pages = pages + 1
       for _, record in ipairs(page.data.results) do write(record) end
+      local more = page.data.next ~= kombo.null and page.data.next ~= nil
       page = nil -- luacheck: ignore 311
       -- A page is hundreds of KiB of decoded records: collected now, the
       -- peak stays that of one page however many follow.
       collectgarbage()
       if show_progress then
         put(stderr, format("kombo get %s: %d records, %d page(s)%s\n", word, records, pages,
-          page.data.next ~= kombo.null and page.data.next ~= nil and opts.all and " ..." or ""))
+          more and opts.all and " ..." or ""))
       end
       if not opts.all then break end
     end
@@ -493,15 +504,9 @@ local function cmd_get(argv, streams, put)
   end
   if not ok then return usage(tostring(raised):gsub("^bad argument #%d to '[%w_]+' %((.*)%)$", "%1")) end
   if failed then
-    put(stderr, "kombo get: " .. tostring(failed) .. "\n")
-    if failed.kind == "validation" then
-      for _, p in ipairs(failed.problems or {}) do put(stderr, format("  %s %s\n", p.path, p.message)) end
-      return M.EXIT.usage
-    end
-    if failed.cursor then
-      put(stderr, format("kombo get: resume with --cursor %s\n", failed.cursor))
-    end
-    return M.EXIT.failed
+    local exit = call_failed(put, stderr, "get", failed)
+    if failed.cursor then put(stderr, format("kombo get: resume with --cursor %s\n", failed.cursor)) end
+    return exit
   end
   return M.EXIT.ok
 end
@@ -512,15 +517,10 @@ local function cmd_check(argv, streams, put)
   local stdout, stderr = streams.stdout, streams.stderr
   local opts, pos = parse(argv, { ["integration-id"] = true, ["server-url"] = true, json = false, help = false,
                                   timeout = true })
-  if not opts then
-    put(stderr, "kombo check: " .. pos .. "\nTry 'kombo check --help'.\n")
-    return M.EXIT.usage
-  end
+  local usage = usage_error(put, stderr, "check")
+  if not opts then return usage(pos) end
   if opts.help then put(stdout, CHECK_USAGE) return M.EXIT.ok end
-  if #pos > 0 then
-    put(stderr, "kombo check: takes no arguments\nTry 'kombo check --help'.\n")
-    return M.EXIT.usage
-  end
+  if #pos > 0 then return usage("takes no arguments") end
   opts["integration-id"] = opts["integration-id"] or env("KOMBO_INTEGRATION_ID")
   local client, cerr = new_client(opts)
   if not client then
