@@ -383,7 +383,7 @@ describe("contract: the API description and the library agree #contract", functi
 
   it("error response: the codes the core's retry decision names (classify.c) are documented", function()
     local f = assert(io.open("csrc/core/classify.c"))
-    local src = f:read("a")
+    local src = f:read("*a")
     f:close()
     local list = assert(src:match("nothing_done_codes%[%] = (%b{})"), "nothing_done_codes in classify.c")
     local prefix = assert(src:match('setup_prefix%[%] = "([^"]+)"'), "setup_prefix in classify.c")
