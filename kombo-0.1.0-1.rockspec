@@ -53,6 +53,7 @@ build = {
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.kombo"] = "lua/kombo/cli/kombo.lua",
       ["kombo.cli.runner"] = "lua/kombo/cli/runner.lua",
+      ["kombo.cli.apply"] = "lua/kombo/cli/apply.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
       ["kombo.cli.journal"] = "lua/kombo/cli/journal.lua",
       ["kombo.cli.progress"] = "lua/kombo/cli/progress.lua",

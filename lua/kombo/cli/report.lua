@@ -102,9 +102,13 @@ function report.write(path, lines, row_of, key)
         for c, name in ipairs(report.COLUMNS) do cells[c] = csv_cell(r[name]) end
         coroutine.yield(errors.redact(concat(cells, ",") .. "\n", key))
       else
-        local text = errors.redact_json(assert(kombo.encode_json {
-          line = r.line, status = r.status, id = r.id or kombo.null, code = r.code or kombo.null,
-          message = r.message or kombo.null }), key)
+        local members = {} -- (in the columns' order, for people reading it)
+        for c, name in ipairs(report.COLUMNS) do
+          local v = r[name]
+          if v == nil then v = kombo.null end
+          members[c] = '"' .. name .. '":' .. assert(kombo.encode_json(v))
+        end
+        local text = errors.redact_json("{" .. concat(members, ",") .. "}", key)
         if fmt == "json" then coroutine.yield((i == 1 and "\n" or ",\n") .. text) else coroutine.yield(text .. "\n") end
       end
     end

@@ -786,6 +786,8 @@ function runner.run(kind, argv, streams)
       concurrency = opts.concurrency, on_result = record, stop = stop, on_attempt = on_attempt,
       on_progress = function(stats)
         in_flight = stats.in_flight or 0
+        -- (the batch counts every error; an existing row or an unknown one is not a failure)
+        stats.failed = counts.failed
         if bar then last_stats = stats; bar:update(stats) end
       end,
     })
