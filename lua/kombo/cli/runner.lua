@@ -390,7 +390,8 @@ function runner.run(kind, argv, streams)
   end
   local function done_before(row, e)
     counts.skipped = counts.skipped + 1
-    result { line = row.line, status = "existing", via = "journal", id = e.attachment }
+    result { line = row.line, status = "existing", via = "journal", id = e.attachment,
+             message = "done before: the journal has it (" .. e.event .. ")" }
   end
   local index = 0
   -- A format 1 journal keyed identical rows apart (h.1, h.2); they are one
@@ -503,7 +504,7 @@ function runner.run(kind, argv, streams)
     for _, r in ipairs(results or {}) do by_line[r.line] = r end
     for _, d in ipairs(duplicates) do
       by_line[d.line] = { line = d.line, status = "skipped", via = "duplicate",
-                          message = format(words.duplicate, d.line, d.same_as):gsub("^line %d+: ", "") }
+                          message = format(words.duplicate, d.same_as) }
     end
     for _, b in ipairs(bad) do
       by_line[b.line] = { line = b.line, status = "failed", code = "validation", message = concat(b.reasons, "; ") }
