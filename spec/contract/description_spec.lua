@@ -398,6 +398,8 @@ describe("contract: the API description and the library agree #contract", functi
     end
     assert.equals(4, named)
     assert.is_true(setups >= 2, "no " .. prefix .. "* code in the description")
+  end)
+
   it("error response: the code err.already_exists stands for is one of the ATS error response's", function()
     local ALREADY_EXISTS = require("kombo.errors").ALREADY_EXISTS
     local found = false
