@@ -85,6 +85,20 @@ local function write_whole(path, each)
   return true
 end
 
+--- Why a report could not be written at `path` (its directory missing or
+-- not writable), or nil: tried with the temporary file it is written to,
+-- which is removed again.
+function report.writable(path)
+  local size, _, what = core.file_info(path)
+  if not size and what ~= "missing" then return nil end -- (a device or a FIFO: written in place)
+  local f, err = io.open(path .. ".tmp", "ab")
+  if not f then return tostring(err) end
+  local had = f:seek("end") > 0
+  f:close()
+  if not had then os.remove(path .. ".tmp") end
+  return nil
+end
+
 --- Writes the report: one row per entry of `lines` (the manifest's line
 -- numbers, in order), made by `row_of(line)`.  `key` is redacted.
 -- @return true, or nil, message

@@ -314,6 +314,11 @@ function runner.run(kind, argv, streams)
   if opts["report-failed"] and report_file.format_mismatch(opts["report-failed"], reader.format) then
     return fatal("--report-failed " .. report_file.format_mismatch(opts["report-failed"], reader.format))
   end
+  -- A report that cannot be written is found now, before anything is sent.
+  for _, k in ipairs { "report", "report-failed" } do
+    local werr = opts[k] and report_file.writable(opts[k])
+    if werr then return fatal(format("--%s %s cannot be written: %s", k, opts[k], werr)) end
+  end
   -- Its digest: the second pass must read the same manifest.
   local mdigest = core.sha256_file(mpath)
   local ctx = { dir = opts.manifest == "-" and "." or manifest.dirname(opts.manifest),
