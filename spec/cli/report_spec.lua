@@ -129,6 +129,21 @@ describe("the report writer #cli", function()
     cli.rmtree(dir)
   end)
 
+  it("redacts the key in the failed rows too (a row is the user's, the key is not)", function()
+    local KEY = "kombo_sk_secret_value_123"
+    local dir = cli.dir({ ["m.csv"] = "candidate_id,file,type,name\nc1,a.txt,CV,x" .. KEY .. ".txt\n",
+                          ["m.jsonl"] = '{"candidate_id":"c1","file":"a.txt","type":"CV","name":"' .. KEY .. '"}\n' })
+    for _, m in ipairs { "m.csv", "m.jsonl" } do
+      local r = assert(manifest.open(dir .. "/" .. m))
+      assert.is_true(report.write_rows(dir .. "/f-" .. m, r, { [1] = true, [2] = true }, { dir = dir, paths = {} }, KEY))
+      r:close()
+      local text = cli.read(dir .. "/f-" .. m)
+      assert.is_nil(text:find(KEY, 1, true), text)
+      assert.truthy(text:find("<redacted>", 1, true), text)
+    end
+    cli.rmtree(dir)
+  end)
+
   it("rewrites a JSON Lines row's file paths in place, and nothing else of it", function()
     local dir = cli.dir({ ["m.jsonl"] = '{"cv":"a.pdf", "attachments":[{"file":"b.pdf","type":"CV"},'
       .. '{"file":"/abs/c.pdf"}],"remote_fields":{"file":"not a path"},"job_id":"j"}\n' })

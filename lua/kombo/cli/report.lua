@@ -157,7 +157,9 @@ end
 function report.write_rows(path, reader, wanted, opts, key)
   local rel -- the manifest's directory as seen from the file's, when they differ
   if manifest.dirname(path) ~= opts.dir then
-    rel = opts.dir:sub(1, 1) == "/" and opts.dir or ((working_dir() or ".") .. "/" .. opts.dir)
+    if opts.dir:sub(1, 1) == "/" then rel = opts.dir
+    elseif opts.dir == "." then rel = working_dir() or "."
+    else rel = (working_dir() or ".") .. "/" .. opts.dir end
   end
   local path_columns, json_paths = {}, {}
   for _, c in ipairs(opts.paths.csv or {}) do path_columns[c] = true end

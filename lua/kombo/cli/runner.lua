@@ -10,7 +10,7 @@
 -- A kind has:
 --   command, usage, unit (progress), words (messages), journal (journal.ATTACH / APPLY),
 --   schema (manifest.open's), paths ({ csv = {columns}, json = {paths} }: file paths, for
---   the failed-rows file), options (extra option names, optional)
+--   the failed-rows file)
 --   check(row, ctx, known) -> reasons          a row's job, id, size (and digest)
 --   validator(client, opts, dry) -> fn(job)    the library's own validation (ctx.validate)
 --   header(reader, client) -> message | nil    a CSV header the library would refuse (optional)
@@ -692,6 +692,12 @@ function runner.run(kind, argv, streams)
     end
     return true
   end
+  -- A row to send again (--resend-unknown) that the run stopped before it
+  -- went: still what its settle left it, unknown, not merely not started.
+  local function record_unsent_resend(row)
+    add_unknown(row, row.resent, nil, format("%s went out whole and got no answer; %s; the run stopped before "
+      .. "sending it again", words.sent, row.resent))
+  end
   local function record(i, res, err)
     local row = by_index[i]
     if not row then return end
@@ -707,6 +713,8 @@ function runner.run(kind, argv, streams)
           warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
         end
       end
+    elseif err.not_started and row.resent then
+      record_unsent_resend(row) -- (taken, never sent again)
     elseif err.not_started then
       -- taken but never sent (the run stopped first): left for the next run
       counts.not_started = counts.not_started + 1
@@ -784,6 +792,7 @@ function runner.run(kind, argv, streams)
       if stop() then return nil end
       local row = next_row()
       if not row then return nil end
+      row.taken = true
       taken = taken + 1
       by_index[taken] = row
       return row.job
@@ -813,7 +822,14 @@ function runner.run(kind, argv, streams)
     if bar and last_stats then bar:update(last_stats, true) end
     report.retries, report.elapsed, report.stopped = s.retries, s.elapsed, s.stopped
   end
-  counts.not_started = counts.not_started + (total - taken)
+  local left_unknown = 0
+  for _, row in ipairs(resend) do
+    if not row.taken then
+      left_unknown = left_unknown + 1
+      record_unsent_resend(row)
+    end
+  end
+  counts.not_started = counts.not_started + (total - taken) - left_unknown
   report.bytes = bytes_total
   if journal_error then return fatal("the journal could not be written: " .. tostring(journal_error)) end
   write_reports("not started: rerun to send it")
