@@ -116,7 +116,8 @@ local function resolved(dir, p)
   return dir .. "/" .. p
 end
 
--- The row's file objects' paths, made relative to the manifest's directory.
+-- The row's file objects (its attachments, a FILE question's answer), whose paths are
+-- read from the manifest's directory.
 local function each_file(body, fn)
   for _, list in ipairs { { body.attachments, false }, { body.screening_question_answers, true } } do
     if type(list[1]) == "table" then
