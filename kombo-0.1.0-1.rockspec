@@ -48,13 +48,17 @@ build = {
       ["kombo.batch"] = "lua/kombo/batch.lua",
       ["kombo.landed"] = "lua/kombo/landed.lua",
       ["kombo.webhook"] = "lua/kombo/webhook.lua",
-      -- kombo-attach (bin/kombo-attach): manifest, journal, progress, the command.
+      -- The command line (bin/kombo, bin/kombo-attach): kombo-attach and kombo
+      -- apply on one run (runner), manifest, journal, settle, report, progress.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.kombo"] = "lua/kombo/cli/kombo.lua",
+      ["kombo.cli.runner"] = "lua/kombo/cli/runner.lua",
+      ["kombo.cli.apply"] = "lua/kombo/cli/apply.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",
       ["kombo.cli.journal"] = "lua/kombo/cli/journal.lua",
       ["kombo.cli.progress"] = "lua/kombo/cli/progress.lua",
       ["kombo.cli.settle"] = "lua/kombo/cli/settle.lua",
+      ["kombo.cli.report"] = "lua/kombo/cli/report.lua",
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       -- Generated from Kombo's description (tools/generate.lua, make generate):

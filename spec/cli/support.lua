@@ -85,13 +85,14 @@ function cli.run(args, env, cwd, seconds, stdin, program)
   return rc, o, e
 end
 
---- Starts kombo-attach in the background: a handle for cli.signal / cli.wait.
-function cli.spawn(args, env, cwd)
+--- Starts kombo-attach (or `program`: "kombo") in the background: a handle
+--- for cli.signal / cli.wait.
+function cli.spawn(args, env, cwd, program)
   local h = { dir = files.tmpdir() }
   -- pid and rc are written under a temporary name and renamed: never read half-written
   local d = h.dir
   local inner = ("%s >%s 2>%s </dev/null & echo $! >%s && mv %s %s; wait $!; echo $? >%s && mv %s %s"):format(
-    command(args, env, cwd), q(d .. "/out"), q(d .. "/err"), q(d .. "/pid.tmp"), q(d .. "/pid.tmp"), q(d .. "/pid"),
+    command(args, env, cwd, nil, program), q(d .. "/out"), q(d .. "/err"), q(d .. "/pid.tmp"), q(d .. "/pid.tmp"), q(d .. "/pid"),
     q(d .. "/rc.tmp"), q(d .. "/rc.tmp"), q(d .. "/rc"))
   assert(files.run("sh -c " .. q(inner) .. " >/dev/null 2>&1 &"))
   assert(cli.wait_for(function() return sys.read_file(h.dir .. "/pid") end, 10), "kombo-attach did not start")

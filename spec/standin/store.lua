@@ -233,20 +233,23 @@ local function created_key(kind, integ)
 end
 
 local function add_created(rec, integ)
+  rec.facts.created = ngx.now() -- (for the sync lag: /_sync)
   local k = created_key(rec.kind, integ)
   local n = STATE:incr(k .. ":n", 1, 0)
   local ok, err = STATE:set(k .. ":" .. n, cjson.encode({ facts = rec.facts, json = rec.json }))
   if not ok then ngx.log(ngx.ERR, "standin: could not store a created record: ", err) end
 end
 
--- Every record of a list for an integration, in order (seq).
+-- Every record of a list for an integration, in order (seq); a created one
+-- only once the integration's sync lag has passed since (/_sync).
 local function records(kind, integ)
   local out = {}
   for i, r in ipairs(seed()[kind]) do out[i] = r end
   local k = created_key(kind, integ)
+  local synced = ngx.now() - (STATE:get("store:lag:" .. integ) or 0)
   for i = 1, STATE:get(k .. ":n") or 0 do
     local r = cjson.decode(STATE:get(k .. ":" .. i) or "null")
-    if r then out[#out + 1] = r end
+    if r and (r.facts.created or 0) <= synced then out[#out + 1] = r end
   end
   return out
 end
@@ -508,6 +511,38 @@ function M.control()
   local p, sc, times = (STATE:get(key) or ""):match("^(%d+)|([^|]+)|(%d+)$")
   return reply(200, { status = "ok", integration = integ, page = tonumber(p) or cjson.null,
                       scenario = sc or cjson.null, times = tonumber(times) or 0 })
+end
+
+-- /_sync?integration=<id>[&lag=S]
+--   POST/PUT  the records created for that integration are listed only S
+--             seconds after their create (Kombo lists a write after its next
+--             sync of the ATS); lag=0 or no lag: at once (the default)
+--   DELETE    removes it;  GET  shows it
+-- Answer {"status":"ok","integration":..,"lag":S}.
+function M.sync_control()
+  local method = ngx.req.get_method()
+  local args = ngx.req.get_uri_args()
+  local integ = type(args.integration) == "string" and args.integration ~= "" and args.integration or nil
+  local function reply(status, t)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json"
+    ngx.print(cjson.encode(t))
+    return ngx.exit(status)
+  end
+  if not integ then return reply(400, { status = "error", message = "integration= is required" }) end
+  local key = "store:lag:" .. integ
+  if method == "POST" or method == "PUT" then
+    local lag = tonumber(args.lag or "0")
+    if not lag or lag < 0 or lag > 3600 then
+      return reply(400, { status = "error", message = "lag= must be a number of seconds from 0 to 3600" })
+    end
+    if lag > 0 then STATE:set(key, lag) else STATE:delete(key) end
+  elseif method == "DELETE" then
+    STATE:delete(key)
+  elseif method ~= "GET" then
+    return reply(405, { status = "error", message = "use GET, POST, PUT or DELETE" })
+  end
+  return reply(200, { status = "ok", integration = integ, lag = STATE:get(key) or 0 })
 end
 
 return M

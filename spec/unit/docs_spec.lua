@@ -284,6 +284,7 @@ end
 
 local COSOCKET_DOC = "doc/cosocket.luadoc"
 local ATTACH_DOC = "doc/kombo-attach.md"
+local APPLY_DOC = "doc/kombo-apply.md"
 local TUNABLES = { "keepalive_timeout", "pool_size", "yield_after", "send_batch" }
 
 local function block_of(blocks, name)
@@ -292,9 +293,10 @@ local function block_of(blocks, name)
   end
 end
 
--- The options of kombo-attach, as lua/kombo/cli/main.lua's USAGE lists them.
-local function usage_text()
-  return assert(read("lua/kombo/cli/main.lua"):match("\nlocal USAGE = %[%[\n(.-)%]%]"))
+-- The options of kombo-attach (or kombo apply), as lua/kombo/cli/main.lua's
+-- (apply.lua's) USAGE lists them.
+local function usage_text(file)
+  return assert(read(file or "lua/kombo/cli/main.lua"):match("\nlocal USAGE = %[%[\n(.-)%]%]"))
 end
 
 describe("the reference's text", function()
@@ -318,7 +320,7 @@ describe("the reference's text", function()
   end)
 
   it("puts no @{reference} inside `code` (LDoc would show its <a href> as text)", function()
-    for _, path in ipairs(and_kombo_files({ COSOCKET_DOC, ATTACH_DOC })) do
+    for _, path in ipairs(and_kombo_files({ COSOCKET_DOC, ATTACH_DOC, APPLY_DOC })) do
       local bad = {}
       for _, b in ipairs(doc_texts(read(path))) do
         local text = b.text .. "\n" .. (b.tags or "")
@@ -412,6 +414,16 @@ describe("the reference's text", function()
     assert.same({}, missing_lines)
     assert.truthy(read("config.ld"):find(ATTACH_DOC, 1, true))
   end)
+
+  it("has kombo apply's --help text, as lua/kombo/cli/apply.lua prints it", function()
+    local md = read(APPLY_DOC)
+    local missing_lines = {}
+    for line in usage_text("lua/kombo/cli/apply.lua"):gmatch("([^\n]*)\n") do
+      if line ~= "" and not md:find("\n" .. line .. "\n", 1, true) then missing_lines[#missing_lines + 1] = line end
+    end
+    assert.same({}, missing_lines)
+    assert.truthy(read("config.ld"):find(APPLY_DOC, 1, true))
+  end)
 end)
 
 describe("the generated reference (ldoc into a temporary directory)", function()
@@ -456,7 +468,7 @@ describe("the generated reference (ldoc into a temporary directory)", function()
   it("shows no HTML as text (no escaped <a ...>)", function()
     if not need_ldoc() then return end
     for _, rel in ipairs({ "index.html", "modules/kombo.html", "modules/kombo.cosocket.html",
-      "topics/kombo-attach.md.html" }) do
+      "topics/kombo-attach.md.html", "topics/kombo-apply.md.html" }) do
       local html = assert(page(rel), rel)
       assert.is_nil(html:find("&lt;a ", 1, true), rel)
       assert.is_nil(html:find("&lt;/a&gt;", 1, true), rel)
@@ -476,6 +488,15 @@ describe("the generated reference (ldoc into a temporary directory)", function()
     local html = assert(page("topics/kombo-attach.md.html"))
     assert.truthy(html:find("<h1>kombo-attach</h1>", 1, true))
     for option in usage_text():gmatch("\n  (%-%-[%w%-]+)") do
+      assert.truthy(html:find(option, 1, true), option)
+    end
+  end)
+
+  it("has a kombo apply page with every option", function()
+    if not need_ldoc() then return end
+    local html = assert(page("topics/kombo-apply.md.html"))
+    assert.truthy(html:find("<h1>kombo apply</h1>", 1, true))
+    for option in usage_text("lua/kombo/cli/apply.lua"):gmatch("\n  (%-%-[%w%-]+)") do
       assert.truthy(html:find(option, 1, true), option)
     end
   end)

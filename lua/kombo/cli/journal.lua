@@ -1,19 +1,23 @@
---- kombo-attach's journal: what happened to each row on the wire, so that
--- a rerun neither repeats an upload that landed nor skips one that did not.
+--- The journal of kombo-attach and kombo apply: what happened to each row
+-- on the wire, so that a rerun neither repeats a create that landed nor
+-- skips one that did not.
 --
 -- Append-only text, one event a line, each line written and flushed at once
 -- (a crash loses at most the line being written):
 --
---     kombo-attach journal 2
+--     kombo-attach journal 2                           (kombo apply: "kombo apply journal 1")
 --     sending <id> <line> <attempt> <time>             the request starts to go out
 --     written <id> <line> <attempt> <time> <deadline>  before its last bytes are handed over
---     done <id> <line> <attachment id>                 Kombo answered with the attachment
---     found <id> <line> <attachment id>                settled: the listing proves it landed
---     failed <id> <line> <kind> <outcome>              the upload failed (outcome: may it have landed?)
+--     done <id> <line> <created id>                    Kombo answered with what it created
+--     found <id> <line> <created id>                   settled: a listing proves it is there
+--     existing <id> <line> <id or ->                   Kombo answered that it exists already
+--                                                      (kombo apply: ATS.APPLICATION_ALREADY_EXISTS)
+--     failed <id> <line> <kind> <outcome>              the request failed (outcome: may it have landed?)
 --     torn                                             the line before was cut off by a crash: ignored
 --
--- <id> is the row's identity (manifest.identity: the target and the
--- document, never the manifest's path or the row's place in it); <line> is
+-- <id> is the row's identity (kombo-attach: the target and the document;
+-- kombo apply: the integration, the job and the candidate's email; never
+-- the manifest's path or the row's place in it); <line> is
 -- for people; <time> is the wall clock (seconds, UTC); <deadline> is when the
 -- attempt's own timeout ends, after which it can no longer be in flight.
 -- The last event of an id wins, except that "written" is remembered until a
@@ -27,15 +31,19 @@
 -- silently uploading what it recorded as done.
 local journal = {}
 
-local HEADER = "kombo-attach journal 2"
-local HEADER_V1 = "kombo-attach journal 1"
-journal.HEADER = HEADER
+-- The two commands' journals: each its own first line, so that neither
+-- command reads the other's (their identities mean different things).
+-- Only kombo-attach had a format 1.
+journal.ATTACH = { header = "kombo-attach journal 2", v1 = "kombo-attach journal 1", command = "kombo-attach" }
+journal.APPLY = { header = "kombo apply journal 1", command = "kombo apply" }
+journal.HEADER = journal.ATTACH.header
 
 local EVENTS = {
   sending = "^sending (%S+) (%d+) (%d+) ([%d.]+)$",
   written = "^written (%S+) (%d+) (%d+) ([%d.]+) ([%d.]+)$",
   done = "^done (%S+) (%d+) (%S+)$",
   found = "^found (%S+) (%d+) (%S+)$",
+  existing = "^existing (%S+) (%d+) (%S+)$",
   failed = "^failed (%S+) (%d+) (%S+) (%S+)$",
 }
 local EVENTS_V1 = {
@@ -54,7 +62,7 @@ local function parse(l, events)
   local e = { event = ev, id = id, line = tonumber(line) }
   if ev == "sending" then e.attempt, e.time = tonumber(a), tonumber(b)
   elseif ev == "written" then e.attempt, e.time, e.deadline = tonumber(a), tonumber(b), tonumber(c)
-  elseif ev == "done" or (ev == "found" and a) then e.attachment = a ~= "-" and a or nil
+  elseif ev == "done" or ev == "existing" or (ev == "found" and a) then e.attachment = a ~= "-" and a or nil
   elseif ev == "failed" then e.kind, e.outcome = a, b end
   return e
 end
@@ -95,10 +103,13 @@ local function fold(state, e)
   state[e.id] = e
 end
 
---- Reads a journal's text.
+--- Reads a journal's text.  `kind` is journal.ATTACH (the default) or
+-- journal.APPLY.
 -- @return state `{ [id] = last event }`, info `{ format = 1|2, torn =, events = n, v1 = { [key] = event } }`;
 -- or nil, message
-function journal.parse(text, path)
+function journal.parse(text, path, kind)
+  kind = kind or journal.ATTACH
+  local HEADER, HEADER_V1 = kind.header, kind.v1
   local info = { torn = false, events = 0, format = 2 }
   if text == "" then return {}, info end
   local lines = {}
@@ -106,13 +117,13 @@ function journal.parse(text, path)
   if text:sub(-1) ~= "\n" then info.torn = true end -- the fragment after the last newline
   if #lines == 0 then
     if (HEADER .. "\n"):sub(1, #text) == text then return {}, info end -- killed while writing the header
-    return nil, ("%s is not a kombo-attach journal"):format(path)
+    return nil, ("%s is not a %s journal"):format(path, kind.command)
   end
   local events = EVENTS
-  if lines[1] == HEADER_V1 then
+  if HEADER_V1 and lines[1] == HEADER_V1 then
     info.format, events, info.v1 = 1, EVENTS_V1, {}
   elseif lines[1] ~= HEADER then
-    return nil, ("%s is not a kombo-attach journal (its first line is not %q)"):format(path, HEADER)
+    return nil, ("%s is not a %s journal (its first line is not %q)"):format(path, kind.command, HEADER)
   end
   local state = {}
   for i = 2, #lines do
@@ -130,11 +141,11 @@ function journal.parse(text, path)
 end
 
 --- What a rerun does with a row, from its last event (nil: never seen).
--- @return "skip" (done or found), "settle" (written whole, no answer),
--- "unknown" (settled before without proof), or "send"
+-- @return "skip" (done, found or existing), "settle" (written whole, no
+-- answer), or "send"
 function journal.disposition(e)
   if not e then return "send" end
-  if e.event == "done" or e.event == "found" then return "skip" end
+  if e.event == "done" or e.event == "found" or e.event == "existing" then return "skip" end
   if e.event == "failed" and e.outcome == "unknown" then
     -- Without a "written" record (format 1) it is settled all the same.
     return "settle"
@@ -146,17 +157,18 @@ end
 local Journal = {}
 Journal.__index = Journal
 
---- Opens a journal for appending.  `text` is what journal.load read (nil
+--- Opens a journal for appending.  `text` is what was read of it (nil
 -- when it does not exist); `upgrade` is true for a format 1 journal, which
--- gets the format 2 header line before the new events.  Never truncates.
+-- gets the format 2 header line before the new events; `kind` as for
+-- journal.parse.  Never truncates.
 -- @return the journal, or nil, message
-function journal.open(path, text, upgrade)
+function journal.open(path, text, upgrade, kind)
   local f, err = io.open(path, "ab")
   if not f then return nil, "cannot write the journal: " .. tostring(err) end
   local self = setmetatable({ f = f, path = path }, Journal)
   local head
   text = text or ""
-  local full = HEADER .. "\n"
+  local full = (kind or journal.ATTACH).header .. "\n"
   if text == "" or (#text < #full and full:sub(1, #text) == text) then
     head = full:sub(#text + 1) -- a new journal, or one killed while its header was written
   elseif text:sub(-1) ~= "\n" then
@@ -205,6 +217,7 @@ function Journal:written(row, attempt, t, deadline)
 end
 function Journal:done(row, id) event(self, "done", row.id, row.line, word(id)) end
 function Journal:found(row, id) event(self, "found", row.id, row.line, word(id)) end
+function Journal:existing(row, id) event(self, "existing", row.id, row.line, word(id)) end
 function Journal:failed(row, err) event(self, "failed", row.id, row.line, word(err.kind), word(err.outcome)) end
 
 function Journal:close()

@@ -10,6 +10,7 @@ local errors = require "kombo.errors"
 local cjson = require "cjson.safe"
 local gen = require "kombo.gen.operations"
 local attach = require "kombo.cli.main"
+local apply = require "kombo.cli.apply"
 local bulk = require "kombo.bulk" -- did_you_mean
 local core_isatty = require("kombo.core").isatty
 
@@ -30,6 +31,7 @@ local USAGE = [[
 Usage: kombo COMMAND [options]
 
 Commands:
+  apply MANIFEST        create an application, with its CV, per manifest row
   attach MANIFEST       upload a manifest's rows as attachments (kombo-attach)
   call OPERATION        call any operation by name (kombo call --help lists them)
   check                 check the API key, and an integration with --integration-id
@@ -568,6 +570,9 @@ end
 ---------------------------------------------------------------- the command
 
 local COMMANDS = {
+  apply = function(argv, streams)
+    return apply.run(argv, streams)
+  end,
   attach = function(argv, streams)
     return attach.run(argv, streams)
   end,

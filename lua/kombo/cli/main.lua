@@ -1,19 +1,20 @@
 --- kombo-attach: uploads the rows of a manifest with `client:attach_many`,
 -- journaled so that no crash duplicates an upload (bin/kombo-attach runs
 -- `main.run(arg)` and exits with what it returns).  README "kombo-attach".
+-- The run itself is lua/kombo/cli/runner.lua's, shared with kombo apply;
+-- this file is what is kombo-attach's own: its usage, its rows (manifest.lua),
+-- the dry run's restrictions, the settle by listing (settle.lua).
 local kombo = require "kombo"
-local core = require "kombo.core"
-local errors = require "kombo.errors"
 local manifest = require "kombo.cli.manifest"
 local journal = require "kombo.cli.journal"
-local progress = require "kombo.cli.progress"
 local settle = require "kombo.cli.settle"
+local runner = require "kombo.cli.runner"
 
 local main = {}
 
-local format, concat = string.format, table.concat
+local format = string.format
 
-main.EXIT = { ok = 0, failed = 1, usage = 2, signal = 130 }
+main.EXIT = runner.EXIT
 
 local USAGE = [[
 Usage: kombo-attach [options] MANIFEST
@@ -40,6 +41,10 @@ Options:
   --integration-id ID   for rows without an integration_id (default $KOMBO_INTEGRATION_ID)
   --server-url URL      Kombo's API (default $KOMBO_SERVER_URL, else https://api.kombo.dev/v1)
   --json                the report as JSON on stdout
+  --report FILE         a line per row (line, status, id, code, message):
+                        CSV, JSON or JSON Lines by FILE's extension
+  --report-failed FILE  the failed rows, in the manifest's own form, to fix
+                        and run again
   --quiet               no progress; report only what went wrong
   --help, --version
 
@@ -49,106 +54,8 @@ journal error (or a bad row, the journal in use by another run, or an answer
 about the key or the integration), 130 after a signal.
 ]]
 
-local OPTIONS = { -- name -> takes a value
-  concurrency = true, journal = true, ["integration-id"] = true, ["server-url"] = true, timeout = true,
-  ["resend-unknown"] = false, ["dry-run"] = false, preflight = false, json = false, quiet = false, help = false,
-  version = false,
-}
-
---- Parses the command line.  Values are never echoed in errors: a key
--- typed in the wrong place must not end up on the screen.
--- @return opts, or nil, message
-function main.parse_args(argv)
-  local opts, positional, i = {}, {}, 1
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--" then
-      for j = i + 1, #argv do positional[#positional + 1] = argv[j] end
-      break
-    elseif a:sub(1, 2) == "--" then
-      local name, value = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-      local takes = OPTIONS[name]
-      if takes == nil then
-        return nil, format("unknown option '--%s'", name:gsub("[^%w%-]", "?"))
-      end
-      if takes then
-        if value == nil then
-          i = i + 1
-          value = argv[i]
-          if value == nil then return nil, format("option '--%s' needs a value", name) end
-        end
-        opts[name] = value
-      else
-        if value ~= nil then return nil, format("option '--%s' takes no value", name) end
-        opts[name] = true
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return nil, "unknown option (options start with --; see --help)"
-    else
-      positional[#positional + 1] = a
-    end
-    i = i + 1
-  end
-  if opts.help or opts.version then return opts end
-  if #positional ~= 1 then
-    return nil, format("expected one MANIFEST, got %d arguments", #positional)
-  end
-  opts.manifest = positional[1]
-  if opts.concurrency then
-    local n = tonumber(opts.concurrency)
-    if not n or n ~= math.floor(n) or n < 1 or n > 30 then
-      return nil, "option '--concurrency' must be a whole number from 1 to 30"
-    end
-    opts.concurrency = math.floor(n)
-  end
-  if opts.timeout then
-    local n = tonumber(opts.timeout)
-    if not n or n ~= n or n <= 0 or n > 86400 then
-      return nil, "option '--timeout' must be a number of seconds above 0 (at most 86400)"
-    end
-    opts.timeout = n
-  end
-  for _, k in ipairs { "journal", "integration-id", "server-url" } do
-    if opts[k] == "" then return nil, format("option '--%s' must not be empty", k) end
-  end
-  return opts
-end
-
--- Everything printed goes through here: no API key in any output, should
--- one ever reach a message (the library redacts its errors already).  A
--- JSON text (`json` true) is redacted inside its strings only, so that it
--- stays valid JSON whatever the key.
-local function printer(key)
-  return function(stream, s, json)
-    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
-  end
-end
-
--- Errors about the key or the integration: every other row would fail the
--- same way, so the run stops after the first such answer (exit 2).
-local FATAL_CODES = {
-  ["PLATFORM.AUTHENTICATION_INVALID"] = "check KOMBO_API_KEY",
-  ["PLATFORM.INTEGRATION_NOT_FOUND"] = "check the integration id",
-  ["PLATFORM.IP_NOT_WHITELISTED"] = "allow this machine's IP address in Kombo",
-  ["INTEGRATION.AUTHENTICATION_INVALID"] = "the integration's credentials in the ATS need renewing",
-  ["INTEGRATION.INACTIVE"] = "the integration is inactive",
-}
-main.FATAL_CODES = FATAL_CODES
-
-local function message_of(err)
-  return tostring(err.message or err):gsub("[\r\n]+", " ")
-end
-
----------------------------------------------------------------- the run
-
-local function env(name)
-  local v = os.getenv(name)
-  if v == "" then return nil end
-  return v
-end
-
 -- Fetches restrictions once per integration and target.
+-- (A dry run's --preflight; a real run has the library's before each upload.)
 local function restrictions_checker(client, on_note)
   local cache = {}
   return function(row)
@@ -162,8 +69,8 @@ local function restrictions_checker(client, on_note)
       cache[ck] = entry
     end
     if entry.err then
-      return { "preflight: the integration's restrictions could not be fetched: " .. message_of(entry.err) },
-        FATAL_CODES[entry.err.code] and entry.err or nil
+      return { "preflight: the integration's restrictions could not be fetched: " .. runner.message_of(entry.err) },
+        runner.FATAL_CODES[entry.err.code] and entry.err or nil
     end
     local r = entry.value
     if r == nil or r == kombo.null or type(r.types) ~= "table" then return {} end
@@ -201,617 +108,58 @@ local function restrictions_checker(client, on_note)
   end
 end
 
--- The client.  A dry run without --preflight sends nothing, so it needs no
--- key: its client (which only validates) gets a placeholder that never
--- leaves the process.
-local function new_client(opts, preflight, sends_nothing)
-  local key = env("KOMBO_API_KEY")
-  if not key and sends_nothing then key = "dry-run-never-sent" end
-  local ok, client = pcall(kombo.new, {
-    api_key = key, server_url = opts["server-url"], preflight = preflight or nil,
-    timeout = opts.timeout,
-  })
-  if not ok then
-    local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
-    if msg:find("'api_key'", 1, true) then
-      return nil, "no API key: set KOMBO_API_KEY to your Kombo API key"
-    elseif msg:find("'server_url'", 1, true) then
-      return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
-        .. (msg:gsub("^option 'server_url' ", ""))
+
+main.parse_args = runner.parse_args
+main.FATAL_CODES = runner.FATAL_CODES
+
+-- --json's results keep kombo-attach's own words (README "kombo-attach"):
+-- uploaded, done_before, found, failed, unknown, not_started.
+local function json_result(r)
+  if r.status == "uploaded" then return { line = r.line, status = "uploaded", attachment_id = r.id } end
+  if r.status == "existing" then
+    return { line = r.line, status = r.via == "settled" and "found" or "done_before", attachment_id = r.id,
+             evidence = r.evidence }
+  end
+  if r.status == "failed" then
+    return { line = r.line, status = "failed", kind = r.kind, outcome = r.outcome, code = r.code }
+  end
+  if r.status == "unknown" then return { line = r.line, status = "unknown", reason = r.reason, code = r.code } end
+  if r.via == "not_started" then return { line = r.line, status = "not_started" } end
+  return nil
+end
+
+local ATTACH = {
+  command = "kombo-attach", usage = USAGE, unit = "files", journal = journal.ATTACH, schema = manifest.ATTACH,
+  paths = { csv = { "file" }, json = { "file" } },
+  words = {
+    done = "uploaded", nothing = "nothing was uploaded", noun = "upload", plural = "uploads",
+    requests = "upload(s)", stage = "upload", sent = "its upload",
+    duplicate = "the same document to the same target as line %d: uploaded once",
+    found = "%d found uploaded (settled)",
+    unknown_advice = "the ATS may still be processing an unknown row: rerun later to settle it again, or check "
+      .. "the target in the ATS and rerun with --resend-unknown to send it again",
+  },
+  check = manifest.check,
+  validator = function(client) return function(job) return client:validate_upload(job) end end,
+  dry_checker = restrictions_checker,
+  settle = settle.rows,
+  batch = function(client, jobs, opts) return client:attach_many(jobs, opts) end,
+  -- The bytes sent are the ones the row was identified by: the hook
+  -- compares the SHA-256 of what went out (no digest: cannot tell, so not sent).
+  check_written = function(row, info)
+    if row.digest and info.digest ~= row.digest then
+      return "the file changed after it was checked (its SHA-256 is not the one its row was identified "
+        .. "by); it was not sent whole: rerun to check and send it again"
     end
-    return nil, msg
-  end
-  return client
-end
+  end,
+  json_result = json_result,
+}
+main.ATTACH = ATTACH
 
--- Reads the journal under its lock: lock, text, exists; or nil, message.
--- A journal that is not a regular file (a FIFO would block the run) is
--- refused before it is opened.
-local function take_journal(jpath)
-  local lock, lerr = core.lock(jpath .. ".lock")
-  if not lock then
-    return nil, format("the journal %s is in use: %s (another kombo-attach run of this journal?)", jpath,
-      tostring(lerr))
-  end
-  -- core.file_info: the library's rule for a file it reads (a regular file,
-  -- opened without waiting on a FIFO).
-  local size, why, kind = core.file_info(jpath)
-  local exists = size ~= nil
-  if not size and kind ~= "missing" then
-    lock:unlock()
-    return nil, format("the journal %s %s", jpath, tostring(why))
-  end
-  local text = ""
-  if exists then
-    local f, err = io.open(jpath, "rb")
-    if not f then lock:unlock() return nil, "cannot read the journal: " .. tostring(err) end
-    text = f:read("*a") or ""
-    f:close()
-  end
-  return lock, text, exists
-end
-
--- A manifest read twice (a check pass, then the uploads) must be a file:
--- standard input ("-") or a named pipe is copied to a temporary file first
--- (removed at the end, or by `cleanup` when the copy fails or a signal
--- stops it).  A device, a socket or a directory is refused.
--- Returns the path to read and the temporary one to remove (or nil); or
--- nil, message.
-local function spooled(path, on_tmp)
-  if path ~= "-" then
-    local size, why, kind = core.file_info(path)
-    if size or kind == "missing" then return path end -- (manifest.open says what is wrong)
-    if kind ~= "fifo" then return nil, path .. " " .. tostring(why) end
-  end
-  local src, err = io.stdin, nil
-  if path ~= "-" then src, err = io.open(path, "rb") end
-  if not src then return nil, "cannot open the manifest: " .. tostring(err) end
-  local tmp = os.tmpname()
-  on_tmp(tmp)
-  local dst, derr = io.open(tmp, "wb")
-  if not dst then return nil, "cannot spool the manifest: " .. tostring(derr) end
-  local ok, werr = true, nil
-  while ok do
-    if core.signals_caught() > 0 then ok, werr = false, "stopped by a signal" break end
-    local chunk = src:read(65536)
-    if not chunk then break end
-    ok, werr = dst:write(chunk)
-  end
-  local cok, cerr = dst:close()
-  if src ~= io.stdin then src:close() end
-  if not ok or not cok then
-    return nil, "cannot spool the manifest to " .. tmp .. ": " .. tostring(werr or cerr)
-  end
-  return tmp, nil, tmp
-end
-
---- Runs kombo-attach.  `argv` is the script's `arg`; `io` may be replaced
--- by `{ stdout =, stderr = }` (tests).  Returns the exit status.
---
--- Memory does not grow with the manifest's rows beyond a compact index: a
--- first pass reads the manifest a row at a time, checks each row (hashing
--- its file) and keeps only the identities (for duplicates and the
--- journal) and the digests of the rows to send; the uploads read it again.
+--- Runs kombo-attach.  `argv` is the script's `arg`; `streams` may be
+-- `{ stdout =, stderr = }` (tests).  Returns the exit status.
 function main.run(argv, streams)
-  streams = streams or {}
-  local stdout, stderr = streams.stdout or io.stdout, streams.stderr or io.stderr
-  local key = env("KOMBO_API_KEY")
-  local put = printer(key)
-  local function usage_error(msg)
-    put(stderr, "kombo-attach: " .. msg .. "\nTry 'kombo-attach --help'.\n")
-    return main.EXIT.usage
-  end
-
-  local opts, perr = main.parse_args(argv)
-  if not opts then return usage_error(perr) end
-  if opts.help then put(stdout, USAGE) return main.EXIT.ok end
-  if opts.version then put(stdout, "kombo-attach (kombo-lua) " .. kombo.VERSION .. "\n") return main.EXIT.ok end
-  local dry = opts["dry-run"] == true
-  if opts.manifest == "-" and not dry and not opts.journal then
-    return usage_error("a manifest on standard input needs --journal FILE")
-  end
-
-  local json = opts.json
-  local report = { manifest = opts.manifest, dry_run = dry }
-  local notes = {}
-  local cleanup = {} -- run at every exit: the lock, the journal, a spooled manifest
-  local function done(exit)
-    for i = #cleanup, 1, -1 do cleanup[i]() end
-    cleanup = {}
-    return exit
-  end
-  local function emit_json(exit)
-    report.exit = exit
-    report.notes = notes
-    for _, k in ipairs { "failures", "warnings", "bad", "unknown", "notes", "duplicates", "results" } do
-      if report[k] and #report[k] == 0 then report[k] = kombo.empty_array end -- [] rather than {}
-    end
-    put(stdout, assert(kombo.encode_json(report)) .. "\n", true)
-    return exit
-  end
-  local function fatal(msg) -- a manifest, journal or setup error: exit 2
-    if json then
-      report.error = msg
-      emit_json(main.EXIT.usage)
-    end
-    put(stderr, "kombo-attach: " .. msg .. "\n")
-    return done(main.EXIT.usage)
-  end
-
-  -- Signals are counted from here (a Ctrl-C stops a long first pass or a
-  -- settle cleanly, and the cleanup runs).
-  core.watch_signals()
-  local mpath, serr = spooled(opts.manifest, function(tmp)
-    cleanup[#cleanup + 1] = function() os.remove(tmp) end
-  end)
-  if not mpath then return fatal(serr) end
-  -- The manifest is opened before anything is created beside it: a
-  -- mistyped argument leaves no journal or lock file behind.
-  local reader, rerr = manifest.open(mpath)
-  if not reader then return fatal(opts.manifest .. ": " .. rerr) end
-  cleanup[#cleanup + 1] = function() reader:close() end
-  -- Its digest: the second pass must read the same manifest.
-  local mdigest = core.sha256_file(mpath)
-  local ctx = { dir = opts.manifest == "-" and "." or manifest.dirname(opts.manifest),
-                integration_id = opts["integration-id"] or env("KOMBO_INTEGRATION_ID") }
-
-  -- The client, and in a real run the journal, read under its lock.
-  local client, cerr = new_client(opts, (not dry) and opts.preflight, dry and not opts.preflight)
-  if not client then return fatal(cerr) end
-  ctx.validate = function(job) return client:validate_upload(job) end
-  local jpath, lock, jtext, jexists, state, jinfo
-  if not dry then
-    jpath = opts.journal or (opts.manifest .. ".journal")
-    report.journal = jpath
-    lock, jtext, jexists = take_journal(jpath)
-    if not lock then return fatal(jtext) end
-    cleanup[#cleanup + 1] = function() lock:unlock() end
-    state, jinfo = journal.parse(jtext, jpath)
-    if not state then return fatal(jinfo) end
-    jtext = jexists and jtext or nil
-    if jinfo.format == 1 then
-      notes[#notes + 1] = "the journal was written by an earlier kombo-attach (format 1); new events are format 2"
-    end
-  end
-
-  local counts = { rows = 0, uploaded = 0, failed = 0, skipped = 0, found = 0, unknown = 0,
-                   duplicates = 0, not_started = 0 }
-  local failures, warnings, unknown, duplicates, bad = {}, {}, {}, {}, {}
-  local results = json and {} or nil -- per row, for --json only
-  local function result(r) if results then results[#results + 1] = r end end
-  local function add_failure(row, err, stage)
-    failures[#failures + 1] = {
-      line = row.line, stage = stage, kind = err.kind, outcome = err.outcome, status = err.status,
-      code = err.code, message = message_of(err), log_url = err.log_url,
-    }
-    counts.failed = counts.failed + 1
-    result { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome, code = err.code }
-  end
-
-  -- 1. The first pass: every row checked, one at a time.
-  report.format = reader.format
-  local check_restrictions
-  if dry and opts.preflight then
-    local noted = {}
-    check_restrictions = restrictions_checker(client, function(n)
-      if not noted[n] then noted[n] = true; notes[#notes + 1] = n end
-    end)
-  end
-  local first_line = {}           -- identity -> the line of its first row (duplicates)
-  local plan, to_send, bytes_total = {}, 0, 0 -- row index -> digest (or true): the rows to send
-  local to_settle = {}            -- rows written whole without an answer (few: kept whole)
-  local claimed = {}              -- attachment ids the journal gives to rows
-  local legacy_seen, legacy_matched = jinfo and jinfo.format == 1 and {} or nil, {}
-  if state then
-    for _, e in pairs(state) do
-      if (e.event == "done" or e.event == "found") and e.attachment then claimed[e.attachment] = true end
-    end
-  end
-  local index = 0
-  -- A format 1 journal keyed identical rows apart (h.1, h.2); they are one
-  -- row now.  A duplicate's old events count for the row it repeats: done
-  -- or found there makes the row done; sent without an answer makes it one
-  -- to settle.
-  local first_of = {} -- identity -> { index =, what = } of its first row
-  local function adopt_duplicate(row)
-    local k = manifest.legacy_key(row, legacy_seen)
-    local e = k and jinfo.v1[k]
-    if not e then return end
-    legacy_matched[k] = true
-    local first = first_of[row.id]
-    if not first or first.what == "skip" then return end
-    if e.event == "done" or e.event == "found" then
-      state[row.id] = e
-      if first.what == "send" then
-        plan[first.index], to_send, bytes_total = nil, to_send - 1, bytes_total - row.size
-      else
-        for i = #to_settle, 1, -1 do if to_settle[i].id == row.id then table.remove(to_settle, i) end end
-      end
-      first.what = "skip"
-      counts.skipped = counts.skipped + 1
-      result { line = row.line, status = "done_before", attachment_id = e.attachment }
-    elseif first.what == "send" and journal.disposition(e.event == "started" and { event = "started",
-      written = { time = nil } } or e) == "settle" then
-      plan[first.index], to_send, bytes_total = nil, to_send - 1, bytes_total - row.size
-      row.written = e.written or { time = nil }
-      to_settle[#to_settle + 1] = row
-      first.what = "settle"
-    end
-  end
-  while true do
-    if core.signals_caught() > 0 then
-      put(stderr, "kombo-attach: stopped by a signal while checking the manifest; nothing was uploaded\n")
-      return done(main.EXIT.signal)
-    end
-    local row, err = reader:next()
-    if not row then
-      reader:close()
-      if err then return fatal(opts.manifest .. ": " .. err) end
-      break
-    end
-    index = index + 1
-    local reasons = manifest.check(row, ctx)
-    if #reasons == 0 and first_line[row.id] then
-      duplicates[#duplicates + 1] = { line = row.line, same_as = first_line[row.id] }
-      if legacy_seen then adopt_duplicate(row) end
-    elseif #reasons == 0 then
-      first_line[row.id] = row.line
-      if check_restrictions then
-        local fatal_err
-        reasons, fatal_err = check_restrictions(row)
-        if fatal_err then
-          reader:close()
-          return fatal(format("line %d: %s: %s (%s)", row.line, tostring(fatal_err.code), message_of(fatal_err),
-            FATAL_CODES[fatal_err.code]))
-        end
-      end
-    end
-    if #reasons > 0 then
-      bad[#bad + 1] = { line = row.line, reasons = reasons }
-    elseif state and first_line[row.id] == row.line then
-      if legacy_seen then
-        local k = manifest.legacy_key(row, legacy_seen)
-        local e = k and jinfo.v1[k]
-        if e then
-          legacy_matched[k] = true
-          if e.event == "started" then e.written = { time = nil } end -- it may have gone out whole
-          if not state[row.id] then state[row.id] = e end
-        end
-      end
-      local e = state[row.id]
-      local what = journal.disposition(e)
-      first_of[row.id] = { index = index, what = what }
-      if what == "skip" then
-        counts.skipped = counts.skipped + 1
-        result { line = row.line, status = "done_before", attachment_id = e.attachment }
-      elseif what == "settle" then
-        row.written = e.written
-        to_settle[#to_settle + 1] = row
-      else
-        plan[index] = row.digest or true
-        to_send = to_send + 1
-        bytes_total = bytes_total + row.size
-      end
-    end
-  end
-  if index == 0 then return fatal(opts.manifest .. ": the manifest has no rows") end
-  counts.rows, counts.duplicates = index, #duplicates
-  report.rows, report.duplicates = index, duplicates
-  table.sort(bad, function(x, y) return x.line < y.line end)
-
-  local function list_bad(stream)
-    for _, b in ipairs(bad) do
-      put(stream, format("  line %d: %s\n", b.line, concat(b.reasons, "; ")))
-    end
-  end
-  local function list_duplicates(stream)
-    for _, d in ipairs(duplicates) do
-      put(stream, format("  line %d: the same document to the same target as line %d: uploaded once\n",
-        d.line, d.same_as))
-    end
-  end
-
-  if dry then
-    report.bad = bad
-    report.good = index - #bad
-    local exit = #bad > 0 and main.EXIT.usage or main.EXIT.ok
-    if json then return done(emit_json(exit)) end
-    if #bad > 0 then
-      put(stdout, format("%s: %d of %d rows are bad (nothing was uploaded):\n", opts.manifest, #bad, index))
-      list_bad(stdout)
-    elseif not opts.quiet then
-      put(stdout, format("%s: all %d rows are good%s (dry run: nothing was uploaded)\n", opts.manifest, index,
-        opts.preflight and ", restrictions included" or ""))
-    end
-    if not opts.quiet then list_duplicates(stdout) end
-    for _, n in ipairs(notes) do put(stdout, "note: " .. n .. "\n") end
-    return done(exit)
-  end
-  if #bad > 0 then -- nothing is sent from a manifest with bad rows
-    if json then
-      report.bad = bad
-      report.error = "bad rows in the manifest"
-      return done(emit_json(main.EXIT.usage))
-    end
-    put(stderr, format("kombo-attach: %s: %d of %d rows are bad, nothing was uploaded:\n", opts.manifest,
-      #bad, index))
-    list_bad(stderr)
-    return done(main.EXIT.usage)
-  end
-  if legacy_seen then
-    local unmatched = 0
-    for k in pairs(jinfo.v1) do if not legacy_matched[k] then unmatched = unmatched + 1 end end
-    if unmatched > 0 then
-      return fatal(format("%s was written by an earlier kombo-attach (journal format 1), and %d of its rows "
-        .. "do not match this manifest as given (that format depends on the manifest's path as typed and on "
-        .. "the file paths); run it again exactly as the first time, with this kombo-attach, or move the "
-        .. "journal away to start afresh", jpath, unmatched))
-    end
-  end
-
-  -- 2. The journal, for appending.
-  local j, jerr = journal.open(jpath, jtext, jinfo.format == 1)
-  if not j then return fatal(jerr) end
-  cleanup[#cleanup + 1] = function() j:close() end
-  report.journal_torn_line = jinfo.torn or nil
-
-  local journal_error, fatal_answer, in_flight, told = nil, nil, 0, 0
-  local function stop()
-    if journal_error then return "abort" end
-    local n = core.signals_caught()
-    if n > told and not opts.quiet then -- say what a Ctrl-C does, once each
-      told = n
-      if n == 1 then
-        put(stderr, format("\nkombo-attach: stopping: %d upload(s) in flight will finish; press Ctrl-C again to "
-          .. "abort them (they may then be left unknown)\n", in_flight))
-      elseif n == 2 then
-        put(stderr, "\nkombo-attach: aborting the uploads in flight\n")
-      end
-    end
-    if n >= 2 then return "abort" elseif n == 1 or fatal_answer then return "drain" end
-    return nil
-  end
-
-  report.counts = counts
-  report.failures, report.warnings, report.unknown, report.results = failures, warnings, unknown, results
-
-  -- 3. Rows whose request went out whole and got no answer are settled:
-  -- only evidence that they landed counts; without it a row is unknown and
-  -- is sent again only with --resend-unknown.
-  local resend = {}
-  if #to_settle > 0 then
-    -- Not while an earlier attempt could still be in flight: its own
-    -- timeout since it began must have passed.
-    local _, wall = core.now()
-    local deadline = 0
-    for _, row in ipairs(to_settle) do
-      if row.written and row.written.deadline then deadline = math.max(deadline, row.written.deadline) end
-    end
-    if deadline > wall and not stop() then
-      local wait = deadline - wall
-      if not opts.quiet then
-        put(stderr, format("waiting %.0f s before settling %d row(s): their last uploads could still be in "
-          .. "flight until their timeout ends\n", wait, #to_settle))
-      end
-      local t0 = core.now()
-      while core.now() - t0 < wait and not stop() do core.sleep(math.min(0.2, wait)) end
-    end
-    if not stop() then
-      local verdicts = settle.rows(client, to_settle, claimed, { fetch_timeout = opts.timeout, stop = stop })
-      for i, row in ipairs(to_settle) do
-        local v = verdicts[i]
-        if v.state == "stopped" then
-          counts.not_started = counts.not_started + 1
-        elseif v.state == "found" then
-          j:found(row, v.attachment)
-          counts.found = counts.found + 1
-          result { line = row.line, status = "found", attachment_id = v.attachment, evidence = v.evidence }
-        elseif opts["resend-unknown"] then
-          resend[#resend + 1] = row
-          bytes_total = bytes_total + row.size
-        else
-          counts.unknown = counts.unknown + 1
-          unknown[#unknown + 1] = { line = row.line, reason = v.reason, code = v.error and v.error.code }
-          result { line = row.line, status = "unknown", reason = v.reason }
-        end
-      end
-    else
-      counts.not_started = counts.not_started + #to_settle
-    end
-  end
-
-  -- 4. The uploads: the rows sent again after a settle first (they were the
-  -- earliest), then the manifest read a second time.  The journal records
-  -- each attempt as it starts to go out ("sending") and, flushed, just
-  -- before its last bytes are handed over ("written"): a row without the
-  -- second never went out whole.
-  local total = #resend + to_send
-  local bar = (not opts.quiet) and progress.new {
-    total = total, out = stderr, tty = core.isatty(2), now = core.now,
-  } or nil
-  local taken, by_index = 0, {}
-  local summary, last_stats
-  local attempt_timeout = opts.timeout or core.defaults.timeout
-  local function on_attempt(i, event, info)
-    local row = by_index[i]
-    local _, wall = core.now()
-    local ok, err = pcall(function()
-      if event == "sending" then
-        row.attempt_started = wall
-        j:sending(row, info.attempt, wall)
-      elseif event == "written" then
-        if row.digest and info.digest ~= row.digest then -- (no digest: cannot tell, so not sent)
-          error("the file changed after it was checked (its SHA-256 is not the one its row was identified "
-            .. "by); it was not sent whole: rerun to check and send it again", 0)
-        end
-        j:written(row, info.attempt, wall, (row.attempt_started or wall) + attempt_timeout)
-      end
-    end)
-    if not ok then
-      if event ~= "written" or not tostring(err):find("file changed", 1, true) then journal_error = err end
-      error(err, 0)
-    end
-    return true
-  end
-  local function record(i, res, err)
-    local row = by_index[i]
-    if not row then return end
-    by_index[i] = nil
-    if res then
-      local ok, werr = pcall(j.done, j, row, res.data and res.data.id)
-      if not ok then journal_error = journal_error or werr end
-      counts.uploaded = counts.uploaded + 1
-      result { line = row.line, status = "uploaded", attachment_id = res.data and res.data.id }
-      if type(res.warnings) == "table" then
-        for _, w in ipairs(res.warnings) do
-          warnings[#warnings + 1] = { line = row.line, message = tostring(type(w) == "table" and w.message or w) }
-        end
-      end
-    elseif err.not_started then
-      -- taken but never sent (the run stopped first): left for the next run
-      counts.not_started = counts.not_started + 1
-      result { line = row.line, status = "not_started" }
-    else
-      local ok = pcall(j.failed, j, row, err)
-      if not ok then journal_error = journal_error or "cannot write the journal" end
-      if FATAL_CODES[err.code] then
-        if fatal_answer and fatal_answer.code == err.code then -- (the same error again: counted, not listed)
-          counts.failed, fatal_answer.more = counts.failed + 1, fatal_answer.more + 1
-          result { line = row.line, status = "failed", kind = err.kind, outcome = err.outcome, code = err.code }
-          return
-        end
-        fatal_answer = fatal_answer or { code = err.code, line = row.line, err = err, more = 0 }
-      end
-      add_failure(row, err, "upload")
-    end
-  end
-  if total > 0 and not stop() and to_send > 0 and core.sha256_file(mpath) ~= mdigest then
-    -- The second pass would read another manifest: its rows are not the
-    -- ones checked (and identified).  Nothing from it is sent.
-    return fatal(opts.manifest .. ": the manifest changed during the run; nothing more was sent "
-      .. "(rerun to check it again)")
-  end
-  if total > 0 and not stop() then
-    local second, resent, row_index = nil, 0, 0
-    local ctx_again = { dir = ctx.dir, integration_id = ctx.integration_id }
-    -- The next row to send, checked again (the file is still a regular file
-    -- of its size; its bytes are compared as they are sent), or nil.
-    local function next_row()
-      if resent < #resend then
-        resent = resent + 1
-        return resend[resent]
-      end
-      if not second then second = assert(manifest.open(mpath)) end
-      while true do
-        local row, err = second:next()
-        if not row then
-          second:close()
-          if err then error(opts.manifest .. ": " .. err, 0) end
-          return nil
-        end
-        row_index = row_index + 1
-        local digest = plan[row_index]
-        if digest then
-          -- (no second validation: the upload validates the job itself)
-          local reasons = manifest.check(row, ctx_again, digest ~= true and digest or nil)
-          if #reasons == 0 and first_line[row.id] ~= row.line then
-            reasons = { "the manifest changed during the run" }
-          end
-          if #reasons == 0 then return row end
-          add_failure(row, { kind = "validation", outcome = "not_sent", message = concat(reasons, "; ") }, "check")
-          taken = taken + 1 -- (counted as handled: it will not be sent)
-        end
-      end
-    end
-    local function next_job()
-      if stop() then return nil end
-      local row = next_row()
-      if not row then return nil end
-      taken = taken + 1
-      by_index[taken] = row
-      return row.job
-    end
-    local ok, s = pcall(client.attach_many, client, next_job, {
-      concurrency = opts.concurrency, on_result = record, stop = stop, on_attempt = on_attempt,
-      on_progress = function(stats)
-        in_flight = stats.in_flight or 0
-        if bar then last_stats = stats; bar:update(stats) end
-      end,
-    })
-    if second then second:close() end
-    if not ok then
-      -- attach_many reports, in the error, every job whose outcome it could
-      -- not give to on_result: journal them before anything else.
-      if type(s) == "table" and type(s.results) == "table" then
-        for i, r in pairs(s.results) do
-          if type(r) == "table" and r.kind ~= nil and r.data == nil then record(i, nil, r) else record(i, r, nil) end
-        end
-      end
-      if bar then bar:clear() end
-      return fatal("the run stopped: " .. tostring(type(s) == "table" and (s.message or s.cause) or s))
-    end
-    summary = s
-    if bar and last_stats then bar:update(last_stats, true) end
-    report.retries, report.elapsed, report.stopped = s.retries, s.elapsed, s.stopped
-  end
-  counts.not_started = counts.not_started + (total - taken)
-  report.bytes = bytes_total
-  if journal_error then return fatal("the journal could not be written: " .. tostring(journal_error)) end
-  done()
-
-  -- 5. The report.
-  local signalled = core.signals_caught() > 0
-  local exit = signalled and main.EXIT.signal
-    or ((counts.failed > 0 or counts.unknown > 0 or counts.not_started > 0) and main.EXIT.failed or main.EXIT.ok)
-  if fatal_answer and not signalled then
-    exit = main.EXIT.usage
-    report.error = format("stopped after the first answer: %s (%s)", fatal_answer.code, FATAL_CODES[fatal_answer.code])
-  end
-  report.signalled = signalled or nil
-  table.sort(failures, function(x, y) return x.line < y.line end)
-  if results then table.sort(results, function(x, y) return x.line < y.line end) end
-  if json then return emit_json(exit) end
-  local out = stdout
-  if not opts.quiet or exit ~= main.EXIT.ok then
-    local parts = { format("%d uploaded", counts.uploaded) }
-    if counts.failed > 0 then parts[#parts + 1] = format("%d failed", counts.failed) end
-    if counts.skipped > 0 then parts[#parts + 1] = format("%d done before (journal)", counts.skipped) end
-    if counts.found > 0 then parts[#parts + 1] = format("%d found uploaded (settled)", counts.found) end
-    if counts.unknown > 0 then parts[#parts + 1] = format("%d unknown", counts.unknown) end
-    if counts.duplicates > 0 then parts[#parts + 1] = format("%d duplicate rows", counts.duplicates) end
-    if counts.not_started > 0 then parts[#parts + 1] = format("%d not started", counts.not_started) end
-    put(out, format("%s: %d rows: %s%s\n", opts.manifest, index, concat(parts, ", "),
-      summary and format(" in %.2f s", summary.elapsed or 0) or ""))
-    for _, f in ipairs(failures) do
-      put(out, format("  failed: line %d: %s%s%s: %s%s\n", f.line, f.kind or "?",
-        f.code and (" " .. f.code) or "", f.status and format(" (HTTP %d)", f.status) or "", f.message,
-        f.log_url and (" (log: " .. f.log_url .. ")") or ""))
-    end
-    for _, u in ipairs(unknown) do
-      put(out, format("  unknown: line %d: its upload went out whole and got no answer; %s\n", u.line, u.reason))
-    end
-    if #unknown > 0 then
-      put(out, "  (the ATS may still be processing an unknown row: rerun later to settle it again, or check the "
-        .. "target in the ATS and rerun with --resend-unknown to send it again)\n")
-    end
-    list_duplicates(out)
-    for _, w in ipairs(warnings) do put(out, format("  warning: line %d: %s\n", w.line, w.message)) end
-    for _, n in ipairs(notes) do put(out, "note: " .. n .. "\n") end
-    if fatal_answer then
-      if fatal_answer.more > 0 then
-        put(out, format("  (%d more rows failed with %s)\n", fatal_answer.more, fatal_answer.code))
-      end
-      put(out, format("stopped after the first answer: %s is about the key or the integration, so every row "
-        .. "would fail the same way: %s; no new upload was started\n", fatal_answer.code,
-        FATAL_CODES[fatal_answer.code]))
-    end
-    if signalled then
-      put(out, format("stopped by a signal (%s); rerun the same command to go on\n",
-        summary and summary.stopped or "before the uploads"))
-    end
-    if jinfo.torn then put(out, "note: the journal's last line was torn (cut off by a crash) and was ignored\n") end
-  end
-  return exit
+  return runner.run(ATTACH, argv, streams)
 end
 
 return main

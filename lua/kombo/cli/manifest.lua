@@ -1,7 +1,10 @@
---- kombo-attach's manifest: CSV with a header row (RFC 4180 quoting) or
--- JSON Lines, one upload per row.  Reading gives rows with their line
--- numbers; checking a row gives the reasons it is bad, or the job table
--- `attach_many` takes.  Works on Lua 5.1 (LuaJIT) to 5.4.
+--- The manifests of kombo-attach and kombo apply: CSV with a header row
+-- (RFC 4180 quoting) or JSON Lines, one request per row.  Reading gives rows
+-- with their line numbers (and their text, for the failed-rows file); what
+-- the columns may be is a schema's (kombo-attach's is the default, below;
+-- kombo apply's is in apply.lua).  Checking a kombo-attach row gives the
+-- reasons it is bad, or the job table `attach_many` takes.  Works on Lua
+-- 5.1 (LuaJIT) to 5.4.
 local cjson = require "cjson"
 local core = require "kombo.core"
 
@@ -94,25 +97,24 @@ manifest.parse_csv = parse_csv
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
 -- The header row: the column names in order, or nil, message.
-local function csv_header(header)
+local function csv_header(header, schema)
   local names, seen = {}, {}
   for i, raw in ipairs(header.fields) do
     local name = trim(raw)
-    if not FIELDS[name] then
-      return nil, format("line %d: unknown column %q (known: %s)", header.line, name, FIELD_LIST)
+    if schema.fields and not schema.fields[name] then
+      return nil, format("line %d: unknown column %q (known: %s)", header.line, name, schema.field_list)
     end
+    if name == "" then return nil, format("line %d: column %d has no name", header.line, i) end
     if seen[name] then return nil, format("line %d: column %q appears twice", header.line, name) end
     seen[name], names[i] = true, name
   end
-  if not (seen.candidate_id or seen.application_id) or not (seen.file or seen.data_url) or not seen.type then
-    return nil, format("line %d: the header needs the columns candidate_id or application_id, file or data_url, "
-      .. "and type", header.line)
-  end
+  local missing = schema.header and schema.header(seen)
+  if missing then return nil, format("line %d: %s", header.line, missing) end
   return names
 end
 
 local function csv_row(rec, names)
-  local row = { line = rec.line, fields = {} }
+  local row = { line = rec.line, fields = {}, cells = rec.fields, raw = rec.raw }
   if #rec.fields ~= #names then
     row.shape = format("has %d fields, the header has %d", #rec.fields, #names)
   else
@@ -147,32 +149,77 @@ function manifest.json_problem(msg)
   return col and format("%s (column %s)", what, col) or what
 end
 
--- A key given twice in one object (lua-cjson keeps the last one silently).
-local function repeated_key(l)
-  for k in pairs(FIELDS) do
-    local _, n = l:gsub('"' .. k .. '"%s*:', "")
-    if n > 1 then return k end
-  end
-  return nil
+-- A JSON string token's text (escapes undone), for keys: "\u0066ile" is "file".
+local function key_text(raw)
+  if not find(raw, "\\", 1, true) then return raw end
+  local ok, v = pcall(cjson.decode, '"' .. raw .. '"')
+  return ok and v or raw
 end
 
-local function jsonl_row(l, line)
-  local row = { line = line, fields = {} }
+--- Walks the text of a JSON value that lua-cjson accepted.  Returns the
+-- first key given twice in one object (lua-cjson keeps the last one
+-- silently), or nil; and the members named in `wanted` whose value is a
+-- string: `{ i =, j =, path = }`, the string's first and last byte (its
+-- quotes), for rewriting it in place.  A member's path is its keys joined
+-- by dots, an array's element "[]": `file`, `attachments.[].file`.
+function manifest.scan_json(s, wanted)
+  local spans, stack, top = {}, {}, nil
+  local function join(prefix, key) return prefix == "" and key or (prefix .. "." .. key) end
+  local function value_path()
+    if not top then return "" end
+    return join(top.prefix, top.object and (top.key or "?") or "[]")
+  end
+  local i, n = 1, #s
+  while i <= n do
+    local c = byte(s, i)
+    if c == 34 then -- a string: to its closing quote, past escapes
+      local j = i + 1
+      while true do
+        local q = find(s, '["\\]', j)
+        if not q then return nil, spans end -- (lua-cjson accepted the text: not reached)
+        if byte(s, q) == 92 then j = q + 2 else j = q break end
+      end
+      if top and top.object and top.want_key then
+        local key = key_text(sub(s, i + 1, j - 1))
+        if top.keys[key] then return key, spans end
+        top.keys[key], top.key, top.want_key = true, key, false
+      elseif wanted then
+        local path = value_path()
+        if wanted[path] then spans[#spans + 1] = { i = i, j = j, path = path } end
+      end
+      i = j
+    elseif c == 123 or c == 91 then -- { [
+      local entry = { object = c == 123, keys = {}, want_key = c == 123, prefix = value_path() }
+      stack[#stack + 1] = entry
+      top = entry
+    elseif c == 125 or c == 93 then -- } ]
+      stack[#stack] = nil
+      top = stack[#stack]
+    elseif c == 44 and top and top.object then -- ,
+      top.want_key = true
+    end
+    i = i + 1
+  end
+  return nil, spans
+end
+
+local function jsonl_row(l, line, schema)
+  local row = { line = line, fields = {}, raw = l }
   local ok, v = pcall(cjson.decode, l)
-  local twice = ok and type(v) == "table" and repeated_key(l)
+  local twice = ok and type(v) == "table" and manifest.scan_json(l)
   if not ok then
     row.shape = "is not JSON: " .. manifest.json_problem(v)
   elseif twice then
     row.shape = format("has the key %q twice", twice)
-  elseif type(v) ~= "table" or v[1] ~= nil then
+  elseif type(v) ~= "table" or v[1] ~= nil or (next(v) == nil and l:match("^%s*%[")) then
     row.shape = "is not a JSON object"
   else
     for k, x in pairs(v) do
-      if not FIELDS[k] then
-        row.shape = format("has an unknown key %q (known: %s)", tostring(k), FIELD_LIST)
+      if schema.fields and not schema.fields[k] then
+        row.shape = format("has an unknown key %q (known: %s)", tostring(k), schema.field_list)
         break
       elseif x ~= cjson.null then
-        if type(x) ~= "string" then
+        if schema.strings and type(x) ~= "string" then
           row.shape = format("%s must be a string, got %s", k, type(x))
           break
         end
@@ -231,9 +278,13 @@ function Reader:record()
         if err and not err:find("never closed", 1, true) then return nil, err end
       end
     until quotes % 2 == 0
-    local recs, err = parse_csv(concat(parts, "\n"), first)
+    local raw = concat(parts, "\n")
+    local recs, err = parse_csv(raw, first)
     if not recs then return nil, err end
-    if recs[1] then return recs[1] end -- (else a blank line)
+    if recs[1] then
+      recs[1].raw = raw
+      return recs[1]
+    end -- (else a blank line)
   end
 end
 
@@ -249,7 +300,7 @@ function Reader:next()
     local l = self:line()
     if not l then return nil end
     l = l:gsub("\r$", "")
-    if l:find("%S") then return jsonl_row(l, self.lineno) end
+    if l:find("%S") then return jsonl_row(l, self.lineno, self.schema) end
   end
 end
 
@@ -258,14 +309,28 @@ function Reader:close()
   self.f = nil
 end
 
+-- kombo-attach's columns: each a string, the groups a row needs one of.
+manifest.ATTACH = {
+  fields = FIELDS, field_list = FIELD_LIST, strings = true,
+  header = function(seen)
+    if not (seen.candidate_id or seen.application_id) or not (seen.file or seen.data_url) or not seen.type then
+      return "the header needs the columns candidate_id or application_id, file or data_url, and type"
+    end
+  end,
+}
+
 --- Opens a manifest: JSON Lines when the name ends in .jsonl / .ndjson or
 -- the first non-blank character is `{`, CSV otherwise (its header row is
--- read here).
--- @return a reader (`:next()`, `:close()`, `.format`), or nil, message
-function manifest.open(path)
+-- read here).  `schema` says what the columns may be: `fields` (a set, or
+-- nil for any), `field_list` (for messages), `strings` (JSON Lines values
+-- must be strings), `header(seen)` (what a CSV header misses, or nil);
+-- default manifest.ATTACH.
+-- @return a reader (`:next()`, `:close()`, `.format`, `.names` and
+-- `.header_raw` for CSV), or nil, message
+function manifest.open(path, schema)
   local f, err = io.open(path, "rb")
   if not f then return nil, "cannot open the manifest: " .. tostring(err) end
-  local self = setmetatable({ f = f, lineno = 0 }, Reader)
+  local self = setmetatable({ f = f, lineno = 0, schema = schema or manifest.ATTACH }, Reader)
   -- The first non-blank line tells the format; it is read again as a row.
   local skipped, first = 0
   repeat
@@ -286,16 +351,16 @@ function manifest.open(path)
     f:close()
     return nil, herr or "the manifest is empty (a CSV manifest starts with a header row)"
   end
-  local names, nerr = csv_header(header)
+  local names, nerr = csv_header(header, self.schema)
   if not names then f:close() return nil, nerr end
-  self.names = names
+  self.names, self.header_raw = names, header.raw
   return self
 end
 
---- Reads a whole manifest (for small ones and specs; kombo-attach streams).
+--- Reads a whole manifest (for small ones and specs; the commands stream).
 -- @return rows `{ { line =, fields = {...}, shape = reason or nil }, ... }`, format; or nil, message
-function manifest.read(path)
-  local r, err = manifest.open(path)
+function manifest.read(path, schema)
+  local r, err = manifest.open(path, schema)
   if not r then return nil, err end
   local rows = {}
   while true do

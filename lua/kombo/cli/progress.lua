@@ -1,6 +1,6 @@
---- kombo-attach's progress, on stderr (stdout is the report's): on a
--- terminal one bar, redrawn in place; elsewhere a plain line every few
--- seconds.  Fed with attach_many's `on_progress` stats.
+--- The progress of kombo-attach and kombo apply, on stderr (stdout is the
+-- report's): on a terminal one bar, redrawn in place; elsewhere a plain
+-- line every few seconds.  Fed with the batch's `on_progress` stats.
 local progress = {}
 
 local format, floor, rep = string.format, math.floor, string.rep
@@ -22,11 +22,13 @@ end
 local P = {}
 P.__index = P
 
---- `opts = { total = files, out = io.stderr, tty = bool, now = fn, interval = s (plain lines), width = cols }`.
+--- `opts = { total = rows, out = io.stderr, tty = bool, now = fn, interval = s (plain lines), width = cols,
+-- prefix = "kombo-attach", unit = "files" }`.
 function progress.new(opts)
   return setmetatable({
     total = opts.total, out = opts.out or io.stderr, tty = opts.tty, now = opts.now,
     interval = opts.interval or 5, width = opts.width or 30, last = nil, drawn = false,
+    prefix = opts.prefix or "kombo-attach", unit = opts.unit or "files",
   }, P)
 end
 
@@ -39,7 +41,7 @@ function P:text(stats)
   if done >= self.total then eta = "0:00"
   elseif done > 0 and elapsed > 0 then eta = clock(elapsed / done * (self.total - done)) end
   local failed = (stats.failed or 0) > 0 and format(", %d failed", stats.failed) or ""
-  return format("%d/%d files%s, %s, %s/s, ETA %s, %d retries", done, self.total, failed,
+  return format("%d/%d %s%s, %s, %s/s, ETA %s, %d retries", done, self.total, self.unit, failed,
     human_bytes(stats.bytes_sent or 0), rate and human_bytes(rate) or "?", eta, stats.retries or 0)
 end
 
@@ -56,7 +58,7 @@ function P:update(stats, final)
     local text = self:text(stats)
     if final and text == self.last_text then return end -- attach_many's last report was this one
     self.last, self.last_text = t, text
-    self.out:write("kombo-attach: ", text, "\n")
+    self.out:write(self.prefix, ": ", text, "\n")
     self.out:flush()
   end
 end
