@@ -52,6 +52,7 @@ build = {
       -- apply on one run (runner), manifest, journal, settle, report, progress.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",
       ["kombo.cli.kombo"] = "lua/kombo/cli/kombo.lua",
+      ["kombo.cli.common"] = "lua/kombo/cli/common.lua",
       ["kombo.cli.runner"] = "lua/kombo/cli/runner.lua",
       ["kombo.cli.apply"] = "lua/kombo/cli/apply.lua",
       ["kombo.cli.manifest"] = "lua/kombo/cli/manifest.lua",

@@ -69,7 +69,7 @@ local function check_rows(integ, n, report, context)
 end
 
 describe("kombo apply: killed and rerun #cli", function()
-  it("killed with every create in flight: the rerun waits, finds each as existing and sends none again #slow",
+  it("killed with every create in flight: the rerun waits, finds each as existing and sends none again #slow #once",
     function()
     local N = 6
     local dir = manifest(N, function(i) return 600 + 50 * i end)
@@ -92,7 +92,7 @@ describe("kombo apply: killed and rerun #cli", function()
     cli.rmtree(dir)
   end)
 
-  it("killed at random moments, again and again, then run to the end: none twice, none silently missing #slow",
+  it("killed at random moments, again and again, then run to the end: none twice, none silently missing #slow #once",
     function()
     local N, KILLS = 24, 6
     local seed = os.time()

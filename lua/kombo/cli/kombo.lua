@@ -6,12 +6,12 @@
 -- (lua/kombo/gen/operations.lua), so it lists what the library can call.
 -- README "The kombo command".
 local kombo = require "kombo"
-local errors = require "kombo.errors"
 local cjson = require "cjson.safe"
 local gen = require "kombo.gen.operations"
 local attach = require "kombo.cli.main"
 local apply = require "kombo.cli.apply"
 local bulk = require "kombo.bulk" -- did_you_mean
+local common = require "kombo.cli.common" -- the option parser, the printer, env
 local core_isatty = require("kombo.core").isatty
 
 local M = {}
@@ -81,67 +81,7 @@ Options:
   --help
 ]]
 
--- Everything printed goes through here: no API key in any output (the
--- library redacts its errors already; this is the last line of defence).
-local function printer(key)
-  return function(stream, s, json)
-    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
-  end
-end
-
-local function env(name)
-  local v = os.getenv(name)
-  if v == "" then return nil end
-  return v
-end
-
--- --name value, --name=value; `spec` says which options take a value
--- (true), are flags (false) or may repeat ("many").  Values are never
--- echoed in errors: a key typed in the wrong place must not be shown.
-local function parse(argv, spec)
-  local opts, positional, i = {}, {}, 1
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--" then
-      for j = i + 1, #argv do positional[#positional + 1] = argv[j] end
-      break
-    elseif a:sub(1, 2) == "--" then
-      local name, value = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-      local takes = spec[name]
-      if takes == nil then
-        local known = {}
-        for k in pairs(spec) do known[k] = true end
-        return nil, format("unknown option '--%s'%s", name:gsub("[^%w%-]", "?"), bulk.did_you_mean(name, known))
-      end
-      if takes then
-        if value == nil then
-          i = i + 1
-          value = argv[i]
-          if value == nil then return nil, format("option '--%s' needs a value", name) end
-        end
-        if takes == "many" then
-          opts[name] = opts[name] or {}
-          opts[name][#opts[name] + 1] = value
-        else
-          opts[name] = value
-        end
-      else
-        if value ~= nil then return nil, format("option '--%s' takes no value", name) end
-        opts[name] = true
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return nil, "unknown option (options start with --; see --help)"
-    else
-      positional[#positional + 1] = a
-    end
-    i = i + 1
-  end
-  for k, v in pairs(opts) do
-    if v == "" then return nil, format("option '--%s' must not be empty", k) end
-  end
-  return opts, positional
-end
+local printer, env, parse = common.printer, common.env, common.parse
 
 local function new_client(opts)
   local key = env("KOMBO_API_KEY")

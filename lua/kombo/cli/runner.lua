@@ -22,11 +22,11 @@
 --   json_result(entry) -> table                a --json result row (optional: as it is)
 local kombo = require "kombo"
 local core = require "kombo.core"
-local errors = require "kombo.errors"
 local manifest = require "kombo.cli.manifest"
 local journal = require "kombo.cli.journal"
 local progress = require "kombo.cli.progress"
 local report_file = require "kombo.cli.report"
+local common = require "kombo.cli.common" -- the option parser, the printer, env
 
 local runner = {}
 
@@ -45,37 +45,8 @@ local OPTIONS = { -- name -> takes a value
 -- typed in the wrong place must not end up on the screen.
 -- @return opts, or nil, message
 function runner.parse_args(argv)
-  local opts, positional, i = {}, {}, 1
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--" then
-      for j = i + 1, #argv do positional[#positional + 1] = argv[j] end
-      break
-    elseif a:sub(1, 2) == "--" then
-      local name, value = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-      local takes = OPTIONS[name]
-      if takes == nil then
-        return nil, format("unknown option '--%s'", name:gsub("[^%w%-]", "?"))
-      end
-      if takes then
-        if value == nil then
-          i = i + 1
-          value = argv[i]
-          if value == nil then return nil, format("option '--%s' needs a value", name) end
-        end
-        opts[name] = value
-      else
-        if value ~= nil then return nil, format("option '--%s' takes no value", name) end
-        opts[name] = true
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return nil, "unknown option (options start with --; see --help)"
-    else
-      positional[#positional + 1] = a
-    end
-    i = i + 1
-  end
+  local opts, positional = common.parse(argv, OPTIONS)
+  if not opts then return nil, positional end
   if opts.help or opts.version then return opts end
   if #positional ~= 1 then
     return nil, format("expected one MANIFEST, got %d arguments", #positional)
@@ -112,15 +83,7 @@ function runner.parse_args(argv)
   return opts
 end
 
--- Everything printed goes through here: no API key in any output, should
--- one ever reach a message (the library redacts its errors already).  A
--- JSON text (`json` true) is redacted inside its strings only, so that it
--- stays valid JSON whatever the key.
-local function printer(key)
-  return function(stream, s, json)
-    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
-  end
-end
+local printer = common.printer
 
 -- Errors about the key or the integration: every other row would fail the
 -- same way, so the run stops after the first such answer (exit 2).
@@ -138,11 +101,7 @@ function runner.message_of(err)
 end
 local message_of = runner.message_of
 
-local function env(name)
-  local v = os.getenv(name)
-  if v == "" then return nil end
-  return v
-end
+local env = common.env
 
 -- The client.  A dry run without --preflight sends nothing, so it needs no
 -- key: its client (which only validates) gets a placeholder that never
