@@ -2,7 +2,7 @@
 --
 -- One loop in one coroutine decides what to send and when; an engine moves
 -- the bytes of several attempts together:
---   * outside nginx, one libcurl multi handle (core.multi(), csrc/lua_multi.c);
+--   * outside nginx, one libcurl multi handle (core.multi(), csrc/lua/lua_multi.c);
 --   * inside nginx, one light thread (ngx.thread) per attempt over cosockets.
 -- Each job is an ordinary call of the C core: its retry policy, its outcome
 -- rule (nothing that may have landed is sent again) and its result are

@@ -51,7 +51,7 @@ M.OPERATIONS = OPERATIONS
 
 local preflight_check -- below: checks a call's documents against the integration's restrictions
 
--- A call of one operation of the table (csrc/operations.c) on client
+-- A call of one operation of the table (csrc/gen/operations.c) on client
 -- state p: validated and, when asked, preflighted; not sent.  `level` is
 -- where a misuse error points (the caller's caller).  With `defer`
 -- (attach_many), restrictions not in the cache are not fetched here: the

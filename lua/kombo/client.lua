@@ -11,7 +11,7 @@ local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
 
 local M = {}
 
-local DEFAULTS = core.defaults -- the one table of defaults (csrc/client.c)
+local DEFAULTS = core.defaults -- the one table of defaults (csrc/core/client.c)
 
 local function lua_version()
   if type(jit) == "table" and jit.version then return jit.version end
@@ -43,7 +43,7 @@ M.SERVERS = SERVERS
 --- The options of @{new} and @{configure} (LuaLS: `kombo.ClientOptions`).
 -- All are optional.  They are checked once, when the client is made: an
 -- unknown option, one of the wrong type or a bad value raises there,
--- naming it.  The numeric defaults live in the C core (`csrc/client.c`).
+-- naming it.  The numeric defaults live in the C core (`csrc/core/client.c`).
 -- @table ClientOptions
 -- @tfield[opt=$KOMBO_API_KEY] string api_key the API key (sent as `Authorization: Bearer`;
 -- never shown in an error, `tostring` or a `debug` line)

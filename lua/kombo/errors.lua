@@ -50,7 +50,7 @@ end
 -- 80), so an echo can stop in the middle of the key; proxies re-case and
 -- re-encode what they quote.  (Keys shorter than 8 bytes are test keys;
 -- redacting them would shred ordinary words.)  The core does it
--- (csrc/redact.c, linear in #s); `s` itself comes back when there is no
+-- (csrc/core/redact.c, linear in #s); `s` itself comes back when there is no
 -- echo, or when s or secret is not a string.  `secret` may be an array of
 -- secrets (an API key, proxy credentials, a webhook secret: up to 16),
 -- all looked for in the same single pass.

@@ -2,7 +2,7 @@
 --
 -- Everything public is on this module table: @{new} and the default client,
 -- one client method and one module function per API operation (made in a
--- loop from the C core's operation table, `csrc/operations.c`), and a few
+-- loop from the C core's operation table, `csrc/gen/operations.c`), and a few
 -- helpers.  Results follow LuaSocket's habit: a @{Result} `res` on success,
 -- `nil, err` on failure, where `err` is an @{Error} table.  Misusing the
 -- API's shape (a number where a table belongs) raises, like luaL_argerror.
@@ -114,7 +114,7 @@ end
 -- -------------------------------------------------------------- operations
 
 -- One client method and one module function (on the default client) per
--- operation, made by the loop below from core.operations (csrc/operations.c);
+-- operation, made by the loop below from core.operations (csrc/gen/operations.c);
 -- their reference is doc/calls.luadoc, one block per name.  They call
 -- call_operation() without a tail call, so that every error raised for
 -- misuse (at a fixed stack level) names the caller's line.
