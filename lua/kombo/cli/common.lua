@@ -1,6 +1,7 @@
 --- What every `kombo` subcommand shares (kombo.lua's and the manifest
 -- runs' of runner.lua): the option parser, the printer that keeps the API
 -- key out of any output, and the environment.
+local kombo = require "kombo"
 local errors = require "kombo.errors"
 local bulk = require "kombo.bulk" -- did_you_mean
 
@@ -62,6 +63,22 @@ function common.printer(key)
   return function(stream, s, json)
     stream:write(((json and errors.redact_json or errors.redact)(s, key)))
   end
+end
+
+--- `kombo.new(config)`, or nil and what to tell the user: the library's
+-- message for a bad option, without the Lua call around it, naming
+-- --server-url or $KOMBO_SERVER_URL where the server URL came from.
+function common.client(config, opts)
+  local ok, client = pcall(kombo.new, config)
+  if ok then return client end
+  local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
+  if msg:find("'api_key'", 1, true) then
+    return nil, "no API key: set KOMBO_API_KEY to your Kombo API key"
+  elseif msg:find("'server_url'", 1, true) then
+    return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
+      .. (msg:gsub("^option 'server_url' ", ""))
+  end
+  return nil, msg
 end
 
 --- An environment variable, nil when unset or empty.

@@ -90,18 +90,9 @@ local function new_client(opts)
   if opts.timeout and not (timeout and timeout > 0 and timeout <= 86400) then
     return nil, "option '--timeout' must be a number of seconds above 0 (at most 86400)"
   end
-  local ok, client = pcall(kombo.new, {
+  return common.client({
     api_key = key, server_url = opts["server-url"], integration_id = opts["integration-id"], timeout = timeout,
-  })
-  if not ok then
-    local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
-    if msg:find("'server_url'", 1, true) then
-      return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
-        .. (msg:gsub("^option 'server_url' ", ""))
-    end
-    return nil, msg
-  end
-  return client
+  }, opts)
 end
 
 ---------------------------------------------------------------- help

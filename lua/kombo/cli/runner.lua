@@ -109,21 +109,10 @@ local env = common.env
 local function new_client(opts, preflight, sends_nothing)
   local key = env("KOMBO_API_KEY")
   if not key and sends_nothing then key = "dry-run-never-sent" end
-  local ok, client = pcall(kombo.new, {
+  return common.client({
     api_key = key, server_url = opts["server-url"], preflight = preflight or nil,
     timeout = opts.timeout,
-  })
-  if not ok then
-    local msg = tostring(client):gsub("^.-bad argument #1 to 'new' %((.*)%)$", "%1")
-    if msg:find("'api_key'", 1, true) then
-      return nil, "no API key: set KOMBO_API_KEY to your Kombo API key"
-    elseif msg:find("'server_url'", 1, true) then
-      return nil, (opts["server-url"] and "--server-url " or "KOMBO_SERVER_URL ")
-        .. (msg:gsub("^option 'server_url' ", ""))
-    end
-    return nil, msg
-  end
-  return client
+  }, opts)
 end
 
 -- Reads the journal under its lock: lock, text, exists; or nil, message.
