@@ -91,10 +91,8 @@ function M.run_many(self, name, jobs, opts)
   local p = state(self, "run_many")
   local op = type(name) == "string" and OPERATIONS[name] or nil
   if not op then
-    local known = {}
-    for k in pairs(OPERATIONS) do known[k] = true end
     local what = type(name) ~= "string" and "operation name expected, got " .. type(name)
-      or ("unknown operation '%s'%s"):format(name, bulk.did_you_mean(name, known))
+      or ("unknown operation '%s'%s"):format(name, bulk.did_you_mean(name, OPERATIONS))
     error(("bad argument #1 to 'run_many' (%s)"):format(what), 2)
   end
   local function pick(job)

@@ -1077,6 +1077,25 @@ local function create_application(sc, integ, job_id, doc)
 end
 
 -- An operation of the description that none of the routes above serves.
+-- A write (an upload, or a write of the generic route) counts as in flight
+-- for its integration from here until the log phase (M.log).  Past the
+-- /_concurrency limit it is answered 429 here, not counted, and false is
+-- returned: the caller's handler ends.
+local function admitted(integ, sc)
+  local n = INFLIGHT:incr(integ, 1, 0)
+  ngx.ctx.standin_inflight = integ
+  local limit = STATE:get("conc:" .. integ)
+  if not (limit and n and n > limit) then return true end
+  INFLIGHT:incr(integ, -1, 0)
+  ngx.ctx.standin_inflight = nil
+  ngx.ctx.standin_scenario = sc
+  note_response(429, sc, "concurrency_limit")
+  send(429, plain_error_body("PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+    "Too many concurrent requests for this integration (limit " .. limit .. ")."),
+    "application/json", { ["Concurrency-Limit"] = tostring(limit), ["Concurrency-Remaining"] = "0" })
+  return false
+end
+
 local function generic(body, parsed_ok, parsed, route, id)
   local method = ngx.req.get_method()
   local op = route.methods[method]
@@ -1121,23 +1140,8 @@ local function generic(body, parsed_ok, parsed, route, id)
       return send_error(400, "PLATFORM.INPUT_INVALID", "The body is not a JSON object.")
     end
   end
-  -- A write is an action: in flight (Kombo's concurrency limit, /_concurrency)
-  -- from here until the log phase, as an upload is.
-  if method ~= "GET" and ngx.ctx.standin_integ then
-    local ci = ngx.ctx.standin_integ
-    local n = INFLIGHT:incr(ci, 1, 0)
-    ngx.ctx.standin_inflight = ci
-    local limit = STATE:get("conc:" .. ci)
-    if limit and n and n > limit then
-      INFLIGHT:incr(ci, -1, 0)
-      ngx.ctx.standin_inflight = nil
-      ngx.ctx.standin_scenario = sc
-      note_response(429, sc, "concurrency_limit")
-      return send(429, plain_error_body("PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
-        "Too many concurrent requests for this integration (limit " .. limit .. ")."),
-        "application/json", { ["Concurrency-Limit"] = tostring(limit), ["Concurrency-Remaining"] = "0" })
-    end
-  end
+  -- A write is an action: in flight (Kombo's concurrency limit) as an upload is.
+  if method ~= "GET" and ngx.ctx.standin_integ and not admitted(ngx.ctx.standin_integ, sc) then return end
   if op.id == "PostAtsJobsJobIdApplications" then return create_application(sc, integ, id, parsed) end
   local stored = store.serve(route.path, method, ngx.ctx.standin_integ, parsed, id)
   if stored and stored.invalid then
@@ -1244,19 +1248,7 @@ function M.api()
   end
 
   -- POST upload: counts as in flight from here until the log phase
-  local n = INFLIGHT:incr(integ, 1, 0)
-  ngx.ctx.standin_inflight = integ
-  local limit = STATE:get("conc:" .. integ)
-  if limit and n and n > limit then
-    INFLIGHT:incr(integ, -1, 0)
-    ngx.ctx.standin_inflight = nil
-    ngx.ctx.standin_scenario = sc
-    note_response(429, sc, "concurrency_limit")
-    return send(429, plain_error_body("PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
-      "Too many concurrent requests for this integration (limit " .. limit .. ")."),
-      "application/json",
-      { ["Concurrency-Limit"] = tostring(limit), ["Concurrency-Remaining"] = "0" })
-  end
+  if not admitted(integ, sc) then return end
 
   -- 3. content type
   local ct = ngx.var.content_type

@@ -201,9 +201,7 @@ local function cmd_call(argv, streams, put)
   if #pos > 1 then return usage(format("expected one OPERATION, got %d arguments", #pos)) end
   local op = OPERATIONS[name]
   if not op then
-    local known = {}
-    for k in pairs(OPERATIONS) do known[k] = true end
-    return usage(format("unknown operation '%s'%s", name:gsub("[^%w_]", "?"), bulk.did_you_mean(name, known)))
+    return usage(format("unknown operation '%s'%s", name:gsub("[^%w_]", "?"), bulk.did_you_mean(name, OPERATIONS)))
   end
   local args = {}
   for _, kv in ipairs(opts.arg or {}) do
@@ -534,10 +532,8 @@ function M.run(argv, streams)
   end
   local cmd = COMMANDS[name]
   if not cmd then
-    local known = {}
-    for k in pairs(COMMANDS) do known[k] = true end
     put(streams.stderr, format("kombo: unknown command '%s'%s\nTry 'kombo --help'.\n",
-      name:gsub("[^%w%-_]", "?"), bulk.did_you_mean(name, known)))
+      name:gsub("[^%w%-_]", "?"), bulk.did_you_mean(name, COMMANDS)))
     return M.EXIT.usage
   end
   local rest = {}
