@@ -40,12 +40,14 @@ struct kombo_call {
     kombo_call_file file1;  /* an upload's one (no allocation) */
     size_t nfiles, capfiles;
     int files_listed;       /* made with list_files */
-    kombo_response response;
-    kombo_result result;
     enum call_state state;
     double started;
     double delay;
     uint64_t rng;
+    /* Last: large, and initialised by their own code rather than zeroed
+     * with the rest when a recycled call is made again (call_init). */
+    kombo_response response;
+    kombo_result result;
 };
 
 /* {server_url}{path}, each {param} replaced by its value percent-encoded
@@ -148,19 +150,63 @@ static void note_file(void *ud, const char *path, const kombo_value *v)
     kombo_file_object_facts(v, &f->facts);
 }
 
-kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
-                            kombo_problems *problems)
+/* A call's memory, fresh or recycled (kombo_call_recycle): everything
+ * before `response` zeroed, the URL and header buffers and the response's
+ * two buffers keeping their storage, emptied. */
+static kombo_call *call_init(kombo_call *spare, size_t max_response)
 {
-    kombo_call *c = calloc(1, sizeof *c);
+    kombo_call *c = spare;
+    kombo_buf url, integration, headers, body;
+
+    if (c == NULL) {
+        if ((c = malloc(sizeof *c)) == NULL)
+            return NULL;
+        kombo_buf_init(&url);
+        kombo_buf_init(&integration);
+        kombo_buf_init(&headers);
+        kombo_buf_init(&body);
+    } else {
+        url = c->url, integration = c->integration;
+        headers = c->response.headers, body = c->response.body;
+    }
+    memset(c, 0, offsetof(kombo_call, response));
+    kombo_response_init(&c->response, max_response);
+    c->url = url;
+    c->integration = integration;
+    kombo_buf_reset(&c->url);
+    kombo_buf_reset(&c->integration);
+    c->response.headers.data = headers.data, c->response.headers.cap = headers.cap;
+    c->response.body.data = body.data, c->response.body.cap = body.cap;
+    kombo_buf_reset(&c->response.headers);
+    kombo_buf_reset(&c->response.body);
+    c->result.status = c->result.attempts = 0;
+    c->result.elapsed = 0;
+    return c;
+}
+
+void kombo_call_recycle(kombo_call *c)
+{
+    kombo_body_free(&c->body);
+    if (c->files != &c->file1)
+        free(c->files);
+    c->files = &c->file1;
+    /* What the answer held goes now, not when the memory is next used. */
+    if (c->response.body.data != NULL)
+        memset(c->response.body.data, 0, c->response.body.len);
+    if (c->response.headers.data != NULL)
+        memset(c->response.headers.data, 0, c->response.headers.len);
+}
+
+kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
+                            kombo_problems *problems, kombo_call *spare)
+{
+    kombo_call *c = call_init(spare, kombo_max_response(&client->cfg, req->op));
     if (c == NULL) {
         kombo_value_close_files(req->body);
         return NULL;
     }
     c->client = client;
     c->op = req->op;
-    kombo_buf_init(&c->url);
-    kombo_buf_init(&c->integration);
-    kombo_response_init(&c->response, kombo_max_response(&client->cfg, c->op));
     c->files = &c->file1;
     c->capfiles = 1;
     c->files_listed = list_files;
@@ -206,7 +252,7 @@ kombo_call *kombo_call_new(const kombo_client *client, kombo_request *req, kombo
         kombo_value_close_files(req->body);
         return NULL;
     }
-    return kombo_call_make(client, req, 0, problems);
+    return kombo_call_make(client, req, 0, problems, NULL);
 }
 
 void kombo_call_free(kombo_call *c)

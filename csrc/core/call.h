@@ -29,7 +29,13 @@ size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kom
  * With list_files, the body's file objects are noted first, for
  * kombo_call_files (preflight); only then is the body walked for them. */
 kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,
-                            kombo_problems *problems);
+                            kombo_problems *problems, kombo_call *spare);
+
+/* A done call kept for the next kombo_call_make (its `spare`) of the same
+ * thread: what it holds is freed or wiped, its memory and buffers stay, so
+ * a binding making call after call does not allocate them again.  Free it
+ * with kombo_call_free when it is not needed any more. */
+void kombo_call_recycle(kombo_call *c);
 
 const kombo_operation *kombo_call_operation(const kombo_call *c);
 

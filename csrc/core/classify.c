@@ -109,7 +109,7 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
  * Returns 1 when it matches; otherwise writes what is wrong into why. */
 static int success_shape(const jval *root, const kombo_response_shape *shape, char *why, size_t whysz)
 {
-    jval v, w;
+    jval v, w, k, status = {J_NONE, NULL, 0}, data = {J_NONE, NULL, 0}, warnings = {J_NONE, NULL, 0};
     jiter it;
     size_t i = 0;
 
@@ -117,15 +117,27 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
         fmt_into(why, whysz, "the top level is not an object");
         return 0;
     }
-    if (!kombo_json_get(root, "status", &v)) {
+    /* The three members in one walk (the last of a repeated key wins, as
+     * with kombo_json_get). */
+    kombo_json_iter_begin(&it, root);
+    while (kombo_json_iter_next(&it, &k, &v)) {
+        if (kombo_json_str_eq(&k, "status"))
+            status = v;
+        else if (kombo_json_str_eq(&k, "data"))
+            data = v;
+        else if (kombo_json_str_eq(&k, "warnings"))
+            warnings = v;
+    }
+    if (status.type == J_NONE) {
         fmt_into(why, whysz, "missing \"status\"");
         return 0;
     }
-    if (!kombo_json_str_eq(&v, "success")) {
+    if (!kombo_json_str_eq(&status, "success")) {
         fmt_into(why, whysz, "\"status\" is not \"success\"");
         return 0;
     }
-    if (!kombo_json_get(root, "data", &v)) {
+    v = data;
+    if (v.type == J_NONE) {
         fmt_into(why, whysz, "missing \"data\"");
         return 0;
     }
@@ -152,7 +164,8 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
     }
     if (!shape->warnings)
         return 1;
-    if (!kombo_json_get(root, "warnings", &v)) {
+    v = warnings;
+    if (v.type == J_NONE) {
         fmt_into(why, whysz, "missing \"warnings\"");
         return 0;
     }

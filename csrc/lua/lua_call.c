@@ -81,15 +81,19 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 
     c = lua_newuserdata(L, sizeof *c);
     ud = lua_gettop(L);
-    memset(c, 0, offsetof(lcall, arena_first));
+    memset(c, 0, sizeof *c);
     c->L = L;
     c->owner = owner;
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
-    kombo_arena_init_with(&c->arena, c->arena_first, sizeof c->arena_first);
     luaL_getmetatable(L, CALL_MT);
     lua_setmetatable(L, ud);
+    /* The client's spare first block, else a new one (the arena zeroes what
+     * it hands out); freed or handed back by __gc. */
+    c->arena_block = owner->spare_block != NULL ? owner->spare_block : malloc(KOMBO_LUA_ARENA_FIRST);
+    owner->spare_block = NULL;
+    kombo_arena_init_with(&c->arena, c->arena_block, c->arena_block ? KOMBO_LUA_ARENA_FIRST : 0);
     lua_createtable(L, 16, 1); /* the anchor: borrowed strings, and the client at [0] (room for an upload's) */
     anchor = lua_gettop(L);
     lua_pushvalue(L, client_idx);
@@ -109,7 +113,8 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
      * again), then the call is made from the checked request. */
     kombo_request_resolve(owner->client, &req, &problems);
     if (problems.count == 0 && problems.dropped == 0) {
-        c->call = kombo_call_make(owner->client, &req, list_files, &problems);
+        c->call = kombo_call_make(owner->client, &req, list_files, &problems, owner->spare_call);
+        owner->spare_call = NULL; /* taken, also when making failed (it is freed then) */
         if (c->call == NULL && problems.count == 0)
             return luaL_error(L, "out of memory preparing the request");
     } else {
@@ -136,13 +141,28 @@ static int l_call_gc(lua_State *L)
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
         return luaL_error(L, "kombo call: close() from its own on_written function");
+    /* A client still in use keeps one call's memory for its next call. */
+    int keep = c->owner->client != NULL && !c->owner->close_pending;
     if (c->call != NULL) {
-        kombo_call_free(c->call);
+        if (keep && c->owner->spare_call == NULL) {
+            kombo_call_recycle(c->call);
+            c->owner->spare_call = c->call;
+        } else {
+            kombo_call_free(c->call);
+        }
         c->call = NULL;
         c->owner->calls--;
         kombo_lua_client_maybe_free(c->owner);
     }
     kombo_arena_free(&c->arena);
+    if (c->arena_block != NULL) {
+        if (keep && c->owner->client != NULL && c->owner->spare_block == NULL)
+            c->owner->spare_block = c->arena_block;
+        else
+            free(c->arena_block);
+        c->arena_block = NULL;
+        kombo_arena_init_with(&c->arena, NULL, 0);
+    }
     free(c->batch);
     c->batch = NULL;
     c->batch_cap = 0;

@@ -131,7 +131,13 @@ static void push_container(ctx *c, const jval *v)
     /* The scanner bounds nesting (KOMBO_JSON_MAX_DEPTH); each level holds
      * a table, a key and a value. */
     luaL_checkstack(L, 4, "JSON nested too deeply");
-    lua_newtable(L);
+    /* Sized from the text, so that a small object is not rehashed at its
+     * 2nd, 3rd and 5th member: a member takes at least 6 bytes ("k":0,),
+     * most take twice that. */
+    if (is_obj)
+        lua_createtable(L, 0, v->n < 24 ? 1 : v->n < 400 ? (int)(v->n / 12) : 32);
+    else
+        lua_newtable(L);
     kombo_json_iter_begin(&it, v);
     while (kombo_json_iter_next(&it, is_obj ? &key : NULL, &val)) {
         if (is_obj) {

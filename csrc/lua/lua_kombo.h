@@ -24,6 +24,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdlib.h>
 
 #define CALL_MT "kombo.call"
 #define CLIENT_MT "kombo.core_client"
@@ -50,7 +51,22 @@ typedef struct lclient {
     int busy;
     int close_pending;
     int calls; /* live call objects: they point into the client, so it waits for them */
+    /* What the last closed call leaves for the next one (a script's calls
+     * follow each other): its core call (kombo_call_recycle) and its
+     * arena's first block.  Memory outside Lua's heap, so that a call
+     * costs the collector a small userdata, not kilobytes. */
+    kombo_call *spare_call;
+    char *spare_block;
 } lclient;
+
+/* Frees what the client keeps for its next call. */
+static inline void kombo_lua_client_free_spares(lclient *lc)
+{
+    kombo_call_free(lc->spare_call);
+    free(lc->spare_block);
+    lc->spare_call = NULL;
+    lc->spare_block = NULL;
+}
 
 /* Frees the core's client once it is closed and nothing uses it any more:
  * never inside its own transfer (a transfer keeps its call, and through it
@@ -60,6 +76,7 @@ typedef struct lclient {
 static inline void kombo_lua_client_maybe_free(lclient *lc)
 {
     if (lc->close_pending && !lc->busy && lc->calls == 0) {
+        kombo_lua_client_free_spares(lc);
         kombo_client_free(lc->client);
         lc->client = NULL;
         lc->close_pending = 0;
@@ -119,9 +136,9 @@ struct lcall {
     int written_ref; /* call:on_written(fn): run before the body's last bytes go */
     int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
-    /* Last, and not cleared at creation: the arena's first block (no
-     * malloc for a small request's tree; the arena zeroes what it hands out). */
-    char arena_first[KOMBO_LUA_ARENA_FIRST];
+    /* The arena's first block (KOMBO_LUA_ARENA_FIRST bytes): no malloc
+     * for a small request's tree when the client has one spare. */
+    char *arena_block;
 };
 
 /* lua_request.c: reads the argument table at `args` for `op` into req

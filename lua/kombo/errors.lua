@@ -100,32 +100,45 @@ errors.limits = core.limits
 
 -- The positive response keeps exactly the API's fields; what we know about
 -- the exchange is reachable as res.http (via the result's own metatable, so
--- that encoding `res` gives back the API's answer unchanged).  Response
--- headers are parsed on first use: most callers never look, and parsing
--- them is a fifth of a small call's cost.
+-- that encoding `res` gives back the API's answer unchanged).  res.http is
+-- built on first use, and its headers on first use of them: most callers
+-- never look, and a table made per call for nobody costs a small call more
+-- than reading its answer.  The raw header block and the key stay where
+-- pairs() over res.http cannot reach them: in the result's metatable, and
+-- in HIDDEN (weak keys: it holds nothing a dropped res.http still needs).
+local HIDDEN = setmetatable({}, { __mode = "k" })
+
+local HTTP_MT = {
+  __index = function(http, k)
+    local hidden = HIDDEN[http]
+    if k == "headers" then
+      local h = errors.parse_headers(redact(hidden.raw_headers, hidden.secret))
+      rawset(http, "headers", h)
+      return h
+    elseif k == "limits" then
+      local l = errors.limits(hidden.raw_headers)
+      rawset(http, "limits", l)
+      return l
+    end
+  end,
+}
+
 local function success_index(res, k)
-  if k == "http" then return getmetatable(res).http end
-end
--- The raw block and the key stay in a closure, not in fields of res.http;
--- the headers are redacted of the key as they are parsed.
-local function http_index(http, k, raw_headers, secret)
-  if k == "headers" then
-    local h = errors.parse_headers(redact(raw_headers, secret))
-    rawset(http, "headers", h)
-    return h
-  elseif k == "limits" then
-    local l = errors.limits(raw_headers)
-    rawset(http, "limits", l)
-    return l
+  if k ~= "http" then return nil end
+  local mt = getmetatable(res)
+  local http = mt.http
+  if http == nil then
+    local raw = mt.raw
+    http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed }, HTTP_MT)
+    HIDDEN[http] = { raw_headers = raw.headers, secret = mt.secret }
+    mt.http, mt.raw, mt.secret = http, nil, nil
   end
+  return http
 end
 
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
-  local raw_headers = raw.headers
-  local http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
-    { __index = function(t, k) return http_index(t, k, raw_headers, secret) end })
-  return setmetatable(decoded, { __index = success_index, http = http })
+  return setmetatable(decoded, { __index = success_index, raw = raw, secret = secret })
 end
 
 -- Kombo's answer to creating an application that the ATS already holds
