@@ -212,8 +212,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     size_t n = size * nitems;
     const char *p = line;
     kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
-    /* The field on this line, parsed as every header is (headers.c). */
-    int field = kombo_header_next(&p, line + n, &name, &value);
+    /* The field on this line, parsed as every header is (headers.c), when
+     * it may be one of the two this transport looks at. */
+    int field = n > 0 && (line[0] == 'c' || line[0] == 'C' || line[0] == 't' || line[0] == 'T') &&
+                kombo_header_next(&p, line + n, &name, &value);
     /* Keep only the final response's block (a 100 Continue may come first). */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);

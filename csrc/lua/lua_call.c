@@ -15,6 +15,7 @@
 #include "core/schema.h"
 #include "core/internal.h"
 #include "core/json.h"
+#include "core/redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->arena_block = owner->spare_block != NULL ? owner->spare_block : malloc(KOMBO_LUA_ARENA_FIRST);
     owner->spare_block = NULL;
     kombo_arena_init_with(&c->arena, c->arena_block, c->arena_block ? KOMBO_LUA_ARENA_FIRST : 0);
-    lua_createtable(L, 16, 1); /* the anchor: borrowed strings, and the client at [0] (room for an upload's) */
+    lua_createtable(L, 8, 1); /* the anchor: borrowed strings (an upload has 4), and the client at [0] */
     anchor = lua_gettop(L);
     lua_pushvalue(L, client_idx);
     lua_rawseti(L, anchor, 0);
@@ -187,12 +188,34 @@ static void set_str(lua_State *L, const char *k, const char *v, size_t n)
     lua_setfield(L, -2, k);
 }
 
+/* The client's redactor of its API key, made once; NULL when there is
+ * nothing to look for (*none) or no memory for it (then the caller
+ * redacts with a redactor of its own: never without). */
+static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *none)
+{
+    if (lc->redactor == NULL && !lc->redactor_none) {
+        size_t keylen = key ? strlen(key) : 0, extra = kombo_redactor_extra(key, keylen);
+        kombo_redactor *r = malloc(sizeof *r + extra);
+        if (r == NULL)
+            return NULL;
+        if (!kombo_redactor_init(r, key, keylen, extra ? (void *)(r + 1) : NULL)) {
+            free(r);
+            lc->redactor_none = 1;
+        } else {
+            lc->redactor = r;
+            lc->redactor_size = sizeof *r + extra;
+        }
+    }
+    *none = lc->redactor_none;
+    return lc->redactor;
+}
+
 /* The outcome of the call as a plain table; kombo/errors.lua dresses it. */
 static void push_result(lua_State *L, const kombo_result *res)
 {
     const kombo_classification *cls = &res->cls;
     const kombo_response *r = res->response;
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, cls->kind == KOMBO_OK ? 8 : 16);
     lua_pushstring(L, kombo_kind_name(cls->kind));
     lua_setfield(L, -2, "kind");
     if (cls->kind != KOMBO_OK) {
@@ -231,7 +254,14 @@ static void push_result(lua_State *L, const kombo_result *res)
             root.type = J_OBJECT;
             root.p = r->body.data + cls->json_off;
             root.n = cls->json_len;
-            kombo_lua_push_jval_redacted(L, &root, kombo_call_config(check_call(L, 1)->call)->api_key);
+            lcall *c = check_call(L, 1);
+            const char *key = kombo_call_config(c->call)->api_key;
+            int none = 0;
+            const kombo_redactor *red = client_redactor(c->owner, key, &none);
+            if (red != NULL || none)
+                kombo_lua_push_jval_redactor(L, &root, red);
+            else
+                kombo_lua_push_jval_redacted(L, &root, key);
             lua_setfield(L, -2, "decoded");
         } else {
             set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);

@@ -202,6 +202,11 @@ void kombo_lua_push_jval(lua_State *L, const jval *v)
     push_jval(L, v, NULL);
 }
 
+void kombo_lua_push_jval_redactor(lua_State *L, const jval *v, const kombo_redactor *r)
+{
+    push_jval(L, v, r);
+}
+
 void kombo_lua_push_jval_redacted(lua_State *L, const jval *v, const char *key)
 {
     kombo_redactor r; /* 4 KiB on the C stack: the set for keys up to 67 bytes */

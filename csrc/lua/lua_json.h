@@ -33,6 +33,8 @@ void kombo_lua_push_jval_redacted(lua_State *L, const jval *v, const char *key);
 /* Pushes s[0..n) redacted by r (r NULL or inactive: as is). */
 struct kombo_redactor;
 void kombo_lua_push_redacted(lua_State *L, const struct kombo_redactor *r, const char *s, size_t n);
+/* The same with a redactor built beforehand (NULL: nothing to look for). */
+void kombo_lua_push_jval_redactor(lua_State *L, const jval *v, const struct kombo_redactor *r);
 
 /* Pushes a table of the final answer's header fields in a raw block
  * (kombo_header_start/kombo_header_next): lower-case name -> value, a

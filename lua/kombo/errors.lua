@@ -99,46 +99,58 @@ end
 errors.limits = core.limits
 
 -- The positive response keeps exactly the API's fields; what we know about
--- the exchange is reachable as res.http (via the result's own metatable, so
+-- the exchange is reachable as res.http (via the result's metatable, so
 -- that encoding `res` gives back the API's answer unchanged).  res.http is
 -- built on first use, and its headers on first use of them: most callers
--- never look, and a table made per call for nobody costs a small call more
--- than reading its answer.  The raw header block and the key stay where
--- pairs() over res.http cannot reach them: in the result's metatable, and
--- in HIDDEN (weak keys: it holds nothing a dropped res.http still needs).
-local HIDDEN = setmetatable({}, { __mode = "k" })
+-- never look, and tables made per call for nobody cost a small call more
+-- than reading its answer.  Until then the core's plain result waits in
+-- EXCHANGE, then res.http does (weak keys: it goes with res).  The key, needed to redact the
+-- headers, is an upvalue of the metatable's function, one metatable per
+-- key: nothing that walks res or its metatable can print it.
+local EXCHANGE = setmetatable({}, { __mode = "k" })
 
-local HTTP_MT = {
-  __index = function(http, k)
-    local hidden = HIDDEN[http]
-    if k == "headers" then
-      local h = errors.parse_headers(redact(hidden.raw_headers, hidden.secret))
-      rawset(http, "headers", h)
-      return h
-    elseif k == "limits" then
-      local l = errors.limits(hidden.raw_headers)
-      rawset(http, "limits", l)
-      return l
-    end
-  end,
-}
-
-local function success_index(res, k)
-  if k ~= "http" then return nil end
-  local mt = getmetatable(res)
-  local http = mt.http
-  if http == nil then
-    local raw = mt.raw
-    http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed }, HTTP_MT)
-    HIDDEN[http] = { raw_headers = raw.headers, secret = mt.secret }
-    mt.http, mt.raw, mt.secret = http, nil, nil
+local function http_index(http, k, raw_headers, secret)
+  if k == "headers" then
+    local h = errors.parse_headers(redact(raw_headers, secret))
+    rawset(http, "headers", h)
+    return h
+  elseif k == "limits" then
+    local l = errors.limits(raw_headers)
+    rawset(http, "limits", l)
+    return l
   end
-  return http
+end
+
+local function make_http(raw, secret)
+  local raw_headers = raw.headers
+  return setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
+    { __index = function(t, k) return http_index(t, k, raw_headers, secret) end })
+end
+
+local SUCCESS_MT = setmetatable({}, { __mode = "v" }) -- by key (false: none)
+
+local function success_mt(secret)
+  local slot = secret == nil and false or secret
+  local mt = SUCCESS_MT[slot]
+  if mt == nil then
+    mt = { __index = function(res, k)
+      if k ~= "http" then return nil end
+      local x = EXCHANGE[res] -- the core's result (it has a kind), then res.http
+      if x ~= nil and rawget(x, "kind") ~= nil then
+        x = make_http(x, secret)
+        EXCHANGE[res] = x
+      end
+      return x
+    end }
+    SUCCESS_MT[slot] = mt
+  end
+  return mt
 end
 
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
-  return setmetatable(decoded, { __index = success_index, raw = raw, secret = secret })
+  EXCHANGE[decoded] = raw
+  return setmetatable(decoded, success_mt(secret))
 end
 
 -- Kombo's answer to creating an application that the ATS already holds
