@@ -95,7 +95,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->arena_block = owner->spare_block != NULL ? owner->spare_block : malloc(KOMBO_LUA_ARENA_FIRST);
     owner->spare_block = NULL;
     kombo_arena_init_with(&c->arena, c->arena_block, c->arena_block ? KOMBO_LUA_ARENA_FIRST : 0);
-    lua_createtable(L, 8, 1); /* the anchor: borrowed strings (an upload has 4), and the client at [0] */
+    lua_createtable(L, 16, 1); /* the anchor: borrowed strings (an upload has 9: keys and values), and the client at [0] */
     anchor = lua_gettop(L);
     lua_pushvalue(L, client_idx);
     lua_rawseti(L, anchor, 0);
