@@ -22,9 +22,24 @@
 #include <stddef.h>
 #include <string.h>
 
+/* A call's methods hold its metatable as their upvalue: a userdata with
+ * it is a call, found without looking the name up in the registry (the
+ * methods run several times per call). */
+static lcall *to_call(lua_State *L, int i)
+{
+    lcall *c = lua_touserdata(L, i);
+    if (c != NULL && lua_getmetatable(L, i)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (same)
+            return c;
+    }
+    return luaL_checkudata(L, i, CALL_MT);
+}
+
 static lcall *check_call(lua_State *L, int i)
 {
-    lcall *c = luaL_checkudata(L, i, CALL_MT);
+    lcall *c = to_call(L, i);
     if (c->call == NULL)
         luaL_argerror(L, i, "call is closed");
     c->L = L; /* callbacks (source, on_progress) run on the caller's thread */
@@ -137,7 +152,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 
 static int l_call_gc(lua_State *L)
 {
-    lcall *c = luaL_checkudata(L, 1, CALL_MT);
+    lcall *c = to_call(L, 1);
     if (c->in_multi) /* its easy handle points into it (a multi holds it alive, so not __gc) */
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
@@ -177,7 +192,7 @@ static int l_call_gc(lua_State *L)
 
 static int l_call_tostring(lua_State *L)
 {
-    lcall *c = luaL_checkudata(L, 1, CALL_MT);
+    lcall *c = to_call(L, 1);
     lua_pushfstring(L, "kombo.call (%p%s)", (void *)c, c->call ? "" : ", closed");
     return 1;
 }
@@ -211,7 +226,7 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
 }
 
 /* The outcome of the call as a plain table; kombo/errors.lua dresses it. */
-static void push_result(lua_State *L, const kombo_result *res)
+static void push_result(lua_State *L, lcall *c, const kombo_result *res)
 {
     const kombo_classification *cls = &res->cls;
     const kombo_response *r = res->response;
@@ -241,7 +256,7 @@ static void push_result(lua_State *L, const kombo_result *res)
     {
         /* When the last attempt's request was handed over whole: an unknown
          * outcome is settled only after its timeout has passed since then. */
-        double w = kombo_call_body(check_call(L, 1)->call)->written_at;
+        double w = kombo_call_body(c->call)->written_at;
         if (w > 0)
             lua_pushnumber(L, w), lua_setfield(L, -2, "written_at");
     }
@@ -254,7 +269,6 @@ static void push_result(lua_State *L, const kombo_result *res)
             root.type = J_OBJECT;
             root.p = r->body.data + cls->json_off;
             root.n = cls->json_len;
-            lcall *c = check_call(L, 1);
             const char *key = kombo_call_config(c->call)->api_key;
             int none = 0;
             const kombo_redactor *red = client_redactor(c->owner, key, &none);
@@ -298,7 +312,7 @@ static int l_call_perform(lua_State *L)
     lcall *c = check_call(L, 1);
     kombo_curl *t = acquire_curl(L, c->owner);
     const kombo_result *res = kombo_curl_perform(t, c->call);
-    push_result(L, res); /* before release: a pending close frees what res points into */
+    push_result(L, c, res); /* before release: a pending close frees what res points into */
     release_curl(c->owner, t);
     return 1;
 }
@@ -666,7 +680,7 @@ static int l_call_complete(lua_State *L)
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    push_result(L, kombo_call_result(c->call));
+    push_result(L, c, kombo_call_result(c->call));
     return 1;
 }
 
@@ -682,7 +696,8 @@ void kombo_lua_open_call(lua_State *L)
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);
-    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1); /* the methods' upvalue (to_call) */
+    luaL_setfuncs(L, methods, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

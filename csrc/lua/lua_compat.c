@@ -6,12 +6,17 @@
 #include "lua/lua_kombo.h"
 
 #if LUA_VERSION_NUM < 502
-void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l)
+void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {
+    int i;
+    luaL_checkstack(L, nup, "too many upvalues");
     for (; l->name != NULL; l++) {
-        lua_pushcfunction(L, l->func);
-        lua_setfield(L, -2, l->name);
+        for (i = 0; i < nup; i++)
+            lua_pushvalue(L, -nup);
+        lua_pushcclosure(L, l->func, nup);
+        lua_setfield(L, -(nup + 2), l->name);
     }
+    lua_pop(L, nup);
 }
 #endif
 

@@ -31,8 +31,8 @@
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen lua_objlen
-#define luaL_setfuncs(L, l, n) kombo_lua_setfuncs(L, l)
-void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l);
+#define luaL_setfuncs(L, l, n) kombo_lua_setfuncs(L, l, n)
+void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 #endif
 
 /* Lua numbers reach C integers only through this: casting NaN or a value
