@@ -600,6 +600,7 @@ int luaopen_kombo_core(lua_State *L)
     kombo_lua_open_digest(L);
     kombo_lua_open_lock(L);
     kombo_lua_open_webhook(L);
+    kombo_lua_open_header_block(L);
     lua_pushliteral(L, KOMBO_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, kombo_curl_version());

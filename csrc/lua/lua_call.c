@@ -22,6 +22,22 @@
 #include <stddef.h>
 #include <string.h>
 
+/* A success's raw header block (push_result). */
+typedef struct header_block {
+    size_t n;
+    char data[1];
+} header_block;
+
+#define HEADER_BLOCK_MT "kombo.header_block"
+
+/* core.header_block_text(block) -> the bytes as a string */
+static int l_header_block_text(lua_State *L)
+{
+    header_block *hb = luaL_checkudata(L, 1, HEADER_BLOCK_MT);
+    lua_pushlstring(L, hb->data, hb->n);
+    return 1;
+}
+
 /* A call's methods hold its metatable as their upvalue: a userdata with
  * it is a call, found without looking the name up in the registry (the
  * methods run several times per call). */
@@ -261,8 +277,18 @@ static void push_result(lua_State *L, lcall *c, const kombo_result *res)
             lua_pushnumber(L, w), lua_setfield(L, -2, "written_at");
     }
     if (r != NULL && res->attempts > 0) {
-        set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
         if (cls->kind == KOMBO_OK) {
+            /* A success's header block is read only if res.http.headers is
+             * asked for, redacted then: until then it is bytes in a userdata,
+             * which nothing that prints tables can show. */
+            size_t n = r->headers.data ? r->headers.len : 0;
+            header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
+            hb->n = n;
+            if (n > 0)
+                memcpy(hb->data, r->headers.data, n);
+            lua_pushvalue(L, lua_upvalueindex(2));
+            lua_setmetatable(L, -2);
+            lua_setfield(L, -2, "header_block");
             /* The answer is decoded once: from the span the core's scan
              * validated while classifying it (no second parser). */
             jval root;
@@ -278,6 +304,7 @@ static void push_result(lua_State *L, lcall *c, const kombo_result *res)
                 kombo_lua_push_jval_redacted(L, &root, key);
             lua_setfield(L, -2, "decoded");
         } else {
+            set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
             set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
         }
     }
@@ -696,9 +723,19 @@ void kombo_lua_open_call(lua_State *L)
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);
-    lua_pushvalue(L, -1); /* the methods' upvalue (to_call) */
-    luaL_setfuncs(L, methods, 1);
+    lua_pushvalue(L, -1);                  /* upvalue 1: the call metatable (to_call) */
+    luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
+    lua_pushliteral(L, "kombo.header_block");
+    lua_setfield(L, -2, "__metatable");
+    luaL_setfuncs(L, methods, 2);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
+}
+
+/* core.header_block_text, on the module table at the top of the stack. */
+void kombo_lua_open_header_block(lua_State *L)
+{
+    lua_pushcfunction(L, l_header_block_text);
+    lua_setfield(L, -2, "header_block_text");
 }

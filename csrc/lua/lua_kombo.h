@@ -204,6 +204,8 @@ void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
                        int list_files);
 void kombo_lua_open_call(lua_State *L);
+/* lua_call.c: core.header_block_text (a success's header block, read on demand). */
+void kombo_lua_open_header_block(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
 
 /* lua_multi.c: sets core.multi on the module table at -1 */

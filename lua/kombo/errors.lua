@@ -99,16 +99,15 @@ end
 errors.limits = core.limits
 
 -- The positive response keeps exactly the API's fields; what we know about
--- the exchange is reachable as res.http (via the result's metatable, so
--- that encoding `res` gives back the API's answer unchanged).  res.http is
--- built on first use, and its headers on first use of them: most callers
--- never look, and tables made per call for nobody cost a small call more
--- than reading its answer.  Until then the core's plain result waits in
--- EXCHANGE, then res.http does (weak keys: it goes with res).  The key, needed to redact the
--- headers, is an upvalue of the metatable's function, one metatable per
--- key: nothing that walks res or its metatable can print it.
-local EXCHANGE = setmetatable({}, { __mode = "k" })
-
+-- the exchange is reachable as res.http, through the result's metatable,
+-- so that encoding `res` gives back the API's answer unchanged.  That
+-- metatable is the core's plain result itself, and res.http is built from
+-- it on first use (its headers on first use of them): most callers never
+-- look, and tables made per call for nobody cost a small call more than
+-- reading its answer.  The header block waits as bytes in a userdata
+-- (core.header_block_text reads it), redacted only when parsed; the key
+-- needed for that is an upvalue of __index, one function per key, so
+-- nothing that walks res or its metatable can print either.
 local function http_index(http, k, raw_headers, secret)
   if k == "headers" then
     local h = errors.parse_headers(redact(raw_headers, secret))
@@ -121,36 +120,34 @@ local function http_index(http, k, raw_headers, secret)
   end
 end
 
-local function make_http(raw, secret)
-  local raw_headers = raw.headers
-  return setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
-    { __index = function(t, k) return http_index(t, k, raw_headers, secret) end })
-end
+local INDEX_FOR = setmetatable({}, { __mode = "v" }) -- by key (false: none)
 
-local SUCCESS_MT = setmetatable({}, { __mode = "v" }) -- by key (false: none)
-
-local function success_mt(secret)
+local function success_index(secret)
   local slot = secret == nil and false or secret
-  local mt = SUCCESS_MT[slot]
-  if mt == nil then
-    mt = { __index = function(res, k)
+  local index = INDEX_FOR[slot]
+  if index == nil then
+    index = function(res, k)
       if k ~= "http" then return nil end
-      local x = EXCHANGE[res] -- the core's result (it has a kind), then res.http
-      if x ~= nil and rawget(x, "kind") ~= nil then
-        x = make_http(x, secret)
-        EXCHANGE[res] = x
+      local raw = getmetatable(res)
+      local http = rawget(raw, "http")
+      if http == nil then
+        local raw_headers = core.header_block_text(raw.header_block)
+        http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
+          { __index = function(t, key) return http_index(t, key, raw_headers, secret) end })
+        raw.http = http
       end
-      return x
-    end }
-    SUCCESS_MT[slot] = mt
+      return http
+    end
+    INDEX_FOR[slot] = index
   end
-  return mt
+  return index
 end
 
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
-  EXCHANGE[decoded] = raw
-  return setmetatable(decoded, success_mt(secret))
+  raw.decoded = nil
+  raw.__index = success_index(secret)
+  return setmetatable(decoded, raw)
 end
 
 -- Kombo's answer to creating an application that the ATS already holds
