@@ -270,6 +270,97 @@ void kombo_json_iter_begin(jiter *it, const jval *c)
     }
 }
 
+/* ------------------------------------------- walking validated text
+ *
+ * The iterator walks text kombo_json_parse accepted, so it only needs to
+ * find where each value ends, not to check it again: a string ends at the
+ * first quote after an even run of backslashes, a container at its
+ * matching bracket (brackets inside strings skipped).  Checking it again
+ * would scan a nested value once per level above it.  Every step stays
+ * within [p, end) whatever the text, so a misuse cannot read past it. */
+
+/* Past the string whose opening quote is at s->p. */
+static int t_string(jscan *s)
+{
+    const char *start = s->p + 1, *p = start;
+
+    while (p < s->end) {
+        const char *q = memchr(p, '"', (size_t)(s->end - p)), *b;
+        if (q == NULL)
+            break;
+        for (b = q; b > start && b[-1] == '\\'; b--)
+            ;
+        if (((q - b) & 1) == 0) {
+            s->p = q + 1;
+            return 0;
+        }
+        p = q + 1;
+    }
+    s->p = s->end;
+    return -1;
+}
+
+/* Past the value at s->p, described in *out (may be NULL). */
+static int t_value(jscan *s, jval *out)
+{
+    const char *b = s->p;
+    jtype t;
+
+    if (b >= s->end)
+        return -1;
+    switch (*b) {
+    case '"':
+        t = J_STRING;
+        if (t_string(s))
+            return -1;
+        break;
+    case '{':
+    case '[': {
+        size_t depth = 0;
+        t = *b == '{' ? J_OBJECT : J_ARRAY;
+        while (s->p < s->end) {
+            char c = *s->p;
+            if (c == '"') {
+                if (t_string(s))
+                    return -1;
+                continue;
+            }
+            s->p++;
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                break;
+        }
+        if (depth != 0)
+            return -1;
+        break;
+    }
+    case 't':
+    case 'n':
+    case 'f': {
+        size_t n = *b == 'f' ? 5 : 4;
+        t = *b == 't' ? J_TRUE : *b == 'n' ? J_NULL : J_FALSE;
+        if ((size_t)(s->end - b) < n)
+            return -1;
+        s->p += n;
+        break;
+    }
+    default:
+        t = J_NUMBER;
+        while (s->p < s->end && (a_digit((unsigned char)*s->p) || *s->p == '-' || *s->p == '+' ||
+                                 *s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+            s->p++;
+        if (s->p == b)
+            return -1;
+    }
+    if (out) {
+        out->type = t;
+        out->p = b;
+        out->n = (size_t)(s->p - b);
+    }
+    return 0;
+}
+
 int kombo_json_iter_next(jiter *it, jval *key, jval *val)
 {
     jscan *s = &it->s;
@@ -278,7 +369,7 @@ int kombo_json_iter_next(jiter *it, jval *key, jval *val)
         return 0;
     if (it->is_obj) {
         const char *b = s->p;
-        if (j_string(s))
+        if (s->p >= s->end || *s->p != '"' || t_string(s))
             goto stop;
         if (key) {
             key->type = J_STRING;
@@ -291,8 +382,7 @@ int kombo_json_iter_next(jiter *it, jval *key, jval *val)
         s->p++;
         j_ws(s);
     }
-    /* The text was validated, so depth cannot exceed the limit here. */
-    if (j_value(s, 0, val))
+    if (t_value(s, val))
         goto stop;
     j_ws(s);
     if (s->p < s->end && *s->p == ',') {
