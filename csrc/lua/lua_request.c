@@ -115,8 +115,10 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
     return NULL;
 }
 
-/* The query parameters given at the top level, as one object value. */
-static void read_query(kombo_lua_reader *r, int t, const kombo_operation *op, kombo_request *req)
+/* The query parameters given at the top level, as one object value; the
+ * first nslots ones' values are in the stack slots from `slot` on. */
+static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, const kombo_operation *op,
+                       kombo_request *req)
 {
     lua_State *L = r->L;
     size_t i;
@@ -127,7 +129,10 @@ static void read_query(kombo_lua_reader *r, int t, const kombo_operation *op, ko
     }
     for (i = 0; i < op->query->nproperties && !r->failed; i++) {
         const char *name = op->query->properties[i].name;
-        lua_getfield(L, t, name);
+        if (i < nslots)
+            lua_pushvalue(L, slot + (int)i);
+        else
+            lua_getfield(L, t, name); /* past MAX_KEYS: no slot */
         if (!lua_isnil(L, -1)) {
             kombo_value *v;
             snprintf(r->path, sizeof r->path, "%s", name);
@@ -146,8 +151,8 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
 {
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
-    size_t i, nkeys;
-    int body = 0;
+    size_t i, k, nkeys;
+    int body = 0, slots;
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -173,6 +178,12 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     }
 
     kombo_lua_reader_init(&r, L, &c->arena, anchor, problems, c);
+    /* One walk over the arguments: each known key's value goes to its own
+     * stack slot (slots + its index in keys), so nothing is looked up again;
+     * any other key is a problem. */
+    luaL_checkstack(L, (int)nkeys + 8, "out of stack space");
+    slots = lua_gettop(L) + 1;
+    lua_settop(L, slots + (int)nkeys - 1);
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         size_t k = nkeys;
@@ -185,33 +196,40 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
             if (key == NULL || !other_target(&r, op, key, n))
                 unknown_key(&r, keys);
+            lua_pop(L, 1);
+        } else {
+            lua_replace(L, slots + (int)k);
         }
-        lua_pop(L, 1);
     }
+    /* keys[] is in call_keys' order: path parameters, integration_id, query, body... */
+    k = 0;
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++) {
-        lua_getfield(L, t, op->params[i]);
+        lua_pushvalue(L, slots + (int)k++);
         req->params[i] = top_str(&r, op->params[i]);
         lua_pop(L, 1);
     }
     if (op->integration_scoped) {
-        lua_getfield(L, t, "integration_id");
+        lua_pushvalue(L, slots + (int)k++);
         req->integration_id = top_str(&r, "integration_id");
         lua_pop(L, 1);
     }
-    if (op->query != NULL)
-        read_query(&r, t, op, req);
+    if (op->query != NULL) {
+        size_t nq = nkeys - k - (op->body_schema != NULL ? 3 : 0); /* the query keys call_keys listed */
+        read_query(&r, t, slots + (int)k, nq, op, req);
+        k += nq;
+    }
     if (op->body_schema != NULL) {
         if (lua_istable(L, body)) {
             strcpy(r.path, "body");
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
         }
 
-        lua_getfield(L, t, "preflight"); /* used by the Lua layer (kombo/init.lua) */
+        lua_pushvalue(L, slots + (int)k + 2); /* preflight: used by the Lua layer (kombo/call.lua) */
         if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
             kombo_problems_add(problems, "preflight", "must be a boolean (got %s)", kombo_lua_type_of(L, -1));
         lua_pop(L, 1);
 
-        lua_getfield(L, t, "on_progress");
+        lua_pushvalue(L, slots + (int)k + 1); /* on_progress */
         if (kombo_lua_is_callable(L, -1)) {
             lua_pushvalue(L, -1);
             c->progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
