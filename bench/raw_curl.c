@@ -4,8 +4,10 @@
  * kept-alive connection.  No validation, no JSON, no result table: only what
  * any HTTP client must do.
  *
- *   raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction]
+ *   raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction|get]
  *
+ * "get" sends GETs instead (BODY_FILE is then not read): the floor for a
+ * small read, with the headers of kombo-lua's own GET.
  * The default mode hands libcurl the body with CURLOPT_POSTFIELDS (libcurl
  * then sends headers and a small body in one send()).  "readfunction" feeds
  * the same bytes through CURLOPT_READFUNCTION instead, as kombo-lua's
@@ -108,20 +110,21 @@ int main(int argc, char **argv)
     char *hdrs, *body, *line, *save = NULL;
     size_t hlen, blen, received = 0;
     long n, warmup, i;
-    int use_read;
+    int use_read, use_get;
     struct reader rd = {NULL, 0, 0};
     double t0, t1;
     CURL *h;
 
     if (argc != 6 && argc != 7) {
-        fprintf(stderr, "usage: raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction]\n");
+        fprintf(stderr, "usage: raw_curl URL HEADERS_FILE BODY_FILE N WARMUP [postfields|readfunction|get]\n");
         return 2;
     }
     use_read = argc == 7 && strcmp(argv[6], "readfunction") == 0;
+    use_get = argc == 7 && strcmp(argv[6], "get") == 0;
     n = strtol(argv[4], NULL, 10);
     warmup = strtol(argv[5], NULL, 10);
     hdrs = slurp(argv[2], &hlen);
-    body = slurp(argv[3], &blen);
+    body = use_get ? calloc(1, 1) : slurp(argv[3], &blen);
     if (hdrs == NULL || body == NULL || n <= 0 || warmup < 0) {
         fprintf(stderr, "raw_curl: cannot read %s or %s, or bad counts\n", argv[2], argv[3]);
         return 2;
@@ -138,17 +141,21 @@ int main(int argc, char **argv)
     if (h == NULL || headers == NULL)
         return 2;
     curl_easy_setopt(h, CURLOPT_URL, argv[1]);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     rd.body = body;
     rd.len = blen;
-    if (use_read) {
+    if (use_get) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (use_read) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, &rd);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
     } else {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
     }
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

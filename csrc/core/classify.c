@@ -151,13 +151,22 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
     }
     /* A page: without an array of results and a next cursor (or null for
      * the last page) it cannot be followed, and taking it as the last page
-     * would end a list short without a word. */
+     * would end a list short without a word.  Both in one walk of data. */
     if (shape->list) {
-        if (!kombo_json_get(&v, "results", &w) || w.type != J_ARRAY) {
+        jval results = {J_NONE, NULL, 0}, next = {J_NONE, NULL, 0};
+        kombo_json_iter_begin(&it, &v);
+        while (kombo_json_iter_next(&it, &k, &w)) {
+            if (kombo_json_str_eq(&k, "results"))
+                results = w;
+            else if (kombo_json_str_eq(&k, "next"))
+                next = w;
+        }
+        if (results.type != J_ARRAY) {
             fmt_into(why, whysz, "\"data.results\" is not an array");
             return 0;
         }
-        if (!kombo_json_get(&v, "next", &w) || (w.type != J_STRING && w.type != J_NULL)) {
+        w = next;
+        if (w.type != J_STRING && w.type != J_NULL) {
             fmt_into(why, whysz, "\"data.next\" is neither a string nor null");
             return 0;
         }

@@ -279,6 +279,9 @@ void kombo_json_iter_begin(jiter *it, const jval *c)
  * would scan a nested value once per level above it.  Every step stays
  * within [p, end) whatever the text, so a misuse cannot read past it. */
 
+/* The bytes a container's end depends on: quotes and brackets. */
+static const unsigned char STRUCTURAL[256] = {['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
+
 /* Past the string whose opening quote is at s->p. */
 static int t_string(jscan *s)
 {
@@ -301,7 +304,7 @@ static int t_string(jscan *s)
 }
 
 /* Past the value at s->p, described in *out (may be NULL). */
-static int t_value(jscan *s, jval *out)
+int kombo_json_skip(jscan *s, jval *out)
 {
     const char *b = s->p;
     jtype t;
@@ -317,20 +320,33 @@ static int t_value(jscan *s, jval *out)
     case '{':
     case '[': {
         size_t depth = 0;
+        const unsigned char *p = (const unsigned char *)s->p, *end = (const unsigned char *)s->end;
         t = *b == '{' ? J_OBJECT : J_ARRAY;
-        while (s->p < s->end) {
-            char c = *s->p;
+        while (p < end) {
+            unsigned char c;
+            /* Most bytes matter to nothing here: skip them four at a time. */
+            while (end - p >= 4 && !STRUCTURAL[p[0]] && !STRUCTURAL[p[1]] && !STRUCTURAL[p[2]] &&
+                   !STRUCTURAL[p[3]])
+                p += 4;
+            while (p < end && !STRUCTURAL[*p])
+                p++;
+            if (p == end)
+                break;
+            c = *p;
             if (c == '"') {
+                s->p = (const char *)p;
                 if (t_string(s))
                     return -1;
+                p = (const unsigned char *)s->p;
                 continue;
             }
-            s->p++;
+            p++;
             if (c == '{' || c == '[')
                 depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
+            else if (--depth == 0)
                 break;
         }
+        s->p = (const char *)p;
         if (depth != 0)
             return -1;
         break;
@@ -382,7 +398,7 @@ int kombo_json_iter_next(jiter *it, jval *key, jval *val)
         s->p++;
         j_ws(s);
     }
-    if (t_value(s, val))
+    if (kombo_json_skip(s, val))
         goto stop;
     j_ws(s);
     if (s->p < s->end && *s->p == ',') {

@@ -43,6 +43,10 @@ typedef struct jiter {
 } jiter;
 
 void kombo_json_iter_begin(jiter *it, const jval *container);
+/* In validated text: moves s->p past the value at s->p (found by its end,
+ * not checked again) and describes it in *out (may be NULL); -1 when the
+ * text ends first.  Never reads outside [s->p, s->end). */
+int kombo_json_skip(jscan *s, jval *out);
 /* Next member: 1 when one was read (*key set for objects; key may be NULL),
  * 0 at the end. */
 int kombo_json_iter_next(jiter *it, jval *key, jval *val);

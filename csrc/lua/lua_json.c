@@ -120,38 +120,107 @@ static void push_number(lua_State *L, const jval *v)
     push_float(L, v->p, v->n);
 }
 
-static void push_container(ctx *c, const jval *v)
-{
-    lua_State *L = c->L;
-    jiter it;
-    jval key, val;
-    int is_obj = v->type == J_OBJECT;
-    lua_Integer i = 0;
+/* Members held on the Lua stack before their table is made: a container's
+ * size is known only at its end, and a table made at the exact size is
+ * never rehashed while it fills.  A longer one gets its table after this
+ * many, and grows from there. */
+#define PENDING_MAX 256
 
-    /* The scanner bounds nesting (KOMBO_JSON_MAX_DEPTH); each level holds
-     * a table, a key and a value. */
-    luaL_checkstack(L, 4, "JSON nested too deeply");
-    /* Sized from the text, so that a small object is not rehashed at its
-     * 2nd, 3rd and 5th member: a member takes at least 6 bytes ("k":0,),
-     * most take twice that. */
-    if (is_obj)
-        lua_createtable(L, 0, v->n < 24 ? 1 : v->n < 400 ? (int)(v->n / 12) : 32);
-    else
-        lua_newtable(L);
-    kombo_json_iter_begin(&it, v);
-    while (kombo_json_iter_next(&it, is_obj ? &key : NULL, &val)) {
+static void ws(jscan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* Moves the `pending` members above the table (or above `base`, making the
+ * table first, sized for them) into it. */
+static int flush(lua_State *L, int base, int table, int is_obj, int pending, lua_Integer *n)
+{
+    int j;
+    if (table == 0) {
+        lua_createtable(L, is_obj ? 0 : pending, is_obj ? pending : 0);
+        lua_insert(L, base + 1);
+        table = base + 1;
+    }
+    for (j = 0; j < pending; j++) {
         if (is_obj) {
-            push_string(L, c->red, &key);
-            push_value(c, &val);
-            lua_rawset(L, -3); /* a duplicate key: the last one wins */
+            lua_pushvalue(L, table + 1 + 2 * j);
+            lua_pushvalue(L, table + 2 + 2 * j);
+            lua_rawset(L, table); /* in order: of a repeated key, the last one wins */
         } else {
-            push_value(c, &val);
-            lua_rawseti(L, -2, (int)++i);
+            lua_pushvalue(L, table + 1 + j);
+            lua_rawseti(L, table, (int)++*n);
         }
     }
+    lua_settop(L, table);
+    return table;
+}
+
+static void push_at(ctx *c, jscan *s);
+
+/* The object or array at s->p of validated text, in one pass: members are
+ * pushed as they are read (nested ones the same way), never skipped over
+ * first, so each byte is read once however deep it sits. */
+static void push_container_at(ctx *c, jscan *s)
+{
+    lua_State *L = c->L;
+    int is_obj = *s->p == '{', base = lua_gettop(L), table = 0, pending = 0;
+    char close = is_obj ? '}' : ']';
+    lua_Integer n = 0;
+
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+    } else {
+        while (s->p < s->end) {
+            /* The scanner bounds nesting (KOMBO_JSON_MAX_DEPTH). */
+            luaL_checkstack(L, 4, "JSON nested too deeply");
+            if (is_obj) {
+                jval key;
+                if (*s->p != '"' || kombo_json_skip(s, &key) != 0)
+                    break;
+                push_string(L, c->red, &key);
+                ws(s);
+                if (s->p < s->end && *s->p == ':')
+                    s->p++;
+                ws(s);
+            }
+            push_at(c, s);
+            if (++pending == PENDING_MAX) {
+                table = flush(L, base, table, is_obj, pending, &n);
+                pending = 0;
+            }
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                ws(s);
+                continue;
+            }
+            if (s->p < s->end && *s->p == close)
+                s->p++;
+            break;
+        }
+        lua_settop(L, (table ? table : base) + pending * (is_obj ? 2 : 1)); /* a key without a value */
+    }
+    flush(L, base, table, is_obj, pending, &n);
     if (!is_obj && !lua_isnil(L, c->array_mt_idx)) {
         lua_pushvalue(L, c->array_mt_idx);
         lua_setmetatable(L, -2);
+    }
+}
+
+/* The value at s->p of validated text; s->p moves past it. */
+static void push_at(ctx *c, jscan *s)
+{
+    jval v;
+    if (s->p < s->end && (*s->p == '{' || *s->p == '[')) {
+        push_container_at(c, s);
+    } else if (kombo_json_skip(s, &v) == 0) {
+        push_value(c, &v);
+    } else {
+        s->p = s->end;
+        lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
     }
 }
 
@@ -161,7 +230,14 @@ static void push_value(ctx *c, const jval *v)
 
     switch (v->type) {
     case J_OBJECT:
-    case J_ARRAY: push_container(c, v); break;
+    case J_ARRAY: {
+        jscan s;
+        memset(&s, 0, sizeof s);
+        s.start = s.p = v->p;
+        s.end = v->p + v->n;
+        push_container_at(c, &s);
+        break;
+    }
     case J_STRING: push_string(L, c->red, v); break;
     case J_NUMBER: push_number(L, v); break;
     case J_TRUE: lua_pushboolean(L, 1); break;
