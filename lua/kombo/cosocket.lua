@@ -750,7 +750,7 @@ function M.perform(call, config)
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
   local one_attempt = setmetatable({ config = config, target = target, url_error = uerr }, Upload)
-  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.api_key)
+  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.secrets)
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
