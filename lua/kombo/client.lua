@@ -221,15 +221,6 @@ Client.__index = Client
 -- nor a debugger's dump of the client shows the API key.
 local private = setmetatable({}, { __mode = "k" })
 
--- The environment's proxy variables, in the order libcurl looks at them
--- (an https:// server first; http_proxy only in lower case): the
--- cosocket transport reads them too (lua/kombo/cosocket.lua).
-M.PROXY_VARIABLES = {
-  https = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" },
-  http = { "http_proxy", "all_proxy", "ALL_PROXY" },
-  no_proxy = { "no_proxy", "NO_PROXY" },
-}
-
 -- What a proxy URL's credentials look like in text a proxy (or anything)
 -- might echo: "user:password", the password, the Basic token (the redactor
 -- finds their percent-encoded and escaped forms too; csrc/core/redact.c).
@@ -255,7 +246,7 @@ local function secrets_of(config)
     add_proxy_secrets(list, config.proxy)
   else
     for _, scheme in ipairs { "https", "http" } do
-      for _, name in ipairs(M.PROXY_VARIABLES[scheme]) do add_proxy_secrets(list, os.getenv(name)) end
+      for _, name in ipairs(cosocket.PROXY_VARIABLES[scheme]) do add_proxy_secrets(list, os.getenv(name)) end
     end
   end
   local seen, out = {}, {}
