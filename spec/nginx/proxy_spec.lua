@@ -177,6 +177,7 @@ describe("proxies #proxy", function()
       assert.equals("ok\n", out)
       rc, out = sys.run_lua(script, { TLS_URL, CA, integration("env-np-l"), "" }, 30,
         refusing .. " no_proxy=localhost,127.0.0.1")
+      assert.equals(0, rc, out)
       assert.equals("ok\n", out)
       assert.equals(1, count("bad_gateway").refused - before.refused)
     end)

@@ -75,13 +75,13 @@ describe("proxy credentials are secrets", function()
 
   it("without the option, those of the environment's proxy variables", function()
     local original = os.getenv
-    os.getenv = function(name)
+    os.getenv = function(name) -- luacheck: ignore 122
       if name == "https_proxy" then return "http://bob:" .. PASSWORD .. "@p:1" end
       if name == "ALL_PROXY" then return "carol:Hn4kT8sW2qLx9vBz@p2:1" end -- no scheme: http://, as libcurl
       return original(name)
     end
     local ok, s = pcall(client_mod.secrets_of, { api_key = h.API_KEY })
-    os.getenv = original
+    os.getenv = original -- luacheck: ignore 122
     assert.is_true(ok, s)
     local set = {}
     for _, v in ipairs(s) do set[v] = true end
