@@ -90,6 +90,22 @@ describe("proxy credentials are secrets", function()
     assert.is_true(set["Hn4kT8sW2qLx9vBz"])
   end)
 
+  it("the kombo commands' printer redacts the environment's proxy credentials", function()
+    local original = os.getenv
+    os.getenv = function(name) -- luacheck: ignore 122
+      if name == "https_proxy" then return "http://bob:" .. PASSWORD .. "@p:1" end
+      return original(name)
+    end
+    local ok, put = pcall(require("kombo.cli.common").printer, nil)
+    os.getenv = original -- luacheck: ignore 122
+    assert.is_true(ok, put)
+    local out = {}
+    local stream = { write = function(_, s) out[#out + 1] = s end }
+    put(stream, "proxy said " .. PASSWORD .. "\n")
+    put(stream, '{"m":"' .. PASSWORD .. '"}', true)
+    assert.same({ "proxy said <redacted>\n", '{"m":"<redacted>"}' }, out)
+  end)
+
   it("an error echoing them (plain, percent-encoded, as the Basic token) is redacted", function()
     local s = client_mod.secrets_of { api_key = h.API_KEY, proxy = "http://alice:" .. PASSWORD .. "@p:1" }
     local echo = ("407: got alice:%s, Basic %s, pw=%s"):format(PASSWORD, kombo.base64("alice:" .. PASSWORD),
