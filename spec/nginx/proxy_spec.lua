@@ -59,7 +59,7 @@ describe("proxies #proxy", function()
     S.ensure_lib51()
     STANDIN = S.standin()
     PX = proxy.start { open = "open", env = "open", auth = ("auth:%s:%s"):format(USER, PASSWORD),
-                       bad_gateway = "refuse:502" }
+                       bad_gateway = "refuse:502", closer = "close" }
     local env = ("https_proxy='%s'"):format(PX:url("env"))
     local ok, inst = pcall(S.start_app, STANDIN, "env https_proxy;", env)
     if not ok then PX:stop(); S.stop_standin(); error(inst, 0) end
@@ -129,6 +129,17 @@ describe("proxies #proxy", function()
         assert.equals(2, e.attempts)
         assert.matches("CONNECT answered HTTP 502 (bad gateway", e.message, 1, true)
         assert.equals(2, count("bad_gateway").refused - before.refused)
+        assert.equals(0, #S.standin_records(STANDIN, seq, integ))
+      end)
+
+      it("a proxy that closes without answering CONNECT: not_sent (the request never left)", function()
+        local integ = integration("close-" .. name)
+        local seq = S.standin_seq(STANDIN)
+        local r = via({ proxy = PX:url("closer") }, "cand-px", integ)
+        local e = assert(r[1].err, cjson.encode(r[1]))
+        assert.equals("network", e.kind)
+        assert.equals("not_sent", e.outcome)
+        assert.matches("(before the request was sent)", e.message, 1, true)
         assert.equals(0, #S.standin_records(STANDIN, seq, integ))
       end)
     end)

@@ -9,6 +9,7 @@
 //            otherwise 407, with a body that quotes the header it got
 //            (the specs check that no such echo reaches an error)
 //   refuse   answers every CONNECT with STATUS
+//   close    closes the connection on every CONNECT, without an answer
 //
 // Anything but CONNECT gets its listener's counts as JSON (GET /_stats):
 // { connects = CONNECT requests, tunnels = tunnels opened, refused =,
@@ -55,6 +56,11 @@ function handle(l, sock) {
     l.stats.targets.push(target);
     const auth = headers['proxy-authorization'];
     if (auth !== undefined) l.stats.authorizations.push(auth);
+    if (l.mode === 'close') {
+      l.stats.refused++;
+      sock.destroy();
+      return;
+    }
     if (l.mode === 'refuse') {
       l.stats.refused++;
       answer(sock, Number(l.a), 'Refused', `refused CONNECT ${target}\n`);

@@ -13,7 +13,7 @@ local Proxy = {}
 Proxy.__index = Proxy
 
 --- Starts one node process with a listener per entry of `modes`, a table
---- name -> "open" | "auth:USER:PASSWORD" | "refuse:STATUS".  Returns the
+--- name -> "open" | "auth:USER:PASSWORD" | "refuse:STATUS" | "close".  Returns the
 --- proxy: p.port[name], p.url(name [, "user:password"]), p:stats(name), p:stop().
 --- The process ends when p:stop() closes its stdin, or after 300 s.
 function proxy.start(modes)
