@@ -218,9 +218,11 @@ function S.start_app(standin, main, env)
     PORT = ports.PORT, TLS_PORT = ports.TLS_PORT, BADTLS_PORT = ports.BADTLS_PORT,
     PREFIX = dir, ROOT = S.ROOT, STANDIN = standin,
     USER_DIRECTIVE = S.is_root() and "user root root;" or "",
-    MAIN = main or "",
   }
   local conf = tpl:gsub("@([A-Z_]+)@", function(k) return subst[k] and tostring(subst[k]) end)
+  if main then -- main context: before the events block (other specs render the template too: no placeholder)
+    conf = conf:gsub("\nevents {", function() return "\n" .. main .. "\nevents {" end, 1)
+  end
   write_file(dir .. "/nginx.conf", conf)
   local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT), nil, env)
   inst.port, inst.tls_port, inst.badtls_port = ports.PORT, ports.TLS_PORT, ports.BADTLS_PORT
