@@ -485,14 +485,12 @@ void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
         long request_bytes = 0;
         curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &uploaded);
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
-        if (t->requests == 0)
-            /* PREREQFUNCTION runs before each request: none started, so
-             * nothing went to the server (REQUEST_SIZE counts a proxy's
-             * CONNECT, which may have died without an answer). */
-            r->phase = KOMBO_PHASE_CONNECT;
-        else if (request_bytes > 0 || uploaded > 0)
+        /* PREREQFUNCTION runs before each request: when none started,
+         * nothing went to the server (REQUEST_SIZE counts a proxy's
+         * CONNECT, which may have died without an answer). */
+        if (t->requests > 0 && (request_bytes > 0 || uploaded > 0))
             r->phase = (size_t)uploaded >= body->length ? KOMBO_PHASE_WAITING : KOMBO_PHASE_SENDING;
-        else if (before_sending(rc))
+        else if (t->requests == 0 || before_sending(rc))
             r->phase = KOMBO_PHASE_CONNECT;
     }
     {

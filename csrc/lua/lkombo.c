@@ -170,11 +170,12 @@ static int l_proxy(lua_State *L)
             return luaL_error(L, "out of memory");
         }
         n = kombo_base64_encoded_len(cred.len);
-        b64 = lua_newuserdata(L, n + 6);
-        memcpy(b64, "Basic ", 6);
-        kombo_base64_encode(b64 + 6, (const unsigned char *)cred.data, cred.len);
-        lua_pushlstring(L, b64, n + 6);
-        memset(b64, 0, n + 6);
+        b64 = lua_newuserdata(L, n + 1);
+        kombo_base64_encode(b64, (const unsigned char *)cred.data, cred.len);
+        lua_pushliteral(L, "Basic ");
+        lua_pushlstring(L, b64, n);
+        lua_concat(L, 2);
+        memset(b64, 0, n);
         lua_setfield(L, -3, "authorization");
         lua_pop(L, 1);
         lua_pushlstring(L, cred.data, cred.len);
