@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 
 const kombo_config kombo_config_defaults = {
     NULL, NULL, KOMBO_EU_URL, NULL, NULL,
+    NULL,                       /* proxy: the environment's (https_proxy, no_proxy, ...) */
     300,                        /* timeout: a whole attempt, upload included */
     10,                         /* connect_timeout */
     0,                          /* max_response_bytes: the cap that fits the answer (kombo_max_response) */
@@ -35,6 +37,7 @@ const kombo_option kombo_options[] = {
     OPTION("server_url", KOMBO_OPTION_STRING, server_url),
     OPTION("user_agent", KOMBO_OPTION_STRING, user_agent),
     OPTION("ca_file", KOMBO_OPTION_STRING, ca_file),
+    OPTION("proxy", KOMBO_OPTION_URL_OR_OFF, proxy),
     OPTION("timeout", KOMBO_OPTION_NUMBER, timeout),
     OPTION("connect_timeout", KOMBO_OPTION_NUMBER, connect_timeout),
     OPTION("max_response_bytes", KOMBO_OPTION_BYTES, max_response_bytes),
@@ -108,6 +111,177 @@ static void check_ca_file(const char *path, kombo_problems *p)
         kombo_problems_add(p, "ca_file", "is not a PEM bundle (no \"" PEM_MARK "\" in its first 64 KB)");
 }
 
+/* ------------------------------------------------------------ proxy */
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int hex_value(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* Userinfo bytes: RFC 3986's unreserved, sub-delims and %XX (':' splits). */
+static int userinfo_ok(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return 0;
+            if (!is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+                return 0;
+            i += 2;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     strchr("-._~!$&'()*+,;=", c) != NULL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int kombo_proxy_parse(const char *url, kombo_proxy *out, const char **why)
+{
+    const char *a, *end, *at, *hp, *colon, *hend, *s;
+    size_t i;
+    long port = 0;
+
+    memset(out, 0, sizeof *out);
+    out->port = KOMBO_PROXY_DEFAULT_PORT;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        *why = "must be an http:// URL: HTTPS proxies are not supported (calls to an https:// server are "
+               "tunnelled through an http:// proxy with CONNECT, so they stay encrypted end to end)";
+        return -1;
+    }
+    if (strncasecmp(url, "http://", 7) != 0) {
+        *why = "must be an http:// URL (http://[user:password@]host[:port]) or false";
+        return -1;
+    }
+    for (s = url; *s != '\0'; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f) {
+            *why = "must not contain spaces or control characters";
+            return -1;
+        }
+    a = url + 7;
+    end = a + strcspn(a, "/?#");
+    if (*end != '\0' && strcmp(end, "/") != 0) {
+        *why = "must be http://[user:password@]host[:port], without a path, query or fragment";
+        return -1;
+    }
+    /* The last '@' ends the userinfo (a password may hold an encoded '@' only). */
+    at = NULL;
+    for (s = a; s < end; s++)
+        if (*s == '@')
+            at = s;
+    hp = a;
+    if (at != NULL) {
+        colon = memchr(a, ':', (size_t)(at - a));
+        out->user.ptr = a;
+        out->user.len = (size_t)((colon != NULL ? colon : at) - a);
+        if (colon != NULL) {
+            out->password.ptr = colon + 1;
+            out->password.len = (size_t)(at - colon - 1);
+        }
+        if (out->user.len == 0) {
+            *why = "has credentials without a user name (http://user:password@host:port)";
+            return -1;
+        }
+        if (!userinfo_ok(out->user.ptr, out->user.len) ||
+            (out->password.ptr != NULL && !userinfo_ok(out->password.ptr, out->password.len))) {
+            *why = "has credentials with bytes that must be percent-encoded (%XX), or a bad %XX";
+            return -1;
+        }
+        hp = at + 1;
+    }
+    /* host: [IPv6] or a name / IPv4 address */
+    if (hp < end && *hp == '[') {
+        hend = memchr(hp, ']', (size_t)(end - hp));
+        if (hend == NULL || hend == hp + 1) {
+            *why = "has a bad IPv6 address (http://[::1]:3128)";
+            return -1;
+        }
+        for (s = hp + 1; s < hend; s++)
+            if (!is_hex(*s) && *s != ':' && *s != '.') {
+                *why = "has a bad IPv6 address (http://[::1]:3128)";
+                return -1;
+            }
+        hend++;
+    } else {
+        hend = hp;
+        while (hend < end && *hend != ':')
+            hend++;
+        for (s = hp; s < hend; s++)
+            if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+                  *s == '.' || *s == '_')) {
+                *why = "has a bad host name (letters, digits, '-', '.' and '_'; an IPv6 address in [])";
+                return -1;
+            }
+    }
+    if (hend == hp) {
+        *why = "has no host (http://host:port)";
+        return -1;
+    }
+    out->host.ptr = hp;
+    out->host.len = (size_t)(hend - hp);
+    if (hend < end) {
+        if (*hend != ':' || hend + 1 == end) {
+            *why = "has a bad port (a number from 1 to 65535 after the host's ':')";
+            return -1;
+        }
+        for (i = 1; hend + i < end; i++) {
+            if (hend[i] < '0' || hend[i] > '9' || port > 65535) {
+                *why = "has a bad port (a number from 1 to 65535 after the host's ':')";
+                return -1;
+            }
+            port = port * 10 + (hend[i] - '0');
+        }
+        if (port < 1 || port > 65535) {
+            *why = "has a bad port (a number from 1 to 65535 after the host's ':')";
+            return -1;
+        }
+        out->port = (int)port;
+    }
+    return 0;
+}
+
+static void append_decoded(kombo_buf *out, kombo_str s)
+{
+    size_t i;
+    for (i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c == '%' && i + 2 < s.len) { /* checked by kombo_proxy_parse */
+            c = (char)(hex_value(s.ptr[i + 1]) * 16 + hex_value(s.ptr[i + 2]));
+            i += 2;
+        }
+        kombo_buf_append(out, &c, 1);
+    }
+}
+
+int kombo_proxy_credentials(const kombo_proxy *px, kombo_buf *out)
+{
+    append_decoded(out, px->user);
+    kombo_buf_append(out, ":", 1);
+    append_decoded(out, px->password);
+    return out->failed ? -1 : 0;
+}
+
+void kombo_proxy_refusal(char *out, size_t n, const char *proxy, int status)
+{
+    const char *why;
+    switch (status) {
+    case 407: why = "proxy authentication required: check the proxy's user and password"; break;
+    case 403: why = "forbidden: the proxy does not allow a tunnel to this host and port"; break;
+    case 502: why = "bad gateway: the proxy could not reach the server"; break;
+    case 503: why = "service unavailable"; break;
+    case 504: why = "gateway timeout: the proxy could not reach the server in time"; break;
+    default: why = "no tunnel"; break;
+    }
+    snprintf(out, n, "the proxy %s refused the tunnel: CONNECT answered HTTP %d (%s)", proxy, status, why);
+}
+
 static void check_config(const kombo_config *cfg, kombo_problems *p)
 {
     kombo_check_header_value(p, "api_key", kombo_str_c(cfg->api_key));
@@ -123,6 +297,12 @@ static void check_config(const kombo_config *cfg, kombo_problems *p)
         kombo_problems_add(p, "user_agent", "must not contain CR or LF");
     if (cfg->ca_file != NULL)
         check_ca_file(cfg->ca_file, p);
+    if (cfg->proxy != NULL && cfg->proxy[0] != '\0') {
+        kombo_proxy px;
+        const char *why = NULL;
+        if (kombo_proxy_parse(cfg->proxy, &px, &why) != 0)
+            kombo_problems_add(p, "proxy", "%s", why);
+    }
     if (!(cfg->timeout > 0))
         kombo_problems_add(p, "timeout", "must be a positive number of seconds");
     else if (!isfinite(cfg->timeout))
@@ -185,6 +365,7 @@ void kombo_client_free(kombo_client *cl)
     free(cl->server_url);
     free(cl->user_agent);
     free(cl->ca_file);
+    wipe_free(cl->proxy); /* may hold a password */
     if (cl->authorization.data != NULL)
         memset(cl->authorization.data, 0, cl->authorization.len);
     kombo_buf_free(&cl->authorization);
@@ -212,6 +393,7 @@ kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems
     cl->cfg.server_url = cl->server_url = dup_or_null(cfg->server_url, &failed);
     cl->cfg.user_agent = cl->user_agent = dup_or_null(cfg->user_agent, &failed);
     cl->cfg.ca_file = cl->ca_file = dup_or_null(cfg->ca_file, &failed);
+    cl->cfg.proxy = cl->proxy = dup_or_null(cfg->proxy, &failed);
     if (failed) {
         kombo_client_free(cl);
         return NULL;

@@ -340,6 +340,10 @@ typedef struct kombo_config {
     const char *server_url;      /* e.g. "https://api.kombo.dev/v1"; no trailing slash needed */
     const char *user_agent;      /* full User-Agent value, or NULL */
     const char *ca_file;         /* extra CA bundle, or NULL */
+    /* The HTTP proxy: NULL follows the environment (https_proxy, no_proxy,
+     * ... as libcurl reads them), "" uses none, "http://[user:password@]
+     * host[:port]" tunnels every call through that one (CONNECT). */
+    const char *proxy;
     double timeout;              /* seconds for a whole attempt */
     double connect_timeout;
     size_t max_response_bytes;   /* 0: the default for the answer (kombo_max_response) */

@@ -11,6 +11,7 @@
 #include "core/body.h"
 #include "core/classify.h"
 #include "core/call.h"
+#include "core/client.h" /* kombo_proxy_refusal */
 
 /* One floor instead of per-feature #ifs: CURLOPT_PROTOCOLS_STR needs 7.85,
  * and without CURLOPT_PREREQFUNCTION (7.80) libcurl's own resend of a small
@@ -398,6 +399,13 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
         return -1;
     }
+    /* The proxy: NULL is libcurl's default, the environment (https_proxy,
+     * all_proxy, no_proxy: read by libcurl at each transfer); "" none, the
+     * environment's too; a URL for every host (no_proxy then ignored:
+     * CURLOPT_NOPROXY ""), as the cosocket transport does.  Set per call:
+     * the handle is pooled across clients. */
+    curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, cfg->proxy != NULL && cfg->proxy[0] != '\0' ? "" : NULL);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
     if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
@@ -452,6 +460,25 @@ void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
         r->phase = KOMBO_PHASE_DONE;
         return;
     }
+    {
+        /* A proxy that refused the tunnel: nothing went to the server. */
+        long connect_code = 0;
+        curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+        if (connect_code != 0 && (connect_code < 200 || connect_code > 299)) {
+            char msg[sizeof r->error_message], proxy[80];
+            char *ip = NULL;
+            long port = 0;
+            curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip);
+            curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &port);
+            snprintf(proxy, sizeof proxy, strchr(ip != NULL ? ip : "", ':') != NULL ? "[%s]:%ld" : "%s:%ld",
+                     ip != NULL ? ip : "?", port);
+            kombo_proxy_refusal(msg, sizeof msg, proxy, (int)connect_code);
+            r->status = 0; /* the proxy's answer, not the server's */
+            r->phase = KOMBO_PHASE_CONNECT;
+            fail_attempt(r, KOMBO_TE_NETWORK, msg);
+            return;
+        }
+    }
     if (r->phase < KOMBO_PHASE_RECEIVING) {
         /* What left this process decides whether the server may have acted;
          * an error code alone does not (a reply curl cannot parse comes back
@@ -460,9 +487,12 @@ void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
         long request_bytes = 0;
         curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &uploaded);
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
-        if (request_bytes > 0 || uploaded > 0)
+        /* PREREQFUNCTION runs before each request: when none started,
+         * nothing went to the server (REQUEST_SIZE counts a proxy's
+         * CONNECT, which may have died without an answer). */
+        if (t->requests > 0 && (request_bytes > 0 || uploaded > 0))
             r->phase = (size_t)uploaded >= body->length ? KOMBO_PHASE_WAITING : KOMBO_PHASE_SENDING;
-        else if (before_sending(rc))
+        else if (t->requests == 0 || before_sending(rc))
             r->phase = KOMBO_PHASE_CONNECT;
     }
     {
@@ -540,6 +570,12 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Through a proxy every call goes in a CONNECT tunnel (an http://
+     * server_url too, as with the cosocket transport): the proxy sees only
+     * host and port.  The proxy's answer to CONNECT is not the server's:
+     * kept out of the header callback. */
+    curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -11,6 +11,7 @@
 #include "lua/lua_kombo.h"
 #include "lua/lua_json.h"
 #include "core/internal.h" /* kombo_header_name_is */
+#include "core/buf.h"
 #include "core/codec.h"
 #include "core/file.h"
 #include "core/classify.h"
@@ -50,6 +51,19 @@ static void read_option(lua_State *L, int t, const char *key, const kombo_option
     char *field = (char *)cfg + o->offset;
     double v;
     if (o->kind == KOMBO_OPTION_STRING) {
+        *(const char **)(void *)field = opt_cstr(L, t, key, p);
+        return;
+    }
+    if (o->kind == KOMBO_OPTION_URL_OR_OFF) {
+        lua_getfield(L, t, key);
+        if (lua_isboolean(L, -1)) {
+            if (lua_toboolean(L, -1))
+                kombo_problems_add(p, key, "must be an http:// URL or false (true means nothing)");
+            *(const char **)(void *)field = ""; /* false: off */
+            lua_pop(L, 1);
+            return;
+        }
+        lua_pop(L, 1);
         *(const char **)(void *)field = opt_cstr(L, t, key, p);
         return;
     }
@@ -103,11 +117,11 @@ static void read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *
     lua_pop(L, 1);
 }
 
-/* core.options: { name = "string" | "number" | "boolean", retries = {...} }
+/* core.options: { name = "string" | "number" | "boolean" | "string|boolean", retries = {...} }
  * from kombo_options, for the Lua layer's type checks. */
 static void push_options(lua_State *L)
 {
-    static const char *const lua_type_of[] = {"string", "number", "number", "number", "boolean"};
+    static const char *const lua_type_of[] = {"string", "number", "number", "number", "boolean", "string|boolean"};
     const kombo_option *o;
     lua_newtable(L);
     lua_newtable(L);
@@ -117,6 +131,83 @@ static void push_options(lua_State *L)
         lua_setfield(L, retry ? -2 : -3, retry ? o->name + 8 : o->name);
     }
     lua_setfield(L, -2, "retries");
+}
+
+/* ------------------------------------------------------------ proxies */
+
+/* core.proxy(url) -> { host =, port =, authority = "host:port",
+ * authorization = "Basic ..." | nil, credentials = "user:password" | nil,
+ * user =, password = (percent-decoded) } | nil, message: the
+ * core's one reading of a proxy URL (kombo_proxy_parse), for the cosocket
+ * transport and for the secrets a client redacts.  The message never
+ * quotes the URL. */
+static int l_proxy(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    const char *why = NULL;
+    kombo_proxy px;
+    if (kombo_proxy_parse(url, &px, &why) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    lua_createtable(L, 0, 7);
+    lua_pushlstring(L, px.host.ptr, px.host.len);
+    lua_setfield(L, -2, "host");
+    lua_pushinteger(L, px.port);
+    lua_setfield(L, -2, "port");
+    lua_pushlstring(L, px.host.ptr, px.host.len);
+    lua_pushfstring(L, ":%d", px.port);
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "authority");
+    if (px.user.ptr != NULL) {
+        kombo_buf cred;
+        char *b64;
+        size_t n, user_len;
+        kombo_buf_init(&cred);
+        if (kombo_proxy_credentials(&px, &cred) != 0) {
+            kombo_buf_free(&cred);
+            return luaL_error(L, "out of memory");
+        }
+        n = kombo_base64_encoded_len(cred.len);
+        b64 = lua_newuserdata(L, n + 1);
+        kombo_base64_encode(b64, (const unsigned char *)cred.data, cred.len);
+        lua_pushliteral(L, "Basic ");
+        lua_pushlstring(L, b64, n);
+        lua_concat(L, 2);
+        memset(b64, 0, n);
+        lua_setfield(L, -3, "authorization");
+        lua_pop(L, 1);
+        lua_pushlstring(L, cred.data, cred.len);
+        lua_setfield(L, -2, "credentials");
+        /* the decoded user is what comes before the ':' kombo_proxy_credentials put in */
+        kombo_buf_reset(&cred);
+        px.password = KOMBO_STR_NULL;
+        if (kombo_proxy_credentials(&px, &cred) != 0) {
+            kombo_buf_free(&cred);
+            return luaL_error(L, "out of memory");
+        }
+        user_len = cred.len - 1; /* "user:" */
+        lua_getfield(L, -1, "credentials");
+        lua_pushlstring(L, lua_tostring(L, -1), user_len);
+        lua_setfield(L, -3, "user");
+        lua_pushstring(L, lua_tostring(L, -1) + user_len + 1);
+        lua_setfield(L, -3, "password");
+        lua_pop(L, 1);
+        memset(cred.data, 0, cred.len);
+        kombo_buf_free(&cred);
+    }
+    return 1;
+}
+
+/* core.proxy_refusal(host_port, status) -> the message for a refused
+ * CONNECT (both transports word it the same: kombo_proxy_refusal). */
+static int l_proxy_refusal(lua_State *L)
+{
+    char msg[256];
+    kombo_proxy_refusal(msg, sizeof msg, luaL_checkstring(L, 1), (int)luaL_checkinteger(L, 2));
+    lua_pushstring(L, msg);
+    return 1;
 }
 
 /* ------------------------------------------------------------ clients */
@@ -583,6 +674,7 @@ int luaopen_kombo_core(lua_State *L)
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},
+                                         {"proxy", l_proxy}, {"proxy_refusal", l_proxy_refusal},
                                          {"now", l_now}, {"suggest_key", l_suggest_key},               {"sleep", l_sleep},
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 

@@ -25,30 +25,30 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   if transport == nil then error(why, 3) end
   local host = {
     engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
-    debug = p.config.debug, secret = p.config.api_key,
+    debug = p.config.debug, secret = p.config.secrets,
     fname = fname, jobs_arg = jobs_arg, noun = noun,
   }
   function host.prepare(job)
     local op, problems = pick(job)
-    if not op then return nil, errors.validation(problems, p.config.api_key) end
+    if not op then return nil, errors.validation(problems, p.config.secrets) end
     -- A shape mistake in one job (a number where a table belongs) raises
     -- in a single call; here it is that job's validation error.
     local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
     if not ok then
       local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
-      return nil, errors.validation({ { path = "job", message = msg } }, p.config.api_key)
+      return nil, errors.validation({ { path = "job", message = msg } }, p.config.secrets)
     end
     if not call then return nil, err end
     return call, call:integration_id(), err -- (err: the restrictions to fetch)
   end
   function host.result(call)
-    return errors.from_result(call:result(), p.config.api_key)
+    return errors.from_result(call:result(), p.config.secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of
   -- host.prepare, sent by the engine like any job; its answer; the check.
   function host.fetch(need) return preflight.restrictions_call(p, need) end
   function host.fetched(need, call)
-    local hit = preflight.store_restrictions(p, need.key, errors.from_result(call:result(), p.config.api_key))
+    local hit = preflight.store_restrictions(p, need.key, errors.from_result(call:result(), p.config.secrets))
     call:close()
     return hit
   end

@@ -33,16 +33,16 @@ local function send(p, call)
     local ok, raw = pcall(cosocket.perform, call, p.config)
     call:close()
     if not ok then error(raw, 0) end
-    return errors.from_result(raw, p.config.api_key)
+    return errors.from_result(raw, p.config.secrets)
   end
   local raw
   if p.config.debug then -- a Lua loop, so that every step can be logged
-    raw = trace.drive(call, p.config.debug, call.attempt, core.sleep, core.now, p.config.api_key)
+    raw = trace.drive(call, p.config.debug, call.attempt, core.sleep, core.now, p.config.secrets)
   else
     raw = call:perform() -- the whole loop in C
   end
   call:close()
-  return errors.from_result(raw, p.config.api_key)
+  return errors.from_result(raw, p.config.secrets)
 end
 
 local OPERATIONS = {} -- by name
@@ -69,7 +69,7 @@ local function prepare(self, p, op, args, fname, level, defer)
   end
   local call, core_problems, shape = p.core:prepare(op.name, args, problems, wanted)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
-  if not call then return nil, errors.validation(core_problems, p.config.api_key) end
+  if not call then return nil, errors.validation(core_problems, p.config.secrets) end
   if wanted then
     local err, need = preflight_check(self, p, call, defer)
     if err then

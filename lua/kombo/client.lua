@@ -55,6 +55,12 @@ M.SERVERS = SERVERS
 -- @tfield[opt] RetryOptions|false retries the retry policy (@{RetryOptions}), or `false` for one attempt
 -- @tfield[opt] string ca_file a PEM bundle to trust instead of libcurl's default one
 -- (a regular file holding `-----BEGIN CERTIFICATE-----`)
+-- @tfield[opt] string|false proxy an HTTP proxy, `"http://[user:password@]host[:port]"` (port
+-- default 1080, as libcurl's), that every call tunnels through with CONNECT (no_proxy does not apply
+-- to it); `false`: no proxy at all, whatever the environment says; nil (the default): the
+-- environment's (`https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY`, `http_proxy` for an http://
+-- server_url; `no_proxy`, `NO_PROXY`), read at each call, by both transports (README "Proxies").
+-- The credentials are never shown in an error, a result, `tostring` or a `debug` line
 -- @tfield[opt] number max_response_bytes larger answers are an `http` error; by default (or 0)
 -- 1048576 (1 MiB), and 16777216 (16 MiB) for a page of a list (250 records with their nested data)
 -- @tfield[opt="auto"] string transport `"auto"`, `"curl"` or `"cosocket"` (OpenResty, README)
@@ -197,6 +203,7 @@ local function resolve(opts, fname)
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     retries = opts.retries == nil and {} or opts.retries,
     ca_file = opts.ca_file,
+    proxy = opts.proxy, -- nil: the environment's; false: none ("" for the core); a URL (the core checks it)
     max_response_bytes = opts.max_response_bytes, -- nil or 0: the core's cap for the answer (a list's page more)
     user_agent = opts.user_agent
       or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
@@ -214,6 +221,42 @@ Client.__index = Client
 -- nor a debugger's dump of the client shows the API key.
 local private = setmetatable({}, { __mode = "k" })
 
+-- What a proxy URL's credentials look like in text a proxy (or anything)
+-- might echo: "user:password", the password, the Basic token (the redactor
+-- finds their percent-encoded and escaped forms too; csrc/core/redact.c).
+-- A value without a scheme is read as http://, as libcurl does.
+local function add_proxy_secrets(list, url)
+  if type(url) ~= "string" or url == "" then return end
+  if not url:find("://", 1, true) then url = "http://" .. url end
+  local px = core.proxy(url)
+  if px and px.credentials then
+    list[#list + 1] = px.credentials
+    list[#list + 1] = px.password
+    list[#list + 1] = px.authorization:sub(7)
+  end
+end
+
+-- The secrets a client keeps out of everything it returns, logs or
+-- prints: the API key, and the credentials of its proxy (the option's, or
+-- with none given those of the environment's proxy variables as they are
+-- when the client is made).  An array for errors.redact (at most 16).
+local function secrets_of(config)
+  local list = { config.api_key }
+  if config.proxy ~= nil then
+    add_proxy_secrets(list, config.proxy)
+  else
+    for _, scheme in ipairs { "https", "http" } do
+      for _, name in ipairs(cosocket.PROXY_VARIABLES[scheme]) do add_proxy_secrets(list, os.getenv(name)) end
+    end
+  end
+  local seen, out = {}, {}
+  for _, s in ipairs(list) do
+    if s ~= "" and not seen[s] and #out < 16 then seen[s] = true; out[#out + 1] = s end
+  end
+  return out
+end
+M.secrets_of = secrets_of
+
 -- The options go to the core once: it checks them (every problem names its
 -- option) and renders what all calls share.
 local function client_from(config, fname)
@@ -226,6 +269,7 @@ local function client_from(config, fname)
     local variable = config.from_env[p.path]
     misuse(fname, ("option '%s'%s %s"):format(p.path, variable and (" (from %s)"):format(variable) or "", p.message))
   end
+  config.secrets = secrets_of(config) -- what every error, result and debug line is redacted of
   local self = setmetatable({}, Client)
   private[self] = { config = config, core = handle }
   return self

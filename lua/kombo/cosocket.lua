@@ -30,10 +30,23 @@
 -- same bundle to lua_ssl_trusted_certificate; a verification failure then
 -- says so in the error message, and a warning is logged once per worker.
 --
+-- Proxies.  Through an HTTP proxy (the client's `proxy` option, or with
+-- none given the environment's https_proxy / all_proxy / no_proxy, as
+-- libcurl reads them: lua/kombo/client.lua's PROXY_VARIABLES; a worker
+-- sees a variable only when nginx.conf passes it with the `env`
+-- directive) every call goes in a tunnel: on a new connection to the
+-- proxy, "CONNECT host:port HTTP/1.1" (with Proxy-Authorization when the
+-- proxy URL has credentials), the proxy's answer read, then the TLS
+-- handshake with the server on the same socket.  A proxy that answers
+-- CONNECT with anything but 2xx ends the attempt before anything was sent
+-- (outcome not_sent), in the core's words (core.proxy_refusal).
+--
 -- Keepalive.  After a complete answer without `Connection: close`, the
 -- connection goes back to nginx's per-worker pool with
 -- setkeepalive(M.keepalive_timeout, M.pool_size).  Pools are named
--- "kombo:<host>:<port>:tls|plain".  nginx closes a pooled connection as
+-- "kombo:<host>:<port>:tls|plain", and through a proxy
+-- "...:via:<proxy host>:<port>[:<digest of its credentials>]", so that a
+-- tunnel is reused only for the same server, proxy and credentials.  nginx closes a pooled connection as
 -- soon as the server closes it while idle, so a dead one is rarely handed
 -- out.  When one is and writing the request fails before all of it went
 -- out, the attempt is made again, once, on a fresh connection, within the
@@ -53,7 +66,8 @@
 local core = require "kombo.core"
 local trace = require "kombo.trace"
 
-local type, tostring, tonumber, rawget, setmetatable = type, tostring, tonumber, rawget, setmetatable
+local type, tostring, tonumber, rawget, setmetatable, ipairs = type, tostring, tonumber, rawget, setmetatable, ipairs
+local getenv, str_gmatch = os.getenv, string.gmatch
 local str_find, str_match, str_sub, str_lower, str_format =
   string.find, string.match, string.sub, string.lower, string.format
 local tbl_concat = table.concat
@@ -173,6 +187,99 @@ local function parse_url(url)
 end
 M.parse_url = parse_url
 
+---------------------------------------------------------------- proxies
+
+-- The environment's proxy variables, in the order libcurl looks at them (an
+-- https:// server first; http_proxy only in lower case), for both
+-- transports: libcurl reads them itself, this file with os.getenv, and
+-- lua/kombo/client.lua for the credentials it redacts.  An empty variable
+-- counts as unset.
+M.PROXY_VARIABLES = {
+  https = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" },
+  http = { "http_proxy", "all_proxy", "ALL_PROXY" },
+  no_proxy = { "no_proxy", "NO_PROXY" },
+}
+
+local proxies, proxies_n = {}, 0 -- proxy URL -> what the tunnel needs, or { err = }
+
+local function parsed_proxy(url)
+  local px = proxies[url]
+  if px then return px end
+  if proxies_n >= 32 then proxies, proxies_n = {}, 0 end -- bounded, whatever the environment does
+  local p, why = core.proxy(url)
+  if p then
+    px = { host = p.host, port = p.port, authority = p.authority, authorization = p.authorization,
+           pool = ":via:" .. p.authority
+             .. (p.authorization and (":" .. str_sub(core.sha256(p.authorization), 1, 16)) or "") }
+  else
+    px = { err = why }
+  end
+  proxies[url] = px
+  proxies_n = proxies_n + 1
+  return px
+end
+
+-- no_proxy as libcurl reads it: names separated by commas or blanks, "*"
+-- for all, a name matching itself and its subdomains (a leading "." is
+-- the same), an IP address itself.  (libcurl also takes CIDR ranges.)
+local function no_proxy_matches(list, host)
+  host = str_lower((host:gsub("^%[(.*)%]$", "%1")))
+  for entry in str_gmatch(list, "[^,%s]+") do
+    if entry == "*" then return true end
+    entry = str_lower((entry:gsub("^%[(.*)%]$", "%1"):gsub("^%.", "")))
+    if entry ~= "" and (host == entry or (#host > #entry and str_sub(host, -#entry - 1) == "." .. entry)) then
+      return true
+    end
+  end
+  return false
+end
+M.no_proxy_matches = no_proxy_matches
+
+local function env(name)
+  local v = getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+-- The proxy for a call to `target`: the client's option (false: none), or
+-- with none given the environment's.  nil for none; nil, message for one
+-- this transport cannot use (the message names the variable, never its value).
+local function proxy_for(config, target)
+  local url, from = config.proxy, "option 'proxy'"
+  if url == false or url == "" then return nil end
+  if url == nil then
+    local vars = M.PROXY_VARIABLES
+    local np = env(vars.no_proxy[1]) or env(vars.no_proxy[2])
+    if np and no_proxy_matches(np, target.host) then return nil end
+    for _, name in ipairs(vars[target.tls and "https" or "http"]) do
+      url = env(name)
+      if url then
+        from = name
+        break
+      end
+    end
+    if not url then return nil end
+    if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
+  end
+  local px = parsed_proxy(url)
+  if px.err then return nil, from .. " " .. px.err end
+  return px
+end
+
+-- Where a call's URL goes: parse_url's target, with the proxy it goes through.
+local function target_of(url, config)
+  local target, err = parse_url(url)
+  if not target then return nil, err end
+  local px, perr = proxy_for(config, target)
+  if perr then return nil, perr end
+  if px then
+    target.proxy = px
+    target.pool = target.pool .. px.pool
+  end
+  return target
+end
+M.target_of = target_of
+
 ---------------------------------------------------------------- one attempt
 
 local sessions = {}   -- TLS sessions per pool, for resumption
@@ -231,25 +338,72 @@ local function fail(st, kind, what, err, partial_stale)
   return resp
 end
 
--- TCP connect (through the pool).  With `fresh_only`, pooled connections
+-- The status and header block of the proxy's answer to CONNECT; receive_status
+-- and block_end are defined with the reader below.
+local receive_status, block_end
+
+-- On a new connection to the proxy: CONNECT, and its answer.  The whole
+-- exchange counts against connect_timeout (with the TCP connect and the
+-- TLS handshake).
+local function tunnel(st, target)
+  local px = target.proxy
+  local what = "CONNECT through the proxy " .. px.authority
+  st.read_deadline = min(st.deadline, st.connect_deadline)
+  if not arm(st) then return fail(st, "timeout", what) end
+  local req = { "CONNECT ", target.host, ":", target.port, " HTTP/1.1\r\nHost: ", target.host, ":", target.port,
+                "\r\n" }
+  if px.authorization then
+    req[#req + 1] = "Proxy-Authorization: " .. px.authorization .. "\r\n"
+  end
+  req[#req + 1] = "\r\n"
+  local sent, serr = st.sock:send(req)
+  if not sent then return fail(st, "network", what, serr) end
+  local version, status, bad = receive_status(st)
+  if not version then
+    if bad then return fail(st, "network", what .. ": not an HTTP answer", bad) end
+    return fail(st, "network", what, status)
+  end
+  local e, err, too_big = block_end(st, M.max_header_bytes)
+  if not e then
+    return fail(st, "network", what, too_big and "answer headers too large" or err)
+  end
+  if status < 200 or status > 299 then
+    return fail(st, "network", core.proxy_refusal(px.authority, status))
+  end
+  if e < #st.buf then -- bytes after the proxy's answer, before the server's: not a clean tunnel
+    return fail(st, "network", what, "the proxy sent bytes after its 2xx answer")
+  end
+  st.buf, st.pos, st.got_any = "", 1, false
+  st.read_deadline = st.deadline
+  return nil
+end
+
+-- TCP connect (through the pool; to the proxy when there is one, then the
+-- tunnel on a new connection).  With `fresh_only`, pooled connections
 -- are closed until a new one comes (they are suspect too); the attempt's
 -- deadline bounds that.
 local function connect(st, target, fresh_only)
+  local px = target.proxy
+  local host, port = target.host, target.port
+  if px then host, port = px.host, px.port end
   while true do
     if not arm(st) then return fail(st, "timeout", "connect") end
-    local ok, err = st.sock:connect(target.host, target.port, { pool = target.pool })
+    local ok, err = st.sock:connect(host, port, { pool = target.pool })
     if not ok then
       if err and str_find(err, "no resolver defined", 1, true) then
         err = err .. " (add a 'resolver' directive to nginx.conf)"
       end
       if err and (str_find(err, "Too many open files", 1, true) or str_find(err, "(24:", 1, true)) then
         -- out of descriptors in this worker: not sent, and not retried (as with libcurl)
-        return fail(st, "resources", str_format("too many open files: connect to %s:%d", target.host, target.port), err)
+        return fail(st, "resources", str_format("too many open files: connect to %s:%d", host, port), err)
       end
-      return fail(st, "network", str_format("connect to %s:%d", target.host, target.port), err)
+      return fail(st, "network", str_format("connect to %s%s:%d", px and "the proxy " or "", host, port), err)
     end
     st.reused = st.sock:getreusedtimes() or 0
-    if not fresh_only or st.reused == 0 then return nil end
+    if not fresh_only or st.reused == 0 then
+      if px and st.reused == 0 then return tunnel(st, target) end
+      return nil
+    end
     st.sock:close()
     st.sock = ngx_tcp()
     st.reused = 0
@@ -326,7 +480,7 @@ end
 -- empty line (a header block, or a chunked body's trailers, possibly
 -- empty); returns the index of the block's last byte, not consumed.  nil,
 -- err, too_big on failure; too_big when no such block fits in `limit` bytes.
-local function block_end(st, limit)
+function block_end(st, limit)
   local scanned = 0 -- bytes after st.pos already searched in vain
   for _ = 1, limit + 2 do -- every fill brings at least one byte
     local buf, pos = st.buf, st.pos
@@ -353,7 +507,7 @@ local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
 
 -- The status line of the next answer, not consumed: version, status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
-local function receive_status(st)
+function receive_status(st)
   local limit = M.max_header_bytes
   local scanned = 0 -- bytes after st.pos already searched in vain
   for _ = 1, limit + 2 do -- every fill brings at least one byte
@@ -743,21 +897,21 @@ function M.perform(call, config)
   if which ~= "cosocket" then error(why, 2) end
   if ngx_tcp == nil then bind_ngx(nginx()) end
   local url = call:request()
-  local target, uerr = parse_url(url)
+  local target, uerr = target_of(url, config)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
   local one_attempt = setmetatable({ config = config, target = target, url_error = uerr }, Upload)
-  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.api_key)
+  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.secrets)
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
 -- attach_many's light threads run; call:next() decides the rest).
 function M.attempt(call, config)
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local target, uerr = parse_url((call:request()))
+  local target, uerr = target_of((call:request()), config)
   setmetatable({ config = config, target = target, url_error = uerr }, Upload)(call)
 end
 

@@ -65,7 +65,7 @@ end
 -- not sent: nil and a validation error if it cannot be made.
 local function restrictions_call(p, need)
   local call, problems = p.core:prepare(need.op, { integration_id = need.integration_id })
-  if not call then return nil, errors.validation(problems or {}, p.config.api_key) end
+  if not call then return nil, errors.validation(problems or {}, p.config.secrets) end
   return call
 end
 
@@ -188,7 +188,7 @@ local function check_restrictions(p, call, hit)
     end
   end
   if spec.amounts then check_amounts(problems, files, rules, action) end
-  if #problems > 0 then return errors.validation(problems, p.config.api_key) end
+  if #problems > 0 then return errors.validation(problems, p.config.secrets) end
   return nil
 end
 

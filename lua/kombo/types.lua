@@ -34,6 +34,10 @@
 ---@field retries? kombo.RetryOptions|false
 ---A PEM bundle to trust instead of libcurl's default one (a regular file holding `-----BEGIN CERTIFICATE-----`).
 ---@field ca_file? string
+---An HTTP proxy, `"http://[user:password@]host[:port]"` (port default 1080), every call tunnelled through it
+---with CONNECT; `false`: none, whatever the environment says; nil: the environment's (`https_proxy`, `no_proxy`, ...).
+---Its credentials never appear in an error, a result, `tostring` or a `debug` line.
+---@field proxy? string|false
 ---Larger answers are an `http` error (default, or 0: 1048576, and 16777216 for a page of a list).
 ---@field max_response_bytes? integer
 ---How bytes move: `"auto"` (default: cosockets inside nginx, else libcurl), `"curl"`, `"cosocket"`.

@@ -103,7 +103,7 @@ function methods:attachment_exists(args, opts)
   local since = opts and opts.since
   local name = attachment.name or base_name(attachment.file)
   local p = state(self, "attachment_exists")
-  local secret = p.config.api_key
+  local secret = p.config.secrets
   if args.application_id ~= nil and args.candidate_id ~= nil then
     return nil, errors.validation({ { path = "application_id", message = "and candidate_id were both given: "
       .. "an upload went to one of them" } }, secret)
@@ -184,15 +184,15 @@ end
 function methods:validate_upload(args)
   local p = state(self, "validate_upload")
   local op, problems = job_operation(args)
-  if not op then return nil, errors.validation(problems, p.config.api_key) end
+  if not op then return nil, errors.validation(problems, p.config.secrets) end
   local normalized
   normalized, problems = remote_fields.normalize(op, args)
   local ok, call, core_problems, shape = pcall(p.core.prepare, p.core, op.name, normalized, problems)
   if not ok or shape then
     local msg = tostring(ok and shape or call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
-    return nil, errors.validation({ { path = "args", message = msg } }, p.config.api_key)
+    return nil, errors.validation({ { path = "args", message = msg } }, p.config.secrets)
   end
-  if not call then return nil, errors.validation(core_problems, p.config.api_key) end
+  if not call then return nil, errors.validation(core_problems, p.config.secrets) end
   call:close()
   return true
 end

@@ -206,8 +206,10 @@ function S.make_certs(dir)
   return c
 end
 
---- Renders spec/nginx/app.conf.in and starts the test app.
-function S.start_app(standin)
+--- Renders spec/nginx/app.conf.in and starts the test app.  `main`: extra
+--- main-context directives (e.g. "env https_proxy;"); `env`: a shell prefix
+--- setting variables for nginx ("https_proxy='http://...'").
+function S.start_app(standin, main, env)
   local dir = S.tmpdir("nginx-app")
   S.make_certs(dir)
   local ports = { PORT = S.free_port(), TLS_PORT = S.free_port(), BADTLS_PORT = S.free_port() }
@@ -218,8 +220,11 @@ function S.start_app(standin)
     USER_DIRECTIVE = S.is_root() and "user root root;" or "",
   }
   local conf = tpl:gsub("@([A-Z_]+)@", function(k) return subst[k] and tostring(subst[k]) end)
+  if main then -- main context: before the events block (other specs render the template too: no placeholder)
+    conf = conf:gsub("\nevents {", function() return "\n" .. main .. "\nevents {" end, 1)
+  end
   write_file(dir .. "/nginx.conf", conf)
-  local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT))
+  local inst = S.start_nginx(dir, dir .. "/nginx.conf", ("http://127.0.0.1:%d/ping"):format(ports.PORT), nil, env)
   inst.port, inst.tls_port, inst.badtls_port = ports.PORT, ports.TLS_PORT, ports.BADTLS_PORT
   inst.url = "http://127.0.0.1:" .. ports.PORT
   return inst

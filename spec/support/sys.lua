@@ -63,15 +63,16 @@ local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" e
 --- (servers-style bound: relaxed under valgrind) gets SIGTERM, then SIGKILL
 --- 3 s later.  For what would hang the suite if it regressed.  Returns the
 --- child's exit status (124 or 137: it was stopped) and its stdout+stderr.
-function sys.run_lua(script, args, seconds)
+--- `env`: variables for the child, as a shell prefix ("https_proxy='...'").
+function sys.run_lua(script, args, seconds, env)
   local lua, build = sys.this_lua()
   if os.getenv("KOMBO_TEST_UNDER_VALGRIND") == "1" then seconds = seconds * 10 + 5 end
   local path = os.tmpname()
   sys.write_file(path, script)
   local quoted = {}
   for i, a in ipairs(args or {}) do quoted[i] = sh_quote(a) end
-  local cmd = ("LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='%s/?.so;;' timeout -k 3 %d %s %s %s"
-    .. " </dev/null 2>&1; echo \"exit:$?\""):format(build, seconds, lua, path, table.concat(quoted, " "))
+  local cmd = ("%s LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='%s/?.so;;' timeout -k 3 %d %s %s %s"
+    .. " </dev/null 2>&1; echo \"exit:$?\""):format(env or "", build, seconds, lua, path, table.concat(quoted, " "))
   local p = assert(io.popen(cmd))
   local out = p:read("*a")
   p:close()

@@ -226,7 +226,8 @@ describe("the editor types (lua/kombo/types.lua, lua/kombo/gen/types.lua)", func
     end
     local options = class_fields("kombo.ClientOptions")
     assert.same({ "api_key", "ca_file", "connect_timeout", "debug", "integration_id", "max_response_bytes",
-      "preflight", "preflight_ttl", "retries", "server", "server_url", "timeout", "transport", "user_agent" }, options)
+      "preflight", "preflight_ttl", "proxy", "retries", "server", "server_url", "timeout", "transport", "user_agent" },
+      options)
     local thread = coroutine.create(function() end) -- a type no option takes
     for _, name in ipairs(options) do -- each is a real option: a wrong type is named, not "unknown"
       local ok, err = pcall(kombo.new, { api_key = helpers.API_KEY, [name] = thread })

@@ -55,13 +55,15 @@ function common.parse(argv, spec)
   return opts, positional
 end
 
---- Everything printed goes through the function this returns: no API key
--- in any output, should one ever reach a message (the library redacts its
--- errors already).  A JSON text (`json` true) is redacted inside its
--- strings only, so that it stays valid JSON whatever the key.
+--- Everything printed goes through the function this returns: no API key,
+-- and no credentials of the environment's proxy (https_proxy, ...), in any
+-- output, should one ever reach a message (the library redacts its errors
+-- already).  A JSON text (`json` true) is redacted inside its strings
+-- only, so that it stays valid JSON whatever the key.
 function common.printer(key)
+  local secrets = require("kombo.client").secrets_of { api_key = key }
   return function(stream, s, json)
-    stream:write(((json and errors.redact_json or errors.redact)(s, key)))
+    stream:write(((json and errors.redact_json or errors.redact)(s, secrets)))
   end
 end
 
