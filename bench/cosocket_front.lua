@@ -157,6 +157,54 @@ function M.bigfile()
   ngx.print("started")
 end
 
+-- Profiling the cosocket path (bench/cosocket with COSOCKET_PARTS=profile):
+-- POST /prof?what=p&mode=Fl&file=... starts LuaJIT's sampling profiler
+-- (jit.p) in this worker, what=v its trace log (jit.v), what=stop stops
+-- both; what=count makes ONE /kombo call under a call hook and writes how
+-- many functions of each kind it called (C functions: classic Lua C API
+-- calls, which LuaJIT's traces cannot compile through).
+local profiling
+function M.prof()
+  local what, file = ngx.var.arg_what, ngx.var.arg_file
+  if what == "p" then
+    profiling = require "jit.p"
+    profiling.start(ngx.var.arg_mode or "F", file)
+  elseif what == "v" then
+    profiling = require "jit.v"
+    profiling.start(file)
+  elseif what == "stop" then
+    if profiling then (profiling.stop or profiling.off)() end
+    profiling = nil
+  elseif what == "count" then
+    local bytes = small_body()
+    local counts, order = {}, {}
+    local getinfo = debug.getinfo
+    jit.off(); jit.flush() -- compiled code calls no hook
+    debug.sethook(function()
+      local info = getinfo(2, "Sn")
+      local key = info.what == "C" and ("C " .. tostring(info.name))
+        or (info.what .. " " .. info.short_src .. ":" .. info.linedefined .. " " .. tostring(info.name))
+      if not counts[key] then counts[key] = 0; order[#order + 1] = key end
+      counts[key] = counts[key] + 1
+    end, "c")
+    local res, err = client:attach_to_candidate{ candidate_id = "cand-1",
+      body = { attachment = { name = "cv.pdf", type = "CV", content_type = "application/pdf", bytes = bytes } } }
+    debug.sethook()
+    jit.on()
+    if not res then return fail(tostring(err)) end
+    local out, c_total, all = {}, 0, 0
+    for _, k in ipairs(order) do
+      out[#out + 1] = ("%5d %s"):format(counts[k], k)
+      all = all + counts[k]
+      if k:sub(1, 2) == "C " then c_total = c_total + counts[k] end
+    end
+    table.sort(out)
+    ngx.print(table.concat(out, "\n"), ("\ncalls: %d, of C functions: %d\n"):format(all, c_total))
+    return
+  end
+  ngx.print("ok")
+end
+
 function M.bigresult()
   ngx.print(dict:get("big") or "none")
 end
