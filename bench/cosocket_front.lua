@@ -157,6 +157,179 @@ function M.bigfile()
   ngx.print("started")
 end
 
+-- Profiling the cosocket path (bench/cosocket with COSOCKET_PARTS=profile):
+-- POST /prof?what=p&mode=Fl&file=... starts LuaJIT's sampling profiler
+-- (jit.p) in this worker, what=v its trace log (jit.v), what=stop stops
+-- both; what=count makes ONE /kombo call under a call hook and writes how
+-- many functions of each kind it called (C functions: classic Lua C API
+-- calls, which LuaJIT's traces cannot compile through).
+local profiling
+function M.prof()
+  local what, file = ngx.var.arg_what, ngx.var.arg_file
+  if what == "p" then
+    profiling = require "jit.p"
+    profiling.start(ngx.var.arg_mode or "F", file)
+  elseif what == "v" then
+    profiling = require "jit.v"
+    profiling.start(file)
+  elseif what == "stop" then
+    if profiling then (profiling.stop or profiling.off)() end
+    profiling = nil
+  elseif what == "count" then
+    local bytes = small_body()
+    local counts, order = {}, {}
+    local getinfo = debug.getinfo
+    jit.off(); jit.flush() -- compiled code calls no hook
+    debug.sethook(function()
+      local info = getinfo(2, "Sn")
+      local key = info.what == "C" and ("C " .. tostring(info.name))
+        or (info.what .. " " .. info.short_src .. ":" .. info.linedefined .. " " .. tostring(info.name))
+      if not counts[key] then counts[key] = 0; order[#order + 1] = key end
+      counts[key] = counts[key] + 1
+    end, "c")
+    local res, err = client:attach_to_candidate{ candidate_id = "cand-1",
+      body = { attachment = { name = "cv.pdf", type = "CV", content_type = "application/pdf", bytes = bytes } } }
+    debug.sethook()
+    jit.on()
+    if not res then return fail(tostring(err)) end
+    local out, c_total, all = {}, 0, 0
+    for _, k in ipairs(order) do
+      out[#out + 1] = ("%5d %s"):format(counts[k], k)
+      all = all + counts[k]
+      if k:sub(1, 2) == "C " then c_total = c_total + counts[k] end
+    end
+    table.sort(out)
+    ngx.print(table.concat(out, "\n"), ("\ncalls: %d, of C functions: %d\n"):format(all, c_total))
+    return
+  end
+  ngx.print("ok")
+end
+
+-- GET /phases?n=N: the steps of /kombo that need no network, each run N
+-- times in a loop in this worker (JIT-compiled as in /kombo), in
+-- microseconds of this thread's CPU time (CLOCK_THREAD_CPUTIME_ID) per
+-- step; the transport is what /kombo costs beyond their sum.
+local phase_body
+function M.phases()
+  local ffi = require "ffi"
+  pcall(ffi.cdef, "typedef struct { long tv_sec; long tv_nsec; } kombo_bench_ts;"
+    .. "int clock_gettime(int clk, kombo_bench_ts *ts);")
+  local ts = ffi.new("kombo_bench_ts")
+  local function cpu_us()
+    ffi.C.clock_gettime(3, ts) -- CLOCK_THREAD_CPUTIME_ID
+    return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+  end
+  local n = math.min(tonumber(ngx.var.arg_n) or 20000, 200000)
+  local reps = math.min(tonumber(ngx.var.arg_reps) or 5, 20)
+  local core = require "kombo.core"
+  local errors = require "kombo.errors"
+  local call_mod = require "kombo.call"
+  local p = require("kombo.client").state(client, "attach_to_candidate")
+  local op = call_mod.OPERATIONS.attach_to_candidate
+  phase_body = phase_body or string.rep("x", 1024)
+  local function args()
+    return { candidate_id = "cand-1", body = { attachment = { name = "cv.pdf", type = "CV",
+      content_type = "application/pdf", bytes = phase_body } } }
+  end
+  local headers = "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Sat, 05 Dec 2026 04:00:00 GMT\r\n"
+    .. "Content-Type: application/json\r\nContent-Length: " .. #SUCCESS .. "\r\nConnection: keep-alive\r\n\r\n"
+  local resp = { status = 200, headers = headers, body = SUCCESS, phase = "done" }
+  local steps = {
+    { "argument table (the caller's)", function() return args() end },
+    { "prepare (read the arguments, validate, body writer) + close", function()
+      local c = call_mod.prepare(client, p, op, args(), "attach_to_candidate", 2)
+      c:close()
+    end },
+    { "call:request()", function(c) c:request() end, true },
+    { "body: call:read() to the end", function(c)
+      c:rewind()
+      for _ = 1, 100 do if not c:read(2048, true) then break end end
+    end, true },
+    { "framing headers: 3 x core.header_values", function()
+      core.header_values(headers, "connection"); core.header_values(headers, "transfer-encoding")
+      core.header_values(headers, "content-length")
+    end },
+    { "call:next + call:complete (classification) + call:result", function(c)
+      c:next(core.now()); c:complete(resp, core.now(), 0); c:result()
+    end, true },
+    { "errors.from_result (success)", function(_, raw) errors.from_result(raw, "bench-key") end, true },
+    { "core.now() x 10", function() for _ = 1, 10 do core.now() end end },
+  }
+  -- The transport's Lua with a socket that answers at once (no syscalls,
+  -- no nginx): kombo.cosocket and kombo.call loaded again with
+  -- ngx.socket.tcp replaced, so that the real modules stay untouched.
+  local answer = headers .. SUCCESS
+  local Fake = {}
+  Fake.__index = Fake
+  function Fake.settimeouts() return true end
+  function Fake.connect() return 1 end
+  function Fake.getreusedtimes() return 1 end
+  function Fake.send(_, data) return type(data) == "string" and #data or 1 end
+  function Fake.receiveany(self) if self.done then return nil, "closed" end self.done = true return answer end
+  function Fake.setkeepalive() return 1 end
+  function Fake.close() return 1 end
+  local real_tcp, saved_cos, saved_call = ngx.socket.tcp, package.loaded["kombo.cosocket"], package.loaded["kombo.call"]
+  ngx.socket.tcp = function() return setmetatable({}, Fake) end -- luacheck: ignore 122
+  package.loaded["kombo.cosocket"], package.loaded["kombo.call"] = nil, nil
+  local ok, fake_cos = pcall(require, "kombo.cosocket")
+  local fake_call = ok and require("kombo.call")
+  ngx.socket.tcp = real_tcp -- luacheck: ignore 122
+  package.loaded["kombo.cosocket"], package.loaded["kombo.call"] = saved_cos, saved_call
+  if ok then
+    steps[#steps + 1] = { "cosocket.perform, socket answering at once (prepare and close not counted: above)",
+      function() end, false, function(c) fake_cos.perform(c, p.config) end }
+    steps[#steps + 1] = { "the whole client:attach_to_candidate, socket answering at once", function()
+      local res = fake_call.call_operation(client, op, args(), "attach_to_candidate")
+      assert(res and res.data)
+    end }
+  end
+  local prof_mode = ngx.var.arg_prof
+  if prof_mode and ok then -- jit.p over the whole call with the socket answering at once
+    local jp = require "jit.p"
+    local fn = steps[#steps][2]
+    for _ = 1, 200 do fn() end
+    local file = ngx.var.arg_file
+    jp.start(prof_mode, file)
+    for _ = 1, n do fn() end
+    jp.stop()
+    ngx.print("profiled into ", file, "\n")
+    return
+  end
+  local out = {}
+  for _, step in ipairs(steps) do
+    local c, raw
+    if step[3] then
+      c = call_mod.prepare(client, p, op, args(), "attach_to_candidate", 2)
+      c:next(core.now()); c:complete(resp, core.now(), 0); raw = c:result()
+    end
+    local fn, best = step[2], math.huge
+    for _ = 1, reps do -- the least of `reps` timings: what other processes added is not the step's
+      local us
+      if step[4] then -- timed without a fresh call's prepare and close
+        local calls = {}
+        for round = 1, 2 do -- the first a warm-up
+          local m = round == 1 and 200 or math.min(n, 2000)
+          for i = 1, m do calls[i] = call_mod.prepare(client, p, op, args(), "attach_to_candidate", 2) end
+          local t0 = cpu_us()
+          for i = 1, m do step[4](calls[i]) end
+          us = (cpu_us() - t0) / m
+          for i = 1, m do calls[i]:close(); calls[i] = nil end
+        end
+      else
+        for _ = 1, 200 do fn(c, raw) end -- warm-up: compiled as in /kombo
+        local t0 = cpu_us()
+        for _ = 1, n do fn(c, raw) end
+        us = (cpu_us() - t0) / n
+      end
+      if us < best then best = us end
+    end
+    local us = best
+    if c then c:close() end
+    out[#out + 1] = ("| %s | %.2f |"):format(step[1], us)
+  end
+  ngx.print("| step (least of ", reps, " loops of ", n, ") | us |\n| --- | ---: |\n", table.concat(out, "\n"), "\n")
+end
+
 function M.bigresult()
   ngx.print(dict:get("big") or "none")
 end

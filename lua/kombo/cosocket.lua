@@ -179,10 +179,12 @@ local function parse_url(url)
   if not host or host == "" then return nil, "URL has no usable host" end
   local tls = scheme == "https"
   port = tonumber(port) or (tls and 443 or 80)
+  local pool = str_format("kombo:%s:%d:%s", host, port, tls and "tls" or "plain")
   return {
     tls = tls, host = host, port = port, path = path, authority = authority,
     sni = (host:gsub("^%[(.*)%]$", "%1")),
-    pool = str_format("kombo:%s:%d:%s", host, port, tls and "tls" or "plain"),
+    pool = pool,
+    connect_options = { pool = pool }, -- sock:connect's third argument, made once
   }
 end
 M.parse_url = parse_url
@@ -266,17 +268,39 @@ local function proxy_for(config, target)
   return px
 end
 
--- Where a call's URL goes: parse_url's target, with the proxy it goes through.
+-- Where a call's URL goes: parse_url's target, with the proxy it goes
+-- through, and the URL's path.  Targets come from a cache by scheme,
+-- authority and proxy (a client's calls share one, so the pool name and the
+-- rest are made once, not per call); a cached target is never changed.
+local targets, ntargets = {}, 0
+local function cached(key, make)
+  local t = targets[key]
+  if t then return t end
+  local err
+  t, err = make()
+  if not t then return nil, err end
+  if ntargets >= 64 then targets, ntargets = {}, 0 end -- bounded: distinct servers are few
+  targets[key], ntargets = t, ntargets + 1
+  return t
+end
+
 local function target_of(url, config)
-  local target, err = parse_url(url)
-  if not target then return nil, err end
-  local px, perr = proxy_for(config, target)
+  local base, path = str_match(url, "^(https?://[^/]*)(.*)$")
+  if not base then return nil, "unsupported URL (http or https expected)" end
+  local direct, err = cached(base, function() return parse_url(url) end)
+  if not direct then return nil, err end
+  if path == "" then path = "/" end
+  local px, perr = proxy_for(config, direct)
   if perr then return nil, perr end
-  if px then
-    target.proxy = px
-    target.pool = target.pool .. px.pool
-  end
-  return target
+  if not px then return direct, path end
+  local tunnelled = cached(base .. px.pool, function()
+    local t = {}
+    for k, v in pairs(direct) do t[k] = v end
+    t.proxy, t.pool = px, direct.pool .. px.pool
+    t.connect_options = { pool = t.pool }
+    return t
+  end)
+  return tunnelled, path
 end
 M.target_of = target_of
 
@@ -310,7 +334,13 @@ local function arm(st)
   if c > left then c = left end
   local r = st.read_deadline - t
   if r <= 0 then return false end
-  st.sock:settimeouts(ms(c > 0 and c or 0.001), ms(left), ms(r))
+  c, left, r = ms(c > 0 and c or 0.001), ms(left), ms(r)
+  -- the socket keeps what it was given: the same milliseconds again (a
+  -- small answer's reads come within the same one) need no C call
+  if c ~= st.armed_c or left ~= st.armed_s or r ~= st.armed_r then
+    st.sock:settimeouts(c, left, r)
+    st.armed_c, st.armed_s, st.armed_r = c, left, r
+  end
   return true
 end
 
@@ -388,7 +418,7 @@ local function connect(st, target, fresh_only)
   if px then host, port = px.host, px.port end
   while true do
     if not arm(st) then return fail(st, "timeout", "connect") end
-    local ok, err = st.sock:connect(host, port, { pool = target.pool })
+    local ok, err = st.sock:connect(host, port, target.connect_options)
     if not ok then
       if err and str_find(err, "no resolver defined", 1, true) then
         err = err .. " (add a 'resolver' directive to nginx.conf)"
@@ -406,6 +436,7 @@ local function connect(st, target, fresh_only)
     end
     st.sock:close()
     st.sock = ngx_tcp()
+    st.armed_c, st.armed_s, st.armed_r = nil, nil, nil -- a new socket: its timeouts are not set
     st.reused = 0
     st.connect_deadline = now() + st.connect_timeout
   end
@@ -568,33 +599,23 @@ end
 -- M.yield_after seconds of encoding and sending the upload yields
 -- (ngx.sleep(M.yield_sleep)): a socket that never fills must not hold the
 -- worker.
-local function send_request(st, call, target)
-  local _, headers, length, max_body, method = call:request() -- max_body: the core's cap, defaults resolved
-  method = method or "POST"
-  st.max_body = max_body
-  local batch = { method, " ", target.path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
-  local n = #batch
-  for i = 1, #headers do
-    batch[n + 1] = headers[i]
-    batch[n + 2] = "\r\n"
-    n = n + 2
-  end
-  if length > 0 or method ~= "GET" then
-    batch[n + 1] = str_format("Content-Length: %.0f\r\n", length)
-    n = n + 1
-  end
-  batch[n + 1] = "Connection: keep-alive\r\n\r\n"
-  n = n + 1
+local function send_request(st, call, up)
+  local length = up.length
+  st.max_body = up.max_body
+  local batch, n = { up.head }, 1
   local size, body_bytes = 0, 0
   local resp = st.resp
   resp.phase = "sending"
   local src -- the source function, fetched the first time the core asks for it
+  -- a small body in one read (the binding's read buffer grows to what is
+  -- asked: 64 KiB for a 1.5 KB body was a malloc, and page faults, per call)
+  local read_size = length < READ_SIZE and (length > 0 and length or 1) or READ_SIZE
   local slice = M.yield_after
   local yield_at = slice and now() + slice
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
   for _ = 1, (length + 2) * 1002 do
-    local chunk, source_err = call:read(READ_SIZE, true)
+    local chunk, source_err = call:read(read_size, true)
     if chunk == false then
       if n > 0 then
         local r = send_batch(st, batch)
@@ -839,7 +860,8 @@ end
 ---------------------------------------------------------------- attempts
 
 -- One try on one connection, ending by `deadline` (the attempt's).
-local function attempt_once(call, config, target, fresh_only, deadline)
+local function attempt_once(call, up, fresh_only, deadline)
+  local config, target = up.config, up.target
   local timeout, connect_timeout = config.timeout or 300, config.connect_timeout or 10
   local st = {
     resp = { phase = "connect" },
@@ -849,6 +871,7 @@ local function attempt_once(call, config, target, fresh_only, deadline)
     connect_deadline = now() + connect_timeout, -- TCP connect and TLS handshake together
     read_deadline = deadline, -- shortened while looking for an early answer
     reused = 0,
+    armed_c = nil, armed_s = nil, armed_r = nil, -- the timeouts the socket was given (arm)
     written_at = nil, -- when the whole request had been written
     buf = "", pos = 1, got_any = false,
     max_body = 0, parts = {}, total = 0,
@@ -856,7 +879,7 @@ local function attempt_once(call, config, target, fresh_only, deadline)
   }
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
-  r = r or send_request(st, call, target) or receive_head(st) or receive_body(st)
+  r = r or send_request(st, call, up) or receive_head(st) or receive_body(st)
   return r or finish(st)
 end
 
@@ -865,11 +888,11 @@ end
 -- deadline.  The first try's result stands when the replay cannot happen
 -- (the body cannot be read again) or fails before sending anything: it
 -- must not turn "may have been processed" into "not sent".
-local function attempt(call, config, target)
-  local deadline = now() + (config.timeout or 300)
-  local first = attempt_once(call, config, target, false, deadline)
+local function attempt(call, up)
+  local deadline = now() + (up.config.timeout or 300)
+  local first = attempt_once(call, up, false, deadline)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, config, target, true, deadline)
+  local again = attempt_once(call, up, true, deadline)
   if again.phase == "connect" then return first end
   return again
 end
@@ -882,12 +905,36 @@ local Upload = {}
 Upload.__call = function(self, call)
   local resp
   if self.target then
-    resp = attempt(call, self.config, self.target)
+    resp = attempt(call, self)
   else
     resp = { error = "network", phase = "connect", message = self.url_error }
   end
   local mono, wall = now()
   call:complete(resp, mono, wall)
+end
+
+-- The upload object of a call: its config and target, and what every
+-- attempt sends before the body, rendered once ("<method> <path>
+-- HTTP/1.1", Host, the call's headers, Content-Length, Connection).
+local function upload_of(call, config)
+  local url, headers, length, max_body, method = call:request() -- max_body: the core's cap, defaults resolved
+  local target, path = target_of(url, config)
+  if not target then return setmetatable({ config = config, url_error = path }, Upload) end
+  method = method or "POST"
+  local head = { method, " ", path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
+  local n = 6
+  for i = 1, #headers do
+    head[n + 1] = headers[i]
+    head[n + 2] = "\r\n"
+    n = n + 2
+  end
+  if length > 0 or method ~= "GET" then
+    head[n + 1] = str_format("Content-Length: %.0f\r\n", length)
+    n = n + 1
+  end
+  head[n + 1] = "Connection: keep-alive\r\n\r\n"
+  return setmetatable({ config = config, target = target, head = tbl_concat(head),
+                        length = length, max_body = max_body }, Upload)
 end
 
 --- Drives `call` to the end over cosockets; returns call:result().
@@ -896,14 +943,12 @@ function M.perform(call, config)
   local which, why = M.select("cosocket")
   if which ~= "cosocket" then error(why, 2) end
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local url = call:request()
-  local target, uerr = target_of(url, config)
+  local one_attempt = upload_of(call, config)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  local one_attempt = setmetatable({ config = config, target = target, url_error = uerr }, Upload)
   return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.secrets)
 end
 
@@ -911,8 +956,7 @@ end
 -- attach_many's light threads run; call:next() decides the rest).
 function M.attempt(call, config)
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local target, uerr = target_of((call:request()), config)
-  setmetatable({ config = config, target = target, url_error = uerr }, Upload)(call)
+  upload_of(call, config)(call)
 end
 
 return M
