@@ -103,6 +103,60 @@ static void read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *
     lua_pop(L, 1);
 }
 
+/* A call's own settings (kombo_request.config) from the table at t: the
+ * options of kombo_options marked per_call, over the client's `base`
+ * (retries = false: one attempt; a retries table: its fields over the
+ * client's policy), checked by the core's rules (kombo_config_check_call).
+ * The Lua layer has checked the types.  Returns the problems' count. */
+size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base, kombo_config *cfg,
+                                  kombo_problems *p)
+{
+    const kombo_option *o;
+    size_t before = p->count + p->dropped;
+    int retries;
+    *cfg = *base;
+    lua_getfield(L, t, "retries");
+    retries = lua_gettop(L);
+    if (lua_isboolean(L, retries) && !lua_toboolean(L, retries))
+        cfg->retry.max_attempts = 1;
+    for (o = kombo_options; o->name != NULL; o++) {
+        if (!o->per_call)
+            continue;
+        if (strncmp(o->name, "retries.", 8) != 0) {
+            lua_getfield(L, t, o->name);
+            if (!lua_isnil(L, -1))
+                read_option(L, t, o->name, o, cfg, p);
+            lua_pop(L, 1);
+        } else if (lua_istable(L, retries)) {
+            read_option(L, retries, o->name + 8, o, cfg, p);
+        }
+    }
+    lua_pop(L, 1);
+    if (p->count + p->dropped == before)
+        kombo_config_check_call(cfg, p);
+    return p->count + p->dropped - before;
+}
+
+/* core.call_options: the options a call may have of its own, as
+ * core.options names them ({ timeout = "number", ..., retries = true }). */
+static void push_call_options(lua_State *L)
+{
+    static const char *const lua_type_of[] = {"string", "number", "number", "number", "boolean"};
+    const kombo_option *o;
+    lua_newtable(L);
+    for (o = kombo_options; o->name != NULL; o++) {
+        if (!o->per_call)
+            continue;
+        if (strncmp(o->name, "retries.", 8) == 0) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "retries");
+        } else {
+            lua_pushstring(L, lua_type_of[o->kind]);
+            lua_setfield(L, -2, o->name);
+        }
+    }
+}
+
 /* core.options: { name = "string" | "number" | "boolean", retries = {...} }
  * from kombo_options, for the Lua layer's type checks. */
 static void push_options(lua_State *L)
@@ -155,17 +209,21 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
     return lc;
 }
 
-/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false, message
- * list_files: note the body's file objects for call:files() (preflight) */
+/* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
+ * | nil, false, message (args' shape) | nil, false, nil, message (options)
+ * list_files: note the body's file objects for call:files() (preflight);
+ * options: the call's own settings and headers (kombo/call.lua has
+ * checked the names and types) */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = kombo_lua_check_client(L, 1);
     const kombo_operation *op = kombo_operation_find(luaL_checkstring(L, 2));
     int list_files = lua_toboolean(L, 5);
+    int options = lua_istable(L, 6) ? 6 : 0;
     if (op == NULL)
         return luaL_argerror(L, 2, "unknown operation");
-    lua_settop(L, 4);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files);
+    lua_settop(L, 6);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
 }
 
 static int l_client_close(lua_State *L)
@@ -613,6 +671,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "defaults");
     push_options(L);
     lua_setfield(L, -2, "options");
+    push_call_options(L);
+    lua_setfield(L, -2, "call_options");
     /* JSON's [] for cjson builds that lack cjson.empty_array. */
     lua_pushlightuserdata(L, (void *)&empty_array_sentinel);
     lua_setfield(L, -2, "empty_array");

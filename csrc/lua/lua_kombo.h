@@ -169,8 +169,14 @@ int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
 
 /* lua_call.c */
 void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
+/* lkombo.c: a call's own settings from the options table at t (see there). */
+size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base, kombo_config *cfg,
+                                  kombo_problems *p);
+/* lua_call.c: the headers table at idx ({ ["Name"] = "value" }) set on the
+ * call (kombo_call_set_headers); problems under `path`. */
+int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *path, kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files);
+                       int list_files, int options);
 void kombo_lua_open_call(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
 
