@@ -284,6 +284,7 @@ local function fill(st)
   if not arm(st) then return nil, "timeout" end
   local data, err = st.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
+  if st.measure and not st.got_any then st.first_byte = now() - st.started end
   st.got_any = true
   local buf, pos = st.buf, st.pos
   if pos > #buf then st.buf = data else st.buf = str_sub(buf, pos) .. data end
@@ -386,7 +387,14 @@ end
 local function send_batch(st, batch)
   if not arm(st) then return fail(st, "timeout", "send") end
   local sent, serr = st.sock:send(batch)
-  if sent then return nil end
+  if sent then
+    if st.measure then
+      local n = st.bytes_sent
+      for i = 1, #batch do n = n + #batch[i] end
+      st.bytes_sent = n
+    end
+    return nil
+  end
   if serr == "timeout" then return fail(st, "network", "send", serr) end
   st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
   local version = receive_status(st)
@@ -685,8 +693,9 @@ end
 ---------------------------------------------------------------- attempts
 
 -- One try on one connection, ending by `deadline` (the attempt's).
-local function attempt_once(call, config, target, fresh_only, deadline)
-  local timeout, connect_timeout = config.timeout or 300, config.connect_timeout or 10
+-- `measure`: note the figures hooks get (st.first_byte, st.connect_time,
+-- st.bytes_sent).
+local function attempt_once(call, config, target, fresh_only, deadline, timeout, connect_timeout, measure)
   local st = {
     resp = { phase = "connect" },
     sock = ngx_tcp(),
@@ -699,11 +708,18 @@ local function attempt_once(call, config, target, fresh_only, deadline)
     buf = "", pos = 1, got_any = false,
     max_body = 0, parts = {}, total = 0,
     keep = false, chunked = false, length = nil, no_body = false,
+    measure = measure, started = measure and now() or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
   }
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
+  if measure and not r and st.reused == 0 then st.connect_time = now() - st.started end
   r = r or send_request(st, call, target) or receive_head(st) or receive_body(st)
-  return r or finish(st)
+  r = r or finish(st)
+  if measure then
+    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = now() - st.started,
+      bytes_sent = st.bytes_sent }
+  end
+  return r
 end
 
 -- One attempt; a pooled connection that turns out to be dead (closed by
@@ -711,11 +727,13 @@ end
 -- deadline.  The first try's result stands when the replay cannot happen
 -- (the body cannot be read again) or fails before sending anything: it
 -- must not turn "may have been processed" into "not sent".
-local function attempt(call, config, target)
-  local deadline = now() + (config.timeout or 300)
-  local first = attempt_once(call, config, target, false, deadline)
+-- The timeouts are the call's (its own, else its client's).
+local function attempt(call, config, target, measure)
+  local timeout, connect_timeout = call:timeouts()
+  local deadline = now() + timeout
+  local first = attempt_once(call, config, target, false, deadline, timeout, connect_timeout, measure)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, config, target, true, deadline)
+  local again = attempt_once(call, config, target, true, deadline, timeout, connect_timeout, measure)
   if again.phase == "connect" then return first end
   return again
 end
@@ -728,7 +746,7 @@ local Upload = {}
 Upload.__call = function(self, call)
   local resp
   if self.target then
-    resp = attempt(call, self.config, self.target)
+    resp = attempt(call, self.config, self.target, self.measure)
   else
     resp = { error = "network", phase = "connect", message = self.url_error }
   end
@@ -736,9 +754,13 @@ Upload.__call = function(self, call)
   call:complete(resp, mono, wall)
 end
 
---- Drives `call` to the end over cosockets; returns call:result().
--- Raises when cosockets are unavailable in the current phase.
-function M.perform(call, config)
+local QUIET = {} -- the observer of a call nothing watches
+
+--- Drives `call` to the end over cosockets; returns call:result() and, when
+-- a hook failed, its failure (trace.drive).  `obs`: the call's observer
+-- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
+-- current phase.
+function M.perform(call, config, obs)
   local which, why = M.select("cosocket")
   if which ~= "cosocket" then error(why, 2) end
   if ngx_tcp == nil then bind_ngx(nginx()) end
@@ -749,16 +771,19 @@ function M.perform(call, config)
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  local one_attempt = setmetatable({ config = config, target = target, url_error = uerr }, Upload)
-  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.api_key)
+  obs = obs or QUIET
+  local one_attempt = setmetatable({ config = config, target = target, url_error = uerr,
+    measure = obs.measure }, Upload)
+  return trace.drive(call, obs, one_attempt, ngx_sleep, now)
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
--- attach_many's light threads run; call:next() decides the rest).
-function M.attempt(call, config)
+-- attach_many's light threads run; call:next() decides the rest);
+-- `measure`: for hooks (call:measure() was called).
+function M.attempt(call, config, measure)
   if ngx_tcp == nil then bind_ngx(nginx()) end
   local target, uerr = parse_url((call:request()))
-  setmetatable({ config = config, target = target, url_error = uerr }, Upload)(call)
+  setmetatable({ config = config, target = target, url_error = uerr, measure = measure }, Upload)(call)
 end
 
 return M
