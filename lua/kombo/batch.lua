@@ -51,9 +51,8 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     local ok, call, err, observer = pcall(job_call, op, job)
     if not ok then
       local msg, path = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1"), "job"
-      if msg:find("^bad argument #2 to") then
-        msg, path = msg:gsub("^bad argument #2 to '[%w_]+' %((.*)%)$", "%1"), "job.options"
-      end
+      local in_options = msg:match("bad argument #2 to '[%w_]+' %((.*)%)$")
+      if in_options then msg, path = in_options, "job.options" end
       return nil, errors.validation({ { path = path, message = msg } }, p.config.api_key)
     end
     if not call then return nil, err end
