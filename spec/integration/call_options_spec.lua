@@ -100,7 +100,7 @@ describe("call options #integration", function()
       { { retries = true }, "option 'retries' must be a table or false" },
       { { retries = { max_attempts = 0 } }, "option 'retries.max_attempts' must be a whole number, at least 1" },
       { { server_url = "ftp://x" }, "option 'server_url' must be an absolute http(s) URL" },
-      { { hooks = { before_requets = print } }, "unknown option 'hooks.before_requets' (did you mean 'hooks.before_request'?)" },
+      { { hooks = { before_requets = print } }, "unknown option 'hooks.before_requets' (did you mean 'before_request'?)" },
       { { hooks = { on_retry = 1 } }, "option 'hooks.on_retry' must be a function, got number" },
       { "fast", "options table expected, got string" },
       { { headers = { ["X-A"] = 1 } }, "option 'headers' must map header names (strings) to values (strings), got string = number" },
