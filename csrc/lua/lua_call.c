@@ -73,7 +73,8 @@ int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *p
 {
     kombo_str names[KOMBO_MAX_EXTRA_HEADERS], values[KOMBO_MAX_EXTRA_HEADERS];
     size_t n = 0;
-    idx = lua_absindex(L, idx);
+    if (idx < 0) /* (Lua 5.1 has no lua_absindex) */
+        idx = lua_gettop(L) + idx + 1;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         /* (no lua_tolstring on a key: it would change a number key in place) */

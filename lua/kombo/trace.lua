@@ -17,7 +17,7 @@ local errors = require "kombo.errors"
 local core = require "kombo.core"
 
 local redact = errors.redact
-local pcall, type, tostring, ipairs, pairs, next = pcall, type, tostring, ipairs, pairs, next
+local pcall, type, ipairs, pairs, next = pcall, type, ipairs, pairs, next
 
 local trace = {}
 

@@ -244,8 +244,9 @@ describe("hooks #integration", function()
     assert.is_false(err:may_have_landed())
     assert.equals(0, #sent_with(key))
     -- a header the library owns, returned by the hook: refused the same way, nothing sent
-    _, err = client:attach_to_candidate(upload_args(), { headers = { ["X-Standin-Key"] = key },
+    res, err = client:attach_to_candidate(upload_args(), { headers = { ["X-Standin-Key"] = key },
       hooks = { before_request = function() return { Authorization = "Bearer other" } end } })
+    assert.is_nil(res)
     assert.equals("hook", err.kind)
     assert.truthy(err.message:find("cannot set Authorization", 1, true), err.message)
     assert.equals(0, #sent_with(key))
@@ -266,15 +267,17 @@ describe("hooks #integration", function()
     assert.truthy(err.message:find("do not send it again", 1, true), err.message)
     assert.equals(1, #sent_with(key))
     -- a 503 that would be retried: the raise ends the call after that attempt
-    _, err = client:get_jobs({}, { headers = { ["X-Standin-Scenario"] = "503-always" },
+    res, err = client:get_jobs({}, { headers = { ["X-Standin-Scenario"] = "503-always" },
       hooks = { after_response = function() error("metrics full") end } })
+    assert.is_nil(res)
     assert.equals("hook", err.kind)
     assert.equals(1, err.attempts)
     assert.equals(503, err.status)
     assert.equals("rejected", err.outcome)
     -- on_retry: the same
-    _, err = client:get_jobs({}, { headers = { ["X-Standin-Scenario"] = "503-always" },
+    res, err = client:get_jobs({}, { headers = { ["X-Standin-Scenario"] = "503-always" },
       hooks = { on_retry = function() error("no") end } })
+    assert.is_nil(res)
     assert.equals("on_retry", err.hook)
     assert.equals(1, err.attempts)
   end)
