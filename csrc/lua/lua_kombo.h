@@ -169,7 +169,10 @@ int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
 
 /* lua_call.c */
 void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
-/* lkombo.c: a call's own settings from the options table at t (see there). */
+/* lua_config.c: a client's options from the resolved options table at t
+ * (kombo/client.lua has checked the types), and a call's own settings from
+ * its options table (see there). */
+void kombo_lua_read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *p);
 size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base, kombo_config *cfg,
                                   kombo_problems *p);
 /* lua_call.c: the headers table at idx ({ ["Name"] = "value" }) set on the
