@@ -30,7 +30,7 @@ const kombo_config kombo_config_defaults = {
 
 /* per_call: a call may have its own (kombo_request.config, checked by
  * kombo_config_check_call). */
-#define OPTION(name, kind, field, per_call) {name, kind, offsetof(kombo_config, field), per_call}
+#define OPTION(name, kind, field, per_call) {name, offsetof(kombo_config, field), kind, per_call}
 const kombo_option kombo_options[] = {
     OPTION("api_key", KOMBO_OPTION_STRING, api_key, 0),
     OPTION("integration_id", KOMBO_OPTION_STRING, integration_id, 0),
@@ -46,7 +46,7 @@ const kombo_option kombo_options[] = {
     OPTION("retries.exponent", KOMBO_OPTION_NUMBER, retry.exponent, 1),
     OPTION("retries.max_elapsed", KOMBO_OPTION_NUMBER, retry.max_elapsed, 1),
     OPTION("retries.retry_unsafe", KOMBO_OPTION_BOOLEAN, retry.retry_unsafe, 1),
-    {NULL, KOMBO_OPTION_STRING, 0, 0},
+    {NULL, 0, KOMBO_OPTION_STRING, 0},
 };
 
 size_t kombo_max_response(const kombo_config *cfg, const kombo_operation *op)
