@@ -1,7 +1,10 @@
 -- Small-attachment throughput of kombo-lua: sequential calls on one client
 -- (one libcurl handle, kept-alive connection).
 --
---   lua5.4 bench/small.lua SERVER_URL CV_FILE N WARMUP
+--   lua5.4 bench/small.lua SERVER_URL CV_FILE N WARMUP [VARIANT]
+--
+-- VARIANT (bench/hooks): "none" (the default), "empty" (hooks that do
+-- nothing) or "debug" (a debug function that drops its lines).
 --
 -- Prints "<calls per second> <seconds> <N>" for the N timed calls that follow
 -- WARMUP untimed ones.  Wall time from kombo.core.now() (monotonic).  Every
@@ -16,11 +19,15 @@ local f = assert(io.open(cv_file, "rb"))
 local cv = f:read("a")
 f:close()
 
+local variant = arg[5] or "none"
+local function nothing() end
 local client = kombo.new{
   api_key = "bench-key",
   integration_id = "workday:bench",
   server_url = server_url,
   timeout = 30,
+  hooks = variant == "empty" and { before_request = nothing, after_response = nothing, on_retry = nothing } or nil,
+  debug = variant == "debug" and nothing or nil,
 }
 
 -- What an application would pass on each call; the base64 is done once, as

@@ -28,8 +28,25 @@ enum call_state { CALL_READY, CALL_SENT, CALL_WAIT, CALL_DONE };
 
 static unsigned calls_made; /* seeds jitter */
 
+/* A call's own settings (kombo_request.config), when it has any. */
+typedef struct call_own {
+    kombo_config cfg;
+    char *server_url;
+} call_own;
+
+/* Headers beyond the library's own (kombo_call_set_headers), when any:
+ * "Name: value" strings, NUL-separated, in `text`. */
+typedef struct call_extra {
+    kombo_buf text;
+    const char *line[KOMBO_MAX_EXTRA_HEADERS];
+    size_t n;
+} call_extra;
+
 struct kombo_call {
     const kombo_client *client;
+    const kombo_config *cfg; /* the client's, or own->cfg */
+    call_own *own;           /* NULL: none (no allocation for the usual call) */
+    call_extra *extra;       /* NULL: none */
     const kombo_operation *op;
     kombo_buf url;
     kombo_buf integration; /* "X-Integration-Id: ..." */
@@ -55,7 +72,14 @@ struct kombo_call {
 static int render_url(kombo_call *c, const kombo_request *req)
 {
     const char *p = c->op->path;
-    kombo_buf_append(&c->url, c->client->server_url, c->client->prefix_len);
+    if (c->own == NULL) {
+        kombo_buf_append(&c->url, c->client->server_url, c->client->prefix_len);
+    } else { /* the call's own server_url, without trailing slashes */
+        size_t n = strlen(c->own->server_url);
+        while (n > 0 && c->own->server_url[n - 1] == '/')
+            n--;
+        kombo_buf_append(&c->url, c->own->server_url, n);
+    }
     while (*p) {
         const char *open = strchr(p, '{'), *close;
         size_t i;
@@ -184,12 +208,29 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     return c;
 }
 
-void kombo_call_recycle(kombo_call *c)
+/* What a call holds beyond its memory and buffers (kombo_call_recycle and
+ * kombo_call_free). */
+static void free_held(kombo_call *c)
 {
     kombo_body_free(&c->body);
     if (c->files != &c->file1)
         free(c->files);
     c->files = &c->file1;
+    if (c->own != NULL) {
+        free(c->own->server_url);
+        free(c->own);
+        c->own = NULL;
+    }
+    if (c->extra != NULL) {
+        kombo_buf_free(&c->extra->text);
+        free(c->extra);
+        c->extra = NULL;
+    }
+}
+
+void kombo_call_recycle(kombo_call *c)
+{
+    free_held(c);
     /* What the answer held goes now, not when the memory is next used. */
     if (c->response.body.data != NULL)
         memset(c->response.body.data, 0, c->response.body.len);
@@ -206,7 +247,27 @@ kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int 
         return NULL;
     }
     c->client = client;
+    c->cfg = &client->cfg;
     c->op = req->op;
+    if (req->config != NULL) {
+        /* The call's own settings; the rest stays the client's. */
+        c->own = malloc(sizeof *c->own);
+        if (c->own == NULL || (c->own->server_url = strdup(req->config->server_url)) == NULL) {
+            free(c->own);
+            c->own = NULL;
+            kombo_value_close_files(req->body);
+            kombo_call_free(c);
+            return NULL;
+        }
+        c->own->cfg = client->cfg;
+        c->own->cfg.server_url = c->own->server_url;
+        c->own->cfg.timeout = req->config->timeout;
+        c->own->cfg.connect_timeout = req->config->connect_timeout;
+        c->own->cfg.max_response_bytes = req->config->max_response_bytes;
+        c->own->cfg.retry = req->config->retry;
+        c->cfg = &c->own->cfg;
+        c->response.body.limit = kombo_max_response(c->cfg, c->op);
+    }
     c->files = &c->file1;
     c->capfiles = 1;
     c->files_listed = list_files;
@@ -261,10 +322,8 @@ void kombo_call_free(kombo_call *c)
         return;
     kombo_buf_free(&c->url);
     kombo_buf_free(&c->integration);
-    kombo_body_free(&c->body);
     kombo_response_free(&c->response);
-    if (c->files != &c->file1)
-        free(c->files);
+    free_held(c);
     free(c);
 }
 
@@ -281,10 +340,103 @@ const char *kombo_call_integration_id(const kombo_call *c)
     return c->integration.data != NULL ? c->integration.data + 18 : "";
 }
 const char *kombo_call_url(const kombo_call *c) { return c->url.data; }
-size_t kombo_call_header_count(const kombo_call *c) { return c->nheaders; }
+size_t kombo_call_header_count(const kombo_call *c)
+{
+    return c->extra == NULL ? c->nheaders : c->nheaders + c->extra->n;
+}
+size_t kombo_call_extra_header_count(const kombo_call *c) { return c->extra == NULL ? 0 : c->extra->n; }
 const char *kombo_call_header(const kombo_call *c, size_t i)
 {
-    return i < c->nheaders ? c->headers[i] : NULL;
+    if (i < c->nheaders)
+        return c->headers[i];
+    if (c->extra != NULL && i - c->nheaders < c->extra->n)
+        return c->extra->line[i - c->nheaders];
+    return NULL;
+}
+
+/* The headers the library writes itself, or that would break the framing
+ * of the request: a call cannot set them. */
+static const char *const owned_headers[] = {
+    "Authorization", "X-Integration-Id", "Content-Type", "Content-Length", "Host",
+    "Accept", "User-Agent", "Connection", "Transfer-Encoding", "Expect", NULL};
+
+static int is_token_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+int kombo_call_set_headers(kombo_call *c, const kombo_str *names, const kombo_str *values, size_t n,
+                           const char *path, kombo_problems *problems)
+{
+    size_t before = problems->count + problems->dropped, i, j, k, off[KOMBO_MAX_EXTRA_HEADERS];
+    call_extra *x = c->extra;
+
+    if (n > KOMBO_MAX_EXTRA_HEADERS) {
+        kombo_problems_add(problems, path, "holds %zu headers, more than %d", n, KOMBO_MAX_EXTRA_HEADERS);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        kombo_str name = names[i], v = values[i];
+        int token = name.ptr != NULL && name.len > 0 && name.len <= 256;
+        for (k = 0; token && k < name.len; k++)
+            token = is_token_char((unsigned char)name.ptr[k]);
+        if (!token) {
+            kombo_problems_add(problems, path, "has a header name that is not an HTTP token (%.40s%s)",
+                               name.ptr != NULL ? name.ptr : "", name.len > 40 ? "..." : "");
+            continue;
+        }
+        for (j = 0; owned_headers[j] != NULL; j++)
+            if (kombo_header_name_is(name, owned_headers[j]))
+                break;
+        if (owned_headers[j] != NULL) {
+            kombo_problems_add(problems, path,
+                               "cannot set %s: the library writes that header itself (names compare without case)%s",
+                               owned_headers[j],
+                               j == 1 ? "; give integration_id in the call's arguments"
+                               : j == 6 ? "; use the client option user_agent" : "");
+            continue;
+        }
+        if (v.ptr == NULL || memchr(v.ptr, '\r', v.len) != NULL || memchr(v.ptr, '\n', v.len) != NULL ||
+            memchr(v.ptr, '\0', v.len) != NULL)
+            kombo_problems_add(problems, path, "%.*s must be a string without CR, LF or NUL", (int)name.len,
+                               name.ptr);
+        else if (v.len > 8192)
+            kombo_problems_add(problems, path, "%.*s is longer than 8192 bytes", (int)name.len, name.ptr);
+    }
+    if (problems->count + problems->dropped > before)
+        return -1;
+    if (n == 0) {
+        if (x != NULL)
+            x->n = 0;
+        return 0;
+    }
+    if (x == NULL) {
+        x = calloc(1, sizeof *x);
+        if (x == NULL) {
+            kombo_problems_add(problems, path, "out of memory");
+            return -1;
+        }
+        kombo_buf_init(&x->text);
+        c->extra = x;
+    }
+    kombo_buf_reset(&x->text);
+    for (i = 0; i < n; i++) {
+        off[i] = x->text.len;
+        kombo_buf_append(&x->text, names[i].ptr, names[i].len);
+        kombo_buf_append(&x->text, ": ", 2);
+        kombo_buf_append(&x->text, values[i].ptr, values[i].len);
+        kombo_buf_append(&x->text, "", 1);
+    }
+    if (x->text.failed) {
+        x->n = 0;
+        kombo_problems_add(problems, path, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        x->line[i] = x->text.data + off[i];
+    x->n = n;
+    return 0;
 }
 kombo_body *kombo_call_body(kombo_call *c) { return &c->body; }
 
@@ -293,7 +445,7 @@ void kombo_call_set_before_last(kombo_call *c, int (*fn)(void *ud), void *ud)
     c->body.before_last = fn;
     c->body.before_last_ud = fn != NULL ? ud : NULL;
 }
-const kombo_config *kombo_call_config(const kombo_call *c) { return &c->client->cfg; }
+const kombo_config *kombo_call_config(const kombo_call *c) { return c->cfg; }
 const kombo_result *kombo_call_result(const kombo_call *c) { return &c->result; }
 kombo_response *kombo_call_response(kombo_call *c) { return &c->response; }
 
@@ -309,7 +461,7 @@ static double next_random(kombo_call *c) /* xorshift64*, in [0, 1) */
  * random factor in [0.5, 1.0) so that many clients do not retry in step. */
 static double backoff(kombo_call *c, int attempts)
 {
-    const kombo_retry_policy *p = &c->client->cfg.retry;
+    const kombo_retry_policy *p = &c->cfg->retry;
     double d = p->initial_interval * pow(p->exponent, attempts - 1);
     if (d > p->max_interval)
         d = p->max_interval;
@@ -322,7 +474,7 @@ static double backoff(kombo_call *c, int attempts)
 #define CONCURRENCY_FIRST_WAIT 1.0
 static double concurrency_backoff(kombo_call *c, int attempts)
 {
-    const kombo_retry_policy *p = &c->client->cfg.retry;
+    const kombo_retry_policy *p = &c->cfg->retry;
     double d = CONCURRENCY_FIRST_WAIT * pow(p->exponent, attempts - 1);
     if (d > p->max_interval)
         d = p->max_interval;
@@ -381,11 +533,24 @@ static int gave_up_on_retry_after(kombo_call *c, const kombo_retry_policy *p, ko
     return 1;
 }
 
+/* The one rule of what is sent again: safe retries always; those after
+ * which the request may have been processed only for an idempotent
+ * operation (a GET) or when the user opted in (retry_unsafe). */
+static int retryable(const kombo_call *c)
+{
+    const kombo_classification *cls = &c->result.cls;
+    return cls->retryable_safe || ((c->cfg->retry.retry_unsafe || c->op->idempotent) && cls->retryable_unsafe);
+}
+
+int kombo_call_retryable(const kombo_call *c)
+{
+    return c->result.attempts > 0 && c->result.cls.kind != KOMBO_OK && retryable(c);
+}
+
 void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, double wall_now)
 {
-    const kombo_retry_policy *p = &c->client->cfg.retry;
+    const kombo_retry_policy *p = &c->cfg->retry;
     kombo_classification *cls = &c->result.cls;
-    int retryable;
     double delay;
 
     if (c->state != CALL_SENT)
@@ -411,8 +576,7 @@ void kombo_call_complete(kombo_call *c, const kombo_response *r, double now, dou
 
     /* An idempotent operation (a GET) may be resent after it may have been
      * processed; an upload only when the user opted in. */
-    retryable = cls->retryable_safe || ((p->retry_unsafe || c->op->idempotent) && cls->retryable_unsafe);
-    if (cls->kind == KOMBO_OK || !retryable || c->result.attempts >= p->max_attempts)
+    if (cls->kind == KOMBO_OK || !retryable(c) || c->result.attempts >= p->max_attempts)
         return;
     if (cls->retry_after >= 0) {
         /* The server's own wait is never shortened: retrying before it

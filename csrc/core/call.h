@@ -51,6 +51,10 @@ const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n);
 const char *kombo_call_url(const kombo_call *c);
 size_t kombo_call_header_count(const kombo_call *c);
 const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" */
+/* How many of the headers are the call's own (kombo_call_set_headers):
+ * the last ones; a transport that caches a client's header list must not
+ * reuse it for a call with any. */
+size_t kombo_call_extra_header_count(const kombo_call *c);
 const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
 unsigned long kombo_call_client_serial(const kombo_call *c);  /* its client's kombo_client_serial */
 kombo_body *kombo_call_body(kombo_call *c);

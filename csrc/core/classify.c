@@ -525,6 +525,13 @@ static void classify_error_status(const kombo_response *r, double now, kombo_cla
     }
 
     out->kind = KOMBO_ERR_HTTP;
+    /* Not Kombo's whole error shape, but a log_url Kombo gave is still the
+     * caller's way into Kombo's logs: kept whenever error.log_url is a string. */
+    if (n > 0 && kombo_json_parse(&s, body, n, &root) == 0 && root.type == J_OBJECT) {
+        jval err, log_url;
+        if (kombo_json_get(&root, "error", &err) && err.type == J_OBJECT && kombo_json_get(&err, "log_url", &log_url))
+            copy_opt(&log_url, out->log_url, sizeof out->log_url, &out->has_log_url);
+    }
     {
         char ct[CONTENT_TYPE_SHOWN + 1], shown[CONTENT_TYPE_SHOWN + 1];
         const char *reason = reason_phrase(r->status);

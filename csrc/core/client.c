@@ -30,24 +30,26 @@ const kombo_config kombo_config_defaults = {
     {3, 0.5, 30, 1.5, 120, 0},  /* retries */
 };
 
-#define OPTION(name, kind, field) {name, kind, offsetof(kombo_config, field)}
+/* per_call: a call may have its own (kombo_request.config, checked by
+ * kombo_config_check_call). */
+#define OPTION(name, kind, field, per_call) {name, offsetof(kombo_config, field), kind, per_call}
 const kombo_option kombo_options[] = {
-    OPTION("api_key", KOMBO_OPTION_STRING, api_key),
-    OPTION("integration_id", KOMBO_OPTION_STRING, integration_id),
-    OPTION("server_url", KOMBO_OPTION_STRING, server_url),
-    OPTION("user_agent", KOMBO_OPTION_STRING, user_agent),
-    OPTION("ca_file", KOMBO_OPTION_STRING, ca_file),
-    OPTION("proxy", KOMBO_OPTION_URL_OR_OFF, proxy),
-    OPTION("timeout", KOMBO_OPTION_NUMBER, timeout),
-    OPTION("connect_timeout", KOMBO_OPTION_NUMBER, connect_timeout),
-    OPTION("max_response_bytes", KOMBO_OPTION_BYTES, max_response_bytes),
-    OPTION("retries.max_attempts", KOMBO_OPTION_COUNT, retry.max_attempts),
-    OPTION("retries.initial_interval", KOMBO_OPTION_NUMBER, retry.initial_interval),
-    OPTION("retries.max_interval", KOMBO_OPTION_NUMBER, retry.max_interval),
-    OPTION("retries.exponent", KOMBO_OPTION_NUMBER, retry.exponent),
-    OPTION("retries.max_elapsed", KOMBO_OPTION_NUMBER, retry.max_elapsed),
-    OPTION("retries.retry_unsafe", KOMBO_OPTION_BOOLEAN, retry.retry_unsafe),
-    {NULL, KOMBO_OPTION_STRING, 0},
+    OPTION("api_key", KOMBO_OPTION_STRING, api_key, 0),
+    OPTION("integration_id", KOMBO_OPTION_STRING, integration_id, 0),
+    OPTION("server_url", KOMBO_OPTION_STRING, server_url, 1),
+    OPTION("user_agent", KOMBO_OPTION_STRING, user_agent, 0),
+    OPTION("ca_file", KOMBO_OPTION_STRING, ca_file, 0),
+    OPTION("proxy", KOMBO_OPTION_URL_OR_OFF, proxy, 0),
+    OPTION("timeout", KOMBO_OPTION_NUMBER, timeout, 1),
+    OPTION("connect_timeout", KOMBO_OPTION_NUMBER, connect_timeout, 1),
+    OPTION("max_response_bytes", KOMBO_OPTION_BYTES, max_response_bytes, 1),
+    OPTION("retries.max_attempts", KOMBO_OPTION_COUNT, retry.max_attempts, 1),
+    OPTION("retries.initial_interval", KOMBO_OPTION_NUMBER, retry.initial_interval, 1),
+    OPTION("retries.max_interval", KOMBO_OPTION_NUMBER, retry.max_interval, 1),
+    OPTION("retries.exponent", KOMBO_OPTION_NUMBER, retry.exponent, 1),
+    OPTION("retries.max_elapsed", KOMBO_OPTION_NUMBER, retry.max_elapsed, 1),
+    OPTION("retries.retry_unsafe", KOMBO_OPTION_BOOLEAN, retry.retry_unsafe, 1),
+    {NULL, 0, KOMBO_OPTION_STRING, 0},
 };
 
 size_t kombo_max_response(const kombo_config *cfg, const kombo_operation *op)
@@ -282,27 +284,15 @@ void kombo_proxy_refusal(char *out, size_t n, const char *proxy, int status)
     snprintf(out, n, "the proxy %s refused the tunnel: CONNECT answered HTTP %d (%s)", proxy, status, why);
 }
 
-static void check_config(const kombo_config *cfg, kombo_problems *p)
+/* The settings a call may have of its own (kombo_request.config): one
+ * set of rules for the client's and the call's. */
+size_t kombo_config_check_call(const kombo_config *cfg, kombo_problems *p)
 {
-    kombo_check_header_value(p, "api_key", kombo_str_c(cfg->api_key));
-    if (cfg->integration_id != NULL)
-        kombo_check_id(p, "integration_id", kombo_str_c(cfg->integration_id));
+    size_t before = p->count + p->dropped;
     if (!is_http_url(cfg->server_url))
         kombo_problems_add(p, "server_url", "must be an absolute http(s) URL");
     else if (strpbrk(cfg->server_url, " \t\r\n?#") != NULL)
         kombo_problems_add(p, "server_url", "must not contain whitespace, '?' or '#'");
-    if (cfg->user_agent != NULL && cfg->user_agent[0] == '\0')
-        kombo_problems_add(p, "user_agent", "must not be empty (leave it out for the default)");
-    else if (cfg->user_agent != NULL && strpbrk(cfg->user_agent, "\r\n") != NULL)
-        kombo_problems_add(p, "user_agent", "must not contain CR or LF");
-    if (cfg->ca_file != NULL)
-        check_ca_file(cfg->ca_file, p);
-    if (cfg->proxy != NULL && cfg->proxy[0] != '\0') {
-        kombo_proxy px;
-        const char *why = NULL;
-        if (kombo_proxy_parse(cfg->proxy, &px, &why) != 0)
-            kombo_problems_add(p, "proxy", "%s", why);
-    }
     if (!(cfg->timeout > 0))
         kombo_problems_add(p, "timeout", "must be a positive number of seconds");
     else if (!isfinite(cfg->timeout))
@@ -321,6 +311,27 @@ static void check_config(const kombo_config *cfg, kombo_problems *p)
         kombo_problems_add(p, "retries.exponent", "must be at least 1");
     if (!(cfg->retry.max_elapsed >= 0))
         kombo_problems_add(p, "retries.max_elapsed", "must be a non-negative number of seconds");
+    return p->count + p->dropped - before;
+}
+
+static void check_config(const kombo_config *cfg, kombo_problems *p)
+{
+    kombo_check_header_value(p, "api_key", kombo_str_c(cfg->api_key));
+    if (cfg->integration_id != NULL)
+        kombo_check_id(p, "integration_id", kombo_str_c(cfg->integration_id));
+    if (cfg->user_agent != NULL && cfg->user_agent[0] == '\0')
+        kombo_problems_add(p, "user_agent", "must not be empty (leave it out for the default)");
+    else if (cfg->user_agent != NULL && strpbrk(cfg->user_agent, "\r\n") != NULL)
+        kombo_problems_add(p, "user_agent", "must not contain CR or LF");
+    if (cfg->ca_file != NULL)
+        check_ca_file(cfg->ca_file, p);
+    if (cfg->proxy != NULL && cfg->proxy[0] != '\0') {
+        kombo_proxy px;
+        const char *why = NULL;
+        if (kombo_proxy_parse(cfg->proxy, &px, &why) != 0)
+            kombo_problems_add(p, "proxy", "%s", why);
+    }
+    kombo_config_check_call(cfg, p);
 }
 
 /* Serials tell clients apart in a pooled handle's header cache: an address

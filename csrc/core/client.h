@@ -22,8 +22,9 @@ typedef enum kombo_option_kind {
 
 typedef struct kombo_option {
     const char *name; /* "timeout"; a retry policy field is "retries.max_attempts" */
+    size_t offset;    /* of the field in kombo_config */
     kombo_option_kind kind;
-    size_t offset; /* of the field in kombo_config */
+    int per_call;     /* a call may have its own (kombo_request.config) */
 } kombo_option;
 
 extern const kombo_option kombo_options[]; /* NULL-name terminated */

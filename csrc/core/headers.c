@@ -44,6 +44,8 @@ void kombo_response_reset(kombo_response *r)
     r->phase = KOMBO_PHASE_CONNECT;
     r->error_message[0] = '\0';
     r->status = 0;
+    if (r->want_timing)
+        memset(&r->timing, 0, sizeof r->timing);
     kombo_buf_reset(&r->headers); /* keeps the limits */
     kombo_buf_reset(&r->body);
 }

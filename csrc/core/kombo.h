@@ -179,6 +179,11 @@ typedef struct kombo_request {
     struct kombo_arena *arena; /* the arena the trees were built in: a check adds defaults from it */
     kombo_progress_fn on_progress; /* optional */
     void *progress_ud;
+    /* This call's own settings (timeout, connect_timeout, server_url,
+     * max_response_bytes, retry), checked by kombo_config_check_call; NULL:
+     * the client's.  Its other fields are not used (the client's key,
+     * integration, User-Agent and CA bundle stay).  Copied by the call. */
+    const struct kombo_config *config;
 } kombo_request;
 
 /* ---------------------------------------------------------- value tree */
@@ -300,6 +305,15 @@ typedef struct kombo_response {
     int status;                /* 0 when no status line arrived */
     kombo_buf headers;         /* raw header block of the final response, "Name: value\r\n" lines */
     kombo_buf body;            /* capped at max_response_bytes (body.limit) */
+    /* Hooks' figures, filled by a transport only when want_timing is set
+     * (nothing is measured otherwise); seconds from the attempt's start. */
+    int want_timing;
+    struct {
+        double connect;    /* the connection (TCP, and TLS where there is one) was ready; 0: reused */
+        double first_byte; /* the first byte of the answer arrived; 0: none did */
+        double total;      /* the attempt ended */
+        double bytes_sent; /* bytes of the request (head and body) handed to the connection */
+    } timing;
 } kombo_response;
 
 /* First value of header `name` (case-insensitive) in r->headers, trimmed;
@@ -385,6 +399,12 @@ typedef struct kombo_client kombo_client;
 kombo_client *kombo_client_new(const kombo_config *cfg, kombo_problems *problems);
 void kombo_client_free(kombo_client *client); /* wipes the key */
 
+/* Checks the settings a call may have of its own (kombo_request.config:
+ * server_url, timeout, connect_timeout, retry) by the rules of
+ * kombo_client_new, with the same option names; returns how many problems
+ * it added (`problems` is not reset). */
+size_t kombo_config_check_call(const kombo_config *cfg, kombo_problems *problems);
+
 /* --------------------------------------------------------- the call */
 
 typedef struct kombo_call kombo_call;
@@ -416,6 +436,23 @@ typedef struct kombo_result {
 } kombo_result;
 
 const kombo_result *kombo_call_result(const kombo_call *c);
+/* Whether the last attempt's failure is one the call's retry policy sends
+ * again (429, 503, not sent; for an idempotent operation, or with
+ * retry_unsafe, also the failures after which it may have been processed),
+ * whatever attempts and time are left: the rule kombo_call_complete
+ * applies.  0 on success and before any attempt. */
+int kombo_call_retryable(const kombo_call *c);
+/* Headers of this call beyond the library's own: n "Name" / "value" pairs
+ * replacing any set before (n 0 removes them), for the next attempts.  A
+ * name must be an HTTP token, a value must hold no CR, LF or NUL, at most
+ * KOMBO_MAX_EXTRA_HEADERS, and none may be one the library owns
+ * (Authorization, X-Integration-Id, Content-Type, Content-Length, Host,
+ * Accept, User-Agent, Connection, Transfer-Encoding, Expect; compared
+ * without case).  On a problem (added to `problems` under `path`, e.g.
+ * "headers") nothing changes and -1 is returned. */
+#define KOMBO_MAX_EXTRA_HEADERS 32
+int kombo_call_set_headers(kombo_call *c, const kombo_str *names, const kombo_str *values, size_t n,
+                           const char *path, kombo_problems *problems);
 /* The response buffer the transport fills for the current attempt. */
 kombo_response *kombo_call_response(kombo_call *c);
 

@@ -300,7 +300,9 @@ static int use_headers(kombo_curl *t, const kombo_call *c)
     const char *integration = kombo_call_integration_id(c);
     size_t i, n = kombo_call_header_count(c);
 
-    if (t->headers != NULL && t->headers_n == n && t->headers_client == kombo_call_client_serial(c) &&
+    size_t own = kombo_call_extra_header_count(c);
+
+    if (own == 0 && t->headers != NULL && t->headers_n == n && t->headers_client == kombo_call_client_serial(c) &&
         t->headers_integration != NULL && strcmp(t->headers_integration, integration) == 0)
         return 0;
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
@@ -316,7 +318,8 @@ static int use_headers(kombo_curl *t, const kombo_call *c)
     }
     t->headers = list;
     t->headers_n = n;
-    t->headers_client = kombo_call_client_serial(c);
+    /* (a list with a call's own headers is not for the next call: serials start at 1) */
+    t->headers_client = own == 0 ? kombo_call_client_serial(c) : 0;
     t->headers_integration = strdup(integration);
     if (t->headers_integration == NULL) {
         free_headers(t);
@@ -446,6 +449,28 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
     return 0;
 }
 
+/* libcurl's figures of the transfer that just ended, in seconds from its
+ * start: the connection ready (TLS included; 0 when a kept-alive one was
+ * reused), the first byte of the answer, the end; the request's bytes
+ * (head and body) handed to the connection. */
+static void read_timing(kombo_curl *t, kombo_response *r)
+{
+    curl_off_t connect = 0, app = 0, first = 0, total = 0, up = 0;
+    long head = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connect);
+    curl_easy_getinfo(t->easy, CURLINFO_APPCONNECT_TIME_T, &app);
+    curl_easy_getinfo(t->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total);
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &head);
+    r->timing.connect = (double)(app > connect ? app : connect) / 1e6;
+    r->timing.first_byte = r->status > 0 ? (double)first / 1e6 : 0;
+    r->timing.total = (double)total / 1e6;
+    /* REQUEST_SIZE counts a body handed over with the head (a small one)
+     * too; a streamed body is counted by SIZE_UPLOAD only. */
+    r->timing.bytes_sent = t->small_body ? (double)head : (double)head + (double)up;
+}
+
 void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
 {
     kombo_response *r = kombo_call_response(c);
@@ -456,6 +481,8 @@ void kombo_curl_end(kombo_curl *t, kombo_call *c, int code)
 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     r->status = (int)status;
+    if (r->want_timing) /* for hooks only: nothing is read otherwise */
+        read_timing(t, r);
     if (rc == CURLE_OK) {
         r->phase = KOMBO_PHASE_DONE;
         return;

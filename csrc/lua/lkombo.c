@@ -27,94 +27,24 @@
 
 /* ------------------------------------------------------------ config */
 
-/* The resolved options (kombo/init.lua has applied the environment and the
- * defaults and checked the types) as C strings: a NUL inside would cut the
- * value short silently, so it is a problem. */
-static const char *opt_cstr(lua_State *L, int t, const char *key, kombo_problems *p)
+/* core.call_options: the options a call may have of its own, as
+ * core.options names them ({ timeout = "number", ..., retries = true }). */
+static void push_call_options(lua_State *L)
 {
-    size_t n;
-    const char *s;
-    lua_getfield(L, t, key);
-    s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    lua_pop(L, 1); /* the string stays alive in the options table */
-    if (s != NULL && memchr(s, '\0', n) != NULL)
-        kombo_problems_add(p, key, "must not contain CR, LF or NUL");
-    return s;
-}
-
-/* One option of kombo_options from the table at t (the options, or the
- * retries table) into cfg; an absent or mistyped value keeps the default
- * (kombo/init.lua has checked the types). */
-static void read_option(lua_State *L, int t, const char *key, const kombo_option *o, kombo_config *cfg,
-                        kombo_problems *p)
-{
-    char *field = (char *)cfg + o->offset;
-    double v;
-    if (o->kind == KOMBO_OPTION_STRING) {
-        *(const char **)(void *)field = opt_cstr(L, t, key, p);
-        return;
-    }
-    if (o->kind == KOMBO_OPTION_URL_OR_OFF) {
-        lua_getfield(L, t, key);
-        if (lua_isboolean(L, -1)) {
-            if (lua_toboolean(L, -1))
-                kombo_problems_add(p, key, "must be an http:// URL or false (true means nothing)");
-            *(const char **)(void *)field = ""; /* false: off */
-            lua_pop(L, 1);
-            return;
-        }
-        lua_pop(L, 1);
-        *(const char **)(void *)field = opt_cstr(L, t, key, p);
-        return;
-    }
-    lua_getfield(L, t, key);
-    if (o->kind == KOMBO_OPTION_BOOLEAN) {
-        if (!lua_isnil(L, -1))
-            *(int *)(void *)field = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        return;
-    }
-    if (lua_type(L, -1) != LUA_TNUMBER) {
-        lua_pop(L, 1);
-        return;
-    }
-    v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    switch (o->kind) {
-    case KOMBO_OPTION_NUMBER:
-        *(double *)(void *)field = v;
-        break;
-    case KOMBO_OPTION_COUNT:
-        /* 0 (also for NaN or a fraction) fails the client's check: "at least 1". */
-        *(int *)(void *)field = v == floor(v) ? (int)kombo_lua_clamp(v, 0, 1e6) : 0;
-        break;
-    case KOMBO_OPTION_BYTES:
-        /* Only whole numbers reach a size_t: the conversion's own rule. */
-        if (!(v >= 0 && v <= 9007199254740992.0 && v == floor(v)))
-            kombo_problems_add(p, o->name, "must be a whole number of bytes >= 0");
-        *(size_t *)(void *)field = (size_t)kombo_lua_clamp(v, 0, 9007199254740992.0);
-        break;
-    default:
-        break;
-    }
-}
-
-static void read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *p)
-{
+    static const char *const lua_type_of[] = {"string", "number", "number", "number", "boolean", "string|boolean"};
     const kombo_option *o;
-    int retries;
-    *cfg = kombo_config_defaults;
-    lua_getfield(L, t, "retries");
-    retries = lua_gettop(L);
-    if (lua_isboolean(L, retries) && !lua_toboolean(L, retries))
-        kombo_retry_policy_none(&cfg->retry);
+    lua_newtable(L);
     for (o = kombo_options; o->name != NULL; o++) {
-        if (strncmp(o->name, "retries.", 8) != 0)
-            read_option(L, t, o->name, o, cfg, p);
-        else if (lua_istable(L, retries))
-            read_option(L, retries, o->name + 8, o, cfg, p);
+        if (!o->per_call)
+            continue;
+        if (strncmp(o->name, "retries.", 8) == 0) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "retries");
+        } else {
+            lua_pushstring(L, lua_type_of[o->kind]);
+            lua_setfield(L, -2, o->name);
+        }
     }
-    lua_pop(L, 1);
 }
 
 /* core.options: { name = "string" | "number" | "boolean" | "string|boolean", retries = {...} }
@@ -220,7 +150,7 @@ static int l_client_new(lua_State *L)
     lclient *lc;
     luaL_checktype(L, 1, LUA_TTABLE);
     kombo_problems_init(&problems);
-    read_config(L, 1, &cfg, &problems);
+    kombo_lua_read_config(L, 1, &cfg, &problems);
     lc = lua_newuserdata(L, sizeof *lc);
     memset(lc, 0, sizeof *lc);
     luaL_getmetatable(L, CLIENT_MT);
@@ -246,17 +176,21 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
     return lc;
 }
 
-/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false, message
- * list_files: note the body's file objects for call:files() (preflight) */
+/* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
+ * | nil, false, message (args' shape) | nil, false, nil, message (options)
+ * list_files: note the body's file objects for call:files() (preflight);
+ * options: the call's own settings and headers (kombo/call.lua has
+ * checked the names and types) */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = kombo_lua_check_client(L, 1);
     const kombo_operation *op = kombo_operation_find(luaL_checkstring(L, 2));
     int list_files = lua_toboolean(L, 5);
+    int options = lua_istable(L, 6) ? 6 : 0;
     if (op == NULL)
         return luaL_argerror(L, 2, "unknown operation");
-    lua_settop(L, 4);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files);
+    lua_settop(L, 6);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
 }
 
 static int l_client_close(lua_State *L)
@@ -706,6 +640,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "defaults");
     push_options(L);
     lua_setfield(L, -2, "options");
+    push_call_options(L);
+    lua_setfield(L, -2, "call_options");
     /* JSON's [] for cjson builds that lack cjson.empty_array. */
     lua_pushlightuserdata(L, (void *)&empty_array_sentinel);
     lua_setfield(L, -2, "empty_array");

@@ -12,6 +12,7 @@
 #include "core/body.h"
 #include "core/classify.h"
 #include "core/call.h"
+#include "core/client.h"
 #include "core/schema.h"
 #include "core/internal.h"
 #include "core/json.h"
@@ -100,13 +101,45 @@ static void preload_problems(lua_State *L, int idx, kombo_problems *p)
     }
 }
 
-/* client:prepare(op_name, args [, problems [, list_files]]) -> call | nil, problems | nil, false,
- * shape_message (the stack: 1 client, 2 op name, 3 args, 4 problems; list_files: for call:files()) */
+int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *path, kombo_problems *p)
+{
+    kombo_str names[KOMBO_MAX_EXTRA_HEADERS], values[KOMBO_MAX_EXTRA_HEADERS];
+    size_t n = 0;
+    if (idx < 0) /* (Lua 5.1 has no lua_absindex) */
+        idx = lua_gettop(L) + idx + 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        /* (no lua_tolstring on a key: it would change a number key in place) */
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            kombo_problems_add(p, path, "must map header names (strings) to values (strings), got %s = %s",
+                               luaL_typename(L, -2), luaL_typename(L, -1));
+            lua_pop(L, 2);
+            return -1;
+        }
+        if (n == KOMBO_MAX_EXTRA_HEADERS) {
+            kombo_problems_add(p, path, "holds more than %d headers", KOMBO_MAX_EXTRA_HEADERS);
+            lua_pop(L, 2);
+            return -1;
+        }
+        /* the strings stay alive in the table while they are copied */
+        names[n].ptr = lua_tolstring(L, -2, &names[n].len);
+        values[n].ptr = lua_tolstring(L, -1, &values[n].len);
+        n++;
+        lua_pop(L, 1);
+    }
+    return kombo_call_set_headers(call, names, values, n, path, p);
+}
+
+/* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
+ * | nil, false, shape_message | nil, false, nil, options_message (the stack: 1 client, 2 op name,
+ * 3 args, 4 problems; list_files: for call:files(); options: the index of the call's own
+ * settings and headers, or 0) */
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files)
+                       int list_files, int options)
 {
     kombo_problems problems;
     kombo_request req;
+    kombo_config own;
     const char *shape;
     lcall *c;
     int ud, anchor;
@@ -133,6 +166,19 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
 
     kombo_problems_init(&problems);
     preload_problems(L, args + 1, &problems);
+    if (options != 0) {
+        /* The call's own settings first: a mistake there is the caller's
+         * misuse (raised), not a problem of the request. */
+        kombo_problems op_problems;
+        kombo_problems_init(&op_problems);
+        if (kombo_lua_read_call_config(L, options, kombo_client_config(owner->client), &own, &op_problems) > 0) {
+            lua_pushnil(L);
+            lua_pushboolean(L, 0);
+            lua_pushnil(L);
+            lua_pushfstring(L, "option '%s' %s", op_problems.items[0].path, op_problems.items[0].message);
+            return 4;
+        }
+    }
     shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems);
     if (shape != NULL) {
         lua_pushnil(L);
@@ -140,6 +186,8 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         lua_pushstring(L, shape);
         return 3;
     }
+    if (options != 0)
+        req.config = &own;
     /* One pass: the core checks what the reader built (its own problems
      * are already in `problems`; a value it reported is not reported
      * again), then the call is made from the checked request. */
@@ -158,6 +206,24 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         lua_pushnil(L);
         kombo_lua_push_problems(L, &problems);
         return 2;
+    }
+    if (options != 0) {
+        lua_getfield(L, options, "headers");
+        if (lua_istable(L, -1)) {
+            kombo_problems hp;
+            kombo_problems_init(&hp);
+            if (kombo_lua_set_headers(L, -1, c->call, "headers", &hp) != 0) {
+                kombo_call_free(c->call);
+                c->call = NULL;
+                lua_pushnil(L);
+                lua_pushboolean(L, 0);
+                lua_pushnil(L);
+                lua_pushfstring(L, "option '%s' %s", hp.count > 0 ? hp.items[0].path : "headers",
+                                hp.count > 0 ? hp.items[0].message : "cannot be set");
+                return 4;
+            }
+        }
+        lua_pop(L, 1);
     }
     owner->calls++;
     lua_pushvalue(L, anchor);
@@ -250,10 +316,17 @@ static void push_result(lua_State *L, lcall *c, const kombo_result *res)
     lua_pushstring(L, kombo_kind_name(cls->kind));
     lua_setfield(L, -2, "kind");
     if (cls->kind != KOMBO_OK) {
+        kombo_call *call = check_call(L, 1)->call;
         lua_pushstring(L, kombo_outcome_name(cls->outcome));
         lua_setfield(L, -2, "outcome");
         lua_pushstring(L, cls->message);
         lua_setfield(L, -2, "message");
+        /* err:retryable() and err:may_have_landed() (kombo/errors.lua): the
+         * core's retry rule, and whether the operation writes */
+        lua_pushboolean(L, kombo_call_retryable(call));
+        lua_setfield(L, -2, "retryable");
+        lua_pushboolean(L, strcmp(kombo_call_operation(call)->method, "GET") != 0);
+        lua_setfield(L, -2, "write");
     }
     if (cls->has_code)
         lua_pushstring(L, cls->code), lua_setfield(L, -2, "code");
@@ -699,8 +772,91 @@ static int l_call_complete(lua_State *L)
     if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
         snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
                  kombo_call_response(c->call)->body.limit);
+    if (r->want_timing) { /* the cosocket transport's figures (call:measure()) */
+        lua_getfield(L, 2, "timing");
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "connect");
+            r->timing.connect = lua_tonumber(L, -1);
+            lua_getfield(L, -2, "first_byte");
+            r->timing.first_byte = lua_tonumber(L, -1);
+            lua_getfield(L, -3, "total");
+            r->timing.total = lua_tonumber(L, -1);
+            lua_getfield(L, -4, "bytes_sent");
+            r->timing.bytes_sent = lua_tonumber(L, -1);
+        }
+    }
     kombo_call_complete(c->call, r, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
     return 0;
+}
+
+/* call:set_headers(headers) -> true | nil, message: the call's own headers
+ * for the next attempts ({ ["Name"] = "value" }, replacing those set
+ * before; a before_request hook's), by the rules of kombo_call_set_headers */
+static int l_call_set_headers(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    kombo_problems p;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    kombo_problems_init(&p);
+    if (kombo_lua_set_headers(L, 2, c->call, "headers", &p) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s", p.count > 0 ? p.items[0].message : "cannot be set");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* call:attempt_info() -> kind, outcome, status, code of the last attempt
+ * (what a hook is told; nil where absent; the outcome nil on success) */
+static int l_call_attempt_info(lua_State *L)
+{
+    const kombo_result *res = kombo_call_result(check_call(L, 1)->call);
+    lua_pushstring(L, kombo_kind_name(res->cls.kind));
+    if (res->cls.kind != KOMBO_OK)
+        lua_pushstring(L, kombo_outcome_name(res->cls.outcome));
+    else
+        lua_pushnil(L);
+    if (res->status > 0)
+        lua_pushinteger(L, res->status);
+    else
+        lua_pushnil(L);
+    if (res->cls.has_code)
+        lua_pushstring(L, res->cls.code);
+    else
+        lua_pushnil(L);
+    return 4;
+}
+
+/* call:timeouts() -> timeout, connect_timeout: the call's (its own, else
+ * its client's), for a transport driven from Lua */
+static int l_call_timeouts(lua_State *L)
+{
+    const kombo_config *cfg = kombo_call_config(check_call(L, 1)->call);
+    lua_pushnumber(L, cfg->timeout);
+    lua_pushnumber(L, cfg->connect_timeout);
+    return 2;
+}
+
+/* call:measure(): the transports measure the attempts from now on (for
+ * hooks; call:timing() reads the figures) */
+static int l_call_measure(lua_State *L)
+{
+    kombo_call_response(check_call(L, 1)->call)->want_timing = 1;
+    return 0;
+}
+
+/* call:timing() -> connect, first_byte, total, bytes_sent of the last
+ * attempt (seconds from its start; bytes of the request handed to the
+ * connection), as the transport measured them after call:measure() */
+static int l_call_timing(lua_State *L)
+{
+    const kombo_response *r = kombo_call_response(check_call(L, 1)->call);
+    lua_pushnumber(L, r->timing.connect);
+    lua_pushnumber(L, r->timing.first_byte);
+    lua_pushnumber(L, r->timing.total);
+    lua_pushnumber(L, r->timing.bytes_sent);
+    return 4;
 }
 
 /* call:result() -> result table */
@@ -719,7 +875,9 @@ void kombo_lua_open_call(lua_State *L)
         {"source", l_call_source},   {"feed", l_call_feed},
         {"integration_id", l_call_integration_id}, {"operation", l_call_operation},
         {"body", l_call_body},       {"files", l_call_files},
-        {"sent", l_call_sent},       {"digest", l_call_digest},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"sent", l_call_sent},       {"digest", l_call_digest},
+        {"set_headers", l_call_set_headers}, {"measure", l_call_measure}, {"timing", l_call_timing},
+        {"attempt_info", l_call_attempt_info}, {"timeouts", l_call_timeouts},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);

@@ -201,8 +201,17 @@ int kombo_lua_encode_json(lua_State *L); /* core.encode_json */
 
 /* lua_call.c */
 void kombo_lua_push_problems(lua_State *L, const kombo_problems *p);
+/* lua_config.c: a client's options from the resolved options table at t
+ * (kombo/client.lua has checked the types), and a call's own settings from
+ * its options table (see there). */
+void kombo_lua_read_config(lua_State *L, int t, kombo_config *cfg, kombo_problems *p);
+size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base, kombo_config *cfg,
+                                  kombo_problems *p);
+/* lua_call.c: the headers table at idx ({ ["Name"] = "value" }) set on the
+ * call (kombo_call_set_headers); problems under `path`. */
+int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *path, kombo_problems *p);
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files);
+                       int list_files, int options);
 void kombo_lua_open_call(lua_State *L);
 /* lua_call.c: core.header_block_text (a success's header block, read on demand). */
 void kombo_lua_open_header_block(lua_State *L);

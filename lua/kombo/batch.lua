@@ -25,23 +25,41 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   if transport == nil then error(why, 3) end
   local host = {
     engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
-    debug = p.config.debug, secret = p.config.secrets,
+    observer = p.observer, secret = p.config.secrets,
     fname = fname, jobs_arg = jobs_arg, noun = noun,
   }
+  -- A job's own options (job.options, CallOptions) are taken out of its
+  -- arguments; the rest is the method's argument table.
+  local function job_call(op, job)
+    local options = job.options
+    local copts
+    if options ~= nil then
+      local args = {}
+      for k, v in pairs(job) do if k ~= "options" then args[k] = v end end
+      job = args
+      copts = client.call_options(p, options, op.name, 2)
+    end
+    local call, err = prepare(self, p, op, job, op.name, 1, true, copts)
+    return call, err, copts and copts.observer or p.observer
+  end
   function host.prepare(job)
     local op, problems = pick(job)
     if not op then return nil, errors.validation(problems, p.config.secrets) end
-    -- A shape mistake in one job (a number where a table belongs) raises
-    -- in a single call; here it is that job's validation error.
-    local ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
+    -- A shape mistake in one job (a number where a table belongs), or in
+    -- its options, raises in a single call; here it is that job's
+    -- validation error.
+    local ok, call, err, observer = pcall(job_call, op, job)
     if not ok then
-      local msg = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
-      return nil, errors.validation({ { path = "job", message = msg } }, p.config.secrets)
+      local msg, path = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1"), "job"
+      local in_options = msg:match("bad argument #2 to '[%w_]+' %((.*)%)$")
+      if in_options then msg, path = in_options, "job.options" end
+      return nil, errors.validation({ { path = path, message = msg } }, p.config.secrets)
     end
     if not call then return nil, err end
-    return call, call:integration_id(), err -- (err: the restrictions to fetch)
+    return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
-  function host.result(call)
+  function host.result(call, failure)
+    if failure then return errors.hook_failure(call:result(), failure, p.config.secrets) end
     return errors.from_result(call:result(), p.config.secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of

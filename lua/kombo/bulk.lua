@@ -62,7 +62,7 @@ local NgxEngine = {}
 NgxEngine.__index = NgxEngine
 
 local function ngx_attempt(engine, job)
-  local ok, err = pcall(engine.attempt, job.call, engine.config)
+  local ok, err = pcall(engine.attempt, job.call, engine.config, job.obs ~= nil and job.obs.measure)
   if not ok then -- a bug or misuse below: never "not sent", since bytes may have gone
     job.call:complete({ error = "aborted", phase = "waiting", message = "the attempt failed: " .. tostring(err) },
       now(), engine.ngx.now())
@@ -234,9 +234,11 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
 --   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
 --   host.check(call, hit) -> err | nil         (the preflight check of an upload)
---   host.result(call) -> res | nil, err                      (errors.from_result)
+--   host.result(call[, failure]) -> res | nil, err           (errors.from_result; a hook's failure:
+--                                                             errors.hook_failure)
 --   host.engine                                              (above)
---   host.debug, host.secret                                  (the debug hook)
+--   host.observer, host.secret        what watches the attempts (trace.observer: debug, hooks; a job's
+--                                     own from host.prepare's fourth value), the key
 --   host.fname, host.jobs_arg, host.noun   the caller's name, its jobs
 --                               argument's position and what a job sends,
 --                               for messages (default attach_many, 1, upload)
@@ -250,6 +252,9 @@ function bulk.run(host, jobs, opts)
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
   local started = now()
+  -- The restrictions requests are shown in the debug log, not to hooks.
+  local fetch_obs = host.observer and host.observer.debug
+    and { debug = host.observer.debug, secret = host.secret } or nil
 
   local batch = { paused_until = 0, concurrency_429 = 0 }
   local lims = {}
@@ -314,7 +319,7 @@ function bulk.run(host, jobs, opts)
   local function finish(job)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local res, err = host.result(job.call)
+    local res, err = host.result(job.call, job.failure)
     job.call:close()
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
@@ -333,6 +338,16 @@ function bulk.run(host, jobs, opts)
   end
 
   local function send(job, t)
+    if job.obs then
+      -- Hooks first: one that fails sends nothing (and nothing is journaled).
+      local failure = trace.request(job.obs, job.call, job.attempt + 1)
+      if failure then
+        trace.unsent(job.call, job.attempt + 1, failure)
+        job.failure = trace.failed(job.call, failure, job.attempt + 1)
+        finish(job)
+        return
+      end
+    end
     if on_attempt then
       -- The caller's record that the request starts to go out (a journal):
       -- if it cannot be made, the request is not sent.
@@ -349,7 +364,6 @@ function bulk.run(host, jobs, opts)
     in_flight = in_flight + 1
     job.attempt = job.attempt + 1
     if job.attempt > 1 then summary.retries = summary.retries + 1 end
-    if host.debug then trace.request(host.debug, job.call, job.attempt) end
     flying[job] = true
     job.sent_at = t
     engine:start(job)
@@ -358,7 +372,7 @@ function bulk.run(host, jobs, opts)
   -- A restrictions request (preflight) goes at once, outside the admission.
   local function send_fetch(job)
     job.attempt = job.attempt + 1
-    if host.debug then trace.request(host.debug, job.call, job.attempt) end
+    if fetch_obs then trace.request(fetch_obs, job.call, job.attempt) end
     flying[job] = true
     engine:start(job)
   end
@@ -374,7 +388,11 @@ function bulk.run(host, jobs, opts)
     if step ~= "done" and halting() and not job.fetch then
       settle(job, t, "drained")
     elseif step == "sleep" then
-      if host.debug then trace.sleep(host.debug, delay) end
+      local failure = job.obs and trace.sleep(job.obs, job.call, delay, job.attempt)
+      if failure then
+        job.failure = trace.failed(job.call, failure, job.attempt)
+        return finish(job)
+      end
       job.wake = t + delay
       sleeping[#sleeping + 1] = job
     elseif step == "send" then
@@ -409,7 +427,7 @@ function bulk.run(host, jobs, opts)
       local call, err = host.fetch(need)
       if not call then return checked(job, { err = err }, t) end
       f = { need = need, waiters = {} }
-      f.job = { call = call, attempt = 0, fetch = f }
+      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs }
       fetches[need.key] = f
       advance(f.job, t)
     end
@@ -432,11 +450,12 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return nil end
     if job == nil then exhausted = true; return nil end
     taken = taken + 1
-    local call, integration_or_err, need = host.prepare(job)
+    local call, integration_or_err, need, observer = host.prepare(job)
     if not call then report(taken, nil, integration_or_err); return nil end
     active = active + 1
-    local j = { index = taken, call = call, attempt = 0,
+    local j = { index = taken, call = call, attempt = 0, obs = observer,
       lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
+    if observer and observer.measure then call:measure() end
     if on_attempt then
       -- Called by the core just before the bytes that complete the request
       -- are handed to the transport (and so before it can land): if it
@@ -462,8 +481,12 @@ function bulk.run(host, jobs, opts)
   local function ended(job, t)
     if not flying[job] then return end -- (cut off meanwhile)
     landed(job)
-    if host.debug then trace.response(host.debug, job.call, host.secret) end
+    local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if not job.fetch then learn(job, batch, t) end
+    if failure then
+      job.failure = trace.failed(job.call, failure, job.attempt)
+      return finish(job)
+    end
     advance(job, t)
   end
 

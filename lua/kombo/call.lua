@@ -22,26 +22,36 @@ local M = {}
 
 local state = client.state
 
+-- The call's misuse errors point at the caller of the method (kombo.client's
+-- misuse skips this file's frames).
+client.skip_frames_of(debug.getinfo(1, "S").source)
+
+-- One libcurl attempt, reported to the call (trace.drive's `attempt`).
+local function curl_attempt(call) call:attempt() end
+
 -- Sends one prepared call and turns the core's plain result into res / err.
-local function send(p, call)
+-- `obs`: the call's observer (trace.lua; the client's, or one with the
+-- call's own hooks), nil when nothing watches it.
+local function send(p, call, obs)
   -- Cosockets inside nginx, libcurl elsewhere.
   local transport, why = cosocket.select(p.config.transport)
+  local raw, failure
   if transport == nil then
     call:close()
     error(why, 4) -- misuse: calling in an nginx phase without cosockets
   elseif transport == "cosocket" then
-    local ok, raw = pcall(cosocket.perform, call, p.config)
+    local ok
+    ok, raw, failure = pcall(cosocket.perform, call, p.config, obs)
     call:close()
     if not ok then error(raw, 0) end
-    return errors.from_result(raw, p.config.secrets)
-  end
-  local raw
-  if p.config.debug then -- a Lua loop, so that every step can be logged
-    raw = trace.drive(call, p.config.debug, call.attempt, core.sleep, core.now, p.config.secrets)
+  elseif obs then -- a Lua loop, so that every step can be logged and hooked
+    raw, failure = trace.drive(call, obs, curl_attempt, core.sleep, core.now)
+    call:close()
   else
     raw = call:perform() -- the whole loop in C
+    call:close()
   end
-  call:close()
+  if failure then return errors.hook_failure(raw, failure, p.config.secrets) end
   return errors.from_result(raw, p.config.secrets)
 end
 
@@ -57,7 +67,7 @@ local preflight_check -- below: checks a call's documents against the integratio
 -- (attach_many), restrictions not in the cache are not fetched here: the
 -- call comes back with what to fetch (`need`), and the batch fetches it
 -- beside its uploads.
-local function prepare(self, p, op, args, fname, level, defer)
+local function prepare(self, p, op, args, fname, level, defer, copts)
   local problems
   if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
   -- Preflight: asked by the call, else by the client; the core then lists
@@ -67,11 +77,13 @@ local function prepare(self, p, op, args, fname, level, defer)
     wanted = type(args) == "table" and args.preflight
     if wanted == nil then wanted = p.config.preflight end
   end
-  local call, core_problems, shape = p.core:prepare(op.name, args, problems, wanted)
+  local call, core_problems, shape, bad_option = p.core:prepare(op.name, args, problems, wanted,
+    copts and copts.core)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
+  if bad_option then error(("bad argument #2 to '%s' (%s)"):format(fname, bad_option), level) end
   if not call then return nil, errors.validation(core_problems, p.config.secrets) end
   if wanted then
-    local err, need = preflight_check(self, p, call, defer)
+    local err, need = preflight_check(self, p, call, defer, copts)
     if err then
       call:close()
       return nil, err
@@ -81,12 +93,14 @@ local function prepare(self, p, op, args, fname, level, defer)
   return call
 end
 
-local function call_operation(self, op, args, fname)
+-- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
+local function call_operation(self, op, args, fname, opts)
   local p = state(self, fname)
-  local call, err = prepare(self, p, op, args, fname, 4)
+  local copts = opts ~= nil and client.call_options(p, opts, fname, 2) or nil
+  local call, err = prepare(self, p, op, args, fname, 4, nil, copts)
   if not call then return nil, err end
   local res
-  res, err = send(p, call)
+  res, err = send(p, call, copts and copts.observer or p.observer)
   return res, err
 end
 
@@ -94,13 +108,14 @@ end
 -- first when they are not cached.  Returns the error that refuses the call,
 -- or nil; with `defer`, nil and what to fetch (preflight.restrictions_key's
 -- `need`) instead of fetching it here.
-function preflight_check(self, p, call, defer)
+-- The fetch takes the call's own options (its server, timeout, hooks).
+function preflight_check(self, p, call, defer, copts)
   local need = preflight.restrictions_key(call)
   local hit = preflight.cached_restrictions(p, need.key)
   if not hit then
     if defer then return nil, need end
     local res, err = call_operation(self, OPERATIONS[need.op], { integration_id = need.integration_id },
-      "preflight")
+      "preflight", copts and copts.raw)
     hit = preflight.store_restrictions(p, need.key, res, err)
   end
   return preflight.check_restrictions(p, call, hit)

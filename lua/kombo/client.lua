@@ -8,6 +8,7 @@
 local core = require "kombo.core"
 local cosocket = require "kombo.cosocket" -- the transport option: is nginx's Lua module there?
 local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
+local trace = require "kombo.trace"       -- the observer of a call's attempts (debug, hooks)
 
 local M = {}
 
@@ -67,6 +68,8 @@ M.SERVERS = SERVERS
 -- @tfield[opt] string user_agent replaces the `User-Agent` header (not empty)
 -- (default `kombo-lua/<version> (<Lua>; libcurl/<version>)`)
 -- @tfield[opt] func debug `function(line)`: one line per step of a call, `Authorization` redacted
+-- @tfield[opt] Hooks hooks functions called at each attempt of every call (@{Hooks}): for
+-- logging, metrics and tracing
 -- @tfield[opt=false] boolean preflight check every upload, and every create's attachments,
 -- against the integration's attachment restrictions first (a call's `preflight` overrides it)
 -- @tfield[opt=300] number preflight_ttl seconds the restrictions are cached per client, integration and target
@@ -81,10 +84,87 @@ local OPTIONS = {
   transport = "string", -- "auto" | "curl" | "cosocket" (lua/kombo/cosocket.lua)
   preflight = "boolean", -- check uploads and creates against the integration's restrictions first
   preflight_ttl = "number", -- seconds the restrictions are cached per client, integration, target
+  hooks = "table", -- { before_request =, after_response =, on_retry = } (lua/kombo/trace.lua)
 }
 for name, t in pairs(core.options) do
   if name ~= "retries" then OPTIONS[name] = t end
 end
+
+-- The options of one call (a method's second argument, a batch job's
+-- `options`): those the C core lets a call have of its own (core.call_options,
+-- from kombo_options' per_call column) and the Lua layer's own.
+local CALL_OPTIONS = {
+  server = "string", -- "eu" | "us": a name for server_url
+  retries = "table|boolean",
+  headers = "table", -- { ["Name"] = "value" }: checked by the core (kombo_call_set_headers)
+  hooks = "table",
+}
+for name, t in pairs(core.call_options) do
+  if name ~= "retries" then CALL_OPTIONS[name] = t end
+end
+
+--- The `hooks` option of @{new} and of one call (LuaLS: `kombo.Hooks`); all
+-- optional.  Each is called with an @{HookInfo} table at one point of every
+-- attempt: the events the `debug` log prints, as values.  A call's hooks
+-- run after the client's (both run).  No hooks, no cost: nothing is
+-- measured or built for them otherwise.  A hook that raises ends the call
+-- (no further attempt) and the call returns `nil, err` with `err.kind ==
+-- "hook"`, `err.hook` naming it and `err.cause` the value raised: a raise in
+-- `before_request` means that attempt sent nothing; a raise in
+-- `after_response` keeps the attempt's outcome (a write that went out is
+-- `err:may_have_landed()`; one that succeeded leaves its answer in
+-- `err.result`).  The API key never appears in an info table.
+-- @table Hooks
+-- @tfield[opt] func before_request `function(info)` before each attempt is sent; it may return a
+-- table of headers to add to that attempt (`{ traceparent = "00-..." }`), under the rules of the
+-- call option `headers`
+-- @tfield[opt] func after_response `function(info)` after each attempt, answered or not
+-- (`info.status`, `info.kind`, `info.code`, the timings)
+-- @tfield[opt] func on_retry `function(info)` before the wait for a retry (`info.delay`)
+-- @within Options
+
+--- What a hook gets (LuaLS: `kombo.HookInfo`).  A new table per event.
+-- @table HookInfo
+-- @tfield string event `"before_request"`, `"after_response"` or `"on_retry"`
+-- @tfield string operation the method's name (`"get_jobs"`)
+-- @tfield string method `"GET"`, `"POST"`, ...
+-- @tfield string url the request's URL (query included)
+-- @tfield string path its path (`"/v1/ats/jobs"`: no host, no query)
+-- @tfield integer attempt the attempt, from 1 (on_retry: the one that failed)
+-- @tfield {string,...} headers the request's headers as `"Name: value"` lines, `Authorization`
+-- as `Bearer <redacted>` (before_request)
+-- @tfield[opt] integer status the HTTP status (after_response, on_retry), when one arrived
+-- @tfield[opt] string kind `"ok"` or the error's kind (after_response, on_retry)
+-- @tfield[opt] string outcome the error's outcome (after_response, on_retry)
+-- @tfield[opt] string code Kombo's error code, when the answer had one
+-- @tfield[opt] number connect_time seconds until the connection was ready (TLS included; 0 when a
+-- kept-alive one was reused; after_response)
+-- @tfield[opt] number first_byte_time seconds until the answer's first byte (0: none; after_response)
+-- @tfield[opt] number total_time seconds the attempt took (after_response)
+-- @tfield[opt] number bytes_sent bytes of the request handed to the connection (after_response)
+-- @tfield[opt] number delay seconds before the next attempt (on_retry)
+-- @within Options
+
+--- A call's own options, the second argument of every operation's method
+-- and module function (`client:get_jobs(args, { timeout = 5 })`), and a
+-- batch job's `options` (LuaLS: `kombo.CallOptions`).  They are checked
+-- like the client's (an unknown one, with the nearest known, or a bad value
+-- raises, naming it; in a batch it is that job's validation error) and
+-- apply to this call alone, over the client's.
+-- @table CallOptions
+-- @tfield[opt] number timeout seconds for one attempt (> 0, finite)
+-- @tfield[opt] number connect_timeout seconds for the connect and TLS handshake
+-- @tfield[opt] RetryOptions|false retries `false`: one attempt; a table: its fields over the
+-- client's policy.  The outcome rule holds whatever it says
+-- @tfield[opt] string server `"eu"` or `"us"`
+-- @tfield[opt] string server_url an absolute http(s) URL; overrides `server`
+-- @tfield[opt] number max_response_bytes the cap on the answer (0: the default)
+-- @tfield[opt] table headers `{ ["X-Request-Id"] = "..." }`: extra request headers (HTTP token
+-- names, values without CR, LF or NUL, at most 32); the library's own (`Authorization`,
+-- `X-Integration-Id`, `Content-Type`, `Content-Length`, `Host`, `Accept`, `User-Agent`,
+-- `Connection`, `Transfer-Encoding`, `Expect`, in any case) cannot be set
+-- @tfield[opt] Hooks hooks this call's hooks, run after the client's
+-- @within Options
 
 --- The `retries` option (LuaLS: `kombo.RetryOptions`); all optional.
 -- Retried by default: 429 and 503, and failures before any byte was sent;
@@ -116,7 +196,7 @@ function M.skip_frames_of(source)
   LIBRARY[source] = true
 end
 
-local function misuse(fname, what)
+local function misuse(fname, what, argn)
   local level = 2
   while true do
     local info = debug.getinfo(level, "S")
@@ -127,20 +207,23 @@ local function misuse(fname, what)
     -- (the module functions build it on first use: their arguments are not at fault)
     error("kombo's default client (from the environment, or kombo.configure): " .. what, level)
   end
-  error(("bad argument #1 to '%s' (%s)"):format(fname, what), level)
+  error(("bad argument #%d to '%s' (%s)"):format(argn or 1, fname, what), level)
 end
 
-local function check_types(opts, allowed, fname, prefix)
+local function check_types(opts, allowed, fname, prefix, argn)
   for k, v in pairs(opts) do
     local want = allowed[k]
     if not want then
-      misuse(fname, ("unknown option '%s%s'%s"):format(prefix, tostring(k), bulk.did_you_mean(k, allowed)))
+      misuse(fname, ("unknown option '%s%s'%s"):format(prefix, tostring(k), bulk.did_you_mean(k, allowed)), argn)
     end
     if not want:find(type(v), 1, true) then
-      misuse(fname, ("option '%s%s' must be a %s, got %s"):format(prefix, k, want:gsub("|", " or "), type(v)))
+      misuse(fname, ("option '%s%s' must be a %s, got %s"):format(prefix, k, want:gsub("|", " or "), type(v)),
+        argn)
     end
   end
 end
+
+local HOOKS = { before_request = "function", after_response = "function", on_retry = "function" }
 
 -- A variable of the environment, "" read as unset.
 local function env(name)
@@ -160,6 +243,7 @@ local function resolve(opts, fname)
   if opts.retries == true then
     misuse(fname, "option 'retries' must be a table or false")
   end
+  if opts.hooks then check_types(opts.hooks, HOOKS, fname, "hooks.") end
   -- The options taken from the environment: a problem with one names its variable.
   local from_env = {}
   local function from(option, variable)
@@ -209,7 +293,38 @@ local function resolve(opts, fname)
       or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
       or USER_AGENT,
     debug = opts.debug,
+    hooks = opts.hooks,
   }
+end
+
+-- A call's own options (CallOptions) for client state p, checked, or
+-- misuse raised as argument #argn of `fname` at the caller's line.  The
+-- result is what the call needs: `core` (the table the core reads its
+-- settings and headers from: server resolved to server_url) and
+-- `observer` (trace.observer of the client's debug and hooks and the
+-- call's hooks; nil when there is nothing to observe).
+function M.call_options(p, opts, fname, argn)
+  if type(opts) ~= "table" then misuse(fname, ("options table expected, got %s"):format(type(opts)), argn) end
+  check_types(opts, CALL_OPTIONS, fname, "", argn)
+  if type(opts.retries) == "table" then check_types(opts.retries, RETRY_OPTIONS, fname, "retries.", argn) end
+  if opts.retries == true then misuse(fname, "option 'retries' must be a table or false", argn) end
+  if opts.hooks then check_types(opts.hooks, HOOKS, fname, "hooks.", argn) end
+  local core_opts = opts
+  if opts.server ~= nil then
+    if not SERVERS[opts.server] then
+      misuse(fname, ("option 'server' must be \"eu\" or \"us\", got %q"):format(opts.server), argn)
+    end
+    if opts.server_url == nil then
+      core_opts = {}
+      for k, v in pairs(opts) do core_opts[k] = v end
+      core_opts.server_url = SERVERS[opts.server]
+    end
+  end
+  local observer = p.observer
+  if opts.hooks or (opts.headers and observer) then -- (a hook's headers join the call's)
+    observer = trace.observer(p.config.debug, p.config.hooks, opts.hooks, opts.headers, p.config.secrets)
+  end
+  return { core = core_opts, observer = observer, raw = opts }
 end
 
 -- -------------------------------------------------------------- client
@@ -271,7 +386,10 @@ local function client_from(config, fname)
   end
   config.secrets = secrets_of(config) -- what every error, result and debug line is redacted of
   local self = setmetatable({}, Client)
-  private[self] = { config = config, core = handle }
+  private[self] = { config = config, core = handle,
+    -- what watches every attempt of its calls: nil without debug and hooks
+    -- (the calls then run without a Lua loop, and nothing is built for it)
+    observer = trace.observer(config.debug, config.hooks, nil, nil, config.secrets) }
   return self
 end
 
@@ -350,5 +468,6 @@ Client.__close = Client.close
 
 M.Client = Client
 M.OPTIONS = OPTIONS -- the options new() takes: the core's and the Lua layer's (read-only)
+M.CALL_OPTIONS = CALL_OPTIONS -- the options of one call (read-only)
 
 return M

@@ -469,6 +469,7 @@ local function fill(st)
   if not arm(st) then return nil, "timeout" end
   local data, err = st.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
+  if st.measure and not st.got_any then st.first_byte = now() - st.started end
   st.got_any = true
   local buf, pos = st.buf, st.pos
   if pos > #buf then st.buf = data else st.buf = str_sub(buf, pos) .. data end
@@ -571,7 +572,14 @@ end
 local function send_batch(st, batch)
   if not arm(st) then return fail(st, "timeout", "send") end
   local sent, serr = st.sock:send(batch)
-  if sent then return nil end
+  if sent then
+    if st.measure then
+      local n = st.bytes_sent
+      for i = 1, #batch do n = n + #batch[i] end
+      st.bytes_sent = n
+    end
+    return nil
+  end
   if serr == "timeout" then return fail(st, "network", "send", serr) end
   st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
   local version = receive_status(st)
@@ -860,9 +868,11 @@ end
 ---------------------------------------------------------------- attempts
 
 -- One try on one connection, ending by `deadline` (the attempt's).
-local function attempt_once(call, up, fresh_only, deadline)
-  local config, target = up.config, up.target
-  local timeout, connect_timeout = config.timeout or 300, config.connect_timeout or 10
+-- `up`: the upload object (config, target, the rendered head); its
+-- `measure`: note the figures hooks get (st.first_byte, st.connect_time,
+-- st.bytes_sent).  The timeouts are the call's (attempt).
+local function attempt_once(call, up, fresh_only, deadline, timeout, connect_timeout)
+  local config, target, measure = up.config, up.target, up.measure
   local st = {
     resp = { phase = "connect" },
     sock = ngx_tcp(),
@@ -876,11 +886,18 @@ local function attempt_once(call, up, fresh_only, deadline)
     buf = "", pos = 1, got_any = false,
     max_body = 0, parts = {}, total = 0,
     keep = false, chunked = false, length = nil, no_body = false,
+    measure = measure, started = measure and now() or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
   }
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
+  if measure and not r and st.reused == 0 then st.connect_time = now() - st.started end
   r = r or send_request(st, call, up) or receive_head(st) or receive_body(st)
-  return r or finish(st)
+  r = r or finish(st)
+  if measure then
+    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = now() - st.started,
+      bytes_sent = st.bytes_sent }
+  end
+  return r
 end
 
 -- One attempt; a pooled connection that turns out to be dead (closed by
@@ -888,11 +905,13 @@ end
 -- deadline.  The first try's result stands when the replay cannot happen
 -- (the body cannot be read again) or fails before sending anything: it
 -- must not turn "may have been processed" into "not sent".
+-- The timeouts are the call's (its own, else its client's).
 local function attempt(call, up)
-  local deadline = now() + (up.config.timeout or 300)
-  local first = attempt_once(call, up, false, deadline)
+  local timeout, connect_timeout = call:timeouts()
+  local deadline = now() + timeout
+  local first = attempt_once(call, up, false, deadline, timeout, connect_timeout)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, up, true, deadline)
+  local again = attempt_once(call, up, true, deadline, timeout, connect_timeout)
   if again.phase == "connect" then return first end
   return again
 end
@@ -902,8 +921,10 @@ end
 -- What trace.drive() calls for each attempt: a callable table per upload
 -- (its config and target), not a closure.
 local Upload = {}
+local render_head -- below
 Upload.__call = function(self, call)
   local resp
+  if self.per_attempt then render_head(self, call) end
   if self.target then
     resp = attempt(call, self)
   else
@@ -913,13 +934,14 @@ Upload.__call = function(self, call)
   call:complete(resp, mono, wall)
 end
 
--- The upload object of a call: its config and target, and what every
--- attempt sends before the body, rendered once ("<method> <path>
--- HTTP/1.1", Host, the call's headers, Content-Length, Connection).
-local function upload_of(call, config)
-  local url, headers, length, max_body, method = call:request() -- max_body: the core's cap, defaults resolved
-  local target, path = target_of(url, config)
-  if not target then return setmetatable({ config = config, url_error = path }, Upload) end
+-- What every attempt of a call sends before the body ("<method> <path>
+-- HTTP/1.1", Host, the call's headers, Content-Length, Connection), into
+-- up.head, with the length and the core's cap (max_body, defaults resolved).
+function render_head(up, call)
+  local url, headers, length, max_body, method = call:request()
+  local target, path = target_of(url, up.config)
+  up.target, up.url_error = target, not target and path or nil
+  if not target then return end
   method = method or "POST"
   local head = { method, " ", path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
   local n = 6
@@ -933,30 +955,47 @@ local function upload_of(call, config)
     n = n + 1
   end
   head[n + 1] = "Connection: keep-alive\r\n\r\n"
-  return setmetatable({ config = config, target = target, head = tbl_concat(head),
-                        length = length, max_body = max_body }, Upload)
+  up.head, up.length, up.max_body = tbl_concat(head), length, max_body
 end
 
---- Drives `call` to the end over cosockets; returns call:result().
--- Raises when cosockets are unavailable in the current phase.
-function M.perform(call, config)
+-- The upload object of a call: its config, target and head, rendered
+-- once, or before every attempt when a before_request hook may have added
+-- headers to the call (`per_attempt`).
+local function upload_of(call, config, per_attempt)
+  local up = setmetatable({ config = config, per_attempt = per_attempt }, Upload)
+  render_head(up, call)
+  return up
+end
+
+local QUIET = {} -- the observer of a call nothing watches
+
+--- Drives `call` to the end over cosockets; returns call:result() and, when
+-- a hook failed, its failure (trace.drive).  `obs`: the call's observer
+-- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
+-- current phase.
+function M.perform(call, config, obs)
   local which, why = M.select("cosocket")
   if which ~= "cosocket" then error(why, 2) end
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local one_attempt = upload_of(call, config)
+  obs = obs or QUIET
+  local one_attempt = upload_of(call, config, obs.before_request ~= nil)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  return trace.drive(call, config.debug, one_attempt, ngx_sleep, now, config.secrets)
+  one_attempt.measure = obs.measure
+  return trace.drive(call, obs, one_attempt, ngx_sleep, now)
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
--- attach_many's light threads run; call:next() decides the rest).
-function M.attempt(call, config)
+-- attach_many's light threads run; call:next() decides the rest);
+-- `measure`: for hooks (call:measure() was called).
+function M.attempt(call, config, measure)
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  upload_of(call, config)(call)
+  local one_attempt = upload_of(call, config)
+  one_attempt.measure = measure
+  one_attempt(call)
 end
 
 return M

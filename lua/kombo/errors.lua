@@ -21,6 +21,32 @@ local redact -- errors.redact, below
 local Error = {}
 Error.__index = Error
 
+-- What the core said of an error that is not a field of it (a field named
+-- like a method would hide the method): err -> { retryable =, write = }.
+local facts = setmetatable({}, { __mode = "k" })
+
+--- Whether the request may have been carried out: true exactly when the
+-- operation writes (it is no GET) and its outcome is `unknown`.  Settle
+-- first (look it up: `attachment_exists`, `get_candidates{ email = }`, ...)
+-- before sending it again.  False for reads, validation errors and every
+-- outcome that says Kombo did not act.
+function Error:may_have_landed()
+  local f = facts[self]
+  return self.outcome == "unknown" and f ~= nil and f.write == true
+end
+
+--- Whether trying again later may succeed: the rule the library's own
+-- retries follow (the C core's, `kombo_call_retryable`), whatever attempts
+-- or time were left: 429 and 503, Kombo's "nothing was done" codes, and
+-- failures before the request went out; for a read (or with
+-- `retries.retry_unsafe`) also other 5xx, timeouts and network errors
+-- after it went out.  False for validation errors, other 4xx and writes
+-- that may have landed.
+function Error:retryable()
+  local f = facts[self]
+  return f ~= nil and f.retryable == true
+end
+
 function Error:__tostring()
   local parts = { "kombo ", self.kind, " error" }
   if self.status then
@@ -170,6 +196,41 @@ function errors.from_result(raw, secret)
   if err.body == "" then err.body = nil end
   err.limits = errors.limits(raw.headers)
   if err.kind == "api" and err.code == errors.ALREADY_EXISTS then err.already_exists = true end
+  facts[err] = { retryable = raw.retryable, write = raw.write }
+  return nil, setmetatable(err, Error)
+end
+
+-- What a hook's failure (lua/kombo/trace.lua: { hook =, cause =, attempt =,
+-- returned = }) makes of the call's result `raw` (which still holds the
+-- last attempt that was made): `nil, err` with kind "hook", `err.hook` the
+-- hook's name, `err.cause` the value raised, and the outcome of what was
+-- sent: a write that went out stays may-have-landed, and one that
+-- succeeded leaves Kombo's answer in `err.result`.  Not retryable: a
+-- hook's bug does not go away by waiting.
+function errors.hook_failure(raw, failure, secret)
+  local cause = failure.cause
+  local said = redact(type(cause) == "string" and cause or tostring(cause), secret)
+  local head = failure.returned and ("the %s hook failed: %s"):format(failure.hook, said)
+    or ("the %s hook raised: %s"):format(failure.hook, said)
+  local err, res, write
+  if raw.kind == "ok" then
+    res = errors.from_result(raw, secret)
+    write = failure.write
+    err = { outcome = write and "unknown" or "rejected", status = raw.status, attempts = raw.attempts,
+      elapsed = raw.elapsed, written_at = raw.written_at, result = res, limits = res.http.limits,
+      message = head .. "; the request was carried out before it" .. (write
+        and " (err.result holds Kombo's answer): do not send it again" or " (err.result holds the answer)") }
+  else
+    local _, e = errors.from_result(raw, secret)
+    err, write = e, facts[e].write
+    if failure.hook == "before_request" and failure.attempt == 1 then
+      err.message = head .. "; nothing was sent"
+    else
+      err.message = head .. "; the last attempt's answer: " .. e.message
+    end
+  end
+  err.kind, err.hook, err.cause = "hook", failure.hook, cause
+  facts[err] = { retryable = false, write = write }
   return nil, setmetatable(err, Error)
 end
 

@@ -122,12 +122,12 @@ local call_operation = call.call_operation
 
 for _, op in ipairs(core.operations) do
   local name = op.name
-  Client[name] = function(self, args)
-    local res, err = call_operation(self, op, args, name)
+  Client[name] = function(self, args, opts)
+    local res, err = call_operation(self, op, args, name, opts)
     return res, err
   end
-  kombo[name] = function(args)
-    local res, err = call_operation(kombo.default_client(), op, args, name)
+  kombo[name] = function(args, opts)
+    local res, err = call_operation(kombo.default_client(), op, args, name, opts)
     return res, err
   end
 end

@@ -46,6 +46,8 @@
 ---@field user_agent? string
 ---One line per step of a call, `Authorization` redacted.
 ---@field debug? fun(line: string)
+---Functions called at each attempt of every call: logging, metrics, tracing.
+---@field hooks? kombo.Hooks
 ---Check every upload, and every create's attachments, against the integration's restrictions first (default false).
 ---@field preflight? boolean
 ---Seconds the restrictions are cached per client, integration and target (default 300; >= 0).
@@ -65,6 +67,55 @@
 ---@field max_elapsed? number
 ---Also retry uploads whose outcome is `unknown` (default false: they may have landed).
 ---@field retry_unsafe? boolean
+
+---The `hooks` option of `kombo.new` and of one call; all optional.  A call's
+---hooks run after the client's.  A hook that raises ends the call, which
+---returns `nil, err` with `err.kind == "hook"` (`before_request`: nothing was
+---sent in that attempt; `after_response`: the attempt's outcome is kept, a
+---write that went out is `err:may_have_landed()`).
+---@class kombo.Hooks
+---Before each attempt is sent; may return headers to add to that attempt.
+---@field before_request? fun(info: kombo.HookInfo): table<string, string>?
+---After each attempt, answered or not.
+---@field after_response? fun(info: kombo.HookInfo)
+---Before the wait for a retry (`info.delay`).
+---@field on_retry? fun(info: kombo.HookInfo)
+
+---What a hook gets: a new table per event.  Never holds the API key.
+---@class kombo.HookInfo
+---@field event "before_request"|"after_response"|"on_retry"
+---@field operation string the method's name (`"get_jobs"`)
+---@field method string `"GET"`, `"POST"`, ...
+---@field url string the request's URL, query included
+---@field path string its path (no host, no query)
+---@field attempt integer from 1 (on_retry: the attempt that failed)
+---@field headers? string[] before_request: the request's headers, `Authorization: Bearer <redacted>`
+---@field status? integer the HTTP status, when one arrived
+---@field kind? string `"ok"` or the error's kind
+---@field outcome? kombo.Outcome the error's outcome
+---@field code? string Kombo's error code
+---@field connect_time? number seconds until the connection was ready (0: a kept-alive one)
+---@field first_byte_time? number seconds until the answer's first byte (0: none)
+---@field total_time? number seconds the attempt took
+---@field bytes_sent? number bytes of the request handed to the connection
+---@field delay? number on_retry: seconds before the next attempt
+
+---A call's own options: the second argument of every operation's method and
+---module function, and a batch job's `options`.  Checked like the client's.
+---@class kombo.CallOptions
+---@field timeout? number seconds for one attempt
+---@field connect_timeout? number seconds for the connect and TLS handshake
+---`false`: one attempt; a table: its fields over the client's policy.
+---@field retries? kombo.RetryOptions|false
+---@field server? kombo.Server
+---An absolute http(s) URL; overrides `server`.
+---@field server_url? string
+---@field max_response_bytes? integer
+---Extra request headers; the library's own (`Authorization`, `X-Integration-Id`, `Content-Type`,
+---`Content-Length`, `Host`, `Accept`, `User-Agent`, `Connection`, `Transfer-Encoding`, `Expect`) cannot be set.
+---@field headers? table<string, string>
+---This call's hooks, run after the client's.
+---@field hooks? kombo.Hooks
 
 -- ------------------------------------------------------------ call arguments
 
@@ -272,7 +323,7 @@
 
 -- ------------------------------------------------------------------- errors
 
----@alias kombo.ErrorKind "validation"|"api"|"http"|"network"|"timeout"|"decode"|"aborted"
+---@alias kombo.ErrorKind "validation"|"api"|"http"|"network"|"timeout"|"decode"|"aborted"|"hook"
 ---@alias kombo.Outcome "not_sent"|"rejected"|"unknown"
 
 ---One of `err.problems`.
@@ -311,6 +362,16 @@
 ---`client:pages` and `client:each`: the cursor of the page that failed (nil: the first);
 ---the same arguments with `cursor = err.cursor` resume there.
 ---@field cursor? string
+---kind `"hook"`: which hook failed.
+---@field hook? "before_request"|"after_response"|"on_retry"
+---kind `"hook"`: the value it raised.
+---@field cause? any
+---kind `"hook"`: the answer of an attempt that succeeded before `after_response` raised.
+---@field result? kombo.Result
+---True exactly when the operation writes and the outcome is `unknown`: settle before sending again.
+---@field may_have_landed fun(self: kombo.Error): boolean
+---Whether trying later may succeed: the rule of the library's own retries.
+---@field retryable fun(self: kombo.Error): boolean
 
 -- ------------------------------------------------------------------- client
 
@@ -373,45 +434,52 @@ function Client:close() end
 
 ---`POST /ats/candidates/{candidate_id}/attachments`.  Not retried once it may have been processed.
 ---@param args kombo.AttachToCandidateArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.UploadResult? res
 ---@return kombo.Error? err
-function Client:attach_to_candidate(args) end
+function Client:attach_to_candidate(args, opts) end
 
 ---`POST /ats/applications/{application_id}/attachments`.  Not retried once it may have been processed.
 ---@param args kombo.AttachToApplicationArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.UploadResult? res
 ---@return kombo.Error? err
-function Client:attach_to_application(args) end
+function Client:attach_to_application(args, opts) end
 
 ---`GET /ats/candidates/{candidate_id}/attachments`.
 ---@param args kombo.GetCandidateAttachmentsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.AttachmentListResult? res
 ---@return kombo.Error? err
-function Client:get_candidate_attachments(args) end
+function Client:get_candidate_attachments(args, opts) end
 
 ---`GET /ats/applications/{application_id}/attachments`.
 ---@param args kombo.GetApplicationAttachmentsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.AttachmentListResult? res
 ---@return kombo.Error? err
-function Client:get_application_attachments(args) end
+function Client:get_application_attachments(args, opts) end
 
 ---`GET /ats/actions/ats_add_candidate_attachment`.
 ---@param args? kombo.RestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.RestrictionsResult? res
 ---@return kombo.Error? err
-function Client:candidate_attachment_restrictions(args) end
+function Client:candidate_attachment_restrictions(args, opts) end
 
 ---`GET /ats/actions/ats_add_application_attachment`.
 ---@param args? kombo.RestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.RestrictionsResult? res
 ---@return kombo.Error? err
-function Client:application_attachment_restrictions(args) end
+function Client:application_attachment_restrictions(args, opts) end
 
 ---`GET /check-api-key` (no `X-Integration-Id`).
 ---@param args? table nothing, or an empty table
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.ApiKeyResult? res
 ---@return kombo.Error? err
-function Client:check_api_key(args) end
+function Client:check_api_key(args, opts) end
 
 ---The integration's upload rules for a target.
 ---@param target "candidate"|"application"
@@ -503,45 +571,52 @@ function kombo.default_client() end
 
 ---`client:attach_to_candidate` on the default client.
 ---@param args kombo.AttachToCandidateArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.UploadResult? res
 ---@return kombo.Error? err
-function kombo.attach_to_candidate(args) end
+function kombo.attach_to_candidate(args, opts) end
 
 ---`client:attach_to_application` on the default client.
 ---@param args kombo.AttachToApplicationArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.UploadResult? res
 ---@return kombo.Error? err
-function kombo.attach_to_application(args) end
+function kombo.attach_to_application(args, opts) end
 
 ---`client:get_candidate_attachments` on the default client.
 ---@param args kombo.GetCandidateAttachmentsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.AttachmentListResult? res
 ---@return kombo.Error? err
-function kombo.get_candidate_attachments(args) end
+function kombo.get_candidate_attachments(args, opts) end
 
 ---`client:get_application_attachments` on the default client.
 ---@param args kombo.GetApplicationAttachmentsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.AttachmentListResult? res
 ---@return kombo.Error? err
-function kombo.get_application_attachments(args) end
+function kombo.get_application_attachments(args, opts) end
 
 ---`client:candidate_attachment_restrictions` on the default client.
 ---@param args? kombo.RestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.RestrictionsResult? res
 ---@return kombo.Error? err
-function kombo.candidate_attachment_restrictions(args) end
+function kombo.candidate_attachment_restrictions(args, opts) end
 
 ---`client:application_attachment_restrictions` on the default client.
 ---@param args? kombo.RestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.RestrictionsResult? res
 ---@return kombo.Error? err
-function kombo.application_attachment_restrictions(args) end
+function kombo.application_attachment_restrictions(args, opts) end
 
 ---`client:check_api_key` on the default client.
 ---@param args? table nothing, or an empty table
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.ApiKeyResult? res
 ---@return kombo.Error? err
-function kombo.check_api_key(args) end
+function kombo.check_api_key(args, opts) end
 
 ---`client:attachment_restrictions` on the default client.
 ---@param target "candidate"|"application"

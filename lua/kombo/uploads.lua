@@ -16,6 +16,9 @@ local landed = require "kombo.landed"     -- attachment_exists: did an upload la
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare, send one operation call
 
+-- A bad call option (attachment_exists's `options`) names the caller's line.
+client.skip_frames_of(debug.getinfo(1, "S").source)
+
 local state = client.state
 local call_operation, OPERATIONS = one_call.call_operation, one_call.OPERATIONS
 
@@ -71,11 +74,15 @@ end
 -- listing shows no evidence, not that the upload did not land: the ATS may
 -- still be processing it, so send again only when you accept a duplicate.
 -- With `opts.since`, it refuses to look while the earlier attempt could
--- still be in flight (until its `timeout` has passed since then).
+-- still be in flight (until its timeout has passed since then: `opts.timeout`
+-- when the upload had its own, else the client's).  `opts.options` are the
+-- listing's own call options (@{CallOptions}: a short `timeout`, `retries`,
+-- `hooks`), so that a settle needs no second client.
 -- @function Client:attachment_exists
 -- @within Client
 -- @tparam AttachToCandidateArgs|AttachToApplicationArgs args exactly as for the upload
--- @tparam[opt] table opts `{ since = err.written_at }`
+-- @tparam[opt] table opts `{ since = err.written_at, timeout = the upload's own timeout,
+-- options = CallOptions of the listing }`
 -- @treturn[1] boolean `true` when the listing proves it landed, `false` when it does not
 -- @treturn[1] table|string the listed attachment (when `true`), or why it proves nothing (when `false`)
 -- @return[2] nil
@@ -97,8 +104,17 @@ function methods:attachment_exists(args, opts)
     error("bad argument #1 to 'attachment_exists' ('body.attachment' must be a table, got "
       .. type(attachment) .. ")", 2)
   end
-  if opts ~= nil and (type(opts) ~= "table" or (opts.since ~= nil and type(opts.since) ~= "number")) then
-    error("bad argument #2 to 'attachment_exists' ({ since = number } or nil expected)", 2)
+  if opts ~= nil and (type(opts) ~= "table" or (opts.since ~= nil and type(opts.since) ~= "number")
+    or (opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0))
+    or (opts.options ~= nil and type(opts.options) ~= "table")) then
+    error("bad argument #2 to 'attachment_exists' ({ since = number, timeout = number > 0, "
+      .. "options = table } or nil expected)", 2)
+  end
+  for k in pairs(opts or {}) do
+    if k ~= "since" and k ~= "timeout" and k ~= "options" then
+      error(("bad argument #2 to 'attachment_exists' (unknown option '%s'%s)"):format(tostring(k),
+        bulk.did_you_mean(k, { since = true, timeout = true, options = true })), 2)
+    end
   end
   local since = opts and opts.since
   local name = attachment.name or base_name(attachment.file)
@@ -114,7 +130,7 @@ function methods:attachment_exists(args, opts)
   end
   if since then
     local _, wall = core.now()
-    local wait = since + p.config.timeout - wall
+    local wait = since + (opts.timeout or p.config.timeout) - wall
     if wait > 0 then
       local err = errors.validation({ { path = "since", message = ("the upload could still be in flight for "
         .. "%.0f s (its timeout); look after that, or the listing may not show it yet"):format(wait) } }, secret)
@@ -140,7 +156,7 @@ function methods:attachment_exists(args, opts)
     list_op, id_key = OPERATIONS.get_candidate_attachments, "candidate_id"
   end
   local res, err = call_operation(self, list_op,
-    { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists")
+    { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists", opts and opts.options)
   if not res then return nil, err end
   local verdict = landed.match(res.data.results, { name = name, type = attachment.type, digest = digest,
     since = since }, nil, landed.downloader({ timeout = p.config.timeout, ca_file = p.config.ca_file }))

@@ -250,6 +250,40 @@ function app.operation()
   return reply(200, d)
 end
 
+-- POST /call_options {method=, args=, opts=, call=, hooks=, raise=} -> the
+-- described result of client[method](client, args, call) over cosockets,
+-- with `call.hooks` recording every event when `hooks` is true (the info
+-- tables, as JSON) and the hook named by `raise` raising; the error's
+-- kind "hook" fields and its methods' answers.
+function app.call_options()
+  local q = read_json()
+  local c = client(q.opts)
+  local events = {}
+  local call = q.call or {}
+  if q.hooks then
+    local hooks = {}
+    for _, name in ipairs { "before_request", "after_response", "on_retry" } do
+      hooks[name] = function(info)
+        events[#events + 1] = info
+        if q.raise == name then error("spec raise in " .. name) end
+        if name == "before_request" and q.add_header then return q.add_header end
+      end
+    end
+    call.hooks = hooks
+  end
+  local ok, res, err = pcall(c[q.method], c, with_sources(q.args or {}), call)
+  if not ok then return reply(200, { ok = false, raised = tostring(res) }) end
+  local d = describe(res, err)
+  if err then
+    d.err.hook = err.hook
+    d.err.may_have_landed = err:may_have_landed()
+    d.err.retryable = err:retryable()
+    d.err.has_result = err.result ~= nil
+  end
+  d.events = events
+  return reply(200, d)
+end
+
 -- POST /run_many {opts=, name=, jobs=, concurrency=} -> the run_many summary,
 -- each result described (light threads over cosockets).
 function app.run_many()

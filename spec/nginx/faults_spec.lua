@@ -110,6 +110,7 @@ function M.fake_call()
     request = function() return q.url, { "X-Test: 1" }, 0, 65536, method end,
     read = function() return nil end,
     rewind = function() return true end,
+    timeouts = function() return 5, 10 end, -- (the call's: cosocket.perform reads them there)
     next = function() steps = steps + 1; return steps == 1 and "attempt" or "done" end,
     complete = function(_, r) resp = r end,
     result = function() return resp end,

@@ -225,9 +225,11 @@ describe("the editor types (lua/kombo/types.lua, lua/kombo/gen/types.lua)", func
       return fields
     end
     local options = class_fields("kombo.ClientOptions")
-    assert.same({ "api_key", "ca_file", "connect_timeout", "debug", "integration_id", "max_response_bytes",
-      "preflight", "preflight_ttl", "proxy", "retries", "server", "server_url", "timeout", "transport", "user_agent" },
-      options)
+    -- the options kombo.new takes (kombo.client's OPTIONS: the core's and the Lua layer's), all declared
+    local client_mod = require "kombo.client"
+    assert.same(sorted(client_mod.OPTIONS), options)
+    assert.same({ "api_key", "ca_file", "connect_timeout", "debug", "hooks", "integration_id", "max_response_bytes",
+      "preflight", "preflight_ttl", "proxy", "retries", "server", "server_url", "timeout", "transport", "user_agent" }, options)
     local thread = coroutine.create(function() end) -- a type no option takes
     for _, name in ipairs(options) do -- each is a real option: a wrong type is named, not "unknown"
       local ok, err = pcall(kombo.new, { api_key = helpers.API_KEY, [name] = thread })
@@ -236,6 +238,50 @@ describe("the editor types (lua/kombo/types.lua, lua/kombo/gen/types.lua)", func
     end
     assert.same({ "exponent", "initial_interval", "max_attempts", "max_elapsed", "max_interval", "retry_unsafe" },
       class_fields("kombo.RetryOptions"))
+  end)
+
+  it("declares every option of one call and every hook, as the client checks them", function()
+    local function class_fields(class)
+      local body = src:match("\n%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
+      local fields = {}
+      for f in (body or ""):gmatch("%-%-%-@field ([%w_]+)") do fields[#fields + 1] = f end
+      table.sort(fields)
+      return fields
+    end
+    local client_mod = require "kombo.client"
+    local call_options = class_fields("kombo.CallOptions")
+    assert.same(sorted(client_mod.CALL_OPTIONS), call_options)
+    local client = kombo.new { api_key = helpers.API_KEY, server_url = "http://127.0.0.1:1" }
+    local thread = coroutine.create(function() end)
+    for _, name in ipairs(call_options) do -- each is a real option of a call
+      local ok, err = pcall(client.check_api_key, client, {}, { [name] = thread })
+      assert.is_false(ok)
+      assert.matches("option '" .. name .. "' must be a", err, 1, true)
+    end
+    assert.same({ "after_response", "before_request", "on_retry" }, class_fields("kombo.Hooks"))
+    for _, name in ipairs(class_fields("kombo.Hooks")) do
+      local ok, err = pcall(kombo.new, { api_key = helpers.API_KEY, hooks = { [name] = thread } })
+      assert.is_false(ok)
+      assert.matches("option 'hooks." .. name .. "' must be a function", err, 1, true)
+    end
+    -- the reference has the same tables (client.lua's LDoc)
+    local ref = read("lua/kombo/client.lua")
+    for _, t in ipairs { "CallOptions", "Hooks", "HookInfo" } do
+      assert.truthy(ref:find("\n%-%- @table " .. t .. "\n"), t)
+    end
+    for _, name in ipairs(call_options) do
+      assert.truthy(ref:match("@table CallOptions\n(.-)@within"):find("@tfield%[opt%] [%w|]+ " .. name .. " "), name)
+    end
+    client:close()
+  end)
+
+  it("shows the regions: the server option in the reference and the types", function()
+    local ref = read("lua/kombo/client.lua")
+    assert.truthy(ref:find('@tfield[opt="eu"] string server `"eu"` (`https://api.kombo.dev/v1`) or `"us"` '
+      .. '(`https://api.us.kombo.dev/v1`)', 1, true))
+    assert.truthy(src:find('---@alias kombo.Server "eu"|"us"', 1, true))
+    assert.truthy(src:find("---@field server? kombo.Server", 1, true))
+    assert.same({ eu = "https://api.kombo.dev/v1", us = "https://api.us.kombo.dev/v1" }, kombo.SERVERS)
   end)
 end)
 

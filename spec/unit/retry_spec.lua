@@ -303,10 +303,11 @@ describe("retry policy on a fake clock: the Lua driver (trace.drive) and the err
     local call = assert(h.new_call { retries = retries { max_interval = 10 } })
     local answers = { answer(429, { "Retry-After: 7" }), answer(429, { "Retry-After: 7" }), answer(429, { "Retry-After: 7" }) }
     local slept, lines, n = {}, {}, 0
-    local raw = trace.drive(call, function(line) lines[#lines + 1] = line end,
+    local raw = trace.drive(call, trace.observer(function(line) lines[#lines + 1] = line end, nil, nil, nil,
+        h.API_KEY),
       function(c) n = n + 1; clock:advance(0.05); c:complete(answers[n], clock.mono, clock.wall) end,
       function(s) slept[#slept + 1] = s; clock:advance(s) end,
-      function() return clock.mono, clock.wall end, h.API_KEY)
+      function() return clock.mono, clock.wall end)
     call:close()
     assert.same({ 7, 7 }, slept)
     local text = table.concat(lines, "\n")

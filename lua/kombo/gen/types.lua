@@ -32,15 +32,17 @@ local kombo = {}
 
 ---POST /ats/applications/{application_id}/notes: https://docs.kombo.dev/ats/v1/post-applications-application-id-notes
 ---@param args kombo.gen.AddApplicationNoteArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:add_application_note(args) end
+function Client:add_application_note(args, opts) end
 
 ---`client:add_application_note` on the default client.
 ---@param args kombo.gen.AddApplicationNoteArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.add_application_note(args) end
+function kombo.add_application_note(args, opts) end
 
 ---The arguments of `add_application_result_link` (POST /ats/applications/{application_id}/result-links).
 ---@class kombo.gen.AddApplicationResultLinkArgs
@@ -58,15 +60,17 @@ function kombo.add_application_note(args) end
 
 ---POST /ats/applications/{application_id}/result-links: https://docs.kombo.dev/ats/v1/post-applications-application-id-result-links
 ---@param args kombo.gen.AddApplicationResultLinkArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:add_application_result_link(args) end
+function Client:add_application_result_link(args, opts) end
 
 ---`client:add_application_result_link` on the default client.
 ---@param args kombo.gen.AddApplicationResultLinkArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.add_application_result_link(args) end
+function kombo.add_application_result_link(args, opts) end
 
 ---The arguments of `add_candidate_result_link` (POST /ats/candidates/{candidate_id}/result-links).
 ---@class kombo.gen.AddCandidateResultLinkArgs
@@ -84,15 +88,17 @@ function kombo.add_application_result_link(args) end
 
 ---POST /ats/candidates/{candidate_id}/result-links: https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-result-links
 ---@param args kombo.gen.AddCandidateResultLinkArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:add_candidate_result_link(args) end
+function Client:add_candidate_result_link(args, opts) end
 
 ---`client:add_candidate_result_link` on the default client.
 ---@param args kombo.gen.AddCandidateResultLinkArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.add_candidate_result_link(args) end
+function kombo.add_candidate_result_link(args, opts) end
 
 ---The arguments of `add_candidate_tag` (POST /ats/candidates/{candidate_id}/tags).
 ---@class kombo.gen.AddCandidateTagArgs
@@ -108,15 +114,17 @@ function kombo.add_candidate_result_link(args) end
 
 ---POST /ats/candidates/{candidate_id}/tags: https://docs.kombo.dev/ats/v1/post-candidates-candidate-id-tags
 ---@param args kombo.gen.AddCandidateTagArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:add_candidate_tag(args) end
+function Client:add_candidate_tag(args, opts) end
 
 ---`client:add_candidate_tag` on the default client.
 ---@param args kombo.gen.AddCandidateTagArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.add_candidate_tag(args) end
+function kombo.add_candidate_tag(args, opts) end
 
 ---The arguments of `application_attachment_restrictions` (GET /ats/actions/ats_add_application_attachment).
 ---@class kombo.gen.ApplicationAttachmentRestrictionsArgs
@@ -173,15 +181,17 @@ function kombo.add_candidate_tag(args) end
 
 ---POST /ats/jobs/{job_id}/applications: https://docs.kombo.dev/ats/v1/post-jobs-job-id-applications
 ---@param args kombo.gen.CreateApplicationArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:create_application(args) end
+function Client:create_application(args, opts) end
 
 ---`client:create_application` on the default client.
 ---@param args kombo.gen.CreateApplicationArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.create_application(args) end
+function kombo.create_application(args, opts) end
 
 ---The arguments of `create_application_restrictions` (GET /ats/actions/ats_create_application).
 ---@class kombo.gen.CreateApplicationRestrictionsArgs
@@ -189,15 +199,17 @@ function kombo.create_application(args) end
 
 ---GET /ats/actions/ats_create_application: https://docs.kombo.dev/ats/v1/get-actions-ats-create-application
 ---@param args? kombo.gen.CreateApplicationRestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:create_application_restrictions(args) end
+function Client:create_application_restrictions(args, opts) end
 
 ---`client:create_application_restrictions` on the default client.
 ---@param args? kombo.gen.CreateApplicationRestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.create_application_restrictions(args) end
+function kombo.create_application_restrictions(args, opts) end
 
 ---The arguments of `create_candidate` (POST /ats/candidates).
 ---@class kombo.gen.CreateCandidateArgs
@@ -218,15 +230,17 @@ function kombo.create_application_restrictions(args) end
 
 ---POST /ats/candidates: https://docs.kombo.dev/ats/v1/post-candidates
 ---@param args kombo.gen.CreateCandidateArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:create_candidate(args) end
+function Client:create_candidate(args, opts) end
 
 ---`client:create_candidate` on the default client.
 ---@param args kombo.gen.CreateCandidateArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.create_candidate(args) end
+function kombo.create_candidate(args, opts) end
 
 ---The arguments of `create_candidate_restrictions` (GET /ats/actions/ats_create_candidate).
 ---@class kombo.gen.CreateCandidateRestrictionsArgs
@@ -234,15 +248,17 @@ function kombo.create_candidate(args) end
 
 ---GET /ats/actions/ats_create_candidate: https://docs.kombo.dev/ats/v1/get-actions-ats-create-candidate
 ---@param args? kombo.gen.CreateCandidateRestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:create_candidate_restrictions(args) end
+function Client:create_candidate_restrictions(args, opts) end
 
 ---`client:create_candidate_restrictions` on the default client.
 ---@param args? kombo.gen.CreateCandidateRestrictionsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.create_candidate_restrictions(args) end
+function kombo.create_candidate_restrictions(args, opts) end
 
 ---The arguments of `create_interview` (POST /ats/applications/{application_id}/interviews).
 ---@class kombo.gen.CreateInterviewArgs
@@ -262,15 +278,17 @@ function kombo.create_candidate_restrictions(args) end
 
 ---POST /ats/applications/{application_id}/interviews: https://docs.kombo.dev/ats/v1/post-applications-application-id-interviews
 ---@param args kombo.gen.CreateInterviewArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:create_interview(args) end
+function Client:create_interview(args, opts) end
 
 ---`client:create_interview` on the default client.
 ---@param args kombo.gen.CreateInterviewArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.create_interview(args) end
+function kombo.create_interview(args, opts) end
 
 ---The arguments of `force_sync` (POST /force-sync).
 ---@class kombo.gen.ForceSyncArgs
@@ -284,15 +302,17 @@ function kombo.create_interview(args) end
 
 ---POST /force-sync: https://docs.kombo.dev/general/v1/post-force-sync
 ---@param args? kombo.gen.ForceSyncArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:force_sync(args) end
+function Client:force_sync(args, opts) end
 
 ---`client:force_sync` on the default client.
 ---@param args? kombo.gen.ForceSyncArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.force_sync(args) end
+function kombo.force_sync(args, opts) end
 
 ---The arguments of `get_application_attachments` (GET /ats/applications/{application_id}/attachments).
 ---@class kombo.gen.GetApplicationAttachmentsArgs
@@ -312,15 +332,17 @@ function kombo.force_sync(args) end
 
 ---GET /ats/application-stages: https://docs.kombo.dev/ats/v1/get-application-stages
 ---@param args? kombo.gen.GetApplicationStagesArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_application_stages(args) end
+function Client:get_application_stages(args, opts) end
 
 ---`client:get_application_stages` on the default client.
 ---@param args? kombo.gen.GetApplicationStagesArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_application_stages(args) end
+function kombo.get_application_stages(args, opts) end
 
 ---The arguments of `get_applications` (GET /ats/applications).
 ---@class kombo.gen.GetApplicationsArgs
@@ -341,15 +363,17 @@ function kombo.get_application_stages(args) end
 
 ---GET /ats/applications: https://docs.kombo.dev/ats/v1/get-applications
 ---@param args? kombo.gen.GetApplicationsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_applications(args) end
+function Client:get_applications(args, opts) end
 
 ---`client:get_applications` on the default client.
 ---@param args? kombo.gen.GetApplicationsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_applications(args) end
+function kombo.get_applications(args, opts) end
 
 ---The arguments of `get_candidate_attachments` (GET /ats/candidates/{candidate_id}/attachments).
 ---@class kombo.gen.GetCandidateAttachmentsArgs
@@ -373,15 +397,17 @@ function kombo.get_applications(args) end
 
 ---GET /ats/candidates: https://docs.kombo.dev/ats/v1/get-candidates
 ---@param args? kombo.gen.GetCandidatesArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_candidates(args) end
+function Client:get_candidates(args, opts) end
 
 ---`client:get_candidates` on the default client.
 ---@param args? kombo.gen.GetCandidatesArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_candidates(args) end
+function kombo.get_candidates(args, opts) end
 
 ---The arguments of `get_interviews` (GET /ats/interviews).
 ---@class kombo.gen.GetInterviewsArgs
@@ -397,15 +423,17 @@ function kombo.get_candidates(args) end
 
 ---GET /ats/interviews: https://docs.kombo.dev/ats/v1/get-interviews
 ---@param args? kombo.gen.GetInterviewsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_interviews(args) end
+function Client:get_interviews(args, opts) end
 
 ---`client:get_interviews` on the default client.
 ---@param args? kombo.gen.GetInterviewsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_interviews(args) end
+function kombo.get_interviews(args, opts) end
 
 ---The arguments of `get_jobs` (GET /ats/jobs).
 ---@class kombo.gen.GetJobsArgs
@@ -428,15 +456,17 @@ function kombo.get_interviews(args) end
 
 ---GET /ats/jobs: https://docs.kombo.dev/ats/v1/get-jobs
 ---@param args? kombo.gen.GetJobsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_jobs(args) end
+function Client:get_jobs(args, opts) end
 
 ---`client:get_jobs` on the default client.
 ---@param args? kombo.gen.GetJobsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_jobs(args) end
+function kombo.get_jobs(args, opts) end
 
 ---The arguments of `get_offers` (GET /ats/offers).
 ---@class kombo.gen.GetOffersArgs
@@ -451,15 +481,17 @@ function kombo.get_jobs(args) end
 
 ---GET /ats/offers: https://docs.kombo.dev/ats/v1/get-offers
 ---@param args? kombo.gen.GetOffersArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_offers(args) end
+function Client:get_offers(args, opts) end
 
 ---`client:get_offers` on the default client.
 ---@param args? kombo.gen.GetOffersArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_offers(args) end
+function kombo.get_offers(args, opts) end
 
 ---The arguments of `get_rejection_reasons` (GET /ats/rejection-reasons).
 ---@class kombo.gen.GetRejectionReasonsArgs
@@ -474,15 +506,17 @@ function kombo.get_offers(args) end
 
 ---GET /ats/rejection-reasons: https://docs.kombo.dev/ats/v1/get-rejection-reasons
 ---@param args? kombo.gen.GetRejectionReasonsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_rejection_reasons(args) end
+function Client:get_rejection_reasons(args, opts) end
 
 ---`client:get_rejection_reasons` on the default client.
 ---@param args? kombo.gen.GetRejectionReasonsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_rejection_reasons(args) end
+function kombo.get_rejection_reasons(args, opts) end
 
 ---The arguments of `get_roles` (GET /ats/roles).
 ---@class kombo.gen.GetRolesArgs
@@ -498,15 +532,17 @@ function kombo.get_rejection_reasons(args) end
 
 ---GET /ats/roles: https://docs.kombo.dev/ats/v1/get-roles
 ---@param args? kombo.gen.GetRolesArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_roles(args) end
+function Client:get_roles(args, opts) end
 
 ---`client:get_roles` on the default client.
 ---@param args? kombo.gen.GetRolesArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_roles(args) end
+function kombo.get_roles(args, opts) end
 
 ---The arguments of `get_tags` (GET /ats/tags).
 ---@class kombo.gen.GetTagsArgs
@@ -521,15 +557,17 @@ function kombo.get_roles(args) end
 
 ---GET /ats/tags: https://docs.kombo.dev/ats/v1/get-tags
 ---@param args? kombo.gen.GetTagsArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_tags(args) end
+function Client:get_tags(args, opts) end
 
 ---`client:get_tags` on the default client.
 ---@param args? kombo.gen.GetTagsArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_tags(args) end
+function kombo.get_tags(args, opts) end
 
 ---The arguments of `get_users` (GET /ats/users).
 ---@class kombo.gen.GetUsersArgs
@@ -545,15 +583,17 @@ function kombo.get_tags(args) end
 
 ---GET /ats/users: https://docs.kombo.dev/ats/v1/get-users
 ---@param args? kombo.gen.GetUsersArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:get_users(args) end
+function Client:get_users(args, opts) end
 
 ---`client:get_users` on the default client.
 ---@param args? kombo.gen.GetUsersArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.get_users(args) end
+function kombo.get_users(args, opts) end
 
 ---The arguments of `import_tracked_application` (POST /ats/import-tracked-application).
 ---@class kombo.gen.ImportTrackedApplicationArgs
@@ -573,15 +613,17 @@ function kombo.get_users(args) end
 
 ---POST /ats/import-tracked-application: https://docs.kombo.dev/ats/v1/post-import-tracked-application
 ---@param args kombo.gen.ImportTrackedApplicationArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:import_tracked_application(args) end
+function Client:import_tracked_application(args, opts) end
 
 ---`client:import_tracked_application` on the default client.
 ---@param args kombo.gen.ImportTrackedApplicationArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.import_tracked_application(args) end
+function kombo.import_tracked_application(args, opts) end
 
 ---The arguments of `move_application_to_stage` (PUT /ats/applications/{application_id}/stage).
 ---@class kombo.gen.MoveApplicationToStageArgs
@@ -597,15 +639,17 @@ function kombo.import_tracked_application(args) end
 
 ---PUT /ats/applications/{application_id}/stage: https://docs.kombo.dev/ats/v1/put-applications-application-id-stage
 ---@param args kombo.gen.MoveApplicationToStageArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:move_application_to_stage(args) end
+function Client:move_application_to_stage(args, opts) end
 
 ---`client:move_application_to_stage` on the default client.
 ---@param args kombo.gen.MoveApplicationToStageArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.move_application_to_stage(args) end
+function kombo.move_application_to_stage(args, opts) end
 
 ---The arguments of `passthrough` (POST /passthrough/{tool}/{api}).
 ---@class kombo.gen.PassthroughArgs
@@ -628,15 +672,17 @@ function kombo.move_application_to_stage(args) end
 
 ---POST /passthrough/{tool}/{api}: https://docs.kombo.dev/general/v1/post-passthrough-tool-api
 ---@param args kombo.gen.PassthroughArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:passthrough(args) end
+function Client:passthrough(args, opts) end
 
 ---`client:passthrough` on the default client.
 ---@param args kombo.gen.PassthroughArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.passthrough(args) end
+function kombo.passthrough(args, opts) end
 
 ---The arguments of `reject_application` (POST /ats/applications/{application_id}/reject).
 ---@class kombo.gen.RejectApplicationArgs
@@ -653,15 +699,17 @@ function kombo.passthrough(args) end
 
 ---POST /ats/applications/{application_id}/reject: https://docs.kombo.dev/ats/v1/post-applications-application-id-reject
 ---@param args kombo.gen.RejectApplicationArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:reject_application(args) end
+function Client:reject_application(args, opts) end
 
 ---`client:reject_application` on the default client.
 ---@param args kombo.gen.RejectApplicationArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.reject_application(args) end
+function kombo.reject_application(args, opts) end
 
 ---The arguments of `remove_candidate_tag` (DELETE /ats/candidates/{candidate_id}/tags).
 ---@class kombo.gen.RemoveCandidateTagArgs
@@ -677,15 +725,17 @@ function kombo.reject_application(args) end
 
 ---DELETE /ats/candidates/{candidate_id}/tags: https://docs.kombo.dev/ats/v1/delete-candidates-candidate-id-tags
 ---@param args kombo.gen.RemoveCandidateTagArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:remove_candidate_tag(args) end
+function Client:remove_candidate_tag(args, opts) end
 
 ---`client:remove_candidate_tag` on the default client.
 ---@param args kombo.gen.RemoveCandidateTagArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.remove_candidate_tag(args) end
+function kombo.remove_candidate_tag(args, opts) end
 
 ---The arguments of `update_interview` (PATCH /ats/applications/{application_id}/interviews).
 ---@class kombo.gen.UpdateInterviewArgs
@@ -706,12 +756,14 @@ function kombo.remove_candidate_tag(args) end
 
 ---PATCH /ats/applications/{application_id}/interviews: https://docs.kombo.dev/ats/v1/patch-applications-application-id-interviews
 ---@param args kombo.gen.UpdateInterviewArgs
+---@param opts? kombo.CallOptions this call's own options: timeout, retries, headers, hooks, ...
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function Client:update_interview(args) end
+function Client:update_interview(args, opts) end
 
 ---`client:update_interview` on the default client.
 ---@param args kombo.gen.UpdateInterviewArgs
+---@param opts? kombo.CallOptions this call's own options
 ---@return kombo.Result? res
 ---@return kombo.Error? err
-function kombo.update_interview(args) end
+function kombo.update_interview(args, opts) end
