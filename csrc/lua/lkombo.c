@@ -193,6 +193,39 @@ static int l_client_prepare(lua_State *L)
     return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
 }
 
+/* client:set_secrets({ secret, ... }): what the client's answers are
+ * redacted of (kombo/client.lua: the API key and proxy credentials, at
+ * most 16); the redactor is made now, once for all its calls. */
+static int l_client_set_secrets(lua_State *L)
+{
+    lclient *lc = kombo_lua_check_client(L, 1);
+    kombo_str keys[16];
+    size_t n = 0, need;
+    kombo_redactor *r;
+    int i;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (i = 1; i <= 16; i++) {
+        lua_rawgeti(L, 2, i);
+        if (lua_type(L, -1) == LUA_TSTRING) /* it stays alive in the table */
+            keys[n].ptr = lua_tolstring(L, -1, &keys[n].len), n++;
+        lua_pop(L, 1);
+    }
+    need = kombo_redactor_extra_keys(keys, n);
+    r = malloc(sizeof *r + need);
+    if (r == NULL)
+        return luaL_error(L, "out of memory");
+    kombo_lua_client_drop_redactor(lc);
+    if (kombo_redactor_init_keys(r, keys, n, need ? (void *)(r + 1) : NULL)) {
+        lc->redactor = r;
+        lc->redactor_size = sizeof *r + need;
+    } else {
+        free(r);
+        lc->redactor_none = 1;
+    }
+    return 0;
+}
+
 static int l_client_close(lua_State *L)
 {
     lclient *lc = luaL_checkudata(L, 1, CLIENT_MT);
@@ -600,6 +633,7 @@ int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {
         {"prepare", l_client_prepare}, {"close", l_client_close}, {"closed", l_client_closed},
+        {"set_secrets", l_client_set_secrets},
         {"__gc", l_client_close},      {"__close", l_client_close}, {"__tostring", l_client_tostring},
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},

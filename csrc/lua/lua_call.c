@@ -130,6 +130,23 @@ int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *p
     return kombo_call_set_headers(call, names, values, n, path, p);
 }
 
+/* A call that was not made gives its arena block back at once and forgets
+ * its client: nothing anchors the client for it, so its __gc must not
+ * reach the client (which may be collected first). */
+static void unmade(lcall *c)
+{
+    kombo_arena_free(&c->arena);
+    if (c->arena_block != NULL) {
+        if (c->owner->spare_block == NULL)
+            c->owner->spare_block = c->arena_block;
+        else
+            free(c->arena_block);
+        c->arena_block = NULL;
+    }
+    kombo_arena_init_with(&c->arena, NULL, 0);
+    c->owner = NULL;
+}
+
 /* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
  * | nil, false, shape_message | nil, false, nil, options_message (the stack: 1 client, 2 op name,
  * 3 args, 4 problems; list_files: for call:files(); options: the index of the call's own
@@ -172,6 +189,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         kombo_problems op_problems;
         kombo_problems_init(&op_problems);
         if (kombo_lua_read_call_config(L, options, kombo_client_config(owner->client), &own, &op_problems) > 0) {
+            unmade(c);
             lua_pushnil(L);
             lua_pushboolean(L, 0);
             lua_pushnil(L);
@@ -181,6 +199,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     }
     shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems);
     if (shape != NULL) {
+        unmade(c);
         lua_pushnil(L);
         lua_pushboolean(L, 0);
         lua_pushstring(L, shape);
@@ -195,14 +214,17 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     if (problems.count == 0 && problems.dropped == 0) {
         c->call = kombo_call_make(owner->client, &req, list_files, &problems, owner->spare_call);
         owner->spare_call = NULL; /* taken, also when making failed (it is freed then) */
-        if (c->call == NULL && problems.count == 0)
+        if (c->call == NULL && problems.count == 0) {
+            unmade(c);
             return luaL_error(L, "out of memory preparing the request");
+        }
     } else {
         kombo_value_close_files(req.body);
     }
     if (problems.count > 0) {
         kombo_call_free(c->call);
         c->call = NULL;
+        unmade(c);
         lua_pushnil(L);
         kombo_lua_push_problems(L, &problems);
         return 2;
@@ -215,6 +237,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
             if (kombo_lua_set_headers(L, -1, c->call, "headers", &hp) != 0) {
                 kombo_call_free(c->call);
                 c->call = NULL;
+                unmade(c);
                 lua_pushnil(L);
                 lua_pushboolean(L, 0);
                 lua_pushnil(L);
@@ -240,7 +263,7 @@ static int l_call_gc(lua_State *L)
     if (c->in_written) /* kombo_body_read is on the stack below it */
         return luaL_error(L, "kombo call: close() from its own on_written function");
     /* A client still in use keeps one call's memory for its next call. */
-    int keep = c->owner->client != NULL && !c->owner->close_pending;
+    int keep = c->owner != NULL && c->owner->client != NULL && !c->owner->close_pending;
     if (c->call != NULL) {
         if (keep && c->owner->spare_call == NULL) {
             kombo_call_recycle(c->call);
@@ -316,7 +339,7 @@ static void push_result(lua_State *L, lcall *c, const kombo_result *res)
     lua_pushstring(L, kombo_kind_name(cls->kind));
     lua_setfield(L, -2, "kind");
     if (cls->kind != KOMBO_OK) {
-        kombo_call *call = check_call(L, 1)->call;
+        kombo_call *call = c->call;
         lua_pushstring(L, kombo_outcome_name(cls->outcome));
         lua_setfield(L, -2, "outcome");
         lua_pushstring(L, cls->message);
@@ -412,8 +435,11 @@ static int l_call_perform(lua_State *L)
     lcall *c = check_call(L, 1);
     kombo_curl *t = acquire_curl(L, c->owner);
     const kombo_result *res = kombo_curl_perform(t, c->call);
-    push_result(L, c, res); /* before release: a pending close frees what res points into */
+    /* Released first: building the result may raise (out of memory), and
+     * the client must not stay busy then.  res is the call's, which this
+     * call keeps alive (and with it the client). */
     release_curl(c->owner, t);
+    push_result(L, c, res);
     return 1;
 }
 

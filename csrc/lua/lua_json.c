@@ -125,6 +125,7 @@ static void push_number(lua_State *L, const jval *v)
  * never rehashed while it fills.  A longer one gets its table after this
  * many, and grows from there. */
 #define PENDING_MAX 256
+#define PENDING_STACK 2000
 
 static void ws(jscan *s)
 {
@@ -174,7 +175,16 @@ static void push_container_at(ctx *c, jscan *s)
         s->p++;
     } else {
         while (s->p < s->end) {
-            /* The scanner bounds nesting (KOMBO_JSON_MAX_DEPTH). */
+            /* Lua 5.1 and LuaJIT give a C function about 8,000 stack slots:
+             * past PENDING_STACK in use, this level's members go into its
+             * table before it reads more, so that however deep the nesting
+             * (the scanner bounds it at KOMBO_JSON_MAX_DEPTH) the pending
+             * members of all levels stay below that (valid JSON never
+             * fails here). */
+            if (pending > 0 && lua_gettop(L) > PENDING_STACK) {
+                table = flush(L, base, table, is_obj, pending, &n);
+                pending = 0;
+            }
             luaL_checkstack(L, 4, "JSON nested too deeply");
             if (is_obj) {
                 jval key;

@@ -57,22 +57,18 @@ typedef struct lclient {
      * costs the collector a small userdata, not kilobytes. */
     kombo_call *spare_call;
     char *spare_block;
-    /* The API key's redactor, built for the first answer that needs it
-     * (lua_call.c) rather than for every answer; redactor_none: the key is
-     * too short to look for. */
+    /* The redactor of the client's secrets (client:set_secrets: the API
+     * key and proxy credentials; else the key alone, made for the first
+     * answer that needs it, lua_call.c), made once rather than for every
+     * answer; redactor_none: nothing long enough to look for. */
     struct kombo_redactor *redactor;
     size_t redactor_size;
     int redactor_none;
 } lclient;
 
-/* Frees what the client keeps for its next call; the redactor (windows of
- * the key) is wiped first. */
-static inline void kombo_lua_client_free_spares(lclient *lc)
+/* Frees the client's redactor, wiped first (it holds windows of secrets). */
+static inline void kombo_lua_client_drop_redactor(lclient *lc)
 {
-    kombo_call_free(lc->spare_call);
-    free(lc->spare_block);
-    lc->spare_call = NULL;
-    lc->spare_block = NULL;
     if (lc->redactor != NULL) {
         volatile unsigned char *p = (volatile unsigned char *)lc->redactor;
         size_t i;
@@ -81,6 +77,17 @@ static inline void kombo_lua_client_free_spares(lclient *lc)
         free(lc->redactor);
         lc->redactor = NULL;
     }
+    lc->redactor_none = 0;
+}
+
+/* Frees what the client keeps for its next call, and its redactor. */
+static inline void kombo_lua_client_free_spares(lclient *lc)
+{
+    kombo_call_free(lc->spare_call);
+    free(lc->spare_block);
+    lc->spare_call = NULL;
+    lc->spare_block = NULL;
+    kombo_lua_client_drop_redactor(lc);
 }
 
 /* Frees the core's client once it is closed and nothing uses it any more:

@@ -201,6 +201,16 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             lua_replace(L, slots + (int)k);
         }
     }
+    /* An argument table with a metatable may inherit fields (__index):
+     * read those by name, as a field lookup would. */
+    if (lua_getmetatable(L, t)) {
+        lua_pop(L, 1);
+        for (k = 0; k < nkeys; k++)
+            if (lua_isnil(L, slots + (int)k)) {
+                lua_getfield(L, t, keys[k]);
+                lua_replace(L, slots + (int)k);
+            }
+    }
     /* keys[] is in call_keys' order: path parameters, integration_id, query, body... */
     k = 0;
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++) {

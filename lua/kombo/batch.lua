@@ -59,7 +59,7 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
   function host.result(call, failure)
-    if failure then return errors.hook_failure(call:result(), failure, p.config.secrets) end
+    if failure then return errors.hook_failure(failure.last or call:result(), failure, p.config.secrets) end
     return errors.from_result(call:result(), p.config.secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of

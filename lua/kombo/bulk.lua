@@ -344,6 +344,7 @@ function bulk.run(host, jobs, opts)
       if failure then
         trace.unsent(job.call, job.attempt + 1, failure)
         job.failure = trace.failed(job.call, failure, job.attempt + 1)
+        job.failure.last = job.last -- (an attempt before: its answer stands whole)
         finish(job)
         return
       end
@@ -482,6 +483,7 @@ function bulk.run(host, jobs, opts)
     if not flying[job] then return end -- (cut off meanwhile)
     landed(job)
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
+    if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
     if not job.fetch then learn(job, batch, t) end
     if failure then
       job.failure = trace.failed(job.call, failure, job.attempt)

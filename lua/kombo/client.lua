@@ -385,6 +385,7 @@ local function client_from(config, fname)
     misuse(fname, ("option '%s'%s %s"):format(p.path, variable and (" (from %s)"):format(variable) or "", p.message))
   end
   config.secrets = secrets_of(config) -- what every error, result and debug line is redacted of
+  handle:set_secrets(config.secrets)  -- and the answers the core decodes
   local self = setmetatable({}, Client)
   private[self] = { config = config, core = handle,
     -- what watches every attempt of its calls: nil without debug and hooks

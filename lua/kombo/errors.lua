@@ -229,9 +229,19 @@ function errors.hook_failure(raw, failure, secret)
       err.message = head .. "; the last attempt's answer: " .. e.message
     end
   end
-  err.kind, err.hook, err.cause = "hook", failure.hook, cause
+  -- a message raised by the hook may quote what it saw: redacted like ours
+  err.kind, err.hook, err.cause = "hook", failure.hook, type(cause) == "string" and redact(cause, secret) or cause
   facts[err] = { retryable = false, write = write }
   return nil, setmetatable(err, Error)
+end
+
+--- A copy of an error (one given to several callers, e.g. a failed fetch
+-- of cached restrictions) that its methods still answer for.
+function errors.copy(err)
+  local c = {}
+  for k, v in pairs(err) do c[k] = v end
+  facts[c] = facts[err]
+  return setmetatable(c, getmetatable(err))
 end
 
 -- A `decode` error for a positive answer that the core accepted but that

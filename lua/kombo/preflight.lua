@@ -166,8 +166,7 @@ end
 -- is copied.
 local function check_restrictions(p, call, hit)
   if hit.err then
-    local err = setmetatable({}, getmetatable(hit.err))
-    for k, v in pairs(hit.err) do err[k] = v end
+    local err = errors.copy(hit.err)
     err.message = "preflight: could not fetch the integration's attachment restrictions, so nothing "
       .. "was sent: " .. tostring(hit.err.message)
     err.outcome = "not_sent"

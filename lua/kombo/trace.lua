@@ -169,6 +169,16 @@ function trace.unsent(call, attempt, failure)
   end
 end
 
+--- The result of the attempt that just ended, kept when a before_request
+-- hook may fail on the next one: by then call:next() has readied the call
+-- for that attempt (its answer, body and headers emptied, written_at
+-- cleared), and the last attempt's answer must stand whole (the settle
+-- of an upload whose outcome is unknown waits for written_at).
+function trace.last_result(obs, call, failure)
+  if obs.before_request and not failure then return call:result() end
+  return nil
+end
+
 --- A hook's failure, completed with what errors.hook_failure needs.
 function trace.failed(call, failure, attempt)
   local method = select(5, call:request())
@@ -182,6 +192,7 @@ end
 -- then ended there: no further attempt).
 function trace.drive(call, obs, attempt, sleep, now)
   local n = 0
+  local last -- the result of the last attempt, for trace.last_result
   if obs.measure then call:measure() end
   for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
     local step, delay = call:next((now()))
@@ -195,9 +206,11 @@ function trace.drive(call, obs, attempt, sleep, now)
       failure = trace.request(obs, call, n)
       if failure then
         trace.unsent(call, n, failure)
+        if last then return last, trace.failed(call, failure, n) end
       else
         attempt(call)
         failure = trace.response(obs, call, n)
+        last = trace.last_result(obs, call, failure)
       end
     end
     if failure then return call:result(), trace.failed(call, failure, n) end

@@ -126,6 +126,13 @@ describe("call options #integration", function()
     end
   end)
 
+  it("arguments inherited through a metatable's __index are read, as field lookups would", function()
+    local client = servers.client()
+    local args = setmetatable({}, { __index = { candidate_id = "cand-inherited" } })
+    local res, err = client:get_candidate_attachments(args, { retries = false })
+    if not res then assert.are_not.equal("validation", err.kind, tostring(err)) end
+  end)
+
   it("module functions take them too", function()
     local key = servers.unique("module")
     servers.with_env({ KOMBO_API_KEY = servers.API_KEY, KOMBO_SERVER_URL = servers.standin_url(),
@@ -250,6 +257,22 @@ describe("hooks #integration", function()
     assert.equals("hook", err.kind)
     assert.truthy(err.message:find("cannot set Authorization", 1, true), err.message)
     assert.equals(0, #sent_with(key))
+  end)
+
+  it("a raise in before_request on a retry keeps the last attempt's answer whole", function()
+    local client = servers.client { retries = { initial_interval = 0.01, max_interval = 0.02 } }
+    local key = servers.unique("hook-retry")
+    local res, err = client:get_jobs({}, { headers = { ["X-Standin-Scenario"] = "503-always", ["X-Standin-Key"] = key },
+      hooks = { before_request = function(info) if info.attempt == 2 then error("tracer down") end end } })
+    assert.is_nil(res)
+    assert.equals("hook", err.kind)
+    assert.equals(503, err.status)
+    assert.equals(1, err.attempts)
+    assert.equals(1, #sent_with(key))
+    -- what call:next() readied for the second attempt did not wipe the first one's answer
+    assert.truthy(err.body and err.body:find("SERVICE_UNAVAILABLE", 1, true), tostring(err.body))
+    assert.is_table(err.headers)
+    assert.truthy(err.message:find("the last attempt's answer", 1, true), err.message)
   end)
 
   it("a raise in after_response keeps a write's outcome: it may have landed, and is not sent again", function()

@@ -283,6 +283,9 @@ describe("attachment restrictions and preflight #integration #readback", functio
     assert.equals("not_sent", err.outcome)
     assert.matches("could not fetch the integration's attachment restrictions", err.message, 1, true)
     assert.equals(0, #servers.requests(integ))
+    -- the error is a copy of the cached fetch's: its methods still answer
+    assert.is_true(err:retryable())
+    assert.is_false(err:may_have_landed())
   end)
 end)
 

@@ -146,6 +146,38 @@ describe("testing.decode_json", function()
     assert.is_nil(decode(("["):rep(65) .. ("]"):rep(65)))
   end)
 
+  -- Members wait on the Lua stack until their container ends (one pass,
+  -- tables made at their size); Lua 5.1 and LuaJIT give a C function about
+  -- 8,000 slots, which 40 levels of 255 members would pass.
+  it("decodes deep nesting with many members in every level (Lua 5.1's C stack)", function()
+    local arrays = ("[" .. ("1,"):rep(255)):rep(40) .. "7" .. ("]"):rep(40)
+    local v = decode(arrays)
+    for _ = 1, 39 do
+      assert.equals(256, #v)
+      v = v[256]
+    end
+    assert.equals(7, v[256])
+    local member = {}
+    for i = 1, 300 do member[i] = ('"k%d":%d'):format(i, i) end
+    local objects = ("{" .. table.concat(member, ",") .. ',"z":'):rep(30) .. "1" .. ("}"):rep(30)
+    local o = decode(objects)
+    for _ = 1, 29 do
+      assert.equals(300, o.k300)
+      o = o.z
+    end
+    assert.equals(1, o.z)
+    assert.equals(17, o.k17)
+  end)
+
+  it("keeps the last of duplicate keys across more than 256 members", function()
+    local member = { '"dup":1' }
+    for i = 1, 600 do member[#member + 1] = ('"m%d":%d'):format(i, i) end
+    member[#member + 1] = '"dup":2'
+    local o = decode("{" .. table.concat(member, ",") .. "}")
+    assert.equals(2, o.dup)
+    assert.equals(600, o.m600)
+  end)
+
   local invalid = {
     "", " ", "{", "[1,]", "{\"a\":1,}", "[01]", "[1.]", "[.5]", "[+1]", "[NaN]", "tru", "nul",
     "'x'", "[\"\\x\"]", "[\"\\ud800\"]", "[\"\\udc00x\"]", "[\"a\nb\"]", "{a:1}", "[1] [2]", "[1]x",
