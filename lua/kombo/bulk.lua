@@ -587,7 +587,7 @@ function bulk.run(host, jobs, opts)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, (now())) end
-      progress((now()))
+      if on_progress then progress((now())) end
     end
   end)
   engine:close()
