@@ -231,7 +231,7 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
 size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
 {
     size_t n = 0, i;
-    int still, ready, wait;
+    int still, ready, wait, polled = 0;
     double now, until;
 
     while (m->nready > 0 && n < max) { /* ended in kombo_multi_add */
@@ -259,13 +259,16 @@ size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
             now = kombo_monotonic_now();
             continue;
         }
-        if (now >= until)
+        if (polled && now >= until) /* (a timeout of 0 still looks at the sockets once) */
             return 0;
         {
             double left = m->timer_at >= 0 && m->timer_at < until ? m->timer_at - now : until - now;
-            wait = left >= 1e6 ? 1000000000 : (int)(left * 1000) + 1; /* (rounded up: not early) */
+            /* (rounded up: not early) */
+            wait = left <= 0 ? 0 : left >= 1e6 ? 1000000000 : (int)(left * 1000) + 1;
         }
-        memcpy(m->polled, m->fds, m->nfds * sizeof *m->fds);
+        polled = 1;
+        if (m->nfds > 0)
+            memcpy(m->polled, m->fds, m->nfds * sizeof *m->fds);
         ready = poll(m->polled, (nfds_t)m->nfds, wait);
         if (ready > 0) {
             /* on_socket may change m->fds meanwhile, and move m->polled
