@@ -8,6 +8,19 @@
  * an upload succeeds when the answer is a 200 whose body starts like
  * Kombo's success body.
  *
+ * As lean as libcurl allows (issue 24: the ratio means nothing against a
+ * slow floor): the event-driven API (curl_multi_socket_action), with one
+ * poll() over the sockets libcurl asked for (CURLMOPT_SOCKETFUNCTION keeps
+ * the array), so that only the transfer whose socket is ready is looked at
+ * (curl_multi_perform looks at every transfer and polls each one's socket
+ * on its own: about 19 poll() calls per upload with 16 in flight; an epoll
+ * set measured the same instructions and more system calls, two
+ * epoll_ctl per upload, as libcurl drops and re-adds a reused socket); the options
+ * set once per easy handle, only the URL set per upload (into a buffer of
+ * the slot's); the body given as CURLOPT_POSTFIELDS (no copy, no read
+ * callback); the easy handles and the multi's connection cache reused; no
+ * allocation per answer (its first bytes copied into the slot).
+ *
  *   raw_multi URL_PREFIX URL_SUFFIX HEADERS_FILE BODY_FILE N CONCURRENCY
  *
  * HEADERS_FILE holds "Name: value" lines as captured from kombo-lua's own
@@ -23,12 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_CONCURRENCY 256
+#define MAX_SOCKETS 512
 #define RUN_BOUND_S 300.0
 #define SUCCESS_PREFIX "{\"status\":\"success\""
-
 static double now(void)
 {
     struct timespec ts;
@@ -74,6 +89,10 @@ struct slot {
     size_t received;
 };
 
+static struct pollfd fds[MAX_SOCKETS]; /* the sockets libcurl wants watched */
+static nfds_t nfds;
+static double timer_at = -1; /* when libcurl wants to be called (CURLMOPT_TIMERFUNCTION), -1: never */
+
 static size_t on_write(char *data, size_t size, size_t nitems, void *ud)
 {
     struct slot *s = ud;
@@ -84,6 +103,39 @@ static size_t on_write(char *data, size_t size, size_t nitems, void *ud)
     }
     s->received += n;
     return n;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep the poll array as libcurl wants it. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    nfds_t i;
+    (void)easy;
+    (void)ud;
+    (void)sockp;
+    for (i = 0; i < nfds && fds[i].fd != fd; i++)
+        ;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < nfds)
+            fds[i] = fds[--nfds];
+        return 0;
+    }
+    if (i == nfds) {
+        if (nfds == MAX_SOCKETS)
+            return -1;
+        nfds++;
+        fds[i].fd = fd;
+    }
+    fds[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) | (what & CURL_POLL_OUT ? POLLOUT : 0));
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: remember when libcurl wants to be called. */
+static int on_timer(CURLM *m, long ms, void *ud)
+{
+    (void)m;
+    (void)ud;
+    timer_at = ms < 0 ? -1 : ms == 0 ? 0 : now() + (double)ms / 1000;
+    return 0;
 }
 
 static int start(CURLM *m, struct slot *s, long job, const char *prefix, const char *suffix)
@@ -100,11 +152,12 @@ static int start(CURLM *m, struct slot *s, long job, const char *prefix, const c
 int main(int argc, char **argv)
 {
     static struct slot slots[MAX_CONCURRENCY];
+    struct pollfd ready[MAX_SOCKETS];
     struct curl_slist *headers = NULL;
     char *hdrs, *body, *line, *save = NULL;
     size_t hlen, blen;
     long n, conc, next = 1, ok = 0, failed = 0, done = 0, i;
-    int running = 0, left, refilled;
+    int running = 0, left, nev, e, wait;
     double t0, t1;
     CURLM *m;
     CURLMsg *msg;
@@ -132,6 +185,8 @@ int main(int argc, char **argv)
     m = curl_multi_init();
     if (m == NULL || headers == NULL)
         return 2;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
     if (conc > n)
         conc = n;
     /* options set once per handle; only the URL changes between uploads */
@@ -149,7 +204,6 @@ int main(int argc, char **argv)
         curl_easy_setopt(h, CURLOPT_PRIVATE, &slots[i]);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     }
 
     t0 = now();
@@ -157,16 +211,39 @@ int main(int argc, char **argv)
         if (start(m, &slots[i], next++, argv[1], argv[2]) != 0)
             return 2;
     while (done < n) {
-        if (now() - t0 > RUN_BOUND_S) {
-            fprintf(stderr, "raw_multi: gave up after %.0f s with %ld of %ld done\n", RUN_BOUND_S, done, n);
-            printf("%ld %ld %.6f\n", ok, failed + (n - done), now() - t0);
-            return 1;
+        /* libcurl's timer: 0 right after a transfer was added (it starts it then) */
+        wait = 1000;
+        if (timer_at == 0) {
+            wait = 0;
+        } else if (timer_at > 0) {
+            double left_s = timer_at - now();
+            wait = left_s <= 0 ? 0 : left_s >= 1 ? 1000 : (int)(left_s * 1000) + 1;
         }
-        if (curl_multi_perform(m, &running) != CURLM_OK) {
-            fprintf(stderr, "raw_multi: the multi handle failed\n");
-            return 2;
+        if (wait == 0) {
+            timer_at = -1;
+            curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+        } else {
+            nfds_t k, nready = nfds;
+            memcpy(ready, fds, nfds * sizeof *fds);
+            nev = poll(ready, nready, wait);
+            if (nev <= 0) {
+                if (now() - t0 > RUN_BOUND_S) {
+                    fprintf(stderr, "raw_multi: gave up after %.0f s with %ld of %ld done\n", RUN_BOUND_S, done, n);
+                    printf("%ld %ld %.6f\n", ok, failed + (n - done), now() - t0);
+                    return 1;
+                }
+                curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+            }
+            for (k = 0; k < nready && nev > 0; k++) {
+                if (ready[k].revents == 0)
+                    continue;
+                nev--;
+                e = (ready[k].revents & (POLLIN | POLLHUP | POLLERR) ? CURL_CSELECT_IN : 0)
+                    | (ready[k].revents & POLLOUT ? CURL_CSELECT_OUT : 0)
+                    | (ready[k].revents & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+                curl_multi_socket_action(m, ready[k].fd, e, &running);
+            }
         }
-        refilled = 0;
         while ((msg = curl_multi_info_read(m, &left)) != NULL) {
             struct slot *s = NULL;
             long status = 0;
@@ -186,16 +263,8 @@ int main(int argc, char **argv)
             }
             done++;
             curl_multi_remove_handle(m, s->h);
-            if (next <= n) {
-                if (start(m, s, next++, argv[1], argv[2]) != 0)
-                    return 2;
-                refilled = 1;
-            }
-        }
-        /* a handle just added has no socket yet: perform again before waiting */
-        if (!refilled && done < n && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
-            fprintf(stderr, "raw_multi: the multi handle failed\n");
-            return 2;
+            if (next <= n && start(m, s, next++, argv[1], argv[2]) != 0)
+                return 2;
         }
     }
     t1 = now();

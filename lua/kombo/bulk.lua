@@ -26,32 +26,26 @@ local CONCURRENCY_CODE = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
 
 ---------------------------------------------------------------- engines
 
--- libcurl: one multi handle; m:run() gives back the calls whose attempt ended.
+-- libcurl: one multi handle; m:run() gives back the jobs whose attempt ended
+-- (m:add's second argument: no table from calls to jobs).
 local CurlEngine = {}
 CurlEngine.__index = CurlEngine
 
 function bulk.curl_engine()
-  return setmetatable({ multi = core.multi(), by_call = {} }, CurlEngine)
+  return setmetatable({ multi = core.multi() }, CurlEngine)
 end
 
 function CurlEngine:start(job)
-  local ok, err = self.multi:add(job.call)
+  local ok, err = self.multi:add(job.call, job)
   if not ok then error("kombo batch: " .. err, 0) end
-  self.by_call[job.call] = job
 end
 
 function CurlEngine:wait(timeout)
-  local ended = self.multi:run(timeout)
-  for i, call in ipairs(ended) do
-    ended[i] = self.by_call[call]
-    self.by_call[call] = nil
-  end
-  return ended
+  return self.multi:run(timeout)
 end
 
 function CurlEngine:abort(job)
   self.multi:abort(job.call)
-  self.by_call[job.call] = nil
 end
 
 function CurlEngine:close() self.multi:close() end
@@ -262,11 +256,14 @@ function bulk.run(host, jobs, opts)
   local summary = { succeeded = 0, failed = 0, retries = 0 }
   local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
   local sleeping = {} -- jobs backing off before a retry (restrictions requests too)
-  local flying = {}   -- job -> true: an attempt is in flight
+  -- The jobs with an attempt in flight, in an array (job.fi: the job's
+  -- index, false when none): a table keyed by job would be rebuilt every
+  -- few inserts, since its keys change with every attempt (issue 24).
+  local flying, nflying = {}, 0
   local fetches = {}  -- need.key -> { job =, need =, waiters = { jobs } }: a restrictions request under way
   local fetch_failed = {} -- need.key -> { hit =, expires = }
   local in_flight, active, taken = 0, 0, 0
-  local bytes_done = 0 -- body bytes of attempts that ended
+  local bytes_done = 0 -- body bytes of attempts that ended (counted for on_progress)
   local exhausted, stopped = false, nil
   local next_progress = started + interval
   local callback_error -- { where =, cause =, index = }: a callback raised; the batch drains
@@ -296,7 +293,7 @@ function bulk.run(host, jobs, opts)
 
   local function stats(t)
     local bytes = bytes_done
-    for job in pairs(flying) do bytes = bytes + (job.call:sent()) end
+    for i = 1, nflying do bytes = bytes + (flying[i].call:sent()) end
     local allowed = 0
     for _, l in pairs(lims) do allowed = allowed + l.allowed end
     return {
@@ -312,6 +309,20 @@ function bulk.run(host, jobs, opts)
       local ok, e = pcall(on_progress, stats(t))
       if not ok then raised("on_progress", e) end
     end
+  end
+
+  local function fly(job)
+    nflying = nflying + 1
+    flying[nflying] = job
+    job.fi = nflying
+  end
+
+  local function unfly(job)
+    local i, last = job.fi, flying[nflying]
+    flying[i], last.fi = last, i
+    flying[nflying] = nil
+    nflying = nflying - 1
+    job.fi = false
   end
 
   local fetched -- below
@@ -365,8 +376,7 @@ function bulk.run(host, jobs, opts)
     in_flight = in_flight + 1
     job.attempt = job.attempt + 1
     if job.attempt > 1 then summary.retries = summary.retries + 1 end
-    flying[job] = true
-    job.sent_at = t
+    fly(job)
     engine:start(job)
   end
 
@@ -374,7 +384,7 @@ function bulk.run(host, jobs, opts)
   local function send_fetch(job)
     job.attempt = job.attempt + 1
     if fetch_obs then trace.request(fetch_obs, job.call, job.attempt) end
-    flying[job] = true
+    fly(job)
     engine:start(job)
   end
 
@@ -428,7 +438,7 @@ function bulk.run(host, jobs, opts)
       local call, err = host.fetch(need)
       if not call then return checked(job, { err = err }, t) end
       f = { need = need, waiters = {} }
-      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs }
+      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs, fi = false }
       fetches[need.key] = f
       advance(f.job, t)
     end
@@ -454,7 +464,7 @@ function bulk.run(host, jobs, opts)
     local call, integration_or_err, need, observer = host.prepare(job)
     if not call then report(taken, nil, integration_or_err); return nil end
     active = active + 1
-    local j = { index = taken, call = call, attempt = 0, obs = observer,
+    local j = { index = taken, call = call, attempt = 0, obs = observer, fi = false,
       lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
     if observer and observer.measure then call:measure() end
     if on_attempt then
@@ -472,15 +482,15 @@ function bulk.run(host, jobs, opts)
 
   -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
-    flying[job] = nil
+    unfly(job)
     if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
-    bytes_done = bytes_done + (job.call:sent())
+    if on_progress then bytes_done = bytes_done + (job.call:sent()) end
   end
 
   local function ended(job, t)
-    if not flying[job] then return end -- (cut off meanwhile)
+    if not job.fi then return end -- (cut off meanwhile)
     landed(job)
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
@@ -499,7 +509,7 @@ function bulk.run(host, jobs, opts)
   local function drain(t, why)
     for key, f in pairs(fetches) do
       fetches[key] = nil
-      if flying[f.job] then engine:abort(f.job); flying[f.job] = nil end
+      if f.job.fi then engine:abort(f.job); unfly(f.job) end
       f.job.call:close()
       for _, job in ipairs(f.waiters) do
         job.call:next(t) -- ("send": its first attempt)
@@ -529,7 +539,9 @@ function bulk.run(host, jobs, opts)
         end
       end
       if stopped == "abort" then
-        for job in pairs(flying) do
+        local cut = {} -- (landed() takes each out of `flying`)
+        for i = 1, nflying do cut[i] = flying[i] end
+        for _, job in ipairs(cut) do
           if not job.fetch then
             engine:abort(job)
             landed(job)
@@ -577,7 +589,7 @@ function bulk.run(host, jobs, opts)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, (now())) end
-      progress((now()))
+      if on_progress then progress((now())) end
     end
   end)
   engine:close()

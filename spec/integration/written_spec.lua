@@ -163,6 +163,37 @@ describe("integration: call:on_written and call:digest on libcurl #integration",
     h:close()
   end)
 
+  it("the multi engine gives back the value added with a call (attach_many's job), or the call; run(0) polls", function()
+    local h = handle()
+    local a = prepare(h, { bytes = "one" })
+    local b = prepare(h, { bytes = "two" })
+    local job = { call = a }
+    local m = core.multi()
+    local now = core.now()
+    assert.equals("send", a:next(now))
+    assert.equals("send", b:next(now))
+    assert(m:add(a, job))
+    assert(m:add(b))
+    assert.is_false(pcall(m.add, m, a, job)) -- (one attempt of a call at a time)
+    local got = {}
+    local deadline = core.now() + servers.bound(30)
+    while #got < 2 and core.now() < deadline do -- (run(0) looks at the sockets too)
+      for _, v in ipairs(m:run(0)) do got[#got + 1] = v end
+      core.sleep(0.002)
+    end
+    assert.equals(2, #got)
+    assert.is_true((got[1] == job and got[2] == b) or (got[1] == b and got[2] == job))
+    assert.equals(0, m:running())
+    assert.equals("done", a:next(core.now()))
+    assert.equals("ok", a:result().kind)
+    assert.equals("done", b:next(core.now()))
+    assert.equals("ok", b:result().kind)
+    m:close()
+    a:close()
+    b:close()
+    h:close()
+  end)
+
   it("the multi engine: fires once per call; a raising one is aborted, the other lands", function()
     local h, integ = handle()
     local good = prepare(h, { file = big_path })
