@@ -445,30 +445,89 @@ static int l_limits(lua_State *L)
  * credentials, a webhook secret, what a caller adds). */
 #define MAX_SECRETS 16
 
+/* The last redactor made, kept for the next call with the same key, or an
+ * array with the same strings: a client redacts with its one array of
+ * secrets, and a hook or debug line redacts several texts per call, so
+ * making the redactor again each time was most of their cost.  The
+ * registry's REDACT_CACHE table holds the key, a copy of the array's
+ * entries (compared by value: a changed array is a miss) and the
+ * redactor's userdata, which is wiped when collected. */
+#define REDACT_CACHE "kombo.redact_cache"
+#define REDACTOR_MT "kombo.redactor"
+
+typedef struct lredactor {
+    size_t size; /* of the whole userdata, for the wipe */
+    kombo_redactor r;
+} lredactor;
+
+static int l_redactor_gc(lua_State *L)
+{
+    volatile unsigned char *p = lua_touserdata(L, 1);
+    size_t i, n = p != NULL ? ((lredactor *)lua_touserdata(L, 1))->size : 0;
+    for (i = 0; i < n; i++)
+        p[i] = 0;
+    return 0;
+}
+
+/* The cached redactor for the key at 2, its userdata left at 3; or NULL
+ * (the stack as it was). */
+static const kombo_redactor *cached_redactor(lua_State *L, int nkeys)
+{
+    int same, i;
+    lua_getfield(L, LUA_REGISTRYINDEX, REDACT_CACHE);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    lua_getfield(L, -1, "key");
+    lua_getfield(L, -2, "n");
+    same = lua_rawequal(L, -2, 2) && lua_tonumber(L, -1) == nkeys;
+    lua_pop(L, 2);
+    for (i = 1; same && lua_type(L, 2) == LUA_TTABLE && i <= nkeys; i++) {
+        lua_rawgeti(L, 2, i);
+        lua_rawgeti(L, -2, i);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!same) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    lua_getfield(L, -1, "ud");
+    lua_remove(L, -2);
+    return &((lredactor *)lua_touserdata(L, -1))->r;
+}
+
 /* The (text, key) arguments of core.redact and core.redact_json, with the
- * redactor made for key: a string, or an array of strings to look for all
- * at once (non-strings in it are skipped).  1, or 0 when text is to be
- * returned as it is (text not a string, key neither a string nor a table,
- * or no key to look for).  The redactor's extra memory is stack slot 3
- * until the caller returns. */
-static int redactor_args(lua_State *L, kombo_redactor *r, const char **s, size_t *n)
+ * redactor for key: a string, or an array of strings to look for all at
+ * once (non-strings in it are skipped).  The redactor, or NULL when text is
+ * to be returned as it is (text not a string, key neither a string nor a
+ * table, or no key to look for).  Its userdata is stack slot 3 until the
+ * caller returns. */
+static const kombo_redactor *redactor_args(lua_State *L, const char **s, size_t *n)
 {
     kombo_str keys[MAX_SECRETS];
     size_t nkeys = 0, need;
-    void *extra = NULL;
+    int i, len = 1;
+    const kombo_redactor *cached;
+    lredactor *ud;
 
     lua_settop(L, 2);
     if (lua_type(L, 1) != LUA_TSTRING || (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TTABLE)) {
         lua_settop(L, 1);
-        return 0;
+        return NULL;
     }
     *s = lua_tolstring(L, 1, n);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        luaL_argcheck(L, lua_rawlen(L, 2) <= MAX_SECRETS, 2, "at most 16 secrets");
+        len = (int)lua_rawlen(L, 2);
+    }
+    if ((cached = cached_redactor(L, len)) != NULL)
+        return ((const lredactor *)lua_touserdata(L, 3))->size > 0 ? cached : (lua_settop(L, 1), NULL);
     if (lua_type(L, 2) == LUA_TSTRING) {
         keys[0].ptr = lua_tolstring(L, 2, &keys[0].len);
         nkeys = 1;
     } else {
-        int i, len = (int)kombo_lua_clamp((double)lua_rawlen(L, 2), 0, MAX_SECRETS);
-        luaL_argcheck(L, lua_rawlen(L, 2) <= MAX_SECRETS, 2, "at most 16 secrets");
         for (i = 1; i <= len; i++) {
             lua_rawgeti(L, 2, i);
             if (lua_type(L, -1) == LUA_TSTRING) /* it stays alive in the table */
@@ -476,13 +535,33 @@ static int redactor_args(lua_State *L, kombo_redactor *r, const char **s, size_t
             lua_pop(L, 1);
         }
     }
-    if ((need = kombo_redactor_extra_keys(keys, nkeys)) > 0)
-        extra = lua_newuserdata(L, need);
-    if (!kombo_redactor_init_keys(r, keys, nkeys, extra)) {
-        lua_settop(L, 1);
-        return 0;
+    need = kombo_redactor_extra_keys(keys, nkeys);
+    ud = lua_newuserdata(L, sizeof *ud + need); /* slot 3 */
+    ud->size = sizeof *ud + need;
+    luaL_getmetatable(L, REDACTOR_MT);
+    lua_setmetatable(L, 3);
+    if (!kombo_redactor_init_keys(&ud->r, keys, nkeys, need ? (void *)(ud + 1) : NULL)) {
+        ud->size = 0; /* nothing to look for; cached as such (size 0) */
+        memset(ud, 0, sizeof *ud);
     }
-    return 1;
+    /* the cache: { key =, n =, [i] = the array's entries, ud = } */
+    lua_createtable(L, len, 3);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "key");
+    lua_pushinteger(L, len);
+    lua_setfield(L, -2, "n");
+    for (i = 1; lua_type(L, 2) == LUA_TTABLE && i <= len; i++) {
+        lua_rawgeti(L, 2, i);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "ud");
+    lua_setfield(L, LUA_REGISTRYINDEX, REDACT_CACHE);
+    if (ud->size == 0) {
+        lua_settop(L, 1);
+        return NULL;
+    }
+    return &ud->r;
 }
 
 /* core.redact(s, key) -> s with every echo of key, or of each key of an
@@ -490,17 +569,17 @@ static int redactor_args(lua_State *L, kombo_redactor *r, const char **s, size_t
  * none, or when s is not a string or key neither a string nor a table. */
 static int l_redact(lua_State *L)
 {
-    kombo_redactor r;
+    const kombo_redactor *r;
     size_t n, start = 0, end;
     const char *s;
 
-    if (!redactor_args(L, &r, &s, &n))
+    if ((r = redactor_args(L, &s, &n)) == NULL)
         return 1;
-    if (!kombo_redactor_next(&r, s, n, &start, &end)) {
+    if (!kombo_redactor_next(r, s, n, &start, &end)) {
         lua_settop(L, 1); /* no echo: s itself, no copy */
         return 1;
     }
-    kombo_lua_push_redacted(L, &r, s, n);
+    kombo_lua_push_redacted(L, r, s, n);
     return 1;
 }
 
@@ -510,17 +589,17 @@ static int l_redact(lua_State *L)
  * there is none, or when text or key is not a string. */
 static int l_redact_json(lua_State *L)
 {
-    kombo_redactor r;
+    const kombo_redactor *r;
     luaL_Buffer b;
     size_t n, from = 0, copied = 0, a, e;
     const char *s;
     int any = 0;
 
-    if (!redactor_args(L, &r, &s, &n))
+    if ((r = redactor_args(L, &s, &n)) == NULL)
         return 1;
     while (kombo_json_next_string(s, n, &from, &a, &e)) {
         size_t st = 0, en;
-        while (kombo_redactor_next(&r, s + a, e - a, &st, &en)) {
+        while (kombo_redactor_next(r, s + a, e - a, &st, &en)) {
             if (!any)
                 luaL_buffinit(L, &b);
             any = 1;
@@ -648,6 +727,12 @@ int luaopen_kombo_core(lua_State *L)
 
     set_pool_guard(L);
     kombo_lua_open_call(L);
+    luaL_newmetatable(L, REDACTOR_MT);
+    lua_pushcfunction(L, l_redactor_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, REDACTOR_MT);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
     luaL_newmetatable(L, CLIENT_MT);
     luaL_setfuncs(L, client_methods, 0);
     lua_pushvalue(L, -1);

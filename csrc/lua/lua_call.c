@@ -262,23 +262,27 @@ static int l_call_gc(lua_State *L)
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
         return luaL_error(L, "kombo call: close() from its own on_written function");
-    /* A client still in use keeps one call's memory for its next call. */
-    int keep = c->owner != NULL && c->owner->client != NULL && !c->owner->close_pending;
+    /* A client still in use keeps one call's memory for its next call.  (A
+     * call that was made has its client; one that was not has none: unmade.) */
+    lclient *owner = c->owner;
+    int keep = owner != NULL && owner->client != NULL && !owner->close_pending;
     if (c->call != NULL) {
-        if (keep && c->owner->spare_call == NULL) {
+        if (keep && owner->spare_call == NULL) {
             kombo_call_recycle(c->call);
-            c->owner->spare_call = c->call;
+            owner->spare_call = c->call;
         } else {
             kombo_call_free(c->call);
         }
         c->call = NULL;
-        c->owner->calls--;
-        kombo_lua_client_maybe_free(c->owner);
+        if (owner != NULL) {
+            owner->calls--;
+            kombo_lua_client_maybe_free(owner);
+        }
     }
     kombo_arena_free(&c->arena);
     if (c->arena_block != NULL) {
-        if (keep && c->owner->client != NULL && c->owner->spare_block == NULL)
-            c->owner->spare_block = c->arena_block;
+        if (keep && owner->client != NULL && owner->spare_block == NULL)
+            owner->spare_block = c->arena_block;
         else
             free(c->arena_block);
         c->arena_block = NULL;
