@@ -175,7 +175,8 @@ end
 -- cleared), and the last attempt's answer must stand whole (the settle
 -- of an upload whose outcome is unknown waits for written_at).
 function trace.last_result(obs, call, failure)
-  if obs.before_request and not failure then return call:result() end
+  -- (a success is never retried: nothing to keep then)
+  if obs.before_request and not failure and call:attempt_info() ~= "ok" then return call:result() end
   return nil
 end
 
