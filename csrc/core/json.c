@@ -166,6 +166,17 @@ static int j_literal(jscan *s, const char *lit)
 
 static int j_value(jscan *s, int depth, jval *out);
 
+/* *out (when asked for) as the value of type t at [b, e); 0. */
+static int described(jval *out, jtype t, const char *b, const char *e)
+{
+    if (out) {
+        out->type = t;
+        out->p = b;
+        out->n = (size_t)(e - b);
+    }
+    return 0;
+}
+
 /* An object or array at s->p; `depth` counts this container. */
 static int j_container(jscan *s, int depth, int is_obj)
 {
@@ -234,12 +245,7 @@ static int j_value(jscan *s, int depth, jval *out)
     }
     if (rc)
         return -1;
-    if (out) {
-        out->type = t;
-        out->p = b;
-        out->n = (size_t)(s->p - b);
-    }
-    return 0;
+    return described(out, t, b, s->p);
 }
 
 int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
@@ -369,12 +375,7 @@ int kombo_json_skip(jscan *s, jval *out)
         if (s->p == b)
             return -1;
     }
-    if (out) {
-        out->type = t;
-        out->p = b;
-        out->n = (size_t)(s->p - b);
-    }
-    return 0;
+    return described(out, t, b, s->p);
 }
 
 int kombo_json_iter_next(jiter *it, jval *key, jval *val)
