@@ -10,10 +10,7 @@ local function integration(name) return ("ngx-bulk-%s-%s"):format(name, run_id) 
 describe("attach_many in nginx #bulk", function()
   setup(function()
     S.ensure_lib51()
-    STANDIN = S.standin()
-    local ok, inst = pcall(S.start_app, STANDIN)
-    if not ok then S.stop_standin(); error(inst, 0) end
-    APP = inst
+    STANDIN, APP = S.standin_and_app()
   end)
 
   teardown(function()

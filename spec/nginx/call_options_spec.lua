@@ -6,20 +6,9 @@
 local S = require "nginx.support"
 
 local STANDIN, APP
-local run_id = ("%d"):format(math.floor(S.now() * 1000) % 1000000000)
-local n = 0
-local function integration(name)
-  n = n + 1
-  return ("ngx-co-%s-%s-%d"):format(name, run_id, n)
-end
+local integration = S.integration_ids("ngx-co")
 
-local function urlencode(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
-local function records(integ)
-  return S.json("GET", STANDIN .. "/_requests?integration=" .. urlencode(integ))
-end
+local function records(integ) return S.requests_of(STANDIN, integ) end
 
 local function call(q)
   local d = S.json("POST", APP.url .. "/call_options", q, 60)
@@ -35,10 +24,7 @@ end
 describe("call options and hooks over cosockets #nginx", function()
   setup(function()
     S.ensure_lib51()
-    STANDIN = S.standin()
-    local ok, inst = pcall(S.start_app, STANDIN)
-    if not ok then S.stop_standin(); error(inst, 0) end
-    APP = inst
+    STANDIN, APP = S.standin_and_app()
   end)
 
   teardown(function()

@@ -73,10 +73,7 @@ end
 describe("cosocket transport in nginx", function()
   setup(function()
     S.ensure_lib51()
-    STANDIN = S.standin()
-    local ok, inst = pcall(S.start_app, STANDIN)
-    if not ok then S.stop_standin(); error(inst, 0) end
-    APP = inst
+    STANDIN, APP = S.standin_and_app()
   end)
 
   teardown(function()

@@ -10,24 +10,13 @@ local S = require "nginx.support"
 local cjson = require "cjson"
 
 local STANDIN, APP
-local run_id = ("%d"):format(math.floor(S.now() * 1000) % 1000000000)
-local n = 0
-local function integration(name)
-  n = n + 1
-  return ("ngx-lists-%s-%s-%d"):format(name, run_id, n)
-end
-
-local function urlencode(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
+local integration = S.integration_ids("ngx-lists")
 
 local function urldecode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
-local function records(integ)
-  return S.json("GET", STANDIN .. "/_requests?integration=" .. urlencode(integ))
-end
+local function records(integ) return S.requests_of(STANDIN, integ) end
 
 -- The cursor a recorded request sent (nil: none), and its target without it.
 local function cursor_of(rec)
@@ -37,7 +26,7 @@ end
 
 local function fail_page(integ, page, scenario, times)
   S.json("POST", ("%s/_lists?integration=%s&page=%d&scenario=%s&times=%d")
-    :format(STANDIN, urlencode(integ), page, scenario, times or 1))
+    :format(STANDIN, S.urlencode(integ), page, scenario, times or 1))
 end
 
 -- /lists in the app: q.how, q.name, q.args, q.opts (integration_id given).
@@ -51,10 +40,7 @@ describe("lists, page by page, inside nginx (cosockets) #lists", function()
   setup(function()
     -- kombo.core for the app's LuaJIT, built from this tree (the C table's list fields)
     assert(S.sh(("make -s -C '%s' lib LUA_VERSION=5.1 >/dev/null"):format(S.ROOT)), "make lib LUA_VERSION=5.1")
-    STANDIN = S.standin()
-    local ok, inst = pcall(S.start_app, STANDIN)
-    if not ok then S.stop_standin(); error(inst, 0) end
-    APP = inst
+    STANDIN, APP = S.standin_and_app()
   end)
 
   teardown(function()

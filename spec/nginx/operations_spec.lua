@@ -13,21 +13,10 @@ local cjson = require "cjson"
 local kombo = require "kombo"
 
 local STANDIN, APP, SRV, DIR
-local run_id = ("%d"):format(math.floor(S.now() * 1000) % 1000000000)
-local n = 0
-local function integration(name)
-  n = n + 1
-  return ("ngx-op-%s-%s-%d"):format(name, run_id, n)
-end
-
-local function urlencode(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
+local integration = S.integration_ids("ngx-op")
 
 -- The stand-in's records for one integration.
-local function records(integ)
-  return S.json("GET", STANDIN .. "/_requests?integration=" .. urlencode(integ))
-end
+local function records(integ) return S.requests_of(STANDIN, integ) end
 
 -- The app's with_sources, for this process.
 local function with_sources(v)
@@ -91,10 +80,7 @@ end
 describe("generated operations over cosockets #operations", function()
   setup(function()
     S.ensure_lib51()
-    STANDIN = S.standin()
-    local ok, inst = pcall(S.start_app, STANDIN)
-    if not ok then S.stop_standin(); error(inst, 0) end
-    APP = inst
+    STANDIN, APP = S.standin_and_app()
     SRV = badserver.start(60)
     DIR = S.tmpdir("ops-files")
   end)
@@ -187,7 +173,7 @@ describe("generated operations over cosockets #operations", function()
     local got = {}
     for _, t in ipairs { { "cosocket", via_cosocket }, { "curl", via_curl } } do
       local integ = integration("preflight-" .. t[1])
-      S.json("POST", STANDIN .. "/_restrictions?integration=" .. urlencode(integ) .. "&target=create_application", rules)
+      S.json("POST", STANDIN .. "/_restrictions?integration=" .. S.urlencode(integ) .. "&target=create_application", rules)
       local r = t[2]("create_application", refused, { integration_id = integ, preflight = true })
       assert.is_false(r.ok, cjson.encode(r))
       assert.equals("validation", r.err.kind)

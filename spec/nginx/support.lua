@@ -241,5 +241,34 @@ function S.error_log(inst)
   return read_file(inst.dir .. "/error.log") or ""
 end
 
+-- The stand-in and the test app in front of it, for a describe block's
+-- setup; the stand-in is stopped again when the app cannot start.
+function S.standin_and_app()
+  local standin = S.standin()
+  local ok, inst = pcall(S.start_app, standin)
+  if not ok then S.stop_standin(); error(inst, 0) end
+  return standin, inst
+end
+
+-- A spec file's integration ids: ids(name) -> "<prefix>-<name>-<run>-<n>",
+-- a new one each time (the stand-in's records are kept across runs).
+function S.integration_ids(prefix)
+  local run_id = ("%d"):format(math.floor(S.now() * 1000) % 1000000000)
+  local n = 0
+  return function(name)
+    n = n + 1
+    return ("%s-%s-%s-%d"):format(prefix, name, run_id, n)
+  end
+end
+
+function S.urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- The stand-in's records of the requests of one integration.
+function S.requests_of(standin, integ)
+  return S.json("GET", standin .. "/_requests?integration=" .. S.urlencode(integ))
+end
+
 S.cjson = cjson
 return S
