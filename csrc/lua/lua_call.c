@@ -262,9 +262,11 @@ static int l_call_gc(lua_State *L)
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
         return luaL_error(L, "kombo call: close() from its own on_written function");
-    /* A client still in use keeps one call's memory for its next call.  (A
-     * call that was made has its client; one that was not has none: unmade.) */
-    lclient *owner = c->owner;
+    /* A client still in use keeps one call's memory for its next call.  Only
+     * a live call holds its client alive (its anchor): a closed one, or one
+     * never made (unmade), forgets it, since its __gc may run after the
+     * client's memory is gone. */
+    lclient *owner = c->call != NULL ? c->owner : NULL;
     int keep = owner != NULL && owner->client != NULL && !owner->close_pending;
     if (c->call != NULL) {
         if (keep && owner->spare_call == NULL) {
@@ -296,6 +298,7 @@ static int l_call_gc(lua_State *L)
     luaL_unref(L, LUA_REGISTRYINDEX, c->written_ref);
     kombo_lua_sources_free(L, c);
     c->anchor_ref = c->progress_ref = c->written_ref = LUA_NOREF;
+    c->owner = NULL; /* the anchor is gone: the client may be collected now */
     return 0;
 }
 
