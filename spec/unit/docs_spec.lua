@@ -216,14 +216,16 @@ describe("the editor types (lua/kombo/types.lua, lua/kombo/gen/types.lua)", func
     assert.same({}, absent)
   end)
 
+  -- The @field names of a LuaLS class in types.lua, sorted.
+  local function class_fields(class)
+    local body = src:match("\n%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
+    local fields = {}
+    for f in (body or ""):gmatch("%-%-%-@field ([%w_]+)") do fields[#fields + 1] = f end
+    table.sort(fields)
+    return fields
+  end
+
   it("declares every client option and retry option that kombo.new accepts", function()
-    local function class_fields(class)
-      local body = src:match("\n%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
-      local fields = {}
-      for f in (body or ""):gmatch("%-%-%-@field ([%w_]+)") do fields[#fields + 1] = f end
-      table.sort(fields)
-      return fields
-    end
     local options = class_fields("kombo.ClientOptions")
     -- the options kombo.new takes (kombo.client's OPTIONS: the core's and the Lua layer's), all declared
     local client_mod = require "kombo.client"
@@ -241,13 +243,6 @@ describe("the editor types (lua/kombo/types.lua, lua/kombo/gen/types.lua)", func
   end)
 
   it("declares every option of one call and every hook, as the client checks them", function()
-    local function class_fields(class)
-      local body = src:match("\n%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
-      local fields = {}
-      for f in (body or ""):gmatch("%-%-%-@field ([%w_]+)") do fields[#fields + 1] = f end
-      table.sort(fields)
-      return fields
-    end
     local client_mod = require "kombo.client"
     local call_options = class_fields("kombo.CallOptions")
     assert.same(sorted(client_mod.CALL_OPTIONS), call_options)
