@@ -5,7 +5,6 @@
 #include "curl/curl_handle.h"
 
 #include <pthread.h>
-#include <unistd.h>
 
 /* Idle handles kept (each keeps KEPT_PER_HANDLE connections, easy.c). */
 #define POOL_IDLE 16
@@ -20,26 +19,35 @@
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static kombo_curl *pool_idle;
 static size_t pool_count;
-static pid_t pool_pid; /* the process the idle handles belong to */
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 /* After fork() the child must not use (or close: a TLS close_notify would
  * break the parent's session) the connections it inherited: they are left
- * alone, and the child starts an empty pool.  Called with pool_lock held. */
+ * alone, and the child starts an empty pool.  A fork handler rather than a
+ * getpid() per call (two system calls a call); glibc unregisters it if
+ * the module is unloaded. */
+static void pool_child_after_fork(void)
+{
+    pthread_mutex_init(&pool_lock, NULL); /* another thread may have held it */
+    pool_idle = NULL;
+    pool_count = 0;
+}
+
+static void pool_watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, pool_child_after_fork);
+}
+
 static void pool_check_fork(void)
 {
-    pid_t now = getpid();
-    if (pool_pid != now) {
-        pool_idle = NULL;
-        pool_count = 0;
-        pool_pid = now;
-    }
+    pthread_once(&pool_once, pool_watch_forks);
 }
 
 kombo_curl *kombo_curl_acquire(void)
 {
     kombo_curl *t;
-    pthread_mutex_lock(&pool_lock);
     pool_check_fork();
+    pthread_mutex_lock(&pool_lock);
     t = pool_idle;
     if (t != NULL) {
         pool_idle = t->next_idle;
@@ -55,8 +63,8 @@ void kombo_curl_release(kombo_curl *t)
         return;
     t->call = NULL;
     t->response = NULL;
-    pthread_mutex_lock(&pool_lock);
     pool_check_fork();
+    pthread_mutex_lock(&pool_lock);
     if (pool_count < POOL_IDLE) {
         t->next_idle = pool_idle;
         pool_idle = t;
@@ -70,8 +78,8 @@ void kombo_curl_release(kombo_curl *t)
 void kombo_curl_pool_drain(void)
 {
     kombo_curl *t, *next;
-    pthread_mutex_lock(&pool_lock);
     pool_check_fork();
+    pthread_mutex_lock(&pool_lock);
     t = pool_idle;
     pool_idle = NULL;
     pool_count = 0;

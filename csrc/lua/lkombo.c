@@ -153,6 +153,7 @@ static int l_client_new(lua_State *L)
     kombo_lua_read_config(L, 1, &cfg, &problems);
     lc = lua_newuserdata(L, sizeof *lc);
     memset(lc, 0, sizeof *lc);
+    lc->spare_anchor = LUA_NOREF;
     luaL_getmetatable(L, CLIENT_MT);
     lua_setmetatable(L, -2);
     if (problems.count == 0) {
@@ -232,6 +233,8 @@ static int l_client_close(lua_State *L)
     if (lc->client != NULL)
         lc->close_pending = 1;
     kombo_lua_client_maybe_free(lc);
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->spare_anchor);
+    lc->spare_anchor = LUA_NOREF;
     return 0;
 }
 

@@ -133,7 +133,7 @@ int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *p
 /* A call that was not made gives its arena block back at once and forgets
  * its client: nothing anchors the client for it, so its __gc must not
  * reach the client (which may be collected first). */
-static void unmade(lcall *c)
+static void unmade(lua_State *L, lcall *c)
 {
     kombo_arena_free(&c->arena);
     if (c->arena_block != NULL) {
@@ -145,6 +145,8 @@ static void unmade(lcall *c)
     }
     kombo_arena_init_with(&c->arena, NULL, 0);
     c->owner = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref); /* a reused table may hold strings: dropped */
+    c->anchor_ref = LUA_NOREF;
 }
 
 /* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
@@ -176,7 +178,18 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->arena_block = owner->spare_block != NULL ? owner->spare_block : malloc(KOMBO_LUA_ARENA_FIRST);
     owner->spare_block = NULL;
     kombo_arena_init_with(&c->arena, c->arena_block, c->arena_block ? KOMBO_LUA_ARENA_FIRST : 0);
-    lua_createtable(L, 16, 1); /* the anchor: borrowed strings (an upload has 9: keys and values), and the client at [0] */
+    /* The anchor: the long strings the request borrows (an upload's data),
+     * and the client at [0].  The client's emptied one from its last call
+     * when it has one (its registry slot with it), else a new one. */
+    if (owner->spare_anchor != LUA_NOREF) {
+        c->anchor_ref = owner->spare_anchor;
+        owner->spare_anchor = LUA_NOREF;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->anchor_ref);
+    } else {
+        lua_createtable(L, 2, 1);
+        lua_pushvalue(L, -1);
+        c->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     anchor = lua_gettop(L);
     lua_pushvalue(L, client_idx);
     lua_rawseti(L, anchor, 0);
@@ -189,7 +202,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         kombo_problems op_problems;
         kombo_problems_init(&op_problems);
         if (kombo_lua_read_call_config(L, options, kombo_client_config(owner->client), &own, &op_problems) > 0) {
-            unmade(c);
+            unmade(L, c);
             lua_pushnil(L);
             lua_pushboolean(L, 0);
             lua_pushnil(L);
@@ -199,7 +212,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     }
     shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems);
     if (shape != NULL) {
-        unmade(c);
+        unmade(L, c);
         lua_pushnil(L);
         lua_pushboolean(L, 0);
         lua_pushstring(L, shape);
@@ -215,7 +228,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         c->call = kombo_call_make(owner->client, &req, list_files, &problems, owner->spare_call);
         owner->spare_call = NULL; /* taken, also when making failed (it is freed then) */
         if (c->call == NULL && problems.count == 0) {
-            unmade(c);
+            unmade(L, c);
             return luaL_error(L, "out of memory preparing the request");
         }
     } else {
@@ -224,7 +237,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     if (problems.count > 0) {
         kombo_call_free(c->call);
         c->call = NULL;
-        unmade(c);
+        unmade(L, c);
         lua_pushnil(L);
         kombo_lua_push_problems(L, &problems);
         return 2;
@@ -237,7 +250,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
             if (kombo_lua_set_headers(L, -1, c->call, "headers", &hp) != 0) {
                 kombo_call_free(c->call);
                 c->call = NULL;
-                unmade(c);
+                unmade(L, c);
                 lua_pushnil(L);
                 lua_pushboolean(L, 0);
                 lua_pushnil(L);
@@ -249,8 +262,6 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         lua_pop(L, 1);
     }
     owner->calls++;
-    lua_pushvalue(L, anchor);
-    c->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, ud);
     return 1;
 }
@@ -293,7 +304,20 @@ static int l_call_gc(lua_State *L)
     free(c->batch);
     c->batch = NULL;
     c->batch_cap = 0;
-    luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
+    if (c->anchor_ref != LUA_NOREF && keep && owner->spare_anchor == LUA_NOREF) {
+        /* emptied, client included (a spare that held its client would
+         * keep it alive through the registry), for the client's next call */
+        int i;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->anchor_ref);
+        for (i = 0; i <= c->anchored; i++) {
+            lua_pushnil(L);
+            lua_rawseti(L, -2, i);
+        }
+        lua_pop(L, 1);
+        owner->spare_anchor = c->anchor_ref;
+    } else {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
+    }
     luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->written_ref);
     kombo_lua_sources_free(L, c);

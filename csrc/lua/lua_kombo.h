@@ -57,6 +57,9 @@ typedef struct lclient {
      * costs the collector a small userdata, not kilobytes. */
     kombo_call *spare_call;
     char *spare_block;
+    /* and its anchor table, emptied (a registry reference, or LUA_NOREF):
+     * freed by the client's __gc, which has a Lua state to do it. */
+    int spare_anchor;
     /* The redactor of the client's secrets (client:set_secrets: the API
      * key and proxy credentials; else the key alone, made for the first
      * answer that needs it, lua_call.c), made once rather than for every
@@ -148,6 +151,7 @@ struct lcall {
     lclient *owner;
     lua_State *L;   /* the thread now driving the call (callbacks run on it) */
     int anchor_ref; /* the strings the request borrows, and the client */
+    int anchored;   /* strings in it (at 1..anchored; the client at 0) */
     kombo_arena arena; /* the request's value tree */
     char *batch; /* call:read()'s buffer */
     size_t batch_cap;
@@ -194,6 +198,9 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
                            kombo_problems *problems, lcall *call);
 /* The value at idx, at r->path (NULL when out of memory: r->failed). */
 kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth);
+/* Strings up to this many bytes are copied into the arena rather than
+ * anchored. */
+#define KOMBO_LUA_COPY_MAX 128
 kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx);
 const char *kombo_lua_type_of(lua_State *L, int idx);
 int kombo_lua_is_callable(lua_State *L, int idx);

@@ -249,6 +249,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         }
         lua_pop(L, 1);
     }
+    c->anchored = r.anchored;
     if (r.failed || c->arena.failed)
         return "out of memory reading the arguments";
     return NULL;

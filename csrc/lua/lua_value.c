@@ -6,8 +6,9 @@
  * What the API's descriptors say (types, enums, patterns, unknown
  * members) is the core's to check, once, afterwards.
  *
- * Strings are borrowed, not copied: each is anchored in the call's anchor
- * table so that the collector keeps it while the call lives.
+ * Long strings are borrowed, not copied: each is anchored in the call's
+ * anchor table so that the collector keeps it while the call lives; short
+ * ones are copied into the arena.
  */
 #include "lua/lua_kombo.h"
 #include "core/schema.h"
@@ -143,6 +144,17 @@ kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
 {
     kombo_str s;
     s.ptr = lua_tolstring(r->L, idx, &s.len);
+    /* A short string (a key, an id, a name) is copied into the arena: a
+     * copy costs less than a slot in the anchor table, and only long ones
+     * (a document's data) are worth borrowing. */
+    if (s.len <= KOMBO_LUA_COPY_MAX) {
+        char *copy = kombo_arena_alloc(r->arena, s.len + 1);
+        if (copy != NULL) {
+            memcpy(copy, s.ptr, s.len);
+            s.ptr = copy;
+            return s;
+        }
+    }
     lua_pushvalue(r->L, idx);
     lua_rawseti(r->L, r->anchor, ++r->anchored);
     return s;
