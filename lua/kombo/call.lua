@@ -56,7 +56,14 @@ local function send(p, call, obs)
 end
 
 local OPERATIONS = {} -- by name
-for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
+-- By operation, looked up per call: the uploads, whose remote_fields may
+-- hold aliases, and the operations a preflight applies to.
+local ALIASED, PREFLIGHTED = {}, {}
+for _, op in ipairs(core.operations) do
+  OPERATIONS[op.name] = op
+  ALIASED[op] = op.body == "attachment"
+  PREFLIGHTED[op] = preflight.applies(op)
+end
 M.OPERATIONS = OPERATIONS
 
 local preflight_check -- below: checks a call's documents against the integration's restrictions
@@ -69,12 +76,19 @@ local preflight_check -- below: checks a call's documents against the integratio
 -- beside its uploads.
 local function prepare(self, p, op, args, fname, level, defer, copts)
   local problems
-  if op.body == "attachment" then args, problems = remote_fields.normalize(op, args) end
+  local is_table = type(args) == "table"
+  if is_table and ALIASED[op] then
+    -- (remote_fields.normalize's own test, made here first: most uploads have none)
+    local body = args.body
+    if type(body) == "table" and body.remote_fields ~= nil then
+      args, problems = remote_fields.normalize(op, args)
+    end
+  end
   -- Preflight: asked by the call, else by the client; the core then lists
   -- the body's file objects (the others' calls do not pay for it).
   local wanted = false
-  if preflight.applies(op) then
-    wanted = type(args) == "table" and args.preflight
+  if PREFLIGHTED[op] then
+    wanted = is_table and args.preflight
     if wanted == nil then wanted = p.config.preflight end
   end
   local call, core_problems, shape, bad_option = p.core:prepare(op.name, args, problems, wanted,

@@ -437,8 +437,8 @@ end
 -- The state of a client, for its methods: raises, at the level of the
 -- method's caller, when `self` is not a client (a call with a dot) or is closed.
 function M.state(self, fname)
-  local p = private[self]
-  if getmetatable(self) ~= Client then
+  local p = private[self] -- only clients are keys of it
+  if p == nil and getmetatable(self) ~= Client then
     error(("bad argument #1 to '%s' (kombo client expected; use client:%s{...})"):format(fname, fname), 4)
   end
   if not p or p.closed then error(("'%s' on a closed kombo client"):format(fname), 4) end

@@ -108,7 +108,7 @@ M.COSOCKET_PHASES = COSOCKET_PHASES
 
 local function nginx()
   local n = rawget(_G, "ngx")
-  if type(n) == "table" and type(n.get_phase) == "function"
+  if n ~= nil and type(n) == "table" and type(n.get_phase) == "function"
      and type(n.socket) == "table" and type(n.socket.tcp) == "function" then
     return n
   end

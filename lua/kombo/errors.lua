@@ -172,7 +172,7 @@ end
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
   raw.decoded = nil
-  raw.__index = success_index(secret)
+  raw.__index = INDEX_FOR[secret == nil and false or secret] or success_index(secret)
   return setmetatable(decoded, raw)
 end
 
