@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 /* A success's raw header block (push_result). */
 typedef struct header_block {
@@ -527,6 +529,63 @@ static int l_call_request(lua_State *L)
     return 5;
 }
 
+/* The length of the scheme of url ("https" in "https://..."), or 0 when
+ * it does not start with one followed by "://". */
+static size_t scheme_length(const char *url)
+{
+    size_t i = 0;
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+        return 0;
+    while (url[i] != '\0' && (isalnum((unsigned char)url[i]) || url[i] == '+' || url[i] == '.' || url[i] == '-'))
+        i++;
+    return strncmp(url + i, "://", 3) == 0 ? i : 0;
+}
+
+/* call:view(with_headers) -> url, path, headers | nil, body length, method: the request as
+ * the debug log and the hooks show it (kombo/trace.lua), in one crossing:
+ * the URL and every header redacted of the client's secrets (its cached
+ * redactor), Authorization's value masked, and the URL's path (no scheme,
+ * host, query or fragment; "/" when empty). */
+static int l_call_view(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    size_t i, n = kombo_call_header_count(c->call), len, at;
+    int none = 0;
+    const kombo_redactor *red = client_redactor(c->owner, kombo_call_config(c->call)->api_key, &none);
+    const char *url = kombo_call_url(c->call);
+    if (red == NULL && !none)
+        return luaL_error(L, "out of memory");
+    kombo_lua_push_redacted(L, red, url, strlen(url));
+    url = lua_tolstring(L, -1, &len);
+    at = scheme_length(url);
+    if (at == 0) {
+        lua_pushvalue(L, -1);
+    } else {
+        size_t from = at + 3, to;
+        from += strcspn(url + from, "/?#");
+        to = from + strcspn(url + from, "?#");
+        if (to == from)
+            lua_pushliteral(L, "/");
+        else
+            lua_pushlstring(L, url + from, to - from);
+    }
+    if (!lua_toboolean(L, 2))
+        n = 0, lua_pushnil(L); /* (headers are the costly part: redacted one by one) */
+    else
+        lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        const char *h = kombo_call_header(c->call, i);
+        if (strncasecmp(h, "Authorization:", 14) == 0)
+            lua_pushliteral(L, "Authorization: Bearer <redacted>");
+        else
+            kombo_lua_push_redacted(L, red, h, strlen(h));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
+    lua_pushstring(L, kombo_call_operation(c->call)->method);
+    return 5;
+}
+
 /* call:read([max [, push]]) -> the next chunk of the body, up to max bytes
  * (default 64 KiB); nothing at the end; nil, message when the attachment's
  * source failed (the request must be aborted).  With push, a source
@@ -928,7 +987,7 @@ void kombo_lua_open_call(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
-        {"request", l_call_request}, {"read", l_call_read},       {"rewind", l_call_rewind},
+        {"request", l_call_request}, {"view", l_call_view}, {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
         {"integration_id", l_call_integration_id}, {"operation", l_call_operation},
         {"body", l_call_body},       {"files", l_call_files},

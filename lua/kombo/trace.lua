@@ -50,17 +50,17 @@ local function emit(hook, line)
   pcall(hook, line)
 end
 
--- The request's URL and its path (no scheme, host or query).
-local function url_parts(call, secret)
-  local url, headers, length, _, method = call:request()
-  url = redact(url, secret)
-  local path = url:match("^%a[%w+.-]*://[^/?#]*([^?#]*)") or url
-  if path == "" then path = "/" end
+-- The request as the log and the hooks show it (call:view(), in C): its
+-- URL and headers redacted of the client's secrets, Authorization masked,
+-- and the URL's path (no scheme, host or query).
+local function url_parts(call, with_headers)
+  local url, path, headers, length, method = call:view(with_headers)
   return url, path, headers, length, method
 end
 
-local function info_of(event, call, attempt, obs)
-  local url, path, headers, length, method = url_parts(call, obs.secret)
+-- (only before_request's info has the headers)
+local function info_of(event, call, attempt)
+  local url, path, headers, length, method = url_parts(call, event == "before_request")
   return { event = event, operation = call:operation(), method = method, url = url, path = path,
     attempt = attempt }, headers, length
 end
@@ -84,30 +84,19 @@ local function run(list, name, info)
   return nil, added
 end
 
-local function redacted_headers(headers)
-  local out = {}
-  for i, h in ipairs(headers) do
-    if h:sub(1, 14):lower() == "authorization:" then h = "Authorization: Bearer <redacted>" end
-    out[i] = h
-  end
-  return out
-end
-
 --- An attempt is about to be sent.  Returns nil, or the failure of a hook
 -- ({ hook =, cause = }): nothing may then be sent.
 function trace.request(obs, call, attempt)
   if obs.debug then
-    local url, _, headers, length, method = url_parts(call, obs.secret)
+    local url, _, headers, length, method = url_parts(call, true)
     emit(obs.debug, ("kombo: > %s %s (attempt %d)"):format(method, url, attempt))
-    for _, h in ipairs(redacted_headers(headers)) do emit(obs.debug, "kombo: > " .. redact(h, obs.secret)) end
+    for _, h in ipairs(headers) do emit(obs.debug, "kombo: > " .. h) end
     if method ~= "GET" then emit(obs.debug, ("kombo: > Content-Length: %d (body not shown)"):format(length)) end
   end
   local list = obs.before_request
   if not list then return nil end
-  local info, headers = info_of("before_request", call, attempt, obs)
-  local h = redacted_headers(headers)
-  for i = 1, #h do h[i] = redact(h[i], obs.secret) end
-  info.headers = h
+  local info, headers = info_of("before_request", call, attempt)
+  info.headers = headers
   local failure, added = run(list, "before_request", info)
   if failure then return failure end
   if added and next(added) then
@@ -138,7 +127,7 @@ function trace.response(obs, call, attempt)
   end
   local list = obs.after_response
   if not list then return nil end
-  local info = info_of("after_response", call, attempt, obs)
+  local info = info_of("after_response", call, attempt)
   local kind, outcome, status, code = call:attempt_info()
   info.kind, info.outcome, info.status, info.code = kind, outcome, status, redact(code, obs.secret)
   info.connect_time, info.first_byte_time, info.total_time, info.bytes_sent = call:timing()
@@ -150,7 +139,7 @@ function trace.sleep(obs, call, delay, attempt)
   if obs.debug then emit(obs.debug, ("kombo: retrying in %.3f s"):format(delay)) end
   local list = obs.on_retry
   if not list then return nil end
-  local info = info_of("on_retry", call, attempt, obs)
+  local info = info_of("on_retry", call, attempt)
   local kind, outcome, status, code = call:attempt_info()
   info.kind, info.outcome, info.status, info.code = kind, outcome, status, redact(code, obs.secret)
   info.delay = delay

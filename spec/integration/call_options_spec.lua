@@ -223,6 +223,32 @@ describe("hooks #integration", function()
     end
   end)
 
+  it("show the path without the query, and the URL and headers redacted wherever the key appears", function()
+    local seen = {}
+    local function note(info) seen[#seen + 1] = info end
+    local client = servers.client { api_key = servers.LONG_KEY, hooks = { before_request = note, after_response = note },
+      debug = function(line) seen.lines = (seen.lines or "") .. line .. "\n" end }
+    client:get_jobs({ name_contains = "x" .. servers.LONG_KEY }, { retries = false,
+      headers = { ["X-Echo"] = "k=" .. servers.LONG_KEY } })
+    local before, after = seen[1], seen[2]
+    assert.truthy(seen.lines:find("X-Echo: k=<redacted>", 1, true), seen.lines)
+    assert.equals("before_request", before.event)
+    assert.equals("after_response", after.event)
+    for _, info in ipairs { before, after } do
+      assert.equals("/ats/jobs", info.path)
+      assert.equals("GET", info.method)
+      assert.truthy(info.url:find("/ats/jobs?", 1, true), info.url)
+      assert.truthy(info.url:find("<redacted>", 1, true), info.url)
+    end
+    assert.is_nil(after.headers) -- only before_request's info has them
+    local h = table.concat(before.headers, "\n")
+    assert.truthy(h:find("X-Echo: k=<redacted>", 1, true), h)
+    assert.truthy(h:find("Authorization: Bearer <redacted>", 1, true), h)
+    for _, s in ipairs(strings_of(seen)) do
+      assert.is_nil(s:find(servers.LONG_KEY:sub(5, 20), 1, true), s)
+    end
+  end)
+
   it("the call's hooks run after the client's; before_request may add headers", function()
     local order = {}
     local key = servers.unique("hookhdr")
