@@ -215,7 +215,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
     /* The field on this line, parsed as every header is (headers.c), when
      * it may be one of the two this transport looks at. */
-    int field = n > 0 && (line[0] == 'c' || line[0] == 'C' || line[0] == 't' || line[0] == 'T') &&
+    int field = ((n > 14 && (line[0] | 0x20) == 'c' && (line[8] | 0x20) == 'l') ||   /* Content-Length */
+                 (n > 17 && (line[0] | 0x20) == 't' && (line[9] | 0x20) == 'e')) && /* Transfer-Encoding */
                 kombo_header_next(&p, line + n, &name, &value);
     /* Keep only the final response's block (a 100 Continue may come first). */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
