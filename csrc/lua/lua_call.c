@@ -363,8 +363,12 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
     return lc->redactor;
 }
 
-/* The outcome of the call as a plain table; kombo/errors.lua dresses it. */
-static void push_result(lua_State *L, lcall *c, const kombo_result *res)
+/* The outcome of the call as a plain table; kombo/errors.lua dresses it.
+ * With `index` (a stack index, or 0), a success comes back dressed
+ * instead, as errors.lua would: the decoded answer, whose metatable is the
+ * plain table with __index = the function at `index` (what success_index
+ * gives in errors.lua); returns 1 then, else 0. */
+static int push_result(lua_State *L, lcall *c, const kombo_result *res, int index)
 {
     const kombo_classification *cls = &res->cls;
     const kombo_response *r = res->response;
@@ -431,12 +435,20 @@ static void push_result(lua_State *L, lcall *c, const kombo_result *res)
                 kombo_lua_push_jval_redactor(L, &root, red);
             else
                 kombo_lua_push_jval_redacted(L, &root, key);
+            if (index != 0) { /* dressed: res is the answer, the plain table its metatable */
+                lua_pushvalue(L, index);
+                lua_setfield(L, -3, "__index");
+                lua_pushvalue(L, -2);
+                lua_setmetatable(L, -2);
+                return 1;
+            }
             lua_setfield(L, -2, "decoded");
         } else {
             set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
             set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
         }
     }
+    return 0;
 }
 
 /* ------------------------------------------------- the libcurl driver */
@@ -462,17 +474,22 @@ static void release_curl(lclient *lc, kombo_curl *t)
     kombo_lua_client_maybe_free(lc); /* the call itself still holds it */
 }
 
-/* call:perform() -> result table (blocking; for scripts) */
+/* call:perform([index]) -> result table (blocking; for scripts); with
+ * index (a function): a success's res, true (push_result) */
 static int l_call_perform(lua_State *L)
 {
     lcall *c = check_call(L, 1);
+    int index = lua_isfunction(L, 2) ? 2 : 0;
     kombo_curl *t = acquire_curl(L, c->owner);
     const kombo_result *res = kombo_curl_perform(t, c->call);
     /* Released first: building the result may raise (out of memory), and
      * the client must not stay busy then.  res is the call's, which this
      * call keeps alive (and with it the client). */
     release_curl(c->owner, t);
-    push_result(L, c, res);
+    if (push_result(L, c, res, index)) {
+        lua_pushboolean(L, 1);
+        return 2;
+    }
     return 1;
 }
 
@@ -979,7 +996,7 @@ static int l_call_timing(lua_State *L)
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    push_result(L, c, kombo_call_result(c->call));
+    push_result(L, c, kombo_call_result(c->call), 0);
     return 1;
 }
 

@@ -169,6 +169,9 @@ local function success_index(secret)
   return index
 end
 
+-- (call:perform(index) dresses a success the same way in C: kombo/call.lua)
+errors.success_index = success_index
+
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
   raw.decoded = nil
