@@ -32,9 +32,15 @@ local function curl_attempt(call) call:attempt() end
 -- Sends one prepared call and turns the core's plain result into res / err.
 -- `obs`: the call's observer (trace.lua; the client's, or one with the
 -- call's own hooks), nil when nothing watches it.
+-- Outside nginx (no `ngx` when this module loads: OpenResty sets it before
+-- any Lua runs), every call but a misused "cosocket" one goes over libcurl.
+local OUTSIDE_NGINX = not cosocket.in_nginx()
+
 local function send(p, call, obs)
   -- Cosockets inside nginx, libcurl elsewhere.
-  local transport, why = cosocket.select(p.config.transport)
+  local mode = p.config.transport
+  local transport, why
+  if OUTSIDE_NGINX and mode ~= "cosocket" then transport = "curl" else transport, why = cosocket.select(mode) end
   local raw, failure
   if transport == nil then
     call:close()
