@@ -184,8 +184,25 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
  * checked the names and types) */
 static int l_client_prepare(lua_State *L)
 {
-    lclient *lc = kombo_lua_check_client(L, 1);
-    const kombo_operation *op = kombo_operation_find(luaL_checkstring(L, 2));
+    /* The client's metatable is this method's upvalue: no registry lookup
+     * to check the client (luaL_checkudata), the usual case. */
+    lclient *lc = lua_touserdata(L, 1);
+    int same = 0;
+    if (lc != NULL && lua_getmetatable(L, 1)) {
+        same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+    }
+    if (!same || lc->client == NULL || lc->close_pending)
+        lc = kombo_lua_check_client(L, 1); /* raises */
+    /* The operation: its index in core.operations (op.index, no name
+     * compared), or its name. */
+    const kombo_operation *op;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        double i = lua_tonumber(L, 2);
+        op = i >= 0 && i < 1e6 && i == (double)(size_t)i ? kombo_operation_at((size_t)i) : NULL;
+    } else {
+        op = kombo_operation_find(luaL_checkstring(L, 2));
+    }
     int list_files = lua_toboolean(L, 5);
     int options = lua_istable(L, 6) ? 6 : 0;
     if (op == NULL)
@@ -281,8 +298,10 @@ static void push_operations(lua_State *L)
     size_t i, k;
     lua_newtable(L);
     for (i = 0; (op = kombo_operation_at(i)) != NULL; i++) {
-        lua_createtable(L, 0, 14);
+        lua_createtable(L, 0, 15);
         set_string(L, "name", op->name);
+        lua_pushinteger(L, (lua_Integer)i); /* client:prepare takes it for the name */
+        lua_setfield(L, -2, "index");
         set_string(L, "method", op->method);
         set_string(L, "path", op->path);
         lua_newtable(L);
@@ -737,7 +756,8 @@ int luaopen_kombo_core(lua_State *L)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     luaL_newmetatable(L, CLIENT_MT);
-    luaL_setfuncs(L, client_methods, 0);
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, client_methods, 1); /* the metatable, for prepare's check */
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

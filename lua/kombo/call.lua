@@ -106,7 +106,7 @@ local function prepare(self, p, op, args, fname, level, defer, copts)
     wanted = is_table and args.preflight
     if wanted == nil then wanted = p.config.preflight end
   end
-  local call, core_problems, shape, bad_option = p.core:prepare(op.name, args, problems, wanted,
+  local call, core_problems, shape, bad_option = p.core:prepare(op.index, args, problems, wanted,
     copts and copts.core)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
   if bad_option then error(("bad argument #2 to '%s' (%s)"):format(fname, bad_option), level) end

@@ -48,6 +48,27 @@ local function in_order(text, names)
 end
 
 describe("generated operations #operations", function()
+  it("are found by the core by index (what a call passes) or by name, the same operation", function()
+    local core = require "kombo.core"
+    local handle = require("kombo.client").state(h.client(), "prepare").core
+    local args = { candidate_id = "c1", body = { attachment = { name = "cv.txt", type = "CV", content_type = "text/plain", data = "aGk=" } } }
+    for i, op in ipairs(core.operations) do assert.equals(i - 1, op.index) end
+    local by_index
+    for _, op in ipairs(core.operations) do
+      if op.name == "attach_to_candidate" then by_index = op.index end
+    end
+    local a = assert(handle:prepare(by_index, args))
+    local b = assert(handle:prepare("attach_to_candidate", args))
+    assert.equals(a:operation(), b:operation())
+    assert.equals(select(1, a:request()), select(1, b:request()))
+    a:close(); b:close()
+    for _, bad in ipairs { -1, 0.5, #core.operations, 1e9 } do
+      local ok, msg = pcall(handle.prepare, handle, bad, args)
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("unknown operation", 1, true), msg)
+    end
+  end)
+
   describe("query parameters", function()
     it("go on the wire in the descriptor's order, percent-encoded, lists joined, booleans as words", function()
       -- Given in no particular order (a Lua table has none anyway).
