@@ -19,7 +19,7 @@
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static kombo_curl *pool_idle;
 static size_t pool_count;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static int pool_watching; /* the fork handler is registered */
 
 /* After fork() the child must not use (or close: a TLS close_notify would
  * break the parent's session) the connections it inherited: they are left
@@ -28,26 +28,26 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
  * the module is unloaded. */
 static void pool_child_after_fork(void)
 {
-    pthread_mutex_init(&pool_lock, NULL); /* another thread may have held it */
+    static const pthread_mutex_t unlocked = PTHREAD_MUTEX_INITIALIZER;
+    pool_lock = unlocked; /* another thread may have held it */
     pool_idle = NULL;
     pool_count = 0;
 }
 
-static void pool_watch_forks(void)
-{
-    pthread_atfork(NULL, NULL, pool_child_after_fork);
-}
-
+/* Called with pool_lock held, before the pool holds anything.  (No
+ * pthread_once: before glibc 2.34 it is in libpthread, which this module
+ * does not link.) */
 static void pool_check_fork(void)
 {
-    pthread_once(&pool_once, pool_watch_forks);
+    if (!pool_watching)
+        pool_watching = pthread_atfork(NULL, NULL, pool_child_after_fork) == 0;
 }
 
 kombo_curl *kombo_curl_acquire(void)
 {
     kombo_curl *t;
-    pool_check_fork();
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     t = pool_idle;
     if (t != NULL) {
         pool_idle = t->next_idle;
@@ -63,8 +63,8 @@ void kombo_curl_release(kombo_curl *t)
         return;
     t->call = NULL;
     t->response = NULL;
-    pool_check_fork();
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     if (pool_count < POOL_IDLE) {
         t->next_idle = pool_idle;
         pool_idle = t;
@@ -78,8 +78,8 @@ void kombo_curl_release(kombo_curl *t)
 void kombo_curl_pool_drain(void)
 {
     kombo_curl *t, *next;
-    pool_check_fork();
     pthread_mutex_lock(&pool_lock);
+    pool_check_fork();
     t = pool_idle;
     pool_idle = NULL;
     pool_count = 0;

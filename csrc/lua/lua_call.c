@@ -146,9 +146,11 @@ static void unmade(lua_State *L, lcall *c)
         c->arena_block = NULL;
     }
     kombo_arena_init_with(&c->arena, NULL, 0);
-    c->owner = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref); /* a reused table may hold strings: dropped */
     c->anchor_ref = LUA_NOREF;
+    c->owner->calls--; /* counted from the start of prepare */
+    kombo_lua_client_maybe_free(c->owner);
+    c->owner = NULL;
 }
 
 /* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
@@ -170,6 +172,9 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     memset(c, 0, sizeof *c);
     c->L = L;
     c->owner = owner;
+    /* Counted at once: reading the arguments may run Lua (an __index), which
+     * may close the client; the client then waits for this call. */
+    owner->calls++;
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
@@ -263,7 +268,6 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         }
         lua_pop(L, 1);
     }
-    owner->calls++;
     lua_pushvalue(L, ud);
     return 1;
 }
@@ -275,6 +279,8 @@ static int l_call_gc(lua_State *L)
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
         return luaL_error(L, "kombo call: close() from its own on_written function");
+    if (c->in_transfer) /* from its own source or on_progress function: libcurl is using it */
+        return luaL_error(L, "kombo call: close() while its transfer is in progress");
     /* A client still in use keeps one call's memory for its next call.  Only
      * a live call holds its client alive (its anchor): a closed one, or one
      * never made (unmade), forgets it, since its __gc may run after the
@@ -293,6 +299,12 @@ static int l_call_gc(lua_State *L)
             owner->calls--;
             kombo_lua_client_maybe_free(owner);
         }
+    } else if (c->owner != NULL) {
+        /* A prepare that raised before the call was made (an __index of the
+         * arguments): counted from its start, and its anchor (still
+         * referenced) keeps the client alive until here. */
+        c->owner->calls--;
+        kombo_lua_client_maybe_free(c->owner);
     }
     kombo_arena_free(&c->arena);
     if (c->arena_block != NULL) {
@@ -481,7 +493,10 @@ static int l_call_perform(lua_State *L)
     lcall *c = check_call(L, 1);
     int index = lua_isfunction(L, 2) ? 2 : 0;
     kombo_curl *t = acquire_curl(L, c->owner);
-    const kombo_result *res = kombo_curl_perform(t, c->call);
+    const kombo_result *res;
+    c->in_transfer = 1; /* (the callbacks run under lua_pcall: nothing jumps past the reset) */
+    res = kombo_curl_perform(t, c->call);
+    c->in_transfer = 0;
     /* Released first: building the result may raise (out of memory), and
      * the client must not stay busy then.  res is the call's, which this
      * call keeps alive (and with it the client). */
@@ -499,7 +514,9 @@ static int l_call_attempt(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     kombo_curl *t = acquire_curl(L, c->owner);
+    c->in_transfer = 1;
     kombo_curl_attempt(t, c->call);
+    c->in_transfer = 0;
     /* before release: the call reads its client's retry policy */
     kombo_call_complete(c->call, kombo_call_response(c->call), kombo_monotonic_now(),
                         kombo_wall_now());
@@ -566,6 +583,7 @@ static size_t scheme_length(const char *url)
 static int l_call_view(lua_State *L)
 {
     lcall *c = check_call(L, 1);
+    int with_headers = lua_toboolean(L, 2); /* (read before anything is pushed) */
     size_t i, n = kombo_call_header_count(c->call), len, at;
     int none = 0;
     const kombo_redactor *red = client_redactor(c->owner, kombo_call_config(c->call)->api_key, &none);
@@ -586,7 +604,7 @@ static int l_call_view(lua_State *L)
         else
             lua_pushlstring(L, url + from, to - from);
     }
-    if (!lua_toboolean(L, 2))
+    if (!with_headers)
         n = 0, lua_pushnil(L); /* (headers are the costly part: redacted one by one) */
     else
         lua_createtable(L, (int)n, 0);

@@ -162,6 +162,7 @@ struct lcall {
     int written_ref; /* call:on_written(fn): run before the body's last bytes go */
     int in_written;  /* that function is running (the call must not be closed from it) */
     int in_multi; /* an attempt of it is in flight in a core.multi() */
+    int in_transfer; /* call:perform() or call:attempt() is moving its bytes (its callbacks may run) */
     /* The arena's first block (KOMBO_LUA_ARENA_FIRST bytes): no malloc
      * for a small request's tree when the client has one spare. */
     char *arena_block;

@@ -230,3 +230,46 @@ describe("integration: call:on_written and call:digest on libcurl #integration",
     h:close()
   end)
 end)
+
+describe("integration: a call or its client closed from the call's own callbacks #integration", function()
+  it("call:close() from on_progress during call:perform() is refused: the attempt aborts, nothing crashes", function()
+    local h, integ = handle()
+    local call
+    call = assert(h:prepare("attach_to_candidate", {
+      candidate_id = "cand-close-progress",
+      body = { attachment = { name = "blob.bin", type = "CV", bytes = files.random_bytes(200000) } },
+      on_progress = function() call:close() end,
+    }))
+    local res = call:perform()
+    assert.equals("aborted", res.kind, res.message)
+    assert.truthy(res.message:find("close() while its transfer is in progress", 1, true), res.message)
+    assert.equals(0, accepted(integ))
+    call:close() -- now it may
+    h:close()
+  end)
+
+  it("the client closed by an __index of the arguments during prepare: the call is made, its client waits for it", function()
+    local h = handle()
+    local args = setmetatable({}, { __index = function(_, k)
+      if k == "candidate_id" then h:close(); return "c1" end
+    end })
+    local call = assert(h:prepare("get_candidate_attachments", args))
+    assert.is_true(h:closed())
+    local ok, msg = pcall(call.perform, call)
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("closed", 1, true), msg)
+    call:close()
+    collectgarbage()
+    -- and when the __index raises instead, the client still closes and is collected
+    local h2 = handle()
+    local weak = setmetatable({ h2 }, { __mode = "v" })
+    local bad = setmetatable({}, { __index = function(_, k)
+      if k == "candidate_id" then error("boom") end
+    end })
+    assert.is_false((pcall(h2.prepare, h2, "get_candidate_attachments", bad)))
+    h2:close()
+    h2 = nil -- luacheck: ignore 311
+    collectgarbage(); collectgarbage()
+    assert.is_nil(weak[1])
+  end)
+end)

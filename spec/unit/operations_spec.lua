@@ -61,6 +61,11 @@ describe("generated operations #operations", function()
     local b = assert(handle:prepare("attach_to_candidate", args))
     assert.equals(a:operation(), b:operation())
     assert.equals(select(1, a:request()), select(1, b:request()))
+    -- call:view (the hooks' and the log's view): headers only when asked for
+    assert.is_nil(select(3, a:view()))
+    assert.is_nil(select(3, a:view(false)))
+    assert.equals(#select(2, a:request()), #select(3, a:view(true)))
+    assert.truthy(select(2, a:view()):find("/ats/candidates/c1/attachments$"))
     a:close(); b:close()
     for _, bad in ipairs { -1, 0.5, #core.operations, 1e9 } do
       local ok, msg = pcall(handle.prepare, handle, bad, args)
