@@ -10,10 +10,13 @@
  *   m:abort(call)            -- cut an attempt off (reported to the call as aborted)
  *   m:running(), m:close()
  *
- * The calls in flight and their values are kept alive by registry
- * references held in a C array (at most a few dozen entries): no Lua
- * table keyed by call, whose keys would churn with every attempt (a hash
- * that is rebuilt every few inserts, issue 24).
+ * The calls in flight and their values are kept alive in a Lua table of
+ * the multi's, at the index of their slot in a C array (at most a few
+ * dozen entries): no Lua table keyed by call, whose keys would churn with
+ * every attempt (a hash that is rebuilt every few inserts, issue 24), and
+ * no registry reference made and dropped per attempt.  m:run() gives its
+ * list back in one table of the multi's, refilled at every m:run() (read
+ * it before the next one).
  */
 #include "lua/lua_kombo.h"
 
@@ -23,22 +26,39 @@
 #define MULTI_MT "kombo.multi"
 #define MAX_DONE 64 /* attempts reported per m:run() */
 
+/* Slot i (from 0) of the in-flight array keeps its call at index 2i+1 of
+ * the multi's table and what m:run() gives back at 2i+2. */
 typedef struct inflight {
-    lcall *c;
-    int call_ref;  /* the call userdata */
-    int value_ref; /* what m:run() gives back (LUA_NOREF: the call) */
+    lcall *c; /* NULL: a free slot */
 } inflight;
 
 typedef struct lmulti {
     kombo_multi *multi;
     inflight *inflight;
-    size_t n, cap;
-    int in_run; /* m:run() is on the stack (a callback must not re-enter it) */
+    size_t n, cap; /* slots in use, slots */
+    size_t ndone;  /* entries of the done table (the last m:run()'s) */
+    int tab_ref;   /* the calls in flight and their values */
+    int done_ref;  /* m:run()'s list, reused */
+    int in_run;    /* m:run() is on the stack (a callback must not re-enter it) */
 } lmulti;
+
+/* Methods' upvalues: 1 the multi metatable, 2 the call metatable (a
+ * metatable compared rather than looked up by name per call). */
+static void *to_udata(lua_State *L, int i, int up, const char *tname)
+{
+    void *p = lua_touserdata(L, i);
+    if (p != NULL && lua_getmetatable(L, i)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+        lua_pop(L, 1);
+        if (same)
+            return p;
+    }
+    return luaL_checkudata(L, i, tname); /* (raises the usual message) */
+}
 
 static lmulti *check_multi(lua_State *L, int i)
 {
-    lmulti *m = luaL_checkudata(L, i, MULTI_MT);
+    lmulti *m = to_udata(L, i, 1, MULTI_MT);
     if (m->multi == NULL)
         luaL_argerror(L, i, "multi is closed");
     return m;
@@ -48,38 +68,49 @@ static int l_multi_new(lua_State *L)
 {
     lmulti *m = lua_newuserdata(L, sizeof *m);
     memset(m, 0, sizeof *m);
-    luaL_getmetatable(L, MULTI_MT);
+    m->tab_ref = m->done_ref = LUA_NOREF;
+    lua_pushvalue(L, lua_upvalueindex(1));
     lua_setmetatable(L, -2);
+    lua_createtable(L, 32, 0);
+    m->tab_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 16, 0);
+    m->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if ((m->multi = kombo_multi_new()) == NULL)
         return luaL_error(L, "cannot initialise libcurl");
     return 1;
 }
 
-/* The entry of the in-flight array for c, or NULL. */
+/* The slot of c, or NULL. */
 static inflight *find(lmulti *m, const lcall *c)
 {
     size_t i;
-    for (i = 0; i < m->n; i++)
+    for (i = 0; i < m->cap; i++)
         if (m->inflight[i].c == c)
             return &m->inflight[i];
     return NULL;
 }
 
-/* Drops an entry (its references; the last entry takes its place). */
-static void drop(lua_State *L, lmulti *m, inflight *e)
+/* Frees a slot: its call and value are no longer kept (tab: the stack
+ * index of the multi's table). */
+static void drop(lua_State *L, lmulti *m, inflight *e, int tab)
 {
+    int k = (int)(e - m->inflight);
     e->c->in_multi = 0;
-    luaL_unref(L, LUA_REGISTRYINDEX, e->call_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, e->value_ref);
-    *e = m->inflight[--m->n];
+    e->c = NULL;
+    m->n--;
+    lua_pushnil(L);
+    lua_rawseti(L, tab, 2 * k + 1);
+    lua_pushnil(L);
+    lua_rawseti(L, tab, 2 * k + 2);
 }
 
 /* m:add(call[, value]) -> true | nil, message */
 static int l_multi_add(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
-    lcall *c = luaL_checkudata(L, 2, CALL_MT);
+    lcall *c = to_udata(L, 2, 2, CALL_MT);
     inflight *e;
+    int k;
     if (c->call == NULL)
         return luaL_argerror(L, 2, "call is closed");
     if (c->owner->client == NULL || c->owner->close_pending)
@@ -91,51 +122,73 @@ static int l_multi_add(lua_State *L)
         inflight *grown = realloc(m->inflight, cap * sizeof *grown);
         if (grown == NULL)
             return luaL_error(L, "out of memory");
+        memset(grown + m->cap, 0, (cap - m->cap) * sizeof *grown);
         m->inflight = grown;
         m->cap = cap;
     }
+    for (e = m->inflight; e->c != NULL; e++) /* a free one: there is room */
+        ;
+    k = (int)(e - m->inflight);
     lua_settop(L, 3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->tab_ref);
+    lua_checkstack(L, 2);
+    /* (stored first: a failed table store raises before the attempt begins) */
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, 2 * k + 1);
+    lua_pushvalue(L, lua_isnil(L, 3) ? 2 : 3);
+    lua_rawseti(L, 4, 2 * k + 2);
     c->L = L;
     if (kombo_multi_add(m->multi, c->call, c) != 0) {
+        lua_pushnil(L);
+        lua_rawseti(L, 4, 2 * k + 1);
+        lua_pushnil(L);
+        lua_rawseti(L, 4, 2 * k + 2);
         lua_pushnil(L);
         lua_pushliteral(L, "out of memory (or the call has an attempt in flight already)");
         return 2;
     }
-    e = &m->inflight[m->n++];
     e->c = c;
-    e->value_ref = lua_isnil(L, 3) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-    e->call_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* (the call, now at the top) */
+    m->n++;
     c->in_multi = 1;
     lua_pushboolean(L, 1);
     return 1;
 }
 
 /* m:run(timeout) -> { value, ... } of the attempts that ended (possibly
- * empty), after at most `timeout` seconds. */
+ * empty), after at most `timeout` seconds: the multi's own table, refilled
+ * at every m:run(). */
 static int l_multi_run(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
     double timeout = kombo_lua_clamp(luaL_optnumber(L, 2, 0), 0, 1e6);
     void *done[MAX_DONE];
-    size_t n, i;
+    size_t n, i, kept = 0;
 
     if (m->in_run)
         return luaL_error(L, "kombo multi: run() called from one of its own callbacks");
     /* Callbacks (source, on_progress) run on the thread that runs the multi. */
-    for (i = 0; i < m->n; i++)
-        m->inflight[i].c->L = L;
+    for (i = 0; i < m->cap; i++)
+        if (m->inflight[i].c != NULL)
+            m->inflight[i].c->L = L;
     m->in_run = 1;
     n = kombo_multi_run(m->multi, timeout, done, MAX_DONE);
     m->in_run = 0;
-    lua_createtable(L, (int)n, 0);
+    lua_settop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->tab_ref);  /* 2 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->done_ref); /* 3 */
     for (i = 0; i < n; i++) {
         inflight *e = find(m, done[i]);
-        if (e == NULL) /* (cannot happen: every tag is an entry's call) */
+        if (e == NULL) /* (cannot happen: every tag is a slot's call) */
             continue;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, e->value_ref != LUA_NOREF ? e->value_ref : e->call_ref);
-        lua_rawseti(L, -2, (int)i + 1);
-        drop(L, m, e);
+        lua_rawgeti(L, 2, 2 * (int)(e - m->inflight) + 2);
+        lua_rawseti(L, 3, (int)++kept);
+        drop(L, m, e, 2);
     }
+    for (i = kept + 1; i <= m->ndone; i++) { /* what the last m:run() left */
+        lua_pushnil(L);
+        lua_rawseti(L, 3, (int)i);
+    }
+    m->ndone = kept;
     return 1;
 }
 
@@ -144,7 +197,7 @@ static int l_multi_run(lua_State *L)
 static int l_multi_abort(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
-    lcall *c = luaL_checkudata(L, 2, CALL_MT);
+    lcall *c = to_udata(L, 2, 2, CALL_MT);
     void *tag = NULL;
     inflight *e;
     if (m->in_run)
@@ -153,8 +206,11 @@ static int l_multi_abort(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    if ((e = find(m, tag)) != NULL)
-        drop(L, m, e);
+    if ((e = find(m, tag)) != NULL) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, m->tab_ref);
+        drop(L, m, e, lua_gettop(L));
+        lua_pop(L, 1);
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -167,18 +223,26 @@ static int l_multi_running(lua_State *L)
 
 static int l_multi_gc(lua_State *L)
 {
-    lmulti *m = luaL_checkudata(L, 1, MULTI_MT);
+    lmulti *m = to_udata(L, 1, 1, MULTI_MT);
+    size_t i;
     if (m->in_run)
         return luaL_error(L, "kombo multi: close() called from one of its own callbacks");
     if (m->multi == NULL)
         return 0;
     kombo_multi_free(m->multi); /* the attempts still in flight are cut off, unreported */
     m->multi = NULL;
-    while (m->n > 0)
-        drop(L, m, &m->inflight[m->n - 1]);
+    for (i = 0; i < m->cap; i++)
+        if (m->inflight[i].c != NULL) {
+            m->inflight[i].c->in_multi = 0;
+            m->inflight[i].c = NULL;
+        }
+    m->n = 0;
     free(m->inflight);
     m->inflight = NULL;
     m->cap = 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, m->tab_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, m->done_ref);
+    m->tab_ref = m->done_ref = LUA_NOREF;
     return 0;
 }
 
@@ -189,10 +253,14 @@ void kombo_lua_open_multi(lua_State *L)
                                        {"close", l_multi_gc},        {"__gc", l_multi_gc},
                                        {"__close", l_multi_gc},      {NULL, NULL}};
     luaL_newmetatable(L, MULTI_MT);
-    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);      /* upvalue 1: the multi metatable */
+    luaL_getmetatable(L, CALL_MT); /* upvalue 2: the call's (kombo_lua_open_call made it) */
+    luaL_setfuncs(L, methods, 2);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    luaL_getmetatable(L, CALL_MT);
+    lua_pushcclosure(L, l_multi_new, 2);
+    lua_setfield(L, -3, "multi");
     lua_pop(L, 1);
-    lua_pushcfunction(L, l_multi_new);
-    lua_setfield(L, -2, "multi");
 }
