@@ -212,9 +212,15 @@ double kombo_parse_retry_after(const char *value, double now)
 
 /* --------------------------------------------------------- limit headers */
 
-/* By kombo_limit_field. */
-static const char *const limit_names[KOMBO_LIMIT_COUNT] = {
-    "Concurrency-Limit", "Concurrency-Remaining", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+/* By kombo_limit_field; with their lengths, so that most header lines
+ * (none of these) are passed over at a look at their name's length. */
+#define LIMIT_NAME(s) {s, sizeof s - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} limit_names[KOMBO_LIMIT_COUNT] = {
+    LIMIT_NAME("Concurrency-Limit"), LIMIT_NAME("Concurrency-Remaining"), LIMIT_NAME("RateLimit-Limit"),
+    LIMIT_NAME("RateLimit-Remaining"), LIMIT_NAME("RateLimit-Reset"),
 };
 
 /* One element of a limit header's value: [s, e) with its blanks, digits
@@ -254,7 +260,9 @@ void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
     }
     while (kombo_header_next(&p, end, &hn, &hv)) {
         const char *s, *e, *stop = hv.ptr + hv.len;
-        for (f = 0; f < KOMBO_LIMIT_COUNT && !kombo_header_name_is(hn, limit_names[f]); f++)
+        for (f = 0; f < KOMBO_LIMIT_COUNT
+                    && (hn.len != limit_names[f].len || !kombo_header_name_is(hn, limit_names[f].name));
+             f++)
             ;
         if (f == KOMBO_LIMIT_COUNT || state[f] == BAD)
             continue;
