@@ -829,13 +829,10 @@ static void push_limit(lua_State *L, const kombo_limits *l, kombo_limit_field f)
         lua_pushnil(L);
 }
 
-/* call:limits() -> status, code, concurrency_limit, concurrency_remaining,
- * retry_after, rate_reset: what a scheduler needs from the last attempt's
- * answer, without building the result (nil where absent; the limits by
- * kombo_parse_limits, as core.limits reads them for res.http.limits) */
-static int l_call_limits(lua_State *L)
+/* What call:limits() returns, pushed (6 values; none when no attempt was
+ * made: returns 0). */
+static int push_limits(lua_State *L, lcall *c)
 {
-    lcall *c = check_call(L, 1);
     const kombo_result *res = kombo_call_result(c->call);
     const kombo_response *r = kombo_call_response(c->call);
     kombo_limits lim;
@@ -855,6 +852,44 @@ static int l_call_limits(lua_State *L)
         lua_pushnil(L);
     push_limit(L, &lim, KOMBO_LIMIT_RATE_RESET);
     return 6;
+}
+
+/* call:limits() -> status, code, concurrency_limit, concurrency_remaining,
+ * retry_after, rate_reset: what a scheduler needs from the last attempt's
+ * answer, without building the result (nil where absent; the limits by
+ * kombo_parse_limits, as core.limits reads them for res.http.limits) */
+static int l_call_limits(lua_State *L)
+{
+    return push_limits(L, check_call(L, 1));
+}
+
+/* call:after(now) -> step, delay, status, code, concurrency_limit,
+ * concurrency_remaining, retry_after, rate_reset: call:next(now) (delay nil
+ * unless step is "sleep") and call:limits() in one step, for a scheduler
+ * at the end of each attempt (the limits read first, as they were before
+ * the call decided) */
+static int l_call_after(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    double now = luaL_checknumber(L, 2), delay = 0;
+    int n;
+    lua_settop(L, 4); /* 3: step, 4: delay */
+    n = push_limits(L, c);
+    switch (kombo_call_next(c->call, now, &delay)) {
+    case KOMBO_STEP_SEND:
+        lua_pushliteral(L, "send");
+        break;
+    case KOMBO_STEP_SLEEP:
+        lua_pushliteral(L, "sleep");
+        lua_pushnumber(L, delay);
+        lua_replace(L, 4);
+        break;
+    default:
+        lua_pushliteral(L, "done");
+        break;
+    }
+    lua_replace(L, 3);
+    return 2 + n;
 }
 
 /* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
@@ -1028,7 +1063,7 @@ void kombo_lua_open_call(lua_State *L)
         {"body", l_call_body},       {"files", l_call_files},
         {"sent", l_call_sent},       {"digest", l_call_digest},
         {"set_headers", l_call_set_headers}, {"measure", l_call_measure}, {"timing", l_call_timing},
-        {"attempt_info", l_call_attempt_info}, {"timeouts", l_call_timeouts},  {"on_written", l_call_on_written},       {"limits", l_call_limits},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"attempt_info", l_call_attempt_info}, {"timeouts", l_call_timeouts},  {"on_written", l_call_on_written},       {"limits", l_call_limits}, {"after", l_call_after},       {"complete", l_call_complete}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);

@@ -175,3 +175,57 @@ describe("a call that was never completed", function()
     assert.equals(1, res.attempts)
   end)
 end)
+
+-- The bulk scheduler's step at the end of an attempt: call:after(now) is
+-- call:limits() and call:next(now) in one step (one crossing into C).
+describe("call:after(now)", function()
+  local POLICY = { max_attempts = 3, initial_interval = 0.5, max_interval = 30, exponent = 1.5,
+    max_elapsed = 120, retry_unsafe = false }
+
+  -- Two identical calls, each after one attempt answered by `a`: one asked
+  -- call:limits() then call:next(now), the other call:after(now).
+  local function both(a)
+    local got = {}
+    for i = 1, 2 do
+      local call = assert(h.new_call { retries = POLICY })
+      assert.equals("send", call:next(1))
+      while call:read(65536) do end
+      call:complete(a, 1.05, 1000)
+      if i == 1 then
+        local limits = { call:limits() }
+        local step, delay = call:next(1.1)
+        got[i] = { step, delay, (table.unpack or unpack)(limits, 1, 6) }
+      else
+        got[i] = { call:after(1.1) }
+      end
+      call:close()
+    end
+    return got[1], got[2]
+  end
+
+  it("a success: done, with the limits", function()
+    local a, b = both(h.answer(200, { "Concurrency-Limit: 7", "Concurrency-Remaining: 0", "RateLimit-Reset: 9" }))
+    assert.same(a, b)
+    assert.same({ "done", nil, 200, nil, 7, 0, nil, 9 }, b)
+  end)
+
+  it("a concurrency 429: sleep and its delay, the code and Retry-After", function()
+    local a, b = both(h.answer(429, { "Retry-After: 2" },
+      '{"status":"error","error":{"code":"PLATFORM.CONCURRENCY_LIMIT_EXCEEDED","title":"t","message":"m"}}'))
+    assert.same(a, b)
+    assert.equals("sleep", b[1])
+    assert.is_number(b[2])
+    assert.same({ 429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED" }, { b[3], b[4] })
+    assert.equals(2, b[7])
+  end)
+
+  it("a transport failure before any answer: the step, and status 0", function()
+    local a, b = both(h.failure("network", "connect"))
+    assert.is_number(a[2])
+    assert.is_number(b[2]) -- (a backoff with jitter: not the same twice)
+    a[2], b[2] = nil, nil
+    assert.same(a, b)
+    assert.equals("sleep", b[1])
+    assert.equals(0, b[3])
+  end)
+end)
