@@ -27,7 +27,8 @@ local CONCURRENCY_CODE = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
 ---------------------------------------------------------------- engines
 
 -- libcurl: one multi handle; m:run() gives back the jobs whose attempt ended
--- (m:add's second argument: no table from calls to jobs).
+-- (m:add's second argument: no table from calls to jobs).  The loop calls
+-- engine.multi's add and run itself (the methods below are for the rest).
 local CurlEngine = {}
 CurlEngine.__index = CurlEngine
 
@@ -129,10 +130,9 @@ local function limiter(lims, integration, ceiling)
   return l
 end
 
--- What the answer of a job's last attempt says about the limits.
-local function learn(job, batch, t)
-  local status, code, climit, cremaining, retry_after, rate_reset = job.call:limits()
-  local lim = job.lim
+-- What the answer of a job's last attempt says about the limits of its
+-- integration (`lim`): call:limits()'s values.
+local function learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
   if climit then lim.ceiling = max(1, min(lim.ceiling, climit)); lim.allowed = min(lim.allowed, lim.ceiling) end
   if status == 429 and code == CONCURRENCY_CODE then
     -- Too many in flight: the server holds at least its limit, so what we
@@ -245,6 +245,11 @@ function bulk.run(host, jobs, opts)
   local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
+  -- The libcurl engine's multi, called directly (the common case: no
+  -- method of the engine's between the loop and the multi per attempt).
+  local multi = engine.multi
+  local multi_add, multi_run = multi and multi.add, multi and multi.run
+  local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local started = now()
   -- The restrictions requests are shown in the debug log, not to hooks.
   local fetch_obs = host.observer and host.observer.debug
@@ -348,7 +353,9 @@ function bulk.run(host, jobs, opts)
     finish(job)
   end
 
-  local function send(job, t)
+  -- Before an attempt goes, when the job has hooks or the batch an
+  -- on_attempt: false when it may not (the job is finished then).
+  local function may_send(job, t)
     if job.obs then
       -- Hooks first: one that fails sends nothing (and nothing is journaled).
       local failure = trace.request(job.obs, job.call, job.attempt + 1)
@@ -357,7 +364,7 @@ function bulk.run(host, jobs, opts)
         job.failure = trace.failed(job.call, failure, job.attempt + 1)
         job.failure.last = job.last -- (an attempt before: its answer stands whole)
         finish(job)
-        return
+        return false
       end
     end
     if on_attempt then
@@ -369,15 +376,29 @@ function bulk.run(host, jobs, opts)
         job.call:complete({ error = "aborted", phase = "connect",
           message = "not sent: on_attempt raised: " .. tostring(e) }, t, os.time())
         finish(job)
-        return
+        return false
       end
     end
-    job.lim.in_flight = job.lim.in_flight + 1
+    return true
+  end
+
+  local function send(job, t)
+    if (job.obs or on_attempt) and not may_send(job, t) then return end
+    local lim = job.lim
+    lim.in_flight = lim.in_flight + 1
     in_flight = in_flight + 1
-    job.attempt = job.attempt + 1
-    if job.attempt > 1 then summary.retries = summary.retries + 1 end
-    fly(job)
-    engine:start(job)
+    local attempt = job.attempt + 1
+    job.attempt = attempt
+    if attempt > 1 then summary.retries = summary.retries + 1 end
+    nflying = nflying + 1 -- (fly(job))
+    flying[nflying] = job
+    job.fi = nflying
+    if multi then
+      local ok, e = multi_add(multi, job.call, job)
+      if not ok then error("kombo batch: " .. e, 0) end
+    else
+      engine:start(job)
+    end
   end
 
   -- A restrictions request (preflight) goes at once, outside the admission.
@@ -392,11 +413,13 @@ function bulk.run(host, jobs, opts)
     return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
   end
 
-  -- The call says what is next: send now (queued), wait, or it is done.
-  -- While the batch drains, nothing is sent again.
-  local function advance(job, t)
-    local step, delay = job.call:next(t)
-    if step ~= "done" and halting() and not job.fetch then
+  -- The call said what is next (call:next's step and delay): send now
+  -- (queued), wait, or it is done.  While the batch drains, nothing is
+  -- sent again.
+  local function follow(job, t, step, delay)
+    if step == "done" then
+      finish(job)
+    elseif (stopped ~= nil or callback_error ~= nil) and not job.fetch then -- (halting())
       settle(job, t, "drained")
     elseif step == "sleep" then
       local failure = job.obs and trace.sleep(job.obs, job.call, delay, job.attempt)
@@ -411,6 +434,11 @@ function bulk.run(host, jobs, opts)
     else
       finish(job)
     end
+  end
+
+  local function advance(job, t)
+    local step, delay = job.call:next(t)
+    return follow(job, t, step, delay)
   end
 
   -- Preflight: a job whose integration's restrictions are known is checked,
@@ -455,17 +483,18 @@ function bulk.run(host, jobs, opts)
     for _, job in ipairs(f.waiters) do checked(job, hit, t) end
   end
 
-  -- The next job, prepared; returns it when it is ready to send.
+  -- The next job, prepared; sent at once when it may go, else queued (or
+  -- waiting for its integration's restrictions, or done: refused).
   local function take(t)
     local got, job = pcall(next_job)
-    if not got then raised("jobs", job); exhausted = true; return nil end
-    if job == nil then exhausted = true; return nil end
+    if not got then raised("jobs", job); exhausted = true; return end
+    if job == nil then exhausted = true; return end
     taken = taken + 1
     local call, integration_or_err, need, observer = host.prepare(job)
-    if not call then report(taken, nil, integration_or_err); return nil end
+    if not call then return report(taken, nil, integration_or_err) end
     active = active + 1
-    local j = { index = taken, call = call, attempt = 0, obs = observer, fi = false,
-      lim = limiter(lims, integration_or_err, min(concurrency, bulk.MAX_PER_INTEGRATION)) }
+    local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
+    local j = { index = taken, call = call, attempt = 0, obs = observer, fi = false, lim = lim }
     if observer and observer.measure then call:measure() end
     if on_attempt then
       -- Called by the core just before the bytes that complete the request
@@ -475,14 +504,26 @@ function bulk.run(host, jobs, opts)
         return on_attempt(j.index, "written", { attempt = j.attempt, digest = call:digest() })
       end)
     end
-    if need then return preflight(j, need, t) end
-    advance(j, t)
-    return ready[#ready] == j and j or nil
+    if need then
+      local ready_job = preflight(j, need, t)
+      if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
+      return
+    end
+    local step, delay = call:next(t)
+    if step == "send" and in_flight < concurrency and lim.in_flight < lim.allowed -- (can_send)
+      and t >= batch.paused_until and stopped == nil and callback_error == nil then
+      return send(j, t)
+    end
+    follow(j, t, step, delay)
   end
 
   -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
-    unfly(job)
+    local i, last = job.fi, flying[nflying] -- (unfly(job))
+    flying[i], last.fi = last, i
+    flying[nflying] = nil
+    nflying = nflying - 1
+    job.fi = false
     if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
@@ -492,9 +533,16 @@ function bulk.run(host, jobs, opts)
   local function ended(job, t)
     if not job.fi then return end -- (cut off meanwhile)
     landed(job)
+    if not (job.obs or job.fetch) then
+      -- (the common case: what the answer says of the limits and what the
+      -- call does next, in one step)
+      local step, delay, status, code, climit, cremaining, retry_after, rate_reset = job.call:after(t)
+      learn(job.lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
+      return follow(job, t, step, delay)
+    end
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
-    if not job.fetch then learn(job, batch, t) end
+    if not job.fetch then learn(job.lim, batch, t, job.call:limits()) end
     if failure then
       job.failure = trace.failed(job.call, failure, job.attempt)
       return finish(job)
@@ -573,22 +621,24 @@ function bulk.run(host, jobs, opts)
       -- New jobs, while there is room (what is still queued now waits for
       -- its own integration's limit): not more than a few times the
       -- concurrency taken at once, so memory stays bounded.
-      while not exhausted and not halting() and in_flight < concurrency
+      while not exhausted and stopped == nil and callback_error == nil and in_flight < concurrency
         and active < 4 * concurrency and t >= batch.paused_until do
-        local job = take(t)
-        if job and can_send(job, t) then ready[#ready] = nil; send(job, t) end
+        take(t)
       end
       if active == 0 and (exhausted or halting()) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
       local until_t = t + POLL
-      for _, job in ipairs(sleeping) do until_t = min(until_t, job.wake) end
+      for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
       if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
       if on_progress and not callback_error then until_t = min(until_t, next_progress) end
       -- (At least 1 ms: everything that could go has gone, and a zero wait
       -- would spin until an attempt ends.)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
-      for _, job in ipairs(engine:wait(max(0.001, until_t - t))) do ended(job, (now())) end
+      -- (m:run's list is the multi's own, refilled by the next m:run)
+      local wait = max(0.001, until_t - t)
+      local list = multi and multi_run(multi, wait) or engine:wait(wait)
+      for k = 1, #list do ended(list[k], (now())) end
       if on_progress then progress((now())) end
     end
   end)
