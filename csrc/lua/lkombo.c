@@ -208,6 +208,11 @@ static int l_client_prepare(lua_State *L)
     if (op == NULL)
         return luaL_argerror(L, 2, "unknown operation");
     lua_settop(L, 6);
+    /* The call's memory from the client's spares (lua_kombo.h) */
+    if (lc->spare_call == NULL && lc->nmore_calls > 0)
+        lc->spare_call = lc->more_calls[--lc->nmore_calls];
+    if (lc->spare_block == NULL && lc->nmore_blocks > 0)
+        lc->spare_block = lc->more_blocks[--lc->nmore_blocks];
     return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
 }
 

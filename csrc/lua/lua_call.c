@@ -291,6 +291,10 @@ static int l_call_gc(lua_State *L)
         if (keep && owner->spare_call == NULL) {
             kombo_call_recycle(c->call);
             owner->spare_call = c->call;
+        } else if (keep && owner->nmore_calls < KOMBO_LUA_MORE_SPARES
+                   && kombo_call_response(c->call)->body.cap <= KOMBO_LUA_SPARE_MAX_BODY) {
+            kombo_call_recycle(c->call);
+            owner->more_calls[owner->nmore_calls++] = c->call;
         } else {
             kombo_call_free(c->call);
         }
@@ -310,6 +314,8 @@ static int l_call_gc(lua_State *L)
     if (c->arena_block != NULL) {
         if (keep && owner->client != NULL && owner->spare_block == NULL)
             owner->spare_block = c->arena_block;
+        else if (keep && owner->client != NULL && owner->nmore_blocks < KOMBO_LUA_MORE_SPARES)
+            owner->more_blocks[owner->nmore_blocks++] = c->arena_block;
         else
             free(c->arena_block);
         c->arena_block = NULL;

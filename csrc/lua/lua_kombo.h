@@ -46,6 +46,9 @@ double kombo_lua_clamp(double v, double lo, double hi); /* lua_compat.c */
  * runs (a source or on_progress may close it) or while call objects that
  * point into it are alive (a cosocket upload waiting in another request);
  * it is freed when the last of them is done. */
+#define KOMBO_LUA_MORE_SPARES 32           /* calls' memory kept beyond the one spare */
+#define KOMBO_LUA_SPARE_MAX_BODY (64 * 1024) /* an answer's buffer kept with it, at most */
+
 typedef struct lclient {
     kombo_client *client;
     int busy;
@@ -60,6 +63,14 @@ typedef struct lclient {
     /* and its anchor table, emptied (a registry reference, or LUA_NOREF):
      * freed by the client's __gc, which has a Lua state to do it. */
     int spare_anchor;
+    /* More of the same, for calls that overlap (attach_many has up to 30
+     * in flight, and closes them in whatever order they end): a closed
+     * call's memory goes here when the spare above is taken, and
+     * l_client_prepare moves one back before the next call is made.
+     * A call whose answer's buffer grew large is freed instead. */
+    kombo_call *more_calls[KOMBO_LUA_MORE_SPARES];
+    char *more_blocks[KOMBO_LUA_MORE_SPARES];
+    int nmore_calls, nmore_blocks;
     /* The redactor of the client's secrets (client:set_secrets: the API
      * key and proxy credentials; else the key alone, made for the first
      * answer that needs it, lua_call.c), made once rather than for every
@@ -90,6 +101,10 @@ static inline void kombo_lua_client_free_spares(lclient *lc)
     free(lc->spare_block);
     lc->spare_call = NULL;
     lc->spare_block = NULL;
+    while (lc->nmore_calls > 0)
+        kombo_call_free(lc->more_calls[--lc->nmore_calls]);
+    while (lc->nmore_blocks > 0)
+        free(lc->more_blocks[--lc->nmore_blocks]);
     kombo_lua_client_drop_redactor(lc);
 }
 
