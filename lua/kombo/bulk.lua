@@ -150,7 +150,7 @@ local function learn(lim, batch, t, status, code, climit, cremaining, retry_afte
       lim.allowed = max(1, min(lim.allowed, lim.in_flight + 1))
       lim.streak, lim.slow_start = 0, false
     elseif lim.slow_start then
-      lim.allowed = min(lim.ceiling, lim.allowed + 1)
+      if lim.allowed < lim.ceiling then lim.allowed = lim.allowed + 1 end
     else
       lim.streak = lim.streak + 1
       if lim.streak >= lim.allowed and lim.allowed < lim.ceiling then
@@ -538,6 +538,7 @@ function bulk.run(host, jobs, opts)
       -- call does next, in one step)
       local step, delay, status, code, climit, cremaining, retry_after, rate_reset = job.call:after(t)
       learn(job.lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
+      if step == "done" then return finish(job) end -- (follow's first case)
       return follow(job, t, step, delay)
     end
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
@@ -614,14 +615,15 @@ function bulk.run(host, jobs, opts)
       -- Send what may go, oldest first; a job held back by its integration's
       -- limit does not hold back another integration's.
       local i = 1
-      while i <= #ready and in_flight < concurrency do
+      while in_flight < concurrency and i <= #ready do
         local job = ready[i]
         if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
       end
       -- New jobs, while there is room (what is still queued now waits for
       -- its own integration's limit): not more than a few times the
       -- concurrency taken at once, so memory stays bounded.
-      while not exhausted and stopped == nil and callback_error == nil and in_flight < concurrency
+      -- (in_flight first: what usually ends the loop)
+      while in_flight < concurrency and not exhausted and stopped == nil and callback_error == nil
         and active < 4 * concurrency and t >= batch.paused_until do
         take(t)
       end
