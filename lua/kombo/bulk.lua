@@ -250,6 +250,7 @@ function bulk.run(host, jobs, opts)
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
+  local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
   -- The restrictions requests are shown in the debug log, not to hooks.
   local fetch_obs = host.observer and host.observer.debug
@@ -600,7 +601,9 @@ function bulk.run(host, jobs, opts)
         drain(t, "aborted")
         break
       end
-      if halting() and (#ready > 0 or #sleeping > 0 or next(fetches)) then drain(t, "drained") end
+      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
+        drain(t, "drained") -- (halting())
+      end
       -- Wake the jobs whose wait is over; they go before new ones.
       for i = #sleeping, 1, -1 do
         local job = sleeping[i]
@@ -622,10 +625,12 @@ function bulk.run(host, jobs, opts)
       -- New jobs, while there is room (what is still queued now waits for
       -- its own integration's limit): not more than a few times the
       -- concurrency taken at once, so memory stays bounded.
-      -- (in_flight first: what usually ends the loop)
-      while in_flight < concurrency and not exhausted and stopped == nil and callback_error == nil
-        and active < 4 * concurrency and t >= batch.paused_until do
-        take(t)
+      -- (take() does not change `stopped` or the pause; in_flight first:
+      -- what usually ends the loop)
+      if stopped == nil and t >= batch.paused_until then
+        while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
+          take(t)
+        end
       end
       if active == 0 and (exhausted or halting()) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
