@@ -258,8 +258,16 @@ void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
         state[f] = UNSEEN;
         out->value[f] = -1;
     }
-    while (kombo_header_next(&p, end, &hn, &hv)) {
-        const char *s, *e, *stop = hv.ptr + hv.len;
+    while (p != NULL && p < end) {
+        /* One line at a time: a line whose first letter is not a limit
+         * header's (c or r) is passed over at a look. */
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p;
+        const char *s, *e, *stop;
+        int first = a_lower((unsigned char)*p);
+        p = nl ? nl + 1 : end;
+        if ((first != 'c' && first != 'r') || !kombo_header_next(&line, p, &hn, &hv))
+            continue;
+        stop = hv.ptr + hv.len;
         for (f = 0; f < KOMBO_LIMIT_COUNT
                     && (hn.len != limit_names[f].len || !kombo_header_name_is(hn, limit_names[f].name));
              f++)
