@@ -11,6 +11,7 @@ local kombo = require "kombo"
 local core = require "kombo.core"
 local client_mod = require "kombo.client"
 local errors = require "kombo.errors"
+local OP = require("kombo.call").OPERATIONS.attach_to_candidate
 
 local server_url, cv_file, n, concurrency = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
 local f = assert(io.open(cv_file, "rb"))
@@ -27,7 +28,7 @@ local m = core.multi()
 local i, ok, failed, flying = 0, 0, 0, 0
 local function start()
   i = i + 1
-  local call = assert(p.core:prepare("attach_to_candidate", { candidate_id = "cand_bulk_" .. i, body = body }))
+  local call = assert(p.core:prepare(OP.index or OP.name, { candidate_id = "cand_bulk_" .. i, body = body }))
   call:next(core.now())
   assert(m:add(call))
   flying = flying + 1
