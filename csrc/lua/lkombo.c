@@ -257,6 +257,8 @@ static int l_client_close(lua_State *L)
     kombo_lua_client_maybe_free(lc);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->spare_anchor);
     lc->spare_anchor = LUA_NOREF;
+    while (lc->nmore_anchors > 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, lc->more_anchors[--lc->nmore_anchors]);
     return 0;
 }
 

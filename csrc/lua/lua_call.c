@@ -188,6 +188,8 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     /* The anchor: the long strings the request borrows (an upload's data),
      * and the client at [0].  The client's emptied one from its last call
      * when it has one (its registry slot with it), else a new one. */
+    if (owner->spare_anchor == LUA_NOREF && owner->nmore_anchors > 0)
+        owner->spare_anchor = owner->more_anchors[--owner->nmore_anchors];
     if (owner->spare_anchor != LUA_NOREF) {
         c->anchor_ref = owner->spare_anchor;
         owner->spare_anchor = LUA_NOREF;
@@ -324,7 +326,8 @@ static int l_call_gc(lua_State *L)
     free(c->batch);
     c->batch = NULL;
     c->batch_cap = 0;
-    if (c->anchor_ref != LUA_NOREF && keep && owner->spare_anchor == LUA_NOREF) {
+    if (c->anchor_ref != LUA_NOREF && keep &&
+        (owner->spare_anchor == LUA_NOREF || owner->nmore_anchors < KOMBO_LUA_MORE_SPARES)) {
         /* emptied, client included (a spare that held its client would
          * keep it alive through the registry), for the client's next call */
         int i;
@@ -334,7 +337,10 @@ static int l_call_gc(lua_State *L)
             lua_rawseti(L, -2, i);
         }
         lua_pop(L, 1);
-        owner->spare_anchor = c->anchor_ref;
+        if (owner->spare_anchor == LUA_NOREF)
+            owner->spare_anchor = c->anchor_ref;
+        else
+            owner->more_anchors[owner->nmore_anchors++] = c->anchor_ref;
     } else {
         luaL_unref(L, LUA_REGISTRYINDEX, c->anchor_ref);
     }

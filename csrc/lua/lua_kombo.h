@@ -70,7 +70,8 @@ typedef struct lclient {
      * A call whose answer's buffer grew large is freed instead. */
     kombo_call *more_calls[KOMBO_LUA_MORE_SPARES];
     char *more_blocks[KOMBO_LUA_MORE_SPARES];
-    int nmore_calls, nmore_blocks;
+    int more_anchors[KOMBO_LUA_MORE_SPARES]; /* registry references, as spare_anchor */
+    int nmore_calls, nmore_blocks, nmore_anchors;
     /* The redactor of the client's secrets (client:set_secrets: the API
      * key and proxy credentials; else the key alone, made for the first
      * answer that needs it, lua_call.c), made once rather than for every
