@@ -66,8 +66,9 @@
 local core = require "kombo.core"
 local trace = require "kombo.trace"
 
-local type, tostring, tonumber, rawget, setmetatable, ipairs = type, tostring, tonumber, rawget, setmetatable, ipairs
-local getenv, str_gmatch = os.getenv, string.gmatch
+local type, tostring, tonumber, rawget, setmetatable, ipairs, pairs =
+  type, tostring, tonumber, rawget, setmetatable, ipairs, pairs
+local str_gmatch = string.gmatch
 local str_find, str_match, str_sub, str_lower, str_format =
   string.find, string.match, string.sub, string.lower, string.format
 local tbl_concat = table.concat
@@ -237,10 +238,60 @@ local function no_proxy_matches(list, host)
 end
 M.no_proxy_matches = no_proxy_matches
 
+-- The environment's proxy variables, read once per worker (at the first
+-- call that needs them) and kept: a worker's environment is fixed when
+-- nginx starts it (the `env` directive), and os.getenv inside nginx goes
+-- through OpenResty's wrapper (a request lookup per variable, up to 6 per
+-- call).  `false` for an unset or empty variable.
+local env_cache = nil
 local function env(name)
-  local v = getenv(name)
-  if v == "" then return nil end
-  return v
+  local cache = env_cache
+  if cache == nil then
+    cache = {}
+    env_cache = cache
+  end
+  local v = cache[name]
+  if v == nil then
+    v = os.getenv(name)
+    if v == nil or v == "" then v = false end
+    cache[name] = v
+  end
+  return v or nil
+end
+
+-- Per scheme: the proxy the environment names, found once per worker:
+-- { url =, from = } or false (none); then no_proxy is matched per host.
+local env_proxies = {}
+local function env_proxy(tls)
+  local key = tls and "https" or "http"
+  local e = env_proxies[key]
+  if e == nil then
+    e = false
+    for _, name in ipairs(M.PROXY_VARIABLES[key]) do
+      local url = env(name)
+      if url then
+        if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
+        e = { url = url, from = name }
+        break
+      end
+    end
+    env_proxies[key] = e
+  end
+  return e
+end
+
+-- no_proxy's verdict per host (the variable is read once, the hosts are few)
+local no_proxy_hosts, no_proxy_n = {}, 0
+local function no_proxy_for(host)
+  local hit = no_proxy_hosts[host]
+  if hit == nil then
+    local vars = M.PROXY_VARIABLES.no_proxy
+    local np = env(vars[1]) or env(vars[2])
+    hit = np ~= nil and no_proxy_matches(np, host)
+    if no_proxy_n >= 64 then no_proxy_hosts, no_proxy_n = {}, 0 end
+    no_proxy_hosts[host], no_proxy_n = hit, no_proxy_n + 1
+  end
+  return hit
 end
 
 -- The proxy for a call to `target`: the client's option (false: none), or
@@ -250,18 +301,9 @@ local function proxy_for(config, target)
   local url, from = config.proxy, "option 'proxy'"
   if url == false or url == "" then return nil end
   if url == nil then
-    local vars = M.PROXY_VARIABLES
-    local np = env(vars.no_proxy[1]) or env(vars.no_proxy[2])
-    if np and no_proxy_matches(np, target.host) then return nil end
-    for _, name in ipairs(vars[target.tls and "https" or "http"]) do
-      url = env(name)
-      if url then
-        from = name
-        break
-      end
-    end
-    if not url then return nil end
-    if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
+    local e = env_proxy(target.tls)
+    if not e or no_proxy_for(target.host) then return nil end
+    url, from = e.url, e.from
   end
   local px = parsed_proxy(url)
   if px.err then return nil, from .. " " .. px.err end
@@ -273,34 +315,46 @@ end
 -- authority and proxy (a client's calls share one, so the pool name and the
 -- rest are made once, not per call); a cached target is never changed.
 local targets, ntargets = {}, 0
-local function cached(key, make)
-  local t = targets[key]
-  if t then return t end
-  local err
-  t, err = make()
-  if not t then return nil, err end
+local function remember(key, t)
   if ntargets >= 64 then targets, ntargets = {}, 0 end -- bounded: distinct servers are few
   targets[key], ntargets = t, ntargets + 1
   return t
 end
 
+local function tunnelled(direct, px)
+  local t = {}
+  for k, v in pairs(direct) do t[k] = v end
+  t.proxy, t.pool = px, direct.pool .. px.pool
+  t.connect_options = { pool = t.pool }
+  return t
+end
+
+-- (plain string.find and string.sub, no closure: LuaJIT compiles this
+-- whole function; string.match and a closure per call it cannot)
 local function target_of(url, config)
-  local base, path = str_match(url, "^(https?://[^/]*)(.*)$")
-  if not base then return nil, "unsupported URL (http or https expected)" end
-  local direct, err = cached(base, function() return parse_url(url) end)
-  if not direct then return nil, err end
-  if path == "" then path = "/" end
+  local from
+  if str_sub(url, 1, 8) == "https://" then
+    from = 9
+  elseif str_sub(url, 1, 7) == "http://" then
+    from = 8
+  else
+    return nil, "unsupported URL (http or https expected)"
+  end
+  local base, path = url, "/"
+  local slash = str_find(url, "/", from, true)
+  if slash then base, path = str_sub(url, 1, slash - 1), str_sub(url, slash) end
+  local direct = targets[base]
+  if not direct then
+    local err
+    direct, err = parse_url(url)
+    if not direct then return nil, err end
+    remember(base, direct)
+  end
   local px, perr = proxy_for(config, direct)
   if perr then return nil, perr end
   if not px then return direct, path end
-  local tunnelled = cached(base .. px.pool, function()
-    local t = {}
-    for k, v in pairs(direct) do t[k] = v end
-    t.proxy, t.pool = px, direct.pool .. px.pool
-    t.connect_options = { pool = t.pool }
-    return t
-  end)
-  return tunnelled, path
+  local key = base .. px.pool
+  return targets[key] or remember(key, tunnelled(direct, px)), path
 end
 M.target_of = target_of
 
@@ -567,8 +621,8 @@ end
 -- on: a failed response table, or true when the server answered early.  A
 -- server may answer early (413, 401) and close while the body is still
 -- arriving: when a write fails and a status line comes within
--- M.early_answer_wait, that answer is read as the result (st.written_at
--- stays nil), as with libcurl.
+-- M.early_answer_wait, that answer is read as the result (st.written
+-- stays false), as with libcurl.
 local function send_batch(st, batch)
   if not arm(st) then return fail(st, "timeout", "send") end
   local sent, serr = st.sock:send(batch)
@@ -618,8 +672,9 @@ local function send_request(st, call, up)
   -- a small body in one read (the binding's read buffer grows to what is
   -- asked: 64 KiB for a 1.5 KB body was a malloc, and page faults, per call)
   local read_size = length < READ_SIZE and (length > 0 and length or 1) or READ_SIZE
+  -- (a body shorter than a batch is sent in one: no yield point, no clock)
   local slice = M.yield_after
-  local yield_at = slice and now() + slice
+  local yield_at = slice and length >= M.send_batch and now() + slice
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
   for _ = 1, (length + 2) * 1002 do
@@ -650,7 +705,7 @@ local function send_request(st, call, up)
         -- the last batch went out whole already: the request is written (an
         -- empty send failing now must not look like a write that failed)
         resp.phase = "waiting"
-        st.written_at = now()
+        st.written = true
         return nil
       end
       if not chunk or size >= M.send_batch then
@@ -658,7 +713,7 @@ local function send_request(st, call, up)
         if r == true then return nil elseif r then return r end
         if not chunk then
           resp.phase = "waiting"
-          st.written_at = now()
+          st.written = true
           return nil
         end
         batch, n, size = {}, 0, 0
@@ -726,7 +781,7 @@ local function receive_head(st)
       local keep = not str_find(connection, "close", 1, true)
       if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
-      if st.written_at == nil then keep = false end -- answered before the whole request was written
+      if not st.written then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
       local te = header_value(block, "transfer-encoding")
       st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
@@ -867,26 +922,27 @@ end
 
 ---------------------------------------------------------------- attempts
 
--- One try on one connection, ending by `deadline` (the attempt's).
+-- One try on one connection, begun at `t0` (core.now()), ending by
+-- `deadline` (the attempt's).
 -- `up`: the upload object (config, target, the rendered head); its
 -- `measure`: note the figures hooks get (st.first_byte, st.connect_time,
 -- st.bytes_sent).  The timeouts are the call's (attempt).
-local function attempt_once(call, up, fresh_only, deadline, timeout, connect_timeout)
+local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect_timeout)
   local config, target, measure = up.config, up.target, up.measure
   local st = {
     resp = { phase = "connect" },
     sock = ngx_tcp(),
     timeout = timeout, connect_timeout = connect_timeout,
     deadline = deadline,
-    connect_deadline = now() + connect_timeout, -- TCP connect and TLS handshake together
+    connect_deadline = t0 + connect_timeout, -- TCP connect and TLS handshake together
     read_deadline = deadline, -- shortened while looking for an early answer
     reused = 0,
     armed_c = nil, armed_s = nil, armed_r = nil, -- the timeouts the socket was given (arm)
-    written_at = nil, -- when the whole request had been written
+    written = false, -- true once the whole request had been written
     buf = "", pos = 1, got_any = false,
     max_body = 0, parts = {}, total = 0,
     keep = false, chunked = false, length = nil, no_body = false,
-    measure = measure, started = measure and now() or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
+    measure = measure, started = measure and t0 or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
   }
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
@@ -908,10 +964,11 @@ end
 -- The timeouts are the call's (its own, else its client's).
 local function attempt(call, up)
   local timeout, connect_timeout = call:timeouts()
-  local deadline = now() + timeout
-  local first = attempt_once(call, up, false, deadline, timeout, connect_timeout)
+  local t0 = now()
+  local deadline = t0 + timeout
+  local first = attempt_once(call, up, false, t0, deadline, timeout, connect_timeout)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, up, true, deadline, timeout, connect_timeout)
+  local again = attempt_once(call, up, true, now(), deadline, timeout, connect_timeout)
   if again.phase == "connect" then return first end
   return again
 end
@@ -919,7 +976,8 @@ end
 ---------------------------------------------------------------- the driver
 
 -- What trace.drive() calls for each attempt: a callable table per upload
--- (its config and target), not a closure.
+-- (its config and target), not a closure.  Returns the time the attempt
+-- was reported to the call at (core.now()'s monotonic clock).
 local Upload = {}
 local render_head -- below
 Upload.__call = function(self, call)
@@ -932,6 +990,7 @@ Upload.__call = function(self, call)
   end
   local mono, wall = now()
   call:complete(resp, mono, wall)
+  return mono
 end
 
 -- What every attempt of a call sends before the body ("<method> <path>
@@ -943,19 +1002,13 @@ function render_head(up, call)
   up.target, up.url_error = target, not target and path or nil
   if not target then return end
   method = method or "POST"
-  local head = { method, " ", path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
-  local n = 6
-  for i = 1, #headers do
-    head[n + 1] = headers[i]
-    head[n + 2] = "\r\n"
-    n = n + 2
-  end
-  if length > 0 or method ~= "GET" then
-    head[n + 1] = str_format("Content-Length: %.0f\r\n", length)
-    n = n + 1
-  end
-  head[n + 1] = "Connection: keep-alive\r\n\r\n"
-  up.head, up.length, up.max_body = tbl_concat(head), length, max_body
+  -- one concatenation (LuaJIT compiles it; a table of the parts it cannot sink)
+  local cl = ""
+  if length > 0 or method ~= "GET" then cl = str_format("Content-Length: %.0f\r\n", length) end
+  local head = method .. " " .. path .. " HTTP/1.1\r\nHost: " .. target.authority .. "\r\n"
+    .. (#headers > 0 and (tbl_concat(headers, "\r\n") .. "\r\n") or "")
+    .. cl .. "Connection: keep-alive\r\n\r\n"
+  up.head, up.length, up.max_body = head, length, max_body
 end
 
 -- The upload object of a call: its config, target and head, rendered
@@ -967,8 +1020,6 @@ local function upload_of(call, config, per_attempt)
   return up
 end
 
-local QUIET = {} -- the observer of a call nothing watches
-
 --- Drives `call` to the end over cosockets; returns call:result() and, when
 -- a hook failed, its failure (trace.drive).  `obs`: the call's observer
 -- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
@@ -977,15 +1028,31 @@ function M.perform(call, config, obs)
   local which, why = M.select("cosocket")
   if which ~= "cosocket" then error(why, 2) end
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  obs = obs or QUIET
-  local one_attempt = upload_of(call, config, obs.before_request ~= nil)
+  local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  one_attempt.measure = obs.measure
-  return trace.drive(call, obs, one_attempt, ngx_sleep, now)
+  if obs then
+    one_attempt.measure = obs.measure
+    return trace.drive(call, obs, one_attempt, ngx_sleep, now)
+  end
+  -- Nothing watches the call: trace.drive's loop without its observer
+  -- (nothing to tell, nothing to measure), and the clock read once per
+  -- step: an attempt's end is the time call:next() decides at.
+  local t = now()
+  for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
+    local step, delay = call:next(t)
+    if step == "done" then break end
+    if step == "sleep" then
+      if delay > 0 then ngx_sleep(delay) end
+      t = now()
+    else
+      t = one_attempt(call)
+    end
+  end
+  return call:result()
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
