@@ -210,6 +210,7 @@ describe("a header name", function()
       assert.equals(case[2], core.header_values(b, "content-length")[1])
       assert.equals(case[2], core.header_values(b, "Content-Length")[1])
       assert.equals(case[2], core.parse_headers(b)["content-length"])
+      assert.equals(case[2], (select(3, core.framing(b))))
     end)
   end
 
@@ -222,5 +223,24 @@ describe("a header name", function()
   it("is looked up in the final answer's block only", function()
     local b = "HTTP/1.1 100 Continue\r\nContent-Length: 9\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
     assert.are.same({ "5" }, core.header_values(b, "content-length"))
+    local connection, te, length, differ = core.framing(b)
+    assert.is_nil(connection)
+    assert.is_nil(te)
+    assert.equals("5", length)
+    assert.is_false(differ)
+  end)
+
+  it("core.framing: the cosocket transport's three framing headers in one call", function()
+    local b = "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\ntransfer-encoding:  Gzip, CHUNKED \r\n"
+      .. "Content-Length: 5\r\nConnection: close\r\ncontent-length: 5\r\n\r\n"
+    local connection, te, length, differ = core.framing(b)
+    assert.equals("keep-alive", connection) -- the first, ASCII lower-cased, trimmed
+    assert.equals("gzip, chunked", te)
+    assert.equals("5", length)
+    assert.is_false(differ)                   -- the same value twice
+    assert.is_true(select(4, core.framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n")))
+    assert.is_true(select(4, core.framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: \r\n\r\n")))
+    assert.equals("", (core.framing("HTTP/1.1 200 OK\r\nConnection:\r\n\r\n"))) -- present, empty
+    assert.equals("\xC3\x89t\xC3\xa9", (core.framing("HTTP/1.1 200 OK\r\nConnection: \xC3\x89T\xC3\xa9\r\n\r\n"))) -- ASCII only
   end)
 end)
