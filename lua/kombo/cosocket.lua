@@ -73,7 +73,31 @@ local str_find, str_match, str_sub, str_lower, str_format =
   string.find, string.match, string.sub, string.lower, string.format
 local tbl_concat = table.concat
 local floor, min = math.floor, math.min
+-- core.now() (monotonic seconds, wall seconds) without a Lua C API call,
+-- which a LuaJIT trace cannot compile through: the core's clocks
+-- (csrc/core/clock.c: CLOCK_MONOTONIC and CLOCK_REALTIME, tv_sec +
+-- tv_nsec / 1e9 as doubles) read the same way through LuaJIT's FFI.
+-- core.now itself without the FFI or outside 64-bit Linux.
 local now = core.now
+do
+  local has_ffi, ffi = pcall(require, "ffi")
+  if has_ffi and ffi.os == "Linux" and ffi.abi("64bit") then
+    if not pcall(ffi.typeof, "kombo_cosocket_timespec") then
+      ffi.cdef [[
+        typedef struct { long tv_sec; long tv_nsec; } kombo_cosocket_timespec;
+        int kombo_cosocket_clock_gettime(int clock, kombo_cosocket_timespec *ts) __asm__("clock_gettime");
+      ]]
+    end
+    local C, ts, to_number = ffi.C, ffi.new("kombo_cosocket_timespec"), tonumber
+    local MONOTONIC, REALTIME = 1, 0 -- Linux's clock ids
+    now = function()
+      C.kombo_cosocket_clock_gettime(MONOTONIC, ts)
+      local mono = to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+      C.kombo_cosocket_clock_gettime(REALTIME, ts)
+      return mono, to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+    end
+  end
+end
 
 -- nginx's functions, cached once (nil outside nginx; bound in perform()
 -- when the module was loaded before `ngx` existed).
@@ -729,16 +753,13 @@ end
 
 ---------------------------------------------------------------- response head
 
--- Every value of a framing header in a header block, found as the curl
--- transport finds it: the core's parser and name rule (headers.c,
+-- The framing headers of a header block, found as the curl transport
+-- finds them: the core's parser and name rule (headers.c,
 -- kombo_header_name_is: the whole name, ASCII case folded), values trimmed
--- of blanks.  header_value: the first one lower-cased, nil when absent.
-local header_values = core.header_values
-
-local function header_value(block, name)
-  local v = header_values(block, name)[1]
-  return v and str_lower(v)
-end
+-- of blanks; one C call for the three: the first Connection and
+-- Transfer-Encoding values lower-cased, the first Content-Length, and
+-- whether a later Content-Length differs from it.
+local framing = core.framing
 
 -- Status line and header block of the final answer, skipping interim
 -- (1xx) answers, any number of them, as long as they fit in
@@ -777,26 +798,23 @@ local function receive_head(st)
     if status >= 200 or status == 101 then
       resp.status = status
       resp.headers = block
-      local connection = header_value(block, "connection") or ""
+      local connection, te, length, lengths_differ = framing(block)
+      connection = connection or ""
       local keep = not str_find(connection, "close", 1, true)
       if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
       if not st.written then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
-      local te = header_value(block, "transfer-encoding")
       st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
-      local lengths = header_values(block, "content-length")
-      st.length = lengths[1]
+      st.length = length
       st.keep = keep
-      if not st.chunked and st.length then
+      if not st.chunked and length then
         -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
-        local not_digits = not str_find(st.length, "^%d+$")
-        for i = 2, #lengths do
-          if lengths[i] ~= st.length then
-            resp.status = nil
-            return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
-              or "conflicting Content-Length headers")
-          end
+        local not_digits = not str_find(length, "^%d+$")
+        if lengths_differ then
+          resp.status = nil
+          return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
+            or "conflicting Content-Length headers")
         end
         if not_digits then
           resp.status = nil
