@@ -69,8 +69,8 @@ local trace = require "kombo.trace"
 local type, tostring, tonumber, rawget, setmetatable, ipairs, pairs =
   type, tostring, tonumber, rawget, setmetatable, ipairs, pairs
 local str_gmatch = string.gmatch
-local str_find, str_match, str_sub, str_lower, str_format =
-  string.find, string.match, string.sub, string.lower, string.format
+local str_find, str_match, str_sub, str_lower, str_format, str_byte =
+  string.find, string.match, string.sub, string.lower, string.format, string.byte
 local tbl_concat = table.concat
 local floor, min = math.floor, math.min
 -- core.now() (monotonic seconds, wall seconds) without a Lua C API call,
@@ -590,15 +590,34 @@ end
 -- empty line (a header block, or a chunked body's trailers, possibly
 -- empty); returns the index of the block's last byte, not consumed.  nil,
 -- err, too_big on failure; too_big when no such block fits in `limit` bytes.
+-- (what the patterns "^\r?\n" and "\n\r?\n" find, with plain string.find
+-- and string.byte, which LuaJIT compiles; a pattern search it does not)
+local function blank_line_end(buf, from)
+  for _ = 1, #buf do -- every round passes a "\n"
+    local i = str_find(buf, "\n", from, true)
+    if not i then return nil end
+    local b = str_byte(buf, i + 1)
+    if b == 10 then return i + 1 end
+    if b == 13 and str_byte(buf, i + 2) == 10 then return i + 2 end
+    from = i + 1
+  end
+  return nil
+end
+
 function block_end(st, limit)
   local scanned = 0 -- bytes after st.pos already searched in vain
   for _ = 1, limit + 2 do -- every fill brings at least one byte
     local buf, pos = st.buf, st.pos
-    local _, e = str_find(buf, "^\r?\n", pos)
-    if not e then
+    local e
+    local b = str_byte(buf, pos)
+    if b == 10 then
+      e = pos
+    elseif b == 13 and str_byte(buf, pos + 1) == 10 then
+      e = pos + 1
+    else
       local from = pos + scanned - 2 -- the end marker may straddle two reads
       if from < pos then from = pos end
-      _, e = str_find(buf, "\n\r?\n", from)
+      e = blank_line_end(buf, from)
     end
     if e then
       if e - pos + 1 > limit then return nil, nil, true end
@@ -615,6 +634,32 @@ end
 -- How a header-limit error names the limit: the core's, unless changed here.
 local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
 
+local function is_digit(b) return b ~= nil and b >= 48 and b <= 57 end
+
+-- "HTTP/<d>.<d> <ddd>" at pos: the version ("1.1") and the status (a
+-- number), or nil (what the pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in
+-- bytes: LuaJIT compiles string.byte, not string.match).
+local function status_line(buf, pos)
+  if str_sub(buf, pos, pos + 4) ~= "HTTP/" then return nil end
+  local v1, dot, v2, blank, c1, c2, c3 = str_byte(buf, pos + 5, pos + 11)
+  if is_digit(v1) and dot == 46 and is_digit(v2) and blank == 32
+     and is_digit(c1) and is_digit(c2) and is_digit(c3) then
+    return str_sub(buf, pos + 5, pos + 7), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
+  end
+  return nil
+end
+
+-- Digits only, at least one (what "^%d+$" finds; tonumber would also take
+-- "0x37", " 55", "5e1").
+local function all_digits(s)
+  local n = #s
+  if n == 0 then return false end
+  for i = 1, n do
+    if not is_digit(str_byte(s, i)) then return false end
+  end
+  return true
+end
+
 -- The status line of the next answer, not consumed: version, status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 function receive_status(st)
@@ -624,8 +669,8 @@ function receive_status(st)
     local buf, pos = st.buf, st.pos
     local e = str_find(buf, "\n", pos + scanned, true)
     if e then
-      local version, code = str_match(buf, "^HTTP/(%d%.%d) (%d%d%d)", pos)
-      if version then return version, tonumber(code) end
+      local version, code = status_line(buf, pos)
+      if version then return version, code end
       if e > pos and str_sub(buf, e - 1, e - 1) == "\r" then e = e - 1 end
       return nil, nil, str_format("%q", str_sub(buf, pos, min(e - 1, pos + 79)))
     end
@@ -810,7 +855,7 @@ local function receive_head(st)
       st.keep = keep
       if not st.chunked and length then
         -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
-        local not_digits = not str_find(length, "^%d+$")
+        local not_digits = not all_digits(length)
         if lengths_differ then
           resp.status = nil
           return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
@@ -916,7 +961,7 @@ local function receive_body(st)
   local cl = st.length
   if cl == nil then return receive_until_close(st) end
   -- digits only: tonumber() would also take "0x37", " 55", "5e1"
-  if not str_find(cl, "^%d+$") then
+  if not all_digits(cl) then
     return broken(st, "reading the response body", "invalid Content-Length " .. str_sub(cl, 1, 80))
   end
   return take(st, tonumber(cl))
