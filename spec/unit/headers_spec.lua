@@ -244,3 +244,48 @@ describe("a header name", function()
     assert.equals("\xC3\x89t\xC3\xa9", (core.framing("HTTP/1.1 200 OK\r\nConnection: \xC3\x89T\xC3\xa9\r\n\r\n"))) -- ASCII only
   end)
 end)
+
+-- The cosocket transport's request head, rendered by the core in one call:
+-- the same bytes as the Lua rendering of call:request()'s URL and headers
+-- it replaces (request line, Host, headers, Content-Length, Connection).
+describe("call:request_head()", function()
+  local function lua_head(call)
+    local url, headers, length, _, method = call:request()
+    local authority, path = url:match("^https?://([^/]*)(.*)$")
+    if path == "" then path = "/" end
+    local t = { method, " ", path, " HTTP/1.1\r\nHost: ", authority, "\r\n" }
+    for _, line in ipairs(headers) do t[#t + 1] = line .. "\r\n" end
+    if length > 0 or method ~= "GET" then t[#t + 1] = ("Content-Length: %.0f\r\n"):format(length) end
+    t[#t + 1] = "Connection: keep-alive\r\n\r\n"
+    return table.concat(t), url:match("^(https?://[^/]*)")
+  end
+
+  local function check(call)
+    local want_head, want_base = lua_head(call)
+    local head, base, length, max_body, timeout, connect_timeout = call:request_head()
+    local _, _, want_length, want_max = call:request()
+    local want_timeout, want_connect = call:timeouts()
+    assert.equals(want_head, head)
+    assert.equals(want_base, base)
+    assert.equals(want_length, length)
+    assert.equals(want_max, max_body)
+    assert.equals(want_timeout, timeout)
+    assert.equals(want_connect, connect_timeout)
+    call:close()
+  end
+
+  it("an upload (POST with a body)", function()
+    check(assert(h.prepare()))
+  end)
+
+  it("a GET: no Content-Length", function()
+    local handle = assert(core.client(h.config()))
+    check(assert(handle:prepare("get_candidate_attachments", { candidate_id = "c 1/x" })))
+  end)
+
+  it("a server URL with a port and a path, and one without a path", function()
+    check(assert(h.prepare({}, { server_url = "http://127.0.0.1:8080/base/v1" })))
+    local handle = assert(core.client(h.config { server_url = "https://example.com" }))
+    check(assert(handle:prepare("check_api_key", {})))
+  end)
+end)
