@@ -353,8 +353,24 @@ local function tunnelled(direct, px)
   return t
 end
 
--- (plain string.find and string.sub, no closure: LuaJIT compiles this
--- whole function; string.match and a closure per call it cannot)
+-- The target of a URL's "<scheme>://<authority>" (plain string.find and
+-- no closure: LuaJIT compiles this whole function; string.match and a
+-- closure per call it cannot).
+local function target_at(base, config)
+  local direct = targets[base]
+  if not direct then
+    local err
+    direct, err = parse_url(base)
+    if not direct then return nil, err end
+    remember(base, direct)
+  end
+  local px, perr = proxy_for(config, direct)
+  if perr then return nil, perr end
+  if not px then return direct end
+  local key = base .. px.pool
+  return targets[key] or remember(key, tunnelled(direct, px))
+end
+
 local function target_of(url, config)
   local from
   if str_sub(url, 1, 8) == "https://" then
@@ -367,18 +383,9 @@ local function target_of(url, config)
   local base, path = url, "/"
   local slash = str_find(url, "/", from, true)
   if slash then base, path = str_sub(url, 1, slash - 1), str_sub(url, slash) end
-  local direct = targets[base]
-  if not direct then
-    local err
-    direct, err = parse_url(url)
-    if not direct then return nil, err end
-    remember(base, direct)
-  end
-  local px, perr = proxy_for(config, direct)
-  if perr then return nil, perr end
-  if not px then return direct, path end
-  local key = base .. px.pool
-  return targets[key] or remember(key, tunnelled(direct, px)), path
+  local target, err = target_at(base, config)
+  if not target then return nil, err end
+  return target, path
 end
 M.target_of = target_of
 
@@ -1026,7 +1033,7 @@ end
 -- must not turn "may have been processed" into "not sent".
 -- The timeouts are the call's (its own, else its client's).
 local function attempt(call, up)
-  local timeout, connect_timeout = call:timeouts()
+  local timeout, connect_timeout = up.timeout, up.connect_timeout
   local t0 = now()
   local deadline = t0 + timeout
   local first = attempt_once(call, up, false, t0, deadline, timeout, connect_timeout)
@@ -1058,20 +1065,39 @@ end
 
 -- What every attempt of a call sends before the body ("<method> <path>
 -- HTTP/1.1", Host, the call's headers, Content-Length, Connection), into
--- up.head, with the length and the core's cap (max_body, defaults resolved).
+-- up.head, with the length, the core's cap (max_body, defaults resolved)
+-- and the call's timeouts.  The core renders it (call:request_head(): one
+-- C call); a stand-in for the core's call object that has only
+-- call:request() and call:timeouts() (spec/nginx/faults_spec.lua) gets the
+-- same bytes rendered here.
 function render_head(up, call)
-  local url, headers, length, max_body, method = call:request()
-  local target, path = target_of(url, up.config)
-  up.target, up.url_error = target, not target and path or nil
-  if not target then return end
-  method = method or "POST"
-  -- one concatenation (LuaJIT compiles it; a table of the parts it cannot sink)
-  local cl = ""
-  if length > 0 or method ~= "GET" then cl = str_format("Content-Length: %.0f\r\n", length) end
-  local head = method .. " " .. path .. " HTTP/1.1\r\nHost: " .. target.authority .. "\r\n"
-    .. (#headers > 0 and (tbl_concat(headers, "\r\n") .. "\r\n") or "")
-    .. cl .. "Connection: keep-alive\r\n\r\n"
-  up.head, up.length, up.max_body = head, length, max_body
+  local request_head = call.request_head
+  local head, base, length, max_body, timeout, connect_timeout
+  if request_head then
+    head, base, length, max_body, timeout, connect_timeout = request_head(call)
+  else
+    local url, headers, method
+    url, headers, length, max_body, method = call:request()
+    timeout, connect_timeout = call:timeouts()
+    local from = str_sub(url, 1, 8) == "https://" and 9 or str_sub(url, 1, 7) == "http://" and 8
+    if from then
+      method = method or "POST"
+      local path, slash = "/", str_find(url, "/", from, true)
+      base = url
+      if slash then base, path = str_sub(url, 1, slash - 1), str_sub(url, slash) end
+      head = method .. " " .. path .. " HTTP/1.1\r\nHost: " .. str_sub(base, from) .. "\r\n"
+        .. (#headers > 0 and (tbl_concat(headers, "\r\n") .. "\r\n") or "")
+        .. ((length > 0 or method ~= "GET") and str_format("Content-Length: %.0f\r\n", length) or "")
+        .. "Connection: keep-alive\r\n\r\n"
+    end
+  end
+  if not head then
+    up.target, up.url_error = nil, "unsupported URL (http or https expected)"
+    return
+  end
+  local target, err = target_at(base, up.config)
+  up.target, up.url_error = target, err
+  up.head, up.length, up.max_body, up.timeout, up.connect_timeout = head, length, max_body, timeout, connect_timeout
 end
 
 -- The upload object of a call: its config, target and head, rendered
