@@ -62,7 +62,9 @@
 -- connect, handshake, send_request, receive_status, receive_head,
 -- receive_body, finish.  No closure is created per call or per attempt
 -- (LuaJIT cannot compile the creation of one).  A step returns nil to go
--- on, or the finished (failed) response table.
+-- on, or the finished (failed) response.  The response (call:complete's
+-- phase, status, headers, body, error, message, timing) is `st` itself:
+-- one table per attempt, not two.
 local core = require "kombo.core"
 local trace = require "kombo.trace"
 
@@ -77,8 +79,9 @@ local floor, min = math.floor, math.min
 -- which a LuaJIT trace cannot compile through: the core's clocks
 -- (csrc/core/clock.c: CLOCK_MONOTONIC and CLOCK_REALTIME, tv_sec +
 -- tv_nsec / 1e9 as doubles) read the same way through LuaJIT's FFI.
--- core.now itself without the FFI or outside 64-bit Linux.
-local now = core.now
+-- core.now itself without the FFI or outside 64-bit Linux.  mono_now:
+-- the monotonic clock only (the deadlines need no wall time).
+local now, mono_now = core.now, core.now
 do
   local has_ffi, ffi = pcall(require, "ffi")
   if has_ffi and ffi.os == "Linux" and ffi.abi("64bit") then
@@ -90,9 +93,12 @@ do
     end
     local C, ts, to_number = ffi.C, ffi.new("kombo_cosocket_timespec"), tonumber
     local MONOTONIC, REALTIME = 1, 0 -- Linux's clock ids
-    now = function()
+    mono_now = function()
       C.kombo_cosocket_clock_gettime(MONOTONIC, ts)
-      local mono = to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+      return to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+    end
+    now = function()
+      local mono = mono_now()
       C.kombo_cosocket_clock_gettime(REALTIME, ts)
       return mono, to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
     end
@@ -101,9 +107,9 @@ end
 
 -- nginx's functions, cached once (nil outside nginx; bound in perform()
 -- when the module was loaded before `ngx` existed).
-local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN
+local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN, ngx_get_phase
 local function bind_ngx(n)
-  ngx_tcp, ngx_sleep, ngx_log, ngx_WARN = n.socket.tcp, n.sleep, n.log, n.WARN
+  ngx_tcp, ngx_sleep, ngx_log, ngx_WARN, ngx_get_phase = n.socket.tcp, n.sleep, n.log, n.WARN, n.get_phase
 end
 
 local M = {
@@ -412,7 +418,7 @@ end
 -- libcurl's CURLOPT_TIMEOUT covers the whole transfer.  False when nothing
 -- is left.
 local function arm(st)
-  local t = now()
+  local t = mono_now()
   local left = st.deadline - t
   if left <= 0 then return false end
   local c = st.connect_deadline - t
@@ -431,7 +437,7 @@ end
 
 -- Ends the attempt with a transport error; returns the response table.
 local function fail(st, kind, what, err, partial_stale)
-  local resp = st.resp
+  local resp = st
   st.sock:close()
   if err == "timeout" or kind == "timeout" then
     resp.error = "timeout"
@@ -523,13 +529,13 @@ local function connect(st, target, fresh_only)
     st.sock = ngx_tcp()
     st.armed_c, st.armed_s, st.armed_r = nil, nil, nil -- a new socket: its timeouts are not set
     st.reused = 0
-    st.connect_deadline = now() + st.connect_timeout
+    st.connect_deadline = mono_now() + st.connect_timeout
   end
 end
 
 -- TLS on a new connection: verification on, SNI, session resumption.
 local function handshake(st, target, ca_file)
-  if not arm(st) or now() >= st.connect_deadline then return fail(st, "timeout", "TLS handshake") end
+  if not arm(st) or mono_now() >= st.connect_deadline then return fail(st, "timeout", "TLS handshake") end
   local pool = target.pool
   local sess, err = st.sock:sslhandshake(sessions[pool] or nil, target.sni, true)
   if not sess then
@@ -554,7 +560,7 @@ local function fill(st)
   if not arm(st) then return nil, "timeout" end
   local data, err = st.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
-  if st.measure and not st.got_any then st.first_byte = now() - st.started end
+  if st.measure and not st.got_any then st.first_byte = mono_now() - st.started end
   st.got_any = true
   local buf, pos = st.buf, st.pos
   if pos > #buf then st.buf = data else st.buf = str_sub(buf, pos) .. data end
@@ -711,7 +717,7 @@ local function send_batch(st, batch)
     return nil
   end
   if serr == "timeout" then return fail(st, "network", "send", serr) end
-  st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
+  st.read_deadline = min(st.deadline, mono_now() + M.early_answer_wait)
   local version = receive_status(st)
   st.read_deadline = st.deadline
   if not version then return fail(st, "network", "send", serr, true) end
@@ -742,7 +748,7 @@ local function send_request(st, call, up)
   st.max_body = up.max_body
   local batch, n = { up.head }, 1
   local size, body_bytes = 0, 0
-  local resp = st.resp
+  local resp = st
   resp.phase = "sending"
   local src -- the source function, fetched the first time the core asks for it
   -- a small body in one read (the binding's read buffer grows to what is
@@ -750,7 +756,7 @@ local function send_request(st, call, up)
   local read_size = length < READ_SIZE and (length > 0 and length or 1) or READ_SIZE
   -- (a body shorter than a batch is sent in one: no yield point, no clock)
   local slice = M.yield_after
-  local yield_at = slice and length >= M.send_batch and now() + slice
+  local yield_at = slice and length >= M.send_batch and mono_now() + slice
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
   for _ = 1, (length + 2) * 1002 do
@@ -793,9 +799,9 @@ local function send_request(st, call, up)
           return nil
         end
         batch, n, size = {}, 0, 0
-        if yield_at and now() >= yield_at then
+        if yield_at and mono_now() >= yield_at then
           ngx_sleep(M.yield_sleep)
-          yield_at = now() + slice
+          yield_at = mono_now() + slice
         end
       end
     end
@@ -819,7 +825,7 @@ local framing = core.framing
 -- block, as received) and st.keep, st.chunked, st.length (Content-Length
 -- or nil), st.no_body.
 local function receive_head(st)
-  local resp = st.resp
+  local resp = st
   local limit = M.max_header_bytes
   local interim_bytes = 0
   for _ = 1, limit + 1 do -- every interim block takes bytes of `limit`
@@ -885,7 +891,7 @@ end
 ---------------------------------------------------------------- response body
 
 local function too_large(st)
-  local resp = st.resp
+  local resp = st
   resp.body = tbl_concat(st.parts)
   st.sock:close()
   resp.error = "too_large"
@@ -894,7 +900,7 @@ local function too_large(st)
 end
 
 local function broken(st, what, err)
-  st.resp.body = tbl_concat(st.parts)
+  st.body = tbl_concat(st.parts)
   return fail(st, "network", what, err)
 end
 
@@ -976,9 +982,10 @@ end
 
 -- A complete answer: the body joined, the connection pooled or closed.
 local function finish(st)
-  local resp = st.resp
+  local resp = st
   if st.pos <= #st.buf then st.keep = false end -- bytes beyond the answer: do not reuse
-  resp.body = tbl_concat(st.parts)
+  local parts = st.parts
+  resp.body = parts[2] == nil and (parts[1] or "") or tbl_concat(parts)
   resp.phase = "done"
   local sock = st.sock
   if st.keep then
@@ -1000,7 +1007,7 @@ end
 local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect_timeout)
   local config, target, measure = up.config, up.target, up.measure
   local st = {
-    resp = { phase = "connect" },
+    phase = "connect", -- the response fields (phase, status, headers, body, error, message) are set here too
     sock = ngx_tcp(),
     timeout = timeout, connect_timeout = connect_timeout,
     deadline = deadline,
@@ -1016,11 +1023,11 @@ local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect
   }
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
-  if measure and not r and st.reused == 0 then st.connect_time = now() - st.started end
+  if measure and not r and st.reused == 0 then st.connect_time = mono_now() - st.started end
   r = r or send_request(st, call, up) or receive_head(st) or receive_body(st)
   r = r or finish(st)
   if measure then
-    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = now() - st.started,
+    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = mono_now() - st.started,
       bytes_sent = st.bytes_sent }
   end
   return r
@@ -1034,11 +1041,11 @@ end
 -- The timeouts are the call's (its own, else its client's).
 local function attempt(call, up)
   local timeout, connect_timeout = up.timeout, up.connect_timeout
-  local t0 = now()
+  local t0 = mono_now()
   local deadline = t0 + timeout
   local first = attempt_once(call, up, false, t0, deadline, timeout, connect_timeout)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, up, true, now(), deadline, timeout, connect_timeout)
+  local again = attempt_once(call, up, true, mono_now(), deadline, timeout, connect_timeout)
   if again.phase == "connect" then return first end
   return again
 end
@@ -1114,9 +1121,12 @@ end
 -- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
 -- current phase.
 function M.perform(call, config, obs)
-  local which, why = M.select("cosocket")
-  if which ~= "cosocket" then error(why, 2) end
-  if ngx_tcp == nil then bind_ngx(nginx()) end
+  -- (nginx's functions bound: only the phase to check)
+  if ngx_tcp == nil or not COSOCKET_PHASES[ngx_get_phase()] then
+    local which, why = M.select("cosocket")
+    if which ~= "cosocket" then error(why, 2) end
+    if ngx_tcp == nil then bind_ngx(nginx()) end
+  end
   local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
@@ -1130,13 +1140,13 @@ function M.perform(call, config, obs)
   -- Nothing watches the call: trace.drive's loop without its observer
   -- (nothing to tell, nothing to measure), and the clock read once per
   -- step: an attempt's end is the time call:next() decides at.
-  local t = now()
+  local t = mono_now()
   for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
     local step, delay = call:next(t)
     if step == "done" then break end
     if step == "sleep" then
       if delay > 0 then ngx_sleep(delay) end
-      t = now()
+      t = mono_now()
     else
       t = one_attempt(call)
     end
