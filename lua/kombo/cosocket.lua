@@ -1110,8 +1110,12 @@ end
 -- The upload object of a call: its config, target and head, rendered
 -- once, or before every attempt when a before_request hook may have added
 -- headers to the call (`per_attempt`).
-local function upload_of(call, config, per_attempt)
-  local up = setmetatable({ config = config, per_attempt = per_attempt }, Upload)
+local function upload_of(call, config, per_attempt, measure)
+  -- every field in the constructor: the table is made at its size (no
+  -- rehash as render_head fills it)
+  local up = setmetatable({ config = config, per_attempt = per_attempt, measure = measure or false,
+    target = false, url_error = false, head = false, length = 0, max_body = 0, timeout = 0,
+    connect_timeout = 0 }, Upload)
   render_head(up, call)
   return up
 end
@@ -1127,14 +1131,13 @@ function M.perform(call, config, obs)
     if which ~= "cosocket" then error(why, 2) end
     if ngx_tcp == nil then bind_ngx(nginx()) end
   end
-  local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil)
+  local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil, obs and obs.measure)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
   if obs then
-    one_attempt.measure = obs.measure
     return trace.drive(call, obs, one_attempt, ngx_sleep, now)
   end
   -- Nothing watches the call: trace.drive's loop without its observer
@@ -1159,8 +1162,7 @@ end
 -- `measure`: for hooks (call:measure() was called).
 function M.attempt(call, config, measure)
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local one_attempt = upload_of(call, config)
-  one_attempt.measure = measure
+  local one_attempt = upload_of(call, config, false, measure)
   one_attempt(call)
 end
 
