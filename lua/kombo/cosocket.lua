@@ -1004,23 +1004,63 @@ end
 -- `up`: the upload object (config, target, the rendered head); its
 -- `measure`: note the figures hooks get (st.first_byte, st.connect_time,
 -- st.bytes_sent).  The timeouts are the call's (attempt).
+-- Attempt state tables are kept for later attempts (the way OpenResty's
+-- lua-tablepool keeps tables): at 30-odd fields, one per attempt was the
+-- transport's largest allocation.  A table goes back (release) only once
+-- nothing refers to it any more: call:complete() has copied what it
+-- holds; taking it sets every field again (new_state), so nothing of an
+-- earlier attempt is left in it.
+local spare_states, nspare = {}, 0
+local SPARE_MAX = 64
+
+local function new_state(up, t0, deadline, timeout, connect_timeout)
+  local st
+  if nspare > 0 then
+    st = spare_states[nspare]
+    spare_states[nspare], nspare = nil, nspare - 1
+  else
+    st = { -- every field, so that the table is made at its size
+      state = true, phase = false, sock = false, timeout = 0, connect_timeout = 0, deadline = 0,
+      connect_deadline = 0, read_deadline = 0, reused = 0, armed_c = false, armed_s = false, armed_r = false,
+      written = false, buf = "", pos = 1, got_any = false, max_body = 0, parts = {}, total = 0, keep = false,
+      chunked = false, length = false, no_body = false, measure = false, started = false, first_byte = 0,
+      connect_time = 0, bytes_sent = 0, status = false, headers = false, body = false, error = false,
+      message = false, stale = false, timing = false,
+    }
+  end
+  local measure = up.measure
+  -- the response fields (phase, status, headers, body, error, message,
+  -- stale, timing: what call:complete reads) are set on it too
+  st.phase, st.status, st.headers, st.body, st.error, st.message, st.stale, st.timing =
+    "connect", nil, nil, nil, nil, nil, nil, nil
+  st.sock = ngx_tcp()
+  st.timeout, st.connect_timeout = timeout, connect_timeout
+  st.deadline = deadline
+  st.connect_deadline = t0 + connect_timeout -- TCP connect and TLS handshake together
+  st.read_deadline = deadline -- shortened while looking for an early answer
+  st.reused = 0
+  st.armed_c, st.armed_s, st.armed_r = nil, nil, nil -- the timeouts the socket was given (arm)
+  st.written = false -- true once the whole request had been written
+  st.buf, st.pos, st.got_any = "", 1, false
+  st.max_body, st.total = 0, 0 -- (st.parts: emptied by release)
+  st.keep, st.chunked, st.length, st.no_body = false, false, nil, false
+  st.measure, st.started, st.first_byte, st.connect_time, st.bytes_sent =
+    measure, measure and t0 or nil, 0, 0, 0
+  return st
+end
+
+local function release(st)
+  if st.state ~= true or nspare >= SPARE_MAX then return end
+  st.sock, st.buf, st.body, st.headers, st.message, st.timing = nil, "", nil, nil, nil, nil
+  local parts = st.parts
+  for i = #parts, 1, -1 do parts[i] = nil end
+  nspare = nspare + 1
+  spare_states[nspare] = st
+end
+
 local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect_timeout)
   local config, target, measure = up.config, up.target, up.measure
-  local st = {
-    phase = "connect", -- the response fields (phase, status, headers, body, error, message) are set here too
-    sock = ngx_tcp(),
-    timeout = timeout, connect_timeout = connect_timeout,
-    deadline = deadline,
-    connect_deadline = t0 + connect_timeout, -- TCP connect and TLS handshake together
-    read_deadline = deadline, -- shortened while looking for an early answer
-    reused = 0,
-    armed_c = nil, armed_s = nil, armed_r = nil, -- the timeouts the socket was given (arm)
-    written = false, -- true once the whole request had been written
-    buf = "", pos = 1, got_any = false,
-    max_body = 0, parts = {}, total = 0,
-    keep = false, chunked = false, length = nil, no_body = false,
-    measure = measure, started = measure and t0 or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
-  }
+  local st = new_state(up, t0, deadline, timeout, connect_timeout)
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
   if measure and not r and st.reused == 0 then st.connect_time = mono_now() - st.started end
@@ -1046,7 +1086,11 @@ local function attempt(call, up)
   local first = attempt_once(call, up, false, t0, deadline, timeout, connect_timeout)
   if not first.stale or not call:rewind() then return first end
   local again = attempt_once(call, up, true, mono_now(), deadline, timeout, connect_timeout)
-  if again.phase == "connect" then return first end
+  if again.phase == "connect" then
+    release(again)
+    return first
+  end
+  release(first)
   return again
 end
 
@@ -1067,6 +1111,7 @@ Upload.__call = function(self, call)
   end
   local mono, wall = now()
   call:complete(resp, mono, wall)
+  release(resp) -- (the core copied what it needs)
   return mono
 end
 
@@ -1110,14 +1155,32 @@ end
 -- The upload object of a call: its config, target and head, rendered
 -- once, or before every attempt when a before_request hook may have added
 -- headers to the call (`per_attempt`).
+-- Kept for later calls like the attempt states (release_upload once the
+-- call is done with it; every field is set again when it is taken).
+local spare_uploads, nspare_uploads = {}, 0
+
 local function upload_of(call, config, per_attempt, measure)
-  -- every field in the constructor: the table is made at its size (no
-  -- rehash as render_head fills it)
-  local up = setmetatable({ config = config, per_attempt = per_attempt, measure = measure or false,
-    target = false, url_error = false, head = false, length = 0, max_body = 0, timeout = 0,
-    connect_timeout = 0 }, Upload)
+  local up
+  if nspare_uploads > 0 then
+    up = spare_uploads[nspare_uploads]
+    spare_uploads[nspare_uploads], nspare_uploads = nil, nspare_uploads - 1
+  else
+    -- every field in the constructor: the table is made at its size (no
+    -- rehash as render_head fills it)
+    up = setmetatable({ config = false, per_attempt = false, measure = false, target = false,
+      url_error = false, head = false, length = 0, max_body = 0, timeout = 0, connect_timeout = 0 }, Upload)
+  end
+  up.config, up.per_attempt, up.measure = config, per_attempt, measure or false
+  up.target, up.url_error, up.head = nil, nil, nil -- render_head sets them, and the rest
   render_head(up, call)
   return up
+end
+
+local function release_upload(up)
+  if nspare_uploads >= SPARE_MAX then return end
+  up.config, up.target, up.url_error, up.head = nil, nil, nil, nil
+  nspare_uploads = nspare_uploads + 1
+  spare_uploads[nspare_uploads] = up
 end
 
 --- Drives `call` to the end over cosockets; returns call:result() and, when
@@ -1138,7 +1201,9 @@ function M.perform(call, config, obs)
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
   if obs then
-    return trace.drive(call, obs, one_attempt, ngx_sleep, now)
+    local res, failure = trace.drive(call, obs, one_attempt, ngx_sleep, now)
+    release_upload(one_attempt)
+    return res, failure
   end
   -- Nothing watches the call: trace.drive's loop without its observer
   -- (nothing to tell, nothing to measure), and the clock read once per
@@ -1154,6 +1219,7 @@ function M.perform(call, config, obs)
       t = one_attempt(call)
     end
   end
+  release_upload(one_attempt)
   return call:result()
 end
 
@@ -1164,6 +1230,7 @@ function M.attempt(call, config, measure)
   if ngx_tcp == nil then bind_ngx(nginx()) end
   local one_attempt = upload_of(call, config, false, measure)
   one_attempt(call)
+  release_upload(one_attempt)
 end
 
 return M
