@@ -34,7 +34,9 @@
 -- none given the environment's https_proxy / all_proxy / no_proxy, as
 -- libcurl reads them: lua/kombo/client.lua's PROXY_VARIABLES; a worker
 -- sees a variable only when nginx.conf passes it with the `env`
--- directive) every call goes in a tunnel: on a new connection to the
+-- directive, and reads them once, at its first call that looks for a
+-- proxy: a worker's environment is fixed when nginx starts it) every call
+-- goes in a tunnel: on a new connection to the
 -- proxy, "CONNECT host:port HTTP/1.1" (with Proxy-Authorization when the
 -- proxy URL has credentials), the proxy's answer read, then the TLS
 -- handshake with the server on the same socket.  A proxy that answers
