@@ -446,6 +446,62 @@ static int l_header_values(lua_State *L)
     return 1;
 }
 
+/* Pushes an absent value as nil, else its bytes with ASCII letters lower-cased. */
+static void push_lower(lua_State *L, int found, kombo_str v)
+{
+    luaL_Buffer b;
+    size_t i;
+    if (!found) {
+        lua_pushnil(L);
+        return;
+    }
+    luaL_buffinit(L, &b);
+    for (i = 0; i < v.len; i++) {
+        char ch = v.ptr[i];
+        luaL_addchar(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch);
+    }
+    luaL_pushresult(&b);
+}
+
+/* core.framing(block) -> connection, transfer_encoding, content_length,
+ * lengths_differ: the cosocket transport's framing headers in one call,
+ * found as core.header_values finds them (the same parser and name rule as
+ * the curl transport): the first Connection and Transfer-Encoding values
+ * lower-cased (ASCII), the first Content-Length value as sent, each nil
+ * when absent; and whether a later Content-Length value differs from the
+ * first. */
+static int l_framing(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    const char *p = kombo_header_start(s, n), *end = s + n;
+    kombo_str name, value, conn = KOMBO_STR_NULL, te = KOMBO_STR_NULL, cl = KOMBO_STR_NULL;
+    int has_conn = 0, has_te = 0, has_cl = 0, differ = 0;
+
+    while (kombo_header_next(&p, end, &name, &value)) {
+        if (kombo_header_name_is(name, "connection")) {
+            if (!has_conn)
+                conn = value, has_conn = 1;
+        } else if (kombo_header_name_is(name, "transfer-encoding")) {
+            if (!has_te)
+                te = value, has_te = 1;
+        } else if (kombo_header_name_is(name, "content-length")) {
+            if (!has_cl)
+                cl = value, has_cl = 1;
+            else if (value.len != cl.len || (cl.len > 0 && memcmp(value.ptr, cl.ptr, cl.len) != 0))
+                differ = 1;
+        }
+    }
+    push_lower(L, has_conn, conn);
+    push_lower(L, has_te, te);
+    if (has_cl)
+        lua_pushlstring(L, cl.ptr, cl.len);
+    else
+        lua_pushnil(L);
+    lua_pushboolean(L, differ);
+    return 4;
+}
+
 /* core.limits(block) -> { concurrency_limit =, concurrency_remaining =,
  * rate_limit =, rate_remaining =, rate_reset = } (integers; a field is
  * left out when absent): the core's one reading of the limit headers
@@ -746,7 +802,7 @@ int luaopen_kombo_core(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
                                          {"parse_headers", l_parse_headers}, {"limits", l_limits}, {"redact", l_redact},
-                                         {"header_values", l_header_values},
+                                         {"header_values", l_header_values}, {"framing", l_framing},
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},

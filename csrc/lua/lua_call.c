@@ -633,6 +633,60 @@ static int l_call_view(lua_State *L)
     return 5;
 }
 
+/* call:request_head() -> head, base, length, max_body, timeout,
+ * connect_timeout: what the cosocket transport needs before it sends, in
+ * one call (call:request() and call:timeouts() together, the head rendered
+ * here instead of in Lua from a table of header strings).  head:
+ * "<method> <path> HTTP/1.1", "Host: <the URL's authority>", the call's
+ * headers, "Content-Length: <n>" (not for a GET without a body),
+ * "Connection: keep-alive", each ended by CRLF, then CRLF; base: the URL's
+ * "<scheme>://<authority>".  Nothing when the URL is neither http:// nor
+ * https:// (the transport reports that itself). */
+static int l_call_request_head(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    const char *url = kombo_call_url(c->call);
+    const char *method = kombo_call_operation(c->call)->method;
+    const kombo_config *cfg = kombo_call_config(c->call);
+    size_t length = kombo_call_body(c->call)->length;
+    size_t i, n = kombo_call_header_count(c->call), skip, base_len;
+    const char *path;
+    luaL_Buffer b;
+
+    if (strncmp(url, "https://", 8) == 0)
+        skip = 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        skip = 7;
+    else
+        return 0;
+    path = strchr(url + skip, '/');
+    base_len = path != NULL ? (size_t)(path - url) : strlen(url);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, method);
+    luaL_addchar(&b, ' ');
+    luaL_addstring(&b, path != NULL ? path : "/");
+    luaL_addstring(&b, " HTTP/1.1\r\nHost: ");
+    luaL_addlstring(&b, url + skip, base_len - skip);
+    luaL_addstring(&b, "\r\n");
+    for (i = 0; i < n; i++) {
+        luaL_addstring(&b, kombo_call_header(c->call, i));
+        luaL_addstring(&b, "\r\n");
+    }
+    if (length > 0 || strcmp(method, "GET") != 0) {
+        char line[48];
+        snprintf(line, sizeof line, "Content-Length: %zu\r\n", length);
+        luaL_addstring(&b, line);
+    }
+    luaL_addstring(&b, "Connection: keep-alive\r\n\r\n");
+    luaL_pushresult(&b);
+    lua_pushlstring(L, url, base_len);
+    lua_pushinteger(L, (lua_Integer)length);
+    lua_pushinteger(L, (lua_Integer)kombo_call_response(c->call)->body.limit);
+    lua_pushnumber(L, cfg->timeout);
+    lua_pushnumber(L, cfg->connect_timeout);
+    return 6;
+}
+
 /* call:read([max [, push]]) -> the next chunk of the body, up to max bytes
  * (default 64 KiB); nothing at the end; nil, message when the attachment's
  * source failed (the request must be aborted).  With push, a source
@@ -1069,7 +1123,8 @@ void kombo_lua_open_call(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"perform", l_call_perform}, {"attempt", l_call_attempt}, {"next", l_call_next},
-        {"request", l_call_request}, {"view", l_call_view}, {"read", l_call_read},       {"rewind", l_call_rewind},
+        {"request", l_call_request}, {"view", l_call_view}, {"request_head", l_call_request_head},
+        {"read", l_call_read},       {"rewind", l_call_rewind},
         {"source", l_call_source},   {"feed", l_call_feed},
         {"integration_id", l_call_integration_id}, {"operation", l_call_operation},
         {"body", l_call_body},       {"files", l_call_files},

@@ -34,7 +34,9 @@
 -- none given the environment's https_proxy / all_proxy / no_proxy, as
 -- libcurl reads them: lua/kombo/client.lua's PROXY_VARIABLES; a worker
 -- sees a variable only when nginx.conf passes it with the `env`
--- directive) every call goes in a tunnel: on a new connection to the
+-- directive, and reads them once, at its first call that looks for a
+-- proxy: a worker's environment is fixed when nginx starts it) every call
+-- goes in a tunnel: on a new connection to the
 -- proxy, "CONNECT host:port HTTP/1.1" (with Proxy-Authorization when the
 -- proxy URL has credentials), the proxy's answer read, then the TLS
 -- handshake with the server on the same socket.  A proxy that answers
@@ -62,23 +64,54 @@
 -- connect, handshake, send_request, receive_status, receive_head,
 -- receive_body, finish.  No closure is created per call or per attempt
 -- (LuaJIT cannot compile the creation of one).  A step returns nil to go
--- on, or the finished (failed) response table.
+-- on, or the finished (failed) response.  The response (call:complete's
+-- phase, status, headers, body, error, message, timing) is `st` itself:
+-- one table per attempt, not two.
 local core = require "kombo.core"
 local trace = require "kombo.trace"
 
-local type, tostring, tonumber, rawget, setmetatable, ipairs = type, tostring, tonumber, rawget, setmetatable, ipairs
-local getenv, str_gmatch = os.getenv, string.gmatch
-local str_find, str_match, str_sub, str_lower, str_format =
-  string.find, string.match, string.sub, string.lower, string.format
+local type, tostring, tonumber, rawget, setmetatable, ipairs, pairs =
+  type, tostring, tonumber, rawget, setmetatable, ipairs, pairs
+local str_gmatch = string.gmatch
+local str_find, str_match, str_sub, str_lower, str_format, str_byte =
+  string.find, string.match, string.sub, string.lower, string.format, string.byte
 local tbl_concat = table.concat
 local floor, min = math.floor, math.min
-local now = core.now
+-- core.now() (monotonic seconds, wall seconds) without a Lua C API call,
+-- which a LuaJIT trace cannot compile through: the core's clocks
+-- (csrc/core/clock.c: CLOCK_MONOTONIC and CLOCK_REALTIME, tv_sec +
+-- tv_nsec / 1e9 as doubles) read the same way through LuaJIT's FFI.
+-- core.now itself without the FFI or outside 64-bit Linux.  mono_now:
+-- the monotonic clock only (the deadlines need no wall time).
+local now, mono_now = core.now, core.now
+do
+  local has_ffi, ffi = pcall(require, "ffi")
+  if has_ffi and ffi.os == "Linux" and ffi.abi("64bit") then
+    if not pcall(ffi.typeof, "kombo_cosocket_timespec") then
+      ffi.cdef [[
+        typedef struct { long tv_sec; long tv_nsec; } kombo_cosocket_timespec;
+        int kombo_cosocket_clock_gettime(int clock, kombo_cosocket_timespec *ts) __asm__("clock_gettime");
+      ]]
+    end
+    local C, ts, to_number = ffi.C, ffi.new("kombo_cosocket_timespec"), tonumber
+    local MONOTONIC, REALTIME = 1, 0 -- Linux's clock ids
+    mono_now = function()
+      C.kombo_cosocket_clock_gettime(MONOTONIC, ts)
+      return to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+    end
+    now = function()
+      local mono = mono_now()
+      C.kombo_cosocket_clock_gettime(REALTIME, ts)
+      return mono, to_number(ts.tv_sec) + to_number(ts.tv_nsec) / 1e9
+    end
+  end
+end
 
 -- nginx's functions, cached once (nil outside nginx; bound in perform()
 -- when the module was loaded before `ngx` existed).
-local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN
+local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN, ngx_get_phase
 local function bind_ngx(n)
-  ngx_tcp, ngx_sleep, ngx_log, ngx_WARN = n.socket.tcp, n.sleep, n.log, n.WARN
+  ngx_tcp, ngx_sleep, ngx_log, ngx_WARN, ngx_get_phase = n.socket.tcp, n.sleep, n.log, n.WARN, n.get_phase
 end
 
 local M = {
@@ -237,10 +270,60 @@ local function no_proxy_matches(list, host)
 end
 M.no_proxy_matches = no_proxy_matches
 
+-- The environment's proxy variables, read once per worker (at the first
+-- call that needs them) and kept: a worker's environment is fixed when
+-- nginx starts it (the `env` directive), and os.getenv inside nginx goes
+-- through OpenResty's wrapper (a request lookup per variable, up to 6 per
+-- call).  `false` for an unset or empty variable.
+local env_cache = nil
 local function env(name)
-  local v = getenv(name)
-  if v == "" then return nil end
-  return v
+  local cache = env_cache
+  if cache == nil then
+    cache = {}
+    env_cache = cache
+  end
+  local v = cache[name]
+  if v == nil then
+    v = os.getenv(name)
+    if v == nil or v == "" then v = false end
+    cache[name] = v
+  end
+  return v or nil
+end
+
+-- Per scheme: the proxy the environment names, found once per worker:
+-- { url =, from = } or false (none); then no_proxy is matched per host.
+local env_proxies = {}
+local function env_proxy(tls)
+  local key = tls and "https" or "http"
+  local e = env_proxies[key]
+  if e == nil then
+    e = false
+    for _, name in ipairs(M.PROXY_VARIABLES[key]) do
+      local url = env(name)
+      if url then
+        if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
+        e = { url = url, from = name }
+        break
+      end
+    end
+    env_proxies[key] = e
+  end
+  return e
+end
+
+-- no_proxy's verdict per host (the variable is read once, the hosts are few)
+local no_proxy_hosts, no_proxy_n = {}, 0
+local function no_proxy_for(host)
+  local hit = no_proxy_hosts[host]
+  if hit == nil then
+    local vars = M.PROXY_VARIABLES.no_proxy
+    local np = env(vars[1]) or env(vars[2])
+    hit = np ~= nil and no_proxy_matches(np, host)
+    if no_proxy_n >= 64 then no_proxy_hosts, no_proxy_n = {}, 0 end
+    no_proxy_hosts[host], no_proxy_n = hit, no_proxy_n + 1
+  end
+  return hit
 end
 
 -- The proxy for a call to `target`: the client's option (false: none), or
@@ -250,18 +333,9 @@ local function proxy_for(config, target)
   local url, from = config.proxy, "option 'proxy'"
   if url == false or url == "" then return nil end
   if url == nil then
-    local vars = M.PROXY_VARIABLES
-    local np = env(vars.no_proxy[1]) or env(vars.no_proxy[2])
-    if np and no_proxy_matches(np, target.host) then return nil end
-    for _, name in ipairs(vars[target.tls and "https" or "http"]) do
-      url = env(name)
-      if url then
-        from = name
-        break
-      end
-    end
-    if not url then return nil end
-    if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
+    local e = env_proxy(target.tls)
+    if not e or no_proxy_for(target.host) then return nil end
+    url, from = e.url, e.from
   end
   local px = parsed_proxy(url)
   if px.err then return nil, from .. " " .. px.err end
@@ -273,34 +347,53 @@ end
 -- authority and proxy (a client's calls share one, so the pool name and the
 -- rest are made once, not per call); a cached target is never changed.
 local targets, ntargets = {}, 0
-local function cached(key, make)
-  local t = targets[key]
-  if t then return t end
-  local err
-  t, err = make()
-  if not t then return nil, err end
+local function remember(key, t)
   if ntargets >= 64 then targets, ntargets = {}, 0 end -- bounded: distinct servers are few
   targets[key], ntargets = t, ntargets + 1
   return t
 end
 
-local function target_of(url, config)
-  local base, path = str_match(url, "^(https?://[^/]*)(.*)$")
-  if not base then return nil, "unsupported URL (http or https expected)" end
-  local direct, err = cached(base, function() return parse_url(url) end)
-  if not direct then return nil, err end
-  if path == "" then path = "/" end
+local function tunnelled(direct, px)
+  local t = {}
+  for k, v in pairs(direct) do t[k] = v end
+  t.proxy, t.pool = px, direct.pool .. px.pool
+  t.connect_options = { pool = t.pool }
+  return t
+end
+
+-- The target of a URL's "<scheme>://<authority>" (plain string.find and
+-- no closure: LuaJIT compiles this whole function; string.match and a
+-- closure per call it cannot).
+local function target_at(base, config)
+  local direct = targets[base]
+  if not direct then
+    local err
+    direct, err = parse_url(base)
+    if not direct then return nil, err end
+    remember(base, direct)
+  end
   local px, perr = proxy_for(config, direct)
   if perr then return nil, perr end
-  if not px then return direct, path end
-  local tunnelled = cached(base .. px.pool, function()
-    local t = {}
-    for k, v in pairs(direct) do t[k] = v end
-    t.proxy, t.pool = px, direct.pool .. px.pool
-    t.connect_options = { pool = t.pool }
-    return t
-  end)
-  return tunnelled, path
+  if not px then return direct end
+  local key = base .. px.pool
+  return targets[key] or remember(key, tunnelled(direct, px))
+end
+
+local function target_of(url, config)
+  local from
+  if str_sub(url, 1, 8) == "https://" then
+    from = 9
+  elseif str_sub(url, 1, 7) == "http://" then
+    from = 8
+  else
+    return nil, "unsupported URL (http or https expected)"
+  end
+  local base, path = url, "/"
+  local slash = str_find(url, "/", from, true)
+  if slash then base, path = str_sub(url, 1, slash - 1), str_sub(url, slash) end
+  local target, err = target_at(base, config)
+  if not target then return nil, err end
+  return target, path
 end
 M.target_of = target_of
 
@@ -327,7 +420,7 @@ end
 -- libcurl's CURLOPT_TIMEOUT covers the whole transfer.  False when nothing
 -- is left.
 local function arm(st)
-  local t = now()
+  local t = mono_now()
   local left = st.deadline - t
   if left <= 0 then return false end
   local c = st.connect_deadline - t
@@ -346,7 +439,7 @@ end
 
 -- Ends the attempt with a transport error; returns the response table.
 local function fail(st, kind, what, err, partial_stale)
-  local resp = st.resp
+  local resp = st
   st.sock:close()
   if err == "timeout" or kind == "timeout" then
     resp.error = "timeout"
@@ -438,13 +531,13 @@ local function connect(st, target, fresh_only)
     st.sock = ngx_tcp()
     st.armed_c, st.armed_s, st.armed_r = nil, nil, nil -- a new socket: its timeouts are not set
     st.reused = 0
-    st.connect_deadline = now() + st.connect_timeout
+    st.connect_deadline = mono_now() + st.connect_timeout
   end
 end
 
 -- TLS on a new connection: verification on, SNI, session resumption.
 local function handshake(st, target, ca_file)
-  if not arm(st) or now() >= st.connect_deadline then return fail(st, "timeout", "TLS handshake") end
+  if not arm(st) or mono_now() >= st.connect_deadline then return fail(st, "timeout", "TLS handshake") end
   local pool = target.pool
   local sess, err = st.sock:sslhandshake(sessions[pool] or nil, target.sni, true)
   if not sess then
@@ -469,7 +562,7 @@ local function fill(st)
   if not arm(st) then return nil, "timeout" end
   local data, err = st.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
-  if st.measure and not st.got_any then st.first_byte = now() - st.started end
+  if st.measure and not st.got_any then st.first_byte = mono_now() - st.started end
   st.got_any = true
   local buf, pos = st.buf, st.pos
   if pos > #buf then st.buf = data else st.buf = str_sub(buf, pos) .. data end
@@ -512,15 +605,34 @@ end
 -- empty line (a header block, or a chunked body's trailers, possibly
 -- empty); returns the index of the block's last byte, not consumed.  nil,
 -- err, too_big on failure; too_big when no such block fits in `limit` bytes.
+-- (what the patterns "^\r?\n" and "\n\r?\n" find, with plain string.find
+-- and string.byte, which LuaJIT compiles; a pattern search it does not)
+local function blank_line_end(buf, from)
+  for _ = 1, #buf do -- every round passes a "\n"
+    local i = str_find(buf, "\n", from, true)
+    if not i then return nil end
+    local b = str_byte(buf, i + 1)
+    if b == 10 then return i + 1 end
+    if b == 13 and str_byte(buf, i + 2) == 10 then return i + 2 end
+    from = i + 1
+  end
+  return nil
+end
+
 function block_end(st, limit)
   local scanned = 0 -- bytes after st.pos already searched in vain
   for _ = 1, limit + 2 do -- every fill brings at least one byte
     local buf, pos = st.buf, st.pos
-    local _, e = str_find(buf, "^\r?\n", pos)
-    if not e then
+    local e
+    local b = str_byte(buf, pos)
+    if b == 10 then
+      e = pos
+    elseif b == 13 and str_byte(buf, pos + 1) == 10 then
+      e = pos + 1
+    else
       local from = pos + scanned - 2 -- the end marker may straddle two reads
       if from < pos then from = pos end
-      _, e = str_find(buf, "\n\r?\n", from)
+      e = blank_line_end(buf, from)
     end
     if e then
       if e - pos + 1 > limit then return nil, nil, true end
@@ -537,6 +649,32 @@ end
 -- How a header-limit error names the limit: the core's, unless changed here.
 local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
 
+local function is_digit(b) return b ~= nil and b >= 48 and b <= 57 end
+
+-- "HTTP/<d>.<d> <ddd>" at pos: the version ("1.1") and the status (a
+-- number), or nil (what the pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in
+-- bytes: LuaJIT compiles string.byte, not string.match).
+local function status_line(buf, pos)
+  if str_sub(buf, pos, pos + 4) ~= "HTTP/" then return nil end
+  local v1, dot, v2, blank, c1, c2, c3 = str_byte(buf, pos + 5, pos + 11)
+  if is_digit(v1) and dot == 46 and is_digit(v2) and blank == 32
+     and is_digit(c1) and is_digit(c2) and is_digit(c3) then
+    return str_sub(buf, pos + 5, pos + 7), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
+  end
+  return nil
+end
+
+-- Digits only, at least one (what "^%d+$" finds; tonumber would also take
+-- "0x37", " 55", "5e1").
+local function all_digits(s)
+  local n = #s
+  if n == 0 then return false end
+  for i = 1, n do
+    if not is_digit(str_byte(s, i)) then return false end
+  end
+  return true
+end
+
 -- The status line of the next answer, not consumed: version, status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 function receive_status(st)
@@ -546,8 +684,8 @@ function receive_status(st)
     local buf, pos = st.buf, st.pos
     local e = str_find(buf, "\n", pos + scanned, true)
     if e then
-      local version, code = str_match(buf, "^HTTP/(%d%.%d) (%d%d%d)", pos)
-      if version then return version, tonumber(code) end
+      local version, code = status_line(buf, pos)
+      if version then return version, code end
       if e > pos and str_sub(buf, e - 1, e - 1) == "\r" then e = e - 1 end
       return nil, nil, str_format("%q", str_sub(buf, pos, min(e - 1, pos + 79)))
     end
@@ -567,8 +705,8 @@ end
 -- on: a failed response table, or true when the server answered early.  A
 -- server may answer early (413, 401) and close while the body is still
 -- arriving: when a write fails and a status line comes within
--- M.early_answer_wait, that answer is read as the result (st.written_at
--- stays nil), as with libcurl.
+-- M.early_answer_wait, that answer is read as the result (st.written
+-- stays false), as with libcurl.
 local function send_batch(st, batch)
   if not arm(st) then return fail(st, "timeout", "send") end
   local sent, serr = st.sock:send(batch)
@@ -581,7 +719,7 @@ local function send_batch(st, batch)
     return nil
   end
   if serr == "timeout" then return fail(st, "network", "send", serr) end
-  st.read_deadline = min(st.deadline, now() + M.early_answer_wait)
+  st.read_deadline = min(st.deadline, mono_now() + M.early_answer_wait)
   local version = receive_status(st)
   st.read_deadline = st.deadline
   if not version then return fail(st, "network", "send", serr, true) end
@@ -612,14 +750,15 @@ local function send_request(st, call, up)
   st.max_body = up.max_body
   local batch, n = { up.head }, 1
   local size, body_bytes = 0, 0
-  local resp = st.resp
+  local resp = st
   resp.phase = "sending"
   local src -- the source function, fetched the first time the core asks for it
   -- a small body in one read (the binding's read buffer grows to what is
   -- asked: 64 KiB for a 1.5 KB body was a malloc, and page faults, per call)
   local read_size = length < READ_SIZE and (length > 0 and length or 1) or READ_SIZE
+  -- (a body shorter than a batch is sent in one: no yield point, no clock)
   local slice = M.yield_after
-  local yield_at = slice and now() + slice
+  local yield_at = slice and length >= M.send_batch and mono_now() + slice
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
   for _ = 1, (length + 2) * 1002 do
@@ -650,7 +789,7 @@ local function send_request(st, call, up)
         -- the last batch went out whole already: the request is written (an
         -- empty send failing now must not look like a write that failed)
         resp.phase = "waiting"
-        st.written_at = now()
+        st.written = true
         return nil
       end
       if not chunk or size >= M.send_batch then
@@ -658,13 +797,13 @@ local function send_request(st, call, up)
         if r == true then return nil elseif r then return r end
         if not chunk then
           resp.phase = "waiting"
-          st.written_at = now()
+          st.written = true
           return nil
         end
         batch, n, size = {}, 0, 0
-        if yield_at and now() >= yield_at then
+        if yield_at and mono_now() >= yield_at then
           ngx_sleep(M.yield_sleep)
-          yield_at = now() + slice
+          yield_at = mono_now() + slice
         end
       end
     end
@@ -674,16 +813,13 @@ end
 
 ---------------------------------------------------------------- response head
 
--- Every value of a framing header in a header block, found as the curl
--- transport finds it: the core's parser and name rule (headers.c,
+-- The framing headers of a header block, found as the curl transport
+-- finds them: the core's parser and name rule (headers.c,
 -- kombo_header_name_is: the whole name, ASCII case folded), values trimmed
--- of blanks.  header_value: the first one lower-cased, nil when absent.
-local header_values = core.header_values
-
-local function header_value(block, name)
-  local v = header_values(block, name)[1]
-  return v and str_lower(v)
-end
+-- of blanks; one C call for the three: the first Connection and
+-- Transfer-Encoding values lower-cased, the first Content-Length, and
+-- whether a later Content-Length differs from it.
+local framing = core.framing
 
 -- Status line and header block of the final answer, skipping interim
 -- (1xx) answers, any number of them, as long as they fit in
@@ -691,7 +827,7 @@ end
 -- block, as received) and st.keep, st.chunked, st.length (Content-Length
 -- or nil), st.no_body.
 local function receive_head(st)
-  local resp = st.resp
+  local resp = st
   local limit = M.max_header_bytes
   local interim_bytes = 0
   for _ = 1, limit + 1 do -- every interim block takes bytes of `limit`
@@ -722,26 +858,23 @@ local function receive_head(st)
     if status >= 200 or status == 101 then
       resp.status = status
       resp.headers = block
-      local connection = header_value(block, "connection") or ""
+      local connection, te, length, lengths_differ = framing(block)
+      connection = connection or ""
       local keep = not str_find(connection, "close", 1, true)
       if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
-      if st.written_at == nil then keep = false end -- answered before the whole request was written
+      if not st.written then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
-      local te = header_value(block, "transfer-encoding")
       st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
-      local lengths = header_values(block, "content-length")
-      st.length = lengths[1]
+      st.length = length
       st.keep = keep
-      if not st.chunked and st.length then
+      if not st.chunked and length then
         -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
-        local not_digits = not str_find(st.length, "^%d+$")
-        for i = 2, #lengths do
-          if lengths[i] ~= st.length then
-            resp.status = nil
-            return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
-              or "conflicting Content-Length headers")
-          end
+        local not_digits = not all_digits(length)
+        if lengths_differ then
+          resp.status = nil
+          return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
+            or "conflicting Content-Length headers")
         end
         if not_digits then
           resp.status = nil
@@ -760,7 +893,7 @@ end
 ---------------------------------------------------------------- response body
 
 local function too_large(st)
-  local resp = st.resp
+  local resp = st
   resp.body = tbl_concat(st.parts)
   st.sock:close()
   resp.error = "too_large"
@@ -769,7 +902,7 @@ local function too_large(st)
 end
 
 local function broken(st, what, err)
-  st.resp.body = tbl_concat(st.parts)
+  st.body = tbl_concat(st.parts)
   return fail(st, "network", what, err)
 end
 
@@ -843,7 +976,7 @@ local function receive_body(st)
   local cl = st.length
   if cl == nil then return receive_until_close(st) end
   -- digits only: tonumber() would also take "0x37", " 55", "5e1"
-  if not str_find(cl, "^%d+$") then
+  if not all_digits(cl) then
     return broken(st, "reading the response body", "invalid Content-Length " .. str_sub(cl, 1, 80))
   end
   return take(st, tonumber(cl))
@@ -851,9 +984,10 @@ end
 
 -- A complete answer: the body joined, the connection pooled or closed.
 local function finish(st)
-  local resp = st.resp
+  local resp = st
   if st.pos <= #st.buf then st.keep = false end -- bytes beyond the answer: do not reuse
-  resp.body = tbl_concat(st.parts)
+  local parts = st.parts
+  resp.body = parts[2] == nil and (parts[1] or "") or tbl_concat(parts)
   resp.phase = "done"
   local sock = st.sock
   if st.keep then
@@ -867,34 +1001,75 @@ end
 
 ---------------------------------------------------------------- attempts
 
--- One try on one connection, ending by `deadline` (the attempt's).
+-- One try on one connection, begun at `t0` (core.now()), ending by
+-- `deadline` (the attempt's).
 -- `up`: the upload object (config, target, the rendered head); its
 -- `measure`: note the figures hooks get (st.first_byte, st.connect_time,
 -- st.bytes_sent).  The timeouts are the call's (attempt).
-local function attempt_once(call, up, fresh_only, deadline, timeout, connect_timeout)
+-- Attempt state tables are kept for later attempts (the way OpenResty's
+-- lua-tablepool keeps tables): at 30-odd fields, one per attempt was the
+-- transport's largest allocation.  A table goes back (release) only once
+-- nothing refers to it any more: call:complete() has copied what it
+-- holds; taking it sets every field again (new_state), so nothing of an
+-- earlier attempt is left in it.
+local spare_states, nspare = {}, 0
+local SPARE_MAX = 64
+
+local function new_state(up, t0, deadline, timeout, connect_timeout)
+  local st
+  if nspare > 0 then
+    st = spare_states[nspare]
+    spare_states[nspare], nspare = nil, nspare - 1
+  else
+    st = { -- every field, so that the table is made at its size
+      state = true, phase = false, sock = false, timeout = 0, connect_timeout = 0, deadline = 0,
+      connect_deadline = 0, read_deadline = 0, reused = 0, armed_c = false, armed_s = false, armed_r = false,
+      written = false, buf = "", pos = 1, got_any = false, max_body = 0, parts = {}, total = 0, keep = false,
+      chunked = false, length = false, no_body = false, measure = false, started = false, first_byte = 0,
+      connect_time = 0, bytes_sent = 0, status = false, headers = false, body = false, error = false,
+      message = false, stale = false, timing = false,
+    }
+  end
+  local measure = up.measure
+  -- the response fields (phase, status, headers, body, error, message,
+  -- stale, timing: what call:complete reads) are set on it too
+  st.phase, st.status, st.headers, st.body, st.error, st.message, st.stale, st.timing =
+    "connect", nil, nil, nil, nil, nil, nil, nil
+  st.sock = ngx_tcp()
+  st.timeout, st.connect_timeout = timeout, connect_timeout
+  st.deadline = deadline
+  st.connect_deadline = t0 + connect_timeout -- TCP connect and TLS handshake together
+  st.read_deadline = deadline -- shortened while looking for an early answer
+  st.reused = 0
+  st.armed_c, st.armed_s, st.armed_r = nil, nil, nil -- the timeouts the socket was given (arm)
+  st.written = false -- true once the whole request had been written
+  st.buf, st.pos, st.got_any = "", 1, false
+  st.max_body, st.total = 0, 0 -- (st.parts: emptied by release)
+  st.keep, st.chunked, st.length, st.no_body = false, false, nil, false
+  st.measure, st.started, st.first_byte, st.connect_time, st.bytes_sent =
+    measure, measure and t0 or nil, 0, 0, 0
+  return st
+end
+
+local function release(st)
+  if st.state ~= true or nspare >= SPARE_MAX then return end
+  st.sock, st.buf, st.body, st.headers, st.message, st.timing = nil, "", nil, nil, nil, nil
+  local parts = st.parts
+  for i = #parts, 1, -1 do parts[i] = nil end
+  nspare = nspare + 1
+  spare_states[nspare] = st
+end
+
+local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect_timeout)
   local config, target, measure = up.config, up.target, up.measure
-  local st = {
-    resp = { phase = "connect" },
-    sock = ngx_tcp(),
-    timeout = timeout, connect_timeout = connect_timeout,
-    deadline = deadline,
-    connect_deadline = now() + connect_timeout, -- TCP connect and TLS handshake together
-    read_deadline = deadline, -- shortened while looking for an early answer
-    reused = 0,
-    armed_c = nil, armed_s = nil, armed_r = nil, -- the timeouts the socket was given (arm)
-    written_at = nil, -- when the whole request had been written
-    buf = "", pos = 1, got_any = false,
-    max_body = 0, parts = {}, total = 0,
-    keep = false, chunked = false, length = nil, no_body = false,
-    measure = measure, started = measure and now() or nil, first_byte = 0, connect_time = 0, bytes_sent = 0,
-  }
+  local st = new_state(up, t0, deadline, timeout, connect_timeout)
   local r = connect(st, target, fresh_only)
   if not r and target.tls and st.reused == 0 then r = handshake(st, target, config.ca_file) end
-  if measure and not r and st.reused == 0 then st.connect_time = now() - st.started end
+  if measure and not r and st.reused == 0 then st.connect_time = mono_now() - st.started end
   r = r or send_request(st, call, up) or receive_head(st) or receive_body(st)
   r = r or finish(st)
   if measure then
-    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = now() - st.started,
+    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = mono_now() - st.started,
       bytes_sent = st.bytes_sent }
   end
   return r
@@ -907,19 +1082,25 @@ end
 -- must not turn "may have been processed" into "not sent".
 -- The timeouts are the call's (its own, else its client's).
 local function attempt(call, up)
-  local timeout, connect_timeout = call:timeouts()
-  local deadline = now() + timeout
-  local first = attempt_once(call, up, false, deadline, timeout, connect_timeout)
+  local timeout, connect_timeout = up.timeout, up.connect_timeout
+  local t0 = mono_now()
+  local deadline = t0 + timeout
+  local first = attempt_once(call, up, false, t0, deadline, timeout, connect_timeout)
   if not first.stale or not call:rewind() then return first end
-  local again = attempt_once(call, up, true, deadline, timeout, connect_timeout)
-  if again.phase == "connect" then return first end
+  local again = attempt_once(call, up, true, mono_now(), deadline, timeout, connect_timeout)
+  if again.phase == "connect" then
+    release(again)
+    return first
+  end
+  release(first)
   return again
 end
 
 ---------------------------------------------------------------- the driver
 
 -- What trace.drive() calls for each attempt: a callable table per upload
--- (its config and target), not a closure.
+-- (its config and target), not a closure.  Returns the time the attempt
+-- was reported to the call at (core.now()'s monotonic clock).
 local Upload = {}
 local render_head -- below
 Upload.__call = function(self, call)
@@ -932,60 +1113,116 @@ Upload.__call = function(self, call)
   end
   local mono, wall = now()
   call:complete(resp, mono, wall)
+  release(resp) -- (the core copied what it needs)
+  return mono
 end
 
 -- What every attempt of a call sends before the body ("<method> <path>
 -- HTTP/1.1", Host, the call's headers, Content-Length, Connection), into
--- up.head, with the length and the core's cap (max_body, defaults resolved).
+-- up.head, with the length, the core's cap (max_body, defaults resolved)
+-- and the call's timeouts.  The core renders it (call:request_head(): one
+-- C call); a stand-in for the core's call object that has only
+-- call:request() and call:timeouts() (spec/nginx/faults_spec.lua) gets the
+-- same bytes rendered here.
 function render_head(up, call)
-  local url, headers, length, max_body, method = call:request()
-  local target, path = target_of(url, up.config)
-  up.target, up.url_error = target, not target and path or nil
-  if not target then return end
-  method = method or "POST"
-  local head = { method, " ", path, " HTTP/1.1\r\nHost: ", target.authority, "\r\n" }
-  local n = 6
-  for i = 1, #headers do
-    head[n + 1] = headers[i]
-    head[n + 2] = "\r\n"
-    n = n + 2
+  local request_head = call.request_head
+  local head, base, length, max_body, timeout, connect_timeout
+  if request_head then
+    head, base, length, max_body, timeout, connect_timeout = request_head(call)
+  else
+    local url, headers, method
+    url, headers, length, max_body, method = call:request()
+    timeout, connect_timeout = call:timeouts()
+    local from = str_sub(url, 1, 8) == "https://" and 9 or str_sub(url, 1, 7) == "http://" and 8
+    if from then
+      method = method or "POST"
+      local path, slash = "/", str_find(url, "/", from, true)
+      base = url
+      if slash then base, path = str_sub(url, 1, slash - 1), str_sub(url, slash) end
+      head = method .. " " .. path .. " HTTP/1.1\r\nHost: " .. str_sub(base, from) .. "\r\n"
+        .. (#headers > 0 and (tbl_concat(headers, "\r\n") .. "\r\n") or "")
+        .. ((length > 0 or method ~= "GET") and str_format("Content-Length: %.0f\r\n", length) or "")
+        .. "Connection: keep-alive\r\n\r\n"
+    end
   end
-  if length > 0 or method ~= "GET" then
-    head[n + 1] = str_format("Content-Length: %.0f\r\n", length)
-    n = n + 1
+  if not head then
+    up.target, up.url_error = nil, "unsupported URL (http or https expected)"
+    return
   end
-  head[n + 1] = "Connection: keep-alive\r\n\r\n"
-  up.head, up.length, up.max_body = tbl_concat(head), length, max_body
+  local target, err = target_at(base, up.config)
+  up.target, up.url_error = target, err
+  up.head, up.length, up.max_body, up.timeout, up.connect_timeout = head, length, max_body, timeout, connect_timeout
 end
 
 -- The upload object of a call: its config, target and head, rendered
 -- once, or before every attempt when a before_request hook may have added
 -- headers to the call (`per_attempt`).
-local function upload_of(call, config, per_attempt)
-  local up = setmetatable({ config = config, per_attempt = per_attempt }, Upload)
+-- Kept for later calls like the attempt states (release_upload once the
+-- call is done with it; every field is set again when it is taken).
+local spare_uploads, nspare_uploads = {}, 0
+
+local function upload_of(call, config, per_attempt, measure)
+  local up
+  if nspare_uploads > 0 then
+    up = spare_uploads[nspare_uploads]
+    spare_uploads[nspare_uploads], nspare_uploads = nil, nspare_uploads - 1
+  else
+    -- every field in the constructor: the table is made at its size (no
+    -- rehash as render_head fills it)
+    up = setmetatable({ config = false, per_attempt = false, measure = false, target = false,
+      url_error = false, head = false, length = 0, max_body = 0, timeout = 0, connect_timeout = 0 }, Upload)
+  end
+  up.config, up.per_attempt, up.measure = config, per_attempt, measure or false
+  up.target, up.url_error, up.head = nil, nil, nil -- render_head sets them, and the rest
   render_head(up, call)
   return up
 end
 
-local QUIET = {} -- the observer of a call nothing watches
+local function release_upload(up)
+  if nspare_uploads >= SPARE_MAX then return end
+  up.config, up.target, up.url_error, up.head = nil, nil, nil, nil
+  nspare_uploads = nspare_uploads + 1
+  spare_uploads[nspare_uploads] = up
+end
 
 --- Drives `call` to the end over cosockets; returns call:result() and, when
 -- a hook failed, its failure (trace.drive).  `obs`: the call's observer
 -- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
 -- current phase.
 function M.perform(call, config, obs)
-  local which, why = M.select("cosocket")
-  if which ~= "cosocket" then error(why, 2) end
-  if ngx_tcp == nil then bind_ngx(nginx()) end
-  obs = obs or QUIET
-  local one_attempt = upload_of(call, config, obs.before_request ~= nil)
+  -- (nginx's functions bound: only the phase to check)
+  if ngx_tcp == nil or not COSOCKET_PHASES[ngx_get_phase()] then
+    local which, why = M.select("cosocket")
+    if which ~= "cosocket" then error(why, 2) end
+    if ngx_tcp == nil then bind_ngx(nginx()) end
+  end
+  local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil, obs and obs.measure)
   if config.ca_file and not warned_ca_file then
     warned_ca_file = true
     ngx_log(ngx_WARN, "kombo: ca_file is not used by the cosocket transport; ",
       "the CAs of lua_ssl_trusted_certificate are used instead")
   end
-  one_attempt.measure = obs.measure
-  return trace.drive(call, obs, one_attempt, ngx_sleep, now)
+  if obs then
+    local res, failure = trace.drive(call, obs, one_attempt, ngx_sleep, now)
+    release_upload(one_attempt)
+    return res, failure
+  end
+  -- Nothing watches the call: trace.drive's loop without its observer
+  -- (nothing to tell, nothing to measure), and the clock read once per
+  -- step: an attempt's end is the time call:next() decides at.
+  local t = mono_now()
+  for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
+    local step, delay = call:next(t)
+    if step == "done" then break end
+    if step == "sleep" then
+      if delay > 0 then ngx_sleep(delay) end
+      t = mono_now()
+    else
+      t = one_attempt(call)
+    end
+  end
+  release_upload(one_attempt)
+  return call:result()
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
@@ -993,9 +1230,9 @@ end
 -- `measure`: for hooks (call:measure() was called).
 function M.attempt(call, config, measure)
   if ngx_tcp == nil then bind_ngx(nginx()) end
-  local one_attempt = upload_of(call, config)
-  one_attempt.measure = measure
+  local one_attempt = upload_of(call, config, false, measure)
   one_attempt(call)
+  release_upload(one_attempt)
 end
 
 return M

@@ -112,7 +112,8 @@ function M.fake_call()
     rewind = function() return true end,
     timeouts = function() return 5, 10 end, -- (the call's: cosocket.perform reads them there)
     next = function() steps = steps + 1; return steps == 1 and "attempt" or "done" end,
-    complete = function(_, r) resp = r end,
+    -- (a copy, as the core makes: the transport reuses the table it gave)
+    complete = function(_, r) resp = { status = r.status, body = r.body, error = r.error, message = r.message } end,
     result = function() return resp end,
   }
   local r = require("kombo.cosocket").perform(call, { timeout = 5 })

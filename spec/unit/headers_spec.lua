@@ -210,6 +210,7 @@ describe("a header name", function()
       assert.equals(case[2], core.header_values(b, "content-length")[1])
       assert.equals(case[2], core.header_values(b, "Content-Length")[1])
       assert.equals(case[2], core.parse_headers(b)["content-length"])
+      assert.equals(case[2], (select(3, core.framing(b))))
     end)
   end
 
@@ -222,5 +223,70 @@ describe("a header name", function()
   it("is looked up in the final answer's block only", function()
     local b = "HTTP/1.1 100 Continue\r\nContent-Length: 9\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
     assert.are.same({ "5" }, core.header_values(b, "content-length"))
+    local connection, te, length, differ = core.framing(b)
+    assert.is_nil(connection)
+    assert.is_nil(te)
+    assert.equals("5", length)
+    assert.is_false(differ)
+  end)
+
+  it("core.framing: the cosocket transport's three framing headers in one call", function()
+    local b = "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\ntransfer-encoding:  Gzip, CHUNKED \r\n"
+      .. "Content-Length: 5\r\nConnection: close\r\ncontent-length: 5\r\n\r\n"
+    local connection, te, length, differ = core.framing(b)
+    assert.equals("keep-alive", connection) -- the first, ASCII lower-cased, trimmed
+    assert.equals("gzip, chunked", te)
+    assert.equals("5", length)
+    assert.is_false(differ)                   -- the same value twice
+    assert.is_true(select(4, core.framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n")))
+    assert.is_true(select(4, core.framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: \r\n\r\n")))
+    assert.equals("", (core.framing("HTTP/1.1 200 OK\r\nConnection:\r\n\r\n"))) -- present, empty
+    -- ASCII letters only ("\195\137" is U+00C9, kept as sent)
+    assert.equals("\195\137t\195\169", (core.framing("HTTP/1.1 200 OK\r\nConnection: \195\137T\195\169\r\n\r\n")))
+  end)
+end)
+
+-- The cosocket transport's request head, rendered by the core in one call:
+-- the same bytes as the Lua rendering of call:request()'s URL and headers
+-- it replaces (request line, Host, headers, Content-Length, Connection).
+describe("call:request_head()", function()
+  local function lua_head(call)
+    local url, headers, length, _, method = call:request()
+    local authority, path = url:match("^https?://([^/]*)(.*)$")
+    if path == "" then path = "/" end
+    local t = { method, " ", path, " HTTP/1.1\r\nHost: ", authority, "\r\n" }
+    for _, line in ipairs(headers) do t[#t + 1] = line .. "\r\n" end
+    if length > 0 or method ~= "GET" then t[#t + 1] = ("Content-Length: %.0f\r\n"):format(length) end
+    t[#t + 1] = "Connection: keep-alive\r\n\r\n"
+    return table.concat(t), url:match("^(https?://[^/]*)")
+  end
+
+  local function check(call)
+    local want_head, want_base = lua_head(call)
+    local head, base, length, max_body, timeout, connect_timeout = call:request_head()
+    local _, _, want_length, want_max = call:request()
+    local want_timeout, want_connect = call:timeouts()
+    assert.equals(want_head, head)
+    assert.equals(want_base, base)
+    assert.equals(want_length, length)
+    assert.equals(want_max, max_body)
+    assert.equals(want_timeout, timeout)
+    assert.equals(want_connect, connect_timeout)
+    call:close()
+  end
+
+  it("an upload (POST with a body)", function()
+    check(assert(h.prepare()))
+  end)
+
+  it("a GET: no Content-Length", function()
+    local handle = assert(core.client(h.config()))
+    check(assert(handle:prepare("get_candidate_attachments", { candidate_id = "c 1/x" })))
+  end)
+
+  it("a server URL with a port and a path, and one without a path", function()
+    check(assert(h.prepare({}, { server_url = "http://127.0.0.1:8080/base/v1" })))
+    local handle = assert(core.client(h.config { server_url = "https://example.com" }))
+    check(assert(handle:prepare("check_api_key", {})))
   end)
 end)
