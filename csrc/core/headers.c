@@ -214,7 +214,7 @@ double kombo_parse_retry_after(const char *value, double now)
 
 /* By kombo_limit_field; with their lengths, so that most header lines
  * (none of these) are passed over at a look at their name's length. */
-#define LIMIT_NAME(s) {s, sizeof s - 1}
+#define LIMIT_NAME(s) {(s), sizeof(s) - 1}
 static const struct {
     const char *name;
     size_t len;
