@@ -259,13 +259,14 @@ void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
         out->value[f] = -1;
     }
     while (p != NULL && p < end) {
-        /* One line at a time: a line whose first letter is not a limit
-         * header's (c or r) is passed over at a look. */
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p;
-        const char *s, *e, *stop;
+        /* One line at a time: a line whose first letter is no limit
+         * header's is passed over at a look. */
+        const char *line = p, *le, *s, *e, *stop;
         int first = a_lower((unsigned char)*p);
-        p = nl ? nl + 1 : end;
-        if ((first != 'c' && first != 'r') || !kombo_header_next(&line, p, &hn, &hv))
+        p = next_line(line, end, &le);
+        for (f = 0; f < KOMBO_LIMIT_COUNT && a_lower((unsigned char)limit_names[f].name[0]) != first; f++)
+            ;
+        if (f == KOMBO_LIMIT_COUNT || !kombo_header_next(&line, p, &hn, &hv))
             continue;
         stop = hv.ptr + hv.len;
         for (f = 0; f < KOMBO_LIMIT_COUNT

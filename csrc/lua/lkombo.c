@@ -184,16 +184,10 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
  * checked the names and types) */
 static int l_client_prepare(lua_State *L)
 {
-    /* The client's metatable is this method's upvalue: no registry lookup
-     * to check the client (luaL_checkudata), the usual case. */
-    lclient *lc = lua_touserdata(L, 1);
-    int same = 0;
-    if (lc != NULL && lua_getmetatable(L, 1)) {
-        same = lua_rawequal(L, -1, lua_upvalueindex(1));
-        lua_pop(L, 1);
-    }
-    if (!same || lc->client == NULL || lc->close_pending)
-        lc = kombo_lua_check_client(L, 1); /* raises */
+    /* (the client's methods hold its metatable as their upvalue 1) */
+    lclient *lc = kombo_lua_to_udata(L, 1, 1, CLIENT_MT);
+    if (lc->client == NULL || lc->close_pending)
+        kombo_lua_check_client(L, 1); /* raises */
     /* The operation: its index in core.operations (op.index, no name
      * compared), or its name. */
     const kombo_operation *op;

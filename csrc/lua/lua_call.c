@@ -41,19 +41,11 @@ static int l_header_block_text(lua_State *L)
     return 1;
 }
 
-/* A call's methods hold its metatable as their upvalue: a userdata with
- * it is a call, found without looking the name up in the registry (the
- * methods run several times per call). */
+/* A call's methods hold its metatable as their upvalue 1 (the methods run
+ * several times per call). */
 static lcall *to_call(lua_State *L, int i)
 {
-    lcall *c = lua_touserdata(L, i);
-    if (c != NULL && lua_getmetatable(L, i)) {
-        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
-        lua_pop(L, 1);
-        if (same)
-            return c;
-    }
-    return luaL_checkudata(L, i, CALL_MT);
+    return kombo_lua_to_udata(L, i, 1, CALL_MT);
 }
 
 static lcall *check_call(lua_State *L, int i)
@@ -575,16 +567,20 @@ static int l_call_request(lua_State *L)
     return 5;
 }
 
-/* The length of the scheme of url ("https" in "https://..."), or 0 when
- * it does not start with one followed by "://". */
-static size_t scheme_length(const char *url)
+/* Where url's "<scheme>://<authority>" ends (at its path, query or
+ * fragment, or its end), or 0 when it does not start with a scheme and
+ * "://".  (call:view's path and call:request_head's Host and target.) */
+static size_t authority_end(const char *url)
 {
     size_t i = 0;
     if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
         return 0;
     while (url[i] != '\0' && (isalnum((unsigned char)url[i]) || url[i] == '+' || url[i] == '.' || url[i] == '-'))
         i++;
-    return strncmp(url + i, "://", 3) == 0 ? i : 0;
+    if (strncmp(url + i, "://", 3) != 0)
+        return 0;
+    i += 3;
+    return i + strcspn(url + i, "/?#");
 }
 
 /* call:view(with_headers) -> url, path, headers | nil, body length, method: the request as
@@ -596,7 +592,7 @@ static int l_call_view(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     int with_headers = lua_toboolean(L, 2); /* (read before anything is pushed) */
-    size_t i, n = kombo_call_header_count(c->call), len, at;
+    size_t i, n = kombo_call_header_count(c->call), len, from;
     int none = 0;
     const kombo_redactor *red = client_redactor(c->owner, kombo_call_config(c->call)->api_key, &none);
     const char *url = kombo_call_url(c->call);
@@ -604,13 +600,11 @@ static int l_call_view(lua_State *L)
         return luaL_error(L, "out of memory");
     kombo_lua_push_redacted(L, red, url, strlen(url));
     url = lua_tolstring(L, -1, &len);
-    at = scheme_length(url);
-    if (at == 0) {
+    from = authority_end(url);
+    if (from == 0) {
         lua_pushvalue(L, -1);
     } else {
-        size_t from = at + 3, to;
-        from += strcspn(url + from, "/?#");
-        to = from + strcspn(url + from, "?#");
+        size_t to = from + strcspn(url + from, "?#");
         if (to == from)
             lua_pushliteral(L, "/");
         else
@@ -659,8 +653,8 @@ static int l_call_request_head(lua_State *L)
         skip = 7;
     else
         return 0;
-    path = strchr(url + skip, '/');
-    base_len = path != NULL ? (size_t)(path - url) : strlen(url);
+    base_len = authority_end(url);
+    path = url[base_len] == '/' ? url + base_len : NULL;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, method);
     luaL_addchar(&b, ' ');

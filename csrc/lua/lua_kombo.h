@@ -248,6 +248,21 @@ void kombo_lua_open_call(lua_State *L);
 void kombo_lua_open_header_block(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
 
+/* The userdata at i when its metatable is the calling C function's upvalue
+ * `up` (methods hold their metatable so: no registry lookup by name on
+ * the per-call path), else luaL_checkudata's check and message by `tname`. */
+static inline void *kombo_lua_to_udata(lua_State *L, int i, int up, const char *tname)
+{
+    void *p = lua_touserdata(L, i);
+    if (p != NULL && lua_getmetatable(L, i)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+        lua_pop(L, 1);
+        if (same)
+            return p;
+    }
+    return luaL_checkudata(L, i, tname);
+}
+
 /* lua_multi.c: sets core.multi on the module table at -1 */
 void kombo_lua_open_multi(lua_State *L);
 

@@ -42,23 +42,11 @@ typedef struct lmulti {
     int in_run;    /* m:run() is on the stack (a callback must not re-enter it) */
 } lmulti;
 
-/* Methods' upvalues: 1 the multi metatable, 2 the call metatable (a
- * metatable compared rather than looked up by name per call). */
-static void *to_udata(lua_State *L, int i, int up, const char *tname)
-{
-    void *p = lua_touserdata(L, i);
-    if (p != NULL && lua_getmetatable(L, i)) {
-        int same = lua_rawequal(L, -1, lua_upvalueindex(up));
-        lua_pop(L, 1);
-        if (same)
-            return p;
-    }
-    return luaL_checkudata(L, i, tname); /* (raises the usual message) */
-}
-
+/* Methods' upvalues: 1 the multi metatable, 2 the call metatable
+ * (kombo_lua_to_udata: compared rather than looked up by name per call). */
 static lmulti *check_multi(lua_State *L, int i)
 {
-    lmulti *m = to_udata(L, i, 1, MULTI_MT);
+    lmulti *m = kombo_lua_to_udata(L, i, 1, MULTI_MT);
     if (m->multi == NULL)
         luaL_argerror(L, i, "multi is closed");
     return m;
@@ -108,7 +96,7 @@ static void drop(lua_State *L, lmulti *m, inflight *e, int tab)
 static int l_multi_add(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
-    lcall *c = to_udata(L, 2, 2, CALL_MT);
+    lcall *c = kombo_lua_to_udata(L, 2, 2, CALL_MT);
     inflight *e;
     int k;
     if (c->call == NULL)
@@ -197,7 +185,7 @@ static int l_multi_run(lua_State *L)
 static int l_multi_abort(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
-    lcall *c = to_udata(L, 2, 2, CALL_MT);
+    lcall *c = kombo_lua_to_udata(L, 2, 2, CALL_MT);
     void *tag = NULL;
     inflight *e;
     if (m->in_run)
@@ -223,7 +211,7 @@ static int l_multi_running(lua_State *L)
 
 static int l_multi_gc(lua_State *L)
 {
-    lmulti *m = to_udata(L, 1, 1, MULTI_MT);
+    lmulti *m = kombo_lua_to_udata(L, 1, 1, MULTI_MT);
     size_t i;
     if (m->in_run)
         return luaL_error(L, "kombo multi: close() called from one of its own callbacks");

@@ -50,17 +50,12 @@ local function emit(hook, line)
   pcall(hook, line)
 end
 
--- The request as the log and the hooks show it (call:view(), in C): its
--- URL and headers redacted of the client's secrets, Authorization masked,
--- and the URL's path (no scheme, host or query).
-local function url_parts(call, with_headers)
-  local url, path, headers, length, method = call:view(with_headers)
-  return url, path, headers, length, method
-end
-
--- (only before_request's info has the headers)
+-- The request as the log and the hooks show it is call:view()'s (in C):
+-- its URL and headers redacted of the client's secrets, Authorization
+-- masked, and the URL's path (no scheme, host or query).  Only
+-- before_request's info has the headers.
 local function info_of(event, call, attempt)
-  local url, path, headers, length, method = url_parts(call, event == "before_request")
+  local url, path, headers, length, method = call:view(event == "before_request")
   return { event = event, operation = call:operation(), method = method, url = url, path = path,
     attempt = attempt }, headers, length
 end
@@ -88,7 +83,7 @@ end
 -- ({ hook =, cause = }): nothing may then be sent.
 function trace.request(obs, call, attempt)
   if obs.debug then
-    local url, _, headers, length, method = url_parts(call, true)
+    local url, _, headers, length, method = call:view(true)
     emit(obs.debug, ("kombo: > %s %s (attempt %d)"):format(method, url, attempt))
     for _, h in ipairs(headers) do emit(obs.debug, "kombo: > " .. h) end
     if method ~= "GET" then emit(obs.debug, ("kombo: > Content-Length: %d (body not shown)"):format(length)) end
