@@ -391,9 +391,7 @@ function bulk.run(host, jobs, opts)
     local attempt = job.attempt + 1
     job.attempt = attempt
     if attempt > 1 then summary.retries = summary.retries + 1 end
-    nflying = nflying + 1 -- (fly(job))
-    flying[nflying] = job
-    job.fi = nflying
+    fly(job)
     if multi then
       local ok, e = multi_add(multi, job.call, job)
       if not ok then error("kombo batch: " .. e, 0) end
@@ -420,7 +418,7 @@ function bulk.run(host, jobs, opts)
   local function follow(job, t, step, delay)
     if step == "done" then
       finish(job)
-    elseif (stopped ~= nil or callback_error ~= nil) and not job.fetch then -- (halting())
+    elseif halting() and not job.fetch then
       settle(job, t, "drained")
     elseif step == "sleep" then
       local failure = job.obs and trace.sleep(job.obs, job.call, delay, job.attempt)
@@ -511,20 +509,13 @@ function bulk.run(host, jobs, opts)
       return
     end
     local step, delay = call:next(t)
-    if step == "send" and in_flight < concurrency and lim.in_flight < lim.allowed -- (can_send)
-      and t >= batch.paused_until and stopped == nil and callback_error == nil then
-      return send(j, t)
-    end
+    if step == "send" and can_send(j, t) and not halting() then return send(j, t) end
     follow(j, t, step, delay)
   end
 
   -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
-    local i, last = job.fi, flying[nflying] -- (unfly(job))
-    flying[i], last.fi = last, i
-    flying[nflying] = nil
-    nflying = nflying - 1
-    job.fi = false
+    unfly(job)
     if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
@@ -601,9 +592,7 @@ function bulk.run(host, jobs, opts)
         drain(t, "aborted")
         break
       end
-      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
-        drain(t, "drained") -- (halting())
-      end
+      if halting() and (#ready > 0 or #sleeping > 0 or next(fetches)) then drain(t, "drained") end
       -- Wake the jobs whose wait is over; they go before new ones.
       for i = #sleeping, 1, -1 do
         local job = sleeping[i]
