@@ -291,13 +291,60 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
     }
 }
 
+/* An object's members, in one walk (lua_next order), the first one already
+ * on the stack: a key that is not a string makes the table neither an
+ * object nor an array, and what its members added is taken back, so the
+ * table's shape is the one problem (as a separate pass over the keys would
+ * have found, at the cost of walking every object twice). */
+static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_value *v)
+{
+    lua_State *L = r->L;
+    size_t count = r->problems->count, dropped = r->problems->dropped;
+    int seen = 0;
+
+    do {
+        kombo_value *member;
+        size_t klen, old;
+        const char *key;
+        int bit;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            r->problems->count = count;
+            r->problems->dropped = dropped;
+            return NULL;
+        }
+        key = lua_tolstring(L, -2, &klen);
+        bit = seen_bit(key, klen);
+        seen |= bit;
+        old = path_push_key(r, key, klen);
+        if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1))
+            member = read_source(r, idx, lua_gettop(L), old);
+        else
+            member = kombo_lua_read_value(r, -1, depth + 1);
+        if (member != NULL) {
+            member->key = kombo_lua_anchor_string(r, lua_gettop(L) - 1);
+            kombo_value_append(v, member);
+        }
+        r->path[old] = '\0';
+        lua_pop(L, 1);
+        if (r->failed) {
+            lua_pop(L, 1);
+            break;
+        }
+    } while (lua_next(L, idx) != 0);
+    if (r->call != NULL)
+        stray_size(r, seen);
+    return v;
+}
+
 static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
 {
     lua_State *L = r->L;
     kombo_value *v;
-    int n, i, seen = 0;
+    int n, i;
     const void *self;
     size_t old;
+    static const char *const neither = "must have only string keys (an object) or only keys 1..n (an array)";
 
     if (depth > KOMBO_LUA_MAX_DEPTH) {
         char limit[16];
@@ -312,61 +359,44 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
         if (r->open[i] == self)
             return invalid(r, "%s", "is cyclic (a table contains itself)");
 
-    n = table_shape(L, idx);
-    if (n < 0)
-        return invalid(r, "%s", "must have only string keys (an object) or only keys 1..n (an array)");
-    v = new_value(r, n > 0 ? KOMBO_V_ARRAY : KOMBO_V_OBJECT);
+    lua_pushnil(L);
+    if (lua_next(L, idx) == 0) { /* empty: {} unless it was decoded as [] */
+        v = new_value(r, has_array_mt(L, idx) ? KOMBO_V_ARRAY : KOMBO_V_EMPTY);
+        if (v != NULL)
+            v->given = "table";
+        return v;
+    }
+    if (lua_type(L, -2) == LUA_TSTRING) { /* an object, unless another key says otherwise */
+        kombo_value *object = new_value(r, KOMBO_V_OBJECT);
+        if (object == NULL) {
+            lua_pop(L, 2);
+            return NULL;
+        }
+        object->given = "table";
+        r->open[depth] = self;
+        v = read_members(r, idx, depth, object);
+        r->open[depth] = NULL;
+        return v != NULL ? v : invalid(r, "%s", neither);
+    }
+    lua_pop(L, 2);
+    n = table_shape(L, idx); /* an array, or neither: its first key is not a string */
+    if (n <= 0)
+        return invalid(r, "%s", neither);
+    v = new_value(r, KOMBO_V_ARRAY);
     if (v == NULL)
         return NULL;
     v->given = "table";
-    if (n == 0) {
-        lua_pushnil(L);
-        if (lua_next(L, idx) == 0)
-            v->type = has_array_mt(L, idx) ? KOMBO_V_ARRAY : KOMBO_V_EMPTY;
-        else
-            lua_pop(L, 2);
-    }
     r->open[depth] = self;
-
-    if (v->type == KOMBO_V_ARRAY) {
-        for (i = 1; i <= n && !r->failed; i++) {
-            kombo_value *item;
-            old = path_push_index(r, i);
-            lua_rawgeti(L, idx, i);
-            item = kombo_lua_read_value(r, -1, depth + 1);
-            lua_pop(L, 1);
-            r->path[old] = '\0';
-            if (item != NULL)
-                kombo_value_append(v, item);
-        }
-    } else if (v->type == KOMBO_V_OBJECT) {
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            kombo_value *member;
-            size_t klen;
-            const char *key = lua_tolstring(L, -2, &klen); /* only strings here */
-            seen |= seen_bit(key, klen);
-            old = path_push_key(r, key, klen);
-            if (r->call != NULL && strcmp(key, "source") == 0 && kombo_lua_is_callable(L, -1))
-                member = read_source(r, idx, lua_gettop(L), old);
-            else
-                member = kombo_lua_read_value(r, -1, depth + 1);
-            if (member != NULL) {
-                lua_pushvalue(L, -2);
-                member->key = kombo_lua_anchor_string(r, -1);
-                lua_pop(L, 1);
-                kombo_value_append(v, member);
-            }
-            r->path[old] = '\0';
-            lua_pop(L, 1);
-            if (r->failed) {
-                lua_pop(L, 1);
-                break;
-            }
-        }
+    for (i = 1; i <= n && !r->failed; i++) {
+        kombo_value *item;
+        old = path_push_index(r, i);
+        lua_rawgeti(L, idx, i);
+        item = kombo_lua_read_value(r, -1, depth + 1);
+        lua_pop(L, 1);
+        r->path[old] = '\0';
+        if (item != NULL)
+            kombo_value_append(v, item);
     }
-    if (v->type == KOMBO_V_OBJECT && r->call != NULL)
-        stray_size(r, seen);
     r->open[depth] = NULL;
     return v;
 }

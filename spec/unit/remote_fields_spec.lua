@@ -388,6 +388,22 @@ describe("remote_fields", function()
       end)
     end
 
+    -- Objects are read in one walk: a non-string key met after string keys
+    -- (whose members had problems of their own) still leaves the shape as
+    -- the one problem.  Built so that `next` visits the string keys first.
+    it("rejects a non-string key met after string keys, with only that problem", function()
+      for extra = 1, 40 do
+        local t = { a = 0 / 0, b = { c = 0 / 0 } }
+        t[extra + 0.5] = "late"
+        local first = next(t)
+        if type(first) == "string" then
+          assert_only_problem(problems_for { x = t }, "body.remote_fields.x", "only string keys")
+          return
+        end
+      end
+      error("no table whose first key is a string")
+    end)
+
     local bad_values = {
       { "a function", function() end, "function" },
       { "a coroutine", coroutine.create(function() end), "thread" },
