@@ -182,14 +182,10 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
  * list_files: note the body's file objects for call:files() (preflight);
  * options: the call's own settings and headers (kombo/call.lua has
  * checked the names and types) */
-static int l_client_prepare(lua_State *L)
+/* The operation at stack index 2 for client:prepare and client:run: its
+ * index in core.operations (op.index, no name compared), or its name. */
+static const kombo_operation *operation_arg(lua_State *L)
 {
-    /* (the client's methods hold its metatable as their upvalue 1) */
-    lclient *lc = kombo_lua_to_udata(L, 1, 1, CLIENT_MT);
-    if (lc->client == NULL || lc->close_pending)
-        kombo_lua_check_client(L, 1); /* raises */
-    /* The operation: its index in core.operations (op.index, no name
-     * compared), or its name. */
     const kombo_operation *op;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         double i = lua_tonumber(L, 2);
@@ -197,17 +193,54 @@ static int l_client_prepare(lua_State *L)
     } else {
         op = kombo_operation_find(luaL_checkstring(L, 2));
     }
-    int list_files = lua_toboolean(L, 5);
-    int options = lua_istable(L, 6) ? 6 : 0;
     if (op == NULL)
-        return luaL_argerror(L, 2, "unknown operation");
-    lua_settop(L, 6);
-    /* The call's memory from the client's spares (lua_kombo.h) */
+        luaL_argerror(L, 2, "unknown operation");
+    return op;
+}
+
+/* The client at 1 (its methods hold its metatable as their upvalue 1),
+ * open, with its spare call memory ready (lua_kombo.h). */
+static lclient *client_for_call(lua_State *L)
+{
+    lclient *lc = kombo_lua_to_udata(L, 1, 1, CLIENT_MT);
+    if (lc->client == NULL || lc->close_pending)
+        kombo_lua_check_client(L, 1); /* raises */
     if (lc->spare_call == NULL && lc->nmore_calls > 0)
         lc->spare_call = lc->more_calls[--lc->nmore_calls];
     if (lc->spare_block == NULL && lc->nmore_blocks > 0)
         lc->spare_block = lc->more_blocks[--lc->nmore_blocks];
+    return lc;
+}
+
+static int l_client_prepare(lua_State *L)
+{
+    lclient *lc = client_for_call(L);
+    const kombo_operation *op = operation_arg(L);
+    int list_files = lua_toboolean(L, 5);
+    int options = lua_istable(L, 6) ? 6 : 0;
+    lua_settop(L, 6);
     return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
+}
+
+/* client:run(op, args [, index]) -> as call:perform(index) of the call
+ * prepare makes, closed before this returns | as prepare when it makes
+ * none (nil, ...).  The common call (kombo/call.lua) in one step: no
+ * options, problems, file list or preflight of its own. */
+static int l_client_run(lua_State *L)
+{
+    lclient *lc = client_for_call(L);
+    const kombo_operation *op = operation_arg(L);
+    int n;
+    lua_settop(L, 4);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushvalue(L, 4); /* 7: index; 4, 5, 6 prepare's problems, list_files, options: none */
+    lua_pushnil(L);
+    lua_replace(L, 4);
+    n = kombo_lua_new_call(L, lc, 1, op, 3, 0, 0);
+    if (lua_type(L, -n) != LUA_TUSERDATA)
+        return n; /* not made: prepare's answer */
+    return kombo_lua_perform_close(L, lua_gettop(L), lua_isfunction(L, 7) ? 7 : 0);
 }
 
 /* client:set_secrets({ secret, ... }): what the client's answers are
@@ -815,6 +848,12 @@ int luaopen_kombo_core(lua_State *L)
     luaL_newmetatable(L, CLIENT_MT);
     lua_pushvalue(L, -1);
     luaL_setfuncs(L, client_methods, 1); /* the metatable, for prepare's check */
+    /* run also builds a success's result, whose header block's metatable
+     * push_result reads as upvalue 2 (kombo_lua_open_call made it). */
+    lua_pushvalue(L, -1);
+    luaL_getmetatable(L, HEADER_BLOCK_MT);
+    lua_pushcclosure(L, l_client_run, 2);
+    lua_setfield(L, -2, "run");
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

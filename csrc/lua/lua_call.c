@@ -25,13 +25,12 @@
 #include <strings.h>
 #include <ctype.h>
 
-/* A success's raw header block (push_result). */
+/* A success's raw header block (push_result; HEADER_BLOCK_MT, lua_kombo.h). */
 typedef struct header_block {
     size_t n;
     char data[1];
 } header_block;
 
-#define HEADER_BLOCK_MT "kombo.header_block"
 
 /* core.header_block_text(block) -> the bytes as a string */
 static int l_header_block_text(lua_State *L)
@@ -266,9 +265,9 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     return 1;
 }
 
-static int l_call_gc(lua_State *L)
+/* call:close() and its __gc */
+static int close_call(lua_State *L, lcall *c)
 {
-    lcall *c = to_call(L, 1);
     if (c->in_multi) /* its easy handle points into it (a multi holds it alive, so not __gc) */
         return luaL_error(L, "kombo call: close() while its attempt is in flight in a multi");
     if (c->in_written) /* kombo_body_read is on the stack below it */
@@ -342,6 +341,11 @@ static int l_call_gc(lua_State *L)
     c->anchor_ref = c->progress_ref = c->written_ref = LUA_NOREF;
     c->owner = NULL; /* the anchor is gone: the client may be collected now */
     return 0;
+}
+
+static int l_call_gc(lua_State *L)
+{
+    return close_call(L, to_call(L, 1));
 }
 
 static int l_call_tostring(lua_State *L)
@@ -492,10 +496,8 @@ static void release_curl(lclient *lc, kombo_curl *t)
 
 /* call:perform([index]) -> result table (blocking; for scripts); with
  * index (a function): a success's res, true (push_result) */
-static int l_call_perform(lua_State *L)
+static int perform(lua_State *L, lcall *c, int index)
 {
-    lcall *c = check_call(L, 1);
-    int index = lua_isfunction(L, 2) ? 2 : 0;
     kombo_curl *t = acquire_curl(L, c->owner);
     const kombo_result *res;
     c->in_transfer = 1; /* (the callbacks run under lua_pcall: nothing jumps past the reset) */
@@ -510,6 +512,22 @@ static int l_call_perform(lua_State *L)
         return 2;
     }
     return 1;
+}
+
+static int l_call_perform(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    return perform(L, c, lua_isfunction(L, 2) ? 2 : 0);
+}
+
+int kombo_lua_perform_close(lua_State *L, int call_idx, int index)
+{
+    lcall *c = lua_touserdata(L, call_idx); /* the one kombo_lua_new_call just made */
+    int n;
+    c->L = L;
+    n = perform(L, c, index);
+    close_call(L, c);
+    return n;
 }
 
 /* call:attempt(): one attempt with libcurl, reported to the call (for a

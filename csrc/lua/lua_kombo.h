@@ -28,6 +28,7 @@
 
 #define CALL_MT "kombo.call"
 #define CLIENT_MT "kombo.core_client"
+#define HEADER_BLOCK_MT "kombo.header_block" /* a success's raw header block (lua_call.c) */
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen lua_objlen
@@ -244,6 +245,11 @@ int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *p
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
                        int list_files, int options);
 void kombo_lua_open_call(lua_State *L);
+/* lua_call.c: client:run's second half: call:perform(index) of the call at
+ * call_idx (index: a stack index, or 0), then call:close(); returns what
+ * perform returns.  The running C function's upvalue 2 must be a header
+ * block's metatable, as it is for the call's methods. */
+int kombo_lua_perform_close(lua_State *L, int call_idx, int index);
 /* lua_call.c: core.header_block_text (a success's header block, read on demand). */
 void kombo_lua_open_header_block(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);

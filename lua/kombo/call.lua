@@ -36,6 +36,17 @@ local function curl_attempt(call) call:attempt() end
 -- any Lua runs), every call but a misused "cosocket" one goes over libcurl.
 local OUTSIDE_NGINX = not cosocket.in_nginx()
 
+-- The __index of a success dressed in C (call:perform, client:run), made
+-- once per client.
+local function success_index(p)
+  local index = p.success_index
+  if index == nil then
+    index = errors.success_index(p.config.secrets)
+    p.success_index = index
+  end
+  return index
+end
+
 local function send(p, call, obs)
   -- Cosockets inside nginx, libcurl elsewhere.
   local mode = p.config.transport
@@ -56,12 +67,7 @@ local function send(p, call, obs)
   else
     -- The whole loop in C, which also dresses a success as errors.from_result
     -- would (given the same __index, kept by the client).
-    local index = p.success_index
-    if index == nil then
-      index = errors.success_index(p.config.secrets)
-      p.success_index = index
-    end
-    local res, dressed = call:perform(index)
+    local res, dressed = call:perform(success_index(p))
     call:close()
     if dressed then return res end
     raw = res
@@ -89,28 +95,45 @@ local preflight_check -- below: checks a call's documents against the integratio
 -- (attach_many), restrictions not in the cache are not fetched here: the
 -- call comes back with what to fetch (`need`), and the batch fetches it
 -- beside its uploads.
-local function prepare(self, p, op, args, fname, level, defer, copts)
-  local problems
-  local is_table = type(args) == "table"
-  if is_table and ALIASED[op] then
-    -- (remote_fields.normalize's own test, made here first: most uploads have none)
+-- What a call of op with args needs of Lua before the core reads it: its
+-- remote_fields' aliases normalized (remote_fields.normalize's own test,
+-- made here first: most uploads have none), and whether it is preflighted
+-- (asked by the call, else by the client).
+local function needs(p, op, args)
+  if type(args) ~= "table" then return false, false end
+  local aliased, wanted = false, false
+  if ALIASED[op] then
     local body = args.body
-    if type(body) == "table" and body.remote_fields ~= nil then
-      args, problems = remote_fields.normalize(op, args)
-    end
+    aliased = type(body) == "table" and body.remote_fields ~= nil
   end
-  -- Preflight: asked by the call, else by the client; the core then lists
-  -- the body's file objects (the others' calls do not pay for it).
-  local wanted = false
   if PREFLIGHTED[op] then
-    wanted = is_table and args.preflight
+    wanted = args.preflight
     if wanted == nil then wanted = p.config.preflight end
   end
-  local call, core_problems, shape, bad_option = p.core:prepare(op.index, args, problems, wanted,
-    copts and copts.core)
+  return aliased, wanted
+end
+
+-- A call the core did not make: a misuse raised at `level` (counted from
+-- this function), or the request's problems as the error.
+local function refused(p, fname, level, core_problems, shape, bad_option)
   if shape then error(("bad argument #1 to '%s' (%s)"):format(fname, shape), level) end
   if bad_option then error(("bad argument #2 to '%s' (%s)"):format(fname, bad_option), level) end
-  if not call then return nil, errors.validation(core_problems, p.config.secrets) end
+  return nil, errors.validation(core_problems, p.config.secrets)
+end
+
+local function prepare(self, p, op, args, fname, level, defer, copts)
+  local problems
+  local aliased, wanted = needs(p, op, args)
+  if aliased then args, problems = remote_fields.normalize(op, args) end
+  -- A preflight needs the body's file objects listed by the core (the
+  -- others' calls do not pay for it).
+  local call, core_problems, shape, bad_option = p.core:prepare(op.index, args, problems, wanted,
+    copts and copts.core)
+  if not call then
+    local err
+    call, err = refused(p, fname, level + 1, core_problems, shape, bad_option) -- (no tail call: levels)
+    return call, err
+  end
   if wanted then
     local err, need = preflight_check(self, p, call, defer, copts)
     if err then
@@ -125,6 +148,21 @@ end
 -- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
 local function call_operation(self, op, args, fname, opts)
   local p = state(self, fname)
+  if opts == nil and p.observer == nil and OUTSIDE_NGINX and p.config.transport ~= "cosocket" then
+    local aliased, wanted = needs(p, op, args)
+    if not (aliased or wanted) then
+      -- The common call: prepared, sent over libcurl and closed in one
+      -- step of the core, which dresses a success as send does.
+      local res, dressed, shape, bad_option = p.core:run(op.index, args, success_index(p))
+      if res == nil then
+        local err
+        res, err = refused(p, fname, 4, dressed, shape, bad_option) -- (no tail call: levels)
+        return res, err
+      end
+      if dressed == true then return res end
+      return errors.from_result(res, p.config.secrets)
+    end
+  end
   local copts = opts ~= nil and client.call_options(p, opts, fname, 2) or nil
   local call, err = prepare(self, p, op, args, fname, 4, nil, copts)
   if not call then return nil, err end

@@ -165,20 +165,33 @@ local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
 
 --- Runs fn(); every call the public API would send is recorded instead as
 -- { url =, headers = {...}, length =, body =, method = }.  Returns the records.
+-- The common call goes through client:run (prepare, perform and close in one
+-- C step, kombo/call.lua): under capture it is those three steps again, so
+-- that the replaced perform sees it.
 function helpers.capture(fn)
+  local handle = assert(core.client(helpers.config()))
+  local client_mt = getmetatable(handle)
+  handle:close()
   local probe = assert(helpers.new_call())
   local mt = getmetatable(probe)
   probe:close()
   local records = {}
-  local original_perform = mt.perform
+  local original_perform, original_run = mt.perform, client_mt.run
   mt.perform = function(call)
     local url, headers, length, _, method = call:request()
     records[#records + 1] = { url = url, headers = headers, length = length, body = call:body(), method = method }
     return { kind = "ok", status = 200, attempts = 1, elapsed = 0,
              headers = "Content-Type: application/json\r\n", decoded = testing.decode_json(SUCCESS_BODY) }
   end
+  client_mt.run = function(self, op, args, index)
+    local call, problems, shape, bad_option = self:prepare(op, args)
+    if not call then return nil, problems, shape, bad_option end
+    local res, dressed = call:perform(index)
+    call:close()
+    return res, dressed
+  end
   local ok, err = pcall(fn)
-  mt.perform = original_perform
+  mt.perform, client_mt.run = original_perform, original_run
   if not ok then error(err, 0) end
   return records
 end

@@ -46,6 +46,16 @@ describe("misuse", function()
         end)
       end
 
+      -- With and without call options (the common call is one C step,
+      -- kombo/call.lua): the message names the caller's line.
+      for _, opts in ipairs { false, { timeout = 5 } } do
+        it("raises at the caller's line" .. (opts and " (with call options)" or ""), function()
+          local client = h.client()
+          local msg = raised(function() local r = client[method](client, "x", opts or nil); return r end)
+          assert.truthy(msg:find("^[^:]*misuse_spec%.lua:%d+: bad argument #1"), msg)
+        end)
+      end
+
       it("raises when called with a dot instead of a colon", function()
         local client = h.client()
         local msg = raised(function() return client[method](h.args()) end)
