@@ -154,6 +154,7 @@ static int l_client_new(lua_State *L)
     lc = lua_newuserdata(L, sizeof *lc);
     memset(lc, 0, sizeof *lc);
     lc->spare_anchor = LUA_NOREF;
+    lc->run_call = LUA_NOREF;
     luaL_getmetatable(L, CLIENT_MT);
     lua_setmetatable(L, -2);
     if (problems.count == 0) {
@@ -219,7 +220,7 @@ static int l_client_prepare(lua_State *L)
     int list_files = lua_toboolean(L, 5);
     int options = lua_istable(L, 6) ? 6 : 0;
     lua_settop(L, 6);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, 0);
 }
 
 /* client:run(op, args [, index]) -> as call:perform(index) of the call
@@ -230,17 +231,35 @@ static int l_client_run(lua_State *L)
 {
     lclient *lc = client_for_call(L);
     const kombo_operation *op = operation_arg(L);
-    int n;
+    int n, reuse = 0;
     lua_settop(L, 4);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushvalue(L, 4); /* 7: index; 4, 5, 6 prepare's problems, list_files, options: none */
     lua_pushnil(L);
     lua_replace(L, 4);
-    n = kombo_lua_new_call(L, lc, 1, op, 3, 0, 0);
+    if (lc->run_call == LUA_NOREF) {
+        lua_pushboolean(L, 0);
+        lc->run_call = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->run_call); /* 8: the kept call, or false */
+    if (lua_type(L, 8) == LUA_TUSERDATA) {
+        reuse = 8;
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call); /* this run's until it ends */
+    }
+    /* The call userdata, made or not, is the first value new_call pushes: 9 */
+    n = kombo_lua_new_call(L, lc, 1, op, 3, 0, 0, reuse);
     if (lua_type(L, -n) != LUA_TUSERDATA)
-        return n; /* not made: prepare's answer */
-    return kombo_lua_perform_close(L, lua_gettop(L), lua_isfunction(L, 7) ? 7 : 0);
+        kombo_lua_call_close(L, 9); /* not made: what reading the arguments took (on_progress) */
+    else
+        n = kombo_lua_perform_close(L, 9, lua_isfunction(L, 7) ? 7 : 0);
+    /* Closed: kept for the next run, unless the client was closed meanwhile */
+    if (lc->run_call != LUA_NOREF) {
+        lua_pushvalue(L, 9);
+        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call);
+    }
+    return n;
 }
 
 /* client:set_secrets({ secret, ... }): what the client's answers are
@@ -286,6 +305,8 @@ static int l_client_close(lua_State *L)
     lc->spare_anchor = LUA_NOREF;
     while (lc->nmore_anchors > 0)
         luaL_unref(L, LUA_REGISTRYINDEX, lc->more_anchors[--lc->nmore_anchors]);
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->run_call);
+    lc->run_call = LUA_NOREF;
     return 0;
 }
 

@@ -144,12 +144,13 @@ static void unmade(lua_State *L, lcall *c)
     c->owner = NULL;
 }
 
-/* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
+/* (The call userdata is the first value this pushes, made or not.)
+ * client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
  * | nil, false, shape_message | nil, false, nil, options_message (the stack: 1 client, 2 op name,
  * 3 args, 4 problems; list_files: for call:files(); options: the index of the call's own
  * settings and headers, or 0) */
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files, int options)
+                       int list_files, int options, int reuse)
 {
     kombo_problems problems;
     kombo_request req;
@@ -158,7 +159,12 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     lcall *c;
     int ud, anchor;
 
-    c = lua_newuserdata(L, sizeof *c);
+    if (reuse != 0) { /* a closed call: it holds nothing (close_call) */
+        c = lua_touserdata(L, reuse);
+        lua_pushvalue(L, reuse);
+    } else {
+        c = lua_newuserdata(L, sizeof *c);
+    }
     ud = lua_gettop(L);
     memset(c, 0, sizeof *c);
     c->L = L;
@@ -169,8 +175,10 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->anchor_ref = LUA_NOREF;
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
-    luaL_getmetatable(L, CALL_MT);
-    lua_setmetatable(L, ud);
+    if (reuse == 0) {
+        luaL_getmetatable(L, CALL_MT);
+        lua_setmetatable(L, ud);
+    }
     /* The client's spare first block, else a new one (the arena zeroes what
      * it hands out); freed or handed back by __gc. */
     c->arena_block = owner->spare_block != NULL ? owner->spare_block : malloc(KOMBO_LUA_ARENA_FIRST);
@@ -518,6 +526,11 @@ static int l_call_perform(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     return perform(L, c, lua_isfunction(L, 2) ? 2 : 0);
+}
+
+void kombo_lua_call_close(lua_State *L, int call_idx)
+{
+    close_call(L, lua_touserdata(L, call_idx));
 }
 
 int kombo_lua_perform_close(lua_State *L, int call_idx, int index)

@@ -73,6 +73,11 @@ typedef struct lclient {
     char *more_blocks[KOMBO_LUA_MORE_SPARES];
     int more_anchors[KOMBO_LUA_MORE_SPARES]; /* registry references, as spare_anchor */
     int nmore_calls, nmore_blocks, nmore_anchors;
+    /* client:run's call userdata, closed, for its next run: a registry
+     * slot (LUA_NOREF until the first run) holding it, or false while a
+     * run has it (a run that raises leaves it to the collector, whose
+     * __gc closes it).  A call a script cannot see needs no new object. */
+    int run_call;
     /* The redactor of the client's secrets (client:set_secrets: the API
      * key and proxy credentials; else the key alone, made for the first
      * answer that needs it, lua_call.c), made once rather than for every
@@ -242,14 +247,20 @@ size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base,
 /* lua_call.c: the headers table at idx ({ ["Name"] = "value" }) set on the
  * call (kombo_call_set_headers); problems under `path`. */
 int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *path, kombo_problems *p);
+/* lua_call.c: client:prepare (see there); reuse: the stack index of a
+ * closed call userdata to make the call in (client:run's), or 0 for a new
+ * one. */
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files, int options);
+                       int list_files, int options, int reuse);
 void kombo_lua_open_call(lua_State *L);
 /* lua_call.c: client:run's second half: call:perform(index) of the call at
  * call_idx (index: a stack index, or 0), then call:close(); returns what
  * perform returns.  The running C function's upvalue 2 must be a header
  * block's metatable, as it is for the call's methods. */
 int kombo_lua_perform_close(lua_State *L, int call_idx, int index);
+/* lua_call.c: call:close() of the call userdata at call_idx (also one
+ * never made). */
+void kombo_lua_call_close(lua_State *L, int call_idx);
 /* lua_call.c: core.header_block_text (a success's header block, read on demand). */
 void kombo_lua_open_header_block(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);

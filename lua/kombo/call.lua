@@ -153,7 +153,7 @@ local function call_operation(self, op, args, fname, opts)
     if not (aliased or wanted) then
       -- The common call: prepared, sent over libcurl and closed in one
       -- step of the core, which dresses a success as send does.
-      local res, dressed, shape, bad_option = p.core:run(op.index, args, success_index(p))
+      local res, dressed, shape, bad_option = p.core:run(op.index, args, p.success_index or success_index(p))
       if res == nil then
         local err
         res, err = refused(p, fname, 4, dressed, shape, bad_option) -- (no tail call: levels)

@@ -1,0 +1,69 @@
+-- The common call (no call options, hooks, preflight or remote_fields to
+-- normalize, outside nginx) is one C step, client:run (kombo/call.lua), and
+-- it makes every call of a client in the same call object, kept closed
+-- between runs.  What it must not change: each call's own outcome, whatever
+-- the one before it did (refused, raised, closed its client).
+local servers = require "support.servers"
+
+local function upload_args(candidate_id)
+  return { candidate_id = candidate_id, body = { attachment = servers.attachment() } }
+end
+
+describe("the common call #integration", function()
+  it("runs refused, raising and successful calls in any order, each with its own outcome", function()
+    local client = servers.client()
+    local progress = 0
+    for i = 1, 6 do
+      if i % 3 == 1 then -- refused by validation: nothing sent
+        local res, err = client:attach_to_candidate { candidate_id = "", body = { attachment = servers.attachment() } }
+        assert.is_nil(res)
+        assert.equals("validation", err.kind)
+      elseif i % 3 == 2 then -- an argument table whose __index raises while it is read
+        local args = setmetatable({ candidate_id = "cand-run" },
+          { __index = function() error("args exploded", 0) end })
+        local ok, msg = pcall(client.attach_to_candidate, client, args)
+        assert.is_false(ok)
+        assert.equals("args exploded", msg)
+      else -- sent, with on_progress (released with the call)
+        local args = upload_args("cand-run-" .. i)
+        args.on_progress = function() progress = progress + 1 end
+        local res, err = client:attach_to_candidate(args)
+        assert(res, tostring(err))
+        assert.equals("success", res.status)
+      end
+      collectgarbage() -- a raising run's call is the collector's to close
+    end
+    assert.truthy(progress > 0)
+    client:close()
+  end)
+
+  it("a client closed by the call's own on_progress ends that call and refuses the next", function()
+    local client = servers.client()
+    local args = upload_args("cand-close")
+    args.on_progress = function() client:close() end
+    local res, err = client:attach_to_candidate(args)
+    assert(res, tostring(err))
+    local ok, msg = pcall(client.attach_to_candidate, client, upload_args("cand-after"))
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("closed kombo client", 1, true), msg)
+  end)
+
+  it("a call made from inside another call's on_progress on the same client is refused, not mixed up", function()
+    local client = servers.client()
+    local inner_ok, inner_msg
+    local args = upload_args("cand-outer")
+    args.on_progress = function()
+      if inner_ok == nil then
+        inner_ok, inner_msg = pcall(client.attach_to_candidate, client, upload_args("cand-inner"))
+      end
+    end
+    local res, err = client:attach_to_candidate(args)
+    assert(res, tostring(err))
+    assert.is_false(inner_ok)
+    assert.truthy(tostring(inner_msg):find("busy", 1, true), inner_msg)
+    -- and the client goes on
+    res, err = client:attach_to_candidate(upload_args("cand-next"))
+    assert(res, tostring(err))
+    client:close()
+  end)
+end)
