@@ -428,15 +428,17 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         t->small_body = 0; /* no body; a GET may be resent */
     } else if (body->length <= SMALL_BODY) {
         t->small_body = 1;
-        /* Read it out now: a failing source aborts before anything is sent. */
-        char chunk[4096];
-        size_t n;
+        /* Read it out now, straight into its buffer: a failing source
+         * aborts before anything is sent. */
+        char *dst;
+        size_t n = 0, got;
         kombo_buf_reset(&t->small);
         body->defer_last = 1; /* kombo_body_last_bytes runs in on_prereq, when the bytes go out */
-        while ((n = kombo_body_read(body, chunk, sizeof chunk)) > 0)
-            kombo_buf_append(&t->small, chunk, n);
+        if ((dst = kombo_buf_extend(&t->small, body->length)) != NULL)
+            while (n < body->length && (got = kombo_body_read(body, dst + n, body->length - n)) > 0)
+                n += got;
         body->defer_last = 0;
-        if (body->failed || t->small.failed || t->small.len != body->length) {
+        if (body->failed || dst == NULL || n != body->length) {
             fail_attempt(r, body->failed ? KOMBO_TE_ABORTED : KOMBO_TE_NETWORK,
                          body->failed ? body->error : "out of memory");
             return -1;
