@@ -1136,11 +1136,15 @@ static int l_call_timing(lua_State *L)
     return 4;
 }
 
-/* call:result() -> result table */
+/* call:result([index]) -> result table; with index (a function), as
+ * call:perform(index): a success's res, true */
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    push_result(L, c, kombo_call_result(c->call), 0);
+    if (push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0)) {
+        lua_pushboolean(L, 1);
+        return 2;
+    }
     return 1;
 }
 

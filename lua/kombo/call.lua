@@ -36,7 +36,8 @@ local function curl_attempt(call) call:attempt() end
 -- any Lua runs), every call but a misused "cosocket" one goes over libcurl.
 local OUTSIDE_NGINX = not cosocket.in_nginx()
 
--- The __index of a success dressed in C (call:perform, client:run), made
+-- The __index of a success dressed in C (call:perform, client:run,
+-- call:result on the cosocket transport), made
 -- once per client.
 local function success_index(p)
   local index = p.success_index
@@ -58,9 +59,10 @@ local function send(p, call, obs)
     error(why, 4) -- misuse: calling in an nginx phase without cosockets
   elseif transport == "cosocket" then
     local ok
-    ok, raw, failure = pcall(cosocket.perform, call, p.config, obs)
+    ok, raw, failure = pcall(cosocket.perform, call, p.config, obs, obs == nil and success_index(p) or nil)
     call:close()
     if not ok then error(raw, 0) end
+    if failure == true then return raw end -- (no observer: a success the core dressed)
   elseif obs then -- a Lua loop, so that every step can be logged and hooked
     raw, failure = trace.drive(call, obs, curl_attempt, core.sleep, core.now)
     call:close()

@@ -1187,9 +1187,10 @@ end
 
 --- Drives `call` to the end over cosockets; returns call:result() and, when
 -- a hook failed, its failure (trace.drive).  `obs`: the call's observer
--- (debug, hooks), or nil.  Raises when cosockets are unavailable in the
--- current phase.
-function M.perform(call, config, obs)
+-- (debug, hooks), or nil; without one, `index` (errors.success_index)
+-- has the core dress a success: call:result(index), res and true.
+-- Raises when cosockets are unavailable in the current phase.
+function M.perform(call, config, obs, index)
   -- (nginx's functions bound: only the phase to check)
   if ngx_tcp == nil or not COSOCKET_PHASES[ngx_get_phase()] then
     local which, why = M.select("cosocket")
@@ -1222,7 +1223,7 @@ function M.perform(call, config, obs)
     end
   end
   release_upload(one_attempt)
-  return call:result()
+  return call:result(index)
 end
 
 --- One attempt of `call` over cosockets, reported to the call (what
