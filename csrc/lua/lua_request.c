@@ -135,7 +135,11 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
             lua_getfield(L, t, name); /* past MAX_KEYS: no slot */
         if (!lua_isnil(L, -1)) {
             kombo_value *v;
-            snprintf(r->path, sizeof r->path, "%s", name);
+            size_t n = strlen(name); /* (no snprintf: per parameter of every call) */
+            if (n >= sizeof r->path)
+                n = sizeof r->path - 1;
+            memcpy(r->path, name, n);
+            r->path[n] = '\0';
             v = kombo_lua_read_value(r, -1, 1);
             if (v != NULL) {
                 v->key = kombo_str_c(name); /* static: the descriptor's */
@@ -187,10 +191,12 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         size_t k = nkeys;
-        if (lua_type(L, -2) == LUA_TSTRING)
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *key = lua_tostring(L, -2);
             for (k = 0; k < nkeys; k++)
-                if (strcmp(keys[k], lua_tostring(L, -2)) == 0)
+                if (strcmp(keys[k], key) == 0)
                     break;
+        }
         if (k == nkeys) {
             size_t n = 0;
             const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
