@@ -50,6 +50,10 @@ void kombo_echo(char *dst, size_t dstsz, kombo_str s);
 /* A double as the shortest text that reads back equal (%.15g, %.16g or
  * %.17g); buf holds 32 bytes.  Finite values only. */
 void kombo_format_double(char buf[32], double d);
+/* An integer in decimal, as "%lld" writes it (without snprintf: a query's
+ * page_size and an array index in a path are written on every call);
+ * returns its length. */
+size_t kombo_format_int(char buf[24], long long v);
 
 /* The JSON name of a value's type for "(got ...)": v->given when set. */
 const char *kombo_value_type_name(const struct kombo_value *v);

@@ -33,6 +33,25 @@ void kombo_echo(char *dst, size_t dstsz, kombo_str s)
     dst[o] = '\0';
 }
 
+size_t kombo_format_int(char buf[24], long long v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+    /* the magnitude as unsigned: LLONG_MIN has no positive twin */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    i = 0;
+    if (v < 0)
+        buf[i++] = '-';
+    while (n > 0)
+        buf[i++] = tmp[--n];
+    buf[i] = '\0';
+    return i;
+}
+
 void kombo_format_double(char buf[32], double d)
 {
     static const char *const fmts[] = {"%.15g", "%.16g", "%.17g"};

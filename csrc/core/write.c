@@ -272,7 +272,7 @@ static void write_number(kombo_buf *b, const kombo_value *v)
 {
     char num[32];
     if (v->type == KOMBO_V_INTEGER)
-        snprintf(num, sizeof num, "%lld", (long long)v->i);
+        kombo_format_int(num, (long long)v->i);
     else
         kombo_format_double(num, v->d);
     kombo_buf_puts(b, num);

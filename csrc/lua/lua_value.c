@@ -121,8 +121,17 @@ static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
 
 static size_t path_push_index(kombo_lua_reader *r, int i)
 {
-    size_t old = strlen(r->path);
-    snprintf(r->path + old, sizeof r->path - old, "[%d]", i);
+    size_t old = strlen(r->path), n;
+    char num[24];
+    n = kombo_format_int(num, i);
+    if (old + n + 3 <= sizeof r->path) { /* "[" num "]" NUL, else as snprintf would not fit it: cut */
+        r->path[old] = '[';
+        memcpy(r->path + old + 1, num, n);
+        r->path[old + 1 + n] = ']';
+        r->path[old + 2 + n] = '\0';
+    } else {
+        snprintf(r->path + old, sizeof r->path - old, "[%s]", num);
+    }
     return old;
 }
 

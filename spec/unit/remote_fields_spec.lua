@@ -279,6 +279,19 @@ describe("remote_fields", function()
       assert.equals('{"n":9223372036854775807}', wire_tail { n = math.maxinteger })
     end)
 
+    -- The core writes integers by hand (no snprintf): as %d would, every width and sign.
+    it("send integers as %d writes them, the smallest and largest included", function()
+      local values = { 0, 1, -1, 7, 9, 10, -10, 99, 100, 12345, -987654321, 4294967296, 2 ^ 53 - 1, -(2 ^ 53 - 1) }
+      if math.type then
+        values[#values + 1] = math.maxinteger
+        values[#values + 1] = math.mininteger
+      end
+      for _, v in ipairs(values) do
+        if math.type then v = math.tointeger(v) or v end
+        assert.equals(('{"n":%d}'):format(v), wire_tail { n = v })
+      end
+    end)
+
     it("may share a sub-table (not a cycle)", function()
       local shared = { x = 1 }
       local rec = sent { a = shared, b = shared, list = { shared, shared } }
@@ -303,6 +316,13 @@ describe("remote_fields", function()
     it("rejects NaN inside an array with its index in the path", function()
       assert_only_problem(problems_for { lever = { scores = { 1, nan } } }, "body.remote_fields.lever.scores[2]",
         "finite")
+    end)
+
+    it("names an index of several digits in the path", function()
+      local scores = {}
+      for k = 1, 111 do scores[k] = k end
+      scores[107] = 0 / 0
+      assert_only_problem(problems_for { lever = { scores = scores } }, "body.remote_fields.lever.scores[107]", "finite")
     end)
 
     it("rejects a cyclic table", function()
