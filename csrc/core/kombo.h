@@ -208,7 +208,7 @@ struct kombo_value {
     kombo_value *next;   /* the next member or element */
     kombo_value *child;  /* the first member or element */
     kombo_value *last;   /* the last one (kombo_value_append keeps it) */
-    size_t n;            /* members or elements */
+    size_t n;            /* members or elements (kombo_value_append keeps it; the writer counts on it) */
     int b;
     int64_t i;
     double d;

@@ -239,7 +239,7 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
 {
     const kombo_schema *from[MAX_FROM];
     const kombo_schema *additional;
-    size_t n = 0, f, i;
+    size_t n = 0, f, i, listed = 0;
     int first = 1;
     kombo_value *m;
 
@@ -257,10 +257,12 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
             if (written_before(from, f, i))
                 continue;
             m = kombo_value_member(v, p->name);
-            if (m != NULL)
+            if (m != NULL) {
                 member(w, &first, p->schema, m);
+                listed++;
+            }
         }
-    for (m = v->child; m != NULL; m = m->next)
+    for (m = v->child; m != NULL && listed < v->n; m = m->next) /* (all listed: none left) */
         if (m->key.ptr != NULL && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
     put(w, "}");
@@ -458,7 +460,7 @@ int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *
 {
     kombo_buf tmp;
     const kombo_value *m;
-    size_t i;
+    size_t i, listed = 0;
     int first = 1, failed = 0;
 
     if (v == NULL || v->type != KOMBO_V_OBJECT)
@@ -466,10 +468,12 @@ int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *
     kombo_buf_init(&tmp);
     for (i = 0; s != NULL && i < s->nproperties; i++) {
         m = kombo_value_member(v, s->properties[i].name);
-        if (m != NULL)
+        if (m != NULL) {
             failed |= query_param(url, &tmp, &first, m) != 0;
+            listed++;
+        }
     }
-    for (m = v->child; m != NULL; m = m->next)
+    for (m = v->child; m != NULL && listed < v->n; m = m->next) /* (all listed: none left) */
         if (m->key.ptr != NULL && !prop_listed(s, m->key))
             failed |= query_param(url, &tmp, &first, m) != 0;
     kombo_buf_free(&tmp);
