@@ -109,7 +109,8 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
  * Returns 1 when it matches; otherwise writes what is wrong into why. */
 static int success_shape(const jval *root, const kombo_response_shape *shape, char *why, size_t whysz)
 {
-    jval v, w, k, status = {J_NONE, NULL, 0}, data = {J_NONE, NULL, 0}, warnings = {J_NONE, NULL, 0};
+    jval v, w, k, status = {J_NONE, NULL, 0, NULL}, data = {J_NONE, NULL, 0, NULL},
+         warnings = {J_NONE, NULL, 0, NULL};
     jiter it;
     size_t i = 0;
 
@@ -153,7 +154,7 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
      * the last page) it cannot be followed, and taking it as the last page
      * would end a list short without a word.  Both in one walk of data. */
     if (shape->list) {
-        jval results = {J_NONE, NULL, 0}, next = {J_NONE, NULL, 0};
+        jval results = {J_NONE, NULL, 0, NULL}, next = {J_NONE, NULL, 0, NULL};
         kombo_json_iter_begin(&it, &v);
         while (kombo_json_iter_next(&it, &k, &w)) {
             if (kombo_json_str_eq(&k, "results"))
@@ -428,6 +429,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     const char *body = body_of(r, &n);
     jscan s;
     jval root;
+    jmarks marks; /* the shape checks step over data and results by it */
     char why[160];
 
     if (n == 0) {
@@ -437,7 +439,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
                  "HTTP %d with an empty response body (the request may have been processed)", r->status);
         return;
     }
-    if (kombo_json_parse(&s, body, n, &root)) {
+    if (kombo_json_parse_marked(&s, body, n, &root, &marks)) {
         out->kind = KOMBO_ERR_DECODE;
         out->outcome = KOMBO_OUTCOME_UNKNOWN;
         fmt_into(out->message, sizeof out->message,

@@ -166,13 +166,14 @@ static int j_literal(jscan *s, const char *lit)
 
 static int j_value(jscan *s, int depth, jval *out);
 
-/* *out (when asked for) as the value of type t at [b, e); 0. */
-static int described(jval *out, jtype t, const char *b, const char *e)
+/* *out (when asked for) as the value of type t at [b, e) found by s; 0. */
+static int described(const jscan *s, jval *out, jtype t, const char *b, const char *e)
 {
     if (out) {
         out->type = t;
         out->p = b;
         out->n = (size_t)(e - b);
+        out->marks = s->marks;
     }
     return 0;
 }
@@ -181,13 +182,22 @@ static int described(jval *out, jtype t, const char *b, const char *e)
 static int j_container(jscan *s, int depth, int is_obj)
 {
     char close = is_obj ? '}' : ']';
+    jmarks *m = s->record;
+    unsigned mark = KOMBO_JSON_MARKS; /* this container's record, if it has one */
 
     if (depth > KOMBO_JSON_MAX_DEPTH)
         return j_fail(s, "nested too deeply");
+    if (m != NULL && depth <= KOMBO_JSON_MARK_DEPTH && m->n < KOMBO_JSON_MARKS) {
+        mark = m->n++;
+        m->open[mark] = s->p;
+        m->close[mark] = NULL;
+    }
     s->p++;
     j_ws(s);
     if (s->p < s->end && *s->p == close) {
         s->p++;
+        if (mark < KOMBO_JSON_MARKS)
+            m->close[mark] = s->p;
         return 0;
     }
     for (;;) {
@@ -212,6 +222,8 @@ static int j_container(jscan *s, int depth, int is_obj)
         }
         if (s->p < s->end && *s->p == close) {
             s->p++;
+            if (mark < KOMBO_JSON_MARKS)
+                m->close[mark] = s->p;
             return 0;
         }
         return j_eof_or(s, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
@@ -245,14 +257,17 @@ static int j_value(jscan *s, int depth, jval *out)
     }
     if (rc)
         return -1;
-    return described(out, t, b, s->p);
+    return described(s, out, t, b, s->p);
 }
 
-int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
+int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks)
 {
     memset(s, 0, sizeof *s);
     s->start = s->p = text;
     s->end = text + n;
+    s->marks = s->record = marks;
+    if (marks != NULL)
+        marks->n = 0;
     j_ws(s);
     if (j_value(s, 0, root))
         return -1;
@@ -262,12 +277,18 @@ int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
     return 0;
 }
 
+int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
+{
+    return kombo_json_parse_marked(s, text, n, root, NULL);
+}
+
 void kombo_json_iter_begin(jiter *it, const jval *c)
 {
     memset(it, 0, sizeof *it);
     it->is_obj = c->type == J_OBJECT;
     it->s.start = it->s.p = c->p;
     it->s.end = c->p + c->n;
+    it->s.marks = c->marks;
     it->done = c->type != J_OBJECT && c->type != J_ARRAY;
     if (!it->done) {
         it->s.p++; /* '{' or '[' */
@@ -309,6 +330,24 @@ static int t_string(jscan *s)
     return -1;
 }
 
+/* One past the end of the container opening at p, as the strict scan
+ * recorded it; NULL when it did not.  The record is in text order. */
+static const char *marked_end(const jmarks *m, const char *p)
+{
+    unsigned lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (m->open[mid] == p)
+            return m->close[mid];
+        if (m->open[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Past the value at s->p, described in *out (may be NULL). */
 int kombo_json_skip(jscan *s, jval *out)
 {
@@ -327,7 +366,12 @@ int kombo_json_skip(jscan *s, jval *out)
     case '[': {
         size_t depth = 0;
         const unsigned char *p = (const unsigned char *)s->p, *end = (const unsigned char *)s->end;
+        const char *e = s->marks != NULL ? marked_end(s->marks, b) : NULL;
         t = *b == '{' ? J_OBJECT : J_ARRAY;
+        if (e != NULL && e <= s->end) { /* recorded: no need to read it */
+            s->p = e;
+            break;
+        }
         while (p < end) {
             unsigned char c;
             /* Most bytes matter to nothing here: skip them four at a time. */
@@ -375,7 +419,7 @@ int kombo_json_skip(jscan *s, jval *out)
         if (s->p == b)
             return -1;
     }
-    return described(out, t, b, s->p);
+    return described(s, out, t, b, s->p);
 }
 
 int kombo_json_iter_next(jiter *it, jval *key, jval *val)
@@ -388,11 +432,8 @@ int kombo_json_iter_next(jiter *it, jval *key, jval *val)
         const char *b = s->p;
         if (s->p >= s->end || *s->p != '"' || t_string(s))
             goto stop;
-        if (key) {
-            key->type = J_STRING;
-            key->p = b;
-            key->n = (size_t)(s->p - b);
-        }
+        if (key)
+            described(s, key, J_STRING, b, s->p);
         j_ws(s);
         if (s->p >= s->end || *s->p != ':')
             goto stop;
@@ -530,7 +571,7 @@ int kombo_json_str_eq(const jval *v, const char *lit)
 int kombo_json_get(const jval *obj, const char *key, jval *out)
 {
     jiter it;
-    jval k = {J_NONE, NULL, 0}, v; /* j_iter_next sets the key of every object member */
+    jval k = {J_NONE, NULL, 0, NULL}, v; /* j_iter_next sets the key of every object member */
     int found = 0;
 
     if (obj->type != J_OBJECT)
