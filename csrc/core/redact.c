@@ -450,7 +450,7 @@ int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t
     span run = {0, 0, 0};
     int synced = 1;
 
-    if (r->bits == 0 || s == NULL || i > n || n - i < GRAM)
+    if (s == NULL || i > n || !kombo_redactor_may_match(r, n - i))
         return 0;
     /* Four readings: the bytes as they are (l[0]); JSON escapes decoded;
      * JSON escapes and %XX decoded; JSON escapes decoded twice.  Where the
@@ -486,11 +486,11 @@ int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t
                     }
                 }
             }
+            if (done || i >= n)
+                break; /* the text's end, or the run is whole: the lane is read no more */
             for (m = cnt > c0 + GRAM ? cnt - GRAM : c0; m < cnt; m++)
                 z->at[m % GRAM] = i0 + (m - c0);
             z->g = g, z->count = cnt;
-            if (done || i >= n)
-                break;
         }
 
         len = unit_at(p, i, n, &kind, dec, &dn);

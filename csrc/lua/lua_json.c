@@ -40,7 +40,7 @@ void kombo_lua_push_redacted(lua_State *L, const kombo_redactor *r, const char *
     luaL_Buffer b;
     size_t from = 0, start = 0, end;
 
-    if (r == NULL || !kombo_redactor_next(r, s, n, &start, &end)) {
+    if (!kombo_redactor_may_match(r, n) || !kombo_redactor_next(r, s, n, &start, &end)) {
         lua_pushlstring(L, s, n); /* the usual case: no echo, no copy */
         return;
     }
