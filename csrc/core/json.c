@@ -59,58 +59,59 @@ static long hex4(const char *p)
  * UTF-8. */
 static int j_string(jscan *s)
 {
-    const char *open = s->p;
+    const char *open = s->p, *p = s->p + 1, *end = s->end;
     unsigned high = 0; /* the OR of the bytes: UTF-8 is checked only when one is >= 0x80 */
 
-    s->p++;
     for (;;) {
-        unsigned char c;
+        unsigned char c = 0;
         long u, lo;
 
-        if (s->p >= s->end)
+        /* The bytes that stand for themselves, through a local pointer: a
+         * store to s->p would be read again after every byte (a char may
+         * alias it). */
+        while (p < end && (c = (unsigned char)*p) != '"' && c != '\\' && c >= 0x20) {
+            high |= c;
+            p++;
+        }
+        s->p = p;
+        if (p >= end)
             return j_fail(s, "unterminated string");
-        c = (unsigned char)*s->p;
         if (c == '"')
             break;
         if (c < 0x20)
             return j_fail(s, "control character in string");
-        if (c != '\\') {
-            high |= c;
-            s->p++;
-            continue;
-        }
-        if (s->end - s->p < 2)
+        if (end - p < 2)
             return j_fail(s, "unterminated string");
-        switch (s->p[1]) {
+        switch (p[1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            s->p += 2;
+            p += 2;
             continue;
         case 'u':
             break;
         default:
             return j_fail(s, "invalid escape in string");
         }
-        if (s->end - s->p < 6) {
+        if (end - p < 6) {
             /* Truncated: say so, unless what is there is already wrong. */
-            const char *q = s->p + 2;
-            while (q < s->end && hexval((unsigned char)*q) >= 0)
+            const char *q = p + 2;
+            while (q < end && hexval((unsigned char)*q) >= 0)
                 q++;
-            return j_fail(s, q == s->end ? "unexpected end of input" : "invalid \\u escape in string");
+            return j_fail(s, q == end ? "unexpected end of input" : "invalid \\u escape in string");
         }
-        if ((u = hex4(s->p + 2)) < 0)
+        if ((u = hex4(p + 2)) < 0)
             return j_fail(s, "invalid \\u escape in string");
         if (u >= 0xDC00 && u <= 0xDFFF)
             return j_fail(s, "unpaired surrogate in string");
         if (u >= 0xD800 && u <= 0xDBFF) {
-            if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' || (lo = hex4(s->p + 8)) < 0 ||
-                lo < 0xDC00 || lo > 0xDFFF)
+            if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || (lo = hex4(p + 8)) < 0 || lo < 0xDC00 ||
+                lo > 0xDFFF)
                 return j_fail(s, "unpaired surrogate in string");
-            s->p += 6;
+            p += 6;
         }
-        s->p += 6;
+        p += 6;
     }
-    s->p++; /* closing quote */
-    if ((high & 0x80) && !kombo_utf8_valid(open + 1, (size_t)(s->p - open - 2))) {
+    s->p = p + 1; /* past the closing quote */
+    if ((high & 0x80) && !kombo_utf8_valid(open + 1, (size_t)(p - open - 1))) {
         s->p = open;
         return j_fail(s, "invalid UTF-8 in string");
     }
