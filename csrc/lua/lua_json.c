@@ -159,6 +159,33 @@ static int flush(lua_State *L, int base, int table, int is_obj, int pending, lua
 
 static void push_at(ctx *c, jscan *s);
 
+/* The string at s->p of validated text; s->p moves past it.  -1, nothing
+ * pushed, when the text ends first (cannot happen in validated text). */
+static int push_string_at(ctx *c, jscan *s)
+{
+    const char *b = s->p + 1, *p = b, *end = s->end;
+    jval v;
+
+    /* Most strings have no escape: the first quote ends them and their
+     * text is the value, read here once (not found by kombo_json_skip
+     * and then searched for a backslash). */
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    if (p < end && *p == '"') {
+        size_t n = (size_t)(p - b);
+        s->p = p + 1;
+        if (kombo_redactor_may_match(c->red, n))
+            kombo_lua_push_redacted(c->L, c->red, b, n);
+        else
+            lua_pushlstring(c->L, b, n); /* too short to hold a secret */
+        return 0;
+    }
+    if (kombo_json_skip(s, &v) != 0)
+        return -1;
+    push_string(c->L, c->red, &v);
+    return 0;
+}
+
 /* The object or array at s->p of validated text, in one pass: members are
  * pushed as they are read (nested ones the same way), never skipped over
  * first, so each byte is read once however deep it sits. */
@@ -187,10 +214,8 @@ static void push_container_at(ctx *c, jscan *s)
             }
             luaL_checkstack(L, 4, "JSON nested too deeply");
             if (is_obj) {
-                jval key;
-                if (*s->p != '"' || kombo_json_skip(s, &key) != 0)
+                if (*s->p != '"' || push_string_at(c, s) != 0)
                     break;
-                push_string(L, c->red, &key);
                 ws(s);
                 if (s->p < s->end && *s->p == ':')
                     s->p++;
@@ -226,12 +251,17 @@ static void push_at(ctx *c, jscan *s)
     jval v;
     if (s->p < s->end && (*s->p == '{' || *s->p == '[')) {
         push_container_at(c, s);
+        return;
+    }
+    if (s->p < s->end && *s->p == '"') {
+        if (push_string_at(c, s) == 0)
+            return;
     } else if (kombo_json_skip(s, &v) == 0) {
         push_value(c, &v);
-    } else {
-        s->p = s->end;
-        lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
+        return;
     }
+    s->p = s->end;
+    lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
 }
 
 static void push_value(ctx *c, const jval *v)
