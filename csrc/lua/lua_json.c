@@ -23,6 +23,7 @@ typedef struct ctx {
     int null_idx;     /* stack index of the null value */
     int array_mt_idx; /* stack index of the array metatable, or nil */
     const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
+    int room;         /* the stack is known to have slots up to this index */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -159,6 +160,23 @@ static int flush(lua_State *L, int base, int table, int is_obj, int pending, lua
 
 static void push_at(ctx *c, jscan *s);
 
+/* Stack slots a member may need (its key, its value, and a flush's table
+ * and copies).  Asked for RESERVE_SLOTS at a time, not for each member;
+ * when that many are not there, the exact number, which raises only where
+ * asking for each member would have. */
+#define MEMBER_SLOTS 4
+#define RESERVE_SLOTS 32
+
+static void reserve(ctx *c, int top)
+{
+    if (lua_checkstack(c->L, RESERVE_SLOTS)) {
+        c->room = top + RESERVE_SLOTS;
+    } else {
+        luaL_checkstack(c->L, MEMBER_SLOTS, "JSON nested too deeply");
+        c->room = top + MEMBER_SLOTS;
+    }
+}
+
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
  * pushed, when the text ends first (cannot happen in validated text). */
 static int push_string_at(ctx *c, jscan *s)
@@ -208,11 +226,14 @@ static void push_container_at(ctx *c, jscan *s)
              * (the scanner bounds it at KOMBO_JSON_MAX_DEPTH) the pending
              * members of all levels stay below that (valid JSON never
              * fails here). */
-            if (pending > 0 && lua_gettop(L) > PENDING_STACK) {
+            int top = lua_gettop(L);
+            if (pending > 0 && top > PENDING_STACK) {
                 table = flush(L, base, table, is_obj, pending, &n);
                 pending = 0;
+                top = lua_gettop(L);
             }
-            luaL_checkstack(L, 4, "JSON nested too deeply");
+            if (top + MEMBER_SLOTS > c->room)
+                reserve(c, top);
             if (is_obj) {
                 if (*s->p != '"' || push_string_at(c, s) != 0)
                     break;
@@ -296,6 +317,7 @@ static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
     luaL_checkstack(L, 4, "out of stack space");
     c.L = L;
     c.red = r;
+    c.room = base + 4;
     lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
