@@ -135,24 +135,30 @@ static void ws(jscan *s)
 }
 
 /* Moves the `pending` members above the table (or above `base`, making the
- * table first, sized for them) into it. */
+ * table first, sized for them) into it.  A new table is made on top and
+ * then put in the first member's slot: no rotation of the members under
+ * it. */
 static int flush(lua_State *L, int base, int table, int is_obj, int pending, lua_Integer *n)
 {
-    int j;
+    int j, first = (table ? table : base) + 1, t = table;
     if (table == 0) {
         lua_createtable(L, is_obj ? 0 : pending, is_obj ? pending : 0);
-        lua_insert(L, base + 1);
-        table = base + 1;
+        t = lua_gettop(L);
     }
     for (j = 0; j < pending; j++) {
         if (is_obj) {
-            lua_pushvalue(L, table + 1 + 2 * j);
-            lua_pushvalue(L, table + 2 + 2 * j);
-            lua_rawset(L, table); /* in order: of a repeated key, the last one wins */
+            lua_pushvalue(L, first + 2 * j);
+            lua_pushvalue(L, first + 1 + 2 * j);
+            lua_rawset(L, t); /* in order: of a repeated key, the last one wins */
         } else {
-            lua_pushvalue(L, table + 1 + j);
-            lua_rawseti(L, table, (int)++*n);
+            lua_pushvalue(L, first + j);
+            lua_rawseti(L, t, (int)++*n);
         }
+    }
+    if (table == 0) {
+        table = base + 1;
+        if (pending > 0)
+            lua_replace(L, table); /* the first member's slot: it is in the table now */
     }
     lua_settop(L, table);
     return table;
