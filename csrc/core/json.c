@@ -54,6 +54,14 @@ static long hex4(const char *p)
     return v;
 }
 
+/* 1 for the bytes a string holds as they stand: not '"', '\\' or a
+ * control byte (one look-up a byte, not three comparisons). */
+#define SPLAIN(c) ((c) >= 0x20 && (c) != '"' && (c) != '\\')
+#define SPLAIN4(c) SPLAIN(c), SPLAIN((c) + 1), SPLAIN((c) + 2), SPLAIN((c) + 3)
+#define SPLAIN16(c) SPLAIN4(c), SPLAIN4((c) + 4), SPLAIN4((c) + 8), SPLAIN4((c) + 12)
+#define SPLAIN64(c) SPLAIN16(c), SPLAIN16((c) + 16), SPLAIN16((c) + 32), SPLAIN16((c) + 48)
+static const unsigned char STRING_PLAIN[256] = {SPLAIN64(0), SPLAIN64(64), SPLAIN64(128), SPLAIN64(192)};
+
 /* A string literal at s->p (which is '"').  Rejects raw control bytes, bad
  * escapes, unpaired surrogates (they cannot become UTF-8) and invalid
  * UTF-8. */
@@ -63,19 +71,20 @@ static int j_string(jscan *s)
     unsigned high = 0; /* the OR of the bytes: UTF-8 is checked only when one is >= 0x80 */
 
     for (;;) {
-        unsigned char c = 0;
+        unsigned char c;
         long u, lo;
 
         /* The bytes that stand for themselves, through a local pointer: a
          * store to s->p would be read again after every byte (a char may
          * alias it). */
-        while (p < end && (c = (unsigned char)*p) != '"' && c != '\\' && c >= 0x20) {
-            high |= c;
+        while (p < end && STRING_PLAIN[(unsigned char)*p]) {
+            high |= (unsigned char)*p;
             p++;
         }
         s->p = p;
         if (p >= end)
             return j_fail(s, "unterminated string");
+        c = (unsigned char)*p;
         if (c == '"')
             break;
         if (c < 0x20)
