@@ -146,28 +146,33 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
         fmt_into(why, whysz, "\"data\" is not an object");
         return 0;
     }
-    if (shape->data_member != NULL && !kombo_json_get(&v, shape->data_member, &w)) {
-        fmt_into(why, whysz, "missing \"data.%s\"", shape->data_member);
-        return 0;
-    }
-    /* A page: without an array of results and a next cursor (or null for
-     * the last page) it cannot be followed, and taking it as the last page
-     * would end a list short without a word.  Both in one walk of data. */
-    if (shape->list) {
-        jval results = {J_NONE, NULL, 0, NULL}, next = {J_NONE, NULL, 0, NULL};
+    /* The member data must have, and a page's results and next cursor: one
+     * walk of data for all three (the last of a repeated key wins, as with
+     * kombo_json_get).  A page without an array of results and a next
+     * cursor (or null for the last page) cannot be followed, and taking it
+     * as the last page would end a list short without a word. */
+    if (shape->data_member != NULL || shape->list) {
+        jval member = {J_NONE, NULL, 0, NULL}, results = {J_NONE, NULL, 0, NULL}, next = {J_NONE, NULL, 0, NULL};
         kombo_json_iter_begin(&it, &v);
         while (kombo_json_iter_next(&it, &k, &w)) {
+            if (shape->data_member != NULL && kombo_json_str_eq(&k, shape->data_member))
+                member = w;
+            if (!shape->list)
+                continue;
             if (kombo_json_str_eq(&k, "results"))
                 results = w;
             else if (kombo_json_str_eq(&k, "next"))
                 next = w;
         }
-        if (results.type != J_ARRAY) {
+        if (shape->data_member != NULL && member.type == J_NONE) {
+            fmt_into(why, whysz, "missing \"data.%s\"", shape->data_member);
+            return 0;
+        }
+        if (shape->list && results.type != J_ARRAY) {
             fmt_into(why, whysz, "\"data.results\" is not an array");
             return 0;
         }
-        w = next;
-        if (w.type != J_STRING && w.type != J_NULL) {
+        if (shape->list && next.type != J_STRING && next.type != J_NULL) {
             fmt_into(why, whysz, "\"data.next\" is neither a string nor null");
             return 0;
         }
