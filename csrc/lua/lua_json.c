@@ -201,7 +201,7 @@ static int push_string_at(ctx *c, jscan *s)
         if (kombo_redactor_may_match(c->red, n))
             kombo_lua_push_redacted(c->L, c->red, b, n);
         else
-            lua_pushlstring(c->L, b, n); /* too short to hold a secret */
+            lua_pushlstring(c->L, b, n); /* no secret can be in it (or none to look for) */
         return 0;
     }
     if (kombo_json_skip(s, &v) != 0)
