@@ -152,7 +152,8 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
      * cursor (or null for the last page) cannot be followed, and taking it
      * as the last page would end a list short without a word. */
     if (shape->data_member != NULL || shape->list) {
-        jval member = {J_NONE, NULL, 0, NULL}, results = {J_NONE, NULL, 0, NULL}, next = {J_NONE, NULL, 0, NULL};
+        jval member = {J_NONE, NULL, 0, NULL}, results = {J_NONE, NULL, 0, NULL},
+             next = {J_NONE, NULL, 0, NULL};
         kombo_json_iter_begin(&it, &v);
         while (kombo_json_iter_next(&it, &k, &w)) {
             if (shape->data_member != NULL && kombo_json_str_eq(&k, shape->data_member))
