@@ -109,7 +109,8 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
  * Returns 1 when it matches; otherwise writes what is wrong into why. */
 static int success_shape(const jval *root, const kombo_response_shape *shape, char *why, size_t whysz)
 {
-    jval v, w, k, status = {J_NONE, NULL, 0}, data = {J_NONE, NULL, 0}, warnings = {J_NONE, NULL, 0};
+    jval v, w, k, status = {J_NONE, NULL, 0, NULL}, data = {J_NONE, NULL, 0, NULL},
+         warnings = {J_NONE, NULL, 0, NULL};
     jiter it;
     size_t i = 0;
 
@@ -145,28 +146,34 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
         fmt_into(why, whysz, "\"data\" is not an object");
         return 0;
     }
-    if (shape->data_member != NULL && !kombo_json_get(&v, shape->data_member, &w)) {
-        fmt_into(why, whysz, "missing \"data.%s\"", shape->data_member);
-        return 0;
-    }
-    /* A page: without an array of results and a next cursor (or null for
-     * the last page) it cannot be followed, and taking it as the last page
-     * would end a list short without a word.  Both in one walk of data. */
-    if (shape->list) {
-        jval results = {J_NONE, NULL, 0}, next = {J_NONE, NULL, 0};
+    /* The member data must have, and a page's results and next cursor: one
+     * walk of data for all three (the last of a repeated key wins, as with
+     * kombo_json_get).  A page without an array of results and a next
+     * cursor (or null for the last page) cannot be followed, and taking it
+     * as the last page would end a list short without a word. */
+    if (shape->data_member != NULL || shape->list) {
+        jval member = {J_NONE, NULL, 0, NULL}, results = {J_NONE, NULL, 0, NULL},
+             next = {J_NONE, NULL, 0, NULL};
         kombo_json_iter_begin(&it, &v);
         while (kombo_json_iter_next(&it, &k, &w)) {
+            if (shape->data_member != NULL && kombo_json_str_eq(&k, shape->data_member))
+                member = w;
+            if (!shape->list)
+                continue;
             if (kombo_json_str_eq(&k, "results"))
                 results = w;
             else if (kombo_json_str_eq(&k, "next"))
                 next = w;
         }
-        if (results.type != J_ARRAY) {
+        if (shape->data_member != NULL && member.type == J_NONE) {
+            fmt_into(why, whysz, "missing \"data.%s\"", shape->data_member);
+            return 0;
+        }
+        if (shape->list && results.type != J_ARRAY) {
             fmt_into(why, whysz, "\"data.results\" is not an array");
             return 0;
         }
-        w = next;
-        if (w.type != J_STRING && w.type != J_NULL) {
+        if (shape->list && next.type != J_STRING && next.type != J_NULL) {
             fmt_into(why, whysz, "\"data.next\" is neither a string nor null");
             return 0;
         }
@@ -428,6 +435,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     const char *body = body_of(r, &n);
     jscan s;
     jval root;
+    jmarks marks; /* the shape checks step over data and results by it */
     char why[160];
 
     if (n == 0) {
@@ -437,7 +445,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
                  "HTTP %d with an empty response body (the request may have been processed)", r->status);
         return;
     }
-    if (kombo_json_parse(&s, body, n, &root)) {
+    if (kombo_json_parse_marked(&s, body, n, &root, &marks)) {
         out->kind = KOMBO_ERR_DECODE;
         out->outcome = KOMBO_OUTCOME_UNKNOWN;
         fmt_into(out->message, sizeof out->message,

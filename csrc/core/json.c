@@ -54,63 +54,73 @@ static long hex4(const char *p)
     return v;
 }
 
+/* 1 for the bytes a string holds as they stand: not '"', '\\' or a
+ * control byte (one look-up a byte, not three comparisons). */
+#define SPLAIN(c) ((c) >= 0x20 && (c) != '"' && (c) != '\\')
+#define SPLAIN4(c) SPLAIN(c), SPLAIN((c) + 1), SPLAIN((c) + 2), SPLAIN((c) + 3)
+#define SPLAIN16(c) SPLAIN4(c), SPLAIN4((c) + 4), SPLAIN4((c) + 8), SPLAIN4((c) + 12)
+#define SPLAIN64(c) SPLAIN16(c), SPLAIN16((c) + 16), SPLAIN16((c) + 32), SPLAIN16((c) + 48)
+static const unsigned char STRING_PLAIN[256] = {SPLAIN64(0), SPLAIN64(64), SPLAIN64(128), SPLAIN64(192)};
+
 /* A string literal at s->p (which is '"').  Rejects raw control bytes, bad
  * escapes, unpaired surrogates (they cannot become UTF-8) and invalid
  * UTF-8. */
 static int j_string(jscan *s)
 {
-    const char *open = s->p;
+    const char *open = s->p, *p = s->p + 1, *end = s->end;
     unsigned high = 0; /* the OR of the bytes: UTF-8 is checked only when one is >= 0x80 */
 
-    s->p++;
     for (;;) {
         unsigned char c;
         long u, lo;
 
-        if (s->p >= s->end)
+        /* The bytes that stand for themselves, through a local pointer: a
+         * store to s->p would be read again after every byte (a char may
+         * alias it). */
+        while (p < end && STRING_PLAIN[(unsigned char)*p]) {
+            high |= (unsigned char)*p;
+            p++;
+        }
+        s->p = p;
+        if (p >= end)
             return j_fail(s, "unterminated string");
-        c = (unsigned char)*s->p;
+        c = (unsigned char)*p;
         if (c == '"')
             break;
         if (c < 0x20)
             return j_fail(s, "control character in string");
-        if (c != '\\') {
-            high |= c;
-            s->p++;
-            continue;
-        }
-        if (s->end - s->p < 2)
+        if (end - p < 2)
             return j_fail(s, "unterminated string");
-        switch (s->p[1]) {
+        switch (p[1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            s->p += 2;
+            p += 2;
             continue;
         case 'u':
             break;
         default:
             return j_fail(s, "invalid escape in string");
         }
-        if (s->end - s->p < 6) {
+        if (end - p < 6) {
             /* Truncated: say so, unless what is there is already wrong. */
-            const char *q = s->p + 2;
-            while (q < s->end && hexval((unsigned char)*q) >= 0)
+            const char *q = p + 2;
+            while (q < end && hexval((unsigned char)*q) >= 0)
                 q++;
-            return j_fail(s, q == s->end ? "unexpected end of input" : "invalid \\u escape in string");
+            return j_fail(s, q == end ? "unexpected end of input" : "invalid \\u escape in string");
         }
-        if ((u = hex4(s->p + 2)) < 0)
+        if ((u = hex4(p + 2)) < 0)
             return j_fail(s, "invalid \\u escape in string");
         if (u >= 0xDC00 && u <= 0xDFFF)
             return j_fail(s, "unpaired surrogate in string");
         if (u >= 0xD800 && u <= 0xDBFF) {
-            if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' || (lo = hex4(s->p + 8)) < 0 ||
-                lo < 0xDC00 || lo > 0xDFFF)
+            if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || (lo = hex4(p + 8)) < 0 || lo < 0xDC00 ||
+                lo > 0xDFFF)
                 return j_fail(s, "unpaired surrogate in string");
-            s->p += 6;
+            p += 6;
         }
-        s->p += 6;
+        p += 6;
     }
-    s->p++; /* closing quote */
-    if ((high & 0x80) && !kombo_utf8_valid(open + 1, (size_t)(s->p - open - 2))) {
+    s->p = p + 1; /* past the closing quote */
+    if ((high & 0x80) && !kombo_utf8_valid(open + 1, (size_t)(p - open - 1))) {
         s->p = open;
         return j_fail(s, "invalid UTF-8 in string");
     }
@@ -166,13 +176,14 @@ static int j_literal(jscan *s, const char *lit)
 
 static int j_value(jscan *s, int depth, jval *out);
 
-/* *out (when asked for) as the value of type t at [b, e); 0. */
-static int described(jval *out, jtype t, const char *b, const char *e)
+/* *out (when asked for) as the value of type t at [b, e) found by s; 0. */
+static int described(const jscan *s, jval *out, jtype t, const char *b, const char *e)
 {
     if (out) {
         out->type = t;
         out->p = b;
         out->n = (size_t)(e - b);
+        out->marks = s->marks;
     }
     return 0;
 }
@@ -181,13 +192,22 @@ static int described(jval *out, jtype t, const char *b, const char *e)
 static int j_container(jscan *s, int depth, int is_obj)
 {
     char close = is_obj ? '}' : ']';
+    jmarks *m = s->record;
+    unsigned mark = KOMBO_JSON_MARKS; /* this container's record, if it has one */
 
     if (depth > KOMBO_JSON_MAX_DEPTH)
         return j_fail(s, "nested too deeply");
+    if (m != NULL && depth <= KOMBO_JSON_MARK_DEPTH && m->n < KOMBO_JSON_MARKS) {
+        mark = m->n++;
+        m->open[mark] = s->p;
+        m->close[mark] = NULL;
+    }
     s->p++;
     j_ws(s);
     if (s->p < s->end && *s->p == close) {
         s->p++;
+        if (mark < KOMBO_JSON_MARKS)
+            m->close[mark] = s->p;
         return 0;
     }
     for (;;) {
@@ -212,6 +232,8 @@ static int j_container(jscan *s, int depth, int is_obj)
         }
         if (s->p < s->end && *s->p == close) {
             s->p++;
+            if (mark < KOMBO_JSON_MARKS)
+                m->close[mark] = s->p;
             return 0;
         }
         return j_eof_or(s, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
@@ -245,14 +267,17 @@ static int j_value(jscan *s, int depth, jval *out)
     }
     if (rc)
         return -1;
-    return described(out, t, b, s->p);
+    return described(s, out, t, b, s->p);
 }
 
-int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
+int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks)
 {
     memset(s, 0, sizeof *s);
     s->start = s->p = text;
     s->end = text + n;
+    s->marks = s->record = marks;
+    if (marks != NULL)
+        marks->n = 0;
     j_ws(s);
     if (j_value(s, 0, root))
         return -1;
@@ -262,12 +287,18 @@ int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
     return 0;
 }
 
+int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
+{
+    return kombo_json_parse_marked(s, text, n, root, NULL);
+}
+
 void kombo_json_iter_begin(jiter *it, const jval *c)
 {
     memset(it, 0, sizeof *it);
     it->is_obj = c->type == J_OBJECT;
     it->s.start = it->s.p = c->p;
     it->s.end = c->p + c->n;
+    it->s.marks = c->marks;
     it->done = c->type != J_OBJECT && c->type != J_ARRAY;
     if (!it->done) {
         it->s.p++; /* '{' or '[' */
@@ -309,6 +340,24 @@ static int t_string(jscan *s)
     return -1;
 }
 
+/* One past the end of the container opening at p, as the strict scan
+ * recorded it; NULL when it did not.  The record is in text order. */
+static const char *marked_end(const jmarks *m, const char *p)
+{
+    unsigned lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (m->open[mid] == p)
+            return m->close[mid];
+        if (m->open[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Past the value at s->p, described in *out (may be NULL). */
 int kombo_json_skip(jscan *s, jval *out)
 {
@@ -327,7 +376,12 @@ int kombo_json_skip(jscan *s, jval *out)
     case '[': {
         size_t depth = 0;
         const unsigned char *p = (const unsigned char *)s->p, *end = (const unsigned char *)s->end;
+        const char *e = s->marks != NULL ? marked_end(s->marks, b) : NULL;
         t = *b == '{' ? J_OBJECT : J_ARRAY;
+        if (e != NULL && e <= s->end) { /* recorded: no need to read it */
+            s->p = e;
+            break;
+        }
         while (p < end) {
             unsigned char c;
             /* Most bytes matter to nothing here: skip them four at a time. */
@@ -375,7 +429,7 @@ int kombo_json_skip(jscan *s, jval *out)
         if (s->p == b)
             return -1;
     }
-    return described(out, t, b, s->p);
+    return described(s, out, t, b, s->p);
 }
 
 int kombo_json_iter_next(jiter *it, jval *key, jval *val)
@@ -388,11 +442,8 @@ int kombo_json_iter_next(jiter *it, jval *key, jval *val)
         const char *b = s->p;
         if (s->p >= s->end || *s->p != '"' || t_string(s))
             goto stop;
-        if (key) {
-            key->type = J_STRING;
-            key->p = b;
-            key->n = (size_t)(s->p - b);
-        }
+        if (key)
+            described(s, key, J_STRING, b, s->p);
         j_ws(s);
         if (s->p >= s->end || *s->p != ':')
             goto stop;
@@ -530,7 +581,7 @@ int kombo_json_str_eq(const jval *v, const char *lit)
 int kombo_json_get(const jval *obj, const char *key, jval *out)
 {
     jiter it;
-    jval k = {J_NONE, NULL, 0}, v; /* j_iter_next sets the key of every object member */
+    jval k = {J_NONE, NULL, 0, NULL}, v; /* j_iter_next sets the key of every object member */
     int found = 0;
 
     if (obj->type != J_OBJECT)

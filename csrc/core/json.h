@@ -20,21 +20,43 @@
 
 typedef enum jtype { J_NONE = 0, J_OBJECT, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL } jtype;
 
+/* Where containers end, recorded by the strict scan for the walks that
+ * follow it: stepping over a recorded container is a look-up, not a second
+ * scan of its text (the classifier's shape checks step over data, a page's
+ * results and each warning: without a record each is read again per walk,
+ * a cost in proportion to the page).  Records the first KOMBO_JSON_MARKS
+ * containers nested at most KOMBO_JSON_MARK_DEPTH deep (the top level is
+ * 1); any other is found by its text, as without a record. */
+#define KOMBO_JSON_MARKS 16
+#define KOMBO_JSON_MARK_DEPTH 3
+typedef struct jmarks {
+    const char *open[KOMBO_JSON_MARKS];  /* each container's '{' or '[', in text order */
+    const char *close[KOMBO_JSON_MARKS]; /* one past its closing bracket; NULL: not read */
+    unsigned n;
+} jmarks;
+
 typedef struct jval {
     jtype type;
     const char *p; /* the value's text, p[0..n); strings include their quotes */
     size_t n;
+    const jmarks *marks; /* the record of the scan that found it, or NULL */
 } jval;
 
 typedef struct jscan {
     const char *start, *p, *end;
     const char *err; /* first problem (static text), NULL when fine */
     size_t err_at;   /* its byte offset */
+    const jmarks *marks; /* container ends kombo_json_skip looks up; NULL: none */
+    jmarks *record;      /* where the strict scan records them; NULL: not */
 } jscan;
 
 /* Validates a whole document (surrounding whitespace allowed): 0 and *root
  * its single top-level value, or -1 with s->err and s->err_at set. */
 int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root);
+/* The same, recording container ends into *marks; the values found in the
+ * document carry it, so walks of them (iterators, kombo_json_get) use it.
+ * *marks must outlive those walks. */
+int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks);
 
 /* Walks the members of a validated object or array. */
 typedef struct jiter {

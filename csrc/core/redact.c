@@ -39,7 +39,9 @@
  * four readings differ only near a '\' or '%': where the last 20 units
  * were plain bytes, one reading stands for all (a tight loop over ASCII
  * bytes, as fast as the single reading used to be), and the others start
- * again as copies of it at the next '\' or '%'.  O(n) in the text,
+ * again as copies of it at the next '\' or '%'.  A text that is plain
+ * bytes with no key window in them (most are) is told by a leaner pass
+ * still, which keeps only the window.  O(n) in the text,
  * O(key) to build, no allocation when nothing matches; the set lives in
  * the redactor itself for keys up to 67 bytes (135 for letters, digits and
  * "-._~" only); longer ones need kombo_redactor_extra() bytes.
@@ -441,6 +443,32 @@ static size_t next_window(const lane *l, size_t next)
  * be the same again, the fourth's pending bytes read. */
 #define RESYNC (GRAM + DEEP_AHEAD)
 
+/* Most texts are plain ASCII with no window of a key in them, and then
+ * every reading is the bytes as they are and nothing matches: this pass
+ * says so with nothing kept but the window.  It stops at the first byte
+ * that is no plain byte or that completes a key window, and leaves z as
+ * the first reading would have it before that byte, for the full reading
+ * to go on from there.  Returns where it stopped (n: nothing to find). */
+static size_t plain_pass(const kombo_redactor *r, const unsigned char *p, size_t i, size_t n, lane *z)
+{
+    size_t i0 = i, m;
+    uint64_t g = 0;
+
+    for (; i < n; i++) {
+        unsigned char f = plain_fold[p[i]];
+        uint64_t next = (g << 8) | f;
+        if (f == 0 || (i - i0 + 1 >= GRAM && member(r, next)))
+            break;
+        g = next;
+    }
+    if (i == n)
+        return n;
+    z->g = g, z->count = i - i0;
+    for (m = z->count > GRAM ? z->count - GRAM : 0; m < z->count; m++)
+        z->at[m % GRAM] = i0 + m;
+    return i;
+}
+
 int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -450,14 +478,15 @@ int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t
     span run = {0, 0, 0};
     int synced = 1;
 
-    if (r->bits == 0 || s == NULL || i > n || n - i < GRAM)
+    if (s == NULL || i > n || !kombo_redactor_may_match(r, n - i))
         return 0;
     /* Four readings: the bytes as they are (l[0]); JSON escapes decoded;
      * JSON escapes and %XX decoded; JSON escapes decoded twice.  Where the
      * last RESYNC units were plain bytes they all read the same: then only
      * l[0] reads (synced), and the others start again as copies of it at
      * the next '\' or '%'. */
-    l[0].g = 0, l[0].count = 0;
+    if ((i = plain_pass(r, p, i, n, &l[0])) == n)
+        return 0;
     d.h = d.n = 0;
     while (i < n) {
         unsigned char dec[4];
@@ -486,11 +515,11 @@ int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t
                     }
                 }
             }
+            if (done || i >= n)
+                break; /* the text's end, or the run is whole: the lane is read no more */
             for (m = cnt > c0 + GRAM ? cnt - GRAM : c0; m < cnt; m++)
                 z->at[m % GRAM] = i0 + (m - c0);
             z->g = g, z->count = cnt;
-            if (done || i >= n)
-                break;
         }
 
         len = unit_at(p, i, n, &kind, dec, &dn);

@@ -32,6 +32,14 @@ typedef struct kombo_redactor {
 size_t kombo_redactor_extra(const char *key, size_t keylen);
 int kombo_redactor_init(kombo_redactor *r, const char *key, size_t keylen, void *extra);
 int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end);
+/* Whether a text of n bytes can hold a run at all: r (may be NULL) looks
+ * for something and n is at least KOMBO_REDACT_MIN.  kombo_redactor_next
+ * asks it first; a caller with many short texts (an answer's strings, most
+ * of them shorter) asks it to skip the call. */
+static inline int kombo_redactor_may_match(const kombo_redactor *r, size_t n)
+{
+    return r != NULL && r->bits != 0 && n >= KOMBO_REDACT_MIN;
+}
 int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen);
 /* The same for several keys at once (any of them may be absent or short):
  * one set holds the windows of all, so a text is read once whatever their

@@ -456,6 +456,7 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
             root.type = J_OBJECT;
             root.p = r->body.data + cls->json_off;
             root.n = cls->json_len;
+            root.marks = NULL; /* the scan's record died with it */
             const char *key = kombo_call_config(c->call)->api_key;
             int none = 0;
             const kombo_redactor *red = client_redactor(c->owner, key, &none);

@@ -23,6 +23,7 @@ typedef struct ctx {
     int null_idx;     /* stack index of the null value */
     int array_mt_idx; /* stack index of the array metatable, or nil */
     const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
+    int room;         /* the stack is known to have slots up to this index */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -40,7 +41,7 @@ void kombo_lua_push_redacted(lua_State *L, const kombo_redactor *r, const char *
     luaL_Buffer b;
     size_t from = 0, start = 0, end;
 
-    if (r == NULL || !kombo_redactor_next(r, s, n, &start, &end)) {
+    if (!kombo_redactor_may_match(r, n) || !kombo_redactor_next(r, s, n, &start, &end)) {
         lua_pushlstring(L, s, n); /* the usual case: no echo, no copy */
         return;
     }
@@ -134,30 +135,80 @@ static void ws(jscan *s)
 }
 
 /* Moves the `pending` members above the table (or above `base`, making the
- * table first, sized for them) into it. */
+ * table first, sized for them) into it.  A new table is made on top and
+ * then put in the first member's slot: no rotation of the members under
+ * it. */
 static int flush(lua_State *L, int base, int table, int is_obj, int pending, lua_Integer *n)
 {
-    int j;
+    int j, first = (table ? table : base) + 1, t = table;
     if (table == 0) {
         lua_createtable(L, is_obj ? 0 : pending, is_obj ? pending : 0);
-        lua_insert(L, base + 1);
-        table = base + 1;
+        t = lua_gettop(L);
     }
     for (j = 0; j < pending; j++) {
         if (is_obj) {
-            lua_pushvalue(L, table + 1 + 2 * j);
-            lua_pushvalue(L, table + 2 + 2 * j);
-            lua_rawset(L, table); /* in order: of a repeated key, the last one wins */
+            lua_pushvalue(L, first + 2 * j);
+            lua_pushvalue(L, first + 1 + 2 * j);
+            lua_rawset(L, t); /* in order: of a repeated key, the last one wins */
         } else {
-            lua_pushvalue(L, table + 1 + j);
-            lua_rawseti(L, table, (int)++*n);
+            lua_pushvalue(L, first + j);
+            lua_rawseti(L, t, (int)++*n);
         }
+    }
+    if (table == 0) {
+        table = base + 1;
+        if (pending > 0)
+            lua_replace(L, table); /* the first member's slot: it is in the table now */
     }
     lua_settop(L, table);
     return table;
 }
 
 static void push_at(ctx *c, jscan *s);
+
+/* Stack slots a member may need (its key, its value, and a flush's table
+ * and copies).  Asked for RESERVE_SLOTS at a time, not for each member;
+ * when that many are not there, the exact number, which raises only where
+ * asking for each member would have. */
+#define MEMBER_SLOTS 4
+#define RESERVE_SLOTS 32
+
+static void reserve(ctx *c, int top)
+{
+    if (lua_checkstack(c->L, RESERVE_SLOTS)) {
+        c->room = top + RESERVE_SLOTS;
+    } else {
+        luaL_checkstack(c->L, MEMBER_SLOTS, "JSON nested too deeply");
+        c->room = top + MEMBER_SLOTS;
+    }
+}
+
+/* The string at s->p of validated text; s->p moves past it.  -1, nothing
+ * pushed, when the text ends first (cannot happen in validated text). */
+static int push_string_at(ctx *c, jscan *s)
+{
+    const char *b = s->p + 1, *p = b, *end = s->end;
+    jval v;
+
+    /* Most strings have no escape: the first quote ends them and their
+     * text is the value, read here once (not found by kombo_json_skip
+     * and then searched for a backslash). */
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    if (p < end && *p == '"') {
+        size_t n = (size_t)(p - b);
+        s->p = p + 1;
+        if (kombo_redactor_may_match(c->red, n))
+            kombo_lua_push_redacted(c->L, c->red, b, n);
+        else
+            lua_pushlstring(c->L, b, n); /* no secret can be in it (or none to look for) */
+        return 0;
+    }
+    if (kombo_json_skip(s, &v) != 0)
+        return -1;
+    push_string(c->L, c->red, &v);
+    return 0;
+}
 
 /* The object or array at s->p of validated text, in one pass: members are
  * pushed as they are read (nested ones the same way), never skipped over
@@ -181,16 +232,17 @@ static void push_container_at(ctx *c, jscan *s)
              * (the scanner bounds it at KOMBO_JSON_MAX_DEPTH) the pending
              * members of all levels stay below that (valid JSON never
              * fails here). */
-            if (pending > 0 && lua_gettop(L) > PENDING_STACK) {
+            int top = lua_gettop(L);
+            if (pending > 0 && top > PENDING_STACK) {
                 table = flush(L, base, table, is_obj, pending, &n);
                 pending = 0;
+                top = lua_gettop(L);
             }
-            luaL_checkstack(L, 4, "JSON nested too deeply");
+            if (top + MEMBER_SLOTS > c->room)
+                reserve(c, top);
             if (is_obj) {
-                jval key;
-                if (*s->p != '"' || kombo_json_skip(s, &key) != 0)
+                if (*s->p != '"' || push_string_at(c, s) != 0)
                     break;
-                push_string(L, c->red, &key);
                 ws(s);
                 if (s->p < s->end && *s->p == ':')
                     s->p++;
@@ -226,12 +278,17 @@ static void push_at(ctx *c, jscan *s)
     jval v;
     if (s->p < s->end && (*s->p == '{' || *s->p == '[')) {
         push_container_at(c, s);
+        return;
+    }
+    if (s->p < s->end && *s->p == '"') {
+        if (push_string_at(c, s) == 0)
+            return;
     } else if (kombo_json_skip(s, &v) == 0) {
         push_value(c, &v);
-    } else {
-        s->p = s->end;
-        lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
+        return;
     }
+    s->p = s->end;
+    lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
 }
 
 static void push_value(ctx *c, const jval *v)
@@ -266,6 +323,7 @@ static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
     luaL_checkstack(L, 4, "out of stack space");
     c.L = L;
     c.red = r;
+    c.room = base + 4;
     lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
