@@ -36,9 +36,8 @@ local function curl_attempt(call) call:attempt() end
 -- any Lua runs), every call but a misused "cosocket" one goes over libcurl.
 local OUTSIDE_NGINX = not cosocket.in_nginx()
 
--- The __index of a success dressed in C (call:perform, client:run,
--- call:result on the cosocket transport), made
--- once per client.
+-- The __index of a success dressed in C (call:perform, client:run, and
+-- call:result on the cosocket transport), made once per client.
 local function success_index(p)
   local index = p.success_index
   if index == nil then
