@@ -35,6 +35,7 @@
 /* Bodies up to this size go out in the same write as the headers: one
  * packet and one server wake-up instead of two.  Larger ones stream. */
 #define SMALL_BODY (64 * 1024)
+#define SMALL_READ 4096 /* a small body's reads (on_progress is told after each) */
 
 static int global_ready; /* curl_global_init is not thread-safe: done once, first use */
 
@@ -428,15 +429,19 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         t->small_body = 0; /* no body; a GET may be resent */
     } else if (body->length <= SMALL_BODY) {
         t->small_body = 1;
-        /* Read it out now, straight into its buffer: a failing source
-         * aborts before anything is sent. */
+        /* Read it out now, straight into its buffer, in the 4 KiB reads
+         * on_progress has always seen: a failing source aborts before
+         * anything is sent. */
         char *dst;
-        size_t n = 0, got;
+        size_t n = 0, got, want;
         kombo_buf_reset(&t->small);
         body->defer_last = 1; /* kombo_body_last_bytes runs in on_prereq, when the bytes go out */
         if ((dst = kombo_buf_extend(&t->small, body->length)) != NULL)
-            while (n < body->length && (got = kombo_body_read(body, dst + n, body->length - n)) > 0)
-                n += got;
+            for (; n < body->length; n += got) {
+                want = body->length - n < SMALL_READ ? body->length - n : SMALL_READ;
+                if ((got = kombo_body_read(body, dst + n, want)) == 0)
+                    break;
+            }
         body->defer_last = 0;
         if (body->failed || dst == NULL || n != body->length) {
             fail_attempt(r, body->failed ? KOMBO_TE_ABORTED : KOMBO_TE_NETWORK,

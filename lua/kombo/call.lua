@@ -122,9 +122,9 @@ local function refused(p, fname, level, core_problems, shape, bad_option)
   return nil, errors.validation(core_problems, p.config.secrets)
 end
 
-local function prepare(self, p, op, args, fname, level, defer, copts)
+local function prepare(self, p, op, args, fname, level, defer, copts, aliased, wanted)
   local problems
-  local aliased, wanted = needs(p, op, args)
+  if aliased == nil then aliased, wanted = needs(p, op, args) end -- (else call_operation's)
   if aliased then args, problems = remote_fields.normalize(op, args) end
   -- A preflight needs the body's file objects listed by the core (the
   -- others' calls do not pay for it).
@@ -149,8 +149,9 @@ end
 -- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
 local function call_operation(self, op, args, fname, opts)
   local p = state(self, fname)
+  local aliased, wanted
   if opts == nil and p.observer == nil and OUTSIDE_NGINX and p.config.transport ~= "cosocket" then
-    local aliased, wanted = needs(p, op, args)
+    aliased, wanted = needs(p, op, args)
     if not (aliased or wanted) then
       -- The common call: prepared, sent over libcurl and closed in one
       -- step of the core, which dresses a success as send does.
@@ -165,7 +166,7 @@ local function call_operation(self, op, args, fname, opts)
     end
   end
   local copts = opts ~= nil and client.call_options(p, opts, fname, 2) or nil
-  local call, err = prepare(self, p, op, args, fname, 4, nil, copts)
+  local call, err = prepare(self, p, op, args, fname, 4, nil, copts, aliased, wanted)
   if not call then return nil, err end
   local res
   res, err = send(p, call, copts and copts.observer or p.observer)

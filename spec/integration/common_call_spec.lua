@@ -37,6 +37,21 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  it("tells on_progress of a small body (under 64 KiB, sent in one piece) as it is read", function()
+    local client = servers.client()
+    local seen, total = {}, nil
+    local args = upload_args("cand-progress")
+    args.body.attachment.data = nil
+    args.body.attachment.bytes = ("%PDF-1.4\n"):rep(3000) -- 27,000 raw bytes, 36,000 as base64
+    args.on_progress = function(sent, of) seen[#seen + 1], total = sent, of end
+    local res, err = client:attach_to_candidate(args)
+    assert(res, tostring(err))
+    assert.truthy(#seen >= 3, "on_progress calls: " .. #seen)
+    for i = 2, #seen do assert.truthy(seen[i] > seen[i - 1]) end
+    assert.equals(total, seen[#seen])
+    client:close()
+  end)
+
   it("a client closed by the call's own on_progress ends that call and refuses the next", function()
     local client = servers.client()
     local args = upload_args("cand-close")

@@ -77,6 +77,19 @@ describe("one mistake, one problem", function()
     assert.matches("is required with source", msg, 1, true)
   end)
 
+  -- Only the key "source" itself is the content's source: a key that begins
+  -- with it and a NUL is another (unknown) member, a function that cannot
+  -- be JSON.
+  it("a key 'source' followed by a NUL is not the source", function()
+    local attachment = { name = "cv.pdf", type = "CV", content_type = "application/pdf", data = h.PDF_B64 }
+    attachment["source\0x"] = function() end
+    local problems = problems_for(h.args { body = { attachment = attachment } })
+    for _, p in ipairs(problems) do
+      assert.is_nil(p.message:find("required with source", 1, true), h.dump(problems))
+    end
+    assert.truthy(#problems >= 1)
+  end)
+
   -- issue 19: with another problem found, the rules ran without the
   -- model's defaults and also said the name (from the file's path) was missing.
   it("a misspelt key beside a file is one problem, not also 'name is required'", function()
