@@ -65,9 +65,10 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     if not call then return nil, err end
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
+  local secrets = p.config.secrets -- (host.secret: fixed when the client was made)
   function host.result(call, failure)
-    if failure then return errors.hook_failure(failure.last or call:result(), failure, p.config.secrets) end
-    return errors.from_result(call:result(), p.config.secrets)
+    if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
+    return errors.from_result(call:result(), secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of
   -- host.prepare, sent by the engine like any job; its answer; the check.

@@ -331,17 +331,25 @@ function bulk.run(host, jobs, opts)
     job.fi = false
   end
 
+  -- The tables of finished jobs, taken again by new ones (take()): a batch
+  -- makes about one job table per slot, not one per job (nothing holds a
+  -- job once finish() has reported it).
+  local spare, nspare = {}, 0
+
   local fetched -- below
 
   local function finish(job)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local res, err = host.result(job.call, job.failure)
-    job.call:close()
+    local call, index = job.call, job.index
+    local res, err = host.result(call, job.failure)
+    call:close()
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
-    report(job.index, res, err)
+    nspare = nspare + 1
+    spare[nspare] = job
+    report(index, res, err)
   end
 
   -- A job that gets no further attempt: its last answer stands; one never
@@ -493,7 +501,15 @@ function bulk.run(host, jobs, opts)
     if not call then return report(taken, nil, integration_or_err) end
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    local j = { index = taken, call = call, attempt = 0, obs = observer, fi = false, lim = lim }
+    local j = spare[nspare]
+    if j then
+      spare[nspare] = nil
+      nspare = nspare - 1
+    else
+      j = {}
+    end
+    j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer, false, lim
+    j.wake, j.failure, j.last = nil, nil, nil -- (a finished job's)
     if observer and observer.measure then call:measure() end
     if on_attempt then
       -- Called by the core just before the bytes that complete the request
@@ -509,7 +525,8 @@ function bulk.run(host, jobs, opts)
       return
     end
     local step, delay = call:next(t)
-    if step == "send" and can_send(j, t) and not halting() then return send(j, t) end
+    -- (no halting() here: take() runs only while nothing halts)
+    if step == "send" and can_send(j, t) then return send(j, t) end
     follow(j, t, step, delay)
   end
 
@@ -632,7 +649,8 @@ function bulk.run(host, jobs, opts)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run)
-      local wait = max(0.001, until_t - t)
+      local wait = until_t - t
+      if wait < 0.001 then wait = 0.001 end
       local list = multi and multi_run(multi, wait) or engine:wait(wait)
       for k = 1, #list do ended(list[k], (now())) end
       if on_progress then progress((now())) end
