@@ -66,6 +66,10 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
   local secrets = p.config.secrets -- (host.secret: fixed when the client was made)
+  -- A success's __index, held for the batch: errors keeps it weakly, and a
+  -- batch whose results are dropped as they come would make it anew at
+  -- every collection.
+  host.success_index = errors.success_index(secrets)
   function host.result(call, failure)
     if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
     return errors.from_result(call:result(), secrets)
