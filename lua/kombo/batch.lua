@@ -12,6 +12,7 @@ local one_call = require "kombo.call" -- prepare one operation call
 local preflight = require "kombo.preflight"
 
 local state = client.state
+local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)
 local prepare, OPERATIONS = one_call.prepare, one_call.OPERATIONS
 
 local M = {}

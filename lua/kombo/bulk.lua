@@ -18,6 +18,7 @@ local bulk = {}
 
 local now = core.now
 local max, min = math.max, math.min
+local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)
 
 -- Kombo's documented ceiling of in-flight actions per integration.
 bulk.MAX_PER_INTEGRATION = 30
@@ -249,6 +250,7 @@ function bulk.run(host, jobs, opts)
   -- method of the engine's between the loop and the multi per attempt).
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
+  local host_prepare, host_result = host.prepare, host.result -- (called per job)
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -342,7 +344,7 @@ function bulk.run(host, jobs, opts)
     if job.fetch then return fetched(job) end
     active = active - 1
     local call, index = job.call, job.index
-    local res, err = host.result(call, job.failure)
+    local res, err = host_result(call, job.failure)
     call:close()
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
@@ -497,7 +499,7 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return end
     if job == nil then exhausted = true; return end
     taken = taken + 1
-    local call, integration_or_err, need, observer = host.prepare(job)
+    local call, integration_or_err, need, observer = host_prepare(job)
     if not call then return report(taken, nil, integration_or_err) end
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
