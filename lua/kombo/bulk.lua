@@ -325,12 +325,18 @@ function bulk.run(host, jobs, opts)
     job.fi = nflying
   end
 
-  local function unfly(job)
+  -- A job's attempt is over (ended or cut off): no longer in flight (the
+  -- last one in `flying` takes its place).
+  local function landed(job)
     local i, last = job.fi, flying[nflying]
     flying[i], last.fi = last, i
     flying[nflying] = nil
     nflying = nflying - 1
     job.fi = false
+    if job.fetch then return end
+    in_flight = in_flight - 1
+    job.lim.in_flight = job.lim.in_flight - 1
+    if on_progress then bytes_done = bytes_done + (job.call:sent()) end
   end
 
   -- The tables of finished jobs, taken again by new ones (take()): a batch
@@ -532,15 +538,6 @@ function bulk.run(host, jobs, opts)
     follow(j, t, step, delay)
   end
 
-  -- A job's attempt is over (ended or cut off): no longer in flight.
-  local function landed(job)
-    unfly(job)
-    if job.fetch then return end
-    in_flight = in_flight - 1
-    job.lim.in_flight = job.lim.in_flight - 1
-    if on_progress then bytes_done = bytes_done + (job.call:sent()) end
-  end
-
   local function ended(job, t)
     if not job.fi then return end -- (cut off meanwhile)
     landed(job)
@@ -569,7 +566,7 @@ function bulk.run(host, jobs, opts)
   local function drain(t, why)
     for key, f in pairs(fetches) do
       fetches[key] = nil
-      if f.job.fi then engine:abort(f.job); unfly(f.job) end
+      if f.job.fi then engine:abort(f.job); landed(f.job) end
       f.job.call:close()
       for _, job in ipairs(f.waiters) do
         job.call:next(t) -- ("send": its first attempt)
