@@ -649,7 +649,7 @@ function bulk.run(host, jobs, opts)
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run)
       local wait = until_t - t
-      if wait < 0.001 then wait = 0.001 end
+      if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
       local list = multi and multi_run(multi, wait) or engine:wait(wait)
       for k = 1, #list do ended(list[k], (now())) end
       if on_progress then progress((now())) end
