@@ -12,6 +12,7 @@ local one_call = require "kombo.call" -- prepare one operation call
 local preflight = require "kombo.preflight"
 
 local state = client.state
+local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)
 local prepare, OPERATIONS = one_call.prepare, one_call.OPERATIONS
 
 local M = {}
@@ -65,9 +66,14 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     if not call then return nil, err end
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
+  local secrets = p.config.secrets -- (host.secret: fixed when the client was made)
+  -- A success's __index, held for the batch: errors keeps it weakly, and a
+  -- batch whose results are dropped as they come would make it anew at
+  -- every collection.
+  host.success_index = errors.success_index(secrets)
   function host.result(call, failure)
-    if failure then return errors.hook_failure(failure.last or call:result(), failure, p.config.secrets) end
-    return errors.from_result(call:result(), p.config.secrets)
+    if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
+    return errors.from_result(call:result(), secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of
   -- host.prepare, sent by the engine like any job; its answer; the check.

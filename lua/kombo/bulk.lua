@@ -18,6 +18,7 @@ local bulk = {}
 
 local now = core.now
 local max, min = math.max, math.min
+local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)
 
 -- Kombo's documented ceiling of in-flight actions per integration.
 bulk.MAX_PER_INTEGRATION = 30
@@ -249,6 +250,7 @@ function bulk.run(host, jobs, opts)
   -- method of the engine's between the loop and the multi per attempt).
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
+  local host_prepare, host_result = host.prepare, host.result -- (called per job)
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -323,25 +325,39 @@ function bulk.run(host, jobs, opts)
     job.fi = nflying
   end
 
-  local function unfly(job)
+  -- A job's attempt is over (ended or cut off): no longer in flight (the
+  -- last one in `flying` takes its place).
+  local function landed(job)
     local i, last = job.fi, flying[nflying]
     flying[i], last.fi = last, i
     flying[nflying] = nil
     nflying = nflying - 1
     job.fi = false
+    if job.fetch then return end
+    in_flight = in_flight - 1
+    job.lim.in_flight = job.lim.in_flight - 1
+    if on_progress then bytes_done = bytes_done + (job.call:sent()) end
   end
+
+  -- The tables of finished jobs, taken again by new ones (take()): a batch
+  -- makes about one job table per slot, not one per job (nothing holds a
+  -- job once finish() has reported it).
+  local spare, nspare = {}, 0
 
   local fetched -- below
 
   local function finish(job)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local res, err = host.result(job.call, job.failure)
-    job.call:close()
+    local call, index = job.call, job.index
+    local res, err = host_result(call, job.failure)
+    call:close()
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
-    report(job.index, res, err)
+    nspare = nspare + 1
+    spare[nspare] = job
+    report(index, res, err)
   end
 
   -- A job that gets no further attempt: its last answer stands; one never
@@ -489,11 +505,19 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return end
     if job == nil then exhausted = true; return end
     taken = taken + 1
-    local call, integration_or_err, need, observer = host.prepare(job)
+    local call, integration_or_err, need, observer = host_prepare(job)
     if not call then return report(taken, nil, integration_or_err) end
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    local j = { index = taken, call = call, attempt = 0, obs = observer, fi = false, lim = lim }
+    local j = spare[nspare]
+    if j then
+      spare[nspare] = nil
+      nspare = nspare - 1
+    else
+      j = {}
+    end
+    j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer, false, lim
+    j.wake, j.failure, j.last = nil, nil, nil -- (a finished job's)
     if observer and observer.measure then call:measure() end
     if on_attempt then
       -- Called by the core just before the bytes that complete the request
@@ -509,17 +533,9 @@ function bulk.run(host, jobs, opts)
       return
     end
     local step, delay = call:next(t)
-    if step == "send" and can_send(j, t) and not halting() then return send(j, t) end
+    -- (no halting() here: take() runs only while nothing halts)
+    if step == "send" and can_send(j, t) then return send(j, t) end
     follow(j, t, step, delay)
-  end
-
-  -- A job's attempt is over (ended or cut off): no longer in flight.
-  local function landed(job)
-    unfly(job)
-    if job.fetch then return end
-    in_flight = in_flight - 1
-    job.lim.in_flight = job.lim.in_flight - 1
-    if on_progress then bytes_done = bytes_done + (job.call:sent()) end
   end
 
   local function ended(job, t)
@@ -550,7 +566,7 @@ function bulk.run(host, jobs, opts)
   local function drain(t, why)
     for key, f in pairs(fetches) do
       fetches[key] = nil
-      if f.job.fi then engine:abort(f.job); unfly(f.job) end
+      if f.job.fi then engine:abort(f.job); landed(f.job) end
       f.job.call:close()
       for _, job in ipairs(f.waiters) do
         job.call:next(t) -- ("send": its first attempt)
@@ -632,7 +648,8 @@ function bulk.run(host, jobs, opts)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run)
-      local wait = max(0.001, until_t - t)
+      local wait = until_t - t
+      if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
       local list = multi and multi_run(multi, wait) or engine:wait(wait)
       for k = 1, #list do ended(list[k], (now())) end
       if on_progress then progress((now())) end

@@ -20,6 +20,7 @@ local one_call = require "kombo.call" -- prepare, send one operation call
 client.skip_frames_of(debug.getinfo(1, "S").source)
 
 local state = client.state
+local type = type -- (an upvalue, not a global looked up, on every attach_many job's path)
 local call_operation, OPERATIONS = one_call.call_operation, one_call.OPERATIONS
 
 local methods = {}
