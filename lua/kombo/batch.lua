@@ -69,11 +69,15 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   local secrets = p.config.secrets -- (host.secret: fixed when the client was made)
   -- A success's __index, held for the batch: errors keeps it weakly, and a
   -- batch whose results are dropped as they come would make it anew at
-  -- every collection.
-  host.success_index = errors.success_index(secrets)
+  -- every collection.  With it the core dresses a success itself, as
+  -- errors.from_result would (call:result(index)).
+  local success_index = errors.success_index(secrets)
+  host.success_index = success_index
   function host.result(call, failure)
     if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
-    return errors.from_result(call:result(), secrets)
+    local res, dressed = call:result(success_index)
+    if dressed then return res end
+    return errors.from_result(res, secrets)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of
   -- host.prepare, sent by the engine like any job; its answer; the check.
