@@ -27,9 +27,21 @@ function c_test.build_and_run(cc, extra, sources, libs, out)
   assert(output:find(", 0 failed", 1, true), output)
 end
 
---- Whether clang is installed (the ASan/UBSan build needs it).
-function c_test.has_clang()
-  return (sh("command -v clang >/dev/null"))
+--- The two specs of a C unit test, inside a describe block (busted's `it`
+-- and `pending` are the spec file's): built with cc and run, and the same
+-- under ASan/UBSan when clang is installed (#slow: the ASan build takes most
+-- of the time; make test runs it).
+function c_test.specs(it, pending, program, sources, libs)
+  it("passes " .. program, function()
+    c_test.build_and_run("cc", "-O1", sources(), libs, "build/" .. program:match("([%w_]+)%.c$"))
+  end)
+  it("passes it under ASan and UBSan (when clang is installed) #slow", function()
+    if not sh("command -v clang >/dev/null") then
+      pending("clang is not installed")
+      return
+    end
+    c_test.build_and_run("clang", c_test.ASAN, sources(), libs, "build/" .. program:match("([%w_]+)%.c$") .. "_asan")
+  end)
 end
 
 return c_test

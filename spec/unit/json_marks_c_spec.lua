@@ -10,16 +10,5 @@ local SOURCES = "spec/c/json_marks_test.c csrc/core/json.c csrc/core/codec.c csr
 local LIBS = "$(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)"
 
 describe("json.h's record of container ends in C #unit", function()
-  it("passes spec/c/json_marks_test.c", function()
-    c_test.build_and_run("cc", "-O1", SOURCES, LIBS, "build/json_marks_test")
-  end)
-
-  -- #slow, as schema_c_spec's: make test runs it.
-  it("passes it under ASan and UBSan (when clang is installed) #slow", function()
-    if not c_test.has_clang() then
-      pending("clang is not installed")
-      return
-    end
-    c_test.build_and_run("clang", c_test.ASAN, SOURCES, LIBS, "build/json_marks_test_asan")
-  end)
+  c_test.specs(it, pending, "spec/c/json_marks_test.c", function() return SOURCES end, LIBS)
 end)

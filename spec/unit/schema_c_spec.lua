@@ -16,16 +16,5 @@ local LIBS = "$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl) "
   .. "$(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lm"
 
 describe("schema.h's validator and writer in C #unit", function()
-  it("passes spec/c/schema_test.c", function()
-    c_test.build_and_run("cc", "-O1", sources(), LIBS, "build/schema_test")
-  end)
-
-  -- #slow: the ASan build takes most of this file's time; make test runs it.
-  it("passes it under ASan and UBSan (when clang is installed) #slow", function()
-    if not c_test.has_clang() then
-      pending("clang is not installed")
-      return
-    end
-    c_test.build_and_run("clang", c_test.ASAN, sources(), LIBS, "build/schema_test_asan")
-  end)
+  c_test.specs(it, pending, "spec/c/schema_test.c", sources, LIBS)
 end)
