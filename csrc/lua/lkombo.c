@@ -178,11 +178,6 @@ lclient *kombo_lua_check_client(lua_State *L, int i)
     return lc;
 }
 
-/* client:prepare(op_name, args [, problems [, list_files [, options]]]) -> call | nil, problems
- * | nil, false, message (args' shape) | nil, false, nil, message (options)
- * list_files: note the body's file objects for call:files() (preflight);
- * options: the call's own settings and headers (kombo/call.lua has
- * checked the names and types) */
 /* The operation at stack index 2 for client:prepare and client:run: its
  * index in core.operations (op.index, no name compared), or its name. */
 static const kombo_operation *operation_arg(lua_State *L)
@@ -213,6 +208,11 @@ static lclient *client_for_call(lua_State *L)
     return lc;
 }
 
+/* client:prepare(op, args [, problems [, list_files [, options]]]) -> call | nil, problems
+ * | nil, false, message (args' shape) | nil, false, nil, message (options)
+ * list_files: note the body's file objects for call:files() (preflight);
+ * options: the call's own settings and headers (kombo/call.lua has
+ * checked the names and types); op: its index or name */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = client_for_call(L);

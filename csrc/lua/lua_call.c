@@ -395,7 +395,8 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
  * With `index` (a stack index, or 0), a success comes back dressed
  * instead, as errors.lua would: the decoded answer, whose metatable is the
  * plain table with __index = the function at `index` (what success_index
- * gives in errors.lua); returns 1 then, else 0. */
+ * gives in errors.lua), and true after it.  Returns the values pushed
+ * (call:perform's and call:result's answer): 1, or 2 when dressed. */
 static int push_result(lua_State *L, lcall *c, const kombo_result *res, int index)
 {
     const kombo_classification *cls = &res->cls;
@@ -469,7 +470,8 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
                 lua_setfield(L, -3, "__index");
                 lua_pushvalue(L, -2);
                 lua_setmetatable(L, -2);
-                return 1;
+                lua_pushboolean(L, 1); /* (the plain table stays below: not returned) */
+                return 2;
             }
             lua_setfield(L, -2, "decoded");
         } else {
@@ -477,7 +479,7 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
             set_str(L, "body", r->body.data ? r->body.data : "", r->body.len);
         }
     }
-    return 0;
+    return 1;
 }
 
 /* ------------------------------------------------- the libcurl driver */
@@ -516,11 +518,7 @@ static int perform(lua_State *L, lcall *c, int index)
      * the client must not stay busy then.  res is the call's, which this
      * call keeps alive (and with it the client). */
     release_curl(c->owner, t);
-    if (push_result(L, c, res, index)) {
-        lua_pushboolean(L, 1);
-        return 2;
-    }
-    return 1;
+    return push_result(L, c, res, index);
 }
 
 static int l_call_perform(lua_State *L)
@@ -699,9 +697,10 @@ static int l_call_request_head(lua_State *L)
         luaL_addstring(&b, "\r\n");
     }
     if (length > 0 || strcmp(method, "GET") != 0) {
-        char line[48];
-        snprintf(line, sizeof line, "Content-Length: %zu\r\n", length);
-        luaL_addstring(&b, line);
+        char num[24];
+        luaL_addstring(&b, "Content-Length: ");
+        luaL_addlstring(&b, num, kombo_format_int(num, (long long)length));
+        luaL_addstring(&b, "\r\n");
     }
     luaL_addstring(&b, "Connection: keep-alive\r\n\r\n");
     luaL_pushresult(&b);
@@ -1142,11 +1141,7 @@ static int l_call_timing(lua_State *L)
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    if (push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0)) {
-        lua_pushboolean(L, 1);
-        return 2;
-    }
-    return 1;
+    return push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0);
 }
 
 void kombo_lua_open_call(lua_State *L)

@@ -198,10 +198,7 @@ static int push_string_at(ctx *c, jscan *s)
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;
-        if (kombo_redactor_may_match(c->red, n))
-            kombo_lua_push_redacted(c->L, c->red, b, n);
-        else
-            lua_pushlstring(c->L, b, n); /* no secret can be in it (or none to look for) */
+        kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
         return 0;
     }
     if (kombo_json_skip(s, &v) != 0)

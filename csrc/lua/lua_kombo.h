@@ -41,15 +41,15 @@ void kombo_lua_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
  * NaN becomes lo; callers that must refuse bad values check them first. */
 double kombo_lua_clamp(double v, double lo, double hi); /* lua_compat.c */
 
+#define KOMBO_LUA_MORE_SPARES 32           /* calls' memory kept beyond the one spare */
+#define KOMBO_LUA_SPARE_MAX_BODY (64 * 1024) /* an answer's buffer kept with it, at most */
+
 /* A client as Lua holds it: the core's client.  libcurl handles (and the
  * connections they keep) come from the process-wide pool for each call
  * (kombo_curl_acquire).  Closing a client only marks it while a transfer
  * runs (a source or on_progress may close it) or while call objects that
  * point into it are alive (a cosocket upload waiting in another request);
  * it is freed when the last of them is done. */
-#define KOMBO_LUA_MORE_SPARES 32           /* calls' memory kept beyond the one spare */
-#define KOMBO_LUA_SPARE_MAX_BODY (64 * 1024) /* an answer's buffer kept with it, at most */
-
 typedef struct lclient {
     kombo_client *client;
     int busy;
@@ -66,8 +66,8 @@ typedef struct lclient {
     int spare_anchor;
     /* More of the same, for calls that overlap (attach_many has up to 30
      * in flight, and closes them in whatever order they end): a closed
-     * call's memory goes here when the spare above is taken, and
-     * l_client_prepare moves one back before the next call is made.
+     * call's memory goes here when the spare above is taken, and one is
+     * moved back before the next call is made (client:prepare, client:run).
      * A call whose answer's buffer grew large is freed instead. */
     kombo_call *more_calls[KOMBO_LUA_MORE_SPARES];
     char *more_blocks[KOMBO_LUA_MORE_SPARES];

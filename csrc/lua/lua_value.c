@@ -70,19 +70,17 @@ static int has_array_mt(lua_State *L, int idx)
     return yes;
 }
 
-/* A table is an array when its keys are exactly 1..n (returns n), an
- * object when they are all strings (0), and neither otherwise (-1). */
-static int table_shape(lua_State *L, int idx)
+/* n when the table's keys are exactly 1..n (an array), else -1.  (An
+ * object is told by its first key, a string: read_table.) */
+static int array_length(lua_State *L, int idx)
 {
     size_t n = 0, max = 0;
-    int strings = 0, others = 0;
+    int others = 0;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
         n++;
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            strings++;
-        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+        if (lua_type(L, -1) == LUA_TNUMBER) {
             double d = lua_tonumber(L, -1);
             if (d >= 1 && d == floor(d) && d < 1e15) {
                 if ((size_t)d > max)
@@ -94,11 +92,7 @@ static int table_shape(lua_State *L, int idx)
             others++;
         }
     }
-    if (others == 0 && strings == 0 && max == n)
-        return (int)n;
-    if (others == 0 && (size_t)strings == n)
-        return 0;
-    return -1;
+    return others == 0 && max == n ? (int)n : -1;
 }
 
 /* Appends ".key" or "[i]" to the path; returns the old length to restore.
@@ -388,7 +382,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
         return v != NULL ? v : invalid(r, "%s", neither);
     }
     lua_pop(L, 2);
-    n = table_shape(L, idx); /* an array, or neither: its first key is not a string */
+    n = array_length(L, idx); /* an array, or neither: its first key is not a string */
     if (n <= 0)
         return invalid(r, "%s", neither);
     v = new_value(r, KOMBO_V_ARRAY);

@@ -66,13 +66,10 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     if not call then return nil, err end
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
-  local secrets = p.config.secrets -- (host.secret: fixed when the client was made)
-  -- A success's __index, held for the batch: errors keeps it weakly, and a
-  -- batch whose results are dropped as they come would make it anew at
-  -- every collection.  With it the core dresses a success itself, as
-  -- errors.from_result would (call:result(index)).
-  local success_index = errors.success_index(secrets)
-  host.success_index = success_index
+  local secrets = host.secret -- (fixed when the client was made)
+  -- With it the core dresses a success itself, as errors.from_result would
+  -- (call:result(index)); the client's state holds it.
+  local success_index = one_call.success_index(p)
   function host.result(call, failure)
     if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
     local res, dressed = call:result(success_index)

@@ -37,7 +37,8 @@ local function curl_attempt(call) call:attempt() end
 local OUTSIDE_NGINX = not cosocket.in_nginx()
 
 -- The __index of a success dressed in C (call:perform, client:run, and
--- call:result on the cosocket transport), made once per client.
+-- call:result on the cosocket transport and in batches), made once per
+-- client and held by its state (errors keeps it only weakly).
 local function success_index(p)
   local index = p.success_index
   if index == nil then
@@ -191,6 +192,7 @@ function preflight_check(self, p, call, defer, copts)
 end
 
 M.prepare = prepare
+M.success_index = success_index
 M.call_operation = call_operation
 
 return M
