@@ -169,13 +169,15 @@ local function success_index(secret)
   return index
 end
 
--- (call:perform(index) dresses a success the same way in C: kombo/call.lua)
+-- (call:perform(index), call:result(index) and client:run dress a success
+-- the same way in C, kombo/call.lua; success() below is for the others:
+-- calls with hooks, a hook's failure)
 errors.success_index = success_index
 
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
   raw.decoded = nil
-  raw.__index = INDEX_FOR[secret == nil and false or secret] or success_index(secret)
+  raw.__index = success_index(secret)
   return setmetatable(decoded, raw)
 end
 
