@@ -20,7 +20,7 @@ local preflight = require "kombo.preflight"
 
 local M = {}
 
-local state = client.state
+local state, private = client.state, client.private
 
 -- The call's misuse errors point at the caller of the method (kombo.client's
 -- misuse skips this file's frames).
@@ -149,9 +149,10 @@ end
 
 -- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
 local function call_operation(self, op, args, fname, opts)
-  local p = state(self, fname)
+  local p = private[self]
+  if p == nil or p.closed then p = state(self, fname) end -- (raises)
   local aliased, wanted
-  if opts == nil and p.observer == nil and OUTSIDE_NGINX and p.config.transport ~= "cosocket" then
+  if opts == nil and p.plain and OUTSIDE_NGINX then
     aliased, wanted = needs(p, op, args)
     if not (aliased or wanted) then
       -- The common call: prepared, sent over libcurl and closed in one

@@ -391,6 +391,10 @@ local function client_from(config, fname)
     -- what watches every attempt of its calls: nil without debug and hooks
     -- (the calls then run without a Lua loop, and nothing is built for it)
     observer = trace.observer(config.debug, config.hooks, nil, nil, config.secrets) }
+  local p = private[self]
+  -- whether its calls without options may run as one step of the core
+  -- (kombo.call): nothing observes them and they go over libcurl
+  p.plain = p.observer == nil and config.transport ~= "cosocket"
   return self
 end
 
@@ -436,6 +440,8 @@ end
 
 -- The state of a client, for its methods: raises, at the level of the
 -- method's caller, when `self` is not a client (a call with a dot) or is closed.
+-- (kombo.call looks the state up in M.private itself first, and calls this
+-- only to raise: the same frame depth.)
 function M.state(self, fname)
   local p = private[self] -- only clients are keys of it
   if p == nil and getmetatable(self) ~= Client then
@@ -468,6 +474,7 @@ end
 Client.__close = Client.close
 
 M.Client = Client
+M.private = private
 M.OPTIONS = OPTIONS -- the options new() takes: the core's and the Lua layer's (read-only)
 M.CALL_OPTIONS = CALL_OPTIONS -- the options of one call (read-only)
 
