@@ -195,16 +195,12 @@ static const kombo_operation *operation_arg(lua_State *L)
 }
 
 /* The client at 1 (its methods hold its metatable as their upvalue 1),
- * open, with its spare call memory ready (lua_kombo.h). */
+ * open. */
 static lclient *client_for_call(lua_State *L)
 {
     lclient *lc = kombo_lua_to_udata(L, 1, 1, CLIENT_MT);
     if (lc->client == NULL || lc->close_pending)
         kombo_lua_check_client(L, 1); /* raises */
-    if (lc->spare_call == NULL && lc->nmore_calls > 0)
-        lc->spare_call = lc->more_calls[--lc->nmore_calls];
-    if (lc->spare_block == NULL && lc->nmore_blocks > 0)
-        lc->spare_block = lc->more_blocks[--lc->nmore_blocks];
     return lc;
 }
 
@@ -231,35 +227,10 @@ static int l_client_run(lua_State *L)
 {
     lclient *lc = client_for_call(L);
     const kombo_operation *op = operation_arg(L);
-    int n, reuse = 0;
     lua_settop(L, 4);
     lua_pushnil(L);
-    lua_pushnil(L);
-    lua_pushvalue(L, 4); /* 7: index; 4, 5, 6 prepare's problems, list_files, options: none */
-    lua_pushnil(L);
-    lua_replace(L, 4);
-    if (lc->run_call == LUA_NOREF) {
-        lua_pushboolean(L, 0);
-        lc->run_call = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->run_call); /* 8: the kept call, or false */
-    if (lua_type(L, 8) == LUA_TUSERDATA) {
-        reuse = 8;
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call); /* this run's until it ends */
-    }
-    /* The call userdata, made or not, is the first value new_call pushes: 9 */
-    n = kombo_lua_new_call(L, lc, 1, op, 3, 0, 0, reuse);
-    if (lua_type(L, -n) != LUA_TUSERDATA)
-        kombo_lua_call_close(L, 9); /* not made: what reading the arguments took (on_progress) */
-    else
-        n = kombo_lua_perform_close(L, 9, lua_isfunction(L, 7) ? 7 : 0);
-    /* Closed: kept for the next run, unless the client was closed meanwhile */
-    if (lc->run_call != LUA_NOREF) {
-        lua_pushvalue(L, 9);
-        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call);
-    }
-    return n;
+    lua_insert(L, 4); /* 4: no problems; the index at 5 */
+    return kombo_lua_client_run(L, lc, op, 1, 3, lua_isfunction(L, 5) ? 5 : 0);
 }
 
 /* client:set_secrets({ secret, ... }): what the client's answers are
@@ -893,6 +864,7 @@ int luaopen_kombo_core(lua_State *L)
     lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
     lua_setfield(L, -2, "MAX_HEADER_BYTES");
     kombo_lua_open_multi(L);
+    kombo_lua_open_method(L);
     push_operations(L);
     lua_setfield(L, -2, "operations");
     push_defaults(L);

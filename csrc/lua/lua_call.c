@@ -159,6 +159,11 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     lcall *c;
     int ud, anchor;
 
+    /* the spares overlapping calls handed back, one at a time */
+    if (owner->spare_call == NULL && owner->nmore_calls > 0)
+        owner->spare_call = owner->more_calls[--owner->nmore_calls];
+    if (owner->spare_block == NULL && owner->nmore_blocks > 0)
+        owner->spare_block = owner->more_blocks[--owner->nmore_blocks];
     if (reuse != 0) { /* a closed call: it holds nothing (close_call) */
         c = lua_touserdata(L, reuse);
         lua_pushvalue(L, reuse);
@@ -525,6 +530,39 @@ static int l_call_perform(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     return perform(L, c, lua_isfunction(L, 2) ? 2 : 0);
+}
+
+/* The common call in one step (client:run, and the operations' methods,
+ * lua_method.c): the call prepare makes of the arguments at `args` (the
+ * slot above them empty: no problems of Lua's), performed and closed, in
+ * the call userdata this client keeps for its runs.  index: the stack index
+ * of a success's __index, or 0.  Returns what call:perform(index) returns,
+ * or prepare's nil, ... when no call is made. */
+int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index)
+{
+    int n, reuse = 0, call;
+    if (lc->run_call == LUA_NOREF) {
+        lua_pushboolean(L, 0);
+        lc->run_call = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->run_call); /* the kept call, or false */
+    if (lua_type(L, -1) == LUA_TUSERDATA) {
+        reuse = lua_gettop(L);
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call); /* this run's until it ends */
+    }
+    call = lua_gettop(L) + 1; /* the call userdata, made or not, is the first value new_call pushes */
+    n = kombo_lua_new_call(L, lc, client_idx, op, args, 0, 0, reuse);
+    if (lua_type(L, -n) != LUA_TUSERDATA)
+        kombo_lua_call_close(L, call); /* not made: what reading the arguments took (on_progress) */
+    else
+        n = kombo_lua_perform_close(L, call, index);
+    /* Closed: kept for the next run, unless the client was closed meanwhile */
+    if (lc->run_call != LUA_NOREF) {
+        lua_pushvalue(L, call);
+        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call);
+    }
+    return n;
 }
 
 void kombo_lua_call_close(lua_State *L, int call_idx)

@@ -9,6 +9,7 @@
  *   lua_value.c    a Lua value -> the core's value tree (what only Lua gets wrong); core.encode_json
  *   lua_source.c   sources (Lua functions feeding a file object's bytes), on_progress
  *   lua_call.c     the call object: the sans-I/O steps and the libcurl driver
+ *   lua_method.c   the operations' client methods (the common call without a Lua frame)
  *   lua_multi.c    core.multi(): many calls' attempts at once (attach_many)
  *   lua_signal.c   signals and terminals for the command-line tool (kombo-attach)
  *   lua_digest.c   SHA-256 of strings, files and downloads (kombo-attach's journal)
@@ -279,6 +280,11 @@ static inline void *kombo_lua_to_udata(lua_State *L, int i, int up, const char *
     }
     return luaL_checkudata(L, i, tname);
 }
+
+/* lua_call.c: client:run's step (see there), for it and the operations' methods */
+int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index);
+/* lua_method.c: sets core.method, core.needs and their flags on the module table at -1 */
+void kombo_lua_open_method(lua_State *L);
 
 /* lua_multi.c: sets core.multi on the module table at -1 */
 void kombo_lua_open_multi(lua_State *L);

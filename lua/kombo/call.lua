@@ -79,13 +79,14 @@ local function send(p, call, obs)
 end
 
 local OPERATIONS = {} -- by name
--- By operation, looked up per call: the uploads, whose remote_fields may
--- hold aliases, and the operations a preflight applies to.
-local ALIASED, PREFLIGHTED = {}, {}
+-- By operation: what a call of it may need of Lua before the core reads it
+-- (core.needs's flags): remote_fields' aliases normalized (the uploads),
+-- and a preflight (the operations preflight.applies to).
+local NEEDS = {}
 for _, op in ipairs(core.operations) do
   OPERATIONS[op.name] = op
-  ALIASED[op] = op.body == "attachment"
-  PREFLIGHTED[op] = preflight.applies(op)
+  NEEDS[op] = (op.body == "attachment" and core.METHOD_ALIASED or 0)
+    + (preflight.applies(op) and core.METHOD_PREFLIGHTED or 0)
 end
 M.OPERATIONS = OPERATIONS
 
@@ -100,19 +101,11 @@ local preflight_check -- below: checks a call's documents against the integratio
 -- What a call of op with args needs of Lua before the core reads it: its
 -- remote_fields' aliases normalized (remote_fields.normalize's own test,
 -- made here first: most uploads have none), and whether it is preflighted
--- (asked by the call, else by the client).
+-- (asked by the call, else by the client).  The rule is the core's
+-- (csrc/lua/lua_method.c), which the operations' methods ask themselves.
+local core_needs = core.needs
 local function needs(p, op, args)
-  if type(args) ~= "table" then return false, false end
-  local aliased, wanted = false, false
-  if ALIASED[op] then
-    local body = args.body
-    aliased = type(body) == "table" and body.remote_fields ~= nil
-  end
-  if PREFLIGHTED[op] then
-    wanted = args.preflight
-    if wanted == nil then wanted = p.config.preflight end
-  end
-  return aliased, wanted
+  return core_needs(p, args, NEEDS[op])
 end
 
 -- A call the core did not make: a misuse raised at `level` (counted from
@@ -148,16 +141,20 @@ local function prepare(self, p, op, args, fname, level, defer, copts, aliased, w
 end
 
 -- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
-local function call_operation(self, op, args, fname, opts)
+-- `aliased`, `wanted`: what needs() gave, when the caller asked it already
+-- (an operation's method: csrc/lua/lua_method.c).  The common call (no
+-- options, nothing observing the client, over libcurl, nothing needed) is
+-- made by those methods in C, without this function; it is made here too,
+-- for the others that call it (the module functions, lists, uploads).
+local function call_operation(self, op, args, fname, opts, aliased, wanted)
   local p = private[self]
   if p == nil or p.closed then p = state(self, fname) end -- (raises)
-  local aliased, wanted
-  if opts == nil and p.plain and OUTSIDE_NGINX then
+  if opts == nil and aliased == nil and p.plain_core then
     aliased, wanted = needs(p, op, args)
     if not (aliased or wanted) then
       -- The common call: prepared, sent over libcurl and closed in one
       -- step of the core, which dresses a success as send does.
-      local res, dressed, shape, bad_option = p.core:run(op.index, args, p.success_index or success_index(p))
+      local res, dressed, shape, bad_option = p.plain_core:run(op.index, args, p.success_index or success_index(p))
       if res == nil then
         local err
         res, err = refused(p, fname, 4, dressed, shape, bad_option) -- (no tail call: levels)
@@ -195,5 +192,7 @@ end
 M.prepare = prepare
 M.success_index = success_index
 M.call_operation = call_operation
+M.refused = refused
+M.NEEDS = NEEDS
 
 return M

@@ -392,9 +392,11 @@ local function client_from(config, fname)
     -- (the calls then run without a Lua loop, and nothing is built for it)
     observer = trace.observer(config.debug, config.hooks, nil, nil, config.secrets) }
   local p = private[self]
-  -- whether its calls without options may run as one step of the core
-  -- (kombo.call): nothing observes them and they go over libcurl
-  p.plain = p.observer == nil and config.transport ~= "cosocket"
+  -- The core handle again when its calls without options may run as one
+  -- step of the core (kombo.call, csrc/lua/lua_method.c): nothing observes
+  -- them and they go over libcurl (not the cosocket transport, not inside
+  -- nginx).  False otherwise, and once the client is closed.
+  p.plain_core = p.observer == nil and config.transport ~= "cosocket" and not cosocket.in_nginx() and handle
   return self
 end
 
@@ -465,6 +467,7 @@ function Client:close()
   if p and not p.closed then
     p.core:close()
     p.closed = true
+    p.plain_core = false
   end
 end
 --- The to-be-closed metamethod (Lua 5.4): @{Client:close}, so that

@@ -120,11 +120,27 @@ end
 -- misuse (at a fixed stack level) names the caller's line.
 local call_operation = call.call_operation
 
+-- Outside nginx, a method first asks the core to make the common call
+-- (csrc/lua/lua_method.c: no options, nothing observing the client, over
+-- libcurl), which it does without call.lua's Lua frames; false: not made
+-- there, and what it read of the arguments for call_operation.
+local fast_of, private, NEEDS, refused = core.method, client.private, call.NEEDS, call.refused
+local OUTSIDE_NGINX = not require("kombo.cosocket").in_nginx()
 for _, op in ipairs(core.operations) do
   local name = op.name
-  Client[name] = function(self, args, opts)
-    local res, err = call_operation(self, op, args, name, opts)
-    return res, err
+  if OUTSIDE_NGINX then
+    local fast = fast_of(op.index, NEEDS[op], private, name, refused, errors.from_result)
+    Client[name] = function(self, args, opts)
+      local res, err, aliased, wanted = fast(self, args, opts)
+      if res ~= false then return res, err end
+      res, err = call_operation(self, op, args, name, opts, aliased, wanted)
+      return res, err
+    end
+  else
+    Client[name] = function(self, args, opts)
+      local res, err = call_operation(self, op, args, name, opts)
+      return res, err
+    end
   end
   kombo[name] = function(args, opts)
     local res, err = call_operation(kombo.default_client(), op, args, name, opts)

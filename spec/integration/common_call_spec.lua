@@ -37,6 +37,32 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  it("asks an argument table's __index no more than before, in one step or through call.lua", function()
+    local client = servers.client()
+    assert(client:attach_to_candidate(upload_args("cand-warm"))) -- (its first call makes what the next ones reuse)
+    for _, remote_fields in ipairs { false, { oracle = { override_document_category = "MISC" } } } do
+      local asked = {}
+      local function count(prefix)
+        return { __index = function(_, k) asked[prefix .. k] = (asked[prefix .. k] or 0) + 1 end }
+      end
+      local body = setmetatable({ attachment = servers.attachment(), remote_fields = remote_fields or nil },
+        count("body."))
+      local res, err = client:attach_to_candidate(setmetatable({ candidate_id = "cand-asked", body = body },
+        count("")))
+      assert(res, tostring(err))
+      if remote_fields then
+        -- read once to decide, and handed to call.lua, which normalizes a copy for the core
+        assert.equals(1, asked.preflight)
+        assert.is_nil(asked["body.remote_fields"])
+      else
+        -- read once to decide, once more by the core reading the table
+        assert.equals(2, asked.preflight)
+        assert.equals(2, asked["body.remote_fields"])
+      end
+    end
+    client:close()
+  end)
+
   it("tells on_progress of a small body (under 64 KiB, sent in one piece) as it is read", function()
     local client = servers.client()
     local seen, total = {}, nil

@@ -166,8 +166,9 @@ local SUCCESS_BODY = '{"status":"success","data":{"id":"att-1"},"warnings":[]}'
 --- Runs fn(); every call the public API would send is recorded instead as
 -- { url =, headers = {...}, length =, body =, method = }.  Returns the records.
 -- The common call goes through client:run (prepare, perform and close in one
--- C step, kombo/call.lua): under capture it is those three steps again, so
--- that the replaced perform sees it.
+-- C step, kombo/call.lua), or is made by the operations' methods in C
+-- (csrc/lua/lua_method.c): under capture the methods go through call.lua,
+-- and run is those three steps again, so that the replaced perform sees it.
 function helpers.capture(fn)
   local handle = assert(core.client(helpers.config()))
   local client_mt = getmetatable(handle)
@@ -190,8 +191,18 @@ function helpers.capture(fn)
     call:close()
     return res, dressed
   end
+  local Client, call_operation, methods = require("kombo.client").Client, require("kombo.call").call_operation, {}
+  for _, op in ipairs(core.operations) do
+    local name = op.name
+    methods[name] = Client[name]
+    Client[name] = function(self, args, opts)
+      local res, err = call_operation(self, op, args, name, opts)
+      return res, err
+    end
+  end
   local ok, err = pcall(fn)
   mt.perform, client_mt.run = original_perform, original_run
+  for name, method in pairs(methods) do Client[name] = method end
   if not ok then error(err, 0) end
   return records
 end

@@ -1,0 +1,212 @@
+/*
+ * lua_method.c - the common call of an operation's client method
+ * (client:attach_to_candidate and the rest) in one C function, and
+ * core.needs, the rule it and kombo/call.lua share.
+ *
+ * kombo/init.lua's method for each operation calls core.method's function
+ * first: the common call (no options, nothing observing the client, over
+ * libcurl, nothing for Lua to do before the core reads the arguments) is
+ * made there, as client:run makes it, with no Lua frame of call.lua's.  For
+ * any other call it answers false, and the method calls call.lua's
+ * call_operation itself (never from C: a hook or a cosocket may yield).
+ *
+ * What it reads of the client's state (kombo/client.lua's `private[self]`):
+ * plain_core, success_index, config.preflight, config.secrets.
+ */
+#include "lua/lua_kombo.h"
+
+/* Upvalues of a method (core.method's arguments after the first two), and
+ * the keys it reads, made once (lua_getfield would hash each on every
+ * call). */
+#define UP_CLIENT_MT lua_upvalueindex(1)   /* the core client's metatable */
+#define UP_HEADER_MT lua_upvalueindex(2)   /* a header block's (push_result) */
+#define UP_PRIVATE lua_upvalueindex(3)     /* kombo/client.lua's states, by client */
+#define UP_NAME lua_upvalueindex(4)        /* the method's name, for errors */
+#define UP_REFUSED lua_upvalueindex(5)     /* call.lua's refused */
+#define UP_FROM_RESULT lua_upvalueindex(6) /* errors.from_result */
+#define UP_INDEX lua_upvalueindex(7)       /* the operation's index in the core's table */
+#define UP_FLAGS lua_upvalueindex(8)       /* METHOD_* */
+#define UP_KEYS 9                          /* the keys below, from upvalue 9 on */
+static const char *const keys[] = {"plain_core", "success_index", "body", "remote_fields", "preflight", "config",
+                                   "secrets"};
+enum { K_PLAIN_CORE, K_SUCCESS_INDEX, K_BODY, K_REMOTE_FIELDS, K_PREFLIGHT, K_CONFIG, K_SECRETS, K_COUNT };
+#define KEY(k) lua_upvalueindex(UP_KEYS + (k))
+
+/* What a call of the operation needs of Lua before the core reads its
+ * arguments (flags: METHOD_ALIASED when its body's remote_fields may hold
+ * aliases, METHOD_PREFLIGHTED when a preflight applies to it).  Pushes
+ * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
+ * and `wanted` (the preflight asked: args.preflight, else the client's
+ * config.preflight), reading as Lua code does (metamethods honoured), each
+ * field once.  p: the client's state (a plain table); key0: the stack
+ * index of the first key (core.needs pushes them), or 0: the method's
+ * upvalues. */
+#define METHOD_ALIASED 1
+#define METHOD_PREFLIGHTED 2
+
+static void get(lua_State *L, int t, int key)
+{
+    lua_pushvalue(L, key);
+    lua_gettable(L, t < 0 ? t - 1 : t);
+}
+
+#define NEEDS_KEY(k) (key0 > 0 ? key0 + (k) : KEY(k))
+static void push_needs(lua_State *L, int p, int args, int flags, int key0)
+{
+    int aliased = 0;
+    luaL_checkstack(L, 4, NULL);
+    if (lua_type(L, args) != LUA_TTABLE) {
+        lua_pushboolean(L, 0);
+        lua_pushboolean(L, 0);
+        return;
+    }
+    if (flags & METHOD_ALIASED) {
+        get(L, args, NEEDS_KEY(K_BODY));
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            get(L, -1, NEEDS_KEY(K_REMOTE_FIELDS));
+            aliased = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushboolean(L, aliased);
+    if (flags & METHOD_PREFLIGHTED) {
+        get(L, args, NEEDS_KEY(K_PREFLIGHT));
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            get(L, p, NEEDS_KEY(K_CONFIG));
+            get(L, -1, NEEDS_KEY(K_PREFLIGHT));
+            lua_remove(L, -2);
+        }
+    } else {
+        lua_pushboolean(L, 0);
+    }
+}
+
+/* core.needs(p, args, flags) -> aliased, wanted (kombo/call.lua's needs) */
+static int l_needs(lua_State *L)
+{
+    int flags = (int)luaL_checkinteger(L, 3), k;
+    lua_settop(L, 2);
+    luaL_checkstack(L, K_COUNT, NULL);
+    for (k = 0; k < K_COUNT; k++)
+        lua_pushstring(L, keys[k]);
+    push_needs(L, 1, 2, flags, 3);
+    return 2;
+}
+
+/* Not made here: false, nil, and what needs() gave (or nothing) for the
+ * method to hand call_operation.  aliased, wanted: at 4 and 5, or none. */
+static int declined(lua_State *L, int with_needs)
+{
+    lua_settop(L, 5);
+    lua_pushboolean(L, 0);
+    lua_pushnil(L);
+    if (!with_needs)
+        return 2;
+    lua_pushvalue(L, 4);
+    lua_pushvalue(L, 5);
+    return 4;
+}
+
+/* fast(self, args [, opts]) -> res, nil | nil, err | false, nil [, aliased, wanted] */
+static int l_method(lua_State *L)
+{
+    int flags = (int)lua_tointeger(L, UP_FLAGS), n, res;
+    lclient *lc;
+
+    if (!lua_isnoneornil(L, 3))
+        return declined(L, 0); /* the call's own options */
+    lua_settop(L, 3);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, UP_PRIVATE); /* 4: p */
+    if (lua_type(L, 4) != LUA_TTABLE) {
+        lua_settop(L, 3);
+        return declined(L, 0); /* not a client: call.lua raises */
+    }
+    lua_pushvalue(L, KEY(K_PLAIN_CORE));
+    lua_rawget(L, 4); /* 5: the core client, or false (observed, in nginx, closed) */
+    lua_pushvalue(L, KEY(K_SUCCESS_INDEX));
+    lua_rawget(L, 4); /* 6: made by the first call through call.lua */
+    lc = lua_touserdata(L, 5);
+    if (lc == NULL || lua_type(L, 6) != LUA_TFUNCTION || !lua_getmetatable(L, 5) ||
+        !lua_rawequal(L, -1, UP_CLIENT_MT) || lc->client == NULL || lc->close_pending) {
+        lua_settop(L, 3);
+        return declined(L, 0);
+    }
+    lua_settop(L, 6);
+    if (flags != 0) {
+        push_needs(L, 4, 2, flags, 0); /* 7 aliased, 8 wanted */
+        if (lua_toboolean(L, 7) || lua_toboolean(L, 8)) {
+            lua_replace(L, 5);
+            lua_replace(L, 4);
+            return declined(L, 1); /* (what was read is handed over, not read again) */
+        }
+        lua_settop(L, 6);
+    }
+    /* As client:run: args at 2 with nothing (no problems) at 3, the index at 6 */
+    n = kombo_lua_client_run(L, lc, kombo_operation_at((size_t)lua_tointeger(L, UP_INDEX)), 5, 2, 6);
+    res = lua_gettop(L) - n + 1;
+    if (lua_isnil(L, res)) {
+        /* Not made: call.lua's refused(p, name, level, problems, shape,
+         * bad_option), level 4: refused, this, the method, its caller */
+        lua_settop(L, res + 3);
+        lua_pushvalue(L, UP_REFUSED);
+        lua_pushvalue(L, 4);
+        lua_pushvalue(L, UP_NAME);
+        lua_pushinteger(L, 4);
+        lua_pushvalue(L, res + 1);
+        lua_pushvalue(L, res + 2);
+        lua_pushvalue(L, res + 3);
+        lua_call(L, 6, 2);
+        return 2;
+    }
+    if (n == 2 && lua_toboolean(L, -1)) { /* dressed by the core: res */
+        lua_pushnil(L);
+        lua_replace(L, -2);
+        return 2;
+    }
+    /* the plain result: errors.from_result(res, p.config.secrets) */
+    lua_pushvalue(L, UP_FROM_RESULT);
+    lua_pushvalue(L, res);
+    get(L, 4, KEY(K_CONFIG));
+    get(L, -1, KEY(K_SECRETS));
+    lua_remove(L, -2);
+    lua_call(L, 2, 2);
+    return 2;
+}
+
+/* core.method(op_index, flags, private, name, refused, from_result) -> fast
+ * (see above) */
+static int l_method_new(lua_State *L)
+{
+    lua_Integer index = luaL_checkinteger(L, 1), flags = luaL_checkinteger(L, 2);
+    int k;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TSTRING);
+    luaL_checktype(L, 5, LUA_TFUNCTION);
+    luaL_checktype(L, 6, LUA_TFUNCTION);
+    lua_settop(L, 6);
+    luaL_getmetatable(L, CLIENT_MT);
+    luaL_getmetatable(L, HEADER_BLOCK_MT);
+    for (k = 3; k <= 6; k++)
+        lua_pushvalue(L, k);
+    lua_pushinteger(L, index);
+    lua_pushinteger(L, flags);
+    for (k = 0; k < K_COUNT; k++)
+        lua_pushstring(L, keys[k]);
+    lua_pushcclosure(L, l_method, UP_KEYS - 1 + K_COUNT);
+    return 1;
+}
+
+void kombo_lua_open_method(lua_State *L)
+{
+    lua_pushcfunction(L, l_method_new);
+    lua_setfield(L, -2, "method");
+    lua_pushcfunction(L, l_needs);
+    lua_setfield(L, -2, "needs");
+    lua_pushinteger(L, METHOD_ALIASED);
+    lua_setfield(L, -2, "METHOD_ALIASED");
+    lua_pushinteger(L, METHOD_PREFLIGHTED);
+    lua_setfield(L, -2, "METHOD_PREFLIGHTED");
+}
