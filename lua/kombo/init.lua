@@ -136,15 +136,22 @@ for _, op in ipairs(core.operations) do
       res, err = call_operation(self, op, args, name, opts, aliased, wanted)
       return res, err
     end
+    kombo[name] = function(args, opts)
+      local self = kombo.default_client()
+      local res, err, aliased, wanted = fast(self, args, opts)
+      if res ~= false then return res, err end
+      res, err = call_operation(self, op, args, name, opts, aliased, wanted)
+      return res, err
+    end
   else
     Client[name] = function(self, args, opts)
       local res, err = call_operation(self, op, args, name, opts)
       return res, err
     end
-  end
-  kombo[name] = function(args, opts)
-    local res, err = call_operation(kombo.default_client(), op, args, name, opts)
-    return res, err
+    kombo[name] = function(args, opts)
+      local res, err = call_operation(kombo.default_client(), op, args, name, opts)
+      return res, err
+    end
   end
 end
 

@@ -191,18 +191,23 @@ function helpers.capture(fn)
     call:close()
     return res, dressed
   end
-  local Client, call_operation, methods = require("kombo.client").Client, require("kombo.call").call_operation, {}
+  local Client = require("kombo.client").Client
+  local call_operation, methods, functions = require("kombo.call").call_operation, {}, {}
   for _, op in ipairs(core.operations) do
     local name = op.name
-    methods[name] = Client[name]
+    methods[name], functions[name] = Client[name], kombo[name]
     Client[name] = function(self, args, opts)
       local res, err = call_operation(self, op, args, name, opts)
+      return res, err
+    end
+    kombo[name] = function(args, opts)
+      local res, err = call_operation(kombo.default_client(), op, args, name, opts)
       return res, err
     end
   end
   local ok, err = pcall(fn)
   mt.perform, client_mt.run = original_perform, original_run
-  for name, method in pairs(methods) do Client[name] = method end
+  for name in pairs(methods) do Client[name], kombo[name] = methods[name], functions[name] end
   if not ok then error(err, 0) end
   return records
 end
