@@ -30,12 +30,14 @@ end
 --- The two specs of a C unit test, inside a describe block (busted's `it`
 -- and `pending` are the spec file's): built with cc and run, and the same
 -- under ASan/UBSan when clang is installed (#slow: the ASan build takes most
--- of the time; make test runs it).
+-- of the time; make test runs it).  #once: the Lua running busted changes
+-- nothing in a C program, so make test runs them on its Lua 5.4 run only
+-- (they cost about 20 s per run, mostly compiling).
 function c_test.specs(it, pending, program, sources, libs)
-  it("passes " .. program, function()
+  it("passes " .. program .. " #once", function()
     c_test.build_and_run("cc", "-O1", sources(), libs, "build/" .. program:match("([%w_]+)%.c$"))
   end)
-  it("passes it under ASan and UBSan (when clang is installed) #slow", function()
+  it("passes it under ASan and UBSan (when clang is installed) #slow #once", function()
     if not sh("command -v clang >/dev/null") then
       pending("clang is not installed")
       return
