@@ -329,6 +329,7 @@ void kombo_call_free(kombo_call *c)
 
 const kombo_operation *kombo_call_operation(const kombo_call *c) { return c->op; }
 unsigned long kombo_call_client_serial(const kombo_call *c) { return c->client->serial; }
+int kombo_call_has_own_config(const kombo_call *c) { return c->own != NULL; }
 const kombo_call_file *kombo_call_files(const kombo_call *c, size_t *n)
 {
     *n = c->nfiles;

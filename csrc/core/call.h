@@ -57,6 +57,7 @@ const char *kombo_call_header(const kombo_call *c, size_t i); /* "Name: value" *
 size_t kombo_call_extra_header_count(const kombo_call *c);
 const char *kombo_call_integration_id(const kombo_call *c);   /* "" for unscoped operations */
 unsigned long kombo_call_client_serial(const kombo_call *c);  /* its client's kombo_client_serial */
+int kombo_call_has_own_config(const kombo_call *c); /* settings of its own (not its client's alone) */
 kombo_body *kombo_call_body(kombo_call *c);
 /* A hook run once per attempt just before the bytes that complete the
  * request body are handed to the transport (kombo_body's before_last):

@@ -35,6 +35,7 @@ struct kombo_curl {
     size_t headers_n;            /* how many the call had */
     char *headers_integration;   /* and its X-Integration-Id value */
     unsigned long headers_client; /* and its client (kombo_client_serial) */
+    unsigned long options_client; /* the client whose own settings (proxy, timeouts) the handle has; 0: none */
     kombo_curl *next_idle;        /* the process-wide pool's (or a multi's) free list */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
     char *ca_set;     /* the CA file last given to the handle (a copy) */

@@ -407,12 +407,18 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
     /* The proxy: NULL is libcurl's default, the environment (https_proxy,
      * all_proxy, no_proxy: read by libcurl at each transfer); "" none, the
      * environment's too; a URL for every host (no_proxy then ignored:
-     * CURLOPT_NOPROXY ""), as the cosocket transport does.  Set per call:
-     * the handle is pooled across clients. */
-    curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, cfg->proxy != NULL && cfg->proxy[0] != '\0' ? "" : NULL);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
+     * CURLOPT_NOPROXY ""), as the cosocket transport does.  Set per call,
+     * the handle being pooled across clients, unless the handle has them
+     * already: the last call on it was the same client's, without settings
+     * of its own (a client's settings never change; serials are never
+     * reused, as addresses may be). */
+    if (kombo_call_has_own_config(c) || t->options_client != kombo_call_client_serial(c)) {
+        curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
+        curl_easy_setopt(h, CURLOPT_NOPROXY, cfg->proxy != NULL && cfg->proxy[0] != '\0' ? "" : NULL);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
+        t->options_client = kombo_call_has_own_config(c) ? 0 : kombo_call_client_serial(c);
+    }
     if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
