@@ -744,19 +744,23 @@ static int l_call_read(lua_State *L)
     size_t max = (size_t)kombo_lua_clamp(luaL_optnumber(L, 2, 65536), 1, 16 * 1024 * 1024);
     kombo_body *body = kombo_call_body(c->call);
     size_t n;
+    char local[4096], *dst = local; /* a small body's read: no buffer kept (it was a malloc per call) */
     {
         size_t i;
         for (i = 0; i < c->nsources; i++)
             c->sources[i]->push = lua_toboolean(L, 3);
     }
-    if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
-        char *p = realloc(c->batch, max);
-        if (p == NULL)
-            return luaL_error(L, "out of memory");
-        c->batch = p;
-        c->batch_cap = max;
+    if (max > sizeof local) {
+        if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
+            char *p = realloc(c->batch, max);
+            if (p == NULL)
+                return luaL_error(L, "out of memory");
+            c->batch = p;
+            c->batch_cap = max;
+        }
+        dst = c->batch;
     }
-    n = kombo_body_read(body, c->batch, max);
+    n = kombo_body_read(body, dst, max);
     if (n == 0) {
         if (body->want_input) {
             lua_pushboolean(L, 0);
@@ -768,7 +772,7 @@ static int l_call_read(lua_State *L)
         lua_pushstring(L, body->error);
         return 2;
     }
-    lua_pushlstring(L, c->batch, n);
+    lua_pushlstring(L, dst, n);
     return 1;
 }
 
