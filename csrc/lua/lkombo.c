@@ -465,21 +465,33 @@ static int l_header_values(lua_State *L)
     return 1;
 }
 
-/* Pushes an absent value as nil, else its bytes with ASCII letters lower-cased. */
+/* Pushes an absent value as nil, else its bytes with ASCII letters
+ * lower-cased: as they are when there is no upper-case letter (the usual
+ * "keep-alive"), else through a copy (a short one on the stack: LuaJIT's
+ * luaL_Buffer adds byte by byte). */
 static void push_lower(lua_State *L, int found, kombo_str v)
 {
-    luaL_Buffer b;
+    char local[64], *out;
     size_t i;
     if (!found) {
         lua_pushnil(L);
         return;
     }
-    luaL_buffinit(L, &b);
+    for (i = 0; i < v.len; i++)
+        if (v.ptr[i] >= 'A' && v.ptr[i] <= 'Z')
+            break;
+    if (i == v.len) {
+        lua_pushlstring(L, v.ptr, v.len);
+        return;
+    }
+    out = v.len <= sizeof local ? local : lua_newuserdata(L, v.len);
     for (i = 0; i < v.len; i++) {
         char ch = v.ptr[i];
-        luaL_addchar(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch);
+        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
     }
-    luaL_pushresult(&b);
+    lua_pushlstring(L, out, v.len);
+    if (out != local)
+        lua_remove(L, -2); /* the userdata */
 }
 
 /* core.framing(block) -> connection, transfer_encoding, content_length,
@@ -498,13 +510,14 @@ static int l_framing(lua_State *L)
     int has_conn = 0, has_te = 0, has_cl = 0, differ = 0;
 
     while (kombo_header_next(&p, end, &name, &value)) {
-        if (kombo_header_name_is(name, "connection")) {
+        /* by length first: most names are none of the three */
+        if (name.len == 10 && kombo_header_name_is(name, "connection")) {
             if (!has_conn)
                 conn = value, has_conn = 1;
-        } else if (kombo_header_name_is(name, "transfer-encoding")) {
+        } else if (name.len == 17 && kombo_header_name_is(name, "transfer-encoding")) {
             if (!has_te)
                 te = value, has_te = 1;
-        } else if (kombo_header_name_is(name, "content-length")) {
+        } else if (name.len == 14 && kombo_header_name_is(name, "content-length")) {
             if (!has_cl)
                 cl = value, has_cl = 1;
             else if (value.len != cl.len || (cl.len > 0 && memcmp(value.ptr, cl.ptr, cl.len) != 0))

@@ -711,9 +711,11 @@ static int l_call_request_head(lua_State *L)
     const char *method = kombo_call_operation(c->call)->method;
     const kombo_config *cfg = kombo_call_config(c->call);
     size_t length = kombo_call_body(c->call)->length;
-    size_t i, n = kombo_call_header_count(c->call), skip, base_len;
+    size_t i, n = kombo_call_header_count(c->call), skip, base_len, path_len, method_len, size, at = 0;
     const char *path;
-    luaL_Buffer b;
+    char num[24], local[1024], *head;
+    size_t num_len = 0;
+    int with_length = length > 0 || strcmp(method, "GET") != 0;
 
     if (strncmp(url, "https://", 8) == 0)
         skip = 8;
@@ -722,26 +724,45 @@ static int l_call_request_head(lua_State *L)
     else
         return 0;
     base_len = authority_end(url);
-    path = url[base_len] == '/' ? url + base_len : NULL;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, method);
-    luaL_addchar(&b, ' ');
-    luaL_addstring(&b, path != NULL ? path : "/");
-    luaL_addstring(&b, " HTTP/1.1\r\nHost: ");
-    luaL_addlstring(&b, url + skip, base_len - skip);
-    luaL_addstring(&b, "\r\n");
+    path = url[base_len] == '/' ? url + base_len : "/";
+    /* The head's size first, then its bytes into one buffer pushed once
+     * (LuaJIT's luaL_Buffer copies byte by byte: it was most of this call). */
+    method_len = strlen(method);
+    path_len = strlen(path);
+    if (with_length)
+        num_len = kombo_format_int(num, (long long)length);
+    size = method_len + 1 + path_len + sizeof " HTTP/1.1\r\nHost: " - 1 + (base_len - skip) + 2 +
+           (with_length ? sizeof "Content-Length: " - 1 + num_len + 2 : 0) +
+           sizeof "Connection: keep-alive\r\n\r\n" - 1;
+    for (i = 0; i < n; i++)
+        size += strlen(kombo_call_header(c->call, i)) + 2;
+    /* (a larger head in a userdata, which the collector frees even when a
+     * push below raises) */
+    head = size <= sizeof local ? local : lua_newuserdata(L, size);
+#define HEAD_PUT(p, len) (memcpy(head + at, (p), (len)), at += (len))
+#define HEAD_LIT(s) HEAD_PUT(s, sizeof s - 1)
+    HEAD_PUT(method, method_len);
+    HEAD_LIT(" ");
+    HEAD_PUT(path, path_len);
+    HEAD_LIT(" HTTP/1.1\r\nHost: ");
+    HEAD_PUT(url + skip, base_len - skip);
+    HEAD_LIT("\r\n");
     for (i = 0; i < n; i++) {
-        luaL_addstring(&b, kombo_call_header(c->call, i));
-        luaL_addstring(&b, "\r\n");
+        const char *h = kombo_call_header(c->call, i);
+        HEAD_PUT(h, strlen(h));
+        HEAD_LIT("\r\n");
     }
-    if (length > 0 || strcmp(method, "GET") != 0) {
-        char num[24];
-        luaL_addstring(&b, "Content-Length: ");
-        luaL_addlstring(&b, num, kombo_format_int(num, (long long)length));
-        luaL_addstring(&b, "\r\n");
+    if (with_length) {
+        HEAD_LIT("Content-Length: ");
+        HEAD_PUT(num, num_len);
+        HEAD_LIT("\r\n");
     }
-    luaL_addstring(&b, "Connection: keep-alive\r\n\r\n");
-    luaL_pushresult(&b);
+    HEAD_LIT("Connection: keep-alive\r\n\r\n");
+#undef HEAD_LIT
+#undef HEAD_PUT
+    lua_pushlstring(L, head, at);
+    if (head != local)
+        lua_remove(L, -2);
     lua_pushlstring(L, url, base_len);
     lua_pushinteger(L, (lua_Integer)length);
     lua_pushinteger(L, (lua_Integer)kombo_call_response(c->call)->body.limit);
@@ -761,19 +782,23 @@ static int l_call_read(lua_State *L)
     size_t max = (size_t)kombo_lua_clamp(luaL_optnumber(L, 2, 65536), 1, 16 * 1024 * 1024);
     kombo_body *body = kombo_call_body(c->call);
     size_t n;
+    char local[4096], *dst = local; /* a small body's read: no buffer kept (it was a malloc per call) */
     {
         size_t i;
         for (i = 0; i < c->nsources; i++)
             c->sources[i]->push = lua_toboolean(L, 3);
     }
-    if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
-        char *p = realloc(c->batch, max);
-        if (p == NULL)
-            return luaL_error(L, "out of memory");
-        c->batch = p;
-        c->batch_cap = max;
+    if (max > sizeof local) {
+        if (c->batch_cap < max) { /* grown once to the batch size, reused for every later read */
+            char *p = realloc(c->batch, max);
+            if (p == NULL)
+                return luaL_error(L, "out of memory");
+            c->batch = p;
+            c->batch_cap = max;
+        }
+        dst = c->batch;
     }
-    n = kombo_body_read(body, c->batch, max);
+    n = kombo_body_read(body, dst, max);
     if (n == 0) {
         if (body->want_input) {
             lua_pushboolean(L, 0);
@@ -785,7 +810,7 @@ static int l_call_read(lua_State *L)
         lua_pushstring(L, body->error);
         return 2;
     }
-    lua_pushlstring(L, c->batch, n);
+    lua_pushlstring(L, dst, n);
     return 1;
 }
 

@@ -243,6 +243,9 @@ describe("a header name", function()
     assert.equals("", (core.framing("HTTP/1.1 200 OK\r\nConnection:\r\n\r\n"))) -- present, empty
     -- ASCII letters only ("\195\137" is U+00C9, kept as sent)
     assert.equals("\195\137t\195\169", (core.framing("HTTP/1.1 200 OK\r\nConnection: \195\137T\195\169\r\n\r\n")))
+    -- a value longer than the binding's 64-byte stack copy
+    local long = ("Keep-Alive, "):rep(8)
+    assert.equals(long:lower(), (core.framing("HTTP/1.1 200 OK\r\nConnection: " .. long .. "x\r\n\r\n"):sub(1, -2)))
   end)
 end)
 
@@ -288,5 +291,9 @@ describe("call:request_head()", function()
     check(assert(h.prepare({}, { server_url = "http://127.0.0.1:8080/base/v1" })))
     local handle = assert(core.client(h.config { server_url = "https://example.com" }))
     check(assert(handle:prepare("check_api_key", {})))
+  end)
+
+  it("a head larger than the binding's 1 KiB stack buffer", function()
+    check(assert(h.prepare({}, { server_url = "http://127.0.0.1:8080/" .. ("p"):rep(1500) })))
   end)
 end)
