@@ -190,17 +190,53 @@ size_t kombo_base64_encoded_len(size_t n)
     return (n / 3 + (n % 3 != 0)) * 4;
 }
 
+/* Two alphabet characters for each 12 bits: a file's base64 is written on
+ * every upload that sends it, and a character at a time cost about 11
+ * instructions per input byte, a pair at a time about 4.  8 KiB, made by
+ * the compiler (B64_CHAR is the alphabet as arithmetic, a constant
+ * expression). */
+#define B64_CHAR(v) ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v)-26 : (v) < 62 ? '0' + (v)-52 : (v) == 62 ? '+' : '/')
+#define B64_PAIR(a, b) B64_CHAR(a), B64_CHAR(b),
+#define B64_X4(m, a, b) m(a, b) m(a, (b) + 1) m(a, (b) + 2) m(a, (b) + 3)
+#define B64_X16(m, a, b) B64_X4(m, a, b) B64_X4(m, a, (b) + 4) B64_X4(m, a, (b) + 8) B64_X4(m, a, (b) + 12)
+#define B64_X64(m, a, b) B64_X16(m, a, b) B64_X16(m, a, (b) + 16) B64_X16(m, a, (b) + 32) B64_X16(m, a, (b) + 48)
+#define B64_ROW(a, unused) B64_X64(B64_PAIR, a, 0)
+#define B64_Y4(m, a) m(a, 0) m((a) + 1, 0) m((a) + 2, 0) m((a) + 3, 0)
+#define B64_Y16(m, a) B64_Y4(m, a) B64_Y4(m, (a) + 4) B64_Y4(m, (a) + 8) B64_Y4(m, (a) + 12)
+#define B64_Y64(m) B64_Y16(m, 0) B64_Y16(m, 16) B64_Y16(m, 32) B64_Y16(m, 48)
+static const char b64_pairs[4096 * 2] = {B64_Y64(B64_ROW)};
+
+/* Eight bytes as a big-endian number: one load and a swap where the
+ * compiler has the builtin. */
+static uint64_t load_be64(const unsigned char *p)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+#else
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+           (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+#endif
+}
+
 size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n)
 {
     char *o = out;
     size_t i = 0;
 
-    for (; n - i >= 3; i += 3) {
+    /* Six bytes in, eight characters out, while eight can be read */
+    for (; n - i >= 8; i += 6, o += 8) {
+        uint64_t v = load_be64(in + i) >> 16;
+        memcpy(o, b64_pairs + 2 * (v >> 36), 2);
+        memcpy(o + 2, b64_pairs + 2 * ((v >> 24) & 4095), 2);
+        memcpy(o + 4, b64_pairs + 2 * ((v >> 12) & 4095), 2);
+        memcpy(o + 6, b64_pairs + 2 * (v & 4095), 2);
+    }
+    for (; n - i >= 3; i += 3, o += 4) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *o++ = b64_alphabet[(v >> 18) & 63];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = b64_alphabet[(v >> 6) & 63];
-        *o++ = b64_alphabet[v & 63];
+        memcpy(o, b64_pairs + 2 * (v >> 12), 2);
+        memcpy(o + 2, b64_pairs + 2 * (v & 4095), 2);
     }
     if (n - i == 1) {
         unsigned v = (unsigned)in[i] << 16;
