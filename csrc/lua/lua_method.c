@@ -38,9 +38,9 @@ enum { K_PLAIN_CORE, K_SUCCESS_INDEX, K_BODY, K_REMOTE_FIELDS, K_PREFLIGHT, K_CO
  * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
  * and `wanted` (the preflight asked: args.preflight, else the client's
  * config.preflight), reading as Lua code does (metamethods honoured), each
- * field once.  p: the client's state (a plain table); key0: the stack
- * index of the first key (core.needs pushes them), or 0: the method's
- * upvalues. */
+ * field once.  p: the client's state (a plain table); keys: the number
+ * of the running function's upvalue that holds the first key (the keys
+ * are upvalues of core.needs and of each method). */
 #define METHOD_ALIASED 1
 #define METHOD_PREFLIGHTED 2
 
@@ -50,8 +50,8 @@ static void get(lua_State *L, int t, int key)
     lua_gettable(L, t < 0 ? t - 1 : t);
 }
 
-#define NEEDS_KEY(k) (key0 > 0 ? key0 + (k) : KEY(k))
-static void push_needs(lua_State *L, int p, int args, int flags, int key0)
+#define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
+static void push_needs(lua_State *L, int p, int args, int flags, int keys)
 {
     int aliased = 0;
     luaL_checkstack(L, 4, NULL);
@@ -83,16 +83,23 @@ static void push_needs(lua_State *L, int p, int args, int flags, int key0)
     }
 }
 
-/* core.needs(p, args, flags) -> aliased, wanted (kombo/call.lua's needs) */
+/* core.needs(p, args, flags) -> aliased, wanted (kombo/call.lua's needs;
+ * the keys are its upvalues) */
 static int l_needs(lua_State *L)
 {
-    int flags = (int)luaL_checkinteger(L, 3), k;
+    int flags = (int)luaL_checkinteger(L, 3);
     lua_settop(L, 2);
+    push_needs(L, 1, 2, flags, 1);
+    return 2;
+}
+
+/* Pushes the keys (as upvalues for a closure). */
+static void push_keys(lua_State *L)
+{
+    int k;
     luaL_checkstack(L, K_COUNT, NULL);
     for (k = 0; k < K_COUNT; k++)
         lua_pushstring(L, keys[k]);
-    push_needs(L, 1, 2, flags, 3);
-    return 2;
 }
 
 /* Not made here: false, nil, and what needs() gave (or nothing) for the
@@ -136,7 +143,7 @@ static int l_method(lua_State *L)
     }
     lua_settop(L, 6);
     if (flags != 0) {
-        push_needs(L, 4, 2, flags, 0); /* 7 aliased, 8 wanted */
+        push_needs(L, 4, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
         if (lua_toboolean(L, 7) || lua_toboolean(L, 8)) {
             lua_replace(L, 5);
             lua_replace(L, 4);
@@ -193,8 +200,7 @@ static int l_method_new(lua_State *L)
         lua_pushvalue(L, k);
     lua_pushinteger(L, index);
     lua_pushinteger(L, flags);
-    for (k = 0; k < K_COUNT; k++)
-        lua_pushstring(L, keys[k]);
+    push_keys(L);
     lua_pushcclosure(L, l_method, UP_KEYS - 1 + K_COUNT);
     return 1;
 }
@@ -203,7 +209,8 @@ void kombo_lua_open_method(lua_State *L)
 {
     lua_pushcfunction(L, l_method_new);
     lua_setfield(L, -2, "method");
-    lua_pushcfunction(L, l_needs);
+    push_keys(L);
+    lua_pushcclosure(L, l_needs, K_COUNT);
     lua_setfield(L, -2, "needs");
     lua_pushinteger(L, METHOD_ALIASED);
     lua_setfield(L, -2, "METHOD_ALIASED");
