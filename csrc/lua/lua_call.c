@@ -25,19 +25,29 @@
 #include <strings.h>
 #include <ctype.h>
 
-/* A success's raw header block (push_result; HEADER_BLOCK_MT, lua_kombo.h). */
+/* A success's record of its exchange (push_result; HEADER_BLOCK_MT,
+ * lua_kombo.h): what res.http gives (errors.lua's success_index reads it
+ * by core.header_block_read), held in C so that a dressed success needs
+ * no table field per figure (each one a key to hash and memory for the
+ * collector, on every call, for the few callers that look). */
 typedef struct header_block {
+    int status, attempts;
+    double elapsed;
     size_t n;
     char data[1];
 } header_block;
 
 
-/* core.header_block_text(block) -> the bytes as a string */
-static int l_header_block_text(lua_State *L)
+/* core.header_block_read(block) -> the header bytes as a string, status,
+ * attempts, elapsed */
+static int l_header_block_read(lua_State *L)
 {
     header_block *hb = luaL_checkudata(L, 1, HEADER_BLOCK_MT);
     lua_pushlstring(L, hb->data, hb->n);
-    return 1;
+    lua_pushinteger(L, hb->status);
+    lua_pushinteger(L, hb->attempts);
+    lua_pushnumber(L, hb->elapsed);
+    return 4;
 }
 
 /* A call's methods hold its metatable as their upvalue 1 (the methods run
@@ -391,16 +401,70 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
     return lc->redactor;
 }
 
+/* A success's header block and figures as a userdata (header_block). */
+static void push_header_block(lua_State *L, const kombo_result *res)
+{
+    const kombo_response *r = res->response;
+    size_t n = r->headers.data ? r->headers.len : 0;
+#if LUA_VERSION_NUM >= 504
+    header_block *hb = lua_newuserdatauv(L, offsetof(header_block, data) + n, 0);
+#else
+    header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
+#endif
+    hb->status = res->status;
+    hb->attempts = res->attempts;
+    hb->elapsed = res->elapsed;
+    hb->n = n;
+    if (n > 0)
+        memcpy(hb->data, r->headers.data, n);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
+}
+
+/* A success's answer decoded into Lua values, every string redacted of
+ * the client's secrets.  It is decoded once: from the span the core's scan
+ * validated while classifying it (no second parser). */
+static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
+{
+    const kombo_response *r = res->response;
+    const char *key = kombo_call_config(c->call)->api_key;
+    int none = 0;
+    const kombo_redactor *red = client_redactor(c->owner, key, &none);
+    jval root;
+    root.type = J_OBJECT;
+    root.p = r->body.data + res->cls.json_off;
+    root.n = res->cls.json_len;
+    root.marks = NULL; /* the scan's record died with it */
+    if (red != NULL || none)
+        kombo_lua_push_jval_redactor(L, &root, red);
+    else
+        kombo_lua_push_jval_redacted(L, &root, key);
+}
+
 /* The outcome of the call as a plain table; kombo/errors.lua dresses it.
  * With `index` (a stack index, or 0), a success comes back dressed
- * instead, as errors.lua would: the decoded answer, whose metatable is the
- * plain table with __index = the function at `index` (what success_index
- * gives in errors.lua), and true after it.  Returns the values pushed
- * (call:perform's and call:result's answer): 1, or 2 when dressed. */
+ * instead, as errors.lua would: the decoded answer, whose metatable holds
+ * __index = the function at `index` (what success_index gives in
+ * errors.lua) and the header block, which carries the figures res.http
+ * reads; and true after it.  Returns the values pushed (call:perform's and
+ * call:result's answer): 1, or 2 when dressed. */
 static int push_result(lua_State *L, lcall *c, const kombo_result *res, int index)
 {
     const kombo_classification *cls = &res->cls;
     const kombo_response *r = res->response;
+    int answered = r != NULL && res->attempts > 0;
+    if (index != 0 && cls->kind == KOMBO_OK && answered) {
+        lua_createtable(L, 0, 2); /* (a third key, http, on first use of res.http) */
+        push_header_block(L, res);
+        lua_setfield(L, -2, "header_block");
+        lua_pushvalue(L, index);
+        lua_setfield(L, -2, "__index");
+        push_answer(L, c, res);
+        lua_pushvalue(L, -2);
+        lua_setmetatable(L, -2);
+        lua_pushboolean(L, 1); /* (the metatable stays below: not returned) */
+        return 2;
+    }
     lua_createtable(L, 0, cls->kind == KOMBO_OK ? 8 : 16);
     lua_pushstring(L, kombo_kind_name(cls->kind));
     lua_setfield(L, -2, "kind");
@@ -438,41 +502,14 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
         if (w > 0)
             lua_pushnumber(L, w), lua_setfield(L, -2, "written_at");
     }
-    if (r != NULL && res->attempts > 0) {
+    if (answered) {
         if (cls->kind == KOMBO_OK) {
             /* A success's header block is read only if res.http.headers is
              * asked for, redacted then: until then it is bytes in a userdata,
              * which nothing that prints tables can show. */
-            size_t n = r->headers.data ? r->headers.len : 0;
-            header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
-            hb->n = n;
-            if (n > 0)
-                memcpy(hb->data, r->headers.data, n);
-            lua_pushvalue(L, lua_upvalueindex(2));
-            lua_setmetatable(L, -2);
+            push_header_block(L, res);
             lua_setfield(L, -2, "header_block");
-            /* The answer is decoded once: from the span the core's scan
-             * validated while classifying it (no second parser). */
-            jval root;
-            root.type = J_OBJECT;
-            root.p = r->body.data + cls->json_off;
-            root.n = cls->json_len;
-            root.marks = NULL; /* the scan's record died with it */
-            const char *key = kombo_call_config(c->call)->api_key;
-            int none = 0;
-            const kombo_redactor *red = client_redactor(c->owner, key, &none);
-            if (red != NULL || none)
-                kombo_lua_push_jval_redactor(L, &root, red);
-            else
-                kombo_lua_push_jval_redacted(L, &root, key);
-            if (index != 0) { /* dressed: res is the answer, the plain table its metatable */
-                lua_pushvalue(L, index);
-                lua_setfield(L, -3, "__index");
-                lua_pushvalue(L, -2);
-                lua_setmetatable(L, -2);
-                lua_pushboolean(L, 1); /* (the plain table stays below: not returned) */
-                return 2;
-            }
+            push_answer(L, c, res);
             lua_setfield(L, -2, "decoded");
         } else {
             set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
@@ -1169,9 +1206,9 @@ void kombo_lua_open_call(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* core.header_block_text, on the module table at the top of the stack. */
+/* core.header_block_read, on the module table at the top of the stack. */
 void kombo_lua_open_header_block(lua_State *L)
 {
-    lua_pushcfunction(L, l_header_block_text);
-    lua_setfield(L, -2, "header_block_text");
+    lua_pushcfunction(L, l_header_block_read);
+    lua_setfield(L, -2, "header_block_read");
 }

@@ -127,13 +127,14 @@ errors.limits = core.limits
 -- The positive response keeps exactly the API's fields; what we know about
 -- the exchange is reachable as res.http, through the result's metatable,
 -- so that encoding `res` gives back the API's answer unchanged.  That
--- metatable is the core's plain result itself, and res.http is built from
--- it on first use (its headers on first use of them): most callers never
--- look, and tables made per call for nobody cost a small call more than
--- reading its answer.  The header block waits as bytes in a userdata
--- (core.header_block_text reads it), redacted only when parsed; the key
--- needed for that is an upvalue of __index, one function per key, so
--- nothing that walks res or its metatable can print either.
+-- metatable holds the header block, a userdata with the exchange's status,
+-- attempts and elapsed time beside the header bytes (core.header_block_read
+-- reads them), and res.http is built from it on first use (its headers on
+-- first use of them): most callers never look, and tables or fields made
+-- per call for nobody cost a small call more than reading its answer.  The
+-- header bytes are redacted only when parsed; the key needed for that is
+-- an upvalue of __index, one function per key, so nothing that walks res
+-- or its metatable can print either.
 local function http_index(http, k, raw_headers, secret)
   if k == "headers" then
     local h = errors.parse_headers(redact(raw_headers, secret))
@@ -157,8 +158,8 @@ local function success_index(secret)
       local raw = getmetatable(res)
       local http = rawget(raw, "http")
       if http == nil then
-        local raw_headers = core.header_block_text(raw.header_block)
-        http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
+        local raw_headers, status, attempts, elapsed = core.header_block_read(raw.header_block)
+        http = setmetatable({ status = status, attempts = attempts, elapsed = elapsed },
           { __index = function(t, key) return http_index(t, key, raw_headers, secret) end })
         raw.http = http
       end
