@@ -437,6 +437,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     jval root;
     jmarks marks; /* the shape checks step over data and results by it */
     char why[160];
+    unsigned i;
 
     if (n == 0) {
         out->kind = KOMBO_ERR_DECODE;
@@ -465,6 +466,11 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     out->outcome = KOMBO_OUTCOME_NONE;
     out->json_off = (size_t)(root.p - body); /* the binding builds the result from this span */
     out->json_len = root.n;
+    for (i = 0; i < marks.n && i < KOMBO_ANSWER_MARKS; i++) {
+        out->mark_at[i] = (size_t)(marks.open[i] - body);
+        out->mark_members[i] = marks.count[i];
+    }
+    out->nmarks = i;
 }
 
 static void classify_redirect(const kombo_response *r, kombo_classification *out)

@@ -423,18 +423,28 @@ static void push_header_block(lua_State *L, const kombo_result *res)
 
 /* A success's answer decoded into Lua values, every string redacted of
  * the client's secrets.  It is decoded once: from the span the core's scan
- * validated while classifying it (no second parser). */
+ * validated while classifying it (no second parser), its first containers
+ * made at the sizes that scan recorded. */
 static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
 {
     const kombo_response *r = res->response;
+    const kombo_classification *cls = &res->cls;
     const char *key = kombo_call_config(c->call)->api_key;
     int none = 0;
     const kombo_redactor *red = client_redactor(c->owner, key, &none);
+    jmarks marks;
     jval root;
+    unsigned i;
+    for (i = 0; i < cls->nmarks && i < KOMBO_JSON_MARKS; i++) {
+        marks.open[i] = r->body.data + cls->mark_at[i];
+        marks.close[i] = NULL; /* (not kept: the decoder reads every container) */
+        marks.count[i] = cls->mark_members[i];
+    }
+    marks.n = i;
     root.type = J_OBJECT;
-    root.p = r->body.data + res->cls.json_off;
-    root.n = res->cls.json_len;
-    root.marks = NULL; /* the scan's record died with it */
+    root.p = r->body.data + cls->json_off;
+    root.n = cls->json_len;
+    root.marks = &marks;
     if (red != NULL || none)
         kombo_lua_push_jval_redactor(L, &root, red);
     else
