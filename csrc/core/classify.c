@@ -428,6 +428,10 @@ static void classify_too_large(const kombo_response *r, double now, kombo_classi
     }
 }
 
+/* The classification keeps the scan's whole record (kombo.h cannot name
+ * json.h's size). */
+typedef char answer_marks_hold_the_record[KOMBO_ANSWER_MARKS >= KOMBO_JSON_MARKS ? 1 : -1];
+
 static void classify_success(const kombo_response *r, const kombo_response_shape *shape,
                              kombo_classification *out)
 {
