@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,18 +187,42 @@ static void reserve(ctx *c, int top)
     }
 }
 
+/* The first '"' or '\\' in [p, end), or end. */
+static const char *quote_or_escape(const char *p, const char *end)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes a step (an answer's strings are mostly short, and a byte
+     * a step costs seven instructions a byte): a byte of x ^ 0x22.. or of
+     * x ^ 0x5c.. is zero where x holds a quote or a backslash, and the
+     * lowest byte the test flags is the first of them. */
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (end - p >= 8) {
+        uint64_t x, q, b, hit;
+        memcpy(&x, p, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+        if (hit != 0)
+            return p + (__builtin_ctzll(hit) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
  * pushed, when the text ends first (cannot happen in validated text). */
 static int push_string_at(ctx *c, jscan *s)
 {
-    const char *b = s->p + 1, *p = b, *end = s->end;
+    const char *b = s->p + 1, *p, *end = s->end;
     jval v;
 
     /* Most strings have no escape: the first quote ends them and their
      * text is the value, read here once (not found by kombo_json_skip
      * and then searched for a backslash). */
-    while (p < end && *p != '"' && *p != '\\')
-        p++;
+    p = quote_or_escape(b, end);
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;

@@ -178,6 +178,22 @@ describe("testing.decode_json", function()
     assert.equals(600, o.m600)
   end)
 
+  -- A string's end and its first escape are looked for 8 bytes a step.
+  it("finds a string's end and its escapes wherever they fall", function()
+    for len = 0, 20 do
+      local plain = ("a"):rep(len)
+      assert.equals(plain, decode('["' .. plain .. '"]')[1])
+      assert.equals("\195\169" .. plain, decode('["\195\169' .. plain .. '"]')[1]) -- bytes >= 0x80
+      for i = 0, len do
+        local head, tail = plain:sub(1, i), plain:sub(i + 1)
+        assert.equals(head .. "\n" .. tail, decode('["' .. head .. '\\n' .. tail .. '"]')[1])
+        assert.equals(head .. '"' .. tail, decode('{"k":"' .. head .. '\\"' .. tail .. '"}').k)
+      end
+      local v = decode('{"' .. plain .. 'k":"' .. plain .. '\\u00e9x"}')
+      assert.equals(plain .. "\195\169x", v[plain .. "k"])
+    end
+  end)
+
   -- The scan records the first 16 containers up to 6 deep with their sizes,
   -- and those are made at their size before they are read; the others wait
   -- on the stack until they end.  Both must give the same values.
