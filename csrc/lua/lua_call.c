@@ -50,6 +50,53 @@ static int l_header_block_read(lua_State *L)
     return 4;
 }
 
+/* A dressed success is its answer with a metatable shared by every success
+ * dressed with the same __index function (one per client's secrets), and
+ * its header block is found by the answer in a store with weak keys: no
+ * table made and filled per call for the few callers that read res.http
+ * (errors.lua's success_index reads the store).  Both tables are held by
+ * the header block's metatable, which the call's methods and client:run
+ * hold as their upvalue 2. */
+#define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
+#define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
+
+static void new_weak_keys(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes the shared metatable for the __index function at `index`, made
+ * on first use; hbmt: the header block's metatable. */
+static void push_success_mt(lua_State *L, int hbmt, int index)
+{
+    lua_rawgeti(L, hbmt, SHARED_MT_SLOT);
+    lua_pushvalue(L, index);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, index);
+        lua_setfield(L, -2, "__index");
+        lua_pushvalue(L, index);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+}
+
+/* core.success_metatable(index) -> the metatable of the successes dressed
+ * with the __index function `index` (errors.lua dresses with it too) */
+static int l_success_metatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    push_success_mt(L, lua_upvalueindex(1), 1);
+    return 1;
+}
+
 /* A call's methods hold its metatable as their upvalue 1 (the methods run
  * several times per call). */
 static lcall *to_call(lua_State *L, int i)
@@ -453,10 +500,10 @@ static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
 
 /* The outcome of the call as a plain table; kombo/errors.lua dresses it.
  * With `index` (a stack index, or 0), a success comes back dressed
- * instead, as errors.lua would: the decoded answer, whose metatable holds
- * __index = the function at `index` (what success_index gives in
- * errors.lua) and the header block, which carries the figures res.http
- * reads; and true after it.  Returns the values pushed (call:perform's and
+ * instead, as errors.lua would: the decoded answer, whose metatable is the
+ * one shared by the successes of that __index function (what
+ * success_index gives in errors.lua), its header block in the store; and
+ * true after it.  Returns the values pushed (call:perform's and
  * call:result's answer): 1, or 2 when dressed. */
 static int push_result(lua_State *L, lcall *c, const kombo_result *res, int index)
 {
@@ -464,14 +511,15 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
     const kombo_response *r = res->response;
     int answered = r != NULL && res->attempts > 0;
     if (index != 0 && cls->kind == KOMBO_OK && answered) {
-        lua_createtable(L, 0, 2); /* (a third key, http, on first use of res.http) */
-        push_header_block(L, res);
-        lua_setfield(L, -2, "header_block");
-        lua_pushvalue(L, index);
-        lua_setfield(L, -2, "__index");
+        push_success_mt(L, lua_upvalueindex(2), index);
         push_answer(L, c, res);
         lua_pushvalue(L, -2);
         lua_setmetatable(L, -2);
+        lua_rawgeti(L, lua_upvalueindex(2), STORE_SLOT);
+        lua_pushvalue(L, -2);
+        push_header_block(L, res);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
         lua_pushboolean(L, 1); /* (the metatable stays below: not returned) */
         return 2;
     }
@@ -1210,15 +1258,25 @@ void kombo_lua_open_call(lua_State *L)
     luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
     lua_pushliteral(L, "kombo.header_block");
     lua_setfield(L, -2, "__metatable");
+    new_weak_keys(L);
+    lua_rawseti(L, -2, STORE_SLOT);
+    new_weak_keys(L);
+    lua_rawseti(L, -2, SHARED_MT_SLOT);
     luaL_setfuncs(L, methods, 2);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }
 
-/* core.header_block_read, on the module table at the top of the stack. */
+/* core.header_block_read, core.success_store and core.success_metatable,
+ * on the module table at the top of the stack. */
 void kombo_lua_open_header_block(lua_State *L)
 {
     lua_pushcfunction(L, l_header_block_read);
     lua_setfield(L, -2, "header_block_read");
+    luaL_getmetatable(L, HEADER_BLOCK_MT);
+    lua_rawgeti(L, -1, STORE_SLOT);
+    lua_setfield(L, -3, "success_store");
+    lua_pushcclosure(L, l_success_metatable, 1);
+    lua_setfield(L, -2, "success_metatable");
 }

@@ -44,6 +44,31 @@ describe("results round-trip #integration", function()
   end)
 end)
 
+-- A client's successes share one metatable, and each finds its own
+-- res.http (its header block, then the table built from it) in a store
+-- keyed by the result: nothing of one call may show in another's.
+describe("res.http of several results of one client #integration", function()
+  for _, hooked in ipairs { false, true } do
+    it(("each gives its own exchange, read in any order%s"):format(hooked and " (hooks: dressed in Lua)" or ""),
+      function()
+        local client = servers.client { hooks = hooked and { after_response = function() end } or nil }
+        local function upload(id)
+          return assert(client:attach_to_candidate { candidate_id = id, body = { attachment = servers.attachment() } })
+        end
+        local retried, plain = upload("scenario-503-once"), upload("cand-http")
+        assert.equals(1, plain.http.attempts)
+        assert.equals(2, retried.http.attempts)
+        assert.equals(getmetatable(plain), getmetatable(retried))
+        assert.are_not.equal(plain.http, retried.http)
+        assert.equals(plain.http, plain.http)
+        assert.equals(200, retried.http.status)
+        assert.is_nil(rawget(plain, "http"))
+        assert.is_nil(next(getmetatable(plain), next(getmetatable(plain)))) -- __index alone
+        client:close()
+      end)
+  end
+end)
+
 describe("kombo.encode_json", function()
   local cases = {
     '{"status":"success","data":{"results":[]},"warnings":[]}',
