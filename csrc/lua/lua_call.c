@@ -60,11 +60,15 @@ static int l_header_block_read(lua_State *L)
 #define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
 #define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
 
-static void new_weak_keys(lua_State *L)
+/* A table with weak keys (mode "k"), or weak keys and values ("kv"): the
+ * metatables by their __index are weak both ways, since each refers to its
+ * key, which Lua 5.1 and LuaJIT (no ephemerons) would then never collect;
+ * one no success uses any more is made again when needed. */
+static void new_weak(lua_State *L, const char *mode)
 {
     lua_newtable(L);
     lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
+    lua_pushstring(L, mode);
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
 }
@@ -1258,9 +1262,9 @@ void kombo_lua_open_call(lua_State *L)
     luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
     lua_pushliteral(L, "kombo.header_block");
     lua_setfield(L, -2, "__metatable");
-    new_weak_keys(L);
+    new_weak(L, "k");
     lua_rawseti(L, -2, STORE_SLOT);
-    new_weak_keys(L);
+    new_weak(L, "kv");
     lua_rawseti(L, -2, SHARED_MT_SLOT);
     luaL_setfuncs(L, methods, 2);
     lua_pushvalue(L, -1);

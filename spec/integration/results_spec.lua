@@ -69,6 +69,28 @@ describe("res.http of several results of one client #integration", function()
   end
 end)
 
+describe("the successes' shared metatables #integration", function()
+  -- Each refers to its key (its __index): with weak keys only, Lua 5.1 and
+  -- LuaJIT (no ephemerons) would keep one for every client ever made.
+  it("are not kept for clients that are gone", function()
+    local shared = debug.getregistry()["kombo.header_block"][2]
+    local function entries()
+      collectgarbage()
+      collectgarbage()
+      local n = 0
+      for _ in pairs(shared) do n = n + 1 end
+      return n
+    end
+    local before = entries()
+    for _ = 1, 3 do
+      local client = servers.client()
+      assert(client:attach_to_candidate { candidate_id = "cand-gone", body = { attachment = servers.attachment() } })
+      client:close()
+    end
+    assert.is_true(entries() <= before)
+  end)
+end)
+
 describe("kombo.encode_json", function()
   local cases = {
     '{"status":"success","data":{"results":[]},"warnings":[]}',
