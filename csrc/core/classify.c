@@ -428,6 +428,10 @@ static void classify_too_large(const kombo_response *r, double now, kombo_classi
     }
 }
 
+/* The classification keeps the scan's whole record (kombo.h cannot name
+ * json.h's size). */
+typedef char answer_marks_hold_the_record[KOMBO_ANSWER_MARKS >= KOMBO_JSON_MARKS ? 1 : -1];
+
 static void classify_success(const kombo_response *r, const kombo_response_shape *shape,
                              kombo_classification *out)
 {
@@ -437,6 +441,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     jval root;
     jmarks marks; /* the shape checks step over data and results by it */
     char why[160];
+    unsigned i;
 
     if (n == 0) {
         out->kind = KOMBO_ERR_DECODE;
@@ -465,6 +470,11 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     out->outcome = KOMBO_OUTCOME_NONE;
     out->json_off = (size_t)(root.p - body); /* the binding builds the result from this span */
     out->json_len = root.n;
+    for (i = 0; i < marks.n && i < KOMBO_ANSWER_MARKS; i++) {
+        out->mark_at[i] = (size_t)(marks.open[i] - body);
+        out->mark_members[i] = marks.count[i];
+    }
+    out->nmarks = i;
 }
 
 static void classify_redirect(const kombo_response *r, kombo_classification *out)
@@ -568,11 +578,24 @@ void kombo_classify_read(const kombo_response *r, double now, const kombo_respon
     classify(r, now, shape, 1, out);
 }
 
+/* Every field empty: the texts' first bytes only (a memset of their 1.4 KB
+ * would be most of a success's classification). */
+static void clear(kombo_classification *out)
+{
+    out->kind = KOMBO_KIND_NONE;
+    out->outcome = KOMBO_OUTCOME_NONE;
+    out->retryable_safe = out->retryable_unsafe = 0;
+    out->retry_after = -1;
+    out->message[0] = out->code[0] = out->title[0] = out->log_url[0] = '\0';
+    out->has_code = out->has_title = out->has_log_url = 0;
+    out->json_off = out->json_len = 0;
+    out->nmarks = 0;
+}
+
 static void classify(const kombo_response *r, double now, const kombo_response_shape *shape, int read,
                      kombo_classification *out)
 {
-    memset(out, 0, sizeof *out);
-    out->retry_after = -1;
+    clear(out);
 
     if (!r) {
         out->kind = KOMBO_ERR_INTERNAL;

@@ -201,6 +201,7 @@ static int j_container(jscan *s, int depth, int is_obj)
         mark = m->n++;
         m->open[mark] = s->p;
         m->close[mark] = NULL;
+        m->count[mark] = 0;
     }
     s->p++;
     j_ws(s);
@@ -224,6 +225,8 @@ static int j_container(jscan *s, int depth, int is_obj)
         }
         if (j_value(s, depth, NULL))
             return -1;
+        if (mark < KOMBO_JSON_MARKS)
+            m->count[mark]++;
         j_ws(s);
         if (s->p < s->end && *s->p == ',') {
             s->p++;

@@ -20,18 +20,22 @@
 
 typedef enum jtype { J_NONE = 0, J_OBJECT, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL } jtype;
 
-/* Where containers end, recorded by the strict scan for the walks that
- * follow it: stepping over a recorded container is a look-up, not a second
- * scan of its text (the classifier's shape checks step over data, a page's
- * results and each warning: without a record each is read again per walk,
- * a cost in proportion to the page).  Records the first KOMBO_JSON_MARKS
- * containers nested at most KOMBO_JSON_MARK_DEPTH deep (the top level is
- * 1); any other is found by its text, as without a record. */
+/* Where containers end and how many members they hold, recorded by the
+ * strict scan for the walks that follow it: stepping over a recorded
+ * container is a look-up, not a second scan of its text (the classifier's
+ * shape checks step over data, a page's results and each warning: without
+ * a record each is read again per walk, a cost in proportion to the page),
+ * and the decoder (lua_json.c) makes its table at its size before reading
+ * it.  Records the first KOMBO_JSON_MARKS containers nested at most
+ * KOMBO_JSON_MARK_DEPTH deep (the top level is 1: 6 reaches the objects
+ * inside a page's first records); any other is found by its text, as
+ * without a record. */
 #define KOMBO_JSON_MARKS 16
-#define KOMBO_JSON_MARK_DEPTH 3
+#define KOMBO_JSON_MARK_DEPTH 6
 typedef struct jmarks {
     const char *open[KOMBO_JSON_MARKS];  /* each container's '{' or '[', in text order */
     const char *close[KOMBO_JSON_MARKS]; /* one past its closing bracket; NULL: not read */
+    size_t count[KOMBO_JSON_MARKS];      /* its members (an object's keys, repeated ones too) */
     unsigned n;
 } jmarks;
 

@@ -333,8 +333,15 @@ typedef struct kombo_classification {
     char title[256];
     char log_url[512];
     int has_code, has_title, has_log_url;
-    /* Success: the positive response's span in the body (validated). */
+    /* Success: the positive response's span in the body (validated), and
+     * its first containers as the scan that validated it recorded them
+     * (where each opens, as an offset in the body, and its number of
+     * members), so that a binding can make each container at its size
+     * without reading it twice. */
     size_t json_off, json_len;
+#define KOMBO_ANSWER_MARKS 16
+    size_t mark_at[KOMBO_ANSWER_MARKS], mark_members[KOMBO_ANSWER_MARKS];
+    unsigned nmarks;
 } kombo_classification;
 
 /* ------------------------------------------------ configuration, client */

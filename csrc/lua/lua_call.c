@@ -25,18 +25,79 @@
 #include <strings.h>
 #include <ctype.h>
 
-/* A success's raw header block (push_result; HEADER_BLOCK_MT, lua_kombo.h). */
+/* A success's record of its exchange (push_result; HEADER_BLOCK_MT,
+ * lua_kombo.h): what res.http gives (errors.lua's success_index reads it
+ * by core.header_block_read), held in C so that a dressed success needs
+ * no table field per figure (each one a key to hash and memory for the
+ * collector, on every call, for the few callers that look). */
 typedef struct header_block {
+    int status, attempts;
+    double elapsed;
     size_t n;
     char data[1];
 } header_block;
 
 
-/* core.header_block_text(block) -> the bytes as a string */
-static int l_header_block_text(lua_State *L)
+/* core.header_block_read(block) -> the header bytes as a string, status,
+ * attempts, elapsed */
+static int l_header_block_read(lua_State *L)
 {
     header_block *hb = luaL_checkudata(L, 1, HEADER_BLOCK_MT);
     lua_pushlstring(L, hb->data, hb->n);
+    lua_pushinteger(L, hb->status);
+    lua_pushinteger(L, hb->attempts);
+    lua_pushnumber(L, hb->elapsed);
+    return 4;
+}
+
+/* A dressed success is its answer with a metatable shared by every success
+ * dressed with the same __index function (one per client's secrets), and
+ * its header block is found by the answer in a store with weak keys: no
+ * table made and filled per call for the few callers that read res.http
+ * (errors.lua's success_index reads the store).  Both tables are held by
+ * the header block's metatable, which the call's methods and client:run
+ * hold as their upvalue 2. */
+#define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
+#define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
+
+/* A table with weak keys (mode "k"), or weak keys and values ("kv"): the
+ * metatables by their __index are weak both ways, since each refers to its
+ * key, which Lua 5.1 and LuaJIT (no ephemerons) would then never collect;
+ * one no success uses any more is made again when needed. */
+static void new_weak(lua_State *L, const char *mode)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, mode);
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes the shared metatable for the __index function at `index`, made
+ * on first use; hbmt: the header block's metatable. */
+static void push_success_mt(lua_State *L, int hbmt, int index)
+{
+    lua_rawgeti(L, hbmt, SHARED_MT_SLOT);
+    lua_pushvalue(L, index);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, index);
+        lua_setfield(L, -2, "__index");
+        lua_pushvalue(L, index);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+}
+
+/* core.success_metatable(index) -> the metatable of the successes dressed
+ * with the __index function `index` (errors.lua dresses with it too) */
+static int l_success_metatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    push_success_mt(L, lua_upvalueindex(1), 1);
     return 1;
 }
 
@@ -396,16 +457,81 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
     return lc->redactor;
 }
 
+/* A success's header block and figures as a userdata (header_block). */
+static void push_header_block(lua_State *L, const kombo_result *res)
+{
+    const kombo_response *r = res->response;
+    size_t n = r->headers.data ? r->headers.len : 0;
+#if LUA_VERSION_NUM >= 504
+    header_block *hb = lua_newuserdatauv(L, offsetof(header_block, data) + n, 0);
+#else
+    header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
+#endif
+    hb->status = res->status;
+    hb->attempts = res->attempts;
+    hb->elapsed = res->elapsed;
+    hb->n = n;
+    if (n > 0)
+        memcpy(hb->data, r->headers.data, n);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
+}
+
+/* A success's answer decoded into Lua values, every string redacted of
+ * the client's secrets.  It is decoded once: from the span the core's scan
+ * validated while classifying it (no second parser), its first containers
+ * made at the sizes that scan recorded. */
+static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
+{
+    const kombo_response *r = res->response;
+    const kombo_classification *cls = &res->cls;
+    const char *key = kombo_call_config(c->call)->api_key;
+    int none = 0;
+    const kombo_redactor *red = client_redactor(c->owner, key, &none);
+    jmarks marks;
+    jval root;
+    unsigned i;
+    for (i = 0; i < cls->nmarks && i < KOMBO_JSON_MARKS; i++) {
+        marks.open[i] = r->body.data + cls->mark_at[i];
+        marks.close[i] = NULL; /* (not kept: the decoder reads every container) */
+        marks.count[i] = cls->mark_members[i];
+    }
+    marks.n = i;
+    root.type = J_OBJECT;
+    root.p = r->body.data + cls->json_off;
+    root.n = cls->json_len;
+    root.marks = &marks;
+    if (red != NULL || none)
+        kombo_lua_push_jval_redactor(L, &root, red);
+    else
+        kombo_lua_push_jval_redacted(L, &root, key);
+}
+
 /* The outcome of the call as a plain table; kombo/errors.lua dresses it.
  * With `index` (a stack index, or 0), a success comes back dressed
  * instead, as errors.lua would: the decoded answer, whose metatable is the
- * plain table with __index = the function at `index` (what success_index
- * gives in errors.lua), and true after it.  Returns the values pushed
- * (call:perform's and call:result's answer): 1, or 2 when dressed. */
+ * one shared by the successes of that __index function (what
+ * success_index gives in errors.lua), its header block in the store; and
+ * true after it.  Returns the values pushed (call:perform's and
+ * call:result's answer): 1, or 2 when dressed. */
 static int push_result(lua_State *L, lcall *c, const kombo_result *res, int index)
 {
     const kombo_classification *cls = &res->cls;
     const kombo_response *r = res->response;
+    int answered = r != NULL && res->attempts > 0;
+    if (index != 0 && cls->kind == KOMBO_OK && answered) {
+        push_success_mt(L, lua_upvalueindex(2), index);
+        push_answer(L, c, res);
+        lua_pushvalue(L, -2);
+        lua_setmetatable(L, -2);
+        lua_rawgeti(L, lua_upvalueindex(2), STORE_SLOT);
+        lua_pushvalue(L, -2);
+        push_header_block(L, res);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1); /* (the metatable stays below: not returned) */
+        return 2;
+    }
     lua_createtable(L, 0, cls->kind == KOMBO_OK ? 8 : 16);
     lua_pushstring(L, kombo_kind_name(cls->kind));
     lua_setfield(L, -2, "kind");
@@ -443,41 +569,14 @@ static int push_result(lua_State *L, lcall *c, const kombo_result *res, int inde
         if (w > 0)
             lua_pushnumber(L, w), lua_setfield(L, -2, "written_at");
     }
-    if (r != NULL && res->attempts > 0) {
+    if (answered) {
         if (cls->kind == KOMBO_OK) {
             /* A success's header block is read only if res.http.headers is
              * asked for, redacted then: until then it is bytes in a userdata,
              * which nothing that prints tables can show. */
-            size_t n = r->headers.data ? r->headers.len : 0;
-            header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
-            hb->n = n;
-            if (n > 0)
-                memcpy(hb->data, r->headers.data, n);
-            lua_pushvalue(L, lua_upvalueindex(2));
-            lua_setmetatable(L, -2);
+            push_header_block(L, res);
             lua_setfield(L, -2, "header_block");
-            /* The answer is decoded once: from the span the core's scan
-             * validated while classifying it (no second parser). */
-            jval root;
-            root.type = J_OBJECT;
-            root.p = r->body.data + cls->json_off;
-            root.n = cls->json_len;
-            root.marks = NULL; /* the scan's record died with it */
-            const char *key = kombo_call_config(c->call)->api_key;
-            int none = 0;
-            const kombo_redactor *red = client_redactor(c->owner, key, &none);
-            if (red != NULL || none)
-                kombo_lua_push_jval_redactor(L, &root, red);
-            else
-                kombo_lua_push_jval_redacted(L, &root, key);
-            if (index != 0) { /* dressed: res is the answer, the plain table its metatable */
-                lua_pushvalue(L, index);
-                lua_setfield(L, -3, "__index");
-                lua_pushvalue(L, -2);
-                lua_setmetatable(L, -2);
-                lua_pushboolean(L, 1); /* (the plain table stays below: not returned) */
-                return 2;
-            }
+            push_answer(L, c, res);
             lua_setfield(L, -2, "decoded");
         } else {
             set_str(L, "headers", r->headers.data ? r->headers.data : "", r->headers.len);
@@ -1226,15 +1325,25 @@ void kombo_lua_open_call(lua_State *L)
     luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
     lua_pushliteral(L, "kombo.header_block");
     lua_setfield(L, -2, "__metatable");
+    new_weak(L, "k");
+    lua_rawseti(L, -2, STORE_SLOT);
+    new_weak(L, "kv");
+    lua_rawseti(L, -2, SHARED_MT_SLOT);
     luaL_setfuncs(L, methods, 2);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }
 
-/* core.header_block_text, on the module table at the top of the stack. */
+/* core.header_block_read, core.success_store and core.success_metatable,
+ * on the module table at the top of the stack. */
 void kombo_lua_open_header_block(lua_State *L)
 {
-    lua_pushcfunction(L, l_header_block_text);
-    lua_setfield(L, -2, "header_block_text");
+    lua_pushcfunction(L, l_header_block_read);
+    lua_setfield(L, -2, "header_block_read");
+    luaL_getmetatable(L, HEADER_BLOCK_MT);
+    lua_rawgeti(L, -1, STORE_SLOT);
+    lua_setfield(L, -3, "success_store");
+    lua_pushcclosure(L, l_success_metatable, 1);
+    lua_setfield(L, -2, "success_metatable");
 }

@@ -11,7 +11,9 @@
 
 #include <lauxlib.h>
 
+#include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,8 @@ typedef struct ctx {
     int array_mt_idx; /* stack index of the array metatable, or nil */
     const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
     int room;         /* the stack is known to have slots up to this index */
+    const jmarks *marks; /* the scan's record of the text (sizes), or NULL */
+    unsigned next_mark;  /* the first entry not yet passed (containers come in text order) */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -183,18 +187,42 @@ static void reserve(ctx *c, int top)
     }
 }
 
+/* The first '"' or '\\' in [p, end), or end. */
+static const char *quote_or_escape(const char *p, const char *end)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes a step (an answer's strings are mostly short, and a byte
+     * a step costs seven instructions a byte): a byte of x ^ 0x22.. or of
+     * x ^ 0x5c.. is zero where x holds a quote or a backslash, and the
+     * lowest byte the test flags is the first of them. */
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (end - p >= 8) {
+        uint64_t x, q, b, hit;
+        memcpy(&x, p, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+        if (hit != 0)
+            return p + (__builtin_ctzll(hit) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
  * pushed, when the text ends first (cannot happen in validated text). */
 static int push_string_at(ctx *c, jscan *s)
 {
-    const char *b = s->p + 1, *p = b, *end = s->end;
+    const char *b = s->p + 1, *p, *end = s->end;
     jval v;
 
     /* Most strings have no escape: the first quote ends them and their
      * text is the value, read here once (not found by kombo_json_skip
      * and then searched for a backslash). */
-    while (p < end && *p != '"' && *p != '\\')
-        p++;
+    p = quote_or_escape(b, end);
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;
@@ -207,6 +235,77 @@ static int push_string_at(ctx *c, jscan *s)
     return 0;
 }
 
+static void set_array_mt(ctx *c)
+{
+    if (!lua_isnil(c->L, c->array_mt_idx)) {
+        lua_pushvalue(c->L, c->array_mt_idx);
+        lua_setmetatable(c->L, -2);
+    }
+}
+
+/* The number of members the scan recorded for the container opening at p,
+ * or -1 when it recorded none for it. */
+static long recorded_members(ctx *c, const char *p)
+{
+    const jmarks *m = c->marks;
+    if (m == NULL)
+        return -1;
+    while (c->next_mark < m->n && m->open[c->next_mark] < p)
+        c->next_mark++;
+    if (c->next_mark < m->n && m->open[c->next_mark] == p && m->count[c->next_mark] <= INT_MAX / 2)
+        return (long)m->count[c->next_mark++];
+    return -1;
+}
+
+/* A container of `count` members (the scan's record): its table is made
+ * at that size first and each member set in it as it is read, with no
+ * member held on the stack. */
+static void push_sized_at(ctx *c, jscan *s, int count)
+{
+    lua_State *L = c->L;
+    int is_obj = *s->p == '{', t;
+    char close = is_obj ? '}' : ']';
+    lua_Integer n = 0;
+
+    lua_createtable(L, is_obj ? 0 : count, is_obj ? count : 0);
+    t = lua_gettop(L);
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+    } else {
+        while (s->p < s->end) {
+            if (t + MEMBER_SLOTS > c->room)
+                reserve(c, t);
+            if (is_obj) {
+                if (*s->p != '"' || push_string_at(c, s) != 0)
+                    break;
+                ws(s);
+                if (s->p < s->end && *s->p == ':')
+                    s->p++;
+                ws(s);
+            }
+            push_at(c, s);
+            if (is_obj)
+                lua_rawset(L, t); /* in order: of a repeated key, the last one wins */
+            else
+                lua_rawseti(L, t, (int)++n);
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                ws(s);
+                continue;
+            }
+            if (s->p < s->end && *s->p == close)
+                s->p++;
+            break;
+        }
+        lua_settop(L, t); /* a key without a value */
+    }
+    if (!is_obj)
+        set_array_mt(c);
+}
+
 /* The object or array at s->p of validated text, in one pass: members are
  * pushed as they are read (nested ones the same way), never skipped over
  * first, so each byte is read once however deep it sits. */
@@ -216,7 +315,12 @@ static void push_container_at(ctx *c, jscan *s)
     int is_obj = *s->p == '{', base = lua_gettop(L), table = 0, pending = 0;
     char close = is_obj ? '}' : ']';
     lua_Integer n = 0;
+    long count = recorded_members(c, s->p);
 
+    if (count >= 0) {
+        push_sized_at(c, s, (int)count);
+        return;
+    }
     s->p++;
     ws(s);
     if (s->p < s->end && *s->p == close) {
@@ -263,10 +367,8 @@ static void push_container_at(ctx *c, jscan *s)
         lua_settop(L, (table ? table : base) + pending * (is_obj ? 2 : 1)); /* a key without a value */
     }
     flush(L, base, table, is_obj, pending, &n);
-    if (!is_obj && !lua_isnil(L, c->array_mt_idx)) {
-        lua_pushvalue(L, c->array_mt_idx);
-        lua_setmetatable(L, -2);
-    }
+    if (!is_obj)
+        set_array_mt(c);
 }
 
 /* The value at s->p of validated text; s->p moves past it. */
@@ -321,6 +423,8 @@ static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
     c.L = L;
     c.red = r;
     c.room = base + 4;
+    c.marks = v->marks;
+    c.next_mark = 0;
     lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -371,8 +475,9 @@ int kombo_lua_push_json(lua_State *L, const char *text, size_t n)
 {
     jscan s;
     jval root;
+    jmarks marks; /* the first containers' sizes */
 
-    if (!text || kombo_json_parse(&s, text, n, &root))
+    if (!text || kombo_json_parse_marked(&s, text, n, &root, &marks))
         return 0;
     kombo_lua_push_jval(L, &root);
     return 1;

@@ -23,7 +23,9 @@
 int kombo_lua_push_json(lua_State *L, const char *text, size_t n);
 
 /* The same for a value the scanner already validated (e.g. a member of a
- * body kombo_json_parse accepted): no second validation.  Always pushes. */
+ * body kombo_json_parse accepted): no second validation.  Always pushes.
+ * When v->marks is set (the scan's record, with where its containers open
+ * in this text), the containers it records are made at their size. */
 void kombo_lua_push_jval(lua_State *L, const jval *v);
 /* The same with every string (keys and values) redacted of `key`
  * (kombo_redact's rule; NULL or shorter than 8 bytes: none); a string

@@ -262,7 +262,7 @@ int kombo_lua_perform_close(lua_State *L, int call_idx, int index);
 /* lua_call.c: call:close() of the call userdata at call_idx (also one
  * never made). */
 void kombo_lua_call_close(lua_State *L, int call_idx);
-/* lua_call.c: core.header_block_text (a success's header block, read on demand). */
+/* lua_call.c: core.header_block_read, core.success_store, core.success_metatable (a success's header block, read on demand). */
 void kombo_lua_open_header_block(lua_State *L);
 lclient *kombo_lua_check_client(lua_State *L, int i);
 

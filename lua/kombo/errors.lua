@@ -127,13 +127,19 @@ errors.limits = core.limits
 -- The positive response keeps exactly the API's fields; what we know about
 -- the exchange is reachable as res.http, through the result's metatable,
 -- so that encoding `res` gives back the API's answer unchanged.  That
--- metatable is the core's plain result itself, and res.http is built from
--- it on first use (its headers on first use of them): most callers never
--- look, and tables made per call for nobody cost a small call more than
--- reading its answer.  The header block waits as bytes in a userdata
--- (core.header_block_text reads it), redacted only when parsed; the key
--- needed for that is an upvalue of __index, one function per key, so
--- nothing that walks res or its metatable can print either.
+-- metatable is shared by the results of a client (core.success_metatable
+-- of its __index below), and each result's header block waits in
+-- core.success_store (weak keys: the result): a userdata with the
+-- exchange's status, attempts and elapsed time beside the header bytes
+-- (core.header_block_read reads them).  res.http is built from it on first
+-- use, and then takes its place in the store (its headers on first use of
+-- them): most callers never look, and tables made per call for nobody cost
+-- a small call more than reading its answer.  The header bytes are
+-- redacted only when parsed; the key needed for that is an upvalue of
+-- __index, one function per key, so nothing that walks res or its
+-- metatable can print either.
+local STORE = core.success_store
+
 local function http_index(http, k, raw_headers, secret)
   if k == "headers" then
     local h = errors.parse_headers(redact(raw_headers, secret))
@@ -154,13 +160,12 @@ local function success_index(secret)
   if index == nil then
     index = function(res, k)
       if k ~= "http" then return nil end
-      local raw = getmetatable(res)
-      local http = rawget(raw, "http")
-      if http == nil then
-        local raw_headers = core.header_block_text(raw.header_block)
-        http = setmetatable({ status = raw.status, attempts = raw.attempts, elapsed = raw.elapsed },
+      local http = STORE[res]
+      if type(http) == "userdata" then
+        local raw_headers, status, attempts, elapsed = core.header_block_read(http)
+        http = setmetatable({ status = status, attempts = attempts, elapsed = elapsed },
           { __index = function(t, key) return http_index(t, key, raw_headers, secret) end })
-        raw.http = http
+        STORE[res] = http
       end
       return http
     end
@@ -176,9 +181,8 @@ errors.success_index = success_index
 
 -- `decoded` is already redacted: the core redacts its strings as it builds them.
 local function success(raw, decoded, secret)
-  raw.decoded = nil
-  raw.__index = success_index(secret)
-  return setmetatable(decoded, raw)
+  STORE[decoded] = raw.header_block
+  return setmetatable(decoded, core.success_metatable(success_index(secret)))
 end
 
 -- Kombo's answer to creating an application that the ATS already holds

@@ -3,7 +3,8 @@
  * jmarks): a walk of a document parsed with a record must find exactly
  * what a walk of the same document parsed without one finds, whatever the
  * nesting, the number of containers (more than the record holds) and the
- * duplicate keys.
+ * duplicate keys; and each recorded container's member count must be the
+ * number of members the walk finds in it.
  *
  * Built and run by spec/unit/json_marks_c_spec.lua (also under ASan/UBSan);
  * exits 0 when every expectation holds, else prints each failure.
@@ -32,6 +33,8 @@ static void same_walk(const char *doc, const jval *a, const jval *b)
     jiter ia, ib;
     jval ka, va, kb, vb;
     int more_a, more_b;
+    size_t members = 0;
+    unsigned i;
 
     EXPECT(a->type == b->type && a->p == b->p && a->n == b->n, doc);
     if (a->type != J_OBJECT && a->type != J_ARRAY)
@@ -44,6 +47,7 @@ static void same_walk(const char *doc, const jval *a, const jval *b)
         EXPECT(more_a == more_b, doc);
         if (!more_a || !more_b)
             break;
+        members++;
         if (a->type == J_OBJECT) {
             char key[64];
             int trunc;
@@ -55,6 +59,9 @@ static void same_walk(const char *doc, const jval *a, const jval *b)
         }
         same_walk(doc, &va, &vb);
     }
+    for (i = 0; a->marks != NULL && i < a->marks->n; i++)
+        if (a->marks->open[i] == a->p)
+            EXPECT(a->marks->count[i] == members, doc);
 }
 
 static void check_doc(const char *doc, unsigned want_marks)
@@ -82,10 +89,10 @@ int main(void)
     check_doc("{\"status\":\"success\",\"data\":{\"id\":\"att_1\"},\"warnings\":[]}", 3);
     check_doc("{\"status\":\"success\",\"data\":{\"next\":null,\"results\":[{\"id\":\"j\",\"location\":{\"city\":\"B\"},"
               "\"tags\":[\"a]\",\"{b\"]}]},\"warnings\":[{\"message\":\"m\"}]}",
-              5);
+              8);
     check_doc("[]", 1);
     check_doc("\"no container\"", 0);
-    check_doc(" { \"a\" : [ 1 , { \"b\" : [ ] } , \"}\" ] , \"a\" : { } } ", 4);
+    check_doc(" { \"a\" : [ 1 , { \"b\" : [ ] } , \"}\" ] , \"a\" : { } } ", 5);
     check_doc("{\"k\\\"]\":{\"x\":\"\\\\\"},\"k\\\"]\":[\"\\\"}\"]}", 3);
 
     /* More containers at the recorded depths than the record holds: the

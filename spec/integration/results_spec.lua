@@ -44,6 +44,53 @@ describe("results round-trip #integration", function()
   end)
 end)
 
+-- A client's successes share one metatable, and each finds its own
+-- res.http (its header block, then the table built from it) in a store
+-- keyed by the result: nothing of one call may show in another's.
+describe("res.http of several results of one client #integration", function()
+  for _, hooked in ipairs { false, true } do
+    it(("each gives its own exchange, read in any order%s"):format(hooked and " (hooks: dressed in Lua)" or ""),
+      function()
+        local client = servers.client { hooks = hooked and { after_response = function() end } or nil }
+        local function upload(id)
+          return assert(client:attach_to_candidate { candidate_id = id, body = { attachment = servers.attachment() } })
+        end
+        local retried, plain = upload("scenario-503-once"), upload("cand-http")
+        assert.equals(1, plain.http.attempts)
+        assert.equals(2, retried.http.attempts)
+        assert.equals(getmetatable(plain), getmetatable(retried))
+        assert.are_not.equal(plain.http, retried.http)
+        assert.equals(plain.http, plain.http)
+        assert.equals(200, retried.http.status)
+        assert.is_nil(rawget(plain, "http"))
+        assert.is_nil(next(getmetatable(plain), next(getmetatable(plain)))) -- __index alone
+        client:close()
+      end)
+  end
+end)
+
+describe("the successes' shared metatables #integration", function()
+  -- Each refers to its key (its __index): with weak keys only, Lua 5.1 and
+  -- LuaJIT (no ephemerons) would keep one for every client ever made.
+  it("are not kept for clients that are gone", function()
+    local shared = debug.getregistry()["kombo.header_block"][2]
+    local function entries()
+      collectgarbage()
+      collectgarbage()
+      local n = 0
+      for _ in pairs(shared) do n = n + 1 end
+      return n
+    end
+    local before = entries()
+    for _ = 1, 3 do
+      local client = servers.client()
+      assert(client:attach_to_candidate { candidate_id = "cand-gone", body = { attachment = servers.attachment() } })
+      client:close()
+    end
+    assert.is_true(entries() <= before)
+  end)
+end)
+
 describe("kombo.encode_json", function()
   local cases = {
     '{"status":"success","data":{"results":[]},"warnings":[]}',

@@ -178,6 +178,45 @@ describe("testing.decode_json", function()
     assert.equals(600, o.m600)
   end)
 
+  -- A string's end and its first escape are looked for 8 bytes a step.
+  it("finds a string's end and its escapes wherever they fall", function()
+    for len = 0, 20 do
+      local plain = ("a"):rep(len)
+      assert.equals(plain, decode('["' .. plain .. '"]')[1])
+      assert.equals("\195\169" .. plain, decode('["\195\169' .. plain .. '"]')[1]) -- bytes >= 0x80
+      for i = 0, len do
+        local head, tail = plain:sub(1, i), plain:sub(i + 1)
+        assert.equals(head .. "\n" .. tail, decode('["' .. head .. '\\n' .. tail .. '"]')[1])
+        assert.equals(head .. '"' .. tail, decode('{"k":"' .. head .. '\\"' .. tail .. '"}').k)
+      end
+      local v = decode('{"' .. plain .. 'k":"' .. plain .. '\\u00e9x"}')
+      assert.equals(plain .. "\195\169x", v[plain .. "k"])
+    end
+  end)
+
+  -- The scan records the first 16 containers up to 6 deep with their sizes,
+  -- and those are made at their size before they are read; the others wait
+  -- on the stack until they end.  Both must give the same values.
+  it("decodes containers the scan recorded and those past its record alike", function()
+    local parts = {}
+    for i = 1, 20 do parts[i] = ('{"i":0,"a":[%d,{"d":[[[[[%d]]]]]}],"i":%d}'):format(i, i, i) end
+    local v = decode("[" .. table.concat(parts, ",") .. "]")
+    assert.equals(20, #v)
+    for i = 1, 20 do
+      local o = v[i]
+      assert.equals(i, o.i, "the last of a repeated key, object " .. i)
+      local n = 0
+      for _ in pairs(o) do n = n + 1 end
+      assert.equals(2, n)
+      assert.equals(2, #o.a)
+      assert.equals(i, o.a[1])
+      assert.equals(i, o.a[2].d[1][1][1][1][1])
+      assert.equals(ARRAY_MT, getmetatable(o.a))
+      assert.equals(ARRAY_MT, getmetatable(o.a[2].d[1][1][1][1]))
+      assert.is_nil(getmetatable(o))
+    end
+  end)
+
   local invalid = {
     "", " ", "{", "[1,]", "{\"a\":1,}", "[01]", "[1.]", "[.5]", "[+1]", "[NaN]", "tru", "nul",
     "'x'", "[\"\\x\"]", "[\"\\ud800\"]", "[\"\\udc00x\"]", "[\"a\nb\"]", "{a:1}", "[1] [2]", "[1]x",
