@@ -49,6 +49,7 @@ typedef struct kombo_regex {
     const kombo_re_node *nodes;
     size_t n;
     int anchored_begin, anchored_end; /* unanchored: may match anywhere (a search) */
+    int one_pass; /* the generator found no backtracking can change the answer (regex.c) */
 } kombo_regex;
 
 /* 1 when s[0..n) matches (a search unless anchored), 0 when not, -1 when
@@ -153,8 +154,8 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
  * hands the one listed member it checks in its own order ("type", between
  * the name's rules and the content's) back to the validator through
  * check_member, so that neither file calls the other. */
-typedef void (*kombo_member_check_fn)(void *ctx, const kombo_schema *s, const char *name, kombo_value *v,
-                                      const char *objpath);
+typedef void (*kombo_member_check_fn)(void *ctx, const kombo_property *prop, kombo_value *m,
+                                      const char *objpath); /* m: the member, NULL when absent */
 void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
