@@ -260,6 +260,27 @@ static uint64_t json_word_unsafe(uint64_t x)
            J_HIGH;
 }
 
+int kombo_json_plain(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i;
+    uint64_t x;
+
+    if (n < 8) {
+        for (i = 0; i < n; i++)
+            if (!json_safe(p[i]))
+                return 0;
+        return 1;
+    }
+    for (i = 0; n - i > 8; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (json_word_unsafe(x))
+            return 0;
+    }
+    memcpy(&x, p + n - 8, 8); /* the last eight, overlapping bytes already seen */
+    return json_word_unsafe(x) == 0;
+}
+
 int kombo_json_string(kombo_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -267,15 +288,7 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n)
     char *o;
 
     /* Most strings need no escape: quoted in one reservation. */
-    for (; n - i >= 8; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        if (json_word_unsafe(x))
-            break;
-    }
-    while (i < n && json_safe(p[i]))
-        i++;
-    if (i == n && n <= (size_t)-1 / 2) {
+    if (kombo_json_plain(s, n) && n <= (size_t)-1 / 2) {
         if ((o = kombo_buf_extend(b, n + 2)) == NULL)
             return -1;
         o[0] = '"';

@@ -132,17 +132,19 @@ static int re_seq(re_ctx *c, const kombo_re_node *seq, size_t nseq, size_t i, si
 #define ONE_PASS_MAX (KOMBO_RE_STEPS / 4)
 static int re_one_pass(const kombo_regex *re, const unsigned char *s, size_t n)
 {
-    size_t i, pos = 0;
+    const unsigned char *at = s, *end = s + n;
+    size_t i;
     for (i = 0; i < re->n; i++) {
         const kombo_re_node *node = &re->nodes[i];
-        size_t max = node->max == KOMBO_RE_MANY ? n - pos : node->max, k;
-        for (k = 0; k < max && pos + k < n && in_set(node->set, s[pos + k]); k++)
-            ;
-        if (k < node->min)
+        const unsigned char *from = at, *stop = end;
+        if (node->max != KOMBO_RE_MANY && node->max < (size_t)(end - at))
+            stop = at + node->max;
+        while (at < stop && in_set(node->set, *at))
+            at++;
+        if ((size_t)(at - from) < node->min)
             return 0;
-        pos += k;
     }
-    return !re->anchored_end || pos == n;
+    return !re->anchored_end || at == end;
 }
 
 int kombo_regex_match(const kombo_regex *re, const char *s, size_t n)

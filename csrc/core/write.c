@@ -143,17 +143,12 @@ static int written_before(const kombo_schema *const *from, size_t f, size_t i)
 static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
 {
     kombo_buf *b = buf(w);
-    size_t i, comma = *first ? 0 : 1, n = m->key.len;
+    size_t comma = *first ? 0 : 1, n = m->key.len;
     char *o;
 
     /* `,"key":` in one reservation when the key needs no escape (the usual
      * case: a name from the description); else piece by piece. */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)m->key.ptr[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
-            break;
-    }
-    if (i == n && n <= (size_t)-1 / 2) {
+    if (kombo_json_plain(m->key.ptr, n) && n <= (size_t)-1 / 2) {
         if ((o = kombo_buf_extend(b, comma + n + 3)) != NULL) {
             o[0] = ',';
             o[comma] = '"';

@@ -143,10 +143,9 @@ static kombo_value *invalid(kombo_lua_reader *r, const char *fmt, const char *ar
     return new_value(r, KOMBO_V_INVALID);
 }
 
-kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
+/* The string at idx, whose bytes lua_tolstring gave as s. */
+static kombo_str anchor_known(kombo_lua_reader *r, int idx, kombo_str s)
 {
-    kombo_str s;
-    s.ptr = lua_tolstring(r->L, idx, &s.len);
     /* A short string (a key, an id, a name) is copied into the arena: a
      * copy costs less than a slot in the anchor table, and only long ones
      * (a document's data) are worth borrowing. */
@@ -161,6 +160,13 @@ kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
     lua_pushvalue(r->L, idx);
     lua_rawseti(r->L, r->anchor, ++r->anchored);
     return s;
+}
+
+kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
+{
+    kombo_str s;
+    s.ptr = lua_tolstring(r->L, idx, &s.len);
+    return anchor_known(r, idx, s);
 }
 
 /* A file object's source: the callable at `fn` with the table's `size`.
@@ -325,7 +331,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
         else
             member = kombo_lua_read_value(r, -1, depth + 1);
         if (member != NULL) {
-            member->key = kombo_lua_anchor_string(r, lua_gettop(L) - 1);
+            kombo_str k = {key, klen};
+            member->key = anchor_known(r, lua_gettop(L) - 1, k);
             kombo_value_append(v, member);
         }
         r->path[old] = '\0';
@@ -407,12 +414,17 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
                            kombo_problems *problems, lcall *call)
 {
-    memset(r, 0, sizeof *r);
+    /* Not all zeroed: open[] past the depth a read starts at (0 or 1) is
+     * set before it is read, and the path is a C string. */
     r->L = L;
     r->arena = arena;
     r->anchor = anchor;
     r->problems = problems;
     r->call = call;
+    r->anchored = 0;
+    r->failed = 0;
+    r->open[0] = NULL;
+    r->path[0] = '\0';
 }
 
 /* ---------------------------------------------------- kombo.encode_json */
