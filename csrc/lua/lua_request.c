@@ -19,14 +19,17 @@
 
 /* The value at stack index idx as an optional string at `path`.  A value
  * of the wrong type is a problem and comes back as "" (present but
- * unusable), so that the rules do not also call it missing. */
+ * unusable), so that the rules do not also call it missing.  A string is
+ * read in place: its slot keeps it until the call is made (the slots stay
+ * on the stack of kombo_lua_new_call), which copies it into the URL or a
+ * header. */
 static kombo_str slot_str(kombo_lua_reader *r, int idx, const char *path)
 {
     lua_State *L = r->L;
     kombo_str s = KOMBO_STR_NULL;
     int t = lua_type(L, idx);
     if (t == LUA_TSTRING) {
-        s = kombo_lua_anchor_string(r, idx);
+        s.ptr = lua_tolstring(L, idx, &s.len);
     } else if (t != LUA_TNIL) {
         kombo_problems_add(r->problems, path, "must be a string (got %s)", kombo_lua_type_of(L, idx));
         s.ptr = "";
@@ -130,10 +133,12 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     }
     for (i = 0; i < op->query->nproperties && !r->failed; i++) {
         const char *name = op->query->properties[i].name;
-        if (i < nslots)
+        if (i < nslots) {
             lua_pushvalue(L, slot + (int)i);
-        else
-            lua_getfield(L, t, name); /* past MAX_KEYS: no slot */
+        } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
+            kombo_lua_keep_lent(r);
+            lua_getfield(L, t, name);
+        }
         if (!lua_isnil(L, -1)) {
             kombo_value *v;
             size_t n = strlen(name); /* (no snprintf: per parameter of every call) */

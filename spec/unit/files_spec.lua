@@ -56,6 +56,26 @@ describe("call:files()", function()
     call:close()
   end)
 
+  it("outlive the arguments (read in place until the call is made), as does the data the body borrows", function()
+    -- Strings of 41 to 128 bytes: not interned, not anchored; their memory is
+    -- reused once the arguments are collected.
+    local function ctype(i) return "application/x-" .. ("q"):rep(40) .. i end
+    local function data(i) return ("QUJD"):rep(20) .. ("%04d"):format(i) end
+    local i = os.time() % 10
+    local call = assert(handle:prepare("attach_to_candidate", { candidate_id = "c", body = { attachment = {
+      data = data(i), content_type = ctype(i), name = "cv.pdf", type = "CV" } } }, nil, true))
+    collectgarbage()
+    collectgarbage()
+    local junk = {}
+    for k = 1, 200 do
+      junk[#junk + 1] = "application/x-" .. ("r"):rep(40) .. k % 10
+      junk[#junk + 1] = ("QUJE"):rep(20) .. ("%04d"):format(k)
+    end
+    assert.same({ { path = "body.attachment", type = "CV", content_type = ctype(i), size = 63 } }, call:files())
+    assert.matches('"data":"' .. data(i) .. '"', call:body(), 1, true)
+    call:close()
+  end)
+
   it("raises for a call prepared without listing them (not an empty list)", function()
     local call = create(false)
     assert.has_error(function() call:files() end,
