@@ -206,6 +206,8 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
 {
     kombo_call *c = spare;
     kombo_buf url, integration, headers, body;
+    kombo_buf segments[KOMBO_INLINE_SEGMENTS]; /* the request body's spare buffers */
+    size_t nsegments = 0;
 
     if (c == NULL) {
         if ((c = malloc(sizeof *c)) == NULL)
@@ -217,8 +219,12 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     } else {
         url = c->url, integration = c->integration;
         headers = c->response.headers, body = c->response.body;
+        nsegments = c->body.nspare;
+        memcpy(segments, c->body.spare, nsegments * sizeof *segments);
     }
     memset(c, 0, offsetof(kombo_call, response));
+    memcpy(c->body.spare, segments, nsegments * sizeof *segments);
+    c->body.nspare = nsegments;
     kombo_response_init(&c->response, max_response);
     c->url = url;
     c->integration = integration;
@@ -233,11 +239,10 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     return c;
 }
 
-/* What a call holds beyond its memory and buffers (kombo_call_recycle and
- * kombo_call_free). */
+/* What a call holds beyond its memory, buffers and body (kombo_call_recycle
+ * and kombo_call_free). */
 static void free_held(kombo_call *c)
 {
-    kombo_body_free(&c->body);
     if (c->files != &c->file1)
         free(c->files);
     c->files = &c->file1;
@@ -255,6 +260,7 @@ static void free_held(kombo_call *c)
 
 void kombo_call_recycle(kombo_call *c)
 {
+    kombo_body_recycle(&c->body);
     free_held(c);
     /* What the answer held goes now, not when the memory is next used. */
     if (c->response.body.data != NULL)
@@ -352,6 +358,7 @@ void kombo_call_free(kombo_call *c)
     kombo_buf_free(&c->url);
     kombo_buf_free(&c->integration);
     kombo_response_free(&c->response);
+    kombo_body_free(&c->body);
     free_held(c);
     free(c);
 }

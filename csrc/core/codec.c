@@ -253,7 +253,7 @@ static int json_safe(unsigned char c)
  * starts at a byte that does. */
 #define J_ONES 0x0101010101010101ull
 #define J_HIGH 0x8080808080808080ull
-static uint64_t json_word_unsafe(uint64_t x)
+static inline uint64_t json_word_unsafe(uint64_t x)
 {
     uint64_t q = x ^ (J_ONES * '"'), bs = x ^ (J_ONES * '\\'), del = x ^ (J_ONES * 0x7f);
     return (((x - J_ONES * 0x20) & ~x) | ((q - J_ONES) & ~q) | ((bs - J_ONES) & ~bs) | ((del - J_ONES) & ~del)) &

@@ -40,36 +40,6 @@ static const char *const key_name[NKEYS] = {"name", "content_type", "type", "dat
                                             "file", "bytes", "source", "size"};
 static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
 
-/* By length, then the first byte: one comparison for any key, of a
- * constant length (which the compiler turns into a load or two).  This
- * runs for every member and listed name of a file object, checked and
- * written.  The names are key_name's. */
-#define IS(lit, k) (memcmp(p, (lit), sizeof(lit) - 1) == 0 ? (k) : -1)
-int kombo_file_key(kombo_str key)
-{
-    const char *p = key.ptr;
-
-    if (p == NULL)
-        return -1;
-    switch (key.len) {
-    case 4:
-        switch (p[0]) {
-        case 'n': return IS("name", K_NAME);
-        case 't': return IS("type", K_TYPE);
-        case 'd': return IS("data", K_DATA);
-        case 'f': return IS("file", K_FILE);
-        case 's': return IS("size", K_SIZE);
-        default: return -1;
-        }
-    case 5: return IS("bytes", K_BYTES);
-    case 6: return IS("source", K_SOURCE);
-    case 8: return IS("data_url", K_URL);
-    case 12: return IS("content_type", K_CTYPE);
-    default: return -1;
-    }
-}
-#undef IS
-
 void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
 {
     kombo_value *c;
@@ -106,8 +76,7 @@ static void collect_props(const kombo_schema *s, slots *f)
     for (k = 0; k < NKEYS; k++)
         f->prop[k] = NULL;
     for (i = 0; i < s->nproperties; i++) {
-        kombo_str name = {s->properties[i].name, strlen(s->properties[i].name)};
-        k = kombo_file_key(name);
+        k = kombo_file_key_name(s->properties[i].name);
         if (k >= 0 && f->prop[k] == NULL)
             f->prop[k] = &s->properties[i];
     }

@@ -358,8 +358,7 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
         for (i = 0; i < s->nproperties; i++) {
             const kombo_property *prop = &s->properties[i];
             if (w->file) {
-                kombo_str name = {prop->name, strlen(prop->name)};
-                int k = kombo_file_key(name);
+                int k = kombo_file_key_name(prop->name);
                 if (k >= 0)
                     file_listed |= 1u << k;
                 if (k >= 0 && k <= KOMBO_FILE_DATA_URL)

@@ -19,6 +19,8 @@
 #include "kombo.h"
 #include "body.h" /* kombo_body: the writer's output */
 
+#include <string.h>
+
 /* ------------------------------------------------------------ patterns */
 
 /* A pattern of the description (an ECMAScript regex), compiled by the
@@ -167,8 +169,41 @@ enum {
     KOMBO_FILE_NAME, KOMBO_FILE_CONTENT_TYPE, KOMBO_FILE_TYPE, KOMBO_FILE_DATA, KOMBO_FILE_DATA_URL,
     KOMBO_FILE_FILE, KOMBO_FILE_BYTES, KOMBO_FILE_SOURCE, KOMBO_FILE_SIZE, KOMBO_FILE_NKEYS
 };
-/* Which of them `key` is, or -1. */
-int kombo_file_key(kombo_str key);
+/* Which of them `key` is, or -1: by length, then the first byte, one
+ * comparison for any key (of a constant length, which the compiler turns
+ * into a load or two).  Inline: it runs for every member and listed name of
+ * a file object, checked and written. */
+#define KOMBO_FILE_IS(lit, k) (memcmp(p, (lit), sizeof(lit) - 1) == 0 ? (k) : -1)
+static inline int kombo_file_key(kombo_str key)
+{
+    const char *p = key.ptr;
+
+    if (p == NULL)
+        return -1;
+    switch (key.len) {
+    case 4:
+        switch (p[0]) {
+        case 'n': return KOMBO_FILE_IS("name", KOMBO_FILE_NAME);
+        case 't': return KOMBO_FILE_IS("type", KOMBO_FILE_TYPE);
+        case 'd': return KOMBO_FILE_IS("data", KOMBO_FILE_DATA);
+        case 'f': return KOMBO_FILE_IS("file", KOMBO_FILE_FILE);
+        case 's': return KOMBO_FILE_IS("size", KOMBO_FILE_SIZE);
+        default: return -1;
+        }
+    case 5: return KOMBO_FILE_IS("bytes", KOMBO_FILE_BYTES);
+    case 6: return KOMBO_FILE_IS("source", KOMBO_FILE_SOURCE);
+    case 8: return KOMBO_FILE_IS("data_url", KOMBO_FILE_DATA_URL);
+    case 12: return KOMBO_FILE_IS("content_type", KOMBO_FILE_CONTENT_TYPE);
+    default: return -1;
+    }
+}
+#undef KOMBO_FILE_IS
+/* The same for a descriptor's property name (a C string). */
+static inline int kombo_file_key_name(const char *name)
+{
+    kombo_str key = {name, strlen(name)};
+    return kombo_file_key(key);
+}
 /* m[k]: the first member of v named the k-th (NULL when none). */
 void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
 

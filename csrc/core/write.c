@@ -221,8 +221,7 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
     for (f = 0; f < n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
-            kombo_str name = {p->name, strlen(p->name)};
-            if (kombo_file_key(name) >= 0 || written_before(from, f, i))
+            if (kombo_file_key_name(p->name) >= 0 || written_before(from, f, i))
                 continue;
             m = kombo_value_member(v, p->name);
             if (m != NULL)

@@ -208,36 +208,6 @@ describe("content_type inference", function()
       assert.equals("application/msword", via_source(PDF, "resume.doc").content_type)
     end)
 
-    it("a name read before a size whose __index drops it and collects is sent as it was read", function()
-      -- The reader lends the tree its strings until Lua may run: the size's
-      -- __index.  A name of 41 to 128 bytes is neither interned nor anchored.
-      local function name(i, c) return ("cv-%d-"):format(i) .. (c or "n"):rep(40) .. ".pdf" end
-      for i = 0, 6 do
-        local att = { source = files.chunked_source("abc"), name = name(i), type = "CV" }
-        for k = 1, 2 ^ i do att["pad" .. k] = true end -- another size: another order of the keys
-        for k = 1, 2 ^ i do att["pad" .. k] = nil end
-        local k = next(att)
-        while k ~= "source" and k ~= "name" do k = next(att, k) end
-        if k == "name" then -- read before the source: lent when the __index runs
-          setmetatable(att, { __index = function(t, key)
-            if key ~= "size" then return nil end
-            rawset(t, "name", name(i, "m"))
-            collectgarbage()
-            collectgarbage()
-            local junk = {}
-            for j = 1, 200 do junk[j] = name(j % 10, "z") end
-            return 3
-          end })
-          local call = assert(helpers.prepare({ attachment = att }))
-          local body = call:body()
-          call:close()
-          assert.equals(name(i), cjson.decode(body).attachment.name)
-          return
-        end
-      end
-      error("no order of the keys read the name before the source")
-    end)
-
     it("the source is not called while preparing the call", function()
       local calls = 0
       local call = assert(helpers.prepare({

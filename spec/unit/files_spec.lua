@@ -76,6 +76,32 @@ describe("call:files()", function()
     call:close()
   end)
 
+  it("a name read before a size whose __index drops it and collects is sent as it was read", function()
+    -- Elements are read in order: the first one's name is lent to the tree
+    -- when the second one's size runs Lua, which must copy it first.
+    local function name(c) return ("cv-" .. c):rep(20) .. ".pdf" end -- 84 bytes
+    local first = { bytes = "%PDF-1.4\n", name = name("a"), type = "CV" }
+    local second = setmetatable({ name = "s.pdf", type = "OTHER", source = function()
+      local done = false
+      return function() if not done then done = true return "abc" end end
+    end }, { __index = function(_, key)
+      if key ~= "size" then return nil end
+      first.name = name("b")
+      collectgarbage()
+      collectgarbage()
+      local junk = {}
+      for _ = 1, 200 do junk[#junk + 1] = name("z") end -- the freed memory, taken again
+      return 3
+    end })
+    second.source = second.source()
+    local call = assert(handle:prepare("create_application", { job_id = "j1", body = {
+      candidate = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" },
+      attachments = { first, second } } }))
+    local body = call:body()
+    call:close()
+    assert.matches('"name":"' .. name("a") .. '"', body, 1, true)
+  end)
+
   it("raises for a call prepared without listing them (not an empty list)", function()
     local call = create(false)
     assert.has_error(function() call:files() end,
