@@ -220,10 +220,11 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
         url = c->url, integration = c->integration;
         headers = c->response.headers, body = c->response.body;
         nsegments = c->body.nspare;
-        memcpy(segments, c->body.spare, nsegments * sizeof *segments);
+        memcpy(segments, c->body.spare, sizeof segments);
     }
     memset(c, 0, offsetof(kombo_call, response));
-    memcpy(c->body.spare, segments, nsegments * sizeof *segments);
+    if (nsegments > 0)
+        memcpy(c->body.spare, segments, sizeof segments);
     c->body.nspare = nsegments;
     kombo_response_init(&c->response, max_response);
     c->url = url;

@@ -106,6 +106,35 @@ static b64_v16 b64_block_ok(const unsigned char *p)
 #define B64_VECTOR 1
 #endif
 
+#if defined(B64_VECTOR) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 6)
+/* Thirty-two bytes per step where the CPU has AVX2 (asked per call: a load
+ * and a test), half the steps of the sixteen-byte loop: the same test. */
+typedef unsigned char b64_v32 __attribute__((vector_size(32)));
+typedef signed char b64_s32 __attribute__((vector_size(32)));
+__attribute__((target("avx2"))) static inline b64_v32 b64_block32_ok(const unsigned char *p)
+{
+    b64_v32 x;
+    memcpy(&x, p, 32);
+    return (b64_v32)((b64_s32)((x | 0x20) + (unsigned char)(0x80 - 'a')) < (signed char)(-128 + 'z' - 'a' + 1)) |
+           (b64_v32)((b64_s32)(x + (unsigned char)(0x80 - '/')) < (signed char)(-128 + '9' - '/' + 1)) |
+           (b64_v32)(x == '+');
+}
+
+/* 1 when every byte of p[0..n) (n >= 32) is in the alphabet: the last step
+ * overlaps bytes already checked. */
+__attribute__((target("avx2"))) static int b64_chars_ok_avx2(const unsigned char *p, size_t n)
+{
+    b64_v32 acc = b64_block32_ok(p + n - 32);
+    uint64_t w[4];
+    size_t i;
+    for (i = 0; i + 32 <= n; i += 32)
+        acc &= b64_block32_ok(p + i);
+    memcpy(w, &acc, 32);
+    return (w[0] & w[1] & w[2] & w[3]) == ~(uint64_t)0;
+}
+#define B64_AVX2 1
+#endif
+
 #ifndef B64_VECTOR
 /* SWAR range test: for bytes below 0x80, byte b of x is in [lo, hi] when
  * b + (0x80 - lo) has its top bit set and b + (0x7f - hi) has not; no sum
@@ -147,6 +176,10 @@ int kombo_base64_valid(const char *s, size_t n)
             pad = 2;
     }
     n -= pad;
+#ifdef B64_AVX2
+    if (n >= 32 && __builtin_cpu_supports("avx2"))
+        return b64_chars_ok_avx2(p, n);
+#endif
     /* Thirty-two bytes at a time, with one test per 256: a small call's data
      * is checked on every call, so this loop is a visible part of its cost. */
     for (i = 0; i + 32 <= n;) {

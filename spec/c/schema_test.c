@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/body.h"
 #include "core/internal.h"
+#include "core/codec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -847,6 +848,34 @@ static void test_value_api(void)
     kombo_arena_free(&a);
 }
 
+/* kombo_base64_valid at every length to 160 and every position of a bad
+ * byte (its wide steps, their overlapping last step and the byte loop), a
+ * padded string and each kind of byte outside the alphabet. */
+static void test_base64_valid(void)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char bad[] = {'=', '-', '_', ' ', '\n', '\0', '@', '[', '`', '{', ':', ',', '.', (char)0x80, (char)0xC1};
+    char s[160];
+    size_t n, i, k, wrong = 0;
+    for (n = 4; n <= sizeof s; n += 4) {
+        for (i = 0; i < n; i++)
+            s[i] = alphabet[(i * 7 + n) % 64];
+        wrong += kombo_base64_valid(s, n) != 1;
+        s[n - 1] = '=';
+        wrong += kombo_base64_valid(s, n) != 1;
+        s[n - 2] = '=';
+        wrong += kombo_base64_valid(s, n) != 1;
+        for (i = 0; i < n - 2; i++)
+            for (k = 0; k < sizeof bad; k++) {
+                char was = s[i];
+                s[i] = bad[k];
+                wrong += kombo_base64_valid(s, n) != 0;
+                s[i] = was;
+            }
+    }
+    EXPECT(wrong == 0, "%zu answers otherwise", wrong);
+}
+
 int main(void)
 {
     kombo_arena_init(&A);
@@ -860,6 +889,7 @@ int main(void)
     test_combinations();
     test_regex_formats();
     test_numbers_and_query();
+    test_base64_valid();
     unlink(pdf_path);
     unlink(empty_path);
     unlink(txt_path);
