@@ -178,7 +178,8 @@ unsigned kombo_schema_types(const kombo_schema *s, int depth)
 
 int kombo_schema_type_ok(const kombo_schema *s, const kombo_value *v)
 {
-    unsigned t = kombo_schema_types(s, 0);
+    /* A typed descriptor's own types, without the walk of its branches. */
+    unsigned t = s->types != 0 && !(s->flags & KOMBO_S_FILE) ? s->types : kombo_schema_types(s, 0);
 
     if (v->type == KOMBO_V_INVALID)
         return 1;

@@ -107,9 +107,10 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
     const kombo_schema *b = op->body_schema;
     size_t i;
     for (i = 0; i < b->nproperties; i++) {
+        int t;
         lua_getfield(L, body, b->properties[i].name);
-        if (!lua_isnil(L, -1) && !lua_istable(L, -1) &&
-            kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+        t = lua_type(L, -1);
+        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
             char what[96];
             snprintf(what, sizeof what, "'body.%s'", b->properties[i].name);
             return shape_error(L, what, -1);
@@ -134,6 +135,8 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     for (i = 0; i < op->query->nproperties && !r->failed; i++) {
         const char *name = op->query->properties[i].name;
         if (i < nslots) {
+            if (lua_isnil(L, slot + (int)i))
+                continue; /* not given (most of them) */
             lua_pushvalue(L, slot + (int)i);
         } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
             kombo_lua_keep_lent(r);
@@ -162,7 +165,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
     size_t i, k, nkeys;
-    int body = 0, slots;
+    int body = 0, body_type = LUA_TNIL, slots;
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -219,9 +222,10 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
          * body is a problem (the core's), like a missing id. */
         const char *shape;
         body = slots + (int)nkeys - 3;
-        if (!lua_isnil(L, body) && !lua_istable(L, body))
+        body_type = lua_type(L, body);
+        if (body_type != LUA_TNIL && body_type != LUA_TTABLE)
             return shape_error(L, "'body'", body);
-        if (lua_istable(L, body) && (shape = body_shape(L, op, body)) != NULL)
+        if (body_type == LUA_TTABLE && (shape = body_shape(L, op, body)) != NULL)
             return shape;
     }
     k = 0;
@@ -235,7 +239,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         k += nq;
     }
     if (op->body_schema != NULL) {
-        if (lua_istable(L, body)) {
+        if (body_type == LUA_TTABLE) {
             strcpy(r.path, "body");
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
         }
