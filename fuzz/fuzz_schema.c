@@ -42,13 +42,13 @@ static const kombo_re_node ct_nodes[] = {
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_word, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_ct = {"^[\\w.-]+/[\\w.-]+$", ct_nodes, 5, 1, 1};
+static const kombo_regex re_ct = {"^[\\w.-]+/[\\w.-]+$", ct_nodes, 5, 1, 1, 0};
 static const kombo_re_node cc_nodes[] = {
     {KOMBO_RE_BEGIN, 1, 1, NULL, NULL, 0},
     {KOMBO_RE_CLASS, 2, 2, set_upper, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_cc = {"^[A-Z]{2}$", cc_nodes, 3, 1, 1};
+static const kombo_regex re_cc = {"^[A-Z]{2}$", cc_nodes, 3, 1, 1, 0};
 /* (\w+/)* unanchored: groups and backtracking in a search */
 static const kombo_re_node grp_sub[] = {
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_word, NULL, 0},
@@ -58,7 +58,7 @@ static const kombo_re_node grp_nodes[] = {
     {KOMBO_RE_GROUP, 1, KOMBO_RE_MANY, NULL, grp_sub, 2},
     {KOMBO_RE_CLASS, 2, 5, set_upper, NULL, 0},
 };
-static const kombo_regex re_grp = {"(\\w+/)+[A-Z]{2,5}", grp_nodes, 2, 0, 0};
+static const kombo_regex re_grp = {"(\\w+/)+[A-Z]{2,5}", grp_nodes, 2, 0, 0, 0};
 
 static const char *const type_enum[] = {"CV", "COVER_LETTER", "OTHER", NULL};
 static const char *const gender_enum[] = {"MALE", "FEMALE", "OTHER", NULL};

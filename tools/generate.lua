@@ -339,6 +339,22 @@ function M.compile_pattern(src)
     re.anchored_end = true
     nodes[#nodes] = nil
   end
+  -- One forward pass decides it (kombo_regex.one_pass): anchored at the
+  -- start, classes only, and each run of varying length followed by a class
+  -- that needs a byte it cannot take, so that a shorter run would leave the
+  -- next class a byte it refuses and only the longest run can match.
+  re.one_pass = re.anchored_begin
+  for i, nd in ipairs(nodes) do
+    local nx = nodes[i + 1]
+    if nd.kind ~= "class" then
+      re.one_pass = false
+    elseif nd.min ~= nd.max and nx then
+      if nx.kind ~= "class" or nx.min < 1 then re.one_pass = false end
+      for b = 1, 32 do
+        if nx.kind == "class" and nd.set[b] & nx.set[b] ~= 0 then re.one_pass = false end
+      end
+    end
+  end
   return re
 end
 
@@ -846,8 +862,8 @@ local function emit_c(model)
     local nl = node_list(re.nodes)
     counter.r = counter.r + 1
     local name = "r" .. counter.r
-    w(("static const kombo_regex %s = {%s, %s, %d, %d, %d};"):format(name, c_string(re.source), nl.name, nl.n,
-      re.anchored_begin and 1 or 0, re.anchored_end and 1 or 0))
+    w(("static const kombo_regex %s = {%s, %s, %d, %d, %d, %d};"):format(name, c_string(re.source), nl.name, nl.n,
+      re.anchored_begin and 1 or 0, re.anchored_end and 1 or 0, re.one_pass and 1 or 0))
     regexes[re.source] = "&" .. name
     return "&" .. name
   end

@@ -252,7 +252,10 @@ static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
     sg = SEG(body, body->nseg);
     body->nseg++;
     sg->kind = kind;
-    kombo_buf_init(&sg->owned);
+    if (kind == KOMBO_SEG_OWNED && body->nspare > 0)
+        sg->owned = body->spare[--body->nspare];
+    else
+        kombo_buf_init(&sg->owned);
     sg->borrowed = KOMBO_STR_NULL;
     sg->stream = NULL;
     return sg;
@@ -401,25 +404,66 @@ int kombo_body_finish(kombo_body *body)
 }
 
 /* Safe on a zeroed body and when called twice: leaves a zeroed body. */
+/* What a segment holds: its owned bytes, its stream (a file closed). */
+static void release_segment(kombo_segment *sg)
+{
+    if (sg->kind == KOMBO_SEG_OWNED)
+        kombo_buf_free(&sg->owned);
+    if (sg->stream != NULL) {
+        if (sg->stream->kind == STREAM_FILE)
+            kombo_file_close(sg->stream->file);
+        EVP_MD_CTX_free(sg->stream->md);
+        free(sg->stream);
+        sg->stream = NULL;
+    }
+}
+
+/* Every segment's holdings and the blocks of more segments. */
+static void release_segments(kombo_body *body)
+{
+    size_t i;
+
+    for (i = 0; i < body->nseg; i++)
+        release_segment(SEG(body, i));
+    for (i = 0; i < body->nmore; i++)
+        free(body->more[i]);
+    free(body->more);
+    body->more = NULL;
+    body->nmore = 0;
+    body->nseg = 0;
+}
+
 void kombo_body_free(kombo_body *body)
 {
     size_t i;
 
-    for (i = 0; i < body->nseg; i++) {
-        kombo_segment *sg = SEG(body, i);
-        if (sg->kind == KOMBO_SEG_OWNED)
-            kombo_buf_free(&sg->owned);
-        if (sg->stream != NULL) {
-            if (sg->stream->kind == STREAM_FILE)
-                kombo_file_close(sg->stream->file);
-            EVP_MD_CTX_free(sg->stream->md);
-            free(sg->stream);
-        }
-    }
-    for (i = 0; i < body->nmore; i++)
-        free(body->more[i]);
-    free(body->more);
+    release_segments(body);
+    for (i = 0; i < body->nspare; i++)
+        kombo_buf_free(&body->spare[i]);
     memset(body, 0, sizeof *body);
+}
+
+/* An owned buffer kept for the next body up to this size (a large body's
+ * is not held on to). */
+#define SPARE_MAX 4096
+
+void kombo_body_recycle(kombo_body *body)
+{
+    size_t i;
+
+    for (i = 0; i < body->nseg && body->nspare < KOMBO_INLINE_SEGMENTS; i++) {
+        kombo_segment *sg = SEG(body, i);
+        kombo_buf *keep = &body->spare[body->nspare];
+        if (sg->kind != KOMBO_SEG_OWNED || sg->owned.data == NULL || sg->owned.failed || sg->owned.cap > SPARE_MAX)
+            continue;
+        memset(sg->owned.data, 0, sg->owned.len); /* what the request held goes now */
+        *keep = sg->owned;
+        kombo_buf_reset(keep);
+        body->nspare++;
+        kombo_buf_init(&sg->owned); /* kept, not released below */
+    }
+    /* The rest of the body is the next call's to set (call.c zeroes it). */
+    release_segments(body);
 }
 
 int kombo_body_rewind(kombo_body *body)

@@ -59,6 +59,10 @@ typedef struct kombo_body {
     int before_last_done; /* called in this attempt (cleared by kombo_body_rewind) */
     int defer_last;       /* the transport hands the bytes over later: kombo_body_last_bytes then */
     double written_at;    /* wall clock when this attempt's last bytes were handed over; 0 before */
+    /* The owned buffers of a recycled body (kombo_body_recycle), emptied
+     * and wiped, for its next owned segments: no allocation per call. */
+    kombo_buf spare[KOMBO_INLINE_SEGMENTS];
+    size_t nspare;
 } kombo_body;
 
 /* Building a body: segments are added in order, then kombo_body_finish
@@ -72,6 +76,10 @@ int kombo_body_add_file(kombo_body *body, void *file_handle);
 int kombo_body_add_bytes(kombo_body *body, kombo_str bytes);
 int kombo_body_add_source(kombo_body *body, const kombo_source *source);
 int kombo_body_finish(kombo_body *body); /* 0, or -1 (error says why) */
+/* Releases what a body holds, like kombo_body_free, but keeps its small
+ * owned buffers, wiped, as its spares; the other fields are left for the
+ * next body's maker to reset (kombo_call_recycle, call_init). */
+void kombo_body_recycle(kombo_body *body);
 size_t kombo_body_raw_size(const kombo_body *body); /* raw bytes of its streamed content (all of it) */
 kombo_segment *kombo_body_segment(kombo_body *body, size_t i); /* i < body->nseg */
 /* The SHA-256 of the (first) raw content (file, bytes or source) read out since the

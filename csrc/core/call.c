@@ -143,10 +143,33 @@ static void no_answer(kombo_call *c, kombo_outcome outcome, const char *why)
     snprintf(cls->message, sizeof cls->message, "%s", why);
 }
 
+/* note_file's: the call, and the arena the request was read into. */
+typedef struct files_note {
+    kombo_call *c;
+    kombo_arena *arena;
+} files_note;
+
+/* A fact's string copied into the arena: a binding may lend the tree its
+ * caller's strings only until the call is made (lua_value.c), and the
+ * facts are read after.  Left as it is without an arena; -1 when out of
+ * memory. */
+static int own_fact(kombo_arena *a, kombo_str *s)
+{
+    char *copy;
+    if (a == NULL || s->ptr == NULL)
+        return 0;
+    if ((copy = kombo_arena_alloc(a, s->len + 1)) == NULL)
+        return -1;
+    memcpy(copy, s->ptr, s->len);
+    s->ptr = copy;
+    return 0;
+}
+
 /* What preflight checks: each file object of the body, defaults applied. */
 static void note_file(void *ud, const char *path, const kombo_value *v)
 {
-    kombo_call *c = ud;
+    files_note *note = ud;
+    kombo_call *c = note->c;
     kombo_call_file *f;
     size_t n;
 
@@ -172,6 +195,8 @@ static void note_file(void *ud, const char *path, const kombo_value *v)
     memcpy(f->path, path, n);
     f->path[n] = '\0';
     kombo_file_object_facts(v, &f->facts);
+    if (own_fact(note->arena, &f->facts.type) != 0 || own_fact(note->arena, &f->facts.content_type) != 0)
+        c->capfiles = 0; /* out of memory: kombo_call_make gives up */
 }
 
 /* A call's memory, fresh or recycled (kombo_call_recycle): everything
@@ -181,6 +206,8 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
 {
     kombo_call *c = spare;
     kombo_buf url, integration, headers, body;
+    kombo_buf segments[KOMBO_INLINE_SEGMENTS]; /* the request body's spare buffers */
+    size_t nsegments = 0;
 
     if (c == NULL) {
         if ((c = malloc(sizeof *c)) == NULL)
@@ -192,8 +219,13 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     } else {
         url = c->url, integration = c->integration;
         headers = c->response.headers, body = c->response.body;
+        nsegments = c->body.nspare;
+        memcpy(segments, c->body.spare, sizeof segments);
     }
     memset(c, 0, offsetof(kombo_call, response));
+    if (nsegments > 0)
+        memcpy(c->body.spare, segments, sizeof segments);
+    c->body.nspare = nsegments;
     kombo_response_init(&c->response, max_response);
     c->url = url;
     c->integration = integration;
@@ -208,11 +240,10 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     return c;
 }
 
-/* What a call holds beyond its memory and buffers (kombo_call_recycle and
- * kombo_call_free). */
+/* What a call holds beyond its memory, buffers and body (kombo_call_recycle
+ * and kombo_call_free). */
 static void free_held(kombo_call *c)
 {
-    kombo_body_free(&c->body);
     if (c->files != &c->file1)
         free(c->files);
     c->files = &c->file1;
@@ -230,6 +261,7 @@ static void free_held(kombo_call *c)
 
 void kombo_call_recycle(kombo_call *c)
 {
+    kombo_body_recycle(&c->body);
     free_held(c);
     /* What the answer held goes now, not when the memory is next used. */
     if (c->response.body.data != NULL)
@@ -272,8 +304,12 @@ kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int 
     c->capfiles = 1;
     c->files_listed = list_files;
     if (c->op->body_schema != NULL && req->body != NULL) {
-        if (list_files)
-            kombo_schema_files(c->op->body_schema, req->body, "body", note_file, c);
+        if (list_files) {
+            files_note note;
+            note.c = c;
+            note.arena = req->arena;
+            kombo_schema_files(c->op->body_schema, req->body, "body", note_file, &note);
+        }
         if (c->capfiles == 0) {
             kombo_value_close_files(req->body);
             kombo_call_free(c);
@@ -323,6 +359,7 @@ void kombo_call_free(kombo_call *c)
     kombo_buf_free(&c->url);
     kombo_buf_free(&c->integration);
     kombo_response_free(&c->response);
+    kombo_body_free(&c->body);
     free_held(c);
     free(c);
 }

@@ -22,6 +22,8 @@ size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n);
 /* Appends s as a JSON string literal with quotes; escapes ", \ and every
  * control byte; passes UTF-8 through. */
 int kombo_json_string(kombo_buf *b, const char *s, size_t n);
+/* 1 when s[0..n) goes into a JSON string as it is (no byte to escape). */
+int kombo_json_plain(const char *s, size_t n);
 /* Appends s percent-encoded as one path segment: every byte outside RFC 3986
  * "unreserved" (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex). */
 int kombo_percent_encode(kombo_buf *b, const char *s, size_t n);

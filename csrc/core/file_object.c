@@ -40,36 +40,6 @@ static const char *const key_name[NKEYS] = {"name", "content_type", "type", "dat
                                             "file", "bytes", "source", "size"};
 static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
 
-/* By length, then the first byte: one comparison for any key, of a
- * constant length (which the compiler turns into a load or two).  This
- * runs for every member and listed name of a file object, checked and
- * written.  The names are key_name's. */
-#define IS(lit, k) (memcmp(p, (lit), sizeof(lit) - 1) == 0 ? (k) : -1)
-int kombo_file_key(kombo_str key)
-{
-    const char *p = key.ptr;
-
-    if (p == NULL)
-        return -1;
-    switch (key.len) {
-    case 4:
-        switch (p[0]) {
-        case 'n': return IS("name", K_NAME);
-        case 't': return IS("type", K_TYPE);
-        case 'd': return IS("data", K_DATA);
-        case 'f': return IS("file", K_FILE);
-        case 's': return IS("size", K_SIZE);
-        default: return -1;
-        }
-    case 5: return IS("bytes", K_BYTES);
-    case 6: return IS("source", K_SOURCE);
-    case 8: return IS("data_url", K_URL);
-    case 12: return IS("content_type", K_CTYPE);
-    default: return -1;
-    }
-}
-#undef IS
-
 void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
 {
     kombo_value *c;
@@ -88,11 +58,28 @@ void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
 
 typedef struct slots {
     kombo_value *m[NKEYS];
+    const kombo_property *prop[NKEYS]; /* the descriptor's property of each, NULL when it lists none */
 } slots;
 
 static void collect(const kombo_value *v, slots *f)
 {
     kombo_file_members(v, f->m);
+}
+
+/* The descriptor's properties by key, in one walk over them (rather than
+ * a lookup by name for each member the rules look at). */
+static void collect_props(const kombo_schema *s, slots *f)
+{
+    size_t i;
+    int k;
+
+    for (k = 0; k < NKEYS; k++)
+        f->prop[k] = NULL;
+    for (i = 0; i < s->nproperties; i++) {
+        k = kombo_file_key_name(s->properties[i].name);
+        if (k >= 0 && f->prop[k] == NULL)
+            f->prop[k] = &s->properties[i];
+    }
 }
 
 /* A member as a string: absent (ptr NULL), present but not a usable
@@ -125,9 +112,8 @@ static int has_byte(kombo_str s, char c)
 
 /* The description's pattern for content_type (^[\w.-]+\/[\w.-]+$), in the
  * words uploads have always used; no pattern, no rule. */
-static int content_type_ok(const kombo_schema *s, kombo_str ctype)
+static int content_type_ok(const kombo_property *prop, kombo_str ctype)
 {
-    const kombo_property *prop = kombo_schema_property(s, "content_type");
     const kombo_regex *re = prop != NULL && prop->schema != NULL ? prop->schema->pattern : NULL;
     return re == NULL || kombo_regex_match(re, ctype.ptr, ctype.len) == 1;
 }
@@ -363,18 +349,17 @@ static void prepare(kombo_arena *a, kombo_value *v, slots *f, const char *path, 
 
 /* Members of the wrong type, before anything else speaks of them: the
  * listed ones against their schema, the SDK's own as strings or a source. */
-static void check_member_types(const kombo_schema *s, const slots *f, const char *path, kombo_problems *out)
+static void check_member_types(const slots *f, const char *path, kombo_problems *out)
 {
     const kombo_value *m;
     char at[PATH_CAP];
     int k;
 
     for (k = 0; k < K_SOURCE; k++) {
-        const kombo_property *prop;
+        const kombo_property *prop = f->prop[k];
         m = f->m[k];
         if (m == NULL || m->type == KOMBO_V_INVALID)
             continue;
-        prop = kombo_schema_property(s, key_name[k]);
         if (prop != NULL && prop->schema != NULL) {
             if (kombo_schema_type_ok(prop->schema, m) != 1)
                 kombo_schema_type_problem(out, AT(at, path, k), prop->schema, m);
@@ -399,8 +384,9 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     if (v->type != KOMBO_V_EMPTY && v->type != KOMBO_V_OBJECT)
         return;
     collect(v, &f);
+    collect_props(s, &f);
     if (v->type == KOMBO_V_OBJECT) {
-        check_member_types(s, &f, path, out);
+        check_member_types(&f, path, out);
         prepare(a, v, &f, path, out);
     } /* else {}: nothing to default, every rule says what is missing */
 
@@ -430,7 +416,8 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
         kombo_problems_add(out, AT(at, path, K_NAME), "must not contain NUL");
 
     /* type: the description's enum, before the content's rules. */
-    check_member(ctx, s, "type", v, path);
+    if (f.prop[K_TYPE] != NULL)
+        check_member(ctx, f.prop[K_TYPE], f.m[K_TYPE], path);
 
     check_content_choice(out, path, &f);
     if (slot_is_string(&f, K_DATA))
@@ -457,7 +444,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     } else if (ctype.len > CONTENT_TYPE_MAX_BYTES) {
         kombo_problems_add(out, AT(at, path, K_CTYPE), "is too long (%zu bytes, at most %d)", ctype.len,
                            CONTENT_TYPE_MAX_BYTES);
-    } else if (!content_type_ok(s, ctype)) {
+    } else if (!content_type_ok(f.prop[K_CTYPE], ctype)) {
         kombo_problems_add(out, AT(at, path, K_CTYPE), "must look like type/subtype, e.g. application/pdf");
     }
 }

@@ -124,10 +124,36 @@ static int re_seq(re_ctx *c, const kombo_re_node *seq, size_t nseq, size_t i, si
     return r;
 }
 
+/* A pattern the generator marked one_pass: each class takes the longest
+ * run it can, once.  Below ONE_PASS_MAX bytes the backtracking matcher
+ * never gives up on such a pattern (each shorter run it tries fails at the
+ * next class's first byte: about two steps a byte), so the answer is the
+ * same; above, it may, and it is asked, so that its word stands. */
+#define ONE_PASS_MAX (KOMBO_RE_STEPS / 4)
+static int re_one_pass(const kombo_regex *re, const unsigned char *s, size_t n)
+{
+    const unsigned char *at = s, *end = s + n;
+    size_t i;
+    for (i = 0; i < re->n; i++) {
+        const kombo_re_node *node = &re->nodes[i];
+        const unsigned char *from = at, *stop = end;
+        if (node->max != KOMBO_RE_MANY && node->max < (size_t)(end - at))
+            stop = at + node->max;
+        while (at < stop && in_set(node->set, *at))
+            at++;
+        if ((size_t)(at - from) < node->min)
+            return 0;
+    }
+    return !re->anchored_end || at == end;
+}
+
 int kombo_regex_match(const kombo_regex *re, const char *s, size_t n)
 {
     re_ctx c;
     size_t start;
+
+    if (re->one_pass && n <= ONE_PASS_MAX && re->n <= RE_DEPTH / 2)
+        return re_one_pass(re, (const unsigned char *)s, n);
 
     c.re = re;
     c.s = (const unsigned char *)s;

@@ -167,13 +167,14 @@ static size_t utf8_chars(kombo_str s)
     return n;
 }
 
-/* A string against s's string rules; the first that fails speaks. */
+/* A string against s's string rules; the first that fails speaks.  The
+ * value's echo is made only for a problem's message. */
+#define GOT (kombo_echo(got, sizeof got, str), got)
 static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char *path)
 {
     char got[KOMBO_ECHO_MAX + 4], list[LIST_CAP];
     size_t i;
 
-    kombo_echo(got, sizeof got, str);
     if (!kombo_utf8_valid(str.ptr, str.len)) {
         kombo_problems_add(c->out, path, "must be valid UTF-8");
         return;
@@ -183,12 +184,12 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
             ;
         if (s->enum_values[i] == NULL) {
             list_values(list, sizeof list, s->enum_values);
-            kombo_problems_add(c->out, path, "must be one of %s (got \"%s\")", list, got);
+            kombo_problems_add(c->out, path, "must be one of %s (got \"%s\")", list, GOT);
             return;
         }
     }
     if (s->const_value != NULL && !kombo_str_is(str, s->const_value)) {
-        kombo_problems_add(c->out, path, "must be \"%.100s\" (got \"%s\")", s->const_value, got);
+        kombo_problems_add(c->out, path, "must be \"%.100s\" (got \"%s\")", s->const_value, GOT);
         return;
     }
     if (s->min_length > 0 && utf8_chars(str) < s->min_length) {
@@ -202,32 +203,34 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
         int r = kombo_regex_match(s->pattern, str.ptr, str.len);
         const char *src = s->pattern->source ? s->pattern->source : "its pattern";
         if (r == 0) {
-            kombo_problems_add(c->out, path, "must match %.120s (got \"%s\")", src, got);
+            kombo_problems_add(c->out, path, "must match %.120s (got \"%s\")", src, GOT);
             return;
         }
         if (r < 0) {
             kombo_problems_add(c->out, path, "could not be checked against %.120s: the match gave up (got \"%s\")",
-                               src, got);
+                               src, GOT);
             return;
         }
     }
     switch (s->format) {
     case KOMBO_FMT_DATE_TIME:
         if (!date_time_ok(str))
-            kombo_problems_add(c->out, path, "must be a date-time like 2024-05-01T12:00:00Z (got \"%s\")", got);
+            kombo_problems_add(c->out, path, "must be a date-time like 2024-05-01T12:00:00Z (got \"%s\")", GOT);
         break;
     case KOMBO_FMT_EMAIL:
         if (!email_ok(str))
-            kombo_problems_add(c->out, path, "must be an email address (got \"%s\")", got);
+            kombo_problems_add(c->out, path, "must be an email address (got \"%s\")", GOT);
         break;
     case KOMBO_FMT_URI:
         if (!uri_ok(str))
-            kombo_problems_add(c->out, path, "must be an absolute URI (got \"%s\")", got);
+            kombo_problems_add(c->out, path, "must be an absolute URI (got \"%s\")", GOT);
         break;
     default:
         break;
     }
 }
+
+#undef GOT
 
 static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, const char *path)
 {
@@ -296,11 +299,6 @@ static int listed(const view *w, kombo_str key)
 static const char *const file_extras[] = {"file", "bytes", "source", "size"};
 #define NEXTRAS (sizeof file_extras / sizeof file_extras[0])
 
-static int file_extra(kombo_str key)
-{
-    return kombo_file_key(key) > KOMBO_FILE_DATA_URL;
-}
-
 static void unknown_member(ck *c, const view *w, const kombo_value *m, const char *path)
 {
     const char *inline_names[48];
@@ -341,30 +339,31 @@ static void required_problem(ck *c, const kombo_schema *ps, const char *path)
     }
 }
 
-/* The members Kombo's file object's own rules check whole (file_object.c:
- * the name's rules, the content type's (the description's pattern, in the
- * words uploads have always had), the type through check_member, data and
- * data_url), so that none is checked twice; 1 MB of base64 is scanned once. */
-static int file_owned(const char *name)
-{
-    int k = kombo_file_key(kombo_str_c(name));
-    return k >= 0 && k <= KOMBO_FILE_DATA_URL;
-}
-
 /* The members of object v (or an empty table taken as one): the listed
- * ones in the descriptor's order, then the others in the value's. */
+ * ones in the descriptor's order, then the others in the value's.  Of a
+ * file object, the members its own rules check whole (file_object.c: the
+ * name's rules, the content type's (the description's pattern, in the
+ * words uploads have always had), the type through check_member, data and
+ * data_url) are skipped, so that none is checked twice (1 MB of base64 is
+ * scanned once), and so are the SDK's own (file, bytes, source, size). */
 static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
 {
     char p[PATH_CAP];
     kombo_value *m;
     size_t f, i;
+    unsigned file_listed = 0; /* of a file object: the file keys a descriptor lists, as bits */
 
     for (f = 0; f < w->nfrom; f++) {
         const kombo_schema *s = w->from[f];
         for (i = 0; i < s->nproperties; i++) {
             const kombo_property *prop = &s->properties[i];
-            if (w->file && file_owned(prop->name))
-                continue; /* checked by the file object's rules */
+            if (w->file) {
+                int k = kombo_file_key_name(prop->name);
+                if (k >= 0)
+                    file_listed |= 1u << k;
+                if (k >= 0 && k <= KOMBO_FILE_DATA_URL)
+                    continue; /* checked by the file object's rules */
+            }
             m = v->type == KOMBO_V_OBJECT ? kombo_value_member(v, prop->name) : NULL;
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
@@ -381,7 +380,14 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
     if (v->type != KOMBO_V_OBJECT)
         return;
     for (m = v->child; m != NULL; m = m->next) {
-        if (m->key.ptr == NULL || (w->file && file_extra(m->key)) || listed(w, m->key))
+        if (m->key.ptr == NULL)
+            continue;
+        if (w->file) {
+            int k = kombo_file_key(m->key);
+            if (k > KOMBO_FILE_DATA_URL || (k >= 0 && (file_listed & (1u << k))))
+                continue; /* the SDK's own, or listed */
+        }
+        if (listed(w, m->key))
             continue;
         kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
         if (w->open && !kombo_utf8_valid(m->key.ptr, m->key.len))
@@ -393,21 +399,16 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
     }
 }
 
-/* The listed member `name` of object v (schema s) at objpath: "is required"
- * when absent and required, else checked against its schema; nothing when
- * s does not list it.  The file object's rules call it (a
- * kombo_member_check_fn) for the member they check in their own order. */
-static void check_member(void *ctx, const kombo_schema *s, const char *name, kombo_value *v, const char *objpath)
+/* The listed member of property `prop` (m, NULL when absent) of an object
+ * at objpath: "is required" when absent and required, else checked against
+ * its schema.  The file object's rules call it (a kombo_member_check_fn)
+ * for the member they check in their own order. */
+static void check_member(void *ctx, const kombo_property *prop, kombo_value *m, const char *objpath)
 {
     ck *c = ctx;
-    const kombo_property *prop = kombo_schema_property(s, name);
-    kombo_value *m;
     char p[PATH_CAP];
 
-    if (prop == NULL)
-        return;
-    kombo_path_join(p, sizeof p, objpath, name, strlen(name));
-    m = kombo_value_member(v, name);
+    kombo_path_join(p, sizeof p, objpath, prop->name, strlen(prop->name));
     if (m == NULL) {
         if (prop->required)
             required_problem(c, prop->schema, p);

@@ -19,6 +19,8 @@
 #include "kombo.h"
 #include "body.h" /* kombo_body: the writer's output */
 
+#include <string.h>
+
 /* ------------------------------------------------------------ patterns */
 
 /* A pattern of the description (an ECMAScript regex), compiled by the
@@ -49,6 +51,7 @@ typedef struct kombo_regex {
     const kombo_re_node *nodes;
     size_t n;
     int anchored_begin, anchored_end; /* unanchored: may match anywhere (a search) */
+    int one_pass; /* the generator found no backtracking can change the answer (regex.c) */
 } kombo_regex;
 
 /* 1 when s[0..n) matches (a search unless anchored), 0 when not, -1 when
@@ -153,8 +156,8 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
  * hands the one listed member it checks in its own order ("type", between
  * the name's rules and the content's) back to the validator through
  * check_member, so that neither file calls the other. */
-typedef void (*kombo_member_check_fn)(void *ctx, const kombo_schema *s, const char *name, kombo_value *v,
-                                      const char *objpath);
+typedef void (*kombo_member_check_fn)(void *ctx, const kombo_property *prop, kombo_value *m,
+                                      const char *objpath); /* m: the member, NULL when absent */
 void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
@@ -166,8 +169,41 @@ enum {
     KOMBO_FILE_NAME, KOMBO_FILE_CONTENT_TYPE, KOMBO_FILE_TYPE, KOMBO_FILE_DATA, KOMBO_FILE_DATA_URL,
     KOMBO_FILE_FILE, KOMBO_FILE_BYTES, KOMBO_FILE_SOURCE, KOMBO_FILE_SIZE, KOMBO_FILE_NKEYS
 };
-/* Which of them `key` is, or -1. */
-int kombo_file_key(kombo_str key);
+/* Which of them `key` is, or -1: by length, then the first byte, one
+ * comparison for any key (of a constant length, which the compiler turns
+ * into a load or two).  Inline: it runs for every member and listed name of
+ * a file object, checked and written. */
+#define KOMBO_FILE_IS(lit, k) (memcmp(p, (lit), sizeof(lit) - 1) == 0 ? (k) : -1)
+static inline int kombo_file_key(kombo_str key)
+{
+    const char *p = key.ptr;
+
+    if (p == NULL)
+        return -1;
+    switch (key.len) {
+    case 4:
+        switch (p[0]) {
+        case 'n': return KOMBO_FILE_IS("name", KOMBO_FILE_NAME);
+        case 't': return KOMBO_FILE_IS("type", KOMBO_FILE_TYPE);
+        case 'd': return KOMBO_FILE_IS("data", KOMBO_FILE_DATA);
+        case 'f': return KOMBO_FILE_IS("file", KOMBO_FILE_FILE);
+        case 's': return KOMBO_FILE_IS("size", KOMBO_FILE_SIZE);
+        default: return -1;
+        }
+    case 5: return KOMBO_FILE_IS("bytes", KOMBO_FILE_BYTES);
+    case 6: return KOMBO_FILE_IS("source", KOMBO_FILE_SOURCE);
+    case 8: return KOMBO_FILE_IS("data_url", KOMBO_FILE_DATA_URL);
+    case 12: return KOMBO_FILE_IS("content_type", KOMBO_FILE_CONTENT_TYPE);
+    default: return -1;
+    }
+}
+#undef KOMBO_FILE_IS
+/* The same for a descriptor's property name (a C string). */
+static inline int kombo_file_key_name(const char *name)
+{
+    kombo_str key = {name, strlen(name)};
+    return kombo_file_key(key);
+}
 /* m[k]: the first member of v named the k-th (NULL when none). */
 void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
 

@@ -92,11 +92,17 @@ void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, s
         dst[o++] = '.';
     if (keylen > 64)
         keylen = kombo_utf8_cut(key, 64);
-    for (i = 0; i < keylen && o + 1 < cap; i++) {
-        unsigned char ch = (unsigned char)key[i];
-        dst[o++] = (char)((ch < 0x20 || ch == 0x7f) ? '?' : ch);
+    if (keylen > cap - 1 - o)
+        keylen = cap - 1 - o;
+    /* Copied whole, then control bytes masked: a path is made for every
+     * member checked, and read only when a problem names it. */
+    memcpy(dst + o, key, keylen);
+    for (i = o; i < o + keylen; i++) {
+        unsigned char ch = (unsigned char)dst[i];
+        if (ch < 0x20 || ch == 0x7f)
+            dst[i] = '?';
     }
-    o = kombo_utf8_cut(dst, o);
+    o = kombo_utf8_cut(dst, o + keylen);
     dst[o] = '\0';
 }
 
@@ -172,7 +178,8 @@ unsigned kombo_schema_types(const kombo_schema *s, int depth)
 
 int kombo_schema_type_ok(const kombo_schema *s, const kombo_value *v)
 {
-    unsigned t = kombo_schema_types(s, 0);
+    /* A typed descriptor's own types, without the walk of its branches. */
+    unsigned t = s->types != 0 && !(s->flags & KOMBO_S_FILE) ? s->types : kombo_schema_types(s, 0);
 
     if (v->type == KOMBO_V_INVALID)
         return 1;

@@ -33,10 +33,8 @@ static kombo_buf *buf(writer *w)
     return w->cur;
 }
 
-static void put(writer *w, const char *s)
-{
-    kombo_buf_puts(buf(w), s);
-}
+/* A literal's bytes: its length known here, not counted at every call. */
+#define PUT(w, lit) kombo_buf_append(buf(w), (lit), sizeof(lit) - 1)
 
 static void write_value(writer *w, const kombo_schema *s, kombo_value *v);
 
@@ -145,17 +143,12 @@ static int written_before(const kombo_schema *const *from, size_t f, size_t i)
 static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
 {
     kombo_buf *b = buf(w);
-    size_t i, comma = *first ? 0 : 1, n = m->key.len;
+    size_t comma = *first ? 0 : 1, n = m->key.len;
     char *o;
 
     /* `,"key":` in one reservation when the key needs no escape (the usual
      * case: a name from the description); else piece by piece. */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)m->key.ptr[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
-            break;
-    }
-    if (i == n && n <= (size_t)-1 / 2) {
+    if (kombo_json_plain(m->key.ptr, n) && n <= (size_t)-1 / 2) {
         if ((o = kombo_buf_extend(b, comma + n + 3)) != NULL) {
             o[0] = ',';
             o[comma] = '"';
@@ -183,7 +176,10 @@ static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_
               (src != NULL && src->type == KOMBO_V_SOURCE && src->source != NULL);
 
     if (raw || (data != NULL && data->type == KOMBO_V_STRING)) {
-        put(w, first ? "\"data\":\"" : ",\"data\":\"");
+        if (first)
+            PUT(w, "\"data\":\"");
+        else
+            PUT(w, ",\"data\":\"");
         if (data != NULL && data->type == KOMBO_V_STRING) {
             kombo_body_add_borrowed(w->body, data->s);
         } else if (v->file != NULL) {
@@ -196,9 +192,12 @@ static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_
             w->failed |= kombo_body_add_source(w->body, src->source) != 0;
         }
         w->cur = NULL;
-        put(w, "\"");
+        PUT(w, "\"");
     } else if (url != NULL && url->type == KOMBO_V_STRING) {
-        put(w, first ? "\"data_url\":" : ",\"data_url\":");
+        if (first)
+            PUT(w, "\"data_url\":");
+        else
+            PUT(w, ",\"data_url\":");
         kombo_json_string(buf(w), url->s.ptr, url->s.len);
     }
 }
@@ -215,14 +214,14 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
     kombo_value *m;
 
     kombo_file_members(v, fm);
-    put(w, "{");
+    PUT(w, "{");
     for (i = 0; i < 3; i++)
         if (fm[head[i]] != NULL)
             member(w, &first, NULL, fm[head[i]]);
     for (f = 0; f < n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
-            if (written_before(from, f, i) || kombo_file_key(kombo_str_c(p->name)) >= 0)
+            if (kombo_file_key_name(p->name) >= 0 || written_before(from, f, i))
                 continue;
             m = kombo_value_member(v, p->name);
             if (m != NULL)
@@ -232,7 +231,7 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
         if (m->key.ptr != NULL && kombo_file_key(m->key) < 0 && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
     file_content(w, v, fm, first);
-    put(w, "}");
+    PUT(w, "}");
 }
 
 static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
@@ -250,7 +249,7 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
             write_file_object(w, from, n, additional, v);
             return;
         }
-    put(w, "{");
+    PUT(w, "{");
     for (f = 0; f < n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
@@ -265,7 +264,7 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
     for (m = v->child; m != NULL && listed < v->n; m = m->next) /* (all listed: none left) */
         if (m->key.ptr != NULL && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
-    put(w, "}");
+    PUT(w, "}");
 }
 
 /* ---------------------------------------------------------------- values */
@@ -294,10 +293,13 @@ static void write_value(writer *w, const kombo_schema *s, kombo_value *v)
         s = pick_branch(s, v);
     switch (v->type) {
     case KOMBO_V_NULL:
-        put(w, "null");
+        PUT(w, "null");
         break;
     case KOMBO_V_BOOLEAN:
-        put(w, v->b ? "true" : "false");
+        if (v->b)
+            PUT(w, "true");
+        else
+            PUT(w, "false");
         break;
     case KOMBO_V_INTEGER:
     case KOMBO_V_NUMBER:
@@ -307,14 +309,14 @@ static void write_value(writer *w, const kombo_schema *s, kombo_value *v)
         kombo_json_string(buf(w), v->s.ptr != NULL ? v->s.ptr : "", v->s.len);
         break;
     case KOMBO_V_ARRAY:
-        put(w, "[");
+        PUT(w, "[");
         for (e = v->child; e != NULL; e = e->next) {
             if (!first)
-                put(w, ",");
+                PUT(w, ",");
             first = 0;
             write_value(w, s != NULL ? s->items : NULL, e);
         }
-        put(w, "]");
+        PUT(w, "]");
         break;
     case KOMBO_V_EMPTY: {
         /* [] or {}, as the descriptor has it ({} when it says nothing). */
@@ -323,7 +325,10 @@ static void write_value(writer *w, const kombo_schema *s, kombo_value *v)
             unsigned t = s->types;
             array = (t & KOMBO_T_ARRAY) && !(t & KOMBO_T_OBJECT) && !(s->flags & KOMBO_S_FILE);
         }
-        put(w, array ? "[]" : "{}");
+        if (array)
+            PUT(w, "[]");
+        else
+            PUT(w, "{}");
         break;
     }
     case KOMBO_V_OBJECT:
@@ -332,7 +337,7 @@ static void write_value(writer *w, const kombo_schema *s, kombo_value *v)
     default:
         /* A source outside a file object, an invalid value: a checked tree
          * has none. */
-        put(w, "null");
+        PUT(w, "null");
         break;
     }
     w->depth--;

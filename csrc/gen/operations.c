@@ -259,7 +259,7 @@ static const kombo_re_node n1[] = {
     {KOMBO_RE_CLASS, 1, 1, c2, NULL, 0},
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, c1, NULL, 0},
 };
-static const kombo_regex r1 = {"^[\\w.-]+\\/[\\w.-]+$", n1, 3, 1, 1};
+static const kombo_regex r1 = {"^[\\w.-]+\\/[\\w.-]+$", n1, 3, 1, 1, 1};
 static const kombo_schema s33 = {
     .types = KOMBO_T_STRING,
     .pattern = &r1,
@@ -355,7 +355,7 @@ static const unsigned char c3[32] = {0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,0xf
 static const kombo_re_node n2[] = {
     {KOMBO_RE_CLASS, 2, 2, c3, NULL, 0},
 };
-static const kombo_regex r2 = {"^[A-Z]{2}$", n2, 1, 1, 1};
+static const kombo_regex r2 = {"^[A-Z]{2}$", n2, 1, 1, 1, 1};
 static const kombo_schema s46 = {
     .types = KOMBO_T_STRING,
     .pattern = &r2,
@@ -405,7 +405,7 @@ static const kombo_re_node n5[] = {
     {KOMBO_RE_GROUP, 0, 1, NULL, n4, 7},
     {KOMBO_RE_CLASS, 0, 1, c9, NULL, 0},
 };
-static const kombo_regex r3 = {"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)\?)\?Z\?$", n5, 7, 1, 1};
+static const kombo_regex r3 = {"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)\?)\?Z\?$", n5, 7, 1, 1, 0};
 static const kombo_schema s49 = {
     .types = KOMBO_T_STRING,
     .format = KOMBO_FMT_DATE_TIME,

@@ -203,6 +203,7 @@ const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kom
  * many levels below the body (remote_fields itself is level 1), so that a
  * cycle-free but absurd value cannot exhaust the C stack. */
 #define KOMBO_LUA_MAX_DEPTH 32
+#define KOMBO_LUA_LENT_MAX 32
 
 typedef struct kombo_lua_reader {
     lua_State *L;
@@ -216,16 +217,23 @@ typedef struct kombo_lua_reader {
      * compared by address, with no Lua table to fill and empty per call. */
     const void *open[KOMBO_LUA_MAX_DEPTH + 1];
     char path[256];
+    /* Strings read in place rather than copied, copied before Lua code may
+     * run (lua_value.c: lend, keep_lent). */
+    kombo_str *lent[KOMBO_LUA_LENT_MAX];
+    int nlent;
+    int keep; /* reading what the body borrows past the call's making: copied or anchored */
 } kombo_lua_reader;
 
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
                            kombo_problems *problems, lcall *call);
 /* The value at idx, at r->path (NULL when out of memory: r->failed). */
 kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth);
-/* Strings up to this many bytes are copied into the arena rather than
- * anchored. */
+/* Strings kept past the call's making up to this many bytes are copied
+ * into the arena rather than anchored. */
 #define KOMBO_LUA_COPY_MAX 128
-kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx);
+/* Copies the strings read in place so far: before anything that may run
+ * Lua code (a field's __index) while the request is read. */
+void kombo_lua_keep_lent(kombo_lua_reader *r);
 const char *kombo_lua_type_of(lua_State *L, int idx);
 int kombo_lua_is_callable(lua_State *L, int idx);
 

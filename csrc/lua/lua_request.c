@@ -17,17 +17,21 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The value on top of the stack as an optional string at `path`.  A value
+/* The value at stack index idx as an optional string at `path`.  A value
  * of the wrong type is a problem and comes back as "" (present but
- * unusable), so that the rules do not also call it missing. */
-static kombo_str top_str(kombo_lua_reader *r, const char *path)
+ * unusable), so that the rules do not also call it missing.  A string is
+ * read in place: its slot keeps it until the call is made (the slots stay
+ * on the stack of kombo_lua_new_call), which copies it into the URL or a
+ * header. */
+static kombo_str slot_str(kombo_lua_reader *r, int idx, const char *path)
 {
     lua_State *L = r->L;
     kombo_str s = KOMBO_STR_NULL;
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        s = kombo_lua_anchor_string(r, -1);
-    } else if (!lua_isnil(L, -1)) {
-        kombo_problems_add(r->problems, path, "must be a string (got %s)", kombo_lua_type_of(L, -1));
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING) {
+        s.ptr = lua_tolstring(L, idx, &s.len);
+    } else if (t != LUA_TNIL) {
+        kombo_problems_add(r->problems, path, "must be a string (got %s)", kombo_lua_type_of(L, idx));
         s.ptr = "";
     }
     return s;
@@ -103,9 +107,10 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
     const kombo_schema *b = op->body_schema;
     size_t i;
     for (i = 0; i < b->nproperties; i++) {
+        int t;
         lua_getfield(L, body, b->properties[i].name);
-        if (!lua_isnil(L, -1) && !lua_istable(L, -1) &&
-            kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+        t = lua_type(L, -1);
+        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
             char what[96];
             snprintf(what, sizeof what, "'body.%s'", b->properties[i].name);
             return shape_error(L, what, -1);
@@ -129,10 +134,14 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     }
     for (i = 0; i < op->query->nproperties && !r->failed; i++) {
         const char *name = op->query->properties[i].name;
-        if (i < nslots)
+        if (i < nslots) {
+            if (lua_isnil(L, slot + (int)i))
+                continue; /* not given (most of them) */
             lua_pushvalue(L, slot + (int)i);
-        else
-            lua_getfield(L, t, name); /* past MAX_KEYS: no slot */
+        } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
+            kombo_lua_keep_lent(r);
+            lua_getfield(L, t, name);
+        }
         if (!lua_isnil(L, -1)) {
             kombo_value *v;
             size_t n = strlen(name); /* (no snprintf: per parameter of every call) */
@@ -156,7 +165,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
     size_t i, k, nkeys;
-    int body = 0, slots;
+    int body = 0, body_type = LUA_TNIL, slots;
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -169,22 +178,11 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         return shape_error(L, "the argument", t);
     nkeys = call_keys(op, keys);
 
-    /* Shape first: these raise, before any problem is looked for.  A
-     * missing body is a problem (the core's), like a missing id. */
-    if (op->body_schema != NULL) {
-        const char *shape;
-        lua_getfield(L, t, "body");
-        body = lua_gettop(L);
-        if (!lua_isnil(L, body) && !lua_istable(L, body))
-            return shape_error(L, "'body'", body);
-        if (lua_istable(L, body) && (shape = body_shape(L, op, body)) != NULL)
-            return shape;
-    }
-
     kombo_lua_reader_init(&r, L, &c->arena, anchor, problems, c);
     /* One walk over the arguments: each known key's value goes to its own
      * stack slot (slots + its index in keys), so nothing is looked up again;
-     * any other key is a problem. */
+     * any other key is a problem (and goes with the rest when the shape
+     * below raises). */
     luaL_checkstack(L, (int)nkeys + 8, "out of stack space");
     slots = lua_gettop(L) + 1;
     lua_settop(L, slots + (int)nkeys - 1);
@@ -194,7 +192,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         if (lua_type(L, -2) == LUA_TSTRING) {
             const char *key = lua_tostring(L, -2);
             for (k = 0; k < nkeys; k++)
-                if (strcmp(keys[k], key) == 0)
+                if (keys[k][0] == key[0] && strcmp(keys[k], key) == 0)
                     break;
         }
         if (k == nkeys) {
@@ -217,43 +215,48 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
                 lua_replace(L, slots + (int)k);
             }
     }
-    /* keys[] is in call_keys' order: path parameters, integration_id, query, body... */
+    /* keys[] is in call_keys' order: path parameters, integration_id,
+     * query, body, on_progress, preflight. */
+    if (op->body_schema != NULL) {
+        /* Shape first: these raise, before any problem counts.  A missing
+         * body is a problem (the core's), like a missing id. */
+        const char *shape;
+        body = slots + (int)nkeys - 3;
+        body_type = lua_type(L, body);
+        if (body_type != LUA_TNIL && body_type != LUA_TTABLE)
+            return shape_error(L, "'body'", body);
+        if (body_type == LUA_TTABLE && (shape = body_shape(L, op, body)) != NULL)
+            return shape;
+    }
     k = 0;
-    for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++) {
-        lua_pushvalue(L, slots + (int)k++);
-        req->params[i] = top_str(&r, op->params[i]);
-        lua_pop(L, 1);
-    }
-    if (op->integration_scoped) {
-        lua_pushvalue(L, slots + (int)k++);
-        req->integration_id = top_str(&r, "integration_id");
-        lua_pop(L, 1);
-    }
+    for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++, k++)
+        req->params[i] = slot_str(&r, slots + (int)k, op->params[i]);
+    if (op->integration_scoped)
+        req->integration_id = slot_str(&r, slots + (int)k++, "integration_id");
     if (op->query != NULL) {
         size_t nq = nkeys - k - (op->body_schema != NULL ? 3 : 0); /* the query keys call_keys listed */
         read_query(&r, t, slots + (int)k, nq, op, req);
         k += nq;
     }
     if (op->body_schema != NULL) {
-        if (lua_istable(L, body)) {
+        if (body_type == LUA_TTABLE) {
             strcpy(r.path, "body");
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
         }
 
-        lua_pushvalue(L, slots + (int)k + 2); /* preflight: used by the Lua layer (kombo/call.lua) */
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-            kombo_problems_add(problems, "preflight", "must be a boolean (got %s)", kombo_lua_type_of(L, -1));
-        lua_pop(L, 1);
+        int preflight = slots + (int)k + 2, progress = slots + (int)k + 1;
+        if (!lua_isnil(L, preflight) && !lua_isboolean(L, preflight)) /* used by the Lua layer (kombo/call.lua) */
+            kombo_problems_add(problems, "preflight", "must be a boolean (got %s)", kombo_lua_type_of(L, preflight));
 
-        lua_pushvalue(L, slots + (int)k + 1); /* on_progress */
-        if (kombo_lua_is_callable(L, -1)) {
-            lua_pushvalue(L, -1);
+        if (lua_isnil(L, progress)) {
+            /* none */
+        } else if (kombo_lua_is_callable(L, progress)) {
+            lua_pushvalue(L, progress);
             c->progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             kombo_lua_set_progress(c, req);
-        } else if (!lua_isnil(L, -1)) {
-            kombo_problems_add(problems, "on_progress", "must be a function (got %s)", kombo_lua_type_of(L, -1));
+        } else {
+            kombo_problems_add(problems, "on_progress", "must be a function (got %s)", kombo_lua_type_of(L, progress));
         }
-        lua_pop(L, 1);
     }
     c->anchored = r.anchored;
     if (r.failed || c->arena.failed)

@@ -6,9 +6,16 @@
  * What the API's descriptors say (types, enums, patterns, unknown
  * members) is the core's to check, once, afterwards.
  *
- * Long strings are borrowed, not copied: each is anchored in the call's
- * anchor table so that the collector keeps it while the call lives; short
- * ones are copied into the arena.
+ * Strings are read in place (lent) where Lua keeps them for as long as
+ * they are used: a key, a name, an id is only read until the call is made
+ * (kombo_lua_new_call), and no Lua code runs until then but where the
+ * reader asks for a field (a file object's size, read_source; a query
+ * parameter past the slots, lua_request.c), which first copies what it
+ * lent (keep_lent).  What the call keeps past its making is kept: a file
+ * object's content (data, bytes: the body borrows them) is copied into the
+ * arena when short, else anchored in the call's anchor table so that the
+ * collector keeps it while the call lives; the facts of its file objects
+ * are copied by the call (call.c).
  */
 #include "lua/lua_kombo.h"
 #include "core/schema.h"
@@ -143,10 +150,9 @@ static kombo_value *invalid(kombo_lua_reader *r, const char *fmt, const char *ar
     return new_value(r, KOMBO_V_INVALID);
 }
 
-kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
+/* The string at idx, whose bytes lua_tolstring gave as s. */
+static kombo_str anchor_known(kombo_lua_reader *r, int idx, kombo_str s)
 {
-    kombo_str s;
-    s.ptr = lua_tolstring(r->L, idx, &s.len);
     /* A short string (a key, an id, a name) is copied into the arena: a
      * copy costs less than a slot in the anchor table, and only long ones
      * (a document's data) are worth borrowing. */
@@ -163,6 +169,37 @@ kombo_str kombo_lua_anchor_string(kombo_lua_reader *r, int idx)
     return s;
 }
 
+/* The string at idx (bytes s) into *dst: in place, noted to be copied
+ * before Lua code may run (keep_lent), unless it is to be kept, or long
+ * (anchored: a copy would cost more), or too many are lent already. */
+static void lend(kombo_lua_reader *r, int idx, kombo_str s, kombo_str *dst)
+{
+    if (!r->keep && s.len <= KOMBO_LUA_COPY_MAX && r->nlent < KOMBO_LUA_LENT_MAX) {
+        *dst = s;
+        r->lent[r->nlent++] = dst;
+    } else {
+        *dst = anchor_known(r, idx, s);
+    }
+}
+
+void kombo_lua_keep_lent(kombo_lua_reader *r)
+{
+    int i;
+    for (i = 0; i < r->nlent; i++) {
+        kombo_str *s = r->lent[i];
+        char *copy = kombo_arena_alloc(r->arena, s->len + 1);
+        if (copy == NULL) {
+            r->failed = 1;
+            s->ptr = "";
+            s->len = 0;
+            continue;
+        }
+        memcpy(copy, s->ptr, s->len);
+        s->ptr = copy;
+    }
+    r->nlent = 0;
+}
+
 /* A file object's source: the callable at `fn` with the table's `size`.
  * `object` is the length of the file object's own path in r->path (the
  * path now ends in ".source"), where ".size" goes. */
@@ -173,6 +210,7 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t objec
     double size;
     size_t old;
 
+    kombo_lua_keep_lent(r); /* the field's __index may run Lua */
     lua_getfield(L, t, "size");
     size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
     old = strlen(r->path);
@@ -252,8 +290,11 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
         v = new_value(r, KOMBO_V_STRING);
-        if (v != NULL)
-            v->s = kombo_lua_anchor_string(r, idx);
+        if (v != NULL) {
+            kombo_str s;
+            s.ptr = lua_tolstring(L, idx, &s.len);
+            lend(r, idx, s, &v->s);
+        }
         return v;
     case LUA_TBOOLEAN:
         v = new_value(r, KOMBO_V_BOOLEAN);
@@ -320,12 +361,19 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
         bit = seen_bit(key, klen);
         seen |= bit;
         old = path_push_key(r, key, klen);
-        if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1))
+        if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1)) {
             member = read_source(r, idx, lua_gettop(L), old);
-        else
+        } else {
+            /* data and bytes (and a path or URL, read like them): what the
+             * body may borrow while the call lives */
+            int keep = r->keep;
+            r->keep = keep || bit == SEEN_CONTENT;
             member = kombo_lua_read_value(r, -1, depth + 1);
+            r->keep = keep;
+        }
         if (member != NULL) {
-            member->key = kombo_lua_anchor_string(r, lua_gettop(L) - 1);
+            kombo_str k = {key, klen};
+            lend(r, lua_gettop(L) - 1, k, &member->key);
             kombo_value_append(v, member);
         }
         r->path[old] = '\0';
@@ -407,12 +455,19 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
                            kombo_problems *problems, lcall *call)
 {
-    memset(r, 0, sizeof *r);
+    /* Not all zeroed: open[] past the depth a read starts at (0 or 1) is
+     * set before it is read, and the path is a C string. */
     r->L = L;
     r->arena = arena;
     r->anchor = anchor;
     r->problems = problems;
     r->call = call;
+    r->anchored = 0;
+    r->failed = 0;
+    r->nlent = 0;
+    r->keep = 0;
+    r->open[0] = NULL;
+    r->path[0] = '\0';
 }
 
 /* ---------------------------------------------------- kombo.encode_json */

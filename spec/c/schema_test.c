@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/body.h"
 #include "core/internal.h"
+#include "core/codec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,7 +158,7 @@ static const kombo_re_node ct_nodes[] = {
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_word, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_ct = {"^[\\w.-]+/[\\w.-]+$", ct_nodes, 5, 1, 1};
+static const kombo_regex re_ct = {"^[\\w.-]+/[\\w.-]+$", ct_nodes, 5, 1, 1, 0};
 
 /* ^[A-Z]{2}$ */
 static const kombo_re_node cc_nodes[] = {
@@ -165,7 +166,7 @@ static const kombo_re_node cc_nodes[] = {
     {KOMBO_RE_CLASS, 2, 2, set_upper, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_cc = {"^[A-Z]{2}$", cc_nodes, 3, 1, 1};
+static const kombo_regex re_cc = {"^[A-Z]{2}$", cc_nodes, 3, 1, 1, 0};
 
 /* ^([0-9]+-)*[0-9]+$ : a group with backtracking */
 static const kombo_re_node grp_sub[] = {
@@ -178,10 +179,10 @@ static const kombo_re_node grp_nodes[] = {
     {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_digit, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_grp = {"^([0-9]+-)*[0-9]+$", grp_nodes, 4, 1, 1};
+static const kombo_regex re_grp = {"^([0-9]+-)*[0-9]+$", grp_nodes, 4, 1, 1, 0};
 
 /* [A-Z]{2} unanchored: a search */
-static const kombo_regex re_search = {"[A-Z]{2}", cc_nodes + 1, 1, 0, 0};
+static const kombo_regex re_search = {"[A-Z]{2}", cc_nodes + 1, 1, 0, 0, 0};
 
 /* ^(([0-9]*)*)*x$ : catastrophic on "000...0" (gives up) */
 static const kombo_re_node bad_in[] = {{KOMBO_RE_CLASS, 0, KOMBO_RE_MANY, set_digit, NULL, 0}};
@@ -193,7 +194,7 @@ static const kombo_re_node bad_nodes[] = {
     {KOMBO_RE_CLASS, 1, 1, set_upper, NULL, 0},
     {KOMBO_RE_END, 1, 1, NULL, NULL, 0},
 };
-static const kombo_regex re_bad = {"^((\\d*)*\\d*)*[A-Z]$", bad_nodes, 4, 1, 1};
+static const kombo_regex re_bad = {"^((\\d*)*\\d*)*[A-Z]$", bad_nodes, 4, 1, 1, 0};
 
 static const char *const type_enum[] = {"CV", "COVER_LETTER", "OTHER", NULL};
 static const kombo_schema s_string = {.types = KOMBO_T_STRING};
@@ -713,6 +714,41 @@ static void test_regex_formats(void)
         EXPECT(kombo_regex_match(&re_cc, s, big) == 0, "an anchored pattern on 1 MB");
         free(s);
     }
+    {
+        /* The generator's form of one-pass patterns (anchors as flags, each
+         * run followed by a class it does not overlap, or last): the one
+         * pass answers as the backtracking matcher does, on every string of
+         * up to 6 bytes over the bytes that matter, and on a long one. */
+        static const kombo_re_node ct[] = {{KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_word, NULL, 0},
+                                           {KOMBO_RE_CLASS, 1, 1, set_slash, NULL, 0},
+                                           {KOMBO_RE_CLASS, 1, KOMBO_RE_MANY, set_word, NULL, 0}};
+        static const kombo_re_node mix[] = {{KOMBO_RE_CLASS, 0, 2, set_upper, NULL, 0},
+                                            {KOMBO_RE_CLASS, 2, 2, set_digit, NULL, 0},
+                                            {KOMBO_RE_CLASS, 1, 3, set_dash, NULL, 0},
+                                            {KOMBO_RE_CLASS, 0, KOMBO_RE_MANY, set_word, NULL, 0}};
+        const kombo_regex pairs[][2] = {
+            {{"ct", ct, 3, 1, 1, 1}, {"ct", ct, 3, 1, 1, 0}},
+            {{"ct$?", ct, 3, 1, 0, 1}, {"ct$?", ct, 3, 1, 0, 0}},
+            {{"mix", mix, 4, 1, 1, 1}, {"mix", mix, 4, 1, 1, 0}},
+            {{"mix$?", mix, 4, 1, 0, 1}, {"mix$?", mix, 4, 1, 0, 0}},
+        };
+        static const char alphabet[] = "aZ9/-_ ";
+        char str[8], *big = malloc(20000);
+        size_t k, len, code, total, q, diffs = 0;
+        for (k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+            for (len = 0, total = 1; len <= 6; len++, total *= sizeof alphabet - 1)
+                for (code = 0; code < total; code++) {
+                    for (q = 0, i = code; q < len; q++, i /= sizeof alphabet - 1)
+                        str[q] = alphabet[i % (sizeof alphabet - 1)];
+                    diffs += kombo_regex_match(&pairs[k][0], str, len) != kombo_regex_match(&pairs[k][1], str, len);
+                }
+            memset(big, 'a', 20000);
+            big[9999] = '/';
+            diffs += kombo_regex_match(&pairs[k][0], big, 20000) != kombo_regex_match(&pairs[k][1], big, 20000);
+        }
+        free(big);
+        EXPECT(diffs == 0, "%zu strings answered otherwise in one pass", diffs);
+    }
     memset(zeros, '0', sizeof zeros);
     EXPECT(kombo_regex_match(&re_bad, zeros, sizeof zeros) == -1, "a catastrophic pattern gives up");
     {
@@ -812,6 +848,34 @@ static void test_value_api(void)
     kombo_arena_free(&a);
 }
 
+/* kombo_base64_valid at every length to 160 and every position of a bad
+ * byte (its wide steps, their overlapping last step and the byte loop), a
+ * padded string and each kind of byte outside the alphabet. */
+static void test_base64_valid(void)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char bad[] = {'=', '-', '_', ' ', '\n', '\0', '@', '[', '`', '{', ':', ',', '.', (char)0x80, (char)0xC1};
+    char s[160];
+    size_t n, i, k, wrong = 0;
+    for (n = 4; n <= sizeof s; n += 4) {
+        for (i = 0; i < n; i++)
+            s[i] = alphabet[(i * 7 + n) % 64];
+        wrong += kombo_base64_valid(s, n) != 1;
+        s[n - 1] = '=';
+        wrong += kombo_base64_valid(s, n) != 1;
+        s[n - 2] = '=';
+        wrong += kombo_base64_valid(s, n) != 1;
+        for (i = 0; i < n - 2; i++)
+            for (k = 0; k < sizeof bad; k++) {
+                char was = s[i];
+                s[i] = bad[k];
+                wrong += kombo_base64_valid(s, n) != 0;
+                s[i] = was;
+            }
+    }
+    EXPECT(wrong == 0, "%zu answers otherwise", wrong);
+}
+
 int main(void)
 {
     kombo_arena_init(&A);
@@ -825,6 +889,7 @@ int main(void)
     test_combinations();
     test_regex_formats();
     test_numbers_and_query();
+    test_base64_valid();
     unlink(pdf_path);
     unlink(empty_path);
     unlink(txt_path);

@@ -56,6 +56,52 @@ describe("call:files()", function()
     call:close()
   end)
 
+  it("outlive the arguments (read in place until the call is made), as does the data the body borrows", function()
+    -- Strings of 41 to 128 bytes: not interned, not anchored; their memory is
+    -- reused once the arguments are collected.
+    local function ctype(i) return "application/x-" .. ("q"):rep(40) .. i end
+    local function data(i) return ("QUJD"):rep(20) .. ("%04d"):format(i) end
+    local i = os.time() % 10
+    local call = assert(handle:prepare("attach_to_candidate", { candidate_id = "c", body = { attachment = {
+      data = data(i), content_type = ctype(i), name = "cv.pdf", type = "CV" } } }, nil, true))
+    collectgarbage()
+    collectgarbage()
+    local junk = {}
+    for k = 1, 200 do
+      junk[#junk + 1] = "application/x-" .. ("r"):rep(40) .. k % 10
+      junk[#junk + 1] = ("QUJE"):rep(20) .. ("%04d"):format(k)
+    end
+    assert.same({ { path = "body.attachment", type = "CV", content_type = ctype(i), size = 63 } }, call:files())
+    assert.matches('"data":"' .. data(i) .. '"', call:body(), 1, true)
+    call:close()
+  end)
+
+  it("a name read before a size whose __index drops it and collects is sent as it was read", function()
+    -- Elements are read in order: the first one's name is lent to the tree
+    -- when the second one's size runs Lua, which must copy it first.
+    local function name(c) return ("cv-" .. c):rep(20) .. ".pdf" end -- 84 bytes
+    local first = { bytes = "%PDF-1.4\n", name = name("a"), type = "CV" }
+    local second = setmetatable({ name = "s.pdf", type = "OTHER", source = function()
+      local done = false
+      return function() if not done then done = true return "abc" end end
+    end }, { __index = function(_, key)
+      if key ~= "size" then return nil end
+      first.name = name("b")
+      collectgarbage()
+      collectgarbage()
+      local junk = {}
+      for _ = 1, 200 do junk[#junk + 1] = name("z") end -- the freed memory, taken again
+      return 3
+    end })
+    second.source = second.source()
+    local call = assert(handle:prepare("create_application", { job_id = "j1", body = {
+      candidate = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" },
+      attachments = { first, second } } }))
+    local body = call:body()
+    call:close()
+    assert.matches('"name":"' .. name("a") .. '"', body, 1, true)
+  end)
+
   it("raises for a call prepared without listing them (not an empty list)", function()
     local call = create(false)
     assert.has_error(function() call:files() end,

@@ -287,6 +287,17 @@ describe("the pattern compiler", function()
     assert.same({ { "class", 2, 2, "A-Z" } }, shape(re.nodes))
   end)
 
+  it("marks one_pass only where no backtracking can change the answer", function()
+    local function one_pass(src) return generate.compile_pattern(src).one_pass end
+    assert.is_true(one_pass("^[\\w.-]+\\/[\\w.-]+$"))
+    assert.is_true(one_pass("^[A-Z]{2}$"))
+    assert.is_true(one_pass("^[a-z]+[0-9]+"))
+    assert.is_false(one_pass("[A-Z]{2}"))             -- a search
+    assert.is_false(one_pass("^[a-z]+[a-z0-9]$"))     -- the next class overlaps
+    assert.is_false(one_pass("^[a-z]+[0-9]?$"))       -- the next class may take nothing
+    assert.is_false(one_pass("^\\d{4}(-\\d{2})?$"))  -- a group
+  end)
+
   it("lays a class out as a 32-byte bitmap, LSB first", function()
     local re = generate.compile_pattern("[A]")
     local set = re.nodes[1].set
