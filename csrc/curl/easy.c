@@ -413,8 +413,13 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
      * of its own (a client's settings never change; serials are never
      * reused, as addresses may be). */
     if (kombo_call_has_own_config(c) || t->options_client != kombo_call_client_serial(c)) {
-        curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
-        curl_easy_setopt(h, CURLOPT_NOPROXY, cfg->proxy != NULL && cfg->proxy[0] != '\0' ? "" : NULL);
+        t->options_client = 0; /* (until all are set: a failed copy must not stay) */
+        if (curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy) != CURLE_OK ||
+            curl_easy_setopt(h, CURLOPT_NOPROXY, cfg->proxy != NULL && cfg->proxy[0] != '\0' ? "" : NULL) !=
+                CURLE_OK) {
+            fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
+            return -1;
+        }
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->timeout));
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
         t->options_client = kombo_call_has_own_config(c) ? 0 : kombo_call_client_serial(c);

@@ -487,7 +487,7 @@ static void push_lower(lua_State *L, int found, kombo_str v)
     out = v.len <= sizeof local ? local : lua_newuserdata(L, v.len);
     for (i = 0; i < v.len; i++) {
         char ch = v.ptr[i];
-        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
     }
     lua_pushlstring(L, out, v.len);
     if (out != local)

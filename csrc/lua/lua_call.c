@@ -839,7 +839,7 @@ static int l_call_request_head(lua_State *L)
      * push below raises) */
     head = size <= sizeof local ? local : lua_newuserdata(L, size);
 #define HEAD_PUT(p, len) (memcpy(head + at, (p), (len)), at += (len))
-#define HEAD_LIT(s) HEAD_PUT(s, sizeof s - 1)
+#define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     HEAD_PUT(method, method_len);
     HEAD_LIT(" ");
     HEAD_PUT(path, path_len);

@@ -144,7 +144,9 @@ static int l_method(lua_State *L)
     lua_settop(L, 6);
     if (flags != 0) {
         push_needs(L, 4, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
-        if (lua_toboolean(L, 7) || lua_toboolean(L, 8)) {
+        /* (an __index read there may have closed the client: call.lua
+         * then raises, naming the caller) */
+        if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending) {
             lua_replace(L, 5);
             lua_replace(L, 4);
             return declined(L, 1); /* (what was read is handed over, not read again) */

@@ -142,19 +142,20 @@ end
 
 -- `opts`: the call's own options (CallOptions, lua/kombo/client.lua), or nil.
 -- `aliased`, `wanted`: what needs() gave, when the caller asked it already
--- (an operation's method: csrc/lua/lua_method.c).  The common call (no
--- options, nothing observing the client, over libcurl, nothing needed) is
--- made by those methods in C, without this function; it is made here too,
--- for the others that call it (the module functions, lists, uploads).
+-- (the operations' methods and module functions, whose C step,
+-- csrc/lua/lua_method.c, makes the common call: no options, nothing
+-- observing the client, over libcurl, nothing needed).  It is made here
+-- too: for a client's first call, and for lists and the upload helpers.
 local function call_operation(self, op, args, fname, opts, aliased, wanted)
   local p = private[self]
   if p == nil or p.closed then p = state(self, fname) end -- (raises)
-  if opts == nil and aliased == nil and p.plain_core then
+  local plain = opts == nil and aliased == nil and p.plain_core -- (needs() may close the client)
+  if plain then
     aliased, wanted = needs(p, op, args)
     if not (aliased or wanted) then
       -- The common call: prepared, sent over libcurl and closed in one
       -- step of the core, which dresses a success as send does.
-      local res, dressed, shape, bad_option = p.plain_core:run(op.index, args, p.success_index or success_index(p))
+      local res, dressed, shape, bad_option = plain:run(op.index, args, p.success_index or success_index(p))
       if res == nil then
         local err
         res, err = refused(p, fname, 4, dressed, shape, bad_option) -- (no tail call: levels)
@@ -194,5 +195,6 @@ M.success_index = success_index
 M.call_operation = call_operation
 M.refused = refused
 M.NEEDS = NEEDS
+M.OUTSIDE_NGINX = OUTSIDE_NGINX
 
 return M

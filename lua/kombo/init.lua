@@ -125,7 +125,7 @@ local call_operation = call.call_operation
 -- libcurl), which it does without call.lua's Lua frames; false: not made
 -- there, and what it read of the arguments for call_operation.
 local fast_of, private, NEEDS, refused = core.method, client.private, call.NEEDS, call.refused
-local OUTSIDE_NGINX = not require("kombo.cosocket").in_nginx()
+local OUTSIDE_NGINX = call.OUTSIDE_NGINX
 for _, op in ipairs(core.operations) do
   local name = op.name
   if OUTSIDE_NGINX then

@@ -63,6 +63,23 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  it("a client closed by an __index its method reads to decide refuses that call, and the next", function()
+    for _, key in ipairs { "preflight", "remote_fields" } do
+      local client = servers.client()
+      assert(client:attach_to_candidate(upload_args("cand-warm"))) -- (the next call takes the C step)
+      local closer = { __index = function(_, k) if k == key then client:close() end end }
+      local args = key == "preflight" and setmetatable(upload_args("cand-closed"), closer)
+        or { candidate_id = "cand-closed", body = setmetatable({ attachment = servers.attachment() }, closer) }
+      local ok, msg = pcall(client.attach_to_candidate, client, args)
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("closed kombo client", 1, true), msg)
+      collectgarbage()
+      ok, msg = pcall(client.attach_to_candidate, client, upload_args("cand-after"))
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("closed kombo client", 1, true), msg)
+    end
+  end)
+
   it("tells on_progress of a small body (under 64 KiB, sent in one piece) as it is read", function()
     local client = servers.client()
     local seen, total = {}, nil
