@@ -257,6 +257,47 @@ static long recorded_members(ctx *c, const char *p)
     return -1;
 }
 
+/* Past a container's opening bracket: 1 when it is empty (its `close`
+ * read too), else 0 at its first member. */
+static int opened_empty(jscan *s, char close)
+{
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* An object member's key at s->p and the colon after it: the key pushed,
+ * or -1 (nothing pushed) where no key stands. */
+static int push_key_at(ctx *c, jscan *s)
+{
+    if (*s->p != '"' || push_string_at(c, s) != 0)
+        return -1;
+    ws(s);
+    if (s->p < s->end && *s->p == ':')
+        s->p++;
+    ws(s);
+    return 0;
+}
+
+/* After a member: 1 past a comma (another member follows), else 0, past
+ * the container's `close` when it stands there. */
+static int more_members(jscan *s, char close)
+{
+    ws(s);
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        ws(s);
+        return 1;
+    }
+    if (s->p < s->end && *s->p == close)
+        s->p++;
+    return 0;
+}
+
 /* A container of `count` members (the scan's record): its table is made
  * at that size first and each member set in it as it is read, with no
  * member held on the stack. */
@@ -269,36 +310,19 @@ static void push_sized_at(ctx *c, jscan *s, int count)
 
     lua_createtable(L, is_obj ? 0 : count, is_obj ? count : 0);
     t = lua_gettop(L);
-    s->p++;
-    ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-    } else {
+    if (!opened_empty(s, close)) {
         while (s->p < s->end) {
             if (t + MEMBER_SLOTS > c->room)
                 reserve(c, t);
-            if (is_obj) {
-                if (*s->p != '"' || push_string_at(c, s) != 0)
-                    break;
-                ws(s);
-                if (s->p < s->end && *s->p == ':')
-                    s->p++;
-                ws(s);
-            }
+            if (is_obj && push_key_at(c, s) != 0)
+                break;
             push_at(c, s);
             if (is_obj)
                 lua_rawset(L, t); /* in order: of a repeated key, the last one wins */
             else
                 lua_rawseti(L, t, (int)++n);
-            ws(s);
-            if (s->p < s->end && *s->p == ',') {
-                s->p++;
-                ws(s);
-                continue;
-            }
-            if (s->p < s->end && *s->p == close)
-                s->p++;
-            break;
+            if (!more_members(s, close))
+                break;
         }
         lua_settop(L, t); /* a key without a value */
     }
@@ -321,11 +345,7 @@ static void push_container_at(ctx *c, jscan *s)
         push_sized_at(c, s, (int)count);
         return;
     }
-    s->p++;
-    ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-    } else {
+    if (!opened_empty(s, close)) {
         while (s->p < s->end) {
             /* Lua 5.1 and LuaJIT give a C function about 8,000 stack slots:
              * past PENDING_STACK in use, this level's members go into its
@@ -341,28 +361,15 @@ static void push_container_at(ctx *c, jscan *s)
             }
             if (top + MEMBER_SLOTS > c->room)
                 reserve(c, top);
-            if (is_obj) {
-                if (*s->p != '"' || push_string_at(c, s) != 0)
-                    break;
-                ws(s);
-                if (s->p < s->end && *s->p == ':')
-                    s->p++;
-                ws(s);
-            }
+            if (is_obj && push_key_at(c, s) != 0)
+                break;
             push_at(c, s);
             if (++pending == PENDING_MAX) {
                 table = flush(L, base, table, is_obj, pending, &n);
                 pending = 0;
             }
-            ws(s);
-            if (s->p < s->end && *s->p == ',') {
-                s->p++;
-                ws(s);
-                continue;
-            }
-            if (s->p < s->end && *s->p == close)
-                s->p++;
-            break;
+            if (!more_members(s, close))
+                break;
         }
         lua_settop(L, (table ? table : base) + pending * (is_obj ? 2 : 1)); /* a key without a value */
     }

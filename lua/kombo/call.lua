@@ -190,6 +190,23 @@ function preflight_check(self, p, call, defer, copts)
   return preflight.check_restrictions(p, call, hit)
 end
 
+-- An operation's method and module function that go through
+-- call_operation with nothing decided first: inside nginx (the C step of
+-- lua/kombo/init.lua's methods is for libcurl), and for the unit specs'
+-- capture (spec/unit/helpers.lua).  `default_client()`: the module
+-- functions' client.  Each calls call_operation without a tail call (the
+-- misuse errors' levels count its frame).
+function M.lua_methods(op, default_client)
+  local name = op.name
+  return function(self, args, opts)
+    local res, err = call_operation(self, op, args, name, opts)
+    return res, err
+  end, function(args, opts)
+    local res, err = call_operation(default_client(), op, args, name, opts)
+    return res, err
+  end
+end
+
 M.prepare = prepare
 M.success_index = success_index
 M.call_operation = call_operation

@@ -144,14 +144,7 @@ for _, op in ipairs(core.operations) do
       return res, err
     end
   else
-    Client[name] = function(self, args, opts)
-      local res, err = call_operation(self, op, args, name, opts)
-      return res, err
-    end
-    kombo[name] = function(args, opts)
-      local res, err = call_operation(kombo.default_client(), op, args, name, opts)
-      return res, err
-    end
+    Client[name], kombo[name] = call.lua_methods(op, kombo.default_client)
   end
 end
 

@@ -191,19 +191,12 @@ function helpers.capture(fn)
     call:close()
     return res, dressed
   end
-  local Client = require("kombo.client").Client
-  local call_operation, methods, functions = require("kombo.call").call_operation, {}, {}
+  local Client, lua_methods = require("kombo.client").Client, require("kombo.call").lua_methods
+  local methods, functions = {}, {}
   for _, op in ipairs(core.operations) do
     local name = op.name
     methods[name], functions[name] = Client[name], kombo[name]
-    Client[name] = function(self, args, opts)
-      local res, err = call_operation(self, op, args, name, opts)
-      return res, err
-    end
-    kombo[name] = function(args, opts)
-      local res, err = call_operation(kombo.default_client(), op, args, name, opts)
-      return res, err
-    end
+    Client[name], kombo[name] = lua_methods(op, kombo.default_client)
   end
   local ok, err = pcall(fn)
   mt.perform, client_mt.run = original_perform, original_run
