@@ -242,19 +242,23 @@ size_t kombo_base64_encoded_len(size_t n)
 
 /* Two alphabet characters for each 12 bits: a file's base64 is written on
  * every upload that sends it, and a character at a time cost about 11
- * instructions per input byte, a pair at a time about 4.  8 KiB, made by
- * the compiler (B64_CHAR is the alphabet as arithmetic, a constant
- * expression). */
-#define B64_CHAR(v) ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v)-26 : (v) < 62 ? '0' + (v)-52 : (v) == 62 ? '+' : '/')
-#define B64_PAIR(a, b) B64_CHAR(a), B64_CHAR(b),
-#define B64_X4(m, a, b) m(a, b) m(a, (b) + 1) m(a, (b) + 2) m(a, (b) + 3)
-#define B64_X16(m, a, b) B64_X4(m, a, b) B64_X4(m, a, (b) + 4) B64_X4(m, a, (b) + 8) B64_X4(m, a, (b) + 12)
-#define B64_X64(m, a, b) B64_X16(m, a, b) B64_X16(m, a, (b) + 16) B64_X16(m, a, (b) + 32) B64_X16(m, a, (b) + 48)
-#define B64_ROW(a, unused) B64_X64(B64_PAIR, a, 0)
-#define B64_Y4(m, a) m(a, 0) m((a) + 1, 0) m((a) + 2, 0) m((a) + 3, 0)
-#define B64_Y16(m, a) B64_Y4(m, a) B64_Y4(m, (a) + 4) B64_Y4(m, (a) + 8) B64_Y4(m, (a) + 12)
-#define B64_Y64(m) B64_Y16(m, 0) B64_Y16(m, 16) B64_Y16(m, 32) B64_Y16(m, 48)
-static const char b64_pairs[4096 * 2] = {B64_Y64(B64_ROW)};
+ * instructions per input byte, a pair at a time about 4.  8 KiB, filled
+ * from the alphabet when the library is loaded (GCC and Clang), else by
+ * the first encoding.  (Not a table of 8,192 constant expressions: lint's
+ * cppcheck took 50 s over one.) */
+static char b64_pairs[4096 * 2];
+
+#if defined(__GNUC__)
+__attribute__((constructor))
+#endif
+static void b64_pairs_fill(void)
+{
+    size_t i;
+    for (i = 0; i < 4096; i++) {
+        b64_pairs[2 * i] = b64_alphabet[i >> 6];
+        b64_pairs[2 * i + 1] = b64_alphabet[i & 63];
+    }
+}
 
 /* Eight bytes as a big-endian number: one load and a swap where the
  * compiler has the builtin. */
@@ -275,6 +279,8 @@ size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n)
     char *o = out;
     size_t i = 0;
 
+    if (b64_pairs[0] == 0) /* (filled at load time where the compiler can) */
+        b64_pairs_fill();
     /* Six bytes in, eight characters out, while eight can be read */
     for (; n - i >= 8; i += 6, o += 8) {
         uint64_t v = load_be64(in + i) >> 16;
