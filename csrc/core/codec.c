@@ -14,6 +14,11 @@
 
 #include <openssl/evp.h>
 
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 6)
+#include <immintrin.h>
+#define B64_SSSE3 1 /* the encoder's 12-bytes step, where the CPU has SSSE3 (asked per call) */
+#endif
+
 /* ----------------------------------------------------------------- UTF-8 */
 
 size_t kombo_utf8_seqlen(unsigned char c)
@@ -274,11 +279,43 @@ static uint64_t load_be64(const unsigned char *p)
 #endif
 }
 
+#ifdef B64_SSSE3
+/* Twelve bytes in, sixteen characters out per step, while sixteen can be
+ * read (W. Mula's method, as in aklomp/base64): the bytes spread into
+ * four 24-bit lanes, the 6-bit indices cut out with two multiplies, and
+ * the alphabet added as one offset per index range (a 16-entry shuffle).
+ * About 1.4 instructions per input byte.  Returns the bytes consumed. */
+__attribute__((target("ssse3"))) static size_t b64_encode_ssse3(char *out, const unsigned char *in, size_t n)
+{
+    const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+    /* offsets from the index to its character: A-Z, a-z, 0-9 (ten), +, / */
+    const __m128i offset = _mm_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+    size_t i = 0;
+    for (; n - i >= 16; i += 12, out += 16) {
+        __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(in + i)), spread);
+        __m128i hi = _mm_mulhi_epu16(_mm_and_si128(v, _mm_set1_epi32(0x0FC0FC00)), _mm_set1_epi32(0x04000040));
+        __m128i lo = _mm_mullo_epi16(_mm_and_si128(v, _mm_set1_epi32(0x003F03F0)), _mm_set1_epi32(0x01000010));
+        __m128i idx = _mm_or_si128(hi, lo); /* 16 indices, 0..63 */
+        /* the range of each index: 0 for 0..25, 1 for 26..51, 2..11 for
+         * 52..61 (the digits), 12 for 62, 13 for 63 */
+        __m128i range = _mm_sub_epi8(_mm_subs_epu8(idx, _mm_set1_epi8(51)), _mm_cmpgt_epi8(idx, _mm_set1_epi8(25)));
+        _mm_storeu_si128((__m128i *)(void *)out, _mm_add_epi8(idx, _mm_shuffle_epi8(offset, range)));
+    }
+    return i;
+}
+#endif
+
 size_t kombo_base64_encode(char *out, const unsigned char *in, size_t n)
 {
     char *o = out;
     size_t i = 0;
 
+#ifdef B64_SSSE3
+    if (n >= 16 && __builtin_cpu_supports("ssse3")) {
+        i = b64_encode_ssse3(o, in, n);
+        o += i / 3 * 4;
+    }
+#endif
     if (b64_pairs[0] == 0) /* (filled at load time where the compiler can) */
         b64_pairs_fill();
     /* Six bytes in, eight characters out, while eight can be read */

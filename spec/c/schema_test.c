@@ -876,6 +876,41 @@ static void test_base64_valid(void)
     EXPECT(wrong == 0, "%zu answers otherwise", wrong);
 }
 
+/* kombo_base64_encode against a character-at-a-time encoder, at every
+ * length to 300 (the 12-byte vector step, the 6-byte step, the 3-byte step
+ * and both paddings, each starting at every remainder) over bytes that
+ * reach every 6-bit value in every position. */
+static void test_base64_encode(void)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char in[300];
+    char got[400], want[400];
+    size_t n, i, wrong = 0;
+    unsigned seed;
+    for (seed = 0; seed < 8; seed++) {
+        for (i = 0; i < sizeof in; i++)
+            in[i] = (unsigned char)(i * 37u + seed * 101u + (i >> 3) * seed);
+        for (n = 0; n <= sizeof in; n++) {
+            char *w = want;
+            size_t len;
+            for (i = 0; i + 3 <= n; i += 3) {
+                unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+                *w++ = alphabet[v >> 18 & 63], *w++ = alphabet[v >> 12 & 63];
+                *w++ = alphabet[v >> 6 & 63], *w++ = alphabet[v & 63];
+            }
+            if (n - i == 1) {
+                *w++ = alphabet[in[i] >> 2], *w++ = alphabet[(in[i] & 3) << 4], *w++ = '=', *w++ = '=';
+            } else if (n - i == 2) {
+                *w++ = alphabet[in[i] >> 2], *w++ = alphabet[(in[i] & 3) << 4 | in[i + 1] >> 4];
+                *w++ = alphabet[(in[i + 1] & 15) << 2], *w++ = '=';
+            }
+            len = kombo_base64_encode(got, in, n);
+            wrong += len != (size_t)(w - want) || len != kombo_base64_encoded_len(n) || memcmp(got, want, len) != 0;
+        }
+    }
+    EXPECT(wrong == 0, "%zu lengths encoded otherwise", wrong);
+}
+
 int main(void)
 {
     kombo_arena_init(&A);
@@ -890,6 +925,7 @@ int main(void)
     test_regex_formats();
     test_numbers_and_query();
     test_base64_valid();
+    test_base64_encode();
     unlink(pdf_path);
     unlink(empty_path);
     unlink(txt_path);
