@@ -136,11 +136,9 @@ size_t kombo_request_resolve(const kombo_client *client, kombo_request *req, kom
 static void no_answer(kombo_call *c, kombo_outcome outcome, const char *why)
 {
     kombo_classification *cls = &c->result.cls;
-    memset(cls, 0, sizeof *cls);
-    cls->kind = KOMBO_KIND_NONE;
+    kombo_classification_clear(cls);
     cls->outcome = outcome;
-    cls->retry_after = -1;
-    snprintf(cls->message, sizeof cls->message, "%s", why);
+    kombo_copy_text(cls->message, sizeof cls->message, why);
 }
 
 /* note_file's: the call, and the arena the request was read into. */

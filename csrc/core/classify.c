@@ -580,7 +580,7 @@ void kombo_classify_read(const kombo_response *r, double now, const kombo_respon
 
 /* Every field empty: the texts' first bytes only (a memset of their 1.4 KB
  * would be most of a success's classification). */
-static void clear(kombo_classification *out)
+void kombo_classification_clear(kombo_classification *out)
 {
     out->kind = KOMBO_KIND_NONE;
     out->outcome = KOMBO_OUTCOME_NONE;
@@ -595,7 +595,7 @@ static void clear(kombo_classification *out)
 static void classify(const kombo_response *r, double now, const kombo_response_shape *shape, int read,
                      kombo_classification *out)
 {
-    clear(out);
+    kombo_classification_clear(out);
 
     if (!r) {
         out->kind = KOMBO_ERR_INTERNAL;

@@ -77,6 +77,8 @@ void kombo_parse_limits(const char *block, size_t n, kombo_limits *out);
  * Retry-After dates.  For a 2xx, checks that the body is the operation's
  * positive response: {status:"success", data:{...}} and, as `shape` says,
  * warnings:[{message}...] and a member of data. */
+/* Every field of a classification empty (kind none, no retry_after, no texts). */
+void kombo_classification_clear(kombo_classification *out);
 void kombo_classify(const kombo_response *r, double now, const kombo_response_shape *shape,
                     kombo_classification *out);
 /* The same for a read (a GET), whose messages say where it failed but not

@@ -8,6 +8,7 @@
 #include "kombo.h" /* kombo_str, kombo_problems */
 
 #include <stddef.h>
+#include <string.h>
 
 /* Adds a problem under `path` (problems.c); past KOMBO_MAX_PROBLEMS it is
  * counted in `dropped` only. */
@@ -28,6 +29,18 @@ static inline int kombo_str_is(kombo_str s, const char *lit)
     while (i < s.len && lit[i] != '\0' && s.ptr[i] == lit[i])
         i++;
     return i == s.len && lit[i] == '\0';
+}
+
+/* src copied into dst[cap] (cap > 0), cut to fit and NUL-terminated: what
+ * snprintf(dst, cap, "%s", src) does, without parsing a format (a call
+ * sets a message this way every time). */
+static inline void kombo_copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* The known key nearest to `key` (the same letters ignoring case, '_' and

@@ -1207,7 +1207,7 @@ static int l_call_complete(lua_State *L)
     lua_getfield(L, 2, "phase");
     r->phase = (kombo_phase)luaL_checkoption(L, -1, "done", phases);
     lua_getfield(L, 2, "message");
-    snprintf(r->error_message, sizeof r->error_message, "%s", luaL_optstring(L, -1, ""));
+    kombo_copy_text(r->error_message, sizeof r->error_message, luaL_optstring(L, -1, ""));
     if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
         snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
                  kombo_call_response(c->call)->body.limit);
