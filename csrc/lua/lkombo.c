@@ -843,6 +843,8 @@ int luaopen_kombo_core(lua_State *L)
                                          {"set_sentinels", l_set_sentinels}, {NULL, NULL}};
 
     set_pool_guard(L);
+    lua_pushliteral(L, "__call");
+    lua_setfield(L, LUA_REGISTRYINDEX, KOMBO_LUA_CALL_KEY);
     kombo_lua_open_call(L);
     luaL_newmetatable(L, REDACTOR_MT);
     lua_pushcfunction(L, l_redactor_gc);

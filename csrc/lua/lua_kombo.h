@@ -236,6 +236,7 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth);
 void kombo_lua_keep_lent(kombo_lua_reader *r);
 const char *kombo_lua_type_of(lua_State *L, int idx);
 int kombo_lua_is_callable(lua_State *L, int idx);
+#define KOMBO_LUA_CALL_KEY "kombo.__call" /* the registry's "__call" (kombo_lua_is_callable) */
 
 /* lua_source.c */
 lsource *kombo_lua_source_new(lcall *c);          /* a pulled source of c, NULL when out of memory */

@@ -144,12 +144,17 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
         }
         if (!lua_isnil(L, -1)) {
             kombo_value *v;
+            int keep = r->keep;
             size_t n = strlen(name); /* (no snprintf: per parameter of every call) */
             if (n >= sizeof r->path)
                 n = sizeof r->path - 1;
             memcpy(r->path, name, n);
             r->path[n] = '\0';
+            /* (past the slots the value may be __index's own: nothing holds
+             * it once popped, so nothing of it is lent) */
+            r->keep = keep || i >= nslots;
             v = kombo_lua_read_value(r, -1, 1);
+            r->keep = keep;
             if (v != NULL) {
                 v->key = kombo_str_c(name); /* static: the descriptor's */
                 kombo_value_append(req->query, v);

@@ -11,11 +11,14 @@
  * (kombo_lua_new_call), and no Lua code runs until then but where the
  * reader asks for a field (a file object's size, read_source; a query
  * parameter past the slots, lua_request.c), which first copies what it
- * lent (keep_lent).  What the call keeps past its making is kept: a file
- * object's content (data, bytes: the body borrows them) is copied into the
- * arena when short, else anchored in the call's anchor table so that the
- * collector keeps it while the call lives; the facts of its file objects
- * are copied by the call (call.c).
+ * lent (keep_lent).  Nor may the reader allocate with a call that runs a
+ * collection step (lua_pushstring, lua_newtable...): its finalizers are
+ * Lua code too (kombo_lua_is_callable reads "__call" from the registry).
+ * What the call keeps past its making is kept: a file object's content
+ * (data, bytes: the body borrows them) is copied into the arena when
+ * short, else anchored in the call's anchor table so that the collector
+ * keeps it while the call lives; the facts of its file objects are copied
+ * by the call (call.c).
  */
 #include "lua/lua_kombo.h"
 #include "core/schema.h"
@@ -48,10 +51,16 @@ int kombo_lua_is_callable(lua_State *L, int idx)
     int yes;
     if (lua_isfunction(L, idx))
         return 1;
-    if (!luaL_getmetafield(L, idx, "__call"))
+    idx = idx < 0 && idx > LUA_REGISTRYINDEX ? lua_gettop(L) + idx + 1 : idx;
+    if (!lua_getmetatable(L, idx))
         return 0;
+    /* The key "__call" kept in the registry (luaopen_kombo_core): pushing
+     * a string is an allocation, which may run a collection step and its
+     * finalizers while the reader has strings lent (lend). */
+    lua_getfield(L, LUA_REGISTRYINDEX, KOMBO_LUA_CALL_KEY);
+    lua_rawget(L, -2);
     yes = !lua_isnil(L, -1);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
     return yes;
 }
 
