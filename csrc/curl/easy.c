@@ -347,7 +347,7 @@ static long timeout_ms(double seconds)
 static void fail_attempt(kombo_response *r, kombo_transport_error e, const char *msg)
 {
     r->error = e;
-    snprintf(r->error_message, sizeof r->error_message, "%s", msg);
+    kombo_copy_text(r->error_message, sizeof r->error_message, msg);
 }
 
 /* The CA bundle for this call: the client's ca_file, else libcurl's own
