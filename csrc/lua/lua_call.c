@@ -230,6 +230,11 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
         lua_pushvalue(L, reuse);
     } else {
         c = lua_newuserdata(L, sizeof *c);
+        /* That allocation may run a collection step, whose finalizers may
+         * close the client before this call is counted (below): its core
+         * client may be gone.  (The bare userdata has no __gc yet.) */
+        if (owner->client == NULL || owner->close_pending)
+            return luaL_error(L, "kombo client is closed");
     }
     ud = lua_gettop(L);
     memset(c, 0, sizeof *c);
