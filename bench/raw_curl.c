@@ -11,7 +11,8 @@
  * The default mode hands libcurl the body with CURLOPT_POSTFIELDS (libcurl
  * then sends headers and a small body in one send()).  "readfunction" feeds
  * the same bytes through CURLOPT_READFUNCTION instead, as kombo-lua's
- * transport does, to show what that choice costs on its own.
+ * transport does for a streamed body (above SMALL_BODY, csrc/curl/easy.c),
+ * to show what streaming costs on its own.
  *
  * HEADERS_FILE holds "Name: value" lines as captured from kombo-lua's own
  * request (Host and Content-Length are left to libcurl).  Prints
