@@ -566,9 +566,14 @@ int kombo_json_str_eq(const jval *v, const char *lit)
     n = strlen(lit);
     /* Most keys have no escapes, and then the text is the value.  With a
      * backslash it is not (the text \n is a newline, never the two bytes
-     * backslash and n), so then the value is compared, not the text. */
+     * backslash and n), so then the value is compared, not the text.  An
+     * escape only ever shortens (two to twelve bytes of text for one to
+     * four of value), so a text no longer than lit needs no decoding: it
+     * is lit exactly when it has no backslash and the same bytes. */
+    if ((size_t)(end - p) <= n)
+        return (size_t)(end - p) == n && memcmp(p, lit, n) == 0 && !memchr(p, '\\', n);
     if (!memchr(p, '\\', (size_t)(end - p)))
-        return (size_t)(end - p) == n && memcmp(p, lit, n) == 0;
+        return 0; /* longer, and no escape to shorten it */
     /* Decoded a character at a time: no length limit. */
     while (p < end) {
         char tmp[4];

@@ -110,6 +110,29 @@ int main(void)
         o += (size_t)sprintf(deep + o, "]}");
     check_doc(deep, KOMBO_JSON_MARK_DEPTH);
 
+    /* kombo_json_str_eq: the text is compared when it has no escape, the
+     * value when it has one; a text no longer than the literal needs no
+     * decoding (an escape only shortens). */
+    {
+        static const struct {
+            const char *json;
+            const char *lit;
+            int eq;
+        } eqs[] = {
+            {"\"status\"", "status", 1},      {"\"statu\"", "status", 0},
+            {"\"statuss\"", "status", 0},     {"\"st\\u0061tus\"", "status", 1},
+            {"\"st\\u0061tu\"", "status", 0}, {"\"st\\u0061tuss\"", "status", 0},
+            {"\"\\u0064ata\"", "data", 1},    {"\"d\\na\"", "d\na", 1},
+            {"\"a\\\\b\"", "a\\b", 1},       {"\"a\\\\b\"", "a\\\\b", 0},
+            {"\"\"", "", 1},                  {"\"\"", "x", 0},
+            {"\"\\u00e9\"", "\xc3\xa9", 1},   {"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 1},
+        };
+        for (i = 0; i < sizeof eqs / sizeof eqs[0]; i++) {
+            EXPECT(kombo_json_parse(&s, eqs[i].json, strlen(eqs[i].json), &root) == 0, eqs[i].json);
+            EXPECT(kombo_json_str_eq(&root, eqs[i].lit) == eqs[i].eq, eqs[i].json);
+        }
+    }
+
     /* A text that fails: the record is reset, and an unclosed container
      * has no end in it. */
     EXPECT(kombo_json_parse_marked(&s, "{\"a\":[1,2", 9, &root, &marks) != 0, "truncated");
