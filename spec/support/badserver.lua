@@ -46,6 +46,10 @@
 --                        the second is read whole, then after 1.5 s the
 --                        connection is reset without an answer (a server that
 --                        may have acted on the upload and died)
+--   capture              200 with a success JSON (data has an id and an empty
+--                        page); the request's bytes as they came, head and
+--                        body, go to capture.<n> in the server's directory
+--                        (M.captured)
 --   interim-flood        eleven "100 Continue" interim answers, then 0.2 s later
 --                        the 200 (keep-alive)
 --   error-413            reads the whole request, answers 413 with Kombo's error
@@ -149,6 +153,7 @@ local function serve(portfile, logfile, lifetime)
   f:close()
   assert(os.rename(portfile .. ".part", portfile))
 
+  local capture_dir, capture_seq = logfile:match("^(.*)/[^/]*$") or ".", 0 -- (mode capture)
   local conns = {}   -- list of client sockets
   local state = {}   -- socket -> { id =, nth = }
   local serial = 0
@@ -167,20 +172,22 @@ local function serve(portfile, logfile, lifetime)
       :format(status, #body, extra or "", body))
   end
 
-  -- Reads one request's head; returns method, path, headers or nil.
+  -- Reads one request's head; returns method, path, headers (lower-case
+  -- names) and the head's lines as sent, or nil.
   local function read_head(c)
     local line = c:receive("*l")
     if not line or line == "" then return nil end
     local method, path = line:match("^(%u+) (%S+) HTTP/1%.%d$")
-    local headers = {}
+    local headers, lines = {}, { line }
     for _ = 1, 100 do
       local h = c:receive("*l")
       if not h then return nil end
       if h == "" then break end
+      lines[#lines + 1] = h
       local k, v = h:match("^([^:]+):%s*(.-)%s*$")
       if k then headers[k:lower()] = v end
     end
-    return method, path, headers
+    return method, path, headers, lines
   end
 
   -- Reads up to `limit` body bytes (all of them when limit is nil).
@@ -200,7 +207,7 @@ local function serve(portfile, logfile, lifetime)
 
   local function handle(c)
     local st = state[c]
-    local method, path, headers = read_head(c)
+    local method, path, headers, head_lines = read_head(c)
     if not method then return drop(c) end
     st.nth = st.nth + 1
     -- "/<mode>[.<tag>]/...": the keep-alive modes count requests per mode and
@@ -212,6 +219,19 @@ local function serve(portfile, logfile, lifetime)
     st.by_mode[segment] = (st.by_mode[segment] or 0) + 1
     local nth_here = st.by_mode[segment]
     local length = tonumber(headers["content-length"] or "0") or 0
+    if mode == "capture" then
+      -- The request as it came, head and body, one file each
+      -- (capture.<n>, in the order they came); a page's success answers it.
+      local body = length > 0 and c:receive(length) or ""
+      capture_seq = capture_seq + 1
+      local out = assert(io.open(("%s/capture.%d"):format(capture_dir, capture_seq), "wb"))
+      out:write(table.concat(head_lines, "\r\n"), "\r\n\r\n", body or "")
+      out:close()
+      log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d method=%s target=%s\n")
+        :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, #(body or ""), method, path))
+      return answer(c, "200 OK", '{"status":"success","data":{"id":"captured","next":null,"results":[]},'
+        .. '"warnings":[]}')
+    end
     local limit = (mode == "reset-during-body" or mode == "early-413") and 65536 or nil
     local got = read_body(c, length, limit)
     log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d method=%s target=%s\n")
@@ -404,6 +424,17 @@ function M.requests(srv, mode)
       list[#list + 1] = { conn = tonumber(conn), nth = tonumber(nth), mode = m, auth = auth == "yes",
                           length = tonumber(length), got = tonumber(got), method = method, target = target }
     end
+  end
+  return list
+end
+
+--- The requests mode "capture" kept, oldest first: their bytes as they came.
+function M.captured(srv)
+  local list = {}
+  for n = 1, 10000 do
+    local text = read_file(("%s/capture.%d"):format(srv.dir, n))
+    if not text then break end
+    list[n] = text
   end
   return list
 end
