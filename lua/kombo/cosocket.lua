@@ -701,15 +701,16 @@ local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
 
 local function is_digit(b) return b ~= nil and b >= 48 and b <= 57 end
 
--- "HTTP/<d>.<d> <ddd>" at pos: the version ("1.1") and the status (a
--- number), or nil (what the pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in
--- bytes: LuaJIT compiles string.byte, not string.match).
+-- "HTTP/<d>.<d> <ddd>" at pos: the version (a number: 11 for "1.1", 10
+-- for "1.0"; no string made) and the status (a number), or nil (what the
+-- pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in bytes: LuaJIT compiles
+-- string.byte, not string.match).
 local function status_line(buf, pos)
   if str_sub(buf, pos, pos + 4) ~= "HTTP/" then return nil end
   local v1, dot, v2, blank, c1, c2, c3 = str_byte(buf, pos + 5, pos + 11)
   if is_digit(v1) and dot == 46 and is_digit(v2) and blank == 32
      and is_digit(c1) and is_digit(c2) and is_digit(c3) then
-    return str_sub(buf, pos + 5, pos + 7), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
+    return (v1 - 48) * 10 + (v2 - 48), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
   end
   return nil
 end
@@ -725,7 +726,7 @@ local function all_digits(s)
   return true
 end
 
--- The status line of the next answer, not consumed: version, status; or
+-- The status line of the next answer, not consumed: version (11 for 1.1), status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 function receive_status(st)
   local limit = M.max_header_bytes
@@ -961,7 +962,7 @@ local function receive_head(st)
       resp.headers = block
       local close, keep_alive, chunked, length, lengths_differ, length_digits = framing_of(block)
       local keep = not close
-      if version == "1.0" and not keep_alive then keep = false end
+      if version == 10 and not keep_alive then keep = false end -- HTTP/1.0
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
       if not st.written then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
