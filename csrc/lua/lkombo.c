@@ -494,6 +494,37 @@ static void push_lower(lua_State *L, int found, kombo_str v)
         lua_remove(L, -2); /* the userdata */
 }
 
+/* The framing headers of a header block: the first Connection,
+ * Transfer-Encoding and Content-Length values (found when has_* is set),
+ * and whether a later Content-Length value differs from the first; by the
+ * core's parser and name rule (the curl transport's: headers.c). */
+typedef struct {
+    kombo_str conn, te, cl;
+    int has_conn, has_te, has_cl, differ;
+} framing_values;
+
+static void find_framing(const char *s, size_t n, framing_values *f)
+{
+    const char *p = kombo_header_start(s, n), *end = s + n;
+    kombo_str name, value;
+    memset(f, 0, sizeof *f);
+    while (kombo_header_next(&p, end, &name, &value)) {
+        /* by length first: most names are none of the three */
+        if (name.len == 10 && kombo_header_name_is(name, "connection")) {
+            if (!f->has_conn)
+                f->conn = value, f->has_conn = 1;
+        } else if (name.len == 17 && kombo_header_name_is(name, "transfer-encoding")) {
+            if (!f->has_te)
+                f->te = value, f->has_te = 1;
+        } else if (name.len == 14 && kombo_header_name_is(name, "content-length")) {
+            if (!f->has_cl)
+                f->cl = value, f->has_cl = 1;
+            else if (value.len != f->cl.len || (f->cl.len > 0 && memcmp(value.ptr, f->cl.ptr, f->cl.len) != 0))
+                f->differ = 1;
+        }
+    }
+}
+
 /* core.framing(block) -> connection, transfer_encoding, content_length,
  * lengths_differ: the cosocket transport's framing headers in one call,
  * found as core.header_values finds them (the same parser and name rule as
@@ -505,34 +536,64 @@ static int l_framing(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    const char *p = kombo_header_start(s, n), *end = s + n;
-    kombo_str name, value, conn = KOMBO_STR_NULL, te = KOMBO_STR_NULL, cl = KOMBO_STR_NULL;
-    int has_conn = 0, has_te = 0, has_cl = 0, differ = 0;
-
-    while (kombo_header_next(&p, end, &name, &value)) {
-        /* by length first: most names are none of the three */
-        if (name.len == 10 && kombo_header_name_is(name, "connection")) {
-            if (!has_conn)
-                conn = value, has_conn = 1;
-        } else if (name.len == 17 && kombo_header_name_is(name, "transfer-encoding")) {
-            if (!has_te)
-                te = value, has_te = 1;
-        } else if (name.len == 14 && kombo_header_name_is(name, "content-length")) {
-            if (!has_cl)
-                cl = value, has_cl = 1;
-            else if (value.len != cl.len || (cl.len > 0 && memcmp(value.ptr, cl.ptr, cl.len) != 0))
-                differ = 1;
-        }
-    }
-    push_lower(L, has_conn, conn);
-    push_lower(L, has_te, te);
-    if (has_cl)
-        lua_pushlstring(L, cl.ptr, cl.len);
+    framing_values f;
+    find_framing(s, n, &f);
+    push_lower(L, f.has_conn, f.conn);
+    push_lower(L, f.has_te, f.te);
+    if (f.has_cl)
+        lua_pushlstring(L, f.cl.ptr, f.cl.len);
     else
         lua_pushnil(L);
-    lua_pushboolean(L, differ);
+    lua_pushboolean(L, f.differ);
     return 4;
 }
+
+/* Whether v, lower-cased (ASCII, as push_lower does), holds `needle` (lower
+ * case): what string.find(lower(v), needle, 1, true) tells. */
+static int lower_holds(kombo_str v, const char *needle)
+{
+    size_t i, j, m = strlen(needle);
+    for (i = 0; i + m <= v.len; i++) {
+        for (j = 0; j < m; j++) {
+            char ch = v.ptr[i + j];
+            if ((ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch) != needle[j])
+                break;
+        }
+        if (j == m)
+            return 1;
+    }
+    return 0;
+}
+
+/* core.framing's answer as the cosocket transport reads it, for LuaJIT's
+ * FFI (a classic C function is a trace exit; kombo/cosocket.lua):
+ * out[0] Connection holds "close", out[1] it holds "keep-alive" (its
+ * value lower-cased, "" when absent), out[2] Transfer-Encoding holds
+ * "chunked", out[3] the first Content-Length value's offset in the block
+ * (-1 when absent), out[4] its length, out[5] a later one differs, out[6]
+ * it is digits only, at least one (what "^%d+$" finds).  Reads only the
+ * block; touches no lua_State. */
+static void ffi_framing(const char *s, size_t n, int *out)
+{
+    framing_values f;
+    size_t i;
+    find_framing(s, n, &f);
+    out[6] = f.has_cl && f.cl.len > 0;
+    for (i = 0; i < f.cl.len && out[6]; i++)
+        out[6] = f.cl.ptr[i] >= '0' && f.cl.ptr[i] <= '9';
+    out[0] = f.has_conn && lower_holds(f.conn, "close");
+    out[1] = f.has_conn && lower_holds(f.conn, "keep-alive");
+    out[2] = f.has_te && lower_holds(f.te, "chunked");
+    out[3] = f.has_cl ? (int)(f.cl.ptr - s) : -1;
+    out[4] = f.has_cl ? (int)f.cl.len : 0;
+    out[5] = f.differ;
+}
+
+/* core.framing_ffi: what kombo/cosocket.lua casts (a light userdata) to
+ * call ffi_framing; it declares the same struct. */
+static const struct {
+    void (*framing)(const char *, size_t, int *);
+} framing_ffi = {ffi_framing};
 
 /* core.limits(block) -> { concurrency_limit =, concurrency_remaining =,
  * rate_limit =, rate_remaining =, rate_reset = } (integers; a field is
@@ -867,6 +928,8 @@ int luaopen_kombo_core(lua_State *L)
 
     lua_newtable(L);
     luaL_setfuncs(L, functions, 0);
+    lua_pushlightuserdata(L, (void *)&framing_ffi); /* (a data pointer: ISO C casts no function pointer to void *) */
+    lua_setfield(L, -2, "framing_ffi");
     kombo_lua_open_signal(L);
     kombo_lua_open_digest(L);
     kombo_lua_open_lock(L);

@@ -808,78 +808,99 @@ static int l_call_view(lua_State *L)
  * "Connection: keep-alive", each ended by CRLF, then CRLF; base: the URL's
  * "<scheme>://<authority>".  Nothing when the URL is neither http:// nor
  * https:// (the transport reports that itself). */
-static int l_call_request_head(lua_State *L)
-{
-    lcall *c = check_call(L, 1);
-    const char *url = kombo_call_url(c->call);
-    const char *method = kombo_call_operation(c->call)->method;
-    const kombo_config *cfg = kombo_call_config(c->call);
-    size_t length = kombo_call_body(c->call)->length;
-    size_t i, n = kombo_call_header_count(c->call), skip, base_len, path_len, method_len, size, at = 0;
-    const char *path;
-    char num[24], local[1024], *head;
-    size_t num_len = 0;
-    int with_length = length > 0 || strcmp(method, "GET") != 0;
+typedef struct {
+    const char *url, *method, *path;
+    size_t skip, base_len, method_len, path_len, num_len, size;
+    int with_length;
+    char num[24];
+} head_plan;
 
-    if (strncmp(url, "https://", 8) == 0)
-        skip = 8;
-    else if (strncmp(url, "http://", 7) == 0)
-        skip = 7;
+/* The head's parts and size (0 when the URL is neither http:// nor
+ * https://: nothing to render). */
+static size_t head_measure(lcall *c, head_plan *h)
+{
+    size_t i, n = kombo_call_header_count(c->call), length = kombo_call_body(c->call)->length;
+    h->url = kombo_call_url(c->call);
+    h->method = kombo_call_operation(c->call)->method;
+    h->with_length = length > 0 || strcmp(h->method, "GET") != 0;
+    if (strncmp(h->url, "https://", 8) == 0)
+        h->skip = 8;
+    else if (strncmp(h->url, "http://", 7) == 0)
+        h->skip = 7;
     else
-        return 0;
-    base_len = authority_end(url);
-    path = url[base_len] == '/' ? url + base_len : "/";
-    /* The head's size first, then its bytes into one buffer pushed once
-     * (LuaJIT's luaL_Buffer copies byte by byte: it was most of this call). */
-    method_len = strlen(method);
-    path_len = strlen(path);
-    if (with_length)
-        num_len = kombo_format_int(num, (long long)length);
-    size = method_len + 1 + path_len + sizeof " HTTP/1.1\r\nHost: " - 1 + (base_len - skip) + 2 +
-           (with_length ? sizeof "Content-Length: " - 1 + num_len + 2 : 0) +
-           sizeof "Connection: keep-alive\r\n\r\n" - 1;
+        return h->size = 0;
+    h->base_len = authority_end(h->url);
+    h->path = h->url[h->base_len] == '/' ? h->url + h->base_len : "/";
+    h->method_len = strlen(h->method);
+    h->path_len = strlen(h->path);
+    h->num_len = h->with_length ? kombo_format_int(h->num, (long long)length) : 0;
+    h->size = h->method_len + 1 + h->path_len + sizeof " HTTP/1.1\r\nHost: " - 1 + (h->base_len - h->skip) + 2 +
+              (h->with_length ? sizeof "Content-Length: " - 1 + h->num_len + 2 : 0) +
+              sizeof "Connection: keep-alive\r\n\r\n" - 1;
     for (i = 0; i < n; i++)
-        size += strlen(kombo_call_header(c->call, i)) + 2;
-    /* (a larger head in a userdata, which the collector frees even when a
-     * push below raises) */
-    head = size <= sizeof local ? local : lua_newuserdata(L, size);
+        h->size += strlen(kombo_call_header(c->call, i)) + 2;
+    return h->size;
+}
+
+/* Writes the head measured into head (h->size bytes). */
+static void head_write(lcall *c, const head_plan *h, char *head)
+{
+    size_t i, n = kombo_call_header_count(c->call), at = 0;
 #define HEAD_PUT(p, len) (memcpy(head + at, (p), (len)), at += (len))
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
-    HEAD_PUT(method, method_len);
+    HEAD_PUT(h->method, h->method_len);
     HEAD_LIT(" ");
-    HEAD_PUT(path, path_len);
+    HEAD_PUT(h->path, h->path_len);
     HEAD_LIT(" HTTP/1.1\r\nHost: ");
-    HEAD_PUT(url + skip, base_len - skip);
+    HEAD_PUT(h->url + h->skip, h->base_len - h->skip);
     HEAD_LIT("\r\n");
     for (i = 0; i < n; i++) {
-        const char *h = kombo_call_header(c->call, i);
-        HEAD_PUT(h, strlen(h));
+        const char *hd = kombo_call_header(c->call, i);
+        HEAD_PUT(hd, strlen(hd));
         HEAD_LIT("\r\n");
     }
-    if (with_length) {
+    if (h->with_length) {
         HEAD_LIT("Content-Length: ");
-        HEAD_PUT(num, num_len);
+        HEAD_PUT(h->num, h->num_len);
         HEAD_LIT("\r\n");
     }
     HEAD_LIT("Connection: keep-alive\r\n\r\n");
 #undef HEAD_LIT
 #undef HEAD_PUT
-    lua_pushlstring(L, head, at);
+}
+
+static int l_call_request_head(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    const kombo_config *cfg = kombo_call_config(c->call);
+    head_plan h;
+    char local[1024], *head;
+    /* The head's size first, then its bytes into one buffer pushed once
+     * (LuaJIT's luaL_Buffer copies byte by byte: it was most of this call). */
+    if (head_measure(c, &h) == 0)
+        return 0;
+    /* (a larger head in a userdata, which the collector frees even when a
+     * push below raises) */
+    head = h.size <= sizeof local ? local : lua_newuserdata(L, h.size);
+    head_write(c, &h, head);
+    lua_pushlstring(L, head, h.size);
     if (head != local)
         lua_remove(L, -2);
-    lua_pushlstring(L, url, base_len);
-    lua_pushinteger(L, (lua_Integer)length);
+    lua_pushlstring(L, h.url, h.base_len);
+    lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
     lua_pushinteger(L, (lua_Integer)kombo_call_response(c->call)->body.limit);
     lua_pushnumber(L, cfg->timeout);
     lua_pushnumber(L, cfg->connect_timeout);
     return 6;
 }
 
-/* call:read([max [, push]]) -> the next chunk of the body, up to max bytes
- * (default 64 KiB); nothing at the end; nil, message when the attachment's
- * source failed (the request must be aborted).  With push, a source
- * function is not called from here: false means it must be called (in Lua,
- * where it may yield) and its results handed to call:feed() first. */
+/* call:read([max [, push [, tell_end]]]) -> the next chunk of the body, up
+ * to max bytes (default 64 KiB); nothing at the end; nil, message when the
+ * attachment's source failed (the request must be aborted).  With push, a
+ * source function is not called from here: false means it must be called
+ * (in Lua, where it may yield) and its results handed to call:feed()
+ * first.  With tell_end, a chunk that ends the body comes as chunk, nil,
+ * true (the read after it would give nothing). */
 static int l_call_read(lua_State *L)
 {
     lcall *c = check_call(L, 1);
@@ -915,6 +936,13 @@ static int l_call_read(lua_State *L)
         return 2;
     }
     lua_pushlstring(L, dst, n);
+    if (lua_toboolean(L, 4) && body->seg_i >= body->nseg && !body->want_input) {
+        /* that was the end: the next read would give nothing (the cosocket
+         * transport's small body in one read, not two) */
+        lua_pushnil(L);
+        lua_pushboolean(L, 1);
+        return 3;
+    }
     return 1;
 }
 
@@ -1233,6 +1261,178 @@ static int l_call_complete(lua_State *L)
     return 0;
 }
 
+/* An option of `list` at arg i, as luaL_checkoption(L, i, def, list) finds it
+ * (the same values and error), its candidate chosen by the first byte: the
+ * cosocket transport reports an attempt's phase and error per call. */
+static int check_option_at(lua_State *L, int i, const char *def, const char *const list[])
+{
+    size_t n, k;
+    const char *s = def != NULL && lua_isnoneornil(L, i) ? def : luaL_checklstring(L, i, &n);
+    for (k = 0; list[k] != NULL; k++)
+        if (list[k][0] == s[0] && strcmp(list[k], s) == 0)
+            return (int)k;
+    return luaL_argerror(L, i, lua_pushfstring(L, "invalid option '%s'", s));
+}
+
+/* An attempt's end as the cosocket transport reports it (call:report and
+ * its FFI twin): call:complete's fields and rules, the values given as
+ * they are.  `timing`: connect, first_byte, total, bytes_sent, or NULL. */
+static void report_attempt(lcall *c, kombo_phase phase, double status, const char *headers, size_t nh,
+                           const char *body, size_t nb, int error, const char *message, double now,
+                           double wall, const double *timing)
+{
+    kombo_response *r = kombo_call_response(c->call);
+    kombo_response_reset(r);
+    r->phase = phase;
+    r->status = (int)kombo_lua_clamp(status, 0, 1e6); /* > 999: "invalid HTTP status" */
+    if (headers != NULL)
+        kombo_buf_append(&r->headers, headers, nh);
+    if (body != NULL && kombo_buf_append(&r->body, body, nb) != 0)
+        r->error = KOMBO_TE_TOO_LARGE;
+    if (error != KOMBO_TE_NONE)
+        r->error = (kombo_transport_error)error;
+    kombo_copy_text(r->error_message, sizeof r->error_message, message != NULL ? message : "");
+    if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
+        snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
+                 r->body.limit);
+    if (r->want_timing && timing != NULL) { /* the cosocket transport's figures (call:measure()) */
+        r->timing.connect = timing[0];
+        r->timing.first_byte = timing[1];
+        r->timing.total = timing[2];
+        r->timing.bytes_sent = timing[3];
+    }
+    kombo_call_complete(c->call, r, now, wall);
+}
+
+static int push_step(lua_State *L, kombo_step step, double delay)
+{
+    switch (step) {
+    case KOMBO_STEP_SEND:
+        lua_pushliteral(L, "send");
+        return 1;
+    case KOMBO_STEP_SLEEP:
+        lua_pushliteral(L, "sleep");
+        lua_pushnumber(L, delay);
+        return 2;
+    default:
+        lua_pushliteral(L, "done");
+        return 1;
+    }
+}
+
+/* call:report(phase, status, headers, body, error, message, now, wall_now,
+ * step [, connect, first_byte, total, bytes_sent]): call:complete's report
+ * (the same fields, the same rules) with its values as arguments, for the
+ * cosocket transport: no response table to read field by field.  With
+ * `step` true it then returns what call:next(now) returns, in the same
+ * crossing (the transport's loop asks it right after).  The timing
+ * figures are read when call:measure() was called. */
+static int l_call_report(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    double now = luaL_checknumber(L, 8), wall = luaL_checknumber(L, 9), delay, timing[4];
+    size_t nh = 0, nb = 0;
+    kombo_phase phase = (kombo_phase)check_option_at(L, 2, "done", phases);
+    double status = luaL_optnumber(L, 3, 0);
+    const char *headers = lua_tolstring(L, 4, &nh), *body = lua_tolstring(L, 5, &nb);
+    int error = lua_isnoneornil(L, 6) ? KOMBO_TE_NONE : check_option_at(L, 6, NULL, transport_errors);
+    const char *message = luaL_optstring(L, 7, "");
+    int i;
+    for (i = 0; i < 4; i++)
+        timing[i] = lua_tonumber(L, 11 + i);
+    report_attempt(c, phase, status, headers, nh, body, nb, error, message, now, wall, timing);
+    if (!lua_toboolean(L, 10))
+        return 0;
+    return push_step(L, kombo_call_next(c->call, now, &delay), delay);
+}
+
+/* The same two steps for the cosocket transport through LuaJIT's FFI
+ * (kombo/cosocket.lua): a classic C function is a trace exit for LuaJIT,
+ * an FFI call is compiled into the trace.  Neither calls back into Lua or
+ * touches a lua_State.  `c`: the call's userdata (the transport checks its
+ * metatable: these come from a field of it).  They return the step
+ * (KOMBO_STEP_*, *delay set for a sleep), or -1 when the call is closed or
+ * a code is out of range (the transport then makes the classic call, which
+ * raises as it always did). */
+static int ffi_report(lcall *c, int phase, double status, const char *headers, size_t nh, const char *body,
+                      size_t nb, int error, const char *message, double now, double wall, const double *timing,
+                      double *delay)
+{
+    if (c == NULL || c->call == NULL || phase < KOMBO_PHASE_CONNECT || phase > KOMBO_PHASE_DONE ||
+        error < KOMBO_TE_NONE || error > KOMBO_TE_HEADERS)
+        return -1;
+    report_attempt(c, (kombo_phase)phase, status, headers, nh, body, nb, error, message, now, wall, timing);
+    *delay = 0;
+    return (int)kombo_call_next(c->call, now, delay);
+}
+
+static int ffi_next(lcall *c, double now, double *delay)
+{
+    if (c == NULL || c->call == NULL)
+        return -1;
+    *delay = 0;
+    return (int)kombo_call_next(c->call, now, delay);
+}
+
+/* call:request_head() for the FFI: the head then the base written into
+ * buf (cap bytes); returns the head's length, with out[0] the base's
+ * length, out[1] the body's, out[2] max_body, out[3] timeout, out[4]
+ * connect_timeout (the numbers call:request_head gives); 0 for a URL
+ * neither http:// nor https://; -1 when the call is closed or buf is too
+ * small (the transport then makes the classic call). */
+static int ffi_request_head(lcall *c, char *buf, size_t cap, double *out)
+{
+    const kombo_config *cfg;
+    head_plan h;
+    if (c == NULL || c->call == NULL)
+        return -1;
+    if (head_measure(c, &h) == 0)
+        return 0;
+    if (h.size + h.base_len > cap)
+        return -1;
+    head_write(c, &h, buf);
+    memcpy(buf + h.size, h.url, h.base_len);
+    cfg = kombo_call_config(c->call);
+    out[0] = (double)h.base_len;
+    out[1] = (double)(lua_Integer)kombo_call_body(c->call)->length;
+    out[2] = (double)(lua_Integer)kombo_call_response(c->call)->body.limit;
+    out[3] = cfg->timeout;
+    out[4] = cfg->connect_timeout;
+    return (int)h.size;
+}
+
+/* call:read(max, true, true) for the FFI, when nothing in the body can call
+ * Lua (no source function, no on_progress, no on_written hook: LuaJIT's FFI
+ * must not be re-entered): up to max bytes into buf; returns how many, with
+ * *last set when they end the body; 0 at the end; -1 when the classic call
+ * must be made instead (the call closed, a callback possible, a source
+ * that failed or waits: call:read says which). */
+static int ffi_read(lcall *c, char *buf, size_t max, int *last)
+{
+    kombo_body *body;
+    size_t n;
+    if (c == NULL || c->call == NULL || c->nsources > 0)
+        return -1;
+    body = kombo_call_body(c->call);
+    if (body->on_progress != NULL || body->before_last != NULL || body->failed)
+        return -1;
+    n = kombo_body_read(body, buf, max);
+    if (n == 0)
+        return body->want_input || body->failed ? -1 : 0;
+    *last = body->seg_i >= body->nseg && !body->want_input;
+    return (int)n;
+}
+
+/* What the transport casts the metatable's `cosocket_ffi` (a light
+ * userdata) to; kombo/cosocket.lua declares the same struct. */
+static const struct {
+    int (*report)(lcall *, int, double, const char *, size_t, const char *, size_t, int, const char *, double,
+                  double, const double *, double *);
+    int (*next)(lcall *, double, double *);
+    int (*request_head)(lcall *, char *, size_t, double *);
+    int (*read)(lcall *, char *, size_t, int *);
+} cosocket_ffi = {ffi_report, ffi_next, ffi_request_head, ffi_read};
+
 /* call:set_headers(headers) -> true | nil, message: the call's own headers
  * for the next attempts ({ ["Name"] = "value" }, replacing those set
  * before; a before_request hook's), by the rules of kombo_call_set_headers */
@@ -1322,7 +1522,7 @@ void kombo_lua_open_call(lua_State *L)
         {"body", l_call_body},       {"files", l_call_files},
         {"sent", l_call_sent},       {"digest", l_call_digest},
         {"set_headers", l_call_set_headers}, {"measure", l_call_measure}, {"timing", l_call_timing},
-        {"attempt_info", l_call_attempt_info}, {"timeouts", l_call_timeouts},  {"on_written", l_call_on_written},       {"limits", l_call_limits}, {"after", l_call_after},       {"complete", l_call_complete}, {"result", l_call_result},
+        {"attempt_info", l_call_attempt_info}, {"timeouts", l_call_timeouts},  {"on_written", l_call_on_written},       {"limits", l_call_limits}, {"after", l_call_after},       {"complete", l_call_complete}, {"report", l_call_report}, {"result", l_call_result},
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);
@@ -1335,6 +1535,8 @@ void kombo_lua_open_call(lua_State *L)
     new_weak(L, "kv");
     lua_rawseti(L, -2, SHARED_MT_SLOT);
     luaL_setfuncs(L, methods, 2);
+    lua_pushlightuserdata(L, (void *)&cosocket_ffi); /* (a data pointer: ISO C casts no function pointer to void *) */
+    lua_setfield(L, -2, "cosocket_ffi");
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

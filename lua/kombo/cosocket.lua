@@ -107,6 +107,58 @@ do
   end
 end
 
+-- call:report(), call:next(), call:request_head() and call:read() through
+-- LuaJIT's FFI: a classic Lua C function is a trace exit for LuaJIT, a
+-- call through the FFI is compiled into the trace.  The C functions
+-- (lua_call.c, cosocket_ffi) are what those methods do, without the Lua C
+-- API; they never call back into Lua (the read declines, and the classic
+-- call is made, when the body could: a source function, on_progress,
+-- on_written).  Their addresses are a
+-- light userdata in the call metatable's `cosocket_ffi`: only a userdata
+-- with that metatable (a call the core made) takes this way, so the
+-- pointer handed over is a call's.  nil without the FFI.
+local call_ffi -- call -> the functions, or nil (a stand-in, no FFI)
+local ffi_delay, ffi_timing, ffi_out, ffi_last -- double[1], double[4], double[5], int[1]
+local ffi_string, ffi_buf, FFI_BUF_SIZE -- the buffer request_head and read write into
+do
+  local has_ffi, ffi = pcall(require, "ffi")
+  if has_ffi then
+    if not pcall(ffi.typeof, "kombo_cosocket_ffi") then
+      ffi.cdef [[
+        typedef struct {
+          int (*report)(void *call, int phase, double status, const char *headers, size_t headers_len,
+                        const char *body, size_t body_len, int error, const char *message, double now,
+                        double wall_now, const double *timing, double *delay);
+          int (*next)(void *call, double now, double *delay);
+          int (*request_head)(void *call, char *buf, size_t cap, double *out);
+          int (*read)(void *call, char *buf, size_t max, int *last);
+        } kombo_cosocket_ffi;
+      ]]
+    end
+    local ptr_t = ffi.typeof("const kombo_cosocket_ffi *")
+    ffi_delay, ffi_timing, ffi_out, ffi_last = ffi.new("double[1]"), ffi.new("double[4]"), ffi.new("double[5]"),
+      ffi.new("int[1]")
+    -- (a worker's uploads share it: what is written there is copied into a
+    -- Lua string before anything can yield)
+    FFI_BUF_SIZE = 65536
+    ffi_string, ffi_buf = ffi.string, ffi.new("char[?]", FFI_BUF_SIZE)
+    local known_mt, known = nil, nil
+    call_ffi = function(call)
+      if type(call) ~= "userdata" then return nil end
+      local mt = getmetatable(call)
+      if mt == known_mt and mt ~= nil then return known end
+      local p = type(mt) == "table" and rawget(mt, "cosocket_ffi") or nil
+      if type(p) ~= "userdata" then return nil end
+      known_mt, known = mt, ffi.cast(ptr_t, p)
+      return known
+    end
+  end
+end
+-- call:report's codes (csrc/core/kombo.h: kombo_phase, kombo_transport_error, kombo_step)
+local PHASE_CODE = { connect = 0, sending = 1, waiting = 2, receiving = 3, done = 4 }
+local ERROR_CODE = { network = 1, timeout = 2, too_large = 3, aborted = 4, resources = 5, headers = 6 }
+local STEP_NAME = { [0] = "send", "sleep", "done" }
+
 -- nginx's functions, cached once (nil outside nginx; bound in perform()
 -- when the module was loaded before `ngx` existed).
 local ngx_tcp, ngx_sleep, ngx_log, ngx_WARN, ngx_get_phase
@@ -608,14 +660,12 @@ end
 -- (what the patterns "^\r?\n" and "\n\r?\n" find, with plain string.find
 -- and string.byte, which LuaJIT compiles; a pattern search it does not)
 local function blank_line_end(buf, from)
-  for _ = 1, #buf do -- every round passes a "\n"
-    local i = str_find(buf, "\n", from, true)
-    if not i then return nil end
-    local b = str_byte(buf, i + 1)
-    if b == 10 then return i + 1 end
-    if b == 13 and str_byte(buf, i + 2) == 10 then return i + 2 end
-    from = i + 1
-  end
+  -- the first "\n" followed by "\n" or "\r\n": the earlier of the two
+  -- plain searches (no loop: LuaJIT aborts a root trace that leaves one)
+  local lf = str_find(buf, "\n\n", from, true)
+  local crlf = str_find(buf, "\n\r\n", from, true)
+  if crlf and (not lf or crlf < lf) then return crlf + 2 end
+  if lf then return lf + 1 end
   return nil
 end
 
@@ -651,15 +701,16 @@ local LIMIT_NAME = "KOMBO_MAX_HEADER_BYTES"
 
 local function is_digit(b) return b ~= nil and b >= 48 and b <= 57 end
 
--- "HTTP/<d>.<d> <ddd>" at pos: the version ("1.1") and the status (a
--- number), or nil (what the pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in
--- bytes: LuaJIT compiles string.byte, not string.match).
+-- "HTTP/<d>.<d> <ddd>" at pos: the version (a number: 11 for "1.1", 10
+-- for "1.0"; no string made) and the status (a number), or nil (what the
+-- pattern "^HTTP/(%d%.%d) (%d%d%d)" finds, in bytes: LuaJIT compiles
+-- string.byte, not string.match).
 local function status_line(buf, pos)
   if str_sub(buf, pos, pos + 4) ~= "HTTP/" then return nil end
   local v1, dot, v2, blank, c1, c2, c3 = str_byte(buf, pos + 5, pos + 11)
   if is_digit(v1) and dot == 46 and is_digit(v2) and blank == 32
      and is_digit(c1) and is_digit(c2) and is_digit(c3) then
-    return str_sub(buf, pos + 5, pos + 7), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
+    return (v1 - 48) * 10 + (v2 - 48), (c1 - 48) * 100 + (c2 - 48) * 10 + (c3 - 48)
   end
   return nil
 end
@@ -675,7 +726,7 @@ local function all_digits(s)
   return true
 end
 
--- The status line of the next answer, not consumed: version, status; or
+-- The status line of the next answer, not consumed: version (11 for 1.1), status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 function receive_status(st)
   local limit = M.max_header_bytes
@@ -748,7 +799,10 @@ end
 local function send_request(st, call, up)
   local length = up.length
   st.max_body = up.max_body
-  local batch, n = { up.head }, 1
+  -- the first batch in the state's own table (kept with it: no table per
+  -- attempt); sock:send() copies what it is given before it returns
+  local batch, n = st.batch, 1
+  batch[1] = up.head
   local size, body_bytes = 0, 0
   local resp = st
   resp.phase = "sending"
@@ -761,13 +815,23 @@ local function send_request(st, call, up)
   local yield_at = slice and length >= M.send_batch and mono_now() + slice
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
+  local f = call_ffi ~= nil and read_size <= FFI_BUF_SIZE and call_ffi(call) or nil
   for _ = 1, (length + 2) * 1002 do
-    local chunk, source_err = call:read(read_size, true)
+    local chunk, source_err, last
+    local got = f and f.read(call, ffi_buf, read_size, ffi_last) or -1
+    if got > 0 then
+      chunk, last = ffi_string(ffi_buf, got), ffi_last[0] ~= 0
+    elseif got == 0 then
+      chunk = nil
+    else
+      chunk, source_err, last = call:read(read_size, true, true)
+    end
     if chunk == false then
       if n > 0 then
         local r = send_batch(st, batch)
         if r == true then return nil elseif r then return r end
-        batch, n, size = {}, 0, 0
+        for i = n, 1, -1 do batch[i] = nil end
+        n, size = 0, 0
       end
       src = src or call:source()
       pull_source(call, src)
@@ -779,7 +843,11 @@ local function send_request(st, call, up)
         batch[n] = chunk
         size = size + #chunk
         body_bytes = body_bytes + #chunk
-      elseif body_bytes ~= length then
+        -- the body's last chunk (call:read said so): as if the read after
+        -- it had come back empty
+        if last then chunk = nil end
+      end
+      if not chunk and body_bytes ~= length then
         -- the body writer stopped short (an attachment source failed, or it
         -- could not be rewound): never let a short body pass as complete
         return fail(st, "aborted", "request aborted",
@@ -800,7 +868,8 @@ local function send_request(st, call, up)
           st.written = true
           return nil
         end
-        batch, n, size = {}, 0, 0
+        for i = n, 1, -1 do batch[i] = nil end
+        n, size = 0, 0
         if yield_at and mono_now() >= yield_at then
           ngx_sleep(M.yield_sleep)
           yield_at = mono_now() + slice
@@ -819,7 +888,40 @@ end
 -- of blanks; one C call for the three: the first Connection and
 -- Transfer-Encoding values lower-cased, the first Content-Length, and
 -- whether a later Content-Length differs from it.
+-- framing_of(block) -> close, keep_alive, chunked, length, lengths_differ,
+-- length_digits: whether the Connection value (lower-cased; "" when
+-- absent) holds "close" and "keep-alive", whether Transfer-Encoding's holds
+-- "chunked", the first Content-Length value (nil when absent), whether a
+-- later one differs, and whether the first is digits only (all_digits).  Through LuaJIT's FFI when it is
+-- there (core.framing_ffi: the same C function, no trace exit), else
+-- core.framing's values read here.
 local framing = core.framing
+local framing_of = function(block)
+  local connection, te, length, lengths_differ = framing(block)
+  connection = connection or ""
+  return str_find(connection, "close", 1, true) ~= nil, str_find(connection, "keep-alive", 1, true) ~= nil,
+    te ~= nil and str_find(te, "chunked", 1, true) ~= nil, length, lengths_differ,
+    length ~= nil and all_digits(length)
+end
+do
+  local has_ffi, ffi = pcall(require, "ffi")
+  local p = core.framing_ffi
+  if has_ffi and type(p) == "userdata" then
+    if not pcall(ffi.typeof, "kombo_framing_ffi") then
+      ffi.cdef [[
+        typedef struct { void (*framing)(const char *block, size_t len, int *out); } kombo_framing_ffi;
+      ]]
+    end
+    local fn = ffi.cast("const kombo_framing_ffi *", p).framing
+    local out = ffi.new("int[7]")
+    framing_of = function(block)
+      fn(block, #block, out)
+      local at = out[3]
+      return out[0] ~= 0, out[1] ~= 0, out[2] ~= 0, at >= 0 and str_sub(block, at + 1, at + out[4]) or nil,
+        out[5] ~= 0, out[6] ~= 0
+    end
+  end
+end
 
 -- Status line and header block of the final answer, skipping interim
 -- (1xx) answers, any number of them, as long as they fit in
@@ -858,19 +960,18 @@ local function receive_head(st)
     if status >= 200 or status == 101 then
       resp.status = status
       resp.headers = block
-      local connection, te, length, lengths_differ = framing(block)
-      connection = connection or ""
-      local keep = not str_find(connection, "close", 1, true)
-      if version == "1.0" and not str_find(connection, "keep-alive", 1, true) then keep = false end
+      local close, keep_alive, chunked, length, lengths_differ, length_digits = framing_of(block)
+      local keep = not close
+      if version == 10 and not keep_alive then keep = false end -- HTTP/1.0
       if status < 200 then keep = false end -- 101: we never asked to switch protocols
       if not st.written then keep = false end -- answered before the whole request was written
       st.no_body = status == 204 or status == 304 or status < 200
-      st.chunked = te ~= nil and str_find(te, "chunked", 1, true) ~= nil
+      st.chunked = chunked
       st.length = length
       st.keep = keep
       if not st.chunked and length then
         -- digits only (tonumber would take "0x37", "+5", "5e1"), and no two that differ
-        local not_digits = not all_digits(length)
+        local not_digits = not length_digits
         if lengths_differ then
           resp.status = nil
           return fail(st, "headers", not_digits and "invalid Content-Length (digits only)"
@@ -909,6 +1010,15 @@ end
 -- Exactly n bytes of body.
 local function take(st, n)
   local parts, max_body = st.parts, st.max_body
+  -- (all of them already read, within the cap: what the first round of
+  -- the loop below does, then its end)
+  local buf, pos = st.buf, st.pos
+  if n > 0 and n <= READ_SIZE and n <= max_body - st.total and #buf - pos + 1 >= n then
+    st.pos = pos + n
+    parts[#parts + 1] = (pos == 1 and n == #buf) and buf or str_sub(buf, pos, pos + n - 1)
+    st.total = st.total + n
+    return nil
+  end
   for _ = 1, n + 1 do -- every read brings at least one byte
     if n <= 0 then return nil end
     local room = max_body - st.total
@@ -975,10 +1085,8 @@ local function receive_body(st)
   if st.chunked then return receive_chunked(st) end
   local cl = st.length
   if cl == nil then return receive_until_close(st) end
-  -- digits only: tonumber() would also take "0x37", " 55", "5e1"
-  if not all_digits(cl) then
-    return broken(st, "reading the response body", "invalid Content-Length " .. str_sub(cl, 1, 80))
-  end
+  -- (digits only, as receive_head found: tonumber() would also take
+  -- "0x37", " 55", "5e1"; it failed the attempt otherwise)
   return take(st, tonumber(cl))
 end
 
@@ -1024,17 +1132,18 @@ local function new_state(up, t0, deadline, timeout, connect_timeout)
     st = { -- every field, so that the table is made at its size
       state = true, phase = false, sock = false, timeout = 0, connect_timeout = 0, deadline = 0,
       connect_deadline = 0, read_deadline = 0, reused = 0, armed_c = false, armed_s = false, armed_r = false,
-      written = false, buf = "", pos = 1, got_any = false, max_body = 0, parts = {}, total = 0, keep = false,
+      written = false, buf = "", pos = 1, got_any = false, max_body = 0, parts = {}, batch = {}, total = 0,
+      keep = false,
       chunked = false, length = false, no_body = false, measure = false, started = false, first_byte = 0,
-      connect_time = 0, bytes_sent = 0, status = false, headers = false, body = false, error = false,
-      message = false, stale = false, timing = false,
+      connect_time = 0, bytes_sent = 0, total_time = 0, status = false, headers = false, body = false,
+      error = false, message = false, stale = false,
     }
   end
   local measure = up.measure
   -- the response fields (phase, status, headers, body, error, message,
-  -- stale, timing: what call:complete reads) are set on it too
-  st.phase, st.status, st.headers, st.body, st.error, st.message, st.stale, st.timing =
-    "connect", nil, nil, nil, nil, nil, nil, nil
+  -- stale; the timing: what call:report is given) are set on it too
+  st.phase, st.status, st.headers, st.body, st.error, st.message, st.stale =
+    "connect", nil, nil, nil, nil, nil, nil
   st.sock = ngx_tcp()
   st.timeout, st.connect_timeout = timeout, connect_timeout
   st.deadline = deadline
@@ -1046,16 +1155,18 @@ local function new_state(up, t0, deadline, timeout, connect_timeout)
   st.buf, st.pos, st.got_any = "", 1, false
   st.max_body, st.total = 0, 0 -- (st.parts: emptied by release)
   st.keep, st.chunked, st.length, st.no_body = false, false, nil, false
-  st.measure, st.started, st.first_byte, st.connect_time, st.bytes_sent =
-    measure, measure and t0 or nil, 0, 0, 0
+  st.measure, st.started, st.first_byte, st.connect_time, st.bytes_sent, st.total_time =
+    measure, measure and t0 or nil, 0, 0, 0, 0
   return st
 end
 
 local function release(st)
   if st.state ~= true or nspare >= SPARE_MAX then return end
-  st.sock, st.buf, st.body, st.headers, st.message, st.timing = nil, "", nil, nil, nil, nil
+  st.sock, st.buf, st.body, st.headers, st.message = nil, "", nil, nil, nil
   local parts = st.parts
-  for i = #parts, 1, -1 do parts[i] = nil end
+  if #parts <= 2 then parts[1], parts[2] = nil, nil else for i = #parts, 1, -1 do parts[i] = nil end end
+  parts = st.batch
+  if #parts <= 2 then parts[1], parts[2] = nil, nil else for i = #parts, 1, -1 do parts[i] = nil end end
   nspare = nspare + 1
   spare_states[nspare] = st
 end
@@ -1068,10 +1179,7 @@ local function attempt_once(call, up, fresh_only, t0, deadline, timeout, connect
   if measure and not r and st.reused == 0 then st.connect_time = mono_now() - st.started end
   r = r or send_request(st, call, up) or receive_head(st) or receive_body(st)
   r = r or finish(st)
-  if measure then
-    r.timing = { connect = st.connect_time, first_byte = st.first_byte, total = mono_now() - st.started,
-      bytes_sent = st.bytes_sent }
-  end
+  if measure then r.total_time = mono_now() - st.started end
   return r
 end
 
@@ -1098,23 +1206,68 @@ end
 
 ---------------------------------------------------------------- the driver
 
+-- Tells the call how an attempt ended, at `mono`, `wall` (core.now()'s
+-- clocks): call:report(), the response's fields as arguments (one C call,
+-- no table for the core to read field by field); with `step`, it returns
+-- what call:next(mono) returns (the loop of perform asks that next).  A
+-- stand-in for the core's call object without report
+-- (spec/nginx/faults_spec.lua) gets call:complete's table.
+local function deliver(call, resp, mono, wall, step)
+  local f = step and call_ffi ~= nil and call_ffi(call)
+  if f then
+    local phase, err = PHASE_CODE[resp.phase or "done"], resp.error
+    local code = err == nil and 0 or ERROR_CODE[err]
+    if phase and code then -- (else the classic call, which raises as it always did)
+      local h, b, timing = resp.headers, resp.body, nil
+      if resp.measure then
+        timing = ffi_timing
+        timing[0], timing[1], timing[2], timing[3] =
+          resp.connect_time, resp.first_byte, resp.total_time, resp.bytes_sent
+      end
+      code = f.report(call, phase, resp.status or 0, h, h and #h or 0, b, b and #b or 0, code, resp.message,
+        mono, wall, timing, ffi_delay)
+      if code == 1 then return "sleep", ffi_delay[0] end
+      if code >= 0 then return STEP_NAME[code] end
+    end
+  end
+  if call.report == nil then
+    call:complete(resp, mono, wall)
+    if step then return call:next(mono) end
+    return nil
+  end
+  if resp.measure then
+    return call:report(resp.phase, resp.status, resp.headers, resp.body, resp.error, resp.message, mono, wall,
+      step, resp.connect_time, resp.first_byte, resp.total_time, resp.bytes_sent)
+  end
+  return call:report(resp.phase, resp.status, resp.headers, resp.body, resp.error, resp.message, mono, wall, step)
+end
+
 -- What trace.drive() calls for each attempt: a callable table per upload
 -- (its config and target), not a closure.  Returns the time the attempt
 -- was reported to the call at (core.now()'s monotonic clock).
 local Upload = {}
+Upload.__index = Upload
 local render_head -- below
+local function attempt_of(up, call)
+  if up.per_attempt then render_head(up, call) end
+  if up.target then return attempt(call, up) end
+  return { error = "network", phase = "connect", message = up.url_error }
+end
 Upload.__call = function(self, call)
-  local resp
-  if self.per_attempt then render_head(self, call) end
-  if self.target then
-    resp = attempt(call, self)
-  else
-    resp = { error = "network", phase = "connect", message = self.url_error }
-  end
+  local resp = attempt_of(self, call)
   local mono, wall = now()
-  call:complete(resp, mono, wall)
+  deliver(call, resp, mono, wall, false)
   release(resp) -- (the core copied what it needs)
   return mono
+end
+-- The same attempt for perform's own loop: returns what call:next() says
+-- after it (the attempt's end is the time it decides at).
+function Upload.step(self, call)
+  local resp = attempt_of(self, call)
+  local mono, wall = now()
+  local step, delay = deliver(call, resp, mono, wall, true)
+  release(resp)
+  return step, delay
 end
 
 -- What every attempt of a call sends before the body ("<method> <path>
@@ -1127,7 +1280,15 @@ end
 function render_head(up, call)
   local request_head = call.request_head
   local head, base, length, max_body, timeout, connect_timeout
-  if request_head then
+  local f = call_ffi ~= nil and call_ffi(call) or nil
+  local n = f and f.request_head(call, ffi_buf, FFI_BUF_SIZE, ffi_out) or -1
+  if n >= 0 then
+    if n > 0 then
+      local out = ffi_out
+      head, base = ffi_string(ffi_buf, n), ffi_string(ffi_buf + n, out[0])
+      length, max_body, timeout, connect_timeout = out[1], out[2], out[3], out[4]
+    end
+  elseif request_head then
     head, base, length, max_body, timeout, connect_timeout = request_head(call)
   else
     local url, headers, method
@@ -1210,16 +1371,24 @@ function M.perform(call, config, obs, index)
   end
   -- Nothing watches the call: trace.drive's loop without its observer
   -- (nothing to tell, nothing to measure), and the clock read once per
-  -- step: an attempt's end is the time call:next() decides at.
-  local t = mono_now()
+  -- step: an attempt's end is the time call:next() decides at, in the
+  -- same C call as its report (Upload.step).
+  local f, step, delay = call_ffi ~= nil and call_ffi(call), nil, nil
+  if f then
+    local code = f.next(call, mono_now(), ffi_delay)
+    if code == 1 then step, delay = "sleep", ffi_delay[0] elseif code >= 0 then step = STEP_NAME[code] end
+  end
+  if step == nil then step, delay = call:next(mono_now()) end
+  -- (the common call, one attempt, outside the loop: a loop of two rounds
+  -- is one LuaJIT aborts as a root trace)
+  if step == "send" then step, delay = one_attempt:step(call) end
   for _ = 1, 10000 do -- the core's retry policy ends the loop; the bound is a backstop
-    local step, delay = call:next(t)
     if step == "done" then break end
     if step == "sleep" then
       if delay > 0 then ngx_sleep(delay) end
-      t = mono_now()
+      step, delay = call:next(mono_now())
     else
-      t = one_attempt(call)
+      step, delay = one_attempt:step(call)
     end
   end
   release_upload(one_attempt)
