@@ -1298,12 +1298,16 @@ static int l_call_timing(lua_State *L)
     return 4;
 }
 
-/* call:result([index]) -> result table; with index (a function), as
- * call:perform(index): a success's res, true */
+/* call:result([index[, close]]) -> result table; with index (a function),
+ * as call:perform(index): a success's res, true.  With close, the call is
+ * closed once its result is built (a batch's job: one step, not two). */
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    return push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0);
+    int n = push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0);
+    if (lua_toboolean(L, 3))
+        close_call(L, c);
+    return n;
 }
 
 void kombo_lua_open_call(lua_State *L)

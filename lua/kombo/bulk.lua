@@ -229,8 +229,12 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
 --   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
 --   host.check(call, hit) -> err | nil         (the preflight check of an upload)
+--   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | nil
+--                        (optional: the common job in one step, made in
+--                        the closed call `reuse` when given; with t, its
+--                        first call:next(t) too; nil: host.prepare makes it)
 --   host.result(call[, failure]) -> res | nil, err           (errors.from_result; a hook's failure:
---                                                             errors.hook_failure)
+--                                                             errors.hook_failure); closes the call
 --   host.engine                                              (above)
 --   host.observer, host.secret        what watches the attempts (trace.observer: debug, hooks; a job's
 --                                     own from host.prepare's fourth value), the key
@@ -251,6 +255,7 @@ function bulk.run(host, jobs, opts)
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
+  local prepare_fast = host.prepare_fast
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -341,7 +346,8 @@ function bulk.run(host, jobs, opts)
 
   -- The tables of finished jobs, taken again by new ones (take()): a batch
   -- makes about one job table per slot, not one per job (nothing holds a
-  -- job once finish() has reported it).
+  -- job once finish() has reported it), and each keeps its closed call,
+  -- in which host.prepare_fast makes the next job's.
   local spare, nspare = {}, 0
 
   local fetched -- below
@@ -349,9 +355,9 @@ function bulk.run(host, jobs, opts)
   local function finish(job)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local call, index = job.call, job.index
-    local res, err = host_result(call, job.failure)
-    call:close()
+    local res, err = host_result(job.call, job.failure) -- (which closes the call: take() may make the
+    -- next job's in it)
+    local index = job.index
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
@@ -505,11 +511,18 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return end
     if job == nil then exhausted = true; return end
     taken = taken + 1
-    local call, integration_or_err, need, observer = host_prepare(job)
-    if not call then return report(taken, nil, integration_or_err) end
+    local j = spare[nspare]
+    local call, integration_or_err, need, observer, step, delay
+    if prepare_fast then
+      -- (no first step when on_attempt's on_written is to be set first)
+      call, integration_or_err, step, delay = prepare_fast(job, j and j.call, (not on_attempt) and t or nil)
+    end
+    if not call then
+      call, integration_or_err, need, observer = host_prepare(job)
+      if not call then return report(taken, nil, integration_or_err) end
+    end
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    local j = spare[nspare]
     if j then
       spare[nspare] = nil
       nspare = nspare - 1
@@ -532,7 +545,7 @@ function bulk.run(host, jobs, opts)
       if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
       return
     end
-    local step, delay = call:next(t)
+    if not step then step, delay = call:next(t) end
     -- (no halting() here: take() runs only while nothing halts)
     if step == "send" and can_send(j, t) then return send(j, t) end
     follow(j, t, step, delay)
