@@ -413,7 +413,9 @@ function bulk.run(host, jobs, opts)
     local attempt = job.attempt + 1
     job.attempt = attempt
     if attempt > 1 then summary.retries = summary.retries + 1 end
-    fly(job)
+    nflying = nflying + 1 -- (fly(job), inline: once per attempt)
+    flying[nflying] = job
+    job.fi = nflying
     if multi then
       local ok, e = multi_add(multi, job.call, job)
       if not ok then error("kombo batch: " .. e, 0) end
@@ -546,22 +548,33 @@ function bulk.run(host, jobs, opts)
       return
     end
     if not step then step, delay = call:next(t) end
-    -- (no halting() here: take() runs only while nothing halts)
-    if step == "send" and can_send(j, t) then return send(j, t) end
+    -- (no halting() here: take() runs only while nothing halts; and
+    -- can_send(j, t) is its integration's limit alone: take() runs only
+    -- while in_flight < concurrency and nothing is paused)
+    if step == "send" and lim.in_flight < lim.allowed then return send(j, t) end
     follow(j, t, step, delay)
   end
 
   local function ended(job, t)
-    if not job.fi then return end -- (cut off meanwhile)
-    landed(job)
+    local i = job.fi
+    if not i then return end -- (cut off meanwhile)
     if not (job.obs or job.fetch) then
-      -- (the common case: what the answer says of the limits and what the
-      -- call does next, in one step)
-      local step, delay, status, code, climit, cremaining, retry_after, rate_reset = job.call:after(t)
-      learn(job.lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
+      -- The common case: landed(job), inline; then what the answer says of
+      -- the limits and what the call does next, in one step.
+      local last, lim, call = flying[nflying], job.lim, job.call
+      flying[i], last.fi = last, i
+      flying[nflying] = nil
+      nflying = nflying - 1
+      job.fi = false
+      in_flight = in_flight - 1
+      lim.in_flight = lim.in_flight - 1
+      if on_progress then bytes_done = bytes_done + (call:sent()) end
+      local step, delay, status, code, climit, cremaining, retry_after, rate_reset = call:after(t)
+      learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
       if step == "done" then return finish(job) end -- (follow's first case)
       return follow(job, t, step, delay)
     end
+    landed(job)
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
     if not job.fetch then learn(job.lim, batch, t, job.call:limits()) end
@@ -621,7 +634,10 @@ function bulk.run(host, jobs, opts)
         drain(t, "aborted")
         break
       end
-      if halting() and (#ready > 0 or #sleeping > 0 or next(fetches)) then drain(t, "drained") end
+      -- (halting(), inline here and below: once per turn of the loop)
+      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
+        drain(t, "drained")
+      end
       -- Wake the jobs whose wait is over; they go before new ones.
       for i = #sleeping, 1, -1 do
         local job = sleeping[i]
@@ -650,7 +666,7 @@ function bulk.run(host, jobs, opts)
           take(t)
         end
       end
-      if active == 0 and (exhausted or halting()) then break end
+      if active == 0 and (exhausted or stopped ~= nil or callback_error ~= nil) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
       local until_t = t + POLL
       for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
@@ -660,11 +676,13 @@ function bulk.run(host, jobs, opts)
       -- would spin until an attempt ends.)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
-      -- (m:run's list is the multi's own, refilled by the next m:run)
+      -- (m:run's list is the multi's own, refilled by the next m:run; its
+      -- second value is the time it returned at: the first job's "now")
       local wait = until_t - t
       if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
-      local list = multi and multi_run(multi, wait) or engine:wait(wait)
-      for k = 1, #list do ended(list[k], (now())) end
+      local list, returned_at
+      if multi then list, returned_at = multi_run(multi, wait) else list = engine:wait(wait) end
+      for k = 1, #list do ended(list[k], (k == 1 and returned_at) or (now())) end
       if on_progress then progress((now())) end
     end
   end)
