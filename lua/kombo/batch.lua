@@ -68,26 +68,13 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
   -- The common job in one step of the core (csrc/lua/lua_method.c's job
-  -- preparer, one per operation): a plain table without options, for a
-  -- client nothing observes over libcurl, needing no remote_fields
-  -- normalized nor preflight, made as prepare above would make it (in the
-  -- closed call `reuse`, when given) and, with `t`, its first call:next(t).
-  -- Any other job, or one the core refuses, gives nil: host.prepare then
-  -- makes it, or words its error, as ever.
-  local preparers = {} -- op -> the core's job preparer
-  local job_preparer, NEEDS = core.job_preparer, one_call.NEEDS
-  function host.prepare_fast(job, reuse, t)
-    local op = pick(job)
-    if not op then return nil end
-    local f = preparers[op]
-    if not f then
-      f = job_preparer(p, op.index, NEEDS[op])
-      preparers[op] = f
-    end
-    local ok, call, integration_id, step, delay = pcall(f, job, reuse, t)
-    if ok and call then return call, integration_id, step, delay end
-    return nil
-  end
+  -- preparer): a plain table without options, of the operation pick(job)
+  -- names, for a client nothing observes over libcurl, needing no
+  -- remote_fields normalized nor preflight, made as prepare above would
+  -- make it (in the closed call `reuse`, when given) and, with `t`, its
+  -- first call:next(t).  Any other job, or one the core refuses, gives
+  -- false: host.prepare then makes it, or words its error, as ever.
+  host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS)
   local secrets = host.secret -- (fixed when the client was made)
   -- With it the core dresses a success itself, as errors.from_result would
   -- (call:result(index)); the client's state holds it.  The call is closed

@@ -229,10 +229,11 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
 --   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
 --   host.check(call, hit) -> err | nil         (the preflight check of an upload)
---   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | nil
---                        (optional: the common job in one step, made in
---                        the closed call `reuse` when given; with t, its
---                        first call:next(t) too; nil: host.prepare makes it)
+--   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | false
+--                        (optional, never raises: the common job in one
+--                        step, made in the closed call `reuse` when given;
+--                        with t, its first call:next(t) too; false:
+--                        host.prepare makes it)
 --   host.result(call[, failure]) -> res | nil, err           (errors.from_result; a hook's failure:
 --                                                             errors.hook_failure); closes the call
 --   host.engine                                              (above)

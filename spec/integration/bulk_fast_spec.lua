@@ -17,9 +17,14 @@ local function job(i, over)
     over)
 end
 
-local function preparer(client)
-  local p = client_mod.private[client]
-  return core.job_preparer(p, OP.index, one_call.NEEDS[OP]), p
+-- (as attach_many's pick, kombo/uploads.lua's job_operation, for candidates)
+local function pick(job)
+  if type(job) == "table" and job.candidate_id ~= nil then return OP end
+  return nil, { { path = "candidate_id", message = "is required" } }
+end
+
+local function preparer(client, which)
+  return core.job_preparer(client_mod.private[client], which or pick, one_call.NEEDS)
 end
 
 describe("a batch's fast preparer #integration #bulk", function()
@@ -70,6 +75,18 @@ describe("a batch's fast preparer #integration #bulk", function()
     call:close()
     client:close()
     assert.is_false(prepare(job(3), nil, t)) -- a closed client: call.lua raises
+  end)
+
+  it("declines when pick names no operation or raises, and when reading the job raises", function()
+    local client = servers.client()
+    local t = core.now()
+    assert.is_false(preparer(client)({ application_id = "a" }, nil, t))
+    assert.is_false(preparer(client, function() error("pick's bug") end)(job(1), nil, t))
+    assert.is_false(preparer(client, function() return { index = -1 } end)(job(1), nil, t))
+    local raising = job(1)
+    raising.body.attachment = setmetatable({}, { __index = function() error("no reading this") end })
+    assert.is_false(preparer(client)(raising, nil, t))
+    client:close()
   end)
 
   it("declines for a client something observes", function()
