@@ -18,8 +18,8 @@ local function job(i, over)
 end
 
 -- (as attach_many's pick, kombo/uploads.lua's job_operation, for candidates)
-local function pick(job)
-  if type(job) == "table" and job.candidate_id ~= nil then return OP end
+local function pick(args)
+  if type(args) == "table" and args.candidate_id ~= nil then return OP end
   return nil, { { path = "candidate_id", message = "is required" } }
 end
 
