@@ -78,9 +78,13 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   local secrets = host.secret -- (fixed when the client was made)
   -- With it the core dresses a success itself, as errors.from_result would
   -- (call:result(index)); the client's state holds it.  The call is closed
-  -- here (call:result's `close`: one step with the result).
+  -- here (call:result's `close`: one step with the result).  `raw`: the
+  -- call's plain result, read already (call:after(t, index) read it and
+  -- closed the call).
   local success_index = one_call.success_index(p)
-  function host.result(call, failure)
+  host.result_index = success_index
+  function host.result(call, failure, raw)
+    if raw then return errors.from_result(raw, secrets) end
     if failure then
       local res, err = errors.hook_failure(failure.last or call:result(), failure, secrets)
       call:close()

@@ -234,8 +234,11 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --                        step, made in the closed call `reuse` when given;
 --                        with t, its first call:next(t) too; false:
 --                        host.prepare makes it)
---   host.result(call[, failure]) -> res | nil, err           (errors.from_result; a hook's failure:
+--   host.result(call[, failure[, raw]]) -> res | nil, err    (errors.from_result; a hook's failure:
 --                                                             errors.hook_failure); closes the call
+--                                                             (raw: its plain result, the call closed)
+--   host.result_index                  (optional) the __index of a success the core dresses:
+--                                      call:after(t, index) then gives a done call's result
 --   host.engine                                              (above)
 --   host.observer, host.secret        what watches the attempts (trace.observer: debug, hooks; a job's
 --                                     own from host.prepare's fourth value), the key
@@ -256,6 +259,7 @@ function bulk.run(host, jobs, opts)
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
+  local result_index = host.result_index
   local prepare_fast = host.prepare_fast
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
@@ -353,11 +357,16 @@ function bulk.run(host, jobs, opts)
 
   local fetched -- below
 
-  local function finish(job)
+  -- `res`, `dressed`: the result call:after gave with the step "done" (the
+  -- call closed then), a success dressed by the core or the plain result.
+  local function finish(job, res, dressed)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local res, err = host_result(job.call, job.failure) -- (which closes the call: take() may make the
-    -- next job's in it)
+    local err
+    if not dressed then
+      -- (host.result closes the call: take() may make the next job's in it)
+      res, err = host_result(job.call, job.failure, res)
+    end
     local index = job.index
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
@@ -570,9 +579,11 @@ function bulk.run(host, jobs, opts)
       in_flight = in_flight - 1
       lim.in_flight = lim.in_flight - 1
       if on_progress then bytes_done = bytes_done + (call:sent()) end
-      local step, delay, status, code, climit, cremaining, retry_after, rate_reset = call:after(t)
+      -- (with the step "done", the result too: the call is closed then)
+      local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
+        call:after(t, result_index)
       learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
-      if step == "done" then return finish(job) end -- (follow's first case)
+      if step == "done" then return finish(job, res, dressed) end -- (follow's first case)
       return follow(job, t, step, delay)
     end
     landed(job)
