@@ -73,8 +73,9 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   -- remote_fields normalized nor preflight, made as prepare above would
   -- make it (in the closed call `reuse`, when given) and, with `t`, its
   -- first call:next(t).  Any other job, or one the core refuses, gives
-  -- false: host.prepare then makes it, or words its error, as ever.
-  host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS)
+  -- false: host.prepare then makes it, or words its error, as ever.  (Not
+  -- made when it could only decline: an observed client, inside nginx.)
+  if p.plain_core and transport == "curl" then host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS) end
   local secrets = host.secret -- (fixed when the client was made)
   -- With it the core dresses a success itself, as errors.from_result would
   -- (call:result(index)); the client's state holds it.  The call is closed
