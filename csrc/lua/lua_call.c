@@ -1149,17 +1149,20 @@ static int l_call_limits(lua_State *L)
     return push_limits(L, check_call(L, 1));
 }
 
-/* call:after(now) -> step, delay, status, code, concurrency_limit,
- * concurrency_remaining, retry_after, rate_reset: call:next(now) (delay nil
- * unless step is "sleep") and call:limits() in one step, for a scheduler
- * at the end of each attempt (the limits read first, as they were before
- * the call decided) */
+/* call:after(now[, index]) -> step, delay, status, code, concurrency_limit,
+ * concurrency_remaining, retry_after, rate_reset[, res, dressed]:
+ * call:next(now) (delay nil unless step is "sleep") and call:limits() in
+ * one step, for a scheduler at the end of each attempt (the limits read
+ * first, as they were before the call decided).  With index (a function),
+ * when the step is "done": also call:result(index, true) after the eight
+ * (the limits padded with nils), so the call is closed then: the batch's
+ * job that ends in one step. */
 static int l_call_after(lua_State *L)
 {
     lcall *c = check_call(L, 1);
     double now = luaL_checknumber(L, 2), delay = 0;
-    int n;
-    lua_settop(L, 4); /* 3: step, 4: delay */
+    int n, index = lua_isfunction(L, 3) ? 3 : 0, done = 0;
+    lua_settop(L, 5); /* 4: step, 5: delay */
     n = push_limits(L, c);
     switch (kombo_call_next(c->call, now, &delay)) {
     case KOMBO_STEP_SEND:
@@ -1168,14 +1171,24 @@ static int l_call_after(lua_State *L)
     case KOMBO_STEP_SLEEP:
         lua_pushliteral(L, "sleep");
         lua_pushnumber(L, delay);
-        lua_replace(L, 4);
+        lua_replace(L, 5);
         break;
     default:
         lua_pushliteral(L, "done");
+        done = 1;
         break;
     }
-    lua_replace(L, 3);
-    return 2 + n;
+    lua_replace(L, 4);
+    if (!done || index == 0)
+        return 2 + n;
+    lua_settop(L, 5 + 6); /* (no attempt: no limits) */
+    n = push_result(L, c, kombo_call_result(c->call), index);
+    while (lua_gettop(L) - n > 5 + 6) /* (a dressed one leaves its metatable below) */
+        lua_remove(L, 5 + 6 + 1);
+    if (n == 1)
+        lua_pushnil(L); /* (not dressed) */
+    close_call(L, c);
+    return 2 + 6 + 2;
 }
 
 /* call:rewind() -> true | nil, message (a one-shot source cannot rewind) */
@@ -1503,12 +1516,16 @@ static int l_call_timing(lua_State *L)
     return 4;
 }
 
-/* call:result([index]) -> result table; with index (a function), as
- * call:perform(index): a success's res, true */
+/* call:result([index[, close]]) -> result table; with index (a function),
+ * as call:perform(index): a success's res, true.  With close, the call is
+ * closed once its result is built (a batch's job: one step, not two). */
 static int l_call_result(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    return push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0);
+    int n = push_result(L, c, kombo_call_result(c->call), lua_isfunction(L, 2) ? 2 : 0);
+    if (lua_toboolean(L, 3))
+        close_call(L, c);
+    return n;
 }
 
 void kombo_lua_open_call(lua_State *L)

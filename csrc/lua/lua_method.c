@@ -14,6 +14,7 @@
  * plain_core, success_index, config.preflight, config.secrets.
  */
 #include "lua/lua_kombo.h"
+#include "core/call.h" /* kombo_call_integration_id */
 
 /* Upvalues of a method (core.method's arguments after the first two), and
  * the keys it reads, made once (lua_getfield would hash each on every
@@ -28,8 +29,19 @@
 #define UP_FLAGS lua_upvalueindex(8)       /* METHOD_* */
 #define UP_KEYS 9                          /* the keys below, from upvalue 9 on */
 static const char *const keys[] = {"plain_core", "success_index", "body", "remote_fields", "preflight", "config",
-                                   "secrets"};
-enum { K_PLAIN_CORE, K_SUCCESS_INDEX, K_BODY, K_REMOTE_FIELDS, K_PREFLIGHT, K_CONFIG, K_SECRETS, K_COUNT };
+                                   "secrets", "options", "index"};
+enum {
+    K_PLAIN_CORE,
+    K_SUCCESS_INDEX,
+    K_BODY,
+    K_REMOTE_FIELDS,
+    K_PREFLIGHT,
+    K_CONFIG,
+    K_SECRETS,
+    K_OPTIONS,
+    K_INDEX,
+    K_COUNT
+};
 #define KEY(k) lua_upvalueindex(UP_KEYS + (k))
 
 /* What a call of the operation needs of Lua before the core reads its
@@ -207,8 +219,153 @@ static int l_method_new(lua_State *L)
     return 1;
 }
 
+/* ------------------------------------------------- a batch's job */
+
+/* Upvalues of a job preparer's inner step (core.job_preparer's arguments,
+ * then the keys). */
+#define JUP_CLIENT_MT lua_upvalueindex(1) /* the core client's metatable */
+#define JUP_CALL_MT lua_upvalueindex(2)   /* a call's */
+#define JUP_P lua_upvalueindex(3)         /* the client's state (kombo/client.lua's private[self]) */
+#define JUP_PICK lua_upvalueindex(4)      /* pick(job) -> the operation (its table of core.operations) | nil */
+#define JUP_NEEDS lua_upvalueindex(5)     /* operation -> METHOD_* (kombo/call.lua's NEEDS) */
+#define JUP_KEYS 6
+
+/* A job the preparer leaves to call.lua: false. */
+static int job_declined(lua_State *L)
+{
+    lua_settop(L, 0);
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* The preparer's step, run protected by l_job_prepare (see there). */
+static int job_prepare(lua_State *L)
+{
+    int flags, reuse = 0, n;
+    lclient *lc;
+    lcall *c;
+    const kombo_operation *op;
+    double delay = 0;
+
+    lua_settop(L, 3);
+    lua_pushvalue(L, JUP_P); /* 4: p */
+    lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_PLAIN_CORE));
+    lua_rawget(L, 4); /* 5: the core client, or false (observed, in nginx, closed) */
+    lc = lua_touserdata(L, 5);
+    if (lc == NULL || !lua_getmetatable(L, 5) || !lua_rawequal(L, -1, JUP_CLIENT_MT) || lc->client == NULL ||
+        lc->close_pending)
+        return job_declined(L);
+    lua_settop(L, 5);
+    if (lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1))
+        return job_declined(L); /* (pick is not called for a job with metamethods: it reads it once) */
+    lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_OPTIONS));
+    lua_rawget(L, 1);
+    if (!lua_isnil(L, -1))
+        return job_declined(L); /* the job's own options */
+    lua_settop(L, 5);
+    /* Which operation: pick's rule (kombo/uploads.lua's job_operation, or
+     * run_many's), its number and what it needs of Lua. */
+    lua_pushvalue(L, JUP_PICK);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1); /* 6: the operation, or nil */
+    if (lua_type(L, 6) != LUA_TTABLE)
+        return job_declined(L);
+    lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
+    lua_rawget(L, 6); /* 7: its index */
+    lua_pushvalue(L, 6);
+    lua_rawget(L, JUP_NEEDS); /* 8: its flags */
+    if (!lua_isnumber(L, 7) || !lua_isnumber(L, 8) ||
+        (op = kombo_operation_at((size_t)lua_tointeger(L, 7))) == NULL)
+        return job_declined(L);
+    flags = (int)lua_tointeger(L, 8);
+    lua_settop(L, 5);
+    if (flags != 0) {
+        push_needs(L, 4, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
+        /* (an __index read there may have closed the client) */
+        if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
+            return job_declined(L);
+        lua_settop(L, 5);
+    }
+    c = lua_touserdata(L, 2);
+    if (c != NULL && lua_getmetatable(L, 2)) {
+        /* a closed call holds nothing (close_call): made again in place */
+        if (lua_rawequal(L, -1, JUP_CALL_MT) && c->call == NULL && c->owner == NULL && !c->in_multi &&
+            !c->in_transfer && !c->in_written)
+            reuse = 2;
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 1); /* 6: the arguments, */
+    lua_pushnil(L);      /* 7: no problems of Lua's */
+    n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse);
+    if (lua_type(L, -n) != LUA_TUSERDATA) {
+        kombo_lua_call_close(L, 8); /* not made: what reading the arguments took */
+        return job_declined(L);
+    }
+    lua_settop(L, 8);
+    c = lua_touserdata(L, 8);
+    lua_pushstring(L, kombo_call_integration_id(c->call));
+    if (lua_isnoneornil(L, 3))
+        return 2;
+    switch (kombo_call_next(c->call, lua_tonumber(L, 3), &delay)) {
+    case KOMBO_STEP_SEND:
+        lua_pushliteral(L, "send");
+        return 3;
+    case KOMBO_STEP_SLEEP:
+        lua_pushliteral(L, "sleep");
+        lua_pushnumber(L, delay);
+        return 4;
+    default:
+        lua_pushliteral(L, "done");
+        return 3;
+    }
+}
+
+/* prepare(job, reuse, now) -> call, integration_id[, step[, delay]] | false
+ *
+ * A batch's common job (kombo/batch.lua, attach_many and run_many outside
+ * nginx) prepared as call.lua's prepare would with `defer`: a plain table
+ * (no metatable) without job.options, of the operation pick(job) names,
+ * for a client nothing observes over libcurl, needing nothing of Lua (no
+ * remote_fields to normalize, no preflight).  The call is made in `reuse`
+ * when that is a closed call (the batch hands back the calls it closed),
+ * else in a new userdata; with `now`, its first call:next(now) too.  Any
+ * other job, one the core refuses (problems, a shape mistake), or an error
+ * on the way (an __index of a table inside the job that raises; pick's)
+ * gives false and nothing else: the batch then prepares it through
+ * call.lua, which words the error.  It never raises.  Inside nginx no
+ * client has a plain core: it declines before any Lua runs. */
+static int l_job_prepare(lua_State *L)
+{
+    lua_settop(L, 3);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the step */
+    lua_insert(L, 1);
+    if (lua_pcall(L, 3, LUA_MULTRET, 0) != 0)
+        return job_declined(L);
+    return lua_gettop(L);
+}
+
+/* core.job_preparer(p, pick, needs) -> prepare (see above): one per batch */
+static int l_job_preparer(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    luaL_getmetatable(L, CLIENT_MT);
+    luaL_getmetatable(L, CALL_MT);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    push_keys(L);
+    lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
+    lua_pushcclosure(L, l_job_prepare, 1);
+    return 1;
+}
+
 void kombo_lua_open_method(lua_State *L)
 {
+    lua_pushcfunction(L, l_job_preparer);
+    lua_setfield(L, -2, "job_preparer");
     lua_pushcfunction(L, l_method_new);
     lua_setfield(L, -2, "method");
     push_keys(L);

@@ -7,6 +7,7 @@
  *   m:add(call[, value])     -- one attempt of a call whose call:next() said "send";
  *                            -- m:run() gives back `value` (default: the call) when it ends
  *   for _, job in ipairs(m:run(0.1)) do ... job.call:next(now) ... end
+ *                            -- (m:run's second value: the time it returned at)
  *   m:abort(call)            -- cut an attempt off (reported to the call as aborted)
  *   m:running(), m:close()
  *
@@ -144,7 +145,8 @@ static int l_multi_add(lua_State *L)
 
 /* m:run(timeout) -> { value, ... } of the attempts that ended (possibly
  * empty), after at most `timeout` seconds: the multi's own table, refilled
- * at every m:run(). */
+ * at every m:run(); and the time it returns at (core.now()'s first value:
+ * the loop's "now" for the first of them, without a core.now() of its own). */
 static int l_multi_run(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
@@ -177,7 +179,8 @@ static int l_multi_run(lua_State *L)
         lua_rawseti(L, 3, (int)i);
     }
     m->ndone = kept;
-    return 1;
+    lua_pushnumber(L, kombo_monotonic_now());
+    return 2;
 }
 
 /* m:abort(call) -> true | false (no attempt of it here).  The attempt is

@@ -4,6 +4,7 @@
 -- run_many on kombo.client's `Client`.  The LDoc block is on the `kombo`
 -- module's page (config.ld merges this file in).
 -- @module kombo
+local core = require "kombo.core"
 local errors = require "kombo.errors"
 local cosocket = require "kombo.cosocket" -- the OpenResty transport
 local bulk = require "kombo.bulk"
@@ -66,13 +67,31 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     if not call then return nil, err end
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
+  -- The common job in one step of the core (csrc/lua/lua_method.c's job
+  -- preparer): a plain table without options, of the operation pick(job)
+  -- names, for a client nothing observes over libcurl, needing no
+  -- remote_fields normalized nor preflight, made as prepare above would
+  -- make it (in the closed call `reuse`, when given) and, with `t`, its
+  -- first call:next(t).  Any other job, or one the core refuses, gives
+  -- false: host.prepare then makes it, or words its error, as ever.  (Not
+  -- made when it could only decline: an observed client, inside nginx.)
+  if p.plain_core and transport == "curl" then host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS) end
   local secrets = host.secret -- (fixed when the client was made)
   -- With it the core dresses a success itself, as errors.from_result would
-  -- (call:result(index)); the client's state holds it.
+  -- (call:result(index)); the client's state holds it.  The call is closed
+  -- here (call:result's `close`: one step with the result).  `raw`: the
+  -- call's plain result, read already (call:after(t, index) read it and
+  -- closed the call).
   local success_index = one_call.success_index(p)
-  function host.result(call, failure)
-    if failure then return errors.hook_failure(failure.last or call:result(), failure, secrets) end
-    local res, dressed = call:result(success_index)
+  host.result_index = success_index
+  function host.result(call, failure, raw)
+    if raw then return errors.from_result(raw, secrets) end
+    if failure then
+      local res, err = errors.hook_failure(failure.last or call:result(), failure, secrets)
+      call:close()
+      return res, err
+    end
+    local res, dressed = call:result(success_index, true)
     if dressed then return res end
     return errors.from_result(res, secrets)
   end

@@ -229,8 +229,16 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
 --   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
 --   host.check(call, hit) -> err | nil         (the preflight check of an upload)
---   host.result(call[, failure]) -> res | nil, err           (errors.from_result; a hook's failure:
---                                                             errors.hook_failure)
+--   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | false
+--                        (optional, never raises: the common job in one
+--                        step, made in the closed call `reuse` when given;
+--                        with t, its first call:next(t) too; false:
+--                        host.prepare makes it)
+--   host.result(call[, failure[, raw]]) -> res | nil, err    (errors.from_result; a hook's failure:
+--                                                             errors.hook_failure); closes the call
+--                                                             (raw: its plain result, the call closed)
+--   host.result_index                  (optional) the __index of a success the core dresses:
+--                                      call:after(t, index) then gives a done call's result
 --   host.engine                                              (above)
 --   host.observer, host.secret        what watches the attempts (trace.observer: debug, hooks; a job's
 --                                     own from host.prepare's fourth value), the key
@@ -251,6 +259,8 @@ function bulk.run(host, jobs, opts)
   local multi = engine.multi
   local multi_add, multi_run = multi and multi.add, multi and multi.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
+  local result_index = host.result_index
+  local prepare_fast = host.prepare_fast
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -341,17 +351,23 @@ function bulk.run(host, jobs, opts)
 
   -- The tables of finished jobs, taken again by new ones (take()): a batch
   -- makes about one job table per slot, not one per job (nothing holds a
-  -- job once finish() has reported it).
+  -- job once finish() has reported it), and each keeps its closed call,
+  -- in which host.prepare_fast makes the next job's.
   local spare, nspare = {}, 0
 
   local fetched -- below
 
-  local function finish(job)
+  -- `res`, `dressed`: the result call:after gave with the step "done" (the
+  -- call closed then), a success dressed by the core or the plain result.
+  local function finish(job, res, dressed)
     if job.fetch then return fetched(job) end
     active = active - 1
-    local call, index = job.call, job.index
-    local res, err = host_result(call, job.failure)
-    call:close()
+    local err
+    if not dressed then
+      -- (host.result closes the call: take() may make the next job's in it)
+      res, err = host_result(job.call, job.failure, res)
+    end
+    local index = job.index
     -- A job the batch ended before sending: `not_started` tells it from one
     -- that was tried (a caller may simply run it again later).
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
@@ -407,7 +423,9 @@ function bulk.run(host, jobs, opts)
     local attempt = job.attempt + 1
     job.attempt = attempt
     if attempt > 1 then summary.retries = summary.retries + 1 end
-    fly(job)
+    nflying = nflying + 1 -- (fly(job), inline: once per attempt)
+    flying[nflying] = job
+    job.fi = nflying
     if multi then
       local ok, e = multi_add(multi, job.call, job)
       if not ok then error("kombo batch: " .. e, 0) end
@@ -505,11 +523,18 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return end
     if job == nil then exhausted = true; return end
     taken = taken + 1
-    local call, integration_or_err, need, observer = host_prepare(job)
-    if not call then return report(taken, nil, integration_or_err) end
+    local j = spare[nspare]
+    local call, integration_or_err, need, observer, step, delay
+    if prepare_fast then
+      -- (no first step when on_attempt's on_written is to be set first)
+      call, integration_or_err, step, delay = prepare_fast(job, j and j.call, (not on_attempt) and t or nil)
+    end
+    if not call then
+      call, integration_or_err, need, observer = host_prepare(job)
+      if not call then return report(taken, nil, integration_or_err) end
+    end
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    local j = spare[nspare]
     if j then
       spare[nspare] = nil
       nspare = nspare - 1
@@ -532,23 +557,36 @@ function bulk.run(host, jobs, opts)
       if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
       return
     end
-    local step, delay = call:next(t)
-    -- (no halting() here: take() runs only while nothing halts)
-    if step == "send" and can_send(j, t) then return send(j, t) end
+    if not step then step, delay = call:next(t) end
+    -- (no halting() here: take() runs only while nothing halts; and
+    -- can_send(j, t) is its integration's limit alone: take() runs only
+    -- while in_flight < concurrency and nothing is paused)
+    if step == "send" and lim.in_flight < lim.allowed then return send(j, t) end
     follow(j, t, step, delay)
   end
 
   local function ended(job, t)
-    if not job.fi then return end -- (cut off meanwhile)
-    landed(job)
+    local i = job.fi
+    if not i then return end -- (cut off meanwhile)
     if not (job.obs or job.fetch) then
-      -- (the common case: what the answer says of the limits and what the
-      -- call does next, in one step)
-      local step, delay, status, code, climit, cremaining, retry_after, rate_reset = job.call:after(t)
-      learn(job.lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
-      if step == "done" then return finish(job) end -- (follow's first case)
+      -- The common case: landed(job), inline; then what the answer says of
+      -- the limits and what the call does next, in one step.
+      local last, lim, call = flying[nflying], job.lim, job.call
+      flying[i], last.fi = last, i
+      flying[nflying] = nil
+      nflying = nflying - 1
+      job.fi = false
+      in_flight = in_flight - 1
+      lim.in_flight = lim.in_flight - 1
+      if on_progress then bytes_done = bytes_done + (call:sent()) end
+      -- (with the step "done", the result too: the call is closed then)
+      local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
+        call:after(t, result_index)
+      learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
+      if step == "done" then return finish(job, res, dressed) end -- (follow's first case)
       return follow(job, t, step, delay)
     end
+    landed(job)
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
     if not job.fetch then learn(job.lim, batch, t, job.call:limits()) end
@@ -608,7 +646,10 @@ function bulk.run(host, jobs, opts)
         drain(t, "aborted")
         break
       end
-      if halting() and (#ready > 0 or #sleeping > 0 or next(fetches)) then drain(t, "drained") end
+      -- (halting(), inline here and below: once per turn of the loop)
+      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
+        drain(t, "drained")
+      end
       -- Wake the jobs whose wait is over; they go before new ones.
       for i = #sleeping, 1, -1 do
         local job = sleeping[i]
@@ -637,7 +678,7 @@ function bulk.run(host, jobs, opts)
           take(t)
         end
       end
-      if active == 0 and (exhausted or halting()) then break end
+      if active == 0 and (exhausted or stopped ~= nil or callback_error ~= nil) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
       local until_t = t + POLL
       for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
@@ -647,11 +688,13 @@ function bulk.run(host, jobs, opts)
       -- would spin until an attempt ends.)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
-      -- (m:run's list is the multi's own, refilled by the next m:run)
+      -- (m:run's list is the multi's own, refilled by the next m:run; its
+      -- second value is the time it returned at: the first job's "now")
       local wait = until_t - t
       if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
-      local list = multi and multi_run(multi, wait) or engine:wait(wait)
-      for k = 1, #list do ended(list[k], (now())) end
+      local list, returned_at
+      if multi then list, returned_at = multi_run(multi, wait) else list = engine:wait(wait) end
+      for k = 1, #list do ended(list[k], (k == 1 and returned_at) or (now())) end
       if on_progress then progress((now())) end
     end
   end)

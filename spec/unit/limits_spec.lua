@@ -219,6 +219,42 @@ describe("call:after(now)", function()
     assert.equals(2, b[7])
   end)
 
+  -- With an index (attach_many's): a call that is done comes back with its
+  -- result, as call:result(index, true) gives it, and closed.
+  local function after_with_index(a)
+    local call = assert(h.new_call { retries = POLICY })
+    assert.equals("send", call:next(1))
+    while call:read(65536) do end
+    call:complete(a, 1.05, 1000)
+    local function pack(...) return { n = select("#", ...), ... } end
+    return call, pack(call:after(1.1, errors.success_index({})))
+  end
+
+  it("with an index, a done call's result too, the call closed", function()
+    local call, got = after_with_index(h.answer(200, { "Concurrency-Limit: 7" }))
+    assert.equals(10, got.n)
+    assert.same({ "done", nil, 200, nil, 7, nil, nil, nil }, { (table.unpack or unpack)(got, 1, 8) })
+    assert.is_table(got[9].data)
+    assert.equals(200, got[9].http.status)
+    assert.is_true(got[10])
+    assert.matches("closed", tostring(call))
+    -- an answer that is not a success: the plain result, not dressed
+    call, got = after_with_index(h.answer(404))
+    assert.equals(10, got.n)
+    assert.equals("done", got[1])
+    assert.equals(404, got[3])
+    assert.not_equals("ok", got[9].kind)
+    assert.equals(404, got[9].status)
+    assert.is_nil(got[10])
+    assert.matches("closed", tostring(call))
+    -- a step other than "done": no result, the call open
+    call, got = after_with_index(h.answer(503))
+    assert.equals("sleep", got[1])
+    assert.equals(8, got.n)
+    assert.not_matches("closed", tostring(call))
+    call:close()
+  end)
+
   it("a transport failure before any answer: the step, and status 0", function()
     local a, b = both(h.failure("network", "connect"))
     assert.is_number(a[2])
