@@ -268,8 +268,8 @@ static int job_prepare(lua_State *L)
     lua_pushvalue(L, JUP_PICK);
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1); /* 6: the operation, or nil */
-    if (lua_type(L, 6) != LUA_TTABLE)
-        return job_declined(L);
+    if (lua_type(L, 6) != LUA_TTABLE || lc->client == NULL || lc->close_pending)
+        return job_declined(L); /* (pick is Lua: a hook in it may have closed the client) */
     lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
     lua_rawget(L, 6); /* 7: its index */
     lua_pushvalue(L, 6);
@@ -298,8 +298,11 @@ static int job_prepare(lua_State *L)
     lua_pushnil(L);      /* 7: no problems of Lua's */
     n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse);
     if (lua_type(L, -n) != LUA_TUSERDATA) {
-        kombo_lua_call_close(L, 8); /* not made: what reading the arguments took */
-        return job_declined(L);
+        /* Refused by the core: its problems, or a shape mistake.  Handed
+         * back for the batch to word as call.lua would, rather than read
+         * the job a second time there (an __index would run twice). */
+        kombo_lua_call_close(L, 8); /* what reading the arguments took */
+        return n;                   /* nil, problems | nil, false, shape */
     }
     lua_settop(L, 8);
     c = lua_touserdata(L, 8);
@@ -320,7 +323,8 @@ static int job_prepare(lua_State *L)
     }
 }
 
-/* prepare(job, reuse, now) -> call, integration_id[, step[, delay]] | false
+/* prepare(job, reuse, now) -> call, integration_id[, step[, delay]]
+ *                            | nil, problems | nil, false, shape | false
  *
  * A batch's common job (kombo/batch.lua, attach_many and run_many outside
  * nginx) prepared as call.lua's prepare would with `defer`: a plain table
@@ -328,11 +332,12 @@ static int job_prepare(lua_State *L)
  * for a client nothing observes over libcurl, needing nothing of Lua (no
  * remote_fields to normalize, no preflight).  The call is made in `reuse`
  * when that is a closed call (the batch hands back the calls it closed),
- * else in a new userdata; with `now`, its first call:next(now) too.  Any
- * other job, one the core refuses (problems, a shape mistake), or an error
- * on the way (an __index of a table inside the job that raises; pick's)
- * gives false and nothing else: the batch then prepares it through
- * call.lua, which words the error.  It never raises.  Inside nginx no
+ * else in a new userdata; with `now`, its first call:next(now) too.  A job
+ * the core refuses gives nil and what the core said (its problems, or a
+ * shape mistake's message), which the batch words as call.lua would.  Any
+ * other job, or an error on the way (an __index of a table inside the job
+ * that raises; pick's), gives false and nothing else: the batch then
+ * prepares it through call.lua.  It never raises.  Inside nginx no
  * client has a plain core: it declines before any Lua runs. */
 static int l_job_prepare(lua_State *L)
 {

@@ -44,13 +44,21 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     local call, err = prepare(self, p, op, job, op.name, 1, true, copts)
     return call, err, copts and copts.observer or p.observer
   end
+  -- A shape mistake in one job (a number where a table belongs), or in
+  -- its options, raises in a single call ("bad argument #1 to 'name'
+  -- (...)", after the position of the raise); here it is that job's
+  -- validation error, its message the parenthesis alone.
+  local function misuse(msg)
+    msg = tostring(msg)
+    local arg, inner = msg:match("bad argument #([12]) to '[%w_]+' %((.*)%)$")
+    if arg == "2" then return errors.validation({ { path = "job.options", message = inner } }, p.config.secrets) end
+    return errors.validation({ { path = "job", message = inner or msg } }, p.config.secrets)
+  end
   function host.prepare(job)
     local op, problems = pick(job)
     if not op then return nil, errors.validation(problems, p.config.secrets) end
-    -- A shape mistake in one job (a number where a table belongs), or in
-    -- its options, raises in a single call; here it is that job's
-    -- validation error.  (Without options, prepare is called as job_call
-    -- would: one Lua call less per job.)
+    -- (Without options, prepare is called as job_call would: one Lua call
+    -- less per job.)
     local ok, call, err, observer
     if job.options == nil then
       ok, call, err = pcall(prepare, self, p, op, job, op.name, 1, true)
@@ -58,12 +66,7 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
     else
       ok, call, err, observer = pcall(job_call, op, job)
     end
-    if not ok then
-      local msg, path = tostring(call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1"), "job"
-      local in_options = msg:match("bad argument #2 to '[%w_]+' %((.*)%)$")
-      if in_options then msg, path = in_options, "job.options" end
-      return nil, errors.validation({ { path = path, message = msg } }, p.config.secrets)
-    end
+    if not ok then return nil, misuse(call) end
     if not call then return nil, err end
     return call, call:integration_id(), err, observer -- (err: the restrictions to fetch)
   end
@@ -72,10 +75,15 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   -- names, for a client nothing observes over libcurl, needing no
   -- remote_fields normalized nor preflight, made as prepare above would
   -- make it (in the closed call `reuse`, when given) and, with `t`, its
-  -- first call:next(t).  Any other job, or one the core refuses, gives
-  -- false: host.prepare then makes it, or words its error, as ever.  (Not
-  -- made when it could only decline: an observed client, inside nginx.)
+  -- first call:next(t).  A job the core refuses gives nil and what the
+  -- core said, worded here as host.prepare words it (host.refused); any
+  -- other job gives false: host.prepare then makes it.  (Not made when it
+  -- could only decline: an observed client, inside nginx.)
   if p.plain_core and transport == "curl" then host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS) end
+  function host.refused(problems, shape)
+    if shape then return misuse(shape) end
+    return errors.validation(problems, p.config.secrets)
+  end
   local secrets = host.secret -- (fixed when the client was made)
   -- With it the core dresses a success itself, as errors.from_result would
   -- (call:result(index)); the client's state holds it.  The call is closed

@@ -229,10 +229,11 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fetch(need) -> call | nil, err        (the restrictions request, not sent)
 --   host.fetched(need, call) -> hit            (its answer, cached; closes the call)
 --   host.check(call, hit) -> err | nil         (the preflight check of an upload)
---   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | false
---                        (optional, never raises: the common job in one
+--   host.prepare_fast(job, reuse, t) -> call, integration_id[, step, delay] | nil, problems[, shape]
+--                        | false   (optional, never raises: the common job in one
 --                        step, made in the closed call `reuse` when given;
---                        with t, its first call:next(t) too; false:
+--                        with t, its first call:next(t) too; nil: refused,
+--                        host.refused(problems, shape) words it; false:
 --                        host.prepare makes it)
 --   host.result(call[, failure[, raw]]) -> res | nil, err    (errors.from_result; a hook's failure:
 --                                                             errors.hook_failure); closes the call
@@ -528,6 +529,8 @@ function bulk.run(host, jobs, opts)
     if prepare_fast then
       -- (no first step when on_attempt's on_written is to be set first)
       call, integration_or_err, step, delay = prepare_fast(job, j and j.call, (not on_attempt) and t or nil)
+      -- (nil: the core refused the job, and said why)
+      if call == nil then return report(taken, nil, host.refused(integration_or_err, step)) end
     end
     if not call then
       call, integration_or_err, need, observer = host_prepare(job)

@@ -66,8 +66,15 @@ describe("a batch's fast preparer #integration #bulk", function()
     local aliased = job(1)
     aliased.body.remote_fields = { workday = {} } -- (remote_fields to normalize, in Lua)
     assert.is_false(prepare(aliased, nil, t))
-    assert.is_false(prepare(job(1, { body = { attachment = { name = false } } }), nil, t)) -- refused by the core
-    assert.is_false(prepare({ candidate_id = "c", body = 5 }, nil, t)) -- a shape mistake
+    -- refused by the core: nil and what it said, for the batch to word
+    -- (the job is not read a second time by call.lua)
+    local none, problems = prepare(job(1, { body = { attachment = { name = false } } }), nil, t)
+    assert.is_nil(none)
+    assert.equals("body.attachment.name", problems[1].path)
+    local none2, no_problems, shape = prepare({ candidate_id = "c", body = 5 }, nil, t) -- a shape mistake
+    assert.is_nil(none2)
+    assert.is_false(no_problems)
+    assert.equals("'body' must be a table, got number", shape)
     -- (not a call, or not closed: a new userdata)
     local call = prepare(job(2), io.stdout, t)
     assert.equals("userdata", type(call))
@@ -77,15 +84,85 @@ describe("a batch's fast preparer #integration #bulk", function()
     assert.is_false(prepare(job(3), nil, t)) -- a closed client: call.lua raises
   end)
 
-  it("declines when pick names no operation or raises, and when reading the job raises", function()
+  it("declines when pick names no operation or raises, and when an __index it reads raises", function()
     local client = servers.client()
     local t = core.now()
     assert.is_false(preparer(client)({ application_id = "a" }, nil, t))
     assert.is_false(preparer(client, function() error("pick's bug") end)(job(1), nil, t))
     assert.is_false(preparer(client, function() return { index = -1 } end)(job(1), nil, t))
+    -- (the needs read body.remote_fields as Lua does: its __index runs)
     local raising = job(1)
-    raising.body.attachment = setmetatable({}, { __index = function() error("no reading this") end })
+    raising.body = setmetatable({}, { __index = function() error("no reading this") end })
     assert.is_false(preparer(client)(raising, nil, t))
+    -- (the reader reads nested tables raw: an __index there never runs,
+    -- and an empty attachment is refused, as a single call refuses it)
+    local unread = job(1)
+    unread.body.attachment = setmetatable({}, { __index = function() error("no reading this") end })
+    local none, problems = preparer(client)(unread, nil, t)
+    assert.is_nil(none)
+    assert.equals("body.attachment.name", problems[1].path)
+    client:close()
+  end)
+
+  it("declines when pick closes the client, also with a closed call to make again (no freed client used)", function()
+    -- (an operation that needs nothing of Lua: no second look at the
+    -- client after the needs)
+    local tag_op = one_call.OPERATIONS.add_candidate_tag
+    assert.equals(0, one_call.NEEDS[tag_op])
+    local client = servers.client()
+    local closer
+    local prepare = preparer(client, function()
+      if closer then client:close() end
+      return tag_op
+    end)
+    local t = core.now()
+    local call = prepare({ candidate_id = "c1", body = { tag = { name = "x" } } }, nil, t)
+    call:close()
+    closer = true
+    -- (it crashed: the reused call skipped the closed check)
+    assert.is_false(prepare({ candidate_id = "c2", body = { tag = { name = "y" } } }, call, t))
+  end)
+
+  it("words a refused job as a single call's message, on the fast path and off it, reading it once", function()
+    for _, observed in ipairs { false, true } do
+      local client = servers.client(observed and { hooks = { before_request = function() end } } or nil)
+      local reads = 0
+      local body = setmetatable({}, { __index = function(_, k)
+        reads = reads + 1
+        return ({ attachment = { name = "a.txt", bytes = "x", type = "CV" } })[k]
+      end })
+      local summary = client:attach_many({ { candidate_id = "c1", body = 5 }, { candidate_id = "c2", body = body } })
+      local shape, refused = summary.results[1], summary.results[2]
+      assert.equals("validation", shape.kind)
+      assert.same({ { path = "job", message = "'body' must be a table, got number" } }, shape.problems)
+      assert.equals("validation", refused.kind)
+      -- (a body with a metatable is read as Lua reads it: remote_fields for
+      -- the needs, then by the reader; as often on both paths)
+      assert.equals(3, reads, observed and "observed" or "fast")
+      client:close()
+    end
+  end)
+
+  it("takes the fast path for the common jobs of attach_many, in the calls the finished jobs leave", function()
+    local client = servers.client()
+    local made, reused, real = 0, 0, core.job_preparer
+    core.job_preparer = function(...)
+      local prepare = real(...)
+      return function(j, reuse, t)
+        local call, a, b, c = prepare(j, reuse, t)
+        if call then
+          made = made + 1
+          if call == reuse then reused = reused + 1 end
+        end
+        return call, a, b, c
+      end
+    end
+    local ok, summary = pcall(client.attach_many, client, { job(1), job(2), job(3), job(4) }, { concurrency = 1 })
+    core.job_preparer = real
+    assert(ok, summary)
+    assert.equals(4, summary.succeeded)
+    assert.equals(4, made)
+    assert.is_true(reused >= 2, "reused " .. reused)
     client:close()
   end)
 

@@ -77,6 +77,36 @@ describe_ffi("the cosocket transport's FFI functions", function()
     end
   end)
 
+  -- Its read would run Lua (an FFI call must never re-enter Lua): the
+  -- classic call:read instead, which hands a source function to Lua.
+  it("read declines a body that could call Lua: on_progress, on_written, a source function", function()
+    local buf, last = ffi.new("char[4096]"), ffi.new("int[1]")
+    local function args(over)
+      local a = { candidate_id = "c-lua", body = { attachment = { name = "a.pdf", type = "CV",
+        content_type = "application/pdf", bytes = "%PDF-1.4 some bytes" } } }
+      for k, v in pairs(over or {}) do a[k] = v end
+      return a
+    end
+    local plain = assert(call_mod.prepare(client, p, op, args(), "attach_to_candidate", 2))
+    assert.is_true(fns(plain).read(plain, buf, 4096, last) > 0) -- (the plain body: read)
+    plain:close()
+    local progress = assert(call_mod.prepare(client, p, op, args { on_progress = function() end },
+      "attach_to_candidate", 2))
+    assert.equals(-1, fns(progress).read(progress, buf, 4096, last))
+    progress:close()
+    local written = assert(call_mod.prepare(client, p, op, args(), "attach_to_candidate", 2))
+    written:on_written(function() end)
+    assert.equals(-1, fns(written).read(written, buf, 4096, last))
+    written:close()
+    local sent = false
+    local sourced = assert(call_mod.prepare(client, p, op, { candidate_id = "c-src", body = { attachment = {
+      name = "a.txt", type = "CV", size = 5,
+      source = function() if sent then return nil end sent = true return "hello" end } } },
+      "attach_to_candidate", 2))
+    assert.equals(-1, fns(sourced).read(sourced, buf, 4096, last))
+    sourced:close()
+  end)
+
   it("report and next: the outcome call:complete and call:next give", function()
     local delay = ffi.new("double[1]")
     local headers = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 56\r\n\r\n"

@@ -173,21 +173,35 @@ local function serve(portfile, logfile, lifetime)
   end
 
   -- Reads one request's head; returns method, path, headers (lower-case
-  -- names) and the head's lines as sent, or nil.
+  -- names) and the head's bytes as they came (to the blank line, included),
+  -- or nil.  Read a byte at a time (LuaSocket's "*l" drops every CR), as
+  -- "*l" reads it: a line ends at LF, a CR before it is not part of it.
   local function read_head(c)
-    local line = c:receive("*l")
-    if not line or line == "" then return nil end
-    local method, path = line:match("^(%u+) (%S+) HTTP/1%.%d$")
-    local headers, lines = {}, { line }
-    for _ = 1, 100 do
-      local h = c:receive("*l")
-      if not h then return nil end
-      if h == "" then break end
-      lines[#lines + 1] = h
-      local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+    local bytes, lines, line = {}, {}, {}
+    for _ = 1, 65536 do
+      local ch = c:receive(1)
+      if not ch then return nil end
+      bytes[#bytes + 1] = ch
+      if ch == "\n" then
+        local text = table.concat(line):gsub("\r$", "")
+        if text == "" then
+          if #lines > 0 then break end
+          return nil
+        end
+        lines[#lines + 1] = text
+        line = {}
+      else
+        line[#line + 1] = ch
+      end
+    end
+    local method, path = (lines[1] or ""):match("^(%u+) (%S+) HTTP/1%.%d$")
+    if not method then return nil end
+    local headers = {}
+    for i = 2, math.min(#lines, 101) do
+      local k, v = lines[i]:match("^([^:]+):%s*(.-)%s*$")
       if k then headers[k:lower()] = v end
     end
-    return method, path, headers, lines
+    return method, path, headers, table.concat(bytes)
   end
 
   -- Reads up to `limit` body bytes (all of them when limit is nil).
@@ -207,7 +221,7 @@ local function serve(portfile, logfile, lifetime)
 
   local function handle(c)
     local st = state[c]
-    local method, path, headers, head_lines = read_head(c)
+    local method, path, headers, raw_head = read_head(c)
     if not method then return drop(c) end
     st.nth = st.nth + 1
     -- "/<mode>[.<tag>]/...": the keep-alive modes count requests per mode and
@@ -225,7 +239,7 @@ local function serve(portfile, logfile, lifetime)
       local body = length > 0 and c:receive(length) or ""
       capture_seq = capture_seq + 1
       local out = assert(io.open(("%s/capture.%d"):format(capture_dir, capture_seq), "wb"))
-      out:write(table.concat(head_lines, "\r\n"), "\r\n\r\n", body or "")
+      out:write(raw_head, body or "")
       out:close()
       log:write(("req conn=%d nth=%d mode=%s auth=%s length=%d got=%d method=%s target=%s\n")
         :format(st.id, st.nth, mode, headers.authorization and "yes" or "no", length, #(body or ""), method, path))
