@@ -589,6 +589,27 @@ static void ffi_framing(const char *s, size_t n, int *out)
     out[5] = f.differ;
 }
 
+/* core.framing_flags(block) -> close, keep_alive, chunked, length,
+ * lengths_differ, length_digits: ffi_framing's answer for a Lua without
+ * the FFI (kombo/cosocket.lua), so that the rule has one owner. */
+static int l_framing_flags(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    int out[7];
+    ffi_framing(s, n, out);
+    lua_pushboolean(L, out[0]);
+    lua_pushboolean(L, out[1]);
+    lua_pushboolean(L, out[2]);
+    if (out[3] >= 0)
+        lua_pushlstring(L, s + out[3], (size_t)out[4]);
+    else
+        lua_pushnil(L);
+    lua_pushboolean(L, out[5]);
+    lua_pushboolean(L, out[6]);
+    return 6;
+}
+
 /* core.framing_ffi: what kombo/cosocket.lua casts (a light userdata) to
  * call ffi_framing; it declares the same struct. */
 static const struct {
@@ -896,6 +917,7 @@ int luaopen_kombo_core(lua_State *L)
     static const luaL_Reg functions[] = {{"client", l_client_new},     {"base64_encode", l_base64_encode},
                                          {"parse_headers", l_parse_headers}, {"limits", l_limits}, {"redact", l_redact},
                                          {"header_values", l_header_values}, {"framing", l_framing},
+                                         {"framing_flags", l_framing_flags},
                                          {"redact_json", l_redact_json},
                                          {"encode_json", kombo_lua_encode_json},
                                          {"file_info", l_file_info},

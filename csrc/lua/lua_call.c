@@ -103,6 +103,13 @@ static int l_success_metatable(lua_State *L)
 
 /* A call's methods hold its metatable as their upvalue 1 (the methods run
  * several times per call). */
+/* The body's bytes are all handed out: the read after the last chunk
+ * would give nothing (call:read's tell_end and its FFI twin). */
+static int body_read_out(const kombo_body *body)
+{
+    return body->seg_i >= body->nseg && !body->want_input;
+}
+
 static lcall *to_call(lua_State *L, int i)
 {
     return kombo_lua_to_udata(L, i, 1, CALL_MT);
@@ -936,7 +943,7 @@ static int l_call_read(lua_State *L)
         return 2;
     }
     lua_pushlstring(L, dst, n);
-    if (lua_toboolean(L, 4) && body->seg_i >= body->nseg && !body->want_input) {
+    if (lua_toboolean(L, 4) && body_read_out(body)) {
         /* that was the end: the next read would give nothing (the cosocket
          * transport's small body in one read, not two) */
         lua_pushnil(L);
@@ -1432,7 +1439,7 @@ static int ffi_read(lcall *c, char *buf, size_t max, int *last)
     n = kombo_body_read(body, buf, max);
     if (n == 0)
         return body->want_input || body->failed ? -1 : 0;
-    *last = body->seg_i >= body->nseg && !body->want_input;
+    *last = body_read_out(body);
     return (int)n;
 }
 

@@ -715,17 +715,6 @@ local function status_line(buf, pos)
   return nil
 end
 
--- Digits only, at least one (what "^%d+$" finds; tonumber would also take
--- "0x37", " 55", "5e1").
-local function all_digits(s)
-  local n = #s
-  if n == 0 then return false end
-  for i = 1, n do
-    if not is_digit(str_byte(s, i)) then return false end
-  end
-  return true
-end
-
 -- The status line of the next answer, not consumed: version (11 for 1.1), status; or
 -- nil, err; or nil, nil, the quoted line when it is not an HTTP status line.
 function receive_status(st)
@@ -892,17 +881,11 @@ end
 -- length_digits: whether the Connection value (lower-cased; "" when
 -- absent) holds "close" and "keep-alive", whether Transfer-Encoding's holds
 -- "chunked", the first Content-Length value (nil when absent), whether a
--- later one differs, and whether the first is digits only (all_digits).  Through LuaJIT's FFI when it is
--- there (core.framing_ffi: the same C function, no trace exit), else
--- core.framing's values read here.
-local framing = core.framing
-local framing_of = function(block)
-  local connection, te, length, lengths_differ = framing(block)
-  connection = connection or ""
-  return str_find(connection, "close", 1, true) ~= nil, str_find(connection, "keep-alive", 1, true) ~= nil,
-    te ~= nil and str_find(te, "chunked", 1, true) ~= nil, length, lengths_differ,
-    length ~= nil and all_digits(length)
-end
+-- later one differs, and whether the first is digits only, at least one
+-- (what "^%d+$" finds; tonumber would also take "0x37", " 55", "5e1").
+-- Through LuaJIT's FFI when it is there (core.framing_ffi: no trace exit),
+-- else core.framing_flags: the same C function, the rule's one owner.
+local framing_of = core.framing_flags
 do
   local has_ffi, ffi = pcall(require, "ffi")
   local p = core.framing_ffi

@@ -296,4 +296,23 @@ describe("call:request_head()", function()
   it("a head larger than the binding's 1 KiB stack buffer", function()
     check(assert(h.prepare({}, { server_url = "http://127.0.0.1:8080/" .. ("p"):rep(1500) })))
   end)
+
+  it("core.framing_flags: what the transport decides from core.framing's values", function()
+    local blocks = {
+      "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 56\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nconnection: CLOSE\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length:  5e1 \r\nConnection: keep-alive, close\r\n\r\n",
+      "HTTP/1.0 200 OK\r\nServer: x\r\n\r\n",
+    }
+    for _, block in ipairs(blocks) do
+      local connection, te, length, differ = core.framing(block)
+      connection = connection or ""
+      assert.same({ connection:find("close", 1, true) ~= nil, connection:find("keep-alive", 1, true) ~= nil,
+        te ~= nil and te:find("chunked", 1, true) ~= nil, length, differ,
+        length ~= nil and length:match("^%d+$") ~= nil }, { core.framing_flags(block) }, block)
+    end
+  end)
 end)
