@@ -563,6 +563,10 @@ int kombo_json_str_eq(const jval *v, const char *lit)
         return 0;
     p = v->p + 1;
     end = v->p + v->n - 1;
+    /* The usual miss at one byte: text that starts with neither the
+     * first byte of lit nor a backslash (an escape) cannot be lit. */
+    if (p < end && *p != '\\' && *p != lit[0])
+        return 0;
     n = strlen(lit);
     /* Most keys have no escapes, and then the text is the value.  With a
      * backslash it is not (the text \n is a newline, never the two bytes
