@@ -104,6 +104,16 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
 
 /* ---------------------------------------------------- response shapes */
 
+/* Whether the key k (validated text) is lit (len bytes, no escape in it):
+ * text of that length must be lit's bytes; only a longer one, with an
+ * escape, can decode to it (kombo_json_str_eq then); a shorter one never. */
+static int key_is(const jval *k, const char *lit, size_t len)
+{
+    if (k->n == len + 2)
+        return memcmp(k->p + 1, lit, len) == 0;
+    return k->n > len + 2 && kombo_json_str_eq(k, lit);
+}
+
 /* Checks the positive response {status:"success", data:{...}} and what the
  * operation's shape adds (warnings:[{message}], a member of data).
  * Returns 1 when it matches; otherwise writes what is wrong into why. */
@@ -125,11 +135,15 @@ static int success_shape(const jval *root, const jmembers *mm, const kombo_respo
     if (mm != NULL && mm->all) {
         unsigned m;
         for (m = 0; m < mm->n; m++) {
-            if (kombo_json_str_eq(&mm->key[m], "status"))
+            const jval *key = &mm->key[m];
+            /* By the key's first byte: a key of text "s..." can only be
+             * "status" (an escape, "\u0073...", can be any of them). */
+            char first = key->n > 2 ? key->p[1] : '\0';
+            if ((first == 's' || first == '\\') && key_is(key, "status", 6))
                 status = mm->val[m];
-            else if (kombo_json_str_eq(&mm->key[m], "data"))
+            else if ((first == 'd' || first == '\\') && key_is(key, "data", 4))
                 data = mm->val[m];
-            else if (kombo_json_str_eq(&mm->key[m], "warnings"))
+            else if ((first == 'w' || first == '\\') && key_is(key, "warnings", 8))
                 warnings = mm->val[m];
         }
     } else {

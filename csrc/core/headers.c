@@ -128,9 +128,13 @@ int kombo_header_name_is(kombo_str name, const char *want)
 
     if (name.len != n || n == 0)
         return 0;
-    for (i = 0; i < n; i++)
-        if (a_lower((unsigned char)name.ptr[i]) != a_lower((unsigned char)want[i]))
+    for (i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)name.ptr[i], b = (unsigned char)want[i];
+        /* Equal bytes pass at one comparison (most of a name); others only
+         * as the two cases of one ASCII letter. */
+        if (a != b && ((a | 0x20) != (b | 0x20) || (unsigned)((a | 0x20) - 'a') > 'z' - 'a'))
             return 0;
+    }
     return 1;
 }
 
