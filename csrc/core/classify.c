@@ -138,7 +138,9 @@ static int success_shape(const jval *root, const jmembers *mm, const kombo_respo
             const jval *key = &mm->key[m];
             /* By the key's first byte: a key of text "s..." can only be
              * "status" (an escape, "\u0073...", can be any of them). */
-            char first = key->n > 2 ? key->p[1] : '\0';
+            char first = '\0';
+            if (key->n > 2)
+                first = key->p[1];
             if ((first == 's' || first == '\\') && key_is(key, "status", 6))
                 status = mm->val[m];
             else if ((first == 'd' || first == '\\') && key_is(key, "data", 4))
