@@ -104,10 +104,21 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
 
 /* ---------------------------------------------------- response shapes */
 
+/* Whether the key k (validated text) is lit (len bytes, no escape in it):
+ * text of that length must be lit's bytes; only a longer one, with an
+ * escape, can decode to it (kombo_json_str_eq then); a shorter one never. */
+static int key_is(const jval *k, const char *lit, size_t len)
+{
+    if (k->n == len + 2)
+        return memcmp(k->p + 1, lit, len) == 0;
+    return k->n > len + 2 && kombo_json_str_eq(k, lit);
+}
+
 /* Checks the positive response {status:"success", data:{...}} and what the
  * operation's shape adds (warnings:[{message}], a member of data).
  * Returns 1 when it matches; otherwise writes what is wrong into why. */
-static int success_shape(const jval *root, const kombo_response_shape *shape, char *why, size_t whysz)
+static int success_shape(const jval *root, const jmembers *mm, const kombo_response_shape *shape, char *why,
+                         size_t whysz)
 {
     jval v, w, k, status = {J_NONE, NULL, 0, NULL}, data = {J_NONE, NULL, 0, NULL},
          warnings = {J_NONE, NULL, 0, NULL};
@@ -119,15 +130,34 @@ static int success_shape(const jval *root, const kombo_response_shape *shape, ch
         return 0;
     }
     /* The three members in one walk (the last of a repeated key wins, as
-     * with kombo_json_get). */
-    kombo_json_iter_begin(&it, root);
-    while (kombo_json_iter_next(&it, &k, &v)) {
-        if (kombo_json_str_eq(&k, "status"))
-            status = v;
-        else if (kombo_json_str_eq(&k, "data"))
-            data = v;
-        else if (kombo_json_str_eq(&k, "warnings"))
-            warnings = v;
+     * with kombo_json_get): of the members the scan recorded when it has
+     * them all, else of the text. */
+    if (mm != NULL && mm->all) {
+        unsigned m;
+        for (m = 0; m < mm->n; m++) {
+            const jval *key = &mm->key[m];
+            /* By the key's first byte: a key of text "s..." can only be
+             * "status" (an escape, "\u0073...", can be any of them). */
+            char first = '\0';
+            if (key->n > 2)
+                first = key->p[1];
+            if ((first == 's' || first == '\\') && key_is(key, "status", 6))
+                status = mm->val[m];
+            else if ((first == 'd' || first == '\\') && key_is(key, "data", 4))
+                data = mm->val[m];
+            else if ((first == 'w' || first == '\\') && key_is(key, "warnings", 8))
+                warnings = mm->val[m];
+        }
+    } else {
+        kombo_json_iter_begin(&it, root);
+        while (kombo_json_iter_next(&it, &k, &v)) {
+            if (kombo_json_str_eq(&k, "status"))
+                status = v;
+            else if (kombo_json_str_eq(&k, "data"))
+                data = v;
+            else if (kombo_json_str_eq(&k, "warnings"))
+                warnings = v;
+        }
     }
     if (status.type == J_NONE) {
         fmt_into(why, whysz, "missing \"status\"");
@@ -440,6 +470,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     jscan s;
     jval root;
     jmarks marks; /* the shape checks step over data and results by it */
+    jmembers members; /* and read the top level's members from it */
     char why[160];
     unsigned i;
 
@@ -450,7 +481,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
                  "HTTP %d with an empty response body (the request may have been processed)", r->status);
         return;
     }
-    if (kombo_json_parse_marked(&s, body, n, &root, &marks)) {
+    if (kombo_json_parse_members(&s, body, n, &root, &marks, &members)) {
         out->kind = KOMBO_ERR_DECODE;
         out->outcome = KOMBO_OUTCOME_UNKNOWN;
         fmt_into(out->message, sizeof out->message,
@@ -458,7 +489,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
                  s.err, s.err_at, r->status);
         return;
     }
-    if (!success_shape(&root, shape, why, sizeof why)) {
+    if (!success_shape(&root, &members, shape, why, sizeof why)) {
         out->kind = KOMBO_ERR_DECODE;
         out->outcome = KOMBO_OUTCOME_UNKNOWN;
         fmt_into(out->message, sizeof out->message,

@@ -128,9 +128,13 @@ int kombo_header_name_is(kombo_str name, const char *want)
 
     if (name.len != n || n == 0)
         return 0;
-    for (i = 0; i < n; i++)
-        if (a_lower((unsigned char)name.ptr[i]) != a_lower((unsigned char)want[i]))
+    for (i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)name.ptr[i], b = (unsigned char)want[i];
+        /* Equal bytes pass at one comparison (most of a name); others only
+         * as the two cases of one ASCII letter. */
+        if (a != b && ((a | 0x20) != (b | 0x20) || (unsigned)((a | 0x20) - 'a') > 'z' - 'a'))
             return 0;
+    }
     return 1;
 }
 
@@ -246,11 +250,26 @@ static long limit_element(const char *s, const char *e)
     return v;
 }
 
-/* The rule is kombo.h's, at kombo_parse_limits. */
+/* Whether the line [p, le) may be a limit header: its first letter and
+ * the dash after "Concurrency" or "RateLimit" (index 11 or 9).  Most lines
+ * (Content-Type, Connection, Date) fail here at two bytes, with no parse. */
+static int may_be_limit(const char *p, const char *le)
+{
+    int first = a_lower((unsigned char)*p);
+    if (first == 'c')
+        return le - p > 12 && p[11] == '-';
+    if (first == 'r')
+        return le - p > 10 && p[9] == '-';
+    return 0;
+}
+
+/* The rule is kombo.h's, at kombo_parse_limits.  One walk of the block:
+ * a status line starts the fields over (only the final answer's block
+ * counts, as kombo_header_start has it), so no first walk to find it. */
 void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
 {
     enum { UNSEEN, SEEN, BAD } state[KOMBO_LIMIT_COUNT];
-    const char *p = kombo_header_start(block, n), *end = block ? block + n : NULL;
+    const char *p = block, *end = block ? block + n : NULL;
     kombo_str hn, hv;
     int f;
 
@@ -259,14 +278,17 @@ void kombo_parse_limits(const char *block, size_t n, kombo_limits *out)
         out->value[f] = -1;
     }
     while (p != NULL && p < end) {
-        /* One line at a time: a line whose first letter is no limit
-         * header's is passed over at a look. */
         const char *line = p, *le, *s, *e, *stop;
-        int first = a_lower((unsigned char)*p);
         p = next_line(line, end, &le);
-        for (f = 0; f < KOMBO_LIMIT_COUNT && a_lower((unsigned char)limit_names[f].name[0]) != first; f++)
-            ;
-        if (f == KOMBO_LIMIT_COUNT || !kombo_header_next(&line, p, &hn, &hv))
+        if (!may_be_limit(line, le)) {
+            if (is_status_line(line, le))
+                for (f = 0; f < KOMBO_LIMIT_COUNT; f++) {
+                    state[f] = UNSEEN;
+                    out->value[f] = -1;
+                }
+            continue;
+        }
+        if (!kombo_header_next(&line, p, &hn, &hv))
             continue;
         stop = hv.ptr + hv.len;
         for (f = 0; f < KOMBO_LIMIT_COUNT

@@ -212,18 +212,29 @@ static int j_container(jscan *s, int depth, int is_obj)
         return 0;
     }
     for (;;) {
+        jval *val = NULL; /* where the member is recorded (the top level's) */
         if (is_obj) {
+            const char *key = s->p;
             if (s->p >= s->end || *s->p != '"')
                 return j_eof_or(s, "expected a string key");
             if (j_string(s))
                 return -1;
+            if (depth == 1 && s->members != NULL) {
+                jmembers *mm = s->members;
+                if (mm->n < KOMBO_JSON_ROOT_MEMBERS) {
+                    described(s, &mm->key[mm->n], J_STRING, key, s->p);
+                    val = &mm->val[mm->n++];
+                } else {
+                    mm->all = 0;
+                }
+            }
             j_ws(s);
             if (s->p >= s->end || *s->p != ':')
                 return j_eof_or(s, "expected ':'");
             s->p++;
             j_ws(s);
         }
-        if (j_value(s, depth, NULL))
+        if (j_value(s, depth, val))
             return -1;
         if (mark < KOMBO_JSON_MARKS)
             m->count[mark]++;
@@ -273,7 +284,8 @@ static int j_value(jscan *s, int depth, jval *out)
     return described(s, out, t, b, s->p);
 }
 
-int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks)
+int kombo_json_parse_members(jscan *s, const char *text, size_t n, jval *root, jmarks *marks,
+                             jmembers *members)
 {
     memset(s, 0, sizeof *s);
     s->start = s->p = text;
@@ -281,13 +293,25 @@ int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jm
     s->marks = s->record = marks;
     if (marks != NULL)
         marks->n = 0;
+    s->members = members;
+    if (members != NULL) {
+        members->n = 0;
+        members->all = 1;
+    }
     j_ws(s);
     if (j_value(s, 0, root))
         return -1;
+    if (members != NULL && (root == NULL || root->type != J_OBJECT))
+        members->all = 0;
     j_ws(s);
     if (s->p != s->end)
         return j_fail(s, "trailing data after the JSON value");
     return 0;
+}
+
+int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks)
+{
+    return kombo_json_parse_members(s, text, n, root, marks, NULL);
 }
 
 int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root)
@@ -563,6 +587,10 @@ int kombo_json_str_eq(const jval *v, const char *lit)
         return 0;
     p = v->p + 1;
     end = v->p + v->n - 1;
+    /* The usual miss at one byte: text that starts with neither the
+     * first byte of lit nor a backslash (an escape) cannot be lit. */
+    if (p < end && *p != '\\' && *p != lit[0])
+        return 0;
     n = strlen(lit);
     /* Most keys have no escapes, and then the text is the value.  With a
      * backslash it is not (the text \n is a newline, never the two bytes

@@ -46,12 +46,25 @@ typedef struct jval {
     const jmarks *marks; /* the record of the scan that found it, or NULL */
 } jval;
 
+/* The top-level object's members as the strict scan read them (keys and
+ * values, in text order), so that a check of them (classify.c's success
+ * shape) needs no second walk; `all` is 0 when there were more than
+ * KOMBO_JSON_ROOT_MEMBERS (then only the first are here) or the top level
+ * is no object. */
+#define KOMBO_JSON_ROOT_MEMBERS 8
+typedef struct jmembers {
+    jval key[KOMBO_JSON_ROOT_MEMBERS], val[KOMBO_JSON_ROOT_MEMBERS];
+    unsigned n;
+    int all;
+} jmembers;
+
 typedef struct jscan {
     const char *start, *p, *end;
     const char *err; /* first problem (static text), NULL when fine */
     size_t err_at;   /* its byte offset */
     const jmarks *marks; /* container ends kombo_json_skip looks up; NULL: none */
     jmarks *record;      /* where the strict scan records them; NULL: not */
+    jmembers *members;   /* where it records the top-level members; NULL: not */
 } jscan;
 
 /* Validates a whole document (surrounding whitespace allowed): 0 and *root
@@ -61,6 +74,10 @@ int kombo_json_parse(jscan *s, const char *text, size_t n, jval *root);
  * document carry it, so walks of them (iterators, kombo_json_get) use it.
  * *marks must outlive those walks. */
 int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jmarks *marks);
+/* The same, also recording the top-level object's members into *members
+ * (valid only when it returns 0). */
+int kombo_json_parse_members(jscan *s, const char *text, size_t n, jval *root, jmarks *marks,
+                             jmembers *members);
 
 /* Walks the members of a validated object or array. */
 typedef struct jiter {

@@ -215,18 +215,22 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     const char *p = line;
     kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
     /* The field on this line, parsed as every header is (headers.c), when
-     * it may be one of the two this transport looks at. */
-    int field = ((n > 14 && (line[0] | 0x20) == 'c' && (line[8] | 0x20) == 'l') ||   /* Content-Length */
-                 (n > 17 && (line[0] | 0x20) == 't' && (line[9] | 0x20) == 'e')) && /* Transfer-Encoding */
-                kombo_header_next(&p, line + n, &name, &value);
+     * it may be one of the two this transport looks at: 1 Content-Length,
+     * 2 Transfer-Encoding (each name then checked whole, only against the
+     * one it may be). */
+    int field = n > 14 && (line[0] | 0x20) == 'c' && (line[8] | 0x20) == 'l'   ? 1
+                : n > 17 && (line[0] | 0x20) == 't' && (line[9] | 0x20) == 'e' ? 2
+                                                                                : 0;
+    if (field != 0 && !kombo_header_next(&p, line + n, &name, &value))
+        field = 0;
     /* Keep only the final response's block (a 100 Continue may come first). */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
         t->length[0] = '\0';
         t->length_conflict = t->chunked = 0;
-    } else if (field && kombo_header_name_is(name, "content-length")) {
+    } else if (field == 1 && kombo_header_name_is(name, "content-length")) {
         note_length(t, value.ptr, value.len);
-    } else if (field && kombo_header_name_is(name, "transfer-encoding")) {
+    } else if (field == 2 && kombo_header_name_is(name, "transfer-encoding")) {
         t->chunked = has_chunked(value.ptr, value.len);
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         long status = 0;

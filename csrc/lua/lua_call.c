@@ -59,6 +59,9 @@ static int l_header_block_read(lua_State *L)
  * hold as their upvalue 2. */
 #define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
 #define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
+/* Slots 3 and 4 (kombo_lua_push_jval_names): the registry names of the
+ * decoder's null and array metatable, as strings made once. */
+#define NAMES_SLOT 3
 
 /* A table with weak keys (mode "k"), or weak keys and values ("kv"): the
  * metatables by their __index are weak both ways, since each refers to its
@@ -514,7 +517,7 @@ static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
     root.n = cls->json_len;
     root.marks = &marks;
     if (red != NULL || none)
-        kombo_lua_push_jval_redactor(L, &root, red);
+        kombo_lua_push_jval_names(L, &root, red, lua_upvalueindex(2), NAMES_SLOT);
     else
         kombo_lua_push_jval_redacted(L, &root, key);
 }
@@ -1558,6 +1561,10 @@ void kombo_lua_open_call(lua_State *L)
     lua_rawseti(L, -2, STORE_SLOT);
     new_weak(L, "kv");
     lua_rawseti(L, -2, SHARED_MT_SLOT);
+    lua_pushliteral(L, "kombo.null");
+    lua_rawseti(L, -2, NAMES_SLOT);
+    lua_pushliteral(L, "kombo.array_mt");
+    lua_rawseti(L, -2, NAMES_SLOT + 1);
     luaL_setfuncs(L, methods, 2);
     lua_pushlightuserdata(L, (void *)&cosocket_ffi); /* (a data pointer: ISO C casts no function pointer to void *) */
     lua_setfield(L, -2, "cosocket_ffi");

@@ -420,8 +420,23 @@ static void push_value(ctx *c, const jval *v)
     }
 }
 
-/* Decodes with redaction when r is not NULL. */
-static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
+/* The registry's value under the name at index `i` of the table at
+ * `names` (0: under the literal `name`): a string already made is looked
+ * up at its hash, where lua_getfield makes the string again each time
+ * (LuaJIT hashes and interns it: about 200 instructions). */
+static void registry_get(lua_State *L, int names, int i, const char *name)
+{
+    if (names == 0) {
+        lua_getfield(L, LUA_REGISTRYINDEX, name);
+        return;
+    }
+    lua_rawgeti(L, names, i);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+/* Decodes with redaction when r is not NULL; names, slot: see
+ * kombo_lua_push_jval_names. */
+static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r, int names, int slot)
 {
     ctx c;
     int base = lua_gettop(L);
@@ -432,13 +447,13 @@ static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
     c.room = base + 4;
     c.marks = v->marks;
     c.next_mark = 0;
-    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.null");
+    registry_get(L, names, slot, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushlightuserdata(L, NULL); /* cjson.null's value */
     }
     c.null_idx = base + 1;
-    lua_getfield(L, LUA_REGISTRYINDEX, "kombo.array_mt");
+    registry_get(L, names, slot + 1, "kombo.array_mt");
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);
         lua_pushnil(L);
@@ -447,6 +462,16 @@ static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
     push_value(&c, v);
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
+}
+
+static void push_jval(lua_State *L, const jval *v, const kombo_redactor *r)
+{
+    push_jval_names(L, v, r, 0, 0);
+}
+
+void kombo_lua_push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r, int names, int slot)
+{
+    push_jval_names(L, v, r, names, slot);
 }
 
 void kombo_lua_push_jval(lua_State *L, const jval *v)

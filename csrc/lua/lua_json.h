@@ -37,6 +37,10 @@ struct kombo_redactor;
 void kombo_lua_push_redacted(lua_State *L, const struct kombo_redactor *r, const char *s, size_t n);
 /* The same with a redactor built beforehand (NULL: nothing to look for). */
 void kombo_lua_push_jval_redactor(lua_State *L, const jval *v, const struct kombo_redactor *r);
+/* The same, the registry's names "kombo.null" and "kombo.array_mt" given
+ * as Lua strings at [slot] and [slot + 1] of the table at stack index
+ * `names` (an upvalue of the caller: no string made per call). */
+void kombo_lua_push_jval_names(lua_State *L, const jval *v, const struct kombo_redactor *r, int names, int slot);
 
 /* Pushes a table of the final answer's header fields in a raw block
  * (kombo_header_start/kombo_header_next): lower-case name -> value, a
