@@ -40,20 +40,25 @@ static const char *const key_name[NKEYS] = {"name", "content_type", "type", "dat
                                             "file", "bytes", "source", "size"};
 static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
 
-void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
+size_t kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
 {
     kombo_value *c;
+    size_t named = 0;
     int k;
 
     for (k = 0; k < NKEYS; k++)
         m[k] = NULL;
     if (v == NULL || v->type != KOMBO_V_OBJECT)
-        return;
+        return 0;
     for (c = v->child; c != NULL; c = c->next) {
         k = kombo_file_key(c->key);
-        if (k >= 0 && m[k] == NULL)
-            m[k] = c;
+        if (k >= 0) {
+            named++;
+            if (m[k] == NULL)
+                m[k] = c;
+        }
     }
+    return named;
 }
 
 typedef struct slots {

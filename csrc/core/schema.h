@@ -204,8 +204,10 @@ static inline int kombo_file_key_name(const char *name)
     kombo_str key = {name, strlen(name)};
     return kombo_file_key(key);
 }
-/* m[k]: the first member of v named the k-th (NULL when none). */
-void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
+/* m[k]: the first member of v named the k-th (NULL when none).  Returns
+ * how many of v's members have one of these names (v->n when all have:
+ * the usual file object, whose other members need no walk). */
+size_t kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
 
 /* What a file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {

@@ -140,7 +140,9 @@ static int written_before(const kombo_schema *const *from, size_t f, size_t i)
     return 0;
 }
 
-static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
+/* plain: the key is known to need no escape (a file object's own names,
+ * matched exactly), so it is not scanned again. */
+static void member_of(writer *w, int *first, const kombo_schema *s, kombo_value *m, int plain)
 {
     kombo_buf *b = buf(w);
     size_t comma = *first ? 0 : 1, n = m->key.len;
@@ -148,7 +150,7 @@ static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
 
     /* `,"key":` in one reservation when the key needs no escape (the usual
      * case: a name from the description); else piece by piece. */
-    if (kombo_json_plain(m->key.ptr, n) && n <= (size_t)-1 / 2) {
+    if ((plain || kombo_json_plain(m->key.ptr, n)) && n <= (size_t)-1 / 2) {
         if ((o = kombo_buf_extend(b, comma + n + 3)) != NULL) {
             o[0] = ',';
             o[comma] = '"';
@@ -164,6 +166,11 @@ static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
     }
     *first = 0;
     write_value(w, s, m);
+}
+
+static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
+{
+    member_of(w, first, s, m, 0);
 }
 
 /* The file object's content, last: a base64 stream (taking over the file
@@ -213,12 +220,15 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
     size_t f, i;
     kombo_value *m;
 
-    kombo_file_members(v, fm);
+    size_t named = kombo_file_members(v, fm);
+
     PUT(w, "{");
     for (i = 0; i < 3; i++)
         if (fm[head[i]] != NULL)
-            member(w, &first, NULL, fm[head[i]]);
-    for (f = 0; f < n; f++)
+            member_of(w, &first, NULL, fm[head[i]], 1);
+    /* Every member has one of the file object's own names (the usual
+     * case): none is left for the walks below, which only write others. */
+    for (f = 0; f < n && named < v->n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
             if (kombo_file_key_name(p->name) >= 0 || written_before(from, f, i))
@@ -227,7 +237,7 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
             if (m != NULL)
                 member(w, &first, p->schema, m);
         }
-    for (m = v->child; m != NULL; m = m->next)
+    for (m = named < v->n ? v->child : NULL; m != NULL; m = m->next)
         if (m->key.ptr != NULL && kombo_file_key(m->key) < 0 && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
     file_content(w, v, fm, first);
