@@ -64,11 +64,12 @@ size_t kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]
 typedef struct slots {
     kombo_value *m[NKEYS];
     const kombo_property *prop[NKEYS]; /* the descriptor's property of each, NULL when it lists none */
+    size_t named;                      /* the object's members with one of these names */
 } slots;
 
 static void collect(const kombo_value *v, slots *f)
 {
-    kombo_file_members(v, f->m);
+    f->named = kombo_file_members(v, f->m);
 }
 
 /* The descriptor's properties by key, in one walk over them (rather than
@@ -278,6 +279,7 @@ static int add_member(kombo_arena *a, kombo_value *v, slots *f, int k, kombo_str
     m->s = s;
     kombo_value_append(v, m);
     f->m[k] = m;
+    f->named++;
     return 0;
 }
 
@@ -378,8 +380,23 @@ static void check_member_types(const slots *f, const char *path, kombo_problems 
                            kombo_value_type_name(m));
 }
 
-void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
-                             kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
+/* kombo_file_object_check's answer: whether walk_object has anything left
+ * (see schema.h).  Of the members named here, it skips the description's
+ * ones when listed (and reports them when not) and checks the SDK's own
+ * only when listed. */
+static int walk_needed(const kombo_value *v, const slots *f)
+{
+    int k;
+    if (v->type == KOMBO_V_OBJECT && f->named < v->n)
+        return 1; /* a member of another name */
+    for (k = 0; k < NKEYS; k++)
+        if (f->m[k] != NULL && (k <= K_URL) != (f->prop[k] != NULL))
+            return 1;
+    return 0;
+}
+
+int kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
+                            kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
 {
     kombo_str name, data, data_url, file, bytes, ctype;
     const kombo_value *src;
@@ -387,7 +404,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     slots f;
 
     if (v->type != KOMBO_V_EMPTY && v->type != KOMBO_V_OBJECT)
-        return;
+        return 1;
     collect(v, &f);
     collect_props(s, &f);
     if (v->type == KOMBO_V_OBJECT) {
@@ -452,6 +469,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     } else if (!content_type_ok(f.prop[K_CTYPE], ctype)) {
         kombo_problems_add(out, AT(at, path, K_CTYPE), "must look like type/subtype, e.g. application/pdf");
     }
+    return walk_needed(v, &f);
 }
 
 void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)

@@ -637,9 +637,10 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
             w.open = (s->flags & KOMBO_S_OPEN) != 0;
             w.file = (s->flags & KOMBO_S_FILE) != 0;
             w.additional = s->additional;
-            if (w.file)
-                kombo_file_object_check(c->arena, s, v, path, c->out, check_member, c);
-            walk_object(c, &w, v, path);
+            /* A file object whose members its own rules covered (the usual
+             * upload) leaves the walk nothing to do. */
+            if (!w.file || kombo_file_object_check(c->arena, s, v, path, c->out, check_member, c))
+                walk_object(c, &w, v, path);
         } else if (v->type == KOMBO_V_OBJECT && s->types == 0) {
             check_any(c, v, path); /* any value: only its strings' encoding */
         }

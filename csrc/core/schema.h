@@ -158,7 +158,11 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
  * check_member, so that neither file calls the other. */
 typedef void (*kombo_member_check_fn)(void *ctx, const kombo_property *prop, kombo_value *m,
                                       const char *objpath); /* m: the member, NULL when absent */
-void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
+/* Returns 0 when the generic walk of v against s alone (schema.c's
+ * walk_object) would find nothing left to check: every member has one of
+ * the names below, the description's listed by s, the SDK's own not (the
+ * usual upload); else 1. */
+int kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
 /* The members of a file object the SDK knows by name: the description's

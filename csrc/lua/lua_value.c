@@ -349,11 +349,28 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
  * object nor an array, and what its members added is taken back, so the
  * table's shape is the one problem (as a separate pass over the keys would
  * have found, at the cost of walking every object twice). */
+/* A member of the body (key, its value on top) that is not a table: when
+ * the descriptor says it may only be an object, a misuse that
+ * kombo_lua_read_request raises, the first in the descriptor's order. */
+static void note_shape(kombo_lua_reader *r, const char *key, size_t klen)
+{
+    const kombo_schema *b = r->shape;
+    size_t i;
+    for (i = 0; i < b->nproperties && (r->shape_bad < 0 || i < (size_t)r->shape_bad); i++)
+        if (kombo_str_is((kombo_str){key, klen}, b->properties[i].name)) {
+            if (kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+                r->shape_bad = (int)i;
+                r->shape_got = kombo_lua_type_of(r->L, -1);
+            }
+            return;
+        }
+}
+
 static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_value *v)
 {
     lua_State *L = r->L;
     size_t count = r->problems->count, dropped = r->problems->dropped;
-    int seen = 0;
+    int seen = 0, body = depth == 0 && r->shape != NULL;
 
     do {
         kombo_value *member;
@@ -367,6 +384,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             return NULL;
         }
         key = lua_tolstring(L, -2, &klen);
+        if (body && lua_type(L, -1) != LUA_TTABLE)
+            note_shape(r, key, klen);
         bit = seen_bit(key, klen);
         seen |= bit;
         old = path_push_key(r, key, klen);
@@ -392,6 +411,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             break;
         }
     } while (lua_next(L, idx) != 0);
+    if (body && !r->failed)
+        r->shape_walked = 1;
     if (r->call != NULL)
         stray_size(r, seen);
     return v;
@@ -475,6 +496,10 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->failed = 0;
     r->nlent = 0;
     r->keep = 0;
+    r->shape = NULL;
+    r->shape_walked = 0;
+    r->shape_bad = -1;
+    r->shape_got = NULL;
     r->open[0] = NULL;
     r->path[0] = '\0';
 }
