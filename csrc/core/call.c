@@ -110,7 +110,7 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     const kombo_client *cl = c->client;
     c->headers[c->nheaders++] = cl->authorization.data;
     if (c->op->integration_scoped) {
-        kombo_buf_puts(&c->integration, "X-Integration-Id: ");
+        kombo_buf_append(&c->integration, "X-Integration-Id: ", sizeof "X-Integration-Id: " - 1);
         kombo_buf_append(&c->integration, integration_id.ptr, integration_id.len);
         if (c->integration.failed)
             return -1;

@@ -114,10 +114,10 @@ static int array_length(lua_State *L, int idx)
 /* Appends ".key" or "[i]" to the path; returns the old length to restore.
  * Without snprintf: every member of every call passes here, and a path is
  * read only when a problem names it. */
-static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
+static size_t path_put_key(kombo_lua_reader *r, size_t old, const char *key, size_t klen)
 {
     const size_t cap = sizeof r->path - 1; /* bytes before the NUL */
-    size_t old = strlen(r->path), o = old < cap ? old : cap;
+    size_t o = old < cap ? old : cap;
     if (klen > 64)
         klen = 64;
     if (o > 0 && o < cap)
@@ -127,6 +127,11 @@ static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
     memcpy(r->path + o, key, klen);
     r->path[o + klen] = '\0';
     return old;
+}
+
+static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
+{
+    return path_put_key(r, strlen(r->path), key, klen);
 }
 
 static size_t path_push_index(kombo_lua_reader *r, int i)
@@ -371,6 +376,7 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
     lua_State *L = r->L;
     size_t count = r->problems->count, dropped = r->problems->dropped;
     int seen = 0, body = depth == 0 && r->shape != NULL;
+    size_t base = strlen(r->path); /* the object's own path: each member's goes after it */
 
     do {
         kombo_value *member;
@@ -388,7 +394,7 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             note_shape(r, key, klen);
         bit = seen_bit(key, klen);
         seen |= bit;
-        old = path_push_key(r, key, klen);
+        old = path_put_key(r, base, key, klen);
         if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1)) {
             member = read_source(r, idx, lua_gettop(L), old);
         } else {
