@@ -389,9 +389,11 @@ static int walk_needed(const kombo_value *v, const slots *f)
     int k;
     if (v->type == KOMBO_V_OBJECT && f->named < v->n)
         return 1; /* a member of another name */
-    for (k = 0; k < NKEYS; k++)
-        if (f->m[k] != NULL && (k <= K_URL) != (f->prop[k] != NULL))
+    for (k = 0; k < NKEYS; k++) {
+        int listed = f->prop[k] != NULL, described = k <= K_URL;
+        if (f->m[k] != NULL && listed != described)
             return 1;
+    }
     return 0;
 }
 
