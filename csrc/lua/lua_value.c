@@ -349,11 +349,6 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
     }
 }
 
-/* An object's members, in one walk (lua_next order), the first one already
- * on the stack: a key that is not a string makes the table neither an
- * object nor an array, and what its members added is taken back, so the
- * table's shape is the one problem (as a separate pass over the keys would
- * have found, at the cost of walking every object twice). */
 /* A member of the body (key, its value on top) that is not a table: when
  * the descriptor says it may only be an object, a misuse that
  * kombo_lua_read_request raises, the first in the descriptor's order. */
@@ -371,6 +366,11 @@ static void note_shape(kombo_lua_reader *r, const char *key, size_t klen)
         }
 }
 
+/* An object's members, in one walk (lua_next order), the first one already
+ * on the stack: a key that is not a string makes the table neither an
+ * object nor an array, and what its members added is taken back, so the
+ * table's shape is the one problem (as a separate pass over the keys would
+ * have found, at the cost of walking every object twice). */
 static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_value *v)
 {
     lua_State *L = r->L;
