@@ -273,7 +273,7 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
         }
     w->brace = 1; /* written with the first member's key */
     for (f = 0; f < n; f++)
-        for (i = 0; i < from[f]->nproperties; i++) {
+        for (i = 0; i < from[f]->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
             const kombo_property *p = &from[f]->properties[i];
             if (written_before(from, f, i))
                 continue;
@@ -499,7 +499,7 @@ int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *
     if (v == NULL || v->type != KOMBO_V_OBJECT)
         return url->failed ? -1 : 0;
     kombo_buf_init(&tmp);
-    for (i = 0; s != NULL && i < s->nproperties; i++) {
+    for (i = 0; s != NULL && i < s->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
         m = kombo_value_member(v, s->properties[i].name);
         if (m != NULL) {
             failed |= query_param(url, &tmp, &first, m) != 0;
