@@ -368,7 +368,7 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
             }
             /* Once every member is found, the other names find none (a
              * query's ten parameters, two given): only "required" is left. */
-            m = v->type == KOMBO_V_OBJECT && found < all ? kombo_value_member(v, prop->name) : NULL;
+            m = v->type == KOMBO_V_OBJECT && found < all ? kombo_member_named(v, prop->name) : NULL;
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
                 if (prop->required && !w->file) {

@@ -239,7 +239,7 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
             const kombo_property *p = &from[f]->properties[i];
             if (kombo_file_key_name(p->name) >= 0 || written_before(from, f, i))
                 continue;
-            m = kombo_value_member(v, p->name);
+            m = kombo_member_named(v, p->name);
             if (m != NULL)
                 member(w, &first, p->schema, m);
         }
@@ -277,7 +277,7 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
             const kombo_property *p = &from[f]->properties[i];
             if (written_before(from, f, i))
                 continue;
-            m = kombo_value_member(v, p->name);
+            m = kombo_member_named(v, p->name);
             if (m != NULL) {
                 member(w, &first, p->schema, m);
                 listed++;
@@ -500,7 +500,7 @@ int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *
         return url->failed ? -1 : 0;
     kombo_buf_init(&tmp);
     for (i = 0; s != NULL && i < s->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
-        m = kombo_value_member(v, s->properties[i].name);
+        m = kombo_member_named(v, s->properties[i].name);
         if (m != NULL) {
             failed |= query_param(url, &tmp, &first, m) != 0;
             listed++;
