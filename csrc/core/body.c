@@ -227,7 +227,16 @@ static const kombo_segment *seg_const(const kombo_body *body, size_t i)
     return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
 }
 
-#define SEG(body, i) kombo_body_segment((body), (i))
+/* Inside the library the same, inlined (the exported function is called
+ * through the PLT, for each segment of every read). */
+static inline kombo_segment *seg_at(kombo_body *body, size_t i)
+{
+    if (i < KOMBO_INLINE_SEGMENTS)
+        return &body->seg[i];
+    i -= KOMBO_INLINE_SEGMENTS;
+    return &body->more[i / KOMBO_SEGMENT_BLOCK][i % KOMBO_SEGMENT_BLOCK];
+}
+#define SEG(body, i) seg_at((body), (i))
 
 static kombo_segment *body_segment(kombo_body *body, kombo_segment_kind kind)
 {

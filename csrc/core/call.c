@@ -110,7 +110,7 @@ static int render_headers(kombo_call *c, kombo_str integration_id)
     const kombo_client *cl = c->client;
     c->headers[c->nheaders++] = cl->authorization.data;
     if (c->op->integration_scoped) {
-        kombo_buf_puts(&c->integration, "X-Integration-Id: ");
+        kombo_buf_append(&c->integration, "X-Integration-Id: ", sizeof "X-Integration-Id: " - 1);
         kombo_buf_append(&c->integration, integration_id.ptr, integration_id.len);
         if (c->integration.failed)
             return -1;
@@ -199,12 +199,16 @@ static void note_file(void *ud, const char *path, const kombo_value *v)
 
 /* A call's memory, fresh or recycled (kombo_call_recycle): everything
  * before `response` zeroed, the URL and header buffers and the response's
- * two buffers keeping their storage, emptied. */
+ * two buffers keeping their storage, emptied.  Two text fields are only
+ * emptied (the body's error, the first file's path: C strings, read up to
+ * their NUL), and a recycled body's spare buffers stay where they are:
+ * what is not zeroed is not written at all. */
+#define ZERO_SPAN(c, from, to) \
+    memset((char *)(c) + offsetof(kombo_call, from), 0, offsetof(kombo_call, to) - offsetof(kombo_call, from))
 static kombo_call *call_init(kombo_call *spare, size_t max_response)
 {
     kombo_call *c = spare;
     kombo_buf url, integration, headers, body;
-    kombo_buf segments[KOMBO_INLINE_SEGMENTS]; /* the request body's spare buffers */
     size_t nsegments = 0;
 
     if (c == NULL) {
@@ -214,16 +218,21 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
         kombo_buf_init(&integration);
         kombo_buf_init(&headers);
         kombo_buf_init(&body);
+        memset(c->body.spare, 0, sizeof c->body.spare);
     } else {
         url = c->url, integration = c->integration;
         headers = c->response.headers, body = c->response.body;
         nsegments = c->body.nspare;
-        memcpy(segments, c->body.spare, sizeof segments);
     }
-    memset(c, 0, offsetof(kombo_call, response));
-    if (nsegments > 0)
-        memcpy(c->body.spare, segments, sizeof segments);
+    ZERO_SPAN(c, client, body);
+    memset(&c->body, 0, offsetof(kombo_body, error));
+    c->body.error[0] = '\0';
+    memset(&c->body.on_progress, 0, offsetof(kombo_body, spare) - offsetof(kombo_body, on_progress));
     c->body.nspare = nsegments;
+    ZERO_SPAN(c, files, file1);
+    c->file1.path[0] = '\0';
+    memset(&c->file1.facts, 0, sizeof c->file1.facts);
+    ZERO_SPAN(c, nfiles, response);
     kombo_response_init(&c->response, max_response);
     c->url = url;
     c->integration = integration;
@@ -237,6 +246,7 @@ static kombo_call *call_init(kombo_call *spare, size_t max_response)
     c->result.elapsed = 0;
     return c;
 }
+#undef ZERO_SPAN
 
 /* What a call holds beyond its memory, buffers and body (kombo_call_recycle
  * and kombo_call_free). */

@@ -40,30 +40,36 @@ static const char *const key_name[NKEYS] = {"name", "content_type", "type", "dat
                                             "file", "bytes", "source", "size"};
 static const unsigned char key_len[NKEYS] = {4, 12, 4, 4, 8, 4, 5, 6, 4};
 
-void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
+size_t kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS])
 {
     kombo_value *c;
+    size_t named = 0;
     int k;
 
     for (k = 0; k < NKEYS; k++)
         m[k] = NULL;
     if (v == NULL || v->type != KOMBO_V_OBJECT)
-        return;
+        return 0;
     for (c = v->child; c != NULL; c = c->next) {
         k = kombo_file_key(c->key);
-        if (k >= 0 && m[k] == NULL)
-            m[k] = c;
+        if (k >= 0) {
+            named++;
+            if (m[k] == NULL)
+                m[k] = c;
+        }
     }
+    return named;
 }
 
 typedef struct slots {
     kombo_value *m[NKEYS];
     const kombo_property *prop[NKEYS]; /* the descriptor's property of each, NULL when it lists none */
+    size_t named;                      /* the object's members with one of these names */
 } slots;
 
 static void collect(const kombo_value *v, slots *f)
 {
-    kombo_file_members(v, f->m);
+    f->named = kombo_file_members(v, f->m);
 }
 
 /* The descriptor's properties by key, in one walk over them (rather than
@@ -273,6 +279,7 @@ static int add_member(kombo_arena *a, kombo_value *v, slots *f, int k, kombo_str
     m->s = s;
     kombo_value_append(v, m);
     f->m[k] = m;
+    f->named++;
     return 0;
 }
 
@@ -373,8 +380,25 @@ static void check_member_types(const slots *f, const char *path, kombo_problems 
                            kombo_value_type_name(m));
 }
 
-void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
-                             kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
+/* kombo_file_object_check's answer: whether walk_object has anything left
+ * (see schema.h).  Of the members named here, it skips the description's
+ * ones when listed (and reports them when not) and checks the SDK's own
+ * only when listed. */
+static int walk_needed(const kombo_value *v, const slots *f)
+{
+    int k;
+    if (v->type == KOMBO_V_OBJECT && f->named < v->n)
+        return 1; /* a member of another name */
+    for (k = 0; k < NKEYS; k++) {
+        int listed = f->prop[k] != NULL, described = k <= K_URL;
+        if (f->m[k] != NULL && listed != described)
+            return 1;
+    }
+    return 0;
+}
+
+int kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
+                            kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
 {
     kombo_str name, data, data_url, file, bytes, ctype;
     const kombo_value *src;
@@ -382,7 +406,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     slots f;
 
     if (v->type != KOMBO_V_EMPTY && v->type != KOMBO_V_OBJECT)
-        return;
+        return 1;
     collect(v, &f);
     collect_props(s, &f);
     if (v->type == KOMBO_V_OBJECT) {
@@ -447,6 +471,7 @@ void kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value 
     } else if (!content_type_ok(f.prop[K_CTYPE], ctype)) {
         kombo_problems_add(out, AT(at, path, K_CTYPE), "must look like type/subtype, e.g. application/pdf");
     }
+    return walk_needed(v, &f);
 }
 
 void kombo_file_object_facts(const kombo_value *v, kombo_file_facts *out)

@@ -350,7 +350,9 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
 {
     char p[PATH_CAP];
     kombo_value *m;
-    size_t f, i;
+    /* Members one descriptor's names found, each another member (allOf's
+     * branches may list a name twice: not counted there). */
+    size_t f, i, found = 0, all = w->nfrom == 1 ? v->n : (size_t)-1;
     unsigned file_listed = 0; /* of a file object: the file keys a descriptor lists, as bits */
 
     for (f = 0; f < w->nfrom; f++) {
@@ -364,7 +366,9 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
                 if (k >= 0 && k <= KOMBO_FILE_DATA_URL)
                     continue; /* checked by the file object's rules */
             }
-            m = v->type == KOMBO_V_OBJECT ? kombo_value_member(v, prop->name) : NULL;
+            /* Once every member is found, the other names find none (a
+             * query's ten parameters, two given): only "required" is left. */
+            m = v->type == KOMBO_V_OBJECT && found < all ? kombo_member_named(v, prop->name) : NULL;
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
                 if (prop->required && !w->file) {
@@ -372,13 +376,14 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
                     required_problem(c, prop->schema, p);
                 }
             } else {
+                found++;
                 kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
                 check(c, prop->schema, m, p);
             }
         }
     }
-    if (v->type != KOMBO_V_OBJECT)
-        return;
+    if (v->type != KOMBO_V_OBJECT || found == all)
+        return; /* (every member listed: none is left for the walk below) */
     for (m = v->child; m != NULL; m = m->next) {
         if (m->key.ptr == NULL)
             continue;
@@ -637,9 +642,10 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
             w.open = (s->flags & KOMBO_S_OPEN) != 0;
             w.file = (s->flags & KOMBO_S_FILE) != 0;
             w.additional = s->additional;
-            if (w.file)
-                kombo_file_object_check(c->arena, s, v, path, c->out, check_member, c);
-            walk_object(c, &w, v, path);
+            /* A file object whose members its own rules covered (the usual
+             * upload) leaves the walk nothing to do. */
+            if (!w.file || kombo_file_object_check(c->arena, s, v, path, c->out, check_member, c))
+                walk_object(c, &w, v, path);
         } else if (v->type == KOMBO_V_OBJECT && s->types == 0) {
             check_any(c, v, path); /* any value: only its strings' encoding */
         }

@@ -158,7 +158,11 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
  * check_member, so that neither file calls the other. */
 typedef void (*kombo_member_check_fn)(void *ctx, const kombo_property *prop, kombo_value *m,
                                       const char *objpath); /* m: the member, NULL when absent */
-void kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
+/* Returns 0 when the generic walk of v against s alone (schema.c's
+ * walk_object) would find nothing left to check: every member has one of
+ * the names below, the description's listed by s, the SDK's own not (the
+ * usual upload); else 1. */
+int kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
 /* The members of a file object the SDK knows by name: the description's
@@ -204,8 +208,30 @@ static inline int kombo_file_key_name(const char *name)
     kombo_str key = {name, strlen(name)};
     return kombo_file_key(key);
 }
-/* m[k]: the first member of v named the k-th (NULL when none). */
-void kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
+/* kombo_value_member, inlined for the validator's and the writer's walks,
+ * which look up each of a descriptor's names (a query's ten for two given):
+ * the exported function is a call through the PLT each time. */
+static inline kombo_value *kombo_member_named(const kombo_value *v, const char *name)
+{
+    kombo_value *m;
+    if (v == NULL || v->type != KOMBO_V_OBJECT)
+        return NULL;
+    for (m = v->child; m != NULL; m = m->next) {
+        const char *p = m->key.ptr;
+        size_t i = 0, n = m->key.len;
+        if (p == NULL)
+            continue;
+        while (i < n && name[i] != '\0' && p[i] == name[i])
+            i++;
+        if (i == n && name[i] == '\0')
+            return m;
+    }
+    return NULL;
+}
+/* m[k]: the first member of v named the k-th (NULL when none).  Returns
+ * how many of v's members have one of these names (v->n when all have:
+ * the usual file object, whose other members need no walk). */
+size_t kombo_file_members(const kombo_value *v, kombo_value *m[KOMBO_FILE_NKEYS]);
 
 /* What a file object is, once its defaults are applied. */
 typedef struct kombo_file_facts {

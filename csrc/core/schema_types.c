@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* --------------------------------------------------------------- helpers */
@@ -81,6 +82,36 @@ size_t kombo_utf8_cut(const char *s, size_t n)
     return n;
 }
 
+/* Whether any of p's n bytes is a control byte (< 0x20, or DEL), told
+ * eight bytes a step (a name rarely has one). */
+#define PJ_ONES 0x0101010101010101ull
+#define PJ_HIGH 0x8080808080808080ull
+static uint64_t word_control(uint64_t x)
+{
+    uint64_t del = x ^ (PJ_ONES * 0x7f);
+    /* a byte below 0x20 (its high bit clear), or a zero byte of del */
+    return (((x - PJ_ONES * 0x20) & ~x) | ((del - PJ_ONES) & ~del)) & PJ_HIGH;
+}
+
+static int has_control(const char *p, size_t n)
+{
+    uint64_t x;
+    size_t i;
+    if (n < 8) {
+        for (i = 0; i < n; i++)
+            if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f)
+                return 1;
+        return 0;
+    }
+    for (i = 0; n - i > 8; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (word_control(x))
+            return 1;
+    }
+    memcpy(&x, p + n - 8, 8); /* the last eight, overlapping bytes already seen */
+    return word_control(x) != 0;
+}
+
 void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, size_t keylen)
 {
     size_t o = strlen(base), i;
@@ -97,11 +128,12 @@ void kombo_path_join(char *dst, size_t cap, const char *base, const char *key, s
     /* Copied whole, then control bytes masked: a path is made for every
      * member checked, and read only when a problem names it. */
     memcpy(dst + o, key, keylen);
-    for (i = o; i < o + keylen; i++) {
-        unsigned char ch = (unsigned char)dst[i];
-        if (ch < 0x20 || ch == 0x7f)
-            dst[i] = '?';
-    }
+    if (has_control(dst + o, keylen))
+        for (i = o; i < o + keylen; i++) {
+            unsigned char ch = (unsigned char)dst[i];
+            if (ch < 0x20 || ch == 0x7f)
+                dst[i] = '?';
+        }
     o = kombo_utf8_cut(dst, o + keylen);
     dst[o] = '\0';
 }

@@ -24,6 +24,7 @@ typedef struct writer {
     kombo_buf *cur; /* the owned segment being written; NULL: start a new one */
     int failed;
     int depth;
+    int brace; /* an object's "{" not written yet: its first member's key brings it */
 } writer;
 
 static kombo_buf *buf(writer *w)
@@ -140,17 +141,21 @@ static int written_before(const kombo_schema *const *from, size_t f, size_t i)
     return 0;
 }
 
-static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
+/* plain: the key is known to need no escape (a file object's own names,
+ * matched exactly), so it is not scanned again. */
+static void member_of(writer *w, int *first, const kombo_schema *s, kombo_value *m, int plain)
 {
     kombo_buf *b = buf(w);
-    size_t comma = *first ? 0 : 1, n = m->key.len;
+    size_t comma = *first && !w->brace ? 0 : 1, n = m->key.len;
+    char lead = w->brace ? '{' : ',';
     char *o;
 
+    w->brace = 0;
     /* `,"key":` in one reservation when the key needs no escape (the usual
      * case: a name from the description); else piece by piece. */
-    if (kombo_json_plain(m->key.ptr, n) && n <= (size_t)-1 / 2) {
+    if ((plain || kombo_json_plain(m->key.ptr, n)) && n <= (size_t)-1 / 2) {
         if ((o = kombo_buf_extend(b, comma + n + 3)) != NULL) {
-            o[0] = ',';
+            o[0] = lead;
             o[comma] = '"';
             memcpy(o + comma + 1, m->key.ptr, n);
             o[comma + 1 + n] = '"';
@@ -158,7 +163,7 @@ static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
         }
     } else {
         if (comma)
-            kombo_buf_append(b, ",", 1);
+            kombo_buf_append(b, &lead, 1);
         kombo_json_string(b, m->key.ptr, m->key.len);
         kombo_buf_append(b, ":", 1);
     }
@@ -166,9 +171,16 @@ static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
     write_value(w, s, m);
 }
 
+static void member(writer *w, int *first, const kombo_schema *s, kombo_value *m)
+{
+    member_of(w, first, s, m, 0);
+}
+
 /* The file object's content, last: a base64 stream (taking over the file
- * the check opened), data borrowed verbatim, or data_url. */
-static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_FILE_NKEYS], int first)
+ * the check opened), data borrowed verbatim, or data_url.  1 when the
+ * data's closing quote is still to be written (with the object's "}", in
+ * one append). */
+static int file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_FILE_NKEYS], int first)
 {
     kombo_value *bytes = fm[KOMBO_FILE_BYTES], *src = fm[KOMBO_FILE_SOURCE];
     kombo_value *data = fm[KOMBO_FILE_DATA], *url = fm[KOMBO_FILE_DATA_URL];
@@ -192,7 +204,7 @@ static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_
             w->failed |= kombo_body_add_source(w->body, src->source) != 0;
         }
         w->cur = NULL;
-        PUT(w, "\"");
+        return 1;
     } else if (url != NULL && url->type == KOMBO_V_STRING) {
         if (first)
             PUT(w, "\"data_url\":");
@@ -200,6 +212,7 @@ static void file_content(writer *w, kombo_value *v, kombo_value *const fm[KOMBO_
             PUT(w, ",\"data_url\":");
         kombo_json_string(buf(w), url->s.ptr, url->s.len);
     }
+    return 0;
 }
 
 /* A file object: name, content_type and type first, then what else the
@@ -213,25 +226,34 @@ static void write_file_object(writer *w, const kombo_schema *const *from, size_t
     size_t f, i;
     kombo_value *m;
 
-    kombo_file_members(v, fm);
-    PUT(w, "{");
+    size_t named = kombo_file_members(v, fm);
+
+    w->brace = 1; /* written with the first member's key */
     for (i = 0; i < 3; i++)
         if (fm[head[i]] != NULL)
-            member(w, &first, NULL, fm[head[i]]);
-    for (f = 0; f < n; f++)
+            member_of(w, &first, NULL, fm[head[i]], 1);
+    /* Every member has one of the file object's own names (the usual
+     * case): none is left for the walks below, which only write others. */
+    for (f = 0; f < n && named < v->n; f++)
         for (i = 0; i < from[f]->nproperties; i++) {
             const kombo_property *p = &from[f]->properties[i];
             if (kombo_file_key_name(p->name) >= 0 || written_before(from, f, i))
                 continue;
-            m = kombo_value_member(v, p->name);
+            m = kombo_member_named(v, p->name);
             if (m != NULL)
                 member(w, &first, p->schema, m);
         }
-    for (m = v->child; m != NULL; m = m->next)
+    for (m = named < v->n ? v->child : NULL; m != NULL; m = m->next)
         if (m->key.ptr != NULL && kombo_file_key(m->key) < 0 && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
-    file_content(w, v, fm, first);
-    PUT(w, "}");
+    if (w->brace) { /* no member before the content */
+        w->brace = 0;
+        PUT(w, "{");
+    }
+    if (file_content(w, v, fm, first))
+        PUT(w, "\"}");
+    else
+        PUT(w, "}");
 }
 
 static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
@@ -249,13 +271,13 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
             write_file_object(w, from, n, additional, v);
             return;
         }
-    PUT(w, "{");
+    w->brace = 1; /* written with the first member's key */
     for (f = 0; f < n; f++)
-        for (i = 0; i < from[f]->nproperties; i++) {
+        for (i = 0; i < from[f]->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
             const kombo_property *p = &from[f]->properties[i];
             if (written_before(from, f, i))
                 continue;
-            m = kombo_value_member(v, p->name);
+            m = kombo_member_named(v, p->name);
             if (m != NULL) {
                 member(w, &first, p->schema, m);
                 listed++;
@@ -264,7 +286,12 @@ static void write_object(writer *w, const kombo_schema *s, kombo_value *v)
     for (m = v->child; m != NULL && listed < v->n; m = m->next) /* (all listed: none left) */
         if (m->key.ptr != NULL && !listed_in(from, n, m->key))
             member(w, &first, additional, m);
-    PUT(w, "}");
+    if (w->brace) { /* no member: {} */
+        w->brace = 0;
+        PUT(w, "{}");
+    } else {
+        PUT(w, "}");
+    }
 }
 
 /* ---------------------------------------------------------------- values */
@@ -350,6 +377,7 @@ int kombo_schema_write(kombo_body *body, const kombo_schema *s, kombo_value *v)
     w.cur = NULL;
     w.failed = 0;
     w.depth = 0;
+    w.brace = 0;
     if (v == NULL)
         return -1;
     write_value(&w, s, v);
@@ -471,8 +499,8 @@ int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *
     if (v == NULL || v->type != KOMBO_V_OBJECT)
         return url->failed ? -1 : 0;
     kombo_buf_init(&tmp);
-    for (i = 0; s != NULL && i < s->nproperties; i++) {
-        m = kombo_value_member(v, s->properties[i].name);
+    for (i = 0; s != NULL && i < s->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
+        m = kombo_member_named(v, s->properties[i].name);
         if (m != NULL) {
             failed |= query_param(url, &tmp, &first, m) != 0;
             listed++;

@@ -222,6 +222,14 @@ typedef struct kombo_lua_reader {
     kombo_str *lent[KOMBO_LUA_LENT_MAX];
     int nlent;
     int keep; /* reading what the body borrows past the call's making: copied or anchored */
+    /* The body's descriptor while its own members are read (lua_request.c):
+     * a member only an object may be, given as another Lua type, is noted
+     * in the same walk (the first in the descriptor's order) rather than
+     * looked up by name for every property. */
+    const struct kombo_schema *shape;
+    int shape_walked;      /* the walk saw every member of the body */
+    int shape_bad;         /* the index of that property, or -1 */
+    const char *shape_got; /* the Lua type it was given */
 } kombo_lua_reader;
 
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,

@@ -170,7 +170,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
     size_t i, k, nkeys;
-    int body = 0, body_type = LUA_TNIL, slots;
+    int body = 0, body_type = LUA_TNIL, body_mt = 0, slots;
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -224,14 +224,20 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
      * query, body, on_progress, preflight. */
     if (op->body_schema != NULL) {
         /* Shape first: these raise, before any problem counts.  A missing
-         * body is a problem (the core's), like a missing id. */
+         * body is a problem (the core's), like a missing id.  The body's
+         * members are shape-checked here only when it has a metatable (a
+         * field lookup may inherit them); else while it is read (below). */
         const char *shape;
         body = slots + (int)nkeys - 3;
         body_type = lua_type(L, body);
         if (body_type != LUA_TNIL && body_type != LUA_TTABLE)
             return shape_error(L, "'body'", body);
-        if (body_type == LUA_TTABLE && (shape = body_shape(L, op, body)) != NULL)
-            return shape;
+        if (body_type == LUA_TTABLE && lua_getmetatable(L, body)) {
+            lua_pop(L, 1);
+            body_mt = 1;
+            if ((shape = body_shape(L, op, body)) != NULL)
+                return shape;
+        }
     }
     k = 0;
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++, k++)
@@ -246,7 +252,21 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     if (op->body_schema != NULL) {
         if (body_type == LUA_TTABLE) {
             strcpy(r.path, "body");
+            r.shape = body_mt ? NULL : op->body_schema;
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
+            r.shape = NULL;
+            if (!body_mt && !r.shape_walked) {
+                /* The walk stopped short (a key that is not a string, an
+                 * array, empty, out of memory): by name, as before. */
+                const char *shape;
+                kombo_lua_keep_lent(&r);
+                if ((shape = body_shape(L, op, body)) != NULL)
+                    return shape;
+            } else if (!body_mt && r.shape_bad >= 0) {
+                char what[96];
+                snprintf(what, sizeof what, "'body.%s'", op->body_schema->properties[r.shape_bad].name);
+                return lua_pushfstring(L, "%s must be a table, got %s", what, r.shape_got);
+            }
         }
 
         int preflight = slots + (int)k + 2, progress = slots + (int)k + 1;

@@ -114,10 +114,10 @@ static int array_length(lua_State *L, int idx)
 /* Appends ".key" or "[i]" to the path; returns the old length to restore.
  * Without snprintf: every member of every call passes here, and a path is
  * read only when a problem names it. */
-static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
+static size_t path_put_key(kombo_lua_reader *r, size_t old, const char *key, size_t klen)
 {
     const size_t cap = sizeof r->path - 1; /* bytes before the NUL */
-    size_t old = strlen(r->path), o = old < cap ? old : cap;
+    size_t o = old < cap ? old : cap;
     if (klen > 64)
         klen = 64;
     if (o > 0 && o < cap)
@@ -127,6 +127,11 @@ static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
     memcpy(r->path + o, key, klen);
     r->path[o + klen] = '\0';
     return old;
+}
+
+static size_t path_push_key(kombo_lua_reader *r, const char *key, size_t klen)
+{
+    return path_put_key(r, strlen(r->path), key, klen);
 }
 
 static size_t path_push_index(kombo_lua_reader *r, int i)
@@ -344,6 +349,23 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
     }
 }
 
+/* A member of the body (key, its value on top) that is not a table: when
+ * the descriptor says it may only be an object, a misuse that
+ * kombo_lua_read_request raises, the first in the descriptor's order. */
+static void note_shape(kombo_lua_reader *r, const char *key, size_t klen)
+{
+    const kombo_schema *b = r->shape;
+    size_t i;
+    for (i = 0; i < b->nproperties && (r->shape_bad < 0 || i < (size_t)r->shape_bad); i++)
+        if (kombo_str_is((kombo_str){key, klen}, b->properties[i].name)) {
+            if (kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+                r->shape_bad = (int)i;
+                r->shape_got = kombo_lua_type_of(r->L, -1);
+            }
+            return;
+        }
+}
+
 /* An object's members, in one walk (lua_next order), the first one already
  * on the stack: a key that is not a string makes the table neither an
  * object nor an array, and what its members added is taken back, so the
@@ -353,7 +375,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
 {
     lua_State *L = r->L;
     size_t count = r->problems->count, dropped = r->problems->dropped;
-    int seen = 0;
+    int seen = 0, body = depth == 0 && r->shape != NULL;
+    size_t base = strlen(r->path); /* the object's own path: each member's goes after it */
 
     do {
         kombo_value *member;
@@ -367,9 +390,11 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             return NULL;
         }
         key = lua_tolstring(L, -2, &klen);
+        if (body && lua_type(L, -1) != LUA_TTABLE)
+            note_shape(r, key, klen);
         bit = seen_bit(key, klen);
         seen |= bit;
-        old = path_push_key(r, key, klen);
+        old = path_put_key(r, base, key, klen);
         if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1)) {
             member = read_source(r, idx, lua_gettop(L), old);
         } else {
@@ -392,6 +417,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             break;
         }
     } while (lua_next(L, idx) != 0);
+    if (body && !r->failed)
+        r->shape_walked = 1;
     if (r->call != NULL)
         stray_size(r, seen);
     return v;
@@ -475,6 +502,10 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->failed = 0;
     r->nlent = 0;
     r->keep = 0;
+    r->shape = NULL;
+    r->shape_walked = 0;
+    r->shape_bad = -1;
+    r->shape_got = NULL;
     r->open[0] = NULL;
     r->path[0] = '\0';
 }

@@ -36,6 +36,27 @@ describe("misuse", function()
         { "body.remote_fields as kombo.null", function()
             return { candidate_id = "c", body = { attachment = h.attachment(), remote_fields = kombo.null } }
           end, "'body.remote_fields' must be a table, got userdata" },
+        -- The body's members are shape-checked while the body is read: the
+        -- first in the description's order speaks, whatever the table's
+        -- order, and a walk that stops short (a key that is not a string)
+        -- or a body with a metatable (inherited members) is checked by name.
+        { "body.attachment and body.remote_fields both as strings", function()
+            local body = {}
+            for i = 1, 20 do body["x" .. i] = i end
+            body.remote_fields, body.attachment = "x", "y"
+            for i = 1, 20 do body["x" .. i] = nil end
+            return { candidate_id = "c", body = body }
+          end, "'body.attachment' must be a table, got string" },
+        { "body.remote_fields as a string beside a number key", function()
+            return { candidate_id = "c", body = { [1] = true, attachment = h.attachment(), remote_fields = 7 } }
+          end, "'body.remote_fields' must be a table, got number" },
+        { "body.remote_fields inherited as a string", function()
+            local body = setmetatable({ attachment = h.attachment() }, { __index = { remote_fields = "x" } })
+            return { candidate_id = "c", body = body }
+          end, "'body.remote_fields' must be a table, got string" },
+        { "body.remote_fields as a boolean after a nested object", function()
+            return { candidate_id = "c", body = { attachment = { name = "a", data = 5 }, remote_fields = false } }
+          end, "'body.remote_fields' must be a table, got boolean" },
       }
       for _, case in ipairs(cases) do
         it("raises for " .. case[1], function()
