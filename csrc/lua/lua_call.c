@@ -230,6 +230,10 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     lcall *c;
     int ud, anchor;
 
+    /* Every caller looked at the client first, but Lua may have run since
+     * (a batch's pick, an __index): a closed client's core is gone. */
+    if (owner->client == NULL || owner->close_pending)
+        return luaL_error(L, "kombo client is closed");
     /* the spares overlapping calls handed back, one at a time */
     if (owner->spare_call == NULL && owner->nmore_calls > 0)
         owner->spare_call = owner->more_calls[--owner->nmore_calls];
