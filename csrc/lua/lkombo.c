@@ -204,19 +204,21 @@ static lclient *client_for_call(lua_State *L)
     return lc;
 }
 
-/* client:prepare(op, args [, problems [, list_files [, options]]]) -> call | nil, problems
+/* client:prepare(op, args [, problems [, list_files [, options [, reuse]]]]) -> call | nil, problems
  * | nil, false, message (args' shape) | nil, false, nil, message (options)
  * list_files: note the body's file objects for call:files() (preflight);
  * options: the call's own settings and headers (kombo/call.lua has
- * checked the names and types); op: its index or name */
+ * checked the names and types); op: its index or name; reuse: a call
+ * closed by the caller, made again in place when nothing holds it (see
+ * kombo_lua_reusable_call), else a new one is made */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = client_for_call(L);
     const kombo_operation *op = operation_arg(L);
     int list_files = lua_toboolean(L, 5);
     int options = lua_istable(L, 6) ? 6 : 0;
-    lua_settop(L, 6);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, 0);
+    lua_settop(L, 7);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, kombo_lua_reusable_call(L, 7) ? 7 : 0);
 }
 
 /* client:run(op, args [, index]) -> as call:perform(index) of the call

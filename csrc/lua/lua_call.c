@@ -106,6 +106,31 @@ static int l_success_metatable(lua_State *L)
 
 /* A call's methods hold its metatable as their upvalue 1 (the methods run
  * several times per call). */
+/* The call metatable under a light userdata key of the registry as well as
+ * under CALL_MT: found without hashing a string (luaL_getmetatable makes
+ * and hashes its name each time on LuaJIT), for every call made. */
+static const char call_mt_key = 'c';
+
+static void push_call_mt(lua_State *L)
+{
+    lua_pushlightuserdata(L, (void *)&call_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+int kombo_lua_reusable_call(lua_State *L, int idx)
+{
+    lcall *c = lua_touserdata(L, idx);
+    int ok;
+    if (c == NULL || !lua_getmetatable(L, idx))
+        return 0;
+    push_call_mt(L);
+    /* a closed call holds nothing (close_call): it may be made again */
+    ok = lua_rawequal(L, -1, -2) && c->call == NULL && c->owner == NULL && !c->in_multi && !c->in_transfer &&
+         !c->in_written;
+    lua_pop(L, 2);
+    return ok;
+}
+
 /* The body's bytes are all handed out: the read after the last chunk
  * would give nothing (call:read's tell_end and its FFI twin). */
 static int body_read_out(const kombo_body *body)
@@ -261,7 +286,7 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     c->progress_ref = LUA_NOREF;
     c->written_ref = LUA_NOREF;
     if (reuse == 0) {
-        luaL_getmetatable(L, CALL_MT);
+        push_call_mt(L);
         lua_setmetatable(L, ud);
     }
     /* The client's spare first block, else a new one (the arena zeroes what
@@ -1557,6 +1582,9 @@ void kombo_lua_open_call(lua_State *L)
         {"close", l_call_gc},        {"__gc", l_call_gc},         {"__close", l_call_gc},
         {"__tostring", l_call_tostring}, {NULL, NULL}};
     luaL_newmetatable(L, CALL_MT);
+    lua_pushlightuserdata(L, (void *)&call_mt_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX); /* (push_call_mt) */
     lua_pushvalue(L, -1);                  /* upvalue 1: the call metatable (to_call) */
     luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
     lua_pushliteral(L, "kombo.header_block");

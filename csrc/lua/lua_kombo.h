@@ -271,6 +271,9 @@ int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *p
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
                        int list_files, int options, int reuse);
 void kombo_lua_open_call(lua_State *L);
+/* lua_call.c: 1 when the value at idx is a closed call userdata that
+ * kombo_lua_new_call may make again (reuse): nothing points into it. */
+int kombo_lua_reusable_call(lua_State *L, int idx);
 /* lua_call.c: client:run's second half: call:perform(index) of the call at
  * call_idx (index: a stack index, or 0), then call:close(); returns what
  * perform returns.  The running C function's upvalue 2 must be a header

@@ -286,14 +286,8 @@ static int job_prepare(lua_State *L)
             return job_declined(L);
         lua_settop(L, 5);
     }
-    c = lua_touserdata(L, 2);
-    if (c != NULL && lua_getmetatable(L, 2)) {
-        /* a closed call holds nothing (close_call): made again in place */
-        if (lua_rawequal(L, -1, JUP_CALL_MT) && c->call == NULL && c->owner == NULL && !c->in_multi &&
-            !c->in_transfer && !c->in_written)
-            reuse = 2;
-        lua_pop(L, 1);
-    }
+    if (kombo_lua_reusable_call(L, 2))
+        reuse = 2; /* made again in place */
     lua_pushvalue(L, 1); /* 6: the arguments, */
     lua_pushnil(L);      /* 7: no problems of Lua's */
     n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse);

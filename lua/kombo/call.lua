@@ -62,6 +62,9 @@ local function send(p, call, obs)
     ok, raw, failure = pcall(cosocket.perform, call, p.config, obs, obs == nil and success_index(p) or nil)
     call:close()
     if not ok then error(raw, 0) end
+    -- Nothing holds the call now (no observer saw it): the client's next
+    -- call is made in it, not in a new userdata (prepare).
+    if obs == nil then p.spare_call = call end
     if failure == true then return raw end -- (no observer: a success the core dressed)
   elseif obs then -- a Lua loop, so that every step can be logged and hooked
     raw, failure = trace.drive(call, obs, curl_attempt, core.sleep, core.now)
@@ -71,6 +74,7 @@ local function send(p, call, obs)
     -- would (given the same __index, kept by the client).
     local res, dressed = call:perform(success_index(p))
     call:close()
+    p.spare_call = call -- (as above)
     if dressed then return res end
     raw = res
   end
@@ -122,8 +126,11 @@ local function prepare(self, p, op, args, fname, level, defer, copts, aliased, w
   if aliased then args, problems = remote_fields.normalize(op, args) end
   -- A preflight needs the body's file objects listed by the core (the
   -- others' calls do not pay for it).
+  -- (in the call the client's last call closed, when it left one: send)
+  local spare = p.spare_call
+  p.spare_call = nil
   local call, core_problems, shape, bad_option = p.core:prepare(op.index, args, problems, wanted,
-    copts and copts.core)
+    copts and copts.core, spare)
   if not call then
     local err
     call, err = refused(p, fname, level + 1, core_problems, shape, bad_option) -- (no tail call: levels)
