@@ -276,6 +276,10 @@ void kombo_call_recycle(kombo_call *c)
         memset(c->response.body.data, 0, c->response.body.len);
     if (c->response.headers.data != NULL)
         memset(c->response.headers.data, 0, c->response.headers.len);
+    /* call_init only empties the body's error: a failed call's text (a
+     * source's or a hook's message, the caller's words) is wiped here. */
+    if (c->body.error[0] != '\0')
+        memset(c->body.error, 0, sizeof c->body.error);
 }
 
 kombo_call *kombo_call_make(const kombo_client *client, kombo_request *req, int list_files,

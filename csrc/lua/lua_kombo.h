@@ -227,6 +227,8 @@ typedef struct kombo_lua_reader {
      * in the same walk (the first in the descriptor's order) rather than
      * looked up by name for every property. */
     const struct kombo_schema *shape;
+    int shape_body;        /* the body's stack index (it has no metatable) */
+    int shape_checked;     /* its members were looked up by name already */
     int shape_walked;      /* the walk saw every member of the body */
     int shape_bad;         /* the index of that property, or -1 */
     const char *shape_got; /* the Lua type it was given */

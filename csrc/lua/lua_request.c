@@ -253,6 +253,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         if (body_type == LUA_TTABLE) {
             strcpy(r.path, "body");
             r.shape = body_mt ? NULL : op->body_schema;
+            r.shape_body = body;
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
             r.shape = NULL;
             if (!body_mt && !r.shape_walked) {

@@ -217,6 +217,26 @@ void kombo_lua_keep_lent(kombo_lua_reader *r)
 /* A file object's source: the callable at `fn` with the table's `size`.
  * `object` is the length of the file object's own path in r->path (the
  * path now ends in ".source"), where ".size" goes. */
+/* The body's own members looked up by name (raw: the body has no
+ * metatable), as note_shape would note them, before any of the caller's
+ * Lua can run (read_source): a misuse raises first, as it always did. */
+static void shape_by_name(kombo_lua_reader *r)
+{
+    const kombo_schema *b = r->shape;
+    size_t i;
+    r->shape_checked = 1;
+    for (i = 0; i < b->nproperties && (r->shape_bad < 0 || i < (size_t)r->shape_bad); i++) {
+        int t;
+        lua_getfield(r->L, r->shape_body, b->properties[i].name);
+        t = lua_type(r->L, -1);
+        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+            r->shape_bad = (int)i;
+            r->shape_got = kombo_lua_type_of(r->L, -1);
+        }
+        lua_pop(r->L, 1);
+    }
+}
+
 static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t object)
 {
     lua_State *L = r->L;
@@ -225,6 +245,10 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t objec
     size_t old;
 
     kombo_lua_keep_lent(r); /* the field's __index may run Lua */
+    if (r->shape != NULL && !r->shape_checked)
+        shape_by_name(r);
+    if (r->shape_bad >= 0)
+        return new_value(r, KOMBO_V_INVALID); /* (the body's misuse raises: no Lua of the caller's first) */
     lua_getfield(L, t, "size");
     size = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
     old = strlen(r->path);
@@ -504,6 +528,8 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->keep = 0;
     r->shape = NULL;
     r->shape_walked = 0;
+    r->shape_checked = 0;
+    r->shape_body = 0;
     r->shape_bad = -1;
     r->shape_got = NULL;
     r->open[0] = NULL;

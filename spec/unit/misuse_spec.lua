@@ -54,6 +54,14 @@ describe("misuse", function()
             local body = setmetatable({ attachment = h.attachment() }, { __index = { remote_fields = "x" } })
             return { candidate_id = "c", body = body }
           end, "'body.remote_fields' must be a table, got string" },
+        -- (a source's size is read through the file object's __index: no
+        -- caller's Lua may run before the misuse raises, as before the
+        -- shape check moved into the walk)
+        { "body.remote_fields as a string beside a source whose size raises", function()
+            local attachment = setmetatable({ name = "a.bin", type = "CV", source = function() end },
+              { __index = function(_, k) error("the size's __index ran for " .. k, 0) end })
+            return { candidate_id = "c", body = { attachment = attachment, remote_fields = "x" } }
+          end, "'body.remote_fields' must be a table, got string" },
         { "body.remote_fields as a boolean after a nested object", function()
             return { candidate_id = "c", body = { attachment = { name = "a", data = 5 }, remote_fields = false } }
           end, "'body.remote_fields' must be a table, got boolean" },
