@@ -742,11 +742,9 @@ static int l_call_attempt(lua_State *L)
 /* ------------------------------------------------- the sans-I/O steps */
 
 /* call:next(now) -> "send" | "sleep", delay | "done" */
-static int l_call_next(lua_State *L)
+int kombo_lua_push_step(lua_State *L, kombo_step step, double delay)
 {
-    lcall *c = check_call(L, 1);
-    double delay;
-    switch (kombo_call_next(c->call, luaL_checknumber(L, 2), &delay)) {
+    switch (step) {
     case KOMBO_STEP_SEND:
         lua_pushliteral(L, "send");
         return 1;
@@ -758,6 +756,14 @@ static int l_call_next(lua_State *L)
         lua_pushliteral(L, "done");
         return 1;
     }
+}
+
+static int l_call_next(lua_State *L)
+{
+    lcall *c = check_call(L, 1);
+    double delay;
+    kombo_step step = kombo_call_next(c->call, luaL_checknumber(L, 2), &delay);
+    return kombo_lua_push_step(L, step, delay);
 }
 
 /* call:request() -> url, {"Name: value", ...}, content_length,
@@ -1356,22 +1362,6 @@ static void report_attempt(lcall *c, kombo_phase phase, double status, const cha
     kombo_call_complete(c->call, r, now, wall);
 }
 
-static int push_step(lua_State *L, kombo_step step, double delay)
-{
-    switch (step) {
-    case KOMBO_STEP_SEND:
-        lua_pushliteral(L, "send");
-        return 1;
-    case KOMBO_STEP_SLEEP:
-        lua_pushliteral(L, "sleep");
-        lua_pushnumber(L, delay);
-        return 2;
-    default:
-        lua_pushliteral(L, "done");
-        return 1;
-    }
-}
-
 /* call:report(phase, status, headers, body, error, message, now, wall_now,
  * step [, connect, first_byte, total, bytes_sent]): call:complete's report
  * (the same fields, the same rules) with its values as arguments, for the
@@ -1395,7 +1385,7 @@ static int l_call_report(lua_State *L)
     report_attempt(c, phase, status, headers, nh, body, nb, error, message, now, wall, timing);
     if (!lua_toboolean(L, 10))
         return 0;
-    return push_step(L, kombo_call_next(c->call, now, &delay), delay);
+    return kombo_lua_push_step(L, kombo_call_next(c->call, now, &delay), delay);
 }
 
 /* The same two steps for the cosocket transport through LuaJIT's FFI

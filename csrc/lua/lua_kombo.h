@@ -276,6 +276,9 @@ void kombo_lua_open_call(lua_State *L);
 /* lua_call.c: 1 when the value at idx is a closed call userdata that
  * kombo_lua_new_call may make again (reuse): nothing points into it. */
 int kombo_lua_reusable_call(lua_State *L, int idx);
+/* lua_call.c: what call:next says, pushed: "send" | "sleep", delay | "done";
+ * returns how many values. */
+int kombo_lua_push_step(lua_State *L, kombo_step step, double delay);
 /* lua_call.c: client:run's second half: call:perform(index) of the call at
  * call_idx (index: a stack index, or 0), then call:close(); returns what
  * perform returns.  The running C function's upvalue 2 must be a header

@@ -245,6 +245,7 @@ static int job_prepare(lua_State *L)
     lclient *lc;
     lcall *c;
     const kombo_operation *op;
+    kombo_step step;
     double delay = 0;
 
     lua_settop(L, 3);
@@ -303,18 +304,8 @@ static int job_prepare(lua_State *L)
     lua_pushstring(L, kombo_call_integration_id(c->call));
     if (lua_isnoneornil(L, 3))
         return 2;
-    switch (kombo_call_next(c->call, lua_tonumber(L, 3), &delay)) {
-    case KOMBO_STEP_SEND:
-        lua_pushliteral(L, "send");
-        return 3;
-    case KOMBO_STEP_SLEEP:
-        lua_pushliteral(L, "sleep");
-        lua_pushnumber(L, delay);
-        return 4;
-    default:
-        lua_pushliteral(L, "done");
-        return 3;
-    }
+    step = kombo_call_next(c->call, lua_tonumber(L, 3), &delay);
+    return 2 + kombo_lua_push_step(L, step, delay);
 }
 
 /* prepare(job, reuse, now) -> call, integration_id[, step[, delay]]
