@@ -104,8 +104,6 @@ static int l_success_metatable(lua_State *L)
     return 1;
 }
 
-/* A call's methods hold its metatable as their upvalue 1 (the methods run
- * several times per call). */
 /* The call metatable under a light userdata key of the registry as well as
  * under CALL_MT: found without hashing a string (luaL_getmetatable makes
  * and hashes its name each time on LuaJIT), for every call made. */
@@ -138,6 +136,8 @@ static int body_read_out(const kombo_body *body)
     return body->seg_i >= body->nseg && !body->want_input;
 }
 
+/* A call's methods hold its metatable as their upvalue 1 (the methods run
+ * several times per call). */
 static lcall *to_call(lua_State *L, int i)
 {
     return kombo_lua_to_udata(L, i, 1, CALL_MT);

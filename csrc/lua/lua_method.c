@@ -224,11 +224,10 @@ static int l_method_new(lua_State *L)
 /* Upvalues of a job preparer's inner step (core.job_preparer's arguments,
  * then the keys). */
 #define JUP_CLIENT_MT lua_upvalueindex(1) /* the core client's metatable */
-#define JUP_CALL_MT lua_upvalueindex(2)   /* a call's */
-#define JUP_P lua_upvalueindex(3)         /* the client's state (kombo/client.lua's private[self]) */
-#define JUP_PICK lua_upvalueindex(4)      /* pick(job) -> the operation (its table of core.operations) | nil */
-#define JUP_NEEDS lua_upvalueindex(5)     /* operation -> METHOD_* (kombo/call.lua's NEEDS) */
-#define JUP_KEYS 6
+#define JUP_P lua_upvalueindex(2)         /* the client's state (kombo/client.lua's private[self]) */
+#define JUP_PICK lua_upvalueindex(3)      /* pick(job) -> the operation (its table of core.operations) | nil */
+#define JUP_NEEDS lua_upvalueindex(4)     /* operation -> METHOD_* (kombo/call.lua's NEEDS) */
+#define JUP_KEYS 5
 
 /* A job the preparer leaves to call.lua: false. */
 static int job_declined(lua_State *L)
@@ -342,7 +341,6 @@ static int l_job_preparer(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
     luaL_getmetatable(L, CLIENT_MT);
-    luaL_getmetatable(L, CALL_MT);
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);

@@ -132,6 +132,7 @@ local function prepare(self, p, op, args, fname, level, defer, copts, aliased, w
   local call, core_problems, shape, bad_option = p.core:prepare(op.index, args, problems, wanted,
     copts and copts.core, spare)
   if not call then
+    if p.spare_call == nil then p.spare_call = spare end -- (not made in it: closed again, it stays spare)
     local err
     call, err = refused(p, fname, level + 1, core_problems, shape, bad_option) -- (no tail call: levels)
     return call, err

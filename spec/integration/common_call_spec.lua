@@ -124,4 +124,33 @@ describe("the common call #integration", function()
     assert(res, tostring(err))
     client:close()
   end)
+
+  -- The other calls through call.lua (own options here) are kept too: the
+  -- client's state holds the last closed one, and its next call is made
+  -- in it (kombo/call.lua: prepare and send; inside nginx every call).
+  it("a call through call.lua leaves its closed call for the next, which is made in it", function()
+    local client = servers.client()
+    local p = require("kombo.client").private[client]
+    local opts = { timeout = 20 }
+    local r1 = assert(client:attach_to_candidate(upload_args("cand-keep-1"), opts))
+    local kept = p.spare_call
+    assert.equals("userdata", type(kept))
+    local r2 = assert(client:attach_to_candidate(upload_args("cand-keep-2"), opts))
+    assert.equals(kept, p.spare_call) -- made in it, closed, kept again
+    -- each result its own, after its call was made again
+    assert.equals(200, r1.http.status)
+    assert.is_string(r1.data.id)
+    assert.equals(200, r2.http.status)
+    -- refused by the core: the spare was not used, and stays
+    local _, err = client:attach_to_candidate({ candidate_id = "", body = { attachment = servers.attachment() } }, opts)
+    assert.equals("validation", err.kind)
+    assert.equals(kept, p.spare_call)
+    client:close()
+    -- an observed client keeps none (an observer saw the call)
+    local watched = servers.client { hooks = { before_request = function() end } }
+    local wp = require("kombo.client").private[watched]
+    assert(watched:attach_to_candidate(upload_args("cand-keep-3")))
+    assert.is_nil(wp.spare_call)
+    watched:close()
+  end)
 end)

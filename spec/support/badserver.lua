@@ -177,7 +177,7 @@ local function serve(portfile, logfile, lifetime)
   -- or nil.  Read a byte at a time (LuaSocket's "*l" drops every CR), as
   -- "*l" reads it: a line ends at LF, a CR before it is not part of it.
   local function read_head(c)
-    local bytes, lines, line = {}, {}, {}
+    local bytes, lines, line, ended = {}, {}, {}, false
     for _ = 1, 65536 do
       local ch = c:receive(1)
       if not ch then return nil end
@@ -185,7 +185,7 @@ local function serve(portfile, logfile, lifetime)
       if ch == "\n" then
         local text = table.concat(line):gsub("\r$", "")
         if text == "" then
-          if #lines > 0 then break end
+          if #lines > 0 then ended = true; break end
           return nil
         end
         lines[#lines + 1] = text
@@ -194,6 +194,7 @@ local function serve(portfile, logfile, lifetime)
         line[#line + 1] = ch
       end
     end
+    if not ended then return nil end -- (no blank line in 64 KiB: not a head)
     local method, path = (lines[1] or ""):match("^(%u+) (%S+) HTTP/1%.%d$")
     if not method then return nil end
     local headers = {}
