@@ -1276,46 +1276,46 @@ static const char *const transport_errors[] = {"", "network", "timeout", "too_la
 static const char *const phases[] = {"connect", "sending", "waiting", "receiving", "done", NULL};
 
 /* call:complete{status=, headers=, body=, error=, phase=, message=}, now, wall_now */
+static void report_attempt(lcall *c, kombo_phase phase, double status, const char *headers, size_t nh,
+                           const char *body, size_t nb, int error, const char *message, double now,
+                           double wall, const double *timing);
+
 static int l_call_complete(lua_State *L)
 {
     lcall *c = check_call(L, 1);
-    kombo_response *r = kombo_call_response(c->call);
-    size_t n;
-    const char *s;
+    size_t nh = 0, nb = 0;
+    const char *headers, *body, *message;
+    double status, timing[4], now, wall;
+    int error = KOMBO_TE_NONE, have_timing = 0;
+    kombo_phase phase;
     luaL_checktype(L, 2, LUA_TTABLE);
-    kombo_response_reset(r);
+    lua_settop(L, 4); /* the fields from 5 on, where they stay while the core copies them */
     lua_getfield(L, 2, "status");
-    r->status = (int)kombo_lua_clamp(luaL_optnumber(L, -1, 0), 0, 1e6); /* > 999: "invalid HTTP status" */
+    status = luaL_optnumber(L, -1, 0);
     lua_getfield(L, 2, "headers");
-    if ((s = lua_tolstring(L, -1, &n)) != NULL)
-        kombo_buf_append(&r->headers, s, n);
+    headers = lua_tolstring(L, -1, &nh);
     lua_getfield(L, 2, "body");
-    if ((s = lua_tolstring(L, -1, &n)) != NULL && kombo_buf_append(&r->body, s, n) != 0)
-        r->error = KOMBO_TE_TOO_LARGE;
+    body = lua_tolstring(L, -1, &nb);
     lua_getfield(L, 2, "error");
     if (!lua_isnil(L, -1))
-        r->error = (kombo_transport_error)luaL_checkoption(L, -1, NULL, transport_errors);
+        error = luaL_checkoption(L, -1, NULL, transport_errors);
     lua_getfield(L, 2, "phase");
-    r->phase = (kombo_phase)luaL_checkoption(L, -1, "done", phases);
+    phase = (kombo_phase)luaL_checkoption(L, -1, "done", phases);
     lua_getfield(L, 2, "message");
-    kombo_copy_text(r->error_message, sizeof r->error_message, luaL_optstring(L, -1, ""));
-    if (r->error == KOMBO_TE_TOO_LARGE && r->error_message[0] == '\0')
-        snprintf(r->error_message, sizeof r->error_message, "response body larger than %zu bytes",
-                 kombo_call_response(c->call)->body.limit);
-    if (r->want_timing) { /* the cosocket transport's figures (call:measure()) */
-        lua_getfield(L, 2, "timing");
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "connect");
-            r->timing.connect = lua_tonumber(L, -1);
-            lua_getfield(L, -2, "first_byte");
-            r->timing.first_byte = lua_tonumber(L, -1);
-            lua_getfield(L, -3, "total");
-            r->timing.total = lua_tonumber(L, -1);
-            lua_getfield(L, -4, "bytes_sent");
-            r->timing.bytes_sent = lua_tonumber(L, -1);
+    message = luaL_optstring(L, -1, "");
+    lua_getfield(L, 2, "timing"); /* the cosocket transport's figures (call:measure()) */
+    if (lua_istable(L, -1)) {
+        static const char *const fields[4] = {"connect", "first_byte", "total", "bytes_sent"};
+        int i;
+        for (i = 0; i < 4; i++) {
+            lua_getfield(L, -1 - i, fields[i]);
+            timing[i] = lua_tonumber(L, -1);
         }
+        have_timing = 1;
     }
-    kombo_call_complete(c->call, r, luaL_checknumber(L, 3), luaL_checknumber(L, 4));
+    now = luaL_checknumber(L, 3);
+    wall = luaL_checknumber(L, 4);
+    report_attempt(c, phase, status, headers, nh, body, nb, error, message, now, wall, have_timing ? timing : NULL);
     return 0;
 }
 
