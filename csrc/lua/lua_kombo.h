@@ -234,6 +234,12 @@ typedef struct kombo_lua_reader {
     const char *shape_got; /* the Lua type it was given */
 } kombo_lua_reader;
 
+/* lua_value.c: the first member of the body at `body` (looked up by name,
+ * as Lua reads it) whose descriptor in b is an object and nothing else and
+ * which is given as another type (its Lua type in *got), as an index in
+ * b's properties; -1 when none.  The reader's walk notes the same. */
+int kombo_lua_shape_by_name(lua_State *L, const struct kombo_schema *b, int body, const char **got);
+
 void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena, int anchor,
                            kombo_problems *problems, lcall *call);
 /* The value at idx, at r->path (NULL when out of memory: r->failed). */

@@ -102,22 +102,18 @@ static const char *shape_error(lua_State *L, const char *what, int idx)
 
 /* The body's members whose descriptor is an object and nothing else:
  * anything but a table there is a misuse, raised like a non-table body. */
+static const char *shape_message(lua_State *L, const kombo_operation *op, int bad, const char *got)
+{
+    char what[96];
+    snprintf(what, sizeof what, "'body.%s'", op->body_schema->properties[bad].name);
+    return lua_pushfstring(L, "%s must be a table, got %s", what, got);
+}
+
 static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
 {
-    const kombo_schema *b = op->body_schema;
-    size_t i;
-    for (i = 0; i < b->nproperties; i++) {
-        int t;
-        lua_getfield(L, body, b->properties[i].name);
-        t = lua_type(L, -1);
-        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
-            char what[96];
-            snprintf(what, sizeof what, "'body.%s'", b->properties[i].name);
-            return shape_error(L, what, -1);
-        }
-        lua_pop(L, 1);
-    }
-    return NULL;
+    const char *got = NULL;
+    int bad = kombo_lua_shape_by_name(L, op->body_schema, body, &got);
+    return bad < 0 ? NULL : shape_message(L, op, bad, got);
 }
 
 /* The query parameters given at the top level, as one object value; the
@@ -264,9 +260,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
                 if ((shape = body_shape(L, op, body)) != NULL)
                     return shape;
             } else if (!body_mt && r.shape_bad >= 0) {
-                char what[96];
-                snprintf(what, sizeof what, "'body.%s'", op->body_schema->properties[r.shape_bad].name);
-                return lua_pushfstring(L, "%s must be a table, got %s", what, r.shape_got);
+                return shape_message(L, op, r.shape_bad, r.shape_got);
             }
         }
 

@@ -217,24 +217,34 @@ void kombo_lua_keep_lent(kombo_lua_reader *r)
 /* A file object's source: the callable at `fn` with the table's `size`.
  * `object` is the length of the file object's own path in r->path (the
  * path now ends in ".source"), where ".size" goes. */
+int kombo_lua_shape_by_name(lua_State *L, const kombo_schema *b, int body, const char **got)
+{
+    size_t i;
+    for (i = 0; i < b->nproperties; i++) {
+        int t;
+        lua_getfield(L, body, b->properties[i].name);
+        t = lua_type(L, -1);
+        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
+            *got = kombo_lua_type_of(L, -1);
+            lua_pop(L, 1);
+            return (int)i;
+        }
+        lua_pop(L, 1);
+    }
+    return -1;
+}
+
 /* The body's own members looked up by name (raw: the body has no
  * metatable), as note_shape would note them, before any of the caller's
- * Lua can run (read_source): a misuse raises first, as it always did. */
+ * Lua can run (read_source): a misuse raises first, as it always did.
+ * (The first in the descriptor's order, as the walk's own note.) */
 static void shape_by_name(kombo_lua_reader *r)
 {
-    const kombo_schema *b = r->shape;
-    size_t i;
+    const char *got = NULL;
+    int bad = kombo_lua_shape_by_name(r->L, r->shape, r->shape_body, &got);
     r->shape_checked = 1;
-    for (i = 0; i < b->nproperties && (r->shape_bad < 0 || i < (size_t)r->shape_bad); i++) {
-        int t;
-        lua_getfield(r->L, r->shape_body, b->properties[i].name);
-        t = lua_type(r->L, -1);
-        if (t != LUA_TNIL && t != LUA_TTABLE && kombo_schema_types(b->properties[i].schema, 0) == KOMBO_T_OBJECT) {
-            r->shape_bad = (int)i;
-            r->shape_got = kombo_lua_type_of(r->L, -1);
-        }
-        lua_pop(r->L, 1);
-    }
+    if (bad >= 0 && (r->shape_bad < 0 || bad < r->shape_bad))
+        r->shape_bad = bad, r->shape_got = got;
 }
 
 static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t object)
