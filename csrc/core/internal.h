@@ -31,6 +31,20 @@ static inline int kombo_str_is(kombo_str s, const char *lit)
     return i == s.len && lit[i] == '\0';
 }
 
+/* kombo_value_member (value.c), inline for the validator's and the
+ * writer's walks, which look up each of a descriptor's names (a query's
+ * ten for two given): the exported function is a call through the PLT. */
+static inline kombo_value *kombo_member_named(const kombo_value *v, const char *name)
+{
+    kombo_value *m;
+    if (v == NULL || v->type != KOMBO_V_OBJECT)
+        return NULL;
+    for (m = v->child; m != NULL; m = m->next)
+        if (kombo_str_is(m->key, name))
+            return m;
+    return NULL;
+}
+
 /* src copied into dst[cap] (cap > 0), cut to fit and NUL-terminated: what
  * snprintf(dst, cap, "%s", src) does, without parsing a format (a call
  * sets a message this way every time). */

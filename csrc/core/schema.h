@@ -208,26 +208,6 @@ static inline int kombo_file_key_name(const char *name)
     kombo_str key = {name, strlen(name)};
     return kombo_file_key(key);
 }
-/* kombo_value_member, inlined for the validator's and the writer's walks,
- * which look up each of a descriptor's names (a query's ten for two given):
- * the exported function is a call through the PLT each time. */
-static inline kombo_value *kombo_member_named(const kombo_value *v, const char *name)
-{
-    kombo_value *m;
-    if (v == NULL || v->type != KOMBO_V_OBJECT)
-        return NULL;
-    for (m = v->child; m != NULL; m = m->next) {
-        const char *p = m->key.ptr;
-        size_t i = 0, n = m->key.len;
-        if (p == NULL)
-            continue;
-        while (i < n && name[i] != '\0' && p[i] == name[i])
-            i++;
-        if (i == n && name[i] == '\0')
-            return m;
-    }
-    return NULL;
-}
 /* m[k]: the first member of v named the k-th (NULL when none).  Returns
  * how many of v's members have one of these names (v->n when all have:
  * the usual file object, whose other members need no walk). */

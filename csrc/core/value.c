@@ -132,14 +132,7 @@ void kombo_value_append(kombo_value *parent, kombo_value *child)
 
 kombo_value *kombo_value_member(const kombo_value *object, const char *key)
 {
-    kombo_value *m;
-
-    if (object == NULL || object->type != KOMBO_V_OBJECT)
-        return NULL;
-    for (m = object->child; m != NULL; m = m->next)
-        if (kombo_str_is(m->key, key))
-            return m;
-    return NULL;
+    return kombo_member_named(object, key);
 }
 
 /* Depth-first without recursion: a value tree from a hostile table may be
