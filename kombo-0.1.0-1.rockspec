@@ -42,6 +42,7 @@ build = {
       ["kombo.request_body"] = "lua/kombo/request_body.lua",
       ["kombo.errors"] = "lua/kombo/errors.lua",
       ["kombo.remote_fields"] = "lua/kombo/remote_fields.lua",
+      ["kombo.nginx"] = "lua/kombo/nginx.lua",
       ["kombo.cosocket"] = "lua/kombo/cosocket.lua",
       ["kombo.trace"] = "lua/kombo/trace.lua",
       ["kombo.bulk"] = "lua/kombo/bulk.lua",

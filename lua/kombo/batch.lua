@@ -6,7 +6,7 @@
 -- @module kombo
 local core = require "kombo.core"
 local errors = require "kombo.errors"
-local cosocket = require "kombo.cosocket" -- the OpenResty transport
+local nginx = require "kombo.nginx" -- which transport (the OpenResty one is loaded when taken)
 local bulk = require "kombo.bulk"
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare one operation call
@@ -23,10 +23,11 @@ local M = {}
 -- `jobs_arg` and `noun` word the messages.  Raises (at the method's
 -- caller) when there is no transport in this nginx phase.
 function M.host(self, p, pick, fname, jobs_arg, noun)
-  local transport, why = cosocket.select(p.config.transport)
+  local transport, why = nginx.select(p.config.transport)
   if transport == nil then error(why, 3) end
   local host = {
-    engine = transport == "cosocket" and bulk.ngx_engine(cosocket.attempt, p.config) or bulk.curl_engine(),
+    engine = transport == "cosocket" and bulk.ngx_engine(require("kombo.cosocket").attempt, p.config)
+      or bulk.curl_engine(),
     observer = p.observer, secret = p.config.secrets,
     fname = fname, jobs_arg = jobs_arg, noun = noun,
   }

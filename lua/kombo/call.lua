@@ -14,8 +14,8 @@ local core = require "kombo.core"
 local errors = require "kombo.errors"
 local remote_fields = require "kombo.remote_fields"
 local trace = require "kombo.trace"
-local cosocket = require "kombo.cosocket" -- the OpenResty transport
-local client = require "kombo.client"     -- state: a client's settings and core handle
+local nginx = require "kombo.nginx"   -- inside nginx? which transport?
+local client = require "kombo.client" -- state: a client's settings and core handle
 local preflight = require "kombo.preflight"
 
 local M = {}
@@ -34,7 +34,12 @@ local function curl_attempt(call) call:attempt() end
 -- call's own hooks), nil when nothing watches it.
 -- Outside nginx (no `ngx` when this module loads: OpenResty sets it before
 -- any Lua runs), every call but a misused "cosocket" one goes over libcurl.
-local OUTSIDE_NGINX = not cosocket.in_nginx()
+local OUTSIDE_NGINX = not nginx.in_nginx()
+
+-- The OpenResty transport (lua/kombo/cosocket.lua): loaded with this module
+-- inside nginx; outside, only by a call that takes it (`ngx` set after this
+-- module loaded), so that a script never parses it.
+local cosocket = not OUTSIDE_NGINX and require "kombo.cosocket" or nil
 
 -- The __index of a success dressed in C (call:perform, client:run, and
 -- call:result on the cosocket transport and in batches), made once per
@@ -52,12 +57,13 @@ local function send(p, call, obs)
   -- Cosockets inside nginx, libcurl elsewhere.
   local mode = p.config.transport
   local transport, why
-  if OUTSIDE_NGINX and mode ~= "cosocket" then transport = "curl" else transport, why = cosocket.select(mode) end
+  if OUTSIDE_NGINX and mode ~= "cosocket" then transport = "curl" else transport, why = nginx.select(mode) end
   local raw, failure
   if transport == nil then
     call:close()
     error(why, 4) -- misuse: calling in an nginx phase without cosockets
   elseif transport == "cosocket" then
+    if cosocket == nil then cosocket = require "kombo.cosocket" end
     local ok
     ok, raw, failure = pcall(cosocket.perform, call, p.config, obs, obs == nil and success_index(p) or nil)
     call:close()

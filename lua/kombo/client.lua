@@ -6,7 +6,7 @@
 -- blocks are on the `kombo` module's page (config.ld merges this file in).
 -- @module kombo
 local core = require "kombo.core"
-local cosocket = require "kombo.cosocket" -- the transport option: is nginx's Lua module there?
+local nginx = require "kombo.nginx"       -- the transport option: is nginx's Lua module there?
 local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
 local trace = require "kombo.trace"       -- the observer of a call's attempts (debug, hooks)
 
@@ -31,8 +31,9 @@ local function nginx_user_agent()
   local lua_mod = v and ("ngx_lua/%d.%d.%d"):format(math.floor(v / 1000000), math.floor(v / 1000) % 1000, v % 1000)
     or "ngx_lua"
   local nv = tonumber(c.nginx_version)
-  local nginx = nv and ("%d.%d.%d"):format(math.floor(nv / 1000000), math.floor(nv / 1000) % 1000, nv % 1000) or "?"
-  return ("kombo-lua/%s (%s; %s; nginx/%s)"):format(core.version, lua_version(), lua_mod, nginx)
+  local nginx_version = nv and ("%d.%d.%d"):format(math.floor(nv / 1000000), math.floor(nv / 1000) % 1000, nv % 1000)
+    or "?"
+  return ("kombo-lua/%s (%s; %s; nginx/%s)"):format(core.version, lua_version(), lua_mod, nginx_version)
 end
 
 -- The `server` option's URLs (kombo.SERVERS is this table).
@@ -267,7 +268,7 @@ local function resolve(opts, fname)
   if transport ~= "auto" and transport ~= "curl" and transport ~= "cosocket" then
     misuse(fname, ("option 'transport' must be \"auto\", \"curl\" or \"cosocket\", got %q"):format(transport))
   end
-  if transport == "cosocket" and not cosocket.in_nginx() then
+  if transport == "cosocket" and not nginx.in_nginx() then
     misuse(fname, "option 'transport' is \"cosocket\" but ngx.socket.tcp is not available: "
       .. "not running inside nginx's Lua module")
   end
@@ -290,7 +291,7 @@ local function resolve(opts, fname)
     proxy = opts.proxy, -- nil: the environment's; false: none ("" for the core); a URL (the core checks it)
     max_response_bytes = opts.max_response_bytes, -- nil or 0: the core's cap for the answer (a list's page more)
     user_agent = opts.user_agent
-      or (transport ~= "curl" and cosocket.in_nginx() and nginx_user_agent())
+      or (transport ~= "curl" and nginx.in_nginx() and nginx_user_agent())
       or USER_AGENT,
     debug = opts.debug,
     hooks = opts.hooks,
@@ -336,6 +337,18 @@ Client.__index = Client
 -- nor a debugger's dump of the client shows the API key.
 local private = setmetatable({}, { __mode = "k" })
 
+-- The environment's proxy variables, in the order libcurl looks at them (an
+-- https:// server first; http_proxy only in lower case), for both
+-- transports: libcurl reads them itself, lua/kombo/cosocket.lua with
+-- os.getenv, and this file for the credentials it redacts.  An empty
+-- variable counts as unset.
+local PROXY_VARIABLES = {
+  https = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" },
+  http = { "http_proxy", "all_proxy", "ALL_PROXY" },
+  no_proxy = { "no_proxy", "NO_PROXY" },
+}
+M.PROXY_VARIABLES = PROXY_VARIABLES
+
 -- What a proxy URL's credentials look like in text a proxy (or anything)
 -- might echo: "user:password", the password, the Basic token (the redactor
 -- finds their percent-encoded and escaped forms too; csrc/core/redact.c).
@@ -361,7 +374,7 @@ local function secrets_of(config)
     add_proxy_secrets(list, config.proxy)
   else
     for _, scheme in ipairs { "https", "http" } do
-      for _, name in ipairs(cosocket.PROXY_VARIABLES[scheme]) do add_proxy_secrets(list, os.getenv(name)) end
+      for _, name in ipairs(PROXY_VARIABLES[scheme]) do add_proxy_secrets(list, os.getenv(name)) end
     end
   end
   local seen, out = {}, {}
@@ -396,7 +409,7 @@ local function client_from(config, fname)
   -- step of the core (kombo.call, csrc/lua/lua_method.c): nothing observes
   -- them and they go over libcurl (not the cosocket transport, not inside
   -- nginx).  False otherwise, and once the client is closed.
-  p.plain_core = p.observer == nil and config.transport ~= "cosocket" and not cosocket.in_nginx() and handle
+  p.plain_core = p.observer == nil and config.transport ~= "cosocket" and not nginx.in_nginx() and handle
   return self
 end
 

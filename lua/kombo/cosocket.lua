@@ -69,6 +69,8 @@
 -- one table per attempt, not two.
 local core = require "kombo.core"
 local trace = require "kombo.trace"
+local where = require "kombo.nginx"   -- inside nginx? which phase? which transport?
+local client = require "kombo.client" -- PROXY_VARIABLES
 
 local type, tostring, tonumber, rawget, setmetatable, ipairs, pairs =
   type, tostring, tonumber, rawget, setmetatable, ipairs, pairs
@@ -183,69 +185,15 @@ local M = {
   yield_sleep = 0.001,
 }
 
--- Phases with cosockets (ngx.get_phase() names).
-local COSOCKET_PHASES = {
-  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
-  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
-  preread = true,
-}
-M.COSOCKET_PHASES = COSOCKET_PHASES
-
-local function nginx()
-  local n = rawget(_G, "ngx")
-  if n ~= nil and type(n) == "table" and type(n.get_phase) == "function"
-     and type(n.socket) == "table" and type(n.socket.tcp) == "function" then
-    return n
-  end
-  return nil
-end
+-- Where this runs (lua/kombo/nginx.lua: the one owner of these answers),
+-- also on this module for code that asked it before.
+local COSOCKET_PHASES, nginx = where.COSOCKET_PHASES, where.ngx
+M.COSOCKET_PHASES, M.in_nginx, M.phase, M.available, M.select =
+  COSOCKET_PHASES, where.in_nginx, where.phase, where.available, where.select
 
 do
   local n = nginx()
   if n then bind_ngx(n) end
-end
-
---- True when running inside nginx's Lua module (in any phase).
-function M.in_nginx()
-  return nginx() ~= nil
-end
-
---- The current nginx phase, or nil outside nginx.
-function M.phase()
-  local n = nginx()
-  return n and n.get_phase() or nil
-end
-
---- True when cosockets can be used right now.
-function M.available()
-  local n = nginx()
-  return n ~= nil and COSOCKET_PHASES[n.get_phase()] == true
-end
-
-local function phase_error(phase)
-  return ("kombo: cannot upload in nginx's '%s' phase: cosockets are not available there, "
-    .. "and a blocking libcurl call would freeze the whole nginx worker; run the upload "
-    .. "from a timer instead (ngx.timer.at(0, function(premature) ... end)) or from "
-    .. "content_by_lua*, access_by_lua* or rewrite_by_lua*"):format(tostring(phase))
-end
-
---- Which transport a call made now uses for the `transport` option
--- ("auto" | "curl" | "cosocket").  Returns "curl" or "cosocket", or nil and
--- a message when cosockets are required but unavailable (the caller raises).
-function M.select(mode)
-  mode = mode or "auto"
-  if mode == "curl" then return "curl" end
-  local n = nginx()
-  if not n then
-    if mode == "cosocket" then
-      return nil, "kombo: transport \"cosocket\" needs nginx's Lua module (OpenResty); "
-        .. "ngx.socket.tcp is not available here"
-    end
-    return "curl"
-  end
-  local phase = n.get_phase()
-  if COSOCKET_PHASES[phase] then return "cosocket" end
-  return nil, phase_error(phase)
 end
 
 ---------------------------------------------------------------- URL
@@ -276,16 +224,10 @@ M.parse_url = parse_url
 
 ---------------------------------------------------------------- proxies
 
--- The environment's proxy variables, in the order libcurl looks at them (an
--- https:// server first; http_proxy only in lower case), for both
--- transports: libcurl reads them itself, this file with os.getenv, and
--- lua/kombo/client.lua for the credentials it redacts.  An empty variable
--- counts as unset.
-M.PROXY_VARIABLES = {
-  https = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" },
-  http = { "http_proxy", "all_proxy", "ALL_PROXY" },
-  no_proxy = { "no_proxy", "NO_PROXY" },
-}
+-- The environment's proxy variables, in the order libcurl looks at them
+-- (lua/kombo/client.lua's, also on this module).
+local PROXY_VARIABLES = client.PROXY_VARIABLES
+M.PROXY_VARIABLES = PROXY_VARIABLES
 
 local proxies, proxies_n = {}, 0 -- proxy URL -> what the tunnel needs, or { err = }
 
@@ -351,7 +293,7 @@ local function env_proxy(tls)
   local e = env_proxies[key]
   if e == nil then
     e = false
-    for _, name in ipairs(M.PROXY_VARIABLES[key]) do
+    for _, name in ipairs(PROXY_VARIABLES[key]) do
       local url = env(name)
       if url then
         if not str_find(url, "://", 1, true) then url = "http://" .. url end -- as libcurl reads it
@@ -369,7 +311,7 @@ local no_proxy_hosts, no_proxy_n = {}, 0
 local function no_proxy_for(host)
   local hit = no_proxy_hosts[host]
   if hit == nil then
-    local vars = M.PROXY_VARIABLES.no_proxy
+    local vars = PROXY_VARIABLES.no_proxy
     local np = env(vars[1]) or env(vars[2])
     hit = np ~= nil and no_proxy_matches(np, host)
     if no_proxy_n >= 64 then no_proxy_hosts, no_proxy_n = {}, 0 end
@@ -1337,7 +1279,7 @@ end
 function M.perform(call, config, obs, index)
   -- (nginx's functions bound: only the phase to check)
   if ngx_tcp == nil or not COSOCKET_PHASES[ngx_get_phase()] then
-    local which, why = M.select("cosocket")
+    local which, why = where.select("cosocket")
     if which ~= "cosocket" then error(why, 2) end
     if ngx_tcp == nil then bind_ngx(nginx()) end
   end

@@ -9,7 +9,7 @@
 local core = require "kombo.core"
 local errors = require "kombo.errors"
 local remote_fields = require "kombo.remote_fields"
-local cosocket = require "kombo.cosocket" -- the OpenResty transport
+local nginx = require "kombo.nginx"       -- which transport a call takes
 local bulk = require "kombo.bulk"         -- attach_many
 local batch = require "kombo.batch"       -- its host, shared with run_many
 local landed = require "kombo.landed"     -- attachment_exists: did an upload land?
@@ -147,7 +147,7 @@ function methods:attachment_exists(args, opts)
   elseif type(attachment.file) == "string" then
     digest = core.sha256_file(attachment.file) -- (nil when it cannot be read: the time decides)
   end
-  if cosocket.in_nginx() and cosocket.select(p.config.transport) == "cosocket" then
+  if nginx.in_nginx() and nginx.select(p.config.transport) == "cosocket" then
     digest = nil -- no blocking download inside a worker: the time decides
   end
   local list_op, id_key
