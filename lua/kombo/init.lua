@@ -36,7 +36,6 @@ local call = require "kombo.call"                 -- one call of an operation: p
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
 local batch = require "kombo.batch"               -- run_many
 local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
-local lists = require "kombo.lists"               -- pages, each: a list, page by page
 local webhook = require "kombo.webhook"           -- verify_webhook, webhook_handler
 
 local kombo = {
@@ -152,14 +151,21 @@ end
 
 -- Client:pages and Client:each (lua/kombo/lists.lua, their reference), and
 -- their module functions; each a wrapper of the same depth, so that a
--- misuse names the caller's line.
+-- misuse names the caller's line.  lists.lua is loaded by the first of
+-- them: a program that pages through no list never parses it.
+local lists
+local function lists_module()
+  if lists == nil then lists = require "kombo.lists" end
+  return lists
+end
+
 function Client:pages(name, args)
-  local iterator = lists.pages(self, name, args, "pages")
+  local iterator = lists_module().pages(self, name, args, "pages")
   return iterator
 end
 
 function Client:each(name, args)
-  local iterator = lists.each(self, name, args, "each")
+  local iterator = lists_module().each(self, name, args, "each")
   return iterator
 end
 
@@ -169,7 +175,7 @@ end
 -- @treturn func the iterator: each page, or `false, err` at the end
 -- @usage for page, err in kombo.pages("get_jobs", { statuses = { "OPEN" } }) do ... end
 function kombo.pages(name, args)
-  local iterator = lists.pages(kombo.default_client(), name, args, "pages")
+  local iterator = lists_module().pages(kombo.default_client(), name, args, "pages")
   return iterator
 end
 
@@ -179,7 +185,7 @@ end
 -- @treturn func the iterator: each record, or `false, err` at the end
 -- @usage for job, err in kombo.each("get_jobs", { updated_after = since }) do ... end
 function kombo.each(name, args)
-  local iterator = lists.each(kombo.default_client(), name, args, "each")
+  local iterator = lists_module().each(kombo.default_client(), name, args, "each")
   return iterator
 end
 
