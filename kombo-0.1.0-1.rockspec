@@ -64,8 +64,10 @@ build = {
       -- LuaLS editor types (a ---@meta file, never required at run time).
       ["kombo.types"] = "lua/kombo/types.lua",
       -- Generated from Kombo's description (tools/generate.lua, make generate):
-      -- the operations as Lua data, and their LuaLS types (---@meta).
+      -- the operations as Lua data, the webhook event types, and their LuaLS
+      -- types (---@meta).
       ["kombo.gen.operations"] = "lua/kombo/gen/operations.lua",
+      ["kombo.gen.webhook_events"] = "lua/kombo/gen/webhook_events.lua",
       ["kombo.gen.types"] = "lua/kombo/gen/types.lua",
       ["kombo.gen.webhook_types"] = "lua/kombo/gen/webhook_types.lua",
       ["kombo.core"] = {

@@ -7,7 +7,7 @@
 -- @module kombo
 local core = require "kombo.core"
 local errors = require "kombo.errors"
-local events = require("kombo.gen.operations").webhook_events
+local events = require "kombo.gen.webhook_events" -- (generated: tools/generate.lua)
 
 local M = {}
 

@@ -251,7 +251,7 @@ describe("kombo.verify_webhook: the event", function()
 
   it("knows every type of the generated list, and nothing else", function()
     local listed = {}
-    for _, e in ipairs(require("kombo.gen.operations").webhook_events) do listed[#listed + 1] = e.type end
+    for _, e in ipairs(require("kombo.gen.webhook_events")) do listed[#listed + 1] = e.type end
     local have = {}
     for t in pairs(kombo.WEBHOOK_EVENTS) do have[#have + 1] = t end
     table.sort(have)
@@ -358,7 +358,7 @@ describe("the webhook events, generated from Kombo's description", function()
 
   it("give every type a class in the editor types and a table in the reference, with its data members", function()
     local types, doc = read("lua/kombo/gen/webhook_types.lua") .. "\n", read("doc/webhooks.luadoc") .. "\n"
-    for _, e in ipairs(require("kombo.gen.operations").webhook_events) do
+    for _, e in ipairs(require("kombo.gen.webhook_events")) do
       local class = e.type:gsub("[^%w]+", " "):gsub("(%w)(%w*)", function(a, b) return a:upper() .. b end):gsub(" ", "")
       local body = assert(types:match("\n%-%-%-@class kombo%.gen%." .. class .. "Data\n(.-)\n\n"), e.type)
       local tbl = assert(doc:match("\n%-%- @table " .. class .. "Data\n(.-)\n\n"), e.type)

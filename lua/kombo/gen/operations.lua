@@ -4,8 +4,7 @@
 -- parameters, query parameters (name, types, enum, required, list/bool),
 -- whether it is a list (data.results paged by data.next), its largest page_size
 -- and its record's fields (nested objects flattened with dots: CSV columns),
--- the request body's top-level members, Kombo's page; and
--- webhook_events: each event type and the members of its `data`.
+-- the request body's top-level members, Kombo's page.
 return {
   operations = {
     add_application_note = {
@@ -376,17 +375,5 @@ return {
       body = { "interview_id", "title", "start_time", "end_time", "interviewer_user_ids", "organizer_user_id", "location" }, body_required = true,
       doc_url = "https://docs.kombo.dev/ats/v1/patch-applications-application-id-interviews",
     },
-  },
-  webhook_events = {
-    { type = "ai-apply-application-status-updated", data = { "id", "job_posting_id", "status", "created_at", "updated_at" } },
-    { type = "ai-apply-job-posting-status-updated", data = { "id", "career_site", "url", "job_code", "created_at", "updated_at", "archived_at", "archived_reason", "availability" } },
-    { type = "assessment:order-received", data = { "id", "package_id", "status", "integration_id", "candidate", "application", "job" } },
-    { type = "connection-flow-failed", data = { "integration_tool", "integration_category", "end_user", "log_url" } },
-    { type = "data-changed", data = { "integration_id", "integration_tool", "integration_category", "changed_models" } },
-    { type = "inline-assessment:order-received", data = { "id", "package_id", "status", "integration_id", "candidate", "application", "job" } },
-    { type = "integration-created", data = { "id", "tool", "category", "end_user" } },
-    { type = "integration-deleted", data = { "id", "tool", "category", "end_user", "deleted_at" } },
-    { type = "integration-state-changed", data = { "integration_tool", "integration_id", "integration_category", "end_user", "qa_status", "setup_status", "state", "updated_at" } },
-    { type = "sync-finished", data = { "sync_id", "sync_state", "sync_started_at", "sync_ended_at", "sync_duration_seconds", "integration_id", "integration_tool", "integration_category", "end_user", "log_url" }, deprecated = true },
   },
 }
