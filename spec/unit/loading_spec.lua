@@ -1,0 +1,126 @@
+-- What `require "kombo"` loads.  Every script, cron job and command-line
+-- run outside nginx pays for parsing each module it loads, so the modules
+-- only some programs use are loaded when first used: the OpenResty
+-- transport (kombo.cosocket) only inside nginx or by a call that takes it,
+-- kombo.lists by the first pages/each, and the operations' generated data
+-- (kombo.gen.operations) not at all.  Each case runs in a fresh child
+-- process, so that package.loaded starts empty.
+local sys = require "support.sys"
+
+-- The child's output as { name = value } from its "name=value" lines.
+local function run(script)
+  local rc, out = sys.run_lua(script, nil, 30)
+  assert.equal(0, rc, out)
+  local got = {}
+  for k, v in out:gmatch("([%w_.]+)=([^\n]*)") do got[k] = v end
+  return got, out
+end
+
+-- A stand-in for nginx's Lua module: enough of `ngx` for the detection
+-- (lua/kombo/nginx.lua) and for the transport to load; connecting fails.
+local FAKE_NGX = [[
+local function fake_ngx(phase)
+  return {
+    get_phase = function() return phase end,
+    sleep = function() end, log = function() end, WARN = 5, ERR = 4,
+    socket = { tcp = function()
+      return {
+        settimeouts = function() end, settimeout = function() end,
+        connect = function() return nil, "connection refused" end,
+        close = function() return 1 end,
+      }
+    end },
+  }
+end
+]]
+
+describe("require \"kombo\" #unit", function()
+  it("outside nginx does not load the OpenResty transport, the lists or the operations' data", function()
+    local got = run [[
+      require "kombo"
+      for _, m in ipairs { "kombo.cosocket", "kombo.lists", "kombo.gen.operations", "kombo.nginx" } do
+        print(m .. "=" .. tostring(package.loaded[m] ~= nil))
+      end
+    ]]
+    assert.same({ ["kombo.cosocket"] = "false", ["kombo.lists"] = "false", ["kombo.gen.operations"] = "false",
+      ["kombo.nginx"] = "true" }, got)
+  end)
+
+  it("has every member on the module table before any is used (pairs sees them)", function()
+    local got = run [[
+      local kombo = require "kombo"
+      local seen = {}
+      for k, v in pairs(kombo) do seen[k] = type(v) end
+      for _, k in ipairs { "pages", "each", "verify_webhook", "webhook_handler", "WEBHOOK_EVENTS" } do
+        print(k .. "=" .. tostring(seen[k]))
+      end
+      local client = kombo.new{ api_key = "k", server_url = "http://127.0.0.1:9/v1" }
+      print("client_pages=" .. type(client.pages))
+      print("events=" .. tostring(kombo.WEBHOOK_EVENTS == require("kombo.webhook").WEBHOOK_EVENTS))
+      print("sync_finished_deprecated=" .. tostring(kombo.WEBHOOK_EVENTS["sync-finished"].deprecated))
+    ]]
+    assert.same({ pages = "function", each = "function", verify_webhook = "function",
+      webhook_handler = "function", WEBHOOK_EVENTS = "table", client_pages = "function", events = "true",
+      sync_finished_deprecated = "true" }, got)
+  end)
+
+  it("loads kombo.lists at the first pages/each, whose misuse still names the caller's line", function()
+    local got, out = run [[
+      local kombo = require "kombo"
+      local client = kombo.new{ api_key = "k", server_url = "http://127.0.0.1:9/v1" }
+      print("before=" .. tostring(package.loaded["kombo.lists"] ~= nil))
+      local ok, err = pcall(function()
+        client:pages(42) -- line 5
+      end)
+      print("raised=" .. tostring(not ok))
+      print("where=" .. tostring(err):match("^[^:]*:(%d+):"))
+      print("message=" .. tostring(err):match("bad argument #1 to 'pages'[^\n]*"))
+      print("after=" .. tostring(package.loaded["kombo.lists"] ~= nil))
+      local _, err2 = pcall(function() client:each("get_job") end) -- line 11
+      print("where2=" .. tostring(err2):match("^[^:]*:(%d+):"))
+      print("unknown=" .. tostring(tostring(err2):find("unknown operation 'get_job'", 1, true) ~= nil))
+    ]]
+    assert.equal("false", got.before, out)
+    assert.equal("true", got.raised, out)
+    assert.equal("5", got.where, out)
+    assert.equal("bad argument #1 to 'pages' (the name of a list expected, got number)", got.message, out)
+    assert.equal("true", got.after, out)
+    assert.equal("11", got.where2, out)
+    assert.equal("true", got.unknown, out)
+  end)
+
+  it("inside nginx loads the OpenResty transport with kombo.call (not at the first call)", function()
+    local got = run(FAKE_NGX .. [[
+      ngx = fake_ngx("init")
+      require "kombo"
+      print("cosocket=" .. tostring(package.loaded["kombo.cosocket"] ~= nil))
+      local nginx = require "kombo.nginx"
+      print("in_nginx=" .. tostring(nginx.in_nginx()))
+      print("select=" .. tostring(select(2, nginx.select("auto")):match("'init' phase")))
+      ngx = fake_ngx("timer")
+      print("timer=" .. tostring(nginx.select("auto")))
+      print("same=" .. tostring(require("kombo.cosocket").select == nginx.select))
+    ]])
+    assert.same({ cosocket = "true", in_nginx = "true", select = "'init' phase", timer = "cosocket", same = "true" },
+      got)
+  end)
+
+  it("loaded outside nginx, loads the transport for a cosocket call once `ngx` appeared", function()
+    local got, out = run(FAKE_NGX .. [[
+      local kombo = require "kombo"
+      print("before=" .. tostring(package.loaded["kombo.cosocket"] ~= nil))
+      ngx = fake_ngx("timer")
+      local client = kombo.new{ api_key = "k", server_url = "http://127.0.0.1:9/v1", retries = false,
+        integration_id = "workday:1", transport = "cosocket" }
+      local res, err = client:get_jobs({}, { timeout = 2 })
+      print("res=" .. tostring(res))
+      print("kind=" .. tostring(err and err.kind))
+      print("message=" .. tostring(err and err.message))
+      print("after=" .. tostring(package.loaded["kombo.cosocket"] ~= nil))
+    ]])
+    assert.equal("false", got.before, out)
+    assert.equal("nil", got.res, out)
+    assert.equal("network", got.kind, out)
+    assert.equal("true", got.after, out)
+  end)
+end)
