@@ -49,6 +49,7 @@ build = {
       ["kombo.batch"] = "lua/kombo/batch.lua",
       ["kombo.landed"] = "lua/kombo/landed.lua",
       ["kombo.webhook"] = "lua/kombo/webhook.lua",
+      ["kombo.event_types"] = "lua/kombo/event_types.lua",
       -- The command line (bin/kombo, bin/kombo-attach): kombo-attach and kombo
       -- apply on one run (runner), manifest, journal, settle, report, progress.
       ["kombo.cli.main"] = "lua/kombo/cli/main.lua",

@@ -491,6 +491,7 @@ Client.__close = Client.close
 
 M.Client = Client
 M.private = private
+M.misuse = misuse -- raises "bad argument #n to 'fname' (what)" at the caller's line (kombo.webhook)
 M.OPTIONS = OPTIONS -- the options new() takes: the core's and the Lua layer's (read-only)
 M.CALL_OPTIONS = CALL_OPTIONS -- the options of one call (read-only)
 

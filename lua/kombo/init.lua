@@ -36,7 +36,6 @@ local call = require "kombo.call"                 -- one call of an operation: p
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
 local batch = require "kombo.batch"               -- run_many
 local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
-local webhook = require "kombo.webhook"           -- verify_webhook, webhook_handler
 
 local kombo = {
   VERSION = core.version,
@@ -274,9 +273,26 @@ kombo.encode_json = core.encode_json
 
 kombo.request_body_source = request_body.request_body_source -- (its reference is in lua/kombo/request_body.lua)
 
--- Webhooks (their reference is in lua/kombo/webhook.lua).
-kombo.verify_webhook = webhook.verify_webhook
-kombo.webhook_handler = webhook.webhook_handler
-kombo.WEBHOOK_EVENTS = webhook.WEBHOOK_EVENTS
+-- Webhooks (their reference is in lua/kombo/webhook.lua, loaded by the
+-- first of these functions: a program that handles no webhook never parses
+-- it).  Not tail calls: Lua 5.1 shows one as a "(tail call)" frame, where a
+-- misuse error looks for the caller's line (this file's frames are skipped).
+local webhook
+local function webhook_module()
+  if webhook == nil then webhook = require "kombo.webhook" end
+  return webhook
+end
+
+function kombo.verify_webhook(raw_body, signature, secret)
+  local event, err = webhook_module().verify_webhook(raw_body, signature, secret)
+  return event, err
+end
+
+function kombo.webhook_handler(opts)
+  local handler = webhook_module().webhook_handler(opts)
+  return handler
+end
+
+kombo.WEBHOOK_EVENTS = require "kombo.event_types"
 
 return kombo

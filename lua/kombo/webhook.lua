@@ -7,9 +7,15 @@
 -- @module kombo
 local core = require "kombo.core"
 local errors = require "kombo.errors"
-local events = require "kombo.gen.webhook_events" -- (generated: tools/generate.lua)
+local client = require "kombo.client" -- misuse: raised at the caller's line
+local KNOWN = require "kombo.event_types"
 
 local M = {}
+
+-- A misuse raises at the first frame outside the library: this file's, and
+-- init.lua's functions that load it on first use, are skipped.
+client.skip_frames_of(debug.getinfo(1, "S").source)
+local bad_argument = client.misuse -- (fname, what, argn)
 
 --- The webhook event types Kombo's description lists, each with the names
 -- of its `data` members (`deprecated = true` for a type the description
@@ -18,8 +24,6 @@ local M = {}
 -- event of a type not in it has `known = false`.
 -- @table WEBHOOK_EVENTS
 -- @within Webhooks
-local KNOWN = {}
-for _, e in ipairs(events) do KNOWN[e.type] = { data = e.data, deprecated = e.deprecated or nil } end
 M.WEBHOOK_EVENTS = KNOWN
 
 --- A webhook event, as @{verify_webhook} returns it and a handler's
@@ -99,18 +103,17 @@ function M.verify_webhook(raw_body, signature, secret)
     return refuse("body_missing", "no body was given (OpenResty keeps a large one in ngx.req.get_body_file())")
   end
   if type(raw_body) ~= "string" then
-    error(("bad argument #1 to 'verify_webhook' (the raw body as a string expected, got %s)"):format(type(raw_body)), 2)
+    bad_argument("verify_webhook", ("the raw body as a string expected, got %s"):format(type(raw_body)), 1)
   end
   if type(signature) == "table" then
     return refuse("signature_repeated", "the X-Kombo-Signature header was sent more than once")
   end
   if signature ~= nil and type(signature) ~= "string" then
-    error(("bad argument #2 to 'verify_webhook' (the X-Kombo-Signature header as a string expected, got %s)")
-      :format(type(signature)), 2)
+    bad_argument("verify_webhook",
+      ("the X-Kombo-Signature header as a string expected, got %s"):format(type(signature)), 2)
   end
   if secret ~= nil and type(secret) ~= "string" then
-    error(("bad argument #3 to 'verify_webhook' (the webhook secret as a string expected, got %s)")
-      :format(type(secret)), 2)
+    bad_argument("verify_webhook", ("the webhook secret as a string expected, got %s"):format(type(secret)), 3)
   end
   local ok, code, message = core.webhook_verify(raw_body, signature, secret)
   if not ok then return refuse(code, message) end
@@ -133,7 +136,7 @@ local OPTIONS = {
 local DEFAULTS = { window = 86400, max_body_bytes = 1048576, handling_timeout = 60, all_events = false }
 
 local function misuse(what)
-  error("bad argument #1 to 'webhook_handler' (" .. what .. ")", 3)
+  bad_argument("webhook_handler", what, 1)
 end
 
 -- The secrets the handler keeps out of its log lines: its own, the API key

@@ -2,7 +2,8 @@
 -- run outside nginx pays for parsing each module it loads, so the modules
 -- only some programs use are loaded when first used: the OpenResty
 -- transport (kombo.cosocket) only inside nginx or by a call that takes it,
--- kombo.lists by the first pages/each, and the operations' generated data
+-- kombo.lists by the first pages/each, kombo.webhook by the first
+-- verify_webhook/webhook_handler, and the operations' generated data
 -- (kombo.gen.operations) not at all.  Each case runs in a fresh child
 -- process, so that package.loaded starts empty.
 local sys = require "support.sys"
@@ -35,16 +36,18 @@ end
 ]]
 
 describe("require \"kombo\" #unit", function()
-  it("outside nginx does not load the OpenResty transport, the lists or the operations' data", function()
-    local got = run [[
-      require "kombo"
-      for _, m in ipairs { "kombo.cosocket", "kombo.lists", "kombo.gen.operations", "kombo.nginx" } do
-        print(m .. "=" .. tostring(package.loaded[m] ~= nil))
-      end
-    ]]
-    assert.same({ ["kombo.cosocket"] = "false", ["kombo.lists"] = "false", ["kombo.gen.operations"] = "false",
-      ["kombo.nginx"] = "true" }, got)
-  end)
+  it("outside nginx does not load the OpenResty transport, the lists, the webhooks or the operations' data",
+    function()
+      local got = run [[
+        require "kombo"
+        for _, m in ipairs { "kombo.cosocket", "kombo.lists", "kombo.webhook", "kombo.gen.operations",
+                             "kombo.nginx" } do
+          print(m .. "=" .. tostring(package.loaded[m] ~= nil))
+        end
+      ]]
+      assert.same({ ["kombo.cosocket"] = "false", ["kombo.lists"] = "false", ["kombo.webhook"] = "false",
+        ["kombo.gen.operations"] = "false", ["kombo.nginx"] = "true" }, got)
+    end)
 
   it("has every member on the module table before any is used (pairs sees them)", function()
     local got = run [[
@@ -87,6 +90,44 @@ describe("require \"kombo\" #unit", function()
     assert.equal("true", got.after, out)
     assert.equal("11", got.where2, out)
     assert.equal("true", got.unknown, out)
+  end)
+
+  it("loads kombo.webhook at the first verify_webhook or webhook_handler, misuse naming the caller's line", function()
+    for _, first in ipairs { "verify", "handler" } do
+      local script = [[
+        local kombo = require "kombo"
+        print("before=" .. tostring(package.loaded["kombo.webhook"] ~= nil))
+        local ok, err
+        if FIRST == "verify" then
+          ok, err = pcall(function()
+            kombo.verify_webhook("{}", 42, "secret") -- line 6
+          end)
+        else
+          ok, err = pcall(function()
+            kombo.webhook_handler(42) -- line 10
+          end)
+        end
+        print("raised=" .. tostring(not ok))
+        print("where=" .. tostring(err):match("^[^:]*:(%d+):"))
+        print("message=" .. tostring(err):match("bad argument[^\n]*"))
+        print("after=" .. tostring(package.loaded["kombo.webhook"] ~= nil))
+        local event, verr = kombo.verify_webhook("{}", nil, "secret")
+        print("verified=" .. tostring(event) .. " " .. tostring(verr and verr.code))
+      ]]
+      local got, out = run((script:gsub("FIRST", ("%q"):format(first))))
+      assert.equal("false", got.before, out)
+      assert.equal("true", got.raised, out)
+      if first == "verify" then
+        assert.equal("6", got.where, out)
+        assert.equal("bad argument #2 to 'verify_webhook' (the X-Kombo-Signature header as a string expected, "
+          .. "got number)", got.message, out)
+      else
+        assert.equal("10", got.where, out)
+        assert.equal("bad argument #1 to 'webhook_handler' (options table expected, got number)", got.message, out)
+      end
+      assert.equal("true", got.after, out)
+      assert.equal("nil signature_missing", got.verified, out)
+    end
   end)
 
   it("inside nginx loads the OpenResty transport with kombo.call (not at the first call)", function()
