@@ -150,13 +150,16 @@ end
 
 -- Client:pages and Client:each (lua/kombo/lists.lua, their reference), and
 -- their module functions; each a wrapper of the same depth, so that a
--- misuse names the caller's line.  lists.lua is loaded by the first of
--- them: a program that pages through no list never parses it.
+-- misuse names the caller's line.  Outside nginx lists.lua is loaded by the
+-- first of them: a program that pages through no list never parses it.
+-- Inside nginx it is loaded now, as before (by init_by_lua, before the
+-- workers fork), not by a request.
 local lists
 local function lists_module()
   if lists == nil then lists = require "kombo.lists" end
   return lists
 end
+if not OUTSIDE_NGINX then lists_module() end
 
 function Client:pages(name, args)
   local iterator = lists_module().pages(self, name, args, "pages")
@@ -273,15 +276,17 @@ kombo.encode_json = core.encode_json
 
 kombo.request_body_source = request_body.request_body_source -- (its reference is in lua/kombo/request_body.lua)
 
--- Webhooks (their reference is in lua/kombo/webhook.lua, loaded by the
--- first of these functions: a program that handles no webhook never parses
--- it).  Not tail calls: Lua 5.1 shows one as a "(tail call)" frame, where a
--- misuse error looks for the caller's line (this file's frames are skipped).
+-- Webhooks (their reference is in lua/kombo/webhook.lua, loaded outside
+-- nginx by the first of these functions: a program that handles no webhook
+-- never parses it; inside nginx now, as lists.lua).  Not tail calls: Lua 5.1
+-- shows one as a "(tail call)" frame, where a misuse error looks for the
+-- caller's line (this file's frames are skipped).
 local webhook
 local function webhook_module()
   if webhook == nil then webhook = require "kombo.webhook" end
   return webhook
 end
+if not OUTSIDE_NGINX then webhook_module() end
 
 function kombo.verify_webhook(raw_body, signature, secret)
   local event, err = webhook_module().verify_webhook(raw_body, signature, secret)

@@ -130,11 +130,13 @@ describe("require \"kombo\" #unit", function()
     end
   end)
 
-  it("inside nginx loads the OpenResty transport with kombo.call (not at the first call)", function()
+  it("inside nginx loads the transport, the lists and the webhooks with the module (not in a request)", function()
     local got = run(FAKE_NGX .. [[
       ngx = fake_ngx("init")
       require "kombo"
       print("cosocket=" .. tostring(package.loaded["kombo.cosocket"] ~= nil))
+      print("lists=" .. tostring(package.loaded["kombo.lists"] ~= nil))
+      print("webhook=" .. tostring(package.loaded["kombo.webhook"] ~= nil))
       local nginx = require "kombo.nginx"
       print("in_nginx=" .. tostring(nginx.in_nginx()))
       print("select=" .. tostring(select(2, nginx.select("auto")):match("'init' phase")))
@@ -142,8 +144,8 @@ describe("require \"kombo\" #unit", function()
       print("timer=" .. tostring(nginx.select("auto")))
       print("same=" .. tostring(require("kombo.cosocket").select == nginx.select))
     ]])
-    assert.same({ cosocket = "true", in_nginx = "true", select = "'init' phase", timer = "cosocket", same = "true" },
-      got)
+    assert.same({ cosocket = "true", lists = "true", webhook = "true", in_nginx = "true", select = "'init' phase",
+      timer = "cosocket", same = "true" }, got)
   end)
 
   it("loaded outside nginx, loads the transport for a cosocket call once `ngx` appeared", function()
