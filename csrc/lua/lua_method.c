@@ -16,6 +16,8 @@
 #include "lua/lua_kombo.h"
 #include "core/call.h" /* kombo_call_integration_id */
 
+#include <string.h>
+
 /* Upvalues of a method (core.method's arguments after the first two), and
  * the keys it reads, made once (lua_getfield would hash each on every
  * call). */
@@ -227,7 +229,18 @@ static int l_method_new(lua_State *L)
 #define JUP_P lua_upvalueindex(2)         /* the client's state (kombo/client.lua's private[self]) */
 #define JUP_PICK lua_upvalueindex(3)      /* pick(job) -> the operation (its table of core.operations) | nil */
 #define JUP_NEEDS lua_upvalueindex(4)     /* operation -> METHOD_* (kombo/call.lua's NEEDS) */
-#define JUP_KEYS 5
+#define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
+#define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
+#define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
+#define JUP_KEYS 8
+
+/* The last operation's number and flags, read from its table and NEEDS
+ * once rather than for every job (a batch's jobs are mostly of one
+ * operation; neither changes while the library is loaded). */
+typedef struct job_memo {
+    const kombo_operation *op;
+    int flags;
+} job_memo;
 
 /* A job the preparer leaves to call.lua: false. */
 static int job_declined(lua_State *L)
@@ -244,6 +257,7 @@ static int job_prepare(lua_State *L)
     lclient *lc;
     lcall *c;
     const kombo_operation *op;
+    job_memo *memo;
     kombo_step step;
     double delay = 0;
 
@@ -270,14 +284,24 @@ static int job_prepare(lua_State *L)
     lua_call(L, 1, 1); /* 6: the operation, or nil */
     if (lua_type(L, 6) != LUA_TTABLE || lc->client == NULL || lc->close_pending)
         return job_declined(L); /* (pick is Lua: a hook in it may have closed the client) */
-    lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
-    lua_rawget(L, 6); /* 7: its index */
-    lua_pushvalue(L, 6);
-    lua_rawget(L, JUP_NEEDS); /* 8: its flags */
-    if (!lua_isnumber(L, 7) || !lua_isnumber(L, 8) ||
-        (op = kombo_operation_at((size_t)lua_tointeger(L, 7))) == NULL)
-        return job_declined(L);
-    flags = (int)lua_tointeger(L, 8);
+    memo = lua_touserdata(L, JUP_MEMO);
+    if (lua_rawequal(L, 6, JUP_LAST_OP)) {
+        op = memo->op;
+        flags = memo->flags;
+    } else {
+        lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
+        lua_rawget(L, 6); /* 7: its index */
+        lua_pushvalue(L, 6);
+        lua_rawget(L, JUP_NEEDS); /* 8: its flags */
+        if (!lua_isnumber(L, 7) || !lua_isnumber(L, 8) ||
+            (op = kombo_operation_at((size_t)lua_tointeger(L, 7))) == NULL)
+            return job_declined(L);
+        flags = (int)lua_tointeger(L, 8);
+        memo->op = op;
+        memo->flags = flags;
+        lua_pushvalue(L, 6);
+        lua_replace(L, JUP_LAST_OP);
+    }
     lua_settop(L, 5);
     if (flags != 0) {
         push_needs(L, 4, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
@@ -286,7 +310,7 @@ static int job_prepare(lua_State *L)
             return job_declined(L);
         lua_settop(L, 5);
     }
-    if (kombo_lua_reusable_call(L, 2))
+    if (kombo_lua_reusable_call(L, 2, JUP_CALL_MT))
         reuse = 2; /* made again in place */
     lua_pushvalue(L, 1); /* 6: the arguments, */
     lua_pushnil(L);      /* 7: no problems of Lua's */
@@ -344,6 +368,9 @@ static int l_job_preparer(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
+    luaL_getmetatable(L, CALL_MT);
+    lua_pushboolean(L, 0); /* no operation yet */
+    memset(lua_newuserdata(L, sizeof(job_memo)), 0, sizeof(job_memo));
     push_keys(L);
     lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
     lua_pushcclosure(L, l_job_prepare, 1);
