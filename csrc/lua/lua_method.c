@@ -52,9 +52,11 @@ enum {
  * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
  * and `wanted` (the preflight asked: args.preflight, else the client's
  * config.preflight), reading as Lua code does (metamethods honoured), each
- * field once.  p: the client's state (a plain table); keys: the number
- * of the running function's upvalue that holds the first key (the keys
- * are upvalues of core.needs and of each method). */
+ * field once.  p: the client's state (a plain table); config: where its
+ * config is (a batch's preparer holds it: p.config is the client's for its
+ * life), or 0 to read p.config; keys: the number of the running function's
+ * upvalue that holds the first key (the keys are upvalues of core.needs
+ * and of each method). */
 #define METHOD_ALIASED 1
 #define METHOD_PREFLIGHTED 2
 
@@ -65,7 +67,7 @@ static void get(lua_State *L, int t, int key)
 }
 
 #define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
-static void push_needs(lua_State *L, int p, int args, int flags, int keys)
+static void push_needs(lua_State *L, int p, int config, int args, int flags, int keys)
 {
     int aliased = 0;
     luaL_checkstack(L, 4, NULL);
@@ -86,7 +88,10 @@ static void push_needs(lua_State *L, int p, int args, int flags, int keys)
     lua_pushboolean(L, aliased);
     if (flags & METHOD_PREFLIGHTED) {
         get(L, args, NEEDS_KEY(K_PREFLIGHT));
-        if (lua_isnil(L, -1)) {
+        if (lua_isnil(L, -1) && config != 0) {
+            lua_pop(L, 1);
+            get(L, config, NEEDS_KEY(K_PREFLIGHT));
+        } else if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             get(L, p, NEEDS_KEY(K_CONFIG));
             get(L, -1, NEEDS_KEY(K_PREFLIGHT));
@@ -103,7 +108,7 @@ static int l_needs(lua_State *L)
 {
     int flags = (int)luaL_checkinteger(L, 3);
     lua_settop(L, 2);
-    push_needs(L, 1, 2, flags, 1);
+    push_needs(L, 1, 0, 2, flags, 1);
     return 2;
 }
 
@@ -157,7 +162,7 @@ static int l_method(lua_State *L)
     }
     lua_settop(L, 6);
     if (flags != 0) {
-        push_needs(L, 4, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
+        push_needs(L, 4, 0, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
         /* (an __index read there may have closed the client: call.lua
          * then raises, naming the caller) */
         if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending) {
@@ -232,7 +237,8 @@ static int l_method_new(lua_State *L)
 #define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
 #define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
 #define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
-#define JUP_KEYS 8
+#define JUP_CONFIG lua_upvalueindex(8)    /* p.config */
+#define JUP_KEYS 9
 
 /* The last operation's number and flags, read from its table and NEEDS
  * once rather than for every job (a batch's jobs are mostly of one
@@ -304,7 +310,7 @@ static int job_prepare(lua_State *L)
     }
     lua_settop(L, 5);
     if (flags != 0) {
-        push_needs(L, 4, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
+        push_needs(L, 4, JUP_CONFIG, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
         /* (an __index read there may have closed the client) */
         if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
             return job_declined(L);
@@ -371,6 +377,7 @@ static int l_job_preparer(lua_State *L)
     luaL_getmetatable(L, CALL_MT);
     lua_pushboolean(L, 0); /* no operation yet */
     memset(lua_newuserdata(L, sizeof(job_memo)), 0, sizeof(job_memo));
+    lua_getfield(L, 1, "config");
     push_keys(L);
     lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
     lua_pushcclosure(L, l_job_prepare, 1);
