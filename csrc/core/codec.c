@@ -379,20 +379,10 @@ int kombo_json_plain(const char *s, size_t n)
     uint64_t x;
 
     if (n < 8) {
-        /* A short string (a name, a type, an id) in one word too: two
-         * overlapping halves, or bytes 0, n/2 and n-1 (all of them, for
-         * n <= 3) beside bytes that need no escape. */
-        uint32_t lo, hi;
-        if (n >= 4) {
-            memcpy(&lo, p, 4);
-            memcpy(&hi, p + n - 4, 4);
-            x = (uint64_t)lo | (uint64_t)hi << 32;
-        } else if (n > 0) {
-            x = (J_ONES * 'a' & ~(uint64_t)0xFFFFFF) | p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
-        } else {
-            return 1;
-        }
-        return json_word_unsafe(x) == 0;
+        for (i = 0; i < n; i++)
+            if (!json_safe(p[i]))
+                return 0;
+        return 1;
     }
     for (i = 0; n - i > 8; i += 8) {
         memcpy(&x, p + i, 8);
