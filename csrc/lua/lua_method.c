@@ -229,7 +229,7 @@ static int l_method_new(lua_State *L)
 /* ------------------------------------------------- a batch's job */
 
 /* Upvalues of a job preparer's inner step (core.job_preparer's arguments,
- * then the keys). */
+ * what it reads once per batch rather than per job, then the keys). */
 #define JUP_CLIENT_MT lua_upvalueindex(1) /* the core client's metatable */
 #define JUP_P lua_upvalueindex(2)         /* the client's state (kombo/client.lua's private[self]) */
 #define JUP_PICK lua_upvalueindex(3)      /* pick(job) -> the operation (its table of core.operations) | nil */
@@ -237,13 +237,14 @@ static int l_method_new(lua_State *L)
 #define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
 #define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
 #define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
-#define JUP_CONFIG lua_upvalueindex(8)    /* p.config */
+#define JUP_CONFIG lua_upvalueindex(8)    /* p.config (set when the client is made, never again) */
 #define JUP_KEYS 9
 
 /* The last operation's number and flags, read from its table and NEEDS
  * once rather than for every job (a batch's jobs are mostly of one
  * operation; neither changes while the library is loaded). */
 typedef struct job_memo {
+    const void *table; /* JUP_LAST_OP's address (it holds the table: no other has it) */
     const kombo_operation *op;
     int flags;
 } job_memo;
@@ -291,7 +292,7 @@ static int job_prepare(lua_State *L)
     if (lua_type(L, 6) != LUA_TTABLE || lc->client == NULL || lc->close_pending)
         return job_declined(L); /* (pick is Lua: a hook in it may have closed the client) */
     memo = lua_touserdata(L, JUP_MEMO);
-    if (lua_rawequal(L, 6, JUP_LAST_OP)) {
+    if (lua_topointer(L, 6) == memo->table) {
         op = memo->op;
         flags = memo->flags;
     } else {
@@ -305,6 +306,7 @@ static int job_prepare(lua_State *L)
         flags = (int)lua_tointeger(L, 8);
         memo->op = op;
         memo->flags = flags;
+        memo->table = lua_topointer(L, 6);
         lua_pushvalue(L, 6);
         lua_replace(L, JUP_LAST_OP);
     }
