@@ -63,7 +63,7 @@ enum {
 static void get(lua_State *L, int t, int key)
 {
     lua_pushvalue(L, key);
-    lua_gettable(L, t < 0 ? t - 1 : t);
+    lua_gettable(L, t < 0 && t > LUA_REGISTRYINDEX ? t - 1 : t); /* (an upvalue's index stays) */
 }
 
 #define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
