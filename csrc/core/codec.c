@@ -451,12 +451,11 @@ int kombo_json_string(kombo_buf *b, const char *s, size_t n)
 
 /* ------------------------------------------------------ percent-encoding */
 
-/* RFC 3986's unreserved bytes (A-Z a-z 0-9 - . _ ~) as a bitmap: one
- * test per byte of every id of every call. */
 static int unreserved(unsigned char c)
 {
-    static const uint64_t bits[2] = {0x03ff600000000000ull, 0x47fffffe87fffffeull};
-    return c < 128 && ((bits[c >> 6] >> (c & 63)) & 1) != 0;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
 }
 
 int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
