@@ -151,9 +151,31 @@ static void member_of(writer *w, int *first, const kombo_schema *s, kombo_value 
     char *o;
 
     w->brace = 0;
+    plain = (plain || kombo_json_plain(m->key.ptr, n)) && n <= (size_t)-1 / 2;
+    /* A string member whose key and value need no escape (a name, a type,
+     * an id): `,"key":"value"` in one reservation, as write_value would
+     * write it (whatever the descriptor's branch, a string is a string). */
+    if (plain && m->type == KOMBO_V_STRING && w->depth < MAX_WRITE_DEPTH && m->s.len <= (size_t)-1 / 4 &&
+        kombo_json_plain(m->s.ptr, m->s.len)) {
+        size_t vn = m->s.len;
+        if ((o = kombo_buf_extend(b, comma + n + 5 + vn)) != NULL) {
+            o[0] = lead;
+            o[comma] = '"';
+            memcpy(o + comma + 1, m->key.ptr, n);
+            o += comma + 1 + n;
+            o[0] = '"';
+            o[1] = ':';
+            o[2] = '"';
+            if (vn > 0)
+                memcpy(o + 3, m->s.ptr, vn);
+            o[3 + vn] = '"';
+        }
+        *first = 0;
+        return;
+    }
     /* `,"key":` in one reservation when the key needs no escape (the usual
      * case: a name from the description); else piece by piece. */
-    if ((plain || kombo_json_plain(m->key.ptr, n)) && n <= (size_t)-1 / 2) {
+    if (plain) {
         if ((o = kombo_buf_extend(b, comma + n + 3)) != NULL) {
             o[0] = lead;
             o[comma] = '"';

@@ -218,7 +218,7 @@ static int l_client_prepare(lua_State *L)
     int list_files = lua_toboolean(L, 5);
     int options = lua_istable(L, 6) ? 6 : 0;
     lua_settop(L, 7);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, kombo_lua_reusable_call(L, 7) ? 7 : 0);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, kombo_lua_reusable_call(L, 7, 0) ? 7 : 0);
 }
 
 /* client:run(op, args [, index]) -> as call:perform(index) of the call

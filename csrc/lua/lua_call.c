@@ -115,18 +115,22 @@ static void push_call_mt(lua_State *L)
     lua_rawget(L, LUA_REGISTRYINDEX);
 }
 
-int kombo_lua_reusable_call(lua_State *L, int idx)
+int kombo_lua_reusable_call(lua_State *L, int idx, int mt)
 {
     lcall *c = lua_touserdata(L, idx);
     int ok;
     if (c == NULL || !lua_getmetatable(L, idx))
         return 0;
-    push_call_mt(L);
+    if (mt == 0) {
+        push_call_mt(L);
+        ok = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+    } else {
+        ok = lua_rawequal(L, -1, mt);
+    }
+    lua_pop(L, 1);
     /* a closed call holds nothing (close_call): it may be made again */
-    ok = lua_rawequal(L, -1, -2) && c->call == NULL && c->owner == NULL && !c->in_multi && !c->in_transfer &&
-         !c->in_written;
-    lua_pop(L, 2);
-    return ok;
+    return ok && c->call == NULL && c->owner == NULL && !c->in_multi && !c->in_transfer && !c->in_written;
 }
 
 /* The body's bytes are all handed out: the read after the last chunk

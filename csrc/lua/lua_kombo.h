@@ -280,8 +280,9 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
                        int list_files, int options, int reuse);
 void kombo_lua_open_call(lua_State *L);
 /* lua_call.c: 1 when the value at idx is a closed call userdata that
- * kombo_lua_new_call may make again (reuse): nothing points into it. */
-int kombo_lua_reusable_call(lua_State *L, int idx);
+ * kombo_lua_new_call may make again (reuse): nothing points into it.  mt:
+ * where the call metatable is (a caller's upvalue), or 0: the registry. */
+int kombo_lua_reusable_call(lua_State *L, int idx, int mt);
 /* lua_call.c: what call:next says, pushed: "send" | "sleep", delay | "done";
  * returns how many values. */
 int kombo_lua_push_step(lua_State *L, kombo_step step, double delay);

@@ -16,6 +16,8 @@
 #include "lua/lua_kombo.h"
 #include "core/call.h" /* kombo_call_integration_id */
 
+#include <string.h>
+
 /* Upvalues of a method (core.method's arguments after the first two), and
  * the keys it reads, made once (lua_getfield would hash each on every
  * call). */
@@ -50,20 +52,22 @@ enum {
  * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
  * and `wanted` (the preflight asked: args.preflight, else the client's
  * config.preflight), reading as Lua code does (metamethods honoured), each
- * field once.  p: the client's state (a plain table); keys: the number
- * of the running function's upvalue that holds the first key (the keys
- * are upvalues of core.needs and of each method). */
+ * field once.  p: the client's state (a plain table); config: where its
+ * config is (a batch's preparer holds it: p.config is the client's for its
+ * life), or 0 to read p.config; keys: the number of the running function's
+ * upvalue that holds the first key (the keys are upvalues of core.needs
+ * and of each method). */
 #define METHOD_ALIASED 1
 #define METHOD_PREFLIGHTED 2
 
 static void get(lua_State *L, int t, int key)
 {
     lua_pushvalue(L, key);
-    lua_gettable(L, t < 0 ? t - 1 : t);
+    lua_gettable(L, t < 0 && t > LUA_REGISTRYINDEX ? t - 1 : t); /* (an upvalue's index stays) */
 }
 
 #define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
-static void push_needs(lua_State *L, int p, int args, int flags, int keys)
+static void push_needs(lua_State *L, int p, int config, int args, int flags, int keys)
 {
     int aliased = 0;
     luaL_checkstack(L, 4, NULL);
@@ -84,7 +88,10 @@ static void push_needs(lua_State *L, int p, int args, int flags, int keys)
     lua_pushboolean(L, aliased);
     if (flags & METHOD_PREFLIGHTED) {
         get(L, args, NEEDS_KEY(K_PREFLIGHT));
-        if (lua_isnil(L, -1)) {
+        if (lua_isnil(L, -1) && config != 0) {
+            lua_pop(L, 1);
+            get(L, config, NEEDS_KEY(K_PREFLIGHT));
+        } else if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             get(L, p, NEEDS_KEY(K_CONFIG));
             get(L, -1, NEEDS_KEY(K_PREFLIGHT));
@@ -101,7 +108,7 @@ static int l_needs(lua_State *L)
 {
     int flags = (int)luaL_checkinteger(L, 3);
     lua_settop(L, 2);
-    push_needs(L, 1, 2, flags, 1);
+    push_needs(L, 1, 0, 2, flags, 1);
     return 2;
 }
 
@@ -155,7 +162,7 @@ static int l_method(lua_State *L)
     }
     lua_settop(L, 6);
     if (flags != 0) {
-        push_needs(L, 4, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
+        push_needs(L, 4, 0, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
         /* (an __index read there may have closed the client: call.lua
          * then raises, naming the caller) */
         if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending) {
@@ -222,12 +229,25 @@ static int l_method_new(lua_State *L)
 /* ------------------------------------------------- a batch's job */
 
 /* Upvalues of a job preparer's inner step (core.job_preparer's arguments,
- * then the keys). */
+ * what it reads once per batch rather than per job, then the keys). */
 #define JUP_CLIENT_MT lua_upvalueindex(1) /* the core client's metatable */
 #define JUP_P lua_upvalueindex(2)         /* the client's state (kombo/client.lua's private[self]) */
 #define JUP_PICK lua_upvalueindex(3)      /* pick(job) -> the operation (its table of core.operations) | nil */
 #define JUP_NEEDS lua_upvalueindex(4)     /* operation -> METHOD_* (kombo/call.lua's NEEDS) */
-#define JUP_KEYS 5
+#define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
+#define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
+#define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
+#define JUP_CONFIG lua_upvalueindex(8)    /* p.config (set when the client is made, never again) */
+#define JUP_KEYS 9
+
+/* The last operation's number and flags, read from its table and NEEDS
+ * once rather than for every job (a batch's jobs are mostly of one
+ * operation; neither changes while the library is loaded). */
+typedef struct job_memo {
+    const void *table; /* JUP_LAST_OP's address (it holds the table: no other has it) */
+    const kombo_operation *op;
+    int flags;
+} job_memo;
 
 /* A job the preparer leaves to call.lua: false. */
 static int job_declined(lua_State *L)
@@ -244,6 +264,7 @@ static int job_prepare(lua_State *L)
     lclient *lc;
     lcall *c;
     const kombo_operation *op;
+    job_memo *memo;
     kombo_step step;
     double delay = 0;
 
@@ -270,23 +291,34 @@ static int job_prepare(lua_State *L)
     lua_call(L, 1, 1); /* 6: the operation, or nil */
     if (lua_type(L, 6) != LUA_TTABLE || lc->client == NULL || lc->close_pending)
         return job_declined(L); /* (pick is Lua: a hook in it may have closed the client) */
-    lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
-    lua_rawget(L, 6); /* 7: its index */
-    lua_pushvalue(L, 6);
-    lua_rawget(L, JUP_NEEDS); /* 8: its flags */
-    if (!lua_isnumber(L, 7) || !lua_isnumber(L, 8) ||
-        (op = kombo_operation_at((size_t)lua_tointeger(L, 7))) == NULL)
-        return job_declined(L);
-    flags = (int)lua_tointeger(L, 8);
+    memo = lua_touserdata(L, JUP_MEMO);
+    if (lua_topointer(L, 6) == memo->table) {
+        op = memo->op;
+        flags = memo->flags;
+    } else {
+        lua_pushvalue(L, lua_upvalueindex(JUP_KEYS + K_INDEX));
+        lua_rawget(L, 6); /* 7: its index */
+        lua_pushvalue(L, 6);
+        lua_rawget(L, JUP_NEEDS); /* 8: its flags */
+        if (!lua_isnumber(L, 7) || !lua_isnumber(L, 8) ||
+            (op = kombo_operation_at((size_t)lua_tointeger(L, 7))) == NULL)
+            return job_declined(L);
+        flags = (int)lua_tointeger(L, 8);
+        memo->op = op;
+        memo->flags = flags;
+        memo->table = lua_topointer(L, 6);
+        lua_pushvalue(L, 6);
+        lua_replace(L, JUP_LAST_OP);
+    }
     lua_settop(L, 5);
     if (flags != 0) {
-        push_needs(L, 4, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
+        push_needs(L, 4, JUP_CONFIG, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
         /* (an __index read there may have closed the client) */
         if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
             return job_declined(L);
         lua_settop(L, 5);
     }
-    if (kombo_lua_reusable_call(L, 2))
+    if (kombo_lua_reusable_call(L, 2, JUP_CALL_MT))
         reuse = 2; /* made again in place */
     lua_pushvalue(L, 1); /* 6: the arguments, */
     lua_pushnil(L);      /* 7: no problems of Lua's */
@@ -344,6 +376,10 @@ static int l_job_preparer(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
+    luaL_getmetatable(L, CALL_MT);
+    lua_pushboolean(L, 0); /* no operation yet */
+    memset(lua_newuserdata(L, sizeof(job_memo)), 0, sizeof(job_memo));
+    lua_getfield(L, 1, "config");
     push_keys(L);
     lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
     lua_pushcclosure(L, l_job_prepare, 1);

@@ -77,6 +77,31 @@ describe("testing.json_string", function()
     end)
   end
 
+  -- Short strings are told plain or not a word at a time (codec.c's
+  -- kombo_json_plain): every byte, at every place, of every length around
+  -- the word's.
+  it("escapes any byte at any place of a short string", function()
+    local function escaped(byte)
+      if byte == 34 then return '\\"' end
+      if byte == 92 then return "\\\\" end
+      if byte == 127 then return "\\u007f" end
+      if byte < 32 then return expected_escape(byte) end
+      return string.char(byte)
+    end
+    for len = 1, 9 do
+      for at = 1, len do
+        for byte = 0, 255 do
+          local s = ("a"):rep(at - 1) .. string.char(byte) .. ("b"):rep(len - at)
+          local want = '"' .. ("a"):rep(at - 1) .. escaped(byte) .. ("b"):rep(len - at) .. '"'
+          local got = testing.json_string(s)
+          if got ~= want then
+            assert.equals(want, got, ("length %d, byte 0x%02X at %d"):format(len, byte, at))
+          end
+        end
+      end
+    end
+  end)
+
   it("passes every printable ASCII byte except \" and \\ through", function()
     local bytes = {}
     for b = 32, 126 do
