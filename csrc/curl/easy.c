@@ -208,30 +208,41 @@ static void note_length(kombo_curl *t, const char *v, size_t n)
         t->length_conflict = 1;
 }
 
+/* Whether the line starts with the field name `lower` (lower case, with
+ * its colon) in any case: then it is that field, as headers.c's parser
+ * reads one (the name ends at the first colon, no blank before it), and
+ * the rest of the line is its value (blanks and line end still about it,
+ * which note_length and has_chunked pass over).  One pass over the name,
+ * no parse of lines that are neither. */
+static int field_is(const char *line, size_t n, const char *lower, size_t k)
+{
+    size_t i;
+    if (n < k)
+        return 0;
+    for (i = 0; i < k; i++) {
+        unsigned char a = (unsigned char)line[i], b = (unsigned char)lower[i];
+        if (a != b && !(b >= 'a' && b <= 'z' && a == b - ('a' - 'A')))
+            return 0;
+    }
+    return 1;
+}
+
+#define CONTENT_LENGTH "content-length:"
+#define TRANSFER_ENCODING "transfer-encoding:"
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
     size_t n = size * nitems;
-    const char *p = line;
-    kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
-    /* The field on this line, parsed as every header is (headers.c), when
-     * it may be one of the two this transport looks at: 1 Content-Length,
-     * 2 Transfer-Encoding (each name then checked whole, only against the
-     * one it may be). */
-    int field = n > 14 && (line[0] | 0x20) == 'c' && (line[8] | 0x20) == 'l'   ? 1
-                : n > 17 && (line[0] | 0x20) == 't' && (line[9] | 0x20) == 'e' ? 2
-                                                                                : 0;
-    if (field != 0 && !kombo_header_next(&p, line + n, &name, &value))
-        field = 0;
     /* Keep only the final response's block (a 100 Continue may come first). */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
         t->length[0] = '\0';
         t->length_conflict = t->chunked = 0;
-    } else if (field == 1 && kombo_header_name_is(name, "content-length")) {
-        note_length(t, value.ptr, value.len);
-    } else if (field == 2 && kombo_header_name_is(name, "transfer-encoding")) {
-        t->chunked = has_chunked(value.ptr, value.len);
+    } else if (field_is(line, n, CONTENT_LENGTH, sizeof CONTENT_LENGTH - 1)) {
+        note_length(t, line + (sizeof CONTENT_LENGTH - 1), n - (sizeof CONTENT_LENGTH - 1));
+    } else if (field_is(line, n, TRANSFER_ENCODING, sizeof TRANSFER_ENCODING - 1)) {
+        t->chunked = has_chunked(line + (sizeof TRANSFER_ENCODING - 1), n - (sizeof TRANSFER_ENCODING - 1));
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         long status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
