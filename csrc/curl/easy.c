@@ -234,14 +234,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
     size_t n = size * nitems;
+    int first = n > 0 ? (unsigned char)line[0] | 0x20 : 0; /* (a letter in lower case) */
     /* Keep only the final response's block (a 100 Continue may come first). */
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    if (first == 'h' && n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
         t->length[0] = '\0';
         t->length_conflict = t->chunked = 0;
-    } else if (field_is(line, n, CONTENT_LENGTH, sizeof CONTENT_LENGTH - 1)) {
+    } else if (first == 'c' && field_is(line, n, CONTENT_LENGTH, sizeof CONTENT_LENGTH - 1)) {
         note_length(t, line + (sizeof CONTENT_LENGTH - 1), n - (sizeof CONTENT_LENGTH - 1));
-    } else if (field_is(line, n, TRANSFER_ENCODING, sizeof TRANSFER_ENCODING - 1)) {
+    } else if (first == 't' && field_is(line, n, TRANSFER_ENCODING, sizeof TRANSFER_ENCODING - 1)) {
         t->chunked = has_chunked(line + (sizeof TRANSFER_ENCODING - 1), n - (sizeof TRANSFER_ENCODING - 1));
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         long status = 0;
