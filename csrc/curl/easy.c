@@ -390,6 +390,16 @@ static int set_ca_file(kombo_curl *t, const char *ca_file)
     return 0;
 }
 
+/* CURLOPT_POSTFIELDS, unless the handle has it already (fresh: the
+ * method was set just now, so it is set too). */
+static void set_fields(kombo_curl *t, const char *fields, int fresh)
+{
+    if (fresh || t->sent_fields != fields) {
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, fields);
+        t->sent_fields = fields;
+    }
+}
+
 int kombo_curl_begin(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
@@ -410,6 +420,7 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
+    int is_get = strcmp(kombo_call_operation(c)->method, "GET") == 0, fresh = 0;
 
     if (use_headers(t, c) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
@@ -440,19 +451,34 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
         t->options_client = kombo_call_has_own_config(c) ? 0 : kombo_call_client_serial(c);
     }
-    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+    if (is_get) {
+        if (t->sent_kind != 1) {
+            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+            t->sent_kind = 1;
+        }
     } else {
         const char *method = kombo_call_operation(c)->method;
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
         /* PUT, PATCH and DELETE send their body the way a POST does; only
          * the request line's method differs.  NULL puts POST back on a
          * reused handle. */
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
+        const char *custom = strcmp(method, "POST") == 0 ? NULL : method;
+        fresh = t->sent_kind != 2;
+        if (fresh) {
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            t->sent_kind = 2;
+        }
+        if (fresh || t->sent_size != (curl_off_t)body->length) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
+            t->sent_size = (curl_off_t)body->length;
+        }
+        if (fresh || (custom == NULL ? t->sent_custom != NULL
+                                     : t->sent_custom == NULL || strcmp(custom, t->sent_custom) != 0)) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
+            t->sent_custom = custom;
+        }
     }
-    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
+    if (is_get) {
         t->small_body = 0; /* no body; a GET may be resent */
     } else if (body->length <= SMALL_BODY) {
         t->small_body = 1;
@@ -475,10 +501,10 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
                          body->failed ? body->error : "out of memory");
             return -1;
         }
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->small.data);
+        set_fields(t, t->small.data, fresh);
     } else {
         t->small_body = 0;
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* use the read callback */
+        set_fields(t, NULL, fresh); /* use the read callback */
     }
 
     return 0;
