@@ -37,6 +37,13 @@ struct kombo_curl {
     unsigned long headers_client; /* and its client (kombo_client_serial) */
     unsigned long options_client; /* the client whose own settings (proxy, timeouts) the handle has; 0: none */
     kombo_curl *next_idle;        /* the process-wide pool's (or a multi's) free list */
+    /* The method and body options the handle has (kombo_curl_begin sets
+     * only the ones that change: the pooled handle mostly carries one kind
+     * of call after another).  sent_kind 0: not known, set them all. */
+    int sent_kind;             /* 0, or 1 GET, 2 a body (POST, PUT, PATCH, DELETE) */
+    const char *sent_custom;   /* CURLOPT_CUSTOMREQUEST last given (NULL: POST's) */
+    curl_off_t sent_size;      /* CURLOPT_POSTFIELDSIZE_LARGE last given */
+    const char *sent_fields;   /* CURLOPT_POSTFIELDS last given (NULL: the read callback) */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
     char *ca_set;     /* the CA file last given to the handle (a copy) */
 };

@@ -208,30 +208,42 @@ static void note_length(kombo_curl *t, const char *v, size_t n)
         t->length_conflict = 1;
 }
 
+/* Whether the line starts with the field name `lower` (lower case, with
+ * its colon) in any case: then it is that field, as headers.c's parser
+ * reads one (the name ends at the first colon, no blank before it), and
+ * the rest of the line is its value (blanks and line end still about it,
+ * which note_length and has_chunked pass over).  One pass over the name,
+ * no parse of lines that are neither. */
+static int field_is(const char *line, size_t n, const char *lower, size_t k)
+{
+    size_t i;
+    if (n < k)
+        return 0;
+    for (i = 0; i < k; i++) {
+        unsigned char a = (unsigned char)line[i], b = (unsigned char)lower[i];
+        if (a != b && !(b >= 'a' && b <= 'z' && a == b - ('a' - 'A')))
+            return 0;
+    }
+    return 1;
+}
+
+#define CONTENT_LENGTH "content-length:"
+#define TRANSFER_ENCODING "transfer-encoding:"
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     kombo_curl *t = ud;
     size_t n = size * nitems;
-    const char *p = line;
-    kombo_str name = KOMBO_STR_NULL, value = KOMBO_STR_NULL;
-    /* The field on this line, parsed as every header is (headers.c), when
-     * it may be one of the two this transport looks at: 1 Content-Length,
-     * 2 Transfer-Encoding (each name then checked whole, only against the
-     * one it may be). */
-    int field = n > 14 && (line[0] | 0x20) == 'c' && (line[8] | 0x20) == 'l'   ? 1
-                : n > 17 && (line[0] | 0x20) == 't' && (line[9] | 0x20) == 'e' ? 2
-                                                                                : 0;
-    if (field != 0 && !kombo_header_next(&p, line + n, &name, &value))
-        field = 0;
+    int first = n > 0 ? (unsigned char)line[0] | 0x20 : 0; /* (a letter in lower case) */
     /* Keep only the final response's block (a 100 Continue may come first). */
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    if (first == 'h' && n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         kombo_buf_reset(&t->response->headers);
         t->length[0] = '\0';
         t->length_conflict = t->chunked = 0;
-    } else if (field == 1 && kombo_header_name_is(name, "content-length")) {
-        note_length(t, value.ptr, value.len);
-    } else if (field == 2 && kombo_header_name_is(name, "transfer-encoding")) {
-        t->chunked = has_chunked(value.ptr, value.len);
+    } else if (first == 'c' && field_is(line, n, CONTENT_LENGTH, sizeof CONTENT_LENGTH - 1)) {
+        note_length(t, line + (sizeof CONTENT_LENGTH - 1), n - (sizeof CONTENT_LENGTH - 1));
+    } else if (first == 't' && field_is(line, n, TRANSFER_ENCODING, sizeof TRANSFER_ENCODING - 1)) {
+        t->chunked = has_chunked(line + (sizeof TRANSFER_ENCODING - 1), n - (sizeof TRANSFER_ENCODING - 1));
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         long status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -378,6 +390,16 @@ static int set_ca_file(kombo_curl *t, const char *ca_file)
     return 0;
 }
 
+/* CURLOPT_POSTFIELDS, unless the handle has it already (fresh: the
+ * method was set just now, so it is set too). */
+static void set_fields(kombo_curl *t, const char *fields, int fresh)
+{
+    if (fresh || t->sent_fields != fields) {
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, fields);
+        t->sent_fields = fields;
+    }
+}
+
 int kombo_curl_begin(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
@@ -398,6 +420,7 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
     t->errbuf[0] = '\0';
 
     kombo_body *body = kombo_call_body(c);
+    int is_get = strcmp(kombo_call_operation(c)->method, "GET") == 0, fresh = 0;
 
     if (use_headers(t, c) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
@@ -428,19 +451,34 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->connect_timeout));
         t->options_client = kombo_call_has_own_config(c) ? 0 : kombo_call_client_serial(c);
     }
-    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+    if (is_get) {
+        if (t->sent_kind != 1) {
+            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+            t->sent_kind = 1;
+        }
     } else {
         const char *method = kombo_call_operation(c)->method;
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
         /* PUT, PATCH and DELETE send their body the way a POST does; only
          * the request line's method differs.  NULL puts POST back on a
          * reused handle. */
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
+        const char *custom = strcmp(method, "POST") == 0 ? NULL : method;
+        fresh = t->sent_kind != 2;
+        if (fresh) {
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            t->sent_kind = 2;
+        }
+        if (fresh || t->sent_size != (curl_off_t)body->length) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->length);
+            t->sent_size = (curl_off_t)body->length;
+        }
+        if (fresh || (custom == NULL ? t->sent_custom != NULL
+                                     : t->sent_custom == NULL || strcmp(custom, t->sent_custom) != 0)) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
+            t->sent_custom = custom;
+        }
     }
-    if (strcmp(kombo_call_operation(c)->method, "GET") == 0) {
+    if (is_get) {
         t->small_body = 0; /* no body; a GET may be resent */
     } else if (body->length <= SMALL_BODY) {
         t->small_body = 1;
@@ -463,10 +501,10 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
                          body->failed ? body->error : "out of memory");
             return -1;
         }
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->small.data);
+        set_fields(t, t->small.data, fresh);
     } else {
         t->small_body = 0;
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL); /* use the read callback */
+        set_fields(t, NULL, fresh); /* use the read callback */
     }
 
     return 0;

@@ -60,7 +60,8 @@ static int l_header_block_read(lua_State *L)
 #define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
 #define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
 /* Slots 3 and 4 (kombo_lua_push_jval_names): the registry names of the
- * decoder's null and array metatable, as strings made once. */
+ * decoder's null and array metatable, as strings made once; slot 5 the
+ * decoder's cache of short strings (an answer's keys). */
 #define NAMES_SLOT 3
 
 /* A table with weak keys (mode "k"), or weak keys and values ("kv"): the
@@ -1591,6 +1592,8 @@ void kombo_lua_open_call(lua_State *L)
     lua_rawseti(L, -2, NAMES_SLOT);
     lua_pushliteral(L, "kombo.array_mt");
     lua_rawseti(L, -2, NAMES_SLOT + 1);
+    kombo_lua_push_string_cache(L);
+    lua_rawseti(L, -2, NAMES_SLOT + 2);
     luaL_setfuncs(L, methods, 2);
     lua_pushlightuserdata(L, (void *)&cosocket_ffi); /* (a data pointer: ISO C casts no function pointer to void *) */
     lua_setfield(L, -2, "cosocket_ffi");

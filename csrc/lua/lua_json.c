@@ -28,6 +28,8 @@ typedef struct ctx {
     int room;         /* the stack is known to have slots up to this index */
     const jmarks *marks; /* the scan's record of the text (sizes), or NULL */
     unsigned next_mark;  /* the first entry not yet passed (containers come in text order) */
+    struct string_cache *cache; /* short strings made before (string_cache), or NULL */
+    int cache_idx;              /* stack index of the table holding them */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -212,9 +214,59 @@ static const char *quote_or_escape(const char *p, const char *end)
     return p;
 }
 
+/* Short strings made before, by the state (kombo_lua_push_string_cache):
+ * an answer's keys ("status", "data", "id", ...) come again in every
+ * answer, and finding one here by its bytes is a compare and a table
+ * read, where lua_pushlstring hashes it and looks it up in the state's
+ * string table.  Slot i of the table (i = 1..CACHE_SLOTS) holds the Lua
+ * string whose bytes are bytes[i - 1]; slot CACHE_SLOTS + 1 this record.
+ * Only strings no redactor changed are put here, so pushing one is pushing
+ * what lua_pushlstring would have made of the same bytes. */
+#define CACHE_SLOTS 64
+#define CACHE_BYTES 16
+typedef struct string_cache {
+    unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
+    char bytes[CACHE_SLOTS][CACHE_BYTES];
+} string_cache;
+
+void kombo_lua_push_string_cache(lua_State *L)
+{
+    string_cache *sc;
+    lua_createtable(L, CACHE_SLOTS + 1, 0);
+    sc = lua_newuserdata(L, sizeof *sc);
+    memset(sc, 0, sizeof *sc);
+    lua_rawseti(L, -2, CACHE_SLOTS + 1);
+}
+
+/* Pushes s[0..n) (n <= CACHE_BYTES), from the cache when it holds it,
+ * else made and kept there (in its slot's place). */
+static void push_cached(ctx *c, const char *s, size_t n)
+{
+    string_cache *sc = c->cache;
+    unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
+    if (sc->len[i] == n + 1 && memcmp(sc->bytes[i], s, n) == 0) {
+        lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
+        return;
+    }
+    lua_pushlstring(c->L, s, n);
+    lua_pushvalue(c->L, -1);
+    lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
+    memcpy(sc->bytes[i], s, n);
+    sc->len[i] = (unsigned char)(n + 1);
+}
+
+/* Whether s[0..n) holds a run the redactor replaces. */
+static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
+{
+    size_t start = 0, end;
+    return kombo_redactor_may_match(r, n) && kombo_redactor_next(r, s, n, &start, &end);
+}
+
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
- * pushed, when the text ends first (cannot happen in validated text). */
-static int push_string_at(ctx *c, jscan *s)
+ * pushed, when the text ends first (cannot happen in validated text).
+ * Keys, and values too short to be an id, come from the cache when they
+ * are short and have no escape. */
+static int push_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *p, *end = s->end;
     jval v;
@@ -226,7 +278,10 @@ static int push_string_at(ctx *c, jscan *s)
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;
-        kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
+        if (c->cache != NULL && n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && !echoes_secret(c->red, b, n))
+            push_cached(c, b, n);
+        else
+            kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
         return 0;
     }
     if (kombo_json_skip(s, &v) != 0)
@@ -274,7 +329,7 @@ static int opened_empty(jscan *s, char close)
  * or -1 (nothing pushed) where no key stands. */
 static int push_key_at(ctx *c, jscan *s)
 {
-    if (*s->p != '"' || push_string_at(c, s) != 0)
+    if (*s->p != '"' || push_string_at(c, s, 1) != 0)
         return -1;
     ws(s);
     if (s->p < s->end && *s->p == ':')
@@ -387,7 +442,7 @@ static void push_at(ctx *c, jscan *s)
         return;
     }
     if (s->p < s->end && *s->p == '"') {
-        if (push_string_at(c, s) == 0)
+        if (push_string_at(c, s, 0) == 0)
             return;
     } else if (kombo_json_skip(s, &v) == 0) {
         push_value(c, &v);
@@ -447,6 +502,8 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     c.room = base + 4;
     c.marks = v->marks;
     c.next_mark = 0;
+    c.cache = NULL;
+    c.cache_idx = 0;
     registry_get(L, names, slot, "kombo.null");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -459,6 +516,15 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
         lua_pushnil(L);
     }
     c.array_mt_idx = base + 2;
+    if (names != 0) {
+        lua_rawgeti(L, names, slot + 2);
+        if (lua_istable(L, -1)) {
+            lua_rawgeti(L, -1, CACHE_SLOTS + 1);
+            c.cache = lua_touserdata(L, -1);
+            lua_pop(L, 1);
+            c.cache_idx = lua_gettop(L);
+        }
+    }
     push_value(&c, v);
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);

@@ -39,8 +39,13 @@ void kombo_lua_push_redacted(lua_State *L, const struct kombo_redactor *r, const
 void kombo_lua_push_jval_redactor(lua_State *L, const jval *v, const struct kombo_redactor *r);
 /* The same, the registry's names "kombo.null" and "kombo.array_mt" given
  * as Lua strings at [slot] and [slot + 1] of the table at stack index
- * `names` (an upvalue of the caller: no string made per call). */
+ * `names` (an upvalue of the caller: no string made per call), and at
+ * [slot + 2] (when it is set) a cache of short strings that
+ * kombo_lua_push_string_cache made: keys, and values shorter than a
+ * secret, are found there rather than made again (the same strings). */
 void kombo_lua_push_jval_names(lua_State *L, const jval *v, const struct kombo_redactor *r, int names, int slot);
+/* Pushes a new, empty cache of short strings for [slot + 2] above. */
+void kombo_lua_push_string_cache(lua_State *L);
 
 /* Pushes a table of the final answer's header fields in a raw block
  * (kombo_header_start/kombo_header_next): lower-case name -> value, a

@@ -487,5 +487,13 @@ describe("cosocket transport: fault injection", function()
       assert.is_false(curl_side("cl-hex").ok)
       assert.is_false(cosocket_side("cl-hex").ok)
     end)
+
+    it("libcurl's side reads Content-Length and Transfer-Encoding in any case of their names", function()
+      local dup = curl_side("cl-dup-diff-lower")
+      assert.is_false(dup.ok)
+      assert.matches("conflicting Content-Length headers", dup.message, 1, true)
+      local te = curl_side("te-upper-cl-plus") -- chunked: the Content-Length is not read
+      assert.is_true(te.ok, te.message)
+    end)
   end)
 end)

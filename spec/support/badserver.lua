@@ -100,6 +100,10 @@ local RAW = {
   ["cl-spaces"] = head(with({}, "Content-Length:   " .. #SUCCESS .. "  ")) .. SUCCESS,
   ["cl-dup-same"] = head(with({}, CL, CL)) .. SUCCESS,
   ["cl-dup-diff"] = head(with({}, CL, "Content-Length: 3")) .. SUCCESS,
+  -- the names in other cases: the same fields (easy.c's on_header matches them in any case)
+  ["cl-dup-diff-lower"] = head(with({}, CL, "content-length: 3")) .. SUCCESS,
+  ["te-upper-cl-plus"] = head(with({}, "TRANSFER-ENCODING: CHUNKED", "cONTENT-lENGTH: +5"))
+    .. ("%x\r\n"):format(#SUCCESS) .. SUCCESS .. "\r\n0\r\n\r\n",
   ["cl-list"] = head(with({}, "Content-Length: " .. #SUCCESS .. ", " .. #SUCCESS)) .. SUCCESS,
   ["cl-short"] = head(with({}, "Content-Length: " .. (#SUCCESS + 10))) .. SUCCESS,
   ["obs-fold"] = head(with({ "X-Folded: first", " second" }, CL)) .. SUCCESS,

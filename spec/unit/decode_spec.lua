@@ -28,6 +28,22 @@ describe("testing.decode_json", function()
     assert.equals(2, #v.data.tags)
   end)
 
+  -- The scan reads a string's plain ASCII eight bytes at a time (json.c):
+  -- each byte it must stop at, at every offset of an eight-byte step.
+  it("finds a string's end, escapes, control bytes and non-ASCII at every offset", function()
+    for at = 0, 19 do
+      local pad = ("a"):rep(at)
+      assert.same({ pad, "z" }, decode('["' .. pad .. '","z"]'), at)
+      assert.equals(pad .. "\n" .. pad, decode('"' .. pad .. '\\n' .. pad .. '"'), at)
+      assert.equals(pad .. "\127~ " .. pad, decode('"' .. pad .. '\127~ ' .. pad .. '"'), at)
+      assert.equals(pad .. "\195\169" .. pad, decode('"' .. pad .. '\195\169' .. pad .. '"'), at)
+      for _, bad in ipairs { "\0", "\1", "\31", "\n", "\255", "\195" } do
+        assert.is_nil(decode('"' .. pad .. bad .. pad .. 'bcdefgh"'), at .. " " .. bad:byte())
+      end
+      assert.is_nil(decode('"' .. pad), at) -- unterminated
+    end
+  end)
+
   it("gives every array, empty ones included, the registry's kombo.array_mt", function()
     local v = decode [[ {"warnings":[],"list":[1],"obj":{}} ]]
     assert.equals(ARRAY_MT, getmetatable(v.warnings))

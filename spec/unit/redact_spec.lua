@@ -123,6 +123,27 @@ describe("a success answer echoing the key", function()
     assert.is_nil(rawget(res.http, "raw_headers"))
   end)
 
+  -- The decoder keeps the short strings it made (an answer's keys) for the
+  -- next answers: one that was clean for a client is still looked at for
+  -- the next client's key.
+  it("redacts a short key that an earlier answer, of a client with another key, held clean", function()
+    local short = "qwerty-uiop" -- 11 bytes: a key of one client, an ordinary word to another
+    local body = cjson.encode({ status = "success", data = { [short] = "v", id = "att_1" } }):gsub("}$", ',"warnings":[]}')
+    local function decoded(key)
+      local call = assert(h.new_call { api_key = key })
+      local raw = h.drive(call, { h.answer(200, {}, body) })
+      call:close()
+      return assert(errors.from_result(raw, key))
+    end
+    for _ = 1, 2 do
+      assert.equals("v", decoded(KEY).data[short])
+      local res = decoded(short)
+      assert.is_nil(res.data[short])
+      assert.equals("v", res.data["<redacted>"])
+      assert.equals("att_1", res.data.id)
+    end
+  end)
+
   it("leaves a result without an echo exactly as the API sent it", function()
     local body = cjson.encode({ status = "success", data = { id = "att_1", name = "kombo+s.pdf",
       tags = { "kombo+s", "def_012" } } }):gsub("}$", ',"warnings":[]}')
