@@ -58,7 +58,7 @@ local NgxEngine = {}
 NgxEngine.__index = NgxEngine
 
 local function ngx_attempt(engine, job)
-  local ok, err = pcall(engine.attempt, job.call, engine.config, job.obs ~= nil and job.obs.measure)
+  local ok, err = pcall(engine.attempt, job.call, engine.config, job.obs and job.obs.measure)
   if not ok then -- a bug or misuse below: never "not sent", since bytes may have gone
     job.call:complete({ error = "aborted", phase = "waiting", message = "the attempt failed: " .. tostring(err) },
       now(), engine.ngx.now())
@@ -272,12 +272,15 @@ function bulk.run(host, jobs, opts)
   local batch = { paused_until = 0, concurrency_429 = 0 }
   local lims = {}
   local results = (not on_result) and {} or nil
-  local summary = { succeeded = 0, failed = 0, retries = 0 }
+  local nsucceeded, nfailed, nretries = 0, 0, 0 -- (the summary's counts, written there at the end)
   local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
   local sleeping = {} -- jobs backing off before a retry (restrictions requests too)
   -- The jobs with an attempt in flight, in an array (job.fi: the job's
   -- index, false when none): a table keyed by job would be rebuilt every
   -- few inserts, since its keys change with every attempt (issue 24).
+  -- Only flying[1..nflying] counts: a slot past it keeps a job it held
+  -- (written over, not emptied: storing into an empty slot is the VM's
+  -- slow path).
   local flying, nflying = {}, 0
   local fetches = {}  -- need.key -> { job =, need =, waiters = { jobs } }: a restrictions request under way
   local fetch_failed = {} -- need.key -> { hit =, expires = }
@@ -296,7 +299,7 @@ function bulk.run(host, jobs, opts)
   local function halting() return stopped ~= nil or callback_error ~= nil end
 
   local function report(index, res, err)
-    if err then summary.failed = summary.failed + 1 else summary.succeeded = summary.succeeded + 1 end
+    if err then nfailed = nfailed + 1 else nsucceeded = nsucceeded + 1 end
     if results then
       results[index] = res or err
     elseif callback_error then
@@ -316,8 +319,8 @@ function bulk.run(host, jobs, opts)
     local allowed = 0
     for _, l in pairs(lims) do allowed = allowed + l.allowed end
     return {
-      done = summary.succeeded + summary.failed, succeeded = summary.succeeded, failed = summary.failed,
-      in_flight = in_flight, waiting = #sleeping, bytes_sent = bytes, retries = summary.retries,
+      done = nsucceeded + nfailed, succeeded = nsucceeded, failed = nfailed,
+      in_flight = in_flight, waiting = #sleeping, bytes_sent = bytes, retries = nretries,
       concurrency = next(lims) and min(allowed, concurrency) or concurrency, elapsed = t - started,
     }
   end
@@ -341,7 +344,6 @@ function bulk.run(host, jobs, opts)
   local function landed(job)
     local i, last = job.fi, flying[nflying]
     flying[i], last.fi = last, i
-    flying[nflying] = nil
     nflying = nflying - 1
     job.fi = false
     if job.fetch then return end
@@ -353,10 +355,16 @@ function bulk.run(host, jobs, opts)
   -- The tables of finished jobs, taken again by new ones (take()): a batch
   -- makes about one job table per slot, not one per job (nothing holds a
   -- job once finish() has reported it), and each keeps its closed call,
-  -- in which host.prepare_fast makes the next job's.
-  local spare, nspare = {}, 0
+  -- in which host.prepare_fast makes the next job's.  (spare[0]: false,
+  -- "none", a key present: reading a missing key is the VM's slow path.)
+  local spare, nspare = { [0] = false }, 0
 
   local fetched -- below
+
+  -- call:after, looked up when the first job's table is made (take()):
+  -- every call of the core has the same methods, and a method found
+  -- through a userdata's metatable is the VM's slow path, per job.
+  local call_after
 
   -- `res`, `dressed`: the result call:after gave with the step "done" (the
   -- call closed then), a success dressed by the core or the plain result.
@@ -366,7 +374,7 @@ function bulk.run(host, jobs, opts)
     local err
     if not dressed then
       -- (host.result closes the call: take() may make the next job's in it)
-      res, err = host_result(job.call, job.failure, res)
+      res, err = host_result(job.call, job.failure or nil, res)
     end
     local index = job.index
     -- A job the batch ended before sending: `not_started` tells it from one
@@ -396,7 +404,7 @@ function bulk.run(host, jobs, opts)
       if failure then
         trace.unsent(job.call, job.attempt + 1, failure)
         job.failure = trace.failed(job.call, failure, job.attempt + 1)
-        job.failure.last = job.last -- (an attempt before: its answer stands whole)
+        job.failure.last = job.last or nil -- (an attempt before: its answer stands whole)
         finish(job)
         return false
       end
@@ -423,7 +431,7 @@ function bulk.run(host, jobs, opts)
     in_flight = in_flight + 1
     local attempt = job.attempt + 1
     job.attempt = attempt
-    if attempt > 1 then summary.retries = summary.retries + 1 end
+    if attempt > 1 then nretries = nretries + 1 end
     nflying = nflying + 1 -- (fly(job), inline: once per attempt)
     flying[nflying] = job
     job.fi = nflying
@@ -500,7 +508,8 @@ function bulk.run(host, jobs, opts)
       local call, err = host.fetch(need)
       if not call then return checked(job, { err = err }, t) end
       f = { need = need, waiters = {} }
-      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs, fi = false }
+      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs or false, fi = false, lim = false,
+        wake = false, failure = false, last = false }
       fetches[need.key] = f
       advance(f.job, t)
     end
@@ -524,7 +533,7 @@ function bulk.run(host, jobs, opts)
     if not got then raised("jobs", job); exhausted = true; return end
     if job == nil then exhausted = true; return end
     taken = taken + 1
-    local j = spare[nspare]
+    local j = spare[nspare] -- (false: none)
     local call, integration_or_err, need, observer, step, delay
     if prepare_fast then
       -- (no first step when on_attempt's on_written is to be set first)
@@ -539,13 +548,16 @@ function bulk.run(host, jobs, opts)
     active = active + 1
     local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
     if j then
-      spare[nspare] = nil
-      nspare = nspare - 1
+      nspare = nspare - 1 -- (its slot is written over by the next one spared)
+      j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer or false, false, lim
+      j.wake, j.failure, j.last = false, false, false -- (a finished job's)
     else
-      j = {}
+      -- Every field a job has, false for none: a job's table never gains a
+      -- key, and reading one never misses (the VM's slow path, per read).
+      j = { index = taken, call = call, attempt = 0, obs = observer or false, fi = false, lim = lim,
+        wake = false, failure = false, last = false, fetch = false }
+      call_after = call_after or call.after
     end
-    j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer, false, lim
-    j.wake, j.failure, j.last = nil, nil, nil -- (a finished job's)
     if observer and observer.measure then call:measure() end
     if on_attempt then
       -- Called by the core just before the bytes that complete the request
@@ -576,7 +588,6 @@ function bulk.run(host, jobs, opts)
       -- the limits and what the call does next, in one step.
       local last, lim, call = flying[nflying], job.lim, job.call
       flying[i], last.fi = last, i
-      flying[nflying] = nil
       nflying = nflying - 1
       job.fi = false
       in_flight = in_flight - 1
@@ -584,7 +595,7 @@ function bulk.run(host, jobs, opts)
       if on_progress then bytes_done = bytes_done + (call:sent()) end
       -- (with the step "done", the result too: the call is closed then)
       local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
-        call:after(t, result_index)
+        call_after(call, t, result_index)
       learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
       if step == "done" then return finish(job, res, dressed) end -- (follow's first case)
       return follow(job, t, step, delay)
@@ -704,9 +715,8 @@ function bulk.run(host, jobs, opts)
   engine:close()
   if not ok then error(err, 0) end
   if not callback_error then progress(now(), true) end
-  summary.elapsed = now() - started
-  summary.stopped = stopped
-  summary.results = results
+  local summary = { succeeded = nsucceeded, failed = nfailed, retries = nretries, elapsed = now() - started,
+    stopped = stopped, results = results }
   if callback_error then
     local c = callback_error
     error(setmetatable({
