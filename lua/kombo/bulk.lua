@@ -261,7 +261,11 @@ function bulk.run(host, jobs, opts)
   local multi_add, multi_run = multi and multi.add, multi and multi.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
   local result_index = host.result_index
-  local prepare_fast = host.prepare_fast
+  -- (false: "not mine", host.prepare makes the job)
+  local prepare_fast = host.prepare_fast or function() return false end
+  -- prepare_fast's `t`, for the job's first step (none when on_attempt's
+  -- on_written is to be set first)
+  local first_step = (not on_attempt) or nil
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -455,6 +459,16 @@ function bulk.run(host, jobs, opts)
     return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
   end
 
+  -- on_attempt's "written": called by the core just before the bytes that
+  -- complete the request are handed to the transport (and so before it
+  -- can land): if it raises, the attempt is aborted as not sent.  It must
+  -- not yield.
+  local function written_hook(job, call)
+    call:on_written(function()
+      return on_attempt(job.index, "written", { attempt = job.attempt, digest = call:digest() })
+    end)
+  end
+
   -- The call said what is next (call:next's step and delay): send now
   -- (queued), wait, or it is done.  While the batch drains, nothing is
   -- sent again.
@@ -526,58 +540,63 @@ function bulk.run(host, jobs, opts)
     for _, job in ipairs(f.waiters) do checked(job, hit, t) end
   end
 
-  -- The next job, prepared; sent at once when it may go, else queued (or
-  -- waiting for its integration's restrictions, or done: refused).
+  -- New jobs while there is room (in_flight below the concurrency, and not
+  -- more than a few times the concurrency taken and not done, so that
+  -- memory stays bounded), until the jobs run out or a callback raises.
+  -- Each is prepared, then sent at once when it may go, else queued (or
+  -- waiting for its integration's restrictions, or done: refused).  (The
+  -- loop here, not around a call per job: one Lua call per job fewer.)
   local function take(t)
-    local got, job = pcall(next_job)
-    if not got then raised("jobs", job); exhausted = true; return end
-    if job == nil then exhausted = true; return end
-    taken = taken + 1
-    local j = spare[nspare] -- (false: none)
-    local call, integration_or_err, need, observer, step, delay
-    if prepare_fast then
-      -- (no first step when on_attempt's on_written is to be set first)
-      call, integration_or_err, step, delay = prepare_fast(job, j and j.call, (not on_attempt) and t or nil)
-      -- (nil: the core refused the job, and said why)
-      if call == nil then return report(taken, nil, host.refused(integration_or_err, step)) end
+    while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
+      local got, job = pcall(next_job)
+      if not got then
+        raised("jobs", job)
+        exhausted = true
+      elseif job == nil then
+        exhausted = true
+      else
+        taken = taken + 1
+        local j = spare[nspare] -- (false: none)
+        local call, integration_or_err, step, delay = prepare_fast(job, j and j.call, first_step and t)
+        local need, observer
+        if call == nil then
+          -- (the core refused the job, and said why)
+          report(taken, nil, host.refused(integration_or_err, step))
+        elseif not call then
+          call, integration_or_err, need, observer = host_prepare(job)
+          if not call then report(taken, nil, integration_or_err) end
+        end
+        if call then
+          active = active + 1
+          local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
+          if j then
+            nspare = nspare - 1 -- (its slot is written over by the next one spared)
+            j.index, j.call, j.attempt, j.lim = taken, call, 0, lim
+            -- (A finished job's fi is false, its wake read only while it
+            -- sleeps: only what hooks left, failure and last, goes.)
+            if observer or j.obs then j.obs, j.failure, j.last = observer or false, false, false end
+          else
+            -- Every field a job has, false for none: a job's table never
+            -- gains a key, and reading one never misses (the VM's slow path).
+            j = { index = taken, call = call, attempt = 0, obs = observer or false, fi = false, lim = lim,
+              wake = false, failure = false, last = false, fetch = false }
+            call_after = call_after or call.after
+          end
+          if observer and observer.measure then call:measure() end
+          if on_attempt then written_hook(j, call) end
+          if need then
+            local ready_job = preflight(j, need, t)
+            if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
+          else
+            if not step then step, delay = call:next(t) end
+            -- (no halting() here: take() runs only while nothing halts; and
+            -- can_send(j, t) is its integration's limit alone: take() runs
+            -- only while in_flight < concurrency and nothing is paused)
+            if step == "send" and lim.in_flight < lim.allowed then send(j, t) else follow(j, t, step, delay) end
+          end
+        end
+      end
     end
-    if not call then
-      call, integration_or_err, need, observer = host_prepare(job)
-      if not call then return report(taken, nil, integration_or_err) end
-    end
-    active = active + 1
-    local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    if j then
-      nspare = nspare - 1 -- (its slot is written over by the next one spared)
-      j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer or false, false, lim
-      j.wake, j.failure, j.last = false, false, false -- (a finished job's)
-    else
-      -- Every field a job has, false for none: a job's table never gains a
-      -- key, and reading one never misses (the VM's slow path, per read).
-      j = { index = taken, call = call, attempt = 0, obs = observer or false, fi = false, lim = lim,
-        wake = false, failure = false, last = false, fetch = false }
-      call_after = call_after or call.after
-    end
-    if observer and observer.measure then call:measure() end
-    if on_attempt then
-      -- Called by the core just before the bytes that complete the request
-      -- are handed to the transport (and so before it can land): if it
-      -- raises, the attempt is aborted as not sent.  It must not yield.
-      call:on_written(function()
-        return on_attempt(j.index, "written", { attempt = j.attempt, digest = call:digest() })
-      end)
-    end
-    if need then
-      local ready_job = preflight(j, need, t)
-      if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
-      return
-    end
-    if not step then step, delay = call:next(t) end
-    -- (no halting() here: take() runs only while nothing halts; and
-    -- can_send(j, t) is its integration's limit alone: take() runs only
-    -- while in_flight < concurrency and nothing is paused)
-    if step == "send" and lim.in_flight < lim.allowed then return send(j, t) end
-    follow(j, t, step, delay)
   end
 
   local function ended(job, t)
@@ -683,15 +702,9 @@ function bulk.run(host, jobs, opts)
         if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
       end
       -- New jobs, while there is room (what is still queued now waits for
-      -- its own integration's limit): not more than a few times the
-      -- concurrency taken at once, so memory stays bounded.
-      -- (take() does not change `stopped` or the pause; in_flight first:
-      -- what usually ends the loop)
-      if stopped == nil and t >= batch.paused_until then
-        while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
-          take(t)
-        end
-      end
+      -- its own integration's limit).  (take() does not change `stopped`
+      -- or the pause)
+      if stopped == nil and t >= batch.paused_until then take(t) end
       if active == 0 and (exhausted or stopped ~= nil or callback_error ~= nil) then break end
       -- Wait for an attempt to end, a retry's time, or the next look at stop().
       local until_t = t + POLL
