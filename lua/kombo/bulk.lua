@@ -27,9 +27,14 @@ local CONCURRENCY_CODE = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
 
 ---------------------------------------------------------------- engines
 
+-- Each engine moves an attempt with add(call, job) -> true | nil, err and
+-- gives back the jobs whose attempt ended with run(timeout) -> { job, ... }
+-- (a multi handle's m:add and m:run); the loop calls them on engine.multi
+-- when there is one, else on the engine.  start(job) (add, raising),
+-- abort(job) and close() are for the rest.
+
 -- libcurl: one multi handle; m:run() gives back the jobs whose attempt ended
--- (m:add's second argument: no table from calls to jobs).  The loop calls
--- engine.multi's add and run itself (the methods below are for the rest).
+-- (m:add's second argument: no table from calls to jobs).
 local CurlEngine = {}
 CurlEngine.__index = CurlEngine
 
@@ -40,10 +45,6 @@ end
 function CurlEngine:start(job)
   local ok, err = self.multi:add(job.call, job)
   if not ok then error("kombo batch: " .. err, 0) end
-end
-
-function CurlEngine:wait(timeout)
-  return self.multi:run(timeout)
 end
 
 function CurlEngine:abort(job)
@@ -83,7 +84,12 @@ function NgxEngine:start(job)
   if self.ended[#self.ended] ~= job then self.threads[job] = t end -- (it may have ended at once)
 end
 
-function NgxEngine:wait(timeout)
+function NgxEngine:add(_, job)
+  self:start(job)
+  return true
+end
+
+function NgxEngine:run(timeout)
   if #self.ended == 0 then
     -- Always yield, for at least 1 ms: the light threads run only while
     -- this one waits (and ngx.sleep(0) without OpenResty's delayed-events
@@ -255,10 +261,11 @@ function bulk.run(host, jobs, opts)
   local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
-  -- The libcurl engine's multi, called directly (the common case: no
-  -- method of the engine's between the loop and the multi per attempt).
-  local multi = engine.multi
-  local multi_add, multi_run = multi and multi.add, multi and multi.run
+  -- What moves the attempts, its add and run called directly: the libcurl
+  -- engine's multi (no method of the engine's between the loop and the
+  -- multi per attempt), or the nginx engine.
+  local mover = engine.multi or engine
+  local mover_add, mover_run = mover.add, mover.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
   local result_index = host.result_index
   -- (false: "not mine", host.prepare makes the job)
@@ -439,12 +446,8 @@ function bulk.run(host, jobs, opts)
     nflying = nflying + 1 -- (fly(job), inline: once per attempt)
     flying[nflying] = job
     job.fi = nflying
-    if multi then
-      local ok, e = multi_add(multi, job.call, job)
-      if not ok then error("kombo batch: " .. e, 0) end
-    else
-      engine:start(job)
-    end
+    local ok, e = mover_add(mover, job.call, job)
+    if not ok then error("kombo batch: " .. e, 0) end
   end
 
   -- A restrictions request (preflight) goes at once, outside the admission.
@@ -666,61 +669,67 @@ function bulk.run(host, jobs, opts)
             :format(type(s) == "string" and ("%q"):format(s) or tostring(s)), nil, true)
         end
       end
-      if stopped == "abort" then
-        local cut = {} -- (landed() takes each out of `flying`)
-        for i = 1, nflying do cut[i] = flying[i] end
-        for _, job in ipairs(cut) do
-          if not job.fetch then
-            engine:abort(job)
-            landed(job)
-            finish(job)
+      -- (halting(), inline: once per turn of the loop)
+      if stopped ~= nil or callback_error ~= nil then
+        if stopped == "abort" then
+          local cut = {} -- (landed() takes each out of `flying`)
+          for i = 1, nflying do cut[i] = flying[i] end
+          for _, job in ipairs(cut) do
+            if not job.fetch then
+              engine:abort(job)
+              landed(job)
+              finish(job)
+            end
+          end
+          drain(t, "aborted")
+          break
+        end
+        if #ready > 0 or #sleeping > 0 or next(fetches) then drain(t, "drained") end
+        -- (nothing then sleeps, waits to be sent or is taken)
+      else
+        -- Wake the jobs whose wait is over; they go before new ones.
+        for i = #sleeping, 1, -1 do
+          local job = sleeping[i]
+          if job.wake <= t then
+            table.remove(sleeping, i)
+            local step = job.call:next(t) -- "send" after a "sleep"
+            if step ~= "send" then finish(job)
+            elseif job.fetch then send_fetch(job)
+            else table.insert(ready, 1, job) end
           end
         end
-        drain(t, "aborted")
-        break
-      end
-      -- (halting(), inline here and below: once per turn of the loop)
-      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
-        drain(t, "drained")
-      end
-      -- Wake the jobs whose wait is over; they go before new ones.
-      for i = #sleeping, 1, -1 do
-        local job = sleeping[i]
-        if job.wake <= t then
-          table.remove(sleeping, i)
-          local step = job.call:next(t) -- "send" after a "sleep"
-          if step ~= "send" then finish(job)
-          elseif job.fetch then send_fetch(job)
-          else table.insert(ready, 1, job) end
+        -- Send what may go, oldest first; a job held back by its integration's
+        -- limit does not hold back another integration's.
+        local i = 1
+        while i <= #ready and in_flight < concurrency do
+          local job = ready[i]
+          if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
         end
+        -- New jobs, while there is room (what is still queued now waits for
+        -- its own integration's limit).  (take() does not change `stopped`
+        -- or the pause)
+        if t >= batch.paused_until then take(t) end
       end
-      -- Send what may go, oldest first; a job held back by its integration's
-      -- limit does not hold back another integration's.
-      local i = 1
-      while in_flight < concurrency and i <= #ready do
-        local job = ready[i]
-        if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
-      end
-      -- New jobs, while there is room (what is still queued now waits for
-      -- its own integration's limit).  (take() does not change `stopped`
-      -- or the pause)
-      if stopped == nil and t >= batch.paused_until then take(t) end
       if active == 0 and (exhausted or stopped ~= nil or callback_error ~= nil) then break end
-      -- Wait for an attempt to end, a retry's time, or the next look at stop().
-      local until_t = t + POLL
-      for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
-      if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
-      if on_progress and not callback_error then until_t = min(until_t, next_progress) end
-      -- (At least 1 ms: everything that could go has gone, and a zero wait
-      -- would spin until an attempt ends.)
+      -- Wait for an attempt to end, a retry's time, or the next look at
+      -- stop() (POLL when nothing sleeps, waits to be sent or reports
+      -- progress: the common turn).
+      local wait = POLL
+      if #sleeping > 0 or #ready > 0 or on_progress then
+        local until_t = t + POLL
+        for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
+        if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
+        if on_progress and not callback_error then until_t = min(until_t, next_progress) end
+        -- (At least 1 ms: everything that could go has gone, and a zero wait
+        -- would spin until an attempt ends.)
+        wait = until_t - t
+        if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
+      end
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run; its
       -- second value is the time it returned at: the first job's "now")
-      local wait = until_t - t
-      if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
-      local list, returned_at
-      if multi then list, returned_at = multi_run(multi, wait) else list = engine:wait(wait) end
+      local list, returned_at = mover_run(mover, wait)
       for k = 1, #list do ended(list[k], (k == 1 and returned_at) or (now())) end
       if on_progress then progress((now())) end
     end
