@@ -141,18 +141,7 @@ end
 -- integration (`lim`): call:limits()'s values.
 local function learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
   if climit then lim.ceiling = max(1, min(lim.ceiling, climit)); lim.allowed = min(lim.allowed, lim.ceiling) end
-  if status == 429 and code == CONCURRENCY_CODE then
-    -- Too many in flight: the server holds at least its limit, so what we
-    -- still have out is what it takes from us now (others may use the
-    -- integration too); this job backs off (the core's ~1 s first wait).
-    lim.allowed = max(1, min(lim.allowed, lim.in_flight))
-    lim.streak, lim.slow_start = 0, false
-    batch.concurrency_429 = batch.concurrency_429 + 1
-  elseif status == 429 then
-    -- The rate limit: no new attempt of any job before it resets.
-    local wait = retry_after or rate_reset or 1
-    batch.paused_until = max(batch.paused_until, t + min(wait, 60))
-  elseif status and status < 300 then
+  if status and status < 300 then -- (the common answer first)
     if cremaining == 0 then
       lim.allowed = max(1, min(lim.allowed, lim.in_flight + 1))
       lim.streak, lim.slow_start = 0, false
@@ -163,6 +152,19 @@ local function learn(lim, batch, t, status, code, climit, cremaining, retry_afte
       if lim.streak >= lim.allowed and lim.allowed < lim.ceiling then
         lim.allowed, lim.streak = lim.allowed + 1, 0
       end
+    end
+  elseif status == 429 then
+    if code == CONCURRENCY_CODE then
+      -- Too many in flight: the server holds at least its limit, so what we
+      -- still have out is what it takes from us now (others may use the
+      -- integration too); this job backs off (the core's ~1 s first wait).
+      lim.allowed = max(1, min(lim.allowed, lim.in_flight))
+      lim.streak, lim.slow_start = 0, false
+      batch.concurrency_429 = batch.concurrency_429 + 1
+    else
+      -- The rate limit: no new attempt of any job before it resets.
+      local wait = retry_after or rate_reset or 1
+      batch.paused_until = max(batch.paused_until, t + min(wait, 60))
     end
   end
 end
