@@ -395,7 +395,7 @@ function bulk.run(host, jobs, opts)
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
     nspare = nspare + 1
     spare[nspare] = job
-    report(index, res, err)
+    return report(index, res, err) -- (a tail call: no frame of finish()'s to return through)
   end
 
   -- A job that gets no further attempt: its last answer stands; one never
