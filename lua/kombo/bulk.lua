@@ -288,13 +288,15 @@ function bulk.run(host, jobs, opts)
   local nsucceeded, nfailed, nretries = 0, 0, 0 -- (the summary's counts, written there at the end)
   local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
   local sleeping = {} -- jobs backing off before a retry (restrictions requests too)
-  -- The jobs with an attempt in flight, in an array (job.fi: the job's
-  -- index, false when none): a table keyed by job would be rebuilt every
-  -- few inserts, since its keys change with every attempt (issue 24).
-  -- Only flying[1..nflying] counts: a slot past it keeps a job it held
-  -- (written over, not emptied: storing into an empty slot is the VM's
-  -- slow path).
-  local flying, nflying = {}, 0
+  -- Every job table the batch made (take() makes one only when none is
+  -- spare: at most about max_active of them, each taken again and again).
+  -- A job has an attempt in flight when job.flying is true; those are
+  -- found by a look through these when wanted (an abort, progress), not
+  -- kept in a collection of their own changed twice per attempt (a table
+  -- keyed by job would even be rebuilt every few inserts, its keys
+  -- changing with every attempt: issue 24).  (A restrictions request's
+  -- job is in `fetches`.)
+  local made = {}
   local fetches = {}  -- need.key -> { job =, need =, waiters = { jobs } }: a restrictions request under way
   local fetch_failed = {} -- need.key -> { hit =, expires = }
   local in_flight, active, taken = 0, 0, 0
@@ -328,7 +330,8 @@ function bulk.run(host, jobs, opts)
 
   local function stats(t)
     local bytes = bytes_done
-    for i = 1, nflying do bytes = bytes + (flying[i].call:sent()) end
+    for _, job in ipairs(made) do if job.flying then bytes = bytes + (job.call:sent()) end end
+    for _, f in pairs(fetches) do if f.job.flying then bytes = bytes + (f.job.call:sent()) end end
     local allowed = 0
     for _, l in pairs(lims) do allowed = allowed + l.allowed end
     return {
@@ -346,19 +349,9 @@ function bulk.run(host, jobs, opts)
     end
   end
 
-  local function fly(job)
-    nflying = nflying + 1
-    flying[nflying] = job
-    job.fi = nflying
-  end
-
-  -- A job's attempt is over (ended or cut off): no longer in flight (the
-  -- last one in `flying` takes its place).
+  -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
-    local i, last = job.fi, flying[nflying]
-    flying[i], last.fi = last, i
-    nflying = nflying - 1
-    job.fi = false
+    job.flying = false
     if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
@@ -445,9 +438,7 @@ function bulk.run(host, jobs, opts)
     local attempt = job.attempt + 1
     job.attempt = attempt
     if attempt > 1 then nretries = nretries + 1 end
-    nflying = nflying + 1 -- (fly(job), inline: once per attempt)
-    flying[nflying] = job
-    job.fi = nflying
+    job.flying = true
     local ok, e = mover_add(mover, job.call, job)
     if not ok then error("kombo batch: " .. e, 0) end
   end
@@ -456,7 +447,7 @@ function bulk.run(host, jobs, opts)
   local function send_fetch(job)
     job.attempt = job.attempt + 1
     if fetch_obs then trace.request(fetch_obs, job.call, job.attempt) end
-    fly(job)
+    job.flying = true
     engine:start(job)
   end
 
@@ -527,7 +518,7 @@ function bulk.run(host, jobs, opts)
       local call, err = host.fetch(need)
       if not call then return checked(job, { err = err }, t) end
       f = { need = need, waiters = {} }
-      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs or false, fi = false, lim = false,
+      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs or false, flying = false, lim = false,
         wake = false, failure = false, last = false }
       fetches[need.key] = f
       advance(f.job, t)
@@ -577,14 +568,15 @@ function bulk.run(host, jobs, opts)
           if j then
             nspare = nspare - 1 -- (its slot is written over by the next one spared)
             j.index, j.call, j.attempt, j.lim = taken, call, 0, lim
-            -- (A finished job's fi is false, its wake read only while it
+            -- (A finished job's flying is false, its wake read only while it
             -- sleeps: only what hooks left, failure and last, goes.)
             if observer or j.obs then j.obs, j.failure, j.last = observer or false, false, false end
           else
             -- Every field a job has, false for none: a job's table never
             -- gains a key, and reading one never misses (the VM's slow path).
-            j = { index = taken, call = call, attempt = 0, obs = observer or false, fi = false, lim = lim,
+            j = { index = taken, call = call, attempt = 0, obs = observer or false, flying = false, lim = lim,
               wake = false, failure = false, last = false, fetch = false }
+            made[#made + 1] = j
             call_after = call_after or call.after
           end
           if observer and observer.measure then call:measure() end
@@ -605,15 +597,12 @@ function bulk.run(host, jobs, opts)
   end
 
   local function ended(job, t)
-    local i = job.fi
-    if not i then return end -- (cut off meanwhile)
+    if not job.flying then return end -- (cut off meanwhile)
     if not (job.obs or job.fetch) then
       -- The common case: landed(job), inline; then what the answer says of
       -- the limits and what the call does next, in one step.
-      local last, lim, call = flying[nflying], job.lim, job.call
-      flying[i], last.fi = last, i
-      nflying = nflying - 1
-      job.fi = false
+      local lim, call = job.lim, job.call
+      job.flying = false
       in_flight = in_flight - 1
       lim.in_flight = lim.in_flight - 1
       if on_progress then bytes_done = bytes_done + (call:sent()) end
@@ -642,7 +631,7 @@ function bulk.run(host, jobs, opts)
   local function drain(t, why)
     for key, f in pairs(fetches) do
       fetches[key] = nil
-      if f.job.fi then engine:abort(f.job); landed(f.job) end
+      if f.job.flying then engine:abort(f.job); landed(f.job) end
       f.job.call:close()
       for _, job in ipairs(f.waiters) do
         job.call:next(t) -- ("send": its first attempt)
@@ -674,10 +663,8 @@ function bulk.run(host, jobs, opts)
       -- (halting(), inline: once per turn of the loop)
       if stopped ~= nil or callback_error ~= nil then
         if stopped == "abort" then
-          local cut = {} -- (landed() takes each out of `flying`)
-          for i = 1, nflying do cut[i] = flying[i] end
-          for _, job in ipairs(cut) do
-            if not job.fetch then
+          for _, job in ipairs(made) do
+            if job.flying then
               engine:abort(job)
               landed(job)
               finish(job)
