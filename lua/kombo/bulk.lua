@@ -500,6 +500,8 @@ function bulk.run(host, jobs, opts)
     if err then
       active = active - 1
       job.call:close()
+      nspare = nspare + 1 -- (its table taken again, as finish() does: `made` stays bounded)
+      spare[nspare] = job
       report(job.index, nil, err)
       return nil
     end
