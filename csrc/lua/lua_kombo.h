@@ -184,7 +184,7 @@ struct lcall {
     int progress_ref;
     int written_ref; /* call:on_written(fn): run before the body's last bytes go */
     int in_written;  /* that function is running (the call must not be closed from it) */
-    int in_multi; /* an attempt of it is in flight in a core.multi() */
+    int in_multi; /* an attempt of it is in flight in a core.multi(): its slot there + 1 (lua_multi.c), else 0 */
     int in_transfer; /* call:perform() or call:attempt() is moving its bytes (its callbacks may run) */
     /* The arena's first block (KOMBO_LUA_ARENA_FIRST bytes): no malloc
      * for a small request's tree when the client has one spare. */

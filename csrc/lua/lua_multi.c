@@ -69,14 +69,14 @@ static int l_multi_new(lua_State *L)
     return 1;
 }
 
-/* The slot of c, or NULL. */
+/* The slot of c, or NULL.  (c->in_multi holds its slot's index + 1: no
+ * search of the slots per attempt that ends.) */
 static inflight *find(lmulti *m, const lcall *c)
 {
-    size_t i;
-    for (i = 0; i < m->cap; i++)
-        if (m->inflight[i].c == c)
-            return &m->inflight[i];
-    return NULL;
+    size_t k = (size_t)c->in_multi - 1;
+    if (c->in_multi <= 0 || k >= m->cap || m->inflight[k].c != c)
+        return NULL;
+    return &m->inflight[k];
 }
 
 /* Frees a slot: its call and value are no longer kept (tab: the stack
@@ -138,7 +138,7 @@ static int l_multi_add(lua_State *L)
     }
     e->c = c;
     m->n++;
-    c->in_multi = 1;
+    c->in_multi = k + 1; /* (find) */
     lua_pushboolean(L, 1);
     return 1;
 }

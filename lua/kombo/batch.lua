@@ -20,9 +20,11 @@ local M = {}
 
 -- The batch's host for client state p (bulk.run's contract): `pick(job)`
 -- says which operation a job is (or nil and the problems), `fname`,
--- `jobs_arg` and `noun` word the messages.  Raises (at the method's
+-- `jobs_arg` and `noun` word the messages; `pick_table` (optional) is
+-- pick for a job known to be a table (the core's job preparer asks only
+-- of a plain table: no type check per job).  Raises (at the method's
 -- caller) when there is no transport in this nginx phase.
-function M.host(self, p, pick, fname, jobs_arg, noun)
+function M.host(self, p, pick, fname, jobs_arg, noun, pick_table)
   local transport, why = nginx.select(p.config.transport)
   if transport == nil then error(why, 3) end
   local host = {
@@ -80,7 +82,9 @@ function M.host(self, p, pick, fname, jobs_arg, noun)
   -- core said, worded here as host.prepare words it (host.refused); any
   -- other job gives false: host.prepare then makes it.  (Not made when it
   -- could only decline: an observed client, inside nginx.)
-  if p.plain_core and transport == "curl" then host.prepare_fast = core.job_preparer(p, pick, one_call.NEEDS) end
+  if p.plain_core and transport == "curl" then
+    host.prepare_fast = core.job_preparer(p, pick_table or pick, one_call.NEEDS)
+  end
   function host.refused(problems, shape)
     if shape then return misuse(shape) end
     return errors.validation(problems, p.config.secrets)
@@ -161,7 +165,7 @@ function M.run_many(self, name, jobs, opts)
     end
     return op
   end
-  local host = M.host(self, p, pick, "run_many", 2, "request")
+  local host = M.host(self, p, pick, "run_many", 2, "request", function() return op end)
   return bulk.run(host, jobs, opts)
 end
 

@@ -27,9 +27,14 @@ local CONCURRENCY_CODE = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
 
 ---------------------------------------------------------------- engines
 
+-- Each engine moves an attempt with add(call, job) -> true | nil, err and
+-- gives back the jobs whose attempt ended with run(timeout) -> { job, ... }
+-- (a multi handle's m:add and m:run); the loop calls them on engine.multi
+-- when there is one, else on the engine.  start(job) (add, raising),
+-- abort(job) and close() are for the rest.
+
 -- libcurl: one multi handle; m:run() gives back the jobs whose attempt ended
--- (m:add's second argument: no table from calls to jobs).  The loop calls
--- engine.multi's add and run itself (the methods below are for the rest).
+-- (m:add's second argument: no table from calls to jobs).
 local CurlEngine = {}
 CurlEngine.__index = CurlEngine
 
@@ -40,10 +45,6 @@ end
 function CurlEngine:start(job)
   local ok, err = self.multi:add(job.call, job)
   if not ok then error("kombo batch: " .. err, 0) end
-end
-
-function CurlEngine:wait(timeout)
-  return self.multi:run(timeout)
 end
 
 function CurlEngine:abort(job)
@@ -58,7 +59,7 @@ local NgxEngine = {}
 NgxEngine.__index = NgxEngine
 
 local function ngx_attempt(engine, job)
-  local ok, err = pcall(engine.attempt, job.call, engine.config, job.obs ~= nil and job.obs.measure)
+  local ok, err = pcall(engine.attempt, job.call, engine.config, job.obs and job.obs.measure)
   if not ok then -- a bug or misuse below: never "not sent", since bytes may have gone
     job.call:complete({ error = "aborted", phase = "waiting", message = "the attempt failed: " .. tostring(err) },
       now(), engine.ngx.now())
@@ -83,7 +84,12 @@ function NgxEngine:start(job)
   if self.ended[#self.ended] ~= job then self.threads[job] = t end -- (it may have ended at once)
 end
 
-function NgxEngine:wait(timeout)
+function NgxEngine:add(_, job)
+  self:start(job)
+  return true
+end
+
+function NgxEngine:run(timeout)
   if #self.ended == 0 then
     -- Always yield, for at least 1 ms: the light threads run only while
     -- this one waits (and ngx.sleep(0) without OpenResty's delayed-events
@@ -135,18 +141,7 @@ end
 -- integration (`lim`): call:limits()'s values.
 local function learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
   if climit then lim.ceiling = max(1, min(lim.ceiling, climit)); lim.allowed = min(lim.allowed, lim.ceiling) end
-  if status == 429 and code == CONCURRENCY_CODE then
-    -- Too many in flight: the server holds at least its limit, so what we
-    -- still have out is what it takes from us now (others may use the
-    -- integration too); this job backs off (the core's ~1 s first wait).
-    lim.allowed = max(1, min(lim.allowed, lim.in_flight))
-    lim.streak, lim.slow_start = 0, false
-    batch.concurrency_429 = batch.concurrency_429 + 1
-  elseif status == 429 then
-    -- The rate limit: no new attempt of any job before it resets.
-    local wait = retry_after or rate_reset or 1
-    batch.paused_until = max(batch.paused_until, t + min(wait, 60))
-  elseif status and status < 300 then
+  if status and status < 300 then -- (the common answer first)
     if cremaining == 0 then
       lim.allowed = max(1, min(lim.allowed, lim.in_flight + 1))
       lim.streak, lim.slow_start = 0, false
@@ -157,6 +152,19 @@ local function learn(lim, batch, t, status, code, climit, cremaining, retry_afte
       if lim.streak >= lim.allowed and lim.allowed < lim.ceiling then
         lim.allowed, lim.streak = lim.allowed + 1, 0
       end
+    end
+  elseif status == 429 then
+    if code == CONCURRENCY_CODE then
+      -- Too many in flight: the server holds at least its limit, so what we
+      -- still have out is what it takes from us now (others may use the
+      -- integration too); this job backs off (the core's ~1 s first wait).
+      lim.allowed = max(1, min(lim.allowed, lim.in_flight))
+      lim.streak, lim.slow_start = 0, false
+      batch.concurrency_429 = batch.concurrency_429 + 1
+    else
+      -- The rate limit: no new attempt of any job before it resets.
+      local wait = retry_after or rate_reset or 1
+      batch.paused_until = max(batch.paused_until, t + min(wait, 60))
     end
   end
 end
@@ -255,13 +263,18 @@ function bulk.run(host, jobs, opts)
   local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
-  -- The libcurl engine's multi, called directly (the common case: no
-  -- method of the engine's between the loop and the multi per attempt).
-  local multi = engine.multi
-  local multi_add, multi_run = multi and multi.add, multi and multi.run
+  -- What moves the attempts, its add and run called directly: the libcurl
+  -- engine's multi (no method of the engine's between the loop and the
+  -- multi per attempt), or the nginx engine.
+  local mover = engine.multi or engine
+  local mover_add, mover_run = mover.add, mover.run
   local host_prepare, host_result = host.prepare, host.result -- (called per job)
   local result_index = host.result_index
-  local prepare_fast = host.prepare_fast
+  -- (false: "not mine", host.prepare makes the job)
+  local prepare_fast = host.prepare_fast or function() return false end
+  -- prepare_fast's `t`, for the job's first step (none when on_attempt's
+  -- on_written is to be set first)
+  local first_step = (not on_attempt) or nil
   local ceiling = min(concurrency, bulk.MAX_PER_INTEGRATION)
   local max_active = 4 * concurrency -- jobs taken and not done, at most
   local started = now()
@@ -272,13 +285,18 @@ function bulk.run(host, jobs, opts)
   local batch = { paused_until = 0, concurrency_429 = 0 }
   local lims = {}
   local results = (not on_result) and {} or nil
-  local summary = { succeeded = 0, failed = 0, retries = 0 }
+  local nsucceeded, nfailed, nretries = 0, 0, 0 -- (the summary's counts, written there at the end)
   local ready = {}    -- jobs whose call said "send", oldest first (retries go first)
   local sleeping = {} -- jobs backing off before a retry (restrictions requests too)
-  -- The jobs with an attempt in flight, in an array (job.fi: the job's
-  -- index, false when none): a table keyed by job would be rebuilt every
-  -- few inserts, since its keys change with every attempt (issue 24).
-  local flying, nflying = {}, 0
+  -- Every job table the batch made (take() makes one only when none is
+  -- spare: at most about max_active of them, each taken again and again).
+  -- A job has an attempt in flight when job.flying is true; those are
+  -- found by a look through these when wanted (an abort, progress), not
+  -- kept in a collection of their own changed twice per attempt (a table
+  -- keyed by job would even be rebuilt every few inserts, its keys
+  -- changing with every attempt: issue 24).  (A restrictions request's
+  -- job is in `fetches`.)
+  local made = {}
   local fetches = {}  -- need.key -> { job =, need =, waiters = { jobs } }: a restrictions request under way
   local fetch_failed = {} -- need.key -> { hit =, expires = }
   local in_flight, active, taken = 0, 0, 0
@@ -296,7 +314,7 @@ function bulk.run(host, jobs, opts)
   local function halting() return stopped ~= nil or callback_error ~= nil end
 
   local function report(index, res, err)
-    if err then summary.failed = summary.failed + 1 else summary.succeeded = summary.succeeded + 1 end
+    if err then nfailed = nfailed + 1 else nsucceeded = nsucceeded + 1 end
     if results then
       results[index] = res or err
     elseif callback_error then
@@ -312,12 +330,13 @@ function bulk.run(host, jobs, opts)
 
   local function stats(t)
     local bytes = bytes_done
-    for i = 1, nflying do bytes = bytes + (flying[i].call:sent()) end
+    for _, job in ipairs(made) do if job.flying then bytes = bytes + (job.call:sent()) end end
+    for _, f in pairs(fetches) do if f.job.flying then bytes = bytes + (f.job.call:sent()) end end
     local allowed = 0
     for _, l in pairs(lims) do allowed = allowed + l.allowed end
     return {
-      done = summary.succeeded + summary.failed, succeeded = summary.succeeded, failed = summary.failed,
-      in_flight = in_flight, waiting = #sleeping, bytes_sent = bytes, retries = summary.retries,
+      done = nsucceeded + nfailed, succeeded = nsucceeded, failed = nfailed,
+      in_flight = in_flight, waiting = #sleeping, bytes_sent = bytes, retries = nretries,
       concurrency = next(lims) and min(allowed, concurrency) or concurrency, elapsed = t - started,
     }
   end
@@ -330,20 +349,9 @@ function bulk.run(host, jobs, opts)
     end
   end
 
-  local function fly(job)
-    nflying = nflying + 1
-    flying[nflying] = job
-    job.fi = nflying
-  end
-
-  -- A job's attempt is over (ended or cut off): no longer in flight (the
-  -- last one in `flying` takes its place).
+  -- A job's attempt is over (ended or cut off): no longer in flight.
   local function landed(job)
-    local i, last = job.fi, flying[nflying]
-    flying[i], last.fi = last, i
-    flying[nflying] = nil
-    nflying = nflying - 1
-    job.fi = false
+    job.flying = false
     if job.fetch then return end
     in_flight = in_flight - 1
     job.lim.in_flight = job.lim.in_flight - 1
@@ -353,10 +361,16 @@ function bulk.run(host, jobs, opts)
   -- The tables of finished jobs, taken again by new ones (take()): a batch
   -- makes about one job table per slot, not one per job (nothing holds a
   -- job once finish() has reported it), and each keeps its closed call,
-  -- in which host.prepare_fast makes the next job's.
-  local spare, nspare = {}, 0
+  -- in which host.prepare_fast makes the next job's.  (spare[0]: false,
+  -- "none", a key present: reading a missing key is the VM's slow path.)
+  local spare, nspare = { [0] = false }, 0
 
   local fetched -- below
+
+  -- call:after, looked up when the first job's table is made (take()):
+  -- every call of the core has the same methods, and a method found
+  -- through a userdata's metatable is the VM's slow path, per job.
+  local call_after
 
   -- `res`, `dressed`: the result call:after gave with the step "done" (the
   -- call closed then), a success dressed by the core or the plain result.
@@ -366,7 +380,7 @@ function bulk.run(host, jobs, opts)
     local err
     if not dressed then
       -- (host.result closes the call: take() may make the next job's in it)
-      res, err = host_result(job.call, job.failure, res)
+      res, err = host_result(job.call, job.failure or nil, res)
     end
     local index = job.index
     -- A job the batch ended before sending: `not_started` tells it from one
@@ -374,7 +388,7 @@ function bulk.run(host, jobs, opts)
     if err and job.attempt == 0 and err.kind == "aborted" then err.not_started = true end
     nspare = nspare + 1
     spare[nspare] = job
-    report(index, res, err)
+    return report(index, res, err) -- (a tail call: no frame of finish()'s to return through)
   end
 
   -- A job that gets no further attempt: its last answer stands; one never
@@ -396,7 +410,7 @@ function bulk.run(host, jobs, opts)
       if failure then
         trace.unsent(job.call, job.attempt + 1, failure)
         job.failure = trace.failed(job.call, failure, job.attempt + 1)
-        job.failure.last = job.last -- (an attempt before: its answer stands whole)
+        job.failure.last = job.last or nil -- (an attempt before: its answer stands whole)
         finish(job)
         return false
       end
@@ -423,28 +437,32 @@ function bulk.run(host, jobs, opts)
     in_flight = in_flight + 1
     local attempt = job.attempt + 1
     job.attempt = attempt
-    if attempt > 1 then summary.retries = summary.retries + 1 end
-    nflying = nflying + 1 -- (fly(job), inline: once per attempt)
-    flying[nflying] = job
-    job.fi = nflying
-    if multi then
-      local ok, e = multi_add(multi, job.call, job)
-      if not ok then error("kombo batch: " .. e, 0) end
-    else
-      engine:start(job)
-    end
+    if attempt > 1 then nretries = nretries + 1 end
+    job.flying = true
+    local ok, e = mover_add(mover, job.call, job)
+    if not ok then error("kombo batch: " .. e, 0) end
   end
 
   -- A restrictions request (preflight) goes at once, outside the admission.
   local function send_fetch(job)
     job.attempt = job.attempt + 1
     if fetch_obs then trace.request(fetch_obs, job.call, job.attempt) end
-    fly(job)
+    job.flying = true
     engine:start(job)
   end
 
   local function can_send(job, t)
     return in_flight < concurrency and job.lim.in_flight < job.lim.allowed and t >= batch.paused_until
+  end
+
+  -- on_attempt's "written": called by the core just before the bytes that
+  -- complete the request are handed to the transport (and so before it
+  -- can land): if it raises, the attempt is aborted as not sent.  It must
+  -- not yield.
+  local function written_hook(job, call)
+    call:on_written(function()
+      return on_attempt(job.index, "written", { attempt = job.attempt, digest = call:digest() })
+    end)
   end
 
   -- The call said what is next (call:next's step and delay): send now
@@ -482,6 +500,8 @@ function bulk.run(host, jobs, opts)
     if err then
       active = active - 1
       job.call:close()
+      nspare = nspare + 1 -- (its table taken again, as finish() does: `made` stays bounded)
+      spare[nspare] = job
       report(job.index, nil, err)
       return nil
     end
@@ -500,7 +520,8 @@ function bulk.run(host, jobs, opts)
       local call, err = host.fetch(need)
       if not call then return checked(job, { err = err }, t) end
       f = { need = need, waiters = {} }
-      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs, fi = false }
+      f.job = { call = call, attempt = 0, fetch = f, obs = fetch_obs or false, flying = false, lim = false,
+        wake = false, failure = false, last = false }
       fetches[need.key] = f
       advance(f.job, t)
     end
@@ -517,74 +538,79 @@ function bulk.run(host, jobs, opts)
     for _, job in ipairs(f.waiters) do checked(job, hit, t) end
   end
 
-  -- The next job, prepared; sent at once when it may go, else queued (or
-  -- waiting for its integration's restrictions, or done: refused).
+  -- New jobs while there is room (in_flight below the concurrency, and not
+  -- more than a few times the concurrency taken and not done, so that
+  -- memory stays bounded), until the jobs run out or a callback raises.
+  -- Each is prepared, then sent at once when it may go, else queued (or
+  -- waiting for its integration's restrictions, or done: refused).  (The
+  -- loop here, not around a call per job: one Lua call per job fewer.)
   local function take(t)
-    local got, job = pcall(next_job)
-    if not got then raised("jobs", job); exhausted = true; return end
-    if job == nil then exhausted = true; return end
-    taken = taken + 1
-    local j = spare[nspare]
-    local call, integration_or_err, need, observer, step, delay
-    if prepare_fast then
-      -- (no first step when on_attempt's on_written is to be set first)
-      call, integration_or_err, step, delay = prepare_fast(job, j and j.call, (not on_attempt) and t or nil)
-      -- (nil: the core refused the job, and said why)
-      if call == nil then return report(taken, nil, host.refused(integration_or_err, step)) end
+    while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
+      local got, job = pcall(next_job)
+      if not got then
+        raised("jobs", job)
+        exhausted = true
+      elseif job == nil then
+        exhausted = true
+      else
+        taken = taken + 1
+        local j = spare[nspare] -- (false: none)
+        local call, integration_or_err, step, delay = prepare_fast(job, j and j.call, first_step and t)
+        local need, observer
+        if call == nil then
+          -- (the core refused the job, and said why)
+          report(taken, nil, host.refused(integration_or_err, step))
+        elseif not call then
+          call, integration_or_err, need, observer = host_prepare(job)
+          if not call then report(taken, nil, integration_or_err) end
+        end
+        if call then
+          active = active + 1
+          local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
+          if j then
+            nspare = nspare - 1 -- (its slot is written over by the next one spared)
+            j.index, j.call, j.attempt, j.lim = taken, call, 0, lim
+            -- (A finished job's flying is false, its wake read only while it
+            -- sleeps: only what hooks left, failure and last, goes.)
+            if observer or j.obs then j.obs, j.failure, j.last = observer or false, false, false end
+          else
+            -- Every field a job has, false for none: a job's table never
+            -- gains a key, and reading one never misses (the VM's slow path).
+            j = { index = taken, call = call, attempt = 0, obs = observer or false, flying = false, lim = lim,
+              wake = false, failure = false, last = false, fetch = false }
+            made[#made + 1] = j
+            call_after = call_after or call.after
+          end
+          if observer and observer.measure then call:measure() end
+          if on_attempt then written_hook(j, call) end
+          if need then
+            local ready_job = preflight(j, need, t)
+            if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
+          else
+            if not step then step, delay = call:next(t) end
+            -- (no halting() here: take() runs only while nothing halts; and
+            -- can_send(j, t) is its integration's limit alone: take() runs
+            -- only while in_flight < concurrency and nothing is paused)
+            if step == "send" and lim.in_flight < lim.allowed then send(j, t) else follow(j, t, step, delay) end
+          end
+        end
+      end
     end
-    if not call then
-      call, integration_or_err, need, observer = host_prepare(job)
-      if not call then return report(taken, nil, integration_or_err) end
-    end
-    active = active + 1
-    local lim = lims[integration_or_err] or limiter(lims, integration_or_err, ceiling)
-    if j then
-      spare[nspare] = nil
-      nspare = nspare - 1
-    else
-      j = {}
-    end
-    j.index, j.call, j.attempt, j.obs, j.fi, j.lim = taken, call, 0, observer, false, lim
-    j.wake, j.failure, j.last = nil, nil, nil -- (a finished job's)
-    if observer and observer.measure then call:measure() end
-    if on_attempt then
-      -- Called by the core just before the bytes that complete the request
-      -- are handed to the transport (and so before it can land): if it
-      -- raises, the attempt is aborted as not sent.  It must not yield.
-      call:on_written(function()
-        return on_attempt(j.index, "written", { attempt = j.attempt, digest = call:digest() })
-      end)
-    end
-    if need then
-      local ready_job = preflight(j, need, t)
-      if ready_job and can_send(ready_job, t) then ready[#ready] = nil; send(ready_job, t) end
-      return
-    end
-    if not step then step, delay = call:next(t) end
-    -- (no halting() here: take() runs only while nothing halts; and
-    -- can_send(j, t) is its integration's limit alone: take() runs only
-    -- while in_flight < concurrency and nothing is paused)
-    if step == "send" and lim.in_flight < lim.allowed then return send(j, t) end
-    follow(j, t, step, delay)
   end
 
   local function ended(job, t)
-    local i = job.fi
-    if not i then return end -- (cut off meanwhile)
+    if not job.flying then return end -- (cut off meanwhile)
     if not (job.obs or job.fetch) then
       -- The common case: landed(job), inline; then what the answer says of
       -- the limits and what the call does next, in one step.
-      local last, lim, call = flying[nflying], job.lim, job.call
-      flying[i], last.fi = last, i
-      flying[nflying] = nil
-      nflying = nflying - 1
-      job.fi = false
+      local lim, call = job.lim, job.call
+      job.flying = false
       in_flight = in_flight - 1
       lim.in_flight = lim.in_flight - 1
       if on_progress then bytes_done = bytes_done + (call:sent()) end
       -- (with the step "done", the result too: the call is closed then)
       local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
-        call:after(t, result_index)
+        call_after(call, t, result_index)
       learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
       if step == "done" then return finish(job, res, dressed) end -- (follow's first case)
       return follow(job, t, step, delay)
@@ -607,7 +633,7 @@ function bulk.run(host, jobs, opts)
   local function drain(t, why)
     for key, f in pairs(fetches) do
       fetches[key] = nil
-      if f.job.fi then engine:abort(f.job); landed(f.job) end
+      if f.job.flying then engine:abort(f.job); landed(f.job) end
       f.job.call:close()
       for _, job in ipairs(f.waiters) do
         job.call:next(t) -- ("send": its first attempt)
@@ -636,67 +662,65 @@ function bulk.run(host, jobs, opts)
             :format(type(s) == "string" and ("%q"):format(s) or tostring(s)), nil, true)
         end
       end
-      if stopped == "abort" then
-        local cut = {} -- (landed() takes each out of `flying`)
-        for i = 1, nflying do cut[i] = flying[i] end
-        for _, job in ipairs(cut) do
-          if not job.fetch then
-            engine:abort(job)
-            landed(job)
-            finish(job)
+      -- (halting(), inline: once per turn of the loop)
+      if stopped ~= nil or callback_error ~= nil then
+        if stopped == "abort" then
+          for _, job in ipairs(made) do
+            if job.flying then
+              engine:abort(job)
+              landed(job)
+              finish(job)
+            end
+          end
+          drain(t, "aborted")
+          break
+        end
+        if #ready > 0 or #sleeping > 0 or next(fetches) then drain(t, "drained") end
+        -- (nothing then sleeps, waits to be sent or is taken)
+      else
+        -- Wake the jobs whose wait is over; they go before new ones.
+        for i = #sleeping, 1, -1 do
+          local job = sleeping[i]
+          if job.wake <= t then
+            table.remove(sleeping, i)
+            local step = job.call:next(t) -- "send" after a "sleep"
+            if step ~= "send" then finish(job)
+            elseif job.fetch then send_fetch(job)
+            else table.insert(ready, 1, job) end
           end
         end
-        drain(t, "aborted")
-        break
-      end
-      -- (halting(), inline here and below: once per turn of the loop)
-      if (stopped ~= nil or callback_error ~= nil) and (#ready > 0 or #sleeping > 0 or next(fetches)) then
-        drain(t, "drained")
-      end
-      -- Wake the jobs whose wait is over; they go before new ones.
-      for i = #sleeping, 1, -1 do
-        local job = sleeping[i]
-        if job.wake <= t then
-          table.remove(sleeping, i)
-          local step = job.call:next(t) -- "send" after a "sleep"
-          if step ~= "send" then finish(job)
-          elseif job.fetch then send_fetch(job)
-          else table.insert(ready, 1, job) end
+        -- Send what may go, oldest first; a job held back by its integration's
+        -- limit does not hold back another integration's.
+        local i = 1
+        while i <= #ready and in_flight < concurrency do
+          local job = ready[i]
+          if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
         end
-      end
-      -- Send what may go, oldest first; a job held back by its integration's
-      -- limit does not hold back another integration's.
-      local i = 1
-      while in_flight < concurrency and i <= #ready do
-        local job = ready[i]
-        if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
-      end
-      -- New jobs, while there is room (what is still queued now waits for
-      -- its own integration's limit): not more than a few times the
-      -- concurrency taken at once, so memory stays bounded.
-      -- (take() does not change `stopped` or the pause; in_flight first:
-      -- what usually ends the loop)
-      if stopped == nil and t >= batch.paused_until then
-        while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
-          take(t)
-        end
+        -- New jobs, while there is room (what is still queued now waits for
+        -- its own integration's limit).  (take() does not change `stopped`
+        -- or the pause)
+        if t >= batch.paused_until then take(t) end
       end
       if active == 0 and (exhausted or stopped ~= nil or callback_error ~= nil) then break end
-      -- Wait for an attempt to end, a retry's time, or the next look at stop().
-      local until_t = t + POLL
-      for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
-      if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
-      if on_progress and not callback_error then until_t = min(until_t, next_progress) end
-      -- (At least 1 ms: everything that could go has gone, and a zero wait
-      -- would spin until an attempt ends.)
+      -- Wait for an attempt to end, a retry's time, or the next look at
+      -- stop() (POLL when nothing sleeps, waits to be sent or reports
+      -- progress: the common turn).
+      local wait = POLL
+      if #sleeping > 0 or #ready > 0 or on_progress then
+        local until_t = t + POLL
+        for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
+        if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
+        if on_progress and not callback_error then until_t = min(until_t, next_progress) end
+        -- (At least 1 ms: everything that could go has gone, and a zero wait
+        -- would spin until an attempt ends.)
+        wait = until_t - t
+        if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
+      end
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run; its
       -- second value is the time it returned at: the first job's "now")
-      local wait = until_t - t
-      if not (wait >= 0.001) then wait = 0.001 end -- luacheck: ignore 581 (math.max's answer for NaN too)
-      local list, returned_at
-      if multi then list, returned_at = multi_run(multi, wait) else list = engine:wait(wait) end
+      local list, returned_at = mover_run(mover, wait)
       for k = 1, #list do ended(list[k], (k == 1 and returned_at) or (now())) end
       if on_progress then progress((now())) end
     end
@@ -704,9 +728,8 @@ function bulk.run(host, jobs, opts)
   engine:close()
   if not ok then error(err, 0) end
   if not callback_error then progress(now(), true) end
-  summary.elapsed = now() - started
-  summary.stopped = stopped
-  summary.results = results
+  local summary = { succeeded = nsucceeded, failed = nfailed, retries = nretries, elapsed = now() - started,
+    stopped = stopped, results = results }
   if callback_error then
     local c = callback_error
     error(setmetatable({

@@ -167,21 +167,28 @@ end
 
 -- -------------------------------------------------------------- bulk
 
--- A job of attach_many: the arguments of attach_to_candidate or
--- attach_to_application, told apart by their id.
+local ATTACH_TO_CANDIDATE, ATTACH_TO_APPLICATION = OPERATIONS.attach_to_candidate, OPERATIONS.attach_to_application
+
+-- A job of attach_many that is a table: the arguments of
+-- attach_to_candidate or attach_to_application, told apart by their id
+-- (each read once).  The core's job preparer asks this one: it asks only
+-- of a table.
+local function table_job_operation(job)
+  if job.candidate_id ~= nil then
+    if job.application_id == nil then return ATTACH_TO_CANDIDATE end
+    return nil, { { path = "application_id",
+      message = "and candidate_id were both given: one job uploads to one of them" } }
+  end
+  if job.application_id ~= nil then return ATTACH_TO_APPLICATION end
+  return nil, { { path = "candidate_id", message = "(or application_id) is required" } }
+end
+
+-- A job of attach_many, or any value given as one.
 local function job_operation(job)
   if type(job) ~= "table" then
     return nil, { { path = "job", message = "must be a table of upload arguments, got " .. type(job) } }
   end
-  local c, a = job.candidate_id ~= nil, job.application_id ~= nil
-  if c and a then
-    return nil, { { path = "application_id",
-      message = "and candidate_id were both given: one job uploads to one of them" } }
-  end
-  if not c and not a then
-    return nil, { { path = "candidate_id", message = "(or application_id) is required" } }
-  end
-  return c and OPERATIONS.attach_to_candidate or OPERATIONS.attach_to_application
+  return table_job_operation(job)
 end
 
 --- Checks an upload's arguments exactly as the upload would, without
@@ -254,7 +261,7 @@ end
 -- print(summary.succeeded, summary.failed)
 function methods:attach_many(jobs, opts)
   local p = state(self, "attach_many")
-  return bulk.run(batch.host(self, p, job_operation, "attach_many", 1, "upload"), jobs, opts)
+  return bulk.run(batch.host(self, p, job_operation, "attach_many", 1, "upload", table_job_operation), jobs, opts)
 end
 
 return methods

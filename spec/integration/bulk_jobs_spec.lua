@@ -36,4 +36,38 @@ describe("a batch's jobs #integration #bulk", function()
       assert.equals(i == 3 and 2 or 1, attempts[i], "job " .. i)
     end
   end)
+
+  it("a job's table taken again after a hook failed: the next hooked job's result is its own", function()
+    -- Job 1's after_response hook fails (the job keeps the failure, for
+    -- its result); job 2 takes job 1's table, and its hooks pass.
+    local client = servers.client()
+    local summary = client:run_many("get_jobs", {
+      { options = { hooks = { after_response = function() error("job 1's tracer") end } } },
+      { options = { hooks = { after_response = function() end } } },
+    }, { concurrency = 1 }) -- (one job at a time: each takes the table of the one before)
+    assert.equals(1, summary.succeeded)
+    assert.equals("hook", summary.results[1].kind)
+    assert.is_table(summary.results[2].data)
+  end)
+
+  it("a job's table taken again after a hooked job's failed answer keeps none of it for the next", function()
+    -- Job 1 ends with a 503 under a before_request hook (the job keeps its
+    -- last answer, for a hook failing on a retry); job 2 takes job 1's
+    -- table and its own before_request fails before anything is sent: its
+    -- error carries no answer of job 1's.
+    local client = servers.client()
+    local once = { ["X-Standin-Scenario"] = "503-once", ["X-Standin-Key"] = servers.unique("reuse-last") }
+    local summary = client:run_many("get_jobs", {
+      { options = { retries = false, headers = once, hooks = { before_request = function() end } } },
+      { options = { hooks = { before_request = function() error("job 2's tracer") end } } },
+    }, { concurrency = 1 })
+    assert.equals(0, summary.succeeded)
+    assert.equals(503, summary.results[1].status)
+    local second = summary.results[2]
+    assert.equals("hook", second.kind)
+    assert.equals("before_request", second.hook)
+    assert.equals("not_sent", second.outcome)
+    assert.is_nil(second.status)
+    assert.is_nil(second.result and second.result.http and second.result.http.status)
+  end)
 end)

@@ -460,6 +460,22 @@ describe("attach_many #integration #bulk", function()
     for i = 2, #calls do assert.is_true(calls[i].done >= calls[i - 1].done) end
   end)
 
+  it("progress counts the bytes of the uploads in flight (sent, the answers held back)", function()
+    local client = servers.client()
+    local jobs = {}
+    for i = 1, 3 do jobs[i] = job("scenario-hold-600", i) end
+    local calls = {}
+    client:attach_many(jobs, { concurrency = 3, progress_interval = 0.05,
+      on_progress = function(s) calls[#calls + 1] = s end })
+    local during
+    for _, s in ipairs(calls) do
+      if s.in_flight == 3 and s.done == 0 and s.bytes_sent > 0 then during = s end
+    end
+    assert.is_table(during, "no progress with the 3 uploads in flight and their bytes counted")
+    -- (each request: its head and a multipart body of more than 100 bytes)
+    assert.is_true(during.bytes_sent > 3 * 100, during.bytes_sent .. " bytes")
+  end)
+
   it("progress_interval = 1 over about 2 s: on_progress about twice, not every poll (issue 18, 1)", function()
     local client = servers.client()
     local jobs = {}
