@@ -290,7 +290,8 @@ if not OUTSIDE_NGINX then webhook_module() end
 
 function kombo.verify_webhook(raw_body, signature, secret)
   local event, err = webhook_module().verify_webhook(raw_body, signature, secret)
-  return event, err
+  if event == nil then return nil, err end
+  return event -- (one value, as verify_webhook itself returns a verified event)
 end
 
 function kombo.webhook_handler(opts)

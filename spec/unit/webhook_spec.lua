@@ -81,6 +81,8 @@ describe("kombo.verify_webhook: signatures from openssl", function()
     it("holds for " .. what .. ", and the body's JSON is judged only then", function()
       local sig = openssl(body)
       local event, err = kombo.verify_webhook(body, sig, SECRET)
+      -- a verified event is one value, a refusal two (nil, err)
+      assert.equal(refused and 2 or 1, select("#", kombo.verify_webhook(body, sig, SECRET)))
       if refused then
         assert.is_nil(event)
         assert.equal(refused, err.code)
