@@ -63,9 +63,15 @@ local function send(p, call, obs)
     call:close()
     error(why, 4) -- misuse: calling in an nginx phase without cosockets
   elseif transport == "cosocket" then
-    if cosocket == nil then cosocket = require "kombo.cosocket" end
     local ok
-    ok, raw, failure = pcall(cosocket.perform, call, p.config, obs, obs == nil and success_index(p) or nil)
+    if cosocket == nil then
+      -- (a broken install raises here: after the call is closed, as below)
+      ok, cosocket = pcall(require, "kombo.cosocket")
+      if not ok then raw, cosocket = cosocket, nil end
+    end
+    if ok ~= false then
+      ok, raw, failure = pcall(cosocket.perform, call, p.config, obs, obs == nil and success_index(p) or nil)
+    end
     call:close()
     if not ok then error(raw, 0) end
     -- Nothing holds the call now (no observer saw it): the client's next

@@ -166,4 +166,27 @@ describe("require \"kombo\" #unit", function()
     assert.equal("network", got.kind, out)
     assert.equal("true", got.after, out)
   end)
+  it("a transport that cannot be loaded raises at the call, whose call object is closed first", function()
+    local got, out = run(FAKE_NGX .. [[
+      local kombo = require "kombo"
+      package.preload["kombo.cosocket"] = function() error("broken install", 0) end
+      ngx = fake_ngx("timer")
+      local client = kombo.new{ api_key = "k", server_url = "http://127.0.0.1:9/v1", retries = false,
+        integration_id = "workday:1", transport = "cosocket" }
+      -- count the calls closed (the call metatable is every call's)
+      local p = require("kombo.client").state(client, "loading_spec")
+      local probe = assert(p.core:prepare("get_jobs", {}))
+      local mt, closed = getmetatable(probe), 0
+      probe:close()
+      local close = mt.close
+      mt.close = function(c) closed = closed + 1; return close(c) end
+      local ok, e = pcall(client.get_jobs, client, {}, { timeout = 2 })
+      print("ok=" .. tostring(ok))
+      print("e=" .. tostring(e))
+      print("closed=" .. closed)
+    ]])
+    assert.equal("false", got.ok, out)
+    assert.equal("broken install", got.e, out)
+    assert.equal("1", got.closed, out)
+  end)
 end)
