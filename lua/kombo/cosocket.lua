@@ -187,12 +187,12 @@ local M = {
 
 -- Where this runs (lua/kombo/nginx.lua: the one owner of these answers),
 -- also on this module for code that asked it before.
-local COSOCKET_PHASES, nginx = where.COSOCKET_PHASES, where.ngx
+local COSOCKET_PHASES, ngx_table = where.COSOCKET_PHASES, where.ngx_table
 M.COSOCKET_PHASES, M.in_nginx, M.phase, M.available, M.select =
   COSOCKET_PHASES, where.in_nginx, where.phase, where.available, where.select
 
 do
-  local n = nginx()
+  local n = ngx_table()
   if n then bind_ngx(n) end
 end
 
@@ -1281,7 +1281,7 @@ function M.perform(call, config, obs, index)
   if ngx_tcp == nil or not COSOCKET_PHASES[ngx_get_phase()] then
     local which, why = where.select("cosocket")
     if which ~= "cosocket" then error(why, 2) end
-    if ngx_tcp == nil then bind_ngx(nginx()) end
+    if ngx_tcp == nil then bind_ngx(ngx_table()) end
   end
   local one_attempt = upload_of(call, config, obs ~= nil and obs.before_request ~= nil, obs and obs.measure)
   if config.ca_file and not warned_ca_file then
@@ -1324,7 +1324,7 @@ end
 -- attach_many's light threads run; call:next() decides the rest);
 -- `measure`: for hooks (call:measure() was called).
 function M.attempt(call, config, measure)
-  if ngx_tcp == nil then bind_ngx(nginx()) end
+  if ngx_tcp == nil then bind_ngx(ngx_table()) end
   local one_attempt = upload_of(call, config, false, measure)
   one_attempt(call)
   release_upload(one_attempt)

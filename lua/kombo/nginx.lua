@@ -28,7 +28,7 @@ local function ngx_table()
   end
   return nil
 end
-M.ngx = ngx_table
+M.ngx_table = ngx_table
 
 --- True when running inside nginx's Lua module (in any phase).
 function M.in_nginx()
