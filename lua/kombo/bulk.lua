@@ -12,7 +12,12 @@
 -- grown back by one after a run of successes, and a pause of every new
 -- attempt after a rate-limit 429.
 local core = require "kombo.core"
-local trace = require "kombo.trace"
+-- kombo.trace, the observer's events (debug, hooks): a job is observed only
+-- by what trace.observer made (lua/kombo/client.lua loads it for a client or
+-- call with debug or hooks), and a batch takes it from there when it meets
+-- its first observed job or its restrictions requests are logged.  Inside
+-- nginx loaded with this module.
+local trace = require("kombo.nginx").in_nginx() and require "kombo.trace" or nil
 
 local bulk = {}
 
@@ -281,6 +286,7 @@ function bulk.run(host, jobs, opts)
   -- The restrictions requests are shown in the debug log, not to hooks.
   local fetch_obs = host.observer and host.observer.debug
     and { debug = host.observer.debug, secret = host.secret } or nil
+  if fetch_obs and trace == nil then trace = require "kombo.trace" end
 
   local batch = { paused_until = 0, concurrency_429 = 0 }
   local lims = {}
@@ -581,7 +587,10 @@ function bulk.run(host, jobs, opts)
             made[#made + 1] = j
             call_after = call_after or call.after
           end
-          if observer and observer.measure then call:measure() end
+          if observer then
+            if trace == nil then trace = require "kombo.trace" end -- (its events: may_send, follow, ended)
+            if observer.measure then call:measure() end
+          end
           if on_attempt then written_hook(j, call) end
           if need then
             local ready_job = preflight(j, need, t)

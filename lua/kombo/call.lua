@@ -13,7 +13,6 @@
 local core = require "kombo.core"
 local errors = require "kombo.errors"
 local remote_fields = require "kombo.remote_fields"
-local trace = require "kombo.trace"
 local nginx = require "kombo.nginx"   -- inside nginx? which transport?
 local client = require "kombo.client" -- state: a client's settings and core handle
 local preflight = require "kombo.preflight"
@@ -40,6 +39,12 @@ local OUTSIDE_NGINX = not nginx.in_nginx()
 -- inside nginx; outside, only by a call that takes it (`ngx` set after this
 -- module loaded), so that a script never parses it.
 local cosocket = not OUTSIDE_NGINX and require "kombo.cosocket" or nil
+
+-- What only some calls need, loaded outside nginx by the first call that
+-- needs it (then held here: the next ones pay nothing), inside nginx now:
+-- the observer's loop (lua/kombo/trace.lua: a client or call with debug or
+-- hooks).
+local trace = not OUTSIDE_NGINX and require "kombo.trace" or nil
 
 -- The __index of a success dressed in C (call:perform, client:run, and
 -- call:result on the cosocket transport and in batches), made once per
@@ -79,6 +84,7 @@ local function send(p, call, obs)
     if obs == nil then p.spare_call = call end
     if failure == true then return raw end -- (no observer: a success the core dressed)
   elseif obs then -- a Lua loop, so that every step can be logged and hooked
+    if trace == nil then trace = require "kombo.trace" end
     raw, failure = trace.drive(call, obs, curl_attempt, core.sleep, core.now)
     call:close()
   else

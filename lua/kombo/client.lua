@@ -8,7 +8,15 @@
 local core = require "kombo.core"
 local nginx = require "kombo.nginx"       -- the transport option: is nginx's Lua module there?
 local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
-local trace = require "kombo.trace"       -- the observer of a call's attempts (debug, hooks)
+-- kombo.trace, the observer of a call's attempts (debug, hooks): loaded
+-- outside nginx by the first client or call given debug or hooks (a
+-- program that has none never parses it), inside nginx with this module.
+local trace = nginx.in_nginx() and require "kombo.trace" or nil
+local function make_observer(debug, client_hooks, call_hooks, headers, secret)
+  if not (debug or client_hooks or call_hooks) then return nil end -- (trace.observer's answer then)
+  if trace == nil then trace = require "kombo.trace" end
+  return trace.observer(debug, client_hooks, call_hooks, headers, secret)
+end
 
 local M = {}
 
@@ -323,7 +331,7 @@ function M.call_options(p, opts, fname, argn)
   end
   local observer = p.observer
   if opts.hooks or (opts.headers and observer) then -- (a hook's headers join the call's)
-    observer = trace.observer(p.config.debug, p.config.hooks, opts.hooks, opts.headers, p.config.secrets)
+    observer = make_observer(p.config.debug, p.config.hooks, opts.hooks, opts.headers, p.config.secrets)
   end
   return { core = core_opts, observer = observer, raw = opts }
 end
@@ -403,7 +411,7 @@ local function client_from(config, fname)
   private[self] = { config = config, core = handle,
     -- what watches every attempt of its calls: nil without debug and hooks
     -- (the calls then run without a Lua loop, and nothing is built for it)
-    observer = trace.observer(config.debug, config.hooks, nil, nil, config.secrets) }
+    observer = make_observer(config.debug, config.hooks, nil, nil, config.secrets) }
   local p = private[self]
   -- The core handle again when its calls without options may run as one
   -- step of the core (kombo.call, csrc/lua/lua_method.c): nothing observes
