@@ -12,7 +12,6 @@
 -- those methods call it without a tail call, and nothing may wrap it.
 local core = require "kombo.core"
 local errors = require "kombo.errors"
-local remote_fields = require "kombo.remote_fields"
 local nginx = require "kombo.nginx"   -- inside nginx? which transport?
 local client = require "kombo.client" -- state: a client's settings and core handle
 local preflight = require "kombo.preflight"
@@ -43,8 +42,10 @@ local cosocket = not OUTSIDE_NGINX and require "kombo.cosocket" or nil
 -- What only some calls need, loaded outside nginx by the first call that
 -- needs it (then held here: the next ones pay nothing), inside nginx now:
 -- the observer's loop (lua/kombo/trace.lua: a client or call with debug or
--- hooks).
+-- hooks) and the remote_fields aliases (lua/kombo/remote_fields.lua: an
+-- upload's arguments that carry remote_fields).
 local trace = not OUTSIDE_NGINX and require "kombo.trace" or nil
+local remote_fields = not OUTSIDE_NGINX and require "kombo.remote_fields" or nil
 
 -- The __index of a success dressed in C (call:perform, client:run, and
 -- call:result on the cosocket transport and in batches), made once per
@@ -141,7 +142,10 @@ end
 local function prepare(self, p, op, args, fname, level, defer, copts, aliased, wanted)
   local problems
   if aliased == nil then aliased, wanted = needs(p, op, args) end -- (else call_operation's)
-  if aliased then args, problems = remote_fields.normalize(op, args) end
+  if aliased then
+    if remote_fields == nil then remote_fields = require "kombo.remote_fields" end
+    args, problems = remote_fields.normalize(op, args)
+  end
   -- A preflight needs the body's file objects listed by the core (the
   -- others' calls do not pay for it).
   -- (in the call the client's last call closed, when it left one: send)

@@ -8,11 +8,14 @@
 -- @module kombo
 local core = require "kombo.core"
 local errors = require "kombo.errors"
-local remote_fields = require "kombo.remote_fields"
 local nginx = require "kombo.nginx"       -- which transport a call takes
 local bulk = require "kombo.bulk"         -- attach_many
 local batch = require "kombo.batch"       -- its host, shared with run_many
-local landed = require "kombo.landed"     -- attachment_exists: did an upload land?
+-- attachment_exists's "did an upload land?" (lua/kombo/landed.lua) and
+-- validate_upload's remote_fields aliases (lua/kombo/remote_fields.lua):
+-- loaded outside nginx by the first call of either, inside nginx now.
+local landed = nginx.in_nginx() and require "kombo.landed" or nil
+local remote_fields = nginx.in_nginx() and require "kombo.remote_fields" or nil
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare, send one operation call
 
@@ -159,6 +162,7 @@ function methods:attachment_exists(args, opts)
   local res, err = call_operation(self, list_op,
     { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists", opts and opts.options)
   if not res then return nil, err end
+  if landed == nil then landed = require "kombo.landed" end
   local verdict = landed.match(res.data.results, { name = name, type = attachment.type, digest = digest,
     since = since }, nil, landed.downloader({ timeout = p.config.timeout, ca_file = p.config.ca_file }))
   if verdict.state == "found" then return true, verdict.attachment end
@@ -210,6 +214,7 @@ function methods:validate_upload(args)
   local op, problems = job_operation(args)
   if not op then return nil, errors.validation(problems, p.config.secrets) end
   local normalized
+  if remote_fields == nil then remote_fields = require "kombo.remote_fields" end
   normalized, problems = remote_fields.normalize(op, args)
   local ok, call, core_problems, shape = pcall(p.core.prepare, p.core, op.name, normalized, problems)
   if not ok or shape then
