@@ -35,7 +35,6 @@ local client = require "kombo.client"             -- the options, Client, new
 local call = require "kombo.call"                 -- one call of an operation: prepare, preflight, send
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
 local batch = require "kombo.batch"               -- run_many
-local request_body = require "kombo.request_body" -- request_body_source (OpenResty)
 
 local kombo = {
   VERSION = core.version,
@@ -274,7 +273,20 @@ kombo.base64 = core.base64_encode
 -- @usage print(kombo.encode_json(res))   --> {"status":"success","data":{...},"warnings":[]}
 kombo.encode_json = core.encode_json
 
-kombo.request_body_source = request_body.request_body_source -- (its reference is in lua/kombo/request_body.lua)
+-- request_body_source (OpenResty; its reference is in
+-- lua/kombo/request_body.lua, loaded outside nginx by its first call, inside
+-- nginx now).  Not a tail call (Lua 5.1: misuse names the caller's line).
+local request_body
+local function request_body_module()
+  if request_body == nil then request_body = require "kombo.request_body" end
+  return request_body
+end
+if not OUTSIDE_NGINX then request_body_module() end
+
+function kombo.request_body_source(opts)
+  local source, size = request_body_module().request_body_source(opts)
+  return source, size -- (two values, as request_body_source always returns)
+end
 
 -- Webhooks (their reference is in lua/kombo/webhook.lua, loaded outside
 -- nginx by the first of these functions: a program that handles no webhook

@@ -1,10 +1,15 @@
 --- Streaming an OpenResty request's body on to Kombo:
--- @{request_body_source}, which init.lua puts on the module.  It needs
--- nothing of the rest of kombo: the source it makes is an attachment's
--- `source`, read by the cosocket transport.  Its LDoc block is on the
--- `kombo` module's page (config.ld merges this file in).
+-- @{request_body_source}, which init.lua puts on the module (a wrapper
+-- that loads this file at its first call, outside nginx).  It needs
+-- nothing of the rest of kombo but kombo.client's misuse (raised at the
+-- caller's line, past init.lua's wrapper): the source it makes is an
+-- attachment's `source`, read by the cosocket transport.  Its LDoc block is
+-- on the `kombo` module's page (config.ld merges this file in).
 -- @module kombo
+local misuse = require("kombo.client").misuse
 local M = {}
+
+require("kombo.client").skip_frames_of(debug.getinfo(1, "S").source)
 
 --- The request body being received, as an attachment `source` and `size`
 -- (OpenResty: content, access or rewrite phase).  `size` is the request's
@@ -33,15 +38,15 @@ function M.request_body_source(opts)
     return nil, "kombo.request_body_source needs nginx's Lua module (OpenResty)"
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'request_body_source' (table expected, got " .. type(opts) .. ")", 2)
+    misuse("request_body_source", "table expected, got " .. type(opts))
   end
   local chunk_size = opts and opts.chunk_size or 65536
   local timeout = opts and opts.timeout
   if type(chunk_size) ~= "number" or chunk_size < 1 or chunk_size ~= math.floor(chunk_size) then
-    error("bad argument #1 to 'request_body_source' (chunk_size must be a whole number >= 1)", 2)
+    misuse("request_body_source", "chunk_size must be a whole number >= 1")
   end
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout <= 0) then
-    error("bad argument #1 to 'request_body_source' (timeout must be a number > 0)", 2)
+    misuse("request_body_source", "timeout must be a number > 0")
   end
   local cl = n.var.http_content_length
   if cl == nil then
