@@ -10,7 +10,14 @@ local nginx = require "kombo.nginx" -- which transport (the OpenResty one is loa
 local bulk = require "kombo.bulk"
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare one operation call
-local preflight = require "kombo.preflight"
+-- kombo.preflight: loaded by the batch's first preflight (host.fetch etc.:
+-- with a `need` one_call.prepare gave, having loaded it), inside nginx by
+-- lua/kombo/init.lua.
+local preflight
+local function preflight_module()
+  if preflight == nil then preflight = require "kombo.preflight" end
+  return preflight
+end
 
 local state = client.state
 local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)
@@ -110,13 +117,14 @@ function M.host(self, p, pick, fname, jobs_arg, noun, pick_table)
   end
   -- Preflight inside the batch: the restrictions request for a `need` of
   -- host.prepare, sent by the engine like any job; its answer; the check.
-  function host.fetch(need) return preflight.restrictions_call(p, need) end
+  function host.fetch(need) return preflight_module().restrictions_call(p, need) end
   function host.fetched(need, call)
-    local hit = preflight.store_restrictions(p, need.key, errors.from_result(call:result(), p.config.secrets))
+    local hit = preflight_module().store_restrictions(p, need.key,
+      errors.from_result(call:result(), p.config.secrets))
     call:close()
     return hit
   end
-  function host.check(call, hit) return preflight.check_restrictions(p, call, hit) end
+  function host.check(call, hit) return preflight_module().check_restrictions(p, call, hit) end
   return host
 end
 

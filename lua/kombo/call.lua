@@ -14,7 +14,6 @@ local core = require "kombo.core"
 local errors = require "kombo.errors"
 local nginx = require "kombo.nginx"   -- inside nginx? which transport?
 local client = require "kombo.client" -- state: a client's settings and core handle
-local preflight = require "kombo.preflight"
 
 local M = {}
 
@@ -42,10 +41,14 @@ local cosocket = not OUTSIDE_NGINX and require "kombo.cosocket" or nil
 -- What only some calls need, loaded outside nginx by the first call that
 -- needs it (then held here: the next ones pay nothing), inside nginx now:
 -- the observer's loop (lua/kombo/trace.lua: a client or call with debug or
--- hooks) and the remote_fields aliases (lua/kombo/remote_fields.lua: an
--- upload's arguments that carry remote_fields).
+-- hooks), the remote_fields aliases (lua/kombo/remote_fields.lua: an
+-- upload's arguments that carry remote_fields) and the preflight
+-- (lua/kombo/preflight.lua: its checks and cache; which operations have one
+-- is PREFLIGHT below).  (kombo.preflight reads this module's PREFLIGHT:
+-- inside nginx lua/kombo/init.lua loads it, once this module is loaded.)
 local trace = not OUTSIDE_NGINX and require "kombo.trace" or nil
 local remote_fields = not OUTSIDE_NGINX and require "kombo.remote_fields" or nil
+local preflight
 
 -- The __index of a success dressed in C (call:perform, client:run, and
 -- call:result on the cosocket transport and in batches), made once per
@@ -101,15 +104,35 @@ local function send(p, call, obs)
   return errors.from_result(raw, p.config.secrets)
 end
 
+-- The operations preflight applies to, and the operation that publishes
+-- their restrictions (Kombo's actions endpoints; the description does not
+-- link them).  `files` picks the file objects the restrictions speak of:
+-- an upload's one attachment, a create's `attachments` (a screening
+-- answer's file has no attachment type, and the restrictions name none
+-- for it).  `amounts`: the restrictions count attachments per type and in
+-- total (min_amount, max_amount, total_size_bytes), which only a create
+-- with several attachments has.  The one table of it: read here for NEEDS
+-- when this module loads, and by lua/kombo/preflight.lua (loaded by the
+-- first preflight) for the rest.
+local PREFLIGHT = {
+  attach_to_candidate = { op = "candidate_attachment_restrictions", files = "^body%.attachment$" },
+  attach_to_application = { op = "application_attachment_restrictions", files = "^body%.attachment$" },
+  create_application = { op = "create_application_restrictions", files = "^body%.attachments%[%d+%]$",
+                         amounts = true },
+  create_candidate = { op = "create_candidate_restrictions", files = "^body%.attachments%[%d+%]$",
+                       amounts = true },
+}
+M.PREFLIGHT = PREFLIGHT
+
 local OPERATIONS = {} -- by name
 -- By operation: what a call of it may need of Lua before the core reads it
 -- (core.needs's flags): remote_fields' aliases normalized (the uploads),
--- and a preflight (the operations preflight.applies to).
+-- and a preflight (the operations of PREFLIGHT).
 local NEEDS = {}
 for _, op in ipairs(core.operations) do
   OPERATIONS[op.name] = op
   NEEDS[op] = (op.body == "attachment" and core.METHOD_ALIASED or 0)
-    + (preflight.applies(op) and core.METHOD_PREFLIGHTED or 0)
+    + (PREFLIGHT[op.name] and core.METHOD_PREFLIGHTED or 0)
 end
 M.OPERATIONS = OPERATIONS
 
@@ -146,6 +169,7 @@ local function prepare(self, p, op, args, fname, level, defer, copts, aliased, w
     if remote_fields == nil then remote_fields = require "kombo.remote_fields" end
     args, problems = remote_fields.normalize(op, args)
   end
+  if wanted and preflight == nil then preflight = require "kombo.preflight" end -- (before a call is made)
   -- A preflight needs the body's file objects listed by the core (the
   -- others' calls do not pay for it).
   -- (in the call the client's last call closed, when it left one: send)

@@ -288,6 +288,11 @@ function kombo.request_body_source(opts)
   return source, size -- (two values, as request_body_source always returns)
 end
 
+-- Inside nginx the preflight's checks and cache are loaded now too, as
+-- every module a request may need (outside nginx, by the first call that
+-- is preflighted: lua/kombo/call.lua, which owns the table the module reads).
+if not OUTSIDE_NGINX then require "kombo.preflight" end
+
 -- Webhooks (their reference is in lua/kombo/webhook.lua, loaded outside
 -- nginx by the first of these functions: a program that handles no webhook
 -- never parses it; inside nginx now, as lists.lua).  Not tail calls: Lua 5.1

@@ -1,9 +1,12 @@
 -- kombo.preflight: the checks before a call that sends documents.  Which
 -- operations have restrictions to check against and where they come from
--- (RESTRICTIONS, the one table of it); the integration's restrictions,
--- cached per client (in its state `p`), integration and restrictions
--- operation; the request that fetches them; the rules a call is refused by
--- (a validation error naming the file object and the rule, nothing sent).
+-- is kombo.call's PREFLIGHT (the one table of it, read there when the
+-- methods are built); here the integration's restrictions, cached per
+-- client (in its state `p`), integration and restrictions operation; the
+-- request that fetches them; the rules a call is refused by (a validation
+-- error naming the file object and the rule, nothing sent).  Loaded outside
+-- nginx by the first preflighted call (lua/kombo/call.lua's prepare) or
+-- batch, inside nginx by lua/kombo/init.lua.
 -- Fetching them belongs to the caller: lua/kombo/call.lua sends the request
 -- of a single call, Client:attach_many's batch sends it beside its uploads.
 local core = require "kombo.core"
@@ -16,22 +19,9 @@ for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
 
 local now = core.now
 
--- The operations preflight applies to, and the operation that publishes
--- their restrictions (Kombo's actions endpoints; the description does not
--- link them).  `files` picks the file objects the restrictions speak of:
--- an upload's one attachment, a create's `attachments` (a screening
--- answer's file has no attachment type, and the restrictions name none
--- for it).  `amounts`: the restrictions count attachments per type and in
--- total (min_amount, max_amount, total_size_bytes), which only a create
--- with several attachments has.
-local RESTRICTIONS = {
-  attach_to_candidate = { op = "candidate_attachment_restrictions", files = "^body%.attachment$" },
-  attach_to_application = { op = "application_attachment_restrictions", files = "^body%.attachment$" },
-  create_application = { op = "create_application_restrictions", files = "^body%.attachments%[%d+%]$",
-                         amounts = true },
-  create_candidate = { op = "create_candidate_restrictions", files = "^body%.attachments%[%d+%]$",
-                       amounts = true },
-}
+-- The operations preflight applies to, the operation that publishes their
+-- restrictions and the file objects those speak of.
+local RESTRICTIONS = require("kombo.call").PREFLIGHT
 
 -- Whether `op` (an entry of core.operations) is checked by preflight.
 function M.applies(op)
