@@ -3,14 +3,19 @@
 -- only some programs use are loaded when first used: the OpenResty
 -- transport (kombo.cosocket) only inside nginx or by a call that takes it,
 -- kombo.lists by the first pages/each, kombo.webhook by the first
--- verify_webhook/webhook_handler, and the operations' generated data
--- (kombo.gen.operations) not at all.  Each case runs in a fresh child
--- process, so that package.loaded starts empty.
+-- verify_webhook/webhook_handler, the operations' generated data
+-- (kombo.gen.operations) not at all; and the observer's loop (kombo.trace)
+-- by the first client or call with debug or hooks, kombo.landed by the first
+-- attachment_exists, kombo.request_body by the first request_body_source,
+-- kombo.remote_fields by the first arguments with remote_fields aliases,
+-- kombo.preflight's checks by the first preflighted call.  Each case runs in
+-- a fresh child process, so that package.loaded starts empty.
 local sys = require "support.sys"
+local badserver = require "support.badserver"
 
 -- The child's output as { name = value } from its "name=value" lines.
-local function run(script)
-  local rc, out = sys.run_lua(script, nil, 30)
+local function run(script, args)
+  local rc, out = sys.run_lua(script, args, 30)
   assert.equal(0, rc, out)
   local got = {}
   for k, v in out:gmatch("([%w_.]+)=([^\n]*)") do got[k] = v end
@@ -41,12 +46,15 @@ describe("require \"kombo\" #unit", function()
       local got = run [[
         require "kombo"
         for _, m in ipairs { "kombo.cosocket", "kombo.lists", "kombo.webhook", "kombo.gen.operations",
-                             "kombo.nginx" } do
+                             "kombo.nginx", "kombo.trace", "kombo.landed", "kombo.request_body",
+                             "kombo.remote_fields", "kombo.preflight" } do
           print(m .. "=" .. tostring(package.loaded[m] ~= nil))
         end
       ]]
       assert.same({ ["kombo.cosocket"] = "false", ["kombo.lists"] = "false", ["kombo.webhook"] = "false",
-        ["kombo.gen.operations"] = "false", ["kombo.nginx"] = "true" }, got)
+        ["kombo.gen.operations"] = "false", ["kombo.nginx"] = "true", ["kombo.trace"] = "false",
+        ["kombo.landed"] = "false", ["kombo.request_body"] = "false", ["kombo.remote_fields"] = "false",
+        ["kombo.preflight"] = "false" }, got)
     end)
 
   it("has every member on the module table before any is used (pairs sees them)", function()
@@ -54,7 +62,8 @@ describe("require \"kombo\" #unit", function()
       local kombo = require "kombo"
       local seen = {}
       for k, v in pairs(kombo) do seen[k] = type(v) end
-      for _, k in ipairs { "pages", "each", "verify_webhook", "webhook_handler", "WEBHOOK_EVENTS" } do
+      for _, k in ipairs { "pages", "each", "verify_webhook", "webhook_handler", "WEBHOOK_EVENTS",
+                           "request_body_source", "attachment_exists" } do
         print(k .. "=" .. tostring(seen[k]))
       end
       local client = kombo.new{ api_key = "k", server_url = "http://127.0.0.1:9/v1" }
@@ -63,7 +72,8 @@ describe("require \"kombo\" #unit", function()
       print("sync_finished_deprecated=" .. tostring(kombo.WEBHOOK_EVENTS["sync-finished"].deprecated))
     ]]
     assert.same({ pages = "function", each = "function", verify_webhook = "function",
-      webhook_handler = "function", WEBHOOK_EVENTS = "table", client_pages = "function", events = "true",
+      webhook_handler = "function", WEBHOOK_EVENTS = "table", request_body_source = "function",
+      attachment_exists = "function", client_pages = "function", events = "true",
       sync_finished_deprecated = "true" }, got)
   end)
 
@@ -137,6 +147,9 @@ describe("require \"kombo\" #unit", function()
       print("cosocket=" .. tostring(package.loaded["kombo.cosocket"] ~= nil))
       print("lists=" .. tostring(package.loaded["kombo.lists"] ~= nil))
       print("webhook=" .. tostring(package.loaded["kombo.webhook"] ~= nil))
+      for _, m in ipairs { "trace", "landed", "request_body", "remote_fields", "preflight" } do
+        print(m .. "=" .. tostring(package.loaded["kombo." .. m] ~= nil))
+      end
       local nginx = require "kombo.nginx"
       print("in_nginx=" .. tostring(nginx.in_nginx()))
       print("select=" .. tostring(select(2, nginx.select("auto")):match("'init' phase")))
@@ -144,7 +157,8 @@ describe("require \"kombo\" #unit", function()
       print("timer=" .. tostring(nginx.select("auto")))
       print("same=" .. tostring(require("kombo.cosocket").select == nginx.select))
     ]])
-    assert.same({ cosocket = "true", lists = "true", webhook = "true", in_nginx = "true", select = "'init' phase",
+    assert.same({ cosocket = "true", lists = "true", webhook = "true", trace = "true", landed = "true",
+      request_body = "true", remote_fields = "true", preflight = "true", in_nginx = "true", select = "'init' phase",
       timer = "cosocket", same = "true" }, got)
   end)
 
@@ -188,5 +202,171 @@ describe("require \"kombo\" #unit", function()
     assert.equal("false", got.ok, out)
     assert.equal("broken install", got.e, out)
     assert.equal("1", got.closed, out)
+  end)
+
+  describe("against a server that answers every request with success (data: id, results)", function()
+    local srv
+    setup(function() srv = badserver.start(120) end)
+    teardown(function() badserver.stop(srv) end)
+
+    -- A child's prelude: `kombo`, `URL` (the server), `loaded(m)`, and a
+    -- valid upload's arguments `upload()`.
+    local PRELUDE = [[
+      local kombo = require "kombo"
+      local URL = ...
+      local function loaded(m) return tostring(package.loaded["kombo." .. m] ~= nil) end
+      local function upload(extra)
+        local args = { candidate_id = "c1", integration_id = "workday:1",
+          body = { attachment = { name = "cv.pdf", type = "CV", bytes = "%PDF-1.4 cv", content_type = "application/pdf" } } }
+        for k, v in pairs(extra or {}) do args.body[k] = v end
+        return args
+      end
+    ]]
+    local function child(script) return run(PRELUDE .. script, { badserver.url(srv, "capture") }) end
+
+    it("loads kombo.trace for a client with debug or hooks, or a call or a batch job with hooks, not before",
+      function()
+        local got, out = child [[
+          local plain = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1" }
+          local res = plain:get_jobs({})
+          local summary = plain:run_many("get_jobs", { {}, {} })
+          print("plain=" .. tostring(res ~= nil) .. " " .. summary.succeeded .. " " .. loaded("trace"))
+          -- a batch's job with hooks: the batch takes the observer's loop as it meets the job
+          local seen = 0
+          summary = plain:run_many("get_jobs", { {}, { options = { hooks = {
+            before_request = function() seen = seen + 1 end } } } })
+          print("job_hooks=" .. summary.succeeded .. " " .. seen .. " " .. loaded("trace"))
+        ]]
+        assert.equal("true 2 false", got.plain, out)
+        assert.equal("2 1 true", got.job_hooks, out)
+        got, out = child [[
+          local plain = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1" }
+          local events = {}
+          local res = plain:get_jobs({}, { hooks = { after_response = function(i) events[#events + 1] = i.event end } })
+          print("call_hooks=" .. tostring(res ~= nil) .. " " .. table.concat(events, ",") .. " " .. loaded("trace"))
+        ]]
+        assert.equal("true after_response true", got.call_hooks, out)
+        got, out = child [[
+          local lines = {}
+          local client = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1",
+            debug = function(line) lines[#lines + 1] = line end }
+          print("made=" .. loaded("trace"))
+          local summary = client:attach_many({ upload(), upload() })
+          print("debug=" .. summary.succeeded .. " " .. tostring(#lines >= 4))
+        ]]
+        assert.equal("true", got.made, out)
+        assert.equal("2 true", got.debug, out)
+      end)
+
+    it("loads kombo.preflight at the first preflighted call or batch, which still checks", function()
+      for _, first in ipairs { "call", "batch" } do
+        local got, out = child(([[
+          local client = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1",
+            preflight = true }
+          client:get_jobs({})
+          print("before=" .. loaded("preflight"))
+          -- (the server's answer has no attachment_restrictions: the preflight refuses the upload)
+          local err
+          if FIRST == "call" then
+            err = select(2, client:attach_to_candidate(upload()))
+          else
+            err = client:attach_many({ upload(), upload() }).results[2]
+          end
+          print("first=" .. tostring(err.message:match("^preflight: could not fetch[^:]*")))
+          print("after=" .. loaded("preflight"))
+          print("applies=" .. tostring(require("kombo.preflight").applies({ name = "create_candidate" })))
+        ]]):gsub("FIRST", ("%q"):format(first)))
+        assert.same({ before = "false", after = "true", applies = "true",
+          first = "preflight: could not fetch the integration's attachment restrictions, so nothing was sent" },
+          got, out)
+      end
+      -- alone, kombo.preflight loads what it reads (kombo.call's table)
+      local got, out = run [[
+        local preflight = require "kombo.preflight"
+        print("applies=" .. tostring(preflight.applies({ name = "attach_to_application" }))
+          .. " " .. tostring(preflight.applies({ name = "get_jobs" })))
+      ]]
+      assert.equal("true false", got.applies, out)
+    end)
+
+    it("loads kombo.remote_fields for the first arguments that carry remote_fields, which are still normalized",
+      function()
+        local got, out = child [[
+          local client = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1" }
+          print("plain=" .. tostring(client:attach_to_candidate(upload()) ~= nil) .. " " .. loaded("remote_fields"))
+          local res, err = client:attach_to_candidate(upload{ remote_fields = { greenhouse = { on_behalf_of = "1",
+            post_headers = { ["On-Behalf-Of"] = "2" } } } })
+          print("aliased=" .. tostring(res) .. " " .. tostring(err.problems[1].path) .. " " .. loaded("remote_fields"))
+        ]]
+        assert.equal("true false", got.plain, out)
+        assert.equal("nil body.remote_fields.greenhouse.post_headers.On-Behalf-Of true", got.aliased, out)
+        got, out = child [[
+          local client = kombo.new{ api_key = "k", server_url = URL, integration_id = "workday:1" }
+          local ok, err = client:validate_upload(upload{ remote_fields = { greenhouse = { on_behalf_of = "1",
+            post_headers = { ["On-Behalf-Of"] = "2" } } } })
+          print("validate=" .. tostring(ok) .. " " .. tostring(err.problems[1].path) .. " " .. loaded("remote_fields"))
+        ]]
+        assert.equal("nil body.remote_fields.greenhouse.post_headers.On-Behalf-Of true", got.validate, out)
+      end)
+
+    it("loads kombo.landed at attachment_exists's first listing, whose verdict it gives", function()
+      local got, out = child [[
+        local client = kombo.new{ api_key = "k", server_url = URL, retries = false, integration_id = "workday:1" }
+        local line
+        local ok, e = pcall(function()
+          line = debug.getinfo(1, "l").currentline; client:attachment_exists(upload(), { bogus = 1 })
+        end)
+        print("misuse=" .. tostring(not ok) .. " " .. tostring(tostring(e):match("^[^:]*:(%d+):") == tostring(line))
+          .. " " .. loaded("landed"))
+        local found, why = client:attachment_exists(upload())
+        print("exists=" .. tostring(found) .. " " .. type(why) .. " " .. loaded("landed"))
+      ]]
+      assert.equal("true true false", got.misuse, out)
+      assert.equal("false string true", got.exists, out)
+    end)
+  end)
+
+  it("loads kombo.request_body at the first request_body_source, whose misuse names the caller's line", function()
+    local got, out = run(FAKE_NGX .. [[
+      local kombo = require "kombo"
+      print("before=" .. tostring(package.loaded["kombo.request_body"] ~= nil))
+      local source, why = kombo.request_body_source()
+      print("outside=" .. tostring(source) .. " " .. tostring(why))
+      print("after=" .. tostring(package.loaded["kombo.request_body"] ~= nil))
+      ngx = fake_ngx("content")
+      local body = "hello world"
+      ngx.var = { http_content_length = tostring(#body) }
+      ngx.req = { socket = function()
+        return { settimeout = function() end,
+          receiveany = function(_, n) local chunk = body:sub(1, n); body = body:sub(n + 1); return chunk end }
+      end }
+      local line
+      local _, err = pcall(function()
+        line = debug.getinfo(1, "l").currentline; kombo.request_body_source(42)
+      end)
+      print("where=" .. tostring(tostring(err):match("^[^:]*:(%d+):") == tostring(line)))
+      print("message=" .. tostring(err):match("bad argument[^\n]*"))
+      _, err = pcall(function()
+        line = debug.getinfo(1, "l").currentline; kombo.request_body_source{ chunk_size = 0 }
+      end)
+      print("where2=" .. tostring(tostring(err):match("^[^:]*:(%d+):") == tostring(line)))
+      print("message2=" .. tostring(err):match("bad argument[^\n]*"))
+      local size
+      source, size = kombo.request_body_source{ chunk_size = 4 }
+      local parts = {}
+      for part in source do parts[#parts + 1] = part end
+      print("read=" .. size .. " " .. table.concat(parts, "|"))
+      print("count=" .. select("#", kombo.request_body_source()))
+    ]])
+    assert.equal("false", got.before, out)
+    assert.equal("nil kombo.request_body_source needs nginx's Lua module (OpenResty)", got.outside, out)
+    assert.equal("true", got.after, out)
+    assert.equal("true", got.where, out)
+    assert.equal("bad argument #1 to 'request_body_source' (table expected, got number)", got.message, out)
+    assert.equal("true", got.where2, out)
+    assert.equal("bad argument #1 to 'request_body_source' (chunk_size must be a whole number >= 1)", got.message2,
+      out)
+    assert.equal("11 hell|o wo|rld", got.read, out)
+    assert.equal("2", got.count, out)
   end)
 end)
