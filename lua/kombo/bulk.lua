@@ -674,12 +674,15 @@ function bulk.run(host, jobs, opts)
       -- (halting(), inline: once per turn of the loop)
       if stopped ~= nil or callback_error ~= nil then
         if stopped == "abort" then
-          for _, job in ipairs(made) do
-            if job.flying then
-              engine:abort(job)
-              landed(job)
-              finish(job)
-            end
+          -- the attempts in flight are cut off and reported in the order of
+          -- their jobs (not of the tables that happen to hold them)
+          local cut = {}
+          for _, job in ipairs(made) do if job.flying then cut[#cut + 1] = job end end
+          table.sort(cut, function(a, b) return a.index < b.index end)
+          for _, job in ipairs(cut) do
+            engine:abort(job)
+            landed(job)
+            finish(job)
           end
           drain(t, "aborted")
           break

@@ -216,6 +216,25 @@ describe("attach_many #integration #bulk", function()
     assert.is_true(posts <= 3)
   end)
 
+  it("stop = 'abort' reports the uploads it cut off in the order of their jobs", function()
+    -- Jobs 2 and 3 land at once; 4 and 5 take their job tables (the last
+    -- freed first), so the tables made hold jobs 1, 5 and 4 when the abort
+    -- comes: the order of the reports is still the jobs' own.
+    local client = servers.client()
+    local jobs = { job("scenario-hold-3000", 1), job("cand-fast-a", 2), job("cand-fast-b", 3),
+      job("scenario-hold-3000", 4), job("scenario-hold-3000", 5), job("scenario-hold-3000", 6) }
+    local clock = require("kombo.core").now
+    local started, order, aborted = clock(), {}, {}
+    local summary = client:attach_many(jobs, { concurrency = 3,
+      on_result = function(i, _, err)
+        order[#order + 1] = i
+        if err and err.kind == "aborted" then aborted[#aborted + 1] = i end
+      end,
+      stop = function() if clock() - started > 0.8 then return "abort" end end })
+    assert.equals("abort", summary.stopped)
+    assert.same({ 1, 4, 5 }, aborted, "reported in the order " .. table.concat(order, " "))
+  end)
+
   it("stop may say 'abort' after 'drain' (a second Ctrl-C): the uploads in flight are cut off then", function()
     local client = servers.client()
     local jobs = {}
