@@ -59,7 +59,9 @@ function M.host(self, p, pick, fname, jobs_arg, noun, pick_table)
   -- (...)", after the position of the raise); here it is that job's
   -- validation error, its message the parenthesis alone.
   local function misuse(msg)
-    msg = tostring(msg)
+    -- (a raise of the core's own, such as a client closed from a callback,
+    -- carries kombo's file and line: neither the caller's nor any help)
+    msg = tostring(msg):gsub("^[^\n]-kombo[/\\][%w_/\\]*%.lua:%d+: ", "", 1)
     local arg, inner = msg:match("bad argument #([12]) to '[%w_]+' %((.*)%)$")
     if arg == "2" then return errors.validation({ { path = "job.options", message = inner } }, p.config.secrets) end
     return errors.validation({ { path = "job", message = inner or msg } }, p.config.secrets)

@@ -235,6 +235,29 @@ describe("attach_many #integration #bulk", function()
     assert.same({ 1, 4, 5 }, aborted, "reported in the order " .. table.concat(order, " "))
   end)
 
+  it("a client closed by on_result: the jobs not yet made say so, without kombo's file and line", function()
+    for _, batch in ipairs { "attach_many", "run_many" } do
+      local client = servers.client()
+      local jobs = {}
+      for i = 1, 6 do jobs[i] = job("cand-closed-" .. batch, i) end
+      local messages = {}
+      local function on_result(i, _, err)
+        if i == 1 then client:close() end
+        if err then messages[#messages + 1] = err.message end
+      end
+      if batch == "attach_many" then
+        client:attach_many(jobs, { concurrency = 1, on_result = on_result })
+      else
+        client:run_many("attach_to_candidate", jobs, { concurrency = 1, on_result = on_result })
+      end
+      assert.is_true(#messages > 0, batch)
+      for _, m in ipairs(messages) do
+        assert.matches("kombo client is closed", m, 1, true)
+        assert.is_nil(m:find("%.lua:%d+:"), batch .. ": " .. m)
+      end
+    end
+  end)
+
   it("stop may say 'abort' after 'drain' (a second Ctrl-C): the uploads in flight are cut off then", function()
     local client = servers.client()
     local jobs = {}
