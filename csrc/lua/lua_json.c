@@ -221,7 +221,11 @@ static const char *quote_or_escape(const char *p, const char *end)
  * string table.  Slot i of the table (i = 1..CACHE_SLOTS) holds the Lua
  * string whose bytes are bytes[i - 1]; slot CACHE_SLOTS + 1 this record.
  * Only strings no redactor changed are put here, so pushing one is pushing
- * what lua_pushlstring would have made of the same bytes. */
+ * what lua_pushlstring would have made of the same bytes.  Every string is
+ * checked against the decoding client's secrets before the cache is asked,
+ * so a string cached from another client's answer (one that happens to be
+ * this client's secret) is still redacted here.  Up to 64 strings may stay
+ * alive after their answers are gone, reachable only through the registry. */
 #define CACHE_SLOTS 64
 #define CACHE_BYTES 16
 typedef struct string_cache {
