@@ -63,33 +63,6 @@ static long hex4(const char *p)
 #define SPLAIN64(c) SPLAIN16(c), SPLAIN16((c) + 16), SPLAIN16((c) + 32), SPLAIN16((c) + 48)
 static const unsigned char STRING_PLAIN[256] = {SPLAIN64(0), SPLAIN64(64), SPLAIN64(128), SPLAIN64(192)};
 
-/* The first byte in [p, end) that is a '"', a '\\', a control byte or
- * not ASCII (or where fewer than eight bytes are left), eight bytes a step:
- * a string's bytes cost about seven instructions each one at a time.  In
- * x ^ 0x22.., x ^ 0x5c.. a zero byte is a quote or a backslash, x - 0x20..
- * borrows at a byte below 0x20, and x's own high bits are the bytes above
- * 0x7f; a borrow may flag bytes above a flagged one too, never below it, so
- * the lowest flag is the first such byte. */
-static const char *plain_ascii_run(const char *p, const char *end)
-{
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    while (end - p >= 8) {
-        uint64_t x, q, b, hit;
-        memcpy(&x, p, 8);
-        q = x ^ (ones * '"');
-        b = x ^ (ones * '\\');
-        hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) | x) & highs;
-        if (hit != 0)
-            return p + (__builtin_ctzll(hit) >> 3);
-        p += 8;
-    }
-#else
-    (void)end;
-#endif
-    return p;
-}
-
 /* A string literal at s->p (which is '"').  Rejects raw control bytes, bad
  * escapes, unpaired surrogates (they cannot become UTF-8) and invalid
  * UTF-8. */
@@ -106,7 +79,7 @@ static int j_string(jscan *s)
          * store to s->p would be read again after every byte (a char may
          * alias it); first eight ASCII bytes a step, to the first byte
          * that is not plain ASCII (the byte loop below reads on from it). */
-        p = plain_ascii_run(p, end);
+        p = kombo_json_string_run(p, end, 1);
         while (p < end && STRING_PLAIN[(unsigned char)*p]) {
             high |= (unsigned char)*p;
             p++;

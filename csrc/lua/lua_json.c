@@ -192,23 +192,7 @@ static void reserve(ctx *c, int top)
 /* The first '"' or '\\' in [p, end), or end. */
 static const char *quote_or_escape(const char *p, const char *end)
 {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* Eight bytes a step (an answer's strings are mostly short, and a byte
-     * a step costs seven instructions a byte): a byte of x ^ 0x22.. or of
-     * x ^ 0x5c.. is zero where x holds a quote or a backslash, and the
-     * lowest byte the test flags is the first of them. */
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    while (end - p >= 8) {
-        uint64_t x, q, b, hit;
-        memcpy(&x, p, 8);
-        q = x ^ (ones * '"');
-        b = x ^ (ones * '\\');
-        hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-        if (hit != 0)
-            return p + (__builtin_ctzll(hit) >> 3);
-        p += 8;
-    }
-#endif
+    p = kombo_json_string_run(p, end, 0);
     while (p < end && *p != '"' && *p != '\\')
         p++;
     return p;
