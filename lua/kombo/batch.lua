@@ -38,7 +38,7 @@ function M.host(self, p, pick, fname, jobs_arg, noun, pick_table)
     engine = transport == "cosocket" and bulk.ngx_engine(require("kombo.cosocket").attempt, p.config)
       or bulk.curl_engine(),
     observer = p.observer, secret = p.config.secrets,
-    fname = fname, jobs_arg = jobs_arg, noun = noun,
+    fname = fname, jobs_arg = jobs_arg, noun = noun, client = p,
   }
   -- A job's own options (job.options, CallOptions) are taken out of its
   -- arguments; the rest is the method's argument table.

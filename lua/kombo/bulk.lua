@@ -259,6 +259,9 @@ bulk.PREFLIGHT_RETRY_AFTER = 5
 --   host.fname, host.jobs_arg, host.noun   the caller's name, its jobs
 --                               argument's position and what a job sends,
 --                               for messages (default attach_many, 1, upload)
+--   host.client                 (optional) the client's state: `closed` once
+--                               it was closed (from a callback), when no
+--                               attempt may start any more
 function bulk.run(host, jobs, opts)
   local fname, jobs_arg, noun = host.fname or "attach_many", host.jobs_arg or 1, host.noun or "upload"
   opts = check_opts(opts, fname, jobs_arg + 1)
@@ -268,6 +271,7 @@ function bulk.run(host, jobs, opts)
   local on_attempt = opts.on_attempt
   local interval = opts.progress_interval or 0.25
   local engine = host.engine
+  local client_state = host.client or {}
   -- What moves the attempts, its add and run called directly: the libcurl
   -- engine's multi (no method of the engine's between the loop and the
   -- multi per attempt), or the nginx engine.
@@ -437,6 +441,15 @@ function bulk.run(host, jobs, opts)
   end
 
   local function send(job, t)
+    if client_state.closed then
+      -- Closed from a callback: the attempt cannot start (the core would
+      -- raise); the job ends as settle() ends one, its last answer standing.
+      if job.attempt == 0 then
+        job.call:complete({ error = "aborted", phase = "connect",
+          message = "the client was closed before this " .. noun .. " was sent" }, t, os.time())
+      end
+      return finish(job)
+    end
     if (job.obs or on_attempt) and not may_send(job, t) then return end
     local lim = job.lim
     lim.in_flight = lim.in_flight + 1

@@ -258,6 +258,30 @@ describe("attach_many #integration #bulk", function()
     end
   end)
 
+  it("a client closed by on_result with uploads in flight: every job is still reported, none raises", function()
+    for _, batch in ipairs { "attach_many", "run_many" } do
+      local client = servers.client()
+      local jobs = {}
+      for i = 1, 12 do jobs[i] = job("cand-closed-many-" .. batch, i) end
+      local seen, n = {}, 0
+      local function on_result(i, res, err)
+        n = n + 1
+        assert.is_nil(seen[i], "reported twice: " .. i)
+        seen[i] = res and "ok" or err.kind .. "/" .. tostring(err.outcome)
+        if n == 2 then client:close() end
+      end
+      local ok, e
+      if batch == "attach_many" then
+        ok, e = pcall(client.attach_many, client, jobs, { concurrency = 8, on_result = on_result })
+      else
+        ok, e = pcall(client.run_many, client, "attach_to_candidate", jobs, { concurrency = 8, on_result = on_result })
+      end
+      assert.is_true(ok, batch .. ": " .. tostring(e))
+      assert.equals(12, n, batch)
+      assert.equals(12, e.succeeded + e.failed, batch)
+    end
+  end)
+
   it("stop may say 'abort' after 'drain' (a second Ctrl-C): the uploads in flight are cut off then", function()
     local client = servers.client()
     local jobs = {}
