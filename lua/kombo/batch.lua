@@ -61,7 +61,7 @@ function M.host(self, p, pick, fname, jobs_arg, noun, pick_table)
   local function misuse(msg)
     -- (a raise of the core's own, such as a client closed from a callback,
     -- carries kombo's file and line: neither the caller's nor any help)
-    msg = tostring(msg):gsub("^[^\n]-kombo[/\\][%w_/\\]*%.lua:%d+: ", "", 1)
+    msg = tostring(msg):gsub("^[^%s:]*kombo[/\\][%w_/\\]*%.lua:%d+: ", "", 1)
     local arg, inner = msg:match("bad argument #([12]) to '[%w_]+' %((.*)%)$")
     if arg == "2" then return errors.validation({ { path = "job.options", message = inner } }, p.config.secrets) end
     return errors.validation({ { path = "job", message = inner or msg } }, p.config.secrets)
