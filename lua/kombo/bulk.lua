@@ -75,11 +75,24 @@ local function ngx_attempt(engine, job)
   if engine.sema then engine.sema:post(1) end
 end
 
+-- lua-resty-core's semaphore (the engine waits on it for an attempt to
+-- end), or false without it: inside nginx loaded with this module, in
+-- init_by_lua before the workers fork, not by a worker's first batch.
+local ngx_semaphore
+local function semaphore_module()
+  if ngx_semaphore == nil then
+    local ok, m = pcall(require, "ngx.semaphore")
+    ngx_semaphore = ok and m or false
+  end
+  return ngx_semaphore
+end
+if require("kombo.nginx").in_nginx() then semaphore_module() end
+
 function bulk.ngx_engine(attempt, config)
-  local ok, semaphore = pcall(require, "ngx.semaphore")
+  local semaphore = semaphore_module()
   return setmetatable({
     ngx = rawget(_G, "ngx"), attempt = attempt, config = config, threads = {}, ended = {},
-    sema = ok and semaphore.new(0) or nil,
+    sema = semaphore and semaphore.new(0) or nil,
   }, NgxEngine)
 end
 
