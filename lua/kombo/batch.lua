@@ -10,14 +10,10 @@ local nginx = require "kombo.nginx" -- which transport (the OpenResty one is loa
 local bulk = require "kombo.bulk"
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare one operation call
--- kombo.preflight: loaded by the batch's first preflight (host.fetch etc.:
--- with a `need` one_call.prepare gave, having loaded it), inside nginx by
--- lua/kombo/init.lua.
-local preflight
-local function preflight_module()
-  if preflight == nil then preflight = require "kombo.preflight" end
-  return preflight
-end
+-- kombo.preflight: loaded outside nginx by the batch's first preflight
+-- (host.fetch etc.: with a `need` one_call.prepare gave, having loaded it),
+-- inside nginx with this module.
+local preflight_module = nginx.loader "kombo.preflight"
 
 local state = client.state
 local pcall = pcall -- (an upvalue, not a global looked up, on every job's path)

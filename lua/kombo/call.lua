@@ -39,15 +39,16 @@ local OUTSIDE_NGINX = not nginx.in_nginx()
 local cosocket = not OUTSIDE_NGINX and require "kombo.cosocket" or nil
 
 -- What only some calls need, loaded outside nginx by the first call that
--- needs it (then held here: the next ones pay nothing), inside nginx now:
--- the observer's loop (lua/kombo/trace.lua: a client or call with debug or
--- hooks), the remote_fields aliases (lua/kombo/remote_fields.lua: an
--- upload's arguments that carry remote_fields) and the preflight
+-- needs it, inside nginx now (kombo.nginx.loader): the observer's loop
+-- (lua/kombo/trace.lua: a client or call with debug or hooks) and the
+-- remote_fields aliases (lua/kombo/remote_fields.lua: an upload's
+-- arguments that carry remote_fields).  And the preflight
 -- (lua/kombo/preflight.lua: its checks and cache; which operations have one
--- is PREFLIGHT below).  (kombo.preflight reads this module's PREFLIGHT:
--- inside nginx lua/kombo/init.lua loads it, once this module is loaded.)
-local trace = not OUTSIDE_NGINX and require "kombo.trace" or nil
-local remote_fields = not OUTSIDE_NGINX and require "kombo.remote_fields" or nil
+-- is PREFLIGHT below), loaded by the first preflighted call; it reads this
+-- module's PREFLIGHT, so inside nginx lua/kombo/batch.lua loads it, once
+-- this module is loaded.
+local trace_module = nginx.loader "kombo.trace"
+local remote_fields_module = nginx.loader "kombo.remote_fields"
 local preflight
 
 -- The __index of a success dressed in C (call:perform, client:run, and
@@ -88,8 +89,7 @@ local function send(p, call, obs)
     if obs == nil then p.spare_call = call end
     if failure == true then return raw end -- (no observer: a success the core dressed)
   elseif obs then -- a Lua loop, so that every step can be logged and hooked
-    if trace == nil then trace = require "kombo.trace" end
-    raw, failure = trace.drive(call, obs, curl_attempt, core.sleep, core.now)
+    raw, failure = trace_module().drive(call, obs, curl_attempt, core.sleep, core.now)
     call:close()
   else
     -- The whole loop in C, which also dresses a success as errors.from_result
@@ -166,8 +166,7 @@ local function prepare(self, p, op, args, fname, level, defer, copts, aliased, w
   local problems
   if aliased == nil then aliased, wanted = needs(p, op, args) end -- (else call_operation's)
   if aliased then
-    if remote_fields == nil then remote_fields = require "kombo.remote_fields" end
-    args, problems = remote_fields.normalize(op, args)
+    args, problems = remote_fields_module().normalize(op, args)
   end
   if wanted and preflight == nil then preflight = require "kombo.preflight" end -- (before a call is made)
   -- A preflight needs the body's file objects listed by the core (the

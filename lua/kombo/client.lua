@@ -11,11 +11,10 @@ local bulk = require "kombo.bulk"         -- did_you_mean, for an unknown option
 -- kombo.trace, the observer of a call's attempts (debug, hooks): loaded
 -- outside nginx by the first client or call given debug or hooks (a
 -- program that has none never parses it), inside nginx with this module.
-local trace = nginx.in_nginx() and require "kombo.trace" or nil
+local trace_module = nginx.loader "kombo.trace"
 local function make_observer(debug, client_hooks, call_hooks, headers, secret)
   if not (debug or client_hooks or call_hooks) then return nil end -- (trace.observer's answer then)
-  if trace == nil then trace = require "kombo.trace" end
-  return trace.observer(debug, client_hooks, call_hooks, headers, secret)
+  return trace_module().observer(debug, client_hooks, call_hooks, headers, secret)
 end
 
 local M = {}

@@ -35,6 +35,7 @@ local client = require "kombo.client"             -- the options, Client, new
 local call = require "kombo.call"                 -- one call of an operation: prepare, preflight, send
 local uploads = require "kombo.uploads"           -- the Client methods beyond the operations'
 local batch = require "kombo.batch"               -- run_many
+local nginx = require "kombo.nginx"               -- loader: a module loaded at its first use outside nginx
 
 local kombo = {
   VERSION = core.version,
@@ -153,12 +154,7 @@ end
 -- first of them: a program that pages through no list never parses it.
 -- Inside nginx it is loaded now, as before (by init_by_lua, before the
 -- workers fork), not by a request.
-local lists
-local function lists_module()
-  if lists == nil then lists = require "kombo.lists" end
-  return lists
-end
-if not OUTSIDE_NGINX then lists_module() end
+local lists_module = nginx.loader "kombo.lists"
 
 function Client:pages(name, args)
   local iterator = lists_module().pages(self, name, args, "pages")
@@ -276,34 +272,19 @@ kombo.encode_json = core.encode_json
 -- request_body_source (OpenResty; its reference is in
 -- lua/kombo/request_body.lua, loaded outside nginx by its first call, inside
 -- nginx now).  Not a tail call (Lua 5.1: misuse names the caller's line).
-local request_body
-local function request_body_module()
-  if request_body == nil then request_body = require "kombo.request_body" end
-  return request_body
-end
-if not OUTSIDE_NGINX then request_body_module() end
+local request_body_module = nginx.loader "kombo.request_body"
 
 function kombo.request_body_source(opts)
   local source, size = request_body_module().request_body_source(opts)
   return source, size -- (two values, as request_body_source always returns)
 end
 
--- Inside nginx the preflight's checks and cache are loaded now too, as
--- every module a request may need (outside nginx, by the first call that
--- is preflighted: lua/kombo/call.lua, which owns the table the module reads).
-if not OUTSIDE_NGINX then require "kombo.preflight" end
-
 -- Webhooks (their reference is in lua/kombo/webhook.lua, loaded outside
 -- nginx by the first of these functions: a program that handles no webhook
 -- never parses it; inside nginx now, as lists.lua).  Not tail calls: Lua 5.1
 -- shows one as a "(tail call)" frame, where a misuse error looks for the
 -- caller's line (this file's frames are skipped).
-local webhook
-local function webhook_module()
-  if webhook == nil then webhook = require "kombo.webhook" end
-  return webhook
-end
-if not OUTSIDE_NGINX then webhook_module() end
+local webhook_module = nginx.loader "kombo.webhook"
 
 function kombo.verify_webhook(raw_body, signature, secret)
   local event, err = webhook_module().verify_webhook(raw_body, signature, secret)

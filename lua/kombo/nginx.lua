@@ -54,6 +54,18 @@ local function phase_error(phase)
     .. "content_by_lua*, access_by_lua* or rewrite_by_lua*"):format(tostring(phase))
 end
 
+--- A function that returns module `name`, required once: inside nginx now
+-- (by init_by_lua, before the workers fork: no request parses it), outside
+-- nginx by the function's first call (a program that never needs the module
+-- never parses it).
+function M.loader(name)
+  local module = ngx_table() ~= nil and require(name) or nil
+  return function()
+    if module == nil then module = require(name) end
+    return module
+  end
+end
+
 --- Which transport a call made now uses for the `transport` option
 -- ("auto" | "curl" | "cosocket").  Returns "curl" or "cosocket", or nil and
 -- a message when cosockets are required but unavailable (the caller raises).

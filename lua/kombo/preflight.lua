@@ -14,14 +14,12 @@ local errors = require "kombo.errors"
 
 local M = {}
 
-local OPERATIONS = {} -- by name
-for _, op in ipairs(core.operations) do OPERATIONS[op.name] = op end
+-- The operations by name, and those preflight applies to with the
+-- operation that publishes their restrictions and the file objects those
+-- speak of (kombo.call's tables).
+local OPERATIONS, RESTRICTIONS = require("kombo.call").OPERATIONS, require("kombo.call").PREFLIGHT
 
 local now = core.now
-
--- The operations preflight applies to, the operation that publishes their
--- restrictions and the file objects those speak of.
-local RESTRICTIONS = require("kombo.call").PREFLIGHT
 
 -- Whether `op` (an entry of core.operations) is checked by preflight.
 function M.applies(op)

@@ -14,8 +14,8 @@ local batch = require "kombo.batch"       -- its host, shared with run_many
 -- attachment_exists's "did an upload land?" (lua/kombo/landed.lua) and
 -- validate_upload's remote_fields aliases (lua/kombo/remote_fields.lua):
 -- loaded outside nginx by the first call of either, inside nginx now.
-local landed = nginx.in_nginx() and require "kombo.landed" or nil
-local remote_fields = nginx.in_nginx() and require "kombo.remote_fields" or nil
+local landed_module = nginx.loader "kombo.landed"
+local remote_fields_module = nginx.loader "kombo.remote_fields"
 local client = require "kombo.client"
 local one_call = require "kombo.call" -- prepare, send one operation call
 
@@ -162,7 +162,7 @@ function methods:attachment_exists(args, opts)
   local res, err = call_operation(self, list_op,
     { [id_key] = args[id_key], integration_id = args.integration_id }, "attachment_exists", opts and opts.options)
   if not res then return nil, err end
-  if landed == nil then landed = require "kombo.landed" end
+  local landed = landed_module()
   local verdict = landed.match(res.data.results, { name = name, type = attachment.type, digest = digest,
     since = since }, nil, landed.downloader({ timeout = p.config.timeout, ca_file = p.config.ca_file }))
   if verdict.state == "found" then return true, verdict.attachment end
@@ -214,8 +214,7 @@ function methods:validate_upload(args)
   local op, problems = job_operation(args)
   if not op then return nil, errors.validation(problems, p.config.secrets) end
   local normalized
-  if remote_fields == nil then remote_fields = require "kombo.remote_fields" end
-  normalized, problems = remote_fields.normalize(op, args)
+  normalized, problems = remote_fields_module().normalize(op, args)
   local ok, call, core_problems, shape = pcall(p.core.prepare, p.core, op.name, normalized, problems)
   if not ok or shape then
     local msg = tostring(ok and shape or call):gsub("^bad argument #1 to '[%w_]+' %((.*)%)$", "%1")
