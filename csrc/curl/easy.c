@@ -208,23 +208,20 @@ static void note_length(kombo_curl *t, const char *v, size_t n)
         t->length_conflict = 1;
 }
 
-/* Whether the line starts with the field name `lower` (lower case, with
- * its colon) in any case: then it is that field, as headers.c's parser
- * reads one (the name ends at the first colon, no blank before it), and
- * the rest of the line is its value (blanks and line end still about it,
- * which note_length and has_chunked pass over).  One pass over the name,
- * no parse of lines that are neither. */
+/* Whether the line starts with the field name `lower` (with its colon; k
+ * bytes) in any case: then it is that field, as headers.c's parser reads
+ * one (the name ends at the first colon, no blank before it), and the rest
+ * of the line is its value (blanks and line end still about it, which
+ * note_length and has_chunked pass over).  One compare of the line's start
+ * (headers.c's name compare), no parse of lines that are neither. */
 static int field_is(const char *line, size_t n, const char *lower, size_t k)
 {
-    size_t i;
+    kombo_str start;
     if (n < k)
         return 0;
-    for (i = 0; i < k; i++) {
-        unsigned char a = (unsigned char)line[i], b = (unsigned char)lower[i];
-        if (a != b && !(b >= 'a' && b <= 'z' && a == b - ('a' - 'A')))
-            return 0;
-    }
-    return 1;
+    start.ptr = line;
+    start.len = k;
+    return kombo_header_name_is(start, lower);
 }
 
 #define CONTENT_LENGTH "content-length:"
