@@ -19,48 +19,13 @@
  * "<calls per second> <seconds> <N>" for the N timed calls after WARMUP
  * untimed ones.  Exits non-zero on any failed or non-200 call.
  */
+#include "raw_common.h"
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (cap - n < 65536) {
-            char *nb = realloc(buf, cap * 2 + 65536 + 1);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = cap * 2 + 65536;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 struct reader {
     const char *body;
@@ -108,7 +73,7 @@ static int one_call(CURL *h, size_t *received, struct reader *rd)
 int main(int argc, char **argv)
 {
     struct curl_slist *headers = NULL;
-    char *hdrs, *body, *line, *save = NULL;
+    char *hdrs, *body;
     size_t hlen, blen, received = 0;
     long n, warmup, i;
     int use_read, use_get;
@@ -130,12 +95,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "raw_curl: cannot read %s or %s, or bad counts\n", argv[2], argv[3]);
         return 2;
     }
-    for (line = strtok_r(hdrs, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
-        if (strncasecmp(line, "Host:", 5) == 0 || strncasecmp(line, "Content-Length:", 15) == 0)
-            continue;
-        headers = curl_slist_append(headers, line);
-    }
-    headers = curl_slist_append(headers, "Expect:");
+    headers = captured_headers(hdrs);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     h = curl_easy_init();

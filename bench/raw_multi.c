@@ -31,6 +31,7 @@
  * failures: bench/bulk reports them), 1 when it hit its own 300 s bound,
  * 2 on bad arguments or set-up errors.
  */
+#include "raw_common.h"
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,42 +45,6 @@
 #define MAX_SOCKETS 512
 #define RUN_BOUND_S 300.0
 #define SUCCESS_PREFIX "{\"status\":\"success\""
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (cap - n < 65536) {
-            char *nb = realloc(buf, cap * 2 + 65536 + 1);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = cap * 2 + 65536;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* One slot: an easy handle, the upload it carries and the start of its answer. */
 struct slot {
     CURL *h;
@@ -154,7 +119,7 @@ int main(int argc, char **argv)
     static struct slot slots[MAX_CONCURRENCY];
     struct pollfd ready[MAX_SOCKETS];
     struct curl_slist *headers = NULL;
-    char *hdrs, *body, *line, *save = NULL;
+    char *hdrs, *body;
     size_t hlen, blen;
     long n, conc, next = 1, ok = 0, failed = 0, done = 0, i;
     int running = 0, left, nev, e, wait;
@@ -174,12 +139,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "raw_multi: cannot read %s or %s, or bad counts\n", argv[3], argv[4]);
         return 2;
     }
-    for (line = strtok_r(hdrs, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
-        if (strncasecmp(line, "Host:", 5) == 0 || strncasecmp(line, "Content-Length:", 15) == 0)
-            continue;
-        headers = curl_slist_append(headers, line);
-    }
-    headers = curl_slist_append(headers, "Expect:");
+    headers = captured_headers(hdrs);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     m = curl_multi_init();
