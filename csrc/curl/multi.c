@@ -113,40 +113,48 @@ kombo_multi *kombo_multi_new(void)
 
 size_t kombo_multi_running(const kombo_multi *m) { return m->running; }
 
-static multi_slot *slot_of(kombo_multi *m, const kombo_call *c, const kombo_curl *t)
+static multi_slot *slot_of(kombo_multi *m, const kombo_call *c)
 {
     size_t i;
     for (i = 0; i < m->nslots; i++)
-        if (m->slots[i].t != NULL && (m->slots[i].call == c || m->slots[i].t == t))
+        if (m->slots[i].t != NULL && m->slots[i].call == c)
             return &m->slots[i];
     return NULL;
 }
 
-/* Room for one more slot and one more ready tag, so that once an attempt
- * has begun, nothing can fail to be recorded. */
-static int reserve(kombo_multi *m)
+/* A free slot for c, grown when there is none, with room for one more
+ * ready tag, so that once an attempt has begun, nothing can fail to be
+ * recorded; or NULL: out of memory, or c has an attempt here already (one
+ * pass over the slots for both). */
+static multi_slot *reserve(kombo_multi *m, const kombo_call *c)
 {
-    size_t i;
-    for (i = 0; i < m->nslots && m->slots[i].t != NULL; i++)
-        ;
-    if (i == m->nslots) {
-        size_t n = m->nslots * 2 + 8;
-        multi_slot *grown = realloc(m->slots, n * sizeof *grown);
-        if (grown == NULL)
-            return -1;
-        memset(grown + m->nslots, 0, (n - m->nslots) * sizeof *grown);
-        m->slots = grown;
-        m->nslots = n;
+    size_t i, free_i = m->nslots;
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i].t == NULL) {
+            if (free_i == m->nslots)
+                free_i = i;
+        } else if (m->slots[i].call == c) {
+            return NULL; /* one attempt of a call at a time */
+        }
     }
     if (m->nready == m->ready_cap) {
         size_t n = m->ready_cap * 2 + 8;
         void **grown = realloc(m->ready, n * sizeof *grown);
         if (grown == NULL)
-            return -1;
+            return NULL;
         m->ready = grown;
         m->ready_cap = n;
     }
-    return 0;
+    if (free_i == m->nslots) {
+        size_t n = m->nslots * 2 + 8;
+        multi_slot *grown = realloc(m->slots, n * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        memset(grown + m->nslots, 0, (n - m->nslots) * sizeof *grown);
+        m->slots = grown;
+        m->nslots = n;
+    }
+    return &m->slots[free_i];
 }
 
 static void report(kombo_call *c)
@@ -159,8 +167,8 @@ int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
     multi_slot *s;
     kombo_curl *t;
 
-    if (slot_of(m, c, NULL) != NULL || reserve(m) != 0)
-        return -1; /* one attempt of a call at a time */
+    if ((s = reserve(m, c)) == NULL)
+        return -1;
     if ((t = m->idle) != NULL)
         m->idle = t->next_idle;
     else if ((t = kombo_curl_new()) == NULL)
@@ -175,15 +183,15 @@ int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
         m->ready[m->nready++] = tag;
         return 0;
     }
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+    /* (the slot's number + 1: collect() finds the slot without a search;
+     * the slots may move when they grow) */
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)(size_t)(s - m->slots + 1));
     if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) {
         t->call = NULL;
         t->next_idle = m->idle;
         m->idle = t;
         return -1;
     }
-    for (s = m->slots; s->t != NULL; s++) /* a free one: reserve() made sure */
-        ;
     s->t = t;
     s->call = c;
     s->tag = tag;
@@ -217,13 +225,14 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
     int queued;
     CURLMsg *msg;
     while (n < max && (msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
-        kombo_curl *t = NULL;
-        multi_slot *s;
+        char *k = NULL; /* (the slot's number + 1: kombo_multi_add) */
+        size_t i;
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        if ((s = slot_of(m, NULL, t)) != NULL)
-            done[n++] = finish(m, s, (int)msg->data.result);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &k);
+        i = (size_t)k - 1;
+        if (i < m->nslots && m->slots[i].t != NULL && m->slots[i].t->easy == msg->easy_handle)
+            done[n++] = finish(m, &m->slots[i], (int)msg->data.result);
     }
     return n;
 }
@@ -297,7 +306,7 @@ size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
 
 int kombo_multi_abort(kombo_multi *m, kombo_call *c, const char *why, void **tag)
 {
-    multi_slot *s = slot_of(m, c, NULL);
+    multi_slot *s = slot_of(m, c);
     if (s == NULL)
         return -1;
     s->t->abort_why = why;

@@ -626,30 +626,30 @@ function bulk.run(host, jobs, opts)
             -- (no halting() here: take() runs only while nothing halts; and
             -- can_send(j, t) is its integration's limit alone: take() runs
             -- only while in_flight < concurrency and nothing is paused)
-            if step == "send" and lim.in_flight < lim.allowed then send(j, t) else follow(j, t, step, delay) end
+            if step ~= "send" or lim.in_flight >= lim.allowed then
+              follow(j, t, step, delay)
+            elseif observer or on_attempt or client_state.closed then
+              send(j, t)
+            else
+              -- send(j, t), inline: the first attempt of a job nothing
+              -- watches (one Lua call per job fewer)
+              lim.in_flight = lim.in_flight + 1
+              in_flight = in_flight + 1
+              j.attempt, j.flying = 1, true
+              local ok, e = mover_add(mover, call, j)
+              if not ok then error("kombo batch: " .. e, 0) end
+            end
           end
         end
       end
     end
   end
 
+  -- The end of an attempt of a job that is watched (hooks, debug) or a
+  -- restrictions request, or one cut off meanwhile; the common job's is
+  -- in the loop below.
   local function ended(job, t)
     if not job.flying then return end -- (cut off meanwhile)
-    if not (job.obs or job.fetch) then
-      -- The common case: landed(job), inline; then what the answer says of
-      -- the limits and what the call does next, in one step.
-      local lim, call = job.lim, job.call
-      job.flying = false
-      in_flight = in_flight - 1
-      lim.in_flight = lim.in_flight - 1
-      if on_progress then bytes_done = bytes_done + (call:sent()) end
-      -- (with the step "done", the result too: the call is closed then)
-      local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
-        call_after(call, t, result_index)
-      learn(lim, batch, t, status, code, climit, cremaining, retry_after, rate_reset)
-      if step == "done" then return finish(job, res, dressed) end -- (follow's first case)
-      return follow(job, t, step, delay)
-    end
     landed(job)
     local failure = job.obs and trace.response(job.obs, job.call, job.attempt)
     if job.obs then job.last = trace.last_result(job.obs, job.call, failure) end
@@ -757,9 +757,41 @@ function bulk.run(host, jobs, opts)
       -- ((now()): core.now() also returns the wall time, which must not
       -- land in progress()'s `force`)
       -- (m:run's list is the multi's own, refilled by the next m:run; its
-      -- second value is the time it returned at: the first job's "now")
+      -- second value is the time it returned at: every job in the list
+      -- ended before then, so that is their "now", the closest to their
+      -- answers (the nginx engine gives none))
       local list, returned_at = mover_run(mover, wait)
-      for k = 1, #list do ended(list[k], (k == 1 and returned_at) or (now())) end
+      local te = returned_at or now()
+      for k = 1, #list do
+        local job = list[k]
+        if job.flying and not (job.obs or job.fetch) then
+          -- The common end of an attempt, inline (landed(job), then what the
+          -- answer says of the limits and what the call does next, in one
+          -- step of the core; with the step "done", the result too: the
+          -- call is closed then)
+          local lim, call = job.lim, job.call
+          job.flying = false
+          in_flight = in_flight - 1
+          lim.in_flight = lim.in_flight - 1
+          if on_progress then bytes_done = bytes_done + (call:sent()) end
+          local step, delay, status, code, climit, cremaining, retry_after, rate_reset, res, dressed =
+            call_after(call, te, result_index)
+          learn(lim, batch, te, status, code, climit, cremaining, retry_after, rate_reset)
+          if step ~= "done" then
+            follow(job, te, step, delay)
+          elseif dressed then
+            -- finish(job, res, true), inline: a success the core dressed
+            active = active - 1
+            nspare = nspare + 1
+            spare[nspare] = job
+            report(job.index, res)
+          else
+            finish(job, res)
+          end
+        else
+          ended(job, te)
+        end
+      end
       if on_progress then progress((now())) end
     end
   end)
