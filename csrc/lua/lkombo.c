@@ -210,7 +210,8 @@ static lclient *client_for_call(lua_State *L)
  * options: the call's own settings and headers (kombo/call.lua has
  * checked the names and types); op: its index or name; reuse: a call
  * closed by the caller, made again in place when nothing holds it (see
- * kombo_lua_reusable_call), else a new one is made */
+ * kombo_lua_reusable_call), else a new one is made.  Upvalues: the client
+ * metatable, the call metatable (compared, not looked up per call). */
 static int l_client_prepare(lua_State *L)
 {
     lclient *lc = client_for_call(L);
@@ -218,7 +219,8 @@ static int l_client_prepare(lua_State *L)
     int list_files = lua_toboolean(L, 5);
     int options = lua_istable(L, 6) ? 6 : 0;
     lua_settop(L, 7);
-    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options, kombo_lua_reusable_call(L, 7, 0) ? 7 : 0);
+    return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options,
+                              kombo_lua_reusable_call(L, 7, lua_upvalueindex(2)) ? 7 : 0);
 }
 
 /* client:run(op, args [, index]) -> as call:perform(index) of the call
@@ -912,7 +914,7 @@ static void set_pool_guard(lua_State *L)
 int luaopen_kombo_core(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {
-        {"prepare", l_client_prepare}, {"close", l_client_close}, {"closed", l_client_closed},
+        {"close", l_client_close}, {"closed", l_client_closed},
         {"set_secrets", l_client_set_secrets},
         {"__gc", l_client_close},      {"__close", l_client_close}, {"__tostring", l_client_tostring},
         {NULL, NULL}};
@@ -939,7 +941,11 @@ int luaopen_kombo_core(lua_State *L)
     lua_pop(L, 1);
     luaL_newmetatable(L, CLIENT_MT);
     lua_pushvalue(L, -1);
-    luaL_setfuncs(L, client_methods, 1); /* the metatable, for prepare's check */
+    luaL_setfuncs(L, client_methods, 1); /* the metatable, for the methods' check */
+    lua_pushvalue(L, -1);
+    luaL_getmetatable(L, CALL_MT); /* (kombo_lua_open_call made it) */
+    lua_pushcclosure(L, l_client_prepare, 2);
+    lua_setfield(L, -2, "prepare");
     /* run also builds a success's result, whose header block's metatable
      * push_result reads as upvalue 2 (kombo_lua_open_call made it). */
     lua_pushvalue(L, -1);

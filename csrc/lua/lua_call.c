@@ -860,16 +860,16 @@ static int l_call_view(lua_State *L)
  * https:// (the transport reports that itself). */
 typedef struct {
     const char *url, *method, *path;
-    size_t skip, base_len, method_len, path_len, num_len, size;
+    size_t skip, base_len, method_len, path_len, num_len;
     int with_length;
     char num[24];
 } head_plan;
 
-/* The head's parts and size (0 when the URL is neither http:// nor
- * https://: nothing to render). */
-static size_t head_measure(lcall *c, head_plan *h)
+/* The head's parts (0 when the URL is neither http:// nor https://:
+ * nothing to render; else 1).  head_write gives its size. */
+static int head_plan_of(lcall *c, head_plan *h)
 {
-    size_t i, n = kombo_call_header_count(c->call), length = kombo_call_body(c->call)->length;
+    size_t length = kombo_call_body(c->call)->length;
     h->url = kombo_call_url(c->call);
     h->method = kombo_call_operation(c->call)->method;
     h->with_length = length > 0 || strcmp(h->method, "GET") != 0;
@@ -878,25 +878,23 @@ static size_t head_measure(lcall *c, head_plan *h)
     else if (strncmp(h->url, "http://", 7) == 0)
         h->skip = 7;
     else
-        return h->size = 0;
+        return 0;
     h->base_len = authority_end(h->url);
     h->path = h->url[h->base_len] == '/' ? h->url + h->base_len : "/";
     h->method_len = strlen(h->method);
     h->path_len = strlen(h->path);
     h->num_len = h->with_length ? kombo_format_int(h->num, (long long)length) : 0;
-    h->size = h->method_len + 1 + h->path_len + sizeof " HTTP/1.1\r\nHost: " - 1 + (h->base_len - h->skip) + 2 +
-              (h->with_length ? sizeof "Content-Length: " - 1 + h->num_len + 2 : 0) +
-              sizeof "Connection: keep-alive\r\n\r\n" - 1;
-    for (i = 0; i < n; i++)
-        h->size += strlen(kombo_call_header(c->call, i)) + 2;
-    return h->size;
+    return 1;
 }
 
-/* Writes the head measured into head (h->size bytes). */
-static void head_write(lcall *c, const head_plan *h, char *head)
+/* Writes the head into head, as far as cap bytes hold it, and returns its
+ * whole size (larger than cap: not all written, write it again into a
+ * buffer of that size).  One pass: the common head fits the caller's
+ * buffer, so it is not measured first. */
+static size_t head_write(lcall *c, const head_plan *h, char *head, size_t cap)
 {
     size_t i, n = kombo_call_header_count(c->call), at = 0;
-#define HEAD_PUT(p, len) (memcpy(head + at, (p), (len)), at += (len))
+#define HEAD_PUT(p, len) ((at + (len) <= cap ? (void)memcpy(head + at, (p), (len)) : (void)0), at += (len))
 #define HEAD_LIT(s) HEAD_PUT(s, sizeof(s) - 1)
     HEAD_PUT(h->method, h->method_len);
     HEAD_LIT(" ");
@@ -906,7 +904,8 @@ static void head_write(lcall *c, const head_plan *h, char *head)
     HEAD_LIT("\r\n");
     for (i = 0; i < n; i++) {
         const char *hd = kombo_call_header(c->call, i);
-        HEAD_PUT(hd, strlen(hd));
+        size_t len = strlen(hd);
+        HEAD_PUT(hd, len);
         HEAD_LIT("\r\n");
     }
     if (h->with_length) {
@@ -917,6 +916,7 @@ static void head_write(lcall *c, const head_plan *h, char *head)
     HEAD_LIT("Connection: keep-alive\r\n\r\n");
 #undef HEAD_LIT
 #undef HEAD_PUT
+    return at;
 }
 
 static int l_call_request_head(lua_State *L)
@@ -924,16 +924,20 @@ static int l_call_request_head(lua_State *L)
     lcall *c = check_call(L, 1);
     const kombo_config *cfg = kombo_call_config(c->call);
     head_plan h;
-    char local[1024], *head;
-    /* The head's size first, then its bytes into one buffer pushed once
-     * (LuaJIT's luaL_Buffer copies byte by byte: it was most of this call). */
-    if (head_measure(c, &h) == 0)
+    char local[1024], *head = local;
+    size_t size;
+    /* The head's bytes into one buffer pushed once (LuaJIT's luaL_Buffer
+     * copies byte by byte: it was most of this call). */
+    if (!head_plan_of(c, &h))
         return 0;
-    /* (a larger head in a userdata, which the collector frees even when a
-     * push below raises) */
-    head = h.size <= sizeof local ? local : lua_newuserdata(L, h.size);
-    head_write(c, &h, head);
-    lua_pushlstring(L, head, h.size);
+    size = head_write(c, &h, local, sizeof local);
+    if (size > sizeof local) {
+        /* (a larger head in a userdata, which the collector frees even
+         * when a push below raises) */
+        head = lua_newuserdata(L, size);
+        head_write(c, &h, head, size);
+    }
+    lua_pushlstring(L, head, size);
     if (head != local)
         lua_remove(L, -2);
     lua_pushlstring(L, h.url, h.base_len);
@@ -1431,21 +1435,24 @@ static int ffi_request_head(lcall *c, char *buf, size_t cap, double *out)
 {
     const kombo_config *cfg;
     head_plan h;
+    size_t size;
     if (c == NULL || c->call == NULL)
         return -1;
-    if (head_measure(c, &h) == 0)
+    if (!head_plan_of(c, &h))
         return 0;
-    if (h.size + h.base_len > cap)
+    if (h.base_len > cap)
         return -1;
-    head_write(c, &h, buf);
-    memcpy(buf + h.size, h.url, h.base_len);
+    size = head_write(c, &h, buf, cap - h.base_len);
+    if (size + h.base_len > cap)
+        return -1;
+    memcpy(buf + size, h.url, h.base_len);
     cfg = kombo_call_config(c->call);
     out[0] = (double)h.base_len;
     out[1] = (double)(lua_Integer)kombo_call_body(c->call)->length;
     out[2] = (double)(lua_Integer)kombo_call_response(c->call)->body.limit;
     out[3] = cfg->timeout;
     out[4] = cfg->connect_timeout;
-    return (int)h.size;
+    return (int)size;
 }
 
 /* call:read(max, true, true) for the FFI, when nothing in the body can call

@@ -282,6 +282,12 @@ describe("call:request_head()", function()
     check(assert(h.prepare()))
   end)
 
+  it("a head larger than its first buffer (1 KiB): written again at its size", function()
+    local call = assert(h.prepare())
+    assert(call:set_headers { ["X-Trace"] = ("t"):rep(3000) })
+    check(call)
+  end)
+
   it("a GET: no Content-Length", function()
     local handle = assert(core.client(h.config()))
     check(assert(handle:prepare("get_candidate_attachments", { candidate_id = "c 1/x" })))
