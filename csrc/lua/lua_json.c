@@ -226,13 +226,38 @@ void kombo_lua_push_string_cache(lua_State *L)
     lua_rawseti(L, -2, CACHE_SLOTS + 1);
 }
 
+/* Whether a[0..n) and b[0..n) (n <= CACHE_BYTES) are the same bytes, by
+ * two overlapping loads from each end rather than a call to memcmp (an
+ * answer's every key is compared here). */
+static int same_short(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8), memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8), memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4), memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4), memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    while (n > 0) {
+        n--;
+        if (a[n] != b[n])
+            return 0;
+    }
+    return 1;
+}
+
 /* Pushes s[0..n) (n <= CACHE_BYTES), from the cache when it holds it,
  * else made and kept there (in its slot's place). */
 static void push_cached(ctx *c, const char *s, size_t n)
 {
     string_cache *sc = c->cache;
     unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
-    if (sc->len[i] == n + 1 && memcmp(sc->bytes[i], s, n) == 0) {
+    if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n)) {
         lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
         return;
     }
