@@ -206,13 +206,17 @@ static const char *quote_or_escape(const char *p, const char *end)
  * string whose bytes are bytes[i - 1]; slot CACHE_SLOTS + 1 this record.
  * Only strings no redactor changed are put here, so pushing one is pushing
  * what lua_pushlstring would have made of the same bytes.  Every string is
- * checked against the decoding client's secrets before the cache is asked,
- * so a string cached from another client's answer (one that happens to be
- * this client's secret) is still redacted here.  Up to 64 strings may stay
- * alive after their answers are gone, reachable only through the registry. */
+ * checked against the decoding client's secrets before it is pushed from
+ * here, unless this same redactor (its serial) found these bytes clean
+ * before: a string cached from another client's answer (one that happens
+ * to be this client's secret) is still redacted here, and an answer's keys
+ * ("warnings", "remote_id") are not scanned again on every answer.  Up to
+ * 64 strings may stay alive after their answers are gone, reachable only
+ * through the registry. */
 #define CACHE_SLOTS 64
 #define CACHE_BYTES 16
 typedef struct string_cache {
+    uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
     unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
     char bytes[CACHE_SLOTS][CACHE_BYTES];
 } string_cache;
@@ -251,28 +255,40 @@ static int same_short(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* Pushes s[0..n) (n <= CACHE_BYTES), from the cache when it holds it,
- * else made and kept there (in its slot's place). */
-static void push_cached(ctx *c, const char *s, size_t n)
-{
-    string_cache *sc = c->cache;
-    unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
-    if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n)) {
-        lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
-        return;
-    }
-    lua_pushlstring(c->L, s, n);
-    lua_pushvalue(c->L, -1);
-    lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
-    memcpy(sc->bytes[i], s, n);
-    sc->len[i] = (unsigned char)(n + 1);
-}
-
 /* Whether s[0..n) holds a run the redactor replaces. */
 static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
 {
     size_t start = 0, end;
     return kombo_redactor_may_match(r, n) && kombo_redactor_next(r, s, n, &start, &end);
+}
+
+/* Pushes s[0..n) (n <= CACHE_BYTES) and returns 1: from the cache when it
+ * holds it, else made and kept there (in its slot's place).  Returns 0,
+ * nothing pushed, when it holds a run of the client's secrets (never
+ * cached: the caller redacts it). */
+static int push_cached(ctx *c, const char *s, size_t n)
+{
+    string_cache *sc = c->cache;
+    unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
+    uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
+    if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n)) {
+        if (kombo_redactor_may_match(c->red, n) && (serial == 0 || sc->clean[i] != serial)) {
+            if (echoes_secret(c->red, s, n))
+                return 0;
+            sc->clean[i] = serial;
+        }
+        lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
+        return 1;
+    }
+    if (echoes_secret(c->red, s, n))
+        return 0;
+    lua_pushlstring(c->L, s, n);
+    lua_pushvalue(c->L, -1);
+    lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
+    memcpy(sc->bytes[i], s, n);
+    sc->len[i] = (unsigned char)(n + 1);
+    sc->clean[i] = serial;
+    return 1;
 }
 
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
@@ -291,9 +307,7 @@ static int push_string_at(ctx *c, jscan *s, int is_key)
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;
-        if (c->cache != NULL && n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && !echoes_secret(c->red, b, n))
-            push_cached(c, b, n);
-        else
+        if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
             kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
         return 0;
     }
