@@ -215,9 +215,15 @@ static const char *quote_or_escape(const char *p, const char *end)
  * through the registry. */
 #define CACHE_SLOTS 64
 #define CACHE_BYTES 16
+/* Two places for each string (its pair: slots p and p + CACHE_PAIRS), the
+ * one used last kept when a third comes: an answer's keys share a place
+ * often enough with 64 (a page of jobs had three pairs of keys taking
+ * turns in one slot, each made again on every answer). */
+#define CACHE_PAIRS (CACHE_SLOTS / 2)
 typedef struct string_cache {
     uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
     unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
+    unsigned char last[CACHE_PAIRS]; /* which of the pair was used last: 0 or 1 */
     char bytes[CACHE_SLOTS][CACHE_BYTES];
 } string_cache;
 
@@ -269,19 +275,26 @@ static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
 static int push_cached(ctx *c, const char *s, size_t n)
 {
     string_cache *sc = c->cache;
-    unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
+    unsigned p = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_PAIRS;
+    unsigned i = p, way;
     uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
-    if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n)) {
+    for (way = 0; way < 2; way++, i += CACHE_PAIRS) {
+        if (sc->len[i] != n + 1 || !same_short(sc->bytes[i], s, n))
+            continue;
         if (kombo_redactor_may_match(c->red, n) && (serial == 0 || sc->clean[i] != serial)) {
             if (echoes_secret(c->red, s, n))
                 return 0;
             sc->clean[i] = serial;
         }
+        sc->last[p] = (unsigned char)way;
         lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
         return 1;
     }
     if (echoes_secret(c->red, s, n))
         return 0;
+    way = sc->last[p] ^ 1u; /* the one not used last */
+    i = p + way * CACHE_PAIRS;
+    sc->last[p] = (unsigned char)way;
     lua_pushlstring(c->L, s, n);
     lua_pushvalue(c->L, -1);
     lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
