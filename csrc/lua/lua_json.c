@@ -216,9 +216,9 @@ static const char *quote_or_escape(const char *p, const char *end)
 #define CACHE_SLOTS 64
 #define CACHE_BYTES 16
 /* Two places for each string (its pair: slots p and p + CACHE_PAIRS), the
- * one used last kept when a third comes: an answer's keys share a place
- * often enough with 64 (a page of jobs had three pairs of keys taking
- * turns in one slot, each made again on every answer). */
+ * one used last kept when a third comes: with one place per string, a
+ * page of jobs had four groups of its strings taking turns in one slot,
+ * each made again on every answer. */
 #define CACHE_PAIRS (CACHE_SLOTS / 2)
 typedef struct string_cache {
     uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
