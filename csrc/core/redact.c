@@ -195,10 +195,23 @@ static void insert_key(kombo_redactor *r, const char *key, size_t keylen)
  * secrets a program holds (an API key, proxy credentials, a webhook
  * secret), and a run may mix windows of several keys (erring on the safe
  * side, as a repeated run within one key does). */
+/* A redactor's serial (kombo_redactor.serial): a process-wide count,
+ * atomic since states in several threads may make redactors at once. */
+static uint64_t next_serial(void)
+{
+#if defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+    static uint64_t last;
+    return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+#else
+    return 0; /* none: every check is made */
+#endif
+}
+
 int kombo_redactor_init_keys(kombo_redactor *r, const kombo_str *keys, size_t nkeys, void *extra)
 {
     size_t k;
 
+    r->serial = next_serial();
     r->slots = r->inline_slots;
     r->bits = slot_bits(keys, nkeys);
     if (r->bits == 0)

@@ -27,6 +27,10 @@
 typedef struct kombo_redactor {
     uint64_t *slots; /* the key's folded 8-byte windows; 0 = empty slot */
     unsigned bits;   /* log2 of the slot count; 0: nothing to look for */
+    /* Different for every init in the process (0 where the build has no
+     * lock-free 64-bit atomics): a text this redactor found clean once is
+     * clean for it again (the answer decoder's cache of short strings). */
+    uint64_t serial;
     uint64_t inline_slots[KOMBO_REDACT_INLINE];
 } kombo_redactor;
 size_t kombo_redactor_extra(const char *key, size_t keylen);

@@ -206,14 +206,24 @@ static const char *quote_or_escape(const char *p, const char *end)
  * string whose bytes are bytes[i - 1]; slot CACHE_SLOTS + 1 this record.
  * Only strings no redactor changed are put here, so pushing one is pushing
  * what lua_pushlstring would have made of the same bytes.  Every string is
- * checked against the decoding client's secrets before the cache is asked,
- * so a string cached from another client's answer (one that happens to be
- * this client's secret) is still redacted here.  Up to 64 strings may stay
- * alive after their answers are gone, reachable only through the registry. */
+ * checked against the decoding client's secrets before it is pushed from
+ * here, unless this same redactor (its serial) found these bytes clean
+ * before: a string cached from another client's answer (one that happens
+ * to be this client's secret) is still redacted here, and an answer's keys
+ * ("warnings", "remote_id") are not scanned again on every answer.  Up to
+ * 64 strings may stay alive after their answers are gone, reachable only
+ * through the registry. */
 #define CACHE_SLOTS 64
 #define CACHE_BYTES 16
+/* Two places for each string (its pair: slots p and p + CACHE_PAIRS), the
+ * one used last kept when a third comes: with one place per string, a
+ * page of jobs had four groups of its strings taking turns in one slot,
+ * each made again on every answer. */
+#define CACHE_PAIRS (CACHE_SLOTS / 2)
 typedef struct string_cache {
+    uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
     unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
+    unsigned char last[CACHE_PAIRS]; /* which of the pair was used last: 0 or 1 */
     char bytes[CACHE_SLOTS][CACHE_BYTES];
 } string_cache;
 
@@ -226,21 +236,29 @@ void kombo_lua_push_string_cache(lua_State *L)
     lua_rawseti(L, -2, CACHE_SLOTS + 1);
 }
 
-/* Pushes s[0..n) (n <= CACHE_BYTES), from the cache when it holds it,
- * else made and kept there (in its slot's place). */
-static void push_cached(ctx *c, const char *s, size_t n)
+/* Whether a[0..n) and b[0..n) (n <= CACHE_BYTES) are the same bytes, by
+ * two overlapping loads from each end rather than a call to memcmp (an
+ * answer's every key is compared here). */
+static int same_short(const char *a, const char *b, size_t n)
 {
-    string_cache *sc = c->cache;
-    unsigned i = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SLOTS;
-    if (sc->len[i] == n + 1 && memcmp(sc->bytes[i], s, n) == 0) {
-        lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
-        return;
+    if (n >= 8) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8), memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8), memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
     }
-    lua_pushlstring(c->L, s, n);
-    lua_pushvalue(c->L, -1);
-    lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
-    memcpy(sc->bytes[i], s, n);
-    sc->len[i] = (unsigned char)(n + 1);
+    if (n >= 4) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4), memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4), memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    while (n > 0) {
+        n--;
+        if (a[n] != b[n])
+            return 0;
+    }
+    return 1;
 }
 
 /* Whether s[0..n) holds a run the redactor replaces. */
@@ -248,6 +266,42 @@ static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
 {
     size_t start = 0, end;
     return kombo_redactor_may_match(r, n) && kombo_redactor_next(r, s, n, &start, &end);
+}
+
+/* Pushes s[0..n) (n <= CACHE_BYTES) and returns 1: from the cache when it
+ * holds it, else made and kept there (in its slot's place).  Returns 0,
+ * nothing pushed, when it holds a run of the client's secrets (never
+ * cached: the caller redacts it). */
+static int push_cached(ctx *c, const char *s, size_t n)
+{
+    string_cache *sc = c->cache;
+    unsigned p = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_PAIRS;
+    unsigned i = p, way;
+    uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
+    for (way = 0; way < 2; way++, i += CACHE_PAIRS) {
+        if (sc->len[i] != n + 1 || !same_short(sc->bytes[i], s, n))
+            continue;
+        if (kombo_redactor_may_match(c->red, n) && (serial == 0 || sc->clean[i] != serial)) {
+            if (echoes_secret(c->red, s, n))
+                return 0;
+            sc->clean[i] = serial;
+        }
+        sc->last[p] = (unsigned char)way;
+        lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
+        return 1;
+    }
+    if (echoes_secret(c->red, s, n))
+        return 0;
+    way = sc->last[p] ^ 1u; /* the one not used last */
+    i = p + way * CACHE_PAIRS;
+    sc->last[p] = (unsigned char)way;
+    lua_pushlstring(c->L, s, n);
+    lua_pushvalue(c->L, -1);
+    lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
+    memcpy(sc->bytes[i], s, n);
+    sc->len[i] = (unsigned char)(n + 1);
+    sc->clean[i] = serial;
+    return 1;
 }
 
 /* The string at s->p of validated text; s->p moves past it.  -1, nothing
@@ -266,9 +320,7 @@ static int push_string_at(ctx *c, jscan *s, int is_key)
     if (p < end && *p == '"') {
         size_t n = (size_t)(p - b);
         s->p = p + 1;
-        if (c->cache != NULL && n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && !echoes_secret(c->red, b, n))
-            push_cached(c, b, n);
-        else
+        if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
             kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
         return 0;
     }

@@ -130,15 +130,17 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     }
     for (i = 0; i < op->query->nproperties && !r->failed; i++) {
         const char *name = op->query->properties[i].name;
+        int at; /* where its value is: its slot, or pushed */
         if (i < nslots) {
-            if (lua_isnil(L, slot + (int)i))
+            at = slot + (int)i;
+            if (lua_isnil(L, at))
                 continue; /* not given (most of them) */
-            lua_pushvalue(L, slot + (int)i);
         } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
             kombo_lua_keep_lent(r);
             lua_getfield(L, t, name);
+            at = lua_gettop(L);
         }
-        if (!lua_isnil(L, -1)) {
+        if (!lua_isnil(L, at)) {
             kombo_value *v;
             int keep = r->keep;
             size_t n = strlen(name); /* (no snprintf: per parameter of every call) */
@@ -149,14 +151,15 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
             /* (past the slots the value may be __index's own: nothing holds
              * it once popped, so nothing of it is lent) */
             r->keep = keep || i >= nslots;
-            v = kombo_lua_read_value(r, -1, 1);
+            v = kombo_lua_read_value(r, at, 1);
             r->keep = keep;
             if (v != NULL) {
                 v->key = kombo_str_c(name); /* static: the descriptor's */
                 kombo_value_append(req->query, v);
             }
         }
-        lua_pop(L, 1);
+        if (i >= nslots)
+            lua_pop(L, 1);
     }
 }
 

@@ -328,14 +328,14 @@ static void stray_size(kombo_lua_reader *r, int seen)
     }
 }
 
-kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
+/* The value at absolute index idx, whose lua_type the caller has (a
+ * member's walk asks it once: for the body's shape and for this). */
+static kombo_value *read_value(kombo_lua_reader *r, int idx, int type, int depth)
 {
     lua_State *L = r->L;
     kombo_value *v;
 
-    if (idx < 0)
-        idx = lua_gettop(L) + idx + 1;
-    switch (lua_type(L, idx)) {
+    switch (type) {
     case LUA_TSTRING:
         v = new_value(r, KOMBO_V_STRING);
         if (v != NULL) {
@@ -383,6 +383,13 @@ kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
     }
 }
 
+kombo_value *kombo_lua_read_value(kombo_lua_reader *r, int idx, int depth)
+{
+    if (idx < 0)
+        idx = lua_gettop(r->L) + idx + 1;
+    return read_value(r, idx, lua_type(r->L, idx), depth);
+}
+
 /* A member of the body (key, its value on top) that is not a table: when
  * the descriptor says it may only be an object, a misuse that
  * kombo_lua_read_request raises, the first in the descriptor's order. */
@@ -411,37 +418,40 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
     size_t count = r->problems->count, dropped = r->problems->dropped;
     int seen = 0, body = depth == 0 && r->shape != NULL;
     size_t base = strlen(r->path); /* the object's own path: each member's goes after it */
+    /* lua_next leaves each member's key and value in the same two slots */
+    int vidx = lua_gettop(L), kidx = vidx - 1;
 
     do {
         kombo_value *member;
         size_t klen, old;
         const char *key;
-        int bit;
-        if (lua_type(L, -2) != LUA_TSTRING) {
+        int bit, type;
+        if (lua_type(L, kidx) != LUA_TSTRING) {
             lua_pop(L, 2);
             r->problems->count = count;
             r->problems->dropped = dropped;
             return NULL;
         }
-        key = lua_tolstring(L, -2, &klen);
-        if (body && lua_type(L, -1) != LUA_TTABLE)
+        key = lua_tolstring(L, kidx, &klen);
+        type = lua_type(L, vidx);
+        if (body && type != LUA_TTABLE)
             note_shape(r, key, klen);
         bit = seen_bit(key, klen);
         seen |= bit;
         old = path_put_key(r, base, key, klen);
-        if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, -1)) {
-            member = read_source(r, idx, lua_gettop(L), old);
+        if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, vidx)) {
+            member = read_source(r, idx, vidx, old);
         } else {
             /* data and bytes (and a path or URL, read like them): what the
              * body may borrow while the call lives */
             int keep = r->keep;
             r->keep = keep || bit == SEEN_CONTENT;
-            member = kombo_lua_read_value(r, -1, depth + 1);
+            member = read_value(r, vidx, type, depth + 1);
             r->keep = keep;
         }
         if (member != NULL) {
             kombo_str k = {key, klen};
-            lend(r, lua_gettop(L) - 1, k, &member->key);
+            lend(r, kidx, k, &member->key);
             kombo_value_append(v, member);
         }
         r->path[old] = '\0';
@@ -510,9 +520,15 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     r->open[depth] = self;
     for (i = 1; i <= n && !r->failed; i++) {
         kombo_value *item;
+        int type;
         old = path_push_index(r, i);
+#if LUA_VERSION_NUM >= 503
+        type = lua_rawgeti(L, idx, i);
+#else
         lua_rawgeti(L, idx, i);
-        item = kombo_lua_read_value(r, -1, depth + 1);
+        type = lua_type(L, -1);
+#endif
+        item = read_value(r, lua_gettop(L), type, depth + 1);
         lua_pop(L, 1);
         r->path[old] = '\0';
         if (item != NULL)
