@@ -935,7 +935,8 @@ static int l_call_request_head(lua_State *L)
         /* (a larger head in a userdata, which the collector frees even
          * when a push below raises) */
         head = lua_newuserdata(L, size);
-        head_write(c, &h, head, size);
+        if (head_write(c, &h, head, size) != size)
+            return luaL_error(L, "kombo: the request head changed while it was rendered");
     }
     lua_pushlstring(L, head, size);
     if (head != local)

@@ -40,7 +40,7 @@ typedef struct lmulti {
     size_t ndone;  /* entries of the done table (the last m:run()'s) */
     int tab_ref;   /* the calls in flight and their values */
     int done_ref;  /* m:run()'s list, reused */
-    int in_run;    /* m:run() is on the stack (a callback must not re-enter it) */
+    int in_run;    /* m:run() or m:add() is on the stack (a callback must not re-enter either) */
 } lmulti;
 
 /* Methods' upvalues: 1 the multi metatable, 2 the call metatable
@@ -99,13 +99,17 @@ static int l_multi_add(lua_State *L)
     lmulti *m = check_multi(L, 1);
     lcall *c = kombo_lua_to_udata(L, 2, 2, CALL_MT);
     inflight *e;
-    int k;
+    int k, k_added;
     if (c->call == NULL)
         return luaL_argerror(L, 2, "call is closed");
     if (c->owner->client == NULL || c->owner->close_pending)
         return luaL_error(L, "kombo client is closed");
     if (c->in_multi)
         return luaL_argerror(L, 2, "call has an attempt in flight already");
+    /* A small body is read whole as the attempt begins, by its source: one
+     * that adds to this multi would move the slots under this add. */
+    if (m->in_run)
+        return luaL_error(L, "kombo multi: add() called from one of its own callbacks");
     if (m->n == m->cap) { /* room first: once the attempt has begun, nothing may fail */
         size_t cap = m->cap * 2 + 16;
         inflight *grown = realloc(m->inflight, cap * sizeof *grown);
@@ -127,7 +131,10 @@ static int l_multi_add(lua_State *L)
     lua_pushvalue(L, lua_isnil(L, 3) ? 2 : 3);
     lua_rawseti(L, 4, 2 * k + 2);
     c->L = L;
-    if (kombo_multi_add(m->multi, c->call, c) != 0) {
+    m->in_run = 1; /* (the callbacks run under lua_pcall: nothing jumps past the reset) */
+    k_added = kombo_multi_add(m->multi, c->call, c);
+    m->in_run = 0;
+    if (k_added != 0) {
         lua_pushnil(L);
         lua_rawseti(L, 4, 2 * k + 1);
         lua_pushnil(L);

@@ -373,6 +373,8 @@ function bulk.run(host, jobs, opts)
   end
 
   -- A job's attempt is over (ended or cut off): no longer in flight.
+  -- (Inlined for the common job in the loop of m:run's list, below: a
+  -- change here goes there too.)
   local function landed(job)
     job.flying = false
     if job.fetch then return end
@@ -397,6 +399,8 @@ function bulk.run(host, jobs, opts)
 
   -- `res`, `dressed`: the result call:after gave with the step "done" (the
   -- call closed then), a success dressed by the core or the plain result.
+  -- (Inlined for a dressed success of the common job in the loop of m:run's
+  -- list, below: a change here goes there too.)
   local function finish(job, res, dressed)
     if job.fetch then return fetched(job) end
     active = active - 1
@@ -453,6 +457,8 @@ function bulk.run(host, jobs, opts)
     return true
   end
 
+  -- (Inlined for the first attempt of a job nothing watches in take(),
+  -- above: a change here goes there too.)
   local function send(job, t)
     if client_state.closed then
       -- Closed from a callback: the attempt cannot start (the core would

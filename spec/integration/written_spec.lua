@@ -194,6 +194,52 @@ describe("integration: call:on_written and call:digest on libcurl #integration",
     h:close()
   end)
 
+  it("the multi engine: a source that adds to the same multi while its call is added is refused; every call ends", function()
+    -- (a small body is read whole as its attempt begins: a nested add would
+    -- move the multi's slots under the outer one)
+    local h = handle()
+    local m = core.multi()
+    local now = core.now()
+    local calls = {}
+    for i = 1, 7 do
+      calls[i] = prepare(h, { bytes = "plain " .. i })
+      assert.equals("send", calls[i]:next(now))
+      assert(m:add(calls[i]))
+    end
+    local nested = {}
+    for i = 1, 9 do
+      nested[i] = prepare(h, { bytes = "nested " .. i })
+      assert.equals("send", nested[i]:next(now))
+    end
+    local refusals, fed = {}, false
+    local outer = prepare(h, { source = function()
+      if fed then return nil end
+      fed = true
+      for i = 1, #nested do
+        local ok, err = pcall(m.add, m, nested[i])
+        refusals[#refusals + 1] = not ok and tostring(err) or "added"
+      end
+      return "outer"
+    end, size = 5 })
+    assert.equals("send", outer:next(now))
+    assert(m:add(outer))
+    assert.equals(9, #refusals)
+    for _, r in ipairs(refusals) do
+      assert.truthy(r:find("add() called from one of its own callbacks", 1, true), r)
+    end
+    local ended = 0
+    local deadline = core.now() + servers.bound(30)
+    while m:running() > 0 and core.now() < deadline do ended = ended + #m:run(0.05) end
+    assert.equals(8, ended)
+    assert.equals("done", outer:next(core.now()))
+    assert.equals("ok", outer:result().kind)
+    m:close()
+    for _, c in ipairs(calls) do c:close() end
+    for _, c in ipairs(nested) do c:close() end
+    outer:close()
+    h:close()
+  end)
+
   it("the multi engine: fires once per call; a raising one is aborted, the other lands", function()
     local h, integ = handle()
     local good = prepare(h, { file = big_path })
