@@ -93,7 +93,9 @@ local function with(lines, ...)
 end
 local CL = "Content-Length: " .. #SUCCESS
 local RAW = {
-  ["plain"] = head(with({}, CL)) .. SUCCESS,
+  -- (Connection: close: the raw cases drop the connection after answering,
+  -- and a client that reused it would meet the idle-close race)
+  ["plain"] = head(with({}, CL, "Connection: close")) .. SUCCESS,
   ["cl-hex"] = head(with({}, ("Content-Length: 0x%x"):format(#SUCCESS))) .. SUCCESS,
   ["cl-plus"] = head(with({}, "Content-Length: +" .. #SUCCESS)) .. SUCCESS,
   ["cl-negative"] = head(with({}, "Content-Length: -1")) .. SUCCESS,
