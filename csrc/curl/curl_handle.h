@@ -30,6 +30,7 @@ struct kombo_curl {
     int requests;          /* requests libcurl started in this attempt (PREREQFUNCTION) */
     int open_errno;        /* errno of a socket() that failed in this attempt, or 0 */
     const char *abort_why; /* the driver cut this attempt off (kombo_multi_abort), or NULL */
+    size_t multi_slot;     /* its slot in the multi driving it (multi.c: found without a search) */
     kombo_buf small; /* a small body, sent in one piece with the headers */
     struct curl_slist *headers; /* the last call's request headers, kept for the next */
     size_t headers_n;            /* how many the call had */

@@ -183,9 +183,10 @@ int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
         m->ready[m->nready++] = tag;
         return 0;
     }
-    /* (the slot's number + 1: collect() finds the slot without a search;
-     * the slots may move when they grow) */
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)(size_t)(s - m->slots + 1));
+    /* (its slot's number: collect() finds the slot without a search; the
+     * slots may move when they grow) */
+    t->multi_slot = (size_t)(s - m->slots);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
     if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) {
         t->call = NULL;
         t->next_idle = m->idle;
@@ -225,14 +226,12 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
     int queued;
     CURLMsg *msg;
     while (n < max && (msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
-        char *k = NULL; /* (the slot's number + 1: kombo_multi_add) */
-        size_t i;
+        kombo_curl *t = NULL;
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &k);
-        i = (size_t)k - 1;
-        if (i < m->nslots && m->slots[i].t != NULL && m->slots[i].t->easy == msg->easy_handle)
-            done[n++] = finish(m, &m->slots[i], (int)msg->data.result);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t != NULL && t->multi_slot < m->nslots && m->slots[t->multi_slot].t == t)
+            done[n++] = finish(m, &m->slots[t->multi_slot], (int)msg->data.result);
     }
     return n;
 }
