@@ -109,9 +109,9 @@ static void push_needs(lua_State *L, int p, int preflight, int args, int flags, 
             lua_pushvalue(L, preflight);
         } else if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            get(L, p, NEEDS_KEY(K_CONFIG));
+            rawget(L, p, NEEDS_KEY(K_CONFIG)); /* (p: a plain table) */
             get(L, -1, NEEDS_KEY(K_PREFLIGHT));
-            lua_remove(L, -2);
+            lua_replace(L, -2);
         }
     } else {
         lua_pushboolean(L, 0);
@@ -213,9 +213,9 @@ static int l_method(lua_State *L)
     /* the plain result: errors.from_result(res, p.config.secrets) */
     lua_pushvalue(L, UP_FROM_RESULT);
     lua_pushvalue(L, res);
-    get(L, 4, KEY(K_CONFIG));
+    rawget(L, 4, KEY(K_CONFIG)); /* (p: a plain table) */
     get(L, -1, KEY(K_SECRETS));
-    lua_remove(L, -2);
+    lua_replace(L, -2);
     lua_call(L, 2, 2);
     return 2;
 }
