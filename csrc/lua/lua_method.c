@@ -52,11 +52,14 @@ enum {
  * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
  * and `wanted` (the preflight asked: args.preflight, else the client's
  * config.preflight), reading as Lua code does (metamethods honoured), each
- * field once.  p: the client's state (a plain table); config: where its
- * config is (a batch's preparer holds it: p.config is the client's for its
- * life), or 0 to read p.config; keys: the number of the running function's
+ * field once.  p: the client's state (a plain table); preflight: where
+ * the client's config.preflight is (a batch's preparer read it once: both
+ * p.config and its preflight are set when the client is made, never
+ * again), or 0 to read p.config.preflight; keys: the number of the running function's
  * upvalue that holds the first key (the keys are upvalues of core.needs
- * and of each method). */
+ * and of each method); raw: args is known to have no metatable (a batch's
+ * job): its fields, and the body's when it has none either, are then read
+ * with lua_rawget, which gives the same while no Lua code runs. */
 #define METHOD_ALIASED 1
 #define METHOD_PREFLIGHTED 2
 
@@ -66,20 +69,33 @@ static void get(lua_State *L, int t, int key)
     lua_gettable(L, t < 0 && t > LUA_REGISTRYINDEX ? t - 1 : t); /* (an upvalue's index stays) */
 }
 
+/* get, for a table known to have no metatable (the same value, without
+ * the miss's look for an __index) */
+static void rawget(lua_State *L, int t, int key)
+{
+    lua_pushvalue(L, key);
+    lua_rawget(L, t < 0 && t > LUA_REGISTRYINDEX ? t - 1 : t);
+}
+
 #define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
-static void push_needs(lua_State *L, int p, int config, int args, int flags, int keys)
+static void push_needs(lua_State *L, int p, int preflight, int args, int flags, int keys, int raw)
 {
     int aliased = 0;
-    luaL_checkstack(L, 4, NULL);
+    /* (at most 4 slots above its callers' 6: within the LUA_MINSTACK a C
+     * function is given) */
     if (lua_type(L, args) != LUA_TTABLE) {
         lua_pushboolean(L, 0);
         lua_pushboolean(L, 0);
         return;
     }
     if (flags & METHOD_ALIASED) {
-        get(L, args, NEEDS_KEY(K_BODY));
+        (raw ? rawget : get)(L, args, NEEDS_KEY(K_BODY));
         if (lua_type(L, -1) == LUA_TTABLE) {
-            get(L, -1, NEEDS_KEY(K_REMOTE_FIELDS));
+            if (raw && lua_getmetatable(L, -1)) {
+                lua_pop(L, 1);
+                raw = 0; /* its __index may run any code (set args' metatable too) */
+            }
+            (raw ? rawget : get)(L, -1, NEEDS_KEY(K_REMOTE_FIELDS));
             aliased = !lua_isnil(L, -1);
             lua_pop(L, 1);
         }
@@ -87,15 +103,15 @@ static void push_needs(lua_State *L, int p, int config, int args, int flags, int
     }
     lua_pushboolean(L, aliased);
     if (flags & METHOD_PREFLIGHTED) {
-        get(L, args, NEEDS_KEY(K_PREFLIGHT));
-        if (lua_isnil(L, -1) && config != 0) {
+        (raw ? rawget : get)(L, args, NEEDS_KEY(K_PREFLIGHT));
+        if (lua_isnil(L, -1) && preflight != 0) {
             lua_pop(L, 1);
-            get(L, config, NEEDS_KEY(K_PREFLIGHT));
+            lua_pushvalue(L, preflight);
         } else if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            get(L, p, NEEDS_KEY(K_CONFIG));
+            rawget(L, p, NEEDS_KEY(K_CONFIG)); /* (p: a plain table) */
             get(L, -1, NEEDS_KEY(K_PREFLIGHT));
-            lua_remove(L, -2);
+            lua_replace(L, -2);
         }
     } else {
         lua_pushboolean(L, 0);
@@ -108,7 +124,7 @@ static int l_needs(lua_State *L)
 {
     int flags = (int)luaL_checkinteger(L, 3);
     lua_settop(L, 2);
-    push_needs(L, 1, 0, 2, flags, 1);
+    push_needs(L, 1, 0, 2, flags, 1, 0);
     return 2;
 }
 
@@ -162,7 +178,7 @@ static int l_method(lua_State *L)
     }
     lua_settop(L, 6);
     if (flags != 0) {
-        push_needs(L, 4, 0, 2, flags, UP_KEYS); /* 7 aliased, 8 wanted */
+        push_needs(L, 4, 0, 2, flags, UP_KEYS, 0); /* 7 aliased, 8 wanted */
         /* (an __index read there may have closed the client: call.lua
          * then raises, naming the caller) */
         if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending) {
@@ -197,9 +213,9 @@ static int l_method(lua_State *L)
     /* the plain result: errors.from_result(res, p.config.secrets) */
     lua_pushvalue(L, UP_FROM_RESULT);
     lua_pushvalue(L, res);
-    get(L, 4, KEY(K_CONFIG));
+    rawget(L, 4, KEY(K_CONFIG)); /* (p: a plain table) */
     get(L, -1, KEY(K_SECRETS));
-    lua_remove(L, -2);
+    lua_replace(L, -2);
     lua_call(L, 2, 2);
     return 2;
 }
@@ -237,7 +253,7 @@ static int l_method_new(lua_State *L)
 #define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
 #define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
 #define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
-#define JUP_CONFIG lua_upvalueindex(8)    /* p.config (set when the client is made, never again) */
+#define JUP_PREFLIGHT lua_upvalueindex(8) /* p.config.preflight (set when the client is made, never again) */
 #define JUP_KEYS 9
 
 /* The last operation's number and flags, read from its table and NEEDS
@@ -312,7 +328,7 @@ static int job_prepare(lua_State *L)
     }
     lua_settop(L, 5);
     if (flags != 0) {
-        push_needs(L, 4, JUP_CONFIG, 1, flags, JUP_KEYS); /* 6 aliased, 7 wanted */
+        push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable, above) */
         /* (an __index read there may have closed the client) */
         if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
             return job_declined(L);
@@ -380,6 +396,8 @@ static int l_job_preparer(lua_State *L)
     lua_pushboolean(L, 0); /* no operation yet */
     memset(lua_newuserdata(L, sizeof(job_memo)), 0, sizeof(job_memo));
     lua_getfield(L, 1, "config");
+    lua_getfield(L, -1, "preflight");
+    lua_remove(L, -2);
     push_keys(L);
     lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
     lua_pushcclosure(L, l_job_prepare, 1);
