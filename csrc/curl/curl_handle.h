@@ -44,7 +44,6 @@ struct kombo_curl {
     const char *sent_custom;   /* CURLOPT_CUSTOMREQUEST last given (NULL: POST's) */
     curl_off_t sent_size;      /* CURLOPT_POSTFIELDSIZE_LARGE last given */
     const char *sent_fields;   /* CURLOPT_POSTFIELDS last given (NULL: the read callback) */
-    kombo_buf sent_url;        /* CURLOPT_URL last given ("": not known) */
     char *default_ca; /* libcurl's built-in CA bundle path, or NULL */
     char *ca_set;     /* the CA file last given to the handle (a copy) */
 };

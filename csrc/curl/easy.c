@@ -59,7 +59,6 @@ kombo_curl *kombo_curl_new(void)
         return NULL;
     }
     kombo_buf_init(&t->small);
-    kombo_buf_init(&t->sent_url);
     {
         char *ca = NULL;
         if (curl_easy_getinfo(t->easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca != NULL)
@@ -76,7 +75,6 @@ void kombo_curl_free(kombo_curl *t)
     curl_easy_cleanup(t->easy);
     free_headers(t);
     kombo_buf_free(&t->small);
-    kombo_buf_free(&t->sent_url);
     free(t->default_ca);
     free(t->ca_set);
     free(t);
@@ -401,20 +399,6 @@ static void set_fields(kombo_curl *t, const char *fields, int fresh)
     }
 }
 
-/* CURLOPT_URL, unless the handle has it already: libcurl copies the
- * string at each setopt, and calls one after another on one handle often
- * go to the same URL.  (A failed setopt or copy leaves nothing to match,
- * so the next call sets it again.) */
-static void set_url(kombo_curl *t, const char *url)
-{
-    size_t n = strlen(url);
-    if (t->sent_url.len == n && n > 0 && memcmp(t->sent_url.data, url, n) == 0)
-        return;
-    kombo_buf_reset(&t->sent_url);
-    if (curl_easy_setopt(t->easy, CURLOPT_URL, url) == CURLE_OK && kombo_buf_append(&t->sent_url, url, n) != 0)
-        kombo_buf_reset(&t->sent_url);
-}
-
 int kombo_curl_begin(kombo_curl *t, kombo_call *c)
 {
     const kombo_config *cfg = kombo_call_config(c);
@@ -441,7 +425,7 @@ int kombo_curl_begin(kombo_curl *t, kombo_call *c)
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
         return -1;
     }
-    set_url(t, kombo_call_url(c));
+    curl_easy_setopt(h, CURLOPT_URL, kombo_call_url(c));
     if (set_ca_file(t, cfg->ca_file) != 0) {
         fail_attempt(r, KOMBO_TE_NETWORK, "out of memory");
         return -1;
