@@ -213,11 +213,13 @@ static void note_length(kombo_curl *t, const char *v, size_t n)
  * one (the name ends at the first colon, no blank before it), and the rest
  * of the line is its value (blanks and line end still about it, which
  * note_length and has_chunked pass over).  One compare of the line's start
- * (headers.c's name compare), no parse of lines that are neither. */
+ * (headers.c's name compare), no parse of lines that are neither; the
+ * colon, which has no case, is looked at first: Content-Type and
+ * Connection share the first letter but not the colon's place. */
 static int field_is(const char *line, size_t n, const char *lower, size_t k)
 {
     kombo_str start;
-    if (n < k)
+    if (n < k || line[k - 1] != ':')
         return 0;
     start.ptr = line;
     start.len = k;
