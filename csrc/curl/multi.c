@@ -226,10 +226,12 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
     int queued;
     CURLMsg *msg;
     while (n < max && (msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
-        kombo_curl *t = NULL;
+        char *priv = NULL;
+        kombo_curl *t;
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        t = (kombo_curl *)(void *)priv;
         if (t != NULL && t->multi_slot < m->nslots && m->slots[t->multi_slot].t == t)
             done[n++] = finish(m, &m->slots[t->multi_slot], (int)msg->data.result);
     }

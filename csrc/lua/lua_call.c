@@ -926,26 +926,34 @@ static int l_call_request_head(lua_State *L)
     head_plan h;
     char local[1024], *head = local;
     size_t size;
-    /* The head's bytes into one buffer pushed once (LuaJIT's luaL_Buffer
-     * copies byte by byte: it was most of this call). */
+    lua_Integer length = (lua_Integer)kombo_call_body(c->call)->length;
+    lua_Integer limit = (lua_Integer)kombo_call_response(c->call)->body.limit;
+    double timeout = cfg->timeout, connect_timeout = cfg->connect_timeout;
+    /* The head's bytes, then the URL's base, into one buffer pushed once
+     * (LuaJIT's luaL_Buffer copies byte by byte: it was most of this call).
+     * Everything read of the call is read before a push: a push may run a
+     * finalizer, and one that closes the call frees what h points into. */
     if (!head_plan_of(c, &h))
         return 0;
     size = head_write(c, &h, local, sizeof local);
-    if (size > sizeof local) {
+    if (size + h.base_len > sizeof local) {
         /* (a larger head in a userdata, which the collector frees even
          * when a push below raises) */
-        head = lua_newuserdata(L, size);
+        head = lua_newuserdata(L, size + h.base_len);
+        if (c->call == NULL)
+            return luaL_error(L, "kombo: the call was closed while its request head was rendered");
         if (head_write(c, &h, head, size) != size)
             return luaL_error(L, "kombo: the request head changed while it was rendered");
     }
+    memcpy(head + size, h.url, h.base_len);
     lua_pushlstring(L, head, size);
+    lua_pushlstring(L, head + size, h.base_len);
     if (head != local)
-        lua_remove(L, -2);
-    lua_pushlstring(L, h.url, h.base_len);
-    lua_pushinteger(L, (lua_Integer)kombo_call_body(c->call)->length);
-    lua_pushinteger(L, (lua_Integer)kombo_call_response(c->call)->body.limit);
-    lua_pushnumber(L, cfg->timeout);
-    lua_pushnumber(L, cfg->connect_timeout);
+        lua_remove(L, -3);
+    lua_pushinteger(L, length);
+    lua_pushinteger(L, limit);
+    lua_pushnumber(L, timeout);
+    lua_pushnumber(L, connect_timeout);
     return 6;
 }
 

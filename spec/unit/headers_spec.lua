@@ -288,6 +288,32 @@ describe("call:request_head()", function()
     check(call)
   end)
 
+  it("a finalizer that closes the call while a long head is rendered: an error, nothing read of the closed call", function()
+    -- (the collector steps at every allocation: the head's buffer and its
+    -- strings run the finalizers; under ASan and valgrind a read of the
+    -- freed call fails the suite)
+    local function pause(p)
+      if _VERSION == "Lua 5.4" then collectgarbage("incremental", p, 100) else collectgarbage("setpause", p) end
+    end
+    local heads, refused = 0, 0
+    for _ = 1, 200 do
+      local call = assert(h.prepare())
+      assert(call:set_headers { ["X-Trace"] = ("t"):rep(3000) })
+      for _ = 1, 50 do setmetatable({}, { __gc = function() call:close() end }) end
+      pause(1)
+      local ok, head = pcall(call.request_head, call)
+      pause(200)
+      if ok then
+        heads = heads + 1
+        assert.equals("string", type(head))
+      else
+        refused = refused + 1
+        assert.truthy(tostring(head):find("closed", 1, true), tostring(head))
+      end
+    end
+    assert.equals(200, heads + refused)
+  end)
+
   it("a GET: no Content-Length", function()
     local handle = assert(core.client(h.config()))
     check(assert(handle:prepare("get_candidate_attachments", { candidate_id = "c 1/x" })))
