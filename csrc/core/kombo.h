@@ -497,7 +497,8 @@ void kombo_multi_free(kombo_multi *m);
 /* Starts one attempt of c (kombo_call_next said SEND); `tag` identifies it
  * to kombo_multi_run.  An attempt that fails before any transfer (a
  * source that failed) ends at once and is reported by the next run.
- * Returns 0, or -1 (out of memory, or c already has an attempt here). */
+ * Returns 0, or -1 (out of memory, c already has an attempt here, or it
+ * was called from a source's callback during another add on m). */
 int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag);
 /* Moves bytes until an attempt ends or `timeout` seconds pass (with no
  * transfer, it just sleeps that long); writes the tags of the attempts

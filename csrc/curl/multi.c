@@ -46,6 +46,7 @@ struct kombo_multi {
     struct pollfd *polled; /* the copy given to poll() */
     size_t nfds, fds_cap;
     double timer_at; /* when libcurl wants to be called (on_timer): -1 never */
+    int adding;      /* kombo_multi_add is on the stack (its source runs in it) */
 };
 
 /* CURLMOPT_SOCKETFUNCTION: keep the poll array as libcurl wants it. */
@@ -162,7 +163,7 @@ static void report(kombo_call *c)
     kombo_call_complete(c, kombo_call_response(c), kombo_monotonic_now(), kombo_wall_now());
 }
 
-int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
+static int add_attempt(kombo_multi *m, kombo_call *c, void *tag)
 {
     multi_slot *s;
     kombo_curl *t;
@@ -198,6 +199,20 @@ int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
     s->tag = tag;
     m->running++;
     return 0;
+}
+
+/* A small body is read whole as its attempt begins, by its source: one
+ * that adds to this multi would take the slot and the room reserved for
+ * the attempt being added.  Refused (-1). */
+int kombo_multi_add(kombo_multi *m, kombo_call *c, void *tag)
+{
+    int rc;
+    if (m->adding)
+        return -1;
+    m->adding = 1;
+    rc = add_attempt(m, c, tag);
+    m->adding = 0;
+    return rc;
 }
 
 /* The slot's transfer is over (ended with `code`, or cut off): read it

@@ -107,7 +107,8 @@ static int l_multi_add(lua_State *L)
     if (c->in_multi)
         return luaL_argerror(L, 2, "call has an attempt in flight already");
     /* A small body is read whole as the attempt begins, by its source: one
-     * that adds to this multi would move the slots under this add. */
+     * that adds to this multi would take the entry picked below (the core
+     * refuses it too, kombo_multi_add; this says why). */
     if (m->in_run)
         return luaL_error(L, "kombo multi: add() called from one of its own callbacks");
     if (m->n == m->cap) { /* room first: once the attempt has begun, nothing may fail */
