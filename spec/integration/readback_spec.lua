@@ -348,7 +348,13 @@ describe("Kombo's limits #integration #readback", function()
     os.execute(("curl -s -o /dev/null -X POST -H 'Authorization: Bearer %s' -H 'X-Integration-Id: %s' "
       .. "-H 'Content-Type: application/json' --data '%s' '%s/ats/candidates/scenario-hold-700/attachments' &")
       :format(servers.API_KEY, integ, body, servers.standin_url()))
-    require("kombo.core").sleep(0.15)
+    -- Until the stand-in counts it in flight (a fixed pause lost the race on a loaded machine).
+    local deadline = now() + servers.bound(5)
+    repeat
+      require("kombo.core").sleep(0.02)
+      local _, _, text = servers.http("GET", ("%s/_concurrency?integration=%s"):format(servers.standin_url(), integ))
+      local in_flight = text and cjson.decode(text).in_flight
+    until in_flight == 1 or now() > deadline
     local started = now()
     local res, err = upload(client, "cand-busy")
     local took = now() - started

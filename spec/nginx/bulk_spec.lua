@@ -26,7 +26,8 @@ describe("attach_many in nginx #bulk", function()
     -- the same worker serves both.
     local host, port = APP.url:match("^http://([^:/]+):(%d+)")
     local out = os.tmpname()
-    local body = S.cjson.encode { integration = integ, n = 20, concurrency = 8, candidate = "scenario-hold-150" }
+    -- (uploads held 400 ms: a blocked worker answers /ping after one; 0.3 s leaves room for a loaded machine)
+    local body = S.cjson.encode { integration = integ, n = 20, concurrency = 8, candidate = "scenario-hold-400" }
     os.execute(("curl -s -m 60 -X POST --data-binary '%s' '%s/bulk' > '%s' &"):format(body, APP.url, out))
     local worst, pings = 0, 0
     local text
@@ -59,7 +60,7 @@ describe("attach_many in nginx #bulk", function()
     assert.is_true(n429 <= 2, "429s " .. n429)
     assert.equals(n429, r.retries)
     assert.is_true(pings >= 5, pings .. " pings")
-    assert.is_true(worst < 0.1, ("/ping took %.3f s during the batch"):format(worst))
+    assert.is_true(worst < 0.3, ("/ping took %.3f s during the batch"):format(worst))
   end)
 
   it("abort cuts the uploads in flight off: kind aborted, outcome unknown; jobs never taken are not reported", function()

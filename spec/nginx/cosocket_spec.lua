@@ -279,11 +279,12 @@ describe("cosocket transport in nginx", function()
     assert.equals(1, n)
   end)
 
-  it("does not block the worker: >= 100 other requests answered in < 100 ms each while uploads wait 1 s", function()
+  -- (a blocked worker answers after the uploads' 3 s; 0.5 s leaves room for a loaded machine's scheduling)
+  it("does not block the worker: >= 100 other requests answered in < 500 ms each while uploads wait 3 s", function()
     local integ = integration("nonblocking")
     local seq = S.standin_seq(STANDIN)
     local fired = S.json("POST", APP.url .. "/fire",
-      { n = 5, candidate = "scenario-slow-1", integration = integ, wait = true, opts = { retries = false } })
+      { n = 5, candidate = "scenario-slow-3", integration = integ, wait = true, opts = { retries = false } })
     assert.equals(5, fired.in_flight)
     local t0 = S.now()
     local max, count, saw_in_flight = 0, 150, 0
@@ -297,8 +298,8 @@ describe("cosocket transport in nginx", function()
     print(("\n[non-blocking] %d requests in %.3f s while 5 uploads were in flight: max latency %.1f ms")
       :format(count, burst, max * 1000))
     assert.equals(count, saw_in_flight) -- every answer came while all 5 uploads were pending
-    assert.is_true(max < 0.1, ("max latency %.1f ms"):format(max * 1000))
-    -- the uploads themselves completed, each after ~1 s
+    assert.is_true(max < 0.5, ("max latency %.1f ms"):format(max * 1000))
+    -- the uploads themselves completed, each after ~3 s
     local status
     for _ = 1, 50 do
       status = S.json("GET", APP.url .. "/fired")
@@ -308,7 +309,7 @@ describe("cosocket transport in nginx", function()
     assert.equals(5, status.done)
     for _, x in ipairs(status.results) do
       assert.is_true(x.ok, cjson.encode(x))
-      assert.is_true(x.wall >= 0.95, "upload took " .. x.wall)
+      assert.is_true(x.wall >= 2.95, "upload took " .. x.wall)
     end
     assert.equals(5, #S.standin_records(STANDIN, seq, integ))
   end)
