@@ -458,48 +458,62 @@ static size_t next_window(const lane *l, size_t next)
 
 /* Most texts are plain ASCII with no window of a key in them, and then
  * every reading is the bytes as they are and nothing matches: this pass
- * says so with nothing kept but the window.  It stops at the first byte
- * that is no plain byte or that completes a key window, and leaves z as
- * the first reading would have it before that byte, for the full reading
- * to go on from there.  Returns where it stopped (n: nothing to find). */
-static size_t plain_pass(const kombo_redactor *r, const unsigned char *p, size_t i, size_t n, lane *z)
+ * says so with nothing kept but the window, in a loop of about ten
+ * instructions a byte (a window whose slot is empty is no member: most
+ * are told by that one load).  It stops at the first byte that is no
+ * plain byte or that completes a key window, and leaves *gp as the first
+ * reading's window before that byte, for the full reading to go on from
+ * there.  Returns where it stopped (n: nothing to find). */
+static size_t plain_pass(const kombo_redactor *r, const unsigned char *p, size_t i, size_t n, uint64_t *gp)
 {
-    size_t i0 = i, m;
+    const uint64_t *slots = r->slots;
+    unsigned bits = r->bits;
+    size_t first = n - i > GRAM - 1 ? i + (GRAM - 1) : n; /* the first byte that completes a window */
     uint64_t g = 0;
 
-    for (; i < n; i++) {
+    for (; i < first; i++) {
         unsigned char f = plain_fold[p[i]];
-        uint64_t next = (g << 8) | f;
-        if (f == 0 || (i - i0 + 1 >= GRAM && member(r, next)))
+        if (f == 0)
             break;
-        g = next;
+        g = (g << 8) | f;
     }
-    if (i == n)
-        return n;
-    z->g = g, z->count = i - i0;
-    for (m = z->count > GRAM ? z->count - GRAM : 0; m < z->count; m++)
-        z->at[m % GRAM] = i0 + m;
+    if (i == first) {
+        for (; i < n; i++) {
+            unsigned char f = plain_fold[p[i]];
+            uint64_t next = (g << 8) | f;
+            if (f == 0 || (slots[slot_of(next, bits)] != 0 && member(r, next)))
+                break;
+            g = next;
+        }
+    }
+    *gp = g;
     return i;
 }
 
-int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end)
+/* The four readings from `i` on, where the plain pass (which began at
+ * `from`) stopped with the window `window`: a function of its own, never
+ * inlined, so that the texts the plain pass clears (most) do not pay for
+ * setting up its state. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int full_reading(const kombo_redactor *r, const unsigned char *p, size_t n, size_t from, size_t i,
+                        uint64_t window, size_t *start, size_t *end)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = *start, plain = 0, k;
+    size_t plain = 0, k;
     lane l[4];
     deep d;
     span run = {0, 0, 0};
     int synced = 1;
 
-    if (s == NULL || i > n || !kombo_redactor_may_match(r, n - i))
-        return 0;
+    l[0].g = window, l[0].count = i - from; /* as the first reading would have it at i */
+    for (k = l[0].count > GRAM ? l[0].count - GRAM : 0; k < l[0].count; k++)
+        l[0].at[k % GRAM] = from + k;
     /* Four readings: the bytes as they are (l[0]); JSON escapes decoded;
      * JSON escapes and %XX decoded; JSON escapes decoded twice.  Where the
      * last RESYNC units were plain bytes they all read the same: then only
      * l[0] reads (synced), and the others start again as copies of it at
      * the next '\' or '%'. */
-    if ((i = plain_pass(r, p, i, n, &l[0])) == n)
-        return 0;
     d.h = d.n = 0;
     while (i < n) {
         unsigned char dec[4];
@@ -569,6 +583,19 @@ int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t
     if (run.found)
         *start = run.a, *end = run.b;
     return run.found;
+}
+
+int kombo_redactor_next(const kombo_redactor *r, const char *s, size_t n, size_t *start, size_t *end)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i0 = *start, i;
+    uint64_t g;
+
+    if (s == NULL || i0 > n || !kombo_redactor_may_match(r, n - i0))
+        return 0;
+    if ((i = plain_pass(r, p, i0, n, &g)) == n)
+        return 0;
+    return full_reading(r, p, n, i0, i, g, start, end);
 }
 
 int kombo_redact(kombo_buf *out, const char *s, size_t n, const char *key, size_t keylen)

@@ -211,19 +211,20 @@ static const char *quote_or_escape(const char *p, const char *end)
  * before: a string cached from another client's answer (one that happens
  * to be this client's secret) is still redacted here, and an answer's keys
  * ("warnings", "remote_id") are not scanned again on every answer.  Up to
- * 64 strings may stay alive after their answers are gone, reachable only
+ * 128 strings may stay alive after their answers are gone, reachable only
  * through the registry. */
-#define CACHE_SLOTS 64
+#define CACHE_SLOTS 128
 #define CACHE_BYTES 16
-/* Two places for each string (its pair: slots p and p + CACHE_PAIRS), the
- * one used last kept when a third comes: with one place per string, a
- * page of jobs had four groups of its strings taking turns in one slot,
- * each made again on every answer. */
-#define CACHE_PAIRS (CACHE_SLOTS / 2)
+/* Four places for each string (its set: slots s, s + CACHE_SETS, ...),
+ * taken in turn by the new strings of the set: with two, a page of one
+ * job still had three of its strings taking turns in a pair, each made
+ * again on every answer (with one, four groups). */
+#define CACHE_WAYS 4
+#define CACHE_SETS (CACHE_SLOTS / CACHE_WAYS)
 typedef struct string_cache {
     uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
     unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
-    unsigned char last[CACHE_PAIRS]; /* which of the pair was used last: 0 or 1 */
+    unsigned char next[CACHE_SETS]; /* the way the set's next new string takes */
     char bytes[CACHE_SLOTS][CACHE_BYTES];
 } string_cache;
 
@@ -269,16 +270,16 @@ static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
 }
 
 /* Pushes s[0..n) (n <= CACHE_BYTES) and returns 1: from the cache when it
- * holds it, else made and kept there (in its slot's place).  Returns 0,
+ * holds it, else made and kept there (in its set's next place).  Returns 0,
  * nothing pushed, when it holds a run of the client's secrets (never
  * cached: the caller redacts it). */
 static int push_cached(ctx *c, const char *s, size_t n)
 {
     string_cache *sc = c->cache;
-    unsigned p = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_PAIRS;
-    unsigned i = p, way;
+    unsigned set = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SETS;
+    unsigned i, way;
     uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
-    for (way = 0; way < 2; way++, i += CACHE_PAIRS) {
+    for (way = 0, i = set; way < CACHE_WAYS; way++, i += CACHE_SETS) {
         if (sc->len[i] != n + 1 || !same_short(sc->bytes[i], s, n))
             continue;
         if (kombo_redactor_may_match(c->red, n) && (serial == 0 || sc->clean[i] != serial)) {
@@ -286,15 +287,14 @@ static int push_cached(ctx *c, const char *s, size_t n)
                 return 0;
             sc->clean[i] = serial;
         }
-        sc->last[p] = (unsigned char)way;
         lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
         return 1;
     }
     if (echoes_secret(c->red, s, n))
         return 0;
-    way = sc->last[p] ^ 1u; /* the one not used last */
-    i = p + way * CACHE_PAIRS;
-    sc->last[p] = (unsigned char)way;
+    way = sc->next[set];
+    sc->next[set] = (unsigned char)((way + 1) % CACHE_WAYS);
+    i = set + way * CACHE_SETS;
     lua_pushlstring(c->L, s, n);
     lua_pushvalue(c->L, -1);
     lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
