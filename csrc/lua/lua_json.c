@@ -304,29 +304,49 @@ static int push_cached(ctx *c, const char *s, size_t n)
     return 1;
 }
 
-/* The string at s->p of validated text; s->p moves past it.  -1, nothing
- * pushed, when the text ends first (cannot happen in validated text).
- * Keys, and values too short to be an id, come from the cache when they
- * are short and have no escape. */
-static int push_string_at(ctx *c, jscan *s, int is_key)
+/* The text b[0..n) of a string with no escape, pushed: keys, and values
+ * too short to be an id, from the cache when they are short. */
+static void push_plain(ctx *c, const char *b, size_t n, int is_key)
+{
+    if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
+        kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
+}
+
+/* push_string_at's other strings: one the 8-byte run did not end (near
+ * the text's end), or with an escape. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int push_other_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *p, *end = s->end;
     jval v;
 
-    /* Most strings have no escape: the first quote ends them and their
-     * text is the value, read here once (not found by kombo_json_skip
-     * and then searched for a backslash). */
     p = quote_or_escape(b, end);
     if (p < end && *p == '"') {
-        size_t n = (size_t)(p - b);
         s->p = p + 1;
-        if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
-            kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
+        push_plain(c, b, (size_t)(p - b), is_key);
         return 0;
     }
     if (kombo_json_skip(s, &v) != 0)
         return -1;
     push_string(c->L, c->red, &v);
+    return 0;
+}
+
+/* The string at s->p of validated text; s->p moves past it.  -1, nothing
+ * pushed, when the text ends first (cannot happen in validated text).
+ * Most strings have no escape: the first quote ends them and their text
+ * is the value, read here once (not found by kombo_json_skip and then
+ * searched for a backslash), 8 bytes a step. */
+static int push_string_at(ctx *c, jscan *s, int is_key)
+{
+    const char *b = s->p + 1, *end = s->end, *p = kombo_json_string_run(b, end, 0);
+
+    if (p >= end || *p != '"')
+        return push_other_string_at(c, s, is_key);
+    s->p = p + 1;
+    push_plain(c, b, (size_t)(p - b), is_key);
     return 0;
 }
 
