@@ -240,7 +240,7 @@ void kombo_lua_push_string_cache(lua_State *L)
 /* Whether a[0..n) and b[0..n) (n <= CACHE_BYTES) are the same bytes, by
  * two overlapping loads from each end rather than a call to memcmp (an
  * answer's every key is compared here). */
-static int same_short(const char *a, const char *b, size_t n)
+static inline int same_short(const char *a, const char *b, size_t n)
 {
     if (n >= 8) {
         uint64_t a0, a1, b0, b1;
@@ -273,11 +273,15 @@ static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
  * holds it, else made and kept there (in its set's next place).  Returns 0,
  * nothing pushed, when it holds a run of the client's secrets (never
  * cached: the caller redacts it). */
+static unsigned cache_set(const char *s, size_t n)
+{
+    return n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SETS;
+}
+
 static int push_cached(ctx *c, const char *s, size_t n)
 {
     string_cache *sc = c->cache;
-    unsigned set = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SETS;
-    unsigned i, way;
+    unsigned set = cache_set(s, n), i, way;
     uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
     for (way = 0, i = set; way < CACHE_WAYS; way++, i += CACHE_SETS) {
         if (sc->len[i] != n + 1 || !same_short(sc->bytes[i], s, n))
@@ -304,8 +308,24 @@ static int push_cached(ctx *c, const char *s, size_t n)
     return 1;
 }
 
+/* The slot (1..CACHE_SLOTS) of the cache's table holding s[0..n) (n <=
+ * CACHE_BYTES) when nothing is left to check of it (r found it clean
+ * before, or it is too short to hold a secret), else 0: a key's usual
+ * way, inlined into push_string_at (push_cached then does the rest). */
+static unsigned cached_clean(const string_cache *sc, const kombo_redactor *r, const char *s, size_t n)
+{
+    unsigned i = cache_set(s, n), way;
+    for (way = 0; way < CACHE_WAYS; way++, i += CACHE_SETS)
+        if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n))
+            return !kombo_redactor_may_match(r, n) || (r->serial != 0 && sc->clean[i] == r->serial) ? i + 1 : 0;
+    return 0;
+}
+
 /* The text b[0..n) of a string with no escape, pushed: keys, and values
  * too short to be an id, from the cache when they are short. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void push_plain(ctx *c, const char *b, size_t n, int is_key)
 {
     if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
@@ -342,11 +362,18 @@ static int push_other_string_at(ctx *c, jscan *s, int is_key)
 static int push_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *end = s->end, *p = kombo_json_string_run(b, end, 0);
+    size_t n;
+    unsigned slot;
 
     if (p >= end || *p != '"')
         return push_other_string_at(c, s, is_key);
     s->p = p + 1;
-    push_plain(c, b, (size_t)(p - b), is_key);
+    n = (size_t)(p - b);
+    if (n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && c->cache != NULL &&
+        (slot = cached_clean(c->cache, c->red, b, n)) != 0)
+        lua_rawgeti(c->L, c->cache_idx, (int)slot);
+    else
+        push_plain(c, b, n, is_key);
     return 0;
 }
 
