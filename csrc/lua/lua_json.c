@@ -22,7 +22,9 @@
 /* Registry values a document needs, fetched once per document. */
 typedef struct ctx {
     lua_State *L;
-    int null_idx;     /* stack index of the null value */
+    int null_idx;     /* stack index of the null value (nil until the first null: push_null) */
+    int names, slot;  /* where the registry's names are (registry_get) */
+    int null_read;    /* the null value is at null_idx */
     int array_mt_idx; /* stack index of the array metatable, or nil */
     const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
     int room;         /* the stack is known to have slots up to this index */
@@ -33,6 +35,7 @@ typedef struct ctx {
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
+static void push_null(ctx *c);
 
 /* Room for n bytes: buf when it is large enough, else a userdata left on
  * the stack (the caller removes it), so a Lua error cannot leak memory. */
@@ -536,7 +539,7 @@ static void push_at(ctx *c, jscan *s)
         return;
     }
     s->p = s->end;
-    lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
+    push_null(c); /* cannot happen in validated text */
 }
 
 static void push_value(ctx *c, const jval *v)
@@ -558,7 +561,7 @@ static void push_value(ctx *c, const jval *v)
     case J_TRUE: lua_pushboolean(L, 1); break;
     case J_FALSE: lua_pushboolean(L, 0); break;
     case J_NULL:
-    case J_NONE: lua_pushvalue(L, c->null_idx); break;
+    case J_NONE: push_null(c); break;
     }
 }
 
@@ -576,6 +579,22 @@ static void registry_get(lua_State *L, int names, int i, const char *name)
     lua_rawget(L, LUA_REGISTRYINDEX);
 }
 
+/* JSON null's value, looked up at the first null of the text (most
+ * answers of an upload have none). */
+static void push_null(ctx *c)
+{
+    if (!c->null_read) {
+        registry_get(c->L, c->names, c->slot, "kombo.null");
+        if (lua_isnil(c->L, -1)) {
+            lua_pop(c->L, 1);
+            lua_pushlightuserdata(c->L, NULL); /* cjson.null's value */
+        }
+        lua_replace(c->L, c->null_idx);
+        c->null_read = 1;
+    }
+    lua_pushvalue(c->L, c->null_idx);
+}
+
 /* Decodes with redaction when r is not NULL; names, slot: see
  * kombo_lua_push_jval_names. */
 static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r, int names, int slot)
@@ -584,6 +603,8 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     int base = lua_gettop(L);
 
     luaL_checkstack(L, 4, "out of stack space");
+    if (names < 0 && names > LUA_REGISTRYINDEX)
+        names = base + names + 1; /* read again at the first null, the stack grown by then */
     c.L = L;
     c.red = r;
     c.room = base + 4;
@@ -591,11 +612,10 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     c.next_mark = 0;
     c.cache = NULL;
     c.cache_idx = 0;
-    registry_get(L, names, slot, "kombo.null");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlightuserdata(L, NULL); /* cjson.null's value */
-    }
+    c.names = names;
+    c.slot = slot;
+    c.null_read = 0;
+    lua_pushnil(L); /* the null value's place (push_null) */
     c.null_idx = base + 1;
     registry_get(L, names, slot + 1, "kombo.array_mt");
     if (!lua_istable(L, -1)) {
