@@ -32,6 +32,7 @@ typedef struct ctx {
     unsigned next_mark;  /* the first entry not yet passed (containers come in text order) */
     struct string_cache *cache; /* short strings made before (string_cache), or NULL */
     int cache_idx;              /* stack index of the table holding them */
+    int broken;                 /* a string the text ended in (push_string_at) */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
@@ -340,7 +341,7 @@ static void push_plain(ctx *c, const char *b, size_t n, int is_key)
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static int push_other_string_at(ctx *c, jscan *s, int is_key)
+static void push_other_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *p, *end = s->end;
     jval v;
@@ -349,27 +350,29 @@ static int push_other_string_at(ctx *c, jscan *s, int is_key)
     if (p < end && *p == '"') {
         s->p = p + 1;
         push_plain(c, b, (size_t)(p - b), is_key);
-        return 0;
+    } else if (kombo_json_skip(s, &v) != 0) {
+        c->broken = 1;
+    } else {
+        push_string(c->L, c->red, &v);
     }
-    if (kombo_json_skip(s, &v) != 0)
-        return -1;
-    push_string(c->L, c->red, &v);
-    return 0;
 }
 
-/* The string at s->p of validated text; s->p moves past it.  -1, nothing
- * pushed, when the text ends first (cannot happen in validated text).
- * Most strings have no escape: the first quote ends them and their text
- * is the value, read here once (not found by kombo_json_skip and then
- * searched for a backslash), 8 bytes a step. */
-static int push_string_at(ctx *c, jscan *s, int is_key)
+/* The string at s->p of validated text; s->p moves past it.  Nothing
+ * pushed, c->broken set, when the text ends first (cannot happen in
+ * validated text).  Most strings have no escape: the first quote ends
+ * them and their text is the value, read here once (not found by
+ * kombo_json_skip and then searched for a backslash), 8 bytes a step.
+ * (No value returned: each way out is a tail call.) */
+static void push_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *end = s->end, *p = kombo_json_string_run(b, end, 0);
     size_t n;
     unsigned slot;
 
-    if (p >= end || *p != '"')
-        return push_other_string_at(c, s, is_key);
+    if (p >= end || *p != '"') {
+        push_other_string_at(c, s, is_key);
+        return;
+    }
     s->p = p + 1;
     n = (size_t)(p - b);
     if (n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && c->cache != NULL &&
@@ -377,7 +380,6 @@ static int push_string_at(ctx *c, jscan *s, int is_key)
         lua_rawgeti(c->L, c->cache_idx, (int)slot);
     else
         push_plain(c, b, n, is_key);
-    return 0;
 }
 
 static void set_array_mt(ctx *c)
@@ -419,8 +421,13 @@ static int opened_empty(jscan *s, char close)
  * or -1 (nothing pushed) where no key stands. */
 static int push_key_at(ctx *c, jscan *s)
 {
-    if (*s->p != '"' || push_string_at(c, s, 1) != 0)
+    if (*s->p != '"')
         return -1;
+    push_string_at(c, s, 1);
+    if (c->broken) {
+        c->broken = 0;
+        return -1;
+    }
     ws(s);
     if (s->p < s->end && *s->p == ':')
         s->p++;
@@ -532,8 +539,10 @@ static void push_at(ctx *c, jscan *s)
         return;
     }
     if (s->p < s->end && *s->p == '"') {
-        if (push_string_at(c, s, 0) == 0)
+        push_string_at(c, s, 0);
+        if (!c->broken)
             return;
+        c->broken = 0;
     } else if (kombo_json_skip(s, &v) == 0) {
         push_value(c, &v);
         return;
@@ -612,6 +621,7 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     c.next_mark = 0;
     c.cache = NULL;
     c.cache_idx = 0;
+    c.broken = 0;
     c.names = names;
     c.slot = slot;
     c.null_read = 0;
