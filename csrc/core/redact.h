@@ -24,6 +24,7 @@
  * [*start, *end) and returns 1, or returns 0. */
 #define KOMBO_REDACT_MIN 8
 #define KOMBO_REDACT_INLINE 512
+#define KOMBO_REDACT_QUAD_BITS 4096
 typedef struct kombo_redactor {
     uint64_t *slots; /* the key's folded 8-byte windows; 0 = empty slot */
     unsigned bits;   /* log2 of the slot count; 0: nothing to look for */
@@ -31,6 +32,11 @@ typedef struct kombo_redactor {
      * lock-free 64-bit atomics): a text this redactor found clean once is
      * clean for it again (the answer decoder's cache of short strings). */
     uint64_t serial;
+    /* A filter of the 4-byte runs of the same folded texts, a bit each
+     * (by a hash: a set bit may be another run's): a text none of whose
+     * 4-byte blocks (from its start, 4 bytes apart) has its bit set holds
+     * no window of 8 (kombo_redactor_next's quick pass). */
+    uint64_t quads[KOMBO_REDACT_QUAD_BITS / 64];
     uint64_t inline_slots[KOMBO_REDACT_INLINE];
 } kombo_redactor;
 size_t kombo_redactor_extra(const char *key, size_t keylen);

@@ -22,7 +22,9 @@
 /* Registry values a document needs, fetched once per document. */
 typedef struct ctx {
     lua_State *L;
-    int null_idx;     /* stack index of the null value */
+    int null_idx;     /* stack index of the null value (nil until the first null: push_null) */
+    int names, slot;  /* where the registry's names are (registry_get) */
+    int null_read;    /* the null value is at null_idx */
     int array_mt_idx; /* stack index of the array metatable, or nil */
     const kombo_redactor *red; /* strings are redacted of the API key; NULL: not */
     int room;         /* the stack is known to have slots up to this index */
@@ -30,9 +32,11 @@ typedef struct ctx {
     unsigned next_mark;  /* the first entry not yet passed (containers come in text order) */
     struct string_cache *cache; /* short strings made before (string_cache), or NULL */
     int cache_idx;              /* stack index of the table holding them */
+    int broken;                 /* a string the text ended in (push_string_at) */
 } ctx;
 
 static void push_value(ctx *c, const jval *v);
+static void push_null(ctx *c);
 
 /* Room for n bytes: buf when it is large enough, else a userdata left on
  * the stack (the caller removes it), so a Lua error cannot leak memory. */
@@ -211,19 +215,20 @@ static const char *quote_or_escape(const char *p, const char *end)
  * before: a string cached from another client's answer (one that happens
  * to be this client's secret) is still redacted here, and an answer's keys
  * ("warnings", "remote_id") are not scanned again on every answer.  Up to
- * 64 strings may stay alive after their answers are gone, reachable only
+ * 128 strings may stay alive after their answers are gone, reachable only
  * through the registry. */
-#define CACHE_SLOTS 64
+#define CACHE_SLOTS 128
 #define CACHE_BYTES 16
-/* Two places for each string (its pair: slots p and p + CACHE_PAIRS), the
- * one used last kept when a third comes: with one place per string, a
- * page of jobs had four groups of its strings taking turns in one slot,
- * each made again on every answer. */
-#define CACHE_PAIRS (CACHE_SLOTS / 2)
+/* Four places for each string (its set: slots s, s + CACHE_SETS, ...),
+ * taken in turn by the new strings of the set: with two, a page of one
+ * job still had three of its strings taking turns in a pair, each made
+ * again on every answer (with one, four groups). */
+#define CACHE_WAYS 4
+#define CACHE_SETS (CACHE_SLOTS / CACHE_WAYS)
 typedef struct string_cache {
     uint64_t clean[CACHE_SLOTS];    /* the serial of the redactor that found it clean; 0: none */
     unsigned char len[CACHE_SLOTS]; /* its length + 1; 0: empty */
-    unsigned char last[CACHE_PAIRS]; /* which of the pair was used last: 0 or 1 */
+    unsigned char next[CACHE_SETS]; /* the way the set's next new string takes */
     char bytes[CACHE_SLOTS][CACHE_BYTES];
 } string_cache;
 
@@ -239,7 +244,7 @@ void kombo_lua_push_string_cache(lua_State *L)
 /* Whether a[0..n) and b[0..n) (n <= CACHE_BYTES) are the same bytes, by
  * two overlapping loads from each end rather than a call to memcmp (an
  * answer's every key is compared here). */
-static int same_short(const char *a, const char *b, size_t n)
+static inline int same_short(const char *a, const char *b, size_t n)
 {
     if (n >= 8) {
         uint64_t a0, a1, b0, b1;
@@ -269,16 +274,20 @@ static int echoes_secret(const kombo_redactor *r, const char *s, size_t n)
 }
 
 /* Pushes s[0..n) (n <= CACHE_BYTES) and returns 1: from the cache when it
- * holds it, else made and kept there (in its slot's place).  Returns 0,
+ * holds it, else made and kept there (in its set's next place).  Returns 0,
  * nothing pushed, when it holds a run of the client's secrets (never
  * cached: the caller redacts it). */
+static unsigned cache_set(const char *s, size_t n)
+{
+    return n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_SETS;
+}
+
 static int push_cached(ctx *c, const char *s, size_t n)
 {
     string_cache *sc = c->cache;
-    unsigned p = n == 0 ? 0 : ((unsigned char)s[0] + 3u * (unsigned char)s[n - 1] + 5u * (unsigned)n) % CACHE_PAIRS;
-    unsigned i = p, way;
+    unsigned set = cache_set(s, n), i, way;
     uint64_t serial = kombo_redactor_may_match(c->red, n) ? c->red->serial : 0;
-    for (way = 0; way < 2; way++, i += CACHE_PAIRS) {
+    for (way = 0, i = set; way < CACHE_WAYS; way++, i += CACHE_SETS) {
         if (sc->len[i] != n + 1 || !same_short(sc->bytes[i], s, n))
             continue;
         if (kombo_redactor_may_match(c->red, n) && (serial == 0 || sc->clean[i] != serial)) {
@@ -286,15 +295,14 @@ static int push_cached(ctx *c, const char *s, size_t n)
                 return 0;
             sc->clean[i] = serial;
         }
-        sc->last[p] = (unsigned char)way;
         lua_rawgeti(c->L, c->cache_idx, (int)i + 1);
         return 1;
     }
     if (echoes_secret(c->red, s, n))
         return 0;
-    way = sc->last[p] ^ 1u; /* the one not used last */
-    i = p + way * CACHE_PAIRS;
-    sc->last[p] = (unsigned char)way;
+    way = sc->next[set];
+    sc->next[set] = (unsigned char)((way + 1) % CACHE_WAYS);
+    i = set + way * CACHE_SETS;
     lua_pushlstring(c->L, s, n);
     lua_pushvalue(c->L, -1);
     lua_rawseti(c->L, c->cache_idx, (int)i + 1); /* (the array part is there: no allocation) */
@@ -304,30 +312,74 @@ static int push_cached(ctx *c, const char *s, size_t n)
     return 1;
 }
 
-/* The string at s->p of validated text; s->p moves past it.  -1, nothing
- * pushed, when the text ends first (cannot happen in validated text).
- * Keys, and values too short to be an id, come from the cache when they
- * are short and have no escape. */
-static int push_string_at(ctx *c, jscan *s, int is_key)
+/* The slot (1..CACHE_SLOTS) of the cache's table holding s[0..n) (n <=
+ * CACHE_BYTES) when nothing is left to check of it (r found it clean
+ * before, or it is too short to hold a secret), else 0: a key's usual
+ * way, inlined into push_string_at (push_cached then does the rest). */
+static unsigned cached_clean(const string_cache *sc, const kombo_redactor *r, const char *s, size_t n)
+{
+    unsigned i = cache_set(s, n), way;
+    for (way = 0; way < CACHE_WAYS; way++, i += CACHE_SETS)
+        if (sc->len[i] == n + 1 && same_short(sc->bytes[i], s, n))
+            return !kombo_redactor_may_match(r, n) || (r->serial != 0 && sc->clean[i] == r->serial) ? i + 1 : 0;
+    return 0;
+}
+
+/* The text b[0..n) of a string with no escape, pushed: keys, and values
+ * too short to be an id, from the cache when they are short. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void push_plain(ctx *c, const char *b, size_t n, int is_key)
+{
+    if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
+        kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
+}
+
+/* push_string_at's other strings: one the 8-byte run did not end (near
+ * the text's end), or with an escape. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void push_other_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *p, *end = s->end;
     jval v;
 
-    /* Most strings have no escape: the first quote ends them and their
-     * text is the value, read here once (not found by kombo_json_skip
-     * and then searched for a backslash). */
     p = quote_or_escape(b, end);
     if (p < end && *p == '"') {
-        size_t n = (size_t)(p - b);
         s->p = p + 1;
-        if (c->cache == NULL || n > CACHE_BYTES || !(is_key || n < KOMBO_REDACT_MIN) || !push_cached(c, b, n))
-            kombo_lua_push_redacted(c->L, c->red, b, n); /* (as it is when no secret can be in it) */
-        return 0;
+        push_plain(c, b, (size_t)(p - b), is_key);
+    } else if (kombo_json_skip(s, &v) != 0) {
+        c->broken = 1;
+    } else {
+        push_string(c->L, c->red, &v);
     }
-    if (kombo_json_skip(s, &v) != 0)
-        return -1;
-    push_string(c->L, c->red, &v);
-    return 0;
+}
+
+/* The string at s->p of validated text; s->p moves past it.  Nothing
+ * pushed, c->broken set, when the text ends first (cannot happen in
+ * validated text).  Most strings have no escape: the first quote ends
+ * them and their text is the value, read here once (not found by
+ * kombo_json_skip and then searched for a backslash), 8 bytes a step.
+ * (No value returned: each way out is a tail call.) */
+static void push_string_at(ctx *c, jscan *s, int is_key)
+{
+    const char *b = s->p + 1, *end = s->end, *p = kombo_json_string_run(b, end, 0);
+    size_t n;
+    unsigned slot;
+
+    if (p >= end || *p != '"') {
+        push_other_string_at(c, s, is_key);
+        return;
+    }
+    s->p = p + 1;
+    n = (size_t)(p - b);
+    if (n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && c->cache != NULL &&
+        (slot = cached_clean(c->cache, c->red, b, n)) != 0)
+        lua_rawgeti(c->L, c->cache_idx, (int)slot);
+    else
+        push_plain(c, b, n, is_key);
 }
 
 static void set_array_mt(ctx *c)
@@ -369,8 +421,13 @@ static int opened_empty(jscan *s, char close)
  * or -1 (nothing pushed) where no key stands. */
 static int push_key_at(ctx *c, jscan *s)
 {
-    if (*s->p != '"' || push_string_at(c, s, 1) != 0)
+    if (*s->p != '"')
         return -1;
+    push_string_at(c, s, 1);
+    if (c->broken) {
+        c->broken = 0;
+        return -1;
+    }
     ws(s);
     if (s->p < s->end && *s->p == ':')
         s->p++;
@@ -482,14 +539,16 @@ static void push_at(ctx *c, jscan *s)
         return;
     }
     if (s->p < s->end && *s->p == '"') {
-        if (push_string_at(c, s, 0) == 0)
+        push_string_at(c, s, 0);
+        if (!c->broken)
             return;
+        c->broken = 0;
     } else if (kombo_json_skip(s, &v) == 0) {
         push_value(c, &v);
         return;
     }
     s->p = s->end;
-    lua_pushvalue(c->L, c->null_idx); /* cannot happen in validated text */
+    push_null(c); /* cannot happen in validated text */
 }
 
 static void push_value(ctx *c, const jval *v)
@@ -511,7 +570,7 @@ static void push_value(ctx *c, const jval *v)
     case J_TRUE: lua_pushboolean(L, 1); break;
     case J_FALSE: lua_pushboolean(L, 0); break;
     case J_NULL:
-    case J_NONE: lua_pushvalue(L, c->null_idx); break;
+    case J_NONE: push_null(c); break;
     }
 }
 
@@ -529,6 +588,22 @@ static void registry_get(lua_State *L, int names, int i, const char *name)
     lua_rawget(L, LUA_REGISTRYINDEX);
 }
 
+/* JSON null's value, looked up at the first null of the text (most
+ * answers of an upload have none). */
+static void push_null(ctx *c)
+{
+    if (!c->null_read) {
+        registry_get(c->L, c->names, c->slot, "kombo.null");
+        if (lua_isnil(c->L, -1)) {
+            lua_pop(c->L, 1);
+            lua_pushlightuserdata(c->L, NULL); /* cjson.null's value */
+        }
+        lua_replace(c->L, c->null_idx);
+        c->null_read = 1;
+    }
+    lua_pushvalue(c->L, c->null_idx);
+}
+
 /* Decodes with redaction when r is not NULL; names, slot: see
  * kombo_lua_push_jval_names. */
 static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r, int names, int slot)
@@ -537,6 +612,8 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     int base = lua_gettop(L);
 
     luaL_checkstack(L, 4, "out of stack space");
+    if (names < 0 && names > LUA_REGISTRYINDEX)
+        names = base + names + 1; /* read again at the first null, the stack grown by then */
     c.L = L;
     c.red = r;
     c.room = base + 4;
@@ -544,11 +621,11 @@ static void push_jval_names(lua_State *L, const jval *v, const kombo_redactor *r
     c.next_mark = 0;
     c.cache = NULL;
     c.cache_idx = 0;
-    registry_get(L, names, slot, "kombo.null");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlightuserdata(L, NULL); /* cjson.null's value */
-    }
+    c.broken = 0;
+    c.names = names;
+    c.slot = slot;
+    c.null_read = 0;
+    lua_pushnil(L); /* the null value's place (push_null) */
     c.null_idx = base + 1;
     registry_get(L, names, slot + 1, "kombo.array_mt");
     if (!lua_istable(L, -1)) {

@@ -75,6 +75,38 @@ describe("core.redact", function()
     assert.equals("x<redacted>y", core.redact("x\0\0\0\0\0\0\0\0y", nul))
   end)
 
+  -- The quick pass (csrc/core/redact.c quick_clean) clears a plain text by
+  -- its 4-byte blocks counted from the text's start: a run of 8 key bytes
+  -- must be found at every offset from that start, in every length of
+  -- text around it, and for keys of every length from 8 (a key of 8 has a
+  -- single window).
+  it("finds a run of 8 or more key bytes at every offset and text length", function()
+    local filler = "The quick brown fox jumps over the lazy dog, twice; "
+    for _, key in ipairs { "abcdefgh", "Zq9-x_7.~w", KEY, "sk_live_4eC39HqLyjWDarjtT1zdp7dc" } do
+      local enc = key:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+      for _, form in ipairs { key, enc, key:upper() } do
+        for len = 8, math.min(#form, 12) do
+          for from = 1, #form - len + 1, 3 do
+            local run = form:sub(from, from + len - 1)
+            for before = 0, 9 do
+              for after = 0, 5 do
+                local s = filler:sub(1, before) .. run .. filler:sub(-after - 1, -2)
+                local got = core.redact(s, key)
+                assert.is_nil(got:find(run, 1, true), ("%q kept %q (key %q)"):format(s, run, key))
+                assert.is_truthy(got:find("<redacted>", 1, true), s)
+              end
+            end
+          end
+        end
+      end
+      -- and plain texts without 8 key bytes are left as they are
+      for before = 0, 9 do
+        local s = filler:sub(1, before) .. key:sub(1, 7) .. "#" .. key:sub(2, 8) .. filler
+        assert.equals(s, core.redact(s, key))
+      end
+    end
+  end)
+
   it("is linear: a 4 MiB text of near misses takes well under a second", function()
     local s = (KEY:sub(1, 7) .. "#"):rep(512 * 1024)
     local t = os.clock()
