@@ -121,7 +121,7 @@ end
 -- pointer handed over is a call's.  nil without the FFI.
 local call_ffi -- call -> the functions, or nil (a stand-in, no FFI)
 local ffi_delay, ffi_timing, ffi_out, ffi_last -- double[1], double[4], double[5], int[1]
-local ffi_string, ffi_buf, FFI_BUF_SIZE -- the buffer request_head and read write into
+local ffi_string, ffi_copy, ffi_buf, FFI_BUF_SIZE -- the buffer request_head and read write into
 do
   local has_ffi, ffi = pcall(require, "ffi")
   if has_ffi then
@@ -143,7 +143,7 @@ do
     -- (a worker's uploads share it: what is written there is copied into a
     -- Lua string before anything can yield)
     FFI_BUF_SIZE = 65536
-    ffi_string, ffi_buf = ffi.string, ffi.new("char[?]", FFI_BUF_SIZE)
+    ffi_string, ffi_copy, ffi_buf = ffi.string, ffi.copy, ffi.new("char[?]", FFI_BUF_SIZE)
     local known_mt, known = nil, nil
     call_ffi = function(call)
       if type(call) ~= "userdata" then return nil end
@@ -689,14 +689,16 @@ end
 -- arriving: when a write fails and a status line comes within
 -- M.early_answer_wait, that answer is read as the result (st.written
 -- stays false), as with libcurl.
-local function send_batch(st, batch)
+-- `n`: the batch's length; one string goes out as itself (nginx's send
+-- walks a table twice in C: its length, then its copy).
+local function send_batch(st, batch, n)
   if not arm(st) then return fail(st, "timeout", "send") end
-  local sent, serr = st.sock:send(batch)
+  local sent, serr = st.sock:send(n == 1 and batch[1] or batch)
   if sent then
     if st.measure then
-      local n = st.bytes_sent
-      for i = 1, #batch do n = n + #batch[i] end
-      st.bytes_sent = n
+      local bytes = st.bytes_sent
+      for i = 1, n do bytes = bytes + #batch[i] end
+      st.bytes_sent = bytes
     end
     return nil
   end
@@ -747,11 +749,22 @@ local function send_request(st, call, up)
   -- every read brings a byte or asks the source, which brings a byte or an
   -- empty chunk (the core fails the source after 1000 of those in a row)
   local f = call_ffi ~= nil and read_size <= FFI_BUF_SIZE and call_ffi(call) or nil
+  -- the first read lands after a copy of the head, when both fit: the head
+  -- and the body's first bytes made one string, sent as one (batch[1])
+  local head = batch[1]
+  local hl = f and #head + read_size <= FFI_BUF_SIZE and #head or 0
   for _ = 1, (length + 2) * 1002 do
     local chunk, source_err, last
-    local got = f and f.read(call, ffi_buf, read_size, ffi_last) or -1
+    local got, at = -1, hl
+    if f then
+      if at > 0 then ffi_copy(ffi_buf, head, at) end
+      got = f.read(call, ffi_buf + at, read_size, ffi_last)
+    end
+    hl = 0
     if got > 0 then
-      chunk, last = ffi_string(ffi_buf, got), ffi_last[0] ~= 0
+      chunk, last = ffi_string(ffi_buf, at + got), ffi_last[0] ~= 0
+      -- (with the head: it takes batch[1]'s place, counted as no body)
+      if at > 0 then n, size, body_bytes = 0, -at, -at end
     elseif got == 0 then
       chunk = nil
     else
@@ -759,7 +772,7 @@ local function send_request(st, call, up)
     end
     if chunk == false then
       if n > 0 then
-        local r = send_batch(st, batch)
+        local r = send_batch(st, batch, n)
         if r == true then return nil elseif r then return r end
         for i = n, 1, -1 do batch[i] = nil end
         n, size = 0, 0
@@ -792,7 +805,7 @@ local function send_request(st, call, up)
         return nil
       end
       if not chunk or size >= M.send_batch then
-        local r = send_batch(st, batch)
+        local r = send_batch(st, batch, n)
         if r == true then return nil elseif r then return r end
         if not chunk then
           resp.phase = "waiting"

@@ -279,6 +279,34 @@ describe("cosocket transport in nginx", function()
     assert.equals(1, n)
   end)
 
+  it("sends every byte whether the head and the body go out as one string or not", function()
+    -- (cosocket.lua's send_request: a body read at once after the head in the
+    -- FFI's 64 KiB buffer goes out in one string with it; one whose JSON
+    -- fits one read but not beside the head, and one of several reads, do not)
+    local integ = integration("joined")
+    local seq = S.standin_seq(STANDIN)
+    local opts = { api_key = "test-key", server_url = STANDIN, integration_id = integ, retries = false }
+    local sizes = { 30, 49020, 150000 } -- the JSON: ~150 bytes, 65,4xx (under 64 KiB), ~200 KB
+    local tmp = ("%s/.tmp/joined-b64-%s"):format(S.ROOT, S.unique())
+    for i, n in ipairs(sizes) do
+      local bytes = ("%d kombo "):format(i):rep(n):sub(1, n)
+      local r = S.json("POST", APP.url .. "/call_options", { method = "attach_to_candidate", opts = opts,
+        args = { candidate_id = "joined-" .. i, body = { attachment = { name = "cv.txt", type = "CV",
+          content_type = "text/plain", bytes = bytes } } } }, 60)
+      assert.is_true(r.ok, cjson.encode(r))
+      local recs = S.standin_records(STANDIN, seq, integ)
+      assert.equals(i, #recs)
+      local b64 = kombo.base64(bytes)
+      S.write_file(tmp, b64)
+      local p = assert(io.popen(("sha1sum '%s'"):format(tmp)))
+      local sha1 = p:read("*l"):match("^%x+")
+      p:close()
+      assert.equals(#b64, recs[i].attachment.data_length, "size " .. n)
+      assert.equals(sha1, recs[i].attachment.data_sha1, "size " .. n)
+    end
+    os.remove(tmp)
+  end)
+
   -- (a blocked worker answers after the uploads' 3 s; 0.5 s leaves room for a loaded machine's scheduling)
   it("does not block the worker: >= 100 other requests answered in < 500 ms each while uploads wait 3 s", function()
     local integ = integration("nonblocking")
