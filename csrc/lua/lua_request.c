@@ -163,8 +163,37 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     }
 }
 
+const char kombo_lua_needs_lua[] = "the call needs Lua first";
+
+/* What the call needs of Lua first (see kombo_lua_needs_lua), told from
+ * the top-level keys' slots of an argument table without a metatable (so
+ * no Lua runs), as kombo/call.lua's needs() would: a preflight asked
+ * (args.preflight set and true; the method passes the flag only when the
+ * client's own default is off), or remote_fields in the body to normalize.
+ * A body with a metatable is the long way's (its __index). */
+static int needs_lua(lua_State *L, const kombo_operation *op, int body, int preflight, int needs)
+{
+    int yes;
+    if (op->body_schema == NULL)
+        return 1; /* (never so: the flags are uploads' and creates') */
+    if ((needs & KOMBO_LUA_NEED_PREFLIGHTED) && lua_toboolean(L, preflight))
+        return 1;
+    if (!(needs & KOMBO_LUA_NEED_ALIASED) || lua_type(L, body) != LUA_TTABLE)
+        return 0;
+    if (lua_getmetatable(L, body)) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    /* (the name is a live string, the method's upvalue: no allocation) */
+    lua_pushliteral(L, "remote_fields");
+    lua_rawget(L, body);
+    yes = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return yes;
+}
+
 const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_operation *op,
-                                   kombo_request *req, lcall *c, kombo_problems *problems)
+                                   kombo_request *req, lcall *c, kombo_problems *problems, int needs)
 {
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
@@ -213,12 +242,18 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
      * read those by name, as a field lookup would. */
     if (lua_getmetatable(L, t)) {
         lua_pop(L, 1);
+        if (needs != 0)
+            return kombo_lua_needs_lua; /* (the method checked: never so) */
         for (k = 0; k < nkeys; k++)
             if (lua_isnil(L, slots + (int)k)) {
                 lua_getfield(L, t, keys[k]);
                 lua_replace(L, slots + (int)k);
             }
     }
+    /* Before anything raises or is kept: nothing has been read but the
+     * top-level keys, which the long way reads again. */
+    if (needs != 0 && needs_lua(L, op, slots + (int)nkeys - 3, slots + (int)nkeys - 1, needs))
+        return kombo_lua_needs_lua;
     /* keys[] is in call_keys' order: path parameters, integration_id,
      * query, body, on_progress, preflight. */
     if (op->body_schema != NULL) {
