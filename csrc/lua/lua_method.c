@@ -313,10 +313,23 @@ static int job_declined(lua_State *L)
     return 1;
 }
 
+/* What the job at 1 needs of Lua, the long way (push_needs): 1 when the
+ * preparer declines; else the stack is left at 5. */
+static int job_needs_lua(lua_State *L, lclient *lc, int flags)
+{
+    lua_settop(L, 5);
+    push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable) */
+    /* (an __index read there may have closed the client) */
+    if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
+        return 1;
+    lua_settop(L, 5);
+    return 0;
+}
+
 /* The preparer's step, run protected by l_job_prepare (see there). */
 static int job_prepare(lua_State *L)
 {
-    int flags, reuse = 0, n;
+    int flags, reuse = 0, n, needs = 0;
     lclient *lc;
     lcall *c;
     const kombo_operation *op;
@@ -367,18 +380,29 @@ static int job_prepare(lua_State *L)
         lua_replace(L, JUP_LAST_OP);
     }
     lua_settop(L, 5);
-    if (flags != 0) {
-        push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable, above) */
-        /* (an __index read there may have closed the client) */
-        if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
+    /* What the job needs of Lua: looked at by the core's reader as it walks
+     * the job (no metatable, above), unless the client's preflight is on
+     * (then read here first, the long way). */
+    if (flags != 0 && (flags & METHOD_PREFLIGHTED) && lua_toboolean(L, JUP_PREFLIGHT)) {
+        if (job_needs_lua(L, lc, flags))
             return job_declined(L);
-        lua_settop(L, 5);
+    } else {
+        needs = flags;
     }
     if (kombo_lua_reusable_call(L, 2, JUP_CALL_MT))
         reuse = 2; /* made again in place */
     lua_pushvalue(L, 1); /* 6: the arguments, */
     lua_pushnil(L);      /* 7: no problems of Lua's */
-    n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse, 0);
+    n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse, needs);
+    if (n == 0) {
+        /* The reader found something for Lua (or could not tell: a body
+         * with a metatable): asked the long way, which reads no more. */
+        if (job_needs_lua(L, lc, flags))
+            return job_declined(L);
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse, 0);
+    }
     if (lua_type(L, -n) != LUA_TUSERDATA) {
         /* Refused by the core: its problems, or a shape mistake.  Handed
          * back for the batch to word as call.lua would, rather than read
