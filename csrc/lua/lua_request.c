@@ -14,6 +14,7 @@
 #include "core/request.h"
 #include "core/schema.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,9 +118,11 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
 }
 
 /* The query parameters given at the top level, as one object value; the
- * first nslots ones' values are in the stack slots from `slot` on. */
-static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, const kombo_operation *op,
-                       kombo_request *req)
+ * first nslots ones' values are in the stack slots from `slot` on, and
+ * bit i of `given` says whether slot i holds anything (a query lists up
+ * to fifteen parameters; a call gives one or two). */
+static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, uint64_t given,
+                       const kombo_operation *op, kombo_request *req)
 {
     lua_State *L = r->L;
     size_t i;
@@ -132,9 +135,11 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
         const char *name = op->query->properties[i].name;
         int at; /* where its value is: its slot, or pushed */
         if (i < nslots) {
+            if (i < 64 && !((given >> i) & 1))
+                continue; /* not given (most of them) */
             at = slot + (int)i;
             if (lua_isnil(L, at))
-                continue; /* not given (most of them) */
+                continue;
         } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
             kombo_lua_keep_lent(r);
             lua_getfield(L, t, name);
@@ -199,6 +204,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     kombo_lua_reader r;
     size_t i, k, nkeys;
     int body = 0, body_type = LUA_TNIL, body_mt = 0, slots;
+    uint64_t given = 0; /* bit k: keys[k]'s slot was set (k < 64) */
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -236,6 +242,8 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             lua_pop(L, 1);
         } else {
             lua_replace(L, slots + (int)k);
+            if (k < 64)
+                given |= (uint64_t)1 << k;
         }
     }
     /* An argument table with a metatable may inherit fields (__index):
@@ -248,6 +256,8 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             if (lua_isnil(L, slots + (int)k)) {
                 lua_getfield(L, t, keys[k]);
                 lua_replace(L, slots + (int)k);
+                if (k < 64)
+                    given |= (uint64_t)1 << k; /* (maybe nil: looked at again) */
             }
     }
     /* Before anything raises or is kept: nothing has been read but the
@@ -280,7 +290,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         req->integration_id = slot_str(&r, slots + (int)k++, "integration_id");
     if (op->query != NULL) {
         size_t nq = nkeys - k - (op->body_schema != NULL ? 3 : 0); /* the query keys call_keys listed */
-        read_query(&r, t, slots + (int)k, nq, op, req);
+        read_query(&r, t, slots + (int)k, nq, k < 64 ? given >> k : 0, op, req);
         k += nq;
     }
     if (op->body_schema != NULL) {
