@@ -176,19 +176,18 @@ const char kombo_lua_needs_lua[] = "the call needs Lua first";
  * (args.preflight set and true; the method passes the flag only when the
  * client's own default is off), or remote_fields in the body to normalize.
  * A body with a metatable is the long way's (its __index). */
-static int needs_lua(lua_State *L, const kombo_operation *op, int body, int preflight, int needs)
+static int needs_lua(lua_State *L, const kombo_operation *op, int body, int body_type, int body_mt,
+                     int preflight, int needs)
 {
     int yes;
     if (op->body_schema == NULL)
         return 1; /* (never so: the flags are uploads' and creates') */
     if ((needs & KOMBO_LUA_NEED_PREFLIGHTED) && lua_toboolean(L, preflight))
         return 1;
-    if (!(needs & KOMBO_LUA_NEED_ALIASED) || lua_type(L, body) != LUA_TTABLE)
+    if (!(needs & KOMBO_LUA_NEED_ALIASED) || body_type != LUA_TTABLE)
         return 0;
-    if (lua_getmetatable(L, body)) {
-        lua_pop(L, 1);
+    if (body_mt)
         return 1;
-    }
     /* (the name is a live string, the method's upvalue: no allocation) */
     lua_pushliteral(L, "remote_fields");
     lua_rawget(L, body);
@@ -260,28 +259,30 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
                     given |= (uint64_t)1 << k; /* (maybe nil: looked at again) */
             }
     }
-    /* Before anything raises or is kept: nothing has been read but the
-     * top-level keys, which the long way reads again. */
-    if (needs != 0 && needs_lua(L, op, slots + (int)nkeys - 3, slots + (int)nkeys - 1, needs))
-        return kombo_lua_needs_lua;
     /* keys[] is in call_keys' order: path parameters, integration_id,
      * query, body, on_progress, preflight. */
+    if (op->body_schema != NULL) {
+        body = slots + (int)nkeys - 3;
+        body_type = lua_type(L, body);
+        if (body_type == LUA_TTABLE && lua_getmetatable(L, body)) {
+            lua_pop(L, 1);
+            body_mt = 1;
+        }
+    }
+    /* Before anything raises or is kept: nothing has been read but the
+     * top-level keys, which the long way reads again. */
+    if (needs != 0 && needs_lua(L, op, body, body_type, body_mt, slots + (int)nkeys - 1, needs))
+        return kombo_lua_needs_lua;
     if (op->body_schema != NULL) {
         /* Shape first: these raise, before any problem counts.  A missing
          * body is a problem (the core's), like a missing id.  The body's
          * members are shape-checked here only when it has a metatable (a
          * field lookup may inherit them); else while it is read (below). */
         const char *shape;
-        body = slots + (int)nkeys - 3;
-        body_type = lua_type(L, body);
         if (body_type != LUA_TNIL && body_type != LUA_TTABLE)
             return shape_error(L, "'body'", body);
-        if (body_type == LUA_TTABLE && lua_getmetatable(L, body)) {
-            lua_pop(L, 1);
-            body_mt = 1;
-            if ((shape = body_shape(L, op, body)) != NULL)
-                return shape;
-        }
+        if (body_mt && (shape = body_shape(L, op, body)) != NULL)
+            return shape;
     }
     k = 0;
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++, k++)

@@ -63,6 +63,40 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  -- A plain argument table is looked at by the core's reader as it walks it
+  -- (csrc/lua/lua_request.c): what needs Lua first must still go to call.lua.
+  it("hands a plain argument table's preflight and remote_fields to call.lua, as the long way does", function()
+    local client, integ = servers.client()
+    assert(client:attach_to_candidate(upload_args("cand-warm"))) -- (the next calls take the C step)
+    -- remote_fields with an alias: normalized in Lua before the core reads the body
+    local args = upload_args("cand-aliased")
+    args.body.remote_fields = { greenhouse = { on_behalf_of = "user-17" } }
+    assert(client:attach_to_candidate(args))
+    -- the same in a body whose remote_fields comes from its __index (looked up by name)
+    local body = setmetatable({ attachment = servers.attachment() },
+      { __index = { remote_fields = { greenhouse = { on_behalf_of = "user-18" } } } })
+    assert(client:attach_to_candidate { candidate_id = "cand-inherited", body = body })
+    -- preflight asked by the call: the restrictions are fetched first
+    local checked = upload_args("cand-checked")
+    checked.preflight = true
+    assert(client:attach_to_candidate(checked))
+    -- and false or absent (the client's default is off): not fetched
+    local unchecked = upload_args("cand-unchecked")
+    unchecked.preflight = false
+    assert(client:attach_to_candidate(unchecked))
+    local on_behalf, restrictions = {}, 0
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.method == "GET" then
+        restrictions = restrictions + 1
+      elseif rec.json and rec.json.remote_fields then
+        on_behalf[#on_behalf + 1] = rec.json.remote_fields.greenhouse.post_headers["On-Behalf-Of"]
+      end
+    end
+    assert.same({ "user-17", "user-18" }, on_behalf)
+    assert.equals(1, restrictions)
+    client:close()
+  end)
+
   it("a client closed by an __index its method reads to decide refuses that call, and the next", function()
     for _, key in ipairs { "preflight", "remote_fields" } do
       local client = servers.client()
