@@ -335,11 +335,14 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
     }
     shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems, needs);
     if (shape == kombo_lua_needs_lua) {
-        /* Nothing was read into the call: its anchor holds only the client,
-         * and goes back to the client's spares for the call made next. */
+        /* Nothing of the call is kept: its anchor, emptied, goes back to
+         * the client's spares for the call made next (as close_call's). */
         if (owner->spare_anchor == LUA_NOREF) {
-            lua_pushnil(L);
-            lua_rawseti(L, anchor, 0);
+            int i;
+            for (i = 0; i <= c->anchored; i++) {
+                lua_pushnil(L);
+                lua_rawseti(L, anchor, i);
+            }
             owner->spare_anchor = c->anchor_ref;
             c->anchor_ref = LUA_NOREF;
         }

@@ -245,7 +245,14 @@ typedef struct kombo_lua_reader {
     int shape_walked;      /* the walk saw every member of the body */
     int shape_bad;         /* the index of that property, or -1 */
     const char *shape_got; /* the Lua type it was given */
+    /* remote_fields in the body, for a call that may need Lua for it
+     * (lua_request.c's needs): 0 not looked for, 1 looked for as the walk
+     * goes, 2 found, 3 looked up and absent. */
+    int aliased;
 } kombo_lua_reader;
+
+/* lua_request.c: whether the body at `body` (no metatable) has remote_fields */
+int kombo_lua_has_remote_fields(lua_State *L, int body);
 
 /* lua_value.c: the first member of the body at `body` (looked up by name,
  * as Lua reads it) whose descriptor in b is an object and nothing else and

@@ -170,30 +170,33 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, uint
 
 const char kombo_lua_needs_lua[] = "the call needs Lua first";
 
-/* What the call needs of Lua first (see kombo_lua_needs_lua), told from
- * the top-level keys' slots of an argument table without a metatable (so
- * no Lua runs), as kombo/call.lua's needs() would: a preflight asked
- * (args.preflight set and true; the method passes the flag only when the
- * client's own default is off), or remote_fields in the body to normalize.
- * A body with a metatable is the long way's (its __index). */
-static int needs_lua(lua_State *L, const kombo_operation *op, int body, int body_type, int body_mt,
-                     int preflight, int needs)
+int kombo_lua_has_remote_fields(lua_State *L, int body)
 {
     int yes;
-    if (op->body_schema == NULL)
-        return 1; /* (never so: the flags are uploads' and creates') */
-    if ((needs & KOMBO_LUA_NEED_PREFLIGHTED) && lua_toboolean(L, preflight))
-        return 1;
-    if (!(needs & KOMBO_LUA_NEED_ALIASED) || body_type != LUA_TTABLE)
-        return 0;
-    if (body_mt)
-        return 1;
     /* (the name is a live string, the method's upvalue: no allocation) */
     lua_pushliteral(L, "remote_fields");
     lua_rawget(L, body);
     yes = !lua_isnil(L, -1);
     lua_pop(L, 1);
     return yes;
+}
+
+/* What the call needs of Lua first (see kombo_lua_needs_lua), as
+ * kombo/call.lua's needs() would tell it, from an argument table without
+ * a metatable (so no Lua runs): a preflight asked (args.preflight set and
+ * true; the method passes the flag only when the client's own default is
+ * off) is told from its slot here; remote_fields in the body to normalize
+ * as the body's walk meets its members (r->aliased), before it reads
+ * anything that may run Lua.  A body with a metatable is the long way's
+ * (its __index). */
+static int needs_lua(lua_State *L, const kombo_operation *op, int body_type, int body_mt, int preflight,
+                     int needs)
+{
+    if (op->body_schema == NULL)
+        return 1; /* (never so: the flags are uploads' and creates') */
+    if ((needs & KOMBO_LUA_NEED_PREFLIGHTED) && lua_toboolean(L, preflight))
+        return 1;
+    return (needs & KOMBO_LUA_NEED_ALIASED) && body_type == LUA_TTABLE && body_mt;
 }
 
 const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_operation *op,
@@ -271,7 +274,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
     }
     /* Before anything raises or is kept: nothing has been read but the
      * top-level keys, which the long way reads again. */
-    if (needs != 0 && needs_lua(L, op, body, body_type, body_mt, slots + (int)nkeys - 1, needs))
+    if (needs != 0 && needs_lua(L, op, body_type, body_mt, slots + (int)nkeys - 1, needs))
         return kombo_lua_needs_lua;
     if (op->body_schema != NULL) {
         /* Shape first: these raise, before any problem counts.  A missing
@@ -299,8 +302,16 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             strcpy(r.path, "body");
             r.shape = body_mt ? NULL : op->body_schema;
             r.shape_body = body;
+            r.aliased = (needs & KOMBO_LUA_NEED_ALIASED) ? 1 : 0;
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
             r.shape = NULL;
+            /* (a walk that stopped short may not have met remote_fields) */
+            if (r.aliased == 1 && !r.shape_walked && kombo_lua_has_remote_fields(L, body))
+                r.aliased = 2;
+            if (r.aliased == 2) {
+                c->anchored = r.anchored; /* (emptied by the caller) */
+                return kombo_lua_needs_lua;
+            }
             if (!body_mt && !r.shape_walked) {
                 /* The walk stopped short (a key that is not a string, an
                  * array, empty, out of memory): by name, as before. */
