@@ -236,18 +236,16 @@ static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, con
 {
     double d = v->type == KOMBO_V_INTEGER ? (double)v->i : v->d;
     char lim[32], got[32];
+    int low = s->has_minimum && d < s->minimum;
 
+    if (!low && !(s->has_maximum && d > s->maximum))
+        return; /* (the value is echoed only in a problem: no formatting per call) */
     if (v->type == KOMBO_V_INTEGER)
-        snprintf(got, sizeof got, "%lld", (long long)v->i);
+        kombo_format_int(got, (long long)v->i);
     else
         kombo_format_double(got, v->d);
-    if (s->has_minimum && d < s->minimum) {
-        kombo_format_double(lim, s->minimum);
-        kombo_problems_add(c->out, path, "must be at least %s (got %s)", lim, got);
-    } else if (s->has_maximum && d > s->maximum) {
-        kombo_format_double(lim, s->maximum);
-        kombo_problems_add(c->out, path, "must be at most %s (got %s)", lim, got);
-    }
+    kombo_format_double(lim, low ? s->minimum : s->maximum);
+    kombo_problems_add(c->out, path, low ? "must be at least %s (got %s)" : "must be at most %s (got %s)", lim, got);
 }
 
 /* A query list: each element a non-empty string without a comma, and each

@@ -143,8 +143,11 @@ void kombo_path_index(char *dst, size_t cap, const char *base, size_t i)
     char ix[32];
     size_t o = strlen(base), n;
 
-    snprintf(ix, sizeof ix, "[%zu]", i);
-    n = strlen(ix);
+    /* (no snprintf: a path is made for every element checked) */
+    ix[0] = '[';
+    n = 1 + kombo_format_int(ix + 1, (long long)i);
+    ix[n++] = ']';
+    ix[n] = '\0';
     if (o + n >= cap) /* no room for the index: the element's path is its array's */
         n = 0;
     if (o >= cap)

@@ -477,60 +477,63 @@ void kombo_schema_files(const kombo_schema *s, const kombo_value *v, const char 
 
 /* ----------------------------------------------------------------- query */
 
-static void query_scalar(kombo_buf *tmp, const kombo_value *v)
+/* A scalar's text, percent-encoded where it goes (no copy of the value
+ * first: the encoding of a joined list is its elements' encodings joined
+ * with "%2C", the encoded comma). */
+static void query_scalar(kombo_buf *url, const kombo_value *v)
 {
-    if (v->type == KOMBO_V_STRING)
-        kombo_buf_append(tmp, v->s.ptr != NULL ? v->s.ptr : "", v->s.len);
-    else if (v->type == KOMBO_V_BOOLEAN)
-        kombo_buf_puts(tmp, v->b ? "true" : "false");
-    else if (v->type == KOMBO_V_INTEGER || v->type == KOMBO_V_NUMBER)
-        write_number(tmp, v);
+    char num[32];
+    if (v->type == KOMBO_V_STRING) {
+        kombo_percent_encode(url, v->s.ptr != NULL ? v->s.ptr : "", v->s.len);
+    } else if (v->type == KOMBO_V_BOOLEAN) {
+        kombo_buf_puts(url, v->b ? "true" : "false"); /* (unreserved: encoded as they are) */
+    } else if (v->type == KOMBO_V_INTEGER || v->type == KOMBO_V_NUMBER) {
+        if (v->type == KOMBO_V_INTEGER)
+            kombo_format_int(num, (long long)v->i);
+        else
+            kombo_format_double(num, v->d);
+        kombo_percent_encode(url, num, strlen(num)); /* ("1e+20": its + is encoded) */
+    }
 }
 
-static int query_param(kombo_buf *url, kombo_buf *tmp, int *first, const kombo_value *m)
+static void query_param(kombo_buf *url, int *first, const kombo_value *m)
 {
     const kombo_value *e;
     if (m->type == KOMBO_V_NULL || m->type == KOMBO_V_EMPTY || m->type == KOMBO_V_INVALID ||
         m->type == KOMBO_V_OBJECT || m->type == KOMBO_V_SOURCE)
-        return 0;
-    kombo_buf_reset(tmp);
-    if (m->type == KOMBO_V_ARRAY) {
-        for (e = m->child; e != NULL; e = e->next) {
-            if (e != m->child)
-                kombo_buf_append(tmp, ",", 1);
-            query_scalar(tmp, e);
-        }
-    } else {
-        query_scalar(tmp, m);
-    }
+        return;
     kombo_buf_append(url, *first ? "?" : "&", 1);
     *first = 0;
     kombo_percent_encode(url, m->key.ptr, m->key.len);
     kombo_buf_append(url, "=", 1);
-    kombo_percent_encode(url, tmp->data != NULL ? tmp->data : "", tmp->len);
-    return tmp->failed ? -1 : 0;
+    if (m->type == KOMBO_V_ARRAY) {
+        for (e = m->child; e != NULL; e = e->next) {
+            if (e != m->child)
+                kombo_buf_append(url, "%2C", 3);
+            query_scalar(url, e);
+        }
+    } else {
+        query_scalar(url, m);
+    }
 }
 
 int kombo_query_write(kombo_buf *url, const kombo_schema *s, const kombo_value *v)
 {
-    kombo_buf tmp;
     const kombo_value *m;
     size_t i, listed = 0;
-    int first = 1, failed = 0;
+    int first = 1;
 
     if (v == NULL || v->type != KOMBO_V_OBJECT)
         return url->failed ? -1 : 0;
-    kombo_buf_init(&tmp);
     for (i = 0; s != NULL && i < s->nproperties && listed < v->n; i++) { /* (all written: no name finds more) */
         m = kombo_member_named(v, s->properties[i].name);
         if (m != NULL) {
-            failed |= query_param(url, &tmp, &first, m) != 0;
+            query_param(url, &first, m);
             listed++;
         }
     }
     for (m = v->child; m != NULL && listed < v->n; m = m->next) /* (all listed: none left) */
         if (m->key.ptr != NULL && !prop_listed(s, m->key))
-            failed |= query_param(url, &tmp, &first, m) != 0;
-    kombo_buf_free(&tmp);
-    return failed || url->failed ? -1 : 0;
+            query_param(url, &first, m);
+    return url->failed ? -1 : 0;
 }

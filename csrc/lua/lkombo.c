@@ -220,7 +220,7 @@ static int l_client_prepare(lua_State *L)
     int options = lua_istable(L, 6) ? 6 : 0;
     lua_settop(L, 7);
     return kombo_lua_new_call(L, lc, 1, op, 3, list_files, options,
-                              kombo_lua_reusable_call(L, 7, lua_upvalueindex(2)) ? 7 : 0);
+                              kombo_lua_reusable_call(L, 7, lua_upvalueindex(2)) ? 7 : 0, 0);
 }
 
 /* client:run(op, args [, index]) -> as call:perform(index) of the call
@@ -234,7 +234,7 @@ static int l_client_run(lua_State *L)
     lua_settop(L, 4);
     lua_pushnil(L);
     lua_insert(L, 4); /* 4: no problems; the index at 5 */
-    return kombo_lua_client_run(L, lc, op, 1, 3, lua_isfunction(L, 5) ? 5 : 0);
+    return kombo_lua_client_run(L, lc, op, 1, 3, lua_isfunction(L, 5) ? 5 : 0, 0);
 }
 
 /* client:set_secrets({ secret, ... }): what the client's answers are

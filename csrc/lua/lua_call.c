@@ -251,7 +251,7 @@ static void unmade(lua_State *L, lcall *c)
  * 3 args, 4 problems; list_files: for call:files(); options: the index of the call's own
  * settings and headers, or 0) */
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files, int options, int reuse)
+                       int list_files, int options, int reuse, int needs)
 {
     kombo_problems problems;
     kombo_request req;
@@ -333,7 +333,22 @@ int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo
             return 4;
         }
     }
-    shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems);
+    shape = kombo_lua_read_request(L, args, anchor, op, &req, c, &problems, needs);
+    if (shape == kombo_lua_needs_lua) {
+        /* Nothing of the call is kept: its anchor, emptied, goes back to
+         * the client's spares for the call made next (as close_call's). */
+        if (owner->spare_anchor == LUA_NOREF) {
+            int i;
+            for (i = 0; i <= c->anchored; i++) {
+                lua_pushnil(L);
+                lua_rawseti(L, anchor, i);
+            }
+            owner->spare_anchor = c->anchor_ref;
+            c->anchor_ref = LUA_NOREF;
+        }
+        unmade(L, c);
+        return 0;
+    }
     if (shape != NULL) {
         unmade(L, c);
         lua_pushnil(L);
@@ -686,7 +701,8 @@ static int l_call_perform(lua_State *L)
  * the call userdata this client keeps for its runs.  index: the stack index
  * of a success's __index, or 0.  Returns what call:perform(index) returns,
  * or prepare's nil, ... when no call is made. */
-int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index)
+int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index,
+                         int needs)
 {
     int n, reuse = 0, call;
     if (lc->run_call == LUA_NOREF) {
@@ -700,8 +716,8 @@ int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, i
         lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call); /* this run's until it ends */
     }
     call = lua_gettop(L) + 1; /* the call userdata, made or not, is the first value new_call pushes */
-    n = kombo_lua_new_call(L, lc, client_idx, op, args, 0, 0, reuse);
-    if (lua_type(L, -n) != LUA_TUSERDATA)
+    n = kombo_lua_new_call(L, lc, client_idx, op, args, 0, 0, reuse, needs);
+    if (n == 0 || lua_type(L, -n) != LUA_TUSERDATA)
         kombo_lua_call_close(L, call); /* not made: what reading the arguments took (on_progress) */
     else
         n = kombo_lua_perform_close(L, call, index);

@@ -86,6 +86,11 @@ typedef struct lclient {
     struct kombo_redactor *redactor;
     size_t redactor_size;
     int redactor_none;
+    /* The client's config.preflight (kombo/client.lua's private state, set
+     * when the client is made and never again), as the operations' methods
+     * read it once rather than on every upload (lua_method.c): 0 not read
+     * yet, 1 false, 2 true. */
+    int preflight_default;
 } lclient;
 
 /* Frees the client's redactor, wiped first (it holds windows of secrets). */
@@ -197,7 +202,15 @@ struct lcall {
  * and the caller raises.  The strings req borrows are anchored in the
  * table at `anchor`. */
 const char *kombo_lua_read_request(lua_State *L, int args, int anchor, const kombo_operation *op,
-                                   kombo_request *req, lcall *c, kombo_problems *problems);
+                                   kombo_request *req, lcall *c, kombo_problems *problems, int needs);
+/* What kombo_lua_read_request returns (this very pointer) when `needs`
+ * (METHOD_* flags, lua_method.c; 0: none) asked it to look, as it reads,
+ * for what the call needs of Lua first (remote_fields to normalize, a
+ * preflight asked), and it found some, or could not tell without running
+ * Lua: nothing is read then, and the caller asks the long way. */
+extern const char kombo_lua_needs_lua[];
+#define KOMBO_LUA_NEED_ALIASED 1     /* = lua_method.c's METHOD_ALIASED */
+#define KOMBO_LUA_NEED_PREFLIGHTED 2 /* = METHOD_PREFLIGHTED */
 
 /* lua_value.c: a Lua value into the value tree.  Tables nest at most this
  * many levels below the body (remote_fields itself is level 1), so that a
@@ -232,7 +245,14 @@ typedef struct kombo_lua_reader {
     int shape_walked;      /* the walk saw every member of the body */
     int shape_bad;         /* the index of that property, or -1 */
     const char *shape_got; /* the Lua type it was given */
+    /* remote_fields in the body, for a call that may need Lua for it
+     * (lua_request.c's needs): 0 not looked for, 1 looked for as the walk
+     * goes, 2 found, 3 looked up and absent. */
+    int aliased;
 } kombo_lua_reader;
+
+/* lua_request.c: whether the body at `body` (no metatable) has remote_fields */
+int kombo_lua_has_remote_fields(lua_State *L, int body);
 
 /* lua_value.c: the first member of the body at `body` (looked up by name,
  * as Lua reads it) whose descriptor in b is an object and nothing else and
@@ -275,9 +295,11 @@ size_t kombo_lua_read_call_config(lua_State *L, int t, const kombo_config *base,
 int kombo_lua_set_headers(lua_State *L, int idx, kombo_call *call, const char *path, kombo_problems *p);
 /* lua_call.c: client:prepare (see there); reuse: the stack index of a
  * closed call userdata to make the call in (client:run's), or 0 for a new
- * one. */
+ * one; needs: as kombo_lua_read_request's, which when it says
+ * kombo_lua_needs_lua makes this return no value (the call userdata
+ * pushed, not made). */
 int kombo_lua_new_call(lua_State *L, lclient *owner, int client_idx, const kombo_operation *op, int args,
-                       int list_files, int options, int reuse);
+                       int list_files, int options, int reuse, int needs);
 void kombo_lua_open_call(lua_State *L);
 /* lua_call.c: 1 when the value at idx is a closed call userdata that
  * kombo_lua_new_call may make again (reuse): nothing points into it.  mt:
@@ -314,7 +336,8 @@ static inline void *kombo_lua_to_udata(lua_State *L, int i, int up, const char *
 }
 
 /* lua_call.c: client:run's step (see there), for it and the operations' methods */
-int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index);
+int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, int client_idx, int args, int index,
+                         int needs);
 /* lua_method.c: sets core.method, core.needs and their flags on the module table at -1 */
 void kombo_lua_open_method(lua_State *L);
 

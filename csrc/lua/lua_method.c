@@ -60,8 +60,8 @@ enum {
  * and of each method); raw: args is known to have no metatable (a batch's
  * job): its fields, and the body's when it has none either, are then read
  * with lua_rawget, which gives the same while no Lua code runs. */
-#define METHOD_ALIASED 1
-#define METHOD_PREFLIGHTED 2
+#define METHOD_ALIASED KOMBO_LUA_NEED_ALIASED
+#define METHOD_PREFLIGHTED KOMBO_LUA_NEED_PREFLIGHTED
 
 static void get(lua_State *L, int t, int key)
 {
@@ -151,10 +151,38 @@ static int declined(lua_State *L, int with_needs)
     return 4;
 }
 
+/* The client's config.preflight, read once (see lclient.preflight_default);
+ * p at 4. */
+static int preflight_default(lua_State *L, lclient *lc)
+{
+    if (lc->preflight_default == 0) {
+        rawget(L, 4, KEY(K_CONFIG)); /* (p: a plain table) */
+        get(L, -1, KEY(K_PREFLIGHT));
+        lc->preflight_default = lua_toboolean(L, -1) ? 2 : 1;
+        lua_pop(L, 2);
+    }
+    return lc->preflight_default == 2;
+}
+
+/* What the call needs of Lua, the long way (push_needs): 1 when the method
+ * declines (what was read at 7 and 8, handed over, not read again). */
+static int needs_lua(lua_State *L, lclient *lc, int flags, int raw)
+{
+    lua_settop(L, 6);
+    push_needs(L, 4, 0, 2, flags, UP_KEYS, raw); /* 7 aliased, 8 wanted */
+    /* (an __index read there may have closed the client: call.lua then
+     * raises, naming the caller) */
+    if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending)
+        return 1;
+    lua_settop(L, 6);
+    return 0;
+}
+
 /* fast(self, args [, opts]) -> res, nil | nil, err | false, nil [, aliased, wanted] */
 static int l_method(lua_State *L)
 {
-    int flags = (int)lua_tointeger(L, UP_FLAGS), n, res;
+    int flags = (int)lua_tointeger(L, UP_FLAGS), n, res, needs = 0;
+    const kombo_operation *op;
     lclient *lc;
 
     if (!lua_isnoneornil(L, 3))
@@ -177,19 +205,26 @@ static int l_method(lua_State *L)
         return declined(L, 0);
     }
     lua_settop(L, 6);
+    op = kombo_operation_at((size_t)lua_tointeger(L, UP_INDEX));
     if (flags != 0) {
-        push_needs(L, 4, 0, 2, flags, UP_KEYS, 0); /* 7 aliased, 8 wanted */
-        /* (an __index read there may have closed the client: call.lua
-         * then raises, naming the caller) */
-        if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending) {
-            lua_replace(L, 5);
-            lua_replace(L, 4);
-            return declined(L, 1); /* (what was read is handed over, not read again) */
-        }
-        lua_settop(L, 6);
+        /* Arguments without a metatable (a table literal: the usual call)
+         * are looked at by the core's reader as it walks them, rather than
+         * read here first by name; the rest the long way, here. */
+        if (lua_type(L, 2) == LUA_TTABLE && !lua_getmetatable(L, 2) &&
+            !((flags & METHOD_PREFLIGHTED) && preflight_default(L, lc)))
+            needs = flags;
+        else if (needs_lua(L, lc, flags, 0))
+            goto decline;
     }
     /* As client:run: args at 2 with nothing (no problems) at 3, the index at 6 */
-    n = kombo_lua_client_run(L, lc, kombo_operation_at((size_t)lua_tointeger(L, UP_INDEX)), 5, 2, 6);
+    n = kombo_lua_client_run(L, lc, op, 5, 2, 6, needs);
+    if (n == 0) {
+        /* The reader found something for Lua (or could not tell): asked
+         * the long way, which reads no more than the reader did. */
+        if (needs_lua(L, lc, flags, 1))
+            goto decline;
+        n = kombo_lua_client_run(L, lc, op, 5, 2, 6, 0);
+    }
     res = lua_gettop(L) - n + 1;
     if (lua_isnil(L, res)) {
         /* Not made: call.lua's refused(p, name, level, problems, shape,
@@ -218,6 +253,11 @@ static int l_method(lua_State *L)
     lua_replace(L, -2);
     lua_call(L, 2, 2);
     return 2;
+
+decline:
+    lua_replace(L, 5);
+    lua_replace(L, 4);
+    return declined(L, 1); /* (what was read is handed over, not read again) */
 }
 
 /* core.method(op_index, flags, private, name, refused, from_result) -> fast
@@ -273,10 +313,23 @@ static int job_declined(lua_State *L)
     return 1;
 }
 
+/* What the job at 1 needs of Lua, the long way (push_needs): 1 when the
+ * preparer declines; else the stack is left at 5. */
+static int job_needs_lua(lua_State *L, lclient *lc, int flags)
+{
+    lua_settop(L, 5);
+    push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable) */
+    /* (an __index read there may have closed the client) */
+    if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
+        return 1;
+    lua_settop(L, 5);
+    return 0;
+}
+
 /* The preparer's step, run protected by l_job_prepare (see there). */
 static int job_prepare(lua_State *L)
 {
-    int flags, reuse = 0, n;
+    int flags, reuse = 0, n, needs = 0;
     lclient *lc;
     lcall *c;
     const kombo_operation *op;
@@ -327,18 +380,29 @@ static int job_prepare(lua_State *L)
         lua_replace(L, JUP_LAST_OP);
     }
     lua_settop(L, 5);
-    if (flags != 0) {
-        push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable, above) */
-        /* (an __index read there may have closed the client) */
-        if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
+    /* What the job needs of Lua: looked at by the core's reader as it walks
+     * the job (no metatable, above), unless the client's preflight is on
+     * (then read here first, the long way). */
+    if (flags != 0 && (flags & METHOD_PREFLIGHTED) && lua_toboolean(L, JUP_PREFLIGHT)) {
+        if (job_needs_lua(L, lc, flags))
             return job_declined(L);
-        lua_settop(L, 5);
+    } else {
+        needs = flags;
     }
     if (kombo_lua_reusable_call(L, 2, JUP_CALL_MT))
         reuse = 2; /* made again in place */
     lua_pushvalue(L, 1); /* 6: the arguments, */
     lua_pushnil(L);      /* 7: no problems of Lua's */
-    n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse);
+    n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse, needs);
+    if (n == 0) {
+        /* The reader found something for Lua (or could not tell: a body
+         * with a metatable): asked the long way, which reads no more. */
+        if (job_needs_lua(L, lc, flags))
+            return job_declined(L);
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        n = kombo_lua_new_call(L, lc, 5, op, 6, 0, 0, reuse, 0);
+    }
     if (lua_type(L, -n) != LUA_TUSERDATA) {
         /* Refused by the core: its problems, or a shape mistake.  Handed
          * back for the batch to word as call.lua would, rather than read

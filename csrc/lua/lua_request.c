@@ -14,6 +14,7 @@
 #include "core/request.h"
 #include "core/schema.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,9 +118,11 @@ static const char *body_shape(lua_State *L, const kombo_operation *op, int body)
 }
 
 /* The query parameters given at the top level, as one object value; the
- * first nslots ones' values are in the stack slots from `slot` on. */
-static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, const kombo_operation *op,
-                       kombo_request *req)
+ * first nslots ones' values are in the stack slots from `slot` on, and
+ * bit i of `given` says whether slot i holds anything (a query lists up
+ * to fifteen parameters; a call gives one or two). */
+static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, uint64_t given,
+                       const kombo_operation *op, kombo_request *req)
 {
     lua_State *L = r->L;
     size_t i;
@@ -132,9 +135,11 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
         const char *name = op->query->properties[i].name;
         int at; /* where its value is: its slot, or pushed */
         if (i < nslots) {
+            if (i < 64 && !((given >> i) & 1))
+                continue; /* not given (most of them) */
             at = slot + (int)i;
             if (lua_isnil(L, at))
-                continue; /* not given (most of them) */
+                continue;
         } else { /* past MAX_KEYS: no slot, and its __index may run Lua */
             kombo_lua_keep_lent(r);
             lua_getfield(L, t, name);
@@ -163,13 +168,45 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, cons
     }
 }
 
+const char kombo_lua_needs_lua[] = "the call needs Lua first";
+
+int kombo_lua_has_remote_fields(lua_State *L, int body)
+{
+    int yes;
+    /* (the name is a live string, the method's upvalue: no allocation) */
+    lua_pushliteral(L, "remote_fields");
+    lua_rawget(L, body);
+    yes = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return yes;
+}
+
+/* What the call needs of Lua first (see kombo_lua_needs_lua), as
+ * kombo/call.lua's needs() would tell it, from an argument table without
+ * a metatable (so no Lua runs): a preflight asked (args.preflight set and
+ * true; the method passes the flag only when the client's own default is
+ * off) is told from its slot here; remote_fields in the body to normalize
+ * as the body's walk meets its members (r->aliased), before it reads
+ * anything that may run Lua.  A body with a metatable is the long way's
+ * (its __index). */
+static int needs_lua(lua_State *L, const kombo_operation *op, int body_type, int body_mt, int preflight,
+                     int needs)
+{
+    if (op->body_schema == NULL)
+        return 1; /* (never so: the flags are uploads' and creates') */
+    if ((needs & KOMBO_LUA_NEED_PREFLIGHTED) && lua_toboolean(L, preflight))
+        return 1;
+    return (needs & KOMBO_LUA_NEED_ALIASED) && body_type == LUA_TTABLE && body_mt;
+}
+
 const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_operation *op,
-                                   kombo_request *req, lcall *c, kombo_problems *problems)
+                                   kombo_request *req, lcall *c, kombo_problems *problems, int needs)
 {
     const char *keys[MAX_KEYS];
     kombo_lua_reader r;
     size_t i, k, nkeys;
     int body = 0, body_type = LUA_TNIL, body_mt = 0, slots;
+    uint64_t given = 0; /* bit k: keys[k]'s slot was set (k < 64) */
 
     memset(req, 0, sizeof *req);
     req->op = op;
@@ -207,36 +244,48 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             lua_pop(L, 1);
         } else {
             lua_replace(L, slots + (int)k);
+            if (k < 64)
+                given |= (uint64_t)1 << k;
         }
     }
     /* An argument table with a metatable may inherit fields (__index):
      * read those by name, as a field lookup would. */
     if (lua_getmetatable(L, t)) {
         lua_pop(L, 1);
+        if (needs != 0)
+            return kombo_lua_needs_lua; /* (the method checked: never so) */
         for (k = 0; k < nkeys; k++)
             if (lua_isnil(L, slots + (int)k)) {
                 lua_getfield(L, t, keys[k]);
                 lua_replace(L, slots + (int)k);
+                if (k < 64)
+                    given |= (uint64_t)1 << k; /* (maybe nil: looked at again) */
             }
     }
     /* keys[] is in call_keys' order: path parameters, integration_id,
      * query, body, on_progress, preflight. */
+    if (op->body_schema != NULL) {
+        body = slots + (int)nkeys - 3;
+        body_type = lua_type(L, body);
+        if (body_type == LUA_TTABLE && lua_getmetatable(L, body)) {
+            lua_pop(L, 1);
+            body_mt = 1;
+        }
+    }
+    /* Before anything raises or is kept: nothing has been read but the
+     * top-level keys, which the long way reads again. */
+    if (needs != 0 && needs_lua(L, op, body_type, body_mt, slots + (int)nkeys - 1, needs))
+        return kombo_lua_needs_lua;
     if (op->body_schema != NULL) {
         /* Shape first: these raise, before any problem counts.  A missing
          * body is a problem (the core's), like a missing id.  The body's
          * members are shape-checked here only when it has a metatable (a
          * field lookup may inherit them); else while it is read (below). */
         const char *shape;
-        body = slots + (int)nkeys - 3;
-        body_type = lua_type(L, body);
         if (body_type != LUA_TNIL && body_type != LUA_TTABLE)
             return shape_error(L, "'body'", body);
-        if (body_type == LUA_TTABLE && lua_getmetatable(L, body)) {
-            lua_pop(L, 1);
-            body_mt = 1;
-            if ((shape = body_shape(L, op, body)) != NULL)
-                return shape;
-        }
+        if (body_mt && (shape = body_shape(L, op, body)) != NULL)
+            return shape;
     }
     k = 0;
     for (i = 0; i < KOMBO_MAX_PARAMS && op->params[i] != NULL; i++, k++)
@@ -245,7 +294,7 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
         req->integration_id = slot_str(&r, slots + (int)k++, "integration_id");
     if (op->query != NULL) {
         size_t nq = nkeys - k - (op->body_schema != NULL ? 3 : 0); /* the query keys call_keys listed */
-        read_query(&r, t, slots + (int)k, nq, op, req);
+        read_query(&r, t, slots + (int)k, nq, k < 64 ? given >> k : 0, op, req);
         k += nq;
     }
     if (op->body_schema != NULL) {
@@ -253,8 +302,16 @@ const char *kombo_lua_read_request(lua_State *L, int t, int anchor, const kombo_
             strcpy(r.path, "body");
             r.shape = body_mt ? NULL : op->body_schema;
             r.shape_body = body;
+            r.aliased = (needs & KOMBO_LUA_NEED_ALIASED) ? 1 : 0;
             req->body = kombo_lua_read_value(&r, body, 0); /* the body is level 0 */
             r.shape = NULL;
+            /* (a walk that stopped short may not have met remote_fields) */
+            if (r.aliased == 1 && !r.shape_walked && kombo_lua_has_remote_fields(L, body))
+                r.aliased = 2;
+            if (r.aliased == 2) {
+                c->anchored = r.anchored; /* (emptied by the caller) */
+                return kombo_lua_needs_lua;
+            }
             if (!body_mt && !r.shape_walked) {
                 /* The walk stopped short (a key that is not a string, an
                  * array, empty, out of memory): by name, as before. */

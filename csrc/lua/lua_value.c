@@ -254,6 +254,12 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t objec
     double size;
     size_t old;
 
+    /* Before any Lua of the caller's runs: a call whose remote_fields need
+     * Lua is not read here (lua_request.c), so it is known first. */
+    if (r->aliased == 1)
+        r->aliased = kombo_lua_has_remote_fields(L, r->shape_body) ? 2 : 3;
+    if (r->aliased == 2)
+        return new_value(r, KOMBO_V_INVALID);
     kombo_lua_keep_lent(r); /* the field's __index may run Lua */
     if (r->shape != NULL && !r->shape_checked)
         shape_by_name(r);
@@ -436,6 +442,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
         type = lua_type(L, vidx);
         if (body && type != LUA_TTABLE)
             note_shape(r, key, klen);
+        if (body && r->aliased == 1 && klen == 13 && memcmp(key, "remote_fields", 13) == 0)
+            r->aliased = 2; /* (a value lua_next gives is never nil) */
         bit = seen_bit(key, klen);
         seen |= bit;
         old = path_put_key(r, base, key, klen);
@@ -558,6 +566,7 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->shape_body = 0;
     r->shape_bad = -1;
     r->shape_got = NULL;
+    r->aliased = 0;
     r->open[0] = NULL;
     r->path[0] = '\0';
 }

@@ -63,6 +63,61 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  -- A plain argument table is looked at by the core's reader as it walks it
+  -- (csrc/lua/lua_request.c): what needs Lua first must still go to call.lua.
+  it("hands a plain argument table's preflight and remote_fields to call.lua, as the long way does", function()
+    local client, integ = servers.client()
+    assert(client:attach_to_candidate(upload_args("cand-warm"))) -- (the next calls take the C step)
+    -- remote_fields with an alias: normalized in Lua before the core reads the body
+    local args = upload_args("cand-aliased")
+    args.body.remote_fields = { greenhouse = { on_behalf_of = "user-17" } }
+    assert(client:attach_to_candidate(args))
+    -- the same in a body whose remote_fields comes from its __index (looked up by name)
+    local body = setmetatable({ attachment = servers.attachment() },
+      { __index = { remote_fields = { greenhouse = { on_behalf_of = "user-18" } } } })
+    assert(client:attach_to_candidate { candidate_id = "cand-inherited", body = body })
+    -- with a source whose size its __index gives: asked once (by call.lua's
+    -- reading), not first by the C step that then hands the call over,
+    -- whichever of the body's members its walk meets first (the bodies'
+    -- sizes differ, and so does the order lua_next gives their keys in)
+    local via_source = {}
+    for spare = 0, 8 do
+      local size_asked, content = 0, "%PDF-1.4 source"
+      local attachment = setmetatable({ name = "cv.pdf", content_type = "application/pdf", type = "CV",
+        source = function() local c = content; content = nil; return c end },
+        { __index = function(_, k) if k == "size" then size_asked = size_asked + 1; return #content end end })
+      local sized = {}
+      for i = 1, spare * 3 do sized["spare" .. i] = true end
+      for i = 1, spare * 3 do sized["spare" .. i] = nil end
+      sized.attachment = attachment
+      sized.remote_fields = { greenhouse = { on_behalf_of = "user-19" } }
+      assert(client:attach_to_candidate { candidate_id = "cand-source", body = sized })
+      assert.equals(1, size_asked)
+      via_source[#via_source + 1] = "user-19"
+    end
+    -- preflight asked by the call: the restrictions are fetched first
+    local checked = upload_args("cand-checked")
+    checked.preflight = true
+    assert(client:attach_to_candidate(checked))
+    -- and false or absent (the client's default is off): not fetched
+    local unchecked = upload_args("cand-unchecked")
+    unchecked.preflight = false
+    assert(client:attach_to_candidate(unchecked))
+    local on_behalf, restrictions = {}, 0
+    for _, rec in ipairs(servers.requests(integ)) do
+      if rec.method == "GET" then
+        restrictions = restrictions + 1
+      elseif rec.json and rec.json.remote_fields then
+        on_behalf[#on_behalf + 1] = rec.json.remote_fields.greenhouse.post_headers["On-Behalf-Of"]
+      end
+    end
+    local expected = { "user-17", "user-18" }
+    for _, who in ipairs(via_source) do expected[#expected + 1] = who end
+    assert.same(expected, on_behalf)
+    assert.equals(1, restrictions)
+    client:close()
+  end)
+
   it("a client closed by an __index its method reads to decide refuses that call, and the next", function()
     for _, key in ipairs { "preflight", "remote_fields" } do
       local client = servers.client()
