@@ -170,17 +170,6 @@ static void read_query(kombo_lua_reader *r, int t, int slot, size_t nslots, uint
 
 const char kombo_lua_needs_lua[] = "the call needs Lua first";
 
-int kombo_lua_has_remote_fields(lua_State *L, int body)
-{
-    int yes;
-    /* (the name is a live string, the method's upvalue: no allocation) */
-    lua_pushliteral(L, "remote_fields");
-    lua_rawget(L, body);
-    yes = !lua_isnil(L, -1);
-    lua_pop(L, 1);
-    return yes;
-}
-
 /* What the call needs of Lua first (see kombo_lua_needs_lua), as
  * kombo/call.lua's needs() would tell it, from an argument table without
  * a metatable (so no Lua runs): a preflight asked (args.preflight set and

@@ -247,6 +247,19 @@ static void shape_by_name(kombo_lua_reader *r)
         r->shape_bad = bad, r->shape_got = got;
 }
 
+/* Whether the body at stack index `body` has remote_fields (a raw read: no
+ * Lua runs).  Here, not in lua_request.c, which reads with this file. */
+int kombo_lua_has_remote_fields(lua_State *L, int body)
+{
+    int yes;
+    /* (the name is a live string, the method's upvalue: no allocation) */
+    lua_pushliteral(L, "remote_fields");
+    lua_rawget(L, body);
+    yes = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return yes;
+}
+
 static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t object)
 {
     lua_State *L = r->L;
