@@ -52,10 +52,7 @@ enum {
  * `aliased` (a boolean: remote_fields to normalize, kombo/remote_fields.lua)
  * and `wanted` (the preflight asked: args.preflight, else the client's
  * config.preflight), reading as Lua code does (metamethods honoured), each
- * field once.  p: the client's state (a plain table); preflight: where
- * the client's config.preflight is (a batch's preparer read it once: both
- * p.config and its preflight are set when the client is made, never
- * again), or 0 to read p.config.preflight; keys: the number of the running function's
+ * field once.  p: the client's state (a plain table); keys: the number of the running function's
  * upvalue that holds the first key (the keys are upvalues of core.needs
  * and of each method); raw: args is known to have no metatable (a batch's
  * job): its fields, and the body's when it has none either, are then read
@@ -78,7 +75,7 @@ static void rawget(lua_State *L, int t, int key)
 }
 
 #define NEEDS_KEY(k) lua_upvalueindex(keys + (k))
-static void push_needs(lua_State *L, int p, int preflight, int args, int flags, int keys, int raw)
+static void push_needs(lua_State *L, int p, int args, int flags, int keys, int raw)
 {
     int aliased = 0;
     /* (at most 4 slots above its callers' 6: within the LUA_MINSTACK a C
@@ -104,10 +101,7 @@ static void push_needs(lua_State *L, int p, int preflight, int args, int flags, 
     lua_pushboolean(L, aliased);
     if (flags & METHOD_PREFLIGHTED) {
         (raw ? rawget : get)(L, args, NEEDS_KEY(K_PREFLIGHT));
-        if (lua_isnil(L, -1) && preflight != 0) {
-            lua_pop(L, 1);
-            lua_pushvalue(L, preflight);
-        } else if (lua_isnil(L, -1)) {
+        if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             rawget(L, p, NEEDS_KEY(K_CONFIG)); /* (p: a plain table) */
             get(L, -1, NEEDS_KEY(K_PREFLIGHT));
@@ -124,7 +118,7 @@ static int l_needs(lua_State *L)
 {
     int flags = (int)luaL_checkinteger(L, 3);
     lua_settop(L, 2);
-    push_needs(L, 1, 0, 2, flags, 1, 0);
+    push_needs(L, 1, 2, flags, 1, 0);
     return 2;
 }
 
@@ -151,13 +145,14 @@ static int declined(lua_State *L, int with_needs)
     return 4;
 }
 
-/* The client's config.preflight, read once (see lclient.preflight_default);
- * p at 4. */
-static int preflight_default(lua_State *L, lclient *lc)
+/* The client's config.preflight, read once for the methods and the batch
+ * preparers alike (see lclient.preflight_default); p at 4, the keys from
+ * upvalue `keys` on. */
+static int preflight_default(lua_State *L, lclient *lc, int keys)
 {
     if (lc->preflight_default == 0) {
-        rawget(L, 4, KEY(K_CONFIG)); /* (p: a plain table) */
-        get(L, -1, KEY(K_PREFLIGHT));
+        rawget(L, 4, NEEDS_KEY(K_CONFIG)); /* (p: a plain table) */
+        get(L, -1, NEEDS_KEY(K_PREFLIGHT));
         lc->preflight_default = lua_toboolean(L, -1) ? 2 : 1;
         lua_pop(L, 2);
     }
@@ -169,7 +164,7 @@ static int preflight_default(lua_State *L, lclient *lc)
 static int needs_lua(lua_State *L, lclient *lc, int flags, int raw)
 {
     lua_settop(L, 6);
-    push_needs(L, 4, 0, 2, flags, UP_KEYS, raw); /* 7 aliased, 8 wanted */
+    push_needs(L, 4, 2, flags, UP_KEYS, raw); /* 7 aliased, 8 wanted */
     /* (an __index read there may have closed the client: call.lua then
      * raises, naming the caller) */
     if (lua_toboolean(L, 7) || lua_toboolean(L, 8) || lc->client == NULL || lc->close_pending)
@@ -211,7 +206,7 @@ static int l_method(lua_State *L)
          * are looked at by the core's reader as it walks them, rather than
          * read here first by name; the rest the long way, here. */
         if (lua_type(L, 2) == LUA_TTABLE && !lua_getmetatable(L, 2) &&
-            !((flags & METHOD_PREFLIGHTED) && preflight_default(L, lc)))
+            !((flags & METHOD_PREFLIGHTED) && preflight_default(L, lc, UP_KEYS)))
             needs = flags;
         else if (needs_lua(L, lc, flags, 0))
             goto decline;
@@ -293,8 +288,7 @@ static int l_method_new(lua_State *L)
 #define JUP_CALL_MT lua_upvalueindex(5)   /* a call's metatable (kombo_lua_reusable_call) */
 #define JUP_LAST_OP lua_upvalueindex(6)   /* the operation pick named last (its table), or false */
 #define JUP_MEMO lua_upvalueindex(7)      /* job_memo: what that operation's table said */
-#define JUP_PREFLIGHT lua_upvalueindex(8) /* p.config.preflight (set when the client is made, never again) */
-#define JUP_KEYS 9
+#define JUP_KEYS 8
 
 /* The last operation's number and flags, read from its table and NEEDS
  * once rather than for every job (a batch's jobs are mostly of one
@@ -318,7 +312,7 @@ static int job_declined(lua_State *L)
 static int job_needs_lua(lua_State *L, lclient *lc, int flags)
 {
     lua_settop(L, 5);
-    push_needs(L, 4, JUP_PREFLIGHT, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable) */
+    push_needs(L, 4, 1, flags, JUP_KEYS, 1); /* 6 aliased, 7 wanted (the job: no metatable) */
     /* (an __index read there may have closed the client) */
     if (lua_toboolean(L, 6) || lua_toboolean(L, 7) || lc->client == NULL || lc->close_pending)
         return 1;
@@ -383,7 +377,7 @@ static int job_prepare(lua_State *L)
     /* What the job needs of Lua: looked at by the core's reader as it walks
      * the job (no metatable, above), unless the client's preflight is on
      * (then read here first, the long way). */
-    if (flags != 0 && (flags & METHOD_PREFLIGHTED) && lua_toboolean(L, JUP_PREFLIGHT)) {
+    if (flags != 0 && (flags & METHOD_PREFLIGHTED) && preflight_default(L, lc, JUP_KEYS)) {
         if (job_needs_lua(L, lc, flags))
             return job_declined(L);
     } else {
@@ -459,9 +453,6 @@ static int l_job_preparer(lua_State *L)
     luaL_getmetatable(L, CALL_MT);
     lua_pushboolean(L, 0); /* no operation yet */
     memset(lua_newuserdata(L, sizeof(job_memo)), 0, sizeof(job_memo));
-    lua_getfield(L, 1, "config");
-    lua_getfield(L, -1, "preflight");
-    lua_remove(L, -2);
     push_keys(L);
     lua_pushcclosure(L, job_prepare, JUP_KEYS - 1 + K_COUNT);
     lua_pushcclosure(L, l_job_prepare, 1);
