@@ -29,7 +29,7 @@ TESTING_SRC := csrc/testing/ltesting.c csrc/lua/lua_json.c $(CORE_SRC)
 HEADERS  := $(wildcard csrc/*/*.h)
 INC      := -Icsrc
 
-.PHONY: all lib testing example test check demo clean help deps docs luacheck generate
+.PHONY: all lib objects testing example test check demo clean help deps docs luacheck generate
 
 all: lib example
 
@@ -46,20 +46,43 @@ lib: $(BUILD)/kombo/core.so testing
 
 testing: $(BUILD)/kombo/testing.so
 
-$(BUILD)/kombo/core.so: $(LUA_SRC) $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(INC) $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -o $@ $(LUA_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
+# Object files: the core, the generated code and the transports do not
+# include Lua, so they are compiled once (build/obj) for every Lua's core.so,
+# testing.so and the example; only the binding (and testing's own files) is
+# compiled per Lua (build/<version>/obj).  scripts/test builds `objects`
+# first, then the Luas side by side.  Each object and library is written
+# under a temporary name and renamed, so that two makes building the same
+# file at once (the nginx specs' shards) never leave a torn one.
+OBJ          := build/obj
+CORE_OBJ     := $(patsubst csrc/%.c,$(OBJ)/%.o,$(CORE_SRC))
+CURL_OBJ     := $(patsubst csrc/%.c,$(OBJ)/%.o,$(CURL_SRC))
+BIND_OBJ     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(BIND_SRC))
+TESTING_OBJ  := $(BUILD)/obj/testing/ltesting.o $(BUILD)/obj/lua/lua_json.o $(CORE_OBJ)
 
-$(BUILD)/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
+objects: $(CORE_OBJ) $(CURL_OBJ)
+
+$(OBJ)/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared $(INC) $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+
+$(BUILD)/kombo/core.so: $(CORE_OBJ) $(CURL_OBJ) $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@.$$$$.tmp $^ $(CURL_LIB) $(CRYPTO_LIB) -lm && mv -f $@.$$$$.tmp $@
+
+$(BUILD)/kombo/testing.so: $(TESTING_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@.$$$$.tmp $^ $(CURL_LIB) $(CRYPTO_LIB) -lm && mv -f $@.$$$$.tmp $@
 
 example: build/examples/attach
 
 # Into build/, not examples/: examples/ holds sources only.
-build/examples/attach: examples/attach.c $(CORE_SRC) $(CURL_SRC) $(HEADERS)
+build/examples/attach: examples/attach.c $(CORE_OBJ) $(CURL_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc/core $(INC) $(CURL_INC) $(CRYPTO_INC) -o $@ examples/attach.c $(CORE_SRC) $(CURL_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
+	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc/core $(INC) $(CURL_INC) $(CRYPTO_INC) -o $@ examples/attach.c $(CORE_OBJ) $(CURL_OBJ) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
 deps:
 	scripts/setup
