@@ -155,13 +155,19 @@ build/asan/lua: tools/asan_lua.c
 	@mkdir -p $(dir $@)
 	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -I/usr/include/lua5.4 -o $@ $< -llua5.4
 
-build/asan/kombo/core.so: $(LUA_SRC) $(HEADERS)
+# As above, each file compiled once: core.so and testing.so share the core.
+ASAN_OBJ := build/asan/obj
+$(ASAN_OBJ)/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared $(INC) -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -o $@ $(LUA_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
+	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC $(INC) -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
 
-build/asan/kombo/testing.so: $(TESTING_SRC) $(HEADERS)
+build/asan/kombo/core.so: $(patsubst csrc/%.c,$(ASAN_OBJ)/%.o,$(LUA_SRC))
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC -shared $(INC) -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -o $@ $(TESTING_SRC) $(CURL_LIB) $(CRYPTO_LIB) -lm
+	$(ASAN_CC) $(ASAN_FLAGS) -fPIC -shared -o $@.$$$$.tmp $^ $(CURL_LIB) $(CRYPTO_LIB) -lm && mv -f $@.$$$$.tmp $@
+
+build/asan/kombo/testing.so: $(patsubst csrc/%.c,$(ASAN_OBJ)/%.o,$(TESTING_SRC))
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) -fPIC -shared -o $@.$$$$.tmp $^ $(CURL_LIB) $(CRYPTO_LIB) -lm && mv -f $@.$$$$.tmp $@
 
 test-asan: asan-lib
 	scripts/test-asan
