@@ -129,13 +129,16 @@ static multi_slot *slot_of(kombo_multi *m, const kombo_call *c)
  * pass over the slots for both). */
 static multi_slot *reserve(kombo_multi *m, const kombo_call *c)
 {
-    size_t i, free_i = m->nslots;
-    for (i = 0; i < m->nslots; i++) {
+    size_t i, free_i = m->nslots, busy = 0;
+    /* (until a free one is found and every busy one was looked at) */
+    for (i = 0; i < m->nslots && (free_i == m->nslots || busy < m->running); i++) {
         if (m->slots[i].t == NULL) {
             if (free_i == m->nslots)
                 free_i = i;
-        } else if (m->slots[i].call == c) {
-            return NULL; /* one attempt of a call at a time */
+        } else {
+            busy++;
+            if (m->slots[i].call == c)
+                return NULL; /* one attempt of a call at a time */
         }
     }
     if (m->nready == m->ready_cap) {
@@ -184,10 +187,10 @@ static int add_attempt(kombo_multi *m, kombo_call *c, void *tag)
         m->ready[m->nready++] = tag;
         return 0;
     }
-    /* (its slot's number: collect() finds the slot without a search; the
-     * slots may move when they grow) */
+    /* (its slot's number: collect() finds the slot without a search, from
+     * the handle's CURLOPT_PRIVATE, set once per handle; the slots may move
+     * when they grow) */
     t->multi_slot = (size_t)(s - m->slots);
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
     if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) {
         t->call = NULL;
         t->next_idle = m->idle;
