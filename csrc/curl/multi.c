@@ -46,6 +46,7 @@ struct kombo_multi {
     struct pollfd *polled; /* the copy given to poll() */
     size_t nfds, fds_cap;
     double timer_at; /* when libcurl wants to be called (on_timer): -1 never */
+    int maybe_more;  /* the last collect() stopped full: ended transfers may wait in libcurl's queue */
     int adding;      /* kombo_multi_add is on the stack (its source runs in it) */
 };
 
@@ -253,6 +254,9 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
         if (t != NULL && t->multi_slot < m->nslots && m->slots[t->multi_slot].t == t)
             done[n++] = finish(m, &m->slots[t->multi_slot], (int)msg->data.result);
     }
+    /* (transfers end only in curl_multi_socket_action, each call of which
+     * a collect() follows: the queue is empty unless this one stopped full) */
+    m->maybe_more = n == max;
     return n;
 }
 
@@ -272,7 +276,7 @@ size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
         return n;
     }
     /* (ended earlier but not taken: more than `max` at once) */
-    if ((n = collect(m, done, 0, max)) > 0)
+    if (m->maybe_more && (n = collect(m, done, 0, max)) > 0)
         return n;
     now = kombo_monotonic_now();
     until = now + (timeout > 0 ? timeout : 0);
