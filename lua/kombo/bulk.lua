@@ -583,7 +583,7 @@ function bulk.run(host, jobs, opts)
   -- waiting for its integration's restrictions, or done: refused).  (The
   -- loop here, not around a call per job: one Lua call per job fewer.)
   local function take(t)
-    while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
+    while in_flight < concurrency and active < max_active and not exhausted and not callback_error do
       local got, job = pcall(next_job)
       if not got then
         raised("jobs", job)
@@ -703,8 +703,9 @@ function bulk.run(host, jobs, opts)
             :format(type(s) == "string" and ("%q"):format(s) or tostring(s)), nil, true)
         end
       end
-      -- (halting(), inline: once per turn of the loop)
-      if stopped ~= nil or callback_error ~= nil then
+      -- (halting(), inline: once per turn of the loop; stopped: nil or a
+      -- string, callback_error: nil or a table)
+      if stopped or callback_error then
         if stopped == "abort" then
           -- the attempts in flight are cut off and reported in the order of
           -- their jobs (not of the tables that happen to hold them)
@@ -722,10 +723,10 @@ function bulk.run(host, jobs, opts)
         if #ready > 0 or #sleeping > 0 or next(fetches) then drain(t, "drained") end
         -- (nothing then sleeps, waits to be sent or is taken)
       else
-        -- (`sleeping` and `ready` are sequences, mostly empty: q[1] ~= nil
+        -- (`sleeping` and `ready` are sequences of jobs, mostly empty: q[1]
         -- says #q > 0 without the length operator's search, every turn)
         -- Wake the jobs whose wait is over; they go before new ones.
-        if sleeping[1] ~= nil then
+        if sleeping[1] then
           for i = #sleeping, 1, -1 do
             local job = sleeping[i]
             if job.wake <= t then
@@ -739,7 +740,7 @@ function bulk.run(host, jobs, opts)
         end
         -- Send what may go, oldest first; a job held back by its integration's
         -- limit does not hold back another integration's.
-        if ready[1] ~= nil then
+        if ready[1] then
           local i = 1
           while i <= #ready and in_flight < concurrency do
             local job = ready[i]
@@ -756,7 +757,7 @@ function bulk.run(host, jobs, opts)
       -- stop() (POLL when nothing sleeps, waits to be sent or reports
       -- progress: the common turn).
       local wait = POLL
-      if sleeping[1] ~= nil or ready[1] ~= nil or on_progress then
+      if sleeping[1] or ready[1] or on_progress then
         local until_t = t + POLL
         for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
         if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
