@@ -244,9 +244,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     } else if (first == 't' && field_is(line, n, TRANSFER_ENCODING, sizeof TRANSFER_ENCODING - 1)) {
         t->chunked = has_chunked(line + (sizeof TRANSFER_ENCODING - 1), n - (sizeof TRANSFER_ENCODING - 1));
     } else if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
+        /* (the status asked only of a block whose framing is refused) */
         long status = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (status >= 200 && !t->chunked && (t->length_conflict || strcmp(t->length, "?") == 0)) {
+        if (!t->chunked && (t->length_conflict || strcmp(t->length, "?") == 0) &&
+            curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200) {
             t->headers_bad = t->length_conflict ? "conflicting Content-Length headers"
                                                 : "invalid Content-Length (digits only)";
             return 0; /* aborts the transfer */
@@ -654,6 +655,9 @@ static void set_fixed_options(kombo_curl *t)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+    /* the handle's own state: a multi finds its slot from an ended transfer
+     * (multi.c's collect) without a setopt per attempt */
+    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)t);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -46,6 +46,7 @@ struct kombo_multi {
     struct pollfd *polled; /* the copy given to poll() */
     size_t nfds, fds_cap;
     double timer_at; /* when libcurl wants to be called (on_timer): -1 never */
+    int maybe_more;  /* the last collect() stopped full: ended transfers may wait in libcurl's queue */
     int adding;      /* kombo_multi_add is on the stack (its source runs in it) */
 };
 
@@ -129,13 +130,16 @@ static multi_slot *slot_of(kombo_multi *m, const kombo_call *c)
  * pass over the slots for both). */
 static multi_slot *reserve(kombo_multi *m, const kombo_call *c)
 {
-    size_t i, free_i = m->nslots;
-    for (i = 0; i < m->nslots; i++) {
+    size_t i, free_i = m->nslots, busy = 0;
+    /* (until a free one is found and every busy one was looked at) */
+    for (i = 0; i < m->nslots && (free_i == m->nslots || busy < m->running); i++) {
         if (m->slots[i].t == NULL) {
             if (free_i == m->nslots)
                 free_i = i;
-        } else if (m->slots[i].call == c) {
-            return NULL; /* one attempt of a call at a time */
+        } else {
+            busy++;
+            if (m->slots[i].call == c)
+                return NULL; /* one attempt of a call at a time */
         }
     }
     if (m->nready == m->ready_cap) {
@@ -184,10 +188,10 @@ static int add_attempt(kombo_multi *m, kombo_call *c, void *tag)
         m->ready[m->nready++] = tag;
         return 0;
     }
-    /* (its slot's number: collect() finds the slot without a search; the
-     * slots may move when they grow) */
+    /* (its slot's number: collect() finds the slot without a search, from
+     * the handle's CURLOPT_PRIVATE, set once per handle; the slots may move
+     * when they grow) */
     t->multi_slot = (size_t)(s - m->slots);
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
     if (curl_multi_add_handle(m->multi, t->easy) != CURLM_OK) {
         t->call = NULL;
         t->next_idle = m->idle;
@@ -250,6 +254,9 @@ static size_t collect(kombo_multi *m, void **done, size_t n, size_t max)
         if (t != NULL && t->multi_slot < m->nslots && m->slots[t->multi_slot].t == t)
             done[n++] = finish(m, &m->slots[t->multi_slot], (int)msg->data.result);
     }
+    /* (transfers end only in curl_multi_socket_action, each call of which
+     * a collect() follows: the queue is empty unless this one stopped full) */
+    m->maybe_more = n == max;
     return n;
 }
 
@@ -269,7 +276,7 @@ size_t kombo_multi_run(kombo_multi *m, double timeout, void **done, size_t max)
         return n;
     }
     /* (ended earlier but not taken: more than `max` at once) */
-    if ((n = collect(m, done, 0, max)) > 0)
+    if (m->maybe_more && (n = collect(m, done, 0, max)) > 0)
         return n;
     now = kombo_monotonic_now();
     until = now + (timeout > 0 ? timeout : 0);

@@ -7,7 +7,8 @@
  *   m:add(call[, value])     -- one attempt of a call whose call:next() said "send";
  *                            -- m:run() gives back `value` (default: the call) when it ends
  *   for _, job in ipairs(m:run(0.1)) do ... job.call:next(now) ... end
- *                            -- (m:run's second value: the time it returned at)
+ *                            -- (m:run's second value: the time it returned at;
+ *                            -- its third, how many the list holds)
  *   m:abort(call)            -- cut an attempt off (reported to the call as aborted)
  *   m:running(), m:close()
  *
@@ -153,8 +154,10 @@ static int l_multi_add(lua_State *L)
 
 /* m:run(timeout) -> { value, ... } of the attempts that ended (possibly
  * empty), after at most `timeout` seconds: the multi's own table, refilled
- * at every m:run(); and the time it returns at (core.now()'s first value:
- * the loop's "now" for the first of them, without a core.now() of its own). */
+ * at every m:run(); the time it returns at (core.now()'s first value: the
+ * loop's "now" for the first of them, without a core.now() of its own);
+ * and how many the list holds (no length operator's search of a table
+ * whose tail was just emptied). */
 static int l_multi_run(lua_State *L)
 {
     lmulti *m = check_multi(L, 1);
@@ -188,7 +191,8 @@ static int l_multi_run(lua_State *L)
     }
     m->ndone = kept;
     lua_pushnumber(L, kombo_monotonic_now());
-    return 2;
+    lua_pushinteger(L, (lua_Integer)kept);
+    return 3;
 }
 
 /* m:abort(call) -> true | false (no attempt of it here).  The attempt is

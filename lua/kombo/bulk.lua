@@ -583,7 +583,7 @@ function bulk.run(host, jobs, opts)
   -- waiting for its integration's restrictions, or done: refused).  (The
   -- loop here, not around a call per job: one Lua call per job fewer.)
   local function take(t)
-    while in_flight < concurrency and active < max_active and not exhausted and callback_error == nil do
+    while in_flight < concurrency and active < max_active and not exhausted and not callback_error do
       local got, job = pcall(next_job)
       if not got then
         raised("jobs", job)
@@ -703,8 +703,9 @@ function bulk.run(host, jobs, opts)
             :format(type(s) == "string" and ("%q"):format(s) or tostring(s)), nil, true)
         end
       end
-      -- (halting(), inline: once per turn of the loop)
-      if stopped ~= nil or callback_error ~= nil then
+      -- (halting(), inline: once per turn of the loop; stopped: nil or a
+      -- string, callback_error: nil or a table)
+      if stopped or callback_error then
         if stopped == "abort" then
           -- the attempts in flight are cut off and reported in the order of
           -- their jobs (not of the tables that happen to hold them)
@@ -722,23 +723,29 @@ function bulk.run(host, jobs, opts)
         if #ready > 0 or #sleeping > 0 or next(fetches) then drain(t, "drained") end
         -- (nothing then sleeps, waits to be sent or is taken)
       else
+        -- (`sleeping` and `ready` are sequences of jobs, mostly empty: q[1]
+        -- says #q > 0 without the length operator's search, every turn)
         -- Wake the jobs whose wait is over; they go before new ones.
-        for i = #sleeping, 1, -1 do
-          local job = sleeping[i]
-          if job.wake <= t then
-            table.remove(sleeping, i)
-            local step = job.call:next(t) -- "send" after a "sleep"
-            if step ~= "send" then finish(job)
-            elseif job.fetch then send_fetch(job)
-            else table.insert(ready, 1, job) end
+        if sleeping[1] then
+          for i = #sleeping, 1, -1 do
+            local job = sleeping[i]
+            if job.wake <= t then
+              table.remove(sleeping, i)
+              local step = job.call:next(t) -- "send" after a "sleep"
+              if step ~= "send" then finish(job)
+              elseif job.fetch then send_fetch(job)
+              else table.insert(ready, 1, job) end
+            end
           end
         end
         -- Send what may go, oldest first; a job held back by its integration's
         -- limit does not hold back another integration's.
-        local i = 1
-        while i <= #ready and in_flight < concurrency do
-          local job = ready[i]
-          if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
+        if ready[1] then
+          local i = 1
+          while i <= #ready and in_flight < concurrency do
+            local job = ready[i]
+            if can_send(job, t) then table.remove(ready, i); send(job, t) else i = i + 1 end
+          end
         end
         -- New jobs, while there is room (what is still queued now waits for
         -- its own integration's limit).  (take() does not change `stopped`
@@ -750,7 +757,7 @@ function bulk.run(host, jobs, opts)
       -- stop() (POLL when nothing sleeps, waits to be sent or reports
       -- progress: the common turn).
       local wait = POLL
-      if #sleeping > 0 or #ready > 0 or on_progress then
+      if sleeping[1] or ready[1] or on_progress then
         local until_t = t + POLL
         for s = 1, #sleeping do until_t = min(until_t, sleeping[s].wake) end
         if #ready > 0 and batch.paused_until > t then until_t = min(until_t, batch.paused_until) end
@@ -765,10 +772,10 @@ function bulk.run(host, jobs, opts)
       -- (m:run's list is the multi's own, refilled by the next m:run; its
       -- second value is the time it returned at: every job in the list
       -- ended before then, so that is their "now", the closest to their
-      -- answers (the nginx engine gives none))
-      local list, returned_at = mover_run(mover, wait)
+      -- answers (the nginx engine gives none); its third, how many it holds)
+      local list, returned_at, nlist = mover_run(mover, wait)
       local te = returned_at or now()
-      for k = 1, #list do
+      for k = 1, nlist or #list do
         local job = list[k]
         if job.flying and not (job.obs or job.fetch) then
           -- The common end of an attempt, inline (landed(job), then what the
