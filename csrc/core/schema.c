@@ -756,8 +756,7 @@ size_t kombo_schema_check_in(kombo_arena *a, const kombo_schema *s, kombo_value 
     c.arena = a;
     c.out = out;
     c.depth = 0;
-    root.up = NULL;
-    root.text = path != NULL ? path : "";
+    kombo_vpath_root(&root, path != NULL ? path : "");
     if (v == NULL)
         kombo_problems_add(out, path, "is required");
     else

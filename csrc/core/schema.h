@@ -150,6 +150,14 @@ static inline void kombo_vpath_member(kombo_vpath *p, kombo_vpath *up, const cha
     p->key = key;
     p->klen = klen;
 }
+static inline void kombo_vpath_root(kombo_vpath *p, const char *text)
+{
+    p->up = NULL;
+    p->text = text;
+    p->key = NULL;
+    p->klen = p->index = 0;
+    p->buf[0] = '\0';
+}
 /* A descriptor's name (a C string: measured only if joined) */
 static inline void kombo_vpath_name(kombo_vpath *p, kombo_vpath *up, const char *name)
 {
