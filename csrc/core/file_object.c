@@ -114,7 +114,7 @@ static int has_byte(kombo_str s, char c)
 }
 
 /* A member's path, joined only when a problem is reported there. */
-#define AT(buf, path, k) (kombo_path_join((buf), PATH_CAP, (path), key_name[k], key_len[k]), (buf))
+#define AT(buf, path, k) (kombo_path_join((buf), PATH_CAP, kombo_vpath_text(path), key_name[k], key_len[k]), (buf))
 
 /* The description's pattern for content_type (^[\w.-]+\/[\w.-]+$), in the
  * words uploads have always used; no pattern, no rule. */
@@ -157,7 +157,7 @@ static int url_has_host(const char *p, size_t n)
     return host < end && p[host] != ':';
 }
 
-static void check_data_url(kombo_problems *out, const char *path, int k, kombo_str s)
+static void check_data_url(kombo_problems *out, kombo_vpath *path, int k, kombo_str s)
 {
     char at[PATH_CAP];
     const unsigned char *p = (const unsigned char *)s.ptr;
@@ -192,7 +192,7 @@ static void check_data_url(kombo_problems *out, const char *path, int k, kombo_s
 }
 
 /* Says why data is not base64, pointing at the first bad byte. */
-static void check_data(kombo_problems *out, const char *path, int k, kombo_str s)
+static void check_data(kombo_problems *out, kombo_vpath *path, int k, kombo_str s)
 {
     char at[PATH_CAP];
     const unsigned char *p = (const unsigned char *)s.ptr;
@@ -221,12 +221,12 @@ static void check_data(kombo_problems *out, const char *path, int k, kombo_str s
     kombo_problems_add(out, AT(at, path, k), "must be base64 (standard alphabet, padded)");
 }
 
-static void check_raw_size(kombo_problems *out, const char *path, const char *key, size_t size)
+static void check_raw_size(kombo_problems *out, kombo_vpath *path, const char *key, size_t size)
 {
     char at[PATH_CAP];
     if (size > 0 && size <= KOMBO_MAX_CONTENT_BYTES)
         return;
-    kombo_path_join(at, PATH_CAP, path, key, strlen(key));
+    kombo_path_join(at, PATH_CAP, kombo_vpath_text(path), key, strlen(key));
     if (size == 0)
         kombo_problems_add(out, at, "is 0 bytes: an empty document is refused");
     else
@@ -235,7 +235,7 @@ static void check_raw_size(kombo_problems *out, const char *path, const char *ke
 }
 
 /* data, data_url, file, bytes, source: exactly one. */
-static void check_content_choice(kombo_problems *out, const char *path, const slots *f)
+static void check_content_choice(kombo_problems *out, kombo_vpath *path, const slots *f)
 {
     static const int keys[] = {K_DATA, K_URL, K_FILE, K_BYTES, K_SOURCE};
     const char *given[5];
@@ -246,7 +246,7 @@ static void check_content_choice(kombo_problems *out, const char *path, const sl
         if (f->m[keys[i]] != NULL)
             given[n++] = key_name[keys[i]];
     if (n == 0) {
-        kombo_problems_add(out, path, "needs exactly one of data, data_url, file, bytes or source");
+        kombo_problems_add(out, kombo_vpath_text(path), "needs exactly one of data, data_url, file, bytes or source");
         return;
     }
     if (n == 1)
@@ -254,7 +254,7 @@ static void check_content_choice(kombo_problems *out, const char *path, const sl
     for (i = 0; i < n; i++)
         o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", given[i],
                               i + 2 < n ? ", " : i + 2 == n ? " and " : "");
-    kombo_problems_add(out, path, "has %s%s; give exactly one", n == 2 ? "both " : "", list);
+    kombo_problems_add(out, kombo_vpath_text(path), "has %s%s; give exactly one", n == 2 ? "both " : "", list);
 }
 
 /* ---------------------------------------------------------------- defaults */
@@ -262,16 +262,16 @@ static void check_content_choice(kombo_problems *out, const char *path, const sl
 /* A string member added to the object (key and value borrowed), and to
  * its slot. */
 static int add_member(kombo_arena *a, kombo_value *v, slots *f, int k, kombo_str s, kombo_problems *out,
-                      const char *path)
+                      kombo_vpath *path)
 {
     kombo_value *m;
     if (a == NULL) {
-        kombo_problems_add(out, path, "cannot take its defaults (no arena: use kombo_schema_check_in)");
+        kombo_problems_add(out, kombo_vpath_text(path), "cannot take its defaults (no arena: use kombo_schema_check_in)");
         return -1;
     }
     m = kombo_value_new(a, KOMBO_V_STRING);
     if (m == NULL) {
-        kombo_problems_add(out, path, "could not be checked (out of memory)");
+        kombo_problems_add(out, kombo_vpath_text(path), "could not be checked (out of memory)");
         return -1;
     }
     m->key.ptr = key_name[k];
@@ -285,7 +285,7 @@ static int add_member(kombo_arena *a, kombo_value *v, slots *f, int k, kombo_str
 
 /* What the content tells: the name from the path, the content type from
  * the leading bytes and the name; the file opened into v->file. */
-static void prepare(kombo_arena *a, kombo_value *v, slots *f, const char *path, kombo_problems *out)
+static void prepare(kombo_arena *a, kombo_value *v, slots *f, kombo_vpath *path, kombo_problems *out)
 {
     kombo_str file = slot_str(f, K_FILE), bytes = slot_str(f, K_BYTES), name;
     const kombo_value *src = f->m[K_SOURCE];
@@ -314,7 +314,7 @@ static void prepare(kombo_arena *a, kombo_value *v, slots *f, const char *path, 
         }
         cpath = malloc(file.len + 1);
         if (cpath == NULL) {
-            kombo_problems_add(out, path, "could not be checked (out of memory)");
+            kombo_problems_add(out, kombo_vpath_text(path), "could not be checked (out of memory)");
             return;
         }
         memcpy(cpath, file.ptr, file.len);
@@ -356,7 +356,7 @@ static void prepare(kombo_arena *a, kombo_value *v, slots *f, const char *path, 
 
 /* Members of the wrong type, before anything else speaks of them: the
  * listed ones against their schema, the SDK's own as strings or a source. */
-static void check_member_types(const slots *f, const char *path, kombo_problems *out)
+static void check_member_types(const slots *f, kombo_vpath *path, kombo_problems *out)
 {
     const kombo_value *m;
     char at[PATH_CAP];
@@ -397,7 +397,7 @@ static int walk_needed(const kombo_value *v, const slots *f)
     return 0;
 }
 
-int kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, const char *path,
+int kombo_file_object_check(kombo_arena *a, const kombo_schema *s, kombo_value *v, kombo_vpath *path,
                             kombo_problems *out, kombo_member_check_fn check_member, void *ctx)
 {
     kombo_str name, data, data_url, file, bytes, ctype;

@@ -32,8 +32,11 @@ typedef struct ck {
     int depth;
 } ck;
 
-static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path);
-static void check_any(ck *c, kombo_value *v, const char *path);
+static void check(ck *c, const kombo_schema *s, kombo_value *v, kombo_vpath *path);
+static void check_any(ck *c, kombo_value *v, kombo_vpath *path);
+
+/* The path's text, for a problem (joined only now: kombo_vpath). */
+#define AT(path) kombo_vpath_text(path)
 
 /* "CV, COVER_LETTER, OTHER" into buf (cut with "..." when long). */
 static void list_values(char *buf, size_t cap, const char *const *values)
@@ -170,13 +173,13 @@ static size_t utf8_chars(kombo_str s)
 /* A string against s's string rules; the first that fails speaks.  The
  * value's echo is made only for a problem's message. */
 #define GOT (kombo_echo(got, sizeof got, str), got)
-static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char *path)
+static void check_string(ck *c, const kombo_schema *s, kombo_str str, kombo_vpath *path)
 {
     char got[KOMBO_ECHO_MAX + 4], list[LIST_CAP];
     size_t i;
 
     if (!kombo_utf8_valid(str.ptr, str.len)) {
-        kombo_problems_add(c->out, path, "must be valid UTF-8");
+        kombo_problems_add(c->out, AT(path), "must be valid UTF-8");
         return;
     }
     if (s->enum_values != NULL) {
@@ -184,30 +187,30 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
             ;
         if (s->enum_values[i] == NULL) {
             list_values(list, sizeof list, s->enum_values);
-            kombo_problems_add(c->out, path, "must be one of %s (got \"%s\")", list, GOT);
+            kombo_problems_add(c->out, AT(path), "must be one of %s (got \"%s\")", list, GOT);
             return;
         }
     }
     if (s->const_value != NULL && !kombo_str_is(str, s->const_value)) {
-        kombo_problems_add(c->out, path, "must be \"%.100s\" (got \"%s\")", s->const_value, GOT);
+        kombo_problems_add(c->out, AT(path), "must be \"%.100s\" (got \"%s\")", s->const_value, GOT);
         return;
     }
     if (s->min_length > 0 && utf8_chars(str) < s->min_length) {
         if (s->min_length == 1)
-            kombo_problems_add(c->out, path, "must not be empty");
+            kombo_problems_add(c->out, AT(path), "must not be empty");
         else
-            kombo_problems_add(c->out, path, "must be at least %zu characters long", s->min_length);
+            kombo_problems_add(c->out, AT(path), "must be at least %zu characters long", s->min_length);
         return;
     }
     if (s->pattern != NULL) {
         int r = kombo_regex_match(s->pattern, str.ptr, str.len);
         const char *src = s->pattern->source ? s->pattern->source : "its pattern";
         if (r == 0) {
-            kombo_problems_add(c->out, path, "must match %.120s (got \"%s\")", src, GOT);
+            kombo_problems_add(c->out, AT(path), "must match %.120s (got \"%s\")", src, GOT);
             return;
         }
         if (r < 0) {
-            kombo_problems_add(c->out, path, "could not be checked against %.120s: the match gave up (got \"%s\")",
+            kombo_problems_add(c->out, AT(path), "could not be checked against %.120s: the match gave up (got \"%s\")",
                                src, GOT);
             return;
         }
@@ -215,15 +218,15 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
     switch (s->format) {
     case KOMBO_FMT_DATE_TIME:
         if (!date_time_ok(str))
-            kombo_problems_add(c->out, path, "must be a date-time like 2024-05-01T12:00:00Z (got \"%s\")", GOT);
+            kombo_problems_add(c->out, AT(path), "must be a date-time like 2024-05-01T12:00:00Z (got \"%s\")", GOT);
         break;
     case KOMBO_FMT_EMAIL:
         if (!email_ok(str))
-            kombo_problems_add(c->out, path, "must be an email address (got \"%s\")", GOT);
+            kombo_problems_add(c->out, AT(path), "must be an email address (got \"%s\")", GOT);
         break;
     case KOMBO_FMT_URI:
         if (!uri_ok(str))
-            kombo_problems_add(c->out, path, "must be an absolute URI (got \"%s\")", GOT);
+            kombo_problems_add(c->out, AT(path), "must be an absolute URI (got \"%s\")", GOT);
         break;
     default:
         break;
@@ -232,7 +235,7 @@ static void check_string(ck *c, const kombo_schema *s, kombo_str str, const char
 
 #undef GOT
 
-static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, const char *path)
+static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, kombo_vpath *path)
 {
     double d = v->type == KOMBO_V_INTEGER ? (double)v->i : v->d;
     char lim[32], got[32];
@@ -245,29 +248,29 @@ static void check_number(ck *c, const kombo_schema *s, const kombo_value *v, con
     else
         kombo_format_double(got, v->d);
     kombo_format_double(lim, low ? s->minimum : s->maximum);
-    kombo_problems_add(c->out, path, low ? "must be at least %s (got %s)" : "must be at most %s (got %s)", lim, got);
+    kombo_problems_add(c->out, AT(path), low ? "must be at least %s (got %s)" : "must be at most %s (got %s)", lim, got);
 }
 
 /* A query list: each element a non-empty string without a comma, and each
  * held to the string rules of s. */
-static void check_query_list(ck *c, const kombo_schema *s, const kombo_value *v, const char *path)
+static void check_query_list(ck *c, const kombo_schema *s, const kombo_value *v, kombo_vpath *path)
 {
     const kombo_value *e;
-    char p[PATH_CAP];
+    kombo_vpath p;
     size_t i = 0;
 
     for (e = v->child; e != NULL; e = e->next) {
-        kombo_path_index(p, sizeof p, path, ++i);
+        kombo_vpath_element(&p, path, ++i);
         if (e->type == KOMBO_V_INVALID)
             continue;
         if (e->type != KOMBO_V_STRING)
-            kombo_problems_add(c->out, p, "must be a string (got %s)", kombo_value_type_name(e));
+            kombo_problems_add(c->out, AT(&p), "must be a string (got %s)", kombo_value_type_name(e));
         else if (e->s.len == 0)
-            kombo_problems_add(c->out, p, "must not be empty");
+            kombo_problems_add(c->out, AT(&p), "must not be empty");
         else if (memchr(e->s.ptr, ',', e->s.len) != NULL)
-            kombo_problems_add(c->out, p, "must not contain a comma (the values are sent as one comma-separated list)");
+            kombo_problems_add(c->out, AT(&p), "must not contain a comma (the values are sent as one comma-separated list)");
         else
-            check_string(c, s, e->s, p);
+            check_string(c, s, e->s, &p);
     }
 }
 
@@ -297,7 +300,7 @@ static int listed(const view *w, kombo_str key)
 static const char *const file_extras[] = {"file", "bytes", "source", "size"};
 #define NEXTRAS (sizeof file_extras / sizeof file_extras[0])
 
-static void unknown_member(ck *c, const view *w, const kombo_value *m, const char *path)
+static void unknown_member(ck *c, const view *w, const kombo_value *m, kombo_vpath *path)
 {
     const char *inline_names[48];
     const char **names = inline_names;
@@ -318,22 +321,22 @@ static void unknown_member(ck *c, const view *w, const kombo_value *m, const cha
         near = kombo_suggest_key(m->key.ptr, m->key.len, names, sizeof *names);
     }
     if (near != NULL)
-        kombo_problems_add(c->out, path, "is not a known field (did you mean %s?)", near);
+        kombo_problems_add(c->out, AT(path), "is not a known field (did you mean %s?)", near);
     else
-        kombo_problems_add(c->out, path, "is not a known field");
+        kombo_problems_add(c->out, AT(path), "is not a known field");
     if (names != inline_names)
         free(names);
 }
 
-static void required_problem(ck *c, const kombo_schema *ps, const char *path)
+static void required_problem(ck *c, const kombo_schema *ps, kombo_vpath *path)
 {
     char list[LIST_CAP];
     size_t n = ps != NULL ? count_values(ps->enum_values) : 0;
     if (n > 0 && n <= ENUM_IN_REQUIRED && (ps->types == 0 || ps->types == KOMBO_T_STRING)) {
         list_values(list, sizeof list, ps->enum_values);
-        kombo_problems_add(c->out, path, "is required (one of %s)", list);
+        kombo_problems_add(c->out, AT(path), "is required (one of %s)", list);
     } else {
-        kombo_problems_add(c->out, path, "is required");
+        kombo_problems_add(c->out, AT(path), "is required");
     }
 }
 
@@ -344,9 +347,9 @@ static void required_problem(ck *c, const kombo_schema *ps, const char *path)
  * words uploads have always had), the type through check_member, data and
  * data_url) are skipped, so that none is checked twice (1 MB of base64 is
  * scanned once), and so are the SDK's own (file, bytes, source, size). */
-static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
+static void walk_object(ck *c, const view *w, kombo_value *v, kombo_vpath *path)
 {
-    char p[PATH_CAP];
+    kombo_vpath p;
     kombo_value *m;
     /* Members one descriptor's names found, each another member (allOf's
      * branches may list a name twice: not counted there). */
@@ -370,13 +373,13 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
             if (m == NULL) {
                 /* A file object's members are its own rules' (file_object.c). */
                 if (prop->required && !w->file) {
-                    kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
-                    required_problem(c, prop->schema, p);
+                    kombo_vpath_name(&p, path, prop->name);
+                    required_problem(c, prop->schema, &p);
                 }
             } else {
                 found++;
-                kombo_path_join(p, sizeof p, path, prop->name, strlen(prop->name));
-                check(c, prop->schema, m, p);
+                kombo_vpath_name(&p, path, prop->name);
+                check(c, prop->schema, m, &p);
             }
         }
     }
@@ -392,13 +395,13 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
         }
         if (listed(w, m->key))
             continue;
-        kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+        kombo_vpath_member(&p, path, m->key.ptr, m->key.len);
         if (w->open && !kombo_utf8_valid(m->key.ptr, m->key.len))
-            kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
+            kombo_problems_add(c->out, AT(&p), "has a name that is not valid UTF-8");
         else if (w->open)
-            check(c, w->additional, m, p);
+            check(c, w->additional, m, &p);
         else
-            unknown_member(c, w, m, p);
+            unknown_member(c, w, m, &p);
     }
 }
 
@@ -406,17 +409,17 @@ static void walk_object(ck *c, const view *w, kombo_value *v, const char *path)
  * at objpath: "is required" when absent and required, else checked against
  * its schema.  The file object's rules call it (a kombo_member_check_fn)
  * for the member they check in their own order. */
-static void check_member(void *ctx, const kombo_property *prop, kombo_value *m, const char *objpath)
+static void check_member(void *ctx, const kombo_property *prop, kombo_value *m, kombo_vpath *objpath)
 {
     ck *c = ctx;
-    char p[PATH_CAP];
+    kombo_vpath p;
 
-    kombo_path_join(p, sizeof p, objpath, prop->name, strlen(prop->name));
+    kombo_vpath_name(&p, objpath, prop->name);
     if (m == NULL) {
         if (prop->required)
-            required_problem(c, prop->schema, p);
+            required_problem(c, prop->schema, &p);
     } else {
-        check(c, prop->schema, m, p);
+        check(c, prop->schema, m, &p);
     }
 }
 
@@ -452,7 +455,7 @@ static int collect_all_of(const kombo_schema *s, const kombo_schema **out, size_
 }
 
 /* 1 when the branches were checked as one merged object. */
-static int check_all_of(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+static int check_all_of(ck *c, const kombo_schema *s, kombo_value *v, kombo_vpath *path)
 {
     const kombo_schema *from[MAX_MERGED];
     size_t n = 0, i;
@@ -462,7 +465,7 @@ static int check_all_of(ck *c, const kombo_schema *s, kombo_value *v, const char
     if (!collect_all_of(s, from, &n, 0) || n == 0)
         return 0;
     if (v->type != KOMBO_V_OBJECT && v->type != KOMBO_V_EMPTY) {
-        kombo_problems_add(c->out, path, "must be an object (got %s)", kombo_value_type_name(v));
+        kombo_problems_add(c->out, AT(path), "must be an object (got %s)", kombo_value_type_name(v));
         return 1;
     }
     memset(&w, 0, sizeof w);
@@ -497,7 +500,7 @@ static void copy_problems(kombo_problems *out, const kombo_problems *from)
     out->dropped += from->dropped;
 }
 
-static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, kombo_vpath *path)
 {
     kombo_problems *trial, *best, *saved = c->out;
     size_t i, valid = 0, best_n = (size_t)-1, matching = 0;
@@ -508,10 +511,10 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
         kombo_value *m;
         char list[LIST_CAP], got[KOMBO_ECHO_MAX + 4];
         if (v->type != KOMBO_V_OBJECT && v->type != KOMBO_V_EMPTY) {
-            kombo_problems_add(c->out, path, "must be an object (got %s)", kombo_value_type_name(v));
+            kombo_problems_add(c->out, AT(path), "must be an object (got %s)", kombo_value_type_name(v));
             return;
         }
-        kombo_path_join(p, sizeof p, path, s->discriminator, strlen(s->discriminator));
+        kombo_path_join(p, sizeof p, AT(path), s->discriminator, strlen(s->discriminator));
         m = kombo_value_member(v, s->discriminator);
         list_values(list, sizeof list, s->discriminator_values);
         if (m == NULL) {
@@ -539,7 +542,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
     if (trial == NULL || best == NULL) {
         free(trial);
         free(best);
-        kombo_problems_add(c->out, path, "could not be checked (out of memory)");
+        kombo_problems_add(c->out, AT(path), "could not be checked (out of memory)");
         return;
     }
     kombo_problems_init(best);
@@ -568,7 +571,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
         }
     }
     if (valid > 1)
-        kombo_problems_add(c->out, path, "matches more than one of the allowed shapes");
+        kombo_problems_add(c->out, AT(path), "matches more than one of the allowed shapes");
     else if (valid == 0 && matching == 0) {
         /* "a string, an object": each branch's shape once. */
         size_t o = 0;
@@ -584,7 +587,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
             if (o >= sizeof words)
                 break;
         }
-        kombo_problems_add(c->out, path, "must be one of: %s (got %s)", words, kombo_value_type_name(v));
+        kombo_problems_add(c->out, AT(path), "must be one of: %s (got %s)", words, kombo_value_type_name(v));
     } else if (valid == 0) {
         copy_problems(c->out, best);
     }
@@ -594,7 +597,7 @@ static void check_any_of(ck *c, const kombo_schema *s, kombo_value *v, const cha
 
 /* ---------------------------------------------------------------- check */
 
-static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+static void check_self(ck *c, const kombo_schema *s, kombo_value *v, kombo_vpath *path)
 {
     switch (v->type) {
     case KOMBO_V_STRING:
@@ -610,17 +613,17 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
         if (!(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST) && v->child == NULL) {
             /* Sent as "ids=" a filter would match nothing (or, left out,
              * everything): neither is what an empty list means, so ask. */
-            kombo_problems_add(c->out, path,
+            kombo_problems_add(c->out, AT(path),
                                "must not be an empty list (leave it out not to filter by it)");
         } else if (v->type == KOMBO_V_ARRAY && !(t & KOMBO_T_ARRAY) && (s->flags & KOMBO_S_QUERY_LIST)) {
             check_query_list(c, s, v, path);
         } else if (v->type == KOMBO_V_ARRAY) {
             kombo_value *e;
-            char p[PATH_CAP];
+            kombo_vpath p;
             size_t i = 0;
             for (e = v->child; e != NULL; e = e->next) {
-                kombo_path_index(p, sizeof p, path, ++i);
-                check(c, s->items, e, p);
+                kombo_vpath_element(&p, path, ++i);
+                check(c, s->items, e, &p);
             }
         } else if ((t & KOMBO_T_OBJECT) || s->nproperties > 0 || (s->flags & KOMBO_S_FILE)) {
             goto object; /* an empty table taken as an object: its required members are missing */
@@ -654,31 +657,31 @@ static void check_self(ck *c, const kombo_schema *s, kombo_value *v, const char 
 }
 
 /* Member names go out as JSON strings: valid UTF-8 only. */
-static void check_keys(ck *c, const kombo_value *v, const char *path)
+static void check_keys(ck *c, const kombo_value *v, kombo_vpath *path)
 {
     const kombo_value *m;
     char p[PATH_CAP];
     for (m = v->child; m != NULL; m = m->next)
         if (m->key.ptr != NULL && !kombo_utf8_valid(m->key.ptr, m->key.len)) {
-            kombo_path_join(p, sizeof p, path, m->key.ptr, m->key.len);
+            kombo_path_join(p, sizeof p, AT(path), m->key.ptr, m->key.len);
             kombo_problems_add(c->out, p, "has a name that is not valid UTF-8");
         }
 }
 
 /* A value any JSON value may be: its strings must still be UTF-8. */
-static void check_any(ck *c, kombo_value *v, const char *path)
+static void check_any(ck *c, kombo_value *v, kombo_vpath *path)
 {
-    char p[PATH_CAP];
+    kombo_vpath p;
     kombo_value *m;
     size_t i = 0;
 
     if (v->type == KOMBO_V_STRING) {
         if (!kombo_utf8_valid(v->s.ptr, v->s.len))
-            kombo_problems_add(c->out, path, "must be valid UTF-8");
+            kombo_problems_add(c->out, AT(path), "must be valid UTF-8");
         return;
     }
     if (v->type == KOMBO_V_SOURCE) {
-        kombo_problems_add(c->out, path, "cannot be sent as JSON (got %s)", kombo_value_type_name(v));
+        kombo_problems_add(c->out, AT(path), "cannot be sent as JSON (got %s)", kombo_value_type_name(v));
         return;
     }
     if (v->type != KOMBO_V_ARRAY && v->type != KOMBO_V_OBJECT)
@@ -687,25 +690,25 @@ static void check_any(ck *c, kombo_value *v, const char *path)
         check_keys(c, v, path);
     for (m = v->child; m != NULL; m = m->next) {
         if (v->type == KOMBO_V_ARRAY)
-            kombo_path_index(p, sizeof p, path, ++i);
+            kombo_vpath_element(&p, path, ++i);
         else
-            kombo_path_join(p, sizeof p, path, m->key.ptr != NULL ? m->key.ptr : "", m->key.len);
-        check(c, NULL, m, p);
+            kombo_vpath_member(&p, path, m->key.ptr != NULL ? m->key.ptr : "", m->key.len);
+        check(c, NULL, m, &p);
     }
 }
 
-static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path)
+static void check(ck *c, const kombo_schema *s, kombo_value *v, kombo_vpath *path)
 {
     if (v == NULL || v->type == KOMBO_V_INVALID)
         return;
     if (v->type == KOMBO_V_NUMBER && !isfinite(v->d)) {
         /* The binding refuses these; a C caller is told too (no JSON for them). */
-        kombo_problems_add(c->out, path, "must be a finite number (got %s)", isnan(v->d) ? "NaN" : "infinity");
+        kombo_problems_add(c->out, AT(path), "must be a finite number (got %s)", isnan(v->d) ? "NaN" : "infinity");
         return;
     }
     if (s == NULL) {
         if (c->depth >= MAX_DEPTH) {
-            kombo_problems_add(c->out, path, "is nested too deeply");
+            kombo_problems_add(c->out, AT(path), "is nested too deeply");
             return;
         }
         c->depth++;
@@ -714,7 +717,7 @@ static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path
         return;
     }
     if (c->depth >= MAX_DEPTH) {
-        kombo_problems_add(c->out, path, "is nested too deeply");
+        kombo_problems_add(c->out, AT(path), "is nested too deeply");
         return;
     }
     c->depth++;
@@ -723,7 +726,7 @@ static void check(ck *c, const kombo_schema *s, kombo_value *v, const char *path
         s->combine == KOMBO_COMBINE_ALL_OF || v->type == KOMBO_V_EMPTY) {
         int t = kombo_schema_type_ok(s, v);
         if (t != 1 && !(t == 0 && s->types == 0 && !(s->flags & KOMBO_S_FILE))) {
-            kombo_schema_type_problem(c->out, path, s, v);
+            kombo_schema_type_problem(c->out, AT(path), s, v);
             c->depth--;
             return;
         }
@@ -747,15 +750,17 @@ size_t kombo_schema_check_in(kombo_arena *a, const kombo_schema *s, kombo_value 
                              kombo_problems *out)
 {
     size_t before = out->count + out->dropped;
+    kombo_vpath root;
     ck c;
 
     c.arena = a;
     c.out = out;
     c.depth = 0;
+    kombo_vpath_root(&root, path != NULL ? path : "");
     if (v == NULL)
         kombo_problems_add(out, path, "is required");
     else
-        check(&c, s, v, path != NULL ? path : "");
+        check(&c, s, v, &root);
     return out->count + out->dropped - before;
 }
 

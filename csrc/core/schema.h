@@ -129,6 +129,48 @@ struct kombo_schema {
 
 /* ---------------------------------------------------------- validation */
 
+/* A value's path as the validator names it ("body.attachment.type"),
+ * joined only when something reads it: a problem there (most values have
+ * none), or a member's path below it.  A member's name or an element's
+ * number after its parent's path, or (up NULL) a text.  Each lives on the
+ * stack of the check that made it, with its own buffer. */
+typedef struct kombo_vpath {
+    struct kombo_vpath *up;
+    const char *text; /* up NULL: the path; else NULL until joined (into buf) */
+    const char *key;  /* a member's name (klen bytes; (size_t)-1: a C string), or NULL: the element `index` */
+    size_t klen, index;
+    char buf[128];    /* kombo_problem.path's size */
+} kombo_vpath;
+/* The path's text, joined now if not yet (kombo_path_join, kombo_path_index). */
+const char *kombo_vpath_text(kombo_vpath *p);
+static inline void kombo_vpath_member(kombo_vpath *p, kombo_vpath *up, const char *key, size_t klen)
+{
+    p->up = up;
+    p->text = NULL;
+    p->key = key;
+    p->klen = klen;
+}
+static inline void kombo_vpath_root(kombo_vpath *p, const char *text)
+{
+    p->up = NULL;
+    p->text = text;
+    p->key = NULL;
+    p->klen = p->index = 0;
+    p->buf[0] = '\0';
+}
+/* A descriptor's name (a C string: measured only if joined) */
+static inline void kombo_vpath_name(kombo_vpath *p, kombo_vpath *up, const char *name)
+{
+    kombo_vpath_member(p, up, name, (size_t)-1);
+}
+static inline void kombo_vpath_element(kombo_vpath *p, kombo_vpath *up, size_t index)
+{
+    p->up = up;
+    p->text = NULL;
+    p->key = NULL;
+    p->index = index;
+}
+
 /* Checks v against s at `path` ("body", "body.candidate", ...), adding
  * every problem, one per mistake (a wrong type is not also a wrong
  * pattern; a missing object's members are not missing one by one), with
@@ -157,12 +199,12 @@ size_t kombo_schema_check(const kombo_schema *s, kombo_value *v, const char *pat
  * the name's rules and the content's) back to the validator through
  * check_member, so that neither file calls the other. */
 typedef void (*kombo_member_check_fn)(void *ctx, const kombo_property *prop, kombo_value *m,
-                                      const char *objpath); /* m: the member, NULL when absent */
+                                      kombo_vpath *objpath); /* m: the member, NULL when absent */
 /* Returns 0 when the generic walk of v against s alone (schema.c's
  * walk_object) would find nothing left to check: every member has one of
  * the names below, the description's listed by s, the SDK's own not (the
  * usual upload); else 1. */
-int kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, const char *path,
+int kombo_file_object_check(kombo_arena *arena, const kombo_schema *s, kombo_value *v, kombo_vpath *path,
                              kombo_problems *out, kombo_member_check_fn check_member, void *ctx);
 
 /* The members of a file object the SDK knows by name: the description's

@@ -157,6 +157,19 @@ void kombo_path_index(char *dst, size_t cap, const char *base, size_t i)
     dst[o + n] = '\0';
 }
 
+const char *kombo_vpath_text(kombo_vpath *p)
+{
+    if (p->text == NULL) {
+        const char *base = kombo_vpath_text(p->up);
+        if (p->key != NULL)
+            kombo_path_join(p->buf, sizeof p->buf, base, p->key, p->klen == (size_t)-1 ? strlen(p->key) : p->klen);
+        else
+            kombo_path_index(p->buf, sizeof p->buf, base, p->index);
+        p->text = p->buf;
+    }
+    return p->text;
+}
+
 const char *kombo_value_type_name(const kombo_value *v)
 {
     if (v->given != NULL)

@@ -230,6 +230,11 @@ typedef struct kombo_lua_reader {
      * compared by address, with no Lua table to fill and empty per call. */
     const void *open[KOMBO_LUA_MAX_DEPTH + 1];
     char path[256];
+    /* The member being read, not yet joined to the path: joined when
+     * something reads the path (a problem, a nested table, a source:
+     * lua_value.c's at), which a valid scalar member never does. */
+    const char *pend_key;
+    size_t pend_len, pend_base;
     /* Strings read in place rather than copied, copied before Lua code may
      * run (lua_value.c: lend, keep_lent). */
     kombo_str *lent[KOMBO_LUA_LENT_MAX];

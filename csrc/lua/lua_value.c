@@ -150,6 +150,17 @@ static size_t path_push_index(kombo_lua_reader *r, int i)
     return old;
 }
 
+/* The path, with the member being read joined to it first (see
+ * kombo_lua_reader's pend_key): every reader of r->path below asks here. */
+static const char *at(kombo_lua_reader *r)
+{
+    if (r->pend_key != NULL) {
+        path_put_key(r, r->pend_base, r->pend_key, r->pend_len);
+        r->pend_key = NULL;
+    }
+    return r->path;
+}
+
 static kombo_value *new_value(kombo_lua_reader *r, kombo_vtype type)
 {
     kombo_value *v = kombo_value_new(r->arena, type);
@@ -160,7 +171,7 @@ static kombo_value *new_value(kombo_lua_reader *r, kombo_vtype type)
 
 static kombo_value *invalid(kombo_lua_reader *r, const char *fmt, const char *arg)
 {
-    kombo_problems_add(r->problems, r->path, fmt, arg);
+    kombo_problems_add(r->problems, at(r), fmt, arg);
     return new_value(r, KOMBO_V_INVALID);
 }
 
@@ -267,6 +278,7 @@ static kombo_value *read_source(kombo_lua_reader *r, int t, int fn, size_t objec
     double size;
     size_t old;
 
+    at(r); /* (the path ends in ".source": ".size" replaces it below) */
     /* Before any Lua of the caller's runs: a call whose remote_fields need
      * Lua is not read here (lua_request.c), so it is known first. */
     if (r->aliased == 1)
@@ -459,7 +471,12 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             r->aliased = 2; /* (a value lua_next gives is never nil) */
         bit = seen_bit(key, klen);
         seen |= bit;
-        old = path_put_key(r, base, key, klen);
+        /* Its path is joined only if asked (at): a valid string member,
+         * the usual one, never asks. */
+        old = base;
+        r->pend_key = key;
+        r->pend_len = klen;
+        r->pend_base = base;
         if (r->call != NULL && bit == SEEN_SOURCE && kombo_lua_is_callable(L, vidx)) {
             member = read_source(r, idx, vidx, old);
         } else {
@@ -475,7 +492,8 @@ static kombo_value *read_members(kombo_lua_reader *r, int idx, int depth, kombo_
             lend(r, kidx, k, &member->key);
             kombo_value_append(v, member);
         }
-        r->path[old] = '\0';
+        r->pend_key = NULL;
+        r->path[old] = '\0'; /* (joined or not: the object's own path again) */
         lua_pop(L, 1);
         if (r->failed) {
             lua_pop(L, 1);
@@ -498,6 +516,7 @@ static kombo_value *read_table(kombo_lua_reader *r, int idx, int depth)
     size_t old;
     static const char *const neither = "must have only string keys (an object) or only keys 1..n (an array)";
 
+    at(r); /* a nested table: its members' paths go after its own */
     if (depth > KOMBO_LUA_MAX_DEPTH) {
         char limit[16];
         snprintf(limit, sizeof limit, "%d", KOMBO_LUA_MAX_DEPTH);
@@ -582,6 +601,7 @@ void kombo_lua_reader_init(kombo_lua_reader *r, lua_State *L, kombo_arena *arena
     r->aliased = 0;
     r->open[0] = NULL;
     r->path[0] = '\0';
+    r->pend_key = NULL;
 }
 
 /* ---------------------------------------------------- kombo.encode_json */

@@ -77,6 +77,32 @@ describe("one mistake, one problem", function()
     assert.matches("is required with source", msg, 1, true)
   end)
 
+  -- The paths below are joined only when a problem is reported (the reader's
+  -- and the validator's, lazily): each must still name its own member.
+  it("a size beside data is reported at the file object's size", function()
+    local msg = only(problems_for(h.args { body = { attachment = {
+      name = "cv.pdf", type = "CV", content_type = "application/pdf", data = h.PDF_B64, size = 3 } } }),
+      "body.attachment.size")
+    assert.matches("is only used with source", msg, 1, true)
+  end)
+
+  it("a source's size that is not a whole number is reported at size", function()
+    local attachment = { name = "cv.pdf", type = "CV", content_type = "application/pdf",
+      source = function() end, size = 1.5 }
+    local msg = only(problems_for(h.args { body = { attachment = attachment } }), "body.attachment.size")
+    assert.matches("must be a whole number of bytes", msg, 1, true)
+  end)
+
+  it("a wrong type's enum and a bad content type are each at their own member's path", function()
+    local problems = problems_for(h.args { body = { attachment = {
+      name = "cv.pdf", type = "PDF", content_type = "pdf", data = h.PDF_B64 } } })
+    local at = {}
+    for _, p in ipairs(problems) do at[p.path] = p.message end
+    assert.matches("must be one of CV, COVER_LETTER, OTHER", at["body.attachment.type"] or "", 1, true)
+    assert.matches("must look like type/subtype", at["body.attachment.content_type"] or "", 1, true)
+    assert.equals(2, #problems, h.dump(problems))
+  end)
+
   -- Only the key "source" itself is the content's source: a key that begins
   -- with it and a NUL is another (unknown) member, a function that cannot
   -- be JSON.
