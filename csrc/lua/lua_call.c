@@ -100,7 +100,7 @@ static void push_success_mt(lua_State *L, int hbmt, int index)
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
     }
-    lua_remove(L, -2);
+    lua_replace(L, -2); /* over the table of them */
 }
 
 /* core.success_metatable(index) -> the metatable of the successes dressed

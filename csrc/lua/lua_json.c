@@ -476,7 +476,8 @@ static void push_sized_at(ctx *c, jscan *s, int count)
             if (!more_members(s, close))
                 break;
         }
-        lua_settop(L, t); /* a key without a value */
+        if (lua_gettop(L) != t)
+            lua_settop(L, t); /* a key without a value */
     }
     if (!is_obj)
         set_array_mt(c);
