@@ -585,6 +585,10 @@ static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
         marks.count[i] = cls->mark_members[i];
     }
     marks.n = i;
+    marks.tape_at = cls->tape_at;
+    marks.tape_end = cls->tape_end;
+    marks.ntape = cls->ntape;
+    marks.tape_base = r->body.data;
     root.type = J_OBJECT;
     root.p = r->body.data + cls->json_off;
     root.n = cls->json_len;
