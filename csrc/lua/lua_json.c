@@ -366,6 +366,9 @@ static void push_other_string_at(ctx *c, jscan *s, int is_key)
  * them and their text is the value, read here once (not found by
  * kombo_json_skip and then searched for a backslash), 8 bytes a step.
  * (No value returned: each way out is a tail call.) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void push_text(ctx *c, const char *b, size_t n, int is_key)
 {
     unsigned slot;
