@@ -104,7 +104,8 @@ static void copy_header_text(char *dst, size_t cap, const char *src, size_t max)
 
 /* ---------------------------------------------------- response shapes */
 
-/* Whether the key k (validated text) is lit (len bytes, no escape in it):
+/* Whether the string k (validated text: a key, or the status) is lit (len
+ * bytes, no escape in it):
  * text of that length must be lit's bytes; only a longer one, with an
  * escape, can decode to it (kombo_json_str_eq then); a shorter one never. */
 static int key_is(const jval *k, const char *lit, size_t len)
@@ -163,7 +164,7 @@ static int success_shape(const jval *root, const jmembers *mm, const kombo_respo
         fmt_into(why, whysz, "missing \"status\"");
         return 0;
     }
-    if (!kombo_json_str_eq(&status, "success")) {
+    if (status.type != J_STRING || !key_is(&status, "success", 7)) {
         fmt_into(why, whysz, "\"status\" is not \"success\"");
         return 0;
     }
@@ -219,6 +220,8 @@ static int success_shape(const jval *root, const jmembers *mm, const kombo_respo
         fmt_into(why, whysz, "\"warnings\" is not an array");
         return 0;
     }
+    if (v.n == 2) /* "[]", the usual: nothing to walk */
+        return 1;
     kombo_json_iter_begin(&it, &v);
     for (; kombo_json_iter_next(&it, NULL, &w); i++) {
         jval m;
@@ -461,6 +464,7 @@ static void classify_too_large(const kombo_response *r, double now, kombo_classi
 /* The classification keeps the scan's whole record (kombo.h cannot name
  * json.h's size). */
 typedef char answer_marks_hold_the_record[KOMBO_ANSWER_MARKS >= KOMBO_JSON_MARKS ? 1 : -1];
+typedef char answer_tape_holds_the_tape[KOMBO_ANSWER_TAPE >= KOMBO_JSON_TAPE ? 1 : -1];
 
 static void classify_success(const kombo_response *r, const kombo_response_shape *shape,
                              kombo_classification *out)
@@ -471,6 +475,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
     jval root;
     jmarks marks; /* the shape checks step over data and results by it */
     jmembers members; /* and read the top level's members from it */
+    jtape tape;       /* the binding's record of every token, written in place */
     char why[160];
     unsigned i;
 
@@ -481,7 +486,9 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
                  "HTTP %d with an empty response body (the request may have been processed)", r->status);
         return;
     }
-    if (kombo_json_parse_members(&s, body, n, &root, &marks, &members)) {
+    tape.at = out->tape_at;
+    tape.end = out->tape_end;
+    if (kombo_json_parse_taped(&s, body, n, &root, &marks, &members, &tape)) {
         out->kind = KOMBO_ERR_DECODE;
         out->outcome = KOMBO_OUTCOME_UNKNOWN;
         fmt_into(out->message, sizeof out->message,
@@ -506,6 +513,7 @@ static void classify_success(const kombo_response *r, const kombo_response_shape
         out->mark_members[i] = marks.count[i];
     }
     out->nmarks = i;
+    out->ntape = tape.n;
 }
 
 static void classify_redirect(const kombo_response *r, kombo_classification *out)
@@ -621,6 +629,7 @@ void kombo_classification_clear(kombo_classification *out)
     out->has_code = out->has_title = out->has_log_url = 0;
     out->json_off = out->json_len = 0;
     out->nmarks = 0;
+    out->ntape = KOMBO_ANSWER_TAPE + 1; /* none */
 }
 
 static void classify(const kombo_response *r, double now, const kombo_response_shape *shape, int read,

@@ -74,6 +74,8 @@ static int j_string_full(jscan *s)
     const char *open = s->p, *p = s->p + 1, *end = s->end;
     unsigned high = 0; /* the OR of the bytes: UTF-8 is checked only when one is >= 0x80 */
 
+    s->escaped = 0;
+
     for (;;) {
         unsigned char c;
         long u, lo;
@@ -97,6 +99,7 @@ static int j_string_full(jscan *s)
             return j_fail(s, "control character in string");
         if (end - p < 2)
             return j_fail(s, "unterminated string");
+        s->escaped = 1;
         switch (p[1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
             p += 2;
@@ -142,9 +145,36 @@ static int j_string(jscan *s)
     const char *p = kombo_json_string_run(s->p + 1, s->end, 1);
     if (p < s->end && *p == '"') {
         s->p = p + 1;
+        s->escaped = 0;
         return 0;
     }
     return j_string_full(s);
+}
+
+/* The tape's entry for the token at s->p, or TAPE_NONE when there is no
+ * tape or it is full (tape_over then says so). */
+#define TAPE_NONE 0xffffffffu
+static inline unsigned tape_add(jscan *s)
+{
+    if (s->tape_n < s->tape_cap) {
+        s->tape_at[s->tape_n] = (uint32_t)(s->p - s->start);
+        return (unsigned)s->tape_n++;
+    }
+    s->tape_over = 1;
+    return TAPE_NONE;
+}
+
+/* Its end: a scalar's at s->p (a string's marked plain when it held no
+ * escape: scalar_end), or a container's count. */
+static inline void tape_end(jscan *s, unsigned i, uint32_t end)
+{
+    if (i != TAPE_NONE)
+        s->tape_end[i] = end;
+}
+
+static inline uint32_t scalar_end(const jscan *s, int string)
+{
+    return (uint32_t)(s->p - s->start) | (string && !s->escaped ? JTAPE_PLAIN : 0u);
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -209,11 +239,12 @@ static int described(const jscan *s, jval *out, jtype t, const char *b, const ch
 }
 
 /* An object or array at s->p; `depth` counts this container. */
-static int j_container(jscan *s, int depth, int is_obj)
+static int j_container(jscan *s, int depth, int is_obj, unsigned taped)
 {
     char close = is_obj ? '}' : ']';
     jmarks *m = s->record;
     unsigned mark = KOMBO_JSON_MARKS; /* this container's record, if it has one */
+    uint32_t members = 0;
 
     if (depth > KOMBO_JSON_MAX_DEPTH)
         return j_fail(s, "nested too deeply");
@@ -229,16 +260,20 @@ static int j_container(jscan *s, int depth, int is_obj)
         s->p++;
         if (mark < KOMBO_JSON_MARKS)
             m->close[mark] = s->p;
+        tape_end(s, taped, 0);
         return 0;
     }
     for (;;) {
         jval *val = NULL; /* where the member is recorded (the top level's) */
         if (is_obj) {
             const char *key = s->p;
+            unsigned key_taped;
             if (s->p >= s->end || *s->p != '"')
                 return j_eof_or(s, "expected a string key");
+            key_taped = tape_add(s);
             if (j_string(s))
                 return -1;
+            tape_end(s, key_taped, scalar_end(s, 1));
             if (depth == 1 && s->members != NULL) {
                 jmembers *mm = s->members;
                 if (mm->n < KOMBO_JSON_ROOT_MEMBERS) {
@@ -256,6 +291,7 @@ static int j_container(jscan *s, int depth, int is_obj)
         }
         if (j_value(s, depth, val))
             return -1;
+        members++;
         if (mark < KOMBO_JSON_MARKS)
             m->count[mark]++;
         j_ws(s);
@@ -268,6 +304,7 @@ static int j_container(jscan *s, int depth, int is_obj)
             s->p++;
             if (mark < KOMBO_JSON_MARKS)
                 m->close[mark] = s->p;
+            tape_end(s, taped, members);
             return 0;
         }
         return j_eof_or(s, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
@@ -281,12 +318,14 @@ static int j_value(jscan *s, int depth, jval *out)
     const char *b = s->p;
     jtype t;
     int rc;
+    unsigned taped;
 
     if (s->p >= s->end)
         return j_fail(s, "unexpected end of input");
+    taped = tape_add(s);
     switch (*s->p) {
-    case '{': t = J_OBJECT; rc = j_container(s, depth + 1, 1); break;
-    case '[': t = J_ARRAY; rc = j_container(s, depth + 1, 0); break;
+    case '{': t = J_OBJECT; rc = j_container(s, depth + 1, 1, taped); break;
+    case '[': t = J_ARRAY; rc = j_container(s, depth + 1, 0, taped); break;
     case '"': t = J_STRING; rc = j_string(s); break;
     case 't': t = J_TRUE; rc = j_literal(s, "true"); break;
     case 'f': t = J_FALSE; rc = j_literal(s, "false"); break;
@@ -301,18 +340,34 @@ static int j_value(jscan *s, int depth, jval *out)
     }
     if (rc)
         return -1;
+    if (t != J_OBJECT && t != J_ARRAY)
+        tape_end(s, taped, scalar_end(s, t == J_STRING));
     return described(s, out, t, b, s->p);
 }
 
 int kombo_json_parse_members(jscan *s, const char *text, size_t n, jval *root, jmarks *marks,
                              jmembers *members)
 {
+    return kombo_json_parse_taped(s, text, n, root, marks, members, NULL);
+}
+
+int kombo_json_parse_taped(jscan *s, const char *text, size_t n, jval *root, jmarks *marks, jmembers *members,
+                           jtape *tape)
+{
     memset(s, 0, sizeof *s);
+    if (tape != NULL && n < JTAPE_PLAIN) { /* (offsets below the flag) */
+        s->tape = tape;
+        s->tape_at = tape->at;
+        s->tape_end = tape->end;
+        s->tape_cap = KOMBO_JSON_TAPE;
+    }
     s->start = s->p = text;
     s->end = text + n;
     s->marks = s->record = marks;
-    if (marks != NULL)
+    if (marks != NULL) {
         marks->n = 0;
+        marks->ntape = KOMBO_JSON_TAPE + 1; /* (the caller hands its tape on) */
+    }
     s->members = members;
     if (members != NULL) {
         members->n = 0;
@@ -321,6 +376,8 @@ int kombo_json_parse_members(jscan *s, const char *text, size_t n, jval *root, j
     j_ws(s);
     if (j_value(s, 0, root))
         return -1;
+    if (tape != NULL)
+        tape->n = s->tape != NULL && !s->tape_over ? (unsigned)s->tape_n : KOMBO_JSON_TAPE + 1;
     if (members != NULL && (root == NULL || root->type != J_OBJECT))
         members->all = 0;
     j_ws(s);

@@ -72,7 +72,26 @@ typedef struct jmarks {
     const char *close[KOMBO_JSON_MARKS]; /* one past its closing bracket; NULL: not read */
     size_t count[KOMBO_JSON_MARKS];      /* its members (an object's keys, repeated ones too) */
     unsigned n;
+    /* The text's tape (jtape, below) for the decoder, when it has one:
+     * offsets from base; ntape > KOMBO_JSON_TAPE: none. */
+    const uint32_t *tape_at, *tape_end;
+    unsigned ntape;
+    const char *tape_base;
 } jmarks;
+
+/* Every token of a small text as the strict scan read it, in text order:
+ * each value's and key's first byte (an offset from the text's start) and
+ * its end (one past it; a string's with JTAPE_PLAIN set when it holds no
+ * escape), or a container's number of members.  The decoder (lua_json.c)
+ * builds from it without reading the text again but for the bytes of
+ * strings and numbers.  A text of more than KOMBO_JSON_TAPE tokens has no
+ * tape (n is KOMBO_JSON_TAPE + 1). */
+#define KOMBO_JSON_TAPE 64
+#define JTAPE_PLAIN 0x80000000u
+typedef struct jtape {
+    uint32_t *at, *end; /* KOMBO_JSON_TAPE entries each (the caller's: a classification's) */
+    unsigned n;
+} jtape;
 
 typedef struct jval {
     jtype type;
@@ -100,6 +119,14 @@ typedef struct jscan {
     const jmarks *marks; /* container ends kombo_json_skip looks up; NULL: none */
     jmarks *record;      /* where the strict scan records them; NULL: not */
     jmembers *members;   /* where it records the top-level members; NULL: not */
+    jtape *tape;         /* where it records the tokens; NULL: not */
+    /* Its entries as the scan goes (no look through tape); the counts are
+     * no uint32_t, which a store to an entry could change as far as the
+     * compiler knows (it would read them again after each one). */
+    uint32_t *tape_at, *tape_end;
+    size_t tape_n, tape_cap;     /* entries made; room (0: no tape) */
+    unsigned char tape_over;     /* more tokens than room */
+    unsigned char escaped;       /* the last string read held an escape (the tape's JTAPE_PLAIN) */
 } jscan;
 
 /* Validates a whole document (surrounding whitespace allowed): 0 and *root
@@ -113,6 +140,10 @@ int kombo_json_parse_marked(jscan *s, const char *text, size_t n, jval *root, jm
  * (valid only when it returns 0). */
 int kombo_json_parse_members(jscan *s, const char *text, size_t n, jval *root, jmarks *marks,
                              jmembers *members);
+/* The same, also recording the tokens into *tape (when the text is shorter
+ * than 2 GiB: no tape otherwise). */
+int kombo_json_parse_taped(jscan *s, const char *text, size_t n, jval *root, jmarks *marks, jmembers *members,
+                           jtape *tape);
 
 /* Walks the members of a validated object or array. */
 typedef struct jiter {

@@ -342,6 +342,13 @@ typedef struct kombo_classification {
 #define KOMBO_ANSWER_MARKS 16
     size_t mark_at[KOMBO_ANSWER_MARKS], mark_members[KOMBO_ANSWER_MARKS];
     unsigned nmarks;
+    /* And every token of a small answer (json.h's tape: where each starts
+     * in the body, where it ends or how many members it holds), so that a
+     * binding builds the result without reading the text again; ntape >
+     * KOMBO_ANSWER_TAPE: none. */
+#define KOMBO_ANSWER_TAPE 64
+    uint32_t tape_at[KOMBO_ANSWER_TAPE], tape_end[KOMBO_ANSWER_TAPE];
+    unsigned ntape;
 } kombo_classification;
 
 /* ------------------------------------------------ configuration, client */

@@ -25,25 +25,31 @@
 #include <strings.h>
 #include <ctype.h>
 
-/* A success's record of its exchange (push_result; HEADER_BLOCK_MT,
- * lua_kombo.h): what res.http gives (errors.lua's success_index reads it
- * by core.header_block_read), held in C so that a dressed success needs
- * no table field per figure (each one a key to hash and memory for the
- * collector, on every call, for the few callers that look). */
+/* A success's record of its exchange (push_result): what res.http gives
+ * (errors.lua's success_index reads it by core.header_block_read), held in
+ * C so that a dressed success needs no table field per figure (each one a
+ * key to hash and memory for the collector, on every call, for the few
+ * callers that look).  A bare userdata: no metatable to set on each one
+ * (header_block_read knows it by its size instead), its bytes' length the
+ * userdata's. */
 typedef struct header_block {
-    int status, attempts;
     double elapsed;
-    size_t n;
-    char data[1];
+    int status, attempts;
+    char data[1]; /* the header bytes (header_bytes), to the userdata's end */
 } header_block;
 
+#define HEADER_BLOCK_FIXED offsetof(header_block, data)
 
 /* core.header_block_read(block) -> the header bytes as a string, status,
- * attempts, elapsed */
+ * attempts, elapsed.  (Any other userdata without a metatable is read as
+ * one too: only its own bytes are read.) */
 static int l_header_block_read(lua_State *L)
 {
-    header_block *hb = luaL_checkudata(L, 1, HEADER_BLOCK_MT);
-    lua_pushlstring(L, hb->data, hb->n);
+    header_block *hb = lua_touserdata(L, 1);
+    size_t size = lua_type(L, 1) == LUA_TUSERDATA ? lua_rawlen(L, 1) : 0;
+    if (size < HEADER_BLOCK_FIXED || lua_getmetatable(L, 1))
+        return luaL_argerror(L, 1, "not a header block");
+    lua_pushlstring(L, hb->data, size - HEADER_BLOCK_FIXED);
     lua_pushinteger(L, hb->status);
     lua_pushinteger(L, hb->attempts);
     lua_pushnumber(L, hb->elapsed);
@@ -55,8 +61,9 @@ static int l_header_block_read(lua_State *L)
  * its header block is found by the answer in a store with weak keys: no
  * table made and filled per call for the few callers that read res.http
  * (errors.lua's success_index reads the store).  Both tables are held by
- * the header block's metatable, which the call's methods and client:run
- * hold as their upvalue 2. */
+ * the table registered as HEADER_BLOCK_MT (once the header blocks'
+ * metatable; now the results' shared state, set on no value), which the
+ * call's methods and client:run hold as their upvalue 2. */
 #define STORE_SLOT 1 /* the store: answer -> its header block, or its res.http once read */
 #define SHARED_MT_SLOT 2 /* __index function -> the metatable made for it */
 /* Slots 3 and 4 (kombo_lua_push_jval_names): the registry names of the
@@ -78,7 +85,7 @@ static void new_weak(lua_State *L, const char *mode)
 }
 
 /* Pushes the shared metatable for the __index function at `index`, made
- * on first use; hbmt: the header block's metatable. */
+ * on first use; hbmt: the results' shared state (HEADER_BLOCK_MT). */
 static void push_success_mt(lua_State *L, int hbmt, int index)
 {
     lua_rawgeti(L, hbmt, SHARED_MT_SLOT);
@@ -93,7 +100,7 @@ static void push_success_mt(lua_State *L, int hbmt, int index)
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
     }
-    lua_remove(L, -2);
+    lua_replace(L, -2); /* over the table of them */
 }
 
 /* core.success_metatable(index) -> the metatable of the successes dressed
@@ -521,24 +528,41 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
     return lc->redactor;
 }
 
+/* The bytes of a header block that res.http can need: the block without
+ * its first status line and its closing blank line, which no reading of
+ * it (kombo_header_start, kombo_parse_limits) takes a field from, a fifth
+ * of a small answer's block kept for the life of its res. */
+static const char *header_bytes(const kombo_buf *h, size_t *n)
+{
+    const char *p = h->data, *nl;
+    size_t len = p ? h->len : 0;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0 && (nl = memchr(p, '\n', len)) != NULL) {
+        len -= (size_t)(nl + 1 - p);
+        p = nl + 1;
+    }
+    if (len >= 3 && memcmp(p + len - 3, "\n\r\n", 3) == 0)
+        len -= 2;
+    else if (len >= 2 && memcmp(p + len - 2, "\n\n", 2) == 0)
+        len -= 1;
+    *n = len;
+    return p;
+}
+
 /* A success's header block and figures as a userdata (header_block). */
 static void push_header_block(lua_State *L, const kombo_result *res)
 {
-    const kombo_response *r = res->response;
-    size_t n = r->headers.data ? r->headers.len : 0;
+    size_t n;
+    const char *bytes = header_bytes(&res->response->headers, &n);
 #if LUA_VERSION_NUM >= 504
-    header_block *hb = lua_newuserdatauv(L, offsetof(header_block, data) + n, 0);
+    header_block *hb = lua_newuserdatauv(L, HEADER_BLOCK_FIXED + n, 0);
 #else
-    header_block *hb = lua_newuserdata(L, offsetof(header_block, data) + n);
+    header_block *hb = lua_newuserdata(L, HEADER_BLOCK_FIXED + n);
 #endif
     hb->status = res->status;
     hb->attempts = res->attempts;
     hb->elapsed = res->elapsed;
-    hb->n = n;
     if (n > 0)
-        memcpy(hb->data, r->headers.data, n);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_setmetatable(L, -2);
+        memcpy(hb->data, bytes, n);
 }
 
 /* A success's answer decoded into Lua values, every string redacted of
@@ -561,6 +585,10 @@ static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
         marks.count[i] = cls->mark_members[i];
     }
     marks.n = i;
+    marks.tape_at = cls->tape_at;
+    marks.tape_end = cls->tape_end;
+    marks.ntape = cls->ntape;
+    marks.tape_base = r->body.data;
     root.type = J_OBJECT;
     root.p = r->body.data + cls->json_off;
     root.n = cls->json_len;
@@ -705,24 +733,29 @@ int kombo_lua_client_run(lua_State *L, lclient *lc, const kombo_operation *op, i
                          int needs)
 {
     int n, reuse = 0, call;
+    lcall *kept;
     if (lc->run_call == LUA_NOREF) {
         lua_pushboolean(L, 0);
         lc->run_call = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->run_call); /* the kept call, or false */
-    if (lua_type(L, -1) == LUA_TUSERDATA) {
+    /* The kept call, or false.  It stays in its slot while this run uses
+     * it: a run inside this one (from an __index of the arguments) finds it
+     * open and makes a call of its own, as does a run after one that raised
+     * half-way (that one is then dropped, and its __gc closes it). */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->run_call);
+    kept = lua_touserdata(L, -1);
+    if (kept != NULL && kept->call == NULL && kept->owner == NULL && !kept->in_multi && !kept->in_transfer &&
+        !kept->in_written)
         reuse = lua_gettop(L);
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call); /* this run's until it ends */
-    }
     call = lua_gettop(L) + 1; /* the call userdata, made or not, is the first value new_call pushes */
     n = kombo_lua_new_call(L, lc, client_idx, op, args, 0, 0, reuse, needs);
     if (n == 0 || lua_type(L, -n) != LUA_TUSERDATA)
         kombo_lua_call_close(L, call); /* not made: what reading the arguments took (on_progress) */
     else
         n = kombo_lua_perform_close(L, call, index);
-    /* Closed: kept for the next run, unless the client was closed meanwhile */
-    if (lc->run_call != LUA_NOREF) {
+    /* A new call, closed: kept for the next run, unless the client was
+     * closed meanwhile */
+    if (reuse == 0 && lc->run_call != LUA_NOREF) {
         lua_pushvalue(L, call);
         lua_rawseti(L, LUA_REGISTRYINDEX, lc->run_call);
     }
@@ -1613,7 +1646,7 @@ void kombo_lua_open_call(lua_State *L)
     lua_pushvalue(L, -2);
     lua_rawset(L, LUA_REGISTRYINDEX); /* (push_call_mt) */
     lua_pushvalue(L, -1);                  /* upvalue 1: the call metatable (to_call) */
-    luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: a header block's (push_result) */
+    luaL_newmetatable(L, HEADER_BLOCK_MT); /* upvalue 2: the results' shared state (push_result) */
     lua_pushliteral(L, "kombo.header_block");
     lua_setfield(L, -2, "__metatable");
     new_weak(L, "k");

@@ -316,7 +316,10 @@ static int push_cached(ctx *c, const char *s, size_t n)
  * CACHE_BYTES) when nothing is left to check of it (r found it clean
  * before, or it is too short to hold a secret), else 0: a key's usual
  * way, inlined into push_string_at (push_cached then does the rest). */
-static unsigned cached_clean(const string_cache *sc, const kombo_redactor *r, const char *s, size_t n)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned cached_clean(const string_cache *sc, const kombo_redactor *r, const char *s, size_t n)
 {
     unsigned i = cache_set(s, n), way;
     for (way = 0; way < CACHE_WAYS; way++, i += CACHE_SETS)
@@ -363,23 +366,29 @@ static void push_other_string_at(ctx *c, jscan *s, int is_key)
  * them and their text is the value, read here once (not found by
  * kombo_json_skip and then searched for a backslash), 8 bytes a step.
  * (No value returned: each way out is a tail call.) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void push_text(ctx *c, const char *b, size_t n, int is_key)
+{
+    unsigned slot;
+    if (n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && c->cache != NULL &&
+        (slot = cached_clean(c->cache, c->red, b, n)) != 0)
+        lua_rawgeti(c->L, c->cache_idx, (int)slot);
+    else
+        push_plain(c, b, n, is_key);
+}
+
 static void push_string_at(ctx *c, jscan *s, int is_key)
 {
     const char *b = s->p + 1, *end = s->end, *p = kombo_json_string_run(b, end, 0);
-    size_t n;
-    unsigned slot;
 
     if (p >= end || *p != '"') {
         push_other_string_at(c, s, is_key);
         return;
     }
     s->p = p + 1;
-    n = (size_t)(p - b);
-    if (n <= CACHE_BYTES && (is_key || n < KOMBO_REDACT_MIN) && c->cache != NULL &&
-        (slot = cached_clean(c->cache, c->red, b, n)) != 0)
-        lua_rawgeti(c->L, c->cache_idx, (int)slot);
-    else
-        push_plain(c, b, n, is_key);
+    push_text(c, b, (size_t)(p - b), is_key);
 }
 
 static void set_array_mt(ctx *c)
@@ -476,7 +485,8 @@ static void push_sized_at(ctx *c, jscan *s, int count)
             if (!more_members(s, close))
                 break;
         }
-        lua_settop(L, t); /* a key without a value */
+        if (lua_gettop(L) != t)
+            lua_settop(L, t); /* a key without a value */
     }
     if (!is_obj)
         set_array_mt(c);
@@ -530,6 +540,65 @@ static void push_container_at(ctx *c, jscan *s)
         set_array_mt(c);
 }
 
+/* The value at entry *i of the tape (the strict scan's record of the
+ * text: jtape), and the values it holds; *i moves past them.  No byte of
+ * the text is read again but for strings and numbers, whose bytes are
+ * pushed as push_string_at and push_at push them (the same redaction). */
+static void push_taped(ctx *c, const jmarks *m, unsigned *i, int is_key)
+{
+    lua_State *L = c->L;
+    unsigned k = (*i)++;
+    const char *p = m->tape_base + m->tape_at[k];
+    uint32_t end = m->tape_end[k];
+
+    switch (*p) {
+    case '{':
+    case '[': {
+        int is_obj = *p == '{', t;
+        uint32_t j;
+        lua_createtable(L, is_obj ? 0 : (int)end, is_obj ? (int)end : 0); /* (end < KOMBO_JSON_TAPE) */
+        t = lua_gettop(L);
+        for (j = 0; j < end; j++) {
+            if (t + MEMBER_SLOTS > c->room)
+                reserve(c, t);
+            if (is_obj)
+                push_taped(c, m, i, 1);
+            push_taped(c, m, i, 0);
+            if (is_obj)
+                lua_rawset(L, t); /* in order: of a repeated key, the last one wins */
+            else
+                lua_rawseti(L, t, (int)j + 1);
+        }
+        if (!is_obj)
+            set_array_mt(c);
+        return;
+    }
+    case '"':
+        if (end & JTAPE_PLAIN) {
+            push_text(c, p + 1, (size_t)((end & ~JTAPE_PLAIN) - m->tape_at[k]) - 2, is_key);
+        } else {
+            jval v = {J_STRING, p, (size_t)(end - m->tape_at[k]), NULL};
+            push_string(L, c->red, &v);
+        }
+        return;
+    case 't': lua_pushboolean(L, 1); return;
+    case 'f': lua_pushboolean(L, 0); return;
+    case 'n': push_null(c); return;
+    default: {
+        jval v = {J_NUMBER, p, (size_t)(end - m->tape_at[k]), NULL};
+        push_number(L, &v);
+        return;
+    }
+    }
+}
+
+/* Whether v is the text the tape of its record begins with. */
+static int taped(const jval *v)
+{
+    const jmarks *m = v->marks;
+    return m != NULL && m->ntape > 0 && m->ntape <= KOMBO_JSON_TAPE && m->tape_base + m->tape_at[0] == v->p;
+}
+
 /* The value at s->p of validated text; s->p moves past it. */
 static void push_at(ctx *c, jscan *s)
 {
@@ -559,6 +628,11 @@ static void push_value(ctx *c, const jval *v)
     case J_OBJECT:
     case J_ARRAY: {
         jscan s;
+        if (taped(v)) {
+            unsigned i = 0;
+            push_taped(c, v->marks, &i, 0);
+            break;
+        }
         memset(&s, 0, sizeof s);
         s.start = s.p = v->p;
         s.end = v->p + v->n;

@@ -180,6 +180,39 @@ describe("the common call #integration", function()
     client:close()
   end)
 
+  -- The kept call stays in its slot while a run uses it: a run made while
+  -- the outer one reads its arguments must make a call of its own, not
+  -- take (and clear) the one being filled.
+  it("a run made from an __index of another run's arguments has its own call; both succeed", function()
+    local client = servers.client()
+    assert(client:attach_to_candidate(upload_args("cand-warm"))) -- the kept call exists
+    local inner_res, inner_err
+    local asked = 0
+    local args = setmetatable({ candidate_id = "cand-outer-run", body = { attachment = servers.attachment() } }, {
+      -- "preflight" is read once by the method to decide, then again by
+      -- the core's reader, inside the outer run's prepare
+      __index = function(_, k)
+        if k ~= "preflight" then return nil end
+        asked = asked + 1
+        if asked == 2 then
+          inner_res, inner_err = client:attach_to_candidate(upload_args("cand-inner-run"))
+        end
+      end,
+    })
+    local res, err = client:attach_to_candidate(args)
+    assert.equals(2, asked)
+    assert(inner_res, tostring(inner_err))
+    assert(res, tostring(err))
+    assert.equals("success", inner_res.status)
+    assert.equals("success", res.status)
+    assert.equals(200, res.http.status)
+    assert.equals(200, inner_res.http.status)
+    assert.are_not.equal(res, inner_res)
+    -- and the next runs go on in the kept call
+    for i = 1, 3 do assert(client:attach_to_candidate(upload_args("cand-after-" .. i))) end
+    client:close()
+  end)
+
   -- The other calls through call.lua (own options here) are kept too: the
   -- client's state holds the last closed one, and its next call is made
   -- in it (kombo/call.lua: prepare and send; inside nginx every call).
