@@ -63,7 +63,8 @@ function c_test.specs(it, pending, program, sources, libs)
       pending("clang is not installed")
       return
     end
-    c_test.build_and_run("clang", c_test.ASAN, sources(), libs, "build/" .. program:match("([%w_]+)%.c$") .. "_asan",
+    -- (the compiler the Makefile builds build/asan/obj with: ASAN_CC, clang by default)
+    c_test.build_and_run(os.getenv("ASAN_CC") or "clang", c_test.ASAN, sources(), libs, "build/" .. program:match("([%w_]+)%.c$") .. "_asan",
       "build/asan/obj")
   end)
 end
