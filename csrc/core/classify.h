@@ -27,6 +27,9 @@ void kombo_response_free(kombo_response *r);
  * field (status lines, obs-fold continuations, a blank in the name, no
  * colon) are skipped. */
 const char *kombo_header_start(const char *block, size_t n);
+/* Past the block's first line when it is a status line (block when not):
+ * what a keeper of the block may drop, kombo_header_start needing none of it. */
+const char *kombo_header_after_status(const char *block, size_t n);
 int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_str *value);
 
 /* Whether a header field's name (as kombo_header_next gives it: the bytes

@@ -76,6 +76,15 @@ static int is_status_line(const char *p, const char *le)
     return le - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
 }
 
+const char *kombo_header_after_status(const char *block, size_t n)
+{
+    const char *le, *next;
+    if (!block || n == 0)
+        return block;
+    next = next_line(block, block + n, &le);
+    return is_status_line(block, le) ? next : block;
+}
+
 const char *kombo_header_start(const char *block, size_t n)
 {
     const char *p, *q, *end, *le, *next;

@@ -356,7 +356,6 @@ int kombo_json_parse_taped(jscan *s, const char *text, size_t n, jval *root, jma
 {
     memset(s, 0, sizeof *s);
     if (tape != NULL && n < JTAPE_PLAIN) { /* (offsets below the flag) */
-        s->tape = tape;
         s->tape_at = tape->at;
         s->tape_end = tape->end;
         s->tape_cap = KOMBO_JSON_TAPE;
@@ -377,7 +376,7 @@ int kombo_json_parse_taped(jscan *s, const char *text, size_t n, jval *root, jma
     if (j_value(s, 0, root))
         return -1;
     if (tape != NULL)
-        tape->n = s->tape != NULL && !s->tape_over ? (unsigned)s->tape_n : KOMBO_JSON_TAPE + 1;
+        tape->n = s->tape_cap != 0 && !s->tape_over ? (unsigned)s->tape_n : KOMBO_JSON_TAPE + 1;
     if (members != NULL && (root == NULL || root->type != J_OBJECT))
         members->all = 0;
     j_ws(s);

@@ -119,12 +119,12 @@ typedef struct jscan {
     const jmarks *marks; /* container ends kombo_json_skip looks up; NULL: none */
     jmarks *record;      /* where the strict scan records them; NULL: not */
     jmembers *members;   /* where it records the top-level members; NULL: not */
-    jtape *tape;         /* where it records the tokens; NULL: not */
-    /* Its entries as the scan goes (no look through tape); the counts are
-     * no uint32_t, which a store to an entry could change as far as the
-     * compiler knows (it would read them again after each one). */
+    /* Where it records the tokens (the caller's jtape's arrays), as the
+     * scan goes; the counts are no uint32_t, which a store to an entry
+     * could change as far as the compiler knows (it would read them again
+     * after each one). */
     uint32_t *tape_at, *tape_end;
-    size_t tape_n, tape_cap;     /* entries made; room (0: no tape) */
+    size_t tape_n, tape_cap;     /* entries made; room (0: no tape recorded) */
     unsigned char tape_over;     /* more tokens than room */
     unsigned char escaped;       /* the last string read held an escape (the tape's JTAPE_PLAIN) */
 } jscan;

@@ -534,12 +534,14 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
  * of a small answer's block kept for the life of its res. */
 static const char *header_bytes(const kombo_buf *h, size_t *n)
 {
-    const char *p = h->data, *nl;
-    size_t len = p ? h->len : 0;
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0 && (nl = memchr(p, '\n', len)) != NULL) {
-        len -= (size_t)(nl + 1 - p);
-        p = nl + 1;
+    const char *p;
+    size_t len;
+    if (h->data == NULL) {
+        *n = 0;
+        return "";
     }
+    p = kombo_header_after_status(h->data, h->len);
+    len = h->len - (size_t)(p - h->data);
     if (len >= 3 && memcmp(p + len - 3, "\n\r\n", 3) == 0)
         len -= 2;
     else if (len >= 2 && memcmp(p + len - 2, "\n\n", 2) == 0)
