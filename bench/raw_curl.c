@@ -43,31 +43,10 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-static size_t discard(char *data, size_t size, size_t nitems, void *ud)
-{
-    size_t *total = ud;
-    (void)data;
-    *total += size * nitems;
-    return size * nitems;
-}
-
 static int one_call(CURL *h, size_t *received, struct reader *rd)
 {
-    long status = 0;
-    CURLcode rc;
-    *received = 0;
     rd->off = 0;
-    rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "raw_curl: %s\n", curl_easy_strerror(rc));
-        return -1;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200 || *received == 0) {
-        fprintf(stderr, "raw_curl: HTTP %ld, %zu body bytes\n", status, *received);
-        return -1;
-    }
-    return 0;
+    return raw_loop_call(h, received);
 }
 
 int main(int argc, char **argv)
@@ -101,8 +80,7 @@ int main(int argc, char **argv)
     h = curl_easy_init();
     if (h == NULL || headers == NULL)
         return 2;
-    curl_easy_setopt(h, CURLOPT_URL, argv[1]);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    raw_loop_options(h, argv[1], headers, &received);
     rd.body = body;
     rd.len = blen;
     if (use_get) {
@@ -117,11 +95,6 @@ int main(int argc, char **argv)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 
     for (i = 0; i < warmup; i++)
         if (one_call(h, &received, &rd) != 0)

@@ -1,0 +1,69 @@
+-- Small uploads, kombo-lua against the raw libcurl loop, in one process:
+-- blocks of BLOCK calls of each, alternating (which goes first swaps every
+-- pair), until each has made N timed calls.  This VM has a slow and a fast
+-- mode that flip every few seconds; two processes run one after the other
+-- can land in different modes (bench/run's separate runs swing 0.8-0.95),
+-- while blocks a few tens of milliseconds apart share theirs.
+--
+--   lua5.4 bench/interleaved.lua SERVER_URL CV_FILE HEADERS_FILE BODY_FILE N BLOCK [control]
+--
+-- HEADERS_FILE and BODY_FILE: kombo-lua's request as bench/run captured it;
+-- the raw side (bench/raw_inproc.c, a C loop) sends exactly those bytes.
+-- "control" times a second raw loop in kombo-lua's place: the ratio it
+-- prints is the method's own error, expected within about 0.02 of 1.
+--
+-- Prints "<kombo calls/s> <raw calls/s> <kombo/raw>".  kombo-lua's side is
+-- bench/small.lua's call; every call must succeed or the script fails.
+local kombo = require "kombo"
+local core = require "kombo.core"
+local open_raw = require "raw_inproc"
+
+local server_url, cv_file, headers_file, body_file = arg[1], arg[2], arg[3], arg[4]
+local n, block, control = tonumber(arg[5]), tonumber(arg[6]), arg[7] == "control"
+assert(server_url and cv_file and headers_file and body_file and n and block and block >= 1,
+  "usage: interleaved.lua SERVER_URL CV_FILE HEADERS_FILE BODY_FILE N BLOCK [control]")
+local path = "/ats/candidates/cand_bench_1/attachments" -- bench/small.lua's candidate
+
+local f = assert(io.open(cv_file, "rb"))
+local cv = f:read("a")
+f:close()
+
+local raw = open_raw(server_url .. path, headers_file, body_file)
+local other -- kombo-lua's side: n calls of bench/small.lua's loop
+if control then
+  other = open_raw(server_url .. path, headers_file, body_file)
+else
+  local client = kombo.new{
+    api_key = "bench-key", integration_id = "workday:bench", server_url = server_url, timeout = 30,
+  }
+  local args = {
+    candidate_id = "cand_bench_1",
+    body = {
+      attachment = { name = "Resume.pdf", content_type = "application/pdf", data = kombo.base64(cv), type = "CV" },
+    },
+  }
+  other = function(count)
+    for _ = 1, count do
+      local res, err = client:attach_to_candidate(args)
+      if not res then error("kombo-lua call failed: " .. tostring(err)) end
+    end
+  end
+end
+
+other(200); raw(200) -- warm-up: connections open, caches and the allocator settled
+
+local now = core.now
+local t_other, t_raw, done, pair = 0, 0, 0, 0
+while done < n do
+  local count = math.min(block, n - done)
+  local t0, t1, t2
+  if pair % 2 == 0 then
+    t0 = now(); other(count); t1 = now(); raw(count); t2 = now()
+    t_other, t_raw = t_other + (t1 - t0), t_raw + (t2 - t1)
+  else
+    t0 = now(); raw(count); t1 = now(); other(count); t2 = now()
+    t_raw, t_other = t_raw + (t1 - t0), t_other + (t2 - t1)
+  end
+  done, pair = done + count, pair + 1
+end
+io.write(("%.1f %.1f %.4f\n"):format(n / t_other, n / t_raw, t_raw / t_other))
