@@ -29,7 +29,7 @@ TESTING_SRC := csrc/testing/ltesting.c csrc/lua/lua_json.c $(CORE_SRC)
 HEADERS  := $(wildcard csrc/*/*.h)
 INC      := -Icsrc
 
-.PHONY: all lib objects testing example test check demo clean help deps docs luacheck generate
+.PHONY: all lib objects testing example test check demo clean help deps docs luacheck generate FORCE
 
 all: lib example
 
@@ -61,13 +61,38 @@ TESTING_OBJ  := $(BUILD)/obj/testing/ltesting.o $(BUILD)/obj/lua/lua_json.o $(CO
 
 objects: $(CORE_OBJ) $(CURL_OBJ)
 
-$(OBJ)/%.o: csrc/%.c $(HEADERS)
+# How a folder's objects are compiled is part of what they are made from:
+# each folder keeps its compile command in a stamp (.flags) that its objects
+# depend on, so another CC or CFLAGS (make lib CFLAGS=-O0) rebuilds them
+# instead of linking the old ones.  FORCE runs the stamp's recipe at every
+# make; it rewrites the stamp (under a temporary name, as the objects) only
+# when the command changed, so an unchanged build stays a no-op.
+# (The command comes in a target's STAMP, not as a $(call) argument: a
+# comma in CFLAGS, as in -Wl,..., would split one.)
+define write_stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+	@printf '%s\n' '$(STAMP)' | cmp -s - $@ 2>/dev/null || { printf '%s\n' '$(STAMP)' > $@.$$$$.tmp && mv -f $@.$$$$.tmp $@; }
+endef
+FORCE:
 
-$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
+OBJ_CC  = $(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(CURL_INC) $(CRYPTO_INC)
+BIND_CC = $(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(LUA_INC) $(CURL_INC) $(CRYPTO_INC)
+
+$(OBJ)/.flags: STAMP = $(OBJ_CC)
+$(OBJ)/.flags: FORCE
+	$(write_stamp)
+
+$(BUILD)/obj/.flags: STAMP = $(BIND_CC)
+$(BUILD)/obj/.flags: FORCE
+	$(write_stamp)
+
+$(OBJ)/%.o: csrc/%.c $(HEADERS) $(OBJ)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(INC) $(LUA_INC) $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+	$(OBJ_CC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS) $(BUILD)/obj/.flags
+	@mkdir -p $(dir $@)
+	$(BIND_CC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
 
 $(BUILD)/kombo/core.so: $(CORE_OBJ) $(CURL_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
@@ -80,7 +105,7 @@ $(BUILD)/kombo/testing.so: $(TESTING_OBJ)
 example: build/examples/attach
 
 # Into build/, not examples/: examples/ holds sources only.
-build/examples/attach: examples/attach.c $(CORE_OBJ) $(CURL_OBJ) $(HEADERS)
+build/examples/attach: examples/attach.c $(CORE_OBJ) $(CURL_OBJ) $(HEADERS) $(OBJ)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -Icsrc/core $(INC) $(CURL_INC) $(CRYPTO_INC) -o $@ examples/attach.c $(CORE_OBJ) $(CURL_OBJ) $(CURL_LIB) $(CRYPTO_LIB) -lm
 
@@ -157,9 +182,15 @@ build/asan/lua: tools/asan_lua.c
 
 # As above, each file compiled once: core.so and testing.so share the core.
 ASAN_OBJ := build/asan/obj
-$(ASAN_OBJ)/%.o: csrc/%.c $(HEADERS)
+ASAN_OBJ_CC = $(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC $(INC) -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC)
+
+$(ASAN_OBJ)/.flags: STAMP = $(ASAN_OBJ_CC)
+$(ASAN_OBJ)/.flags: FORCE
+	$(write_stamp)
+
+$(ASAN_OBJ)/%.o: csrc/%.c $(HEADERS) $(ASAN_OBJ)/.flags
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -fPIC $(INC) -I/usr/include/lua5.4 $(CURL_INC) $(CRYPTO_INC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
+	$(ASAN_OBJ_CC) -c -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
 
 build/asan/kombo/core.so: $(patsubst csrc/%.c,$(ASAN_OBJ)/%.o,$(LUA_SRC))
 	@mkdir -p $(dir $@)

@@ -39,7 +39,8 @@ describe("kombo-attach manifest: CSV #cli", function()
       ['candidate_id,type\n'] = "line 1: the header needs the columns",
       [''] = "the manifest is empty",
     } do
-      local rows, err = csv(text)
+      local rows, err, dir = csv(text)
+      cli.rmtree(dir)
       assert.is_nil(rows)
       assert.truthy(err:find(want, 1, true), err)
     end
