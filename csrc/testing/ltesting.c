@@ -108,8 +108,13 @@ static void spoil(char *text, size_t n)
             i++;         /* past the closing quote */
             continue;
         }
-        if (memchr(" \t\r\n:,}]", text[i], 8) != NULL)
+        switch (text[i]) {
+        case ' ': case '\t': case '\r': case '\n': case ':': case ',': case '}': case ']':
             text[i] = '#';
+            break;
+        default:
+            break;
+        }
         i++;
     }
 }
