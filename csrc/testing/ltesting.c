@@ -120,8 +120,8 @@ static void spoil(char *text, size_t n)
 }
 
 /* answer_json(body [, spoil]) -> value, tokens: `body` classified as a
- * 200 answer is (kombo_classify, Kombo's success shape) and its value
- * built as a call builds it (kombo_lua_answer_jval), over a copy of body;
+ * call's 200 answer is (kombo_classify: Kombo's success shape) and its
+ * value built as a call builds it (kombo_lua_answer_jval), over a copy;
  * tokens is the number the scan put on its tape, or false when body has
  * more than the tape holds (the value is then read from the text).  With
  * `spoil`, the copy is spoiled first (spoil above): only a value built
