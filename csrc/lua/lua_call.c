@@ -573,28 +573,12 @@ static void push_header_block(lua_State *L, const kombo_result *res)
  * made at the sizes that scan recorded. */
 static void push_answer(lua_State *L, lcall *c, const kombo_result *res)
 {
-    const kombo_response *r = res->response;
-    const kombo_classification *cls = &res->cls;
     const char *key = kombo_call_config(c->call)->api_key;
     int none = 0;
     const kombo_redactor *red = client_redactor(c->owner, key, &none);
     jmarks marks;
     jval root;
-    unsigned i;
-    for (i = 0; i < cls->nmarks && i < KOMBO_JSON_MARKS; i++) {
-        marks.open[i] = r->body.data + cls->mark_at[i];
-        marks.close[i] = NULL; /* (not kept: the decoder reads every container) */
-        marks.count[i] = cls->mark_members[i];
-    }
-    marks.n = i;
-    marks.tape_at = cls->tape_at;
-    marks.tape_end = cls->tape_end;
-    marks.ntape = cls->ntape;
-    marks.tape_base = r->body.data;
-    root.type = J_OBJECT;
-    root.p = r->body.data + cls->json_off;
-    root.n = cls->json_len;
-    root.marks = &marks;
+    kombo_lua_answer_jval(&res->cls, res->response->body.data, &marks, &root);
     if (red != NULL || none)
         kombo_lua_push_jval_names(L, &root, red, lua_upvalueindex(2), NAMES_SLOT);
     else

@@ -760,6 +760,25 @@ void kombo_lua_push_jval_redacted(lua_State *L, const jval *v, const char *key)
         lua_remove(L, -2);
 }
 
+void kombo_lua_answer_jval(const kombo_classification *cls, const char *body, jmarks *marks, jval *root)
+{
+    unsigned i;
+    for (i = 0; i < cls->nmarks && i < KOMBO_JSON_MARKS; i++) {
+        marks->open[i] = body + cls->mark_at[i];
+        marks->close[i] = NULL; /* (not kept: the decoder reads every container) */
+        marks->count[i] = cls->mark_members[i];
+    }
+    marks->n = i;
+    marks->tape_at = cls->tape_at;
+    marks->tape_end = cls->tape_end;
+    marks->ntape = cls->ntape;
+    marks->tape_base = body;
+    root->type = J_OBJECT;
+    root->p = body + cls->json_off;
+    root->n = cls->json_len;
+    root->marks = marks;
+}
+
 int kombo_lua_push_json(lua_State *L, const char *text, size_t n)
 {
     jscan s;

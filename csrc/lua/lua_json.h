@@ -47,6 +47,16 @@ void kombo_lua_push_jval_names(lua_State *L, const jval *v, const struct kombo_r
 /* Pushes a new, empty cache of short strings for [slot + 2] above. */
 void kombo_lua_push_string_cache(lua_State *L);
 
+/* A success's answer as the push functions above take it: *root the span
+ * its classification validated in `body` (the body classified, or a copy
+ * of it: offsets are what is kept), and *marks the record of that scan,
+ * the sizes of its first containers and the tape of a small answer's
+ * tokens, which *root points to (*marks must outlive the push).  The one
+ * place a classification becomes a jval: the binding's answers and
+ * kombo.testing's are built the same way. */
+struct kombo_classification;
+void kombo_lua_answer_jval(const struct kombo_classification *cls, const char *body, jmarks *marks, jval *root);
+
 /* Pushes a table of the final answer's header fields in a raw block
  * (kombo_header_start/kombo_header_next): lower-case name -> value, a
  * repeated field's values joined with ", " in order (RFC 9110 5.3). */

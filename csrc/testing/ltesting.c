@@ -15,6 +15,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <string.h>
+
 #if LUA_VERSION_NUM < 502
 static void compat_setfuncs(lua_State *L, const luaL_Reg *l)
 {
@@ -90,6 +92,77 @@ static int l_decode_json(lua_State *L)
     return 2;
 }
 
+/* Overwrites with '#' every byte of the valid JSON text[0..n) that a value
+ * built from the tape does not read: whitespace, ':' and ',', closing
+ * brackets (all but opening brackets and the bytes of strings, numbers and
+ * literals), so that the text is no JSON any more.  Found from the text,
+ * not from the tape, so that a text past the tape is spoiled alike. */
+static void spoil(char *text, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (text[i] == '"') {
+            for (i++; i < n && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++; /* the escaped byte: a '"' there ends nothing */
+            i++;         /* past the closing quote */
+            continue;
+        }
+        switch (text[i]) {
+        case ' ': case '\t': case '\r': case '\n': case ':': case ',': case '}': case ']':
+            text[i] = '#';
+            break;
+        default:
+            break;
+        }
+        i++;
+    }
+}
+
+/* answer_json(body [, spoil]) -> value, tokens: `body` classified as a
+ * call's 200 answer is (kombo_classify: Kombo's success shape) and its
+ * value built as a call builds it (kombo_lua_answer_jval), over a copy;
+ * tokens is the number the scan put on its tape, or false when body has
+ * more than the tape holds (the value is then read from the text).  With
+ * `spoil`, the copy is spoiled first (spoil above): only a value built
+ * from the tape comes out right.  nil, message when body is no success. */
+static int l_answer_json(lua_State *L)
+{
+    static const kombo_response_shape shape = {0, NULL, 0}; /* no warnings or member of data required */
+    size_t n;
+    const char *body = luaL_checklstring(L, 1, &n);
+    int spoiled = lua_toboolean(L, 2), stored;
+    char *copy = lua_newuserdata(L, n); /* (on the stack: an error below leaks nothing) */
+    kombo_response r;
+    kombo_classification cls;
+    jmarks marks;
+    jval root;
+
+    memcpy(copy, body, n);
+    kombo_response_init(&r, n);
+    r.status = 200;
+    stored = kombo_buf_append(&r.body, body, n) == 0;
+    if (stored)
+        kombo_classify(&r, 0, &shape, &cls);
+    kombo_response_free(&r);
+    if (!stored)
+        return luaL_error(L, "out of memory");
+    if (cls.kind != KOMBO_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, cls.message);
+        return 2;
+    }
+    if (spoiled)
+        spoil(copy, n);
+    kombo_lua_answer_jval(&cls, copy, &marks, &root);
+    kombo_lua_push_jval(L, &root);
+    if (cls.ntape <= KOMBO_JSON_TAPE)
+        lua_pushinteger(L, (lua_Integer)cls.ntape);
+    else
+        lua_pushboolean(L, 0);
+    return 2;
+}
+
 /* parse_headers(block) -> { ["lower-case-name"] = "value" } */
 static int l_parse_headers(lua_State *L)
 {
@@ -124,6 +197,7 @@ int luaopen_kombo_testing(lua_State *L)
                                          {"utf8_valid", l_utf8_valid},
                                          {"parse_retry_after", l_parse_retry_after},
                                          {"decode_json", l_decode_json},
+                                         {"answer_json", l_answer_json},
                                          {"parse_headers", l_parse_headers},
                                          {"set_sentinels", l_set_sentinels},
                                          {NULL, NULL}};

@@ -3,7 +3,11 @@
 -- holds; csrc/core/json.c), without reading the text again, and from the
 -- text itself when the answer has more tokens than the tape holds.  Both
 -- must give what the text decoder gives (testing.decode_json, specs in
--- decode_spec.lua), with every string redacted of the client's key.
+-- decode_spec.lua), with every string redacted of the client's key.  Which
+-- of the two built a result is told by testing.answer_json(body, true),
+-- which builds it as a call does over a copy of body whose every byte the
+-- tape does not read is spoiled: from the tape, that copy still gives the
+-- right value; from the text, it cannot.
 local h = require "unit.helpers"
 local testing = require "kombo.testing"
 local errors = require "kombo.errors"
@@ -44,6 +48,26 @@ local function members(n)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
+-- The tokens of valid JSON text, counted from the text (not by the scan
+-- under test): each string, number and literal, and each opening bracket.
+local function tokens(text)
+  local n, i = 0, 1
+  while i <= #text do
+    local c = text:sub(i, i)
+    if c == '"' then
+      i = i + 1
+      while text:sub(i, i) ~= '"' do i = i + (text:sub(i, i) == "\\" and 2 or 1) end
+      n, i = n + 1, i + 1
+    elseif c:find "[%w%-]" then -- a number or a literal: its whole run
+      n, i = n + 1, select(2, text:find("^[%w%-%+%.]+", i)) + 1
+    else
+      if c == "{" or c == "[" then n = n + 1 end
+      i = i + 1
+    end
+  end
+  return n
+end
+
 local BODIES = {
   plain = body_with '{"id":"att_1"}',
   scalars = body_with('{"i":42,"neg":-7,"big":9223372036854775807,"huge":92233720368547758080,'
@@ -71,6 +95,36 @@ describe("a success's answer from the scan's tape", function()
     it("gives what the text decoder gives (" .. name .. ")", function()
       same(testing.decode_json(body), result_of(body))
     end)
+  end
+
+  it("has bodies on both sides of the tape's size, counted alike by the spec and the scan", function()
+    assert.equals(TAPE - 1, tokens(BODIES.tape_less_one))
+    assert.equals(TAPE, tokens(BODIES.tape_exact))
+    assert.equals(TAPE + 1, tokens(BODIES.tape_past_one))
+    assert.equals(TAPE - 1, select(2, testing.answer_json(BODIES.tape_less_one)))
+    assert.equals(TAPE, select(2, testing.answer_json(BODIES.tape_exact)))
+    assert.is_false(select(2, testing.answer_json(BODIES.tape_past_one)))
+  end)
+
+  for name, body in pairs(BODIES) do
+    local n = tokens(body)
+    if n <= TAPE then
+      it(("reads no separator of a body on the tape (%s, %d tokens)"):format(name, n), function()
+        local want = testing.decode_json(body)
+        local got, taped = testing.answer_json(body, true)
+        assert.equals(n, taped)
+        same(want, got)
+      end)
+    else
+      it(("reads the text of a body past the tape (%s, %d tokens)"):format(name, n), function()
+        local want = testing.decode_json(body)
+        local got, taped = testing.answer_json(body)
+        assert.is_false(taped)
+        same(want, got) -- right from the text as it is
+        got = testing.answer_json(body, true)
+        assert.is_false(pcall(same, want, got), "the spoiled text gave the right value")
+      end)
+    end
   end
 
   it("redacts the key wherever it stands, a key or a value, escaped or not", function()
