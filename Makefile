@@ -66,7 +66,9 @@ objects: $(CORE_OBJ) $(CURL_OBJ)
 # depend on, so another CC or CFLAGS (make lib CFLAGS=-O0) rebuilds them
 # instead of linking the old ones.  FORCE runs the stamp's recipe at every
 # make; it rewrites the stamp (under a temporary name, as the objects) only
-# when the command changed, so an unchanged build stays a no-op.
+# when the command changed, so an unchanged build stays a no-op (`make -q`
+# says out of date all the same).  Link-only settings (CURL_LIB,
+# CRYPTO_LIB) are not in a stamp: changing one needs `make clean`.
 # (The command comes in a target's STAMP, not as a $(call) argument: a
 # comma in CFLAGS, as in -Wl,..., would split one.)
 define write_stamp

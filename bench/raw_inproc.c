@@ -47,16 +47,20 @@ static int gc(lua_State *L)
 
 static int open_loop(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
+    const char *url = luaL_checkstring(L, 1), *headers_file = luaL_checkstring(L, 2);
+    const char *body_file = luaL_checkstring(L, 3);
     size_t hlen, blen;
-    char *hdrs = slurp(luaL_checkstring(L, 2), &hlen);
+    char *hdrs;
+    /* The userdata first, with its __gc: nothing raises after a slurp but
+     * with what it read owned by the userdata or freed. */
     raw_loop *r = lua_newuserdata(L, sizeof *r);
     memset(r, 0, sizeof *r);
     lua_newtable(L);
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    r->body = slurp(luaL_checkstring(L, 3), &blen);
+    r->body = slurp(body_file, &blen);
+    hdrs = slurp(headers_file, &hlen);
     if (hdrs == NULL || r->body == NULL) {
         free(hdrs);
         return luaL_error(L, "raw_inproc: cannot read the headers or the body file");

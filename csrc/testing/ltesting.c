@@ -128,7 +128,7 @@ static void spoil(char *text, size_t n)
  * from the tape comes out right.  nil, message when body is no success. */
 static int l_answer_json(lua_State *L)
 {
-    static const kombo_response_shape shape = {0, NULL, 0}; /* no warnings or member of data required */
+    static const kombo_response_shape shape = {.warnings = 0, .data_member = NULL, .list = 0};
     size_t n;
     const char *body = luaL_checklstring(L, 1, &n);
     int spoiled = lua_toboolean(L, 2), stored;

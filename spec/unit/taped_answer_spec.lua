@@ -7,7 +7,9 @@
 -- of the two built a result is told by testing.answer_json(body, true),
 -- which builds it as a call does over a copy of body whose every byte the
 -- tape does not read is spoiled: from the tape, that copy still gives the
--- right value; from the text, it cannot.
+-- right value; from the text, it cannot.  (answer_json pushes without the
+-- call's string cache and redactor; which path is taken is decided below
+-- both, in lua_json.c's push_value, the same for a call's answer.)
 local h = require "unit.helpers"
 local testing = require "kombo.testing"
 local errors = require "kombo.errors"
