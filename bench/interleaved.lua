@@ -17,35 +17,24 @@
 -- happen to lie.
 --
 -- Prints "<kombo calls/s> <raw calls/s> <kombo/raw>".  kombo-lua's side is
--- bench/small.lua's call; every call must succeed or the script fails.
-local kombo = require "kombo"
+-- bench/small_call.lua's call (the one bench/small.lua times); every call must succeed or the script fails.
 local core = require "kombo.core"
 local open_raw = require "raw_inproc"
+local small = dofile((arg[0]:match("^(.*)/") or ".") .. "/small_call.lua")
 
 local server_url, cv_file, headers_file, body_file = arg[1], arg[2], arg[3], arg[4]
 local n, block, warmup, control = tonumber(arg[5]), tonumber(arg[6]), tonumber(arg[7]), arg[8] == "control"
 assert(server_url and cv_file and headers_file and body_file and n and block and block >= 1 and warmup,
   "usage: interleaved.lua SERVER_URL CV_FILE HEADERS_FILE BODY_FILE N BLOCK WARMUP [control]")
-local path = "/ats/candidates/cand_bench_1/attachments" -- bench/small.lua's candidate
-
-local f = assert(io.open(cv_file, "rb"))
-local cv = f:read("a")
-f:close()
+local path = "/ats/candidates/cand_bench_1/attachments" -- small_call.lua's candidate
 
 local raw = open_raw(server_url .. path, headers_file, body_file)
 local other -- kombo-lua's side: n calls of bench/small.lua's loop
 if control then
   other = open_raw(server_url .. path, headers_file, body_file)
 else
-  local client = kombo.new{
-    api_key = "bench-key", integration_id = "workday:bench", server_url = server_url, timeout = 30,
-  }
-  local args = {
-    candidate_id = "cand_bench_1",
-    body = {
-      attachment = { name = "Resume.pdf", content_type = "application/pdf", data = kombo.base64(cv), type = "CV" },
-    },
-  }
+  local client = small.client(server_url, { timeout = 30 })
+  local args = small.upload_args(cv_file)
   other = function(count)
     for _ = 1, count do
       local res, err = client:attach_to_candidate(args)

@@ -9,40 +9,14 @@
 -- Prints "<calls per second> <seconds> <N>" for the N timed calls that follow
 -- WARMUP untimed ones.  Wall time from kombo.core.now() (monotonic).  Every
 -- call must succeed with the server's body, or the script fails.
-local kombo = require "kombo"
 local core = require "kombo.core"
+local small = dofile((arg[0]:match("^(.*)/") or ".") .. "/small_call.lua")
 
 local server_url, cv_file, n, warmup = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
 assert(server_url and cv_file and n and warmup, "usage: small.lua SERVER_URL CV_FILE N WARMUP")
 
-local f = assert(io.open(cv_file, "rb"))
-local cv = f:read("a")
-f:close()
-
-local variant = arg[5] or "none"
-local function nothing() end
-local client = kombo.new{
-  api_key = "bench-key",
-  integration_id = "workday:bench",
-  server_url = server_url,
-  timeout = 30,
-  hooks = variant == "empty" and { before_request = nothing, after_response = nothing, on_retry = nothing } or nil,
-  debug = variant == "debug" and nothing or nil,
-}
-
--- What an application would pass on each call; the base64 is done once, as
--- the other clients do it once too.
-local args = {
-  candidate_id = "cand_bench_1",
-  body = {
-    attachment = {
-      name = "Resume.pdf",
-      content_type = "application/pdf",
-      data = kombo.base64(cv),
-      type = "CV",
-    },
-  },
-}
+local client = small.client(server_url, { timeout = 30, variant = arg[5] })
+local args = small.upload_args(cv_file)
 
 local function call()
   local res, err = client:attach_to_candidate(args)

@@ -27,9 +27,11 @@ void kombo_response_free(kombo_response *r);
  * field (status lines, obs-fold continuations, a blank in the name, no
  * colon) are skipped. */
 const char *kombo_header_start(const char *block, size_t n);
-/* Past the block's first line when it is a status line (block when not):
- * what a keeper of the block may drop, kombo_header_start needing none of it. */
-const char *kombo_header_after_status(const char *block, size_t n);
+/* The block's fields as a keeper of the block needs them: without its
+ * first line when that is a status line and without the closing blank
+ * line (*len bytes from the pointer returned), which no reading of a block
+ * (kombo_header_start, kombo_header_next) takes a field from. */
+const char *kombo_header_fields(const char *block, size_t n, size_t *len);
 int kombo_header_next(const char **p, const char *end, kombo_str *name, kombo_str *value);
 
 /* Whether a header field's name (as kombo_header_next gives it: the bytes

@@ -473,8 +473,6 @@ int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
 
         while (run < n && unreserved(p[run]))
             run++;
-        if (run == n && i == 0) /* nothing to encode (an id): one append */
-            return kombo_buf_append(b, s, n) != 0 || b->failed ? -1 : 0;
         if (run > i)
             kombo_buf_append(b, p + i, run - i);
         if (run >= n)
@@ -485,8 +483,8 @@ int kombo_percent_encode(kombo_buf *b, const char *s, size_t n)
         kombo_buf_append(b, esc, 3);
         i = run + 1;
     }
-    /* Leave data non-NULL even for an empty input. */
-    kombo_buf_append(b, "", 0);
+    if (n == 0) /* data left non-NULL for an empty input too */
+        kombo_buf_append(b, "", 0);
     return b->failed ? -1 : 0;
 }
 

@@ -76,13 +76,25 @@ static int is_status_line(const char *p, const char *le)
     return le - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
 }
 
-const char *kombo_header_after_status(const char *block, size_t n)
+const char *kombo_header_fields(const char *block, size_t n, size_t *len)
 {
-    const char *le, *next;
-    if (!block || n == 0)
+    const char *le, *p, *end;
+    if (!block || n == 0) {
+        *len = 0;
         return block;
-    next = next_line(block, block + n, &le);
-    return is_status_line(block, le) ? next : block;
+    }
+    end = block + n;
+    p = next_line(block, end, &le);
+    if (!is_status_line(block, le))
+        p = block;
+    /* the blank line that ends the block: its line end is dropped, the
+     * last field's kept */
+    if (end - p >= 3 && memcmp(end - 3, "\n\r\n", 3) == 0)
+        end -= 2;
+    else if (end - p >= 2 && memcmp(end - 2, "\n\n", 2) == 0)
+        end -= 1;
+    *len = (size_t)(end - p);
+    return p;
 }
 
 const char *kombo_header_start(const char *block, size_t n)

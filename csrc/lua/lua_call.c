@@ -35,7 +35,7 @@
 typedef struct header_block {
     double elapsed;
     int status, attempts;
-    char data[1]; /* the header bytes (header_bytes), to the userdata's end */
+    char data[1]; /* the block's fields (kombo_header_fields), to the userdata's end */
 } header_block;
 
 #define HEADER_BLOCK_FIXED offsetof(header_block, data)
@@ -528,33 +528,14 @@ static const kombo_redactor *client_redactor(lclient *lc, const char *key, int *
     return lc->redactor;
 }
 
-/* The bytes of a header block that res.http can need: the block without
- * its first status line and its closing blank line, which no reading of
- * it (kombo_header_start, kombo_parse_limits) takes a field from, a fifth
- * of a small answer's block kept for the life of its res. */
-static const char *header_bytes(const kombo_buf *h, size_t *n)
-{
-    const char *p;
-    size_t len;
-    if (h->data == NULL) {
-        *n = 0;
-        return "";
-    }
-    p = kombo_header_after_status(h->data, h->len);
-    len = h->len - (size_t)(p - h->data);
-    if (len >= 3 && memcmp(p + len - 3, "\n\r\n", 3) == 0)
-        len -= 2;
-    else if (len >= 2 && memcmp(p + len - 2, "\n\n", 2) == 0)
-        len -= 1;
-    *n = len;
-    return p;
-}
-
-/* A success's header block and figures as a userdata (header_block). */
+/* A success's header block and figures as a userdata (header_block): of
+ * the block, only what res.http can need (kombo_header_fields), a fifth of
+ * a small answer's block less kept for the life of its res. */
 static void push_header_block(lua_State *L, const kombo_result *res)
 {
+    const kombo_buf *h = &res->response->headers;
     size_t n;
-    const char *bytes = header_bytes(&res->response->headers, &n);
+    const char *bytes = kombo_header_fields(h->data, h->len, &n);
 #if LUA_VERSION_NUM >= 504
     header_block *hb = lua_newuserdatauv(L, HEADER_BLOCK_FIXED + n, 0);
 #else
